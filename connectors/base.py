@@ -1,0 +1,167 @@
+"""The contract every connector meets.
+
+A connector is one package that declares its configuration model, a `check`
+that verifies credentials and permissions, and its streams. Each stream says
+who it is in class attributes (name, record type, primary keys, replication
+key, whether it arrives sorted) and yields normalised records from
+`pmo_sync.domain`; the sync engine does all loading and bookmarking, so a
+stream never touches the store except through the narrow `StoreView`.
+
+Write-back (fields and one comment per item) will be a second, optional
+interface beside this one, so a pull-only connector stays small.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from connectors.http import CallStats
+from pmo_sync.domain import Census, ItemBundle, SprintRecord, StatusRecord
+
+__all__ = [
+    "CheckReport",
+    "CheckResult",
+    "Connector",
+    "ConnectorConfig",
+    "Record",
+    "Schedule",
+    "StoreView",
+    "Stream",
+    "StreamContext",
+]
+
+Record = ItemBundle | SprintRecord | StatusRecord | Census
+"""What a stream may yield; the engine loads each kind into its own tables."""
+
+_CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z]+$")
+
+
+class Schedule(BaseModel):
+    """When the background service runs this connector: an interval or a cron line."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    interval_minutes: int | None = Field(default=None, ge=1, le=7 * 24 * 60)
+    cron: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Schedule:
+        if (self.interval_minutes is None) == (self.cron is None):
+            raise ValueError("give exactly one of interval_minutes or cron")
+        if self.cron is not None:
+            parts = self.cron.split()
+            if len(parts) != 5 or not all(_CRON_FIELD.match(p) for p in parts):
+                raise ValueError(
+                    f"cron {self.cron!r} must have five fields: minute hour day month weekday"
+                )
+        return self
+
+
+class ConnectorConfig(BaseModel):
+    """Fields every connector config shares; each connector adds its own."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    kind: str
+    schedule: Schedule | None = None
+    timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    max_retries: int = Field(default=5, ge=0, le=20)
+    max_retry_wait_seconds: float = Field(default=120.0, ge=0, le=3600)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One thing `connectors check` verified, and what to do when it failed."""
+
+    name: str
+    ok: bool
+    detail: str
+    severity: Literal["error", "warning"] = "error"
+
+
+@dataclass(slots=True)
+class CheckReport:
+    results: list[CheckResult] = field(default_factory=list)
+
+    def add(self, name: str, ok: bool, detail: str, severity: str = "error") -> None:
+        self.results.append(CheckResult(name, ok, detail, severity))  # type: ignore[arg-type]
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok or r.severity == "warning" for r in self.results)
+
+
+class StoreView(Protocol):
+    """What a stream may ask of the store: only what it needs to decide what to fetch."""
+
+    def live_item_count(self) -> int:
+        """Items of this source currently stored and not marked deleted."""
+        ...
+
+
+@dataclass(slots=True)
+class StreamContext:
+    """Everything a stream gets for one run."""
+
+    bookmark: dict[str, Any] | None
+    full: bool
+    store: StoreView
+    started_at: datetime
+    report_error: Callable[[str], None]
+
+
+class Stream(ABC):
+    """One kind of record pulled from one tracker, with its own paginator and bookmark."""
+
+    name: ClassVar[str]
+    record_type: ClassVar[type]
+    primary_keys: ClassVar[tuple[str, ...]]
+    replication_key: ClassVar[str | None] = None
+    is_sorted: ClassVar[bool] = False
+
+    @abstractmethod
+    def records(self, context: StreamContext) -> Iterator[Any]:
+        """Yield records of `record_type`, incremental from `context.bookmark` unless full."""
+
+    @abstractmethod
+    def final_bookmark(self) -> dict[str, Any] | None:
+        """The bookmark to store once every record yielded has been committed.
+
+        None keeps the stored bookmark as it is.
+        """
+
+
+class Connector(ABC):
+    """A tracker: its config model, a check, and its streams in load order."""
+
+    kind: ClassVar[str]
+    config_model: ClassVar[type[ConnectorConfig]]
+
+    def __init__(self, config: ConnectorConfig) -> None:
+        self.config = config
+        self.stats = CallStats()
+
+    @abstractmethod
+    def check(self) -> CheckReport:
+        """Reach the tracker, verify the credentials and the permissions the connector needs."""
+
+    @abstractmethod
+    def streams(self) -> Sequence[Stream]:
+        """The streams of one run, in the order they must be loaded."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release network resources."""
+
+    def __enter__(self) -> Connector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

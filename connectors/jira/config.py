@@ -1,0 +1,49 @@
+"""The Jira connector's configuration file."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, HttpUrl, model_validator
+
+from connectors.base import ConnectorConfig
+from connectors.secrets import SecretRef, resolve_secret_files
+from pmo_sync.domain import Stage
+
+__all__ = ["JiraConfig"]
+
+
+class JiraConfig(ConnectorConfig):
+    """`kind: jira` — Jira Cloud, or Jira Server/Data Center with `deployment: server`.
+
+    Authentication is the account's email and an API token (Cloud) or a
+    personal access token with no email (Server/Data Center).
+    """
+
+    kind: Literal["jira"] = "jira"
+    url: HttpUrl
+    email: str | None = None
+    token: SecretRef
+    jql: str = Field(min_length=1)
+    deployment: Literal["cloud", "server"] = "cloud"
+    boards: list[int] | None = None
+    story_points_field: str | None = Field(
+        default=None, description="field id (customfield_10016) or name (Story Points)"
+    )
+    status_map: dict[str, Stage] = Field(default_factory=dict)
+    team_by: Literal["board", "project"] = "board"
+    page_size: int = Field(default=100, ge=1, le=5000)
+    overlap_minutes: int = Field(default=10, ge=0, le=24 * 60)
+    metadata_ttl_hours: float = Field(default=24.0, ge=0)
+    sprint_refresh_minutes: int = Field(default=60, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_secret_files(cls, data: Any) -> Any:
+        return resolve_secret_files(data, ("token",))
+
+    @model_validator(mode="after")
+    def _email_for_cloud(self) -> JiraConfig:
+        if self.deployment == "cloud" and not self.email:
+            raise ValueError("email is required for Jira Cloud (the API token's account)")
+        return self

@@ -1,0 +1,388 @@
+"""Raw Jira JSON → normalised records.
+
+Pure functions, no I/O, tested as "this JSON gives these rows".
+
+History is the source of truth. Jira does not log initial values, so the
+state at creation is rebuilt backwards from the first change of each field
+(its `from`), or from the current value when the field never changed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pmo_sync.domain import (
+    ChangeField,
+    ItemBundle,
+    ItemChange,
+    SprintMembership,
+    SprintRecord,
+    Stage,
+    StatusRecord,
+    WorkItemRecord,
+)
+
+__all__ = [
+    "JiraFieldIds",
+    "convert_issue",
+    "convert_sprint",
+    "convert_status",
+    "find_field_ids",
+    "parse_jira_datetime",
+    "sprint_stays",
+    "stage_for_category",
+]
+
+SPRINT_SCHEMA = "com.pyxis.greenhopper.jira:gh-sprint"
+STORY_POINT_SCHEMAS = (
+    "com.pyxis.greenhopper.jira:jsw-story-points",
+    "com.atlassian.jira.plugin.system.customfieldtypes:float",
+)
+STORY_POINT_NAMES = ("story point estimate", "story points", "story point")
+FLAGGED_NAMES = ("flagged", "impediment")
+
+_CATEGORY_STAGE = {"new": Stage.TODO, "indeterminate": Stage.IN_PROGRESS, "done": Stage.DONE}
+_TYPE_NAMES = {
+    "story": "story",
+    "user story": "story",
+    "bug": "bug",
+    "defect": "bug",
+    "task": "task",
+    "epic": "epic",
+    "sub-task": "subtask",
+    "subtask": "subtask",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class JiraFieldIds:
+    """Where this Jira keeps the fields whose history matters; ids differ per site."""
+
+    sprint: str | None
+    story_points: str | None
+    flagged: str | None
+    story_points_name: str | None = None
+    clause_names: Mapping[str, str] = field(default_factory=dict)
+
+    def bulk_field_ids(self) -> list[str]:
+        """The field ids worth fetching full histories for (bulk changelog takes ≤ 10)."""
+        ids = ["status", "assignee", self.sprint, self.story_points, self.flagged]
+        return [i for i in ids if i]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "sprint": self.sprint,
+            "story_points": self.story_points,
+            "flagged": self.flagged,
+            "story_points_name": self.story_points_name,
+            "clause_names": dict(self.clause_names),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> JiraFieldIds:
+        return cls(
+            sprint=data.get("sprint"),
+            story_points=data.get("story_points"),
+            flagged=data.get("flagged"),
+            story_points_name=data.get("story_points_name"),
+            clause_names=dict(data.get("clause_names", {})),
+        )
+
+
+def find_field_ids(fields: Iterable[Mapping[str, Any]], story_points: str | None) -> JiraFieldIds:
+    """Find the Sprint, story-point and Flagged fields in `GET /field` by schema, then by name.
+
+    `story_points` from the config wins; it may be a field id or a field name.
+    """
+    fields = list(fields)
+    by_id = {f["id"]: f for f in fields}
+    by_name = {str(f.get("name", "")).lower(): f for f in fields}
+
+    def schema_custom(f: Mapping[str, Any]) -> str:
+        return str((f.get("schema") or {}).get("custom", ""))
+
+    sprint = next((f for f in fields if schema_custom(f) == SPRINT_SCHEMA), None)
+    if sprint is None:
+        sprint = by_name.get("sprint")
+
+    points: Mapping[str, Any] | None = None
+    if story_points:
+        points = by_id.get(story_points) or by_name.get(story_points.lower())
+        if points is None:
+            raise LookupError(
+                f"story_points_field {story_points!r} is neither a field id nor a field name "
+                "this Jira knows"
+            )
+    else:
+        points = next((by_name[n] for n in STORY_POINT_NAMES if n in by_name), None)
+        if points is None:
+            points = next((f for f in fields if schema_custom(f) == STORY_POINT_SCHEMAS[0]), None)
+
+    flagged = next((by_name[n] for n in FLAGGED_NAMES if n in by_name), None)
+    wanted = {f["id"] for f in (sprint, points, flagged) if f}
+    clauses = {
+        name: f["id"]
+        for f in fields
+        if f["id"] in wanted or not f.get("custom")
+        for name in f.get("clauseNames", [])
+    }
+    return JiraFieldIds(
+        sprint=sprint["id"] if sprint else None,
+        story_points=points["id"] if points else None,
+        flagged=flagged["id"] if flagged else None,
+        story_points_name=points.get("name") if points else None,
+        clause_names=clauses,
+    )
+
+
+def parse_jira_datetime(value: Any) -> datetime | None:
+    """Jira writes `2026-01-05T10:12:00.000+0000`; bulk changelog writes epoch numbers."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float):
+        seconds = value / 1000 if value > 100_000_000_000 else value
+        return datetime.fromtimestamp(seconds, UTC)
+    text = str(value)
+    if re.search(r"[+-]\d{4}$", text):
+        text = text[:-2] + ":" + text[-2:]
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError(f"Jira timestamp without a zone: {value!r}")
+    return parsed.astimezone(UTC)
+
+
+def stage_for_category(category: str) -> Stage:
+    return _CATEGORY_STAGE.get(category, Stage.IN_PROGRESS)
+
+
+def convert_status(raw: Mapping[str, Any], status_map: Mapping[str, Stage]) -> StatusRecord:
+    category = str((raw.get("statusCategory") or {}).get("key", "indeterminate"))
+    name = str(raw["name"])
+    return StatusRecord(
+        external_id=str(raw["id"]),
+        name=name,
+        category=category,
+        stage=status_map.get(name, stage_for_category(category)),
+    )
+
+
+def convert_sprint(raw: Mapping[str, Any], team: str | None) -> SprintRecord:
+    board = raw.get("originBoardId", raw.get("boardId"))
+    return SprintRecord(
+        external_id=str(raw["id"]),
+        name=str(raw.get("name", "")),
+        state=str(raw.get("state", "")).lower(),
+        board_external_id=str(board) if board is not None else None,
+        team=team,
+        start=parse_jira_datetime(raw.get("startDate")),
+        end=parse_jira_datetime(raw.get("endDate")),
+        completed=parse_jira_datetime(raw.get("completeDate")),
+        goal=raw.get("goal") or None,
+    )
+
+
+def _item_type(issuetype: Mapping[str, Any]) -> str:
+    if issuetype.get("subtask"):
+        return "subtask"
+    return _TYPE_NAMES.get(str(issuetype.get("name", "")).lower(), "other")
+
+
+def _float(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _sprint_ids(value: str | None) -> list[str]:
+    if not value:
+        return []
+    return [part.strip() for part in str(value).split(",") if part.strip()]
+
+
+def _history_order(history: Mapping[str, Any]) -> tuple[datetime, int]:
+    created = parse_jira_datetime(history["created"])
+    assert created is not None
+    raw_id = str(history.get("id", "0"))
+    return created, int(raw_id) if raw_id.isdigit() else 0
+
+
+def _change_field(item: Mapping[str, Any], ids: JiraFieldIds) -> ChangeField | None:
+    field_id = item.get("fieldId")
+    name = str(item.get("field", "")).lower()
+    if field_id == "status" or (field_id is None and name == "status"):
+        return ChangeField.STATUS
+    if field_id == "assignee" or (field_id is None and name == "assignee"):
+        return ChangeField.ASSIGNEE
+    if (ids.sprint and field_id == ids.sprint) or (field_id is None and name == "sprint"):
+        return ChangeField.SPRINT
+    if (ids.story_points and field_id == ids.story_points) or (
+        field_id is None and ids.story_points_name and name == ids.story_points_name.lower()
+    ):
+        return ChangeField.ESTIMATE
+    if (ids.flagged and field_id == ids.flagged) or (field_id is None and name == "flagged"):
+        return ChangeField.FLAGGED
+    return None
+
+
+def _change_values(kind: ChangeField, item: Mapping[str, Any]) -> tuple[Any, ...]:
+    """(from_value, to_value, from_display, to_display) for one changelog item."""
+    frm, to = item.get("from"), item.get("to")
+    frm_s, to_s = item.get("fromString"), item.get("toString")
+    if kind is ChangeField.STATUS:
+        return frm_s, to_s, frm_s, to_s  # names: what status maps and people both use
+    if kind is ChangeField.SPRINT:
+        return ",".join(_sprint_ids(frm)) or None, ",".join(_sprint_ids(to)) or None, frm_s, to_s
+    if kind is ChangeField.ESTIMATE:
+        f, t = _float(frm_s if frm_s not in (None, "") else frm), _float(
+            to_s if to_s not in (None, "") else to
+        )
+        return (
+            None if f is None else repr(f),
+            None if t is None else repr(t),
+            frm_s,
+            to_s,
+        )
+    if kind is ChangeField.FLAGGED:
+        return str(bool(frm_s or frm)).lower(), str(bool(to_s or to)).lower(), frm_s, to_s
+    return frm or None, to or None, frm_s, to_s
+
+
+def item_changes(
+    external_id: str, histories: Iterable[Mapping[str, Any]], ids: JiraFieldIds
+) -> list[ItemChange]:
+    """The changes that matter, oldest first; one per (history, field)."""
+    changes: list[ItemChange] = []
+    for history in sorted(histories, key=_history_order):
+        at, _ = _history_order(history)
+        author = (history.get("author") or {}).get("accountId")
+        seen: dict[ChangeField, int] = {}
+        for item in history.get("items", []):
+            kind = _change_field(item, ids)
+            if kind is None:
+                continue
+            n = seen.get(kind, 0)
+            seen[kind] = n + 1
+            suffix = f"#{n}" if n else ""
+            frm, to, frm_d, to_d = _change_values(kind, item)
+            changes.append(
+                ItemChange(
+                    item_external_id=external_id,
+                    change_id=f"{history['id']}:{kind.value}{suffix}",
+                    field=kind,
+                    at=at,
+                    from_value=frm,
+                    to_value=to,
+                    from_display=frm_d,
+                    to_display=to_d,
+                    author=author,
+                )
+            )
+    return changes
+
+
+def sprint_stays(
+    external_id: str,
+    created: datetime,
+    current_sprint_ids: Iterable[str],
+    sprint_changes: Iterable[ItemChange],
+) -> list[SprintMembership]:
+    """Each stay of the item in each sprint, from its Sprint field changes.
+
+    Before the first change the item was in the first change's `from`
+    sprints (set at creation, which Jira does not log); with no change at
+    all, in the sprints it holds now, since creation.
+    """
+    ordered = sorted(sprint_changes, key=lambda c: (c.at, c.change_id))
+    initial = _sprint_ids(ordered[0].from_value) if ordered else list(current_sprint_ids)
+    open_since: dict[str, datetime] = dict.fromkeys(initial, created)
+    stays: list[SprintMembership] = []
+    for change in ordered:
+        before = set(_sprint_ids(change.from_value))
+        after = _sprint_ids(change.to_value)
+        # Trust the change's own `from` when it disagrees with what we rebuilt.
+        for sprint_id in [s for s in open_since if s not in before]:
+            stays.append(
+                SprintMembership(external_id, sprint_id, open_since.pop(sprint_id), change.at)
+            )
+        for sprint_id in before:
+            open_since.setdefault(sprint_id, change.at)
+        for sprint_id in [s for s in open_since if s not in after]:
+            stays.append(
+                SprintMembership(external_id, sprint_id, open_since.pop(sprint_id), change.at)
+            )
+        for sprint_id in after:
+            open_since.setdefault(sprint_id, change.at)
+    stays.extend(
+        SprintMembership(external_id, sprint_id, since, None)
+        for sprint_id, since in open_since.items()
+    )
+    return sorted(stays, key=lambda s: (s.added_at, s.sprint_external_id))
+
+
+@dataclass(frozen=True, slots=True)
+class IssueContext:
+    """What converting one issue needs beyond its JSON."""
+
+    base_url: str
+    field_ids: JiraFieldIds
+    status_map: Mapping[str, Stage]
+    team_for_project: Mapping[str, str]
+
+
+def convert_issue(
+    raw: Mapping[str, Any], histories: Iterable[Mapping[str, Any]], ctx: IssueContext
+) -> ItemBundle:
+    """One issue and its complete history → an `ItemBundle`."""
+    fields = raw.get("fields") or {}
+    external_id = str(raw["id"])
+    key = str(raw["key"])
+    status = fields.get("status") or {}
+    category = str((status.get("statusCategory") or {}).get("key", "indeterminate"))
+    status_name = str(status.get("name", ""))
+    project = str((fields.get("project") or {}).get("key", key.split("-")[0]))
+    created = parse_jira_datetime(fields.get("created"))
+    updated = parse_jira_datetime(fields.get("updated"))
+    if created is None or updated is None:
+        raise ValueError(f"issue {key} has no created/updated timestamp")
+    ids = ctx.field_ids
+    sprint_values = (fields.get(ids.sprint) if ids.sprint else None) or []
+    flagged_value = fields.get(ids.flagged) if ids.flagged else None
+    parent = fields.get("parent") or {}
+    assignee = fields.get("assignee") or {}
+
+    item = WorkItemRecord(
+        external_id=external_id,
+        key=key,
+        url=f"{ctx.base_url.rstrip('/')}/browse/{key}",
+        title=str(fields.get("summary") or ""),
+        item_type=_item_type(fields.get("issuetype") or {}),
+        raw_type=str((fields.get("issuetype") or {}).get("name", "")),
+        status=status_name,
+        status_category=category,
+        stage=ctx.status_map.get(status_name, stage_for_category(category)),
+        project=project,
+        team=ctx.team_for_project.get(project, project),
+        assignee=assignee.get("accountId") or assignee.get("name") or None,
+        estimate=_float(fields.get(ids.story_points)) if ids.story_points else None,
+        parent_key=parent.get("key"),
+        labels=tuple(sorted(fields.get("labels") or [])),
+        flagged=bool(flagged_value),
+        created=created,
+        updated=updated,
+        resolved=parse_jira_datetime(fields.get("resolutiondate")),
+    )
+    changes = item_changes(external_id, histories, ids)
+    memberships = sprint_stays(
+        external_id,
+        created,
+        [str(s["id"]) for s in sprint_values if isinstance(s, Mapping) and "id" in s],
+        [c for c in changes if c.field is ChangeField.SPRINT],
+    )
+    return ItemBundle(item=item, changes=changes, memberships=memberships, raw=dict(raw))

@@ -1,0 +1,148 @@
+"""The normalised records every connector emits and the store keeps.
+
+These are the *domain* layer of the raw → tool → domain pipeline: plain, frozen
+dataclasses with no I/O, so converters can be tested as "this raw JSON gives
+these records" and KPI code can run on them without a database.
+
+Timestamps are always timezone-aware UTC. Ids are the tracker's own ids as
+strings; the pair (source, external_id) is the natural key everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "Census",
+    "ChangeField",
+    "ItemBundle",
+    "ItemChange",
+    "SprintMembership",
+    "SprintRecord",
+    "Stage",
+    "StatusRecord",
+    "WorkItemRecord",
+]
+
+
+class Stage(StrEnum):
+    """The coarse workflow stage every tracker status maps to."""
+
+    TODO = "todo"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+
+
+class ChangeField(StrEnum):
+    """The fields whose history the flow and sprint metrics need."""
+
+    STATUS = "status"
+    SPRINT = "sprint"
+    ESTIMATE = "estimate"
+    ASSIGNEE = "assignee"
+    FLAGGED = "flagged"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItemRecord:
+    """One work item as it stands now (its history lives in `ItemChange`)."""
+
+    external_id: str
+    key: str
+    url: str
+    title: str
+    item_type: str  # story | bug | task | subtask | epic | other
+    raw_type: str
+    status: str
+    status_category: str  # the tracker's own category, e.g. Jira's new/indeterminate/done
+    stage: Stage
+    project: str
+    team: str | None
+    assignee: str | None
+    estimate: float | None
+    parent_key: str | None
+    labels: tuple[str, ...]
+    flagged: bool
+    created: datetime
+    updated: datetime
+    resolved: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemChange:
+    """One field change from the tracker's history.
+
+    `change_id` is unique per item: for Jira it is ``<history id>:<field>`` so a
+    history entry that changes two fields gives two changes.
+    """
+
+    item_external_id: str
+    change_id: str
+    field: ChangeField
+    at: datetime
+    from_value: str | None
+    to_value: str | None
+    from_display: str | None = None
+    to_display: str | None = None
+    author: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SprintMembership:
+    """One stay of an item in a sprint: added at, removed at (None while still in)."""
+
+    item_external_id: str
+    sprint_external_id: str
+    added_at: datetime
+    removed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SprintRecord:
+    external_id: str
+    name: str
+    state: str  # future | active | closed
+    board_external_id: str | None
+    team: str | None
+    start: datetime | None
+    end: datetime | None
+    completed: datetime | None
+    goal: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRecord:
+    """A tracker status and its category, so a stage can be derived for any past status."""
+
+    external_id: str
+    name: str
+    category: str
+    stage: Stage
+
+
+@dataclass(slots=True)
+class ItemBundle:
+    """An item with its complete history, loaded together in one transaction.
+
+    `changes` and `memberships` are the item's *whole* history: the store
+    replaces what it held for the item with them.
+    """
+
+    item: WorkItemRecord
+    changes: list[ItemChange] = field(default_factory=list)
+    memberships: list[SprintMembership] = field(default_factory=list)
+    raw: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Census:
+    """Every external id currently in the connector's scope.
+
+    The store marks live items missing from it as deleted, and un-deletes any
+    that reappear.
+    """
+
+    external_ids: frozenset[str]

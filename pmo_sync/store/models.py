@@ -1,0 +1,254 @@
+"""SQLAlchemy 2.x typed models of the normalised store.
+
+One schema for SQLite (the embedded default) and PostgreSQL (production). Every
+table that mirrors tracker data has a natural key (source + the tracker's id)
+and a `content_hash`, so an upsert can tell inserted, updated and unchanged
+rows apart with one SELECT per batch on either database.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Base",
+    "ItemChangeRow",
+    "RawRecordRow",
+    "SourceRow",
+    "SprintItemRow",
+    "SprintRow",
+    "SyncRunRow",
+    "SyncStateRow",
+    "UTCDateTime",
+    "WorkItemRow",
+    "WorkflowStatusRow",
+]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores aware datetimes as UTC and always returns them aware.
+
+    SQLite keeps no zone; without this, values would come back naive and
+    compare wrongly with the aware datetimes the connectors produce.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} reached the store; convert to UTC first")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class SourceRow(Base):
+    """One configured connector (its `name` is the config's name)."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    base_url: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorkItemRow(Base):
+    __tablename__ = "work_items"
+    __table_args__ = (
+        UniqueConstraint("source_id", "external_id", name="uq_work_items_source_external"),
+        Index("ix_work_items_source_key", "source_id", "key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(100))
+    url: Mapped[str] = mapped_column(String(500))
+    title: Mapped[str] = mapped_column(Text)
+    item_type: Mapped[str] = mapped_column(String(20))
+    raw_type: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(100))
+    status_category: Mapped[str] = mapped_column(String(40))
+    stage: Mapped[str] = mapped_column(String(20))
+    project: Mapped[str] = mapped_column(String(100))
+    team: Mapped[str | None] = mapped_column(String(200))
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    estimate: Mapped[float | None] = mapped_column(Float)
+    parent_key: Mapped[str | None] = mapped_column(String(100))
+    labels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    created: Mapped[datetime]
+    updated: Mapped[datetime]
+    resolved: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    synced_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ItemChangeRow(Base):
+    """One field change of one item: the source of truth for every flow metric."""
+
+    __tablename__ = "item_changes"
+    __table_args__ = (
+        UniqueConstraint("item_id", "change_id", name="uq_item_changes_item_change"),
+        Index("ix_item_changes_source_field_at", "source_id", "field", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("work_items.id", ondelete="CASCADE"))
+    change_id: Mapped[str] = mapped_column(String(120))
+    field: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime]
+    from_value: Mapped[str | None] = mapped_column(Text)
+    to_value: Mapped[str | None] = mapped_column(Text)
+    from_display: Mapped[str | None] = mapped_column(Text)
+    to_display: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(String(200))
+
+
+class SprintRow(Base):
+    __tablename__ = "sprints"
+    __table_args__ = (
+        UniqueConstraint("source_id", "external_id", name="uq_sprints_source_external"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(300))
+    state: Mapped[str] = mapped_column(String(20))
+    board_external_id: Mapped[str | None] = mapped_column(String(100))
+    team: Mapped[str | None] = mapped_column(String(200))
+    start: Mapped[datetime | None]
+    end: Mapped[datetime | None]
+    completed: Mapped[datetime | None]
+    goal: Mapped[str | None] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+
+class SprintItemRow(Base):
+    """One stay of an item in a sprint; an item can leave and come back."""
+
+    __tablename__ = "sprint_items"
+    __table_args__ = (
+        UniqueConstraint(
+            "item_id", "sprint_external_id", "added_at", name="uq_sprint_items_stay"
+        ),
+        Index("ix_sprint_items_source_sprint", "source_id", "sprint_external_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("work_items.id", ondelete="CASCADE"))
+    sprint_external_id: Mapped[str] = mapped_column(String(100))
+    added_at: Mapped[datetime]
+    removed_at: Mapped[datetime | None]
+
+
+class WorkflowStatusRow(Base):
+    """A tracker status and its category, so past statuses map to stages too."""
+
+    __tablename__ = "workflow_statuses"
+    __table_args__ = (
+        UniqueConstraint("source_id", "external_id", name="uq_workflow_statuses_source_external"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(40))
+    stage: Mapped[str] = mapped_column(String(20))
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+
+class RawRecordRow(Base):
+    """The last raw payload per item, zlib-compressed JSON.
+
+    Lets a changed status mapping or a new metric re-convert from the store
+    without fetching a single page again.
+    """
+
+    __tablename__ = "raw_records"
+    __table_args__ = (
+        UniqueConstraint("source_id", "external_id", name="uq_raw_records_source_external"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SyncStateRow(Base):
+    """A typed bookmark per (source, stream), stored as JSON."""
+
+    __tablename__ = "sync_state"
+    __table_args__ = (UniqueConstraint("source_id", "stream", name="uq_sync_state_source_stream"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    stream: Mapped[str] = mapped_column(String(100))
+    bookmark: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SyncRunRow(Base):
+    """What one sync of one connector did."""
+
+    __tablename__ = "sync_runs"
+    __table_args__ = (Index("ix_sync_runs_source_started", "source_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(20))  # running | success | partial | failed
+    full: Mapped[bool] = mapped_column(Boolean, default=False)
+    items_seen: Mapped[int] = mapped_column(Integer, default=0)
+    items_inserted: Mapped[int] = mapped_column(Integer, default=0)
+    items_updated: Mapped[int] = mapped_column(Integer, default=0)
+    items_deleted: Mapped[int] = mapped_column(Integer, default=0)
+    api_calls: Mapped[int] = mapped_column(Integer, default=0)
+    rate_limit_waits: Mapped[int] = mapped_column(Integer, default=0)
+    rate_limit_wait_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    errors: Mapped[list[str]] = mapped_column(JSON, default=list)
