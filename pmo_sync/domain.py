@@ -141,8 +141,8 @@ class ItemBundle:
 class Census:
     """Every external id currently in the connector's scope.
 
-    The store marks live items missing from it as deleted, and un-deletes any
-    that reappear.
+    The store marks live items missing from it as deleted; an item that comes
+    back is revived when its bundle is loaded again.
     """
 
     external_ids: frozenset[str]

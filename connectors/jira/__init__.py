@@ -165,7 +165,9 @@ class JiraConnector(Connector):
                 except ConnectorError as exc:
                     report.add(f"board {board['id']} ({board.get('name')})", False, str(exc))
                 else:
-                    report.add(f"board {board['id']} ({board.get('name')})", True, "sprints readable")
+                    report.add(
+                        f"board {board['id']} ({board.get('name')})", True, "sprints readable"
+                    )
 
 
 def _granted(permissions: dict, key: str) -> bool:

@@ -240,8 +240,9 @@ def _change_values(kind: ChangeField, item: Mapping[str, Any]) -> tuple[Any, ...
     if kind is ChangeField.SPRINT:
         return ",".join(_sprint_ids(frm)) or None, ",".join(_sprint_ids(to)) or None, frm_s, to_s
     if kind is ChangeField.ESTIMATE:
-        f, t = _float(frm_s if frm_s not in (None, "") else frm), _float(
-            to_s if to_s not in (None, "") else to
+        f, t = (
+            _float(frm_s if frm_s not in (None, "") else frm),
+            _float(to_s if to_s not in (None, "") else to),
         )
         return (
             None if f is None else repr(f),

@@ -510,9 +510,18 @@ class CensusStream(Stream):
 
     def records(self, context: StreamContext) -> Iterator[Census]:
         jql = scope_jql(self.config.jql)
-        if self.client.count(jql) == context.store.live_item_count():
+        stored = context.store.live_item_count()
+        if self.client.count(jql) == stored:
             return
-        yield Census(frozenset(self.client.issue_ids(jql)))
+        ids = frozenset(self.client.issue_ids(jql))
+        if not ids and stored:
+            # Every issue gone at once is far likelier a lost permission than a mass delete.
+            context.report_error(
+                f"the JQL matches no issue while {stored} are stored; not marking them deleted "
+                "(check the API user's permissions and the JQL)"
+            )
+            return
+        yield Census(ids)
 
     def final_bookmark(self) -> dict[str, Any] | None:
         return None

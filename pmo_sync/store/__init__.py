@@ -1,7 +1,7 @@
 """The normalised store: engine and migrations, the `Store` writer, read helpers."""
 
 from pmo_sync.store.engine import current_revision, make_engine, session_factory, upgrade
-from pmo_sync.store.repository import SourceView, Store
+from pmo_sync.store.repository import Store
 from pmo_sync.store.results import (
     LoadCounts,
     SourceInfo,
@@ -14,7 +14,6 @@ from pmo_sync.store.results import (
 __all__ = [
     "LoadCounts",
     "SourceInfo",
-    "SourceView",
     "SprintRef",
     "StatusChange",
     "Store",

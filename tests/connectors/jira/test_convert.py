@@ -124,18 +124,32 @@ def test_changes_keep_only_the_fields_that_matter_in_time_order() -> None:
             "2026-03-03T10:00:00.000+0000",
             status_item("To Do", "In Progress"),
             {
-                "field": "Story point estimate", "fieldId": "customfield_10016",
-                "from": None, "fromString": "3", "to": None, "toString": "5",
+                "field": "Story point estimate",
+                "fieldId": "customfield_10016",
+                "from": None,
+                "fromString": "3",
+                "to": None,
+                "toString": "5",
             },
-        ),  # fmt: skip
+        ),
         history(
             "210",
             "2026-03-05T10:00:00.000+0000",
-            {"field": "Flagged", "fieldId": "customfield_10021", "fromString": None,
-             "toString": "Impediment"},
-            {"field": "assignee", "fieldId": "assignee", "from": "acc-1", "fromString": "Ana",
-             "to": "acc-2", "toString": "Ben"},
-        ),  # fmt: skip
+            {
+                "field": "Flagged",
+                "fieldId": "customfield_10021",
+                "fromString": None,
+                "toString": "Impediment",
+            },
+            {
+                "field": "assignee",
+                "fieldId": "assignee",
+                "from": "acc-1",
+                "fromString": "Ana",
+                "to": "acc-2",
+                "toString": "Ben",
+            },
+        ),
     ]
     changes = convert_issue(raw_issue(), histories, CTX).changes
     assert [(c.change_id, c.field, c.from_value, c.to_value) for c in changes] == [
@@ -189,7 +203,8 @@ def test_find_field_ids_by_schema_then_name_and_config_override() -> None:
         {"id": "customfield_10020", "name": "Sprint", "custom": True, "clauseNames": ["Sprint"],
          "schema": {"custom": "com.pyxis.greenhopper.jira:gh-sprint"}},
         {"id": "customfield_10016", "name": "Story point estimate", "custom": True,
-         "clauseNames": ["cf[10016]"], "schema": {"custom": "com.pyxis.greenhopper.jira:jsw-story-points"}},
+         "clauseNames": ["cf[10016]"],
+         "schema": {"custom": "com.pyxis.greenhopper.jira:jsw-story-points"}},
         {"id": "customfield_10030", "name": "Size", "custom": True, "clauseNames": ["Size"]},
         {"id": "customfield_10021", "name": "Flagged", "custom": True, "clauseNames": ["Flagged"]},
     ]  # fmt: skip
@@ -211,7 +226,8 @@ def test_convert_sprint_from_the_agile_sample_shape() -> None:
     raw = {
         "id": 37, "state": "closed", "name": "sprint 1",
         "startDate": "2015-04-11T15:22:00.000+10:00", "endDate": "2015-04-20T01:22:00.000+10:00",
-        "completeDate": "2015-04-20T11:04:00.000+10:00", "originBoardId": 5, "goal": "sprint 1 goal",
+        "completeDate": "2015-04-20T11:04:00.000+10:00", "originBoardId": 5,
+        "goal": "sprint 1 goal",
     }  # fmt: skip
     sprint = convert_sprint(raw, "Team Alpha")
     assert sprint.external_id == "37" and sprint.board_external_id == "5"

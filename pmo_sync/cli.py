@@ -1,0 +1,255 @@
+"""`pmo-sync …`: the admin's and the PMO's command line.
+
+Exit codes: 0 all good; 1 a connector failed (others may have run); 2 the
+configuration is invalid. Secrets are never printed: configs hold `SecretStr`
+and errors name the variable, never its value.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pmo_sync.config import load_connector_configs
+from pmo_sync.logging import configure_logging
+from pmo_sync.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from connectors.base import ConnectorConfig
+    from pmo_sync.store.repository import Store
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    name="pmo-sync",
+    help="Sync Jira, Azure DevOps and Trello into one store; KPIs and warnings back into each.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+connectors_app = typer.Typer(
+    help="List, validate and check connector configs.", no_args_is_help=True
+)
+db_app = typer.Typer(help="The store's schema.", no_args_is_help=True)
+sandbox_app = typer.Typer(help="Local stand-ins for the trackers.", no_args_is_help=True)
+app.add_typer(connectors_app, name="connectors")
+app.add_typer(db_app, name="db")
+app.add_typer(sandbox_app, name="sandbox")
+
+
+def _console(stderr: bool = False) -> Console:
+    """Lines never wrap (scripts read them); tables get room when piped."""
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else 160
+    return Console(stderr=stderr, soft_wrap=True, width=width)
+
+
+out = _console()
+err = _console(stderr=True)
+
+EXIT_CONNECTOR_FAILED = 1
+EXIT_INVALID_CONFIG = 2
+
+
+@app.callback()
+def _main() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+
+
+def _settings() -> Settings:
+    return get_settings()
+
+
+def _open_store(settings: Settings) -> Store:
+    """Open the store, migrating it first ("db upgrade" also runs on every start)."""
+    from pmo_sync.store.engine import make_engine, upgrade
+    from pmo_sync.store.repository import Store
+
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    return Store(engine)
+
+
+def _valid_configs(settings: Settings) -> list[ConnectorConfig]:
+    loaded = load_connector_configs(settings.config_dir)
+    if loaded.errors:
+        for error in loaded.errors:
+            err.print(f"[red]error[/red] {error}", highlight=False)
+        raise typer.Exit(EXIT_INVALID_CONFIG)
+    return loaded.configs
+
+
+# -- db ------------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the store's tables to the latest schema."""
+    from pmo_sync.store.engine import current_revision, make_engine, upgrade
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    out.print(f"store at revision {current_revision(engine)} ({engine.url.render_as_string()})")
+
+
+# -- connectors ------------------------------------------------------------------------------------
+
+
+@connectors_app.command("list")
+def connectors_list() -> None:
+    """The configured connectors, with their kind and schedule."""
+    settings = _settings()
+    loaded = load_connector_configs(settings.config_dir)
+    table = Table("name", "kind", "where", "schedule", "file")
+    for config in loaded.configs:
+        where = str(getattr(config, "url", None) or getattr(config, "organization_url", ""))
+        schedule = "-"
+        if config.schedule is not None:
+            schedule = config.schedule.cron or f"every {config.schedule.interval_minutes} min"
+        table.add_row(config.name, config.kind, where, schedule, str(loaded.files[config.name]))
+    out.print(table)
+    for error in loaded.errors:
+        err.print(f"[red]invalid[/red] {error}", highlight=False)
+    if loaded.errors:
+        raise typer.Exit(EXIT_INVALID_CONFIG)
+
+
+@connectors_app.command("validate")
+def connectors_validate() -> None:
+    """Validate every connector file; each error names the file, the field and what is wrong."""
+    settings = _settings()
+    loaded = load_connector_configs(settings.config_dir)
+    for error in loaded.errors:
+        err.print(f"{error}", highlight=False, markup=False)
+    if loaded.errors:
+        err.print(f"{len(loaded.errors)} error(s) in {settings.config_dir}", highlight=False)
+        raise typer.Exit(EXIT_INVALID_CONFIG)
+    out.print(f"{len(loaded.configs)} connector config(s) valid in {settings.config_dir}")
+
+
+@connectors_app.command("check")
+def connectors_check(name: Annotated[str, typer.Argument(help="the connector's name")]) -> None:
+    """Reach the tracker; verify the credentials and the permissions the connector needs."""
+    from connectors.registry import connector_for_kind
+
+    settings = _settings()
+    configs = {c.name: c for c in _valid_configs(settings)}
+    if name not in configs:
+        err.print(
+            f"no connector named {name!r} (configured: {', '.join(sorted(configs)) or 'none'})"
+        )
+        raise typer.Exit(EXIT_INVALID_CONFIG)
+    config = configs[name]
+    with connector_for_kind(config.kind)(config) as connector:
+        report = connector.check()
+    for result in report.results:
+        mark = (
+            "[green]ok[/green]  "
+            if result.ok
+            else ("[yellow]warn[/yellow]" if result.severity == "warning" else "[red]FAIL[/red]")
+        )
+        out.print(f"{mark} {result.name}: {result.detail}", highlight=False)
+    if not report.ok:
+        raise typer.Exit(EXIT_CONNECTOR_FAILED)
+
+
+# -- sync ------------------------------------------------------------------------------------------
+
+
+@app.command("sync")
+def sync(
+    connector: Annotated[str | None, typer.Option(help="only this connector")] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="ignore bookmarks; re-read everything")
+    ] = False,
+) -> None:
+    """Pull every configured connector into the store (incrementally unless --full)."""
+    from pmo_sync.report import print_sync_summaries, sync_progress
+    from pmo_sync.sync import sync_all
+
+    settings = _settings()
+    configs = _valid_configs(settings)
+    if connector is not None and connector not in {c.name for c in configs}:
+        err.print(f"no connector named {connector!r}")
+        raise typer.Exit(EXIT_INVALID_CONFIG)
+    store = _open_store(settings)
+    with sync_progress(out, enabled=sys.stderr.isatty()) as progress:
+        summaries = sync_all(configs, store, only=connector, full=full, progress=progress)
+    print_sync_summaries(out, summaries)
+    if any(not s.ok for s in summaries):
+        raise typer.Exit(EXIT_CONNECTOR_FAILED)
+
+
+# -- export ----------------------------------------------------------------------------------------
+
+
+@app.command("export")
+def export(
+    format: Annotated[str, typer.Option("--format", help="jsonl or csv")] = "jsonl",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="file; default stdout")
+    ] = None,
+    connector: Annotated[str | None, typer.Option(help="only this connector")] = None,
+) -> None:
+    """One record per work item, with its ordered status transitions, for any BI tool."""
+    from pmo_sync.export import export_items
+
+    if format not in ("jsonl", "csv"):
+        err.print(f"--format must be jsonl or csv, not {format!r}")
+        raise typer.Exit(EXIT_INVALID_CONFIG)
+    store = _open_store(_settings())
+    names = [connector] if connector else None
+    if names and names[0] not in {s.name for s in store.sources()}:
+        err.print(f"no synced connector named {connector!r}: run `pmo-sync sync` first")
+        raise typer.Exit(EXIT_INVALID_CONFIG)
+    if output is None:
+        count = export_items(store, sys.stdout, format, source_names=names)  # type: ignore[arg-type]
+    else:
+        with output.open("w", encoding="utf-8", newline="") as handle:
+            count = export_items(store, handle, format, source_names=names)  # type: ignore[arg-type]
+    err.print(f"exported {count} work items", highlight=False)
+
+
+# -- demo and sandbox ------------------------------------------------------------------------
+
+
+@app.command("demo")
+def demo(
+    keep: Annotated[
+        Path | None, typer.Option(help="keep the demo's store and config in this directory")
+    ] = None,
+    issues_per_project: Annotated[int, typer.Option(help="sandbox issues per project")] = 100,
+) -> None:
+    """Start the sandbox trackers, sync them into a temporary store and show what came in."""
+    from pmo_sync.demo import run_demo
+
+    raise typer.Exit(run_demo(out, keep=keep, issues_per_project=issues_per_project))
+
+
+@sandbox_app.command("serve")
+def sandbox_serve(
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 8080,
+    seed: Annotated[int, typer.Option(help="data generator seed")] = 7,
+    issues_per_project: Annotated[int, typer.Option(help="issues per project")] = 100,
+    deployment: Annotated[str, typer.Option(help="cloud or server")] = "cloud",
+) -> None:
+    """Serve the sandbox Jira on 127.0.0.1 until interrupted."""
+    from pmo_sync.sandbox.server import serve
+
+    out.print(
+        f"sandbox Jira on http://127.0.0.1:{port} (seed {seed}, "
+        f"{issues_per_project} issues per project); Ctrl-C stops it"
+    )
+    serve(
+        host="127.0.0.1",
+        port=port,
+        seed=seed,
+        issues_per_project=issues_per_project,
+        deployment=deployment,
+    )

@@ -1,0 +1,132 @@
+"""`pmo-sync demo`: the whole pipeline against the built-in sandbox trackers.
+
+Everything lives in a temporary directory (the config, the token, the SQLite
+store) unless `--keep DIR` asks to keep it; nothing outside it is touched.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import Counter
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+from rich.table import Table
+
+from pmo_sync.config import load_connector_configs
+from pmo_sync.domain import Stage
+from pmo_sync.kpi.flow import team_flow
+from pmo_sync.kpi.inputs import flow_item
+from pmo_sync.report import print_sync_summaries
+from pmo_sync.store.engine import make_engine, upgrade
+from pmo_sync.store.repository import Store
+from pmo_sync.sync import sync_all
+
+__all__ = ["run_demo"]
+
+TOKEN_VARIABLE = "PMO_SYNC_DEMO_JIRA_TOKEN"
+REPORTING_ZONE = "UTC"
+
+
+def _write_config(config_dir: Path, url: str, email: str) -> None:
+    connectors = config_dir / "connectors"
+    connectors.mkdir(parents=True, exist_ok=True)
+    (connectors / "sandbox-jira.yaml").write_text(
+        "\n".join(
+            [
+                "# Written by `pmo-sync demo` for the sandbox Jira it started.",
+                "name: sandbox-jira",
+                "kind: jira",
+                f"url: {url}",
+                f"email: {email}",
+                f"token: ${{{TOKEN_VARIABLE}}}",
+                "jql: project in (ABC, DEF, GHI)",
+                "",
+            ]
+        ),
+        encoding="utf-8",
+    )
+
+
+def run_demo(console: Console, *, keep: Path | None, issues_per_project: int = 100) -> int:
+    """Returns the exit code: 0 when every connector synced."""
+    from pmo_sync.sandbox.server import JiraSandbox
+
+    with tempfile.TemporaryDirectory(prefix="pmo-sync-demo-") as scratch:
+        workdir = keep if keep is not None else Path(scratch)
+        workdir.mkdir(parents=True, exist_ok=True)
+        with JiraSandbox(issues_per_project=issues_per_project) as jira:
+            console.print(f"sandbox Jira on {jira.url}", highlight=False)
+            _write_config(workdir / "config", jira.url, jira.email)
+            os.environ[TOKEN_VARIABLE] = jira.token
+            loaded = load_connector_configs(workdir / "config")
+            if loaded.errors:
+                for error in loaded.errors:
+                    console.print(f"[red]{error}[/red]")
+                return 2
+            engine = make_engine(f"sqlite:///{workdir / 'pmo-sync.sqlite3'}")
+            upgrade(engine)
+            store = Store(engine)
+            summaries = sync_all(loaded.configs, store)
+            print_sync_summaries(console, summaries)
+            _print_stored(console, store)
+            _print_flow(console, store, jira.dataset.now.date())
+        engine.dispose()
+        if keep is not None:
+            console.print(f"kept the demo's config and store in {keep}", highlight=False)
+    return 0 if all(s.ok for s in summaries) else 1
+
+
+def _print_stored(console: Console, store: Store) -> None:
+    table = Table(
+        "team", "items", "status changes", "sprint stays", "sprints", title="stored, per team"
+    )
+    items: Counter[str] = Counter()
+    changes: Counter[str] = Counter()
+    stays: Counter[str] = Counter()
+    for item in store.iter_items():
+        team = item.team or item.project
+        items[team] += 1
+        changes[team] += len(item.status_changes)
+        stays[team] += len(item.sprints)
+    sprints = store.sprint_counts_by_team()
+    for team in sorted(items):
+        table.add_row(team, str(items[team]), str(changes[team]), str(stays[team]),
+                      str(sprints.get(team, 0)))  # fmt: skip
+    console.print(table)
+
+
+def _print_flow(console: Console, store: Store, today: date) -> None:
+    zone = ZoneInfo(REPORTING_ZONE)
+    stage_of: dict[str, Stage] = {}
+    for source in store.sources():
+        stage_of.update(store.status_stages(source.id))
+    flows = team_flow(
+        (flow_item(item, stage_of) for item in store.iter_items()),
+        today,
+        zone,
+        weeks=4,
+    )
+    table = Table(
+        "team", "items", "done", "WIP", "cycle time p50", "cycle time p85",
+        "throughput / week (last 4, oldest first)",
+        title=f"flow per team (as of {today}, days counted inclusively in {REPORTING_ZONE})",
+    )  # fmt: skip
+    for flow in flows:
+        table.add_row(
+            flow.team,
+            str(flow.items),
+            str(flow.done),
+            str(flow.wip),
+            _days(flow.cycle_time_p50),
+            _days(flow.cycle_time_p85),
+            "  ".join(str(n) for n in flow.weekly_throughput),
+        )
+    console.print(table)
+
+
+def _days(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} d"

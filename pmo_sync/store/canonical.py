@@ -1,0 +1,209 @@
+"""Domain records → column dicts plus a content hash of their canonical form.
+
+The hash is what lets the store skip unchanged records with one SELECT per
+batch: it must change whenever anything stored changes and *only* then, so it
+is computed over a fixed-order, UTC-normalised serialisation of exactly the
+values written, and is independent of the order a connector happened to list
+an item's changes or sprint stays in.
+
+The raw payload is deliberately not hashed: trackers put volatile, unmapped
+fields in it (Jira's ``lastViewed``, avatar URLs), which would turn every sync
+into a rewrite. Any real edit moves the item's ``updated`` timestamp, which
+*is* hashed, so the raw payload is still refreshed whenever the item changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from operator import itemgetter
+from typing import Any
+
+from pmo_sync.domain import ItemBundle, SprintRecord, StatusRecord
+
+__all__ = [
+    "HASH_VERSION",
+    "PreparedBundle",
+    "prepare_bundle",
+    "sprint_row",
+    "status_row",
+    "utc",
+]
+
+HASH_VERSION = 1
+"""Bump when the serialisation changes; every row then reloads once."""
+
+ITEM_COLUMNS = (
+    "key",
+    "url",
+    "title",
+    "item_type",
+    "raw_type",
+    "status",
+    "status_category",
+    "stage",
+    "project",
+    "team",
+    "assignee",
+    "estimate",
+    "parent_key",
+    "labels",
+    "flagged",
+    "created",
+    "updated",
+    "resolved",
+)
+CHANGE_COLUMNS = (
+    "field",
+    "at",
+    "from_value",
+    "to_value",
+    "from_display",
+    "to_display",
+    "author",
+)
+SPRINT_COLUMNS = (
+    "name",
+    "state",
+    "board_external_id",
+    "team",
+    "start",
+    "end",
+    "completed",
+    "goal",
+)
+STATUS_COLUMNS = ("name", "category", "stage")
+
+# CHANGE_COLUMNS is what the loader diffs on; prepare_bundle spells it out.
+ChangeKey = str
+MembershipKey = tuple[str, datetime]
+
+
+def utc(value: datetime, what: str) -> datetime:
+    """`value` in UTC; a naive datetime is a connector bug and is refused."""
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r} in {what}; connectors must emit UTC")
+    return value.astimezone(UTC)
+
+
+def _plain(value: Any, what: str) -> Any:
+    """A column value normalised for storage and comparison."""
+    if isinstance(value, datetime):
+        return utc(value, what)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot hash {type(value).__name__}")
+
+
+def _digest(parts: Any) -> str:
+    text = json.dumps(
+        [HASH_VERSION, parts], separators=(",", ":"), ensure_ascii=False, default=_json_default
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(slots=True)
+class PreparedBundle:
+    """One bundle as the store writes it: column dicts keyed for diffing."""
+
+    external_id: str
+    item: dict[str, Any]
+    changes: dict[ChangeKey, dict[str, Any]]
+    memberships: dict[MembershipKey, dict[str, Any]]
+    raw: dict[str, Any] | None
+    content_hash: str
+
+
+def prepare_bundle(bundle: ItemBundle) -> PreparedBundle:
+    """Normalise a bundle, check it is self-consistent, and hash it.
+
+    Raises ValueError for a change or stay of another item, a duplicate change
+    id or stay, or a naive datetime: all connector bugs better caught here than
+    as an integrity error halfway through a batch.
+    """
+    record = bundle.item
+    ext = record.external_id
+    what = f"item {ext}"
+    item = {col: _plain(getattr(record, col), what) for col in ITEM_COLUMNS}
+
+    # The hot loop of a full sync (hundreds of thousands of changes): spelled
+    # out column by column rather than through `_plain`.
+    changes: dict[ChangeKey, dict[str, Any]] = {}
+    change_parts: list[list[Any]] = []
+    for change in bundle.changes:
+        cid = change.change_id
+        if change.item_external_id != ext:
+            raise ValueError(f"change {cid} of {change.item_external_id} in {what}")
+        if cid in changes:
+            raise ValueError(f"duplicate change id {cid!r} in {what}")
+        at = utc(change.at, what)
+        field = change.field.value if isinstance(change.field, Enum) else change.field
+        changes[cid] = {
+            "field": field,
+            "at": at,
+            "from_value": change.from_value,
+            "to_value": change.to_value,
+            "from_display": change.from_display,
+            "to_display": change.to_display,
+            "author": change.author,
+        }
+        change_parts.append(
+            [
+                cid,
+                field,
+                at.isoformat(),
+                change.from_value,
+                change.to_value,
+                change.from_display,
+                change.to_display,
+                change.author,
+            ]
+        )
+    change_parts.sort(key=itemgetter(0))
+
+    memberships: dict[MembershipKey, dict[str, Any]] = {}
+    for stay in bundle.memberships:
+        if stay.item_external_id != ext:
+            raise ValueError(f"sprint stay of {stay.item_external_id} in {what}")
+        key = (stay.sprint_external_id, utc(stay.added_at, what))
+        if key in memberships:
+            raise ValueError(f"duplicate stay in sprint {key[0]} at {key[1]} in {what}")
+        removed = None if stay.removed_at is None else utc(stay.removed_at, what)
+        memberships[key] = {"removed_at": removed}
+
+    content_hash = _digest(
+        [
+            [item[col] for col in ITEM_COLUMNS],
+            change_parts,
+            [
+                [sid, added, memberships[sid, added]["removed_at"]]
+                for sid, added in sorted(memberships)
+            ],
+        ]
+    )
+    return PreparedBundle(ext, item, changes, memberships, bundle.raw, content_hash)
+
+
+def sprint_row(record: SprintRecord) -> tuple[dict[str, Any], str]:
+    """A sprint's column values (without keys) and their content hash."""
+    what = f"sprint {record.external_id}"
+    row = {col: _plain(getattr(record, col), what) for col in SPRINT_COLUMNS}
+    return row, _digest([row[col] for col in SPRINT_COLUMNS])
+
+
+def status_row(record: StatusRecord) -> tuple[dict[str, Any], str]:
+    """A workflow status's column values (without keys) and their content hash."""
+    what = f"status {record.external_id}"
+    row = {col: _plain(getattr(record, col), what) for col in STATUS_COLUMNS}
+    return row, _digest([row[col] for col in STATUS_COLUMNS])

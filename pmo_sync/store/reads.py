@@ -1,0 +1,149 @@
+"""Read queries for export, demo and KPI code: streaming, page by page.
+
+`iter_items` walks work_items by keyset pagination on the primary key, so
+memory stays flat however big the store is, and each page needs exactly three
+queries (items, their status changes, their sprint stays) whatever its size.
+Every page runs in its own short read transaction, so a slow consumer never
+holds a snapshot or a lock open between pages; the price is that pages are
+not one consistent snapshot if a sync commits meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterator
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, Table, and_, select
+
+from pmo_sync.domain import ChangeField
+from pmo_sync.store.bulk import in_values
+from pmo_sync.store.models import ItemChangeRow, SourceRow, SprintItemRow, SprintRow, WorkItemRow
+from pmo_sync.store.results import SprintRef, StatusChange, StoredItem
+
+__all__ = ["iter_stored_items"]
+
+sources: Table = SourceRow.__table__  # type: ignore[assignment]
+work_items: Table = WorkItemRow.__table__  # type: ignore[assignment]
+item_changes: Table = ItemChangeRow.__table__  # type: ignore[assignment]
+sprint_items: Table = SprintItemRow.__table__  # type: ignore[assignment]
+sprints: Table = SprintRow.__table__  # type: ignore[assignment]
+
+_ITEM_COLUMNS = [c for c in work_items.c if c.key != "content_hash"]
+
+
+def iter_stored_items(
+    engine: Engine,
+    source_ids: Collection[int] | None,
+    include_deleted: bool,
+    batch: int,
+) -> Iterator[StoredItem]:
+    if batch < 1:
+        raise ValueError("batch must be at least 1")
+    if source_ids is not None and not source_ids:
+        return
+    last_id = 0
+    while True:
+        with engine.connect() as conn:
+            query = (
+                select(*_ITEM_COLUMNS, sources.c.name.label("source_name"))
+                .join(sources, sources.c.id == work_items.c.source_id)
+                .where(work_items.c.id > last_id)
+                .order_by(work_items.c.id)
+                .limit(batch)
+            )
+            if source_ids is not None:
+                query = query.where(work_items.c.source_id.in_(list(source_ids)))
+            if not include_deleted:
+                query = query.where(work_items.c.deleted_at.is_(None))
+            page = conn.execute(query).all()
+            if not page:
+                return
+            ids = [row.id for row in page]
+            changes = _status_changes(conn, ids)
+            stays = _sprints(conn, ids)
+        for row in page:
+            yield _stored_item(row, changes.get(row.id, ()), stays.get(row.id, ()))
+        if len(page) < batch:
+            return
+        last_id = ids[-1]
+
+
+def _status_changes(conn: Connection, ids: list[int]) -> dict[int, list[StatusChange]]:
+    result: dict[int, list[StatusChange]] = defaultdict(list)
+    rows = conn.execute(
+        select(
+            item_changes.c.item_id,
+            item_changes.c.at,
+            item_changes.c.from_value,
+            item_changes.c.to_value,
+            item_changes.c.from_display,
+            item_changes.c.to_display,
+        )
+        .where(
+            in_values(item_changes.c.item_id, ids),
+            item_changes.c.field == ChangeField.STATUS.value,
+        )
+        .order_by(item_changes.c.item_id, item_changes.c.at, item_changes.c.id)
+    )
+    for r in rows:
+        result[r.item_id].append(
+            StatusChange(r.at, r.from_value, r.to_value, r.from_display, r.to_display)
+        )
+    return result
+
+
+def _sprints(conn: Connection, ids: list[int]) -> dict[int, list[SprintRef]]:
+    result: dict[int, list[SprintRef]] = defaultdict(list)
+    seen: set[tuple[int, str]] = set()
+    rows = conn.execute(
+        select(sprint_items.c.item_id, sprint_items.c.sprint_external_id, sprints.c.name)
+        .select_from(
+            sprint_items.outerjoin(
+                sprints,
+                and_(
+                    sprints.c.source_id == sprint_items.c.source_id,
+                    sprints.c.external_id == sprint_items.c.sprint_external_id,
+                ),
+            )
+        )
+        .where(in_values(sprint_items.c.item_id, ids))
+        .order_by(sprint_items.c.item_id, sprint_items.c.added_at, sprint_items.c.id)
+    )
+    for r in rows:
+        if (r.item_id, r.sprint_external_id) in seen:
+            continue
+        seen.add((r.item_id, r.sprint_external_id))
+        result[r.item_id].append(SprintRef(r.sprint_external_id, r.name))
+    return result
+
+
+def _stored_item(row: Row[Any], changes: Any, stays: Any) -> StoredItem:
+    return StoredItem(
+        id=row.id,
+        source_id=row.source_id,
+        source=row.source_name,
+        external_id=row.external_id,
+        key=row.key,
+        url=row.url,
+        title=row.title,
+        item_type=row.item_type,
+        raw_type=row.raw_type,
+        status=row.status,
+        status_category=row.status_category,
+        stage=row.stage,
+        project=row.project,
+        team=row.team,
+        assignee=row.assignee,
+        estimate=row.estimate,
+        parent_key=row.parent_key,
+        labels=tuple(row.labels or ()),
+        flagged=bool(row.flagged),
+        created=row.created,
+        updated=row.updated,
+        resolved=row.resolved,
+        deleted_at=row.deleted_at,
+        synced_at=row.synced_at,
+        status_changes=tuple(changes),
+        sprints=tuple(stays),
+    )

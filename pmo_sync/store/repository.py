@@ -1,0 +1,424 @@
+"""`Store`: the one place that writes tracker data, and the read side built on it.
+
+Every write method is one transaction, so a failed call leaves nothing half
+written, and all writes of one source are serialised: on SQLite by taking the
+database write lock when the transaction starts (``BEGIN IMMEDIATE``, waiting
+up to the busy timeout), on PostgreSQL by a transaction-scoped advisory lock
+per source. The read-then-write upserts below are only correct under that
+serialisation; reads never take these locks.
+
+Mirrored tables are upserted by natural key with a content hash, so loading
+what is already stored costs one SELECT per batch and writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, func, insert, select, text, update
+
+from pmo_sync.domain import Census, ItemBundle, SprintRecord, Stage, StatusRecord
+from pmo_sync.store.bulk import chunked, in_values, update_by_id
+from pmo_sync.store.canonical import sprint_row, status_row, utc
+from pmo_sync.store.engine import SQLITE_BEGIN_OPTION
+from pmo_sync.store.items import load_item_bundles
+from pmo_sync.store.models import (
+    ItemChangeRow,
+    SourceRow,
+    SprintItemRow,
+    SprintRow,
+    SyncRunRow,
+    SyncStateRow,
+    WorkflowStatusRow,
+    WorkItemRow,
+    utcnow,
+)
+from pmo_sync.store.reads import iter_stored_items
+from pmo_sync.store.results import (
+    RUN_STATUSES,
+    LoadCounts,
+    SourceInfo,
+    StoredItem,
+    SyncRun,
+)
+
+__all__ = ["Store"]
+
+_sources: Table = SourceRow.__table__  # type: ignore[assignment]
+_work_items: Table = WorkItemRow.__table__  # type: ignore[assignment]
+_item_changes: Table = ItemChangeRow.__table__  # type: ignore[assignment]
+_sprints: Table = SprintRow.__table__  # type: ignore[assignment]
+_sprint_items: Table = SprintItemRow.__table__  # type: ignore[assignment]
+_statuses: Table = WorkflowStatusRow.__table__  # type: ignore[assignment]
+_sync_state: Table = SyncStateRow.__table__  # type: ignore[assignment]
+_sync_runs: Table = SyncRunRow.__table__  # type: ignore[assignment]
+
+_LOCK_NAMESPACE = 0x706D6F  # "pmo": first key of pg_advisory_xact_lock(int, int)
+
+
+class Store:
+    """Typed access to the store for the sync engine, the CLI and read-side code."""
+
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utcnow) -> None:
+        """`clock` stamps runs and bookmarks; tests pass a fixed one."""
+        self.engine = engine
+        self._clock = clock
+
+    # -- transactions -------------------------------------------------------
+
+    @contextmanager
+    def _write(self, source_id: int | None = None) -> Iterator[Connection]:
+        """One write transaction, serialised with other writers of the same source."""
+        with self.engine.connect() as conn:
+            conn.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+            with conn.begin():
+                if source_id is not None and conn.dialect.name == "postgresql":
+                    conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:ns, :source_id)"),
+                        {"ns": _LOCK_NAMESPACE, "source_id": source_id},
+                    )
+                yield conn
+
+    # -- sources ------------------------------------------------------------
+
+    def ensure_source(self, name: str, kind: str, base_url: str | None) -> int:
+        """The id of source `name`, created on first use.
+
+        A changed base URL is recorded (trackers move); a changed kind is
+        refused, because mixing two trackers' ids under one source would
+        silently corrupt every natural key.
+        """
+        with self._write() as conn:
+            row = conn.execute(
+                select(_sources.c.id, _sources.c.kind, _sources.c.base_url).where(
+                    _sources.c.name == name
+                )
+            ).first()
+            if row is None:
+                result = conn.execute(
+                    insert(_sources),
+                    {"name": name, "kind": kind, "base_url": base_url, "created_at": self._clock()},
+                )
+                return int(result.inserted_primary_key[0])
+            if row.kind != kind:
+                raise ValueError(f"source {name!r} is a {row.kind} source, not {kind}")
+            if row.base_url != base_url:
+                conn.execute(
+                    update(_sources).where(_sources.c.id == row.id).values(base_url=base_url)
+                )
+            return row.id
+
+    def sources(self) -> list[SourceInfo]:
+        """Every source, by name."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(_sources).order_by(_sources.c.name))
+            return [SourceInfo(r.id, r.name, r.kind, r.base_url, r.created_at) for r in rows]
+
+    # -- mirrored tracker data ----------------------------------------------
+
+    def load_items(
+        self, source_id: int, bundles: Sequence[ItemBundle], now: datetime
+    ) -> LoadCounts:
+        """Upsert items with their complete change history and sprint stays.
+
+        An item whose bundle hashes as stored is not touched at all (not even
+        `synced_at`), so re-running a sync is nearly free. For any other item
+        the stored changes and stays become exactly the bundle's, and an item
+        marked deleted is live again (counted as updated). An inconsistent
+        bundle raises ValueError and, the call being one transaction, nothing
+        of the call is kept.
+        """
+        now = utc(now, "now")
+        with self._write(source_id) as conn:
+            return load_item_bundles(conn, source_id, bundles, now)
+
+    def load_sprints(self, source_id: int, sprints: Sequence[SprintRecord]) -> LoadCounts:
+        """Upsert sprints by external id; sprints are never deleted (history refers to them)."""
+        rows = {}
+        for record in sprints:
+            rows[record.external_id] = sprint_row(record)
+        with self._write(source_id) as conn:
+            return _upsert_hashed(conn, _sprints, source_id, rows)
+
+    def load_statuses(self, source_id: int, statuses: Sequence[StatusRecord]) -> LoadCounts:
+        """Upsert workflow statuses by external id; old statuses stay to map old history."""
+        rows = {}
+        for record in statuses:
+            rows[record.external_id] = status_row(record)
+        with self._write(source_id) as conn:
+            return _upsert_hashed(conn, _statuses, source_id, rows)
+
+    def apply_census(self, source_id: int, census: Census, now: datetime) -> int:
+        """Mark live items missing from `census` deleted at `now`; return how many.
+
+        Rows are kept, so history and KPIs of removed items survive; items
+        already marked keep their original `deleted_at`. An item that comes
+        back is revived by `load_items`. An empty census marks every item: a
+        caller that cannot trust an empty answer must not pass one.
+        """
+        now = utc(now, "now")
+        present = census.external_ids
+        with self._write(source_id) as conn:
+            live = conn.execute(
+                select(_work_items.c.id, _work_items.c.external_id).where(
+                    _work_items.c.source_id == source_id, _work_items.c.deleted_at.is_(None)
+                )
+            )
+            gone = [row.id for row in live if row.external_id not in present]
+            for chunk in chunked(gone):
+                conn.execute(
+                    update(_work_items)
+                    .where(in_values(_work_items.c.id, chunk))
+                    .values(deleted_at=now)
+                )
+            return len(gone)
+
+    def live_item_count(self, source_id: int) -> int:
+        """Items of the source stored and not marked deleted."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(func.count()).where(
+                    _work_items.c.source_id == source_id, _work_items.c.deleted_at.is_(None)
+                )
+            ).scalar_one()
+
+    # -- bookmarks ----------------------------------------------------------
+
+    def get_bookmark(self, source_id: int, stream: str) -> dict[str, Any] | None:
+        """The stream's stored bookmark, or None before its first complete run."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(_sync_state.c.bookmark).where(
+                    _sync_state.c.source_id == source_id, _sync_state.c.stream == stream
+                )
+            ).scalar_one_or_none()
+
+    def set_bookmark(self, source_id: int, stream: str, bookmark: dict[str, Any]) -> None:
+        """Store the stream's bookmark; an unchanged one is not rewritten.
+
+        The bookmark is compared after a JSON round trip (tuples become
+        lists), which also rejects a non-JSON value before it reaches the
+        database.
+        """
+        normalised = json.loads(json.dumps(bookmark))
+        with self._write(source_id) as conn:
+            row = conn.execute(
+                select(_sync_state.c.id, _sync_state.c.bookmark).where(
+                    _sync_state.c.source_id == source_id, _sync_state.c.stream == stream
+                )
+            ).first()
+            if row is None:
+                conn.execute(
+                    insert(_sync_state),
+                    {
+                        "source_id": source_id,
+                        "stream": stream,
+                        "bookmark": normalised,
+                        "updated_at": self._clock(),
+                    },
+                )
+            elif row.bookmark != normalised:
+                conn.execute(
+                    update(_sync_state)
+                    .where(_sync_state.c.id == row.id)
+                    .values(bookmark=normalised, updated_at=self._clock())
+                )
+
+    # -- runs ---------------------------------------------------------------
+
+    def start_run(self, source_id: int, full: bool) -> int:
+        """Record a run as running, so a crash leaves a visible unfinished run."""
+        with self._write() as conn:
+            result = conn.execute(
+                insert(_sync_runs),
+                {
+                    "source_id": source_id,
+                    "started_at": self._clock(),
+                    "status": "running",
+                    "full": full,
+                    "items_seen": 0,
+                    "items_inserted": 0,
+                    "items_updated": 0,
+                    "items_deleted": 0,
+                    "api_calls": 0,
+                    "rate_limit_waits": 0,
+                    "rate_limit_wait_seconds": 0.0,
+                    "errors": [],
+                },
+            )
+            return int(result.inserted_primary_key[0])
+
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        status: str,
+        items_seen: int,
+        items_inserted: int,
+        items_updated: int,
+        items_deleted: int,
+        api_calls: int,
+        rate_limit_waits: int,
+        rate_limit_wait_seconds: float,
+        errors: list[str],
+    ) -> None:
+        """Record how a run ended; the duration is measured from its start."""
+        if status not in RUN_STATUSES:
+            raise ValueError(f"run status must be one of {sorted(RUN_STATUSES)}, not {status!r}")
+        with self._write() as conn:
+            started = conn.execute(
+                select(_sync_runs.c.started_at).where(_sync_runs.c.id == run_id)
+            ).scalar_one_or_none()
+            if started is None:
+                raise LookupError(f"no sync run {run_id}")
+            finished = self._clock()
+            conn.execute(
+                update(_sync_runs)
+                .where(_sync_runs.c.id == run_id)
+                .values(
+                    status=status,
+                    finished_at=finished,
+                    duration_seconds=(finished - started).total_seconds(),
+                    items_seen=items_seen,
+                    items_inserted=items_inserted,
+                    items_updated=items_updated,
+                    items_deleted=items_deleted,
+                    api_calls=api_calls,
+                    rate_limit_waits=rate_limit_waits,
+                    rate_limit_wait_seconds=rate_limit_wait_seconds,
+                    errors=list(errors),
+                )
+            )
+
+    def last_run(self, source_id: int) -> SyncRun | None:
+        """The source's most recently started run, finished or not."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(_sync_runs)
+                .where(_sync_runs.c.source_id == source_id)
+                .order_by(_sync_runs.c.started_at.desc(), _sync_runs.c.id.desc())
+                .limit(1)
+            ).first()
+        if row is None:
+            return None
+        return SyncRun(
+            id=row.id,
+            source_id=row.source_id,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            status=row.status,
+            full=bool(row.full),
+            items_seen=row.items_seen,
+            items_inserted=row.items_inserted,
+            items_updated=row.items_updated,
+            items_deleted=row.items_deleted,
+            api_calls=row.api_calls,
+            rate_limit_waits=row.rate_limit_waits,
+            rate_limit_wait_seconds=row.rate_limit_wait_seconds,
+            duration_seconds=row.duration_seconds,
+            errors=tuple(row.errors or ()),
+        )
+
+    # -- read side ----------------------------------------------------------
+
+    def iter_items(
+        self,
+        source_ids: Collection[int] | None = None,
+        include_deleted: bool = False,
+        batch: int = 1000,
+    ) -> Iterator[StoredItem]:
+        """Stream items by id with their ordered status changes and sprints.
+
+        Memory stays at one page of `batch` items; three queries per page.
+        """
+        return iter_stored_items(self.engine, source_ids, include_deleted, batch)
+
+    def status_stages(self, source_id: int) -> dict[str, Stage]:
+        """Status name → stage for the source, to stage past statuses in the history.
+
+        Keyed by name because change history carries status names; should two
+        statuses share a name, the one stored last wins.
+        """
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(_statuses.c.name, _statuses.c.stage)
+                .where(_statuses.c.source_id == source_id)
+                .order_by(_statuses.c.id)
+            )
+            return {row.name: Stage(row.stage) for row in rows}
+
+    def sprint_counts_by_team(self) -> dict[str, int]:
+        """How many sprints each team has, over all sources; sprints without a team are left out."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(_sprints.c.team, func.count())
+                .where(_sprints.c.team.is_not(None))
+                .group_by(_sprints.c.team)
+            )
+            return {team: int(count) for team, count in rows}
+
+    def count_rows(self, source_id: int) -> dict[str, int]:
+        """Row counts of the source's items (deleted included), changes, sprints, stays."""
+        tables = {
+            "items": _work_items,
+            "changes": _item_changes,
+            "sprints": _sprints,
+            "sprint_items": _sprint_items,
+        }
+        query = select(
+            *(
+                select(func.count())
+                .select_from(table)
+                .where(table.c.source_id == source_id)
+                .scalar_subquery()
+                .label(name)
+                for name, table in tables.items()
+            )
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).one()
+        return {name: int(row._mapping[name]) for name in tables}
+
+
+def _upsert_hashed(
+    conn: Connection,
+    table: Table,
+    source_id: int,
+    rows: dict[str, tuple[dict[str, Any], str]],
+) -> LoadCounts:
+    """Hash-compared upsert by (source_id, external_id) for tables without children."""
+    counts = LoadCounts()
+    for chunk in chunked(list(rows)):
+        stored = {
+            r.external_id: r
+            for r in conn.execute(
+                select(table.c.external_id, table.c.id, table.c.content_hash).where(
+                    table.c.source_id == source_id, in_values(table.c.external_id, chunk)
+                )
+            )
+        }
+        fresh: list[dict[str, Any]] = []
+        changed: list[dict[str, Any]] = []
+        for ext in chunk:
+            values, content_hash = rows[ext]
+            old = stored.get(ext)
+            if old is None:
+                fresh.append(
+                    {
+                        "source_id": source_id,
+                        "external_id": ext,
+                        **values,
+                        "content_hash": content_hash,
+                    }
+                )
+            elif old.content_hash != content_hash:
+                changed.append({"_id": old.id, **values, "content_hash": content_hash})
+        if fresh:
+            conn.execute(insert(table), fresh)
+        update_by_id(conn, table, changed)
+        counts += LoadCounts(len(fresh), len(changed), len(chunk) - len(fresh) - len(changed))
+    return counts

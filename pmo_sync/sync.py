@@ -1,0 +1,227 @@
+"""One sync of one connector: collect → convert → load in batches → bookmark.
+
+The connector's streams collect and convert; this module only loads. A
+stream's bookmark is written after every record it yielded has been
+committed, so a crash mid-run repeats work but never skips any. A connector
+that fails is recorded as failed and the others still run.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import structlog
+
+from connectors.base import Connector, ConnectorConfig, StreamContext
+from connectors.errors import ConnectorError
+from connectors.registry import connector_for_kind
+from pmo_sync.domain import Census, ItemBundle, SprintRecord, StatusRecord
+from pmo_sync.store.repository import Store
+
+__all__ = ["RunSummary", "sync_all", "sync_connector"]
+
+log = structlog.get_logger(__name__)
+
+ProgressCallback = Callable[[str, str, int], None]
+"""Called as (connector name, stream name, records so far) while a stream runs."""
+
+
+@dataclass(slots=True)
+class RunSummary:
+    """What one connector's sync did; also what `sync_runs` records."""
+
+    connector: str
+    status: str = "running"  # success | partial | failed
+    full: bool = False
+    items_seen: int = 0
+    items_inserted: int = 0
+    items_updated: int = 0
+    items_unchanged: int = 0
+    items_deleted: int = 0
+    api_calls: int = 0
+    rate_limit_waits: int = 0
+    rate_limit_wait_seconds: float = 0.0
+    duration_seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "failed"
+
+
+class _SourceView:
+    """The `StoreView` a stream sees: one source's counts, nothing it could write with."""
+
+    def __init__(self, store: Store, source_id: int) -> None:
+        self._store, self._source_id = store, source_id
+
+    def live_item_count(self) -> int:
+        return self._store.live_item_count(self._source_id)
+
+
+class _Loader:
+    """Buffers one stream's records and loads them into the store in batches."""
+
+    def __init__(self, store: Store, source_id: int, summary: RunSummary, batch_size: int) -> None:
+        self.store, self.source_id, self.summary = store, source_id, summary
+        self.batch_size = batch_size
+        self.items: list[ItemBundle] = []
+        self.sprints: list[SprintRecord] = []
+        self.statuses: list[StatusRecord] = []
+
+    def add(self, record: object, now: datetime) -> None:
+        if isinstance(record, ItemBundle):
+            self.items.append(record)
+            self.summary.items_seen += 1
+            if len(self.items) >= self.batch_size:
+                self.flush_items(now)
+        elif isinstance(record, SprintRecord):
+            self.sprints.append(record)
+        elif isinstance(record, StatusRecord):
+            self.statuses.append(record)
+        elif isinstance(record, Census):
+            self.flush(now)
+            self.summary.items_deleted += self.store.apply_census(self.source_id, record, now)
+        else:
+            raise TypeError(
+                f"a stream yielded {type(record).__name__}, which the store cannot load"
+            )
+
+    def flush_items(self, now: datetime) -> None:
+        if self.items:
+            counts = self.store.load_items(self.source_id, self.items, now)
+            self.summary.items_inserted += counts.inserted
+            self.summary.items_updated += counts.updated
+            self.summary.items_unchanged += counts.unchanged
+            self.items = []
+
+    def flush(self, now: datetime) -> None:
+        self.flush_items(now)
+        if self.sprints:
+            self.store.load_sprints(self.source_id, self.sprints)
+            self.sprints = []
+        if self.statuses:
+            self.store.load_statuses(self.source_id, self.statuses)
+            self.statuses = []
+
+
+def sync_connector(
+    connector: Connector,
+    store: Store,
+    *,
+    full: bool = False,
+    batch_size: int = 500,
+    progress: ProgressCallback | None = None,
+) -> RunSummary:
+    """Run every stream of one connector; never raises for a tracker's failure."""
+    config = connector.config
+    summary = RunSummary(connector=config.name, full=full)
+    source_id = store.ensure_source(config.name, config.kind, _base_url(config))
+    run_id = store.start_run(source_id, full)
+    started = time.monotonic()
+    now = datetime.now(UTC)
+    structlog.contextvars.bind_contextvars(
+        run_id=f"{config.name}-{run_id}-{uuid.uuid4().hex[:8]}", connector=config.name
+    )
+    log.info("sync_started", full=full)
+
+    def report_error(message: str) -> None:
+        log.warning("sync_record_error", error=message)
+        summary.errors.append(message)
+
+    try:
+        for stream in connector.streams():
+            context = StreamContext(
+                bookmark=store.get_bookmark(source_id, stream.name),
+                full=full,
+                store=_SourceView(store, source_id),
+                started_at=now,
+                report_error=report_error,
+            )
+            loader = _Loader(store, source_id, summary, batch_size)
+            for count, record in enumerate(stream.records(context), start=1):
+                loader.add(record, now)
+                if progress is not None:
+                    progress(config.name, stream.name, count)
+            loader.flush(now)
+            bookmark = stream.final_bookmark()
+            if bookmark is not None:
+                store.set_bookmark(source_id, stream.name, bookmark)
+        summary.status = "partial" if summary.errors else "success"
+    except ConnectorError as exc:
+        summary.errors.append(str(exc))
+        summary.status = "failed"
+        log.error("sync_failed", error=str(exc))
+    except Exception as exc:  # a bug must not take the other connectors down
+        summary.errors.append(f"internal error: {type(exc).__name__}: {exc}")
+        summary.status = "failed"
+        log.exception("sync_crashed")
+    finally:
+        if summary.status == "running":  # interrupted (Ctrl-C, SIGTERM) mid-run
+            summary.status = "failed"
+            summary.errors.append("interrupted before the run finished")
+        summary.api_calls = connector.stats.api_calls
+        summary.rate_limit_waits = connector.stats.rate_limit_waits
+        summary.rate_limit_wait_seconds = round(connector.stats.rate_limit_wait_seconds, 3)
+        summary.duration_seconds = round(time.monotonic() - started, 3)
+        store.finish_run(
+            run_id,
+            status=summary.status,
+            items_seen=summary.items_seen,
+            items_inserted=summary.items_inserted,
+            items_updated=summary.items_updated,
+            items_deleted=summary.items_deleted,
+            api_calls=summary.api_calls,
+            rate_limit_waits=summary.rate_limit_waits,
+            rate_limit_wait_seconds=summary.rate_limit_wait_seconds,
+            errors=summary.errors,
+        )
+        log.info(
+            "sync_finished",
+            status=summary.status,
+            items_seen=summary.items_seen,
+            inserted=summary.items_inserted,
+            updated=summary.items_updated,
+            deleted=summary.items_deleted,
+            api_calls=summary.api_calls,
+            duration_s=summary.duration_seconds,
+        )
+        structlog.contextvars.unbind_contextvars("run_id", "connector")
+    return summary
+
+
+def sync_all(
+    configs: Iterable[ConnectorConfig],
+    store: Store,
+    *,
+    only: str | None = None,
+    full: bool = False,
+    progress: ProgressCallback | None = None,
+) -> Sequence[RunSummary]:
+    """Sync each configured connector in turn; one failing never stops the next."""
+    summaries: list[RunSummary] = []
+    for config in configs:
+        if only is not None and config.name != only:
+            continue
+        try:
+            connector = connector_for_kind(config.kind)(config)
+        except Exception as exc:
+            summaries.append(
+                RunSummary(connector=config.name, status="failed", full=full, errors=[str(exc)])
+            )
+            continue
+        with connector:
+            summaries.append(sync_connector(connector, store, full=full, progress=progress))
+    return summaries
+
+
+def _base_url(config: ConnectorConfig) -> str | None:
+    for attribute in ("url", "organization_url"):
+        value = getattr(config, attribute, None)
+        if value is not None:
+            return str(value)
+    return None

@@ -1,0 +1,197 @@
+"""export_items: exact JSONL and CSV output from a small hand-built store."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from pmo_sync.domain import (
+    Census,
+    ChangeField,
+    ItemBundle,
+    ItemChange,
+    SprintMembership,
+    SprintRecord,
+    Stage,
+    WorkItemRecord,
+)
+from pmo_sync.export import export_items
+from pmo_sync.store.engine import make_engine, upgrade
+from pmo_sync.store.repository import Store
+
+T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
+H = timedelta(hours=1)
+
+
+def _item(ext: str, key: str, **overrides: object) -> WorkItemRecord:
+    values: dict[str, object] = {
+        "external_id": ext,
+        "key": key,
+        "url": f"https://tracker.example.com/{key}",
+        "title": f"Title of {key}",
+        "item_type": "story",
+        "raw_type": "Story",
+        "status": "In Progress",
+        "status_category": "indeterminate",
+        "stage": Stage.IN_PROGRESS,
+        "project": "PMO",
+        "team": "Core",
+        "assignee": None,
+        "estimate": None,
+        "parent_key": None,
+        "labels": (),
+        "flagged": False,
+        "created": T0,
+        "updated": T0,
+        "resolved": None,
+    }
+    values.update(overrides)
+    return WorkItemRecord(**values)  # type: ignore[arg-type]
+
+
+def _status(ext: str, cid: str, at: datetime, frm: str, to: str, **names: str) -> ItemChange:
+    return ItemChange(ext, cid, ChangeField.STATUS, at, frm, to, **names)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'export.db'}")
+    upgrade(engine)
+    store = Store(engine)
+    jira = store.ensure_source("jira-main", "jira", "https://jira.example.com")
+    ado = store.ensure_source("ado", "azure_devops", None)
+    store.load_sprints(
+        jira,
+        [SprintRecord("s1", "Sprint 1", "closed", "7", "Core", T0, T0 + 14 * 24 * H, None, None)],
+    )
+    store.load_items(
+        jira,
+        [
+            ItemBundle(
+                _item(
+                    "1",
+                    "PMO-1",
+                    status="Done",
+                    status_category="done",
+                    stage=Stage.DONE,
+                    estimate=5.0,
+                    resolved=T0 + 50 * H,
+                ),
+                changes=[
+                    _status(
+                        "1",
+                        "h2",
+                        T0 + 50 * H,
+                        "3",
+                        "5",
+                        from_display="In Progress",
+                        to_display="Done",
+                    ),
+                    _status(
+                        "1", "h1", T0 + H, "1", "3", from_display="To Do", to_display="In Progress"
+                    ),
+                    ItemChange("1", "h3", ChangeField.ASSIGNEE, T0 + 2 * H, None, "ana"),
+                ],
+                memberships=[
+                    SprintMembership("1", "s1", T0, T0 + 40 * H),
+                    SprintMembership("1", "s9", T0 + 40 * H, None),
+                ],
+            ),
+            ItemBundle(
+                _item(
+                    "2",
+                    "PMO-2",
+                    title='Ünïcode, "quoted"',
+                    item_type="bug",
+                    created=T0 + timedelta(microseconds=250_000),
+                ),
+                # No display names: the raw values are exported.
+                changes=[_status("2", "h9", T0 + 3 * H, "10001", "10002")],
+            ),
+            ItemBundle(_item("3", "PMO-3")),
+        ],
+        T0,
+    )
+    store.apply_census(jira, Census(frozenset({"1", "2"})), T0 + 60 * H)  # PMO-3 deleted
+    store.load_items(ado, [ItemBundle(_item("7", "ADO-7", stage=Stage.TODO, status="New"))], T0)
+    yield store
+    engine.dispose()
+
+
+JSONL = (
+    '{"source":"jira-main","key":"PMO-1","type":"story","status":"Done","stage":"done",'
+    '"created":"2024-03-01T09:00:00Z","resolved":"2024-03-03T11:00:00Z","estimate":5.0,'
+    '"sprints":["Sprint 1","s9"],"transitions":['
+    '{"at":"2024-03-01T10:00:00Z","from":"To Do","to":"In Progress"},'
+    '{"at":"2024-03-03T11:00:00Z","from":"In Progress","to":"Done"}]}\n'
+    '{"source":"jira-main","key":"PMO-2","type":"bug","status":"In Progress",'
+    '"stage":"in_progress","created":"2024-03-01T09:00:00.250000Z","resolved":null,'
+    '"estimate":null,"sprints":[],"transitions":['
+    '{"at":"2024-03-01T12:00:00Z","from":"10001","to":"10002"}]}\n'
+    '{"source":"ado","key":"ADO-7","type":"story","status":"New","stage":"todo",'
+    '"created":"2024-03-01T09:00:00Z","resolved":null,"estimate":null,"sprints":[],'
+    '"transitions":[]}\n'
+)
+
+CSV = (
+    "source,key,type,status,stage,created,resolved,estimate,sprints,transitions\n"
+    "jira-main,PMO-1,story,Done,done,2024-03-01T09:00:00Z,2024-03-03T11:00:00Z,5.0,"
+    'Sprint 1;s9,"[{""at"":""2024-03-01T10:00:00Z"",""from"":""To Do"",""to"":""In Progress""},'
+    '{""at"":""2024-03-03T11:00:00Z"",""from"":""In Progress"",""to"":""Done""}]"\n'
+    "jira-main,PMO-2,bug,In Progress,in_progress,2024-03-01T09:00:00.250000Z,,,,"
+    '"[{""at"":""2024-03-01T12:00:00Z"",""from"":""10001"",""to"":""10002""}]"\n'
+    "ado,ADO-7,story,New,todo,2024-03-01T09:00:00Z,,,,[]\n"
+)
+
+
+def test_jsonl_export_is_exact(store: Store) -> None:
+    out = io.StringIO()
+    assert export_items(store, out, "jsonl") == 3
+    assert out.getvalue() == JSONL
+
+
+def test_csv_export_is_exact(store: Store) -> None:
+    out = io.StringIO()
+    assert export_items(store, out, "csv") == 3
+    assert out.getvalue() == CSV
+
+
+def test_export_of_chosen_sources(store: Store) -> None:
+    out = io.StringIO()
+    assert export_items(store, out, "jsonl", source_names=["ado"]) == 1
+    assert out.getvalue() == JSONL.splitlines(keepends=True)[2]
+
+    out = io.StringIO()
+    assert export_items(store, out, "csv", source_names=[]) == 0
+    assert out.getvalue() == CSV.splitlines(keepends=True)[0]
+
+
+def test_export_refuses_unknown_sources_and_formats(store: Store) -> None:
+    out = io.StringIO()
+    with pytest.raises(ValueError, match=r"unknown source.*nope"):
+        export_items(store, out, "jsonl", source_names=["ado", "nope"])
+    with pytest.raises(ValueError, match="format"):
+        export_items(store, out, "xml")  # type: ignore[arg-type]
+    assert out.getvalue() == ""
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_export_streams_item_by_item(store: Store, fmt: str) -> None:
+    """Each record is written before the next item is read: memory does not grow."""
+    out = io.StringIO()
+    real = store.iter_items
+    written_before: list[int] = []
+
+    def watched(**kwargs: object) -> Iterator[object]:
+        for item in real(**kwargs):  # type: ignore[arg-type]
+            written_before.append(out.getvalue().count("\n"))
+            yield item
+
+    store.iter_items = watched  # type: ignore[method-assign]
+    export_items(store, out, fmt)  # type: ignore[arg-type]
+    header = 1 if fmt == "csv" else 0
+    assert written_before == [header, header + 1, header + 2]
