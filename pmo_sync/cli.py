@@ -30,6 +30,7 @@ app = typer.Typer(
     help="Sync Jira, Azure DevOps and Trello into one store; KPIs and warnings back into each.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals could hold a resolved token
 )
 connectors_app = typer.Typer(
     help="List, validate and check connector configs.", no_args_is_help=True

@@ -73,7 +73,7 @@ def run_demo(console: Console, *, keep: Path | None, issues_per_project: int = 1
             summaries = sync_all(loaded.configs, store)
             print_sync_summaries(console, summaries)
             _print_stored(console, store)
-            _print_flow(console, store, jira.dataset.now.date())
+            _print_flow(console, store, jira.dataset.clock.now.date())
         engine.dispose()
         if keep is not None:
             console.print(f"kept the demo's config and store in {keep}", highlight=False)

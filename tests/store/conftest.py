@@ -1,78 +1,16 @@
-"""Fixtures for store tests: every test runs on SQLite and on PostgreSQL.
-
-PostgreSQL tests get a schema of their own (selected through ``search_path``
-in the URL), dropped at teardown, so they can run in parallel with anything
-else using the same database and leave it clean. They are skipped, with the
-reason, when no server answers.
-"""
+"""Store test fixtures; `store_url` and `engine` (both databases) are in tests/conftest.py."""
 
 from __future__ import annotations
 
-import os
-import re
-import uuid
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
 
-import psycopg
 import pytest
 from sqlalchemy import Engine, event
 
-from pmo_sync.store.engine import make_engine, upgrade
 from pmo_sync.store.repository import Store
 
 from .records import FakeClock, Records, WriteLog
-
-PG_URL = os.environ.get(
-    "PMO_SYNC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-
-_pg_status: list[str | None] = []  # [] = not probed yet; [None] = reachable; [reason]
-
-
-def _libpq_url() -> str:
-    return PG_URL.replace("postgresql+psycopg://", "postgresql://", 1)
-
-
-def _pg_unreachable_reason() -> str | None:
-    if not _pg_status:
-        try:
-            psycopg.connect(_libpq_url(), connect_timeout=3).close()
-            _pg_status.append(None)
-        except psycopg.Error as exc:
-            detail = " ".join(str(exc).split())
-            _pg_status.append(f"PostgreSQL at {PG_URL} is unreachable: {detail}")
-    return _pg_status[0]
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
-    """A URL of an empty database: a temp SQLite file, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store' / 'pmo.db'}"
-        return
-    reason = _pg_unreachable_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    schema = "t_" + uuid.uuid4().hex[:16]
-    assert re.fullmatch(r"t_[0-9a-f]{16}", schema)
-    with psycopg.connect(_libpq_url(), autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield f"{PG_URL}?options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with psycopg.connect(_libpq_url(), autocommit=True) as admin:
-            admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-
-
-@pytest.fixture
-def engine(store_url: str) -> Iterator[Engine]:
-    """A migrated engine; disposed before its database is dropped."""
-    engine = make_engine(store_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

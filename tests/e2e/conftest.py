@@ -1,0 +1,85 @@
+"""End-to-end fixtures: a fresh sandbox Jira, a config pointing at it, a store on both databases."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, MetaData, select
+
+from connectors.jira import JiraConfig, JiraConnector
+from pmo_sync.sandbox.server import JiraSandbox
+from pmo_sync.store.models import Base
+from pmo_sync.store.repository import Store
+from pmo_sync.sync import RunSummary, sync_connector
+
+TOKEN_VARIABLE = "PMO_SYNC_TEST_JIRA_TOKEN"
+
+
+@pytest.fixture
+def jira_sandbox() -> Iterator[JiraSandbox]:
+    with JiraSandbox() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def make_config(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Callable[..., JiraConfig]:
+    """A JiraConfig for a sandbox, validated the way a YAML file is."""
+
+    def build(sandbox: JiraSandbox, **overrides: Any) -> JiraConfig:
+        monkeypatch.setenv(TOKEN_VARIABLE, overrides.pop("token_value", sandbox.token))
+        data: dict[str, Any] = {
+            "name": "sandbox-jira",
+            "kind": "jira",
+            "url": sandbox.url,
+            "email": sandbox.email,
+            "token": f"${{{TOKEN_VARIABLE}}}",
+            "jql": "project in (ABC, DEF, GHI)",
+            "max_retry_wait_seconds": 5,
+        }
+        data.update(overrides)
+        return JiraConfig.model_validate(data)
+
+    return build
+
+
+@pytest.fixture
+def store(engine: Engine) -> Store:
+    return Store(engine)
+
+
+@pytest.fixture
+def run_sync(store: Store) -> Callable[..., RunSummary]:
+    def run(config: JiraConfig, *, full: bool = False) -> RunSummary:
+        with JiraConnector(config) as connector:
+            return sync_connector(connector, store, full=full)
+
+    return run
+
+
+DATA_TABLES = (
+    "sources",
+    "work_items",
+    "item_changes",
+    "sprints",
+    "sprint_items",
+    "workflow_statuses",
+    "raw_records",
+    "sync_state",
+)
+
+
+def dump_tables(engine: Engine) -> dict[str, list[tuple]]:
+    """Every row of every data table (not sync_runs), for before/after comparisons."""
+    metadata: MetaData = Base.metadata
+    result: dict[str, list[tuple]] = {}
+    with engine.connect() as conn:
+        for name in DATA_TABLES:
+            table = metadata.tables[name]
+            result[name] = [
+                tuple(row) for row in conn.execute(select(table).order_by(*table.primary_key))
+            ]
+    return result
