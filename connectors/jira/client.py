@@ -155,6 +155,8 @@ class JiraClient:
                 f"after {self.config.max_retries} retries: {text}",
                 status_code=status,
             )
+        if status == 400 and "for the field 'project'" in text:
+            text += " (no such project, or the API user lacks Browse Projects on it)"
         return ConnectorError(
             f"Jira refused to {action} (HTTP {status}): {text}", status_code=status
         )

@@ -170,11 +170,15 @@ class SiteStream(Stream):
         }
 
     def _discover_boards(self, context: StreamContext) -> Iterator[BoardInfo]:
+        raw_boards: list[dict[str, Any]] = []
         if self.config.boards:
-            raw_boards = [self.client.board(board_id) for board_id in self.config.boards]
+            for board_id in self.config.boards:
+                try:
+                    raw_boards.append(self.client.board(board_id))
+                except ConnectorError as exc:
+                    context.report_error(f"board {board_id} skipped: {exc}")
         else:
             projects = project_keys_in(self.config.jql)
-            raw_boards = []
             for project in projects or [None]:
                 try:
                     raw_boards.extend(self.client.boards(project))
