@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pmo_sync.config import load_connector_configs
@@ -80,7 +81,7 @@ def _valid_configs(settings: Settings) -> list[ConnectorConfig]:
     loaded = load_connector_configs(settings.config_dir)
     if loaded.errors:
         for error in loaded.errors:
-            err.print(f"[red]error[/red] {error}", highlight=False)
+            err.print(f"[red]error[/red] {escape(str(error))}", highlight=False)
         raise typer.Exit(EXIT_INVALID_CONFIG)
     return loaded.configs
 
@@ -108,15 +109,23 @@ def connectors_list() -> None:
     settings = _settings()
     loaded = load_connector_configs(settings.config_dir)
     table = Table("name", "kind", "where", "schedule", "file")
+    for column in table.columns[2:]:
+        column.overflow = "fold"  # a path or URL is never cut short
     for config in loaded.configs:
         where = str(getattr(config, "url", None) or getattr(config, "organization_url", ""))
         schedule = "-"
         if config.schedule is not None:
             schedule = config.schedule.cron or f"every {config.schedule.interval_minutes} min"
-        table.add_row(config.name, config.kind, where, schedule, str(loaded.files[config.name]))
+        table.add_row(
+            config.name,
+            config.kind,
+            escape(where),
+            schedule,
+            escape(str(loaded.files[config.name])),
+        )
     out.print(table)
     for error in loaded.errors:
-        err.print(f"[red]invalid[/red] {error}", highlight=False)
+        err.print(f"[red]invalid[/red] {escape(str(error))}", highlight=False)
     if loaded.errors:
         raise typer.Exit(EXIT_INVALID_CONFIG)
 
@@ -129,9 +138,13 @@ def connectors_validate() -> None:
     for error in loaded.errors:
         err.print(f"{error}", highlight=False, markup=False)
     if loaded.errors:
-        err.print(f"{len(loaded.errors)} error(s) in {settings.config_dir}", highlight=False)
+        err.print(
+            f"{len(loaded.errors)} error(s) in {settings.config_dir}", highlight=False, markup=False
+        )
         raise typer.Exit(EXIT_INVALID_CONFIG)
-    out.print(f"{len(loaded.configs)} connector config(s) valid in {settings.config_dir}")
+    out.print(
+        f"{len(loaded.configs)} connector config(s) valid in {settings.config_dir}", markup=False
+    )
 
 
 @connectors_app.command("check")
@@ -155,7 +168,7 @@ def connectors_check(name: Annotated[str, typer.Argument(help="the connector's n
             if result.ok
             else ("[yellow]warn[/yellow]" if result.severity == "warning" else "[red]FAIL[/red]")
         )
-        out.print(f"{mark} {result.name}: {result.detail}", highlight=False)
+        out.print(f"{mark} {escape(result.name)}: {escape(result.detail)}", highlight=False)
     if not report.ok:
         raise typer.Exit(EXIT_CONNECTOR_FAILED)
 
@@ -177,7 +190,7 @@ def sync(
     settings = _settings()
     configs = _valid_configs(settings)
     if connector is not None and connector not in {c.name for c in configs}:
-        err.print(f"no connector named {connector!r}")
+        err.print(f"no connector named {connector!r}", markup=False)
         raise typer.Exit(EXIT_INVALID_CONFIG)
     store = _open_store(settings)
     with sync_progress(out, enabled=sys.stderr.isatty()) as progress:
@@ -207,7 +220,9 @@ def export(
     store = _open_store(_settings())
     names = [connector] if connector else None
     if names and names[0] not in {s.name for s in store.sources()}:
-        err.print(f"no synced connector named {connector!r}: run `pmo-sync sync` first")
+        err.print(
+            f"no synced connector named {connector!r}: run `pmo-sync sync` first", markup=False
+        )
         raise typer.Exit(EXIT_INVALID_CONFIG)
     if output is None:
         count = export_items(store, sys.stdout, format, source_names=names)  # type: ignore[arg-type]
@@ -228,8 +243,12 @@ def demo(
     issues_per_project: Annotated[int, typer.Option(help="sandbox issues per project")] = 100,
 ) -> None:
     """Start the sandbox trackers, sync them into a temporary store and show what came in."""
+    import os
+
     from pmo_sync.demo import run_demo
 
+    if "PMO_SYNC_LOG_LEVEL" not in os.environ:  # the demo's tables are the output, not the logs
+        configure_logging(_settings().log_format, "WARNING")
     raise typer.Exit(run_demo(out, keep=keep, issues_per_project=issues_per_project))
 
 

@@ -14,9 +14,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from pmo_sync.config import load_connector_configs
+from pmo_sync.config import ConfigLoad, load_connector_configs
 from pmo_sync.domain import Stage
 from pmo_sync.kpi.flow import team_flow
 from pmo_sync.kpi.inputs import flow_item
@@ -51,6 +52,19 @@ def _write_config(config_dir: Path, url: str, email: str) -> None:
     )
 
 
+def _load_with_token(config_dir: Path, token: str) -> ConfigLoad:
+    """Resolve the config's `${...}` token reference, without leaving the variable set."""
+    previous = os.environ.get(TOKEN_VARIABLE)
+    os.environ[TOKEN_VARIABLE] = token
+    try:
+        return load_connector_configs(config_dir)
+    finally:
+        if previous is None:
+            del os.environ[TOKEN_VARIABLE]
+        else:
+            os.environ[TOKEN_VARIABLE] = previous
+
+
 def run_demo(console: Console, *, keep: Path | None, issues_per_project: int = 100) -> int:
     """Returns the exit code: 0 when every connector synced."""
     from pmo_sync.sandbox.server import JiraSandbox
@@ -61,11 +75,10 @@ def run_demo(console: Console, *, keep: Path | None, issues_per_project: int = 1
         with JiraSandbox(issues_per_project=issues_per_project) as jira:
             console.print(f"sandbox Jira on {jira.url}", highlight=False)
             _write_config(workdir / "config", jira.url, jira.email)
-            os.environ[TOKEN_VARIABLE] = jira.token
-            loaded = load_connector_configs(workdir / "config")
+            loaded = _load_with_token(workdir / "config", jira.token)
             if loaded.errors:
                 for error in loaded.errors:
-                    console.print(f"[red]{error}[/red]")
+                    console.print(f"[red]{escape(str(error))}[/red]")
                 return 2
             engine = make_engine(f"sqlite:///{workdir / 'pmo-sync.sqlite3'}")
             upgrade(engine)
@@ -94,7 +107,7 @@ def _print_stored(console: Console, store: Store) -> None:
         stays[team] += len(item.sprints)
     sprints = store.sprint_counts_by_team()
     for team in sorted(items):
-        table.add_row(team, str(items[team]), str(changes[team]), str(stays[team]),
+        table.add_row(escape(team), str(items[team]), str(changes[team]), str(stays[team]),
                       str(sprints.get(team, 0)))  # fmt: skip
     console.print(table)
 
@@ -117,7 +130,7 @@ def _print_flow(console: Console, store: Store, today: date) -> None:
     )  # fmt: skip
     for flow in flows:
         table.add_row(
-            flow.team,
+            escape(flow.team),
             str(flow.items),
             str(flow.done),
             str(flow.wip),

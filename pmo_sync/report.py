@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -43,7 +44,7 @@ def print_sync_summaries(console: Console, summaries: Sequence[RunSummary]) -> N
     console.print(table)
     for s in summaries:
         for error in s.errors:
-            console.print(f"[red]{s.connector}[/red]: {error}", highlight=False, markup=True)
+            console.print(f"[red]{escape(s.connector)}[/red]: {escape(error)}", highlight=False)
 
 
 @contextmanager

@@ -1,0 +1,611 @@
+"""The `pmo-sync` command line, end to end: typer's CliRunner against the sandbox Jira.
+
+Every test runs in an empty working directory with its own config directory
+and SQLite store, set through `PMO_SYNC_*` variables. Tokens are recognisable
+strings, and `invoke` fails any command whose stdout or stderr shows one of
+them, or that crashed instead of exiting with a code.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import re
+import sqlite3
+import traceback
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+import structlog
+from alembic.script import ScriptDirectory
+from typer.testing import CliRunner, Result
+
+from pmo_sync import cli
+from pmo_sync.cli import app
+from pmo_sync.export import EXPORT_FIELDS
+from pmo_sync.logging import clear_secrets
+from pmo_sync.sandbox.server import JiraSandbox
+from pmo_sync.settings import get_settings
+from pmo_sync.store.engine import alembic_config, make_engine
+from pmo_sync.store.repository import Store
+
+TOKEN_VARIABLE = "PMO_SYNC_CLI_TEST_TOKEN"
+SECRET = "cli-s3cret-tok-5e1f9a77"  # the sandbox's real token
+WRONG_VARIABLE = "PMO_SYNC_CLI_TEST_WRONG_TOKEN"
+WRONG_SECRET = "wr0ng-s3cret-tok-c4d2b8e1"  # a token the sandbox refuses
+DEMO_TOKEN_VARIABLE = "PMO_SYNC_DEMO_JIRA_TOKEN"
+DEMO_SECRET = "sandbox-token"  # the token `pmo-sync demo` gives its sandbox
+SECRETS = (SECRET, WRONG_SECRET, DEMO_SECRET)
+EMAIL = "pmo-bot@acme.example"
+EXPORT_KEYS = [
+    "source", "key", "type", "status", "stage",
+    "created", "resolved", "estimate", "sprints", "transitions",
+]  # fmt: skip
+SYNC_HEADER = [
+    "connector", "status", "items seen", "inserted", "updated", "unchanged", "deleted",
+    "API calls", "rate-limit waits", "seconds",
+]  # fmt: skip
+REJECTED = (
+    f"Jira rejected the credentials of {EMAIL} (HTTP 401) while trying to read the API user "
+    "(/myself): check the API token (and the email it belongs to)"
+)
+CHECK_OK_LINES = [
+    "ok   credentials: authenticated as PMO Bot (time zone America/New_York)",
+    "ok   deployment: Cloud 1001.0.0-SNAPSHOT",
+    "ok   sprint field: Sprint is customfield_10020",
+    "ok   story points field: Story point estimate is customfield_10016",
+    "ok   project ABC: can browse",
+    "ok   project DEF: can browse",
+    "ok   project GHI: can browse",
+    "ok   jql: 300 issues match 'project in (ABC, DEF, GHI)'",
+    "ok   board 1 (Team Alpha): sprints readable",
+    "ok   board 2 (Team Beta): sprints readable",
+    "ok   board 3 (Team Gamma): sprints readable",
+]
+
+
+# -- fixtures and helpers ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[JiraSandbox]:
+    """One read-only sandbox (3 x 100 issues) for the module: syncs never change it."""
+    with JiraSandbox(token=SECRET) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty cwd, a config dir and a SQLite store of the test's own; state restored after."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)  # also: no stray .env is read
+    config_dir = tmp_path / "config"
+    (config_dir / "connectors").mkdir(parents=True)
+    monkeypatch.setenv("PMO_SYNC_CONFIG_DIR", str(config_dir))
+    monkeypatch.setenv("PMO_SYNC_DATABASE_URL", f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    monkeypatch.setenv("PMO_SYNC_LOG_LEVEL", "INFO")  # logs too must not show a token
+    monkeypatch.setenv("PMO_SYNC_LOG_FORMAT", "json")
+    monkeypatch.setenv(TOKEN_VARIABLE, SECRET)
+    monkeypatch.setenv(WRONG_VARIABLE, WRONG_SECRET)
+    monkeypatch.setenv(DEMO_TOKEN_VARIABLE, "unset")  # the demo sets it: undone at teardown
+    # Lines never wrap in these tests, whatever the terminal pytest runs in (as when piped).
+    monkeypatch.setattr(cli.out, "width", 160)
+    monkeypatch.setattr(cli.err, "width", 160)
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    structlog_config = structlog.get_config()
+    get_settings.cache_clear()
+    yield config_dir
+    get_settings.cache_clear()
+    clear_secrets()
+    for handler in list(root.handlers):  # the CLI's handler writes to a closed runner stream
+        if handler not in handlers:
+            root.removeHandler(handler)
+            handler.close()
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)
+    structlog.configure(**structlog_config)
+
+
+def invoke(*args: str) -> Result:
+    """Run `pmo-sync ARGS`; fail on a crash and on any token in stdout or stderr."""
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, list(args))
+    get_settings.cache_clear()
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        pytest.fail(
+            f"pmo-sync {' '.join(args)} crashed:\n"
+            + "".join(traceback.format_exception(*result.exc_info))  # type: ignore[misc]
+        )
+    for secret in SECRETS:
+        assert secret not in result.stdout, f"token shown on stdout by {args}"
+        assert secret not in result.stderr, f"token shown on stderr by {args}"
+    return result
+
+
+def write_connector(
+    config_dir: Path,
+    file_name: str,
+    name: str,
+    url: str,
+    *,
+    token: str = f"${{{TOKEN_VARIABLE}}}",
+    jql: str = "project in (ABC, DEF, GHI)",
+    extra: str = "",
+) -> Path:
+    path = config_dir / "connectors" / file_name
+    path.write_text(
+        f"name: {name}\nkind: jira\nurl: {url}\nemail: {EMAIL}\ntoken: {token}\n"
+        f"jql: {jql}\n{extra}",
+        encoding="utf-8",
+    )
+    return path
+
+
+def table_rows(text: str, after: str | None = None) -> list[list[str]]:
+    """The body rows of the first Rich table in `text` (after the line `after`, if given)."""
+    lines = text.splitlines()
+    if after is not None:
+        lines = lines[lines.index(after) + 1 :]
+    rows: list[list[str]] = []
+    for line in lines:
+        if line.startswith("│"):
+            rows.append([cell.strip() for cell in line.strip("│").split("│")])
+        elif rows and line.startswith("└"):
+            break
+    return rows
+
+
+def table_header(text: str) -> list[str]:
+    line = next(line for line in text.splitlines() if line.startswith("┃"))
+    return [cell.strip() for cell in line.strip("┃").split("┃")]
+
+
+def sync_rows(text: str) -> list[list[str]]:
+    """The sync table's rows without the (timing-dependent) seconds column."""
+    assert table_header(text) == SYNC_HEADER
+    rows = table_rows(text, after="sync")
+    for row in rows:
+        assert re.fullmatch(r"\d+\.\d", row[-1]), row
+    return [row[:-1] for row in rows]
+
+
+def stored_counts(database_url: str) -> dict[str, int]:
+    engine = make_engine(database_url)
+    try:
+        store = Store(engine)
+        return {s.name: store.live_item_count(s.id) for s in store.sources()}
+    finally:
+        engine.dispose()
+
+
+def database_url() -> str:
+    return get_settings().database_url
+
+
+# -- connectors validate -------------------------------------------------------------------------
+
+
+def test_validate_accepts_a_valid_directory(cli_env: Path) -> None:
+    write_connector(cli_env, "acme.yaml", "acme-jira", "https://acme.atlassian.net")
+    write_connector(
+        cli_env, "beta.yml", "beta-jira", "https://beta.atlassian.net",
+        extra="schedule:\n  interval_minutes: 30\n",
+    )  # fmt: skip
+    result = invoke("connectors", "validate")
+    assert result.exit_code == 0
+    assert result.stdout == f"2 connector config(s) valid in {cli_env}\n"
+    assert result.stderr == ""
+
+
+def test_validate_lists_every_error_as_file_field_message(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PMO_SYNC_CLI_TEST_UNSET", raising=False)
+    url = "https://acme.atlassian.net"
+    missing = write_connector(cli_env, "a.yaml", "a", url, token="${PMO_SYNC_CLI_TEST_UNSET}")
+    bad_url = write_connector(cli_env, "b.yaml", "b", "acme.atlassian.net")
+    unknown_kind = cli_env / "connectors" / "c.yaml"
+    unknown_kind.write_text("name: c\nkind: jirra\n", encoding="utf-8")
+    unknown_key = write_connector(cli_env, "d.yaml", "d", url, extra="pagesize: 50\n")
+    inline = write_connector(cli_env, "e.yaml", "e", url, token=SECRET)  # never echoed
+    result = invoke("connectors", "validate")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"{missing}: token: environment variable PMO_SYNC_CLI_TEST_UNSET is not set",
+        f"{bad_url}: url: Input should be a valid URL, relative URL without a base",
+        f"{unknown_kind}: kind: unknown connector kind 'jirra' (known: jira)",
+        f"{unknown_key}: pagesize: unknown key (did you mean 'page_size'?)",
+        f"{inline}: token: must be a ${{ENV_VAR}} reference (or use the matching *_file key); "
+        "secrets are never written inline in config files",
+        f"5 error(s) in {cli_env}",
+    ]
+
+
+def test_validate_reports_a_missing_config_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "nowhere"
+    monkeypatch.setenv("PMO_SYNC_CONFIG_DIR", str(missing))
+    result = invoke("connectors", "validate")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"{missing}: (directory): does not exist",
+        f"1 error(s) in {missing}",
+    ]
+
+
+# -- connectors list -----------------------------------------------------------------------------
+
+
+def test_list_shows_name_kind_url_schedule_and_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A relative config dir (like the default ./config) keeps the file column short: the
+    # table is 160 columns wide when piped, and a longer row gets its cells cut with "…".
+    config_dir = Path("config")
+    (config_dir / "connectors").mkdir(parents=True)
+    monkeypatch.setenv("PMO_SYNC_CONFIG_DIR", str(config_dir))
+    write_connector(config_dir, "acme.yaml", "acme-jira", "https://acme.atlassian.net")
+    write_connector(
+        config_dir, "beta.yaml", "beta-jira", "https://beta.atlassian.net/jira",
+        extra='schedule:\n  cron: "*/30 6-20 * * 1-5"\n',
+    )  # fmt: skip
+    result = invoke("connectors", "list")
+    assert result.exit_code == 0
+    assert table_header(result.stdout) == ["name", "kind", "where", "schedule", "file"]
+    assert table_rows(result.stdout) == [
+        ["acme-jira", "jira", "https://acme.atlassian.net/", "-", "config/connectors/acme.yaml"],
+        [
+            "beta-jira",
+            "jira",
+            "https://beta.atlassian.net/jira",
+            "*/30 6-20 * * 1-5",
+            "config/connectors/beta.yaml",
+        ],
+    ]
+    assert result.stderr == ""
+
+
+def test_list_shows_the_valid_connectors_and_flags_the_invalid_files(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config_dir = Path("config")
+    (config_dir / "connectors").mkdir(parents=True)
+    monkeypatch.setenv("PMO_SYNC_CONFIG_DIR", str(config_dir))
+    write_connector(
+        config_dir, "acme.yaml", "acme-jira", "https://acme.atlassian.net",
+        extra="schedule:\n  interval_minutes: 15\n",
+    )  # fmt: skip
+    write_connector(config_dir, "broken.yaml", "broken", "https://x.atlassian.net",
+                    extra="boards: [one]\n")  # fmt: skip
+    result = invoke("connectors", "list")
+    assert result.exit_code == 2
+    assert table_rows(result.stdout) == [
+        ["acme-jira", "jira", "https://acme.atlassian.net/", "every 15 min",
+         "config/connectors/acme.yaml"],
+    ]  # fmt: skip
+    assert result.stderr.splitlines() == [
+        "invalid config/connectors/broken.yaml: boards[0]: Input should be a valid integer, "
+        "unable to parse string as an integer"
+    ]
+
+
+# -- connectors check ----------------------------------------------------------------------------
+
+
+def test_check_passes_against_the_sandbox(cli_env: Path, sandbox: JiraSandbox) -> None:
+    write_connector(cli_env, "sandbox-jira.yaml", "sandbox-jira", sandbox.url)
+    result = invoke("connectors", "check", "sandbox-jira")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == CHECK_OK_LINES
+    assert result.stderr == ""
+
+
+def test_check_with_a_wrong_token_names_the_401(cli_env: Path, sandbox: JiraSandbox) -> None:
+    write_connector(
+        cli_env, "sandbox-jira.yaml", "sandbox-jira", sandbox.url, token=f"${{{WRONG_VARIABLE}}}"
+    )
+    result = invoke("connectors", "check", "sandbox-jira")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [f"FAIL credentials: {REJECTED}"]
+
+
+def test_check_names_the_project_the_user_cannot_browse(cli_env: Path) -> None:
+    with JiraSandbox(token=SECRET, forbidden_projects={"GHI"}) as sandbox:
+        write_connector(
+            cli_env, "sandbox-jira.yaml", "sandbox-jira", sandbox.url, jql="project in (ABC, GHI)"
+        )
+        result = invoke("connectors", "check", "sandbox-jira")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        *CHECK_OK_LINES[:5],
+        "FAIL project GHI: missing BROWSE_PROJECTS: the API user cannot see this project; "
+        "ask a Jira admin to grant Browse Projects",
+        "warn project GHI write-back: missing EDIT_ISSUES, ADD_COMMENTS: "
+        "KPI fields and comments cannot be written",
+        "FAIL jql: Jira refused to count issues (HTTP 400): The value 'GHI' does not exist for "
+        "the field 'project'. (no such project, or the API user lacks Browse Projects on it)",
+        "ok   board 1 (Team Alpha): sprints readable",
+        "FAIL boards GHI: Jira refused to list the boards of project GHI (HTTP 400): "
+        "No project could be found with key 'GHI'.",
+    ]
+
+
+def test_check_of_an_unknown_connector_is_a_config_error(
+    cli_env: Path, sandbox: JiraSandbox
+) -> None:
+    write_connector(cli_env, "sandbox-jira.yaml", "sandbox-jira", sandbox.url)
+    seen = len(sandbox.requests)
+    result = invoke("connectors", "check", "nope")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == "no connector named 'nope' (configured: sandbox-jira)\n"
+    assert sandbox.requests[seen:] == []  # nothing reached Jira
+
+
+def test_check_refuses_to_run_with_an_invalid_file(cli_env: Path, sandbox: JiraSandbox) -> None:
+    write_connector(cli_env, "sandbox-jira.yaml", "sandbox-jira", sandbox.url)
+    bad = write_connector(cli_env, "zz.yaml", "zz", sandbox.url, extra="deployment: onprem\n")
+    result = invoke("connectors", "check", "sandbox-jira")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == f"error {bad}: deployment: Input should be 'cloud' or 'server'\n"
+
+
+@pytest.mark.parametrize("value", ["[blocked]", "[/blocked]"])
+def test_check_prints_jira_text_verbatim(cli_env: Path, sandbox: JiraSandbox, value: str) -> None:
+    write_connector(
+        cli_env, "sandbox-jira.yaml", "sandbox-jira", sandbox.url,
+        jql=f"'project = ABC AND status != \"{value}\"'",
+    )  # fmt: skip
+    result = invoke("connectors", "check", "sandbox-jira")
+    assert result.exit_code == 1
+    assert (
+        f"FAIL jql: Jira refused to count issues (HTTP 400): The value '{value}' does not exist "
+        "for the field 'status'." in result.stdout.splitlines()
+    )
+
+
+@pytest.mark.parametrize("value", ["[blocked]", "[/blocked]"])
+def test_sync_prints_jira_errors_verbatim(cli_env: Path, sandbox: JiraSandbox, value: str) -> None:
+    write_connector(
+        cli_env, "sandbox-jira.yaml", "sandbox-jira", sandbox.url,
+        jql=f"'project = ABC AND status != \"{value}\"'",
+    )  # fmt: skip
+    result = invoke("sync")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[-1] == (
+        f"sandbox-jira: Jira refused to search issues (HTTP 400): The value '{value}' does not "
+        "exist for the field 'status'."
+    )
+
+
+# -- sync ----------------------------------------------------------------------------------------
+
+
+def test_sync_loads_everything_then_nothing_new(cli_env: Path, sandbox: JiraSandbox) -> None:
+    write_connector(cli_env, "sandbox-jira.yaml", "sandbox-jira", sandbox.url)
+    first = invoke("sync")
+    assert first.exit_code == 0
+    assert first.stdout.splitlines()[0] == "sync"
+    assert sync_rows(first.stdout) == [
+        ["sandbox-jira", "success", "300", "300", "0", "0", "0", "14", "0"]
+    ]
+    seen = len(sandbox.requests)
+    again = invoke("sync")
+    assert again.exit_code == 0
+    assert sync_rows(again.stdout) == [
+        ["sandbox-jira", "success", "0", "0", "0", "0", "0", "2", "0"]
+    ]
+    # nothing changed: site metadata cached, one search (empty window) and one count
+    assert [(r.method, r.path, r.status) for r in sandbox.requests[seen:]] == [
+        ("GET", "/rest/api/2/search/jql", 200),
+        ("POST", "/rest/api/2/search/approximate-count", 200),
+    ]
+    assert stored_counts(database_url()) == {"sandbox-jira": 300}
+
+
+def test_sync_goes_on_after_a_failing_connector(cli_env: Path, sandbox: JiraSandbox) -> None:
+    write_connector(cli_env, "a-good.yaml", "sandbox-jira", sandbox.url)
+    write_connector(
+        cli_env, "b-wrong-token.yaml", "wrong-token", sandbox.url,
+        token=f"${{{WRONG_VARIABLE}}}",
+    )  # fmt: skip
+    result = invoke("sync")
+    assert result.exit_code == 1
+    assert sync_rows(result.stdout) == [
+        ["sandbox-jira", "success", "300", "300", "0", "0", "0", "14", "0"],
+        ["wrong-token", "failed", "0", "0", "0", "0", "0", "1", "0"],
+    ]
+    after_table = result.stdout.split("└", 1)[1].splitlines()[1:]
+    assert after_table == [f"wrong-token: {REJECTED}"]
+    assert stored_counts(database_url()) == {"sandbox-jira": 300, "wrong-token": 0}
+
+
+def test_sync_connector_option_syncs_only_that_one(cli_env: Path, sandbox: JiraSandbox) -> None:
+    write_connector(cli_env, "abc.yaml", "abc", sandbox.url, jql="project = ABC")
+    write_connector(cli_env, "def.yaml", "def", sandbox.url, jql="project = DEF")
+    result = invoke("sync", "--connector", "def")
+    assert result.exit_code == 0
+    assert [row[:4] for row in sync_rows(result.stdout)] == [["def", "success", "100", "100"]]
+    assert stored_counts(database_url()) == {"def": 100}
+    unknown = invoke("sync", "--connector", "nope")
+    assert unknown.exit_code == 2
+    assert unknown.stdout == ""
+    assert unknown.stderr == "no connector named 'nope'\n"
+
+
+def test_sync_full_rereads_everything(cli_env: Path, sandbox: JiraSandbox) -> None:
+    write_connector(cli_env, "sandbox-jira.yaml", "sandbox-jira", sandbox.url)
+    assert invoke("sync").exit_code == 0
+    result = invoke("sync", "--full")
+    assert result.exit_code == 0
+    # every issue read again and recognised unchanged; site metadata refreshed too
+    assert sync_rows(result.stdout) == [
+        ["sandbox-jira", "success", "300", "0", "0", "300", "0", "14", "0"]
+    ]
+    assert stored_counts(database_url()) == {"sandbox-jira": 300}
+
+
+# -- export --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def synced_store(sandbox: JiraSandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A SQLite store holding one sync of the sandbox, made once and copied per test."""
+    root = tmp_path_factory.mktemp("synced")
+    (root / "config" / "connectors").mkdir(parents=True)
+    write_connector(root / "config", "sandbox-jira.yaml", "sandbox-jira", sandbox.url)
+    store = root / "store.sqlite3"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PMO_SYNC_CONFIG_DIR", str(root / "config"))
+        patch.setenv("PMO_SYNC_DATABASE_URL", f"sqlite:///{store}")
+        patch.setenv("PMO_SYNC_LOG_LEVEL", "WARNING")
+        patch.setenv(TOKEN_VARIABLE, SECRET)
+        result = invoke("sync")
+    assert result.exit_code == 0, result.stdout
+    yield store
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def exported_store(synced_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    target = tmp_path / "store.sqlite3"
+    # The backup API reads through the WAL, which the CLI's still-open engine has not
+    # checkpointed into the main file (a plain file copy would miss the synced rows).
+    with closing(sqlite3.connect(synced_store)) as source, closing(sqlite3.connect(target)) as copy:
+        source.backup(copy)
+    monkeypatch.setenv("PMO_SYNC_LOG_LEVEL", "WARNING")  # stderr: the summary line alone
+    return target
+
+
+def test_export_jsonl(exported_store: Path) -> None:
+    result = invoke("export", "--format", "jsonl")
+    assert result.exit_code == 0
+    assert result.stderr == "exported 300 work items\n"
+    lines = result.stdout.splitlines()
+    assert len(lines) == 300
+    records = [json.loads(line) for line in lines]
+    for record in records:
+        assert list(record) == EXPORT_KEYS
+    assert list(EXPORT_FIELDS) == EXPORT_KEYS
+    assert {r["source"] for r in records} == {"sandbox-jira"}
+    assert sorted(r["key"] for r in records) == sorted(
+        f"{p}-{n}" for p in ("ABC", "DEF", "GHI") for n in range(1, 101)
+    )
+    assert records[0] == {
+        "source": "sandbox-jira",
+        "key": "DEF-1",
+        "type": "epic",
+        "status": "To Do",
+        "stage": "todo",
+        "created": "2026-05-24T23:37:41Z",
+        "resolved": None,
+        "estimate": None,
+        "sprints": [],
+        "transitions": [],
+    }
+
+
+def test_export_csv(exported_store: Path) -> None:
+    result = invoke("export", "--format", "csv")
+    assert result.exit_code == 0
+    assert result.stderr == "exported 300 work items\n"
+    assert result.stdout.splitlines()[0] == ",".join(EXPORT_KEYS)
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    assert rows[0] == EXPORT_KEYS
+    assert len(rows) == 301
+    assert rows[1] == [
+        "sandbox-jira", "DEF-1", "epic", "To Do", "todo", "2026-05-24T23:37:41Z", "", "", "", "[]",
+    ]  # fmt: skip
+    assert all(len(row) == len(EXPORT_KEYS) for row in rows)
+
+
+def test_export_to_a_file(exported_store: Path, tmp_path: Path) -> None:
+    target = tmp_path / "out" / "items.jsonl"
+    target.parent.mkdir()
+    result = invoke("export", "--format", "jsonl", "--output", str(target))
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert result.stderr == "exported 300 work items\n"
+    assert target.read_text(encoding="utf-8") == invoke("export").stdout
+
+
+def test_export_refuses_an_unknown_format_and_connector(exported_store: Path) -> None:
+    xml = invoke("export", "--format", "xml")
+    assert xml.exit_code == 2
+    assert xml.stdout == ""
+    assert xml.stderr == "--format must be jsonl or csv, not 'xml'\n"
+    unknown = invoke("export", "--connector", "nope")
+    assert unknown.exit_code == 2
+    assert unknown.stdout == ""
+    assert unknown.stderr == "no synced connector named 'nope': run `pmo-sync sync` first\n"
+
+
+# -- db upgrade ----------------------------------------------------------------------------------
+
+
+def test_db_upgrade_prints_the_revision(tmp_path: Path) -> None:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    expected = f"store at revision {head} (sqlite:///{tmp_path / 'store.sqlite3'})\n"
+    first = invoke("db", "upgrade")
+    assert first.exit_code == 0
+    assert first.stdout == expected
+    again = invoke("db", "upgrade")  # idempotent
+    assert again.exit_code == 0
+    assert again.stdout == expected
+
+
+# -- demo ----------------------------------------------------------------------------------------
+
+
+def test_demo_shows_the_sync_and_the_flow_and_leaves_nothing_behind() -> None:
+    cwd = Path.cwd()
+    result = invoke("demo")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert re.fullmatch(r"sandbox Jira on http://127\.0\.0\.1:\d+", lines[0])
+    assert sync_rows(result.stdout) == [
+        ["sandbox-jira", "success", "300", "300", "0", "0", "0", "14", "0"]
+    ]
+    assert table_rows(result.stdout, after="stored, per team") == [
+        ["Team Alpha", "100", "299", "136", "15"],
+        ["Team Beta", "100", "266", "136", "15"],
+        ["Team Gamma", "100", "326", "83", "15"],
+    ]
+    flow_title = "flow per team (as of 2026-11-20, days counted inclusively in UTC)"
+    assert [row[0] for row in table_rows(result.stdout, after=flow_title)] == [
+        "Team Alpha",
+        "Team Beta",
+        "Team Gamma",
+    ]
+    assert not any(line.startswith("kept") for line in lines)
+    assert list(cwd.iterdir()) == []
+
+
+def test_demo_keep_leaves_its_config_and_store(tmp_path: Path) -> None:
+    keep = tmp_path / "kept"
+    result = invoke("demo", "--keep", str(keep), "--issues-per-project", "10")
+    assert result.exit_code == 0
+    assert sync_rows(result.stdout) == [
+        ["sandbox-jira", "success", "30", "30", "0", "0", "0", "12", "0"]
+    ]
+    assert result.stdout.splitlines()[-1] == f"kept the demo's config and store in {keep}"
+    assert sorted(str(p.relative_to(keep)) for p in keep.rglob("*")) == [
+        "config",
+        "config/connectors",
+        "config/connectors/sandbox-jira.yaml",
+        "pmo-sync.sqlite3",
+    ]
+    config = (keep / "config" / "connectors" / "sandbox-jira.yaml").read_text(encoding="utf-8")
+    assert f"token: ${{{DEMO_TOKEN_VARIABLE}}}" in config.splitlines()
+    assert DEMO_SECRET not in config
+    assert stored_counts(f"sqlite:///{keep / 'pmo-sync.sqlite3'}") == {"sandbox-jira": 30}
+    assert list(Path.cwd().iterdir()) == []
