@@ -30,6 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "Base",
     "ItemChangeRow",
+    "KpiValueRow",
     "RawRecordRow",
     "SourceRow",
     "SprintItemRow",
@@ -252,3 +253,28 @@ class SyncRunRow(Base):
     rate_limit_wait_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     duration_seconds: Mapped[float | None] = mapped_column(Float)
     errors: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class KpiValueRow(Base):
+    """One computed metric value; recomputed after each sync, rewritten only when it changed.
+
+    `window` says which span the value covers: `current` (as of the
+    computation), a day (`2026-11-16`), or an ISO interval of dates
+    (`2026-11-16/2026-11-22`).
+    """
+
+    __tablename__ = "kpi_values"
+    __table_args__ = (
+        UniqueConstraint("metric", "scope", "scope_key", "window", name="uq_kpi_values_key"),
+        Index("ix_kpi_values_scope", "scope", "scope_key"),
+        Index("ix_kpi_values_team", "team"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(80))
+    scope: Mapped[str] = mapped_column(String(20))  # item | team | sprint | epic | portfolio
+    scope_key: Mapped[str] = mapped_column(String(300))
+    team: Mapped[str | None] = mapped_column(String(200))
+    window: Mapped[str] = mapped_column(String(40))
+    value: Mapped[float | None] = mapped_column(Float)
+    computed_at: Mapped[datetime]
