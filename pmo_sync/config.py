@@ -42,6 +42,7 @@ __all__ = [
     "connector_models",
     "load_connector_configs",
     "read_yaml_documents",
+    "read_yaml_mapping",
     "translate_validation_error",
 ]
 
@@ -126,7 +127,8 @@ def _yaml_files(directory: Path) -> list[Path]:
     )
 
 
-def _read_mapping(path: Path) -> dict[str, Any] | ConfigError:
+def read_yaml_mapping(path: Path) -> dict[str, Any] | ConfigError:
+    """One YAML file's top-level mapping, or the error (file, reason) that stopped reading it."""
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -152,7 +154,7 @@ def _read_mapping(path: Path) -> dict[str, Any] | ConfigError:
 def read_yaml_documents(directory: Path) -> Iterator[tuple[Path, dict[str, Any] | ConfigError]]:
     """Each YAML file of `directory` with its mapping, or the error that stopped reading it."""
     for path in _yaml_files(directory):
-        yield path, _read_mapping(path)
+        yield path, read_yaml_mapping(path)
 
 
 # --- turning pydantic errors into admin messages -----------------------------

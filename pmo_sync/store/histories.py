@@ -1,0 +1,209 @@
+"""Read side for KPIs: live items as `ItemHistory`, sprints as `SprintInfo`, page by page.
+
+Three queries per page of items (items, their changes, their sprint stays),
+whatever the page size, and nothing kept between pages: the KPI engine
+streams 100k items without the store's help holding them twice.
+
+Sprint ids are qualified by source (`acme-jira:42`) because two trackers can
+both have a sprint 42.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterator
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, select
+
+from pmo_sync.domain import ChangeField, Stage
+from pmo_sync.kpi.model import (
+    EstimateChange,
+    FlagChange,
+    ItemHistory,
+    SprintInfo,
+    SprintStay,
+    StatusChange,
+)
+from pmo_sync.store.bulk import in_values
+from pmo_sync.store.models import (
+    ItemChangeRow,
+    SourceRow,
+    SprintItemRow,
+    SprintRow,
+    WorkflowStatusRow,
+    WorkItemRow,
+)
+
+__all__ = ["iter_item_histories", "read_sprints", "read_status_stages", "sprint_key"]
+
+_items: Table = WorkItemRow.__table__  # type: ignore[assignment]
+_changes: Table = ItemChangeRow.__table__  # type: ignore[assignment]
+_stays: Table = SprintItemRow.__table__  # type: ignore[assignment]
+_sprints: Table = SprintRow.__table__  # type: ignore[assignment]
+_sources: Table = SourceRow.__table__  # type: ignore[assignment]
+_statuses: Table = WorkflowStatusRow.__table__  # type: ignore[assignment]
+
+_KPI_FIELDS = (ChangeField.STATUS.value, ChangeField.FLAGGED.value, ChangeField.ESTIMATE.value)
+
+
+def sprint_key(source: str, external_id: str) -> str:
+    return f"{source}:{external_id}"
+
+
+def _float(value: str | None) -> float | None:
+    return None if value is None or value == "" else float(value)
+
+
+def iter_item_histories(
+    engine: Engine, source_ids: Collection[int] | None = None, batch: int = 2000
+) -> Iterator[ItemHistory]:
+    """Every live item with its status, flag, estimate and sprint history, in id order."""
+    last_id = 0
+    while True:
+        with engine.connect() as conn:
+            query = (
+                select(
+                    _items.c.id,
+                    _items.c.key,
+                    _items.c.team,
+                    _items.c.project,
+                    _items.c.item_type,
+                    _items.c.created,
+                    _items.c.status,
+                    _items.c.estimate,
+                    _items.c.parent_key,
+                    _sources.c.name.label("source"),
+                )
+                .join(_sources, _sources.c.id == _items.c.source_id)
+                .where(_items.c.id > last_id, _items.c.deleted_at.is_(None))
+                .order_by(_items.c.id)
+                .limit(batch)
+            )
+            if source_ids is not None:
+                query = query.where(_items.c.source_id.in_(list(source_ids)))
+            page = conn.execute(query).all()
+            if not page:
+                return
+            ids = [row.id for row in page]
+            changes = _changes_by_item(conn, ids)
+            stays = _stays_by_item(conn, ids)
+        for row in page:
+            yield _history(row, changes.get(row.id, ()), stays.get(row.id, ()))
+        if len(page) < batch:
+            return
+        last_id = ids[-1]
+
+
+def _changes_by_item(conn: Connection, ids: list[int]) -> dict[int, list[Any]]:
+    result: dict[int, list[Any]] = defaultdict(list)
+    rows = conn.execute(
+        select(
+            _changes.c.item_id,
+            _changes.c.field,
+            _changes.c.at,
+            _changes.c.from_value,
+            _changes.c.to_value,
+        )
+        .where(in_values(_changes.c.item_id, ids), _changes.c.field.in_(_KPI_FIELDS))
+        .order_by(_changes.c.item_id, _changes.c.at, _changes.c.id)
+    )
+    for row in rows:
+        result[row.item_id].append(row)
+    return result
+
+
+def _stays_by_item(conn: Connection, ids: list[int]) -> dict[int, list[Any]]:
+    result: dict[int, list[Any]] = defaultdict(list)
+    rows = conn.execute(
+        select(
+            _stays.c.item_id,
+            _stays.c.sprint_external_id,
+            _stays.c.added_at,
+            _stays.c.removed_at,
+        )
+        .where(in_values(_stays.c.item_id, ids))
+        .order_by(_stays.c.item_id, _stays.c.added_at, _stays.c.id)
+    )
+    for row in rows:
+        result[row.item_id].append(row)
+    return result
+
+
+def _history(row: Any, changes: Any, stays: Any) -> ItemHistory:
+    statuses: list[StatusChange] = []
+    flags: list[FlagChange] = []
+    estimates: list[EstimateChange] = []
+    for change in changes:
+        if change.field == ChangeField.STATUS.value:
+            if change.to_value is not None:
+                statuses.append(StatusChange(change.at, change.from_value, change.to_value))
+        elif change.field == ChangeField.FLAGGED.value:
+            flags.append(FlagChange(change.at, change.to_value == "true"))
+        else:
+            estimates.append(
+                EstimateChange(change.at, _float(change.from_value), _float(change.to_value))
+            )
+    initial = statuses[0].from_status if statuses and statuses[0].from_status else row.status
+    return ItemHistory(
+        key=row.key,
+        source=row.source,
+        team=row.team or row.project,
+        item_type=row.item_type,
+        created=row.created,
+        initial_status=initial,
+        status_changes=tuple(statuses),
+        flag_changes=tuple(flags),
+        estimate=row.estimate,
+        estimate_changes=tuple(estimates),
+        sprint_stays=tuple(
+            SprintStay(sprint_key(row.source, s.sprint_external_id), s.added_at, s.removed_at)
+            for s in stays
+        ),
+        parent_key=row.parent_key,
+        status=row.status,
+    )
+
+
+def read_sprints(engine: Engine, source_ids: Collection[int] | None = None) -> list[SprintInfo]:
+    """Every stored sprint; a sprint without a team takes its source's name as team."""
+    query = select(
+        _sprints.c.external_id,
+        _sprints.c.name,
+        _sprints.c.team,
+        _sprints.c.state,
+        _sprints.c.start,
+        _sprints.c.end,
+        _sprints.c.completed,
+        _sources.c.name.label("source"),
+    ).join(_sources, _sources.c.id == _sprints.c.source_id)
+    if source_ids is not None:
+        query = query.where(_sprints.c.source_id.in_(list(source_ids)))
+    with engine.connect() as conn:
+        rows = conn.execute(query.order_by(_sprints.c.id)).all()
+    return [
+        SprintInfo(
+            id=sprint_key(row.source, row.external_id),
+            name=row.name,
+            team=row.team or row.source,
+            state=row.state if row.state in ("future", "active", "closed") else "future",
+            start=row.start,
+            end=row.end,
+            completed=row.completed,
+        )
+        for row in rows
+    ]
+
+
+def read_status_stages(engine: Engine) -> dict[str, dict[str, Stage]]:
+    """Per source name: status name → coarse stage."""
+    result: dict[str, dict[str, Stage]] = defaultdict(dict)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(_sources.c.name, _statuses.c.name.label("status"), _statuses.c.stage)
+            .join(_sources, _sources.c.id == _statuses.c.source_id)
+            .order_by(_statuses.c.id)
+        )
+        for row in rows:
+            result[row.name][row.status] = Stage(row.stage)
+    return dict(result)
