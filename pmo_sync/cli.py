@@ -132,15 +132,16 @@ def connectors_list() -> None:
 
 @connectors_app.command("validate")
 def connectors_validate() -> None:
-    """Validate every connector file; each error names the file, the field and what is wrong."""
+    """Validate every connector file and kpis.yaml; each error names the file, field and problem."""
+    from pmo_sync.kpi.config import load_kpi_config
+
     settings = _settings()
     loaded = load_connector_configs(settings.config_dir)
-    for error in loaded.errors:
+    errors = [*loaded.errors, *load_kpi_config(settings.config_dir)[1]]
+    for error in errors:
         err.print(f"{error}", highlight=False, markup=False)
-    if loaded.errors:
-        err.print(
-            f"{len(loaded.errors)} error(s) in {settings.config_dir}", highlight=False, markup=False
-        )
+    if errors:
+        err.print(f"{len(errors)} error(s) in {settings.config_dir}", highlight=False, markup=False)
         raise typer.Exit(EXIT_INVALID_CONFIG)
     out.print(
         f"{len(loaded.configs)} connector config(s) valid in {settings.config_dir}", markup=False
