@@ -43,6 +43,7 @@ __all__ = [
     "SprintsStream",
     "StatusesStream",
     "jql_since",
+    "jql_since_instant",
     "project_keys_in",
     "scope_jql",
 ]
@@ -72,19 +73,29 @@ def project_keys_in(jql: str) -> list[str]:
     return keys
 
 
+def _local_bound(moment: datetime, zone: ZoneInfo) -> datetime:
+    """`moment` as a naive local time floored to the minute, an hour earlier where ambiguous."""
+    local = moment.astimezone(zone).replace(second=0, microsecond=0, tzinfo=None)
+    earlier = local.replace(tzinfo=zone, fold=0).utcoffset()
+    later = local.replace(tzinfo=zone, fold=1).utcoffset()
+    if earlier != later:
+        local -= timedelta(hours=1)
+    return local
+
+
 def jql_since(moment: datetime, time_zone: str) -> str:
     """Format a lower bound for JQL `updated >=`: minutes, in the API user's time zone.
 
     Floors to the minute, and steps back an hour where the local time is
     ambiguous or skipped (DST), so the bound is never later than `moment`.
     """
+    return _local_bound(moment, ZoneInfo(time_zone)).strftime("%Y/%m/%d %H:%M")
+
+
+def jql_since_instant(moment: datetime, time_zone: str) -> datetime:
+    """The earliest instant `jql_since(moment)` matches: where the next search really starts."""
     zone = ZoneInfo(time_zone)
-    local = moment.astimezone(zone).replace(second=0, microsecond=0, tzinfo=None)
-    earlier = local.replace(tzinfo=zone, fold=0).utcoffset()
-    later = local.replace(tzinfo=zone, fold=1).utcoffset()
-    if earlier != later:
-        local -= timedelta(hours=1)
-    return local.strftime("%Y/%m/%d %H:%M")
+    return _local_bound(moment, zone).replace(tzinfo=zone, fold=0).astimezone(UTC)
 
 
 @dataclass(slots=True)
@@ -299,7 +310,8 @@ class IssuesStream(Stream):
         if watermark is None:
             self._bookmark = None
             return
-        floor = watermark - overlap
+        # Keep every issue the next search will return again, down to its minute-floored bound.
+        floor = jql_since_instant(watermark - overlap, self.state.time_zone)
         self._bookmark = {
             "watermark": watermark.astimezone(UTC).isoformat(),
             "seen": {
@@ -313,11 +325,18 @@ class IssuesStream(Stream):
     def _prune(
         seen: dict[str, str], max_updated: datetime | None, started: float, overlap: timedelta
     ) -> None:
-        """Keep only ids that can still fall in the final overlap window (bounded memory)."""
-        if max_updated is None or len(seen) < 5000:
+        """Drop ids that can no longer fall in the final overlap window (bounded memory).
+
+        The crawl's final duration is not known yet, so the margin is generous
+        (four times the time so far, plus an hour for the minute floor and DST).
+        Should a long crawl outgrow it, the price is one redundant re-read of a
+        few issues next time, never a missed one: `seen` only lets issues be
+        skipped.
+        """
+        if max_updated is None or len(seen) < 20_000:
             return
         elapsed = timedelta(seconds=time.monotonic() - started)
-        floor = max_updated - 2 * elapsed - overlap
+        floor = max_updated - 4 * elapsed - overlap - timedelta(hours=1)
         for issue_id in [i for i, t in seen.items() if (parse_jira_datetime(t) or floor) < floor]:
             del seen[issue_id]
 

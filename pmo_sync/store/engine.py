@@ -53,7 +53,8 @@ def make_engine(url: str) -> Engine:
     SQLite: the parent directory of a file database is created, and every
     connection gets foreign keys, WAL and a 30 s busy timeout. PostgreSQL:
     connections are pinged before use, since a long-running scheduler outlives
-    server restarts and idle-connection reapers.
+    server restarts and idle-connection reapers, and statements are never
+    prepared server-side (see below).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -63,6 +64,13 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(parsed, echo=False)
         _configure_sqlite(engine)
         return engine
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "psycopg":
+        # No server-side prepared statements: a prepared 500-key IN lookup turns into a
+        # generic plan after five runs that compares every row with every key (180 ms
+        # instead of 2 ms a batch); planned afresh, it stays a hashed key lookup.
+        return create_engine(
+            parsed, echo=False, pool_pre_ping=True, connect_args={"prepare_threshold": None}
+        )
     return create_engine(parsed, echo=False, pool_pre_ping=True)
 
 

@@ -192,6 +192,7 @@ def test_second_sync_without_changes_makes_two_calls_and_changes_no_row(
         ("POST", COUNT),
     ]
     assert summary.api_calls == 2  # ≤ 2 per project, with three projects
+    assert summary.items_seen == 0  # the overlap window's issues were recognised and skipped
     assert (summary.items_inserted, summary.items_updated, summary.items_deleted) == (0, 0, 0)
     assert dump_tables(engine) == before
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from connectors.jira.streams import jql_since, project_keys_in, scope_jql
+from connectors.jira.streams import jql_since, jql_since_instant, project_keys_in, scope_jql
 
 
 def test_jql_since_is_in_the_api_users_zone_and_floored_to_the_minute() -> None:
@@ -37,3 +37,15 @@ def test_project_keys_in_finds_every_form() -> None:
     assert project_keys_in('project = "GHI" AND labels = x') == ["GHI"]
     assert project_keys_in("PROJECT IN (abc,Def) OR project = abc") == ["abc", "Def"]
     assert project_keys_in("filter = 10042") == []
+
+
+def test_jql_since_instant_is_where_the_search_really_starts() -> None:
+    """22:45 New York on 20 Nov = 03:45 UTC on 21 Nov: the seconds after it are re-read."""
+    moment = datetime(2026, 11, 21, 3, 45, 59, tzinfo=UTC)
+    assert jql_since_instant(moment, "America/New_York") == datetime(
+        2026, 11, 21, 3, 45, tzinfo=UTC
+    )
+    ambiguous = datetime(2026, 11, 1, 5, 30, tzinfo=UTC)  # 01:30 EDT, stepped back to 00:30
+    assert jql_since_instant(ambiguous, "America/New_York") == datetime(
+        2026, 11, 1, 4, 30, tzinfo=UTC
+    )

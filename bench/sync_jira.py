@@ -1,0 +1,489 @@
+"""Benchmark a full Jira sync of N sandbox issues: speed, API calls against the minimum, memory.
+
+For each size N the bench
+
+1. starts the sandbox Jira in a separate process (`pmo-sync sandbox serve` on a free
+   127.0.0.1 port, projects ABC, DEF and GHI, ceil(N/3) issues each) and waits until
+   it answers;
+2. computes the minimum number of API calls a full sync needs, independently of the
+   connector, from the same generated `JiraDataset` (same seed and size):
+   issue pages (ceil(N/100)) + board pages (one listing per project) + sprint pages
+   (one per 50 sprints of each scrum board) + one bulk-changelog call per issue page
+   holding a truncated changelog (more than 20 histories) + 2 metadata calls
+   (`/field`, `/myself`) + 1 census count;
+3. runs the sync in a fresh Python subprocess (so sizes cannot contaminate each other
+   and the sandbox's memory is not counted) against a fresh store: a temporary SQLite
+   file, or a fresh schema of `--database-url` (PostgreSQL), dropped afterwards. The
+   subprocess runs `sync_connector(JiraConnector(config), store, full=True)`, then an
+   incremental sync with nothing changed (which should cost 2 calls), and reports
+   wall seconds, items/s, API calls (total and by endpoint) and peak RSS
+   (`ru_maxrss`, with the baseline measured after imports and schema migration,
+   before the first sync). `--tracemalloc` also reports the Python-heap peak of the
+   full sync (it slows the sync down) and, with `--top K`, the K allocation sites
+   holding the most memory at that peak;
+4. stops the sandbox by its own PID.
+
+Run it from the repository root:
+
+    python bench/sync_jira.py                                # sizes 1000 10000, SQLite
+    python bench/sync_jira.py --sizes 10000 100000
+    python bench/sync_jira.py --sizes 10000 \\
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
+    python bench/sync_jira.py --sizes 10000 100000 --tracemalloc --top 15
+
+Peak memory must not grow with the number of issues: the sync streams pages and
+loads them in batches, so the peak RSS delta of 100k should be close to that of 10k.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from base64 import b64encode
+from pathlib import Path
+from typing import Any
+
+PROJECTS = ("ABC", "DEF", "GHI")
+JQL = "project in (ABC, DEF, GHI)"
+EMAIL = "pmo-bot@acme.example"
+TOKEN = "sandbox-token"
+TOKEN_ENV = "PMO_BENCH_JIRA_TOKEN"
+PAGE_SIZE = 100  # JiraConfig.page_size default, and search/jql's cap with a changelog
+RECENT_HISTORIES = 20  # search/jql returns only the latest 20 histories per issue
+AGILE_PAGE_SIZE = 50
+SANDBOX_START_TIMEOUT = 900.0
+
+# Endpoints by the path fragment that identifies them, in the order they are printed.
+ENDPOINTS = (
+    ("search", "/search/jql"),
+    ("bulkfetch", "/changelog/bulkfetch"),
+    ("issue changelog", "/changelog"),
+    ("sprints", "/sprint"),
+    ("boards", "/board"),
+    ("field", "/field"),
+    ("myself", "/myself"),
+    ("count", "/search/approximate-count"),
+    ("status", "/status"),
+)
+
+
+def _endpoint(path: str) -> str:
+    if path.endswith("/search/approximate-count"):
+        return "count"
+    for name, fragment in ENDPOINTS:
+        if fragment in path:
+            return name
+    return path
+
+
+def _maxrss_mb() -> float:
+    """This process's peak resident set size so far, in MB (KB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def _sqlite_highwater_mb() -> float | None:
+    """SQLite's own peak heap use (C memory, invisible to tracemalloc), if the library is found."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("sqlite3")
+    if name is None:
+        return None
+    try:
+        library = ctypes.CDLL(name)
+        library.sqlite3_memory_highwater.restype = ctypes.c_int64
+        return library.sqlite3_memory_highwater(ctypes.c_int(0)) / 2**20
+    except (OSError, AttributeError):
+        return None
+
+
+# -- the measured subprocess -------------------------------------------------------------------
+
+
+def run_worker(options: dict[str, Any], result_path: Path) -> None:
+    """One size, in a fresh process: full sync then incremental sync; results as JSON."""
+    import tracemalloc
+    from collections import Counter
+    from urllib.parse import urlsplit
+
+    from connectors.jira import JiraConfig, JiraConnector
+    from pmo_sync.logging import configure_logging
+    from pmo_sync.store.engine import make_engine, upgrade
+    from pmo_sync.store.repository import Store
+    from pmo_sync.sync import sync_connector
+
+    configure_logging("console", "WARNING")  # keep the run's info lines out of the figures
+    os.environ[TOKEN_ENV] = TOKEN
+    config = JiraConfig.model_validate(
+        {
+            "name": "bench-jira",
+            "url": options["sandbox_url"],
+            "email": EMAIL,
+            "token": f"${{{TOKEN_ENV}}}",
+            "jql": JQL,
+        }
+    )
+    engine = make_engine(options["database_url"])
+    upgrade(engine)
+    store = Store(engine)
+    baseline_mb = _maxrss_mb()
+
+    def run(full: bool, trace: bool) -> dict[str, Any]:
+        calls: Counter[str] = Counter()
+        largest: Counter[str] = Counter()  # biggest response body per endpoint, bytes
+        snapshot: list[Any] = [None, 0]  # (snapshot at the highest traced size, that size)
+
+        def tally(response: Any, *args: Any, **kwargs: Any) -> None:
+            endpoint = _endpoint(urlsplit(response.url).path)
+            calls[endpoint] += 1
+            largest[endpoint] = max(largest[endpoint], len(response.content))
+
+        def progress(connector: str, stream: str, count: int) -> None:
+            if count % 1000:
+                return
+            current = tracemalloc.get_traced_memory()[0]
+            if current > snapshot[1]:
+                snapshot[:] = [tracemalloc.take_snapshot(), current]
+
+        with JiraConnector(config) as connector:
+            # Building the library's session makes no call; the policy's hooks count
+            # every response, ours tallies them by endpoint.
+            connector.client.jira._session.hooks["response"].append(tally)
+            top = int(options["top"]) if trace else 0
+            if trace:
+                tracemalloc.start(int(options["frames"]))
+            started = time.perf_counter()
+            summary = sync_connector(
+                connector, store, full=full, progress=progress if top else None
+            )
+            seconds = time.perf_counter() - started
+            result: dict[str, Any] = {
+                "seconds": seconds,
+                "status": summary.status,
+                "errors": summary.errors[:5],
+                "items_seen": summary.items_seen,
+                "items_inserted": summary.items_inserted,
+                "api_calls": summary.api_calls,
+                "retries": connector.stats.retries,
+                "calls": dict(calls),
+                "largest_response": dict(largest),
+            }
+            if trace:
+                result["tracemalloc_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
+                if top:
+                    if snapshot[0] is None:
+                        snapshot[:] = [tracemalloc.take_snapshot(), 0]
+                    key = "traceback" if int(options["frames"]) > 1 else "lineno"
+                    stats = snapshot[0].statistics(key)[:top]
+                    result["top"] = [
+                        {
+                            "size_mb": s.size / 2**20,
+                            "count": s.count,
+                            "where": [f"{f.filename}:{f.lineno}" for f in s.traceback][-8:],
+                        }
+                        for s in stats
+                    ]
+                    result["snapshot_mb"] = snapshot[1] / 2**20
+                tracemalloc.stop()
+        return result
+
+    full = run(True, bool(options["tracemalloc"]))
+    full_peak_mb = _maxrss_mb()
+    sqlite_highwater_mb = _sqlite_highwater_mb()
+    incremental = run(False, False)
+    engine.dispose()
+    result_path.write_text(
+        json.dumps(
+            {
+                "baseline_rss_mb": baseline_mb,
+                "peak_rss_mb": full_peak_mb,
+                "peak_rss_after_incremental_mb": _maxrss_mb(),
+                "sqlite_highwater_mb": sqlite_highwater_mb,
+                "full": full,
+                "incremental": incremental,
+            }
+        )
+    )
+
+
+# -- the orchestrating process ------------------------------------------------------------------
+
+
+def api_minimum(seed: int, issues_per_project: int) -> dict[str, int]:
+    """The fewest calls a full sync can make, by endpoint, computed from the dataset itself."""
+    from pmo_sync.sandbox.generator import JiraDataset
+    from pmo_sync.sandbox.jql import parse
+    from pmo_sync.sandbox.search import run_query
+
+    dataset = JiraDataset.generate(seed=seed, issues_per_project=issues_per_project)
+    rows = run_query(dataset, parse(f"{JQL} ORDER BY created ASC, key ASC"), ())
+    pages = [rows[i : i + PAGE_SIZE] for i in range(0, len(rows), PAGE_SIZE)] or [[]]
+    truncated_pages = sum(
+        1
+        for page in pages
+        if any(len(dataset.issue_at(row).histories) > RECENT_HISTORIES for row in page)
+    )
+    board_pages = sum(
+        max(1, math.ceil(sum(b.project_key == p for b in dataset.boards) / AGILE_PAGE_SIZE))
+        for p in PROJECTS
+    )
+    sprint_pages = sum(
+        max(1, math.ceil(len(dataset.board_sprints(b.id)) / AGILE_PAGE_SIZE))
+        for b in dataset.boards
+        if b.type == "scrum" and b.project_key in PROJECTS
+    )
+    return {
+        "issues": len(rows),
+        "search": len(pages),
+        "bulkfetch": truncated_pages,
+        "boards": board_pages,
+        "sprints": sprint_pages,
+        "field": 1,
+        "myself": 1,
+        "count": 1,
+    }
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _sandbox_command(port: int, seed: int, per_project: int) -> list[str]:
+    cli = Path(sys.executable).with_name("pmo-sync")
+    args = ["sandbox", "serve", "--port", str(port), "--seed", str(seed)]
+    args += ["--issues-per-project", str(per_project)]
+    if cli.exists():
+        return [str(cli), *args]
+    return [sys.executable, "-c", "from pmo_sync.cli import app; app()", *args]
+
+
+def _wait_until_up(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
+    auth = b64encode(f"{EMAIL}:{TOKEN}".encode()).decode()
+    request = urllib.request.Request(
+        f"{url}/rest/api/3/myself", headers={"Authorization": f"Basic {auth}"}
+    )
+    deadline = time.monotonic() + SANDBOX_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"the sandbox exited with {process.returncode}: {log_path.read_text()[-2000:]}"
+            )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"the sandbox did not answer at {url} within {SANDBOX_START_TIMEOUT:g} s")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop the sandbox by its own PID: SIGTERM (it shuts down cleanly), then SIGKILL."""
+    if process.poll() is not None:
+        return
+    os.kill(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=15)
+
+
+def _with_search_path(url: str, schema: str) -> str:
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options=-csearch_path%3D{schema}"
+
+
+def _pg_schema(url: str, schema: str, create: bool) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            if create:
+                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+            else:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    finally:
+        engine.dispose()
+
+
+def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
+    per_project = math.ceil(size / len(PROJECTS))
+    with tempfile.TemporaryDirectory(prefix="pmo-bench-") as tmp:
+        tmpdir = Path(tmp)
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        log_path = tmpdir / "sandbox.log"
+        schema = None
+        with log_path.open("wb") as log_file:
+            sandbox = subprocess.Popen(
+                _sandbox_command(port, args.seed, per_project),
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        try:
+            started = time.perf_counter()
+            minimum = api_minimum(args.seed, per_project)  # while the sandbox generates
+            _wait_until_up(sandbox, url, log_path)
+            setup_seconds = time.perf_counter() - started
+            if args.database_url:
+                schema = f"bench_{uuid.uuid4().hex[:10]}"
+                _pg_schema(args.database_url, schema, create=True)
+                database_url = _with_search_path(args.database_url, schema)
+            else:
+                database_url = f"sqlite:///{tmpdir / 'store.db'}"
+            options = {
+                "sandbox_url": url,
+                "database_url": database_url,
+                "tracemalloc": args.tracemalloc,
+                "top": args.top,
+                "frames": args.frames,
+            }
+            result_path = tmpdir / "result.json"
+            worker = subprocess.run(
+                [
+                    sys.executable,
+                    str(Path(__file__).resolve()),
+                    "--worker",
+                    json.dumps(options),
+                    "--result",
+                    str(result_path),
+                ],
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )
+            if worker.returncode != 0 or not result_path.exists():
+                raise RuntimeError(f"the sync subprocess failed (exit {worker.returncode})")
+            result = json.loads(result_path.read_text())
+        finally:
+            _stop(sandbox)
+            if schema is not None:
+                _pg_schema(args.database_url, schema, create=False)
+    result.update(
+        size=size,
+        per_project=per_project,
+        minimum=minimum,
+        setup_seconds=setup_seconds,
+        backend="postgresql" if args.database_url else "sqlite",
+    )
+    return result
+
+
+def print_results(results: list[dict[str, Any]], tracemalloc_on: bool) -> None:
+    header = (
+        f"{'issues':>8} {'db':>10} {'full s':>8} {'items/s':>8} {'calls':>6} {'min':>6} "
+        f"{'base MB':>8} {'peak MB':>8} {'delta MB':>9}"
+    )
+    if tracemalloc_on:
+        header += f" {'tm peak MB':>11}"
+    header += f" {'incr calls':>10} {'incr s':>7}"
+    print()
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        full, incr = r["full"], r["incremental"]
+        minimum_total = sum(v for k, v in r["minimum"].items() if k != "issues")
+        line = (
+            f"{full['items_seen']:>8,} {r['backend']:>10} {full['seconds']:>8.1f} "
+            f"{full['items_seen'] / full['seconds']:>8.0f} {full['api_calls']:>6} "
+            f"{minimum_total:>6} {r['baseline_rss_mb']:>8.1f} {r['peak_rss_mb']:>8.1f} "
+            f"{r['peak_rss_mb'] - r['baseline_rss_mb']:>9.1f}"
+        )
+        if tracemalloc_on:
+            line += f" {full.get('tracemalloc_peak_mb', 0.0):>11.1f}"
+        line += f" {incr['api_calls']:>10} {incr['seconds']:>7.2f}"
+        print(line)
+    print()
+    for r in results:
+        full, incr = r["full"], r["incremental"]
+        names = [n for n, _ in ENDPOINTS]
+        extra = sorted(set(full["calls"]) - set(names))
+        parts = []
+        for name in [*names, *extra]:
+            made, least = full["calls"].get(name, 0), r["minimum"].get(name, 0)
+            if made or least:
+                parts.append(f"{name} {made}" + (f"/{least}" if made != least else ""))
+        print(
+            f"{full['items_seen']:,} issues, calls by endpoint (made/minimum if different): "
+            + ", ".join(parts)
+        )
+        notes = []
+        if r["minimum"]["issues"] != full["items_seen"]:
+            notes.append(f"dataset has {r['minimum']['issues']} issues")
+        for label, run in (("full", full), ("incremental", incr)):
+            if run["status"] != "success":
+                notes.append(f"{label} sync {run['status']}: {run['errors']}")
+            if run["retries"]:
+                notes.append(f"{label} sync retried {run['retries']} call(s)")
+        notes.append(
+            "incremental calls: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(incr["calls"].items()))
+            + f"; items seen {incr['items_seen']}"
+        )
+        notes.append(f"sandbox start + minimum computation {r['setup_seconds']:.1f} s")
+        endpoint, size = max(full["largest_response"].items(), key=lambda kv: kv[1])
+        notes.append(f"largest response {size / 2**20:.1f} MB ({endpoint})")
+        if r["backend"] == "sqlite" and r["sqlite_highwater_mb"] is not None:
+            notes.append(f"SQLite heap high-water {r['sqlite_highwater_mb']:.1f} MB")
+        if r["peak_rss_after_incremental_mb"] > r["peak_rss_mb"]:
+            notes.append(
+                f"peak RSS after the incremental sync {r['peak_rss_after_incremental_mb']:.1f} MB"
+            )
+        print("    " + "; ".join(notes))
+        if "top" in full:
+            print(f"    top allocations at the traced peak ({full['snapshot_mb']:.1f} MB traced):")
+            for stat in full["top"]:
+                where = " <- ".join(reversed(stat["where"]))
+                print(f"    {stat['size_mb']:8.2f} MB {stat['count']:>9,} blocks  {where}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument(
+        "--database-url", help="PostgreSQL URL; a fresh schema is used, then dropped"
+    )
+    parser.add_argument(
+        "--tracemalloc", action="store_true", help="also trace the Python heap (slow)"
+    )
+    parser.add_argument(
+        "--top", type=int, default=0, help="with --tracemalloc: top allocation sites"
+    )
+    parser.add_argument("--frames", type=int, default=1, help="tracemalloc traceback depth")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        run_worker(json.loads(args.worker), Path(args.result))
+        return 0
+    if args.top and not args.tracemalloc:
+        parser.error("--top needs --tracemalloc")
+    results = []
+    for size in args.sizes:
+        print(f"syncing {size:,} sandbox issues ...", file=sys.stderr, flush=True)
+        results.append(bench_size(size, args))
+    print_results(results, args.tracemalloc)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
