@@ -22,6 +22,7 @@ from pmo_sync.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from connectors.base import ConnectorConfig
+    from pmo_sync.kpi.config import KpiConfig
     from pmo_sync.store.repository import Store
 
 __all__ = ["app"]
@@ -197,8 +198,73 @@ def sync(
     with sync_progress(out, enabled=sys.stderr.isatty()) as progress:
         summaries = sync_all(configs, store, only=connector, full=full, progress=progress)
     print_sync_summaries(out, summaries)
+    if any(s.ok for s in summaries):
+        from pmo_sync.kpi.service import refresh_kpis
+
+        saved = refresh_kpis(store.engine, _kpi_config(settings)).saved
+        out.print(
+            f"KPIs recomputed: {saved.inserted} new, {saved.updated} changed, "
+            f"{saved.unchanged} unchanged values",
+            highlight=False,
+        )
     if any(not s.ok for s in summaries):
         raise typer.Exit(EXIT_CONNECTOR_FAILED)
+
+
+# -- kpis ------------------------------------------------------------------------------------------
+
+
+def _kpi_config(settings: Settings) -> KpiConfig:
+    from pmo_sync.kpi.config import load_kpi_config
+
+    config, errors = load_kpi_config(settings.config_dir)
+    if errors:
+        for error in errors:
+            err.print(str(error), highlight=False, markup=False)
+        raise typer.Exit(EXIT_INVALID_CONFIG)
+    return config
+
+
+@app.command("kpis")
+def kpis(
+    team: Annotated[str | None, typer.Option(help="only this team")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="window start, YYYY-MM-DD (default: 12 weeks back)")
+    ] = None,
+    format: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
+) -> None:
+    """Recompute the KPIs from the store, keep them, and show them."""
+    from datetime import date
+
+    from pmo_sync.kpi.compute import kpi_values
+    from pmo_sync.kpi.render import print_kpi_table, write_csv, write_json
+    from pmo_sync.kpi.service import refresh_kpis
+
+    if format not in ("table", "json", "csv"):
+        err.print(f"--format must be table, json or csv, not {format!r}", markup=False)
+        raise typer.Exit(EXIT_INVALID_CONFIG)
+    try:
+        start = date.fromisoformat(since) if since else None
+    except ValueError:
+        err.print(f"--since must be a date like 2026-09-01, not {since!r}", markup=False)
+        raise typer.Exit(EXIT_INVALID_CONFIG) from None
+    settings = _settings()
+    config = _kpi_config(settings)
+    store = _open_store(settings)
+    refresh = refresh_kpis(store.engine, config, since=start)
+    values = list(kpi_values(refresh.run))
+    if team is not None:
+        known = sorted({v.team for v in values if v.team})
+        if team not in known:
+            err.print(f"no team {team!r} (teams: {', '.join(known) or 'none'})", markup=False)
+            raise typer.Exit(EXIT_INVALID_CONFIG)
+        values = [v for v in values if v.team == team]
+    if format == "json":
+        write_json(values, sys.stdout)
+    elif format == "csv":
+        write_csv(values, sys.stdout)
+    else:
+        print_kpi_table(out, values)
 
 
 # -- export ----------------------------------------------------------------------------------------

@@ -9,18 +9,18 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import Counter
-from datetime import date
+from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from pmo_sync.config import ConfigLoad, load_connector_configs
-from pmo_sync.domain import Stage
-from pmo_sync.kpi.flow import team_flow
-from pmo_sync.kpi.inputs import flow_item
+from pmo_sync.kpi.compute import kpi_values
+from pmo_sync.kpi.config import KpiConfig
+from pmo_sync.kpi.render import print_kpi_table
+from pmo_sync.kpi.service import refresh_kpis
 from pmo_sync.report import print_sync_summaries
 from pmo_sync.store.engine import make_engine, upgrade
 from pmo_sync.store.repository import Store
@@ -29,7 +29,6 @@ from pmo_sync.sync import sync_all
 __all__ = ["run_demo"]
 
 TOKEN_VARIABLE = "PMO_SYNC_DEMO_JIRA_TOKEN"
-REPORTING_ZONE = "UTC"
 
 
 def _write_config(config_dir: Path, url: str, email: str) -> None:
@@ -86,7 +85,7 @@ def run_demo(console: Console, *, keep: Path | None, issues_per_project: int = 1
             summaries = sync_all(loaded.configs, store)
             print_sync_summaries(console, summaries)
             _print_stored(console, store)
-            _print_flow(console, store, jira.dataset.clock.now.date())
+            _print_kpis(console, store, jira.dataset.clock.now)
         engine.dispose()
         if keep is not None:
             console.print(f"kept the demo's config and store in {keep}", highlight=False)
@@ -112,34 +111,12 @@ def _print_stored(console: Console, store: Store) -> None:
     console.print(table)
 
 
-def _print_flow(console: Console, store: Store, today: date) -> None:
-    zone = ZoneInfo(REPORTING_ZONE)
-    stage_of: dict[str, Stage] = {}
-    for source in store.sources():
-        stage_of.update(store.status_stages(source.id))
-    flows = team_flow(
-        (flow_item(item, stage_of) for item in store.iter_items()),
-        today,
-        zone,
-        weeks=4,
+def _print_kpis(console: Console, store: Store, now: datetime) -> None:
+    """The KPI engine over what was just synced, as of the sandbox's own clock."""
+    refresh = refresh_kpis(store.engine, KpiConfig(), now=now)
+    console.print(
+        f"KPIs as of {now:%Y-%m-%d %H:%M} UTC ({refresh.saved.inserted} values stored); "
+        "days counted inclusively (Vacanti)",
+        highlight=False,
     )
-    table = Table(
-        "team", "items", "done", "WIP", "cycle time p50", "cycle time p85",
-        "throughput / week (last 4, oldest first)",
-        title=f"flow per team (as of {today}, days counted inclusively in {REPORTING_ZONE})",
-    )  # fmt: skip
-    for flow in flows:
-        table.add_row(
-            escape(flow.team),
-            str(flow.items),
-            str(flow.done),
-            str(flow.wip),
-            _days(flow.cycle_time_p50),
-            _days(flow.cycle_time_p85),
-            "  ".join(str(n) for n in flow.weekly_throughput),
-        )
-    console.print(table)
-
-
-def _days(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f} d"
+    print_kpi_table(console, list(kpi_values(refresh.run)))

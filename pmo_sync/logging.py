@@ -305,6 +305,8 @@ def configure_logging(fmt: str, level: str | int, stream: TextIO | None = None) 
         old.close()
     root.addHandler(handler)
     root.setLevel(level_number)
+    # Alembic narrates every migration step at INFO; pmo-sync migrates on every start.
+    logging.getLogger("alembic").setLevel(max(level_number, logging.WARNING))
 
     structlog.configure(
         processors=[

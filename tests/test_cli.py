@@ -425,7 +425,11 @@ def test_sync_goes_on_after_a_failing_connector(cli_env: Path, sandbox: JiraSand
         ["wrong-token", "failed", "0", "0", "0", "0", "0", "1", "0"],
     ]
     after_table = result.stdout.split("└", 1)[1].splitlines()[1:]
-    assert after_table == [f"wrong-token: {REJECTED}"]
+    assert after_table[0] == f"wrong-token: {REJECTED}"
+    assert re.fullmatch(  # the KPIs are recomputed from what did sync
+        r"KPIs recomputed: \d+ new, 0 changed, 0 unchanged values", after_table[1]
+    )
+    assert len(after_table) == 2
     assert stored_counts(database_url()) == {"sandbox-jira": 300, "wrong-token": 0}
 
 
@@ -580,12 +584,17 @@ def test_demo_shows_the_sync_and_the_flow_and_leaves_nothing_behind() -> None:
         ["Team Beta", "100", "266", "136", "15"],
         ["Team Gamma", "100", "326", "83", "15"],
     ]
-    flow_title = "flow per team (as of 2026-11-20, days counted inclusively in UTC)"
-    assert [row[0] for row in table_rows(result.stdout, after=flow_title)] == [
-        "Team Alpha",
-        "Team Beta",
-        "Team Gamma",
+    assert re.fullmatch(
+        r"KPIs as of 2026-11-20 12:00 UTC \(\d+ values stored\); days counted inclusively "
+        r"\(Vacanti\)",
+        lines[lines.index("stored, per team") + 8],
+    )
+    blocks = [line for line in lines if "— window " in line]
+    assert blocks == [
+        f"{team} — window 2026-08-24/2026-11-20"
+        for team in ("Team Alpha", "Team Beta", "Team Gamma", "portfolio")
     ]
+    assert "Team Alpha — last sprints (points)" in lines
     assert not any(line.startswith("kept") for line in lines)
     assert list(cwd.iterdir()) == []
 

@@ -154,7 +154,10 @@ class Workflow:
             if status in stage.statuses:
                 return index
         category = fallback or Stage.IN_PROGRESS
-        return next(i for i, s in enumerate(self.stages) if s.category is category)
+        return next(
+            (i for i, s in enumerate(self.stages) if s.category is category),
+            self.commitment_index,
+        )
 
     @property
     def commitment_index(self) -> int:

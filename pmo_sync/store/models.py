@@ -169,9 +169,7 @@ class SprintItemRow(Base):
 
     __tablename__ = "sprint_items"
     __table_args__ = (
-        UniqueConstraint(
-            "item_id", "sprint_external_id", "added_at", name="uq_sprint_items_stay"
-        ),
+        UniqueConstraint("item_id", "sprint_external_id", "added_at", name="uq_sprint_items_stay"),
         Index("ix_sprint_items_source_sprint", "source_id", "sprint_external_id"),
     )
 

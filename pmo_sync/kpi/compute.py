@@ -1,0 +1,358 @@
+"""One KPI computation over the whole store: flow, sprints, forecasts, and the values to keep.
+
+`compute_kpis` takes plain inputs (item histories, sprints, the KPI config and
+each source's status categories) and returns a `KpiRun`; `kpi_values` flattens
+it into the rows the store keeps and `pmo-sync kpis` prints. Nothing here does
+I/O: `pmo_sync.kpi.service` reads the store and saves the values.
+
+Windows: daily and weekly series cover the reporting window, by default the
+last twelve whole weeks and the current one (Monday-aligned, so every weekly
+value is a whole week except the current one).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from pmo_sync.domain import Stage
+from pmo_sync.kpi.config import KpiConfig
+from pmo_sync.kpi.days import local_date, week_start
+from pmo_sync.kpi.forecast import (
+    NOT_COUNTED_TYPES,
+    EpicForecast,
+    NoThroughputError,
+    epic_forecasts,
+    how_many_by,
+    team_seed,
+    throughput_by_team,
+    when_done,
+)
+from pmo_sync.kpi.items import ItemMetrics
+from pmo_sync.kpi.model import ItemHistory, KpiOptions, SprintInfo, Workflow
+from pmo_sync.kpi.sprints import SprintMetrics, sprint_metrics, velocity
+from pmo_sync.kpi.team import FlowReport, FlowSummary, flow_report
+from pmo_sync.kpi.timeline import with_status_categories
+from pmo_sync.store.kpis import KpiValue
+
+__all__ = [
+    "FORECAST_PERCENTILES",
+    "KpiRun",
+    "TeamForecast",
+    "compute_kpis",
+    "date_value",
+    "default_window",
+    "kpi_values",
+    "value_date",
+]
+
+FORECAST_PERCENTILES = (50, 85, 95)
+WINDOW_WEEKS = 12
+FORECAST_AHEAD_DAYS = 28
+UNIX_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def date_value(day: date) -> float:
+    """Dates are stored as days since 1970-01-01 (metrics ending in `_date`)."""
+    return float(day.toordinal() - UNIX_EPOCH_ORDINAL)
+
+
+def value_date(value: float) -> date:
+    return date.fromordinal(int(value) + UNIX_EPOCH_ORDINAL)
+
+
+def default_window(today: date) -> tuple[date, date]:
+    return week_start(today) - timedelta(weeks=WINDOW_WEEKS), today
+
+
+@dataclass(frozen=True, slots=True)
+class TeamForecast:
+    """When a team's open items will be done, and how many it finishes in the next four weeks."""
+
+    team: str
+    open_items: int
+    when_done: dict[int, date | None]
+    by_date: date
+    how_many: dict[int, int]
+    note: str | None = None
+
+
+@dataclass(slots=True)
+class KpiRun:
+    now: datetime
+    start: date
+    end: date
+    flow: FlowReport
+    sprints: list[SprintMetrics]
+    velocity: dict[str, float]
+    team_forecasts: dict[str, TeamForecast]
+    epics: list[EpicForecast]
+    workflows: dict[str, Workflow] = field(default_factory=dict)
+    item_scope_keys: list[str] = field(default_factory=list)
+
+
+def _workflows(
+    items: Sequence[ItemHistory],
+    config: KpiConfig,
+    status_stages: Mapping[str, Mapping[str, Stage]],
+) -> dict[str, Workflow]:
+    """Each team's workflow, knowing the categories of every status its sources use."""
+    sources_of: dict[str, set[str]] = defaultdict(set)
+    for item in items:
+        sources_of[item.team].add(item.source)
+    workflows: dict[str, Workflow] = {}
+    for team, sources in sources_of.items():
+        categories: dict[str, Stage] = {}
+        for source in sorted(sources):
+            categories.update(status_stages.get(source, {}))
+        workflows[team] = with_status_categories(config.workflow_for(team, categories), categories)
+    return workflows
+
+
+def _team_forecast(
+    team: str, open_items: int, samples: object, today: date, options: KpiOptions
+) -> TeamForecast:
+    by_date = today + timedelta(days=FORECAST_AHEAD_DAYS - 1)
+    seed = team_seed(options.forecast_seed, team)
+    trials = options.forecast_trials
+    try:
+        dates = when_done(open_items, samples, today, trials, seed, FORECAST_PERCENTILES)  # type: ignore[arg-type]
+        counts = how_many_by(by_date, samples, today, trials, seed, FORECAST_PERCENTILES)  # type: ignore[arg-type]
+    except NoThroughputError as exc:
+        return TeamForecast(team, open_items, {}, by_date, {}, note=str(exc))
+    return TeamForecast(team, open_items, dates, by_date, counts)
+
+
+def compute_kpis(
+    items: Iterable[ItemHistory],
+    sprints: Sequence[SprintInfo],
+    config: KpiConfig,
+    status_stages: Mapping[str, Mapping[str, Stage]],
+    now: datetime,
+    since: date | None = None,
+) -> KpiRun:
+    """Every metric, for every team, the portfolio, every sprint and every open epic."""
+    options = config.options()
+    item_list = list(items)
+    gc.freeze()  # the inputs live for the whole run: keep the collector off them
+    try:
+        return _compute(item_list, sprints, config, options, status_stages, now, since)
+    finally:
+        gc.unfreeze()
+
+
+def _compute(
+    items: list[ItemHistory],
+    sprints: Sequence[SprintInfo],
+    config: KpiConfig,
+    options: KpiOptions,
+    status_stages: Mapping[str, Mapping[str, Stage]],
+    now: datetime,
+    since: date | None,
+) -> KpiRun:
+    today = local_date(now, options.zone)
+    start, end = default_window(today)
+    if since is not None:
+        start = min(since, end)
+    workflows = _workflows(items, config, status_stages)
+    default = Workflow.from_categories({})
+    flow = flow_report(items, lambda team: workflows.get(team, default), options, now, start, end)
+
+    by_team: dict[str, list[ItemHistory]] = defaultdict(list)
+    for item in items:
+        by_team[item.team].append(item)
+    sprints_by_team: dict[str, list[SprintInfo]] = defaultdict(list)
+    for sprint in sprints:
+        sprints_by_team[sprint.team].append(sprint)
+
+    sprint_results: list[SprintMetrics] = []
+    velocities: dict[str, float] = {}
+    forecasts: dict[str, TeamForecast] = {}
+    epics: list[EpicForecast] = []
+    open_counts = Counter(
+        item.team
+        for item, metrics in zip(items, flow.metrics, strict=True)
+        if metrics.done_at is None and item.item_type not in NOT_COUNTED_TYPES
+    )
+    for team in sorted(set(by_team) | set(sprints_by_team)):
+        workflow = workflows.get(team, default)
+        team_items = by_team.get(team, [])
+        results = sprint_metrics(sprints_by_team.get(team, []), team_items, workflow, options, now)
+        sprint_results.extend(results)
+        velocities.update(velocity(results, options.velocity_window))
+        if not team_items:
+            continue
+        samples = throughput_by_team(team_items, workflow, today, options).get(team)
+        if samples is not None:
+            forecasts[team] = _team_forecast(team, open_counts[team], samples, today, options)
+        epics.extend(
+            epic_forecasts(team_items, workflow, options, today, percentiles=FORECAST_PERCENTILES)
+        )
+    return KpiRun(
+        now=now,
+        start=start,
+        end=end,
+        flow=flow,
+        sprints=sprint_results,
+        velocity=velocities,
+        team_forecasts=forecasts,
+        epics=sorted(epics, key=lambda e: e.epic_key),
+        workflows=workflows,
+        item_scope_keys=_item_keys(items),
+    )
+
+
+def _item_keys(items: Sequence[ItemHistory]) -> list[str]:
+    """The tracker's key, qualified by source only where two sources share a key."""
+    counts = Counter(item.key for item in items)
+    return [item.key if counts[item.key] == 1 else f"{item.source}:{item.key}" for item in items]
+
+
+# -- flattening into stored values ----------------------------------------------------------------
+
+
+def _interval(first: date, last: date) -> str:
+    return f"{first.isoformat()}/{last.isoformat()}"
+
+
+def _item_values(run: KpiRun) -> Iterator[KpiValue]:
+    for key, m in zip(run.item_scope_keys, run.flow.metrics, strict=True):
+        pairs: list[tuple[str, float | None]] = [
+            ("cycle_time_days", m.cycle_time_days),
+            ("lead_time_days", m.lead_time_days),
+            ("wip_age_days", m.wip_age_days),
+            ("flow_efficiency", m.flow_efficiency),
+            ("blocked_days", m.blocked_days if m.blocked_days > 0 else None),
+        ]
+        for metric, value in pairs:
+            if value is not None:
+                yield KpiValue("item", key, metric, "current", round(value, 6), m.team)
+
+
+def _flow_values(scope: str, key: str, team: str | None, s: FlowSummary) -> Iterator[KpiValue]:
+    window = _interval(s.start, s.end)
+    yield KpiValue(scope, key, "items", "current", float(s.items), team)
+    yield KpiValue(scope, key, "wip", "current", float(s.wip), team)
+    yield KpiValue(scope, key, "done_in_window", window, float(s.done_in_range), team)
+    for p, value in s.cycle_time_percentiles.items():
+        yield KpiValue(scope, key, f"cycle_time_p{int(p)}_days", window, value, team)
+    for p, value in s.lead_time_percentiles.items():
+        yield KpiValue(scope, key, f"lead_time_p{int(p)}_days", window, value, team)
+    if s.wip_ages:
+        yield KpiValue(scope, key, "wip_age_max_days", "current", s.wip_ages[0].age_days, team)
+    for day, count in s.throughput_per_day:
+        yield KpiValue(scope, key, "throughput_day", day.isoformat(), float(count), team)
+    for day, count in s.wip_per_day:
+        yield KpiValue(scope, key, "wip_day", day.isoformat(), float(count), team)
+    weekly = (
+        ("throughput_week", s.throughput_per_week),
+        ("arrivals_week", s.arrivals_per_week),
+        ("net_flow_week", s.net_flow_per_week),
+    )
+    for metric, series in weekly:
+        for monday, count in series:
+            last = min(monday + timedelta(days=6), s.end)
+            yield KpiValue(
+                scope, key, metric, _interval(max(monday, s.start), last), float(count), team
+            )
+    if s.cumulative_flow is not None:
+        cfd = s.cumulative_flow
+        for stage in cfd.stages:
+            for day, count in zip(cfd.days, cfd.in_stage[stage], strict=True):
+                yield KpiValue(
+                    scope, key, f"cfd_in_stage:{stage}", day.isoformat(), float(count), team
+                )
+
+
+def _forecast_values(forecast: TeamForecast, today: date) -> Iterator[KpiValue]:
+    team = forecast.team
+    window = f"{today.isoformat()}/+{forecast.open_items} items"
+    yield KpiValue("team", team, "open_items", "current", float(forecast.open_items), team)
+    for p, day in forecast.when_done.items():
+        value = date_value(day) if day is not None else None
+        yield KpiValue("team", team, f"forecast_done_p{p}_date", window, value, team)
+    for p, count in forecast.how_many.items():
+        yield KpiValue(
+            "team",
+            team,
+            f"forecast_items_p{p}",
+            _interval(today, forecast.by_date),
+            float(count),
+            team,
+        )
+
+
+def _sprint_values(run: KpiRun) -> Iterator[KpiValue]:
+    names = Counter(s.name for s in run.sprints)
+    for s in run.sprints:
+        key = s.name if names[s.name] == 1 else f"{s.name} ({s.sprint_id})"
+        window = (
+            s.state if s.measured_at is None else f"{s.state}@{s.measured_at.date().isoformat()}"
+        )
+        numbers = {
+            "committed_items": s.committed_items,
+            "committed_points": s.committed_points,
+            "added_items": s.added_items,
+            "added_points": s.added_points,
+            "removed_items": s.removed_items,
+            "removed_points": s.removed_points,
+            "completed_items": s.completed_items,
+            "completed_points": s.completed_points,
+            "reestimate_delta_points": s.reestimate_delta_points,
+            "carried_over_items": s.carried_over_items,
+            "carried_over_points": s.carried_over_points,
+            "remaining_items": s.remaining_items,
+            "remaining_points": s.remaining_points,
+            "unestimated_items": s.unestimated_items,
+            "scope_items": s.scope_items,
+            "scope_points": s.scope_points,
+        }
+        for metric, value in numbers.items():
+            yield KpiValue("sprint", key, metric, window, float(value), s.team)
+        if s.say_do is not None:
+            yield KpiValue("sprint", key, "say_do", window, round(s.say_do, 6), s.team)
+        if s.sprint_id in run.velocity:
+            yield KpiValue(
+                "sprint", key, "velocity_points", window, run.velocity[s.sprint_id], s.team
+            )
+        for day, remaining in s.burndown:
+            yield KpiValue("sprint", key, "burndown_points", day.isoformat(), remaining, s.team)
+        for day, done, scope in s.burnup:
+            yield KpiValue("sprint", key, "burnup_done_points", day.isoformat(), done, s.team)
+            yield KpiValue("sprint", key, "burnup_scope_points", day.isoformat(), scope, s.team)
+
+
+def _epic_values(
+    epics: Sequence[EpicForecast], today: date, team_of: Mapping[str, str]
+) -> Iterator[KpiValue]:
+    for epic in epics:
+        team = team_of.get(epic.epic_key)
+        window = f"{today.isoformat()}/+{epic.remaining_items} items"
+        yield KpiValue(
+            "epic", epic.epic_key, "remaining_items", "current", float(epic.remaining_items), team
+        )
+        for p, day in epic.dates.items():
+            value = date_value(day) if day is not None else None
+            yield KpiValue("epic", epic.epic_key, f"forecast_done_p{p}_date", window, value, team)
+
+
+def kpi_values(run: KpiRun) -> Iterator[KpiValue]:
+    """Every value of the run, as the store keeps them (dates as days since 1970-01-01)."""
+    today = run.end
+    yield from _item_values(run)
+    for team, summary in run.flow.teams.items():
+        yield from _flow_values("team", team, team, summary)
+    if run.flow.portfolio is not None:
+        yield from _flow_values("portfolio", "portfolio", None, run.flow.portfolio)
+    for forecast in run.team_forecasts.values():
+        yield from _forecast_values(forecast, today)
+    yield from _sprint_values(run)
+    team_of = {m.key: m.team for m in run.flow.metrics if m.item_type == "epic"}
+    yield from _epic_values(run.epics, today, team_of)
+
+
+def metrics_by_key(run: KpiRun) -> dict[str, ItemMetrics]:
+    return dict(zip(run.item_scope_keys, run.flow.metrics, strict=True))

@@ -1,0 +1,452 @@
+"""Team and portfolio flow series over per-item metrics: throughput, WIP, CFD, net flow.
+
+Pure functions over sequences of `ItemMetrics` (and stage timelines for the
+cumulative flow diagram). Days are calendar days in the reporting zone;
+ranges [start, end] include both ends; series are zero-filled, one entry per
+day (or per Monday-starting week), oldest first.
+
+Every daily series is a difference array: each item adds +1 on the day it
+enters a state and -1 on the day it leaves, and one running sum over the
+days gives the series. That is O(items + days), never O(items x days).
+
+Definitions:
+
+- **throughput** on a day = items whose done date (`ItemMetrics.done_at`,
+  the final entry into done) is that day (Vacanti; ActionableAgile's
+  throughput run chart). A week counts the days of the range in it, so the
+  weekly and daily totals over one range agree; pass Monday..Sunday bounds
+  for whole weeks.
+- **arrivals** on a day = items whose commitment date is that day (Vacanti:
+  arrival rate is the rate at which items cross the commitment point). An
+  item un-committed and re-committed arrives once, at its counted commitment.
+- **net flow** per week = arrivals - departures (throughput): positive means
+  WIP grew. Over any range, the net flow sums to WIP(end) - WIP(day before
+  start).
+- **WIP** on a day = items with commitment date ≤ day < done date: the state
+  at the end of the day, as the CFD shows it (an item started and finished on
+  the same day is never counted as WIP). So the WIP-days of an item are its
+  exclusive cycle time (inclusive - 1), which Little's law checks must use.
+- **CFD** (`cumulative_flow`): for each stage, the number of items in it at
+  the end of each day (end-of-day sampling, as a daily CFD is drawn). The
+  stacked lines a CFD shows are the sums from the last stage down
+  (`CumulativeFlow.at_or_beyond`): the items in a stage or a later one, i.e.
+  Vacanti's cumulative arrivals into the stage when nothing moves backward;
+  a backward move lowers the lines again rather than leaving the item where
+  it had got to. Items count from their creation on (in their initial stage).
+- **percentiles**: linear interpolation between closest ranks, numpy's
+  default (``method="linear"``), bit-for-bit the same arithmetic.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, tzinfo
+from operator import attrgetter
+from typing import NamedTuple
+
+from pmo_sync.kpi.days import date_range, week_start
+from pmo_sync.kpi.items import ItemMetrics, _metrics_from_runs
+from pmo_sync.kpi.model import ItemHistory, KpiOptions, Workflow
+from pmo_sync.kpi.timeline import StageInterval, _stage_runs
+
+__all__ = [
+    "CumulativeFlow",
+    "CumulativeFlowBuilder",
+    "FlowReport",
+    "FlowSummary",
+    "WipAge",
+    "arrival_rate_per_week",
+    "arrivals_per_day",
+    "cumulative_flow",
+    "daily_wip",
+    "flow_report",
+    "net_flow_per_week",
+    "percentiles",
+    "summarize",
+    "throughput_per_day",
+    "throughput_per_week",
+    "wip_ages",
+]
+
+DEFAULT_PERCENTILES = (50, 70, 85, 95)
+
+
+def _ordinal(moment: datetime | None, zone: tzinfo) -> int | None:
+    """The local day number (`date.toordinal`) of a moment, None for None."""
+    if moment is None:
+        return None
+    return moment.astimezone(zone).toordinal()
+
+
+def _count_days(ordinals: Iterable[int | None], start: date, end: date) -> list[int]:
+    """How many of the day numbers fall on each day of [start, end]."""
+    first = start.toordinal()
+    counts = [0] * max((end - start).days + 1, 0)
+    n = len(counts)
+    for day in ordinals:
+        if day is not None and 0 <= day - first < n:
+            counts[day - first] += 1
+    return counts
+
+
+def _daily(counts: list[int], start: date) -> list[tuple[date, int]]:
+    return [(start + timedelta(days=i), count) for i, count in enumerate(counts)]
+
+
+def _weekly(counts: list[int], start: date) -> list[tuple[date, int]]:
+    """Daily counts from `start` summed into Monday weeks, every week of the range listed."""
+    if not counts:
+        return []
+    offset = start.weekday()
+    weeks = [0] * ((offset + len(counts) - 1) // 7 + 1)
+    for i, count in enumerate(counts):
+        weeks[(offset + i) // 7] += count
+    first = week_start(start)
+    return [(first + timedelta(weeks=w), total) for w, total in enumerate(weeks)]
+
+
+def _running(diff: list[int], n: int) -> list[int]:
+    series, level = [0] * n, 0
+    for i in range(n):
+        level += diff[i]
+        series[i] = level
+    return series
+
+
+def throughput_per_day(
+    metrics: Iterable[ItemMetrics], start: date, end: date, zone: tzinfo
+) -> list[tuple[date, int]]:
+    """Items done on each day of [start, end], zero-filled."""
+    counts = _count_days((_ordinal(m.done_at, zone) for m in metrics), start, end)
+    return _daily(counts, start)
+
+
+def throughput_per_week(
+    metrics: Iterable[ItemMetrics], start: date, end: date, zone: tzinfo
+) -> list[tuple[date, int]]:
+    """Items done in [start, end] per Monday-starting week, (Monday, count), zero-filled."""
+    counts = _count_days((_ordinal(m.done_at, zone) for m in metrics), start, end)
+    return _weekly(counts, start)
+
+
+def arrivals_per_day(
+    metrics: Iterable[ItemMetrics], start: date, end: date, zone: tzinfo
+) -> list[tuple[date, int]]:
+    """Items crossing the commitment point on each day of [start, end], zero-filled."""
+    counts = _count_days((_ordinal(m.committed_at, zone) for m in metrics), start, end)
+    return _daily(counts, start)
+
+
+def arrival_rate_per_week(
+    metrics: Iterable[ItemMetrics], start: date, end: date, zone: tzinfo
+) -> list[tuple[date, int]]:
+    """Items crossing the commitment point in [start, end] per Monday week, zero-filled."""
+    counts = _count_days((_ordinal(m.committed_at, zone) for m in metrics), start, end)
+    return _weekly(counts, start)
+
+
+def net_flow_per_week(
+    metrics: Iterable[ItemMetrics], start: date, end: date, zone: tzinfo
+) -> list[tuple[date, int]]:
+    """Arrivals - departures per Monday week of [start, end]: > 0 when WIP grew."""
+    committed, done = _ordinals(metrics, zone)
+    return _net_flow(committed, done, start, end)
+
+
+def _ordinals(
+    metrics: Iterable[ItemMetrics], zone: tzinfo
+) -> tuple[list[int | None], list[int | None]]:
+    committed: list[int | None] = []
+    done: list[int | None] = []
+    for m in metrics:
+        committed.append(_ordinal(m.committed_at, zone))
+        done.append(_ordinal(m.done_at, zone))
+    return committed, done
+
+
+def _net_flow(
+    committed: list[int | None], done: list[int | None], start: date, end: date
+) -> list[tuple[date, int]]:
+    arrivals = _weekly(_count_days(committed, start, end), start)
+    departures = _weekly(_count_days(done, start, end), start)
+    return [(week, a - d) for (week, a), (_, d) in zip(arrivals, departures, strict=True)]
+
+
+def daily_wip(
+    metrics: Iterable[ItemMetrics], start: date, end: date, zone: tzinfo
+) -> list[tuple[date, int]]:
+    """Items in progress at the end of each day of [start, end]: committed ≤ day < done."""
+    committed, done = _ordinals(metrics, zone)
+    return _daily(_wip(committed, done, start, end), start)
+
+
+def _wip(committed: list[int | None], done: list[int | None], start: date, end: date) -> list[int]:
+    first = start.toordinal()
+    n = max((end - start).days + 1, 0)
+    diff = [0] * (n + 1)
+    for c, d in zip(committed, done, strict=True):
+        if c is None:
+            continue
+        lo = max(c - first, 0)
+        hi = n if d is None else min(max(d - first, 0), n)
+        if lo < hi:
+            diff[lo] += 1
+            diff[hi] -= 1
+    return _running(diff, n)
+
+
+class WipAge(NamedTuple):
+    """An item in progress, how long since it committed, and the stage it is in."""
+
+    key: str
+    stage: str
+    committed_at: datetime
+    age_days: float
+
+
+def wip_ages(metrics: Iterable[ItemMetrics]) -> list[WipAge]:
+    """Every item in progress with its WIP age, oldest first (ActionableAgile's aging chart)."""
+    # `wip_age_days` is set exactly for committed items not done.
+    ages = [
+        WipAge(m.key, m.stage, m.committed_at, m.wip_age_days)  # type: ignore[arg-type]
+        for m in metrics
+        if m.wip_age_days is not None
+    ]
+    ages.sort(key=attrgetter("key"))  # two stable sorts: age descending, then key
+    ages.sort(key=attrgetter("age_days"), reverse=True)
+    return ages
+
+
+def percentiles(
+    values: Iterable[float], ps: Sequence[float] = DEFAULT_PERCENTILES
+) -> dict[float, float | None]:
+    """The ps-th percentiles with linear interpolation between closest ranks.
+
+    The same arithmetic as ``numpy.percentile(values, ps)`` (method
+    ``"linear"``): rank = (n - 1)·p/100, then numpy's lerp, which computes
+    from the upper neighbour when the fraction is ≥ 0.5 so the results match
+    to the last bit. [1, 2, 3, 4]: p50 → rank 1.5 → 2.5; p85 → rank 2.55 → 3.55.
+    None for every p when there are no values.
+    """
+    ordered = sorted(values)
+    n = len(ordered)
+    result: dict[float, float | None] = {}
+    for p in ps:
+        if not 0 <= p <= 100:
+            raise ValueError(f"percentile {p} is not in [0, 100]")
+        if n == 0:
+            result[p] = None
+            continue
+        rank = (n - 1) * (p / 100)
+        low = math.floor(rank)
+        high = min(low + 1, n - 1)
+        t = rank - low
+        a, b = float(ordered[low]), float(ordered[high])
+        diff = b - a
+        result[p] = b - diff * (1 - t) if t >= 0.5 else a + diff * t
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class CumulativeFlow:
+    """Items in each stage at the end of each day (see the module docstring)."""
+
+    days: tuple[date, ...]
+    stages: tuple[str, ...]
+    in_stage: dict[str, list[int]]
+
+    def at_or_beyond(self) -> dict[str, list[int]]:
+        """Per stage, the items in it or in a later stage at the end of each day: the
+        CFD's lines (top of each band), cumulative arrivals when nothing moves back."""
+        result: dict[str, list[int]] = {}
+        running = [0] * len(self.days)
+        for stage in reversed(self.stages):
+            running = [r + c for r, c in zip(running, self.in_stage[stage], strict=True)]
+            result[stage] = running
+        return {stage: result[stage] for stage in self.stages}
+
+
+class CumulativeFlowBuilder:
+    """Accumulates stage timelines one at a time into a `CumulativeFlow` (difference arrays).
+
+    An interval [a, b) of a timeline puts the item in its stage at the end of
+    every day from a's date to the day before b's date: if it left on the day
+    it arrived, it was never there at a day's end.
+    """
+
+    def __init__(self, workflow: Workflow, start: date, end: date, zone: tzinfo) -> None:
+        self.stages = workflow.stage_names
+        self.start, self.end, self.zone = start, end, zone
+        self._first = start.toordinal()
+        self._n = max((end - start).days + 1, 0)
+        self._diff = [[0] * (self._n + 1) for _ in self.stages]
+
+    def add(self, timeline: Sequence[StageInterval]) -> None:
+        """Count one item (its `stage_timeline`)."""
+        if timeline:
+            self._add_runs([i.stage for i in timeline], [i.start for i in timeline])
+
+    def _add_runs(self, stages: Sequence[int], starts: Sequence[datetime]) -> None:
+        zone, first, n, diff = self.zone, self._first, self._n, self._diff
+        # Run i covers the days [day of start i, day of start i + 1); the last run is
+        # open, so it lasts to the end of the window. Days are relative to `start`.
+        days = [moment.astimezone(zone).toordinal() - first for moment in starts]
+        days.append(n)
+        for stage, lo, hi in zip(stages, days, days[1:]):  # noqa: B905 - one longer
+            if lo < 0:
+                lo = 0
+            if hi > n:
+                hi = n
+            if lo < hi:
+                row = diff[stage]
+                row[lo] += 1
+                row[hi] -= 1
+
+    def result(self) -> CumulativeFlow:
+        days = tuple(date_range(self.start, self.end))
+        return CumulativeFlow(
+            days=days,
+            stages=self.stages,
+            in_stage={
+                name: _running(diff, self._n)
+                for name, diff in zip(self.stages, self._diff, strict=True)
+            },
+        )
+
+
+def cumulative_flow(
+    timelines: Iterable[Sequence[StageInterval]],
+    workflow: Workflow,
+    start: date,
+    end: date,
+    zone: tzinfo,
+) -> CumulativeFlow:
+    """The cumulative flow diagram of items sharing `workflow` over [start, end]."""
+    builder = CumulativeFlowBuilder(workflow, start, end, zone)
+    for timeline in timelines:
+        builder.add(timeline)
+    return builder.result()
+
+
+@dataclass(frozen=True, slots=True)
+class FlowSummary:
+    """A team's (or the portfolio's) flow over [start, end], as of the metrics' `now`.
+
+    `items`, `done` and `wip` count the items as they are now; the
+    percentiles cover the items done within [start, end].
+    """
+
+    team: str
+    start: date
+    end: date
+    items: int
+    done: int
+    wip: int
+    done_in_range: int
+    cycle_time_percentiles: dict[float, float | None]
+    lead_time_percentiles: dict[float, float | None]
+    throughput_per_day: list[tuple[date, int]]
+    throughput_per_week: list[tuple[date, int]]
+    wip_per_day: list[tuple[date, int]]
+    arrivals_per_week: list[tuple[date, int]]
+    net_flow_per_week: list[tuple[date, int]]
+    wip_ages: list[WipAge]
+    cumulative_flow: CumulativeFlow | None = None
+
+
+def summarize(
+    metrics: Sequence[ItemMetrics],
+    start: date,
+    end: date,
+    options: KpiOptions,
+    team: str = "portfolio",
+    cumulative: CumulativeFlow | None = None,
+) -> FlowSummary:
+    """Every team series over one set of item metrics (one team's, or all teams')."""
+    zone = options.zone
+    committed, done = _ordinals(metrics, zone)
+    first, last = start.toordinal(), end.toordinal()
+    in_range = [
+        m for m, d in zip(metrics, done, strict=True) if d is not None and first <= d <= last
+    ]
+    done_counts = _count_days(done, start, end)
+    return FlowSummary(
+        team=team,
+        start=start,
+        end=end,
+        items=len(metrics),
+        done=sum(1 for m in metrics if m.done_at is not None),
+        wip=sum(1 for m in metrics if m.in_progress),
+        done_in_range=len(in_range),
+        cycle_time_percentiles=percentiles(
+            (m.cycle_time_days for m in in_range if m.cycle_time_days is not None),
+            options.percentiles,
+        ),
+        lead_time_percentiles=percentiles(
+            (m.lead_time_days for m in in_range if m.lead_time_days is not None),
+            options.percentiles,
+        ),
+        throughput_per_day=_daily(done_counts, start),
+        throughput_per_week=_weekly(done_counts, start),
+        wip_per_day=_daily(_wip(committed, done, start, end), start),
+        arrivals_per_week=_weekly(_count_days(committed, start, end), start),
+        net_flow_per_week=_net_flow(committed, done, start, end),
+        wip_ages=wip_ages(metrics),
+        cumulative_flow=cumulative,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FlowReport:
+    """Per-item metrics, a summary per team, and the portfolio roll-up (no CFD: teams'
+    stages differ)."""
+
+    metrics: list[ItemMetrics]
+    teams: dict[str, FlowSummary] = field(default_factory=dict)
+    portfolio: FlowSummary | None = None
+
+
+def flow_report(
+    items: Iterable[ItemHistory],
+    workflow_for: Mapping[str, Workflow] | Callable[[str], Workflow],
+    options: KpiOptions,
+    now: datetime,
+    start: date,
+    end: date,
+) -> FlowReport:
+    """The whole flow computation in one pass over the items.
+
+    Each item's stage timeline is built once and feeds both its metrics and
+    its team's CFD; nothing holds the timelines afterwards, so memory is the
+    per-item metrics plus O(teams x stages x days) for the diagrams.
+    `workflow_for` gives a team's workflow (a mapping or a function of the
+    team name).
+    """
+    lookup = workflow_for.__getitem__ if isinstance(workflow_for, Mapping) else workflow_for
+    workflows: dict[str, Workflow] = {}
+    builders: dict[str, CumulativeFlowBuilder] = {}
+    by_team: dict[str, list[ItemMetrics]] = {}
+    all_metrics: list[ItemMetrics] = []
+    for item in items:
+        team = item.team
+        workflow = workflows.get(team)
+        if workflow is None:
+            workflow = workflows[team] = lookup(team)
+            builders[team] = CumulativeFlowBuilder(workflow, start, end, options.zone)
+            by_team[team] = []
+        stages, starts = _stage_runs(item, workflow)
+        metrics = _metrics_from_runs(item, stages, starts, workflow, options, now)
+        builders[team]._add_runs(stages, starts)
+        by_team[team].append(metrics)
+        all_metrics.append(metrics)
+    teams = {
+        team: summarize(by_team[team], start, end, options, team, builders[team].result())
+        for team in sorted(by_team)
+    }
+    return FlowReport(
+        metrics=all_metrics,
+        teams=teams,
+        portfolio=summarize(all_metrics, start, end, options),
+    )
