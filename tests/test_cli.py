@@ -618,3 +618,46 @@ def test_demo_keep_leaves_its_config_and_store(tmp_path: Path) -> None:
     assert DEMO_SECRET not in config
     assert stored_counts(f"sqlite:///{keep / 'pmo-sync.sqlite3'}") == {"sandbox-jira": 30}
     assert list(Path.cwd().iterdir()) == []
+
+
+# -- kpis ----------------------------------------------------------------------------------------
+
+
+def test_kpis_json_lists_every_value_with_the_pinned_keys(exported_store: Path) -> None:
+    result = invoke("kpis", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert all(list(row) == ["scope", "scope_key", "metric", "window", "value"] for row in rows)
+    scopes = {row["scope"] for row in rows}
+    assert scopes == {"item", "team", "sprint", "epic", "portfolio"}
+    item_metrics = {row["metric"] for row in rows if row["scope"] == "item"}
+    assert {"cycle_time_days", "lead_time_days", "wip_age_days"} <= item_metrics
+    teams = {row["scope_key"] for row in rows if row["scope"] == "team"}
+    assert teams == {"Team Alpha", "Team Beta", "Team Gamma"}
+    dates = [row["value"] for row in rows if row["metric"].endswith("_date") and row["value"]]
+    assert dates and all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", d) for d in dates)
+
+
+def test_kpis_team_filter_csv_and_errors(exported_store: Path) -> None:
+    result = invoke("kpis", "--team", "Team Beta", "--format", "csv", "--since", "2026-10-01")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "scope,scope_key,metric,window,value"
+    rows = list(csv.reader(lines[1:]))
+    assert rows and all(r[0] in ("item", "team", "sprint", "epic") for r in rows)
+    assert {r[1] for r in rows if r[0] == "team"} == {"Team Beta"}
+    assert any(r[3].startswith("2026-10-01/") for r in rows if r[2] == "done_in_window")
+    unknown = invoke("kpis", "--team", "Team Omega")
+    assert unknown.exit_code == 2
+    assert unknown.stderr == "no team 'Team Omega' (teams: Team Alpha, Team Beta, Team Gamma)\n"
+    assert invoke("kpis", "--since", "yesterday").exit_code == 2
+    assert invoke("kpis", "--format", "xml").exit_code == 2
+
+
+def test_kpis_table_shows_each_team_with_units(exported_store: Path) -> None:
+    result = invoke("kpis", "--team", "Team Alpha")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert re.fullmatch(r"Team Alpha — window \d{4}-\d{2}-\d{2}/\d{4}-\d{2}-\d{2}", lines[0])
+    assert re.match(r"cycle time +p50 [\d.]+ d +p70 [\d.]+ d +p85 [\d.]+ d +p95 [\d.]+ d", lines[2])
+    assert "Team Alpha — last sprints (points)" in lines
