@@ -10,7 +10,7 @@ For each size N the bench
    issue pages (ceil(N/100)) + board pages (one listing per project) + sprint pages
    (one per 50 sprints of each scrum board) + one bulk-changelog call per issue page
    holding a truncated changelog (more than 20 histories) + 2 metadata calls
-   (`/field`, `/myself`) + 1 census count;
+   (`/field`, `/myself`); a first sync into an empty store needs no census count;
 3. runs the sync in a fresh Python subprocess (so sizes cannot contaminate each other
    and the sandbox's memory is not counted) against a fresh store: a temporary SQLite
    file, or a fresh schema of `--database-url` (PostgreSQL), dropped afterwards. The
@@ -253,7 +253,6 @@ def api_minimum(seed: int, issues_per_project: int) -> dict[str, int]:
         "sprints": sprint_pages,
         "field": 1,
         "myself": 1,
-        "count": 1,
     }
 
 

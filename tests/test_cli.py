@@ -396,7 +396,7 @@ def test_sync_loads_everything_then_nothing_new(cli_env: Path, sandbox: JiraSand
     assert first.exit_code == 0
     assert first.stdout.splitlines()[0] == "sync"
     assert sync_rows(first.stdout) == [
-        ["sandbox-jira", "success", "300", "300", "0", "0", "0", "14", "0"]
+        ["sandbox-jira", "success", "300", "300", "0", "0", "0", "13", "0"]
     ]
     seen = len(sandbox.requests)
     again = invoke("sync")
@@ -421,7 +421,7 @@ def test_sync_goes_on_after_a_failing_connector(cli_env: Path, sandbox: JiraSand
     result = invoke("sync")
     assert result.exit_code == 1
     assert sync_rows(result.stdout) == [
-        ["sandbox-jira", "success", "300", "300", "0", "0", "0", "14", "0"],
+        ["sandbox-jira", "success", "300", "300", "0", "0", "0", "13", "0"],
         ["wrong-token", "failed", "0", "0", "0", "0", "0", "1", "0"],
     ]
     after_table = result.stdout.split("└", 1)[1].splitlines()[1:]
@@ -577,7 +577,7 @@ def test_demo_shows_the_sync_and_the_flow_and_leaves_nothing_behind() -> None:
     lines = result.stdout.splitlines()
     assert re.fullmatch(r"sandbox Jira on http://127\.0\.0\.1:\d+", lines[0])
     assert sync_rows(result.stdout) == [
-        ["sandbox-jira", "success", "300", "300", "0", "0", "0", "14", "0"]
+        ["sandbox-jira", "success", "300", "300", "0", "0", "0", "13", "0"]
     ]
     assert table_rows(result.stdout, after="stored, per team") == [
         ["Team Alpha", "100", "299", "136", "15"],
@@ -604,7 +604,7 @@ def test_demo_keep_leaves_its_config_and_store(tmp_path: Path) -> None:
     result = invoke("demo", "--keep", str(keep), "--issues-per-project", "10")
     assert result.exit_code == 0
     assert sync_rows(result.stdout) == [
-        ["sandbox-jira", "success", "30", "30", "0", "0", "0", "12", "0"]
+        ["sandbox-jira", "success", "30", "30", "0", "0", "0", "11", "0"]
     ]
     assert result.stdout.splitlines()[-1] == f"kept the demo's config and store in {keep}"
     assert sorted(str(p.relative_to(keep)) for p in keep.rglob("*")) == [

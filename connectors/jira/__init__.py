@@ -42,7 +42,7 @@ class JiraConnector(Connector):
             IssuesStream(self.client, self.config, state),
             SprintsStream(self.client, self.config, state),
             StatusesStream(self.client, self.config, state),
-            CensusStream(self.client, self.config),
+            CensusStream(self.client, self.config, state),
         )
 
     def close(self) -> None:

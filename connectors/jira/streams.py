@@ -119,6 +119,7 @@ class JiraRunState:
     sprints_in_issues: dict[str, dict[str, Any]] = field(default_factory=dict)
     current_statuses: dict[str, tuple[str, str]] = field(default_factory=dict)
     history_status_names: set[str] = field(default_factory=set)
+    store_was_empty: bool = False  # no live item before this run's issues were loaded
 
     def team_for_project(self, team_by: str) -> dict[str, str]:
         """Each project's team: its first scrum board's name (else its first board's)."""
@@ -243,6 +244,7 @@ class IssuesStream(Stream):
     def records(self, context: StreamContext) -> Iterator[ItemBundle]:
         assert self.state.field_ids is not None and self.state.time_zone is not None
         previous = None if context.full else context.bookmark
+        self.state.store_was_empty = context.store.live_item_count() == 0
         overlap = timedelta(minutes=self.config.overlap_minutes)
         jql = f"({scope_jql(self.config.jql)})"
         if previous:
@@ -521,17 +523,20 @@ class CensusStream(Stream):
     """Detects deleted issues and issues that left the JQL without a full re-sync.
 
     One count call; only when it disagrees with the store's live items is the
-    scope's id list read (ids only, 5,000 a page).
+    scope's id list read (ids only, 5,000 a page). A first sync (nothing stored
+    before it) needs no census at all.
     """
 
     name = "census"
     record_type = Census
     primary_keys = ("external_id",)
 
-    def __init__(self, client: JiraClient, config: JiraConfig) -> None:
-        self.client, self.config = client, config
+    def __init__(self, client: JiraClient, config: JiraConfig, state: JiraRunState) -> None:
+        self.client, self.config, self.state = client, config, state
 
     def records(self, context: StreamContext) -> Iterator[Census]:
+        if self.state.store_was_empty:
+            return  # nothing was stored before this run, so nothing can have been deleted
         jql = scope_jql(self.config.jql)
         stored = context.store.live_item_count()
         if self.client.count(jql) == stored:
