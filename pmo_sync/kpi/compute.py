@@ -17,6 +17,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from pmo_sync.domain import Stage
 from pmo_sync.kpi.config import KpiConfig
@@ -92,6 +93,7 @@ class KpiRun:
     epics: list[EpicForecast]
     workflows: dict[str, Workflow] = field(default_factory=dict)
     item_scope_keys: list[str] = field(default_factory=list)
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
 
 
 def _workflows(
@@ -188,8 +190,15 @@ def _compute(
         samples = throughput_by_team(team_items, workflow, today, options).get(team)
         if samples is not None:
             forecasts[team] = _team_forecast(team, open_counts[team], samples, today, options)
+    # An epic's children may sit with several teams: forecast over every team that shares a
+    # workflow (teams of one tracker share its statuses), so cross-team children count.
+    teams_by_workflow: dict[Workflow, list[str]] = defaultdict(list)
+    for team in sorted(by_team):
+        teams_by_workflow[workflows.get(team, default)].append(team)
+    for workflow, teams in teams_by_workflow.items():
+        group = [item for team in teams for item in by_team[team]]
         epics.extend(
-            epic_forecasts(team_items, workflow, options, today, percentiles=FORECAST_PERCENTILES)
+            epic_forecasts(group, workflow, options, today, percentiles=FORECAST_PERCENTILES)
         )
     return KpiRun(
         now=now,
@@ -202,6 +211,7 @@ def _compute(
         epics=sorted(epics, key=lambda e: e.epic_key),
         workflows=workflows,
         item_scope_keys=_item_keys(items),
+        zone=options.zone,
     )
 
 
@@ -230,6 +240,11 @@ def _item_values(run: KpiRun) -> Iterator[KpiValue]:
         for metric, value in pairs:
             if value is not None:
                 yield KpiValue("item", key, metric, "current", round(value, 6), m.team)
+        for stage, days in m.time_in_stage_days.items():
+            if days > 0:
+                yield KpiValue(
+                    "item", key, f"time_in_stage_days:{stage}", "current", round(days, 6), m.team
+                )
 
 
 def _flow_values(scope: str, key: str, team: str | None, s: FlowSummary) -> Iterator[KpiValue]:
@@ -290,7 +305,9 @@ def _sprint_values(run: KpiRun) -> Iterator[KpiValue]:
     for s in run.sprints:
         key = s.name if names[s.name] == 1 else f"{s.name} ({s.sprint_id})"
         window = (
-            s.state if s.measured_at is None else f"{s.state}@{s.measured_at.date().isoformat()}"
+            s.state
+            if s.measured_at is None
+            else f"{s.state}@{local_date(s.measured_at, run.zone).isoformat()}"
         )
         numbers = {
             "committed_items": s.committed_items,
@@ -307,6 +324,7 @@ def _sprint_values(run: KpiRun) -> Iterator[KpiValue]:
             "remaining_items": s.remaining_items,
             "remaining_points": s.remaining_points,
             "unestimated_items": s.unestimated_items,
+            "done_outside_items": s.done_outside_items,
             "scope_items": s.scope_items,
             "scope_points": s.scope_points,
         }

@@ -257,8 +257,11 @@ class KpiValueRow(Base):
     """One computed metric value; recomputed after each sync, rewritten only when it changed.
 
     `window` says which span the value covers: `current` (as of the
-    computation), a day (`2026-11-16`), or an ISO interval of dates
-    (`2026-11-16/2026-11-22`).
+    computation), a day (`2026-11-16`), an ISO interval of dates
+    (`2026-11-16/2026-11-22`), a sprint's state and measuring day
+    (`closed@2026-08-24`, `active@2026-11-20`, `future`), or a forecast's start
+    and remaining items (`2026-11-20/+18 items`). Metrics ending in `_date`
+    hold days since 1970-01-01. docs/metrics.md lists every metric.
     """
 
     __tablename__ = "kpi_values"
