@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from pmo_sync.sandbox.fields import change_value
 from pmo_sync.sandbox.model import (
     FIELD_FLAGGED,
     FIELD_POINTS,
@@ -18,6 +20,7 @@ from pmo_sync.sandbox.model import (
     RESOLUTIONS,
     AssigneeChange,
     ChangeItem,
+    CustomField,
     EstimateChange,
     FlagChange,
     History,
@@ -42,6 +45,7 @@ __all__ = [
     "RemoveOpenSprints",
     "RemoveSprint",
     "SetAssignee",
+    "SetCustomField",
     "SetDescription",
     "SetFlag",
     "SetLabels",
@@ -122,6 +126,14 @@ class SetDescription:
 
 
 @dataclass(frozen=True, slots=True)
+class SetCustomField:
+    """Set a created custom field to an already-coerced value (None clears it)."""
+
+    field: CustomField
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
 class MoveProject:
     to_project: Project
     from_project: Project
@@ -141,6 +153,7 @@ Op = (
     | SetLabels
     | SetSummary
     | SetDescription
+    | SetCustomField
     | MoveProject
 )
 
@@ -305,6 +318,21 @@ class IssueEditor:
                 old_text, issue.description = issue.description, text
                 return [
                     ChangeItem("description", "jira", "description", None, old_text, None, text)
+                ]
+            case SetCustomField(cf, value):
+                old = issue.custom_values.get(cf.id)
+                if old == value:
+                    return []
+                if value is None:
+                    issue.custom_values.pop(cf.id, None)
+                else:
+                    issue.custom_values[cf.id] = value
+                from_value, from_string = change_value(cf, old)
+                to_value, to_string = change_value(cf, value)
+                return [
+                    ChangeItem(
+                        cf.name, "custom", cf.id, from_value, from_string, to_value, to_string
+                    )
                 ]
             case MoveProject(to_project, from_project, new_key):
                 old_key = issue.key

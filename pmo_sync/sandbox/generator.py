@@ -10,16 +10,23 @@ against the accessors here — `issue.status_transitions`, `issue.sprint_stays`,
 Large sites stay small in memory: only a columnar index is kept per issue, and
 issues are regenerated from (seed, project, number) on demand behind an LRU.
 Mutated issues live in an overlay so later reads see the change.
+
+Write-back support: custom fields can be created (`create_custom_field`) and,
+as a separate admin step like on a real site, put on projects' edit screens
+(`add_field_to_screen`); issues carry their values and comments, and
+`update_fields`/`set_field` write values through the same editor as every
+other mutation, so each real change is one changelog history.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import overload
+from typing import Any, overload
 
 from pmo_sync.sandbox.editor import (
     CarryOver,
@@ -29,6 +36,7 @@ from pmo_sync.sandbox.editor import (
     Op,
     RemoveOpenSprints,
     SetAssignee,
+    SetCustomField,
     SetDescription,
     SetFlag,
     SetLabels,
@@ -36,11 +44,15 @@ from pmo_sync.sandbox.editor import (
     SetStatus,
     SetSummary,
 )
+from pmo_sync.sandbox.fields import FieldValueError, coerce, type_for
 from pmo_sync.sandbox.index import IssueIndex
 from pmo_sync.sandbox.model import (
+    FIELD_POINTS,
     ISSUE_TYPES,
     STATUSES,
     Board,
+    Comment,
+    CustomField,
     History,
     Issue,
     Project,
@@ -54,12 +66,23 @@ from pmo_sync.sandbox.simulate import IssueSimulator, ProjectPlan
 from pmo_sync.sandbox.site import build_site
 from pmo_sync.sandbox.timeline import DAY, from_epoch, to_epoch
 
-__all__ = ["DEFAULT_NOW", "Clock", "IssueSequence", "JiraDataset"]
+__all__ = [
+    "DEFAULT_NOW",
+    "FIRST_CUSTOM_FIELD",
+    "SYSTEM_EDIT_FIELDS",
+    "Clock",
+    "IssueSequence",
+    "JiraDataset",
+]
 
 DEFAULT_NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 WINDOW_DAYS = 180
 _LRU_SIZE = 1024
 _KEY_RE = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)-(\d+)$")
+FIRST_CUSTOM_FIELD = 10030  # created custom fields are customfield_10030, _10031, ...
+FIRST_COMMENT_ID = 10000
+# Fields on every project's edit screen (and writable through PUT /issue).
+SYSTEM_EDIT_FIELDS = ("summary", "description", "labels", "assignee", FIELD_POINTS)
 
 
 class Clock:
@@ -150,6 +173,10 @@ class JiraDataset:
         self._keys: dict[str, int] = {}  # keys of created or moved issues
         self._moved: dict[str, int] = {}  # old keys that now redirect
         self._next_number = {p.key: issues_per_project + 1 for p in projects}
+        self._custom_fields: dict[str, CustomField] = {}
+        self._screens: dict[str, list[str]] = {}  # project key -> created fields on its screen
+        self._comment_rows: dict[str, int] = {}  # comment id -> row of its issue
+        self._next_comment = FIRST_COMMENT_ID
 
     # -- construction --------------------------------------------------------------
 
@@ -473,6 +500,234 @@ class JiraDataset:
             self.version += 1
             return moved
 
+    # -- custom fields and edit screens ----------------------------------------------
+
+    @property
+    def custom_fields(self) -> list[CustomField]:
+        """The custom fields created on the site, oldest first (not Sprint/points/Flagged)."""
+        with self.lock:
+            return list(self._custom_fields.values())
+
+    def custom_field(self, field_id: str) -> CustomField | None:
+        """A created custom field by id, or None."""
+        return self._custom_fields.get(field_id)
+
+    def create_custom_field(
+        self,
+        name: str,
+        type: str = "number",
+        *,
+        searcher_key: str | None = None,
+        description: str = "",
+    ) -> str:
+        """Create a custom field and return its id (customfield_10030, then _10031, ...).
+
+        `type` is "number", "date" or "string" (or the full Jira type key). Like
+        Jira, the new field is on no edit screen: `add_field_to_screen` is a
+        separate admin step, and until then PUT /issue refuses the field.
+        """
+        if not name or not name.strip():
+            raise ValueError("a custom field needs a name")
+        try:
+            kind = type_for(type)
+        except KeyError as exc:
+            raise ValueError(f"unknown custom field type {type!r}") from exc
+        with self.lock:
+            number = FIRST_CUSTOM_FIELD + len(self._custom_fields)
+            field_id = f"customfield_{number}"
+            self._custom_fields[field_id] = CustomField(
+                id=field_id,
+                name=name.strip(),
+                kind=kind.kind,
+                type_key=kind.type_key,
+                searcher_key=searcher_key or kind.default_searcher,
+                description=description,
+            )
+            self.version += 1
+            return field_id
+
+    def add_field_to_screen(self, field_id: str, project_key: str) -> None:
+        """Put a created custom field on a project's edit screen (an admin's step in Jira)."""
+        with self.lock:
+            if field_id not in self._custom_fields:
+                raise KeyError(field_id)
+            self.project(project_key)  # KeyError for an unknown project
+            on_screen = self._screens.setdefault(project_key, [])
+            if field_id not in on_screen:
+                on_screen.append(field_id)
+
+    def remove_field_from_screen(self, field_id: str, project_key: str) -> None:
+        with self.lock:
+            on_screen = self._screens.get(project_key, [])
+            if field_id in on_screen:
+                on_screen.remove(field_id)
+
+    def screen_fields(self, project_key: str) -> list[str]:
+        """Ids of the fields on a project's edit screen: what PUT /issue may set there."""
+        with self.lock:
+            return [*SYSTEM_EDIT_FIELDS, *self._screens.get(project_key, [])]
+
+    def field_value(self, key: str, field_id: str) -> Any:
+        """The current value of an editable field (custom ones as stored: float, ISO date, text)."""
+        issue = self.issue(key)
+        if field_id in self._custom_fields:
+            return issue.custom_values.get(field_id)
+        match field_id:
+            case "summary":
+                return issue.summary
+            case "description":
+                return issue.description
+            case "labels":
+                return list(issue.labels)
+            case "assignee":
+                return issue.assignee
+            case _ if field_id == FIELD_POINTS:
+                return issue.points
+        raise KeyError(field_id)
+
+    def update_fields(
+        self, key: str, values: Mapping[str, Any], *, author: User | None = None
+    ) -> History | None:
+        """Set several fields in one edit: one history for what changed, None if nothing did.
+
+        Values are Python values: text for summary/description, a list for labels,
+        a `User` (or None) for assignee, a number for story points, and for created
+        custom fields anything `fields.coerce` accepts. Invalid values raise
+        `FieldValueError` before anything is written. The screen is not checked
+        here (that is the API's job): this is how people edit through the UI.
+        """
+        ops: list[Op] = []
+        for field_id, value in values.items():
+            cf = self._custom_fields.get(field_id)
+            if cf is not None:
+                ops.append(SetCustomField(cf, coerce(cf, value)))
+                continue
+            match field_id:
+                case "summary":
+                    if not isinstance(value, str) or not value.strip():
+                        raise FieldValueError("You must specify a summary of the issue.")
+                    ops.append(SetSummary(value))
+                case "description":
+                    ops.append(SetDescription(value or ""))
+                case "labels":
+                    ops.append(SetLabels(tuple(value or ())))
+                case "assignee":
+                    ops.append(SetAssignee(value))
+                case _ if field_id == FIELD_POINTS:
+                    if value is not None and (
+                        isinstance(value, bool) or not isinstance(value, int | float)
+                    ):
+                        raise FieldValueError("Operation value must be a number")
+                    ops.append(SetPoints(None if value is None else float(value)))
+                case _:
+                    raise KeyError(field_id)
+        return self._edit(key, ops, author)
+
+    def set_field(
+        self, key: str, field_id: str, value: Any, *, author: User | None = None
+    ) -> History | None:
+        """Someone (by default the project lead) sets one field, e.g. a KPI field by hand."""
+        return self.update_fields(key, {field_id: value}, author=author)
+
+    # -- comments ----------------------------------------------------------------------
+
+    def comments(self, key: str) -> list[Comment]:
+        """Copies of an issue's comments, oldest first (ground truth for tests)."""
+        with self.lock:
+            return [copy.deepcopy(c) for c in self.issue(key).comments]
+
+    def comment(self, comment_id: str) -> Comment:
+        """A copy of one comment of a live issue (KeyError when it or its issue is gone)."""
+        with self.lock:
+            return copy.deepcopy(self._comment(comment_id)[1])
+
+    def comment_issue(self, comment_id: str) -> Issue:
+        """The live issue a comment is on (KeyError when it or its issue is gone)."""
+        with self.lock:
+            return self._comment(comment_id)[0]
+
+    def add_comment(
+        self,
+        key: str,
+        body: str | dict[str, Any],
+        *,
+        author: User | None = None,
+        properties: Mapping[str, Any] | None = None,
+        visibility: Mapping[str, Any] | None = None,
+    ) -> Comment:
+        """Comment on an issue now; bumps `updated` but writes no changelog history."""
+        with self.lock:
+            row = self._require_row(key)
+            issue = self._editable(row)
+            now = self._comment_time()
+            who = author or self._default_author(issue.project_key)
+            comment = Comment(
+                id=str(self._next_comment),
+                issue_id=issue.id,
+                author=who,
+                body=copy.deepcopy(body),
+                created=now,
+                updated=now,
+                update_author=who,
+                properties=copy.deepcopy(dict(properties or {})),
+                visibility=dict(visibility) if visibility else None,
+            )
+            self._next_comment += 1
+            issue.comments.append(comment)
+            self._comment_rows[comment.id] = row
+            self._touch(row, issue, now)
+            return copy.deepcopy(comment)
+
+    def comment_as(self, key: str, user: User, body: str | dict[str, Any]) -> Comment:
+        """Someone else comments on an issue (a human, not the API user)."""
+        return self.add_comment(key, body, author=user)
+
+    def update_comment(
+        self,
+        comment_id: str,
+        body: str | dict[str, Any] | None = None,
+        *,
+        author: User | None = None,
+        properties: Mapping[str, Any] | None = None,
+        visibility: Mapping[str, Any] | None = None,
+    ) -> Comment:
+        """Edit a comment now (its `updated` and the issue's move; no history is written)."""
+        with self.lock:
+            issue, comment = self._comment(comment_id)
+            now = self._comment_time()
+            if body is not None:
+                comment.body = copy.deepcopy(body)
+            if visibility is not None:
+                comment.visibility = dict(visibility) or None
+            if properties:
+                comment.properties.update(copy.deepcopy(dict(properties)))
+            comment.updated = now
+            comment.update_author = author or comment.author
+            self._touch(self._comment_rows[comment_id], issue, now)
+            return copy.deepcopy(comment)
+
+    def delete_comment(self, comment_id: str) -> None:
+        with self.lock:
+            issue, comment = self._comment(comment_id)
+            issue.comments.remove(comment)
+            row = self._comment_rows.pop(comment_id)
+            self._touch(row, issue, self._comment_time())
+
+    def set_comment_property(self, comment_id: str, key: str, value: Any) -> bool:
+        """Create or replace a comment property; True when it was created."""
+        with self.lock:
+            comment = self._comment(comment_id)[1]
+            created = key not in comment.properties
+            comment.properties[key] = copy.deepcopy(value)
+            self.version += 1
+            return created
+
+    def delete_comment_property(self, comment_id: str, key: str) -> None:
+        """Remove a comment property (KeyError when the comment or the property is absent)."""
+        with self.lock:
+            del self._comment(comment_id)[1].properties[key]
+            self.version += 1
+
     # -- internals -----------------------------------------------------------------
 
     def _generate(self, row: int) -> Issue:
@@ -514,6 +769,26 @@ class JiraDataset:
         with self.lock:
             row = self._require_row(key)
             return self._record(row, self._editable(row), ops, author)
+
+    def _comment(self, comment_id: str) -> tuple[Issue, Comment]:
+        row = self._comment_rows.get(str(comment_id))
+        issue = None if row is None or not self.index.alive[row] else self._overlay.get(row)
+        if issue is not None:
+            for comment in issue.comments:
+                if comment.id == str(comment_id):
+                    return issue, comment
+        raise KeyError(comment_id)
+
+    def _comment_time(self) -> datetime:
+        now = self.clock.now
+        return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+    def _touch(self, row: int, issue: Issue, when: datetime) -> None:
+        """A change that is not a changelog item (a comment): only `updated` moves."""
+        if when > issue.updated:
+            issue.updated = when
+        self._reindex(row, issue)
+        self.version += 1
 
     def _open_sprint(self, issue: Issue) -> int:
         for sid in reversed(issue.sprint_ids):

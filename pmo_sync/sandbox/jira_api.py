@@ -5,6 +5,12 @@ so every endpoint can be tested by calling `JiraApi.handle` directly. REST
 endpoints answer under both /rest/api/2 and /rest/api/3; Cloud-only endpoints
 (search/jql, approximate-count, changelog/bulkfetch) are 404 in server mode and
 the legacy /search is 410 in Cloud mode, as on the real products.
+
+Write-back: PUT /issue/{key} (fields on the project's edit screen only, one
+changelog history authored by the API user per real change, nothing for a
+same-value write), GET /issue/{key}/editmeta, comments (v2 plain text, v3 ADF;
+stored as written) with their properties, and for an admin POST /field and
+POST /screens/addToDefault/{fieldId}.
 """
 
 from __future__ import annotations
@@ -18,14 +24,18 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
+from pmo_sync.sandbox.adf import doc_text, is_doc
+from pmo_sync.sandbox.fields import FieldValueError, coerce, type_for
 from pmo_sync.sandbox.generator import JiraDataset
 from pmo_sync.sandbox.jql import JqlError, Query, parse
-from pmo_sync.sandbox.model import Board, Issue
+from pmo_sync.sandbox.model import FIELD_POINTS, Board, Comment, Issue, User
 from pmo_sync.sandbox.render import (
     RECENT_HISTORIES,
     FieldSelection,
     Renderer,
+    custom_field_entry,
     field_catalog,
     jira_time,
 )
@@ -45,6 +55,13 @@ SEARCH_REMOVED = (
 )
 BAD_TOKEN = "The provided nextPageToken is invalid or does not belong to this query."
 NO_ISSUE = "Issue does not exist or you do not have permission to see it."
+ADMIN_REQUIRED = (
+    "You are not authorised to perform this action. Administrator privileges are required."
+)
+NOT_ON_SCREEN = "Field '{}' cannot be set. It is not on the appropriate screen, or unknown."
+EMPTY_COMMENT = "Comment body can not be empty!"
+BAD_COMMENT = "Comment body is not valid!"
+PROPERTY_VALUE_LIMIT = 32768
 _PERMISSIONS = {
     "BROWSE_PROJECTS": (
         "10",
@@ -60,6 +77,7 @@ _PERMISSIONS = {
     ),
     "TRANSITION_ISSUES": ("46", "Transition Issues", "Ability to transition issues."),
     "SCHEDULE_ISSUES": ("28", "Schedule Issues", "Ability to set or edit an issue's due date."),
+    "ADMINISTER": ("0", "Administer Jira", "Create and administer projects, fields, screens."),
 }
 
 
@@ -115,10 +133,13 @@ class Request:
 class _Reject(Exception):
     """Raised by a handler to answer with an error envelope."""
 
-    def __init__(self, status: int, *messages: str) -> None:
+    def __init__(
+        self, status: int, *messages: str, errors: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(messages)
         self.status = status
         self.messages = messages
+        self.errors = errors
 
 
 Handler = Callable[["JiraApi", Request], ApiResponse]
@@ -168,6 +189,7 @@ class JiraApi:
         email: str = "pmo-bot@acme.example",
         display_name: str = "PMO Bot",
         forbidden_projects: Collection[str] = frozenset(),
+        admin: bool = True,
     ) -> None:
         if deployment not in ("cloud", "server"):
             raise ValueError("deployment is 'cloud' or 'server'")
@@ -176,6 +198,8 @@ class JiraApi:
         self.email = email
         self.display_name = display_name
         self.forbidden = frozenset(forbidden_projects)
+        self.admin = admin
+        self.api_user = User(account_id("api-user", email), display_name, email)
         self._results: OrderedDict[tuple, list[int]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -205,7 +229,7 @@ class JiraApi:
             try:
                 return getattr(self, name)(req)
             except _Reject as rej:
-                return ApiResponse(rej.status, error_body(*rej.messages))
+                return ApiResponse(rej.status, error_body(*rej.messages, errors=rej.errors))
             except JqlError as exc:
                 return ApiResponse(400, error_body(exc.message))
         if allowed:
@@ -257,6 +281,19 @@ class JiraApi:
         raw = req.params("expand") or []
         return {e.strip() for part in raw for e in part.split(",") if e.strip()}
 
+    @staticmethod
+    def _query_expand(req: Request) -> set[str]:
+        """`expand` from the query string only (write endpoints have a JSON body)."""
+        raw = req.query.get("expand") or []
+        return {e.strip() for part in raw for e in part.split(",") if e.strip()}
+
+    def _custom_ids(self) -> list[str]:
+        return [f.id for f in self.ds.custom_fields]
+
+    def _require_admin(self) -> None:
+        if not self.admin:
+            raise _Reject(403, ADMIN_REQUIRED)
+
     # -- platform: about the site and the user ----------------------------------------
 
     @_route("GET", f"{_API}/serverInfo")
@@ -281,7 +318,7 @@ class JiraApi:
     def myself(self, req: Request) -> ApiResponse:
         body: dict[str, Any] = {
             "self": f"{self._renderer(req).api}/myself",
-            "accountId": account_id("api-user", self.email),
+            "accountId": self.api_user.account_id,
             "accountType": "atlassian",
             "emailAddress": self.email,
             "displayName": self.display_name,
@@ -295,7 +332,7 @@ class JiraApi:
 
     @_route("GET", f"{_API}/field")
     def fields(self, req: Request) -> ApiResponse:
-        return ApiResponse(200, field_catalog())
+        return ApiResponse(200, field_catalog(self.ds.custom_fields))
 
     @_route("GET", f"{_API}/status")
     def statuses(self, req: Request) -> ApiResponse:
@@ -321,13 +358,14 @@ class JiraApi:
         out = {}
         for name in wanted or list(_PERMISSIONS):
             pid_, label, description = _PERMISSIONS[name]
+            is_global = name == "ADMINISTER"
             out[name] = {
                 "id": pid_,
                 "key": name,
                 "name": label,
-                "type": "PROJECT",
+                "type": "GLOBAL" if is_global else "PROJECT",
                 "description": description,
-                "havePermission": allowed,
+                "havePermission": self.admin if is_global else allowed,
             }
         return ApiResponse(200, {"permissions": out})
 
@@ -350,7 +388,7 @@ class JiraApi:
     def search_jql(self, req: Request) -> ApiResponse:
         self._require_cloud(req)
         jql_text = str(req.param("jql", "") or "")
-        fields = FieldSelection.parse(req.params("fields"), default="id")
+        fields = FieldSelection.parse(req.params("fields"), "id", self._custom_ids())
         cap = 5000 if fields.ids_only else 100
         size = req.int_param("maxResults", 50)
         size = min(cap, size if size > 0 else 50)
@@ -384,7 +422,7 @@ class JiraApi:
     def legacy_search(self, req: Request) -> ApiResponse:
         if self.cloud:
             return ApiResponse(410, error_body(SEARCH_REMOVED))
-        fields = FieldSelection.parse(req.params("fields"), default="*navigable")
+        fields = FieldSelection.parse(req.params("fields"), "*navigable", self._custom_ids())
         start = max(0, req.int_param("startAt", 0))
         size = req.int_param("maxResults", 50)
         size = min(100, size if size >= 0 else 50)
@@ -410,7 +448,7 @@ class JiraApi:
     @_route("GET", f"{_API}/issue/(?P<key>[^/]+)")
     def issue(self, req: Request) -> ApiResponse:
         issue = self._issue(req.match["key"])
-        fields = FieldSelection.parse(req.params("fields"), default="*all")
+        fields = FieldSelection.parse(req.params("fields"), "*all", self._custom_ids())
         changelog: int | bool | None = False
         if "changelog" in self._expand(req):
             changelog = 100 if self.cloud else None
@@ -490,6 +528,341 @@ class JiraApi:
         if next_token:
             out["nextPageToken"] = next_token
         return ApiResponse(200, out)
+
+    # -- write-back: fields, edit metadata, issue edits ----------------------------------
+
+    @_route("POST", f"{_API}/field")
+    def create_field(self, req: Request) -> ApiResponse:
+        self._require_admin()
+        body = req.body if isinstance(req.body, dict) else {}
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise _Reject(400, errors={"name": "The custom field name must be specified."})
+        kind = body.get("type")
+        try:
+            type_for(str(kind))
+        except KeyError as exc:
+            raise _Reject(
+                400, errors={"type": f"The custom field type '{kind}' is not supported."}
+            ) from exc
+        searcher = body.get("searcherKey")
+        field_id = self.ds.create_custom_field(
+            name,
+            str(kind),
+            searcher_key=str(searcher) if searcher else None,
+            description=str(body.get("description") or ""),
+        )
+        created = self.ds.custom_field(field_id)
+        assert created is not None
+        return ApiResponse(201, custom_field_entry(created))
+
+    @_route("POST", f"{_API}/screens/addToDefault/(?P<field>[^/]+)")
+    def add_to_default_screen(self, req: Request) -> ApiResponse:
+        """In the sandbox every project uses the default screen: the field goes on all."""
+        self._require_admin()
+        field_id = unquote(req.match["field"])
+        if self.ds.custom_field(field_id) is None:
+            raise _Reject(404, f"The field '{field_id}' does not exist.")
+        for project in self.ds.projects:
+            self.ds.add_field_to_screen(field_id, project.key)
+        return ApiResponse(200, {})
+
+    @_route("GET", f"{_API}/issue/(?P<key>[^/]+)/editmeta")
+    def editmeta(self, req: Request) -> ApiResponse:
+        issue = self._issue(req.match["key"])
+        fields = self.ds.screen_fields(issue.project_key)
+        return ApiResponse(200, self._renderer(req).editmeta(issue, fields))
+
+    @_route("PUT", f"{_API}/issue/(?P<key>[^/]+)")
+    def edit_issue(self, req: Request) -> ApiResponse:
+        issue = self._issue(req.match["key"])
+        body = req.body
+        if not isinstance(body, dict):
+            raise _Reject(400, "The request body is missing or is not a JSON object.")
+        fields = body.get("fields") or {}
+        update = body.get("update") or {}
+        if not isinstance(fields, dict) or not isinstance(update, dict):
+            raise _Reject(400, "'fields' and 'update' must be JSON objects.")
+        on_screen = set(self.ds.screen_fields(issue.project_key))
+        errors: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        for fid, raw in fields.items():
+            if fid not in on_screen:
+                errors[fid] = NOT_ON_SCREEN.format(fid)
+            elif fid in update:
+                errors[fid] = f"Field '{fid}' cannot be set in both 'fields' and 'update'."
+            else:
+                try:
+                    values[fid] = self._field_input(req, fid, raw)
+                except FieldValueError as exc:
+                    errors[fid] = exc.message
+        new_comments: list[str | dict[str, Any]] = []
+        for fid, ops in update.items():
+            if fid == "comment":  # {"comment": [{"add": {"body": ...}}]}: comments, not fields
+                new_comments = self._comment_ops(req, ops)
+                continue
+            if fid not in on_screen:
+                errors[fid] = NOT_ON_SCREEN.format(fid)
+                continue
+            try:
+                values[fid] = self._apply_update_ops(req, issue, fid, ops)
+            except FieldValueError as exc:
+                errors[fid] = exc.message
+        if errors:
+            raise _Reject(400, errors=errors)
+        if values:
+            self.ds.update_fields(issue.id, values, author=self.api_user)
+        for text in new_comments:
+            self.ds.add_comment(issue.id, text, author=self.api_user)
+        if str(req.query.get("returnIssue", ["false"])[-1]).lower() == "true":
+            fields_sel = FieldSelection.parse(None, "*all", self._custom_ids())
+            return ApiResponse(200, self._renderer(req).issue(self.ds.issue(issue.id), fields_sel))
+        return ApiResponse(204, None)
+
+    def _comment_ops(self, req: Request, ops: Any) -> list[str | dict[str, Any]]:
+        """The bodies of `update.comment` add operations (the only verb supported here)."""
+        bodies: list[str | dict[str, Any]] = []
+        for op in ops if isinstance(ops, list) else [None]:
+            add = op.get("add") if isinstance(op, dict) and len(op) == 1 else None
+            if not isinstance(add, dict):
+                raise _Reject(400, errors={"comment": "Only 'add' is supported for comments."})
+            bodies.append(self._comment_body(req, add.get("body")))
+        return bodies
+
+    def _apply_update_ops(self, req: Request, issue: Issue, fid: str, ops: Any) -> Any:
+        if not isinstance(ops, list):
+            raise FieldValueError(f"The operations for field '{fid}' must be a list.")
+        current = self.ds.field_value(issue.id, fid)
+        for op in ops:
+            if not isinstance(op, dict) or len(op) != 1:
+                raise FieldValueError(f"Each operation on field '{fid}' needs exactly one verb.")
+            ((verb, arg),) = op.items()
+            if verb == "set":
+                current = self._field_input(req, fid, arg)
+            elif fid == "labels" and verb in ("add", "remove"):
+                label = self._label(arg)
+                labels = [lb for lb in current if lb != label]
+                current = [*labels, label] if verb == "add" else labels
+            else:
+                raise FieldValueError(f"Field '{fid}' does not support operation '{verb}'.")
+        return current
+
+    @staticmethod
+    def _label(value: Any) -> str:
+        if not isinstance(value, str) or not value:
+            raise FieldValueError("Labels must be non-empty strings.")
+        if " " in value:
+            raise FieldValueError(f"The label '{value}' contains spaces which is invalid.")
+        return value
+
+    def _field_input(self, req: Request, fid: str, raw: Any) -> Any:
+        """A JSON value for a field as the Python value `JiraDataset.update_fields` takes."""
+        cf = self.ds.custom_field(fid)
+        if cf is not None:
+            return coerce(cf, raw)
+        v3 = req.match.get("v") == "3"
+        match fid:
+            case "summary":
+                if not isinstance(raw, str) or not raw.strip():
+                    raise FieldValueError("You must specify a summary of the issue.")
+                if "\n" in raw:
+                    raise FieldValueError(
+                        "The summary is invalid because it contains newline characters."
+                    )
+                return raw
+            case "description":
+                if raw is None:
+                    return ""
+                if v3:
+                    if not is_doc(raw):
+                        raise FieldValueError(
+                            "Operation value must be an Atlassian Document "
+                            "(see the Atlassian Document Format)"
+                        )
+                    return doc_text(raw)
+                if not isinstance(raw, str):
+                    raise FieldValueError("Operation value must be a string")
+                return raw
+            case "labels":
+                if not isinstance(raw, list):
+                    raise FieldValueError("Operation value must be a list of labels")
+                return list(dict.fromkeys(self._label(lb) for lb in raw))
+            case "assignee":
+                if raw is None:
+                    return None
+                wanted = raw.get("accountId") or raw.get("name") if isinstance(raw, dict) else None
+                for user in [*self.ds.users, self.api_user]:
+                    if wanted in (user.account_id, user.email.split("@")[0]):
+                        return user
+                raise FieldValueError(f"User '{wanted}' cannot be assigned issues.")
+            case _ if fid == FIELD_POINTS:
+                if raw is not None and (isinstance(raw, bool) or not isinstance(raw, int | float)):
+                    raise FieldValueError("Operation value must be a number")
+                return raw
+        raise FieldValueError(NOT_ON_SCREEN.format(fid))
+
+    # -- write-back: comments ------------------------------------------------------------
+
+    def _comment_body(self, req: Request, value: Any) -> str | dict[str, Any]:
+        """A comment body as written, checked as Jira checks it: v2 text, v3 ADF."""
+        if value is None or value == "":
+            raise _Reject(400, errors={"comment": EMPTY_COMMENT})
+        if req.match.get("v") == "3":
+            if not is_doc(value):
+                raise _Reject(400, errors={"comment": BAD_COMMENT})
+            if not doc_text(value).strip():
+                raise _Reject(400, errors={"comment": EMPTY_COMMENT})
+            return value
+        if not isinstance(value, str):
+            raise _Reject(400, errors={"comment": BAD_COMMENT})
+        if not value.strip():
+            raise _Reject(400, errors={"comment": EMPTY_COMMENT})
+        return value
+
+    @staticmethod
+    def _comment_extras(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """(properties, visibility) of a comment create/update body."""
+        raw_props = body.get("properties") or []
+        if not isinstance(raw_props, list):
+            raise _Reject(400, "'properties' must be a list of {key, value} objects.")
+        properties: dict[str, Any] = {}
+        for prop in raw_props:
+            if not isinstance(prop, dict) or not isinstance(prop.get("key"), str):
+                raise _Reject(400, "Each comment property needs a key and a value.")
+            properties[prop["key"]] = prop.get("value")
+        visibility = body.get("visibility")
+        if visibility is not None and not isinstance(visibility, dict):
+            raise _Reject(400, "'visibility' must be an object.")
+        return properties, visibility
+
+    def _issue_comment(self, req: Request) -> tuple[Issue, Comment]:
+        issue = self._issue(req.match["key"])
+        cid = req.match["cid"]
+        try:
+            comment = self.ds.comment(cid)
+        except KeyError:
+            comment = None
+        if comment is None or comment.issue_id != issue.id:
+            raise _Reject(404, f"Can not find a comment for key: {cid}.")
+        return issue, comment
+
+    @_route("GET", f"{_API}/issue/(?P<key>[^/]+)/comment")
+    def comments(self, req: Request) -> ApiResponse:
+        issue = self._issue(req.match["key"])
+        start = max(0, req.int_param("startAt", 0))
+        size = req.int_param("maxResults", 100)
+        size = min(5000, size if size > 0 else 100)
+        order = req.param("orderBy")
+        if order not in (None, "created", "+created", "-created"):
+            raise _Reject(400, f"Invalid orderBy value: {order}. Only 'created' is supported.")
+        every = self.ds.comments(issue.id)
+        if order == "-created":
+            every.reverse()
+        r = self._renderer(req)
+        with_props = "properties" in self._expand(req)
+        shown = [r.comment(issue.id, c, properties=with_props) for c in every[start : start + size]]
+        return ApiResponse(
+            200, {"startAt": start, "maxResults": size, "total": len(every), "comments": shown}
+        )
+
+    @_route("POST", f"{_API}/issue/(?P<key>[^/]+)/comment")
+    def add_comment(self, req: Request) -> ApiResponse:
+        issue = self._issue(req.match["key"])
+        body = req.body if isinstance(req.body, dict) else {}
+        text = self._comment_body(req, body.get("body"))
+        properties, visibility = self._comment_extras(body)
+        comment = self.ds.add_comment(
+            issue.id, text, author=self.api_user, properties=properties, visibility=visibility
+        )
+        with_props = "properties" in self._query_expand(req)
+        return ApiResponse(
+            201, self._renderer(req).comment(issue.id, comment, properties=with_props)
+        )
+
+    @_route("GET", f"{_API}/issue/(?P<key>[^/]+)/comment/(?P<cid>[^/]+)")
+    def get_comment(self, req: Request) -> ApiResponse:
+        issue, comment = self._issue_comment(req)
+        with_props = "properties" in self._expand(req)
+        return ApiResponse(
+            200, self._renderer(req).comment(issue.id, comment, properties=with_props)
+        )
+
+    @_route("PUT", f"{_API}/issue/(?P<key>[^/]+)/comment/(?P<cid>[^/]+)")
+    def edit_comment(self, req: Request) -> ApiResponse:
+        issue, comment = self._issue_comment(req)
+        body = req.body if isinstance(req.body, dict) else {}
+        text = self._comment_body(req, body["body"]) if "body" in body else None
+        properties, visibility = self._comment_extras(body)
+        updated = self.ds.update_comment(
+            comment.id,
+            text,
+            author=self.api_user,
+            properties=properties,
+            visibility=visibility,
+        )
+        with_props = "properties" in self._query_expand(req)
+        return ApiResponse(
+            200, self._renderer(req).comment(issue.id, updated, properties=with_props)
+        )
+
+    @_route("DELETE", f"{_API}/issue/(?P<key>[^/]+)/comment/(?P<cid>[^/]+)")
+    def delete_comment(self, req: Request) -> ApiResponse:
+        _, comment = self._issue_comment(req)
+        self.ds.delete_comment(comment.id)
+        return ApiResponse(204, None)
+
+    # -- write-back: comment properties ------------------------------------------------
+
+    def _property_comment(self, req: Request) -> Comment:
+        cid = req.match["cid"]
+        try:
+            comment = self.ds.comment(cid)
+            visible = self._visible(self.ds.comment_issue(cid).project_key)
+        except KeyError:
+            visible = False
+        if not visible:
+            raise _Reject(404, f"The comment with id '{cid}' does not exist.")
+        return comment
+
+    @_route("GET", f"{_API}/comment/(?P<cid>[^/]+)/properties")
+    def comment_property_keys(self, req: Request) -> ApiResponse:
+        comment = self._property_comment(req)
+        url = f"{self._renderer(req).api}/comment/{comment.id}/properties"
+        keys = [{"self": f"{url}/{k}", "key": k} for k in comment.properties]
+        return ApiResponse(200, {"keys": keys})
+
+    @_route("GET", f"{_API}/comment/(?P<cid>[^/]+)/properties/(?P<prop>[^/]+)")
+    def comment_property(self, req: Request) -> ApiResponse:
+        comment = self._property_comment(req)
+        key = unquote(req.match["prop"])
+        if key not in comment.properties:
+            raise _Reject(404, f"The property with key '{key}' does not exist.")
+        return ApiResponse(200, {"key": key, "value": comment.properties[key]})
+
+    @_route("PUT", f"{_API}/comment/(?P<cid>[^/]+)/properties/(?P<prop>[^/]+)")
+    def set_comment_property(self, req: Request) -> ApiResponse:
+        comment = self._property_comment(req)
+        key = unquote(req.match["prop"])
+        if len(key) > 255:
+            raise _Reject(400, "The property key cannot be longer than 255 characters.")
+        if req.body is None:
+            raise _Reject(400, "The property value cannot be empty.")
+        if len(json.dumps(req.body)) > PROPERTY_VALUE_LIMIT:
+            raise _Reject(
+                400, f"The property value cannot be longer than {PROPERTY_VALUE_LIMIT} characters."
+            )
+        created = self.ds.set_comment_property(comment.id, key, req.body)
+        return ApiResponse(201 if created else 200, None)
+
+    @_route("DELETE", f"{_API}/comment/(?P<cid>[^/]+)/properties/(?P<prop>[^/]+)")
+    def delete_comment_property(self, req: Request) -> ApiResponse:
+        comment = self._property_comment(req)
+        key = unquote(req.match["prop"])
+        try:
+            self.ds.delete_comment_property(comment.id, key)
+        except KeyError as exc:
+            raise _Reject(404, f"The property with key '{key}' does not exist.") from exc
+        return ApiResponse(204, None)
 
     # -- agile ----------------------------------------------------------------------------
 

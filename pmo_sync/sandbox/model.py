@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+from pmo_sync.sandbox.adf import body_text
 
 __all__ = [
     "FIELD_FLAGGED",
@@ -20,6 +22,8 @@ __all__ = [
     "AssigneeChange",
     "Board",
     "ChangeItem",
+    "Comment",
+    "CustomField",
     "EstimateChange",
     "FlagChange",
     "History",
@@ -119,6 +123,51 @@ class Project:
     name: str
     team: str | None
     lead: User | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomField:
+    """A custom field created on the site (beyond Sprint, Story point estimate and Flagged).
+
+    `kind` is the sandbox's short name of its type: "number" (float), "date"
+    (datepicker) or "string" (single-line textfield).
+    """
+
+    id: str
+    name: str
+    kind: str
+    type_key: str  # com.atlassian.jira.plugin.system.customfieldtypes:float, ...
+    searcher_key: str
+    description: str = ""
+
+    @property
+    def number(self) -> int:
+        """The numeric id (10030 for customfield_10030), as in cf[10030]."""
+        return int(self.id.rsplit("_", 1)[1])
+
+
+@dataclass(slots=True)
+class Comment:
+    """A comment on an issue; `body` is kept exactly as written (v2 text or a v3 ADF doc)."""
+
+    id: str
+    issue_id: str
+    author: User
+    body: str | dict[str, Any]
+    created: datetime
+    updated: datetime
+    update_author: User
+    properties: dict[str, Any] = field(default_factory=dict)
+    visibility: dict[str, Any] | None = None
+
+    @property
+    def text(self) -> str:
+        """The body as plain text, whichever format it was written in."""
+        return body_text(self.body)
+
+    @property
+    def author_id(self) -> str:
+        return self.author.account_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +285,8 @@ class Issue:
     estimate_changes: list[EstimateChange] = field(default_factory=list)
     assignee_changes: list[AssigneeChange] = field(default_factory=list)
     flag_changes: list[FlagChange] = field(default_factory=list)
+    custom_values: dict[str, Any] = field(default_factory=dict)  # created custom fields only
+    comments: list[Comment] = field(default_factory=list)
 
     @property
     def has_acceptance_criteria(self) -> bool:

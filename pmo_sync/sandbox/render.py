@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pmo_sync.sandbox.adf import body_text, plain_doc
+from pmo_sync.sandbox.fields import type_for
 from pmo_sync.sandbox.generator import JiraDataset
 from pmo_sync.sandbox.model import (
     FIELD_FLAGGED,
@@ -19,6 +21,8 @@ from pmo_sync.sandbox.model import (
     ISSUE_TYPES,
     Board,
     ChangeItem,
+    Comment,
+    CustomField,
     History,
     Issue,
     IssueType,
@@ -34,6 +38,7 @@ __all__ = [
     "FieldSelection",
     "Renderer",
     "adf",
+    "custom_field_entry",
     "epoch_ms",
     "field_catalog",
     "iso_z",
@@ -118,12 +123,20 @@ def adf(text: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class FieldSelection:
-    """Which issue fields a request asked for (`names` None means all of them)."""
+    """Which issue fields a request asked for (`names` None means all of them).
+
+    `order` is every field the site can return, in output order: the system and
+    agile fields, then the created custom fields, then `comment` (which, as in
+    Jira, `*all` includes and `*navigable` does not).
+    """
 
     names: frozenset[str] | None
+    order: tuple[str, ...] = ISSUE_FIELDS
 
     @classmethod
-    def parse(cls, raw: Iterable[str] | str | None, default: str) -> FieldSelection:
+    def parse(
+        cls, raw: Iterable[str] | str | None, default: str, custom: Sequence[str] = ()
+    ) -> FieldSelection:
         """Read `fields` as Jira does: comma-separated and/or repeated; *all, *navigable, -x."""
         if raw is None:
             raw = [default]
@@ -132,11 +145,15 @@ class FieldSelection:
         tokens = [t.strip() for part in raw for t in str(part).split(",") if t.strip()]
         if not tokens:
             tokens = [default]
-        include_all = any(t in ("*all", "*navigable") for t in tokens)
+        navigable = (*ISSUE_FIELDS, *custom)
+        order = (*navigable, "comment")
         excluded = {t[1:] for t in tokens if t.startswith("-")}
-        if include_all:
-            return cls(frozenset(set(ISSUE_FIELDS) | _KEY_FIELDS) - excluded)
-        return cls(frozenset(t for t in tokens if not t.startswith(("-", "*"))) - excluded)
+        named = {t for t in tokens if not t.startswith(("-", "*"))}
+        if "*all" in tokens:
+            named |= set(order) | _KEY_FIELDS
+        elif "*navigable" in tokens:
+            named |= set(navigable) | _KEY_FIELDS
+        return cls(frozenset(named) - excluded, order)
 
     @property
     def ids_only(self) -> bool:
@@ -145,12 +162,37 @@ class FieldSelection:
 
     def issue_fields(self) -> list[str]:
         if self.names is None:
-            return list(ISSUE_FIELDS)
-        return [f for f in ISSUE_FIELDS if f in self.names]
+            return list(self.order)
+        return [f for f in self.order if f in self.names]
 
 
-def field_catalog() -> list[dict[str, Any]]:
-    """GET /field: the system fields the sandbox knows, plus the three agile custom fields."""
+def custom_field_entry(field: CustomField) -> dict[str, Any]:
+    """A created custom field as GET /field lists it (and POST /field answers)."""
+    return {
+        "id": field.id,
+        "key": field.id,
+        "name": field.name,
+        "untranslatedName": field.name,
+        "custom": True,
+        "orderable": True,
+        "navigable": True,
+        "searchable": True,
+        "clauseNames": [f"cf[{field.number}]", field.name],
+        "schema": field_schema(field),
+    }
+
+
+def field_schema(field: CustomField) -> dict[str, Any]:
+    return {
+        "type": type_for(field.kind).schema_type,
+        "custom": field.type_key,
+        "customId": field.number,
+    }
+
+
+def field_catalog(custom_fields: Sequence[CustomField] = ()) -> list[dict[str, Any]]:
+    """GET /field: the system fields the sandbox knows, the three agile custom fields,
+    then the custom fields created on the site."""
 
     def system(
         fid: str,
@@ -262,6 +304,7 @@ def field_catalog() -> list[dict[str, Any]]:
             },
             "Flagged",
         ),
+        *(custom_field_entry(f) for f in custom_fields),
     ]
 
 
@@ -476,6 +519,8 @@ class Renderer:
         return out
 
     def _field(self, issue: Issue, name: str) -> Any:
+        if name.startswith("customfield_") and self.ds.custom_field(name) is not None:
+            return issue.custom_values.get(name)
         match name:
             case "summary":
                 return issue.summary
@@ -517,6 +562,8 @@ class Renderer:
                 if not issue.description:
                     return None
                 return adf(issue.description) if self.v == "3" else issue.description
+            case "comment":
+                return self.comment_field(issue)
             case "customfield_10016":
                 return issue.points
             case "customfield_10020":
@@ -534,3 +581,72 @@ class Renderer:
                     }
                 ]
         return None
+
+    # -- write-back: comments and edit metadata ------------------------------------------
+
+    def body(self, body: str | dict[str, Any]) -> Any:
+        """A stored comment body as this REST version shows it: v2 text, v3 ADF."""
+        if self.v == "3":
+            return body if isinstance(body, dict) else plain_doc(body)
+        return body_text(body)
+
+    def comment(
+        self, issue_id: str, comment: Comment, *, properties: bool = False
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "self": f"{self.api}/issue/{issue_id}/comment/{comment.id}",
+            "id": comment.id,
+            "author": self.user(comment.author),
+            "body": self.body(comment.body),
+            "updateAuthor": self.user(comment.update_author),
+            "created": jira_time(comment.created),
+            "updated": jira_time(comment.updated),
+        }
+        if comment.visibility:
+            out["visibility"] = dict(comment.visibility)
+        if self.deployment == "cloud":
+            out["jsdPublic"] = True
+        if properties:
+            out["properties"] = [{"key": k, "value": v} for k, v in comment.properties.items()]
+        return out
+
+    def comment_field(self, issue: Issue) -> dict[str, Any]:
+        """`fields.comment` of an issue: every comment, oldest first."""
+        comments = [self.comment(issue.id, c) for c in issue.comments]
+        return {
+            "comments": comments,
+            "self": f"{self.api}/issue/{issue.id}/comment",
+            "maxResults": len(comments),
+            "total": len(comments),
+            "startAt": 0,
+        }
+
+    def editmeta(self, issue: Issue, field_ids: Sequence[str]) -> dict[str, Any]:
+        """GET /issue/{key}/editmeta: the fields on the issue's edit screen."""
+        catalog = {f["id"]: f for f in field_catalog(self.ds.custom_fields)}
+        out: dict[str, Any] = {
+            "comment": {
+                "required": False,
+                "schema": {"type": "comments-page", "system": "comment"},
+                "name": "Comment",
+                "key": "comment",
+                "operations": ["add"],
+            }
+        }
+        for fid in field_ids:
+            entry = catalog[fid]
+            meta: dict[str, Any] = {
+                "required": fid == "summary",
+                "schema": entry["schema"],
+                "name": entry["name"],
+                "key": fid,
+                "operations": ["add", "set", "remove"] if fid == "labels" else ["set"],
+            }
+            if fid == "labels":
+                meta["autoCompleteUrl"] = f"{self.api}/label/suggest?query="
+            elif fid == "assignee":
+                meta["autoCompleteUrl"] = (
+                    f"{self.api}/user/assignable/search?issueKey={issue.key}&query="
+                )
+            out[fid] = meta
+        return {"fields": out}

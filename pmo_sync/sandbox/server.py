@@ -6,6 +6,12 @@ endpoints (`jira_api.JiraApi`) it adds what a test needs around them: basic
 Retry-After, 5xx, an HTML sign-in page served with 200, 403s — and a log of
 every request with the status it got.
 
+Faults work for writes too: `inject(method="PUT", path=r"/issue/ABC-1$", status=429)`
+refuses the edit, while `applied=True` carries the write out and *then* answers
+with the fault (a 504 after the comment was stored), which is how a retrying
+client ends up with duplicate comments. `writes` is the log of state-changing
+requests (POST/PUT/DELETE, minus the read-only POST searches).
+
     with JiraSandbox(forbidden_projects={"GHI"}) as sandbox:
         client = jira.JIRA(sandbox.url, basic_auth=sandbox.basic_auth)
 """
@@ -26,6 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from pmo_sync.sandbox.generator import JiraDataset
 from pmo_sync.sandbox.jira_api import JSON_CONTENT_TYPE, ApiResponse, JiraApi, error_body
+from pmo_sync.sandbox.model import User
 
 __all__ = ["SIGN_IN_PAGE", "Fault", "JiraSandbox", "RecordedRequest", "serve"]
 
@@ -44,6 +51,11 @@ _DEFAULT_FAULT_MESSAGES = {
     503: "Service unavailable. Please try again later.",
     504: "Gateway timeout.",
 }
+_WRITE_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
+# POSTs that only read: searches, counts and bulk changelog fetches.
+_READ_ONLY_POST = re.compile(
+    r"^/rest/api/[23]/(search(/jql|/approximate-count)?|changelog/bulkfetch)/?$"
+)
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,13 @@ class RecordedRequest:
     query: dict[str, list[str]]
     body: Any
     status: int
+
+    @property
+    def is_write(self) -> bool:
+        """Whether the request asks to change state (whatever status it got)."""
+        return self.method in _WRITE_METHODS and not (
+            self.method == "POST" and _READ_ONLY_POST.match(self.path)
+        )
 
 
 @dataclass
@@ -67,6 +86,7 @@ class Fault:
     content_type: str | None
     times: int
     skip: int
+    applied: bool = False
     seen: int = 0
     fired: int = 0
 
@@ -100,9 +120,12 @@ class JiraSandbox:
         email: str = "pmo-bot@acme.example",
         token: str = "sandbox-token",
         forbidden_projects: Collection[str] = frozenset(),
+        admin: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        """`admin`: whether the API user has the Administer Jira global permission
+        (needed for POST /field and POST /screens/addToDefault/{fieldId})."""
         self.dataset = dataset or JiraDataset.generate(
             seed=seed, issues_per_project=issues_per_project
         )
@@ -114,6 +137,7 @@ class JiraSandbox:
             deployment=deployment,
             email=email,
             forbidden_projects=frozenset(forbidden_projects),
+            admin=admin,
         )
         self._host = host
         self._port = port
@@ -169,6 +193,16 @@ class JiraSandbox:
         """(email, token), as `jira.JIRA(basic_auth=...)` takes it."""
         return (self.email, self.token)
 
+    @property
+    def api_user(self) -> User:
+        """The API user (the bot): author of every write made through the API."""
+        return self.api.api_user
+
+    @property
+    def account_id(self) -> str:
+        """The API user's accountId, as /myself reports it."""
+        return self.api.api_user.account_id
+
     # -- faults and the request log -----------------------------------------------------
 
     def inject(
@@ -181,12 +215,15 @@ class JiraSandbox:
         content_type: str | None = None,
         times: int = 1,
         skip: int = 0,
+        applied: bool = False,
     ) -> Fault:
         """Answer matching requests with a fault instead of the real response.
 
         `path` is a regex searched in the request path; `headers` default to
         ``Retry-After: 1`` for a 429. A `body` of None gets Jira's JSON error
-        envelope, or a sign-in page when `content_type` is text/html.
+        envelope, or a sign-in page when `content_type` is text/html. With
+        `applied`, the request is still carried out (its write happens) and only
+        the answer is replaced: a lost response.
         """
         if headers is None:
             headers = {"Retry-After": "1"} if status == 429 else {}
@@ -199,6 +236,7 @@ class JiraSandbox:
             content_type=content_type,
             times=times,
             skip=skip,
+            applied=applied,
         )
         with self._lock:
             self._faults.append(fault)
@@ -214,13 +252,18 @@ class JiraSandbox:
         with self._lock:
             return list(self._log)
 
+    @property
+    def writes(self) -> list[RecordedRequest]:
+        """The state-changing requests received so far (any status), in arrival order."""
+        return [r for r in self.requests if r.is_write]
+
     def reset_log(self) -> None:
         with self._lock:
             self._log.clear()
 
     # -- one request -----------------------------------------------------------------------
 
-    def _fault_for(self, method: str, path: str) -> ApiResponse | None:
+    def _fault_for(self, method: str, path: str) -> Fault | None:
         with self._lock:
             chosen = None
             for fault in self._faults:
@@ -230,7 +273,7 @@ class JiraSandbox:
                 if chosen is None and fault.skip < fault.seen <= fault.skip + fault.times:
                     fault.fired += 1
                     chosen = fault
-            return chosen.response() if chosen else None
+            return chosen
 
     def _authenticated(self, header: str | None) -> bool:
         if not header:
@@ -261,8 +304,8 @@ class JiraSandbox:
             except (ValueError, UnicodeDecodeError):
                 bad_json = True
         fault = self._fault_for(method, path)
-        if fault is not None:
-            return fault, query, body
+        if fault is not None and not fault.applied:
+            return fault.response(), query, body
         if not self._authenticated(headers.get("Authorization")):
             return (
                 ApiResponse(
@@ -288,7 +331,8 @@ class JiraSandbox:
                 query,
                 body,
             )
-        return self.api.handle(method, path, query, body, self.url), query, body
+        response = self.api.handle(method, path, query, body, self.url)
+        return (fault.response() if fault is not None else response), query, body
 
     def _record(
         self, method: str, path: str, query: dict[str, list[str]], body: Any, status: int
@@ -299,6 +343,8 @@ class JiraSandbox:
 
 def _encode(response: ApiResponse) -> bytes:
     body = response.body
+    if body is None or response.status == 204:
+        return b""
     if isinstance(body, bytes):
         return body
     if isinstance(body, str) and not response.content_type.startswith("application/json"):
