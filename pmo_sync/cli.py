@@ -22,7 +22,9 @@ from pmo_sync.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from connectors.base import ConnectorConfig
+    from pmo_sync.governance.policy import RuleConfig
     from pmo_sync.kpi.config import KpiConfig
+    from pmo_sync.kpi.service import KpiRefresh
     from pmo_sync.store.repository import Store
 
 __all__ = ["app"]
@@ -133,12 +135,17 @@ def connectors_list() -> None:
 
 @connectors_app.command("validate")
 def connectors_validate() -> None:
-    """Validate every connector file and kpis.yaml; each error names the file, field and problem."""
+    """Validate connector files, kpis.yaml and policies; each error names file, field, problem."""
+    from pmo_sync.governance.policy import load_policies
     from pmo_sync.kpi.config import load_kpi_config
 
     settings = _settings()
     loaded = load_connector_configs(settings.config_dir)
-    errors = [*loaded.errors, *load_kpi_config(settings.config_dir)[1]]
+    errors = [
+        *loaded.errors,
+        *load_kpi_config(settings.config_dir)[1],
+        *load_policies(settings.config_dir)[1],
+    ]
     for error in errors:
         err.print(f"{error}", highlight=False, markup=False)
     if errors:
@@ -201,12 +208,7 @@ def sync(
     if any(s.ok for s in summaries):
         from pmo_sync.kpi.service import refresh_kpis
 
-        saved = refresh_kpis(store.engine, _kpi_config(settings)).saved
-        out.print(
-            f"KPIs recomputed: {saved.inserted} new, {saved.updated} changed, "
-            f"{saved.unchanged} unchanged values",
-            highlight=False,
-        )
+        _print_refresh(refresh_kpis(store.engine, _kpi_config(settings), rules=_rules(settings)))
     if any(not s.ok for s in summaries):
         raise typer.Exit(EXIT_CONNECTOR_FAILED)
 
@@ -223,6 +225,32 @@ def _kpi_config(settings: Settings) -> KpiConfig:
             err.print(str(error), highlight=False, markup=False)
         raise typer.Exit(EXIT_INVALID_CONFIG)
     return config
+
+
+def _rules(settings: Settings) -> list[RuleConfig]:
+    from pmo_sync.governance.policy import load_policies
+
+    rules, errors = load_policies(settings.config_dir)
+    if errors:
+        for error in errors:
+            err.print(str(error), highlight=False, markup=False)
+        raise typer.Exit(EXIT_INVALID_CONFIG)
+    return rules
+
+
+def _print_refresh(refresh: KpiRefresh) -> None:
+    saved, changes = refresh.saved, refresh.finding_changes
+    out.print(
+        f"KPIs recomputed: {saved.inserted} new, {saved.updated} changed, "
+        f"{saved.unchanged} unchanged values",
+        highlight=False,
+    )
+    if changes is not None:
+        out.print(
+            f"findings: {len(refresh.findings)} open ({changes.opened} new, "
+            f"{changes.resolved} resolved)",
+            highlight=False,
+        )
 
 
 @app.command("kpis")
@@ -251,7 +279,7 @@ def kpis(
     settings = _settings()
     config = _kpi_config(settings)
     store = _open_store(settings)
-    refresh = refresh_kpis(store.engine, config, since=start)
+    refresh = refresh_kpis(store.engine, config, rules=_rules(settings), since=start)
     values = list(kpi_values(refresh.run))
     if team is not None:
         known = sorted({v.team for v in values if v.team})
@@ -265,6 +293,27 @@ def kpis(
         write_csv(values, sys.stdout)
     else:
         print_kpi_table(out, values)
+
+
+@app.command("findings")
+def findings(
+    team: Annotated[str | None, typer.Option(help="only this team")] = None,
+    format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    resolved: Annotated[bool, typer.Option("--resolved", help="include resolved ones")] = False,
+) -> None:
+    """Governance findings as of the last sync (or `kpis` run): open ones, worst first."""
+    from pmo_sync.governance.render import print_findings, write_findings_json
+    from pmo_sync.store.findings import read_findings
+
+    if format not in ("table", "json"):
+        err.print(f"--format must be table or json, not {format!r}", markup=False)
+        raise typer.Exit(EXIT_INVALID_CONFIG)
+    store = _open_store(_settings())
+    rows = list(read_findings(store.engine, team=team, include_resolved=resolved))
+    if format == "json":
+        write_findings_json(rows, sys.stdout)
+    else:
+        print_findings(out, rows)
 
 
 # -- export ----------------------------------------------------------------------------------------

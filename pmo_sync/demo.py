@@ -17,12 +17,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from pmo_sync.config import ConfigLoad, load_connector_configs
+from pmo_sync.governance.policy import load_policies
+from pmo_sync.governance.render import print_findings
 from pmo_sync.kpi.compute import kpi_values
 from pmo_sync.kpi.config import KpiConfig
 from pmo_sync.kpi.render import print_kpi_table
 from pmo_sync.kpi.service import refresh_kpis
 from pmo_sync.report import print_sync_summaries
 from pmo_sync.store.engine import make_engine, upgrade
+from pmo_sync.store.findings import read_findings
 from pmo_sync.store.repository import Store
 from pmo_sync.sync import sync_all
 
@@ -51,6 +54,19 @@ def _write_config(config_dir: Path, url: str, email: str) -> None:
     )
 
 
+EXAMPLE_POLICIES = Path(__file__).resolve().parents[1] / "config" / "policies"
+
+
+def _copy_example_policies(config_dir: Path) -> None:
+    """The repository's example policies, so the demo shows findings (none in a wheel install)."""
+    if not EXAMPLE_POLICIES.is_dir():
+        return
+    target = config_dir / "policies"
+    target.mkdir(parents=True, exist_ok=True)
+    for path in sorted(EXAMPLE_POLICIES.glob("*.yaml")):
+        (target / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+
+
 def _load_with_token(config_dir: Path, token: str) -> ConfigLoad:
     """Resolve the config's `${...}` token reference, without leaving the variable set."""
     previous = os.environ.get(TOKEN_VARIABLE)
@@ -74,6 +90,7 @@ def run_demo(console: Console, *, keep: Path | None, issues_per_project: int = 1
         with JiraSandbox(issues_per_project=issues_per_project) as jira:
             console.print(f"sandbox Jira on {jira.url}", highlight=False)
             _write_config(workdir / "config", jira.url, jira.email)
+            _copy_example_policies(workdir / "config")
             loaded = _load_with_token(workdir / "config", jira.token)
             if loaded.errors:
                 for error in loaded.errors:
@@ -85,7 +102,7 @@ def run_demo(console: Console, *, keep: Path | None, issues_per_project: int = 1
             summaries = sync_all(loaded.configs, store)
             print_sync_summaries(console, summaries)
             _print_stored(console, store)
-            _print_kpis(console, store, jira.dataset.clock.now)
+            _print_kpis(console, store, workdir / "config", jira.dataset.clock.now)
         engine.dispose()
         if keep is not None:
             console.print(f"kept the demo's config and store in {keep}", highlight=False)
@@ -111,12 +128,22 @@ def _print_stored(console: Console, store: Store) -> None:
     console.print(table)
 
 
-def _print_kpis(console: Console, store: Store, now: datetime) -> None:
-    """The KPI engine over what was just synced, as of the sandbox's own clock."""
-    refresh = refresh_kpis(store.engine, KpiConfig(), now=now)
+def _print_kpis(console: Console, store: Store, config_dir: Path, now: datetime) -> None:
+    """The KPI and governance engines over what was just synced, as of the sandbox's clock."""
+    rules, errors = load_policies(config_dir)
+    for error in errors:
+        console.print(f"[red]{escape(str(error))}[/red]")
+    refresh = refresh_kpis(store.engine, KpiConfig(), rules=rules, now=now)
     console.print(
         f"KPIs as of {now:%Y-%m-%d %H:%M} UTC ({refresh.saved.inserted} values stored); "
         "days counted inclusively (Vacanti)",
         highlight=False,
     )
     print_kpi_table(console, list(kpi_values(refresh.run)))
+    findings = list(read_findings(store.engine))
+    console.print(
+        f"governance: {len(rules)} rules from {config_dir / 'policies'}, "
+        f"{len(findings)} open findings",
+        highlight=False,
+    )
+    print_findings(console, findings)

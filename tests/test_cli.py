@@ -429,7 +429,7 @@ def test_sync_goes_on_after_a_failing_connector(cli_env: Path, sandbox: JiraSand
     assert re.fullmatch(  # the KPIs are recomputed from what did sync
         r"KPIs recomputed: \d+ new, 0 changed, 0 unchanged values", after_table[1]
     )
-    assert len(after_table) == 2
+    assert after_table[2:] == ["findings: 0 open (0 new, 0 resolved)"]  # no policies here
     assert stored_counts(database_url()) == {"sandbox-jira": 300, "wrong-token": 0}
 
 
@@ -611,6 +611,10 @@ def test_demo_keep_leaves_its_config_and_store(tmp_path: Path) -> None:
         "config",
         "config/connectors",
         "config/connectors/sandbox-jira.yaml",
+        "config/policies",
+        "config/policies/backlog-quality.yaml",
+        "config/policies/flow.yaml",
+        "config/policies/scrum.yaml",
         "pmo-sync.sqlite3",
     ]
     config = (keep / "config" / "connectors" / "sandbox-jira.yaml").read_text(encoding="utf-8")
@@ -661,3 +665,54 @@ def test_kpis_table_shows_each_team_with_units(exported_store: Path) -> None:
     assert re.fullmatch(r"Team Alpha — window \d{4}-\d{2}-\d{2}/\d{4}-\d{2}-\d{2}", lines[0])
     assert re.match(r"cycle time +p50 [\d.]+ d +p70 [\d.]+ d +p85 [\d.]+ d +p95 [\d.]+ d", lines[2])
     assert "Team Alpha — last sprints (points)" in lines
+
+
+# -- governance ----------------------------------------------------------------------------------
+
+
+def test_validate_reports_policy_errors_as_file_field_message(cli_env: Path) -> None:
+    policies = cli_env / "policies"
+    policies.mkdir()
+    bad = policies / "flow.yaml"
+    bad.write_text(
+        "rules:\n  - id: stale\n    rule: stale_in_progress\n    params: {days: -1}\n",
+        encoding="utf-8",
+    )
+    result = invoke("connectors", "validate")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0].startswith(f"{bad}: rules[0].params.days: ")
+
+
+def test_sync_evaluates_policies_and_findings_lists_them(
+    cli_env: Path, sandbox: JiraSandbox
+) -> None:
+    write_connector(cli_env, "sandbox-jira.yaml", "sandbox-jira", sandbox.url)
+    policies = cli_env / "policies"
+    policies.mkdir()
+    (policies / "scrum.yaml").write_text(
+        "rules:\n  - id: estimate-committed\n    rule: missing_estimate\n    severity: critical\n",
+        encoding="utf-8",
+    )
+    result = invoke("sync")
+    assert result.exit_code == 0, result.stderr
+    summary = [line for line in result.stdout.splitlines() if line.startswith("findings: ")]
+    assert len(summary) == 1
+    opened = int(summary[0].split()[1])
+    assert opened > 0 and summary[0].endswith(f"({opened} new, 0 resolved)")
+
+    listed = invoke("findings", "--format", "json")
+    assert listed.exit_code == 0
+    rows = json.loads(listed.stdout)
+    assert len(rows) == opened
+    assert {r["rule_id"] for r in rows} == {"estimate-committed"}
+    assert {r["severity"] for r in rows} == {"critical"}
+    assert all(r["message"].startswith(r["scope_key"] + " has no estimate") for r in rows)
+    team = rows[0]["team"]
+    table = invoke("findings", "--team", team)
+    assert table.exit_code == 0
+    assert table.stdout.splitlines()[0].startswith(f"{team} — ")
+
+    (policies / "scrum.yaml").write_text("rules: []\n", encoding="utf-8")
+    again = invoke("sync")
+    assert f"findings: 0 open (0 new, {opened} resolved)" in again.stdout.splitlines()
+    assert json.loads(invoke("findings", "--format", "json").stdout) == []

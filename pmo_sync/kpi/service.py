@@ -1,43 +1,94 @@
-"""The I/O edge of the KPI engine: read the store, compute, save what changed."""
+"""The I/O edge of the KPI and governance engines: read the store, compute, save what changed.
+
+One read of the store feeds both: the KPI run's per-item metrics are what
+the governance rules judge, so both see the same `now` and the same data.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import Engine
 
+from pmo_sync.governance.engine import evaluate
+from pmo_sync.governance.facts import link_parents, plain_text, team_facts
+from pmo_sync.governance.model import Finding, ItemFacts
+from pmo_sync.governance.policy import RuleConfig
 from pmo_sync.kpi.compute import KpiRun, compute_kpis, kpi_values
 from pmo_sync.kpi.config import KpiConfig
-from pmo_sync.store.histories import iter_item_histories, read_sprints, read_status_stages
+from pmo_sync.kpi.items import ItemMetrics
+from pmo_sync.kpi.model import ItemHistory
+from pmo_sync.store.findings import FindingChanges, save_findings
+from pmo_sync.store.histories import (
+    ItemDetails,
+    iter_item_inputs,
+    read_sprints,
+    read_status_stages,
+)
 from pmo_sync.store.kpis import save_kpi_values
 from pmo_sync.store.results import LoadCounts
 
-__all__ = ["KpiRefresh", "refresh_kpis"]
+__all__ = ["KpiRefresh", "item_facts", "refresh_kpis"]
 
 
 @dataclass(frozen=True, slots=True)
 class KpiRefresh:
     run: KpiRun
     saved: LoadCounts
+    findings: list[Finding] = field(default_factory=list)
+    finding_changes: FindingChanges | None = None
+
+
+def item_facts(history: ItemHistory, details: ItemDetails, metrics: ItemMetrics) -> ItemFacts:
+    """What the rules see of one stored item; the parent's type comes from the raw parent field."""
+    raw: dict[str, Any] = details.raw_fields
+    parent = raw.get("parent") or {}
+    parent_type = ((parent.get("fields") or {}).get("issuetype") or {}).get("name")
+    description = raw.get("description")
+    return ItemFacts(
+        history=history,
+        metrics=metrics,
+        title=details.title,
+        updated=details.updated,
+        description=plain_text(description) if description is not None else None,
+        assignee=details.assignee,
+        flagged=details.flagged,
+        labels=details.labels,
+        parent_type=parent_type.lower() if isinstance(parent_type, str) else None,
+        fields=raw,
+        url=details.url,
+    )
 
 
 def refresh_kpis(
     engine: Engine,
     config: KpiConfig,
     *,
+    rules: Sequence[RuleConfig] | None = None,
     now: datetime | None = None,
     since: date | None = None,
 ) -> KpiRefresh:
-    """Recompute every KPI from the store and keep them; unchanged values are not rewritten."""
+    """Recompute every KPI (and, given rules, every finding) from the store, and keep them.
+
+    Unchanged KPI values are not rewritten. Findings are saved only when
+    `rules` is given (an empty list resolves every open finding).
+    """
     now = now or datetime.now(UTC)
+    inputs = list(iter_item_inputs(engine, details=rules is not None))
+    sprints = read_sprints(engine)
     run = compute_kpis(
-        iter_item_histories(engine),
-        read_sprints(engine),
-        config,
-        read_status_stages(engine),
-        now,
-        since,
+        [history for history, _ in inputs], sprints, config, read_status_stages(engine), now, since
     )
     saved = save_kpi_values(engine, kpi_values(run), now)
-    return KpiRefresh(run, saved)
+    if rules is None:
+        return KpiRefresh(run, saved)
+    facts = [
+        item_facts(history, details, metrics)
+        for (history, details), metrics in zip(inputs, run.flow.metrics, strict=True)
+        if details is not None
+    ]
+    findings = evaluate(rules, link_parents(facts), team_facts(run, sprints), run.now)
+    return KpiRefresh(run, saved, findings, save_findings(engine, findings, now))

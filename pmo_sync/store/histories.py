@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, select
@@ -26,8 +28,10 @@ from pmo_sync.kpi.model import (
     StatusChange,
 )
 from pmo_sync.store.bulk import in_values
+from pmo_sync.store.items import decompress_raw
 from pmo_sync.store.models import (
     ItemChangeRow,
+    RawRecordRow,
     SourceRow,
     SprintItemRow,
     SprintRow,
@@ -35,7 +39,14 @@ from pmo_sync.store.models import (
     WorkItemRow,
 )
 
-__all__ = ["iter_item_histories", "read_sprints", "read_status_stages", "sprint_key"]
+__all__ = [
+    "ItemDetails",
+    "iter_item_histories",
+    "iter_item_inputs",
+    "read_sprints",
+    "read_status_stages",
+    "sprint_key",
+]
 
 _items: Table = WorkItemRow.__table__  # type: ignore[assignment]
 _changes: Table = ItemChangeRow.__table__  # type: ignore[assignment]
@@ -43,6 +54,7 @@ _stays: Table = SprintItemRow.__table__  # type: ignore[assignment]
 _sprints: Table = SprintRow.__table__  # type: ignore[assignment]
 _sources: Table = SourceRow.__table__  # type: ignore[assignment]
 _statuses: Table = WorkflowStatusRow.__table__  # type: ignore[assignment]
+_raw: Table = RawRecordRow.__table__  # type: ignore[assignment]
 
 _KPI_FIELDS = (ChangeField.STATUS.value, ChangeField.FLAGGED.value, ChangeField.ESTIMATE.value)
 
@@ -55,27 +67,71 @@ def _float(value: str | None) -> float | None:
     return None if value is None or value == "" else float(value)
 
 
+@dataclass(frozen=True, slots=True)
+class ItemDetails:
+    """An item's current fields that governance reads beyond its history."""
+
+    title: str
+    url: str
+    assignee: str | None
+    labels: tuple[str, ...]
+    flagged: bool
+    updated: datetime
+    raw_fields: dict[str, Any]
+
+
 def iter_item_histories(
     engine: Engine, source_ids: Collection[int] | None = None, batch: int = 2000
 ) -> Iterator[ItemHistory]:
     """Every live item with its status, flag, estimate and sprint history, in id order."""
+    for history, _details in iter_item_inputs(engine, source_ids, batch, details=False):
+        yield history
+
+
+def iter_item_inputs(
+    engine: Engine,
+    source_ids: Collection[int] | None = None,
+    batch: int = 2000,
+    *,
+    details: bool = True,
+) -> Iterator[tuple[ItemHistory, ItemDetails | None]]:
+    """Every live item's history, and (with `details`) its current fields and raw fields."""
     last_id = 0
     while True:
         with engine.connect() as conn:
-            query = (
-                select(
-                    _items.c.id,
-                    _items.c.key,
-                    _items.c.team,
-                    _items.c.project,
-                    _items.c.item_type,
-                    _items.c.created,
-                    _items.c.status,
-                    _items.c.estimate,
-                    _items.c.parent_key,
-                    _sources.c.name.label("source"),
+            columns = [
+                _items.c.id,
+                _items.c.external_id,
+                _items.c.key,
+                _items.c.team,
+                _items.c.project,
+                _items.c.item_type,
+                _items.c.created,
+                _items.c.status,
+                _items.c.estimate,
+                _items.c.parent_key,
+                _sources.c.name.label("source"),
+            ]
+            if details:
+                columns += [
+                    _items.c.title,
+                    _items.c.url,
+                    _items.c.assignee,
+                    _items.c.labels,
+                    _items.c.flagged,
+                    _items.c.updated,
+                    _raw.c.payload,
+                ]
+            joined = _items.join(_sources, _sources.c.id == _items.c.source_id)
+            if details:
+                joined = joined.outerjoin(
+                    _raw,
+                    (_raw.c.source_id == _items.c.source_id)
+                    & (_raw.c.external_id == _items.c.external_id),
                 )
-                .join(_sources, _sources.c.id == _items.c.source_id)
+            query = (
+                select(*columns)
+                .select_from(joined)
                 .where(_items.c.id > last_id, _items.c.deleted_at.is_(None))
                 .order_by(_items.c.id)
                 .limit(batch)
@@ -89,10 +145,24 @@ def iter_item_histories(
             changes = _changes_by_item(conn, ids)
             stays = _stays_by_item(conn, ids)
         for row in page:
-            yield _history(row, changes.get(row.id, ()), stays.get(row.id, ()))
+            history = _history(row, changes.get(row.id, ()), stays.get(row.id, ()))
+            yield history, (_details(row) if details else None)
         if len(page) < batch:
             return
         last_id = ids[-1]
+
+
+def _details(row: Any) -> ItemDetails:
+    raw = decompress_raw(row.payload) if row.payload is not None else {}
+    return ItemDetails(
+        title=row.title,
+        url=row.url,
+        assignee=row.assignee,
+        labels=tuple(row.labels or ()),
+        flagged=bool(row.flagged),
+        updated=row.updated,
+        raw_fields=dict(raw.get("fields") or {}),
+    )
 
 
 def _changes_by_item(conn: Connection, ids: list[int]) -> dict[int, list[Any]]:

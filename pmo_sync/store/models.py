@@ -29,6 +29,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "Base",
+    "FindingRow",
     "ItemChangeRow",
     "KpiValueRow",
     "RawRecordRow",
@@ -279,3 +280,33 @@ class KpiValueRow(Base):
     window: Mapped[str] = mapped_column(String(40))
     value: Mapped[float | None] = mapped_column(Float)
     computed_at: Mapped[datetime]
+
+
+class FindingRow(Base):
+    """One governance finding across runs: opened, seen again, resolved when it clears.
+
+    `identity` (rule id, scope and subject) matches a finding from one run to
+    the next; message, details, severity and mode are as of the latest run.
+    """
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        UniqueConstraint("identity", name="uq_findings_identity"),
+        Index("ix_findings_team_open", "team", "resolved_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    identity: Mapped[str] = mapped_column(String(512))
+    rule_id: Mapped[str] = mapped_column(String(100))
+    rule: Mapped[str] = mapped_column(String(60))
+    severity: Mapped[str] = mapped_column(String(20))
+    mode: Mapped[str] = mapped_column(String(20))
+    scope: Mapped[str] = mapped_column(String(20))
+    scope_key: Mapped[str] = mapped_column(String(300))
+    team: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str | None] = mapped_column(String(100))
+    message: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]

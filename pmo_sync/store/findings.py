@@ -1,0 +1,154 @@
+"""Storing governance findings across runs: opened, seen again, resolved.
+
+Each evaluation hands over the complete set of current findings. A finding
+seen for the first time is opened (`first_seen`); one seen again has its
+`last_seen` moved and its message, details, severity and mode refreshed; an
+open finding that is no longer reported is resolved (`resolved_at`), never
+deleted, so a PMO can see how long problems lasted. A resolved finding that
+comes back is reopened as a new episode (`first_seen` = now).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, Table, insert, select
+
+from pmo_sync.governance.model import Finding
+from pmo_sync.store.bulk import chunked, update_by_id
+from pmo_sync.store.models import FindingRow
+
+__all__ = ["FindingChanges", "StoredFinding", "read_findings", "save_findings"]
+
+_findings: Table = FindingRow.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class FindingChanges:
+    opened: int
+    still_open: int
+    resolved: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFinding:
+    identity: str
+    rule_id: str
+    rule: str
+    severity: str
+    mode: str
+    scope: str
+    scope_key: str
+    team: str | None
+    source: str | None
+    message: str
+    details: dict[str, Any]
+    first_seen: datetime
+    last_seen: datetime
+    resolved_at: datetime | None
+
+
+def _row(finding: Finding) -> dict[str, Any]:
+    return {
+        "rule_id": finding.rule_id,
+        "rule": finding.rule,
+        "severity": finding.severity,
+        "mode": finding.mode,
+        "scope": finding.scope,
+        "scope_key": finding.scope_key,
+        "team": finding.team,
+        "source": finding.source,
+        "message": finding.message,
+        "details": dict(finding.details),
+    }
+
+
+def save_findings(engine: Engine, findings: Iterable[Finding], now: datetime) -> FindingChanges:
+    """Make the open findings exactly `findings`; everything else open gets resolved."""
+    current = {f.identity: f for f in findings}
+    opened: list[dict[str, Any]] = []
+    refreshed: list[dict[str, Any]] = []
+    resolved: list[dict[str, Any]] = []
+    reopened = 0
+    with engine.begin() as conn:
+        stored = {
+            row.identity: row
+            for row in conn.execute(
+                select(_findings.c.id, _findings.c.identity, _findings.c.resolved_at)
+            )
+        }
+        for identity, finding in current.items():
+            row = stored.get(identity)
+            if row is None:
+                opened.append(
+                    {"identity": identity, **_row(finding), "first_seen": now,
+                     "last_seen": now, "resolved_at": None}
+                )  # fmt: skip
+                continue
+            values = {"_id": row.id, **_row(finding), "last_seen": now, "resolved_at": None}
+            if row.resolved_at is not None:
+                reopened += 1
+                refreshed.append({**values, "first_seen": now})
+            else:
+                refreshed.append({**values, "first_seen": None})
+        for identity, row in stored.items():
+            if identity not in current and row.resolved_at is None:
+                resolved.append({"_id": row.id, "resolved_at": now})
+        if opened:  # few rows, and JSON details: a plain insert, not COPY
+            conn.execute(insert(_findings), opened)
+        _update_keeping_first_seen(conn, refreshed)
+        if resolved:
+            update_by_id(conn, _findings, resolved)
+    return FindingChanges(
+        opened=len(opened) + reopened,
+        still_open=len(refreshed) - reopened,
+        resolved=len(resolved),
+    )
+
+
+def _update_keeping_first_seen(conn: Any, rows: list[dict[str, Any]]) -> None:
+    """Refresh rows; `first_seen` only changes for reopened findings."""
+    reopened = [r for r in rows if r["first_seen"] is not None]
+    seen_again = [
+        {k: v for k, v in r.items() if k != "first_seen"} for r in rows if r["first_seen"] is None
+    ]
+    for group in (reopened, seen_again):
+        for chunk in chunked(group):
+            update_by_id(conn, _findings, list(chunk))
+
+
+def read_findings(
+    engine: Engine, *, team: str | None = None, include_resolved: bool = False
+) -> Iterator[StoredFinding]:
+    """Findings ordered by team, severity (critical first), scope and key."""
+    query = select(_findings).order_by(_findings.c.team, _findings.c.scope, _findings.c.scope_key)
+    if team is not None:
+        query = query.where(_findings.c.team == team)
+    if not include_resolved:
+        query = query.where(_findings.c.resolved_at.is_(None))
+    rank = {"critical": 0, "warning": 1, "info": 2}
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    rows.sort(
+        key=lambda r: (r.team or "", rank.get(r.severity, 3), r.scope, r.scope_key, r.rule_id)
+    )
+    for r in rows:
+        yield StoredFinding(
+            identity=r.identity,
+            rule_id=r.rule_id,
+            rule=r.rule,
+            severity=r.severity,
+            mode=r.mode,
+            scope=r.scope,
+            scope_key=r.scope_key,
+            team=r.team,
+            source=r.source,
+            message=r.message,
+            details=dict(r.details or {}),
+            first_seen=r.first_seen,
+            last_seen=r.last_seen,
+            resolved_at=r.resolved_at,
+        )

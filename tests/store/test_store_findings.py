@@ -1,0 +1,63 @@
+"""Findings across runs: opened, seen again, resolved, reopened — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from pmo_sync.governance.model import Finding
+from pmo_sync.store.findings import read_findings, save_findings
+
+T1, T2, T3 = (datetime(2026, 11, d, 12, tzinfo=UTC) for d in (20, 21, 22))
+
+
+def finding(key: str, message: str = "no estimate", severity: str = "warning") -> Finding:
+    return Finding(
+        rule_id="estimate-committed",
+        rule="missing_estimate",
+        severity=severity,  # type: ignore[arg-type]
+        mode="advisory",
+        scope="item",
+        scope_key=key,
+        team="Team Alpha",
+        source="acme-jira",
+        message=f"{key} has {message}",
+        details={"points": 0},
+        identity=f'["estimate-committed","item","acme-jira","{key}"]',
+    )
+
+
+def test_findings_open_stay_open_resolve_and_reopen(engine: Engine) -> None:
+    changes = save_findings(engine, [finding("ABC-1"), finding("ABC-2")], T1)
+    assert (changes.opened, changes.still_open, changes.resolved) == (2, 0, 0)
+
+    changes = save_findings(engine, [finding("ABC-1", "still no estimate", "critical")], T2)
+    assert (changes.opened, changes.still_open, changes.resolved) == (0, 1, 1)
+    rows = {f.scope_key: f for f in read_findings(engine, include_resolved=True)}
+    assert (rows["ABC-1"].first_seen, rows["ABC-1"].last_seen, rows["ABC-1"].resolved_at) == (
+        T1,
+        T2,
+        None,
+    )
+    assert (rows["ABC-1"].message, rows["ABC-1"].severity) == (
+        "ABC-1 has still no estimate",
+        "critical",
+    )
+    assert (rows["ABC-2"].last_seen, rows["ABC-2"].resolved_at) == (T1, T2)
+    assert [f.scope_key for f in read_findings(engine)] == ["ABC-1"]  # open only
+
+    changes = save_findings(engine, [finding("ABC-1"), finding("ABC-2")], T3)
+    assert (changes.opened, changes.still_open, changes.resolved) == (1, 1, 0)
+    again = {f.scope_key: f for f in read_findings(engine)}
+    assert (again["ABC-2"].first_seen, again["ABC-2"].resolved_at) == (T3, None)  # a new episode
+    assert again["ABC-1"].first_seen == T1
+
+
+def test_no_findings_resolve_everything_and_team_filter(engine: Engine) -> None:
+    save_findings(engine, [finding("ABC-1")], T1)
+    assert [f.scope_key for f in read_findings(engine, team="Team Alpha")] == ["ABC-1"]
+    assert list(read_findings(engine, team="Team Beta")) == []
+    changes = save_findings(engine, [], T2)
+    assert changes.resolved == 1
+    assert list(read_findings(engine)) == []
