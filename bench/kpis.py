@@ -23,8 +23,8 @@ The table shows one row per size, a "per 100k items" time (total seconds
 scaled to 100,000 items) and a marginal one (the seconds the items added since
 the previous size cost, per 100k): per-team work that does not grow with the
 items (Monte Carlo forecasts, daily series) inflates the first at small sizes;
-a flat marginal column means the cost grows linearly. The
-targets (issue): 100k items with ~1M changes in under 10 s and under 1 GB.
+a flat marginal column means the cost grows linearly. The targets (issue):
+100k items with ~1M changes in under 10 s and under 1 GB.
 
 Run it from the repository root:
 
@@ -385,7 +385,7 @@ def run_worker(options: dict[str, Any], result_path: Path) -> None:
     """One size, in a fresh process: generate, then time compute and values; results as JSON."""
     import gc
 
-    from pmo_sync.kpi.compute import compute_kpis, kpi_values
+    from pmo_sync.kpi.compute import compute_kpis, gc_frozen, kpi_values
 
     size, seed = int(options["size"]), int(options["seed"])
     started = time.perf_counter()
@@ -416,7 +416,8 @@ def run_worker(options: dict[str, Any], result_path: Path) -> None:
     run = compute_kpis(items, sprints, config, stages, NOW)
     compute_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    values = list(kpi_values(run))
+    with gc_frozen():  # as pmo_sync.kpi.service does
+        values = list(kpi_values(run))
     values_seconds = time.perf_counter() - started
     if profiler is not None:
         profiler.disable()

@@ -15,8 +15,10 @@ from __future__ import annotations
 import gc
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pmo_sync.domain import Stage
@@ -26,10 +28,10 @@ from pmo_sync.kpi.forecast import (
     NOT_COUNTED_TYPES,
     EpicForecast,
     NoThroughputError,
+    daily_throughput_samples,
     epic_forecasts,
     how_many_by,
     team_seed,
-    throughput_by_team,
     when_done,
 )
 from pmo_sync.kpi.items import ItemMetrics
@@ -46,6 +48,7 @@ __all__ = [
     "compute_kpis",
     "date_value",
     "default_window",
+    "gc_frozen",
     "kpi_values",
     "value_date",
 ]
@@ -139,11 +142,31 @@ def compute_kpis(
     """Every metric, for every team, the portfolio, every sprint and every open epic."""
     options = config.options()
     item_list = list(items)
-    gc.freeze()  # the inputs live for the whole run: keep the collector off them
-    try:
+    with gc_frozen():
         return _compute(item_list, sprints, config, options, status_stages, now, since)
+
+
+@contextmanager
+def gc_frozen() -> Iterator[None]:
+    """Keep the cyclic collector off everything allocated so far, for the block's duration.
+
+    A run holds millions of long-lived input objects; every full collection
+    would walk them all while the metrics and values are being built. Nested
+    use is safe: only the outermost block unfreezes.
+    """
+    global _freeze_depth
+    if _freeze_depth == 0:
+        gc.freeze()
+    _freeze_depth += 1
+    try:
+        yield
     finally:
-        gc.unfreeze()
+        _freeze_depth -= 1
+        if _freeze_depth == 0:
+            gc.unfreeze()
+
+
+_freeze_depth = 0
 
 
 def _compute(
@@ -179,17 +202,15 @@ def _compute(
         for item, metrics in zip(items, flow.metrics, strict=True)
         if metrics.done_at is None and item.item_type not in NOT_COUNTED_TYPES
     )
+    samples = _throughput_samples(items, flow.metrics, today, options)
     for team in sorted(set(by_team) | set(sprints_by_team)):
         workflow = workflows.get(team, default)
         team_items = by_team.get(team, [])
         results = sprint_metrics(sprints_by_team.get(team, []), team_items, workflow, options, now)
         sprint_results.extend(results)
         velocities.update(velocity(results, options.velocity_window))
-        if not team_items:
-            continue
-        samples = throughput_by_team(team_items, workflow, today, options).get(team)
-        if samples is not None:
-            forecasts[team] = _team_forecast(team, open_counts[team], samples, today, options)
+        if team in samples:
+            forecasts[team] = _team_forecast(team, open_counts[team], samples[team], today, options)
     # An epic's children may sit with several teams: forecast over every team that shares a
     # workflow (teams of one tracker share its statuses), so cross-team children count.
     teams_by_workflow: dict[Workflow, list[str]] = defaultdict(list)
@@ -198,7 +219,9 @@ def _compute(
     for workflow, teams in teams_by_workflow.items():
         group = [item for team in teams for item in by_team[team]]
         epics.extend(
-            epic_forecasts(group, workflow, options, today, percentiles=FORECAST_PERCENTILES)
+            epic_forecasts(
+                group, workflow, options, today, percentiles=FORECAST_PERCENTILES, samples=samples
+            )
         )
     return KpiRun(
         now=now,
@@ -215,6 +238,30 @@ def _compute(
     )
 
 
+def _throughput_samples(
+    items: Sequence[ItemHistory],
+    metrics: Sequence[ItemMetrics],
+    today: date,
+    options: KpiOptions,
+) -> dict[str, Any]:
+    """Each team's daily throughput samples, from the flow metrics' own done dates.
+
+    Epics and sub-tasks are not counted (their completion is not a unit of
+    delivery); a team with countable items but none done gets all-zero samples.
+    """
+    done: dict[str, list[datetime]] = {}
+    for item, m in zip(items, metrics, strict=True):
+        if item.item_type in NOT_COUNTED_TYPES:
+            continue
+        moments = done.setdefault(item.team, [])
+        if m.done_at is not None:
+            moments.append(m.done_at)
+    return {
+        team: daily_throughput_samples(moments, today, options.forecast_history_days, options.zone)
+        for team, moments in sorted(done.items())
+    }
+
+
 def _item_keys(items: Sequence[ItemHistory]) -> list[str]:
     """The tracker's key, qualified by source only where two sources share a key."""
     counts = Counter(item.key for item in items)
@@ -229,6 +276,7 @@ def _interval(first: date, last: date) -> str:
 
 
 def _item_values(run: KpiRun) -> Iterator[KpiValue]:
+    stage_metrics: dict[str, str] = {}
     for key, m in zip(run.item_scope_keys, run.flow.metrics, strict=True):
         pairs: list[tuple[str, float | None]] = [
             ("cycle_time_days", m.cycle_time_days),
@@ -242,9 +290,10 @@ def _item_values(run: KpiRun) -> Iterator[KpiValue]:
                 yield KpiValue("item", key, metric, "current", round(value, 6), m.team)
         for stage, days in m.time_in_stage_days.items():
             if days > 0:
-                yield KpiValue(
-                    "item", key, f"time_in_stage_days:{stage}", "current", round(days, 6), m.team
+                metric = stage_metrics.get(stage) or stage_metrics.setdefault(
+                    stage, f"time_in_stage_days:{stage}"
                 )
+                yield KpiValue("item", key, metric, "current", round(days, 6), m.team)
 
 
 def _flow_values(scope: str, key: str, team: str | None, s: FlowSummary) -> Iterator[KpiValue]:

@@ -271,6 +271,7 @@ def epic_forecasts(
     shares: Mapping[str, float] | None = None,
     percentiles: Sequence[int] = (50, 85, 95),
     horizon_days: int = HORIZON_DAYS,
+    samples: Mapping[str, np.ndarray] | None = None,
 ) -> list[EpicForecast]:
     """Forecasts for every epic not done now, by epic key (see the module docstring).
 
@@ -278,7 +279,8 @@ def epic_forecasts(
     team seeded by `team_seed(options.forecast_seed, team)`: a single-team
     epic's dates equal `when_done(ceil(remaining / share), ...)` with that
     seed. `start` defaults to `today`; `shares` maps an epic key to its share
-    of its teams' throughput (default 1).
+    of its teams' throughput (default 1). `samples` (team → daily throughput)
+    spares the recount when the caller already has them.
     """
     start = today if start is None else start
     shares = shares or {}
@@ -300,7 +302,8 @@ def epic_forecasts(
             if not is_done(item.current_status):
                 by_team = remaining[parent]
                 by_team[item.team] = by_team.get(item.team, 0) + 1
-    samples = throughput_by_team(item_list, workflow, today, options)
+    if samples is None:
+        samples = throughput_by_team(item_list, workflow, today, options)
     active = {team for team, counts in samples.items() if counts.any()}
 
     # Who needs what from each team: thresholds in items of team throughput.

@@ -17,7 +17,7 @@ from pmo_sync.governance.engine import evaluate
 from pmo_sync.governance.facts import link_parents, plain_text, team_facts
 from pmo_sync.governance.model import Finding, ItemFacts
 from pmo_sync.governance.policy import RuleConfig
-from pmo_sync.kpi.compute import KpiRun, compute_kpis, kpi_values
+from pmo_sync.kpi.compute import KpiRun, compute_kpis, gc_frozen, kpi_values
 from pmo_sync.kpi.config import KpiConfig
 from pmo_sync.kpi.items import ItemMetrics
 from pmo_sync.kpi.model import ItemHistory
@@ -79,10 +79,16 @@ def refresh_kpis(
     now = now or datetime.now(UTC)
     inputs = list(iter_item_inputs(engine, details=rules is not None))
     sprints = read_sprints(engine)
-    run = compute_kpis(
-        [history for history, _ in inputs], sprints, config, read_status_stages(engine), now, since
-    )
-    saved = save_kpi_values(engine, kpi_values(run), now)
+    with gc_frozen():
+        run = compute_kpis(
+            [history for history, _ in inputs],
+            sprints,
+            config,
+            read_status_stages(engine),
+            now,
+            since,
+        )
+        saved = save_kpi_values(engine, kpi_values(run), now)
     if rules is None:
         return KpiRefresh(run, saved)
     facts = [

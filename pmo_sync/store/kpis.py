@@ -25,7 +25,7 @@ __all__ = ["KpiValue", "read_kpi_values", "save_kpi_values"]
 _kpi: Table = KpiValueRow.__table__  # type: ignore[assignment]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a run makes hundreds of thousands, and frozen costs 5x
 class KpiValue:
     """One metric value: what it measures, over what, for whom."""
 
