@@ -1,0 +1,579 @@
+"""Write-back planning: what the tracker should show, minus what was already pushed.
+
+Three pure steps, so a dry run and a real push plan exactly the same changes
+and every decision is testable without a tracker:
+
+1. `desired_state(run, findings, config, source, item_sources=...)`: for
+   every item of one source, the field values and the bot comment it should
+   carry now.
+2. `plan(desired, ledger, config, source=...)`: the actions that take the
+   tracker from what the ledger says was pushed to the desired state. A
+   value equal to the one pushed is not written again; that is what makes a
+   run with nothing new a run with no calls.
+3. `apply_result(action, outcome)`: the ledger change to record after the
+   transport ran one action. Only a success changes the ledger, so a failed
+   action is planned again next run and nothing is recorded that the
+   tracker does not have.
+
+Decisions:
+
+- **Rounding.** Day counts to 1 decimal, flow efficiency (a ratio) to 2,
+  half up; forecast dates as ISO ``YYYY-MM-DD`` strings. Coarse enough that
+  a value does not change on every run, fine enough to be useful.
+- **Clearing.** A metric with no value (WIP age of a done item, a forecast
+  beyond the horizon) clears its field only if pmo-sync had written a value
+  there; a field pmo-sync never wrote is never touched.
+- **Done items.** A done item's `open_only` metrics (team p85, epic
+  forecasts) are left at their last value; its item metrics (cycle and lead
+  time, flow efficiency, blocked days) are written, WIP age is cleared.
+  With ``items: open`` only items done inside the KPI reporting window get
+  fields, so an item gets its final values once when it finishes and
+  enabling write-back does not rewrite years of finished work.
+- **Remapped fields.** The ledger keeps the tracker field each value went
+  to; when the config maps a metric to another field the value is written
+  there. The old field is left as it is: it may belong to someone else now.
+- **Unconfigured metrics.** A metric removed from `fields` is no longer
+  planned; its ledger rows are ignored and its fields keep their values.
+- **Comments.** One per item. Created when findings appear, updated in
+  place (same comment id) when their text changes, and when they clear
+  either deleted or replaced by `resolved_comment` (`on_clear`). An item
+  that left the source's scope (deleted, moved out of the JQL) has its
+  comment deleted whatever `on_clear` says: nothing was resolved. With
+  ``comments: false`` the comments pmo-sync had posted are deleted.
+- **Ledger values.** Each field row keeps the value's hash and its JSON,
+  so a dry run says what the field held ("was 3.0"); comment rows keep the
+  body's hash and the tracker's comment id, not the body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import Counter, defaultdict
+from collections.abc import Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from pmo_sync.governance.model import Finding
+from pmo_sync.kpi.compute import KpiRun
+from pmo_sync.kpi.days import local_date
+from pmo_sync.kpi.forecast import EpicForecast
+from pmo_sync.kpi.items import ItemMetrics
+from pmo_sync.writeback.comment import render_comment, resolved_comment
+from pmo_sync.writeback.config import METRICS, WritebackConfig
+
+__all__ = [
+    "COMMENT_TARGET",
+    "Action",
+    "AddComment",
+    "DeleteComment",
+    "DesiredItem",
+    "FieldChange",
+    "FieldValue",
+    "LedgerEntry",
+    "LedgerKey",
+    "LedgerUpdate",
+    "Outcome",
+    "SetFields",
+    "UpdateComment",
+    "apply_result",
+    "canonical_json",
+    "desired_state",
+    "field_target",
+    "plan",
+    "reconcile_add",
+    "value_hash",
+]
+
+FieldValue = float | str | None
+"""A write-back value: a number, an ISO date, or None (no value: clear if pmo-sync wrote one)."""
+LedgerKey = tuple[str, str, str]
+"""(source, item key, target)."""
+COMMENT_TARGET = "comment"
+
+
+def field_target(metric: str) -> str:
+    """The ledger target of a metric's field: ``field:<metric>``."""
+    return f"field:{metric}"
+
+
+def canonical_json(value: object) -> str:
+    """One spelling per value (sorted keys, no spaces, NaN refused), so equal values hash equal."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def value_hash(value: object) -> str:
+    """sha256 of the value's canonical JSON, hex: what the ledger compares."""
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+
+
+# -- desired state ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredItem:
+    """What one item should carry now.
+
+    `fields` maps a write-back metric to its value, in `METRICS` order; a
+    metric left out is not managed for this item (it keeps whatever it has),
+    a metric mapped to None is cleared if pmo-sync wrote it before.
+    `comment` is the bot comment's body, None when the item should have none.
+    """
+
+    source: str
+    key: str
+    fields: Mapping[str, FieldValue] = field(default_factory=dict)
+    comment: str | None = None
+
+
+def _rounded(value: float | None, places: int) -> float | None:
+    """Half-up rounding of the decimal text ("4.05" -> 4.1), as a person would round it."""
+    if value is None:
+        return None
+    quantum = Decimal(1).scaleb(-places)
+    result = float(Decimal(repr(value)).quantize(quantum, rounding=ROUND_HALF_UP))
+    return result + 0.0  # -0.0 -> 0.0: one spelling per value
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None
+
+
+def _item_value(metric: str, m: ItemMetrics) -> FieldValue:
+    if metric == "cycle_time_days":
+        return _rounded(m.cycle_time_days, 1)
+    if metric == "lead_time_days":
+        return _rounded(m.lead_time_days, 1)
+    if metric == "wip_age_days":
+        return _rounded(m.wip_age_days, 1)
+    if metric == "flow_efficiency":
+        return _rounded(m.flow_efficiency, 2)
+    if metric == "blocked_days":
+        return _rounded(m.blocked_days, 1)
+    raise ValueError(f"not an item metric: {metric!r}")
+
+
+def _epic_forecasts(
+    run: KpiRun, item_sources: Sequence[str]
+) -> tuple[dict[str, EpicForecast], set[str]]:
+    """The forecast of each epic key, and the keys whose forecast cannot be told apart.
+
+    `EpicForecast` knows only the key. A key that is an epic in two sources
+    (or forecast twice) is ambiguous: its fields are left alone rather than
+    risk writing one tracker's forecast into the other.
+    """
+    forecasts = {e.epic_key: e for e in run.epics}
+    repeated = {k for k, n in Counter(e.epic_key for e in run.epics).items() if n > 1}
+    owners: dict[str, set[str]] = defaultdict(set)
+    for m, source in zip(run.flow.metrics, item_sources, strict=True):
+        if m.item_type == "epic":
+            owners[m.key].add(source)
+    repeated |= {k for k, sources in owners.items() if len(sources) > 1}
+    return forecasts, repeated
+
+
+def _fields(
+    m: ItemMetrics,
+    run: KpiRun,
+    config: WritebackConfig,
+    forecasts: Mapping[str, EpicForecast],
+    ambiguous: set[str],
+) -> dict[str, FieldValue]:
+    done_on = local_date(m.done_at, run.zone) if m.done_at is not None else None
+    done = done_on is not None
+    if done_on is not None and config.items == "open" and done_on < run.start:
+        return {}  # done before the reporting window: finished work is left alone
+    values: dict[str, FieldValue] = {}
+    for metric in config.fields:  # validated and in METRICS order
+        spec = METRICS[metric]
+        if spec.open_only and done:
+            continue
+        if spec.kind == "item":
+            values[metric] = _item_value(metric, m)
+        elif spec.kind == "team":
+            summary = run.flow.teams.get(m.team)
+            p85 = summary.cycle_time_percentiles.get(85) if summary is not None else None
+            values[metric] = _rounded(p85, 1)
+        elif m.item_type == "epic" and m.key not in ambiguous:
+            forecast = forecasts.get(m.key)
+            percentile = int(metric.removeprefix("forecast_done_p").removesuffix("_date"))
+            values[metric] = _iso(forecast.dates.get(percentile)) if forecast else None
+    return values
+
+
+def desired_state(
+    run: KpiRun,
+    findings: Sequence[Finding],
+    config: WritebackConfig,
+    source: str,
+    *,
+    item_sources: Sequence[str],
+) -> list[DesiredItem]:
+    """Every item of `source` with the fields and comment it should carry, by key.
+
+    `item_sources` is each item's source, parallel to ``run.flow.metrics``:
+    `KpiRun` does not carry it and a key alone cannot tell two trackers'
+    items apart. Every item of the source is returned, with or without
+    anything to write, so `plan` can tell an item whose findings cleared
+    from one that left the scope; an item with findings but not in the run
+    is returned with its comment only. Only item findings of `source` with
+    a mode other than ``off`` become comment lines.
+
+    Refuses a disabled config: planning it would read as "no comments
+    wanted" and delete every comment pmo-sync posted.
+    """
+    if not config.enabled:
+        raise ValueError(f"write-back is not enabled for {source!r}: there is nothing to plan")
+    if len(item_sources) != len(run.flow.metrics):
+        raise ValueError(
+            f"item_sources has {len(item_sources)} entries for {len(run.flow.metrics)} items"
+        )
+    by_key: dict[str, list[Finding]] = defaultdict(list)
+    for f in findings:
+        if f.scope == "item" and f.source == source and f.mode != "off":
+            by_key[f.scope_key].append(f)
+    forecasts, ambiguous = _epic_forecasts(run, item_sources)
+
+    def comment(key: str) -> str | None:
+        if not config.comments:
+            return None
+        return render_comment(key, by_key.get(key, ()), config.marker, on_clear=config.on_clear)
+
+    items: dict[str, DesiredItem] = {}
+    for m, item_source in zip(run.flow.metrics, item_sources, strict=True):
+        if item_source != source:
+            continue
+        if m.key in items:
+            raise ValueError(f"{source}: item {m.key} appears twice in the run")
+        fields = _fields(m, run, config, forecasts, ambiguous)
+        items[m.key] = DesiredItem(source, m.key, fields, comment(m.key))
+    for key in by_key.keys() - items.keys():
+        items[key] = DesiredItem(source, key, {}, comment(key))
+    return [items[k] for k in sorted(items, key=_key_order)]
+
+
+# -- the ledger ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One thing pmo-sync pushed and the tracker accepted.
+
+    `target` is ``field:<metric>`` or ``comment``. A field row keeps the
+    tracker field it went to (`tracker_field`) and the value as canonical
+    JSON (`value_json`, ``null`` after a clear); a comment row keeps the
+    tracker's `comment_id`. `value_hash` is `value_hash` of the value or of
+    the comment body.
+    """
+
+    source: str
+    key: str
+    target: str
+    value_hash: str
+    comment_id: str | None = None
+    value_json: str | None = None
+    tracker_field: str | None = None
+
+    @property
+    def ledger_key(self) -> LedgerKey:
+        return (self.source, self.key, self.target)
+
+    @property
+    def value(self) -> FieldValue:
+        """The field value pushed (None for a comment row or a cleared field)."""
+        return json.loads(self.value_json) if self.value_json is not None else None
+
+
+# -- actions ------------------------------------------------------------------------------------
+
+
+def _show(value: FieldValue) -> str:
+    return "empty" if value is None else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """One field of a `SetFields`: the new value and what pmo-sync last wrote there.
+
+    `first` is True when the ledger has nothing for this metric: what the
+    field holds now is not known (maybe a person's value), so no "was".
+    """
+
+    metric: str
+    tracker_field: str
+    value: FieldValue
+    was: FieldValue = None
+    first: bool = False
+
+    def describe(self) -> str:
+        label = f"{METRICS[self.metric].label} [{self.tracker_field}]"
+        was = "new" if self.first else f"was {_show(self.was)}"
+        if self.value is None:
+            return f"clear {label} ({was})"
+        return f"set {label} = {self.value} ({was})"
+
+
+@dataclass(frozen=True, slots=True)
+class SetFields:
+    """Every changed field of one item: one update call (a Jira PUT) for all of them."""
+
+    source: str
+    key: str
+    changes: tuple[FieldChange, ...]
+
+    @property
+    def values(self) -> dict[str, FieldValue]:
+        """Tracker field → value (None: clear it), what the transport sends."""
+        return {c.tracker_field: c.value for c in self.changes}
+
+    def describe(self) -> str:
+        """``ABC-12: set Cycle time (days) [customfield_10050] = 4.0 (was 3.0); ...``"""
+        return f"{self.key}: " + "; ".join(c.describe() for c in self.changes)
+
+
+def _indented(body: str) -> str:
+    return "\n".join("    " + line if line else "" for line in body.split("\n"))
+
+
+@dataclass(frozen=True, slots=True)
+class AddComment:
+    source: str
+    key: str
+    body: str
+
+    def describe(self) -> str:
+        """The action's line, then the exact body indented by four spaces."""
+        return f"{self.key}: add comment\n{_indented(self.body)}"
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateComment:
+    source: str
+    key: str
+    comment_id: str
+    body: str
+
+    def describe(self) -> str:
+        """The action's line, then the exact new body indented by four spaces."""
+        return f"{self.key}: update comment {self.comment_id}\n{_indented(self.body)}"
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteComment:
+    source: str
+    key: str
+    comment_id: str
+
+    def describe(self) -> str:
+        return f"{self.key}: delete comment {self.comment_id}"
+
+
+Action = SetFields | AddComment | UpdateComment | DeleteComment
+
+
+def _key_order(key: str) -> tuple[tuple[object, ...], str]:
+    """Natural order: ABC-9 before ABC-10 (text and number parts compared as such)."""
+    parts = re.split(r"(\d+)", key)  # text, number, text, ...: same types at same positions
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts)), key
+
+
+# -- planning -----------------------------------------------------------------------------------
+
+
+def _field_changes(
+    item: DesiredItem, ledger: Mapping[LedgerKey, LedgerEntry], config: WritebackConfig
+) -> list[FieldChange]:
+    changes: list[FieldChange] = []
+    for metric, value in item.fields.items():
+        if metric not in config.fields:
+            raise ValueError(f"{item.key}: metric {metric!r} is not configured under fields")
+        tracker_field = config.fields[metric]
+        entry = ledger.get((item.source, item.key, field_target(metric)))
+        if entry is None:
+            if value is not None:
+                changes.append(FieldChange(metric, tracker_field, value, first=True))
+            continue
+        if entry.tracker_field != tracker_field:  # remapped: the new field has nothing of ours
+            if value is not None:
+                changes.append(FieldChange(metric, tracker_field, value, first=True))
+            continue
+        if entry.value_hash != value_hash(value):
+            changes.append(FieldChange(metric, tracker_field, value, was=entry.value))
+    return changes
+
+
+def _comment_action(
+    source: str,
+    key: str,
+    body: str | None,
+    entry: LedgerEntry | None,
+    present: bool,
+    config: WritebackConfig,
+) -> Action | None:
+    if entry is not None and entry.comment_id is None:
+        entry = None  # a row without an id cannot be edited: plan as if there were none
+    resolve = present and config.comments and config.on_clear == "resolve"
+    if body is None and entry is not None and resolve:
+        body = resolved_comment(key, config.marker)
+    if body is None:
+        return DeleteComment(source, key, entry.comment_id) if entry is not None else None  # type: ignore[arg-type]
+    if entry is None:
+        return AddComment(source, key, body)
+    if entry.value_hash != value_hash(body):
+        return UpdateComment(source, key, entry.comment_id, body)  # type: ignore[arg-type]
+    return None
+
+
+def plan(
+    desired: Sequence[DesiredItem],
+    ledger: Mapping[LedgerKey, LedgerEntry],
+    config: WritebackConfig,
+    *,
+    source: str,
+) -> list[Action]:
+    """The actions from `ledger` (what was pushed) to `desired`, for one source.
+
+    Per item, at most one `SetFields` (every changed field, one call) and
+    at most one comment action, in natural key order, fields first. Ledger
+    rows of other sources are ignored; a comment recorded for an item of
+    `source` that is not in `desired` is deleted. Unchanged values plan
+    nothing, so planning again after recording every success gives [].
+    """
+    actions: list[tuple[tuple[tuple[object, ...], str], int, Action]] = []
+    seen: set[str] = set()
+    for item in desired:
+        if item.source != source:
+            raise ValueError(f"{item.key}: desired for source {item.source!r}, planning {source!r}")
+        if item.key in seen:
+            raise ValueError(f"{item.key}: desired twice")
+        seen.add(item.key)
+        order = _key_order(item.key)
+        changes = _field_changes(item, ledger, config)
+        if changes:
+            actions.append((order, 0, SetFields(source, item.key, tuple(changes))))
+        entry = ledger.get((source, item.key, COMMENT_TARGET))
+        action = _comment_action(source, item.key, item.comment, entry, True, config)
+        if action is not None:
+            actions.append((order, 1, action))
+    for (entry_source, key, target), entry in ledger.items():
+        if entry_source == source and target == COMMENT_TARGET and key not in seen:
+            action = _comment_action(source, key, None, entry, False, config)
+            if action is not None:
+                actions.append((_key_order(key), 1, action))
+    actions.sort(key=lambda a: (a[0], a[1]))
+    return [a for _, _, a in actions]
+
+
+def reconcile_add(action: AddComment, found: Sequence[tuple[str, str]]) -> list[Action]:
+    """Turn an `AddComment` into edits of bot comments the tracker already has.
+
+    `found` is (comment id, body) of the item's comments that are pmo-sync's
+    (`is_bot_comment` and written by the service account), as the transport
+    read them just before adding. The ledger may not know them: it was
+    lost, or an add reached the tracker but its answer did not. Keep the
+    oldest (lowest numeric id) and update it, even when its body already
+    matches (a rare path; the update's result records the id through
+    `apply_result` like any other); delete the others — exactly one bot
+    comment per item. None found: the add stands.
+    """
+    if not found:
+        return [action]
+
+    def oldest(pair: tuple[str, str]) -> tuple[int, int | str]:
+        return (0, int(pair[0])) if pair[0].isdigit() else (1, pair[0])
+
+    ordered = sorted(found, key=oldest)
+    keep = UpdateComment(action.source, action.key, ordered[0][0], action.body)
+    return [keep, *(DeleteComment(action.source, action.key, cid) for cid, _ in ordered[1:])]
+
+
+# -- recording results --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the transport reports for one action.
+
+    `ok`: the tracker accepted it (`comment_id` set for an `AddComment`).
+    `gone`: the comment or item no longer exists (a 404): a delete is then
+    as good as done, an update must become an add. Anything else is a
+    failure to retry next run (`error` says why, for the log).
+    """
+
+    ok: bool
+    comment_id: str | None = None
+    gone: bool = False
+    error: str | None = None
+
+    @classmethod
+    def success(cls, comment_id: str | None = None) -> Outcome:
+        return cls(True, comment_id)
+
+    @classmethod
+    def failure(cls, error: str) -> Outcome:
+        return cls(False, error=error)
+
+    @classmethod
+    def not_found(cls) -> Outcome:
+        return cls(False, gone=True, error="not found")
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerUpdate:
+    """Rows to write (`put`, by their key) and rows to delete (`remove`) after one action."""
+
+    put: tuple[LedgerEntry, ...] = ()
+    remove: tuple[LedgerKey, ...] = ()
+
+    def apply(self, ledger: MutableMapping[LedgerKey, LedgerEntry]) -> None:
+        """Apply to an in-memory ledger (tests, or a cache the store mirrors)."""
+        for key in self.remove:
+            ledger.pop(key, None)
+        for entry in self.put:
+            ledger[entry.ledger_key] = entry
+
+
+def apply_result(action: Action, outcome: Outcome) -> LedgerUpdate:
+    """The ledger change one finished action warrants: nothing unless it succeeded.
+
+    A failure leaves the ledger as it was, so the next plan retries the
+    same change. A `gone` comment is forgotten: deleting it is done, and
+    updating it will be an add next run (a person deleted the comment while
+    findings remain). The ledger needs no input: the action carries the
+    source, key, targets and values.
+    """
+    comment_key = (action.source, action.key, COMMENT_TARGET)
+    if isinstance(action, UpdateComment | DeleteComment) and outcome.gone:
+        return LedgerUpdate(remove=(comment_key,))
+    if not outcome.ok:
+        return LedgerUpdate()
+    if isinstance(action, SetFields):
+        return LedgerUpdate(
+            put=tuple(
+                LedgerEntry(
+                    action.source,
+                    action.key,
+                    field_target(c.metric),
+                    value_hash(c.value),
+                    value_json=canonical_json(c.value),
+                    tracker_field=c.tracker_field,
+                )
+                for c in action.changes
+            )
+        )
+    if isinstance(action, DeleteComment):
+        return LedgerUpdate(remove=(comment_key,))
+    if isinstance(action, AddComment):
+        if not outcome.comment_id:
+            raise ValueError(f"{action.key}: a successful add must report the new comment's id")
+        comment_id = outcome.comment_id
+    else:
+        comment_id = action.comment_id
+    entry = LedgerEntry(
+        action.source, action.key, COMMENT_TARGET, value_hash(action.body), comment_id=comment_id
+    )
+    return LedgerUpdate(put=(entry,))
