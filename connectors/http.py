@@ -92,6 +92,12 @@ class RecordingRetry(Retry):
             if kwargs.get("response") is None:
                 self.stats.add_call()  # the last attempt failed without a response
             raise
+        except Exception:
+            # A method that may not be retried (a POST that timed out) re-raises its own
+            # error here: the attempt still happened and must be counted.
+            if kwargs.get("response") is None:
+                self.stats.add_call()
+            raise
         self.stats.add_retry()
         return new  # type: ignore[return-value]
 

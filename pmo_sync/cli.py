@@ -295,6 +295,51 @@ def kpis(
         print_kpi_table(out, values)
 
 
+@app.command("push")
+def push(
+    connector: Annotated[str | None, typer.Option(help="only this connector")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="print the exact changes; write nothing")
+    ] = False,
+) -> None:
+    """Write KPI fields and the one bot comment per item into each tracker (write-back)."""
+    from pmo_sync.kpi.service import refresh_kpis
+    from pmo_sync.writeback.service import push_connector
+
+    settings = _settings()
+    configs = _valid_configs(settings)
+    if connector is not None and connector not in {c.name for c in configs}:
+        err.print(f"no connector named {connector!r}", markup=False)
+        raise typer.Exit(EXIT_INVALID_CONFIG)
+    store = _open_store(settings)
+    refresh = refresh_kpis(store.engine, _kpi_config(settings), rules=_rules(settings))
+    failed = False
+    for config in configs:
+        if connector is not None and config.name != connector:
+            continue
+        writeback = getattr(config, "writeback", None)
+        if writeback is None or not writeback.enabled:
+            out.print(f"{config.name}: write-back not enabled", highlight=False, markup=False)
+            continue
+        summary = push_connector(
+            config, store.engine, refresh.run, refresh.findings, dry_run=dry_run
+        )
+        for line in summary.lines:
+            out.print(line, highlight=False, markup=False)
+        verb = "would make" if dry_run else "made"
+        out.print(
+            f"{config.name}: {verb} {summary.planned if dry_run else summary.done} change(s)"
+            + ("" if dry_run else f", {summary.failed} failed, {summary.api_calls} API calls"),
+            highlight=False,
+            markup=False,
+        )
+        for error in summary.errors:
+            err.print(f"{config.name}: {error}", highlight=False, markup=False)
+        failed = failed or not summary.ok
+    if failed:
+        raise typer.Exit(EXIT_CONNECTOR_FAILED)
+
+
 @app.command("findings")
 def findings(
     team: Annotated[str | None, typer.Option(help="only this team")] = None,

@@ -69,6 +69,9 @@ class WorkItemRecord:
     created: datetime
     updated: datetime
     resolved: datetime | None
+    last_activity: datetime | None = None
+    """The latest change a person made (the tracker's `updated` moves for pmo-sync's own
+    write-back too, which must not make a stale item look fresh); None when unknown."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,14 +42,23 @@ BULK_CHANGELOG_MAX_FIELDS = 10
 CHANGELOG_PAGE_SIZE = 100
 AGILE_PAGE_SIZE = 50
 CENSUS_PAGE_SIZE = 5000
+READ_RETRY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST"})
+"""A pull only POSTs read-only queries (search/jql, approximate-count, bulkfetch): all retryable."""
 
 
 class JiraClient:
     """A run-scoped Jira client: counts its calls in `stats`."""
 
-    def __init__(self, config: JiraConfig, stats: CallStats) -> None:
+    def __init__(
+        self,
+        config: JiraConfig,
+        stats: CallStats,
+        *,
+        retry_methods: frozenset[str] = READ_RETRY_METHODS,
+    ) -> None:
         self.config = config
         self.stats = stats
+        self.retry_methods = retry_methods
         self.is_cloud = config.deployment == "cloud"
         self._jira: JIRA | None = None
 
@@ -85,8 +94,7 @@ class JiraClient:
             timeout=self.config.timeout_seconds,
             max_retries=self.config.max_retries,
             max_retry_wait=self.config.max_retry_wait_seconds,
-            # search/jql, approximate-count and bulkfetch are read-only POSTs.
-            retry_methods=frozenset({"GET", "HEAD", "OPTIONS", "POST"}),
+            retry_methods=self.retry_methods,
         )
         return client
 
@@ -121,6 +129,11 @@ class JiraClient:
                 f"{action} ({self.config.url})"
             ) from None
         except requests.exceptions.ConnectionError as exc:
+            if "timed out" in str(exc).lower() and "connect" not in str(exc).lower():
+                raise TrackerUnavailableError(
+                    f"Jira did not answer within {self.config.timeout_seconds:g} s while trying "
+                    f"to {action} ({self.config.url}), after {self.config.max_retries} retries"
+                ) from None
             raise TrackerUnavailableError(
                 f"cannot reach Jira at {self.config.url} to {action}: {_short(exc)}"
             ) from None

@@ -9,6 +9,7 @@ from pydantic import Field, HttpUrl, model_validator
 from connectors.base import ConnectorConfig
 from connectors.secrets import SecretRef, resolve_secret_files
 from pmo_sync.domain import Stage
+from pmo_sync.writeback.config import WritebackConfig
 
 __all__ = ["JiraConfig"]
 
@@ -36,6 +37,7 @@ class JiraConfig(ConnectorConfig):
     overlap_minutes: int = Field(default=10, ge=0, le=24 * 60)
     metadata_ttl_hours: float = Field(default=24.0, ge=0)
     sprint_refresh_minutes: int = Field(default=60, ge=0)
+    writeback: WritebackConfig = Field(default_factory=WritebackConfig)
 
     @model_validator(mode="before")
     @classmethod

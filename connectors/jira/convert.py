@@ -327,6 +327,20 @@ def sprint_stays(
     return sorted(stays, key=lambda s: (s.added_at, s.sprint_external_id))
 
 
+def _last_activity(
+    created: datetime, histories: Iterable[Mapping[str, Any]], bot: str | None
+) -> datetime:
+    """The latest history a person (not the write-back account) made; creation if none."""
+    latest = created
+    for history in histories:
+        if bot is not None and (history.get("author") or {}).get("accountId") == bot:
+            continue
+        at = parse_jira_datetime(history.get("created"))
+        if at is not None and at > latest:
+            latest = at
+    return latest
+
+
 @dataclass(frozen=True, slots=True)
 class IssueContext:
     """What converting one issue needs beyond its JSON."""
@@ -335,6 +349,7 @@ class IssueContext:
     field_ids: JiraFieldIds
     status_map: Mapping[str, Stage]
     team_for_project: Mapping[str, str]
+    bot_account_id: str | None = None  # whose edits are write-back, not activity
 
 
 def convert_issue(
@@ -378,7 +393,9 @@ def convert_issue(
         created=created,
         updated=updated,
         resolved=parse_jira_datetime(fields.get("resolutiondate")),
+        last_activity=_last_activity(created, histories, ctx.bot_account_id),
     )
+    histories = list(histories)
     changes = item_changes(external_id, histories, ids)
     memberships = sprint_stays(
         external_id,

@@ -57,7 +57,6 @@ from jira.resources import Comment, Issue
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
 from connectors.errors import ConnectorError, PermissionDeniedError, TrackerUnavailableError
-from connectors.http import install_http_policy
 from connectors.jira.client import JiraClient
 
 __all__ = [
@@ -158,23 +157,6 @@ class _CommentRef(_NoReload, Comment):
     """A `Comment` known by (issue key, comment id): enough for `update` and `delete`."""
 
 
-class _WriteJiraClient(JiraClient):
-    """The same construction as `JiraClient`, with the write retry policy on its session."""
-
-    def _build(self) -> JIRA:
-        client = super()._build()
-        # Replaces the adapters and hooks mounted for reads (same stats, timeouts, caps).
-        install_http_policy(
-            client._session,
-            self.stats,
-            timeout=self.config.timeout_seconds,
-            max_retries=self.config.max_retries,
-            max_retry_wait=self.config.max_retry_wait_seconds,
-            retry_methods=WRITE_RETRY_METHODS,
-        )
-        return client
-
-
 # -- the writer --------------------------------------------------------------------------------
 
 
@@ -189,7 +171,7 @@ class JiraWriter:
     def __init__(self, client: JiraClient) -> None:
         self.client = client
         self.stats = client.stats
-        self._writes = _WriteJiraClient(client.config, client.stats)
+        self._writes = JiraClient(client.config, client.stats, retry_methods=WRITE_RETRY_METHODS)
         self._field_names: dict[str, str] = {}  # field id -> name, from the last GET /field
 
     def close(self) -> None:

@@ -115,6 +115,7 @@ class JiraRunState:
 
     field_ids: JiraFieldIds | None = None
     time_zone: str | None = None
+    account_id: str | None = None  # the API user: its edits are pmo-sync's write-back
     boards: list[BoardInfo] = field(default_factory=list)
     sprints_in_issues: dict[str, dict[str, Any]] = field(default_factory=dict)
     current_statuses: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -155,11 +156,13 @@ class SiteStream(Stream):
     def records(self, context: StreamContext) -> Iterator[StatusRecord]:
         cached = context.bookmark or {}
         ttl = timedelta(hours=self.config.metadata_ttl_hours)
-        if context.full or _stale(cached.get("fetched_at"), ttl, context.started_at):
+        stale = _stale(cached.get("fetched_at"), ttl, context.started_at)
+        if context.full or stale or "account_id" not in cached:
             self._refresh(context)
         else:
             self.state.field_ids = JiraFieldIds.from_json(cached["field_ids"])
             self.state.time_zone = cached["time_zone"]
+            self.state.account_id = cached["account_id"]
             self.state.boards = [BoardInfo(**b) for b in cached["boards"]]
         self.client.seed_field_names(dict(self.state.field_ids.clause_names))
         return iter(())
@@ -167,6 +170,7 @@ class SiteStream(Stream):
     def _refresh(self, context: StreamContext) -> None:
         me = self.client.myself()
         self.state.time_zone = me.get("timeZone") or "UTC"
+        self.state.account_id = me.get("accountId") or me.get("name")
         try:
             self.state.field_ids = find_field_ids(
                 self.client.fields(), self.config.story_points_field
@@ -177,6 +181,7 @@ class SiteStream(Stream):
         self._bookmark = {
             "fetched_at": context.started_at.isoformat(),
             "time_zone": self.state.time_zone,
+            "account_id": self.state.account_id,
             "field_ids": self.state.field_ids.to_json(),
             "boards": [b.to_json() for b in self.state.boards],
         }
@@ -258,6 +263,7 @@ class IssuesStream(Stream):
             field_ids=self.state.field_ids,
             status_map=self.config.status_map,
             team_for_project=self.state.team_for_project(self.config.team_by),
+            bot_account_id=self.config.writeback.ignored_account(self.state.account_id),
         )
         started = time.monotonic()
         max_updated: datetime | None = None

@@ -96,6 +96,7 @@ class KpiRun:
     epics: list[EpicForecast]
     workflows: dict[str, Workflow] = field(default_factory=dict)
     item_scope_keys: list[str] = field(default_factory=list)
+    item_sources: list[str] = field(default_factory=list)  # parallel to flow.metrics
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
 
 
@@ -234,6 +235,7 @@ def _compute(
         epics=sorted(epics, key=lambda e: e.epic_key),
         workflows=workflows,
         item_scope_keys=_item_keys(items),
+        item_sources=[item.source for item in items],
         zone=options.zone,
     )
 

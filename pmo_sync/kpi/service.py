@@ -52,7 +52,7 @@ def item_facts(history: ItemHistory, details: ItemDetails, metrics: ItemMetrics)
         history=history,
         metrics=metrics,
         title=details.title,
-        updated=details.updated,
+        updated=details.last_activity or details.updated,
         description=plain_text(description) if description is not None else None,
         assignee=details.assignee,
         flagged=details.flagged,

@@ -55,6 +55,7 @@ ITEM_COLUMNS = (
     "created",
     "updated",
     "resolved",
+    "last_activity",
 )
 CHANGE_COLUMNS = (
     "field",

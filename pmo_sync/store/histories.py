@@ -78,6 +78,7 @@ class ItemDetails:
     flagged: bool
     updated: datetime
     raw_fields: dict[str, Any]
+    last_activity: datetime | None = None
 
 
 def iter_item_histories(
@@ -120,6 +121,7 @@ def iter_item_inputs(
                     _items.c.labels,
                     _items.c.flagged,
                     _items.c.updated,
+                    _items.c.last_activity,
                     _raw.c.payload,
                 ]
             joined = _items.join(_sources, _sources.c.id == _items.c.source_id)
@@ -162,6 +164,7 @@ def _details(row: Any) -> ItemDetails:
         flagged=bool(row.flagged),
         updated=row.updated,
         raw_fields=dict(raw.get("fields") or {}),
+        last_activity=row.last_activity,
     )
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "UTCDateTime",
     "WorkItemRow",
     "WorkflowStatusRow",
+    "WritebackLedgerRow",
 ]
 
 
@@ -118,6 +119,7 @@ class WorkItemRow(Base):
     created: Mapped[datetime]
     updated: Mapped[datetime]
     resolved: Mapped[datetime | None]
+    last_activity: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
     content_hash: Mapped[str] = mapped_column(String(64))
     synced_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -310,3 +312,28 @@ class FindingRow(Base):
     first_seen: Mapped[datetime]
     last_seen: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
+
+
+class WritebackLedgerRow(Base):
+    """What pmo-sync last pushed to a tracker and the tracker accepted.
+
+    One row per (source, item key, target), target being `field:<metric>` or
+    `comment`: the pushed value's hash (and JSON, to show what a field held),
+    the tracker field it went to, or the tracker's comment id. Only successful
+    writes are recorded, so a failed one is planned again next run.
+    """
+
+    __tablename__ = "writeback_ledger"
+    __table_args__ = (
+        UniqueConstraint("source", "item_key", "target", name="uq_writeback_ledger_target"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(100))
+    item_key: Mapped[str] = mapped_column(String(100))
+    target: Mapped[str] = mapped_column(String(100))
+    value_hash: Mapped[str] = mapped_column(String(64))
+    value_json: Mapped[str | None] = mapped_column(Text)
+    tracker_field: Mapped[str | None] = mapped_column(String(200))
+    comment_id: Mapped[str | None] = mapped_column(String(100))
+    pushed_at: Mapped[datetime]

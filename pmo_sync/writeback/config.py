@@ -171,6 +171,6 @@ class WritebackConfig(BaseModel):
         """The tracker field a metric is written to (KeyError when it is not configured)."""
         return self.fields[metric]
 
-    def ignored_account(self, api_user: str) -> str:
+    def ignored_account(self, api_user: str | None) -> str | None:
         """The account whose edits the sync ignores: `service_account`, else the API user."""
         return self.service_account or api_user

@@ -1,0 +1,160 @@
+"""The I/O edge of write-back: plan against the ledger, run each action, record what succeeded.
+
+For one connector: plan (desired state - ledger, by the configured field
+names, so planning costs no call) and either print the plan (dry run) or
+execute it action by action, resolving field names to ids on the first field
+write. Each success is recorded in the ledger at once; a failure is logged
+and left for the next run. Before adding a comment, the item's existing bot
+comments are looked up, so a lost ledger or a lost answer never leaves two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy import Engine
+
+from connectors.base import ConnectorConfig
+from connectors.errors import ConnectorError
+from connectors.jira import JiraConnector
+from connectors.jira.push import (
+    CommentNotFoundError,
+    IssueNotFoundError,
+    JiraWriter,
+    MarkerPropertyError,
+)
+from pmo_sync.governance.model import Finding
+from pmo_sync.kpi.compute import KpiRun
+from pmo_sync.store.ledger import load_ledger, record_ledger_update
+from pmo_sync.writeback.plan import (
+    Action,
+    AddComment,
+    DeleteComment,
+    Outcome,
+    SetFields,
+    UpdateComment,
+    apply_result,
+    desired_state,
+    plan,
+    reconcile_add,
+)
+
+__all__ = ["MARKER_PROPERTY_KEY", "PushSummary", "push_connector"]
+
+log = structlog.get_logger(__name__)
+MARKER_PROPERTY_KEY = "pmo-sync"
+
+
+@dataclass(slots=True)
+class PushSummary:
+    connector: str
+    dry_run: bool
+    planned: int = 0
+    done: int = 0
+    failed: int = 0
+    api_calls: int = 0
+    lines: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and not self.errors
+
+
+class _Executor:
+    """Runs actions through the writer; looks up field ids and the bot account only if needed."""
+
+    def __init__(self, writer: JiraWriter, connector: JiraConnector, marker: str) -> None:
+        self.writer, self.connector, self.marker = writer, connector, marker
+        self._field_ids: dict[str, str] | None = None
+
+    def field_ids(self, names: list[str]) -> dict[str, str]:
+        if self._field_ids is None or any(n not in self._field_ids for n in names):
+            self._field_ids = {**(self._field_ids or {}), **self.writer.field_ids(names)}
+        return self._field_ids
+
+    def bot_account(self, configured: str | None) -> str | None:
+        return configured or self.connector.client.myself().get("accountId")
+
+    def run(self, action: Action) -> Outcome:
+        """One action; the transport's errors mapped to outcomes the ledger understands."""
+        writer = self.writer
+        try:
+            if isinstance(action, SetFields):
+                ids = self.field_ids(list(action.values))
+                writer.set_fields(action.key, {ids[f]: v for f, v in action.values.items()})
+                return Outcome.success()
+            if isinstance(action, AddComment):
+                tag = {"key": MARKER_PROPERTY_KEY, "value": {"managed": True, "version": 1}}
+                return Outcome.success(writer.add_comment(action.key, action.body, tag))
+            if isinstance(action, UpdateComment):
+                writer.update_comment(action.key, action.comment_id, action.body)
+                return Outcome.success(action.comment_id)
+            if isinstance(action, DeleteComment):
+                writer.delete_comment(action.key, action.comment_id)
+                return Outcome.success()
+        except MarkerPropertyError as exc:  # the comment exists; only its tag failed
+            return Outcome.success(exc.comment_id)
+        except CommentNotFoundError:
+            return Outcome.not_found()
+        except (IssueNotFoundError, ConnectorError) as exc:
+            return Outcome.failure(str(exc))
+        raise TypeError(f"unknown write-back action {action!r}")
+
+
+def push_connector(
+    config: ConnectorConfig,
+    engine: Engine,
+    run: KpiRun,
+    findings: Sequence[Finding],
+    *,
+    dry_run: bool = False,
+    now: datetime | None = None,
+) -> PushSummary:
+    """Push one connector's KPI fields and bot comments; never raises for a tracker's failure."""
+    now = now or datetime.now(UTC)
+    summary = PushSummary(config.name, dry_run)
+    writeback = getattr(config, "writeback", None)
+    if writeback is None or not writeback.enabled:
+        return summary
+    if not isinstance(config, JiraConnector.config_model):
+        summary.errors.append(f"write-back is not available for kind {config.kind!r} yet")
+        return summary
+    actions = plan(
+        desired_state(run, findings, writeback, config.name, item_sources=run.item_sources),
+        load_ledger(engine, config.name),
+        writeback,
+        source=config.name,
+    )
+    summary.planned = len(actions)
+    if dry_run or not actions:  # nothing to write: not a single call
+        summary.lines = [action.describe() for action in actions]
+        return summary
+    with JiraConnector(config) as connector, JiraWriter(connector.client) as writer:
+        executor = _Executor(writer, connector, writeback.marker)
+        try:
+            for action in actions:
+                steps: list[Action] = [action]
+                if isinstance(action, AddComment):
+                    bot = executor.bot_account(writeback.service_account)
+                    if bot is not None:
+                        found = writer.find_bot_comments(action.key, bot, writeback.marker)
+                        steps = reconcile_add(action, found)
+                for step in steps:
+                    outcome = executor.run(step)
+                    record_ledger_update(engine, apply_result(step, outcome), now)
+                    if outcome.ok or outcome.gone:
+                        summary.done += 1
+                    else:
+                        summary.failed += 1
+                        summary.errors.append(f"{step.key}: {outcome.error}")
+                        log.warning("push_failed", key=step.key, error=outcome.error)
+        except ConnectorError as exc:
+            summary.errors.append(str(exc))
+            log.error("push_aborted", connector=config.name, error=str(exc))
+        finally:
+            summary.api_calls = connector.stats.api_calls
+    return summary

@@ -1,0 +1,145 @@
+"""Sync, KPIs, findings, push, again and again: each change written once, one comment per item."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from connectors.jira import JiraConfig
+from pmo_sync.governance.policy import load_policies
+from pmo_sync.kpi.config import KpiConfig
+from pmo_sync.kpi.service import refresh_kpis
+from pmo_sync.sandbox.server import JiraSandbox
+from pmo_sync.sync import RunSummary
+from pmo_sync.writeback.service import PushSummary, push_connector
+
+FIELDS = {
+    "cycle_time_days": "Cycle time (days)",
+    "wip_age_days": "WIP age (days)",
+    "team_cycle_time_p85_days": "Team p85 cycle time (days)",
+}
+POLICY = """
+rules:
+  - id: estimate-committed
+    rule: missing_estimate
+  - id: in-progress-assignee
+    rule: missing_assignee
+"""
+
+
+@pytest.fixture
+def writeback_sandbox(jira_sandbox: JiraSandbox) -> JiraSandbox:
+    """The sandbox with the three KPI fields created and on every project's edit screen."""
+    data = jira_sandbox.dataset
+    for name in FIELDS.values():
+        field_id = data.create_custom_field(name, "number")
+        for project in ("ABC", "DEF", "GHI"):
+            data.add_field_to_screen(field_id, project)
+    return jira_sandbox
+
+
+@pytest.fixture
+def cycle(
+    writeback_sandbox: JiraSandbox,
+    make_config: Callable[..., JiraConfig],
+    run_sync: Callable[..., RunSummary],
+    engine: Engine,
+    tmp_path: Path,
+) -> Callable[..., PushSummary]:
+    """One service cycle: sync, KPIs and findings as of the sandbox's clock, push."""
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "rules.yaml").write_text(POLICY, encoding="utf-8")
+    rules, errors = load_policies(tmp_path)
+    assert errors == []
+    config = make_config(
+        writeback_sandbox, writeback={"enabled": True, "fields": FIELDS, "comments": True}
+    )
+
+    def run(*, dry_run: bool = False) -> PushSummary:
+        assert run_sync(config).status == "success"
+        now = writeback_sandbox.dataset.clock.now
+        refresh = refresh_kpis(engine, KpiConfig(), rules=rules, now=now)
+        return push_connector(
+            config, engine, refresh.run, refresh.findings, dry_run=dry_run, now=now
+        )
+
+    return run
+
+
+def _bot_comments(sandbox: JiraSandbox) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for issue in sandbox.dataset.issues:
+        mine = [c for c in sandbox.dataset.comments(issue.key) if c.author_id == sandbox.account_id]
+        if mine:
+            counts[issue.key] = len(mine)
+    return counts
+
+
+def test_ten_cycles_write_once_and_leave_one_comment_per_item(
+    writeback_sandbox: JiraSandbox, cycle: Callable[..., PushSummary]
+) -> None:
+    preview = cycle(dry_run=True)
+    assert preview.planned > 0 and len(preview.lines) >= preview.planned
+    assert writeback_sandbox.writes == []  # a dry run writes nothing
+
+    first = cycle()
+    assert first.ok, first.errors
+    assert first.done == first.planned == preview.planned
+    writes_after_first = len(writeback_sandbox.writes)
+    assert writes_after_first > 0
+    comments = _bot_comments(writeback_sandbox)
+    assert comments and set(comments.values()) == {1}
+
+    for _ in range(9):
+        again = cycle()
+        assert (again.planned, again.done, again.api_calls) == (0, 0, 0)
+    assert len(writeback_sandbox.writes) == writes_after_first  # the bot's edits caused none
+    assert _bot_comments(writeback_sandbox) == comments
+
+    # a value written into the tracker is the value computed
+    data = writeback_sandbox.dataset
+    cycle_field = next(f.id for f in data.custom_fields if f.name == "Cycle time (days)")
+    done_with_value = [
+        i.key for i in data.issues if data.field_value(i.key, cycle_field) is not None
+    ]
+    assert done_with_value
+
+
+def test_a_failed_write_is_retried_next_cycle_and_only_it(
+    writeback_sandbox: JiraSandbox, cycle: Callable[..., PushSummary]
+) -> None:
+    writeback_sandbox.inject(method="PUT", path=r"/rest/api/2/issue/[^/]+$", status=403, times=1)
+    first = cycle()
+    assert first.failed == 1 and len(first.errors) == 1
+    assert "(HTTP 403)" in first.errors[0]
+    second = cycle()
+    assert (second.planned, second.done, second.failed) == (1, 1, 0)
+    assert cycle().planned == 0
+
+
+def test_a_comment_deleted_by_a_person_comes_back_with_its_next_change(
+    writeback_sandbox: JiraSandbox, cycle: Callable[..., PushSummary]
+) -> None:
+    """Unchanged findings cost no call, so a deletion is seen when the comment next changes."""
+    cycle()
+    data = writeback_sandbox.dataset
+    key = next(
+        k
+        for k in _bot_comments(writeback_sandbox)
+        if data.issue(k).status.name == "In Progress" and data.issue(k).assignee is not None
+    )
+    comment = next(c for c in data.comments(key) if c.author_id == writeback_sandbox.account_id)
+    data.delete_comment(comment.id)
+    assert cycle().planned == 0
+    data.clock.advance(minutes=1)
+    data.assign(key, None)  # a new finding: the comment must change
+    changed = cycle()
+    assert (changed.planned, changed.done, changed.failed) == (1, 1, 0)  # the update found it gone
+    assert key not in _bot_comments(writeback_sandbox)
+    readded = cycle()
+    assert (readded.planned, readded.done) == (1, 1)
+    assert _bot_comments(writeback_sandbox)[key] == 1
+    assert cycle().planned == 0
