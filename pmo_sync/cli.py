@@ -182,6 +182,66 @@ def connectors_check(name: Annotated[str, typer.Argument(help="the connector's n
         raise typer.Exit(EXIT_CONNECTOR_FAILED)
 
 
+@connectors_app.command("provision")
+def connectors_provision(
+    name: Annotated[str, typer.Argument(help="the connector's name")],
+) -> None:
+    """Create the custom fields write-back needs where allowed; else print the admin steps."""
+    from connectors.errors import ConnectorError, PermissionDeniedError
+    from connectors.jira import JiraConnector
+    from connectors.jira.push import FieldNotFoundError, JiraWriter
+    from connectors.jira.streams import project_keys_in
+
+    settings = _settings()
+    configs = {c.name: c for c in _valid_configs(settings)}
+    config = configs.get(name)
+    if config is None:
+        err.print(f"no connector named {name!r}", markup=False)
+        raise typer.Exit(EXIT_INVALID_CONFIG)
+    writeback = getattr(config, "writeback", None)
+    if not isinstance(config, JiraConnector.config_model) or writeback is None:
+        err.print(f"{name}: write-back is not available for kind {config.kind!r}", markup=False)
+        raise typer.Exit(EXIT_INVALID_CONFIG)
+    if not writeback.fields:
+        out.print(f"{name}: no write-back fields configured; nothing to provision", markup=False)
+        return
+    projects = ", ".join(project_keys_in(config.jql)) or "the projects of the JQL"
+    failed = False
+    with JiraConnector(config) as connector, JiraWriter(connector.client) as writer:
+        for metric, field_name in sorted(writeback.fields.items()):
+            try:
+                field_id = writer.field_ids([field_name])[field_name]
+                out.print(f"ok   {metric}: field {field_name!r} exists ({field_id})", markup=False)
+                continue
+            except FieldNotFoundError:
+                pass
+            except ConnectorError as exc:
+                err.print(f"FAIL {metric}: {exc}", markup=False)
+                failed = True
+                continue
+            kind = "date" if metric.endswith("_date") else "number"
+            try:
+                field_id = writer.create_custom_field(
+                    field_name, kind, description=f"Written by pmo-sync: {metric}"
+                )
+            except PermissionDeniedError as exc:
+                out.print(f"TODO {metric}: {exc}", markup=False)
+                failed = True
+                continue
+            except ConnectorError as exc:
+                err.print(f"FAIL {metric}: {exc}", markup=False)
+                failed = True
+                continue
+            out.print(
+                f"made {metric}: created {kind} field {field_name!r} ({field_id}); a Jira admin "
+                f"must add it to the edit screens of {projects} (Jira settings > Issues > "
+                "Custom fields > the field > Screens)",
+                markup=False,
+            )
+    if failed:
+        raise typer.Exit(EXIT_CONNECTOR_FAILED)
+
+
 # -- sync ------------------------------------------------------------------------------------------
 
 

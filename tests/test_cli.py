@@ -716,3 +716,68 @@ def test_sync_evaluates_policies_and_findings_lists_them(
     again = invoke("sync")
     assert f"findings: 0 open (0 new, {opened} resolved)" in again.stdout.splitlines()
     assert json.loads(invoke("findings", "--format", "json").stdout) == []
+
+
+# -- write-back ----------------------------------------------------------------------------------
+
+
+def _writeback_connector(cli_env: Path, url: str) -> None:
+    write_connector(
+        cli_env, "sandbox-jira.yaml", "sandbox-jira", url,
+        extra="writeback:\n  enabled: true\n  fields:\n"
+        "    cycle_time_days: Cycle time (days)\n    wip_age_days: WIP age (days)\n",
+    )  # fmt: skip
+
+
+def test_provision_creates_missing_fields_and_says_what_an_admin_must_do(cli_env: Path) -> None:
+    with JiraSandbox(token=SECRET) as sandbox:
+        _writeback_connector(cli_env, sandbox.url)
+        result = invoke("connectors", "provision", "sandbox-jira")
+        assert result.exit_code == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert [line.split(":")[0] for line in lines] == [
+            "made cycle_time_days",
+            "made wip_age_days",
+        ]
+        assert "must add it to the edit screens of ABC, DEF, GHI" in lines[0]
+        names = {f.name for f in sandbox.dataset.custom_fields}
+        assert {"Cycle time (days)", "WIP age (days)"} <= names
+        again = invoke("connectors", "provision", "sandbox-jira")
+        assert [line.split(" ")[0] for line in again.stdout.splitlines()] == ["ok", "ok"]
+
+
+def test_provision_without_admin_prints_the_manual_steps(cli_env: Path) -> None:
+    with JiraSandbox(token=SECRET, admin=False) as sandbox:
+        _writeback_connector(cli_env, sandbox.url)
+        result = invoke("connectors", "provision", "sandbox-jira")
+        assert result.exit_code == 1
+        first = result.stdout.splitlines()[0]
+        assert first.startswith("TODO cycle_time_days: ")
+        assert "Ask a Jira admin to create it by hand" in first
+
+
+def test_push_dry_run_prints_the_changes_then_push_makes_them(cli_env: Path) -> None:
+    with JiraSandbox(token=SECRET) as sandbox:
+        _writeback_connector(cli_env, sandbox.url)
+        for name in ("Cycle time (days)", "WIP age (days)"):
+            field_id = sandbox.dataset.create_custom_field(name, "number")
+            for project in ("ABC", "DEF", "GHI"):
+                sandbox.dataset.add_field_to_screen(field_id, project)
+        assert invoke("sync").exit_code == 0
+        preview = invoke("push", "--dry-run")
+        assert preview.exit_code == 0, preview.stderr
+        lines = preview.stdout.splitlines()
+        planned = int(re.fullmatch(r"sandbox-jira: would make (\d+) change\(s\)", lines[-1])[1])
+        assert planned > 0
+        assert any(re.match(r"[A-Z]+-\d+: set Cycle time \(days\)", line) for line in lines)
+        assert sandbox.writes == []
+        pushed = invoke("push")
+        assert pushed.exit_code == 0, pushed.stderr
+        assert re.fullmatch(
+            rf"sandbox-jira: made {planned} change\(s\), 0 failed, \d+ API calls",
+            pushed.stdout.splitlines()[-1],
+        )
+        again = invoke("push")
+        assert (
+            again.stdout.splitlines()[-1] == "sandbox-jira: made 0 change(s), 0 failed, 0 API calls"
+        )
