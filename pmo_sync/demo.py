@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -16,18 +17,21 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from connectors.base import ConnectorConfig
 from pmo_sync.config import ConfigLoad, load_connector_configs
 from pmo_sync.governance.policy import load_policies
 from pmo_sync.governance.render import print_findings
 from pmo_sync.kpi.compute import kpi_values
 from pmo_sync.kpi.config import KpiConfig
 from pmo_sync.kpi.render import print_kpi_table
-from pmo_sync.kpi.service import refresh_kpis
+from pmo_sync.kpi.service import KpiRefresh, refresh_kpis
 from pmo_sync.report import print_sync_summaries
+from pmo_sync.sandbox.server import JiraSandbox
 from pmo_sync.store.engine import make_engine, upgrade
 from pmo_sync.store.findings import read_findings
 from pmo_sync.store.repository import Store
 from pmo_sync.sync import sync_all
+from pmo_sync.writeback.service import push_connector
 
 __all__ = ["run_demo"]
 
@@ -47,6 +51,11 @@ def _write_config(config_dir: Path, url: str, email: str) -> None:
                 f"email: {email}",
                 f"token: ${{{TOKEN_VARIABLE}}}",
                 "jql: project in (ABC, DEF, GHI)",
+                "writeback:",
+                "  enabled: true",
+                "  comments: true",
+                "  fields:",
+                *(f"    {metric}: {name}" for metric, name in DEMO_FIELDS.items()),
                 "",
             ]
         ),
@@ -55,6 +64,19 @@ def _write_config(config_dir: Path, url: str, email: str) -> None:
 
 
 EXAMPLE_POLICIES = Path(__file__).resolve().parents[1] / "config" / "policies"
+DEMO_FIELDS = {
+    "cycle_time_days": "Cycle time (days)",
+    "wip_age_days": "WIP age (days)",
+    "team_cycle_time_p85_days": "Team p85 cycle time (days)",
+}
+
+
+def _provision_sandbox_fields(jira: JiraSandbox) -> None:
+    """What a Jira admin does once: create the KPI fields and put them on the edit screens."""
+    for name in DEMO_FIELDS.values():
+        field_id = jira.dataset.create_custom_field(name, "number")
+        for project in ("ABC", "DEF", "GHI"):
+            jira.dataset.add_field_to_screen(field_id, project)
 
 
 def _copy_example_policies(config_dir: Path) -> None:
@@ -82,7 +104,6 @@ def _load_with_token(config_dir: Path, token: str) -> ConfigLoad:
 
 def run_demo(console: Console, *, keep: Path | None, issues_per_project: int = 100) -> int:
     """Returns the exit code: 0 when every connector synced."""
-    from pmo_sync.sandbox.server import JiraSandbox
 
     with tempfile.TemporaryDirectory(prefix="pmo-sync-demo-") as scratch:
         workdir = keep if keep is not None else Path(scratch)
@@ -90,6 +111,7 @@ def run_demo(console: Console, *, keep: Path | None, issues_per_project: int = 1
         with JiraSandbox(issues_per_project=issues_per_project) as jira:
             console.print(f"sandbox Jira on {jira.url}", highlight=False)
             _write_config(workdir / "config", jira.url, jira.email)
+            _provision_sandbox_fields(jira)
             _copy_example_policies(workdir / "config")
             loaded = _load_with_token(workdir / "config", jira.token)
             if loaded.errors:
@@ -102,7 +124,8 @@ def run_demo(console: Console, *, keep: Path | None, issues_per_project: int = 1
             summaries = sync_all(loaded.configs, store)
             print_sync_summaries(console, summaries)
             _print_stored(console, store)
-            _print_kpis(console, store, workdir / "config", jira.dataset.clock.now)
+            refresh = _print_kpis(console, store, workdir / "config", jira.dataset.clock.now)
+            _print_push(console, store, loaded.configs, refresh, jira)
         engine.dispose()
         if keep is not None:
             console.print(f"kept the demo's config and store in {keep}", highlight=False)
@@ -128,7 +151,7 @@ def _print_stored(console: Console, store: Store) -> None:
     console.print(table)
 
 
-def _print_kpis(console: Console, store: Store, config_dir: Path, now: datetime) -> None:
+def _print_kpis(console: Console, store: Store, config_dir: Path, now: datetime) -> KpiRefresh:
     """The KPI and governance engines over what was just synced, as of the sandbox's clock."""
     rules, errors = load_policies(config_dir)
     for error in errors:
@@ -147,3 +170,42 @@ def _print_kpis(console: Console, store: Store, config_dir: Path, now: datetime)
         highlight=False,
     )
     print_findings(console, findings)
+    return refresh
+
+
+def _print_push(
+    console: Console,
+    store: Store,
+    configs: Sequence[ConnectorConfig],
+    refresh: KpiRefresh,
+    jira: JiraSandbox,
+) -> None:
+    """Write-back into the sandbox Jira, then once more to show nothing is written twice."""
+    for config in configs:
+        now = jira.dataset.clock.now
+        first = push_connector(config, store.engine, refresh.run, refresh.findings, now=now)
+        again = push_connector(config, store.engine, refresh.run, refresh.findings, now=now)
+        comments = sum(
+            1
+            for issue in jira.dataset.issues
+            for c in jira.dataset.comments(issue.key)
+            if c.author_id == jira.account_id
+        )
+        console.print(
+            f"write-back into {config.name}: {first.done} changes ({comments} bot comments, "
+            f"KPI fields on the items) in {first.api_calls} API calls, {first.failed} failed; "
+            f"pushed again: {again.done} changes, {again.api_calls} API calls",
+            highlight=False,
+        )
+        sample = next(
+            (
+                (issue.key, c.text)
+                for issue in jira.dataset.issues
+                for c in jira.dataset.comments(issue.key)
+                if c.author_id == jira.account_id
+            ),
+            None,
+        )
+        if sample is not None:
+            console.print(f"the bot's comment on {sample[0]}:", highlight=False)
+            console.print(sample[1], highlight=False, markup=False)
