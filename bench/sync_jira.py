@@ -42,28 +42,22 @@ import json
 import math
 import os
 import resource
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
-from base64 import b64encode
 from pathlib import Path
 from typing import Any
 
+from sandbox_process import EMAIL, TOKEN, free_port, sandbox_command, stop, wait_until_up
+
 PROJECTS = ("ABC", "DEF", "GHI")
 JQL = "project in (ABC, DEF, GHI)"
-EMAIL = "pmo-bot@acme.example"
-TOKEN = "sandbox-token"
 TOKEN_ENV = "PMO_BENCH_JIRA_TOKEN"
 PAGE_SIZE = 100  # JiraConfig.page_size default, and search/jql's cap with a changelog
 RECENT_HISTORIES = 20  # search/jql returns only the latest 20 histories per issue
 AGILE_PAGE_SIZE = 50
-SANDBOX_START_TIMEOUT = 900.0
 
 # Endpoints by the path fragment that identifies them, in the order they are printed.
 ENDPOINTS = (
@@ -256,54 +250,6 @@ def api_minimum(seed: int, issues_per_project: int) -> dict[str, int]:
     }
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _sandbox_command(port: int, seed: int, per_project: int) -> list[str]:
-    cli = Path(sys.executable).with_name("pmo-sync")
-    args = ["sandbox", "serve", "--port", str(port), "--seed", str(seed)]
-    args += ["--issues-per-project", str(per_project)]
-    if cli.exists():
-        return [str(cli), *args]
-    return [sys.executable, "-c", "from pmo_sync.cli import app; app()", *args]
-
-
-def _wait_until_up(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
-    auth = b64encode(f"{EMAIL}:{TOKEN}".encode()).decode()
-    request = urllib.request.Request(
-        f"{url}/rest/api/3/myself", headers={"Authorization": f"Basic {auth}"}
-    )
-    deadline = time.monotonic() + SANDBOX_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"the sandbox exited with {process.returncode}: {log_path.read_text()[-2000:]}"
-            )
-        try:
-            with urllib.request.urlopen(request, timeout=5) as answer:
-                if answer.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"the sandbox did not answer at {url} within {SANDBOX_START_TIMEOUT:g} s")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop the sandbox by its own PID: SIGTERM (it shuts down cleanly), then SIGKILL."""
-    if process.poll() is not None:
-        return
-    os.kill(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=15)
-
-
 def _with_search_path(url: str, schema: str) -> str:
     separator = "&" if "?" in url else "?"
     return f"{url}{separator}options=-csearch_path%3D{schema}"
@@ -327,13 +273,13 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
     per_project = math.ceil(size / len(PROJECTS))
     with tempfile.TemporaryDirectory(prefix="pmo-bench-") as tmp:
         tmpdir = Path(tmp)
-        port = _free_port()
+        port = free_port()
         url = f"http://127.0.0.1:{port}"
         log_path = tmpdir / "sandbox.log"
         schema = None
         with log_path.open("wb") as log_file:
             sandbox = subprocess.Popen(
-                _sandbox_command(port, args.seed, per_project),
+                sandbox_command(port, args.seed, per_project),
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -341,7 +287,7 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
         try:
             started = time.perf_counter()
             minimum = api_minimum(args.seed, per_project)  # while the sandbox generates
-            _wait_until_up(sandbox, url, log_path)
+            wait_until_up(sandbox, url, log_path)
             setup_seconds = time.perf_counter() - started
             if args.database_url:
                 schema = f"bench_{uuid.uuid4().hex[:10]}"
@@ -373,7 +319,7 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
                 raise RuntimeError(f"the sync subprocess failed (exit {worker.returncode})")
             result = json.loads(result_path.read_text())
         finally:
-            _stop(sandbox)
+            stop(sandbox)
             if schema is not None:
                 _pg_schema(args.database_url, schema, create=False)
     result.update(

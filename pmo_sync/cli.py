@@ -8,6 +8,7 @@ and errors name the variable, never its value.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -87,6 +88,15 @@ def _valid_configs(settings: Settings) -> list[ConnectorConfig]:
             err.print(f"[red]error[/red] {escape(str(error))}", highlight=False)
         raise typer.Exit(EXIT_INVALID_CONFIG)
     return loaded.configs
+
+
+def _configs_for(settings: Settings, connector: str | None) -> list[ConnectorConfig]:
+    """The valid configs, after checking that `--connector`, if given, names one of them."""
+    configs = _valid_configs(settings)
+    if connector is not None and connector not in {c.name for c in configs}:
+        err.print(f"no connector named {connector!r}", markup=False)
+        raise typer.Exit(EXIT_INVALID_CONFIG)
+    return configs
 
 
 # -- db ------------------------------------------------------------------------------------------
@@ -257,10 +267,7 @@ def sync(
     from pmo_sync.sync import sync_all
 
     settings = _settings()
-    configs = _valid_configs(settings)
-    if connector is not None and connector not in {c.name for c in configs}:
-        err.print(f"no connector named {connector!r}", markup=False)
-        raise typer.Exit(EXIT_INVALID_CONFIG)
+    configs = _configs_for(settings, connector)
     store = _open_store(settings)
     with sync_progress(out, enabled=sys.stderr.isatty()) as progress:
         summaries = sync_all(configs, store, only=connector, full=full, progress=progress)
@@ -280,10 +287,7 @@ def _kpi_config(settings: Settings) -> KpiConfig:
     from pmo_sync.kpi.config import load_kpi_config
 
     config, errors = load_kpi_config(settings.config_dir)
-    if errors:
-        for error in errors:
-            err.print(str(error), highlight=False, markup=False)
-        raise typer.Exit(EXIT_INVALID_CONFIG)
+    _exit_on_config_errors(errors)
     return config
 
 
@@ -291,11 +295,15 @@ def _rules(settings: Settings) -> list[RuleConfig]:
     from pmo_sync.governance.policy import load_policies
 
     rules, errors = load_policies(settings.config_dir)
-    if errors:
-        for error in errors:
-            err.print(str(error), highlight=False, markup=False)
-        raise typer.Exit(EXIT_INVALID_CONFIG)
+    _exit_on_config_errors(errors)
     return rules
+
+
+def _exit_on_config_errors(errors: Sequence[object]) -> None:
+    for error in errors:
+        err.print(str(error), highlight=False, markup=False)
+    if errors:
+        raise typer.Exit(EXIT_INVALID_CONFIG)
 
 
 def _print_refresh(refresh: KpiRefresh) -> None:
@@ -367,10 +375,7 @@ def push(
     from pmo_sync.writeback.service import push_connector
 
     settings = _settings()
-    configs = _valid_configs(settings)
-    if connector is not None and connector not in {c.name for c in configs}:
-        err.print(f"no connector named {connector!r}", markup=False)
-        raise typer.Exit(EXIT_INVALID_CONFIG)
+    configs = _configs_for(settings, connector)
     store = _open_store(settings)
     refresh = refresh_kpis(store.engine, _kpi_config(settings), rules=_rules(settings))
     failed = False

@@ -67,24 +67,34 @@ class PushSummary:
 class _Executor:
     """Runs actions through the writer; looks up field ids and the bot account only if needed."""
 
-    def __init__(self, writer: JiraWriter, connector: JiraConnector, marker: str) -> None:
+    def __init__(
+        self, writer: JiraWriter, connector: JiraConnector, marker: str, fields: list[str]
+    ) -> None:
         self.writer, self.connector, self.marker = writer, connector, marker
+        self._fields = fields
         self._field_ids: dict[str, str] | None = None
+        self._bot: str | None = None
 
-    def field_ids(self, names: list[str]) -> dict[str, str]:
-        if self._field_ids is None or any(n not in self._field_ids for n in names):
-            self._field_ids = {**(self._field_ids or {}), **self.writer.field_ids(names)}
+    def field_ids(self) -> dict[str, str]:
+        """Every configured field's id, with one `GET /field` on the first field write."""
+        if self._field_ids is None:
+            self._field_ids = self.writer.field_ids(self._fields)
         return self._field_ids
 
     def bot_account(self, configured: str | None) -> str | None:
-        return configured or self.connector.client.myself().get("accountId")
+        """The service account, asked of `/myself` once, on the first comment added."""
+        if configured is not None:
+            return configured
+        if self._bot is None:
+            self._bot = self.connector.client.myself().get("accountId")
+        return self._bot
 
     def run(self, action: Action) -> Outcome:
         """One action; the transport's errors mapped to outcomes the ledger understands."""
         writer = self.writer
         try:
             if isinstance(action, SetFields):
-                ids = self.field_ids(list(action.values))
+                ids = self.field_ids()
                 writer.set_fields(action.key, {ids[f]: v for f, v in action.values.items()})
                 return Outcome.success()
             if isinstance(action, AddComment):
@@ -134,7 +144,7 @@ def push_connector(
         summary.lines = [action.describe() for action in actions]
         return summary
     with JiraConnector(config) as connector, JiraWriter(connector.client) as writer:
-        executor = _Executor(writer, connector, writeback.marker)
+        executor = _Executor(writer, connector, writeback.marker, list(writeback.fields.values()))
         try:
             for action in actions:
                 steps: list[Action] = [action]

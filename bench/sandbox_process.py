@@ -1,0 +1,66 @@
+"""Running the sandbox Jira in a process of its own, for benchmarks that measure only pmo-sync."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from base64 import b64encode
+from pathlib import Path
+
+EMAIL = "pmo-bot@acme.example"
+TOKEN = "sandbox-token"
+SANDBOX_START_TIMEOUT = 900.0  # generating 100k issues takes a while
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def sandbox_command(port: int, seed: int, per_project: int) -> list[str]:
+    cli = Path(sys.executable).with_name("pmo-sync")
+    args = ["sandbox", "serve", "--port", str(port), "--seed", str(seed)]
+    args += ["--issues-per-project", str(per_project)]
+    if cli.exists():
+        return [str(cli), *args]
+    return [sys.executable, "-c", "from pmo_sync.cli import app; app()", *args]
+
+
+def wait_until_up(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
+    auth = b64encode(f"{EMAIL}:{TOKEN}".encode()).decode()
+    request = urllib.request.Request(
+        f"{url}/rest/api/3/myself", headers={"Authorization": f"Basic {auth}"}
+    )
+    deadline = time.monotonic() + SANDBOX_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"the sandbox exited with {process.returncode}: {log_path.read_text()[-2000:]}"
+            )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"the sandbox did not answer at {url} within {SANDBOX_START_TIMEOUT:g} s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop the sandbox by its own PID: SIGTERM (it shuts down cleanly), then SIGKILL."""
+    if process.poll() is not None:
+        return
+    os.kill(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=15)
