@@ -1,0 +1,1 @@
+"""The Azure DevOps connector (in progress): configuration and revision conversion."""

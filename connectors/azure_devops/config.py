@@ -1,0 +1,57 @@
+"""The Azure DevOps connector's configuration file."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, HttpUrl, model_validator
+
+from connectors.base import ConnectorConfig
+from connectors.secrets import SecretRef, resolve_secret_files
+from pmo_sync.domain import Stage
+from pmo_sync.writeback.config import WritebackConfig
+
+__all__ = ["AzureDevOpsConfig"]
+
+DEFAULT_ESTIMATE_FIELDS = (
+    "Microsoft.VSTS.Scheduling.StoryPoints",
+    "Microsoft.VSTS.Scheduling.Effort",
+    "Microsoft.VSTS.Scheduling.Size",
+)
+
+
+class AzureDevOpsConfig(ConnectorConfig):
+    """`kind: azure_devops` — one project of an Azure DevOps organisation, read with a PAT.
+
+    `teams` limits the sync to those teams' area paths (default: every team of
+    the project); `area_paths` names them directly instead. The estimate comes
+    from `estimate_field` (default: Story Points, else Effort, else Size, the
+    first that the work item has).
+    """
+
+    kind: Literal["azure_devops"] = "azure_devops"
+    organization_url: HttpUrl
+    token: SecretRef
+    project: str = Field(min_length=1)
+    teams: list[str] | None = None
+    area_paths: list[str] | None = None
+    work_item_types: list[str] = Field(
+        default_factory=lambda: ["User Story", "Product Backlog Item", "Bug", "Task", "Feature"]
+    )
+    estimate_field: str | None = None
+    state_map: dict[str, Stage] = Field(default_factory=dict)
+    page_size: int = Field(default=200, ge=1, le=200)
+    wiql_cap: int = Field(default=20_000, ge=100, le=20_000)
+    overlap_minutes: int = Field(default=10, ge=0, le=24 * 60)
+    writeback: WritebackConfig = Field(default_factory=WritebackConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_secret_files(cls, data: Any) -> Any:
+        return resolve_secret_files(data, ("token",))
+
+    @model_validator(mode="after")
+    def _one_scope(self) -> AzureDevOpsConfig:
+        if self.teams and self.area_paths:
+            raise ValueError("give teams or area_paths, not both")
+        return self

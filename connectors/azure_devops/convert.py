@@ -1,0 +1,270 @@
+"""Azure DevOps work item revisions → normalised records. Pure functions, no I/O.
+
+The reporting revisions API gives every revision as a full snapshot of the
+fields, so history is the difference between consecutive revisions: a state,
+iteration path, estimate, assignee or Blocked-tag that differs from the
+previous revision is one change at that revision's `System.ChangedDate`.
+Unlike Jira, an item is in one iteration at a time, so each change of
+`System.IterationPath` closes one stay and opens the next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import pairwise
+from typing import Any
+
+from pmo_sync.domain import (
+    ChangeField,
+    ItemBundle,
+    ItemChange,
+    SprintMembership,
+    SprintRecord,
+    Stage,
+    StatusRecord,
+    WorkItemRecord,
+)
+
+__all__ = [
+    "CATEGORY_STAGE",
+    "AdoContext",
+    "convert_iteration",
+    "convert_revisions",
+    "convert_state",
+    "parse_ado_datetime",
+]
+
+CATEGORY_STAGE = {
+    "Proposed": Stage.TODO,
+    "InProgress": Stage.IN_PROGRESS,
+    "Resolved": Stage.IN_PROGRESS,  # resolved but not yet accepted: still work in progress
+    "Completed": Stage.DONE,
+    "Removed": Stage.DONE,  # cancelled: no longer in progress, like Jira's Won't Do
+}
+_TYPES = {
+    "user story": "story",
+    "product backlog item": "story",
+    "requirement": "story",
+    "bug": "bug",
+    "task": "task",
+    "feature": "epic",
+    "epic": "epic",
+}
+BLOCKED_TAG = "blocked"
+
+
+def parse_ado_datetime(value: Any) -> datetime | None:
+    """Azure DevOps writes 0 to 7 fraction digits and a Z: compare as datetimes, never strings."""
+    if value is None or value == "":
+        return None
+    text = str(value).replace("Z", "+00:00")
+    if "." in text:
+        head, rest = text.split(".", 1)
+        digits = "".join(c for c in rest if c.isdigit())
+        zone = rest[len(digits) :]
+        text = f"{head}.{(digits + '000000')[:6]}{zone}"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _person(value: Any) -> str | None:
+    """An identity field: a dict (`uniqueName`/`displayName`) or 'Name <email>' text."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, Mapping):
+        return value.get("uniqueName") or value.get("id") or value.get("displayName")
+    text = str(value)
+    if "<" in text and text.endswith(">"):
+        return text[text.rindex("<") + 1 : -1]
+    return text
+
+
+def _blocked(fields: Mapping[str, Any]) -> bool:
+    tags = str(fields.get("System.Tags") or "")
+    if any(t.strip().lower() == BLOCKED_TAG for t in tags.split(";")):
+        return True
+    return str(fields.get("Microsoft.VSTS.CMMI.Blocked") or "").lower() == "yes"
+
+
+@dataclass(frozen=True, slots=True)
+class AdoContext:
+    """What converting one work item needs beyond its revisions."""
+
+    organization_url: str
+    project: str
+    state_categories: Mapping[tuple[str, str], str]  # (work item type, state) -> category
+    iteration_ids: Mapping[str, str]  # iteration path -> iteration id
+    team_of_area: Mapping[str, str]  # area path prefix -> team
+    estimate_fields: Sequence[str]
+    state_map: Mapping[str, Stage] = field(default_factory=dict)
+    bot: str | None = None
+
+    def team(self, area_path: str) -> str | None:
+        best = None
+        for prefix, team in self.team_of_area.items():
+            if (area_path == prefix or area_path.startswith(prefix + "\\")) and (
+                best is None or len(prefix) > len(best[0])
+            ):
+                best = (prefix, team)
+        return best[1] if best else None
+
+    def estimate(self, fields: Mapping[str, Any]) -> float | None:
+        for name in self.estimate_fields:
+            value = fields.get(name)
+            if value is not None and value != "":
+                try:
+                    return float(value)
+                except (TypeError, ValueError):
+                    return None
+        return None
+
+    def stage(self, item_type: str, state: str) -> tuple[str, Stage]:
+        category = self.state_categories.get((item_type, state), "InProgress")
+        return category, self.state_map.get(state, CATEGORY_STAGE.get(category, Stage.IN_PROGRESS))
+
+
+def _num(value: float | None) -> str | None:
+    return None if value is None else repr(float(value))
+
+
+def convert_revisions(revisions: Iterable[Mapping[str, Any]], ctx: AdoContext) -> ItemBundle:
+    """All revisions of one work item (any order) → its current record and whole history."""
+    revs = sorted(revisions, key=lambda r: int(r.get("rev") or r["fields"]["System.Rev"]))
+    if not revs:
+        raise ValueError("no revisions")
+    first, last = revs[0]["fields"], revs[-1]["fields"]
+    item_id = str(revs[-1].get("id") or last["System.Id"])
+    created = parse_ado_datetime(first.get("System.CreatedDate") or first.get("System.ChangedDate"))
+    updated = parse_ado_datetime(last.get("System.ChangedDate"))
+    if created is None or updated is None:
+        raise ValueError(f"work item {item_id} has no created/changed date")
+
+    changes: list[ItemChange] = []
+    stays: list[SprintMembership] = []
+    path = str(first.get("System.IterationPath") or "")
+    open_since: datetime | None = created if path in ctx.iteration_ids else None
+    last_activity = created
+    item_type = str(last.get("System.WorkItemType", ""))
+    created_done = ctx.stage(item_type, str(first.get("System.State", "")))[1] is Stage.DONE
+    resolved: datetime | None = created if created_done else None
+    for previous, current in pairwise(revs):
+        before, after = previous["fields"], current["fields"]
+        rev = int(current.get("rev") or after["System.Rev"])
+        at = parse_ado_datetime(after.get("System.ChangedDate")) or created
+        author = _person(after.get("System.ChangedBy"))
+        if ctx.bot is None or author != ctx.bot:
+            last_activity = max(last_activity, at)
+        pairs: list[tuple[ChangeField, str | None, str | None, str | None, str | None]] = []
+        if before.get("System.State") != after.get("System.State"):
+            frm, to = before.get("System.State"), after.get("System.State")
+            pairs.append((ChangeField.STATUS, frm, to, frm, to))
+        old_path = str(before.get("System.IterationPath") or "")
+        new_path = str(after.get("System.IterationPath") or "")
+        if old_path != new_path:
+            frm_id, to_id = ctx.iteration_ids.get(old_path), ctx.iteration_ids.get(new_path)
+            pairs.append((ChangeField.SPRINT, frm_id, to_id, old_path, new_path))
+            if open_since is not None and frm_id is not None:
+                stays.append(SprintMembership(item_id, frm_id, open_since, at))
+            open_since = at if to_id is not None else None
+        old_est, new_est = ctx.estimate(before), ctx.estimate(after)
+        if old_est != new_est:
+            pairs.append((ChangeField.ESTIMATE, _num(old_est), _num(new_est), None, None))
+        old_who, new_who = (
+            _person(before.get("System.AssignedTo")),
+            _person(after.get("System.AssignedTo")),
+        )
+        if old_who != new_who:
+            pairs.append((ChangeField.ASSIGNEE, old_who, new_who, old_who, new_who))
+        if _blocked(before) != _blocked(after):
+            frm_b, to_b = str(_blocked(before)).lower(), str(_blocked(after)).lower()
+            pairs.append((ChangeField.FLAGGED, frm_b, to_b, None, None))
+        for kind, frm, to, frm_d, to_d in pairs:
+            changes.append(
+                ItemChange(item_id, f"{rev}:{kind.value}", kind, at, frm, to, frm_d, to_d, author)
+            )
+        was_done = ctx.stage(item_type, str(before.get("System.State", "")))[1] is Stage.DONE
+        now_done = ctx.stage(item_type, str(after.get("System.State", "")))[1] is Stage.DONE
+        if now_done and not was_done:
+            resolved = at
+        elif not now_done:
+            resolved = None  # reopened: done again only at its final done
+    final_path = str(last.get("System.IterationPath") or "")
+    if open_since is not None and final_path in ctx.iteration_ids:
+        stays.append(SprintMembership(item_id, ctx.iteration_ids[final_path], open_since, None))
+
+    state = str(last.get("System.State", ""))
+    category, stage = ctx.stage(item_type, state)
+    if stage is Stage.DONE and resolved is None:
+        resolved = parse_ado_datetime(last.get("Microsoft.VSTS.Common.ClosedDate")) or created
+    area = str(last.get("System.AreaPath", ""))
+    tags = tuple(
+        sorted(t.strip() for t in str(last.get("System.Tags") or "").split(";") if t.strip())
+    )
+    parent = last.get("System.Parent")
+    item = WorkItemRecord(
+        external_id=item_id,
+        key=item_id,
+        url=f"{ctx.organization_url.rstrip('/')}/{ctx.project}/_workitems/edit/{item_id}",
+        title=str(last.get("System.Title", "")),
+        item_type=_TYPES.get(item_type.lower(), "other"),
+        raw_type=item_type,
+        status=state,
+        status_category=category,
+        stage=stage,
+        project=str(last.get("System.TeamProject", ctx.project)),
+        team=ctx.team(area) or area,
+        assignee=_person(last.get("System.AssignedTo")),
+        estimate=ctx.estimate(last),
+        parent_key=str(parent) if parent else None,
+        labels=tags,
+        flagged=_blocked(last),
+        created=created,
+        updated=updated,
+        resolved=resolved if stage is Stage.DONE else None,
+        last_activity=last_activity,
+    )
+    raw = {"id": item_id, "fields": dict(last)}
+    return ItemBundle(item=item, changes=changes, memberships=stays, raw=raw)
+
+
+def convert_state(
+    work_item_type: str, raw: Mapping[str, Any], state_map: Mapping[str, Stage]
+) -> StatusRecord:
+    """A state of a work item type (`workitemtypes/{type}/states`) with its category."""
+    category = str(raw.get("category", "InProgress"))
+    name = str(raw["name"])
+    return StatusRecord(
+        external_id=f"{work_item_type}:{name}",
+        name=name,
+        category=category,
+        stage=state_map.get(name, CATEGORY_STAGE.get(category, Stage.IN_PROGRESS)),
+    )
+
+
+def convert_iteration(raw: Mapping[str, Any], team: str, now: datetime) -> SprintRecord:
+    """A team iteration (`teamsettings/iterations`): dates decide its state."""
+    attributes = raw.get("attributes") or {}
+    start = parse_ado_datetime(attributes.get("startDate"))
+    finish = parse_ado_datetime(attributes.get("finishDate"))
+    timeframe = str(attributes.get("timeFrame", "")).lower()
+    if timeframe == "past" or (finish is not None and finish < now):
+        state = "closed"
+    elif timeframe == "current" or (start is not None and start <= now):
+        state = "active"
+    else:
+        state = "future"
+    return SprintRecord(
+        external_id=str(raw["id"]),
+        name=str(raw.get("name", raw["id"])),
+        state=state,
+        board_external_id=None,
+        team=team,
+        start=start,
+        end=finish,
+        completed=finish if state == "closed" else None,
+        goal=None,
+    )
