@@ -20,9 +20,10 @@ log = structlog.get_logger(__name__)
 
 
 def _builtin() -> dict[str, type[Connector]]:
+    from connectors.azure_devops import AzureDevOpsConnector
     from connectors.jira import JiraConnector
 
-    return {cls.kind: cls for cls in (JiraConnector,)}
+    return {cls.kind: cls for cls in (JiraConnector, AzureDevOpsConnector)}
 
 
 @cache

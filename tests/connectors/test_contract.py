@@ -6,6 +6,7 @@ sandbox and yields a function building a configured connector.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -43,7 +44,32 @@ def jira_case(monkeypatch: pytest.MonkeyPatch) -> Iterator[ConnectorFactory]:
         yield lambda: JiraConnector(config)
 
 
-CASES = {"jira": jira_case}
+@contextmanager
+def ado_case(monkeypatch: pytest.MonkeyPatch) -> Iterator[ConnectorFactory]:
+    from azure.devops import _file_cache
+
+    from connectors.azure_devops import AzureDevOpsConfig, AzureDevOpsConnector
+    from pmo_sync.sandbox.ado import AdoSandbox
+
+    with tempfile.TemporaryDirectory() as cache, AdoSandbox(size=60) as sandbox:
+        for store, name in ((_file_cache.OPTIONS_CACHE, "o"), (_file_cache.RESOURCE_CACHE, "r")):
+            monkeypatch.setattr(store, "file_name", f"{cache}/{name}.json")
+            monkeypatch.setattr(store, "data", {})
+            monkeypatch.setattr(store, "initial_load_occurred", False)
+        monkeypatch.setenv("CONTRACT_ADO_PAT", sandbox.pat)
+        config = AzureDevOpsConfig.model_validate(
+            {
+                "name": "contract-ado",
+                "kind": "azure_devops",
+                "organization_url": sandbox.url,
+                "token": "${CONTRACT_ADO_PAT}",
+                "project": "Fabrikam",
+            }
+        )
+        yield lambda: AzureDevOpsConnector(config)
+
+
+CASES = {"jira": jira_case, "azure_devops": ado_case}
 
 
 @pytest.fixture(params=sorted(CASES))

@@ -1,0 +1,367 @@
+"""Every call pmo-sync makes to Azure DevOps, through the `azure-devops` SDK, quirks handled here.
+
+Streams never see HTTP. The client owns
+
+- the SDK `Connection` (PAT as basic auth with an empty user) and the three
+  7.1 clients it needs: work item tracking, work, core;
+- the shared HTTP policy of `connectors.http`, installed through msrest's own
+  configuration rather than on a session. msrest keeps one `requests.Session`
+  *per thread* (`RequestsHTTPSender.session` is thread-local) and, whenever it
+  creates one, `_init_session` overwrites every adapter's `max_retries` with
+  `config.retry_policy()`: a retry mounted on today's session would be lost on
+  the next thread's, and one mounted before initialisation would be
+  overwritten. So the policy is built once by `install_http_policy` on a
+  template session and handed to msrest's knobs, which apply to every session
+  msrest ever creates: `config.retry_policy` returns our `RecordingRetry`
+  (429 with `Retry-After` on any method; 5xx on GET and on POST, because a
+  pull only POSTs read-only queries: WIQL, workitemsbatch, reporting
+  revisions — the SDK itself never retries a POST), `config.connection.timeout`
+  is the configured timeout, and `config.hooks` carries the counting and
+  HTML-refusal hooks (msrest passes them per request, where they replace the
+  session's hooks);
+- error translation: a 401, or a 203 with an HTML sign-in page (what Azure
+  DevOps answers a bad PAT without `X-TFS-FedAuthRedirect`), becomes an
+  `AuthenticationError` about the PAT; SDK and msrest exceptions become
+  `ConnectorError`s an admin can act on. SDK exceptions carry no status code,
+  so a response hook remembers the last status per thread.
+
+Not covered by the policy: the SDK's own resource-area lookup (`_apis/
+ResourceAreas`, through an internal `LocationClient`), cached on disk 12 h.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+import requests
+from azure.devops.connection import Connection
+from azure.devops.exceptions import (
+    AzureDevOpsAuthenticationError,
+    AzureDevOpsServiceError,
+)
+from azure.devops.v7_1.work.models import TeamContext
+from azure.devops.v7_1.work_item_tracking.models import Wiql, WorkItemBatchGetRequest
+from msrest.authentication import BasicAuthentication
+from msrest.exceptions import ClientException, ClientRequestError
+
+from connectors.azure_devops.config import AzureDevOpsConfig
+from connectors.errors import (
+    AuthenticationError,
+    ConnectorError,
+    PermissionDeniedError,
+    TrackerUnavailableError,
+    UnexpectedResponseError,
+)
+from connectors.http import CallStats, install_http_policy
+
+__all__ = ["MAX_BATCH", "READ_RETRY_METHODS", "WIQL_CAP_CODE", "AdoClient", "WiqlCapExceeded"]
+
+MAX_BATCH = 200
+REVISIONS_PAGE = 200
+WIQL_CAP_CODE = "VS402337"
+REPORTING_REVISIONS = "f828fe59-dd87-495d-a17c-7a8d6211ca6c"
+READ_RETRY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST"})
+"""A pull only POSTs read-only queries (WIQL, workitemsbatch, reporting revisions): retryable."""
+
+
+class WiqlCapExceeded(ConnectorError):
+    """The WIQL query matched more items than the service returns (VS402337)."""
+
+
+class AdoClient:
+    """A run-scoped Azure DevOps client: counts its calls in `stats`."""
+
+    def __init__(self, config: AzureDevOpsConfig, stats: CallStats) -> None:
+        self.config = config
+        self.stats = stats
+        self.project = config.project
+        self._connection: Connection | None = None
+        self._clients: dict[str, Any] = {}
+        self._status = threading.local()
+        template = requests.Session()
+        install_http_policy(
+            template,
+            stats,
+            timeout=config.timeout_seconds,
+            max_retries=config.max_retries,
+            max_retry_wait=config.max_retry_wait_seconds,
+            retry_methods=READ_RETRY_METHODS,
+        )
+        self._retry = template.get_adapter("https://").max_retries
+        self._hooks = [self._remember_status, *template.hooks["response"]]
+        template.close()
+
+    # -- construction -------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return str(self.config.organization_url).rstrip("/")
+
+    def _remember_status(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self._status.code = response.status_code
+
+    def _client(self, kind: str) -> Any:
+        if kind not in self._clients:
+            if self._connection is None:
+                pat = self.config.token.get_secret_value()
+                self._connection = Connection(base_url=self.url, creds=BasicAuthentication("", pat))
+            factory = self._connection.clients_v7_1
+            with self.translate_errors("discover the API routes"):
+                client = {
+                    "wit": factory.get_work_item_tracking_client,
+                    "work": factory.get_work_client,
+                    "core": factory.get_core_client,
+                }[kind]()
+            self._configure(client)
+            self._clients[kind] = client
+        return self._clients[kind]
+
+    def _configure(self, client: Any) -> None:
+        """Hand the shared policy to msrest (see the module docstring for why not the session)."""
+        config = client.config
+        retry = self._retry
+        config.retry_policy = lambda: retry
+        config.connection.timeout = self.config.timeout_seconds
+        config.hooks = list(self._hooks)
+        sender = client._client.config.pipeline._sender.driver
+        # A session msrest already created on this thread keeps its old retry: re-initialise it.
+        existing = getattr(sender._session_mapping, "session", None)
+        if existing is not None:
+            sender.session = existing
+
+    @property
+    def wit(self) -> Any:
+        return self._client("wit")
+
+    @property
+    def work(self) -> Any:
+        return self._client("work")
+
+    @property
+    def core(self) -> Any:
+        return self._client("core")
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            with suppress(Exception):  # closing must never fail a run
+                client._client.close()
+        self._clients.clear()
+        self._connection = None
+
+    # -- errors --------------------------------------------------------------------------------
+
+    @contextmanager
+    def translate_errors(self, action: str) -> Iterator[None]:
+        """Turn SDK, msrest and transport errors into messages an admin can act on."""
+        self._status.code = None
+        try:
+            yield
+        except UnexpectedResponseError as exc:
+            if exc.status_code == 203:
+                raise self._bad_pat(action, 203) from None
+            raise
+        except ConnectorError:
+            raise
+        except AzureDevOpsAuthenticationError:
+            raise self._bad_pat(action, 401) from None
+        except AzureDevOpsServiceError as exc:
+            raise self._from_service_error(exc, action) from None
+        except ClientRequestError as exc:
+            raise self._from_request_error(exc, action) from None
+        except ClientException as exc:
+            raise ConnectorError(f"Azure DevOps failed to {action}: {_short(exc)}") from None
+        except ValueError as exc:
+            if "is not registered" in str(exc):
+                raise ConnectorError(
+                    f"this Azure DevOps ({self.url}) has no API to {action}: {exc}", status_code=404
+                ) from None
+            raise
+        except (json.JSONDecodeError, requests.exceptions.JSONDecodeError) as exc:
+            raise UnexpectedResponseError(
+                f"Azure DevOps answered something that is not JSON while trying to {action}: {exc}"
+            ) from None
+
+    def _bad_pat(self, action: str, status: int) -> AuthenticationError:
+        how = "HTTP 401" if status == 401 else "a sign-in page (HTTP 203)"
+        return AuthenticationError(
+            f"Azure DevOps rejected the personal access token with {how} while trying to "
+            f"{action} at {self.url}: check that the PAT is right, not expired, and issued "
+            "for this organisation",
+            status_code=status,
+        )
+
+    def _from_service_error(self, exc: AzureDevOpsServiceError, action: str) -> ConnectorError:
+        status = getattr(self._status, "code", None)
+        message = (exc.message or "no details").strip()
+        if status == 401:
+            return self._bad_pat(action, 401)
+        if status == 403:
+            return PermissionDeniedError(
+                f"the PAT's user may not {action} (HTTP 403): {message}. Grant the PAT the "
+                "Work Items (Read) and Project and Team (Read) scopes",
+                status_code=403,
+            )
+        if WIQL_CAP_CODE in message or (exc.type_key or "").endswith("SizeLimitExceededException"):
+            return WiqlCapExceeded(message, status_code=status)
+        if status == 429 or (status is not None and status >= 500):
+            return TrackerUnavailableError(
+                f"Azure DevOps kept answering HTTP {status} while trying to {action}, "
+                f"after {self.config.max_retries} retries: {message}",
+                status_code=status,
+            )
+        if status == 404 and "project" in message.lower():
+            message += f" (is `project: {self.project}` right, and may the PAT's user see it?)"
+        return ConnectorError(
+            f"Azure DevOps refused to {action} (HTTP {status}): {message}", status_code=status
+        )
+
+    def _from_request_error(self, exc: ClientRequestError, action: str) -> ConnectorError:
+        inner = getattr(exc, "inner_exception", None)
+        status = getattr(self._status, "code", None)
+        if inner is None:
+            if status == 401:
+                return self._bad_pat(action, 401)
+            if status == 429 or (status is not None and status >= 500):
+                return TrackerUnavailableError(
+                    f"Azure DevOps kept answering HTTP {status} while trying to {action}, "
+                    f"after {self.config.max_retries} retries: {_short(exc)}",
+                    status_code=status,
+                )
+            return ConnectorError(
+                f"Azure DevOps refused to {action} (HTTP {status}): {_short(exc)}",
+                status_code=status,
+            )
+        if isinstance(inner, requests.exceptions.RetryError):
+            return TrackerUnavailableError(
+                f"Azure DevOps kept failing while trying to {action} after "
+                f"{self.config.max_retries} retries: {_short(inner)}"
+            )
+        if isinstance(inner, requests.exceptions.Timeout) or "timed out" in str(inner).lower():
+            return TrackerUnavailableError(
+                f"Azure DevOps did not answer within {self.config.timeout_seconds:g} s while "
+                f"trying to {action} ({self.url})"
+            )
+        return TrackerUnavailableError(
+            f"cannot reach Azure DevOps at {self.url} to {action}: {_short(inner)}"
+        )
+
+    # -- core and work -------------------------------------------------------------------------
+
+    def projects(self) -> list[dict[str, Any]]:
+        with self.translate_errors("list the projects"):
+            return [p.serialize() for p in self.core.get_projects()]
+
+    def project_info(self) -> dict[str, Any]:
+        with self.translate_errors(f"read project {self.project}"):
+            return self.core.get_project(self.project).serialize()
+
+    def teams(self) -> list[dict[str, Any]]:
+        with self.translate_errors(f"list the teams of project {self.project}"):
+            return [t.serialize() for t in self.core.get_teams(self.project)]
+
+    def team_area_paths(self, team: str) -> list[str] | None:
+        """The team's area paths (`teamfieldvalues`), or None where that API is missing."""
+        try:
+            with self.translate_errors(f"read the area paths of team {team}"):
+                answer = self.work.get_team_field_values(
+                    TeamContext(project=self.project, team=team)
+                )
+        except ConnectorError as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+        return [str(v.value) for v in (answer.values or [])] if answer else None
+
+    def team_iterations(self, team: str) -> list[dict[str, Any]]:
+        with self.translate_errors(f"list the iterations of team {team}"):
+            found = self.work.get_team_iterations(TeamContext(project=self.project, team=team))
+        return [it.serialize() for it in found or []]
+
+    def states(self, work_item_type: str) -> list[dict[str, Any]]:
+        with self.translate_errors(f"list the states of {work_item_type}"):
+            found = self.wit.get_work_item_type_states(self.project, work_item_type)
+        return [s.serialize() for s in found or []]
+
+    # -- work items ----------------------------------------------------------------------------
+
+    def work_item_ids(self, wiql: str, top: int | None = None) -> list[int]:
+        """Ids a WIQL query matches (raises `WiqlCapExceeded` beyond the service's cap)."""
+        with self.translate_errors("run a WIQL query"):
+            answer = self.wit.query_by_wiql(
+                Wiql(query=wiql), team_context=TeamContext(project=self.project), top=top
+            )
+        return [int(ref.id) for ref in answer.work_items or []]
+
+    def work_items_batch(self, ids: list[int], fields: list[str]) -> list[dict[str, Any]]:
+        """Current fields of up to 200 items; deleted ones are left out."""
+        if len(ids) > MAX_BATCH:
+            raise ValueError(f"at most {MAX_BATCH} ids per workitemsbatch call")
+        request = WorkItemBatchGetRequest(ids=ids, fields=fields, error_policy="omit")
+        with self.translate_errors("read work items in bulk"):
+            found = self.wit.get_work_items_batch(request, self.project)
+        return [{"id": w.id, "rev": w.rev, "fields": w.fields} for w in found or [] if w]
+
+    def revisions(self, item_id: int) -> list[dict[str, Any]]:
+        """Every revision of one item, 200 a call; [] when it is gone."""
+        result: list[dict[str, Any]] = []
+        while True:
+            try:
+                with self.translate_errors(f"read the revisions of work item {item_id}"):
+                    page = self.wit.get_revisions(
+                        item_id, self.project, top=REVISIONS_PAGE, skip=len(result)
+                    )
+            except ConnectorError as exc:
+                if exc.status_code == 404:
+                    return []
+                raise
+            result.extend({"id": w.id, "rev": w.rev, "fields": w.fields} for w in page or [])
+            if len(page or []) < REVISIONS_PAGE:
+                return result
+
+    def reporting_revisions(
+        self,
+        continuation_token: str | None,
+        fields: list[str],
+        include_deleted: bool = True,
+    ) -> Iterator[dict[str, Any]]:
+        """Pages of the project's revision stream, from a continuation token to the last batch.
+
+        Sent through the SDK's `_send` and parsed here: the SDK's batch model maps
+        no attribute, so its deserialised answer is empty.
+        """
+        token = continuation_token
+        body = {"fields": fields, "includeDeleted": include_deleted, "includeIdentityRef": False}
+        while True:
+            query = {"continuationToken": token} if token else {}
+            with self.translate_errors("read the work item revisions"):
+                response = self.wit._send(
+                    http_method="POST",
+                    location_id=REPORTING_REVISIONS,
+                    version="7.1-preview.2",
+                    route_values={"project": self.project},
+                    query_parameters=query,
+                    content=body,
+                )
+                page = response.json()
+            if not isinstance(page, dict) or "values" not in page:
+                raise UnexpectedResponseError(
+                    "Azure DevOps answered the revisions request without `values`"
+                )
+            yield page
+            next_token = page.get("continuationToken")
+            if page.get("isLastBatch", True) or not next_token or next_token == token:
+                return
+            token = str(next_token)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    if "Connection refused" in text:
+        return "connection refused"
+    if "Name or service not known" in text or "nodename nor servname" in text:
+        return "host name not found"
+    return text[:300]

@@ -1,0 +1,471 @@
+"""The Azure DevOps streams, in load order: metadata, work items, iterations, states, census.
+
+How history is read. The reporting stream (`POST wit/reporting/workitemrevisions`,
+1,000 revisions a call, `includeDeleted=true`) is the project's whole revision log
+ordered by change time, not by item, and it cannot be filtered by id. So:
+
+- **Full run**: the stream is read once from the start. Revisions are buffered per
+  item until the item's *latest* revision arrives — the one whose
+  `System.RevisedDate` is 9999-01-01 — at which point its revision list is complete
+  (revs 1..n) and it is converted and yielded at once. Only items "in flight"
+  (created before the current page, changed again after it) are held, with a
+  trimmed field list. Memory is capped at `MAX_BUFFERED_REVISIONS`: beyond it the
+  least recently touched items are dropped from the buffer and re-read on their own
+  (`workItems/{id}/revisions`, 200 a call) when their latest revision shows up.
+  Cost: ⌈revisions / 1000⌉ calls for the whole project (300 items ≈ 3 calls), not a
+  call per item.
+- **Incremental run**: the stream continues from the stored continuation token.
+  An item whose new revisions start at rev 1 (created since) is complete in the
+  stream; any other changed item is re-read in full with `revisions(id)` (one call
+  per changed item) and re-converted, since conversion needs the whole history.
+- **Deletions**: a deleted item's last revision carries `System.IsDeleted`; seeing
+  one (or an item that left the scope: type or area path) makes the census stream
+  list the live ids in scope with WIQL and mark the rest deleted. WIQL returns at
+  most `wiql_cap` ids, so the listing is keyset-paginated by id (`[System.Id] > last
+  ORDER BY [System.Id]` with `$top = wiql_cap`), and falls back to bisecting id
+  ranges should a service still reject a page as over the cap. A run that sees no
+  deletion makes no census call.
+
+Bookmarks: `metadata` caches teams, area paths, iterations and state categories for
+`METADATA_TTL`; `work_items` stores the continuation token and a fingerprint of the
+scope (a changed scope means a full read and a census).
+
+Calls of a no-change run: one reporting call (plus SDK route discovery when its
+12 h disk cache is cold).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+
+from connectors.azure_devops.client import AdoClient, WiqlCapExceeded
+from connectors.azure_devops.config import DEFAULT_ESTIMATE_FIELDS, AzureDevOpsConfig
+from connectors.azure_devops.convert import (
+    AdoContext,
+    convert_iteration,
+    convert_revisions,
+    convert_state,
+    parse_ado_datetime,
+)
+from connectors.base import Stream, StreamContext
+from connectors.errors import ConnectorError
+from pmo_sync.domain import Census, ItemBundle, SprintRecord, StatusRecord
+
+__all__ = [
+    "AdoRunState",
+    "CensusStream",
+    "IterationsStream",
+    "MetadataStream",
+    "StatesStream",
+    "WorkItemsStream",
+]
+
+log = structlog.get_logger(__name__)
+
+METADATA_TTL = timedelta(hours=6)
+MAX_BUFFERED_REVISIONS = 200_000
+REVISION_FIELDS = (
+    "System.Id", "System.Rev", "System.WorkItemType", "System.State", "System.Title",
+    "System.AreaPath", "System.IterationPath", "System.TeamProject", "System.CreatedDate",
+    "System.ChangedDate", "System.ChangedBy", "System.AssignedTo", "System.Tags",
+    "System.Parent", "System.IsDeleted", "System.RevisedDate",
+    "Microsoft.VSTS.Common.ClosedDate", "Microsoft.VSTS.CMMI.Blocked",
+)  # fmt: skip
+
+
+@dataclass(slots=True)
+class TeamInfo:
+    name: str
+    area_paths: list[str]
+    iterations: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "area_paths": self.area_paths, "iterations": self.iterations}
+
+
+@dataclass(slots=True)
+class AdoRunState:
+    """What the streams of one run share; filled by the streams that come first."""
+
+    teams: list[TeamInfo] = field(default_factory=list)
+    states: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # type -> states
+    store_was_empty: bool = False
+    census_needed: bool = False
+
+    def scope_paths(self, config: AzureDevOpsConfig) -> list[str] | None:
+        """Area paths the sync covers; None = the whole project."""
+        if config.area_paths:
+            return list(config.area_paths)
+        if config.teams:
+            wanted = {t.lower() for t in config.teams}
+            return sorted({p for t in self.teams if t.name.lower() in wanted for p in t.area_paths})
+        return None
+
+    def context(self, config: AzureDevOpsConfig) -> AdoContext:
+        categories = {
+            (wit, str(s["name"])): str(s.get("category", "InProgress"))
+            for wit, states in self.states.items()
+            for s in states
+        }
+        iteration_ids: dict[str, str] = {}
+        team_of_area: dict[str, str] = {}
+        for team in self.teams:
+            for it in team.iterations:
+                iteration_ids.setdefault(str(it["path"]), str(it["id"]))
+            for path in team.area_paths:
+                team_of_area.setdefault(path, team.name)
+        estimate = (config.estimate_field,) if config.estimate_field else DEFAULT_ESTIMATE_FIELDS
+        return AdoContext(
+            organization_url=str(config.organization_url),
+            project=config.project,
+            state_categories=categories,
+            iteration_ids=iteration_ids,
+            team_of_area=team_of_area,
+            estimate_fields=estimate,
+            state_map=config.state_map,
+        )
+
+
+def _stale(fetched_at: str | None, now: datetime) -> bool:
+    return not fetched_at or now - datetime.fromisoformat(fetched_at) >= METADATA_TTL
+
+
+class MetadataStream(Stream):
+    """Teams with their area paths and iterations, state categories per type; cached."""
+
+    name = "metadata"
+    record_type = StatusRecord
+    primary_keys = ()
+
+    def __init__(self, client: AdoClient, config: AzureDevOpsConfig, state: AdoRunState) -> None:
+        self.client, self.config, self.state = client, config, state
+        self._bookmark: dict[str, Any] | None = None
+
+    def records(self, context: StreamContext) -> Iterator[StatusRecord]:
+        cached = context.bookmark or {}
+        if context.full or _stale(cached.get("fetched_at"), context.started_at):
+            self._refresh(context)
+        else:
+            self.state.teams = [TeamInfo(**t) for t in cached["teams"]]
+            self.state.states = dict(cached["states"])
+        return iter(())
+
+    def _refresh(self, context: StreamContext) -> None:
+        teams: list[TeamInfo] = []
+        wanted = {t.lower() for t in self.config.teams or []}
+        for raw in self.client.teams():
+            name = str(raw["name"])
+            if wanted and name.lower() not in wanted:
+                continue
+            paths = self.client.team_area_paths(name)
+            if paths is None:  # no teamfieldvalues API: the default team area path
+                paths = [f"{self.config.project}\\{name}"]
+            try:
+                iterations = self.client.team_iterations(name)
+            except ConnectorError as exc:
+                context.report_error(f"iterations of team {name}: {exc}")
+                iterations = []
+            keep = ("id", "name", "path", "attributes")
+            teams.append(TeamInfo(name, paths, [{k: it.get(k) for k in keep} for it in iterations]))
+        missing = wanted - {t.name.lower() for t in teams}
+        if missing:
+            context.report_error(f"teams not found in {self.config.project}: {sorted(missing)}")
+        states: dict[str, list[dict[str, Any]]] = {}
+        for wit in self.config.work_item_types:
+            try:
+                states[wit] = [
+                    {"name": s["name"], "category": s.get("category")}
+                    for s in self.client.states(wit)
+                ]
+            except ConnectorError as exc:
+                if exc.status_code != 404:
+                    raise
+                log.info("work_item_type_absent", work_item_type=wit)  # not in this process
+        self.state.teams, self.state.states = teams, states
+        self._bookmark = {
+            "fetched_at": context.started_at.isoformat(),
+            "teams": [t.to_json() for t in teams],
+            "states": states,
+        }
+
+    def final_bookmark(self) -> dict[str, Any] | None:
+        return self._bookmark
+
+
+def _is_latest(fields: dict[str, Any]) -> bool:
+    revised = parse_ado_datetime(fields.get("System.RevisedDate"))
+    return revised is not None and revised.year >= 9999
+
+
+class WorkItemsStream(Stream):
+    """Work items with their whole revision history, from the reporting revision stream."""
+
+    name = "work_items"
+    record_type = ItemBundle
+    primary_keys = ("external_id",)
+    replication_key = "continuation_token"
+
+    def __init__(self, client: AdoClient, config: AzureDevOpsConfig, state: AdoRunState) -> None:
+        self.client, self.config, self.state = client, config, state
+        self._bookmark: dict[str, Any] | None = None
+
+    def _scope_key(self) -> str:
+        return json.dumps(
+            {
+                "types": sorted(t.lower() for t in self.config.work_item_types),
+                "areas": sorted(p.lower() for p in self.state.scope_paths(self.config) or []),
+            },
+            sort_keys=True,
+        )
+
+    def _fields(self) -> list[str]:
+        estimate = [self.config.estimate_field] if self.config.estimate_field else []
+        return [*REVISION_FIELDS, *(estimate or DEFAULT_ESTIMATE_FIELDS)]
+
+    def _in_scope(self, fields: dict[str, Any], paths: list[str] | None) -> bool:
+        types = {t.lower() for t in self.config.work_item_types}
+        if str(fields.get("System.WorkItemType", "")).lower() not in types:
+            return False
+        if paths is None:
+            return True
+        area = str(fields.get("System.AreaPath", "")).lower()
+        return any(area == p.lower() or area.startswith(p.lower() + "\\") for p in paths)
+
+    def records(self, context: StreamContext) -> Iterator[ItemBundle]:
+        self.state.store_was_empty = context.store.live_item_count() == 0
+        previous = None if context.full else context.bookmark
+        scope = self._scope_key()
+        if previous and previous.get("scope") != scope:
+            previous = None  # the scope changed: read everything again
+        if not self.state.store_was_empty and (previous is None):
+            self.state.census_needed = True
+        token = (previous or {}).get("continuation_token")
+        ctx = self.state.context(self.config)
+        paths = self.state.scope_paths(self.config)
+
+        buffers: OrderedDict[int, dict[int, dict[str, Any]]] = OrderedDict()
+        buffered = 0
+        evicted: set[int] = set()
+        last_token = token
+        yielded = 0
+        for page in self.client.reporting_revisions(token, self._fields(), include_deleted=True):
+            last_token = page.get("continuationToken") or last_token
+            to_fetch: list[int] = []
+            complete: list[list[dict[str, Any]]] = []
+            for raw in page.get("values") or []:
+                item_id, fields = int(raw["id"]), raw.get("fields") or {}
+                rev = int(raw.get("rev") or fields.get("System.Rev") or 0)
+                latest = _is_latest(fields) or bool(fields.get("System.IsDeleted"))
+                if item_id in evicted:
+                    if latest:
+                        evicted.discard(item_id)
+                        if fields.get("System.IsDeleted"):
+                            self.state.census_needed = True
+                        else:
+                            to_fetch.append(item_id)
+                    continue
+                revs = buffers.setdefault(item_id, {})
+                buffers.move_to_end(item_id)
+                if rev not in revs:
+                    buffered += 1
+                revs[rev] = {"id": item_id, "rev": rev, "fields": fields}
+                if latest:
+                    buffered -= len(revs)
+                    del buffers[item_id]
+                    if fields.get("System.IsDeleted"):
+                        self.state.census_needed = True  # deleted: no history to read
+                    elif sorted(revs) == list(range(1, max(revs) + 1)):
+                        complete.append([revs[r] for r in sorted(revs)])
+                    else:
+                        to_fetch.append(item_id)  # older revisions are not in this read
+                while buffered > MAX_BUFFERED_REVISIONS and buffers:
+                    dropped, dropped_revs = buffers.popitem(last=False)
+                    buffered -= len(dropped_revs)
+                    evicted.add(dropped)
+            for revisions in complete:
+                bundle = self._convert(revisions, ctx, paths, context)
+                if bundle is not None:
+                    yielded += 1
+                    yield bundle
+            for item_id in to_fetch:
+                bundle = self._fetch(item_id, ctx, paths, context)
+                if bundle is not None:
+                    yielded += 1
+                    yield bundle
+        # Items whose latest revision never came (changed or dropped mid-read): read each.
+        for item_id in [*buffers, *evicted]:
+            bundle = self._fetch(item_id, ctx, paths, context)
+            if bundle is not None:
+                yielded += 1
+                yield bundle
+
+        if previous and last_token == token and yielded == 0:
+            self._bookmark = None  # nothing new: keep the stored bookmark
+            return
+        self._bookmark = {"continuation_token": last_token, "scope": scope}
+
+    def _fetch(
+        self, item_id: int, ctx: AdoContext, paths: list[str] | None, context: StreamContext
+    ) -> ItemBundle | None:
+        revisions = self.client.revisions(item_id)
+        if not revisions:
+            self.state.census_needed = True  # deleted since
+            return None
+        return self._convert(revisions, ctx, paths, context)
+
+    def _convert(
+        self,
+        revisions: list[dict[str, Any]],
+        ctx: AdoContext,
+        paths: list[str] | None,
+        context: StreamContext,
+    ) -> ItemBundle | None:
+        last = revisions[-1]["fields"]
+        if last.get("System.IsDeleted"):
+            self.state.census_needed = True
+            return None
+        if not self._in_scope(last, paths):
+            if not self.state.store_was_empty:
+                self.state.census_needed = True  # it may have left the scope
+            return None
+        try:
+            return convert_revisions(revisions, ctx)
+        except (KeyError, ValueError, TypeError) as exc:
+            context.report_error(f"work item {revisions[-1].get('id')} skipped: {exc}")
+            return None
+
+    def final_bookmark(self) -> dict[str, Any] | None:
+        return self._bookmark
+
+
+class IterationsStream(Stream):
+    """Each team's iterations as sprints (an iteration shared by teams goes to the first)."""
+
+    name = "iterations"
+    record_type = SprintRecord
+    primary_keys = ("external_id",)
+
+    def __init__(self, client: AdoClient, config: AzureDevOpsConfig, state: AdoRunState) -> None:
+        self.client, self.config, self.state = client, config, state
+
+    def records(self, context: StreamContext) -> Iterator[SprintRecord]:
+        seen: set[str] = set()
+        for team in self.state.teams:
+            for raw in team.iterations:
+                if str(raw.get("id")) in seen:
+                    continue
+                seen.add(str(raw.get("id")))
+                try:
+                    yield convert_iteration(raw, team.name, context.started_at)
+                except (KeyError, ValueError) as exc:
+                    context.report_error(f"iteration {raw.get('id')} skipped: {exc}")
+
+    def final_bookmark(self) -> dict[str, Any] | None:
+        return None
+
+
+class StatesStream(Stream):
+    """Each state of each work item type with its category (from the cached metadata)."""
+
+    name = "states"
+    record_type = StatusRecord
+    primary_keys = ("external_id",)
+
+    def __init__(self, client: AdoClient, config: AzureDevOpsConfig, state: AdoRunState) -> None:
+        self.client, self.config, self.state = client, config, state
+
+    def records(self, context: StreamContext) -> Iterator[StatusRecord]:
+        for wit, states in sorted(self.state.states.items()):
+            for raw in states:
+                yield convert_state(wit, raw, self.config.state_map)
+
+    def final_bookmark(self) -> dict[str, Any] | None:
+        return None
+
+
+class CensusStream(Stream):
+    """Marks deleted items and items that left the scope; runs only when the stream saw one."""
+
+    name = "census"
+    record_type = Census
+    primary_keys = ("external_id",)
+
+    def __init__(self, client: AdoClient, config: AzureDevOpsConfig, state: AdoRunState) -> None:
+        self.client, self.config, self.state = client, config, state
+
+    def records(self, context: StreamContext) -> Iterator[Census]:
+        if self.state.store_was_empty or not self.state.census_needed:
+            return
+        ids: set[int] = set()
+        for path in self.state.scope_paths(self.config) or [None]:
+            ids.update(self.live_ids(path))
+        stored = context.store.live_item_count()
+        if not ids and stored:
+            context.report_error(
+                f"WIQL finds no work item in scope while {stored} are stored; not marking them "
+                "deleted (check the PAT's permissions, the project and the teams)"
+            )
+            return
+        yield Census(frozenset(str(i) for i in ids))
+
+    def _wiql(self, path: str | None, where: str) -> str:
+        types = ", ".join(_quote(t) for t in self.config.work_item_types)
+        text = (
+            "SELECT [System.Id] FROM WorkItems WHERE [System.TeamProject] = @project "
+            f"AND [System.WorkItemType] IN ({types})"
+        )
+        if path:
+            text += f" AND [System.AreaPath] UNDER {_quote(path)}"
+        return f"{text} AND {where} ORDER BY [System.Id]"
+
+    def live_ids(self, path: str | None) -> Iterator[int]:
+        """Every live id in scope, `wiql_cap` at a time by id (keyset), never over the cap."""
+        cap = self.config.wiql_cap
+        last = 0
+        while True:
+            try:
+                page = self.client.work_item_ids(self._wiql(path, f"[System.Id] > {last}"), cap)
+            except WiqlCapExceeded:
+                yield from self._bisect(path, last + 1, None)
+                return
+            yield from page
+            if len(page) < cap:
+                return
+            last = page[-1]
+
+    def _bisect(self, path: str | None, low: int, high: int | None) -> Iterator[int]:
+        """Ids in [low, high] by id ranges split in half until each is under the cap."""
+        if high is None:
+            top = self.client.work_item_ids(
+                self._wiql(path, "[System.Id] > 0").replace("ORDER BY [System.Id]", "")
+                + "ORDER BY [System.Id] DESC",
+                1,
+            )
+            if not top:
+                return
+            high = top[0]
+        ranges = [(low, high)]
+        while ranges:
+            lo, hi = ranges.pop()
+            where = f"[System.Id] >= {lo} AND [System.Id] <= {hi}"
+            try:
+                yield from self.client.work_item_ids(self._wiql(path, where))
+            except WiqlCapExceeded:
+                if lo >= hi:
+                    raise
+                mid = (lo + hi) // 2
+                ranges.extend([(mid + 1, hi), (lo, mid)])
+
+    def final_bookmark(self) -> dict[str, Any] | None:
+        return None
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"

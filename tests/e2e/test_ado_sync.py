@@ -1,0 +1,257 @@
+"""Full and incremental Azure DevOps syncs against the sandbox, compared with its ground truth."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+_CACHE_DIR = tempfile.mkdtemp(prefix="ado-sdk-cache-")
+os.environ.setdefault("AZURE_DEVOPS_CACHE_DIR", _CACHE_DIR)
+
+from collections import Counter  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
+from typing import Any  # noqa: E402
+
+import pytest  # noqa: E402
+from azure.devops import _file_cache  # noqa: E402
+from sqlalchemy import Engine, select  # noqa: E402
+
+from connectors.azure_devops import AzureDevOpsConfig, AzureDevOpsConnector  # noqa: E402
+from pmo_sync.sandbox.ado import AdoSandbox  # noqa: E402
+from pmo_sync.store.models import ItemChangeRow, SprintItemRow, WorkItemRow  # noqa: E402
+from pmo_sync.store.repository import Store  # noqa: E402
+from pmo_sync.sync import RunSummary, sync_connector  # noqa: E402
+
+from .conftest import dump_tables  # noqa: E402
+
+TOKEN_VARIABLE = "PMO_SYNC_TEST_ADO_TOKEN"
+REPORTING = "/contoso/Fabrikam/_apis/wit/reporting/workItemRevisions"
+WIQL = "/contoso/Fabrikam/_apis/wit/wiql"
+
+
+@pytest.fixture(autouse=True)
+def _sdk_cache(tmp_path: Any) -> Iterator[None]:
+    """A cold SDK route cache per test, in the test's own directory (as tests/sandbox_ado)."""
+    for cache, name in (
+        (_file_cache.OPTIONS_CACHE, "options"),
+        (_file_cache.RESOURCE_CACHE, "resources"),
+    ):
+        cache.file_name = str(tmp_path / f"{name}.json")
+        cache.data = {}
+        cache.initial_load_occurred = False
+    yield
+
+
+@pytest.fixture
+def ado() -> Iterator[AdoSandbox]:
+    with AdoSandbox(wiql_cap=100, size=300) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def ado_config(monkeypatch: pytest.MonkeyPatch) -> Callable[..., AzureDevOpsConfig]:
+    def build(sandbox: AdoSandbox, **overrides: Any) -> AzureDevOpsConfig:
+        monkeypatch.setenv(TOKEN_VARIABLE, overrides.pop("token_value", sandbox.pat))
+        data: dict[str, Any] = {
+            "name": "sandbox-ado",
+            "kind": "azure_devops",
+            "organization_url": sandbox.url,
+            "token": f"${{{TOKEN_VARIABLE}}}",
+            "project": sandbox.dataset.project.name,
+            "wiql_cap": 100,
+            "max_retry_wait_seconds": 5,
+        }
+        data.update(overrides)
+        return AzureDevOpsConfig.model_validate(data)
+
+    return build
+
+
+@pytest.fixture
+def sync(store: Store) -> Callable[..., RunSummary]:
+    def run(config: AzureDevOpsConfig, *, full: bool = False) -> RunSummary:
+        with AzureDevOpsConnector(config) as connector:
+            return sync_connector(connector, store, full=full)
+
+    return run
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _items(engine: Engine) -> dict[str, Any]:
+    with engine.connect() as conn:
+        return {row.external_id: row for row in conn.execute(select(WorkItemRow))}
+
+
+def _changes(engine: Engine, field: str) -> dict[str, list[tuple]]:
+    query = (
+        select(WorkItemRow.external_id, ItemChangeRow)
+        .join(WorkItemRow, WorkItemRow.id == ItemChangeRow.item_id)
+        .where(ItemChangeRow.field == field)
+        .order_by(ItemChangeRow.at, ItemChangeRow.change_id)
+    )
+    result: dict[str, list[tuple]] = {}
+    with engine.connect() as conn:
+        for row in conn.execute(query):
+            result.setdefault(row.external_id, []).append(
+                (int(row.change_id.split(":")[0]), _utc(row.at), row.from_value, row.to_value)
+            )
+    return result
+
+
+def _stays(engine: Engine) -> dict[str, list[tuple]]:
+    query = select(WorkItemRow.external_id, SprintItemRow).join(
+        WorkItemRow, WorkItemRow.id == SprintItemRow.item_id
+    )
+    result: dict[str, list[tuple]] = {}
+    with engine.connect() as conn:
+        for row in conn.execute(query):
+            result.setdefault(row.external_id, []).append(
+                (row.sprint_external_id, _utc(row.added_at), _utc(row.removed_at))
+            )
+    return {key: sorted(value) for key, value in result.items()}
+
+
+def _assert_matches_truth(sandbox: AdoSandbox, engine: Engine) -> None:
+    ds = sandbox.dataset
+    live = list(ds.items())
+    items, states, stays = _items(engine), _changes(engine, "status"), _stays(engine)
+    assert {k for k, row in items.items() if row.deleted_at is None} == {str(i.id) for i in live}
+    for item in live:
+        key = str(item.id)
+        row = items[key]
+        assert (row.status, row.title) == (item.state, item.fields["System.Title"])
+        truth = [(t.rev, t.at, t.from_state, t.to_state) for t in item.transitions if t.from_state]
+        assert states.get(key, []) == truth, key
+        expected_stays = sorted(
+            (ds.iteration(s.path).id, s.start, s.end) for s in item.iteration_stays
+        )
+        assert stays.get(key, []) == expected_stays, key
+
+
+def test_full_sync_stores_every_item_state_change_and_iteration_stay_exactly(
+    ado: AdoSandbox, ado_config: Callable[..., AzureDevOpsConfig], sync, engine: Engine
+) -> None:
+    summary = sync(ado_config(ado), full=True)
+    assert summary.status == "success", summary.errors
+    live = list(ado.dataset.items())
+    assert len(live) == 300
+    assert (summary.items_seen, summary.items_inserted) == (300, 300)
+    assert sum(1 for i in live if len(i.transitions) > 1) > 200  # real histories
+    assert sum(1 for i in live if i.iteration_stays) > 100
+    _assert_matches_truth(ado, engine)
+
+    # The whole history comes from the revision stream: 1,000 revisions a call, no per-item
+    # call; metadata is one teams call, iterations per team, states per type; no WIQL.
+    revisions = ado.dataset.watermark()
+    calls = Counter((r.method, r.path) for r in ado.requests if r.method != "OPTIONS")
+    assert calls[("POST", REPORTING)] == -(-revisions // 1000)
+    assert not any("/revisions" in path for _, path in calls)
+    assert calls[("POST", WIQL)] == 0
+    # Every call is counted but the SDK's internal resource-area lookup (OPTIONS + GET, cold
+    # disk cache), made by a LocationClient the connector cannot reach.
+    assert summary.api_calls == len(ado.requests) - 2
+
+
+def test_incremental_sync_reads_only_what_changed_and_marks_deletions(
+    ado: AdoSandbox, ado_config: Callable[..., AzureDevOpsConfig], sync, engine: Engine
+) -> None:
+    config = ado_config(ado)
+    assert sync(config).status == "success"
+    before = dump_tables(engine)
+
+    # Nothing changed: one reporting call, no row touched.
+    ado.reset_log()
+    summary = sync(config)
+    assert summary.status == "success", summary.errors
+    assert [(r.method, r.path) for r in ado.requests if r.method != "OPTIONS"] == [
+        ("POST", REPORTING)
+    ]
+    assert summary.items_seen == 0 and summary.api_calls == len(ado.requests)
+    assert dump_tables(engine) == before
+
+    ds = ado.dataset
+    live = [i for i in ds.items() if i.state not in ("Closed", "Removed", "Done")]
+    moved, sprinted, gone = live[0].id, live[1].id, live[2].id
+    ds.set_state(moved, "Active" if live[0].state != "Active" else "Resolved")
+    path = ds.teams[0].iterations[-1].path
+    ds.set_iteration(sprinted, path)
+    ds.set_iteration(sprinted, None)
+    ds.delete(gone)
+    created = ds.create("Bug", "Created after the first sync").id
+    ds.set_state(created, "Active")
+
+    ado.reset_log()
+    summary = sync(config)
+    assert summary.status == "success", summary.errors
+    paths = Counter((r.method, r.path) for r in ado.requests if r.method != "OPTIONS")
+    assert paths == {
+        ("POST", REPORTING): 1,
+        # the two changed items are re-read whole; the new one is complete in the stream
+        ("GET", f"/contoso/Fabrikam/_apis/wit/workItems/{moved}/revisions"): 1,
+        ("GET", f"/contoso/Fabrikam/_apis/wit/workItems/{sprinted}/revisions"): 1,
+        # the deletion makes the census list the live ids: 300 ids, 100 a WIQL call
+        ("POST", WIQL): 4,
+    }
+    assert all(r.body.get("query", "").count("[System.Id] >") == 1 for r in ado.requests
+               if r.path == WIQL)  # fmt: skip
+    assert (summary.items_seen, summary.items_deleted) == (3, 1)
+    items = _items(engine)
+    assert items[str(gone)].deleted_at is not None
+    _assert_matches_truth(ado, engine)
+
+
+def test_wrong_pat_fails_the_run_with_an_authentication_message(
+    ado: AdoSandbox, ado_config: Callable[..., AzureDevOpsConfig], sync
+) -> None:
+    summary = sync(ado_config(ado, token_value="not-the-pat"))
+    assert summary.status == "failed"
+    assert "personal access token" in summary.errors[0]
+    assert "HTTP 401" in summary.errors[0]
+
+
+def test_sign_in_page_is_an_authentication_error(
+    ado: AdoSandbox, ado_config: Callable[..., AzureDevOpsConfig], sync
+) -> None:
+    ado.inject("POST", r"reporting/workItemRevisions", status=203, content_type="text/html")
+    summary = sync(ado_config(ado))
+    assert summary.status == "failed"
+    assert "sign-in page (HTTP 203)" in summary.errors[0]
+
+
+def test_throttled_wiql_is_retried_after_retry_after(
+    ado: AdoSandbox, ado_config: Callable[..., AzureDevOpsConfig], sync, engine: Engine
+) -> None:
+    config = ado_config(ado)
+    assert sync(config).status == "success"
+    ado.dataset.delete(next(iter(ado.dataset.items())).id)  # the next run needs a census
+    ado.inject("POST", r"/_apis/wit/wiql", status=429, times=1)
+    ado.reset_log()
+    with AzureDevOpsConnector(config) as connector:
+        summary = sync_connector(connector, Store(engine))
+        stats = connector.stats
+    assert summary.status == "success", summary.errors
+    assert summary.items_deleted == 1
+    wiql = [r.status for r in ado.requests if r.path == WIQL]
+    assert wiql[:2] == [429, 200]
+    assert (stats.retries, stats.rate_limit_waits) == (1, 1)
+    assert stats.rate_limit_wait_seconds >= 0.9
+
+
+def test_check_reports_a_working_setup_and_a_wrong_pat(
+    ado: AdoSandbox, ado_config: Callable[..., AzureDevOpsConfig]
+) -> None:
+    with AzureDevOpsConnector(ado_config(ado)) as connector:
+        report = connector.check()
+    assert report.ok, report.results
+    assert {r.name for r in report.results} >= {"credentials", "project", "teams", "wiql"}
+    with AzureDevOpsConnector(ado_config(ado, token_value="nope")) as connector:
+        report = connector.check()
+    assert not report.ok
+    assert report.results[0].name == "credentials"
+    assert "personal access token" in report.results[0].detail
