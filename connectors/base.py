@@ -157,6 +157,15 @@ class Connector(ABC):
     def streams(self) -> Sequence[Stream]:
         """The streams of one run, in the order they must be loaded."""
 
+    def writer(self) -> Any:
+        """The write-back transport (fields, one bot comment per item), or None for pull-only.
+
+        A writer offers `field_ids`, `set_fields`, `add_comment`, `update_comment`,
+        `delete_comment`, `find_bot_comments`, `bot_account_id` and `close`
+        (see `connectors/jira/push.py`).
+        """
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release network resources."""
 

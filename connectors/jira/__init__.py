@@ -9,6 +9,7 @@ from connectors.errors import AuthenticationError, ConnectorError
 from connectors.jira.client import JiraClient
 from connectors.jira.config import JiraConfig
 from connectors.jira.convert import find_field_ids
+from connectors.jira.push import JiraWriter
 from connectors.jira.streams import (
     CensusStream,
     IssuesStream,
@@ -44,6 +45,9 @@ class JiraConnector(Connector):
             StatusesStream(self.client, self.config, state),
             CensusStream(self.client, self.config, state),
         )
+
+    def writer(self) -> JiraWriter:
+        return JiraWriter(self.client)
 
     def close(self) -> None:
         self.client.close()

@@ -392,6 +392,11 @@ class JiraWriter:
                 if exc.status_code != 404:
                     raise
 
+    def bot_account_id(self) -> str | None:
+        """The API user's account id (`/myself`): the author of every write-back."""
+        me = self.client.myself()
+        return me.get("accountId") or me.get("name")
+
     def find_bot_comments(
         self, key: str, bot_account_id: str, marker: str
     ) -> list[tuple[str, str]]:

@@ -13,19 +13,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from sqlalchemy import Engine
 
 from connectors.base import ConnectorConfig
 from connectors.errors import ConnectorError
-from connectors.jira import JiraConnector
 from connectors.jira.push import (
     CommentNotFoundError,
     IssueNotFoundError,
-    JiraWriter,
     MarkerPropertyError,
 )
+from connectors.registry import connector_for_kind
 from pmo_sync.governance.model import Finding
 from pmo_sync.kpi.compute import KpiRun
 from pmo_sync.store.ledger import load_ledger, record_ledger_update
@@ -67,10 +67,8 @@ class PushSummary:
 class _Executor:
     """Runs actions through the writer; looks up field ids and the bot account only if needed."""
 
-    def __init__(
-        self, writer: JiraWriter, connector: JiraConnector, marker: str, fields: list[str]
-    ) -> None:
-        self.writer, self.connector, self.marker = writer, connector, marker
+    def __init__(self, writer: Any, marker: str, fields: list[str]) -> None:
+        self.writer, self.marker = writer, marker
         self._fields = fields
         self._field_ids: dict[str, str] | None = None
         self._bot: str | None = None
@@ -86,7 +84,7 @@ class _Executor:
         if configured is not None:
             return configured
         if self._bot is None:
-            self._bot = self.connector.client.myself().get("accountId")
+            self._bot = self.writer.bot_account_id()
         return self._bot
 
     def run(self, action: Action) -> Outcome:
@@ -130,9 +128,6 @@ def push_connector(
     writeback = getattr(config, "writeback", None)
     if writeback is None or not writeback.enabled:
         return summary
-    if not isinstance(config, JiraConnector.config_model):
-        summary.errors.append(f"write-back is not available for kind {config.kind!r} yet")
-        return summary
     actions = plan(
         desired_state(run, findings, writeback, config.name, item_sources=run.item_sources),
         load_ledger(engine, config.name),
@@ -143,8 +138,12 @@ def push_connector(
     if dry_run or not actions:  # nothing to write: not a single call
         summary.lines = [action.describe() for action in actions]
         return summary
-    with JiraConnector(config) as connector, JiraWriter(connector.client) as writer:
-        executor = _Executor(writer, connector, writeback.marker, list(writeback.fields.values()))
+    with connector_for_kind(config.kind)(config) as connector:
+        writer = connector.writer()
+        if writer is None:
+            summary.errors.append(f"write-back is not available for kind {config.kind!r} yet")
+            return summary
+        executor = _Executor(writer, writeback.marker, list(writeback.fields.values()))
         try:
             for action in actions:
                 steps: list[Action] = [action]
@@ -166,5 +165,6 @@ def push_connector(
             summary.errors.append(str(exc))
             log.error("push_aborted", connector=config.name, error=str(exc))
         finally:
+            writer.close()
             summary.api_calls = connector.stats.api_calls
     return summary
