@@ -1,0 +1,413 @@
+"""`AdoWriter`: the transport for write-back to Azure DevOps (KPI fields, the bot comment).
+
+The same interface as `connectors.jira.push.JiraWriter`, through the `azure-devops`
+SDK. No planning happens here: the writer sends exactly the calls it is asked for
+(no read to skip a no-op, no dedupe).
+
+- Field values: `update_work_item` (PATCH `application/json-patch+json`, one `add`
+  per field, `suppress_notifications=True`). Field ids are reference names
+  (`Custom.CycleTimeDays`). Every PATCH that changes a value creates a revision,
+  authored by the PAT's identity, that the next sync reads like any other.
+- Optimistic locking: `set_fields(..., expected_rev=N)` prepends `{"op": "test",
+  "path": "/rev", "value": N}`; a mismatch raises `RevisionConflictError`. The writer
+  does not GET the revision itself before each PATCH: that doubles the calls of a
+  write-back run and only guards the few milliseconds between the GET and the PATCH.
+  The useful revision is the one the plan was made from (the sync already read it);
+  `current_rev` is there for a caller that has none.
+- Comments (7.1-preview.4): `add_comment`, `update_comment`, `delete_comment`,
+  `get_comments`. Azure DevOps comments have no properties: the marker is the body's
+  text, and `find_bot_comments` matches the author *and* the marker. A comment also
+  bumps the item's revision (System.CommentCount).
+
+Retries. As in Jira: a 429 is retried for every method; a 5xx or a timeout only for
+GET/PUT/PATCH/DELETE, never for POST (adding a comment). The reading `AdoClient`
+retries POSTs (its POSTs are WIQL and batch reads), so writes go through a second
+client with the write policy (`_WriteClient`, until `AdoClient` takes a
+`retry_methods` parameter), counting in the same `CallStats`. A PATCH retried after
+a 5xx the service had in fact applied meets its own revision: with `expected_rev`,
+the conflict is checked with one GET and, when the item holds exactly our values one
+revision later, counted as done.
+
+Protocol after `WriteOutcomeUnknownError` from `add_comment`: as for Jira, call
+`find_bot_comments` before adding again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import requests
+from azure.devops.exceptions import AzureDevOpsServiceError
+from azure.devops.v7_1.work_item_tracking.models import (
+    CommentCreate,
+    CommentUpdate,
+    JsonPatchOperation,
+)
+from msrest.exceptions import ClientRequestError
+
+from connectors.azure_devops.client import AdoClient
+from connectors.azure_devops.config import AzureDevOpsConfig
+from connectors.errors import ConnectorError
+from connectors.http import CallStats, install_http_policy
+from connectors.jira.push import (
+    CommentNotFoundError,
+    FieldNotFoundError,
+    IssueNotFoundError,
+    MarkerPropertyError,
+    WriteOutcomeUnknownError,
+    _never_sent,
+)
+
+__all__ = [
+    "COMMENT_PAGE_SIZE",
+    "WRITE_RETRY_METHODS",
+    "AdoWriter",
+    "CommentNotFoundError",
+    "FieldNotFoundError",
+    "IssueNotFoundError",
+    "MarkerPropertyError",
+    "RevisionConflictError",
+    "WriteOutcomeUnknownError",
+]
+
+# 5xx and timeouts are retried only for these; 429 is retried for every method.
+WRITE_RETRY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
+COMMENT_PAGE_SIZE = 200  # the service's maximum $top for comments
+_CONFLICT_MARKS = ("VS403432", "TestOperationFailed", "TF26071")
+
+
+class RevisionConflictError(ConnectorError):
+    """The `test /rev` failed: the work item changed since the revision the plan was made from."""
+
+    def __init__(
+        self, message: str, *, work_item_id: int, expected_rev: int, current_rev: int | None
+    ) -> None:
+        super().__init__(message, status_code=412)
+        self.work_item_id = work_item_id
+        self.expected_rev = expected_rev
+        self.current_rev = current_rev
+
+
+class _WriteClient(AdoClient):
+    """An `AdoClient` whose HTTP policy never retries a POST on a 5xx or a timeout.
+
+    Stand-in for `AdoClient(config, stats, retry_methods=WRITE_RETRY_METHODS)`: rebuilds
+    the policy `AdoClient.__init__` built, with the write methods.
+    """
+
+    def __init__(self, config: AzureDevOpsConfig, stats: CallStats) -> None:
+        super().__init__(config, stats)
+        template = requests.Session()
+        install_http_policy(
+            template,
+            stats,
+            timeout=config.timeout_seconds,
+            max_retries=config.max_retries,
+            max_retry_wait=config.max_retry_wait_seconds,
+            retry_methods=WRITE_RETRY_METHODS,
+        )
+        self._retry = template.get_adapter("https://").max_retries
+        self._hooks = [self._remember_status, *template.hooks["response"]]
+        template.close()
+
+
+class AdoWriter:
+    """Write-back calls for one run, on top of the run's `AdoClient`.
+
+    Reads (field list, comment lists, the conflict check) use `client`; writes use a
+    second client with the write retry policy, closed by `close()`.
+    """
+
+    def __init__(self, client: AdoClient) -> None:
+        self.client = client
+        self.stats = client.stats
+        self.project = client.project
+        self._writes = _WriteClient(client.config, client.stats)
+
+    def close(self) -> None:
+        self._writes.close()
+
+    def __enter__(self) -> AdoWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- fields ------------------------------------------------------------------------------
+
+    def field_ids(self, names: list[str]) -> dict[str, str]:
+        """Resolve configured field names (display or reference names) to reference names.
+
+        One `get_work_item_fields(project)`. Where that route is missing (404 or not
+        registered, as in the sandbox), reference names (`Custom.X`) are accepted as
+        they are and display names raise `FieldNotFoundError`.
+        """
+        try:
+            with self.client.translate_errors("list the work item fields"):
+                fields = self.client.wit.get_work_item_fields(self.project)
+        except ConnectorError as exc:
+            if exc.status_code != 404:
+                raise
+            fields = None
+        found: dict[str, str] = {}
+        problems: list[str] = []
+        if fields is None:
+            for wanted in names:
+                if _looks_like_reference(wanted):
+                    found[wanted] = wanted
+                else:
+                    problems.append(f"{wanted!r} is not a reference name")
+            if problems:
+                raise FieldNotFoundError(
+                    f"this Azure DevOps lists no fields, so only reference names work: "
+                    f"{'; '.join(problems)}. Put the reference name (Custom.CycleTimeDays, "
+                    "shown in Organization settings > Process > the field) in the config."
+                )
+            return found
+        refs = {str(f.reference_name): str(f.name or f.reference_name) for f in fields}
+        lowered_refs = {r.casefold(): r for r in refs}
+        for wanted in names:
+            if wanted.casefold() in lowered_refs:
+                found[wanted] = lowered_refs[wanted.casefold()]
+                continue
+            matches = [r for r, n in refs.items() if n == wanted] or [
+                r for r, n in refs.items() if n.casefold() == wanted.casefold()
+            ]
+            if len(matches) == 1:
+                found[wanted] = matches[0]
+            elif matches:
+                problems.append(
+                    f"{len(matches)} fields are named {wanted!r} ({', '.join(matches)}): "
+                    "put the reference name of the right one in the config"
+                )
+            else:
+                problems.append(f"no field named {wanted!r}")
+        if problems:
+            raise FieldNotFoundError(
+                f"Azure DevOps fields of project {self.project}: {'; '.join(problems)}. "
+                "A missing field must be added to the process of the work item types written "
+                "to (Organization settings > Process > inherited process > type > New field)."
+            )
+        return found
+
+    def current_rev(self, key: str | int) -> int:
+        """The item's current revision (one GET with `fields=System.Rev`)."""
+        item_id = _item_id(key)
+        with self._issue_errors(item_id, f"read the revision of work item {item_id}"):
+            item = self.client.wit.get_work_item(item_id, self.project, fields=["System.Rev"])
+        return int(item.rev)
+
+    def set_fields(
+        self, key: str | int, values: Mapping[str, Any], *, expected_rev: int | None = None
+    ) -> None:
+        """Set field values in one PATCH, without notifications; `expected_rev` adds `test /rev`.
+
+        Raises `IssueNotFoundError` (deleted item), `RevisionConflictError` (changed
+        since `expected_rev`).
+        """
+        if not values:
+            raise ValueError("set_fields needs at least one field")
+        item_id = _item_id(key)
+        document = [
+            JsonPatchOperation(op="add", path=f"/fields/{name}", value=value)
+            for name, value in values.items()
+        ]
+        if expected_rev is not None:
+            document.insert(0, JsonPatchOperation(op="test", path="/rev", value=expected_rev))
+        noun = "field" if len(values) == 1 else "fields"
+        action = f"write {noun} {', '.join(values)} on work item {item_id}"
+        try:
+            with self._issue_errors(item_id, action, writes=True):
+                self._writes.wit.update_work_item(
+                    document, item_id, self.project, suppress_notifications=True
+                )
+        except RevisionConflictError as exc:
+            exc.expected_rev = expected_rev if expected_rev is not None else -1
+            if expected_rev is None or not self._already_written(item_id, values, exc):
+                raise
+
+    # -- comments ------------------------------------------------------------------------------
+
+    def add_comment(
+        self, key: str | int, body: str, marker_property: Mapping[str, Any] | None = None
+    ) -> str:
+        """Add the bot comment (POST, never retried on 5xx/timeouts); return its id.
+
+        `marker_property` is ignored: Azure DevOps comments have no properties, the
+        marker must be in `body`.
+        """
+        if not body:
+            raise ValueError("a comment body cannot be empty")
+        item_id = _item_id(key)
+        action = f"add the pmo-sync comment on work item {item_id}"
+        hint = "call find_bot_comments before adding it again"
+        with self._unretried_post(action, hint), self._issue_errors(item_id, action, writes=True):
+            created = self._writes.wit.add_comment(CommentCreate(text=body), self.project, item_id)
+        return str(created.id)
+
+    def update_comment(self, key: str | int, comment_id: str | int, body: str) -> None:
+        """Replace the bot comment's text (PATCH); `CommentNotFoundError` when it is gone."""
+        if not body:
+            raise ValueError("a comment body cannot be empty")
+        item_id = _item_id(key)
+        action = f"edit the pmo-sync comment {comment_id} on work item {item_id}"
+        try:
+            with self._writes.translate_errors(action):
+                self._writes.wit.update_comment(
+                    CommentUpdate(text=body), self.project, item_id, int(comment_id)
+                )
+        except ConnectorError as exc:
+            if exc.status_code == 404:
+                raise CommentNotFoundError(
+                    f"the pmo-sync comment {comment_id} on work item {item_id} no longer "
+                    f"exists, or the item is gone (HTTP 404), while trying to {action}",
+                    status_code=404,
+                ) from None
+            raise
+
+    def delete_comment(self, key: str | int, comment_id: str | int) -> None:
+        """Delete a comment; one already gone (404, or its item deleted) counts as done."""
+        item_id = _item_id(key)
+        action = f"delete the pmo-sync comment {comment_id} on work item {item_id}"
+        try:
+            with self._writes.translate_errors(action):
+                self._writes.wit.delete_comment(self.project, item_id, int(comment_id))
+        except ConnectorError as exc:
+            if exc.status_code != 404:
+                raise
+
+    def find_bot_comments(
+        self, key: str | int, bot_account_id: str, marker: str
+    ) -> list[tuple[str, str]]:
+        """(id, text) of the live comments by the bot whose text holds the marker, oldest first.
+
+        `bot_account_id` is the PAT identity's id (GUID), unique name or descriptor; a
+        human's comment quoting the marker is ignored.
+        """
+        item_id = _item_id(key)
+        found: list[tuple[str, str]] = []
+        token: str | None = None
+        while True:
+            with self._issue_errors(item_id, f"list the comments of work item {item_id}"):
+                page = self.client.wit.get_comments(
+                    self.project,
+                    item_id,
+                    top=COMMENT_PAGE_SIZE,
+                    continuation_token=token,
+                    order="asc",
+                )
+            for comment in page.comments or []:
+                author = comment.created_by
+                authors = {
+                    getattr(author, "id", None),
+                    getattr(author, "unique_name", None),
+                    getattr(author, "descriptor", None),
+                }
+                text = comment.text or ""
+                if not comment.is_deleted and bot_account_id in authors and marker in text:
+                    found.append((str(comment.id), text))
+            if not page.continuation_token or page.continuation_token == token:
+                return found
+            token = page.continuation_token
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _status(self, writes: bool) -> int | None:
+        client = self._writes if writes else self.client
+        return getattr(client._status, "code", None)
+
+    @contextmanager
+    def _issue_errors(self, item_id: int, action: str, *, writes: bool = False) -> Iterator[None]:
+        """`translate_errors`, with a 404 → `IssueNotFoundError`, a failed test → conflict."""
+        client = self._writes if writes else self.client
+        try:
+            with client.translate_errors(action):
+                try:
+                    yield
+                except AzureDevOpsServiceError as exc:
+                    conflict = self._conflict(exc, item_id, action, writes)
+                    if conflict is not None:
+                        raise conflict from None
+                    raise
+        except ConnectorError as exc:
+            if exc.status_code == 404 and not isinstance(exc, RevisionConflictError):
+                raise IssueNotFoundError(
+                    f"work item {item_id} no longer exists in Azure DevOps, or the PAT's user "
+                    f"can no longer read it (HTTP 404), while trying to {action}: nothing was "
+                    "written; stop writing back to it",
+                    status_code=404,
+                ) from None
+            raise
+
+    def _conflict(
+        self, exc: AzureDevOpsServiceError, item_id: int, action: str, writes: bool
+    ) -> RevisionConflictError | None:
+        message = f"{exc.message or ''} {exc.type_key or ''}"
+        status = self._status(writes)
+        if status != 412 and not any(mark in message for mark in _CONFLICT_MARKS):
+            return None
+        return RevisionConflictError(
+            f"work item {item_id} changed since the revision the write was planned from "
+            f"(test /rev failed, HTTP {status}) while trying to {action}: nothing was written; "
+            f"sync again and re-plan. Azure DevOps said: {(exc.message or '').strip()}",
+            work_item_id=item_id,
+            expected_rev=-1,
+            current_rev=None,
+        )
+
+    def _already_written(
+        self, item_id: int, values: Mapping[str, Any], exc: RevisionConflictError
+    ) -> bool:
+        """After a conflict: whether the item holds our values one revision on (our own retry)."""
+        with self._issue_errors(item_id, f"read work item {item_id} after a revision conflict"):
+            item = self.client.wit.get_work_item(
+                item_id, self.project, fields=["System.Rev", *values]
+            )
+        fields = item.fields or {}
+        exc.current_rev = int(item.rev)
+        ours = all(fields.get(name) == value for name, value in values.items())
+        return ours and exc.current_rev == exc.expected_rev + 1
+
+    @contextmanager
+    def _unretried_post(self, action: str, hint: str) -> Iterator[None]:
+        """Around a POST: a 5xx or a lost answer may hide a success, and says so."""
+        try:
+            yield
+        except IssueNotFoundError:
+            raise
+        except ConnectorError as exc:
+            status = exc.status_code
+            if status is not None and status >= 500:
+                raise WriteOutcomeUnknownError(
+                    f"Azure DevOps answered HTTP {status} while trying to {action}. Not "
+                    f"retried: it may have done it before failing to answer; {hint}.",
+                    status_code=status,
+                ) from None
+            if status is None and self._lost_answer(exc):
+                raise WriteOutcomeUnknownError(
+                    f"the answer was lost while trying to {action}. Not retried: Azure DevOps "
+                    f"may have done it; {hint}."
+                ) from None
+            raise
+
+    def _lost_answer(self, exc: ConnectorError) -> bool:
+        inner = exc.__context__
+        while inner is not None and not isinstance(inner, ClientRequestError):
+            inner = inner.__context__
+        transport = getattr(inner, "inner_exception", None)
+        if isinstance(transport, requests.exceptions.RequestException):
+            return not _never_sent(transport)
+        return False
+
+
+def _item_id(key: str | int) -> int:
+    try:
+        return int(key)
+    except (TypeError, ValueError):
+        raise ValueError(f"an Azure DevOps work item id is a number, not {key!r}") from None
+
+
+def _looks_like_reference(name: str) -> bool:
+    return "." in name and " " not in name and not name.startswith(".")
