@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from connectors.azure_devops.client import AdoClient
 from connectors.azure_devops.config import AzureDevOpsConfig
+from connectors.azure_devops.push import AdoWriter
 from connectors.azure_devops.streams import (
     AdoRunState,
     CensusStream,
@@ -38,6 +39,9 @@ class AzureDevOpsConnector(Connector):
             StatesStream(self.client, self.config, state),
             CensusStream(self.client, self.config, state),
         )
+
+    def writer(self) -> AdoWriter:
+        return AdoWriter(self.client)
 
     def close(self) -> None:
         self.client.close()

@@ -40,16 +40,18 @@ from typing import Any
 
 import requests
 from azure.devops.exceptions import AzureDevOpsServiceError
+from azure.devops.v7_1.location.location_client import LocationClient
 from azure.devops.v7_1.work_item_tracking.models import (
     CommentCreate,
     CommentUpdate,
     JsonPatchOperation,
 )
+from msrest.authentication import BasicAuthentication
 from msrest.exceptions import ClientRequestError
 
 from connectors.azure_devops.client import AdoClient
 from connectors.azure_devops.config import AzureDevOpsConfig
-from connectors.errors import ConnectorError
+from connectors.errors import ConnectorError, UnexpectedResponseError
 from connectors.http import CallStats, install_http_policy
 from connectors.jira.push import (
     CommentNotFoundError,
@@ -70,6 +72,7 @@ __all__ = [
     "MarkerPropertyError",
     "RevisionConflictError",
     "WriteOutcomeUnknownError",
+    "authenticated_identity",
 ]
 
 # 5xx and timeouts are retried only for these; 429 is retried for every method.
@@ -134,6 +137,10 @@ class AdoWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def bot_account_id(self) -> str:
+        """The PAT's identity as comment authors and `System.ChangedBy` show it (one call)."""
+        return authenticated_identity(self.client)
 
     # -- fields ------------------------------------------------------------------------------
 
@@ -400,6 +407,38 @@ class AdoWriter:
         if isinstance(transport, requests.exceptions.RequestException):
             return not _never_sent(transport)
         return False
+
+
+def authenticated_identity(client: AdoClient) -> str:
+    """Who the PAT belongs to, as its unique name (the email in `System.ChangedBy`).
+
+    One `GET {org}/_apis/connectionData` through the SDK's location client (served by
+    the organisation URL itself: no resource-area lookup), with the client's policy.
+    The unique name is `authenticatedUser.properties.Account`; an identity without one
+    falls back to its id.
+    """
+    location = client._clients.get("location")
+    if location is None:
+        # The work item client first: the SDK's own route discovery (resource areas and
+        # OPTIONS, uncounted) then happens as in every run, and this client reuses it.
+        client.wit  # noqa: B018
+        pat = client.config.token.get_secret_value()
+        location = LocationClient(base_url=client.url, creds=BasicAuthentication("", pat))
+        client._configure(location)
+        client._clients["location"] = location
+    with client.translate_errors("read who the personal access token belongs to"):
+        data = location.get_connection_data()
+    user = getattr(data, "authenticated_user", None)
+    properties = getattr(user, "properties", None) or {}
+    account = properties.get("Account") if isinstance(properties, Mapping) else None
+    if isinstance(account, Mapping):
+        account = account.get("$value")
+    identity = account or getattr(user, "id", None)
+    if not identity:
+        raise UnexpectedResponseError(
+            "Azure DevOps answered connectionData without the authenticated user"
+        )
+    return str(identity)
 
 
 def _item_id(key: str | int) -> int:

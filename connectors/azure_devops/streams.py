@@ -54,6 +54,7 @@ from connectors.azure_devops.convert import (
     convert_state,
     parse_ado_datetime,
 )
+from connectors.azure_devops.push import authenticated_identity
 from connectors.base import Stream, StreamContext
 from connectors.errors import ConnectorError
 from pmo_sync.domain import Census, ItemBundle, SprintRecord, StatusRecord
@@ -98,6 +99,7 @@ class AdoRunState:
     states: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # type -> states
     store_was_empty: bool = False
     census_needed: bool = False
+    api_user: str | None = None  # the PAT's unique name: its edits are pmo-sync's write-back
 
     def scope_paths(self, config: AzureDevOpsConfig) -> list[str] | None:
         """Area paths the sync covers; None = the whole project."""
@@ -130,6 +132,7 @@ class AdoRunState:
             team_of_area=team_of_area,
             estimate_fields=estimate,
             state_map=config.state_map,
+            bot=config.writeback.ignored_account(self.api_user),
         )
 
 
@@ -150,14 +153,23 @@ class MetadataStream(Stream):
 
     def records(self, context: StreamContext) -> Iterator[StatusRecord]:
         cached = context.bookmark or {}
-        if context.full or _stale(cached.get("fetched_at"), context.started_at):
+        stale = _stale(cached.get("fetched_at"), context.started_at)
+        if context.full or stale or "api_user" not in cached:
             self._refresh(context)
         else:
             self.state.teams = [TeamInfo(**t) for t in cached["teams"]]
             self.state.states = dict(cached["states"])
+            self.state.api_user = cached["api_user"]
         return iter(())
 
     def _refresh(self, context: StreamContext) -> None:
+        try:  # same format as `_person(System.ChangedBy)`: the unique name (email)
+            self.state.api_user = authenticated_identity(self.client)
+        except ConnectorError as exc:
+            if exc.status_code not in (404, 405):
+                raise
+            log.info("connection_data_unavailable", error=str(exc))  # bot edits count
+            self.state.api_user = None
         teams: list[TeamInfo] = []
         wanted = {t.lower() for t in self.config.teams or []}
         for raw in self.client.teams():
@@ -193,6 +205,7 @@ class MetadataStream(Stream):
             "fetched_at": context.started_at.isoformat(),
             "teams": [t.to_json() for t in teams],
             "states": states,
+            "api_user": self.state.api_user,
         }
 
     def final_bookmark(self) -> dict[str, Any] | None:

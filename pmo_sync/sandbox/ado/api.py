@@ -7,6 +7,7 @@ builds from the resource locations served here (`LOCATIONS`, answered to
 
     OPTIONS {org}/_apis                               resource locations
     GET  _apis/resourceAreas                          resource areas (wit, work, core)
+    GET  _apis/connectionData                         the PAT's identity (authenticatedUser)
     POST {project}/{team?}/_apis/wit/wiql             WIQL subset → ids (cap → VS402337)
     POST {project?}/_apis/wit/workitemsbatch          ≤ 200 ids (VS403474), fields, asOf
     GET  {project?}/_apis/wit/reporting/workitemrevisions   watermark stream
@@ -57,6 +58,8 @@ IDENTITY_FIELDS = frozenset({"System.CreatedBy", "System.ChangedBy", "System.Ass
 LOCATIONS: tuple[tuple[str, str, str, str, int], ...] = (
     ("e81700f7-3be2-46de-8624-2eb35882fcaa", "Location", "ResourceAreas",
      "_apis/{resource}/{areaId}", 1),
+    ("00d9565f-ed9c-4a06-9a50-00e7896ccab4", "Location", "ConnectionData",
+     "_apis/{resource}", 1),
     ("1a9c53f7-f243-4447-b110-35ef023636e4", "wit", "wiql",
      "{project}/{team}/_apis/{area}/{resource}/{id}", 2),
     ("908509b6-4248-4475-a1cd-829139ba419f", "wit", "workItemsBatch",
@@ -204,6 +207,8 @@ class AdoApi:
         n = len(r)
         if r[:1] == ["resourceareas"]:
             return ApiResponse(200, _collection(self._resource_areas()))
+        if r == ["connectiondata"] and method == "GET":
+            return ApiResponse(200, self._connection_data())
         if r[:1] == ["projects"] and method == "GET":
             if n == 1:
                 return ApiResponse(200, _collection([self._project_json()]))
@@ -267,6 +272,27 @@ class AdoApi:
             }
             for lid, area, resource, template, version in LOCATIONS
         ]
+
+    def _connection_data(self) -> dict[str, Any]:
+        """Who the PAT belongs to: the identity that authors every write (as the real service)."""
+        me = self.identity
+        ref = self._identity(me.ref)
+        user = {
+            "id": me.id,
+            "descriptor": ref["descriptor"],
+            "subjectDescriptor": ref["descriptor"],
+            "providerDisplayName": me.display_name,
+            "isActive": True,
+            "properties": {"Account": {"$type": "System.String", "$value": me.unique_name}},
+            "resourceVersion": 2,
+            "metaTypeId": 0,
+        }
+        return {
+            "authenticatedUser": user,
+            "authorizedUser": user,
+            "instanceId": self.dataset.project.id,
+            "locationServiceData": {"serviceOwner": "00025394-6065-48ca-87d9-7f5672854ef7"},
+        }
 
     def _resource_areas(self) -> list[dict[str, Any]]:
         return [{"id": i, "name": n, "locationUrl": self._base + "/"} for i, n in RESOURCE_AREAS]
