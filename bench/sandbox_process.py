@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -12,6 +13,7 @@ import urllib.error
 import urllib.request
 from base64 import b64encode
 from pathlib import Path
+from typing import Any
 
 EMAIL = "pmo-bot@acme.example"
 TOKEN = "sandbox-token"
@@ -64,3 +66,25 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=15)
+
+
+def run_worker_process(script: Path, options: dict[str, Any], result_path: Path) -> dict[str, Any]:
+    """Run `script --worker OPTIONS --result FILE` in a fresh interpreter; return its JSON result.
+
+    A fresh process per measurement, so one size's memory cannot inflate the next.
+    """
+    worker = subprocess.run(
+        [
+            sys.executable,
+            str(script.resolve()),
+            "--worker",
+            json.dumps(options),
+            "--result",
+            str(result_path),
+        ],
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    if worker.returncode != 0 or not result_path.exists():
+        raise RuntimeError(f"the {script.name} worker failed (exit {worker.returncode})")
+    return json.loads(result_path.read_text())

@@ -50,7 +50,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sandbox_process import EMAIL, TOKEN, free_port, sandbox_command, stop, wait_until_up
+from sandbox_process import (
+    EMAIL,
+    TOKEN,
+    free_port,
+    run_worker_process,
+    sandbox_command,
+    stop,
+    wait_until_up,
+)
 
 PROJECTS = ("ABC", "DEF", "GHI")
 JQL = "project in (ABC, DEF, GHI)"
@@ -302,22 +310,7 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
                 "top": args.top,
                 "frames": args.frames,
             }
-            result_path = tmpdir / "result.json"
-            worker = subprocess.run(
-                [
-                    sys.executable,
-                    str(Path(__file__).resolve()),
-                    "--worker",
-                    json.dumps(options),
-                    "--result",
-                    str(result_path),
-                ],
-                stdin=subprocess.DEVNULL,
-                check=False,
-            )
-            if worker.returncode != 0 or not result_path.exists():
-                raise RuntimeError(f"the sync subprocess failed (exit {worker.returncode})")
-            result = json.loads(result_path.read_text())
+            result = run_worker_process(Path(__file__), options, tmpdir / "result.json")
         finally:
             stop(sandbox)
             if schema is not None:
