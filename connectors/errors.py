@@ -8,10 +8,15 @@ from __future__ import annotations
 
 __all__ = [
     "AuthenticationError",
+    "CommentNotFoundError",
     "ConnectorError",
+    "FieldNotFoundError",
+    "IssueNotFoundError",
+    "MarkerPropertyError",
     "PermissionDeniedError",
     "TrackerUnavailableError",
     "UnexpectedResponseError",
+    "WriteOutcomeUnknownError",
 ]
 
 
@@ -37,3 +42,38 @@ class UnexpectedResponseError(ConnectorError):
 
 class TrackerUnavailableError(ConnectorError):
     """The tracker kept failing (5xx, 429, timeouts) after every retry."""
+
+
+# -- write-back -----------------------------------------------------------------------------
+
+
+class FieldNotFoundError(ConnectorError):
+    """A configured field name matches no field (or several) of the tracker's field list."""
+
+
+class IssueNotFoundError(ConnectorError):
+    """The issue or work item is gone (deleted) or out of the API user's sight (HTTP 404)."""
+
+
+class CommentNotFoundError(ConnectorError):
+    """The comment (or its issue) is gone (HTTP 404): the ledger's comment id is stale."""
+
+
+class WriteOutcomeUnknownError(TrackerUnavailableError):
+    """A POST failed after it may have been carried out (5xx, timeout, dropped connection).
+
+    Not retried; the caller checks what exists before sending it again (its
+    writer's `find_bot_comments`).
+    """
+
+
+class MarkerPropertyError(ConnectorError):
+    """The comment was created but its marker property could not be set.
+
+    `comment_id` is the new comment: record it, and set the property again
+    later (Jira: `JiraWriter.set_comment_property`).
+    """
+
+    def __init__(self, message: str, *, comment_id: str, status_code: int | None) -> None:
+        super().__init__(message, status_code=status_code)
+        self.comment_id = comment_id

@@ -25,12 +25,18 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 from urllib3.util.retry import Retry
 
 from connectors.errors import UnexpectedResponseError
 
-__all__ = ["CallStats", "RecordingRetry", "TimeoutAdapter", "install_http_policy"]
+__all__ = [
+    "CallStats",
+    "RecordingRetry",
+    "TimeoutAdapter",
+    "install_http_policy",
+    "never_sent",
+]
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -182,3 +188,17 @@ def install_http_policy(
         stats.add_call()
 
     session.hooks["response"] = [count_response, reject_html]
+
+
+def never_sent(exc: requests.exceptions.RequestException) -> bool:
+    """Whether a transport error happened before the request reached the tracker.
+
+    Only then is a failed POST safe to send again: after a read timeout or a
+    dropped connection the tracker may have carried it out.
+    """
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    return isinstance(reason, NewConnectionError | ConnectTimeoutError)

@@ -197,9 +197,9 @@ def connectors_provision(
     name: Annotated[str, typer.Argument(help="the connector's name")],
 ) -> None:
     """Create the custom fields write-back needs where allowed; else print the admin steps."""
-    from connectors.errors import ConnectorError, PermissionDeniedError
+    from connectors.errors import ConnectorError, FieldNotFoundError, PermissionDeniedError
     from connectors.jira import JiraConnector
-    from connectors.jira.push import FieldNotFoundError, JiraWriter
+    from connectors.jira.push import JiraWriter
     from connectors.jira.streams import project_keys_in
 
     settings = _settings()

@@ -9,8 +9,11 @@ it where PostgreSQL is installed), which turns the skip into a failure.
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +24,14 @@ import pytest
 from sqlalchemy import Engine
 
 from pmo_sync.store.engine import make_engine, upgrade
+
+# The Azure DevOps SDK reads its cache directory once, at import; pmo-sync points it
+# under PMO_SYNC_CACHE_DIR (connectors/azure_devops/sdk_cache.py). Tests use a
+# throwaway one and never the developer's own cache.
+_TEST_CACHE = tempfile.mkdtemp(prefix="pmo-sync-test-cache-")
+atexit.register(shutil.rmtree, _TEST_CACHE, ignore_errors=True)
+os.environ["PMO_SYNC_CACHE_DIR"] = _TEST_CACHE
+os.environ.pop("AZURE_DEVOPS_CACHE_DIR", None)
 
 PG_URL = os.environ.get(
     "PMO_SYNC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -73,3 +84,22 @@ def engine(store_url: str) -> Iterator[Engine]:
     upgrade(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def cold_ado_sdk_cache(tmp_path: Any) -> Iterator[None]:
+    """The SDK's route caches empty and kept in the test's own directory.
+
+    So every test sees the calls of a first run (resource areas, OPTIONS) and no
+    test depends on what an earlier one cached.
+    """
+    from azure.devops import _file_cache
+
+    for cache, name in (
+        (_file_cache.OPTIONS_CACHE, "options"),
+        (_file_cache.RESOURCE_CACHE, "resources"),
+    ):
+        cache.file_name = str(tmp_path / f"{name}.json")
+        cache.data = {}
+        cache.initial_load_occurred = False
+    yield

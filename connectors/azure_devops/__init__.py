@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from connectors.azure_devops.client import AdoClient
-from connectors.azure_devops.config import AzureDevOpsConfig
-from connectors.azure_devops.push import AdoWriter
-from connectors.azure_devops.streams import (
+from connectors.azure_devops.sdk_cache import use_own_cache_dir
+
+use_own_cache_dir()  # before the SDK's first import, which reads it (see sdk_cache)
+
+from connectors.azure_devops.client import AdoClient  # noqa: E402
+from connectors.azure_devops.config import AzureDevOpsConfig  # noqa: E402
+from connectors.azure_devops.push import AdoWriter  # noqa: E402
+from connectors.azure_devops.streams import (  # noqa: E402
     AdoRunState,
     CensusStream,
     IterationsStream,
@@ -15,8 +19,8 @@ from connectors.azure_devops.streams import (
     StatesStream,
     WorkItemsStream,
 )
-from connectors.base import CheckReport, Connector, Stream
-from connectors.errors import AuthenticationError, ConnectorError
+from connectors.base import CheckReport, Connector, Stream  # noqa: E402
+from connectors.errors import AuthenticationError, ConnectorError  # noqa: E402
 
 __all__ = ["AzureDevOpsConfig", "AzureDevOpsConnector"]
 

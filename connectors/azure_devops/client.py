@@ -25,8 +25,11 @@ Streams never see HTTP. The client owns
   `ConnectorError`s an admin can act on. SDK exceptions carry no status code,
   so a response hook remembers the last status per thread.
 
-Not covered by the policy: the SDK's own resource-area lookup (`_apis/
-ResourceAreas`, through an internal `LocationClient`), cached on disk 12 h.
+The SDK's own resource-area lookup (`_apis/ResourceAreas`) is done here
+instead, through a location client with the same policy (`_resource_areas`),
+so it too is counted, timed out and retried. The SDK caches resource areas and
+route options on disk for 12 hours, in `AZURE_DEVOPS_CACHE_DIR`, which
+`connectors.azure_devops` points at pmo-sync's own cache directory.
 """
 
 from __future__ import annotations
@@ -38,11 +41,13 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 import requests
+from azure.devops._file_cache import RESOURCE_CACHE as RESOURCE_FILE_CACHE
 from azure.devops.connection import Connection
 from azure.devops.exceptions import (
     AzureDevOpsAuthenticationError,
     AzureDevOpsServiceError,
 )
+from azure.devops.v7_1.location.location_client import LocationClient
 from azure.devops.v7_1.work.models import TeamContext
 from azure.devops.v7_1.work_item_tracking.models import Wiql, WorkItemBatchGetRequest
 from msrest.authentication import BasicAuthentication
@@ -75,7 +80,13 @@ class WiqlCapExceeded(ConnectorError):
 class AdoClient:
     """A run-scoped Azure DevOps client: counts its calls in `stats`."""
 
-    def __init__(self, config: AzureDevOpsConfig, stats: CallStats) -> None:
+    def __init__(
+        self,
+        config: AzureDevOpsConfig,
+        stats: CallStats,
+        *,
+        retry_methods: frozenset[str] = READ_RETRY_METHODS,
+    ) -> None:
         self.config = config
         self.stats = stats
         self.project = config.project
@@ -89,7 +100,7 @@ class AdoClient:
             timeout=config.timeout_seconds,
             max_retries=config.max_retries,
             max_retry_wait=config.max_retry_wait_seconds,
-            retry_methods=READ_RETRY_METHODS,
+            retry_methods=retry_methods,
         )
         self._retry = template.get_adapter("https://").max_retries
         self._hooks = [self._remember_status, *template.hooks["response"]]
@@ -106,10 +117,7 @@ class AdoClient:
 
     def _client(self, kind: str) -> Any:
         if kind not in self._clients:
-            if self._connection is None:
-                pat = self.config.token.get_secret_value()
-                self._connection = Connection(base_url=self.url, creds=BasicAuthentication("", pat))
-            factory = self._connection.clients_v7_1
+            factory = self._connect().clients_v7_1
             with self.translate_errors("discover the API routes"):
                 client = {
                     "wit": factory.get_work_item_tracking_client,
@@ -119,6 +127,38 @@ class AdoClient:
             self._configure(client)
             self._clients[kind] = client
         return self._clients[kind]
+
+    def _connect(self) -> Connection:
+        """The SDK connection, its resource areas read through our policy."""
+        if self._connection is None:
+            pat = self.config.token.get_secret_value()
+            connection = Connection(base_url=self.url, creds=BasicAuthentication("", pat))
+            connection._resource_areas = self._resource_areas()
+            self._connection = connection
+        return self._connection
+
+    def _resource_areas(self) -> list[Any]:
+        """Where each API area lives, as the SDK's `Connection` would look it up, but counted.
+
+        Left to itself the SDK asks through a `LocationClient` of its own: no
+        timeout of ours, no retry, not counted. Asked here through `location`
+        (our policy), with the SDK's own 12-hour file cache kept, so a warm run
+        still costs nothing.
+        """
+        location = self.location
+        cached = RESOURCE_FILE_CACHE[location.normalized_url]
+        if cached:
+            with suppress(Exception):  # an unreadable cache entry is simply asked again
+                return list(
+                    location._base_deserialize.deserialize_data(cached, "[ResourceAreaInfo]")
+                )
+        with self.translate_errors("discover the API areas"):
+            areas = location.get_resource_areas() or []
+        with suppress(Exception):  # a cache that cannot be written costs a call next run
+            RESOURCE_FILE_CACHE[location.normalized_url] = location._base_serialize.serialize_data(
+                areas, "[ResourceAreaInfo]"
+            )
+        return list(areas)
 
     def _configure(self, client: Any) -> None:
         """Hand the shared policy to msrest (see the module docstring for why not the session)."""
@@ -132,6 +172,16 @@ class AdoClient:
         existing = getattr(sender._session_mapping, "session", None)
         if existing is not None:
             sender.session = existing
+
+    @property
+    def location(self) -> LocationClient:
+        """The organisation-level location client (`connectionData`, resource areas)."""
+        if "location" not in self._clients:
+            pat = self.config.token.get_secret_value()
+            client = LocationClient(base_url=self.url, creds=BasicAuthentication("", pat))
+            self._configure(client)
+            self._clients["location"] = client
+        return self._clients["location"]
 
     @property
     def wit(self) -> Any:

@@ -22,11 +22,10 @@ SDK. No planning happens here: the writer sends exactly the calls it is asked fo
 Retries. As in Jira: a 429 is retried for every method; a 5xx or a timeout only for
 GET/PUT/PATCH/DELETE, never for POST (adding a comment). The reading `AdoClient`
 retries POSTs (its POSTs are WIQL and batch reads), so writes go through a second
-client with the write policy (`_WriteClient`, until `AdoClient` takes a
-`retry_methods` parameter), counting in the same `CallStats`. A PATCH retried after
-a 5xx the service had in fact applied meets its own revision: with `expected_rev`,
-the conflict is checked with one GET and, when the item holds exactly our values one
-revision later, counted as done.
+`AdoClient` built with `WRITE_RETRY_METHODS`, counting in the same `CallStats`. A
+PATCH retried after a 5xx the service had in fact applied meets its own revision:
+with `expected_rev`, the conflict is checked with one GET and, when the item holds
+exactly our values one revision later, counted as done.
 
 Protocol after `WriteOutcomeUnknownError` from `add_comment`: as for Jira, call
 `find_bot_comments` before adding again.
@@ -40,38 +39,29 @@ from typing import Any
 
 import requests
 from azure.devops.exceptions import AzureDevOpsServiceError
-from azure.devops.v7_1.location.location_client import LocationClient
 from azure.devops.v7_1.work_item_tracking.models import (
     CommentCreate,
     CommentUpdate,
     JsonPatchOperation,
 )
-from msrest.authentication import BasicAuthentication
 from msrest.exceptions import ClientRequestError
 
 from connectors.azure_devops.client import AdoClient
-from connectors.azure_devops.config import AzureDevOpsConfig
-from connectors.errors import ConnectorError, UnexpectedResponseError
-from connectors.http import CallStats, install_http_policy
-from connectors.jira.push import (
+from connectors.errors import (
     CommentNotFoundError,
+    ConnectorError,
     FieldNotFoundError,
     IssueNotFoundError,
-    MarkerPropertyError,
+    UnexpectedResponseError,
     WriteOutcomeUnknownError,
-    _never_sent,
 )
+from connectors.http import never_sent
 
 __all__ = [
     "COMMENT_PAGE_SIZE",
     "WRITE_RETRY_METHODS",
     "AdoWriter",
-    "CommentNotFoundError",
-    "FieldNotFoundError",
-    "IssueNotFoundError",
-    "MarkerPropertyError",
     "RevisionConflictError",
-    "WriteOutcomeUnknownError",
     "authenticated_identity",
 ]
 
@@ -93,29 +83,6 @@ class RevisionConflictError(ConnectorError):
         self.current_rev = current_rev
 
 
-class _WriteClient(AdoClient):
-    """An `AdoClient` whose HTTP policy never retries a POST on a 5xx or a timeout.
-
-    Stand-in for `AdoClient(config, stats, retry_methods=WRITE_RETRY_METHODS)`: rebuilds
-    the policy `AdoClient.__init__` built, with the write methods.
-    """
-
-    def __init__(self, config: AzureDevOpsConfig, stats: CallStats) -> None:
-        super().__init__(config, stats)
-        template = requests.Session()
-        install_http_policy(
-            template,
-            stats,
-            timeout=config.timeout_seconds,
-            max_retries=config.max_retries,
-            max_retry_wait=config.max_retry_wait_seconds,
-            retry_methods=WRITE_RETRY_METHODS,
-        )
-        self._retry = template.get_adapter("https://").max_retries
-        self._hooks = [self._remember_status, *template.hooks["response"]]
-        template.close()
-
-
 class AdoWriter:
     """Write-back calls for one run, on top of the run's `AdoClient`.
 
@@ -127,7 +94,7 @@ class AdoWriter:
         self.client = client
         self.stats = client.stats
         self.project = client.project
-        self._writes = _WriteClient(client.config, client.stats)
+        self._writes = AdoClient(client.config, client.stats, retry_methods=WRITE_RETRY_METHODS)
 
     def close(self) -> None:
         self._writes.close()
@@ -405,7 +372,7 @@ class AdoWriter:
             inner = inner.__context__
         transport = getattr(inner, "inner_exception", None)
         if isinstance(transport, requests.exceptions.RequestException):
-            return not _never_sent(transport)
+            return not never_sent(transport)
         return False
 
 
@@ -417,17 +384,8 @@ def authenticated_identity(client: AdoClient) -> str:
     The unique name is `authenticatedUser.properties.Account`; an identity without one
     falls back to its id.
     """
-    location = client._clients.get("location")
-    if location is None:
-        # The work item client first: the SDK's own route discovery (resource areas and
-        # OPTIONS, uncounted) then happens as in every run, and this client reuses it.
-        client.wit  # noqa: B018
-        pat = client.config.token.get_secret_value()
-        location = LocationClient(base_url=client.url, creds=BasicAuthentication("", pat))
-        client._configure(location)
-        client._clients["location"] = location
     with client.translate_errors("read who the personal access token belongs to"):
-        data = location.get_connection_data()
+        data = client.location.get_connection_data()
     user = getattr(data, "authenticated_user", None)
     properties = getattr(user, "properties", None) or {}
     account = properties.get("Account") if isinstance(properties, Mapping) else None

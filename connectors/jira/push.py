@@ -54,21 +54,24 @@ from urllib.parse import quote
 import requests
 from jira import JIRA, JIRAError
 from jira.resources import Comment, Issue
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
-from connectors.errors import ConnectorError, PermissionDeniedError, TrackerUnavailableError
+from connectors.errors import (
+    CommentNotFoundError,
+    ConnectorError,
+    FieldNotFoundError,
+    IssueNotFoundError,
+    MarkerPropertyError,
+    PermissionDeniedError,
+    WriteOutcomeUnknownError,
+)
+from connectors.http import never_sent
 from connectors.jira.client import JiraClient
 
 __all__ = [
     "COMMENT_PAGE_SIZE",
     "WRITE_RETRY_METHODS",
-    "CommentNotFoundError",
-    "FieldNotFoundError",
     "FieldNotOnScreenError",
-    "IssueNotFoundError",
     "JiraWriter",
-    "MarkerPropertyError",
-    "WriteOutcomeUnknownError",
 ]
 
 # 5xx and timeouts are retried only for these; 429 is retried for every method.
@@ -99,38 +102,6 @@ class FieldNotOnScreenError(ConnectorError):
         self.issue_key = issue_key
         self.project_key = project_key
         self.fields = fields  # field id -> name, for every refused field
-
-
-class FieldNotFoundError(ConnectorError):
-    """A configured field name matches no field (or several) of `GET /field`."""
-
-
-class IssueNotFoundError(ConnectorError):
-    """The issue is gone (deleted) or out of the API user's sight (HTTP 404)."""
-
-
-class CommentNotFoundError(ConnectorError):
-    """The comment (or its issue) is gone (HTTP 404): the ledger's comment id is stale."""
-
-
-class WriteOutcomeUnknownError(TrackerUnavailableError):
-    """A POST failed after it may have been carried out (5xx, timeout, dropped connection).
-
-    Not retried; the caller checks what exists before sending it again (see the
-    module docstring).
-    """
-
-
-class MarkerPropertyError(ConnectorError):
-    """The comment was created but its marker property could not be set.
-
-    `comment_id` is the new comment: record it, and set the property again
-    later with `JiraWriter.set_comment_property`.
-    """
-
-    def __init__(self, message: str, *, comment_id: str, status_code: int | None) -> None:
-        super().__init__(message, status_code=status_code)
-        self.comment_id = comment_id
 
 
 # -- library resources without the reload ---------------------------------------------------
@@ -472,7 +443,7 @@ class JiraWriter:
                     ) from None
                 raise
             except requests.exceptions.RequestException as exc:
-                if not _never_sent(exc):
+                if not never_sent(exc):
                     raise WriteOutcomeUnknownError(
                         f"the answer was lost ({type(exc).__name__}) while trying to {action}. "
                         f"Not retried: Jira may have done it; {hint}."
@@ -518,16 +489,6 @@ class JiraWriter:
 def _project_of(key: str) -> str | None:
     project, sep, number = key.rpartition("-")
     return project if sep and project and number.isdigit() else None
-
-
-def _never_sent(exc: requests.exceptions.RequestException) -> bool:
-    """Whether a transport error happened before the request reached Jira."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
-    reason = exc.args[0] if exc.args else None
-    if isinstance(reason, MaxRetryError):
-        reason = reason.reason
-    return isinstance(reason, NewConnectionError | ConnectTimeoutError)
 
 
 def _body_text(body: Any) -> str:

@@ -19,9 +19,9 @@ import structlog
 from sqlalchemy import Engine
 
 from connectors.base import ConnectorConfig
-from connectors.errors import ConnectorError
-from connectors.jira.push import (
+from connectors.errors import (
     CommentNotFoundError,
+    ConnectorError,
     IssueNotFoundError,
     MarkerPropertyError,
 )

@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
-_CACHE_DIR = tempfile.mkdtemp(prefix="ado-sdk-cache-")
-os.environ.setdefault("AZURE_DEVOPS_CACHE_DIR", _CACHE_DIR)
+import pytest
+from sqlalchemy import Engine, select
 
-from collections import Counter  # noqa: E402
-from collections.abc import Callable, Iterator  # noqa: E402
-from datetime import UTC, datetime  # noqa: E402
-from typing import Any  # noqa: E402
+from connectors.azure_devops import AzureDevOpsConfig, AzureDevOpsConnector
+from pmo_sync.sandbox.ado import AdoSandbox
+from pmo_sync.store.models import ItemChangeRow, SprintItemRow, WorkItemRow
+from pmo_sync.store.repository import Store
+from pmo_sync.sync import RunSummary, sync_connector
 
-import pytest  # noqa: E402
-from azure.devops import _file_cache  # noqa: E402
-from sqlalchemy import Engine, select  # noqa: E402
-
-from connectors.azure_devops import AzureDevOpsConfig, AzureDevOpsConnector  # noqa: E402
-from pmo_sync.sandbox.ado import AdoSandbox  # noqa: E402
-from pmo_sync.store.models import ItemChangeRow, SprintItemRow, WorkItemRow  # noqa: E402
-from pmo_sync.store.repository import Store  # noqa: E402
-from pmo_sync.sync import RunSummary, sync_connector  # noqa: E402
-
-from .conftest import dump_tables  # noqa: E402
+from .conftest import dump_tables
 
 TOKEN_VARIABLE = "PMO_SYNC_TEST_ADO_TOKEN"
 REPORTING = "/contoso/Fabrikam/_apis/wit/reporting/workItemRevisions"
@@ -31,16 +24,8 @@ WIQL = "/contoso/Fabrikam/_apis/wit/wiql"
 
 
 @pytest.fixture(autouse=True)
-def _sdk_cache(tmp_path: Any) -> Iterator[None]:
-    """A cold SDK route cache per test, in the test's own directory (as tests/sandbox_ado)."""
-    for cache, name in (
-        (_file_cache.OPTIONS_CACHE, "options"),
-        (_file_cache.RESOURCE_CACHE, "resources"),
-    ):
-        cache.file_name = str(tmp_path / f"{name}.json")
-        cache.data = {}
-        cache.initial_load_occurred = False
-    yield
+def _sdk_cache(cold_ado_sdk_cache: None) -> None:
+    """A cold SDK route cache per test (tests/conftest.py)."""
 
 
 @pytest.fixture
@@ -153,9 +138,17 @@ def test_full_sync_stores_every_item_state_change_and_iteration_stay_exactly(
     assert calls[("POST", REPORTING)] == -(-revisions // 1000)
     assert not any("/revisions" in path for _, path in calls)
     assert calls[("POST", WIQL)] == 0
-    # Every call is counted but the SDK's internal resource-area lookup (OPTIONS + GET, cold
-    # disk cache), made by a LocationClient the connector cannot reach.
-    assert summary.api_calls == len(ado.requests) - 2
+    # Every call is counted, the route discovery included: the resource-area lookup (OPTIONS
+    # + GET on a cold disk cache) goes through the connector's own policy, not the SDK's.
+    assert summary.api_calls == len(ado.requests)
+    assert calls[("GET", "/contoso/_apis/ResourceAreas")] == 1
+
+    # A second run in the same process: the SDK's disk cache answers both discoveries.
+    ado.reset_log()
+    again = sync(ado_config(ado))
+    assert again.status == "success", again.errors
+    assert again.api_calls == len(ado.requests)
+    assert not [r for r in ado.requests if r.method == "OPTIONS" or "ResourceAreas" in r.path]
 
 
 def test_incremental_sync_reads_only_what_changed_and_marks_deletions(

@@ -6,30 +6,23 @@ write-back config names the fields by reference name.
 
 from __future__ import annotations
 
-import os
-import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
-_CACHE_DIR = tempfile.mkdtemp(prefix="ado-sdk-cache-")
-os.environ.setdefault("AZURE_DEVOPS_CACHE_DIR", _CACHE_DIR)
+import pytest
+from sqlalchemy import Engine, select
 
-from collections.abc import Callable, Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
-
-import pytest  # noqa: E402
-from azure.devops import _file_cache  # noqa: E402
-from sqlalchemy import Engine, select  # noqa: E402
-
-from connectors.azure_devops import AzureDevOpsConfig, AzureDevOpsConnector  # noqa: E402
-from connectors.azure_devops.push import AdoWriter  # noqa: E402
-from pmo_sync.governance.policy import load_policies  # noqa: E402
-from pmo_sync.kpi.config import KpiConfig  # noqa: E402
-from pmo_sync.kpi.service import refresh_kpis  # noqa: E402
-from pmo_sync.sandbox.ado import AdoSandbox  # noqa: E402
-from pmo_sync.store.models import WorkItemRow  # noqa: E402
-from pmo_sync.store.repository import Store  # noqa: E402
-from pmo_sync.sync import sync_connector  # noqa: E402
-from pmo_sync.writeback.service import PushSummary, push_connector  # noqa: E402
+from connectors.azure_devops import AzureDevOpsConfig, AzureDevOpsConnector
+from connectors.azure_devops.push import AdoWriter
+from pmo_sync.governance.policy import load_policies
+from pmo_sync.kpi.config import KpiConfig
+from pmo_sync.kpi.service import refresh_kpis
+from pmo_sync.sandbox.ado import AdoSandbox
+from pmo_sync.store.models import WorkItemRow
+from pmo_sync.store.repository import Store
+from pmo_sync.sync import sync_connector
+from pmo_sync.writeback.service import PushSummary, push_connector
 
 TOKEN_VARIABLE = "PMO_SYNC_TEST_ADO_TOKEN"
 FIELDS = {
@@ -45,16 +38,8 @@ rules:
 
 
 @pytest.fixture(autouse=True)
-def _sdk_cache(tmp_path: Any) -> Iterator[None]:
-    """A cold SDK route cache per test, in the test's own directory."""
-    for cache, name in (
-        (_file_cache.OPTIONS_CACHE, "options"),
-        (_file_cache.RESOURCE_CACHE, "resources"),
-    ):
-        cache.file_name = str(tmp_path / f"{name}.json")
-        cache.data = {}
-        cache.initial_load_occurred = False
-    yield
+def _sdk_cache(cold_ado_sdk_cache: None) -> None:
+    """A cold SDK route cache per test (tests/conftest.py)."""
 
 
 @pytest.fixture

@@ -7,31 +7,17 @@ cache files in case another test module imported the SDK first.
 
 from __future__ import annotations
 
-import os
-import tempfile
+import pytest
+from azure.devops.connection import Connection
+from msrest.authentication import BasicAuthentication
 
-_CACHE_DIR = tempfile.mkdtemp(prefix="ado-sdk-cache-")
-os.environ.setdefault("AZURE_DEVOPS_CACHE_DIR", _CACHE_DIR)
-
-import pytest  # noqa: E402
-from azure.devops import _file_cache  # noqa: E402
-from azure.devops.connection import Connection  # noqa: E402
-from msrest.authentication import BasicAuthentication  # noqa: E402
-
-from pmo_sync.sandbox.ado import AdoSandbox  # noqa: E402
-from pmo_sync.sandbox.ado.generator import AdoDataset  # noqa: E402
+from pmo_sync.sandbox.ado import AdoSandbox
+from pmo_sync.sandbox.ado.generator import AdoDataset
 
 
 @pytest.fixture(autouse=True)
-def _sdk_cache(tmp_path):
-    for cache, name in (
-        (_file_cache.OPTIONS_CACHE, "options"),
-        (_file_cache.RESOURCE_CACHE, "resources"),
-    ):
-        cache.file_name = str(tmp_path / f"{name}.json")
-        cache.data = {}
-        cache.initial_load_occurred = False
-    yield
+def _sdk_cache(cold_ado_sdk_cache: None) -> None:
+    """A cold SDK route cache per test (tests/conftest.py)."""
 
 
 @pytest.fixture(scope="module")

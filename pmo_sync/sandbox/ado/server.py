@@ -18,8 +18,9 @@ Connection(base_url=...)` takes. Around the routes (`api.AdoApi`) it adds:
         conn = Connection(base_url=sandbox.url, creds=BasicAuthentication("", sandbox.pat))
         wit = conn.clients_v7_1.get_work_item_tracking_client()
 
-The SDK caches discovery on disk for 12 h: point `AZURE_DEVOPS_CACHE_DIR` at a
-temporary directory before importing it.
+The SDK caches discovery on disk for 12 h, in `AZURE_DEVOPS_CACHE_DIR` as it was
+when the SDK was first imported (`connectors.azure_devops` points it under
+pmo-sync's cache directory; tests/conftest.py empties it per test).
 """
 
 from __future__ import annotations

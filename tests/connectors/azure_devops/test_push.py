@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
+from collections.abc import Iterator
+from typing import Any
 
-_CACHE_DIR = tempfile.mkdtemp(prefix="ado-sdk-cache-")
-os.environ.setdefault("AZURE_DEVOPS_CACHE_DIR", _CACHE_DIR)
+import pytest
 
-from collections.abc import Iterator  # noqa: E402
-from typing import Any  # noqa: E402
-
-import pytest  # noqa: E402
-from azure.devops import _file_cache  # noqa: E402
-
-from connectors.azure_devops import AzureDevOpsConfig  # noqa: E402
-from connectors.azure_devops.client import AdoClient  # noqa: E402
-from connectors.azure_devops.push import (  # noqa: E402
+from connectors.azure_devops import AzureDevOpsConfig
+from connectors.azure_devops.client import AdoClient
+from connectors.azure_devops.push import (
     AdoWriter,
     CommentNotFoundError,
     FieldNotFoundError,
@@ -24,8 +17,8 @@ from connectors.azure_devops.push import (  # noqa: E402
     RevisionConflictError,
     WriteOutcomeUnknownError,
 )
-from connectors.http import CallStats  # noqa: E402
-from pmo_sync.sandbox.ado import AdoSandbox  # noqa: E402
+from connectors.http import CallStats
+from pmo_sync.sandbox.ado import AdoSandbox
 
 TOKEN_VARIABLE = "PMO_SYNC_TEST_ADO_TOKEN"
 FIELD = "Custom.CycleTimeDays"
@@ -34,16 +27,8 @@ NO_WAIT_429 = {"Retry-After": "0"}
 
 
 @pytest.fixture(autouse=True)
-def _sdk_cache(tmp_path: Any) -> Iterator[None]:
-    """A cold SDK route cache per test, in the test's own directory (as tests/e2e)."""
-    for cache, name in (
-        (_file_cache.OPTIONS_CACHE, "options"),
-        (_file_cache.RESOURCE_CACHE, "resources"),
-    ):
-        cache.file_name = str(tmp_path / f"{name}.json")
-        cache.data = {}
-        cache.initial_load_occurred = False
-    yield
+def _sdk_cache(cold_ado_sdk_cache: None) -> None:
+    """A cold SDK route cache per test (tests/conftest.py)."""
 
 
 @pytest.fixture

@@ -11,18 +11,19 @@ from typing import Any
 
 import pytest
 
-from connectors.errors import ConnectorError, PermissionDeniedError, TrackerUnavailableError
+from connectors.errors import (
+    CommentNotFoundError,
+    ConnectorError,
+    FieldNotFoundError,
+    IssueNotFoundError,
+    PermissionDeniedError,
+    TrackerUnavailableError,
+    WriteOutcomeUnknownError,
+)
 from connectors.http import CallStats
 from connectors.jira.client import JiraClient
 from connectors.jira.config import JiraConfig
-from connectors.jira.push import (
-    CommentNotFoundError,
-    FieldNotFoundError,
-    FieldNotOnScreenError,
-    IssueNotFoundError,
-    JiraWriter,
-    WriteOutcomeUnknownError,
-)
+from connectors.jira.push import FieldNotOnScreenError, JiraWriter
 from pmo_sync.sandbox.server import JiraSandbox, RecordedRequest
 
 TOKEN_VARIABLE = "PMO_SYNC_TEST_JIRA_TOKEN"
