@@ -14,6 +14,7 @@ __all__ = [
     "IssueNotFoundError",
     "MarkerPropertyError",
     "PermissionDeniedError",
+    "RevisionConflictError",
     "TrackerUnavailableError",
     "UnexpectedResponseError",
     "WriteOutcomeUnknownError",
@@ -77,3 +78,16 @@ class MarkerPropertyError(ConnectorError):
     def __init__(self, message: str, *, comment_id: str, status_code: int | None) -> None:
         super().__init__(message, status_code=status_code)
         self.comment_id = comment_id
+
+
+class RevisionConflictError(ConnectorError):
+    """The item changed since the version the write was planned from (Azure DevOps: the
+    JSON Patch `test /rev` failed); nothing was written. Sync, re-plan, write again."""
+
+    def __init__(
+        self, message: str, *, work_item_id: int | str, expected_rev: int, current_rev: int | None
+    ) -> None:
+        super().__init__(message, status_code=412)
+        self.work_item_id = work_item_id
+        self.expected_rev = expected_rev
+        self.current_rev = current_rev

@@ -72,6 +72,10 @@ class WorkItemRecord:
     last_activity: datetime | None = None
     """The latest change a person made (the tracker's `updated` moves for pmo-sync's own
     write-back too, which must not make a stale item look fresh); None when unknown."""
+    revision: int | None = None
+    """The tracker's version number of the item as synced (Azure DevOps `rev`), so a
+    write-back can refuse to land on an item that changed since (`test /rev`); None
+    where the tracker has no such number."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,13 +87,17 @@ def engine(store_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def cold_ado_sdk_cache(tmp_path: Any) -> Iterator[None]:
-    """The SDK's route caches empty and kept in the test's own directory.
+def cold_ado_sdk_cache(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The SDK's route caches empty: on disk (kept in the test's own directory) and in
+    memory (`Client._locations_cache`, process-wide, by URL).
 
     So every test sees the calls of a first run (resource areas, OPTIONS) and no
     test depends on what an earlier one cached.
     """
     from azure.devops import _file_cache
+    from azure.devops.client import Client
+
+    monkeypatch.setattr(Client, "_locations_cache", {})
 
     for cache, name in (
         (_file_cache.OPTIONS_CACHE, "options"),

@@ -226,6 +226,7 @@ def convert_revisions(revisions: Iterable[Mapping[str, Any]], ctx: AdoContext) -
         updated=updated,
         resolved=resolved if stage is Stage.DONE else None,
         last_activity=last_activity,
+        revision=int(revs[-1].get("rev") or last["System.Rev"]),
     )
     raw = {"id": item_id, "fields": dict(last)}
     return ItemBundle(item=item, changes=changes, memberships=stays, raw=raw)

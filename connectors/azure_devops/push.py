@@ -52,6 +52,7 @@ from connectors.errors import (
     ConnectorError,
     FieldNotFoundError,
     IssueNotFoundError,
+    RevisionConflictError,
     UnexpectedResponseError,
     WriteOutcomeUnknownError,
 )
@@ -71,24 +72,17 @@ COMMENT_PAGE_SIZE = 200  # the service's maximum $top for comments
 _CONFLICT_MARKS = ("VS403432", "TestOperationFailed", "TF26071")
 
 
-class RevisionConflictError(ConnectorError):
-    """The `test /rev` failed: the work item changed since the revision the plan was made from."""
-
-    def __init__(
-        self, message: str, *, work_item_id: int, expected_rev: int, current_rev: int | None
-    ) -> None:
-        super().__init__(message, status_code=412)
-        self.work_item_id = work_item_id
-        self.expected_rev = expected_rev
-        self.current_rev = current_rev
-
-
 class AdoWriter:
     """Write-back calls for one run, on top of the run's `AdoClient`.
+
+    `checks_revisions`: the push service passes each item's synced revision to
+    `set_fields` as `expected_rev`.
 
     Reads (field list, comment lists, the conflict check) use `client`; writes use a
     second client with the write retry policy, closed by `close()`.
     """
+
+    checks_revisions = True
 
     def __init__(self, client: AdoClient) -> None:
         self.client = client

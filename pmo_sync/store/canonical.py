@@ -33,7 +33,7 @@ __all__ = [
     "utc",
 ]
 
-HASH_VERSION = 1
+HASH_VERSION = 2
 """Bump when the serialisation changes; every row then reloads once."""
 
 ITEM_COLUMNS = (
@@ -56,6 +56,7 @@ ITEM_COLUMNS = (
     "updated",
     "resolved",
     "last_activity",
+    "revision",
 )
 CHANGE_COLUMNS = (
     "field",

@@ -120,6 +120,7 @@ class WorkItemRow(Base):
     updated: Mapped[datetime]
     resolved: Mapped[datetime | None]
     last_activity: Mapped[datetime | None]
+    revision: Mapped[int | None] = mapped_column(Integer)
     deleted_at: Mapped[datetime | None]
     content_hash: Mapped[str] = mapped_column(String(64))
     synced_at: Mapped[datetime] = mapped_column(default=utcnow)

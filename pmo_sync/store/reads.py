@@ -21,7 +21,7 @@ from pmo_sync.store.bulk import in_values
 from pmo_sync.store.models import ItemChangeRow, SourceRow, SprintItemRow, SprintRow, WorkItemRow
 from pmo_sync.store.results import SprintRef, StatusChange, StoredItem
 
-__all__ = ["iter_stored_items"]
+__all__ = ["item_revisions", "iter_stored_items"]
 
 sources: Table = SourceRow.__table__  # type: ignore[assignment]
 work_items: Table = WorkItemRow.__table__  # type: ignore[assignment]
@@ -147,3 +147,21 @@ def _stored_item(row: Row[Any], changes: Any, stays: Any) -> StoredItem:
         status_changes=tuple(changes),
         sprints=tuple(stays),
     )
+
+
+def item_revisions(engine: Engine, source: str) -> dict[str, int]:
+    """Key → the tracker's revision as last synced, for the items of `source` that have one.
+
+    What write-back puts in its `test /rev`: the version its plan was computed from.
+    """
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(work_items.c.key, work_items.c.revision)
+            .join(sources, sources.c.id == work_items.c.source_id)
+            .where(
+                sources.c.name == source,
+                work_items.c.deleted_at.is_(None),
+                work_items.c.revision.is_not(None),
+            )
+        )
+        return {str(key): int(rev) for key, rev in rows}

@@ -3,9 +3,13 @@
 For one connector: plan (desired state - ledger, by the configured field
 names, so planning costs no call) and either print the plan (dry run) or
 execute it action by action, resolving field names to ids on the first field
-write. Each success is recorded in the ledger at once; a failure is logged
-and left for the next run. Before adding a comment, the item's existing bot
-comments are looked up, so a lost ledger or a lost answer never leaves two.
+write. Where the writer `checks_revisions` (Azure DevOps), each field write
+carries the item's revision as last synced, so an item a person changed since
+that sync is not written with values computed from its old state: the write
+fails, and the next cycle (sync, then push) writes it. Each success is
+recorded in the ledger at once; a failure is logged and left for the next run.
+Before adding a comment, the item's existing bot comments are looked up, so a
+lost ledger or a lost answer never leaves two.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from connectors.registry import connector_for_kind
 from pmo_sync.governance.model import Finding
 from pmo_sync.kpi.compute import KpiRun
 from pmo_sync.store.ledger import load_ledger, record_ledger_update
+from pmo_sync.store.reads import item_revisions
 from pmo_sync.writeback.plan import (
     Action,
     AddComment,
@@ -67,9 +72,12 @@ class PushSummary:
 class _Executor:
     """Runs actions through the writer; looks up field ids and the bot account only if needed."""
 
-    def __init__(self, writer: Any, marker: str, fields: list[str]) -> None:
+    def __init__(
+        self, writer: Any, marker: str, fields: list[str], revisions: dict[str, int]
+    ) -> None:
         self.writer, self.marker = writer, marker
         self._fields = fields
+        self._revisions = revisions
         self._field_ids: dict[str, str] | None = None
         self._bot: str | None = None
 
@@ -93,7 +101,12 @@ class _Executor:
         try:
             if isinstance(action, SetFields):
                 ids = self.field_ids()
-                writer.set_fields(action.key, {ids[f]: v for f, v in action.values.items()})
+                values = {ids[f]: v for f, v in action.values.items()}
+                revision = self._revisions.get(action.key)
+                if revision is None:
+                    writer.set_fields(action.key, values)
+                else:  # refused if the item changed since the sync the plan came from
+                    writer.set_fields(action.key, values, expected_rev=revision)
                 return Outcome.success()
             if isinstance(action, AddComment):
                 tag = {"key": MARKER_PROPERTY_KEY, "value": {"managed": True, "version": 1}}
@@ -143,7 +156,12 @@ def push_connector(
         if writer is None:
             summary.errors.append(f"write-back is not available for kind {config.kind!r} yet")
             return summary
-        executor = _Executor(writer, writeback.marker, list(writeback.fields.values()))
+        revisions = (
+            item_revisions(engine, config.name)
+            if getattr(writer, "checks_revisions", False)
+            else {}
+        )
+        executor = _Executor(writer, writeback.marker, list(writeback.fields.values()), revisions)
         try:
             for action in actions:
                 steps: list[Action] = [action]

@@ -6,6 +6,7 @@ write-back config names the fields by reference name.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,10 @@ POLICY = """
 rules:
   - id: estimate-committed
     rule: missing_estimate
+  - id: in-progress-assignee
+    rule: missing_assignee
 """
+PATCH_ITEM = r"/_apis/wit/workitems/\d+$"
 
 
 @pytest.fixture(autouse=True)
@@ -145,3 +149,122 @@ def test_ten_cycles_write_once_and_leave_one_comment_per_item(
     written = [i for i in data.items() if i.fields.get(FIELDS["cycle_time_days"]) is not None]
     assert written
     assert all(ado.identity.unique_name in str(i.fields["System.ChangedBy"]) for i in written)
+
+
+def _field_writes(sandbox: AdoSandbox) -> list[int]:
+    """The work items each successful field PATCH went to, in order."""
+    return [
+        int(r.path.rsplit("/", 1)[1])
+        for r in sandbox.writes
+        if r.method == "PATCH" and "/comments" not in r.path and r.status == 200
+    ]
+
+
+def test_a_refused_patch_is_retried_next_cycle_and_only_it(
+    ado: AdoSandbox, cycle: Callable[..., PushSummary]
+) -> None:
+    ado.inject(method="PATCH", path=PATCH_ITEM, status=403, times=1)
+    first = cycle()
+    assert (first.failed, len(first.errors)) == (1, 1)
+    assert "(HTTP 403)" in first.errors[0]
+    refused = int(first.errors[0].split(":", 1)[0])
+    assert refused not in _field_writes(ado)
+    ado.reset_log()
+    second = cycle()
+    assert (second.planned, second.done, second.failed) == (1, 1, 0)
+    assert _field_writes(ado) == [refused]
+    assert cycle().planned == 0
+
+
+def test_a_503_on_a_patch_is_retried_within_the_run_and_written_once(
+    ado: AdoSandbox, cycle: Callable[..., PushSummary]
+) -> None:
+    """A PATCH is idempotent: the policy retries it; a lost answer after the write is
+    recognised by its own revision (test /rev) and counted as done, not written twice."""
+    ado.inject(method="PATCH", path=PATCH_ITEM, status=503, times=1, headers={"Retry-After": "0"})
+    ado.inject(method="PATCH", path=PATCH_ITEM, status=502, times=1, skip=3, applied=True)
+    first = cycle()
+    assert first.ok, first.errors
+    assert first.done == first.planned
+    calls = [
+        (r.method, int(r.path.rsplit("/", 1)[1]), r.status)
+        for r in ado.requests
+        if r.method in ("PATCH", "GET") and re.search(PATCH_ITEM, r.path, re.IGNORECASE)
+    ]
+    _, first_patched, _ = calls[0]
+    fourth, second_try = calls[3], calls[4]
+    assert calls[:2] == [("PATCH", first_patched, 503), ("PATCH", first_patched, 200)]
+    assert fourth[0] == "PATCH" and fourth[2] == 502  # applied, then the answer lost
+    item_id = fourth[1]
+    # the retry meets its own revision (400, test /rev), one GET shows our values: done
+    assert second_try == ("PATCH", item_id, 400)
+    assert calls[5] == ("GET", item_id, 200)
+    assert calls.count(("PATCH", item_id, 200)) == 0
+    fields = ado.dataset.item(item_id).fields
+    assert (
+        fields.get(FIELDS["wip_age_days"]) is not None
+        or fields.get(FIELDS["cycle_time_days"]) is not None
+    )
+    assert cycle().planned == 0
+
+
+def test_a_person_editing_an_item_between_sync_and_push_is_not_overwritten(
+    ado: AdoSandbox,
+    config: AzureDevOpsConfig,
+    engine: Engine,
+    cycle: Callable[..., PushSummary],
+    tmp_path: Path,
+) -> None:
+    """The PATCH carries `test /rev` with the revision synced: a newer one refuses it."""
+    first = cycle()
+    assert first.ok, first.errors
+    data = ado.dataset
+    # An item that will get a new field value: in progress, so its WIP age moves daily.
+    target = next(i.id for i in data.items() if i.state == "Active" and i.id in _bot_comments(ado))
+    data.clock.advance(days=1)
+    store = Store(engine)
+    with AzureDevOpsConnector(config) as connector:
+        assert sync_connector(connector, store).status == "success"
+    rules, _ = load_policies(tmp_path)
+    refresh = refresh_kpis(engine, KpiConfig(), rules=rules, now=data.clock.now)
+    person = data.people[0]
+    data.update(target, {"System.Title": "Renamed by a person"}, by=person)  # after the sync
+    ado.reset_log()
+    racing = push_connector(config, engine, refresh.run, refresh.findings, now=data.clock.now)
+    conflicts = [e for e in racing.errors if e.startswith(f"{target}:")]
+    assert len(conflicts) == 1 and "changed since the revision" in conflicts[0]
+    assert target not in _field_writes(ado)
+    assert data.item(target).fields["System.Title"] == "Renamed by a person"
+
+    ado.reset_log()
+    after = cycle()  # the next cycle syncs the new revision first, then writes
+    assert after.ok, after.errors
+    assert target in _field_writes(ado)
+    assert data.item(target).fields["System.Title"] == "Renamed by a person"
+    assert cycle().planned == 0
+
+
+def test_a_comment_deleted_by_a_person_comes_back_with_its_next_change(
+    ado: AdoSandbox, cycle: Callable[..., PushSummary]
+) -> None:
+    """Unchanged findings cost no call, so a deletion is seen when the comment next changes."""
+    cycle()
+    data = ado.dataset
+    me = ado.identity.unique_name
+    item_id = next(
+        i
+        for i in _bot_comments(ado)
+        if data.item(i).state == "Active" and data.item(i).fields.get("System.AssignedTo")
+    )
+    comment = next(c for c in data.comments(item_id) if c.created_by.unique_name == me)
+    data.delete_comment(item_id, comment.id, by=data.people[0])
+    assert cycle().planned == 0
+    data.clock.advance(minutes=1)
+    data.assign(item_id, None, by=data.people[0])  # a new finding: the comment must change
+    changed = cycle()
+    assert (changed.planned, changed.done, changed.failed) == (1, 1, 0)  # found it gone
+    assert item_id not in _bot_comments(ado)
+    readded = cycle()
+    assert (readded.planned, readded.done) == (1, 1)
+    assert _bot_comments(ado)[item_id] == 1
+    assert cycle().planned == 0
