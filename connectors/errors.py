@@ -85,9 +85,15 @@ class RevisionConflictError(ConnectorError):
     JSON Patch `test /rev` failed); nothing was written. Sync, re-plan, write again."""
 
     def __init__(
-        self, message: str, *, work_item_id: int | str, expected_rev: int, current_rev: int | None
+        self,
+        message: str,
+        *,
+        work_item_id: int | str,
+        expected_rev: int,
+        current_rev: int | None,
+        status_code: int | None = 412,
     ) -> None:
-        super().__init__(message, status_code=412)
+        super().__init__(message, status_code=status_code)
         self.work_item_id = work_item_id
         self.expected_rev = expected_rev
         self.current_rev = current_rev

@@ -196,6 +196,28 @@ class AdoWriter:
             if expected_rev is None or not self._already_written(item_id, values, exc):
                 raise
 
+    def validate_fields(self, key: str | int, values: Mapping[str, Any]) -> None:
+        """Whether these values could be saved on the item, without saving them.
+
+        A `validateOnly` PATCH: Azure DevOps checks the permission to edit the item,
+        the fields and their types, and stores nothing (no revision, no notification).
+        With no values, the item's own title is re-set (one GET first), which probes
+        the permission alone. Raises what `set_fields` would.
+        """
+        item_id = _item_id(key)
+        if not values:
+            with self._issue_errors(item_id, f"read work item {item_id}"):
+                item = self.client.wit.get_work_item(item_id, self.project, fields=["System.Title"])
+            values = {"System.Title": (item.fields or {}).get("System.Title", "")}
+        document = [
+            JsonPatchOperation(op="add", path=f"/fields/{name}", value=value)
+            for name, value in values.items()
+        ]
+        with self._issue_errors(item_id, f"validate an edit of work item {item_id}", writes=True):
+            self._writes.wit.update_work_item(
+                document, item_id, self.project, validate_only=True, suppress_notifications=True
+            )
+
     # -- comments ------------------------------------------------------------------------------
 
     def add_comment(
@@ -323,6 +345,7 @@ class AdoWriter:
             work_item_id=item_id,
             expected_rev=-1,
             current_rev=None,
+            status_code=status,
         )
 
     def _already_written(

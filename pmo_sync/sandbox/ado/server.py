@@ -85,6 +85,7 @@ class AdoSandbox(SandboxHarness):
         seed: object = 7,
         size: int = 300,
         pat: str = "sandbox-pat",
+        read_only_pat: str | None = None,
         wiql_cap: int = 20000,
         max_batch: int = 200,
         identity: Person | None = None,
@@ -93,6 +94,7 @@ class AdoSandbox(SandboxHarness):
     ) -> None:
         self.dataset = dataset or AdoDataset.generate(seed=seed, size=size)
         self.pat = pat
+        self.read_only_pat = read_only_pat  # reads only: every write answers 401 (PAT scope)
         self.api = AdoApi(self.dataset, wiql_cap=wiql_cap, max_batch=max_batch, identity=identity)
         super().__init__(host, port)
 
@@ -112,18 +114,22 @@ class AdoSandbox(SandboxHarness):
         return error_body(message, "VssServiceException")
 
     def _authenticated(self, header: str | None) -> bool:
+        return self._token(header) in {self.pat, self.read_only_pat} - {None}
+
+    @staticmethod
+    def _token(header: str | None) -> str | None:
         if not header:
-            return False
+            return None
         scheme, _, value = header.partition(" ")
         if scheme.lower() == "basic":
             try:
                 decoded = base64.b64decode(value.strip(), validate=True).decode()
             except (binascii.Error, UnicodeDecodeError):
-                return False
-            return decoded.partition(":")[2] == self.pat
+                return None
+            return decoded.partition(":")[2]
         if scheme.lower() == "bearer":
-            return value.strip() == self.pat
-        return False
+            return value.strip()
+        return None
 
     def _respond(
         self, method: str, raw_path: str, headers: Mapping[str, str], raw_body: bytes
@@ -151,6 +157,17 @@ class AdoSandbox(SandboxHarness):
             return ApiResponse(203, SIGN_IN_PAGE, {}, "text/html; charset=utf-8"), query, body
         if bad_json:
             return ApiResponse(400, error_body("The request body is not valid JSON.")), query, body
+        token = self._token(headers.get("Authorization"))
+        if token is not None and token == self.read_only_pat and self._is_write(method, path):
+            message = (
+                "TF400813: The user 'pmo-bot@contoso.example' is not authorized to access this "
+                "resource. The personal access token lacks the vso.work_write scope."
+            )
+            return (
+                ApiResponse(401, error_body(message, "UnauthorizedRequestException")),
+                query,
+                body,
+            )
         response = self.api.handle(method, path, query, body, self.url)
         return (self._fault_response(fault) if fault is not None else response), query, body
 

@@ -1,0 +1,146 @@
+"""`connectors check` for Azure DevOps: what an admin must know before the first sync or push.
+
+Read side: the PAT is accepted, whose it is, the project, the teams and their
+iterations, WIQL. Write side, only when write-back is enabled: the configured
+fields resolve to reference names, and the PAT may edit a work item — probed
+with a `validateOnly` PATCH (Azure DevOps validates the change, including the
+permission to save it, and stores nothing), so checking never writes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.azure_devops.client import AdoClient
+from connectors.azure_devops.config import AzureDevOpsConfig
+from connectors.azure_devops.push import AdoWriter, authenticated_identity
+from connectors.base import CheckReport
+from connectors.errors import AuthenticationError, ConnectorError, FieldNotFoundError
+
+__all__ = ["check_connector"]
+
+_ANY_ITEM = "SELECT [System.Id] FROM WorkItems WHERE [System.TeamProject] = @project"
+
+
+def check_connector(client: AdoClient, config: AzureDevOpsConfig) -> CheckReport:
+    report = CheckReport()
+    try:
+        info = client.project_info()
+    except AuthenticationError as exc:
+        report.add("credentials", False, str(exc))
+        return report
+    except ConnectorError as exc:
+        name = "project" if exc.status_code == 404 else "reach Azure DevOps"
+        report.add(name, False, str(exc))
+        return report
+    report.add("credentials", True, f"the PAT is accepted by {client.url}")
+    _check_identity(report, client)
+    report.add("project", True, f"{info.get('name', config.project)} ({info.get('id', '?')})")
+    _check_teams(report, client, config)
+    sample = _check_wiql(report, client)
+    if config.writeback.enabled:
+        _check_writeback(report, client, config, sample)
+    return report
+
+
+def _check_identity(report: CheckReport, client: AdoClient) -> None:
+    try:
+        who = authenticated_identity(client)
+    except ConnectorError as exc:
+        report.add("identity", False, str(exc), "warning")
+    else:
+        report.add("identity", True, f"the PAT belongs to {who}: its edits are the bot's")
+
+
+def _check_teams(report: CheckReport, client: AdoClient, config: AzureDevOpsConfig) -> None:
+    try:
+        teams = [str(t["name"]) for t in client.teams()]
+    except ConnectorError as exc:
+        report.add("teams", False, str(exc))
+        return
+    wanted = config.teams or teams
+    missing = sorted({t.lower() for t in wanted} - {t.lower() for t in teams})
+    report.add(
+        "teams",
+        not missing,
+        f"missing: {', '.join(missing)} (found {', '.join(teams)})"
+        if missing
+        else f"{len(wanted)} team(s): {', '.join(wanted)}",
+    )
+    for team in [t for t in teams if t.lower() in {w.lower() for w in wanted}]:
+        try:
+            count = len(client.team_iterations(team))
+        except ConnectorError as exc:
+            report.add(f"team {team} iterations", False, str(exc), "warning")
+        else:
+            report.add(f"team {team} iterations", True, f"{count} iterations")
+
+
+def _check_wiql(report: CheckReport, client: AdoClient) -> int | None:
+    """Whether WIQL runs; one work item id to probe write access on, if there is one."""
+    try:
+        ids = client.work_item_ids(_ANY_ITEM, 1)
+    except ConnectorError as exc:
+        report.add("wiql", False, str(exc))
+        return None
+    report.add("wiql", True, "WIQL runs" + ("" if ids else " (no work item yet)"))
+    return ids[0] if ids else None
+
+
+def _check_writeback(
+    report: CheckReport, client: AdoClient, config: AzureDevOpsConfig, sample: int | None
+) -> None:
+    names = list(config.writeback.fields.values())
+    with AdoWriter(client) as writer:
+        refs: dict[str, str] = {}
+        if names:
+            try:
+                refs = writer.field_ids(names)
+            except (FieldNotFoundError, ConnectorError) as exc:
+                report.add("write-back fields", False, str(exc))
+            else:
+                report.add(
+                    "write-back fields",
+                    True,
+                    ", ".join(f"{name} is {ref}" for name, ref in refs.items()),
+                )
+        if sample is None:
+            report.add("write access", False, "no work item to try an edit on", "warning")
+            return
+        probe = _probe_values(config, refs)
+        try:
+            writer.validate_fields(sample, probe)
+        except ConnectorError as exc:
+            report.add("write access", False, _write_denied(exc, sample))
+        else:
+            report.add(
+                "write access",
+                True,
+                f"the PAT may edit work items (validated on {sample}; nothing was saved)",
+            )
+
+
+def _probe_values(config: AzureDevOpsConfig, refs: dict[str, str]) -> dict[str, Any]:
+    """A value of the right kind for each write-back field: a date metric gets a date."""
+    today = datetime.now(UTC).date().isoformat()
+    return {
+        ref: (f"{today}T00:00:00Z" if metric.endswith("_date") else 0.0)
+        for metric, name in config.writeback.fields.items()
+        if (ref := refs.get(name))
+    }
+
+
+def _write_denied(exc: ConnectorError, item_id: int) -> str:
+    text = str(exc)
+    if exc.status_code == 401 or isinstance(exc, AuthenticationError):
+        return (
+            f"the PAT may read but not write work items (HTTP 401 on a validate-only edit of "
+            f"{item_id}): give it the Work Items (Read & write) scope"
+        )
+    if exc.status_code == 403 or "TF237111" in text:
+        return (
+            f"the PAT's user may not edit work item {item_id} (HTTP {exc.status_code}): grant "
+            f"'Edit work items in this node' on the teams' area paths. Azure DevOps said: {text}"
+        )
+    return text
