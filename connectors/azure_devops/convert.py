@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
@@ -246,15 +246,26 @@ def convert_state(
     )
 
 
+_LAST_DAY = timedelta(days=1, seconds=-1)  # finishDate 00:00 → 23:59:59 of that day
+
+
 def convert_iteration(raw: Mapping[str, Any], team: str, now: datetime) -> SprintRecord:
-    """A team iteration (`teamsettings/iterations`): dates decide its state."""
+    """A team iteration (`teamsettings/iterations`).
+
+    `finishDate` is the midnight that *starts* the iteration's last day, which is
+    still part of it: the iteration ends at that day's last second, so work done
+    on the last day counts as done in the sprint. The service's `timeFrame`
+    (past / current / future, in the organisation's time zone) decides the state;
+    the dates decide only where it is missing.
+    """
     attributes = raw.get("attributes") or {}
     start = parse_ado_datetime(attributes.get("startDate"))
     finish = parse_ado_datetime(attributes.get("finishDate"))
+    end = finish + _LAST_DAY if finish is not None else None
     timeframe = str(attributes.get("timeFrame", "")).lower()
-    if timeframe == "past" or (finish is not None and finish < now):
+    if timeframe == "past" or (not timeframe and end is not None and end < now):
         state = "closed"
-    elif timeframe == "current" or (start is not None and start <= now):
+    elif timeframe == "current" or (not timeframe and start is not None and start <= now):
         state = "active"
     else:
         state = "future"
@@ -265,7 +276,7 @@ def convert_iteration(raw: Mapping[str, Any], team: str, now: datetime) -> Sprin
         board_external_id=None,
         team=team,
         start=start,
-        end=finish,
-        completed=finish if state == "closed" else None,
+        end=end,
+        completed=end if state == "closed" else None,
         goal=None,
     )

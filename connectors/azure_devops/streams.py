@@ -78,7 +78,11 @@ REVISION_FIELDS = (
     "System.ChangedDate", "System.ChangedBy", "System.AssignedTo", "System.Tags",
     "System.Parent", "System.IsDeleted", "System.RevisedDate",
     "Microsoft.VSTS.Common.ClosedDate", "Microsoft.VSTS.CMMI.Blocked",
+    "System.Description", "Microsoft.VSTS.Common.AcceptanceCriteria",
 )  # fmt: skip
+"""The fields read with every revision. The two rich-text fields feed the governance rules
+(acceptance criteria, the story template); they cost bytes, not calls — a batch read of them
+would cost a call per 200 changed items."""
 
 
 @dataclass(slots=True)

@@ -2,17 +2,20 @@
 
 `team_facts` turns a `KpiRun` (plus the sprints it was computed from, for
 their start order) into `TeamFacts`; `link_parents` fills each item's
-`parent_type` from the other items; `plain_text` flattens a Jira Cloud
-(REST v3) Atlassian Document Format description into the plain text the
-acceptance-criteria and template rules read.
+`parent_type` from the other items; `plain_text` flattens a description
+into the plain text the acceptance-criteria and template rules read: a Jira
+Cloud (REST v3) Atlassian Document Format document, or the HTML Azure DevOps
+keeps in `System.Description`; wiki or markdown text stays as it is.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any
 
 from pmo_sync.governance.model import ItemFacts, TeamFacts
@@ -97,7 +100,7 @@ def plain_text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return value
+        return _html_text(value) if _HTML.match(value) else value
     parts: list[str] = []
     _walk(value, parts)
     lines = "".join(parts).splitlines()
@@ -131,3 +134,41 @@ def _walk(node: Any, parts: list[str]) -> None:
         parts.append("\n")
     elif kind == "tableCell" or kind == "tableHeader":
         parts.append(" | ")
+
+
+_HTML = re.compile(r"\s*<(?:div|p|h[1-6]|ul|ol|li|br|span|b|strong|table|em|i)\b", re.IGNORECASE)
+_HTML_BLOCKS = frozenset({"div", "p", "li", "tr", "ul", "ol", "table", "blockquote", "pre"})
+
+
+class _HtmlText(HTMLParser):
+    """Azure DevOps rich text → the same line shapes `_walk` gives ADF: a heading as
+    ``h<level>. text``, a list item as ``* text``, each block on its own line."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br":
+            self.parts.append("\n")
+        elif len(tag) == 2 and tag[0] == "h" and tag[1].isdigit():
+            self.parts.append(f"\nh{tag[1]}. ")
+        elif tag == "li":
+            self.parts.append("\n* ")
+        elif tag in _HTML_BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _HTML_BLOCKS or (len(tag) == 2 and tag[0] == "h" and tag[1].isdigit()):
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data.replace("\xa0", " "))
+
+
+def _html_text(value: str) -> str:
+    parser = _HtmlText()
+    parser.feed(value)
+    parser.close()
+    lines = [line.rstrip() for line in "".join(parser.parts).splitlines()]
+    return "\n".join(line for line in lines if line.strip())

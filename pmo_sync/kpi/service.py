@@ -42,12 +42,16 @@ class KpiRefresh:
     finding_changes: FindingChanges | None = None
 
 
+DESCRIPTION_FIELDS = ("description", "System.Description", "desc")
+"""Where each tracker's raw fields keep an item's description: Jira, Azure DevOps, Trello."""
+
+
 def item_facts(history: ItemHistory, details: ItemDetails, metrics: ItemMetrics) -> ItemFacts:
     """What the rules see of one stored item; the parent's type comes from the raw parent field."""
     raw: dict[str, Any] = details.raw_fields
     parent = raw.get("parent") or {}
     parent_type = ((parent.get("fields") or {}).get("issuetype") or {}).get("name")
-    description = raw.get("description")
+    description = next((raw[f] for f in DESCRIPTION_FIELDS if raw.get(f) is not None), None)
     return ItemFacts(
         history=history,
         metrics=metrics,

@@ -83,3 +83,41 @@ def dump_tables(engine: Engine) -> dict[str, list[tuple]]:
                 tuple(row) for row in conn.execute(select(table).order_by(*table.primary_key))
             ]
     return result
+
+
+@pytest.fixture
+def second_engine(store_url: str) -> Iterator[Engine]:
+    """A second empty, migrated store of the same kind as `engine`, for side-by-side syncs.
+
+    SQLite: another file next to the first. PostgreSQL: another schema (the first one's
+    name + `_2`), dropped at teardown like the first.
+    """
+    import re
+    from urllib.parse import quote, unquote
+
+    import psycopg
+
+    from pmo_sync.store.engine import make_engine, upgrade
+
+    schema = None
+    libpq = ""
+    if store_url.startswith("sqlite"):
+        url = store_url.replace("/pmo.db", "/pmo-2.db")
+        assert url != store_url
+    else:
+        base, _, options = store_url.partition("?options=")
+        schema = unquote(options).removeprefix("-csearch_path=") + "_2"
+        assert re.fullmatch(r"t_[0-9a-f]{16}_2", schema), store_url
+        libpq = base.replace("postgresql+psycopg://", "postgresql://", 1)
+        with psycopg.connect(libpq, autocommit=True) as admin:
+            admin.execute(f"CREATE SCHEMA {schema}")
+        url = f"{base}?options={quote(f'-csearch_path={schema}')}"
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        if schema is not None:
+            with psycopg.connect(libpq, autocommit=True) as admin:
+                admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")

@@ -122,3 +122,23 @@ def test_plain_text_flattens_an_adf_description() -> None:
     assert plain_text(adf) == "As a PMO, I want X\nh3. Acceptance criteria\n* works for @Dana"
     assert plain_text("h3. as is") == "h3. as is"
     assert plain_text(None) == ""
+
+
+def test_plain_text_flattens_azure_devops_html_into_the_same_line_shapes() -> None:
+    html = (
+        "<div>As a shopper I want receipts&nbsp;emailed</div>"
+        "<h2>Acceptance criteria</h2>"
+        "<ul><li>Given a paid order</li><li>Then a <b>PDF</b> arrives</li></ul>"
+        "<div><br></div><div>Notes: none</div>"
+    )
+    assert plain_text(html) == (
+        "As a shopper I want receipts emailed\n"
+        "h2. Acceptance criteria\n"
+        "* Given a paid order\n"
+        "* Then a PDF arrives\n"
+        "Notes: none"
+    )
+    # wiki and markdown text is not HTML and stays as it is
+    assert plain_text("h3. Acceptance criteria\n* <none yet>") == (
+        "h3. Acceptance criteria\n* <none yet>"
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -167,7 +167,21 @@ def test_states_and_iterations() -> None:
             "startDate": "2026-03-02T00:00:00Z", "finishDate": "2026-03-13T00:00:00Z"}},
         "Web Team", now,
     )  # fmt: skip
-    assert (past.state, past.start, past.completed) == ("closed", utc(2026, 3, 2), utc(2026, 3, 13))
+    last_second = utc(2026, 3, 13) + timedelta(days=1, seconds=-1)  # the last day is in it
+    assert (past.state, past.start, past.end) == ("closed", utc(2026, 3, 2), last_second)
+    assert past.completed == last_second
+    # On its last day, an iteration the service calls current is active, whatever the clock.
+    last_day = convert_iteration(
+        {"id": "it-2", "name": "Sprint 2", "attributes": {"timeFrame": "current",
+            "startDate": "2026-03-16T00:00:00Z", "finishDate": "2026-03-27T00:00:00Z"}},
+        "Web Team", utc(2026, 3, 27) + timedelta(hours=15),
+    )  # fmt: skip
+    assert (last_day.state, last_day.completed) == ("active", None)
+    # Without a timeFrame the dates decide: the last day still belongs to the iteration.
+    undated_frame = {"startDate": "2026-03-16T00:00:00Z", "finishDate": "2026-03-27T00:00:00Z"}
+    raw = {"id": "it-3", "name": "Sprint 3", "attributes": undated_frame}
+    assert convert_iteration(raw, "T", utc(2026, 3, 27) + timedelta(hours=23)).state == "active"
+    assert convert_iteration(raw, "T", utc(2026, 3, 28)).state == "closed"
     undated = convert_iteration(
         {"id": "x", "name": "Sprint 2", "attributes": {"startDate": None, "finishDate": None}},
         "Web Team", now,
