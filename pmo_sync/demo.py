@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from pmo_sync.kpi.config import KpiConfig
 from pmo_sync.kpi.render import print_kpi_table
 from pmo_sync.kpi.service import KpiRefresh, refresh_kpis
 from pmo_sync.report import print_sync_summaries
+from pmo_sync.sandbox.ado import AdoSandbox
 from pmo_sync.sandbox.server import JiraSandbox
 from pmo_sync.store.engine import make_engine, upgrade
 from pmo_sync.store.findings import read_findings
@@ -36,11 +39,61 @@ from pmo_sync.writeback.service import push_connector
 __all__ = ["run_demo"]
 
 TOKEN_VARIABLE = "PMO_SYNC_DEMO_JIRA_TOKEN"
+ADO_TOKEN_VARIABLE = "PMO_SYNC_DEMO_ADO_TOKEN"
 
 
-def _write_config(config_dir: Path, url: str, email: str) -> None:
+@dataclass(frozen=True, slots=True)
+class DemoTracker:
+    """One sandbox as the demo reports it: its connector's name and the bot's comments."""
+
+    connector: str
+    bot_comments: Callable[[], list[tuple[str, str]]]  # (item key, text), in item order
+
+
+def _jira_bot_comments(jira: JiraSandbox) -> list[tuple[str, str]]:
+    data = jira.dataset
+    return [
+        (issue.key, c.text)
+        for issue in data.issues
+        for c in data.comments(issue.key)
+        if c.author_id == jira.account_id
+    ]
+
+
+def _ado_bot_comments(ado: AdoSandbox) -> list[tuple[str, str]]:
+    me = ado.identity.unique_name
+    data = ado.dataset
+    return [
+        (str(item.id), c.text)
+        for item in data.items()
+        for c in data.comments(item.id)
+        if c.created_by.unique_name == me
+    ]
+
+
+def _write_config(config_dir: Path, jira: JiraSandbox, ado: AdoSandbox) -> None:
     connectors = config_dir / "connectors"
     connectors.mkdir(parents=True, exist_ok=True)
+    url, email = jira.url, jira.email
+    (connectors / "sandbox-ado.yaml").write_text(
+        "\n".join(
+            [
+                "# Written by `pmo-sync demo` for the sandbox Azure DevOps it started.",
+                "name: sandbox-ado",
+                "kind: azure_devops",
+                f"organization_url: {ado.url}",
+                f"token: ${{{ADO_TOKEN_VARIABLE}}}",
+                f"project: {ado.dataset.project.name}",
+                "writeback:",
+                "  enabled: true",
+                "  comments: true",
+                "  fields:               # reference names of the process's custom fields",
+                *(f"    {metric}: {name}" for metric, name in DEMO_ADO_FIELDS.items()),
+                "",
+            ]
+        ),
+        encoding="utf-8",
+    )
     (connectors / "sandbox-jira.yaml").write_text(
         "\n".join(
             [
@@ -69,6 +122,11 @@ DEMO_FIELDS = {
     "wip_age_days": "WIP age (days)",
     "team_cycle_time_p85_days": "Team p85 cycle time (days)",
 }
+DEMO_ADO_FIELDS = {
+    "cycle_time_days": "Custom.CycleTimeDays",
+    "wip_age_days": "Custom.WipAgeDays",
+    "team_cycle_time_p85_days": "Custom.TeamCycleTimeP85Days",
+}
 
 
 def _provision_sandbox_fields(jira: JiraSandbox) -> None:
@@ -89,31 +147,63 @@ def _copy_example_policies(config_dir: Path) -> None:
         (target / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
 
 
-def _load_with_token(config_dir: Path, token: str) -> ConfigLoad:
-    """Resolve the config's `${...}` token reference, without leaving the variable set."""
-    previous = os.environ.get(TOKEN_VARIABLE)
-    os.environ[TOKEN_VARIABLE] = token
+def _load_with_tokens(config_dir: Path, tokens: Mapping[str, str]) -> ConfigLoad:
+    """Resolve the configs' `${...}` token references, without leaving the variables set."""
+    previous = {name: os.environ.get(name) for name in tokens}
+    os.environ.update(tokens)
     try:
         return load_connector_configs(config_dir)
     finally:
-        if previous is None:
-            del os.environ[TOKEN_VARIABLE]
-        else:
-            os.environ[TOKEN_VARIABLE] = previous
+        for name, value in previous.items():
+            if value is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = value
+
+
+@contextmanager
+def _sdk_cache_in(directory: Path) -> Iterator[None]:
+    """The Azure DevOps SDK's route caches kept in the demo's directory, not the user's."""
+    from azure.devops import _file_cache
+
+    caches = (_file_cache.OPTIONS_CACHE, "options"), (_file_cache.RESOURCE_CACHE, "resources")
+    saved = [
+        (cache, cache.file_name, cache.data, cache.initial_load_occurred) for cache, _ in caches
+    ]
+    for cache, name in caches:
+        cache.file_name = str(directory / f".azure-devops-{name}.json")
+        cache.data, cache.initial_load_occurred = {}, False
+    try:
+        yield
+    finally:
+        for cache, file_name, data, loaded in saved:
+            cache.file_name, cache.data, cache.initial_load_occurred = file_name, data, loaded
 
 
 def run_demo(console: Console, *, keep: Path | None, issues_per_project: int = 100) -> int:
-    """Returns the exit code: 0 when every connector synced."""
+    """Returns the exit code: 0 when every connector synced.
 
+    One portfolio across two trackers: a sandbox Jira (three projects of
+    `issues_per_project`) and a sandbox Azure DevOps (one project, three teams,
+    as many work items in all), synced into one store, one KPI and governance
+    run over both, and write-back into each.
+    """
     with tempfile.TemporaryDirectory(prefix="pmo-sync-demo-") as scratch:
         workdir = keep if keep is not None else Path(scratch)
         workdir.mkdir(parents=True, exist_ok=True)
-        with JiraSandbox(issues_per_project=issues_per_project) as jira:
+        with (
+            JiraSandbox(issues_per_project=issues_per_project) as jira,
+            AdoSandbox(size=3 * issues_per_project) as ado,
+            _sdk_cache_in(Path(scratch)),
+        ):
             console.print(f"sandbox Jira on {jira.url}", highlight=False)
-            _write_config(workdir / "config", jira.url, jira.email)
+            console.print(f"sandbox Azure DevOps on {ado.url}", highlight=False)
+            _write_config(workdir / "config", jira, ado)
             _provision_sandbox_fields(jira)
             _copy_example_policies(workdir / "config")
-            loaded = _load_with_token(workdir / "config", jira.token)
+            loaded = _load_with_tokens(
+                workdir / "config", {TOKEN_VARIABLE: jira.token, ADO_TOKEN_VARIABLE: ado.pat}
+            )
             if loaded.errors:
                 for error in loaded.errors:
                     console.print(f"[red]{escape(str(error))}[/red]")
@@ -124,8 +214,13 @@ def run_demo(console: Console, *, keep: Path | None, issues_per_project: int = 1
             summaries = sync_all(loaded.configs, store)
             print_sync_summaries(console, summaries)
             _print_stored(console, store)
-            refresh = _print_kpis(console, store, workdir / "config", jira.dataset.clock.now)
-            _print_push(console, store, loaded.configs, refresh, jira)
+            now = max(jira.dataset.clock.now, ado.dataset.clock.now)
+            refresh = _print_kpis(console, store, workdir / "config", now)
+            trackers = {
+                "sandbox-jira": DemoTracker("sandbox-jira", lambda: _jira_bot_comments(jira)),
+                "sandbox-ado": DemoTracker("sandbox-ado", lambda: _ado_bot_comments(ado)),
+            }
+            _print_push(console, store, loaded.configs, refresh, trackers, now)
         engine.dispose()
         if keep is not None:
             console.print(f"kept the demo's config and store in {keep}", highlight=False)
@@ -178,34 +273,23 @@ def _print_push(
     store: Store,
     configs: Sequence[ConnectorConfig],
     refresh: KpiRefresh,
-    jira: JiraSandbox,
+    trackers: Mapping[str, DemoTracker],
+    now: datetime,
 ) -> None:
-    """Write-back into the sandbox Jira, then once more to show nothing is written twice."""
+    """Write-back into each sandbox, then once more to show nothing is written twice."""
     for config in configs:
-        now = jira.dataset.clock.now
+        tracker = trackers[config.name]
         first = push_connector(config, store.engine, refresh.run, refresh.findings, now=now)
         again = push_connector(config, store.engine, refresh.run, refresh.findings, now=now)
-        comments = sum(
-            1
-            for issue in jira.dataset.issues
-            for c in jira.dataset.comments(issue.key)
-            if c.author_id == jira.account_id
-        )
+        comments = tracker.bot_comments()
         console.print(
-            f"write-back into {config.name}: {first.done} changes ({comments} bot comments, "
-            f"KPI fields on the items) in {first.api_calls} API calls, {first.failed} failed; "
-            f"pushed again: {again.done} changes, {again.api_calls} API calls",
+            f"write-back into {config.name}: {first.done} changes ({len(comments)} bot "
+            f"comments, KPI fields on the items) in {first.api_calls} API calls, "
+            f"{first.failed} failed; pushed again: {again.done} changes, {again.api_calls} "
+            "API calls",
             highlight=False,
         )
-        sample = next(
-            (
-                (issue.key, c.text)
-                for issue in jira.dataset.issues
-                for c in jira.dataset.comments(issue.key)
-                if c.author_id == jira.account_id
-            ),
-            None,
-        )
-        if sample is not None:
-            console.print(f"the bot's comment on {sample[0]}:", highlight=False)
-            console.print(sample[1], highlight=False, markup=False)
+        if comments:
+            key, text = comments[0]
+            console.print(f"the bot's comment on {key}:", highlight=False)
+            console.print(text, highlight=False, markup=False)

@@ -570,16 +570,23 @@ def test_db_upgrade_prints_the_revision(tmp_path: Path) -> None:
 # -- demo ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("cold_ado_sdk_cache")  # first-run calls, whatever ran before
 def test_demo_shows_the_sync_and_the_flow_and_leaves_nothing_behind() -> None:
     cwd = Path.cwd()
     result = invoke("demo")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert re.fullmatch(r"sandbox Jira on http://127\.0\.0\.1:\d+", lines[0])
+    assert re.fullmatch(r"sandbox Azure DevOps on http://127\.0\.0\.1:\d+/contoso", lines[1])
+    # one portfolio across two trackers: a first sync of each, every call counted
     assert sync_rows(result.stdout) == [
-        ["sandbox-jira", "success", "300", "300", "0", "0", "0", "13", "0"]
+        ["sandbox-ado", "success", "300", "300", "0", "0", "0", "16", "0"],
+        ["sandbox-jira", "success", "300", "300", "0", "0", "0", "13", "0"],
     ]
     assert table_rows(result.stdout, after="stored, per team") == [
+        ["Atlas", "97", "276", "108", "15"],
+        ["Orion", "103", "285", "127", "15"],
+        ["Phoenix", "100", "281", "125", "15"],
         ["Team Alpha", "100", "299", "136", "15"],
         ["Team Beta", "100", "266", "136", "15"],
         ["Team Gamma", "100", "326", "83", "15"],
@@ -587,36 +594,39 @@ def test_demo_shows_the_sync_and_the_flow_and_leaves_nothing_behind() -> None:
     assert re.fullmatch(
         r"KPIs as of 2026-11-20 12:00 UTC \(\d+ values stored\); days counted inclusively "
         r"\(Vacanti\)",
-        lines[lines.index("stored, per team") + 8],
+        lines[lines.index("stored, per team") + 11],
     )
     blocks = [line for line in lines if "— window " in line]
-    assert blocks == [
-        f"{team} — window 2026-08-24/2026-11-20"
-        for team in ("Team Alpha", "Team Beta", "Team Gamma", "portfolio")
-    ]
+    teams = ("Atlas", "Orion", "Phoenix", "Team Alpha", "Team Beta", "Team Gamma", "portfolio")
+    assert blocks == [f"{team} — window 2026-08-24/2026-11-20" for team in teams]
     assert "Team Alpha — last sprints (points)" in lines
-    push = [line for line in lines if line.startswith("write-back into sandbox-jira: ")]
-    assert len(push) == 1
-    assert re.fullmatch(
-        r"write-back into sandbox-jira: \d+ changes \(\d+ bot comments, KPI fields on the "
-        r"items\) in \d+ API calls, 0 failed; pushed again: 0 changes, 0 API calls",
-        push[0],
-    )
+    assert "Phoenix — last sprints (points)" in lines
+    for name in ("sandbox-ado", "sandbox-jira"):
+        push = [line for line in lines if line.startswith(f"write-back into {name}: ")]
+        assert len(push) == 1
+        assert re.fullmatch(
+            rf"write-back into {name}: \d+ changes \([1-9]\d* bot comments, KPI fields on the "
+            r"items\) in \d+ API calls, 0 failed; pushed again: 0 changes, 0 API calls",
+            push[0],
+        )
     assert not any(line.startswith("kept") for line in lines)
     assert list(cwd.iterdir()) == []
 
 
+@pytest.mark.usefixtures("cold_ado_sdk_cache")
 def test_demo_keep_leaves_its_config_and_store(tmp_path: Path) -> None:
     keep = tmp_path / "kept"
     result = invoke("demo", "--keep", str(keep), "--issues-per-project", "10")
     assert result.exit_code == 0
     assert sync_rows(result.stdout) == [
-        ["sandbox-jira", "success", "30", "30", "0", "0", "0", "11", "0"]
+        ["sandbox-ado", "success", "30", "30", "0", "0", "0", "14", "0"],
+        ["sandbox-jira", "success", "30", "30", "0", "0", "0", "11", "0"],
     ]
     assert result.stdout.splitlines()[-1] == f"kept the demo's config and store in {keep}"
     assert sorted(str(p.relative_to(keep)) for p in keep.rglob("*")) == [
         "config",
         "config/connectors",
+        "config/connectors/sandbox-ado.yaml",
         "config/connectors/sandbox-jira.yaml",
         "config/policies",
         "config/policies/backlog-quality.yaml",
@@ -627,7 +637,10 @@ def test_demo_keep_leaves_its_config_and_store(tmp_path: Path) -> None:
     config = (keep / "config" / "connectors" / "sandbox-jira.yaml").read_text(encoding="utf-8")
     assert f"token: ${{{DEMO_TOKEN_VARIABLE}}}" in config.splitlines()
     assert DEMO_SECRET not in config
-    assert stored_counts(f"sqlite:///{keep / 'pmo-sync.sqlite3'}") == {"sandbox-jira": 30}
+    assert stored_counts(f"sqlite:///{keep / 'pmo-sync.sqlite3'}") == {
+        "sandbox-ado": 30,
+        "sandbox-jira": 30,
+    }
     assert list(Path.cwd().iterdir()) == []
 
 
