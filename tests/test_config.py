@@ -8,6 +8,7 @@ from typing import Literal
 
 import pytest
 
+from connectors.azure_devops.config import AzureDevOpsConfig
 from connectors.base import ConnectorConfig
 from connectors.jira.config import JiraConfig
 from pmo_sync.config import ConfigError, ConfigLoad, load_connector_configs
@@ -15,6 +16,7 @@ from pmo_sync.logging import clear_secrets, redact_text
 
 REPO_CONFIG = Path(__file__).resolve().parent.parent / "config"
 MODELS = {"jira": JiraConfig}
+REPO_MODELS = {"jira": JiraConfig, "azure_devops": AzureDevOpsConfig}
 TOKEN = "tok-4f9d2c81e7b3a6"  # distinctive, so any echo of it is found
 
 VALID = """\
@@ -73,10 +75,20 @@ def only_error(config_dir: Path, text: str, name: str = "acme.yaml") -> ConfigEr
 # --- the example file ----------------------------------------------------------
 
 
-def test_example_file_is_valid_when_the_token_is_set() -> None:
-    result = load(REPO_CONFIG)
+def test_example_files_are_valid_when_the_tokens_are_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ADO_PAT", "ado-pat-5e1b")
+    result = load(REPO_CONFIG, REPO_MODELS)
     assert result.errors == []
-    (config,) = result.configs
+    config, ado = result.configs  # in file-name order
+    assert isinstance(ado, AzureDevOpsConfig)
+    assert (ado.name, str(ado.organization_url), ado.project) == (
+        "contoso-ado",
+        "https://dev.azure.com/contoso",
+        "Fabrikam",
+    )
+    assert ado.token.get_secret_value() == "ado-pat-5e1b"
     assert isinstance(config, JiraConfig)
     assert config.name == "acme-jira"
     assert str(config.url) == "https://acme.atlassian.net/"
@@ -87,8 +99,9 @@ def test_example_file_is_valid_when_the_token_is_set() -> None:
 
 def test_example_file_fails_precisely_without_the_token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("JIRA_API_TOKEN")
-    result = load(REPO_CONFIG)
-    assert result.configs == []
+    monkeypatch.setenv("ADO_PAT", "ado-pat-5e1b")
+    result = load(REPO_CONFIG, REPO_MODELS)
+    assert [c.name for c in result.configs] == ["contoso-ado"]  # the other file still loads
     assert result.errors == [
         ConfigError(
             REPO_CONFIG / "connectors" / "acme-jira.yaml",
@@ -102,6 +115,18 @@ def test_example_file_is_exactly_the_pinned_one() -> None:
     text = (REPO_CONFIG / "connectors" / "acme-jira.yaml").read_text(encoding="utf-8")
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     assert "\n".join(lines) + "\n" == VALID
+
+
+def test_the_azure_devops_example_is_exactly_the_issues_file() -> None:
+    text = (REPO_CONFIG / "connectors" / "contoso-ado.yaml").read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert lines == [
+        "name: contoso-ado",
+        "kind: azure_devops",
+        "organization_url: https://dev.azure.com/contoso",
+        "token: ${ADO_PAT}",
+        "project: Fabrikam",
+    ]
 
 
 def test_error_string_is_file_field_message() -> None:

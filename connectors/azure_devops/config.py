@@ -40,7 +40,6 @@ class AzureDevOpsConfig(ConnectorConfig):
     )
     estimate_field: str | None = None
     state_map: dict[str, Stage] = Field(default_factory=dict)
-    page_size: int = Field(default=200, ge=1, le=200)
     wiql_cap: int = Field(default=20_000, ge=100, le=20_000)
     overlap_minutes: int = Field(default=10, ge=0, le=24 * 60)
     writeback: WritebackConfig = Field(default_factory=WritebackConfig)

@@ -201,7 +201,7 @@ def test_the_issue_config_validates(monkeypatch: pytest.MonkeyPatch) -> None:
         }
     )
     assert config.token.get_secret_value() == "secret-pat"
-    assert (config.page_size, config.wiql_cap) == (200, 20_000)
+    assert config.wiql_cap == 20_000
     with pytest.raises(ValueError, match="give teams or area_paths, not both"):
         AzureDevOpsConfig.model_validate(
             {**config.model_dump(), "token": "${ADO_PAT}", "teams": ["A"], "area_paths": ["X"]}
