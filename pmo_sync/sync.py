@@ -116,16 +116,23 @@ def sync_connector(
     full: bool = False,
     batch_size: int = 500,
     progress: ProgressCallback | None = None,
+    run_id: str | None = None,
 ) -> RunSummary:
-    """Run every stream of one connector; never raises for a tracker's failure."""
+    """Run every stream of one connector; never raises for a tracker's failure.
+
+    `run_id` is the id every log line of the run carries; a service cycle passes its
+    own, so the sync's lines and the KPI and push lines after it share one id.
+    """
     config = connector.config
     summary = RunSummary(connector=config.name, full=full)
     source_id = store.ensure_source(config.name, config.kind, _base_url(config))
-    run_id = store.start_run(source_id, full)
+    stored_run = store.start_run(source_id, full)
     started = time.monotonic()
     now = datetime.now(UTC)
+    outer = structlog.contextvars.get_contextvars()
     structlog.contextvars.bind_contextvars(
-        run_id=f"{config.name}-{run_id}-{uuid.uuid4().hex[:8]}", connector=config.name
+        run_id=run_id or f"{config.name}-{stored_run}-{uuid.uuid4().hex[:8]}",
+        connector=config.name,
     )
     log.info("sync_started", full=full)
 
@@ -169,7 +176,7 @@ def sync_connector(
         summary.rate_limit_wait_seconds = round(connector.stats.rate_limit_wait_seconds, 3)
         summary.duration_seconds = round(time.monotonic() - started, 3)
         store.finish_run(
-            run_id,
+            stored_run,
             status=summary.status,
             items_seen=summary.items_seen,
             items_inserted=summary.items_inserted,
@@ -191,6 +198,9 @@ def sync_connector(
             duration_s=summary.duration_seconds,
         )
         structlog.contextvars.unbind_contextvars("run_id", "connector")
+        structlog.contextvars.bind_contextvars(
+            **{k: v for k, v in outer.items() if k in ("run_id", "connector")}
+        )
     return summary
 
 

@@ -1,0 +1,1 @@
+"""`pmo-sync serve`: the background service (scheduled cycles, locks, health, metrics)."""
