@@ -33,6 +33,7 @@ __all__ = [
     "ItemChangeRow",
     "KpiValueRow",
     "RawRecordRow",
+    "ServiceCycleRow",
     "SourceRow",
     "SprintItemRow",
     "SprintRow",
@@ -254,6 +255,31 @@ class SyncRunRow(Base):
     rate_limit_waits: Mapped[int] = mapped_column(Integer, default=0)
     rate_limit_wait_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     duration_seconds: Mapped[float | None] = mapped_column(Float)
+    errors: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class ServiceCycleRow(Base):
+    """One cycle of `pmo-sync serve` for one connector (sync → KPIs → push), by any replica.
+
+    What `pmo-sync status` and `/readyz` read, and what shows two replicas never ran one
+    connector's cycles at the same time.
+    """
+
+    __tablename__ = "service_cycles"
+    __table_args__ = (Index("ix_service_cycles_connector_started", "connector", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connector: Mapped[str] = mapped_column(String(100))
+    run_id: Mapped[str] = mapped_column(String(100), unique=True)
+    replica: Mapped[str] = mapped_column(String(200))  # host:pid
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    stage: Mapped[str] = mapped_column(String(20))  # sync | kpis | push | done
+    ok: Mapped[bool | None] = mapped_column(Boolean)  # None while running
+    items_seen: Mapped[int] = mapped_column(Integer, default=0)
+    api_calls: Mapped[int] = mapped_column(Integer, default=0)
+    pushed: Mapped[int] = mapped_column(Integer, default=0)
+    push_failed: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
