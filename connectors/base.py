@@ -35,6 +35,7 @@ __all__ = [
     "StoreView",
     "Stream",
     "StreamContext",
+    "describe_schedule",
 ]
 
 Record = ItemBundle | SprintRecord | StatusRecord | Census
@@ -49,12 +50,15 @@ class Schedule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     interval_minutes: int | None = Field(default=None, ge=1, le=7 * 24 * 60)
+    interval_seconds: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
+    """For test loops and soak runs; a tracker wants minutes."""
     cron: str | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Schedule:
-        if (self.interval_minutes is None) == (self.cron is None):
-            raise ValueError("give exactly one of interval_minutes or cron")
+        given = [self.interval_minutes, self.interval_seconds, self.cron]
+        if sum(v is not None for v in given) != 1:
+            raise ValueError("give exactly one of interval_minutes, interval_seconds or cron")
         if self.cron is not None:
             parts = self.cron.split()
             if len(parts) != 5 or not all(_CRON_FIELD.match(p) for p in parts):
@@ -62,6 +66,15 @@ class Schedule(BaseModel):
                     f"cron {self.cron!r} must have five fields: minute hour day month weekday"
                 )
         return self
+
+
+def describe_schedule(schedule: Schedule) -> str:
+    """``every 30 min``, ``every 5 s`` or the cron line, as `connectors list` shows it."""
+    if schedule.cron is not None:
+        return schedule.cron
+    if schedule.interval_minutes is not None:
+        return f"every {schedule.interval_minutes} min"
+    return f"every {schedule.interval_seconds} s"
 
 
 class ConnectorConfig(BaseModel):

@@ -119,6 +119,8 @@ def db_upgrade() -> None:
 @connectors_app.command("list")
 def connectors_list() -> None:
     """The configured connectors, with their kind and schedule."""
+    from connectors.base import describe_schedule
+
     settings = _settings()
     loaded = load_connector_configs(settings.config_dir)
     table = Table("name", "kind", "where", "schedule", "file")
@@ -128,7 +130,7 @@ def connectors_list() -> None:
         where = str(getattr(config, "url", None) or getattr(config, "organization_url", ""))
         schedule = "-"
         if config.schedule is not None:
-            schedule = config.schedule.cron or f"every {config.schedule.interval_minutes} min"
+            schedule = describe_schedule(config.schedule)
         table.add_row(
             config.name,
             config.kind,
@@ -476,6 +478,31 @@ def demo(
     if "PMO_SYNC_LOG_LEVEL" not in os.environ:  # the demo's tables are the output, not the logs
         configure_logging(_settings().log_format, "WARNING")
     raise typer.Exit(run_demo(out, keep=keep, issues_per_project=issues_per_project))
+
+
+# -- the service ---------------------------------------------------------------------------
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="address of the HTTP endpoints (PMO_SYNC_HTTP_HOST)")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="port of the HTTP endpoints (PMO_SYNC_HTTP_PORT)")
+    ] = None,
+) -> None:
+    """Run every scheduled connector's cycle (sync, KPIs, push) until SIGTERM; SIGHUP reloads."""
+    from pmo_sync.service.process import run_service
+
+    settings = _settings()
+    raise typer.Exit(
+        run_service(
+            settings,
+            host=host if host is not None else settings.http_host,
+            port=port if port is not None else settings.http_port,
+        )
+    )
 
 
 @sandbox_app.command("serve")

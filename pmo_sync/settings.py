@@ -53,6 +53,10 @@ class Settings(BaseSettings):
         default=Path("./config"),
         description="directory holding connectors/*.yaml (and later policies/)",
     )
+    http_host: str = Field(
+        default="127.0.0.1", description="address `serve` binds /healthz, /readyz, /metrics to"
+    )
+    http_port: int = Field(default=9464, ge=0, le=65535, description="0 picks a free port")
     log_format: LogFormat = Field(default_factory=default_log_format)
     log_level: str = "INFO"
 

@@ -22,12 +22,20 @@ from connectors.registry import connector_for_kind
 from pmo_sync.domain import Census, ItemBundle, SprintRecord, StatusRecord
 from pmo_sync.store.repository import Store
 
-__all__ = ["RunSummary", "sync_all", "sync_connector"]
+__all__ = ["RunSummary", "SyncCancelled", "sync_all", "sync_connector"]
 
 log = structlog.get_logger(__name__)
 
 ProgressCallback = Callable[[str, str, int], None]
 """Called as (connector name, stream name, records so far) while a stream runs."""
+
+
+class SyncCancelled(Exception):
+    """Raised by a progress callback to stop a sync between records (service shutdown).
+
+    Every batch already committed stays; the running stream's bookmark is not
+    advanced, so the next run reads what this one did not finish.
+    """
 
 
 @dataclass(slots=True)
@@ -163,6 +171,10 @@ def sync_connector(
         summary.errors.append(str(exc))
         summary.status = "failed"
         log.error("sync_failed", error=str(exc))
+    except SyncCancelled:
+        summary.errors.append("stopped by shutdown; the next run goes on from the last bookmark")
+        summary.status = "failed"
+        log.warning("sync_cancelled")
     except Exception as exc:  # a bug must not take the other connectors down
         summary.errors.append(f"internal error: {type(exc).__name__}: {exc}")
         summary.status = "failed"

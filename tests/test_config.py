@@ -286,7 +286,7 @@ def test_nested_model_error_without_a_field(config_dir: Path) -> None:
     error = only_error(config_dir, text)
     assert (error.field, error.message) == (
         "schedule",
-        "give exactly one of interval_minutes or cron",
+        "give exactly one of interval_minutes, interval_seconds or cron",
     )
 
 

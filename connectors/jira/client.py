@@ -129,7 +129,7 @@ class JiraClient:
                 f"{action} ({self.config.url})"
             ) from None
         except requests.exceptions.ConnectionError as exc:
-            if "timed out" in str(exc).lower() and "connect" not in str(exc).lower():
+            if "read timed out" in str(exc).lower():  # retried read timeouts end up here
                 raise TrackerUnavailableError(
                     f"Jira did not answer within {self.config.timeout_seconds:g} s while trying "
                     f"to {action} ({self.config.url}), after {self.config.max_retries} retries"

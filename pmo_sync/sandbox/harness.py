@@ -66,6 +66,24 @@ class Fault:
         return (self.method is None or self.method == method) and bool(self.path.search(path))
 
 
+@dataclass
+class Hold:
+    """Matching requests wait here until `release()`: a tracker stalled mid-answer, so a test
+    can act (kill the client, say) while a request is certainly in flight."""
+
+    method: str | None
+    path: re.Pattern[str]
+    arrived: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+    max_wait_seconds: float = 60.0
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method == method) and bool(self.path.search(path))
+
+    def release(self) -> None:
+        self.released.set()
+
+
 class SandboxHarness(ABC):
     """Server, faults and request log shared by every sandbox tracker."""
 
@@ -89,6 +107,7 @@ class SandboxHarness(ABC):
         self._lock = threading.Lock()
         self._log: list[RecordedRequest] = []
         self._faults: list[Fault] = []
+        self._holds: list[Hold] = []
 
     # -- what a tracker supplies ----------------------------------------------------------
 
@@ -182,6 +201,21 @@ class SandboxHarness(ABC):
         with self._lock:
             self._faults.append(fault)
         return fault
+
+    def hold(self, method: str | None = "GET", path: str = r".*") -> Hold:
+        """Stall matching requests until the returned hold is released (at most a minute)."""
+        stall = Hold(method.upper() if method else None, re.compile(path, self.PATH_FLAGS))
+        with self._lock:
+            self._holds.append(stall)
+        return stall
+
+    def _wait_if_held(self, method: str, raw_path: str) -> None:
+        path = urlsplit(raw_path).path
+        with self._lock:
+            holds = [h for h in self._holds if not h.released.is_set() and h.matches(method, path)]
+        for stall in holds:
+            stall.arrived.set()
+            stall.released.wait(stall.max_wait_seconds)
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -278,6 +312,7 @@ class SandboxHarness(ABC):
                 length = int(self.headers.get("Content-Length") or 0)
                 raw_body = self.rfile.read(length) if length else b""
                 method = self.command.upper()
+                sandbox._wait_if_held(method, self.path)
                 try:
                     response, query, body = sandbox._respond(
                         method, self.path, self.headers, raw_body

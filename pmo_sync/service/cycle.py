@@ -7,13 +7,16 @@ Every log line of a cycle carries the cycle's `run_id` (structlog context).
 
 KPIs and findings are the portfolio's, recomputed from the whole store after
 the connector's sync (they span teams and trackers); the push then writes only
-this connector's items. A failed sync skips the KPI refresh and the push:
+this connector's items. A failed write-back is
+reported (and retried by the next cycle) but does not make the connector
+unhealthy: its sync works. A failed sync skips the KPI refresh and the push:
 nothing new came in, and pushing values computed before a failed read would
 only repeat the last cycle's.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -27,10 +30,11 @@ from connectors.base import ConnectorConfig
 from connectors.registry import connector_for_kind
 from pmo_sync.config import ConfigError, load_connector_configs
 from pmo_sync.governance.policy import RuleConfig, load_policies
+from pmo_sync.kpi.compute import KpiRun, kpi_values
 from pmo_sync.kpi.config import KpiConfig, load_kpi_config
 from pmo_sync.kpi.service import refresh_kpis
 from pmo_sync.store.repository import Store
-from pmo_sync.sync import RunSummary, sync_connector
+from pmo_sync.sync import RunSummary, SyncCancelled, sync_connector
 from pmo_sync.writeback.service import PushSummary, push_connector
 
 __all__ = ["CycleResult", "ServiceConfig", "load_service_config", "run_cycle"]
@@ -75,7 +79,12 @@ class CycleResult:
     push: PushSummary | None = None
     kpi_values_changed: int = 0
     findings_open: int = 0
+    team_kpis: dict[tuple[str, str], float] = field(default_factory=dict)
+    """(team or ``portfolio``, metric) → value, for the metrics gauges."""
     errors: list[str] = field(default_factory=list)
+    """What stopped the cycle (sync, KPIs): the connector is failing."""
+    push_errors: list[str] = field(default_factory=list)
+    """Write-backs that failed (retried next cycle): reported, but the connector is healthy."""
 
     @property
     def ok(self) -> bool:
@@ -98,11 +107,16 @@ def run_cycle(
     *,
     run_id: str | None = None,
     now: datetime | None = None,
+    stop: threading.Event | None = None,
+    kpi_lock: threading.Lock | None = None,
 ) -> CycleResult:
     """Sync `config`'s tracker, recompute KPIs and findings, push its write-back.
 
     `now` fixes the KPI clock (tests and the sandbox demo); the default is the
-    time the KPIs are computed. Never raises for a tracker's or a store's failure.
+    time the KPIs are computed. `stop` set (shutdown) abandons the sync between
+    records and skips the rest. `kpi_lock` serialises the portfolio-wide KPI
+    refresh between the cycles of one process. Never raises for a tracker's or
+    a store's failure.
     """
     run_id = run_id or new_run_id(config.name)
     result = CycleResult(config.name, run_id, datetime.now(UTC))
@@ -110,7 +124,7 @@ def run_cycle(
     with structlog.contextvars.bound_contextvars(run_id=run_id, connector=config.name):
         log.info("cycle_started")
         try:
-            _run(config, service, store, result, now)
+            _run(config, service, store, result, now, stop, kpi_lock or threading.Lock())
         except Exception as exc:  # a bug or a lost store must not stop the scheduler
             result.errors.append(f"{result.stage}: {type(exc).__name__}: {exc}")
             log.exception("cycle_crashed", stage=result.stage)
@@ -122,6 +136,7 @@ def run_cycle(
                 ok=result.ok,
                 duration_s=round(time.monotonic() - started, 3),
                 errors=len(result.errors),
+                push_errors=len(result.push_errors),
             )
     return result
 
@@ -132,21 +147,53 @@ def _run(
     store: Store,
     result: CycleResult,
     now: datetime | None,
+    stop: threading.Event | None,
+    kpi_lock: threading.Lock,
 ) -> None:
+    def check_stop(*_: object) -> None:
+        if stop is not None and stop.is_set():
+            raise SyncCancelled
+
     with connector_for_kind(config.kind)(config) as connector:
-        result.sync = sync_connector(connector, store, run_id=result.run_id)
+        result.sync = sync_connector(
+            connector, store, run_id=result.run_id, progress=check_stop if stop else None
+        )
     if not result.sync.ok:
         result.errors.extend(result.sync.errors)
         return
+    if stop is not None and stop.is_set():
+        result.errors.append("stopped by shutdown after the sync")
+        return
     result.stage = "kpis"
-    refresh = refresh_kpis(store.engine, service.kpi, rules=list(service.rules), now=now)
+    with kpi_lock:
+        refresh = refresh_kpis(store.engine, service.kpi, rules=list(service.rules), now=now)
     result.kpi_values_changed = refresh.saved.inserted + refresh.saved.updated
     result.findings_open = len(refresh.findings)
+    result.team_kpis = team_gauges(refresh.run)
     result.stage = "push"
     writeback = getattr(config, "writeback", None)
     if writeback is not None and writeback.enabled:
         result.push = push_connector(
             config, store.engine, refresh.run, refresh.findings, now=now or datetime.now(UTC)
         )
-        result.errors.extend(result.push.errors)
+        result.push_errors.extend(result.push.errors)
     result.stage = "done"
+
+
+_SERIES = ("throughput_day", "wip_day", "cfd_in_stage:", "forecast_")
+
+
+def team_gauges(run: KpiRun) -> dict[tuple[str, str], float]:
+    """The team and portfolio values a dashboard graphs: counts, percentiles, oldest WIP.
+
+    Day and week series, the flow diagram and forecast dates are left out: one
+    gauge per day would grow without end, and a date is not a level.
+    """
+    gauges: dict[tuple[str, str], float] = {}
+    for value in kpi_values(run):
+        if value.scope not in ("team", "portfolio") or value.value is None:
+            continue
+        if value.metric.startswith(_SERIES) or value.metric.endswith("_week"):
+            continue
+        gauges[(value.scope_key, value.metric)] = value.value
+    return gauges

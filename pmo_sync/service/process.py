@@ -1,0 +1,92 @@
+"""`pmo-sync serve` as a process: store, replica guard, service, HTTP endpoints, signals.
+
+SIGHUP reloads the config directory (a bad file is rejected, the old config keeps
+running); SIGTERM or SIGINT stops gracefully (running syncs stop between records,
+cycles return, the process exits 0); a second SIGTERM or SIGINT exits at once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from types import FrameType
+
+import structlog
+from sqlalchemy import Engine
+
+from pmo_sync.service.http import StatusServer
+from pmo_sync.service.locks import ReplicaGuardError, replica_guard_for
+from pmo_sync.service.runner import Service
+from pmo_sync.settings import Settings
+from pmo_sync.store.engine import make_engine, upgrade
+
+__all__ = ["EXIT_CONFIG", "EXIT_REPLICA", "run_service"]
+
+log = structlog.get_logger(__name__)
+
+EXIT_CONFIG = 2
+EXIT_REPLICA = 3
+
+
+def run_service(settings: Settings, *, host: str, port: int) -> int:
+    """Run until a stop signal; the exit code (0 after a clean stop)."""
+    engine = make_engine(settings.database_url)
+    upgrade(engine)  # migrations on start: a new image upgrades the store it is given
+    try:
+        with replica_guard_for(engine):
+            return _serve(settings, engine, host, port)
+    except ReplicaGuardError as exc:
+        log.error("replica_refused", error=str(exc))
+        print(f"error: {exc}", flush=True)
+        return EXIT_REPLICA
+    finally:
+        engine.dispose()
+
+
+def _serve(settings: Settings, engine: Engine, host: str, port: int) -> int:
+    service = Service(engine, settings.config_dir)
+    errors = service.start()
+    if errors:
+        for error in errors:
+            log.error("config_invalid", error=str(error))
+            print(f"error: {error}", flush=True)
+        return EXIT_CONFIG
+    server = StatusServer(
+        host,
+        port,
+        alive=service.alive,
+        ready=service.readiness,
+        metrics=service.metrics.render,
+    )
+    server.start()
+    print(
+        f"pmo-sync serve: {len(service.states)} scheduled connector(s); "
+        f"http://{server.address[0]}:{server.address[1]}/readyz",
+        flush=True,
+    )
+    stop = threading.Event()
+
+    def on_stop(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            log.warning("second_stop_signal_exiting_now", signal=signal.Signals(signum).name)
+            os._exit(1)
+        log.info("stop_signal", signal=signal.Signals(signum).name)
+        stop.set()
+
+    def on_reload(signum: int, frame: FrameType | None) -> None:
+        reload_requested.set()
+
+    reload_requested = threading.Event()
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGHUP, on_reload)
+    try:
+        while not stop.wait(0.2):
+            if reload_requested.is_set():
+                reload_requested.clear()
+                service.reload()
+    finally:
+        service.stop(wait=True)
+        server.stop()
+    return 0
