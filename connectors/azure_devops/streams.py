@@ -83,6 +83,9 @@ REVISION_FIELDS = (
 """The fields read with every revision. The two rich-text fields feed the governance rules
 (acceptance criteria, the story template); they cost bytes, not calls — a batch read of them
 would cost a call per 200 changed items."""
+LATEST_ONLY_FIELDS = frozenset({"System.Description", "Microsoft.VSTS.Common.AcceptanceCriteria"})
+"""Read from the latest revision only: dropped from the revisions held while an item's history
+is assembled, so a long description does not multiply the buffer's memory."""
 
 
 @dataclass(slots=True)
@@ -292,6 +295,8 @@ class WorkItemsStream(Stream):
                 buffers.move_to_end(item_id)
                 if rev not in revs:
                     buffered += 1
+                if not latest:
+                    fields = {k: v for k, v in fields.items() if k not in LATEST_ONLY_FIELDS}
                 revs[rev] = {"id": item_id, "rev": rev, "fields": fields}
                 if latest:
                     buffered -= len(revs)

@@ -67,6 +67,45 @@ def item_facts(history: ItemHistory, details: ItemDetails, metrics: ItemMetrics)
     )
 
 
+def evaluate_store(
+    engine: Engine,
+    config: KpiConfig,
+    *,
+    rules: Sequence[RuleConfig],
+    now: datetime | None = None,
+    since: date | None = None,
+) -> tuple[KpiRun, list[Finding]]:
+    """Every KPI and finding as of `now`, from the store, without saving anything.
+
+    What `pmo-sync status` plans pending write-backs from; `refresh_kpis` is this
+    plus the saves.
+    """
+    now = now or datetime.now(UTC)
+    inputs = list(iter_item_inputs(engine, details=True))
+    sprints = read_sprints(engine)
+    with gc_frozen():
+        run = compute_kpis(
+            [history for history, _ in inputs],
+            sprints,
+            config,
+            read_status_stages(engine),
+            now,
+            since,
+        )
+    return run, _findings(rules, inputs, run, sprints)
+
+
+def _findings(
+    rules: Sequence[RuleConfig], inputs: list[Any], run: KpiRun, sprints: Any
+) -> list[Finding]:
+    facts = [
+        item_facts(history, details, metrics)
+        for (history, details), metrics in zip(inputs, run.flow.metrics, strict=True)
+        if details is not None
+    ]
+    return evaluate(rules, link_parents(facts), team_facts(run, sprints), run.now)
+
+
 def refresh_kpis(
     engine: Engine,
     config: KpiConfig,
@@ -95,10 +134,5 @@ def refresh_kpis(
         saved = save_kpi_values(engine, kpi_values(run), now)
     if rules is None:
         return KpiRefresh(run, saved)
-    facts = [
-        item_facts(history, details, metrics)
-        for (history, details), metrics in zip(inputs, run.flow.metrics, strict=True)
-        if details is not None
-    ]
-    findings = evaluate(rules, link_parents(facts), team_facts(run, sprints), run.now)
+    findings = _findings(rules, inputs, run, sprints)
     return KpiRefresh(run, saved, findings, save_findings(engine, findings, now))
