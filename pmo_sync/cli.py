@@ -7,8 +7,10 @@ and errors name the variable, never its value.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -503,6 +505,40 @@ def serve(
             port=port if port is not None else settings.http_port,
         )
     )
+
+
+@app.command("status")
+def status(
+    format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Per connector: the last cycle and its outcome, the next run, the pending pushes."""
+    from pmo_sync.service.cycle import load_service_config
+    from pmo_sync.service.status import connector_statuses, status_rows
+
+    if format not in ("table", "json"):
+        err.print(f"--format must be table or json, not {format!r}", markup=False)
+        raise typer.Exit(EXIT_INVALID_CONFIG)
+    settings = _settings()
+    service, errors = load_service_config(settings.config_dir)
+    _exit_on_config_errors(errors)
+    assert service is not None
+    store = _open_store(settings)
+    now = datetime.now(UTC)
+    statuses = connector_statuses(store.engine, service, now=now)
+    if format == "json":
+        json.dump([s.to_json() for s in statuses], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    table = Table(
+        "connector", "schedule", "last run (UTC)", "outcome", "took", "last success",
+        "next run", "pending pushes", title="pmo-sync status",
+    )  # fmt: skip
+    for row in status_rows(statuses, now):
+        table.add_row(*(escape(cell) for cell in row))
+    out.print(table)
+    for s in statuses:
+        if s.last_error:
+            out.print(f"{s.connector}: {s.last_error}", highlight=False, markup=False)
 
 
 @sandbox_app.command("serve")

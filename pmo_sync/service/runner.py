@@ -50,7 +50,7 @@ from pmo_sync.service.metrics import ServiceMetrics
 from pmo_sync.store.cycles import finish_cycle, latest_cycles, start_cycle
 from pmo_sync.store.repository import Store
 
-__all__ = ["ConnectorState", "Service", "trigger_for"]
+__all__ = ["ConnectorState", "Service", "backoff_delay", "trigger_for"]
 
 log = structlog.get_logger(__name__)
 
@@ -64,6 +64,11 @@ def trigger_for(schedule: Schedule) -> IntervalTrigger | CronTrigger:
         return CronTrigger.from_crontab(schedule.cron, timezone=UTC)
     seconds = schedule.interval_seconds or 60 * (schedule.interval_minutes or 0)
     return IntervalTrigger(seconds=seconds, timezone=UTC)
+
+
+def backoff_delay(schedule: Schedule, failures: int) -> timedelta:
+    """How long a connector waits after its `failures`-th failure in a row."""
+    return min(_period(schedule) * 2 ** (failures - 1), MAX_BACKOFF)
 
 
 def _period(schedule: Schedule) -> timedelta:
@@ -251,7 +256,7 @@ class Service:
             return  # stopped mid-cycle: not the tracker's fault
         state.failures += 1
         assert config.schedule is not None
-        delay = min(_period(config.schedule) * 2 ** (state.failures - 1), MAX_BACKOFF)
+        delay = backoff_delay(config.schedule, state.failures)
         state.backoff_until = (result.finished_at or datetime.now(UTC)) + delay
         log.warning(
             "connector_backing_off",
