@@ -1,4 +1,5 @@
-# pmo-sync: slim, non-root; the store is migrated before every command that uses it.
+# pmo-sync: slim, non-root. `serve` migrates the store on start, then runs every scheduled
+# connector's cycle (sync, KPIs, push) and serves /healthz, /readyz and /metrics on 9464.
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
@@ -8,14 +9,25 @@ COPY migrations ./migrations
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
 RUN useradd --create-home --uid 10001 pmo
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 USER pmo
 WORKDIR /home/pmo
+# The endpoints listen on every interface inside the container (its network is the
+# boundary); outside a container the default stays 127.0.0.1.
 ENV PMO_SYNC_CONFIG_DIR=/config \
     PMO_SYNC_DATABASE_URL=sqlite:////home/pmo/data/pmo-sync.sqlite3 \
-    PMO_SYNC_LOG_FORMAT=json
+    PMO_SYNC_CACHE_DIR=/home/pmo/.cache/pmo-sync \
+    PMO_SYNC_LOG_FORMAT=json \
+    PMO_SYNC_HTTP_HOST=0.0.0.0 \
+    PMO_SYNC_HTTP_PORT=9464
+EXPOSE 9464
 VOLUME ["/home/pmo/data"]
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["pmo-sync", "healthcheck"]
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["pmo-sync"]
-CMD ["sync"]
+CMD ["serve"]

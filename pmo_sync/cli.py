@@ -507,6 +507,26 @@ def serve(
     )
 
 
+@app.command("healthcheck")
+def healthcheck() -> None:
+    """Exit 0 when the local `serve` answers /healthz (the container's HEALTHCHECK)."""
+    import urllib.error
+    import urllib.request
+
+    settings = _settings()
+    host = "127.0.0.1" if settings.http_host in ("0.0.0.0", "::", "") else settings.http_host
+    url = f"http://{host}:{settings.http_port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=4) as answer:
+            ok = answer.status == 200
+    except (urllib.error.URLError, OSError) as exc:
+        err.print(f"unhealthy: {url}: {exc}", highlight=False, markup=False)
+        raise typer.Exit(1) from None
+    if not ok:
+        raise typer.Exit(1)
+    out.print(f"healthy: {url}", highlight=False, markup=False)
+
+
 @app.command("status")
 def status(
     format: Annotated[str, typer.Option("--format", help="table or json")] = "table",

@@ -53,6 +53,12 @@ class Settings(BaseSettings):
         default=Path("./config"),
         description="directory holding connectors/*.yaml (and later policies/)",
     )
+    cache_dir: Path | None = Field(
+        default=None,
+        description="caches (the Azure DevOps SDK's routes); default $XDG_CACHE_HOME/pmo-sync "
+        "or ~/.cache/pmo-sync. Read from the environment when the connector is imported "
+        "(connectors/azure_devops/sdk_cache.py), before settings exist",
+    )
     http_host: str = Field(
         default="127.0.0.1", description="address `serve` binds /healthz, /readyz, /metrics to"
     )
