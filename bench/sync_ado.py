@@ -363,7 +363,8 @@ def api_minimum(figures: dict[str, int], types: int, wiql_cap: int) -> dict[str,
       watermark is the log's), so no trailing empty page is needed; an empty log still
       takes one call. A no-change incremental run is that one call.
     - metadata (every full run: it refreshes the cache): connectionData 1, teams 1,
-      iterations one per team, states one per configured work item type (the connector
+      each team's area paths (teamfieldvalues) and iterations, one each per team, states
+      one per configured work item type (the connector
       cannot know which types the process lacks without asking: a missing one is a 404).
     - route discovery, cold disk cache only (the first run of the process): OPTIONS
       {org}/_apis once (all three API areas live at the organisation URL) and
@@ -374,7 +375,13 @@ def api_minimum(figures: dict[str, int], types: int, wiql_cap: int) -> dict[str,
     """
     revisions, items, teams = figures["revisions"], figures["items"], figures["teams"]
     reporting = max(1, math.ceil(revisions / REPORTING_PAGE))
-    metadata = {"connectionData": 1, "teams": 1, "iterations": teams, "states": types}
+    metadata = {
+        "connectionData": 1,
+        "teams": 1,
+        "teamfieldvalues": teams,
+        "iterations": teams,
+        "states": types,
+    }
     return {
         "full": {"options": 1, "resourceAreas": 1, **metadata, "reporting": reporting},
         "incremental": {"reporting": 1},

@@ -19,6 +19,7 @@ builds from the resource locations served here (`LOCATIONS`, answered to
     GET  {project}/_apis/wit/workitemtypes/{type}/states
     GET/POST/PATCH/DELETE {project}/_apis/wit/workItems/{id}/comments[/{commentId}]
     GET  {project}/{team}/_apis/work/teamsettings/iterations   ($timeframe=current)
+    GET  {project}/{team}/_apis/work/teamsettings/teamfieldvalues
     GET  _apis/projects[/{p}], _apis/projects/{p}/teams
 """
 
@@ -80,6 +81,8 @@ LOCATIONS: tuple[tuple[str, str, str, str, int], ...] = (
      "{project}/_apis/{area}/workItems/{workItemId}/{resource}/{commentId}", 4),
     ("c9175577-28a1-4b06-9197-8636af9f64ad", "work", "iterations",
      "{project}/{team}/_apis/{area}/teamsettings/{resource}/{id}", 1),
+    ("07ced576-58ed-49e6-9c1e-5cb53ab8bf2a", "work", "teamfieldvalues",
+     "{project}/{team}/_apis/{area}/teamsettings/{resource}", 1),
     ("603fe2ac-9723-48b9-88ad-09305aa6c6e1", "core", "projects",
      "_apis/{resource}/{*projectId}", 4),
     ("d30a3dd1-f8ba-442a-b86a-bd0c0c383e59", "core", "teams",
@@ -223,6 +226,8 @@ class AdoApi:
                 return ApiResponse(200, _collection([self._team_json(t) for t in teams]))
         if r[:3] == ["work", "teamsettings", "iterations"] and method == "GET":
             return self._iterations(project, team, query, rest[3] if n > 3 else None)
+        if r == ["work", "teamsettings", "teamfieldvalues"] and method == "GET":
+            return self._team_field_values(project, team)
         if r[:1] != ["wit"]:
             raise AdoError(404, "", "The controller for path was not found.")
         if r[1:] == ["wiql"] and method == "POST":
@@ -338,6 +343,20 @@ class AdoApi:
             "projectName": p.name,
             "projectId": p.id,
         }
+
+    def _team_field_values(self, project, team_name) -> ApiResponse:
+        """The team's area path (with its children): what its backlog and boards show."""
+        if project is None:
+            raise AdoError(404, "", "A project is required.")
+        team = self._team(team_name)
+        field_url = f"{self._base}/_apis/wit/fields/System.AreaPath"
+        team_url = f"{self._base}/{self.dataset.project.id}/{team.id}"
+        return ApiResponse(200, {
+            "defaultValue": team.area_path,
+            "field": {"referenceName": "System.AreaPath", "url": field_url},
+            "values": [{"value": team.area_path, "includeChildren": True}],
+            "url": f"{team_url}/_apis/work/teamsettings/teamfieldvalues",
+        })  # fmt: skip
 
     def _iterations(self, project, team_name, query, iteration_id) -> ApiResponse:
         if project is None:
