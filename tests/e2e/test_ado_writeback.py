@@ -48,7 +48,7 @@ def _sdk_cache(cold_ado_sdk_cache: None) -> None:
 
 @pytest.fixture
 def ado() -> Iterator[AdoSandbox]:
-    with AdoSandbox(wiql_cap=100, size=150) as sandbox:
+    with AdoSandbox(wiql_cap=100, size=60) as sandbox:
         yield sandbox
 
 
