@@ -67,6 +67,24 @@ def item_facts(history: ItemHistory, details: ItemDetails, metrics: ItemMetrics)
     )
 
 
+def _compute(
+    engine: Engine, config: KpiConfig, *, details: bool, now: datetime, since: date | None
+) -> tuple[list[Any], Any, KpiRun]:
+    """The store's items (with their details when findings are wanted), sprints, and the run."""
+    inputs = list(iter_item_inputs(engine, details=details))
+    sprints = read_sprints(engine)
+    with gc_frozen():
+        run = compute_kpis(
+            [history for history, _ in inputs],
+            sprints,
+            config,
+            read_status_stages(engine),
+            now,
+            since,
+        )
+    return inputs, sprints, run
+
+
 def evaluate_store(
     engine: Engine,
     config: KpiConfig,
@@ -80,18 +98,9 @@ def evaluate_store(
     What `pmo-sync status` plans pending write-backs from; `refresh_kpis` is this
     plus the saves.
     """
-    now = now or datetime.now(UTC)
-    inputs = list(iter_item_inputs(engine, details=True))
-    sprints = read_sprints(engine)
-    with gc_frozen():
-        run = compute_kpis(
-            [history for history, _ in inputs],
-            sprints,
-            config,
-            read_status_stages(engine),
-            now,
-            since,
-        )
+    inputs, sprints, run = _compute(
+        engine, config, details=True, now=now or datetime.now(UTC), since=since
+    )
     return run, _findings(rules, inputs, run, sprints)
 
 
@@ -120,17 +129,8 @@ def refresh_kpis(
     `rules` is given (an empty list resolves every open finding).
     """
     now = now or datetime.now(UTC)
-    inputs = list(iter_item_inputs(engine, details=rules is not None))
-    sprints = read_sprints(engine)
+    inputs, sprints, run = _compute(engine, config, details=rules is not None, now=now, since=since)
     with gc_frozen():
-        run = compute_kpis(
-            [history for history, _ in inputs],
-            sprints,
-            config,
-            read_status_stages(engine),
-            now,
-            since,
-        )
         saved = save_kpi_values(engine, kpi_values(run), now)
     if rules is None:
         return KpiRefresh(run, saved)

@@ -23,6 +23,14 @@ POLICY = "rules:\n  - id: estimate-committed\n    rule: missing_estimate\n"
 PMO_SYNC = Path(sys.executable).with_name("pmo-sync")
 
 
+def provision_kpi_fields(sandbox: Any) -> None:
+    """What a Jira admin does once: the write-back fields, on every project's edit screen."""
+    for name in FIELDS.values():
+        field_id = sandbox.dataset.create_custom_field(name, "number")
+        for project in ("ABC", "DEF", "GHI"):
+            sandbox.dataset.add_field_to_screen(field_id, project)
+
+
 def write_jira_config(
     config_dir: Path, url: str, email: str, *, seconds: int = 1, name: str = "sandbox-jira"
 ) -> Path:

@@ -20,18 +20,13 @@ from pmo_sync.sandbox.server import JiraSandbox
 from pmo_sync.service.cycle import ServiceConfig, load_service_config, run_cycle
 from pmo_sync.store.repository import Store
 
-TOKEN_VARIABLE = "PMO_SYNC_TEST_JIRA_TOKEN"
-FIELDS = {"cycle_time_days": "Cycle time (days)", "wip_age_days": "WIP age (days)"}
-POLICY = "rules:\n  - id: estimate-committed\n    rule: missing_estimate\n"
+from .serve_helpers import FIELDS, POLICY, TOKEN_VARIABLE, provision_kpi_fields
 
 
 @pytest.fixture
 def jira() -> Iterator[JiraSandbox]:
     with JiraSandbox(issues_per_project=15) as sandbox:
-        for name in FIELDS.values():
-            field_id = sandbox.dataset.create_custom_field(name, "number")
-            for project in ("ABC", "DEF", "GHI"):
-                sandbox.dataset.add_field_to_screen(field_id, project)
+        provision_kpi_fields(sandbox)
         yield sandbox
 
 

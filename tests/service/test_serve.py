@@ -20,9 +20,9 @@ from pmo_sync.store.engine import make_engine, upgrade
 from pmo_sync.store.models import ItemChangeRow, WorkItemRow
 
 from .serve_helpers import (
-    FIELDS,
     ServeProcess,
     ok_cycles,
+    provision_kpi_fields,
     start_serve,
     wait_for,
     write_jira_config,
@@ -34,10 +34,7 @@ SEARCH = r"/rest/api/\d/search"
 @pytest.fixture
 def jira() -> Iterator[JiraSandbox]:
     with JiraSandbox(issues_per_project=20) as sandbox:
-        for name in FIELDS.values():
-            field_id = sandbox.dataset.create_custom_field(name, "number")
-            for project in ("ABC", "DEF", "GHI"):
-                sandbox.dataset.add_field_to_screen(field_id, project)
+        provision_kpi_fields(sandbox)
         yield sandbox
 
 

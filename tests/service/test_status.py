@@ -17,16 +17,19 @@ from pmo_sync.service.runner import Service
 from pmo_sync.settings import get_settings
 from pmo_sync.store.cycles import iter_cycles
 
-from .serve_helpers import FIELDS, TOKEN_VARIABLE, ok_cycles, wait_for, write_jira_config
+from .serve_helpers import (
+    TOKEN_VARIABLE,
+    ok_cycles,
+    provision_kpi_fields,
+    wait_for,
+    write_jira_config,
+)
 
 
 @pytest.fixture
 def jira() -> Iterator[JiraSandbox]:
     with JiraSandbox(issues_per_project=10) as sandbox:
-        for name in FIELDS.values():
-            field_id = sandbox.dataset.create_custom_field(name, "number")
-            for project in ("ABC", "DEF", "GHI"):
-                sandbox.dataset.add_field_to_screen(field_id, project)
+        provision_kpi_fields(sandbox)
         yield sandbox
 
 
