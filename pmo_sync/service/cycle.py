@@ -19,7 +19,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +41,11 @@ from pmo_sync.writeback.service import PushSummary, push_connector
 __all__ = ["CycleResult", "ServiceConfig", "load_service_config", "run_cycle"]
 
 log = structlog.get_logger(__name__)
+_KPI_THREADS = threading.Lock()
+
+
+def _process_kpi_lock() -> AbstractContextManager[object]:
+    return _KPI_THREADS
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,15 +114,15 @@ def run_cycle(
     run_id: str | None = None,
     now: datetime | None = None,
     stop: threading.Event | None = None,
-    kpi_lock: threading.Lock | None = None,
+    kpi_lock: Callable[[], AbstractContextManager[object]] | None = None,
 ) -> CycleResult:
     """Sync `config`'s tracker, recompute KPIs and findings, push its write-back.
 
     `now` fixes the KPI clock (tests and the sandbox demo); the default is the
     time the KPIs are computed. `stop` set (shutdown) abandons the sync between
-    records and skips the rest. `kpi_lock` serialises the portfolio-wide KPI
-    refresh between the cycles of one process. Never raises for a tracker's or
-    a store's failure.
+    records and skips the rest. `kpi_lock` makes the guard that serialises the
+    portfolio-wide KPI refresh (between the cycles of one process, and with
+    `serve` between replicas). Never raises for a tracker's or a store's failure.
     """
     run_id = run_id or new_run_id(config.name)
     result = CycleResult(config.name, run_id, datetime.now(UTC))
@@ -124,7 +130,7 @@ def run_cycle(
     with structlog.contextvars.bound_contextvars(run_id=run_id, connector=config.name):
         log.info("cycle_started")
         try:
-            _run(config, service, store, result, now, stop, kpi_lock or threading.Lock())
+            _run(config, service, store, result, now, stop, kpi_lock or _process_kpi_lock)
         except Exception as exc:  # a bug or a lost store must not stop the scheduler
             result.errors.append(f"{result.stage}: {type(exc).__name__}: {exc}")
             log.exception("cycle_crashed", stage=result.stage)
@@ -148,7 +154,7 @@ def _run(
     result: CycleResult,
     now: datetime | None,
     stop: threading.Event | None,
-    kpi_lock: threading.Lock,
+    kpi_lock: Callable[[], AbstractContextManager[object]],
 ) -> None:
     def check_stop(*_: object) -> None:
         if stop is not None and stop.is_set():
@@ -165,7 +171,7 @@ def _run(
         result.errors.append("stopped by shutdown after the sync")
         return
     result.stage = "kpis"
-    with kpi_lock:
+    with kpi_lock():
         refresh = refresh_kpis(store.engine, service.kpi, rules=list(service.rules), now=now)
     result.kpi_values_changed = refresh.saved.inserted + refresh.saved.updated
     result.findings_open = len(refresh.findings)

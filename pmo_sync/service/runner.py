@@ -23,7 +23,9 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -55,6 +57,8 @@ __all__ = ["ConnectorState", "Service", "backoff_delay", "trigger_for"]
 log = structlog.get_logger(__name__)
 
 MAX_BACKOFF = timedelta(hours=1)
+KPI_REFRESH_LOCK = "__kpi_refresh__"  # never a connector's name (names start with [a-z0-9])
+KPI_LOCK_WAIT_SECONDS = 600.0
 MISFIRE_GRACE_SECONDS = 3600  # a run missed by less than this still happens (once: coalesced)
 
 
@@ -224,7 +228,7 @@ class Service:
                 run_id=run_id,
                 now=self.kpi_clock() if self.kpi_clock else None,
                 stop=self.stopping,
-                kpi_lock=self._kpi_lock,
+                kpi_lock=self._kpi_guard,
             )
         finally:
             state.running = False
@@ -244,6 +248,23 @@ class Service:
         )
         self._record(config, state, result)
         return result
+
+    @contextmanager
+    def _kpi_guard(self) -> Iterator[None]:
+        """One KPI refresh at a time: in this process, and (PostgreSQL) across replicas.
+
+        The refresh rewrites the whole portfolio's values and findings; two at once would
+        race on the same rows. Waits (polling the advisory lock) rather than skipping: the
+        cycle's sync brought new data that must reach the KPIs and the push.
+        """
+        with self._kpi_lock:
+            deadline = time.monotonic() + KPI_LOCK_WAIT_SECONDS
+            while (lock := self._locks.try_acquire(KPI_REFRESH_LOCK)) is None:
+                if self.stopping.is_set() or time.monotonic() > deadline:
+                    raise TimeoutError("another replica kept the KPI refresh lock")
+                time.sleep(0.2)
+            with lock:
+                yield
 
     def _record(self, config: ConnectorConfig, state: ConnectorState, result: CycleResult) -> None:
         state.last = result
