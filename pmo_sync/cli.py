@@ -567,8 +567,25 @@ def sandbox_serve(
     seed: Annotated[int, typer.Option(help="data generator seed")] = 7,
     issues_per_project: Annotated[int, typer.Option(help="issues per project")] = 100,
     deployment: Annotated[str, typer.Option(help="cloud or server")] = "cloud",
+    tracker: Annotated[
+        str, typer.Option(help="jira or azure_devops (then --issues-per-project x3 items)")
+    ] = "jira",
 ) -> None:
-    """Serve the sandbox Jira on 127.0.0.1 until interrupted."""
+    """Serve a sandbox tracker on 127.0.0.1 until interrupted."""
+    if tracker == "azure_devops":
+        from pmo_sync.sandbox.ado.server import serve as serve_ado
+
+        size = 3 * issues_per_project
+        out.print(
+            f"sandbox Azure DevOps on http://127.0.0.1:{port}/contoso (seed {seed}, {size} "
+            "work items in project Fabrikam); Ctrl-C stops it",
+            highlight=False,
+        )
+        serve_ado(host="127.0.0.1", port=port, seed=seed, size=size)
+        return
+    if tracker != "jira":
+        err.print(f"--tracker must be jira or azure_devops, not {tracker!r}", markup=False)
+        raise typer.Exit(EXIT_INVALID_CONFIG)
     from pmo_sync.sandbox.server import serve
 
     out.print(

@@ -8,13 +8,21 @@ them, or that crashed instead of exiting with a code.
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
 import logging
+import os
 import re
+import signal
+import socket
 import sqlite3
+import subprocess
+import sys
+import time
 import traceback
+import urllib.request
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -801,3 +809,46 @@ def test_push_dry_run_prints_the_changes_then_push_makes_them(cli_env: Path) -> 
         assert (
             again.stdout.splitlines()[-1] == "sandbox-jira: made 0 change(s), 0 failed, 0 API calls"
         )
+
+
+# -- sandbox ---------------------------------------------------------------------------------
+
+
+def test_sandbox_serve_runs_the_azure_devops_sandbox_until_sigterm(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [str(Path(sys.executable).with_name("pmo-sync")), "sandbox", "serve"]
+    process = subprocess.Popen(
+        [*command, "--tracker", "azure_devops", "--port", str(port), "--issues-per-project", "2"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PMO_SYNC_CACHE_DIR": str(tmp_path)},
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.startswith(f"sandbox Azure DevOps on http://127.0.0.1:{port}/contoso")
+        assert "6 work items" in first
+        auth = base64.b64encode(b":sandbox-pat").decode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/contoso/_apis/projects",
+            headers={"Authorization": f"Basic {auth}"},
+        )
+        for _ in range(50):
+            try:
+                with urllib.request.urlopen(request, timeout=5) as answer:
+                    projects = json.loads(answer.read())
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert [p["name"] for p in projects["value"]] == ["Fabrikam"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(10)
+
+
+def test_sandbox_serve_refuses_an_unknown_tracker() -> None:
+    result = invoke("sandbox", "serve", "--tracker", "trello")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "--tracker must be jira or azure_devops, not 'trello'"
