@@ -588,7 +588,7 @@ def test_demo_shows_the_sync_and_the_flow_and_leaves_nothing_behind() -> None:
     assert re.fullmatch(r"sandbox Azure DevOps on http://127\.0\.0\.1:\d+/contoso", lines[1])
     # one portfolio across two trackers: a first sync of each, every call counted
     assert sync_rows(result.stdout) == [
-        ["sandbox-ado", "success", "300", "300", "0", "0", "0", "16", "0"],
+        ["sandbox-ado", "success", "300", "300", "0", "0", "0", "18", "0"],
         ["sandbox-jira", "success", "300", "300", "0", "0", "0", "13", "0"],
     ]
     assert table_rows(result.stdout, after="stored, per team") == [
@@ -627,7 +627,7 @@ def test_demo_keep_leaves_its_config_and_store(tmp_path: Path) -> None:
     result = invoke("demo", "--keep", str(keep), "--issues-per-project", "10")
     assert result.exit_code == 0
     assert sync_rows(result.stdout) == [
-        ["sandbox-ado", "success", "30", "30", "0", "0", "0", "14", "0"],
+        ["sandbox-ado", "success", "30", "30", "0", "0", "0", "16", "0"],
         ["sandbox-jira", "success", "30", "30", "0", "0", "0", "11", "0"],
     ]
     assert result.stdout.splitlines()[-1] == f"kept the demo's config and store in {keep}"
