@@ -49,7 +49,6 @@ os.environ["AZURE_DEVOPS_CACHE_DIR"] = CACHE_DIR
 
 import shutil  # noqa: E402
 import sys  # noqa: E402
-from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 from unittest import mock  # noqa: E402
@@ -63,9 +62,11 @@ from connectors.azure_devops.client import AdoClient  # noqa: E402
 from connectors.azure_devops.config import AzureDevOpsConfig  # noqa: E402
 from connectors.azure_devops.push import AdoWriter, authenticated_identity  # noqa: E402
 from connectors.azure_devops.streams import REVISION_FIELDS  # noqa: E402
-from connectors.errors import ConnectorError  # noqa: E402
 from connectors.http import CallStats  # noqa: E402
 from pmo_sync.sandbox.ado import AdoSandbox  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/connectors: run as a script
+from cassette_recording import public_recorder, record_cassette  # noqa: E402
 
 CASSETTES = Path(__file__).resolve().parent / "cassettes"
 PUBLIC_ROOT = "https://dev.azure.com"  # + "/contoso": the organisation URL
@@ -119,47 +120,13 @@ def cold_sdk_caches(directory: str) -> None:
 
 
 def _recorder(sandbox_root: str) -> vcr.VCR:
-    def public_request(request: Any) -> Any:
-        request.uri = request.uri.replace(sandbox_root, PUBLIC_ROOT)
-        return request
-
-    def public_response(response: dict[str, Any]) -> dict[str, Any]:
-        body = response["body"]["string"]
-        if isinstance(body, bytes):
-            body = body.decode("utf-8")
-        body = body.replace(sandbox_root, PUBLIC_ROOT)
-        response["body"]["string"] = body.encode("utf-8")
-        headers = {
-            k: v
-            for k, v in response["headers"].items()
-            if k.lower() not in DROPPED_RESPONSE_HEADERS
-        }
-        for name in list(headers):
-            if name.lower() == "content-length":
-                headers[name] = [str(len(response["body"]["string"]))]
-        response["headers"] = headers
-        return response
-
-    return vcr.VCR(
-        cassette_library_dir=str(CASSETTES),
-        record_mode="all",
-        filter_headers=["authorization", "user-agent", "x-tfs-session"],
-        decode_compressed_response=True,
-        before_record_request=public_request,
-        before_record_response=public_response,
-        match_on=["method", "scheme", "host", "port", "path", "query", "body"],
+    return public_recorder(
+        CASSETTES,
+        sandbox_root,
+        PUBLIC_ROOT,
+        dropped_request_headers=("authorization", "user-agent", "x-tfs-session"),
+        dropped_response_headers=DROPPED_RESPONSE_HEADERS,
     )
-
-
-def _record(recorder: vcr.VCR, name: str, action: Callable[[], Any]) -> None:
-    path = CASSETTES / name
-    path.unlink(missing_ok=True)
-    with recorder.use_cassette(name) as cassette:
-        try:
-            action()
-        except ConnectorError as exc:
-            print(f"  {name}: {type(exc).__name__}: {exc}")
-    print(f"{name}: {len(cassette.data)} interaction(s), {path.stat().st_size} bytes")
 
 
 def main() -> int:
@@ -241,19 +208,19 @@ def main() -> int:
             with writer() as w:
                 w.update_comment(WRITE_ITEM, comment.id, COMMENT_EDITED)
 
-        _record(recorder, "connection_data.yaml", connection_data)
-        _record(recorder, "wiql_ids.yaml", wiql_ids)
-        _record(recorder, "work_items_batch.yaml", work_items_batch)
-        _record(recorder, "reporting_revisions_two_pages.yaml", reporting_revisions)
-        _record(recorder, "team_iterations.yaml", team_iterations)
-        _record(recorder, "work_item_type_states.yaml", states)
-        _record(recorder, "batch_429_then_200.yaml", batch_429_then_200)
-        _record(recorder, "auth_401.yaml", auth_401)
-        _record(recorder, "signin_page_203.yaml", signin_page_203)
-        _record(recorder, "update_work_item_test_rev.yaml", update_with_test_rev)
-        _record(recorder, "update_work_item_rev_conflict.yaml", update_rev_conflict)
-        _record(recorder, "comment_add.yaml", comment_add)
-        _record(recorder, "comment_update.yaml", comment_update)
+        record_cassette(recorder, "connection_data.yaml", connection_data)
+        record_cassette(recorder, "wiql_ids.yaml", wiql_ids)
+        record_cassette(recorder, "work_items_batch.yaml", work_items_batch)
+        record_cassette(recorder, "reporting_revisions_two_pages.yaml", reporting_revisions)
+        record_cassette(recorder, "team_iterations.yaml", team_iterations)
+        record_cassette(recorder, "work_item_type_states.yaml", states)
+        record_cassette(recorder, "batch_429_then_200.yaml", batch_429_then_200)
+        record_cassette(recorder, "auth_401.yaml", auth_401)
+        record_cassette(recorder, "signin_page_203.yaml", signin_page_203)
+        record_cassette(recorder, "update_work_item_test_rev.yaml", update_with_test_rev)
+        record_cassette(recorder, "update_work_item_rev_conflict.yaml", update_rev_conflict)
+        record_cassette(recorder, "comment_add.yaml", comment_add)
+        record_cassette(recorder, "comment_update.yaml", comment_update)
     shutil.rmtree(CACHE_DIR, ignore_errors=True)
 
     total = sum(p.stat().st_size for p in CASSETTES.glob("*.yaml"))

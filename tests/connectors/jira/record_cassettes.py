@@ -23,18 +23,19 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import vcr
 
-from connectors.errors import ConnectorError
 from connectors.http import CallStats
 from connectors.jira.client import JiraClient
 from connectors.jira.config import JiraConfig
 from connectors.jira.convert import find_field_ids
 from pmo_sync.sandbox.server import JiraSandbox
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/connectors: run as a script
+from cassette_recording import public_recorder, record_cassette
 
 CASSETTES = Path(__file__).resolve().parent / "cassettes"
 PUBLIC_URL = "https://acme.atlassian.net"
@@ -68,45 +69,7 @@ def jira_config(url: str, token_value: str, **overrides: Any) -> JiraConfig:
 
 
 def _recorder(sandbox_url: str) -> vcr.VCR:
-    def public_request(request: Any) -> Any:
-        request.uri = request.uri.replace(sandbox_url, PUBLIC_URL)
-        return request
-
-    def public_response(response: dict[str, Any]) -> dict[str, Any]:
-        body = response["body"]["string"]
-        if isinstance(body, bytes):
-            body = body.decode("utf-8")
-        body = body.replace(sandbox_url, PUBLIC_URL)
-        response["body"]["string"] = body.encode("utf-8")
-        headers = {
-            k: v for k, v in response["headers"].items() if k.lower() not in ("date", "server")
-        }
-        for name in list(headers):
-            if name.lower() == "content-length":
-                headers[name] = [str(len(response["body"]["string"]))]
-        response["headers"] = headers
-        return response
-
-    return vcr.VCR(
-        cassette_library_dir=str(CASSETTES),
-        record_mode="all",
-        filter_headers=["authorization", "user-agent"],
-        decode_compressed_response=True,
-        before_record_request=public_request,
-        before_record_response=public_response,
-        match_on=["method", "scheme", "host", "port", "path", "query", "body"],
-    )
-
-
-def _record(recorder: vcr.VCR, name: str, action: Callable[[], Any]) -> None:
-    path = CASSETTES / name
-    path.unlink(missing_ok=True)
-    with recorder.use_cassette(name) as cassette:
-        try:
-            action()
-        except ConnectorError as exc:
-            print(f"  {name}: {type(exc).__name__}: {exc}")
-    print(f"{name}: {len(cassette.data)} interaction(s), {path.stat().st_size} bytes")
+    return public_recorder(CASSETTES, sandbox_url, PUBLIC_URL)
 
 
 def main() -> int:
@@ -165,14 +128,14 @@ def main() -> int:
             client().myself()
             sandbox.clear_faults()
 
-        _record(recorder, "myself_and_fields.yaml", myself_and_fields)
-        _record(recorder, "search_page_with_changelog.yaml", search_page)
-        _record(recorder, "bulk_changelog.yaml", bulk_changelog)
-        _record(recorder, "boards_and_sprints.yaml", boards_and_sprints)
-        _record(recorder, "count_and_census.yaml", count_and_census)
-        _record(recorder, "auth_401.yaml", auth_401)
-        _record(recorder, "search_429_then_200.yaml", search_429_then_200)
-        _record(recorder, "html_signin_page.yaml", html_signin_page)
+        record_cassette(recorder, "myself_and_fields.yaml", myself_and_fields)
+        record_cassette(recorder, "search_page_with_changelog.yaml", search_page)
+        record_cassette(recorder, "bulk_changelog.yaml", bulk_changelog)
+        record_cassette(recorder, "boards_and_sprints.yaml", boards_and_sprints)
+        record_cassette(recorder, "count_and_census.yaml", count_and_census)
+        record_cassette(recorder, "auth_401.yaml", auth_401)
+        record_cassette(recorder, "search_429_then_200.yaml", search_429_then_200)
+        record_cassette(recorder, "html_signin_page.yaml", html_signin_page)
 
     total = sum(p.stat().st_size for p in CASSETTES.glob("*.yaml"))
     print(f"total {total} bytes in {CASSETTES}")
