@@ -336,7 +336,7 @@ def test_connection_data_with_cold_caches(make_client: Any, cold_sdk_caches: Pat
     # The SDK wrote what it discovered to its disk cache: here, the test's own directory.
     options = json.loads((cold_sdk_caches / "options.json").read_text())
     assert list(options) == [ORG_URL]
-    assert len(options[ORG_URL]) == 14
+    assert len(options[ORG_URL]) == 15  # every route the sandbox serves (LOCATIONS)
     answer = recorded_json("connection_data.yaml", 1)
     assert set(answer) <= sdk_keys(location_models.ConnectionData)
     assert set(answer["authenticatedUser"]) <= sdk_keys(location_models.Identity)
