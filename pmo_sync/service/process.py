@@ -52,6 +52,11 @@ def _serve(settings: Settings, engine: Engine, host: str, port: int) -> int:
             log.error("config_invalid", error=str(error))
             print(f"error: {error}", flush=True)
         return EXIT_CONFIG
+    if not service.states:
+        log.warning(
+            "nothing_scheduled",
+            hint="no connector file has a `schedule:`; add interval_minutes or cron to one",
+        )
     server = StatusServer(
         host,
         port,
