@@ -568,7 +568,11 @@ def sandbox_serve(
     issues_per_project: Annotated[int, typer.Option(help="issues per project")] = 100,
     deployment: Annotated[str, typer.Option(help="cloud or server")] = "cloud",
     tracker: Annotated[
-        str, typer.Option(help="jira or azure_devops (then --issues-per-project x3 items)")
+        str,
+        typer.Option(
+            help="jira, azure_devops (--issues-per-project x3 work items) or trello "
+            "(--issues-per-project cards per board)"
+        ),
     ] = "jira",
 ) -> None:
     """Serve a sandbox tracker on 127.0.0.1 until interrupted."""
@@ -583,8 +587,18 @@ def sandbox_serve(
         )
         serve_ado(host="127.0.0.1", port=port, seed=seed, size=size)
         return
+    if tracker == "trello":
+        from pmo_sync.sandbox.trello.server import serve as serve_trello
+
+        out.print(
+            f"sandbox Trello on http://127.0.0.1:{port}/1 (seed {seed}, {issues_per_project} "
+            "cards per board); Ctrl-C stops it",
+            highlight=False,
+        )
+        serve_trello(host="127.0.0.1", port=port, seed=seed, cards_per_board=issues_per_project)
+        return
     if tracker != "jira":
-        err.print(f"--tracker must be jira or azure_devops, not {tracker!r}", markup=False)
+        err.print(f"--tracker must be jira, azure_devops or trello, not {tracker!r}", markup=False)
         raise typer.Exit(EXIT_INVALID_CONFIG)
     from pmo_sync.sandbox.server import serve
 

@@ -849,6 +849,6 @@ def test_sandbox_serve_runs_the_azure_devops_sandbox_until_sigterm(tmp_path: Pat
 
 
 def test_sandbox_serve_refuses_an_unknown_tracker() -> None:
-    result = invoke("sandbox", "serve", "--tracker", "trello")
+    result = invoke("sandbox", "serve", "--tracker", "asana")
     assert result.exit_code == 2
-    assert result.stderr.strip() == "--tracker must be jira or azure_devops, not 'trello'"
+    assert result.stderr.strip() == "--tracker must be jira, azure_devops or trello, not 'asana'"

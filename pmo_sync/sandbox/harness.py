@@ -306,6 +306,10 @@ class SandboxHarness(ABC):
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in separate writes: with Nagle's algorithm on, a
+            # keep-alive client (a requests.Session) waits for the delayed ACK, ~40 ms a
+            # request; a real tracker answers in one segment.
+            disable_nagle_algorithm = True
             server_version = f"{sandbox.NAME}/1.0"
 
             def _serve(self) -> None:

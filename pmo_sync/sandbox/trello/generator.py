@@ -1,0 +1,1643 @@
+"""The Trello sandbox's ground truth: seeded boards, cards and every card's action history.
+
+`TrelloDataset.generate(seed=7, cards_per_board=150)` always builds the same
+workspace: one board per team ("Team Alpha", "Team Beta"), each with the lists
+Backlog / To Do / Doing / Review / Done, an unusual "Blocked by vendor" list (the
+"unknown list" a status mapping has to cope with) and an archived "Ideas (old)"
+list; six labels; a "Story Points" number custom field and a "Sprint" dropdown
+(list) custom field whose options are two-week sprints ("Sprint 11" ... "Sprint
+20"). Over a 90-day window cards move forwards and backwards between lists,
+detour through "Blocked by vendor", are estimated and re-estimated, are carried
+over from sprint to sprint, get comments and members, are copied (copyCard),
+moved to the other board (moveCardFromBoard + moveCardToBoard), archived and
+unarchived (updateCard with data.old.closed), and a few are deleted (deleteCard).
+Card number 1 is the heavy card: well over 1,000 actions, so even one card's
+history needs more than one 1000-action page.
+
+The ground truth connector tests compare against is recorded by the simulation,
+not derived from the actions: `card.list_moves` (at, from list, to list; a
+creation or copy comes from None), `card.sprint_changes`, `card.estimate_changes`,
+`card.closed`, `card.deleted`.
+
+Ids are 24-hex Mongo ObjectIds whose first 4 bytes are the Unix seconds of the
+creation, as Trello's are. The sandbox puts the milliseconds in the next 2 bytes,
+so id order is exactly time order (Trello's `before`/`since` compare ids) and a
+date converts to a boundary id; the last 6 bytes name the card and the action's
+place in its history, so an action is found from its id without a table.
+
+Like the other sandboxes, cards are simulated one at a time from (seed, number)
+behind an LRU: only a small head table (board, creation time, idShort, copy
+source) is built up front, and the per-board action log that `before`/`since`
+bisect (sorted ids and their kinds) is built on first use. Mutated and created
+cards live in an overlay. Every read and write holds `lock` (an RLock): the
+server reads while tests mutate. Writes happen at `clock.now`, at least 1 ms
+after the previous write, so they stay in the order they were made.
+
+Simplifications (where the real service is undocumented or the detail does not
+matter to a sync): a card keeps its idShort when it moves to another board;
+copies start without custom field values; a deleted card's actions stay in the
+boards' logs; a generated copy's source is not checked for still existing.
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+import hashlib
+import math
+import random
+import re
+import threading
+from array import array
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pmo_sync.sandbox.generator import Clock
+
+__all__ = [
+    "ACTION_TYPES",
+    "BACKLOG",
+    "BOARD_NAMES",
+    "DEFAULT_NOW",
+    "DOING",
+    "DONE",
+    "FIELD_POINTS",
+    "FIELD_SPRINT",
+    "HEAVY_CARD",
+    "REVIEW",
+    "TODO",
+    "VENDOR_LIST",
+    "Action",
+    "Board",
+    "Card",
+    "Clock",
+    "CustomField",
+    "FieldChange",
+    "FieldItem",
+    "Label",
+    "ListMove",
+    "Member",
+    "Option",
+    "Sprint",
+    "TrelloDataset",
+    "TrelloError",
+    "TrelloList",
+    "boundary_id",
+    "format_date",
+    "id_ms",
+    "is_object_id",
+    "parse_date",
+]
+
+DEFAULT_NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+WINDOW_DAYS = 90
+SPRINT_DAYS = 14
+PAST_SPRINTS = 7  # sprints before the current one: the first covers the window's start
+FUTURE_SPRINTS = 2
+CURRENT_SPRINT_NUMBER = 18
+BOARD_NAMES = ("Team Alpha", "Team Beta")
+BACKLOG, TODO, DOING, REVIEW, DONE = "Backlog", "To Do", "Doing", "Review", "Done"
+VENDOR_LIST = "Blocked by vendor"
+ARCHIVED_LIST = "Ideas (old)"
+FIELD_POINTS = "Story Points"
+FIELD_SPRINT = "Sprint"
+FIELD_TYPES = ("number", "date", "text", "list", "checkbox")
+POINT_VALUES = (1, 2, 3, 5, 8, 13)
+HEAVY_CARD = 1
+NOT_FOUND = "The requested resource was not found."
+
+# Trello's action types (https://developer.atlassian.com/cloud/trello/guides/rest-api/action-types/):
+# a `filter` naming anything else is refused, as the real API does.
+ACTION_TYPES = frozenset({
+    "acceptEnterpriseJoinRequest", "addAttachmentToCard", "addChecklistToCard",
+    "addLabelToCard", "addMemberToBoard", "addMemberToCard", "addMemberToOrganization",
+    "addToOrganizationBoard", "commentCard", "convertToCardFromCheckItem", "copyBoard",
+    "copyCard", "copyCommentCard", "createBoard", "createCard", "createCheckItem",
+    "createCustomField", "createLabel", "createList", "createOrganization",
+    "deleteAttachmentFromCard", "deleteBoardInvitation", "deleteCard", "deleteCheckItem",
+    "deleteCustomField", "deleteLabel", "deleteOrganizationInvitation", "disablePlugin",
+    "disablePowerUp", "emailCard", "enablePlugin", "enablePowerUp", "makeAdminOfBoard",
+    "makeNormalMemberOfBoard", "makeNormalMemberOfOrganization", "makeObserverOfBoard",
+    "memberJoinedTrello", "moveCardFromBoard", "moveCardToBoard", "moveListFromBoard",
+    "moveListToBoard", "removeChecklistFromCard", "removeFromOrganizationBoard",
+    "removeLabelFromCard", "removeMemberFromBoard", "removeMemberFromCard",
+    "removeMemberFromOrganization", "unconfirmedBoardInvitation",
+    "unconfirmedOrganizationInvitation", "updateBoard", "updateCard", "updateCheckItem",
+    "updateCheckItemStateOnCard", "updateChecklist", "updateComment", "updateCustomField",
+    "updateCustomFieldItem", "updateLabel", "updateList", "updateMember",
+    "updateOrganization", "voteOnCard",
+})  # fmt: skip
+
+_MS_SECOND = 1000
+_MS_MINUTE = 60_000
+_MS_HOUR = 3_600_000
+_MS_DAY = 86_400_000
+_LRU_SIZE = 2048
+_ENTITY = 0xF00000  # card numbers stay below; boards, lists, ... use _ENTITY + kind
+_ITEM_SEQ = 0x800000  # custom field item ids: the setting action's seq with this bit
+_K_BOARD, _K_LIST, _K_LABEL, _K_FIELD, _K_OPTION, _K_MEMBER, _K_ORG = range(1, 8)
+_HEX24 = re.compile(r"^[0-9a-fA-F]{24}$")
+_B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_COPY_SHARE = 0.05
+_BOARD_MOVE_SHARE = 0.06
+_DELETE_SHARE = 0.03
+
+_PEOPLE = (
+    "Ava Thornton", "Bruno Okafor", "Chen Wei", "Dana Kowalski", "Elif Demir",
+    "Farah Haddad", "Gus Lindgren", "Hana Sato", "Ivan Petrov", "Jade Moreau",
+)  # fmt: skip
+_LABELS = (
+    ("green", "Feature"), ("yellow", "Chore"), ("orange", "Tech debt"),
+    ("red", "Bug"), ("purple", "Customer"), ("blue", ""),
+)  # fmt: skip
+_VERBS = ("Add", "Fix", "Refactor", "Migrate", "Document", "Harden", "Speed up", "Remove")
+_NOUNS = (
+    "login flow", "invoice export", "search index", "audit log", "billing page",
+    "mobile sync", "report builder", "API throttling", "user settings", "nightly job",
+    "onboarding email", "webhook retries",
+)  # fmt: skip
+_COMMENTS = (
+    "Looks good to me.", "Can we split this one?", "Waiting on the vendor's answer.",
+    "Pairing on this tomorrow.", "Deployed to staging.", "Needs a design review first.",
+    "Found an edge case with empty carts.", "Moved back: the tests fail on CI.",
+)  # fmt: skip
+_BOT_COMMENTS = (
+    "CI: build failed on main.",
+    "CI: build green again.",
+    "Vendor ticket updated.",
+    "Nightly check: still waiting on the vendor sandbox.",
+)
+# List paths after creation, by variant; "idle" cards never leave their first list.
+_PATHS: dict[str, tuple[str, ...]] = {
+    "normal": (TODO, DOING, REVIEW, DONE),
+    "backward": (TODO, DOING, REVIEW, DOING, REVIEW, DONE),
+    "skip_review": (TODO, DOING, DONE),
+    "straight": (TODO, DONE),
+    "vendor": (TODO, DOING, VENDOR_LIST, DOING, REVIEW, DONE),
+    "backlog": (TODO, BACKLOG, TODO, DOING, REVIEW, DONE),
+    "stuck": (TODO, DOING, VENDOR_LIST),
+    "idle": (),
+}
+_PATH_WEIGHTS = (40, 14, 12, 6, 10, 8, 4, 10)
+
+
+class TrelloError(Exception):
+    """A refused request: `status` is the HTTP status, `message` Trello's (plain-text) body."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+# -- dates and ids -------------------------------------------------------------------------------
+
+
+def format_date(ms: int) -> str:
+    """Trello's dates: UTC, always three fraction digits, and a Z."""
+    dt = datetime.fromtimestamp(ms // 1000, UTC)
+    return f"{dt:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
+
+
+def parse_date(text: str) -> int:
+    """ISO 8601 (a bare date, any fraction, Z or an offset) → epoch ms; ValueError otherwise."""
+    value = text.strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        value += "T00:00:00"
+    dt = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return round(dt.timestamp() * 1000)
+
+
+def to_ms(dt: datetime) -> int:
+    return round(dt.timestamp() * 1000)
+
+
+def from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def is_object_id(text: str) -> bool:
+    return bool(_HEX24.match(text))
+
+
+def object_id(ms: int, model: int, seq: int, salt: int) -> str:
+    """4 bytes Unix seconds (Trello's), 2 bytes ms, 3 bytes model (card number ^ salt), 3 seq."""
+    return f"{ms // 1000:08x}{ms % 1000:04x}{(model ^ salt) & 0xFFFFFF:06x}{seq & 0xFFFFFF:06x}"
+
+
+def id_ms(oid: str) -> int:
+    """When a sandbox id was created, in epoch ms (a foreign ObjectId: to the second only)."""
+    seconds = int(oid[:8], 16) * 1000
+    extra = int(oid[8:12], 16)
+    return seconds + (extra if extra < 1000 else 0)
+
+
+def boundary_id(ms: int) -> str:
+    """The smallest id at `ms`: ids below were created before it, ids above at or after it."""
+    return f"{ms // 1000:08x}{ms % 1000:04x}" + "0" * 12
+
+
+def _short_link(seed: object, kind: str, n: int) -> str:
+    digest = int.from_bytes(hashlib.sha256(f"{seed}:{kind}:{n}".encode()).digest()[:8], "big")
+    chars = []
+    for _ in range(8):
+        digest, r = divmod(digest, 62)
+        chars.append(_B62[r])
+    return "".join(chars)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+# -- the model -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    id: str
+    username: str
+    full_name: str
+    initials: str
+    avatar_hash: str | None
+
+
+@dataclass(slots=True)
+class TrelloList:
+    id: str
+    name: str
+    board_id: str
+    pos: float
+    closed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    id: str
+    board_id: str
+    name: str
+    color: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    id: str
+    field_id: str
+    text: str
+    color: str
+    pos: float
+
+
+@dataclass(slots=True)
+class CustomField:
+    id: str
+    board_id: str
+    name: str
+    type: str
+    pos: float
+    field_group: str
+    options: tuple[Option, ...] = ()
+
+    def option(self, ref: str) -> Option | None:
+        """By id or by its text."""
+        return next((o for o in self.options if ref in (o.id, o.text)), None)
+
+
+@dataclass(slots=True)
+class Board:
+    id: str
+    name: str
+    short_link: str
+    index: int
+    created_ms: int
+    lists: list[TrelloList]
+    labels: list[Label]
+    custom_fields: list[CustomField]
+    members: list[Member]  # the team first, then the bot
+    team: tuple[Member, ...]  # who works the board's cards
+
+    def list_named(self, ref: str) -> TrelloList | None:
+        """By id or by name."""
+        return next((x for x in self.lists if ref in (x.id, x.name)), None)
+
+    def field_named(self, ref: str) -> CustomField | None:
+        """By id or by name."""
+        return next((f for f in self.custom_fields if ref in (f.id, f.name)), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Sprint:
+    number: int
+    name: str
+    start_ms: int
+    end_ms: int  # exclusive
+
+    @property
+    def start(self) -> datetime:
+        return from_ms(self.start_ms)
+
+    @property
+    def end(self) -> datetime:
+        return from_ms(self.end_ms)
+
+
+@dataclass(slots=True)
+class Action:
+    id: str
+    type: str
+    ms: int
+    creator: Member
+    board_id: str  # whose action log holds it
+    data: dict[str, Any]
+    member: Member | None = None  # addMemberToCard's subject
+    deleted: bool = False
+
+    @property
+    def sub(self) -> str | None:
+        """What an update changed (data.old's key): "idList" for `updateCard:idList`."""
+        old = self.data.get("old")
+        return next(iter(old)) if isinstance(old, dict) and old else None
+
+    @property
+    def date(self) -> datetime:
+        return from_ms(self.ms)
+
+
+@dataclass(slots=True)
+class FieldItem:
+    id: str
+    field_id: str
+    value: dict[str, str] | None = None  # number/date/text/checkbox: {"number": "3"}
+    id_value: str | None = None  # list: the option's id
+
+
+@dataclass(frozen=True, slots=True)
+class ListMove:
+    """A card entering a list; its creation (or copy) comes from None."""
+
+    at: datetime
+    from_list: str | None
+    to_list: str
+    action_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """A custom field's value set (or cleared: None) on a card, by field name.
+
+    Values: a float for numbers, the option's text for lists, a datetime for dates,
+    a str for text and a bool for checkboxes."""
+
+    at: datetime
+    field: str
+    value: Any
+    action_id: str
+
+
+@dataclass(slots=True)
+class Card:
+    n: int
+    id: str
+    short_link: str
+    id_short: int
+    name: str
+    board_id: str
+    list_id: str
+    pos: float
+    created_ms: int
+    desc: str = ""
+    closed: bool = False
+    deleted_ms: int | None = None
+    source_id: str | None = None  # the card it was copied from
+    label_ids: list[str] = field(default_factory=list)
+    member_ids: list[str] = field(default_factory=list)
+    items: dict[str, FieldItem] = field(default_factory=dict)  # by idCustomField
+    actions: list[Action] = field(default_factory=list)  # seq - 1 → action, deleted ones too
+    list_moves: list[ListMove] = field(default_factory=list)
+    field_changes: list[FieldChange] = field(default_factory=list)
+    last_ms: int = 0
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_ms is not None
+
+    @property
+    def created(self) -> datetime:
+        return from_ms(self.created_ms)
+
+    def _changes(self, name: str) -> list[tuple[datetime, Any]]:
+        return [(c.at, c.value) for c in self.field_changes if c.field == name]
+
+    @property
+    def estimate_changes(self) -> list[tuple[datetime, float | None]]:
+        """Story Points over time: (at, points or None when cleared)."""
+        return self._changes(FIELD_POINTS)
+
+    @property
+    def sprint_changes(self) -> list[tuple[datetime, str | None]]:
+        """The Sprint dropdown over time: (at, "Sprint 14" or None when cleared)."""
+        return self._changes(FIELD_SPRINT)
+
+    @property
+    def estimate(self) -> float | None:
+        changes = self.estimate_changes
+        return changes[-1][1] if changes else None
+
+    @property
+    def sprint(self) -> str | None:
+        changes = self.sprint_changes
+        return changes[-1][1] if changes else None
+
+    @property
+    def live_actions(self) -> list[Action]:
+        return [a for a in self.actions if not a.deleted]
+
+    @property
+    def comments(self) -> list[Action]:
+        return [a for a in self.actions if a.type == "commentCard" and not a.deleted]
+
+
+@dataclass
+class _BoardLog:
+    """A board's actions in id (= time) order: ids to bisect, kinds to filter without
+    materialising the cards."""
+
+    ids: list[str] = field(default_factory=list)
+    kinds: bytearray = field(default_factory=bytearray)
+
+
+_KINDS: list[tuple[str, str | None]] = []
+_KIND_CODES: dict[tuple[str, str | None], int] = {}
+_KIND_LOCK = threading.Lock()
+
+
+def kind_code(action_type: str, sub: str | None) -> int:
+    """A small code per (type, sub) pair, shared by every dataset (only a handful exist)."""
+    key = (action_type, sub)
+    code = _KIND_CODES.get(key)
+    if code is None:
+        with _KIND_LOCK:
+            code = _KIND_CODES.get(key)
+            if code is None:
+                if len(_KINDS) >= 255:
+                    raise ValueError("too many action kinds")
+                code = len(_KINDS)
+                _KINDS.append(key)
+                _KIND_CODES[key] = code
+    return code
+
+
+def kind_of(code: int) -> tuple[str, str | None]:
+    return _KINDS[code]
+
+
+def kinds_matching(types: frozenset[str], pairs: frozenset[tuple[str, str]]) -> frozenset[int]:
+    """The kind codes a filter selects: every kind of a type in `types`, plus exact
+    (type, sub) pairs ("updateCard:idList")."""
+    with _KIND_LOCK:
+        known = list(enumerate(_KINDS))
+    return frozenset(c for c, (t, sub) in known if t in types or (sub and (t, sub) in pairs))
+
+
+# -- the dataset ---------------------------------------------------------------------------------
+
+
+class TrelloDataset:
+    """A generated Trello workspace. Thread-safe: the server reads while tests mutate."""
+
+    def __init__(
+        self,
+        *,
+        seed: object,
+        cards_per_board: int,
+        now: datetime,
+        board_names: tuple[str, ...],
+    ) -> None:
+        if now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+        if not board_names:
+            raise ValueError("at least one board")
+        self.seed = seed
+        self.cards_per_board = cards_per_board
+        self.generated_at = now
+        self.clock = Clock(now)
+        self.lock = threading.RLock()
+        self._salt = int(hashlib.sha256(f"{seed}:salt".encode()).hexdigest()[:6], 16)
+        self._now_ms = to_ms(now)
+        self._window_start = self._now_ms - WINDOW_DAYS * _MS_DAY
+        self._entity_counts: dict[int, int] = {}
+        self.organization_id = self._entity(_K_ORG, self._window_start - 400 * _MS_DAY)
+        self.people = tuple(self._member(name, 300 + k) for k, name in enumerate(_PEOPLE))
+        self.bot = self._member("PMO Bot", 200, username="pmobot")
+        self.sprints = self._sprint_calendar()
+        per_team = max(1, len(self.people) // len(board_names))
+        self.boards = tuple(self._board(b, name, per_team) for b, name in enumerate(board_names))
+        self._boards_by_id = {b.id: b for b in self.boards}
+        self._members_by_id = {m.id: m for m in (*self.people, self.bot)}
+        self._generated = cards_per_board * len(self.boards)
+        self._heads()
+        self._cache: OrderedDict[int, Card] = OrderedDict()
+        self._overlay: dict[int, Card] = {}
+        self._next_n = self._generated + 1
+        self._indexed = False
+        self._logs: dict[str, _BoardLog] = {}
+        self._card_board = array("h")  # n - 1 → board index, -1 once deleted
+        self._short_links: dict[str, int] = {}
+        self._last_write_ms = 0
+
+    @classmethod
+    def generate(
+        cls,
+        seed: object = 7,
+        cards_per_board: int = 150,
+        now: datetime = DEFAULT_NOW,
+        boards: tuple[str, ...] = BOARD_NAMES,
+    ) -> TrelloDataset:
+        """The same arguments give the same workspace. Cards are simulated lazily."""
+        return cls(seed=seed, cards_per_board=cards_per_board, now=now, board_names=tuple(boards))
+
+    # -- construction ------------------------------------------------------------------------
+
+    def _entity(self, kind: int, ms: int) -> str:
+        k = self._entity_counts.get(kind, 0)
+        self._entity_counts[kind] = k + 1
+        return object_id(ms, _ENTITY + kind, k, self._salt)
+
+    def _member(self, full_name: str, days_ago: int, username: str | None = None) -> Member:
+        parts = full_name.split()
+        handle = username or "".join(p.lower() for p in parts)
+        avatar = hashlib.md5(f"{self.seed}:{handle}".encode(), usedforsecurity=False).hexdigest()
+        return Member(
+            id=self._entity(_K_MEMBER, self._window_start - days_ago * _MS_DAY),
+            username=handle,
+            full_name=full_name,
+            initials="".join(p[0] for p in parts).upper(),
+            avatar_hash=avatar if username is None else None,
+        )
+
+    def _sprint_calendar(self) -> tuple[Sprint, ...]:
+        day = self._now_ms - self._now_ms % _MS_DAY
+        current_start = day - 4 * _MS_DAY
+        sprints = []
+        for i in range(-PAST_SPRINTS, FUTURE_SPRINTS + 1):
+            start = current_start + i * SPRINT_DAYS * _MS_DAY
+            number = CURRENT_SPRINT_NUMBER + i
+            sprints.append(Sprint(number, f"Sprint {number}", start, start + SPRINT_DAYS * _MS_DAY))
+        return tuple(sprints)
+
+    def _board(self, index: int, name: str, per_team: int) -> Board:
+        ms = self._window_start - (40 - index) * _MS_DAY
+        board_id = self._entity(_K_BOARD, ms)
+        names = (BACKLOG, TODO, DOING, VENDOR_LIST, REVIEW, DONE, ARCHIVED_LIST)
+        lists = [
+            TrelloList(
+                self._entity(_K_LIST, ms + (k + 1) * _MS_SECOND),
+                list_name,
+                board_id,
+                float(16384 * (k + 1)),
+                closed=list_name == ARCHIVED_LIST,
+            )
+            for k, list_name in enumerate(names)
+        ]
+        labels = [
+            Label(self._entity(_K_LABEL, ms + (k + 20) * _MS_SECOND), board_id, text, color)
+            for k, (color, text) in enumerate(_LABELS)
+        ]
+        fields_ms = ms + _MS_DAY
+        points = CustomField(
+            id=self._entity(_K_FIELD, fields_ms),
+            board_id=board_id,
+            name=FIELD_POINTS,
+            type="number",
+            pos=16384.0,
+            field_group=self._field_group(board_id, FIELD_POINTS),
+        )
+        sprint_id = self._entity(_K_FIELD, fields_ms + _MS_SECOND)
+        colors = ("none", "green", "yellow", "orange", "red", "purple", "blue", "sky")
+        options = tuple(
+            Option(
+                self._entity(_K_OPTION, fields_ms + (k + 2) * _MS_SECOND),
+                sprint_id,
+                s.name,
+                colors[k % len(colors)],
+                float(16384 * (k + 1)),
+            )
+            for k, s in enumerate(self.sprints)
+        )
+        sprint = CustomField(
+            id=sprint_id,
+            board_id=board_id,
+            name=FIELD_SPRINT,
+            type="list",
+            pos=32768.0,
+            field_group=self._field_group(board_id, FIELD_SPRINT),
+            options=options,
+        )
+        start = (index * per_team) % len(self.people)
+        team = tuple(self.people[(start + k) % len(self.people)] for k in range(per_team))
+        return Board(
+            id=board_id,
+            name=name,
+            short_link=_short_link(self.seed, "board", index),
+            index=index,
+            created_ms=ms,
+            lists=lists,
+            labels=labels,
+            custom_fields=[points, sprint],
+            members=[*team, self.bot],
+            team=team,
+        )
+
+    def _field_group(self, board_id: str, name: str) -> str:
+        return hashlib.sha256(f"{self.seed}:{board_id}:{name}".encode()).hexdigest()
+
+    def _heads(self) -> None:
+        """Per card number: home board, creation time (rising with the number), idShort and
+        the card it copies (0: none). Cheap enough for 100k cards; everything else is lazy."""
+        count = self._generated
+        self._head_board = array("h")
+        self._head_created = array("q")
+        self._head_short = array("l")
+        self._head_copy = array("l")
+        shorts = [0] * len(self.boards)
+        by_board: list[list[int]] = [[] for _ in self.boards]
+        start = self._window_start + 2 * _MS_HOUR
+        span = self._now_ms - 2 * _MS_DAY - start
+        for n in range(1, count + 1):
+            rng = random.Random(f"{self.seed}:head:{n}")
+            b = 0 if n == HEAVY_CARD else rng.randrange(len(self.boards))
+            created = start + int((n - 1 + rng.random()) * span / count)
+            source = 0
+            earlier = by_board[b]
+            if n != HEAVY_CARD and len(earlier) > 5 and rng.random() < _COPY_SHARE:
+                source = rng.choice(earlier)
+            shorts[b] += 1
+            earlier.append(n)
+            self._head_board.append(b)
+            self._head_created.append(created)
+            self._head_short.append(shorts[b])
+            self._head_copy.append(source)
+        self._next_short = shorts
+
+    def _head_ref(self, n: int) -> dict[str, Any]:
+        """A generated card's reference as it was when made (a copy's data.cardSource)."""
+        return {
+            "id": object_id(self._head_created[n - 1], n, 0, self._salt),
+            "name": self._card_name(n),
+            "idShort": self._head_short[n - 1],
+            "shortLink": _short_link(self.seed, "card", n),
+        }
+
+    def _card_name(self, n: int) -> str:
+        while self._head_copy[n - 1]:
+            n = self._head_copy[n - 1]  # a copy starts with its source's name
+        rng = random.Random(f"{self.seed}:name:{n}")
+        return f"{rng.choice(_VERBS)} {rng.choice(_NOUNS)}"
+
+    # -- look-ups ------------------------------------------------------------------------------
+
+    @property
+    def now_ms(self) -> int:
+        return to_ms(self.clock.now)
+
+    def board(self, ref: str | Board) -> Board:
+        """By id, name or shortLink; TrelloError 404 when none."""
+        if isinstance(ref, Board):
+            return ref
+        found = self._boards_by_id.get(ref.lower()) or next(
+            (b for b in self.boards if ref in (b.name, b.short_link)), None
+        )
+        if found is None:
+            raise TrelloError(404, NOT_FOUND)
+        return found
+
+    def member(self, ref: Member | str | None) -> Member:
+        """By id or username (None: the bot, the default token's member)."""
+        if ref is None:
+            return self.bot
+        if isinstance(ref, Member):
+            return ref
+        found = self._members_by_id.get(ref.lower()) or next(
+            (m for m in self._members_by_id.values() if m.username == ref), None
+        )
+        if found is None:
+            raise TrelloError(404, "model not found")
+        return found
+
+    @property
+    def members(self) -> tuple[Member, ...]:
+        return (*self.people, self.bot)
+
+    def trello_list(self, list_id: str) -> TrelloList | None:
+        return next((x for b in self.boards for x in b.lists if x.id == list_id), None)
+
+    def custom_field(self, field_id: str) -> CustomField | None:
+        return next((f for b in self.boards for f in b.custom_fields if f.id == field_id), None)
+
+    def sprint_named(self, name: str | None) -> Sprint | None:
+        return next((s for s in self.sprints if s.name == name), None)
+
+    def sprint_at(self, when: datetime | int) -> Sprint | None:
+        ms = when if isinstance(when, int) else to_ms(when)
+        return next((s for s in self.sprints if s.start_ms <= ms < s.end_ms), None)
+
+    def card_count(self) -> int:
+        """Cards ever made (generated and created; deleted ones included)."""
+        with self.lock:
+            return self._next_n - 1
+
+    def card_at(self, n: int) -> Card | None:
+        """Card number `n` (1-based, in creation order; deleted ones too), or None."""
+        with self.lock:
+            return self._card(n)
+
+    def find_card(self, ref: str) -> Card | None:
+        """By id or shortLink, deleted ones too (check `.deleted`); None when unknown."""
+        with self.lock:
+            n = self._card_number(ref)
+            return self._card(n) if n else None
+
+    def card(self, ref: str) -> Card:
+        found = self.find_card(ref)
+        if found is None:
+            raise KeyError(ref)
+        return found
+
+    @property
+    def heavy_card(self) -> Card:
+        """The card with over 1,000 actions."""
+        with self.lock:
+            card = self._card(HEAVY_CARD)
+            assert card is not None
+            return card
+
+    def cards(
+        self, board: str | Board | None = None, *, include_deleted: bool = False
+    ) -> Iterator[Card]:
+        """Cards by number, materialised one at a time (on `board` now, when given)."""
+        self._ensure_index()
+        wanted = None if board is None else self.board(board).index
+        for n in range(1, self.card_count() + 1):
+            with self.lock:
+                at = self._card_board[n - 1]
+                if (at < 0 and not include_deleted) or (wanted is not None and at != wanted):
+                    continue
+                card = self._card(n)
+            if card is not None:
+                yield card
+
+    def find_action(self, action_id: str) -> Action | None:
+        """An action by id (a deleted comment too: check `.deleted`), from the id alone."""
+        if not is_object_id(action_id):
+            return None
+        action_id = action_id.lower()
+        n = int(action_id[12:18], 16) ^ self._salt
+        seq = int(action_id[18:24], 16)
+        if n >= _ENTITY or not 1 <= seq < _ITEM_SEQ:
+            return None
+        with self.lock:
+            card = self._card(n)
+            if card is None or seq > len(card.actions):
+                return None
+            action = card.actions[seq - 1]
+            return action if action.id == action_id else None
+
+    def action_card(self, action: Action) -> Card:
+        with self.lock:
+            card = self._card(int(action.id[12:18], 16) ^ self._salt)
+            assert card is not None
+            return card
+
+    def board_actions(
+        self,
+        board: str | Board,
+        *,
+        before: str | None = None,
+        since: str | None = None,
+        kinds: frozenset[int] | None = None,
+        skip: int = 0,
+        limit: int = 50,
+    ) -> list[Action]:
+        """Newest first: the board's actions with since < id < before (ids, or boundaries
+        from `boundary_id`), of the given kind codes (None: all), after skipping `skip`."""
+        the_board = self.board(board)
+        self._ensure_index()
+        with self.lock:
+            log = self._logs[the_board.id]
+            hi = bisect.bisect_left(log.ids, before.lower()) if before else len(log.ids)
+            lo = bisect.bisect_right(log.ids, since.lower()) if since else 0
+            picked: list[str] = []
+            for i in range(hi - 1, lo - 1, -1):
+                if len(picked) >= skip + limit:
+                    break
+                if kinds is None or log.kinds[i] in kinds:
+                    picked.append(log.ids[i])
+            found = (self.find_action(i) for i in picked[skip:])
+            return [a for a in found if a is not None]
+
+    def board_last_activity_ms(self, board: str | Board) -> int:
+        the_board = self.board(board)
+        self._ensure_index()
+        with self.lock:
+            ids = self._logs[the_board.id].ids
+            return id_ms(ids[-1]) if ids else the_board.created_ms
+
+    # -- mutations -----------------------------------------------------------------------------
+
+    def create_card(
+        self,
+        board: str | Board,
+        list_ref: str,
+        name: str,
+        *,
+        by: Member | str | None = None,
+        desc: str = "",
+    ) -> Card:
+        """A new card at the bottom of a list: one createCard action."""
+        with self.lock:
+            self._ensure_index()
+            the_board = self.board(board)
+            target = self._open_list(the_board, list_ref)
+            author = self.member(by)
+            card = self._new_runtime_card(the_board, target, name)
+            card.desc = desc
+            self._do_create(card, target, card.created_ms, author)
+            return card
+
+    def copy_card(
+        self,
+        source_ref: str,
+        list_ref: str,
+        *,
+        board: str | Board | None = None,
+        name: str | None = None,
+        by: Member | str | None = None,
+    ) -> Card:
+        """A copy (copyCard with data.cardSource); labels come along, custom fields do not."""
+        with self.lock:
+            self._ensure_index()
+            source = self._live(source_ref)
+            the_board = self.board(board) if board is not None else self.board(source.board_id)
+            target = self._open_list(the_board, list_ref)
+            card = self._new_runtime_card(the_board, target, name or source.name)
+            card.desc = source.desc
+            kept = self.board(source.board_id).labels
+            labels = {(x.name, x.color) for x in kept if x.id in source.label_ids}
+            card.label_ids = [x.id for x in the_board.labels if (x.name, x.color) in labels]
+            card.source_id = source.id
+            self._do_copy(card, _card_ref(source), target, card.created_ms, self.member(by))
+            return card
+
+    def move_card(
+        self,
+        card_ref: str,
+        list_ref: str,
+        *,
+        board: str | Board | None = None,
+        by: Member | str | None = None,
+    ) -> Card:
+        """To another list (updateCard with listBefore/listAfter and old.idList) or, with
+        `board`, to a list of another board (moveCardFromBoard + moveCardToBoard)."""
+        with self.lock:
+            self._ensure_index()
+            card = self._editable(card_ref)
+            author = self.member(by)
+            the_board = self.board(board) if board is not None else self.board(card.board_id)
+            target = self._open_list(the_board, list_ref)
+            if the_board.id != card.board_id:
+                self._do_move_board(card, the_board, target, self._write_ms(card), author)
+            elif target.id != card.list_id:
+                self._do_move(card, target, self._write_ms(card), author)
+            return card
+
+    def archive_card(self, card_ref: str, *, by: Member | str | None = None) -> Card:
+        return self.set_closed(card_ref, True, by=by)
+
+    def unarchive_card(self, card_ref: str, *, by: Member | str | None = None) -> Card:
+        return self.set_closed(card_ref, False, by=by)
+
+    def set_closed(self, card_ref: str, closed: bool, *, by: Member | str | None = None) -> Card:
+        """Archive or unarchive: updateCard with data.old.closed (nothing when unchanged)."""
+        with self.lock:
+            self._ensure_index()
+            card = self._editable(card_ref)
+            if card.closed != closed:
+                self._do_close(card, closed, self._write_ms(card), self.member(by))
+            return card
+
+    def rename_card(self, card_ref: str, name: str, *, by: Member | str | None = None) -> Card:
+        with self.lock:
+            self._ensure_index()
+            card = self._editable(card_ref)
+            if name and name != card.name:
+                self._do_rename(card, name, self._write_ms(card), self.member(by))
+            return card
+
+    def delete_card(self, card_ref: str, *, by: Member | str | None = None) -> Card:
+        """Gone for good (404 from then on); its actions stay in the boards' logs, with a
+        final deleteCard."""
+        with self.lock:
+            self._ensure_index()
+            card = self._editable(card_ref)
+            self._do_delete(card, self._write_ms(card), self.member(by))
+            return card
+
+    def add_member(
+        self, card_ref: str, member: Member | str, *, by: Member | str | None = None
+    ) -> Action | None:
+        with self.lock:
+            self._ensure_index()
+            card = self._editable(card_ref)
+            who = self.member(member)
+            if who.id in card.member_ids:
+                return None
+            return self._do_add_member(card, who, self._write_ms(card), self.member(by))
+
+    def set_custom_field(
+        self,
+        card_ref: str,
+        field_ref: str,
+        value: Any,
+        *,
+        by: Member | str | None = None,
+    ) -> Action | None:
+        """Set or clear (None, "") a custom field: one updateCustomFieldItem action, None when
+        the value does not change. Numbers take int/float/numeric str; lists an option's id
+        or text; dates a datetime or ISO string; checkboxes a bool (False clears)."""
+        with self.lock:
+            self._ensure_index()
+            card = self._editable(card_ref)
+            the_field = self.board(card.board_id).field_named(field_ref)
+            if the_field is None:
+                raise TrelloError(404, NOT_FOUND)
+            new = self._item_value(the_field, value)
+            if new == self._current_item(card, the_field):
+                return None
+            return self._do_set_field(card, the_field, new, self._write_ms(card), self.member(by))
+
+    def add_comment(self, card_ref: str, text: str, *, by: Member | str | None = None) -> Action:
+        """A commentCard action authored by `by` (the bot by default)."""
+        with self.lock:
+            self._ensure_index()
+            if not text:
+                raise TrelloError(400, "invalid value for text")
+            card = self._editable(card_ref)
+            return self._do_comment(card, text, self._write_ms(card), self.member(by))
+
+    def edit_comment(self, action_id: str, text: str, *, by: Member | str | None = None) -> Action:
+        """Only the author may edit: the action's data.text changes, data.dateLastEdited
+        appears; no new action."""
+        with self.lock:
+            self._ensure_index()
+            if not text:
+                raise TrelloError(400, "invalid value for text")
+            action = self._own_comment(action_id, self.member(by))
+            action.data["text"] = text
+            action.data["dateLastEdited"] = format_date(max(self.now_ms, action.ms + 1))
+            return action
+
+    def delete_comment(self, action_id: str, *, by: Member | str | None = None) -> None:
+        """Only the author may delete: the action leaves the card's and the board's history."""
+        with self.lock:
+            self._ensure_index()
+            action = self._own_comment(action_id, self.member(by))
+            action.deleted = True
+            log = self._logs[action.board_id]
+            i = bisect.bisect_left(log.ids, action.id)
+            if i < len(log.ids) and log.ids[i] == action.id:
+                del log.ids[i]
+                del log.kinds[i]
+
+    def create_custom_field(
+        self,
+        board: str | Board,
+        name: str,
+        field_type: str,
+        *,
+        options: tuple[str, ...] = (),
+        pos: float | str | None = None,
+    ) -> CustomField:
+        """A new custom field definition on a board (list fields take option texts)."""
+        with self.lock:
+            the_board = self.board(board)
+            if field_type not in FIELD_TYPES:
+                raise TrelloError(400, "invalid value for type")
+            if not name:
+                raise TrelloError(400, "invalid value for name")
+            ms = max(self.now_ms, the_board.created_ms)
+            field_id = self._entity(_K_FIELD, ms)
+            positions = [f.pos for f in the_board.custom_fields]
+            if pos in (None, "bottom"):
+                at = max(positions, default=0.0) + 16384
+            elif pos == "top":
+                at = min(positions, default=32768.0) / 2
+            else:
+                try:
+                    at = float(pos)
+                except (TypeError, ValueError):
+                    raise TrelloError(400, "invalid value for pos") from None
+            opts = tuple(
+                Option(self._entity(_K_OPTION, ms), field_id, text, "none", float(16384 * (k + 1)))
+                for k, text in enumerate(options if field_type == "list" else ())
+            )
+            created = CustomField(
+                id=field_id,
+                board_id=the_board.id,
+                name=name,
+                type=field_type,
+                pos=at,
+                field_group=self._field_group(the_board.id, f"{name}:{field_id}"),
+                options=opts,
+            )
+            the_board.custom_fields.append(created)
+            return created
+
+    # -- internals: lookups ---------------------------------------------------------------------
+
+    def _card_number(self, ref: str) -> int | None:
+        if is_object_id(ref):
+            ref = ref.lower()
+            n = int(ref[12:18], 16) ^ self._salt
+            if n >= _ENTITY or int(ref[18:24], 16) != 0:
+                return None
+            card = self._card(n)
+            return n if card is not None and card.id == ref else None
+        self._ensure_index()
+        return self._short_links.get(ref)
+
+    def _card(self, n: int) -> Card | None:
+        if n in self._overlay:
+            return self._overlay[n]
+        if not 1 <= n <= self._generated:
+            return None
+        cached = self._cache.get(n)
+        if cached is not None:
+            self._cache.move_to_end(n)
+            return cached
+        card = self._simulate(n)
+        self._cache[n] = card
+        if len(self._cache) > _LRU_SIZE:
+            self._cache.popitem(last=False)
+        return card
+
+    def _live(self, ref: str) -> Card:
+        card = self.find_card(ref)
+        if card is None or card.deleted:
+            raise TrelloError(404, NOT_FOUND)
+        return card
+
+    def _editable(self, ref: str) -> Card:
+        card = self._live(ref)
+        if card.n not in self._overlay:
+            card = copy.deepcopy(card)
+            self._overlay[card.n] = card
+            self._cache.pop(card.n, None)
+        return card
+
+    def _open_list(self, board: Board, ref: str) -> TrelloList:
+        found = board.list_named(ref)
+        if found is None:
+            raise TrelloError(400, "invalid value for idList")
+        return found
+
+    def _write_ms(self, card: Card | None = None) -> int:
+        """When a write happens: the clock's now, but always after the card's last action
+        and after the previous write, so writes are ordered as they were made even when
+        the clock does not move between them."""
+        ms = max(self.now_ms, self._last_write_ms + 1, card.last_ms + 1 if card else 0)
+        self._last_write_ms = ms
+        return ms
+
+    def _own_comment(self, action_id: str, by: Member) -> Action:
+        action = self.find_action(action_id)
+        if action is None or action.deleted:
+            raise TrelloError(404, NOT_FOUND)
+        if action.type != "commentCard":
+            raise TrelloError(400, "Action is not a comment")
+        card = self.action_card(action)
+        if card.deleted:
+            raise TrelloError(404, NOT_FOUND)
+        if action.creator.id != by.id:
+            raise TrelloError(401, "unauthorized comment permission requested")
+        editable = self._editable(card.id)
+        return editable.actions[int(action.id[18:24], 16) - 1]
+
+    def _new_runtime_card(self, board: Board, target: TrelloList, name: str) -> Card:
+        if not name:
+            raise TrelloError(400, "invalid value for name")
+        n = self._next_n
+        self._next_n += 1
+        self._next_short[board.index] += 1
+        created = self._write_ms()
+        card = Card(
+            n=n,
+            id=object_id(created, n, 0, self._salt),
+            short_link=_short_link(self.seed, "card", n),
+            id_short=self._next_short[board.index],
+            name=name,
+            board_id=board.id,
+            list_id=target.id,
+            pos=float(65536 + 1024 * n),
+            created_ms=created,
+            last_ms=created - 1,
+        )
+        self._overlay[n] = card
+        self._card_board.append(board.index)
+        self._short_links[card.short_link] = n
+        return card
+
+    # -- internals: the operations every write (generated or not) goes through ------------------
+
+    def _append(
+        self,
+        card: Card,
+        action_type: str,
+        ms: int,
+        by: Member,
+        data: dict[str, Any],
+        *,
+        board: Board | None = None,
+        member: Member | None = None,
+    ) -> Action:
+        if ms <= card.last_ms:
+            raise ValueError(f"card {card.n}: actions must move forward in time")
+        seq = len(card.actions) + 1
+        where = board or self._boards_by_id[card.board_id]
+        action = Action(
+            object_id(ms, card.n, seq, self._salt), action_type, ms, by, where.id, data, member
+        )
+        card.actions.append(action)
+        card.last_ms = ms
+        if self._indexed:
+            log = self._logs[where.id]
+            i = bisect.bisect_left(log.ids, action.id)
+            log.ids.insert(i, action.id)
+            log.kinds.insert(i, kind_code(action.type, action.sub))
+        return action
+
+    def _refs(self, card: Card, **extra: Any) -> dict[str, Any]:
+        board = self._boards_by_id[card.board_id]
+        lst = self._list_of(card)
+        return {
+            "card": _card_ref(card, **extra),
+            "board": _board_ref(board),
+            "list": _list_ref(lst),
+        }
+
+    def _list_of(self, card: Card) -> TrelloList:
+        found = self._boards_by_id[card.board_id].list_named(card.list_id)
+        assert found is not None
+        return found
+
+    def _do_create(self, card: Card, target: TrelloList, ms: int, by: Member) -> Action:
+        action = self._append(card, "createCard", ms, by, self._refs(card))
+        card.list_moves.append(ListMove(from_ms(ms), None, target.id, action.id))
+        return action
+
+    def _do_copy(
+        self, card: Card, source: dict[str, Any], target: TrelloList, ms: int, by: Member
+    ) -> Action:
+        data = {"cardSource": source, **self._refs(card)}
+        action = self._append(card, "copyCard", ms, by, data)
+        card.list_moves.append(ListMove(from_ms(ms), None, target.id, action.id))
+        return action
+
+    def _do_move(self, card: Card, target: TrelloList, ms: int, by: Member) -> Action:
+        before = self._list_of(card)
+        card.list_id = target.id
+        data = {
+            "card": _card_ref(card, idList=target.id),
+            "old": {"idList": before.id},
+            "board": _board_ref(self._boards_by_id[card.board_id]),
+            "listBefore": _list_ref(before),
+            "listAfter": _list_ref(target),
+        }
+        action = self._append(card, "updateCard", ms, by, data)
+        card.list_moves.append(ListMove(from_ms(ms), before.id, target.id, action.id))
+        return action
+
+    def _do_move_board(
+        self, card: Card, board: Board, target: TrelloList, ms: int, by: Member
+    ) -> Action:
+        """moveCardFromBoard on the old board, then moveCardToBoard on the new one (1 ms
+        later). Custom field values and labels follow to fields and labels of the same name
+        (and type, and option text); those without a match are dropped."""
+        source_board = self._boards_by_id[card.board_id]
+        before = self._list_of(card)
+        data = {**self._refs(card), "boardTarget": {"id": board.id}}
+        self._append(card, "moveCardFromBoard", ms, by, data)
+        card.board_id = board.id
+        card.list_id = target.id
+        labels = {(x.name, x.color) for x in source_board.labels if x.id in card.label_ids}
+        card.label_ids = [x.id for x in board.labels if (x.name, x.color) in labels]
+        items: dict[str, FieldItem] = {}
+        for item in card.items.values():
+            old_field = next(f for f in source_board.custom_fields if f.id == item.field_id)
+            same = (old_field.name, old_field.type)
+            new_field = next((f for f in board.custom_fields if (f.name, f.type) == same), None)
+            id_value = None
+            if new_field is not None and item.id_value is not None:
+                option = old_field.option(item.id_value)
+                matched = new_field.option(option.text) if option else None
+                id_value = matched.id if matched else None
+                if matched is None:
+                    new_field = None
+            if new_field is None:
+                card.field_changes.append(FieldChange(from_ms(ms + 1), old_field.name, None, ""))
+                continue
+            items[new_field.id] = FieldItem(item.id, new_field.id, item.value, id_value)
+        card.items = items
+        data = {**self._refs(card), "boardSource": {"id": source_board.id}}
+        self._last_write_ms = max(self._last_write_ms, ms + 1)
+        action = self._append(card, "moveCardToBoard", ms + 1, by, data, board=board)
+        card.list_moves.append(ListMove(from_ms(ms + 1), before.id, target.id, action.id))
+        if self._indexed:
+            self._card_board[card.n - 1] = board.index
+        return action
+
+    def _do_close(self, card: Card, closed: bool, ms: int, by: Member) -> Action:
+        card.closed = closed
+        data = self._refs(card, closed=closed)
+        data["old"] = {"closed": not closed}
+        return self._append(card, "updateCard", ms, by, data)
+
+    def _do_rename(self, card: Card, name: str, ms: int, by: Member) -> Action:
+        old = card.name
+        card.name = name
+        data = self._refs(card)
+        data["old"] = {"name": old}
+        return self._append(card, "updateCard", ms, by, data)
+
+    def _do_comment(self, card: Card, text: str, ms: int, by: Member) -> Action:
+        return self._append(card, "commentCard", ms, by, {"text": text, **self._refs(card)})
+
+    def _do_add_member(self, card: Card, who: Member, ms: int, by: Member) -> Action:
+        card.member_ids.append(who.id)
+        data = {
+            "card": _card_ref(card),
+            "board": _board_ref(self._boards_by_id[card.board_id]),
+            "idMember": who.id,
+            "member": {"id": who.id, "name": who.full_name},
+        }
+        return self._append(card, "addMemberToCard", ms, by, data, member=who)
+
+    def _do_delete(self, card: Card, ms: int, by: Member) -> Action:
+        data = {
+            "card": {"id": card.id, "idShort": card.id_short},
+            "board": _board_ref(self._boards_by_id[card.board_id]),
+            "list": _list_ref(self._list_of(card)),
+        }
+        action = self._append(card, "deleteCard", ms, by, data)
+        card.deleted_ms = ms
+        if self._indexed:
+            self._card_board[card.n - 1] = -1
+        return action
+
+    def _current_item(self, card: Card, the_field: CustomField) -> Any:
+        item = card.items.get(the_field.id)
+        if item is None:
+            return None
+        return item.id_value if the_field.type == "list" else item.value
+
+    def _item_value(self, the_field: CustomField, value: Any) -> Any:
+        """The stored form: an option id for lists, {"number": "3"}-style dicts otherwise."""
+        bad = TrelloError(400, "Invalid custom field item value.")
+        if value is None or value == "":
+            return None
+        kind = the_field.type
+        if kind == "list":
+            option = the_field.option(str(value))
+            if option is None:
+                raise bad
+            return option.id
+        if kind == "number":
+            if isinstance(value, bool):
+                raise bad
+            integral = isinstance(value, float) and value.is_integer()
+            text = str(int(value)) if integral else str(value)
+            try:
+                finite = math.isfinite(float(text))
+            except ValueError:
+                raise bad from None
+            if not finite:
+                raise bad
+            return {"number": text}
+        if kind == "date":
+            try:
+                ms = to_ms(value) if isinstance(value, datetime) else parse_date(str(value))
+            except ValueError:
+                raise bad from None
+            return {"date": format_date(ms)}
+        if kind == "checkbox":
+            if value in (True, "true"):
+                return {"checked": "true"}
+            if value in (False, "false"):
+                return None
+            raise bad
+        return {"text": str(value)}
+
+    def _plain_value(self, the_field: CustomField, stored: Any) -> Any:
+        """The ground truth's form of a stored value."""
+        if stored is None:
+            return None
+        if the_field.type == "list":
+            option = the_field.option(stored)
+            return option.text if option else None
+        if the_field.type == "number":
+            return float(stored["number"])
+        if the_field.type == "date":
+            return from_ms(parse_date(stored["date"]))
+        if the_field.type == "checkbox":
+            return True
+        return stored["text"]
+
+    def _do_set_field(
+        self, card: Card, the_field: CustomField, new: Any, ms: int, by: Member
+    ) -> Action:
+        old_item = card.items.get(the_field.id)
+        seq = len(card.actions) + 1
+        if old_item is not None:
+            item_id = old_item.id  # a changed value keeps its item; a cleared one loses it
+        else:
+            item_id = object_id(ms, card.n, _ITEM_SEQ | seq, self._salt)
+        is_list = the_field.type == "list"
+        item: dict[str, Any] = {"id": item_id}
+        old: dict[str, Any] = {}
+        if is_list:
+            item["idValue"] = new
+            old["idValue"] = old_item.id_value if old_item else None
+        else:
+            item["value"] = new
+            old["value"] = old_item.value if old_item else None
+        item.update({"idCustomField": the_field.id, "idModel": card.id, "modelType": "card"})
+        data = {
+            "card": _card_ref(card),
+            "board": _board_ref(self._boards_by_id[card.board_id]),
+            "customField": {"id": the_field.id, "name": the_field.name, "type": the_field.type},
+            "customFieldItem": item,
+            "old": old,
+        }
+        if new is None:
+            card.items.pop(the_field.id, None)
+        elif is_list:
+            card.items[the_field.id] = FieldItem(item_id, the_field.id, id_value=new)
+        else:
+            card.items[the_field.id] = FieldItem(item_id, the_field.id, value=dict(new))
+        action = self._append(card, "updateCustomFieldItem", ms, by, data)
+        plain = self._plain_value(the_field, new)
+        card.field_changes.append(FieldChange(from_ms(ms), the_field.name, plain, action.id))
+        return action
+
+    # -- internals: the index and the simulation ------------------------------------------------
+
+    def _ensure_index(self) -> None:
+        """Simulate every generated card once: each board's action log in id order, each
+        card's current board, the shortLinks."""
+        if self._indexed:
+            return
+        with self.lock:
+            if self._indexed:
+                return
+            entries: dict[str, list[tuple[str, int]]] = {b.id: [] for b in self.boards}
+            card_board = array("h")
+            for n in range(1, self._next_n):
+                card = self._card(n)
+                assert card is not None
+                for a in card.actions:
+                    if not a.deleted:
+                        entries[a.board_id].append((a.id, kind_code(a.type, a.sub)))
+                card_board.append(-1 if card.deleted else self._boards_by_id[card.board_id].index)
+                self._short_links[card.short_link] = n
+            for board_id, rows in entries.items():
+                rows.sort()
+                self._logs[board_id] = _BoardLog(
+                    [r[0] for r in rows], bytearray(r[1] for r in rows)
+                )
+            self._card_board = card_board
+            self._indexed = True
+
+    def _simulate(self, n: int) -> Card:
+        board = self.boards[self._head_board[n - 1]]
+        created = self._head_created[n - 1]
+        rng = random.Random(f"{self.seed}:card:{n}")
+        first = board.list_named(TODO if rng.random() < 0.3 else BACKLOG)
+        assert first is not None
+        card = Card(
+            n=n,
+            id=object_id(created, n, 0, self._salt),
+            short_link=_short_link(self.seed, "card", n),
+            id_short=self._head_short[n - 1],
+            name=self._card_name(n),
+            board_id=board.id,
+            list_id=first.id,
+            pos=float(65536 + 1024 * n),
+            created_ms=created,
+            last_ms=created - 1,
+        )
+        k = rng.choice((0, 0, 1, 1, 2))
+        card.label_ids = [x.id for x in rng.sample(board.labels, k)]
+        _Life(self, card, rng).run(self._head_copy[n - 1])
+        return card
+
+
+def _card_ref(card: Card, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": card.id,
+        "name": card.name,
+        "idShort": card.id_short,
+        "shortLink": card.short_link,
+        **extra,
+    }
+
+
+def _board_ref(board: Board) -> dict[str, Any]:
+    return {"id": board.id, "name": board.name, "shortLink": board.short_link}
+
+
+def _list_ref(lst: TrelloList) -> dict[str, Any]:
+    return {"id": lst.id, "name": lst.name}
+
+
+class _Life:
+    """One generated card's history, written through the same operations as every write."""
+
+    def __init__(self, ds: TrelloDataset, card: Card, rng: random.Random) -> None:
+        self.ds = ds
+        self.card = card
+        self.rng = rng
+        self.t = card.created_ms
+        self.end = ds._now_ms - _MS_HOUR
+
+    @property
+    def board(self) -> Board:
+        return self.ds._boards_by_id[self.card.board_id]
+
+    @property
+    def list_name(self) -> str:
+        return self.ds._list_of(self.card).name
+
+    def who(self) -> Member:
+        return self.rng.choice(self.board.team)
+
+    def wait(self, mean_ms: float, floor_ms: int = _MS_MINUTE) -> bool:
+        """Move time on (exponential gap); False once the window is over."""
+        gap = max(floor_ms, int(self.rng.expovariate(1 / mean_ms)))
+        self.t = max(self.t + gap, self.card.last_ms + _MS_SECOND) + self.rng.randrange(1000)
+        return self.t < self.end
+
+    def field(self, name: str) -> CustomField:
+        found = self.board.field_named(name)
+        assert found is not None
+        return found
+
+    def set_points(self, points: float | None) -> None:
+        the_field = self.field(FIELD_POINTS)
+        stored = self.ds._item_value(the_field, points)
+        if stored != self.ds._current_item(self.card, the_field):
+            self.ds._do_set_field(self.card, the_field, stored, self.t, self.who())
+
+    def set_sprint(self, sprint: Sprint | None) -> None:
+        the_field = self.field(FIELD_SPRINT)
+        stored = self.ds._item_value(the_field, sprint.name if sprint else None)
+        if stored != self.ds._current_item(self.card, the_field):
+            self.ds._do_set_field(self.card, the_field, stored, self.t, self.who())
+
+    def move(self, name: str) -> None:
+        target = self.board.list_named(name)
+        assert target is not None
+        if target.id != self.card.list_id:
+            self.ds._do_move(self.card, target, self.t, self.who())
+
+    def comment(self, texts: tuple[str, ...] = _COMMENTS) -> None:
+        self.ds._do_comment(self.card, self.rng.choice(texts), self.t, self.who())
+
+    def carry(self, until: int) -> None:
+        """Sprint carry-over: a card still in a sprint that has ended, and not done, moves to
+        the next sprint a few hours into it (before `until`, the next thing that happens)."""
+        while True:
+            sprint = self.ds.sprint_named(self.card.sprint)
+            if sprint is None or self.list_name == DONE or self.card.closed:
+                return
+            following = next((s for s in self.ds.sprints if s.start_ms == sprint.end_ms), None)
+            late = self.rng.randrange(1, 6) * _MS_HOUR + self.rng.randrange(3_600_000)
+            at = max(sprint.end_ms + late, self.card.last_ms + 1000)
+            if following is None or at >= min(until, self.end):
+                return
+            saved, self.t = self.t, at
+            self.set_sprint(following)
+            self.t = max(saved, self.card.last_ms + 1)
+
+    def run(self, source: int) -> None:
+        ds, card, rng = self.ds, self.card, self.rng
+        first = ds._list_of(card)
+        if source:
+            src = ds._head_ref(source)
+            card.source_id = src["id"]
+            ds._do_copy(card, src, first, self.t, self.who())
+        else:
+            ds._do_create(card, first, self.t, self.who())
+        if card.n == HEAVY_CARD:
+            self.heavy()
+            return
+        if rng.random() < 0.75 and self.wait(8 * _MS_HOUR):
+            self.set_points(rng.choice(POINT_VALUES))
+        variant = rng.choices(list(_PATHS), _PATH_WEIGHTS)[0]
+        path = list(_PATHS[variant])
+        if path and path[0] == self.list_name:
+            path.pop(0)
+        hop = rng.randrange(len(path)) if path and rng.random() < _BOARD_MOVE_SHARE else None
+        doom = rng.randrange(len(path) + 1) if rng.random() < _DELETE_SHARE else None
+        for i, target in enumerate(path):
+            if not self.wait(2.5 * _MS_DAY, 10 * _MS_MINUTE):
+                break
+            self.carry(self.t)
+            if i == doom:
+                ds._do_delete(card, self.t, self.who())
+                return
+            if i == hop and len(ds.boards) > 1:
+                self.hop_board()
+                if not self.wait(_MS_HOUR):
+                    break
+            if rng.random() < 0.3:
+                self.comment()
+                if not self.wait(20 * _MS_MINUTE):
+                    break
+            self.move(target)
+            self.after_move(target)
+        else:
+            self.epilogue(doom == len(path))
+            return
+        self.carry(self.end)
+
+    def after_move(self, target: str) -> None:
+        rng, card = self.rng, self.card
+        if target in (TODO, DOING) and card.sprint is None and rng.random() < 0.85:
+            if self.wait(5 * _MS_MINUTE):
+                self.set_sprint(self.ds.sprint_at(self.t))
+        elif target == BACKLOG and card.sprint is not None and self.wait(5 * _MS_MINUTE):
+            self.set_sprint(None)
+        if target == DOING and not card.member_ids and self.wait(10 * _MS_MINUTE):
+            self.ds._do_add_member(card, self.who(), self.t, self.who())
+        if rng.random() < 0.08 and self.wait(_MS_HOUR):
+            self.set_points(_neighbour(rng, card.estimate))
+        if rng.random() < 0.04 and self.wait(_MS_HOUR):
+            self.ds._do_rename(card, card.name + " (v2)", self.t, self.who())
+
+    def epilogue(self, delete: bool) -> None:
+        """After the last move: archive done cards (and sometimes bring one back), abandon
+        a few backlog ones, delete the doomed."""
+        rng, ds, card = self.rng, self.ds, self.card
+        if self.list_name == DONE and rng.random() < 0.45 and self.wait(4 * _MS_DAY):
+            ds._do_close(card, True, self.t, self.who())
+            if rng.random() < 0.15 and self.wait(3 * _MS_DAY):
+                ds._do_close(card, False, self.t, self.who())
+                if rng.random() < 0.5 and self.wait(3 * _MS_DAY):
+                    ds._do_close(card, True, self.t, self.who())
+        elif self.list_name == BACKLOG and rng.random() < 0.1 and self.wait(10 * _MS_DAY):
+            ds._do_close(card, True, self.t, self.who())
+        self.carry(self.end)
+        if delete and self.wait(5 * _MS_DAY):
+            ds._do_delete(card, self.t, self.who())
+
+    def hop_board(self) -> None:
+        others = [b for b in self.ds.boards if b.id != self.card.board_id]
+        target_board = self.rng.choice(others)
+        target = target_board.list_named(self.list_name)
+        assert target is not None
+        self.ds._do_move_board(self.card, target_board, target, self.t, self.who())
+
+    def heavy(self) -> None:
+        """The heavy card: ping-pongs between Doing and Review (with vendor detours and CI
+        comments) for the whole window: over a thousand list moves, never done."""
+        rng = self.rng
+        if self.wait(_MS_HOUR):
+            self.set_points(8)
+        if self.wait(_MS_HOUR):
+            self.move(TODO)
+        if self.wait(10 * _MS_MINUTE):
+            self.set_sprint(self.ds.sprint_at(self.t))
+        mean = (self.end - _MS_DAY - self.t) / 1400
+        while self.wait(mean, _MS_MINUTE) and self.t < self.end - _MS_DAY:
+            self.carry(self.t)
+            roll = rng.random()
+            if roll < 0.13:
+                self.comment(_BOT_COMMENTS)
+            elif roll < 0.16 and self.list_name == DOING:
+                self.move(VENDOR_LIST)
+            elif self.list_name == DOING:
+                self.move(REVIEW)
+            else:
+                self.move(DOING)
+        self.carry(self.end)
+
+
+def _neighbour(rng: random.Random, points: float | None) -> float:
+    if points is None or points not in POINT_VALUES:
+        return float(rng.choice(POINT_VALUES))
+    k = POINT_VALUES.index(int(points)) + rng.choice((-1, 1))
+    return float(POINT_VALUES[min(max(k, 0), len(POINT_VALUES) - 1)])

@@ -1,0 +1,120 @@
+"""The Trello dataset: determinism, laziness, the history's profile, and a ground truth that
+agrees with the actions it came with."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+from pmo_sync.sandbox.trello.generator import (
+    ARCHIVED_LIST,
+    DONE,
+    FIELD_POINTS,
+    FIELD_SPRINT,
+    HEAVY_CARD,
+    VENDOR_LIST,
+    TrelloDataset,
+)
+
+
+def fingerprint(ds: TrelloDataset) -> list[tuple]:
+    return [
+        (c.id, c.name, c.list_id, c.closed, tuple((a.id, a.type) for a in c.actions))
+        for c in ds.cards(include_deleted=True)
+    ]
+
+
+def test_same_seed_same_workspace() -> None:
+    a = TrelloDataset.generate(seed=3, cards_per_board=40)
+    b = TrelloDataset.generate(seed=3, cards_per_board=40)
+    assert fingerprint(a) == fingerprint(b)
+    other = TrelloDataset.generate(seed=4, cards_per_board=40)
+    assert fingerprint(other) != fingerprint(a)
+    assert [x.name for x in a.boards] == ["Team Alpha", "Team Beta"]
+    custom = TrelloDataset.generate(seed=3, cards_per_board=5, boards=("Red", "Green", "Blue"))
+    assert [x.name for x in custom.boards] == ["Red", "Green", "Blue"]
+
+
+def test_large_workspaces_are_simulated_lazily() -> None:
+    """100k cards cost a head table; a card is simulated when asked for (building the
+    action index would take tens of seconds, so the time bound shows it was not built)."""
+    started = time.perf_counter()
+    big = TrelloDataset.generate(seed=5, cards_per_board=50_000)
+    assert len(big.heavy_card.actions) > 1000
+    probe = big.card_at(99_999)
+    assert probe is not None and big.card(probe.id) is probe
+    assert big.card_at(100_001) is None
+    assert time.perf_counter() - started < 5
+
+
+def test_history_profile(dataset: TrelloDataset) -> None:
+    cards = list(dataset.cards(include_deleted=True))
+    assert len(cards) == 300
+    actions = [a for c in cards for a in c.actions]
+    kinds = Counter((a.type, a.sub if a.type == "updateCard" else None) for a in actions)
+    for kind in (
+        ("createCard", None), ("copyCard", None), ("updateCard", "idList"),
+        ("updateCard", "closed"), ("updateCard", "name"), ("commentCard", None),
+        ("updateCustomFieldItem", None), ("addMemberToCard", None), ("deleteCard", None),
+        ("moveCardFromBoard", None), ("moveCardToBoard", None),
+    ):  # fmt: skip
+        assert kinds[kind] > 0, kind
+    heavy = dataset.heavy_card
+    assert heavy.n == HEAVY_CARD and len(heavy.actions) > 1000 and len(heavy.list_moves) > 1000
+    vendor = {b.list_named(VENDOR_LIST).id for b in dataset.boards}
+    assert sum(any(m.to_list in vendor for m in c.list_moves) for c in cards) > 5
+    archived = {b.list_named(ARCHIVED_LIST).id for b in dataset.boards}
+    assert not any(c.list_id in archived for c in cards)
+    unarchived = [
+        c for c in cards if any(a.sub == "closed" and a.data["old"]["closed"] for a in c.actions)
+    ]
+    assert unarchived
+    assert any(len({v for _, v in c.sprint_changes}) > 2 for c in cards)  # carried over
+    assert any(c.sprint_changes and c.sprint_changes[-1][1] is None for c in cards)  # removed
+    assert any(len(c.estimate_changes) > 1 for c in cards)  # re-estimated
+    assert any(not c.estimate_changes for c in cards)  # never estimated
+    assert len({a.creator.id for c in cards for a in c.comments}) > 3
+    assert sum(c.deleted for c in cards) > 2 and sum(c.closed for c in cards) > 20
+    done = {b.list_named(DONE).id for b in dataset.boards}
+    assert any(c.list_id in done for c in cards) and any(c.list_id not in done for c in cards)
+
+
+def test_ground_truth_agrees_with_the_actions(dataset: TrelloDataset) -> None:
+    for card in dataset.cards(include_deleted=True):
+        ms = [a.ms for a in card.actions]
+        assert ms == sorted(ms) and len(set(ms)) == len(ms)
+        assert [a.id for a in card.actions] == sorted(a.id for a in card.actions)
+        assert all(int(a.id[:8], 16) == a.ms // 1000 for a in card.actions)
+        by_id = {a.id: a for a in card.actions}
+        assert card.list_moves[0].from_list is None
+        assert card.list_moves[-1].to_list == card.list_id
+        for move in card.list_moves:
+            assert by_id[move.action_id].date == move.at
+        for earlier, later in zip(card.list_moves, card.list_moves[1:], strict=False):
+            assert later.from_list == earlier.to_list
+        for change in card.field_changes:
+            action = by_id[change.action_id]
+            assert action.type == "updateCustomFieldItem"
+            assert action.data["customField"]["name"] == change.field
+        board = dataset.board(card.board_id)
+        points = card.items.get(board.field_named(FIELD_POINTS).id)
+        assert (float(points.value["number"]) if points else None) == card.estimate
+        sprint_field = board.field_named(FIELD_SPRINT)
+        sprint = card.items.get(sprint_field.id)
+        assert (sprint_field.option(sprint.id_value).text if sprint else None) == card.sprint
+        closes = [a for a in card.actions if a.sub == "closed"]
+        assert card.closed == (bool(closes) and closes[-1].data["card"]["closed"])
+        assert card.deleted == (card.actions[-1].type == "deleteCard")
+        assert card.actions[0].type in ("createCard", "copyCard")
+
+
+def test_sprints_follow_the_calendar(dataset: TrelloDataset) -> None:
+    names = [s.name for s in dataset.sprints]
+    assert names == [f"Sprint {n}" for n in range(11, 21)]
+    current = dataset.sprint_at(dataset.clock.now)
+    assert current is not None and current.name == "Sprint 18"
+    for card in dataset.cards():
+        for at, value in card.sprint_changes:
+            if value is not None:  # set to a current or future sprint, never a past one
+                sprint = dataset.sprint_named(value)
+                assert sprint is not None and at < sprint.end
