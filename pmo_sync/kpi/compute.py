@@ -149,25 +149,32 @@ def compute_kpis(
 
 @contextmanager
 def gc_frozen() -> Iterator[None]:
-    """Keep the cyclic collector off everything allocated so far, for the block's duration.
+    """Keep the cyclic collector off for the block's duration.
 
     A run holds millions of long-lived input objects; every full collection
-    would walk them all while the metrics and values are being built. Nested
-    use is safe: only the outermost block unfreezes.
+    would walk them all while the metrics and values are being built. The
+    collector is disabled rather than `gc.freeze()`d: freezing resets the
+    generation counts, so in a long-running service whose every cycle freezes
+    a full collection never comes, and garbage held in reference cycles (the
+    Azure DevOps SDK's responses, with their open sockets) piles up. Nested use
+    is safe: only the outermost block turns the collector back on, and only if
+    it was on.
     """
-    global _freeze_depth
+    global _freeze_depth, _was_enabled
     if _freeze_depth == 0:
-        gc.freeze()
+        _was_enabled = gc.isenabled()
+        gc.disable()
     _freeze_depth += 1
     try:
         yield
     finally:
         _freeze_depth -= 1
-        if _freeze_depth == 0:
-            gc.unfreeze()
+        if _freeze_depth == 0 and _was_enabled:
+            gc.enable()
 
 
 _freeze_depth = 0
+_was_enabled = True
 
 
 def _compute(

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, Table, func, insert, select, update
 
+from pmo_sync.store.engine import write_transaction
 from pmo_sync.store.models import ServiceCycleRow
 
 __all__ = ["CycleRecord", "finish_cycle", "iter_cycles", "latest_cycles", "start_cycle"]
@@ -38,7 +39,7 @@ class CycleRecord:
 def start_cycle(
     engine: Engine, connector: str, run_id: str, replica: str, started_at: datetime
 ) -> int:
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         result = conn.execute(
             insert(_cycles).values(
                 connector=connector,
@@ -69,7 +70,7 @@ def finish_cycle(
     push_failed: int,
     errors: list[str],
 ) -> None:
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         conn.execute(
             update(_cycles)
             .where(_cycles.c.id == cycle_id)

@@ -20,6 +20,8 @@ SQLite needs some care to behave like a real multi-process database:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,7 @@ __all__ = [
     "make_engine",
     "session_factory",
     "upgrade",
+    "write_transaction",
 ]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -122,6 +125,21 @@ def alembic_config(connection: Connection | None = None) -> Config:
     if connection is not None:
         config.attributes["connection"] = connection
     return config
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that reads and then writes, safe beside other writers.
+
+    On SQLite a plain (deferred) transaction that reads first fails at once with
+    "database is locked" when another connection committed in between (the busy
+    timeout does not apply to that upgrade); taking the write lock up front
+    (`BEGIN IMMEDIATE`) waits for it instead. Elsewhere it is `engine.begin()`.
+    """
+    with engine.connect() as connection:
+        connection = connection.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        with connection.begin():
+            yield connection
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

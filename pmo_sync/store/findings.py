@@ -19,6 +19,7 @@ from sqlalchemy import Engine, Table, insert, select
 
 from pmo_sync.governance.model import Finding
 from pmo_sync.store.bulk import chunked, update_by_id
+from pmo_sync.store.engine import write_transaction
 from pmo_sync.store.models import FindingRow
 
 __all__ = ["FindingChanges", "StoredFinding", "read_findings", "save_findings"]
@@ -73,7 +74,7 @@ def save_findings(engine: Engine, findings: Iterable[Finding], now: datetime) ->
     refreshed: list[dict[str, Any]] = []
     resolved: list[dict[str, Any]] = []
     reopened = 0
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         stored = {
             row.identity: row
             for row in conn.execute(

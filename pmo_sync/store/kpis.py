@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import Engine, Table, select
 
 from pmo_sync.store.bulk import bulk_insert, chunked, delete_ids, update_by_id
+from pmo_sync.store.engine import write_transaction
 from pmo_sync.store.models import KpiValueRow
 from pmo_sync.store.results import LoadCounts
 
@@ -55,7 +56,7 @@ def save_kpi_values(engine: Engine, values: Iterable[KpiValue], now: datetime) -
     inserted: list[dict] = []
     updated: list[dict] = []
     unchanged = 0
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         stored = conn.execute(
             select(
                 _kpi.c.id,

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, Table, delete, insert, select, update
 
+from pmo_sync.store.engine import write_transaction
 from pmo_sync.store.models import WritebackLedgerRow
 from pmo_sync.writeback.plan import LedgerEntry, LedgerKey, LedgerUpdate
 
@@ -35,7 +36,7 @@ def record_ledger_update(engine: Engine, change: LedgerUpdate, now: datetime) ->
     """Record one successful action's outcome at once, so a crash loses at most that one."""
     if not change.put and not change.remove:
         return
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         for source, key, target in change.remove:
             conn.execute(
                 delete(_ledger).where(
