@@ -1,4 +1,5 @@
-"""Running the sandbox Jira in a process of its own, for benchmarks that measure only pmo-sync."""
+"""Helpers the benchmarks share: the sandbox Jira in a process of its own (so only pmo-sync is
+measured), worker processes, and throwaway PostgreSQL schemas."""
 
 from __future__ import annotations
 
@@ -88,3 +89,24 @@ def run_worker_process(script: Path, options: dict[str, Any], result_path: Path)
     if worker.returncode != 0 or not result_path.exists():
         raise RuntimeError(f"the {script.name} worker failed (exit {worker.returncode})")
     return json.loads(result_path.read_text())
+
+
+def with_search_path(url: str, schema: str) -> str:
+    """`url` with its connections' search_path set to `schema` (a throwaway store)."""
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options=-csearch_path%3D{schema}"
+
+
+def pg_schema(url: str, schema: str, create: bool) -> None:
+    """Create, or drop with everything in it, a schema of the database at `url`."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            if create:
+                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+            else:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    finally:
+        engine.dispose()

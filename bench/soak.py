@@ -96,6 +96,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sandbox_process import pg_schema
+
 JIRA_TOKEN_ENV = "PMO_SOAK_JIRA_TOKEN"
 ADO_TOKEN_ENV = "PMO_SOAK_ADO_TOKEN"
 PROJECTS = ("ABC", "DEF", "GHI")
@@ -340,20 +342,6 @@ def write_config(config_dir: Path, trackers: dict[str, Any], args: argparse.Name
 def _with_query(url: str, **params: str) -> str:
     separator = "&" if "?" in url else "?"
     return url + separator + "&".join(f"{k}={v}" for k, v in params.items())
-
-
-def _pg_schema(url: str, schema: str, create: bool) -> None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            if create:
-                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            else:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    finally:
-        engine.dispose()
 
 
 class Monitor:
@@ -746,7 +734,7 @@ def run(args: argparse.Namespace, tmpdir: Path) -> int:
     if args.database_url:
         schema = f"soak_{uuid.uuid4().hex[:10]}"
         application = f"pmo-soak-{os.getpid()}"
-        _pg_schema(args.database_url, schema, create=True)
+        pg_schema(args.database_url, schema, create=True)
         path = f"-csearch_path%3D{schema}"
         database_url = _with_query(args.database_url, options=path, application_name=application)
         monitor_url = _with_query(
@@ -857,7 +845,7 @@ def run(args: argparse.Namespace, tmpdir: Path) -> int:
         sandbox_tally = stop_sandboxes(sandboxes)
         sandbox_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
         if schema is not None:
-            _pg_schema(args.database_url, schema, create=False)
+            pg_schema(args.database_url, schema, create=False)
 
     # -- the report
     postgres = schema is not None

@@ -60,7 +60,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from sandbox_process import run_worker_process
+from sandbox_process import pg_schema, run_worker_process, with_search_path
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TOKEN_ENV = "PMO_BENCH_ADO_TOKEN"
@@ -389,25 +389,6 @@ def api_minimum(figures: dict[str, int], types: int, wiql_cap: int) -> dict[str,
     }
 
 
-def _with_search_path(url: str, schema: str) -> str:
-    separator = "&" if "?" in url else "?"
-    return f"{url}{separator}options=-csearch_path%3D{schema}"
-
-
-def _pg_schema(url: str, schema: str, create: bool) -> None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            if create:
-                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            else:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    finally:
-        engine.dispose()
-
-
 def pg_unreachable(url: str) -> str | None:
     """Why PostgreSQL at `url` cannot be used, or None when it answers."""
     from sqlalchemy import create_engine, text
@@ -441,8 +422,8 @@ def bench_size(size: int, stores: list[str], args: argparse.Namespace) -> list[d
                 schema = None
                 if backend == "postgresql":
                     schema = f"bench_{uuid.uuid4().hex[:10]}"
-                    _pg_schema(args.database_url, schema, create=True)
-                    database_url = _with_search_path(args.database_url, schema)
+                    pg_schema(args.database_url, schema, create=True)
+                    database_url = with_search_path(args.database_url, schema)
                 else:
                     database_url = f"sqlite:///{tmpdir / 'store.db'}"
                 options = {
@@ -462,7 +443,7 @@ def bench_size(size: int, stores: list[str], args: argparse.Namespace) -> list[d
                     result = run_worker_process(Path(__file__), options, tmpdir / "result.json")
                 finally:
                     if schema is not None:
-                        _pg_schema(args.database_url, schema, create=False)
+                        pg_schema(args.database_url, schema, create=False)
                 logged = len(sandbox.requests)
                 for phase in result["phases"].values():
                     phase.update(timed.between(phase["started_epoch"], phase["ended_epoch"]))

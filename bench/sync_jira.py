@@ -54,10 +54,12 @@ from sandbox_process import (
     EMAIL,
     TOKEN,
     free_port,
+    pg_schema,
     run_worker_process,
     sandbox_command,
     stop,
     wait_until_up,
+    with_search_path,
 )
 
 PROJECTS = ("ABC", "DEF", "GHI")
@@ -258,25 +260,6 @@ def api_minimum(seed: int, issues_per_project: int) -> dict[str, int]:
     }
 
 
-def _with_search_path(url: str, schema: str) -> str:
-    separator = "&" if "?" in url else "?"
-    return f"{url}{separator}options=-csearch_path%3D{schema}"
-
-
-def _pg_schema(url: str, schema: str, create: bool) -> None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            if create:
-                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            else:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    finally:
-        engine.dispose()
-
-
 def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
     per_project = math.ceil(size / len(PROJECTS))
     with tempfile.TemporaryDirectory(prefix="pmo-bench-") as tmp:
@@ -299,8 +282,8 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
             setup_seconds = time.perf_counter() - started
             if args.database_url:
                 schema = f"bench_{uuid.uuid4().hex[:10]}"
-                _pg_schema(args.database_url, schema, create=True)
-                database_url = _with_search_path(args.database_url, schema)
+                pg_schema(args.database_url, schema, create=True)
+                database_url = with_search_path(args.database_url, schema)
             else:
                 database_url = f"sqlite:///{tmpdir / 'store.db'}"
             options = {
@@ -314,7 +297,7 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
         finally:
             stop(sandbox)
             if schema is not None:
-                _pg_schema(args.database_url, schema, create=False)
+                pg_schema(args.database_url, schema, create=False)
     result.update(
         size=size,
         per_project=per_project,
