@@ -81,6 +81,18 @@ def _source(data: Any, default: str) -> Any:
     return data.get("from", data.get("source", default))
 
 
+def _with_source_default(data: Any, defaults: dict[str, tuple[str, str]]) -> Any:
+    """A source block with the one key its `from:` needs filled in when left out."""
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    source = _source(data, "custom_field")
+    default = defaults.get(source) if isinstance(source, str) else None  # else: pydantic says
+    if default is not None:
+        data.setdefault(*default)
+    return data
+
+
 class EstimateSource(BaseModel):
     """`estimate:` — where a card's estimate (story points) is read from.
 
@@ -107,17 +119,14 @@ class EstimateSource(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _defaults(cls, data: Any) -> Any:
-        source = _source(data, "custom_field")
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        if source == "custom_field":
-            data.setdefault("name", DEFAULT_ESTIMATE_FIELD)
-        elif source == "label":
-            data.setdefault("pattern", DEFAULT_ESTIMATE_LABEL_PATTERN)
-        elif source == "title":
-            data.setdefault("pattern", DEFAULT_ESTIMATE_TITLE_PATTERN)
-        return data
+        return _with_source_default(
+            data,
+            {
+                "custom_field": ("name", DEFAULT_ESTIMATE_FIELD),
+                "label": ("pattern", DEFAULT_ESTIMATE_LABEL_PATTERN),
+                "title": ("pattern", DEFAULT_ESTIMATE_TITLE_PATTERN),
+            },
+        )
 
     @model_validator(mode="after")
     def _fits_source(self) -> EstimateSource:
@@ -166,17 +175,14 @@ class SprintSource(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _defaults(cls, data: Any) -> Any:
-        source = _source(data, "custom_field")
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        if source == "custom_field":
-            data.setdefault("name", DEFAULT_SPRINT_FIELD)
-        elif source == "label":
-            data.setdefault("prefix", DEFAULT_SPRINT_LABEL_PREFIX)
-        elif source == "list":
-            data.setdefault("pattern", DEFAULT_SPRINT_LIST_PATTERN)
-        return data
+        return _with_source_default(
+            data,
+            {
+                "custom_field": ("name", DEFAULT_SPRINT_FIELD),
+                "label": ("prefix", DEFAULT_SPRINT_LABEL_PREFIX),
+                "list": ("pattern", DEFAULT_SPRINT_LIST_PATTERN),
+            },
+        )
 
     @model_validator(mode="after")
     def _fits_source(self) -> SprintSource:
