@@ -208,8 +208,15 @@ class TrelloClient:
                 status_code=response.status_code,
             ) from None
 
-    def _get_list(self, path: str, action: str, **params: Any) -> list[dict[str, Any]]:
-        answer = self._request("GET", path, action, params=params)
+    def _get_list(
+        self,
+        path: str,
+        action: str,
+        *,
+        missing: type[ConnectorError] = TrelloNotFoundError,
+        **params: Any,
+    ) -> list[dict[str, Any]]:
+        answer = self._request("GET", path, action, params=params, missing=missing)
         if not isinstance(answer, list):
             raise UnexpectedResponseError(
                 f"Trello answered GET {path} (to {action}) with a JSON "
@@ -425,6 +432,44 @@ class TrelloClient:
         and the paging goes back down to it. A page whose oldest action was
         already a `before` raises `UnexpectedResponseError` instead of looping.
         """
+        return self._actions(
+            f"/boards/{board_id}/actions",
+            f"read the actions of board {board_id}",
+            filters,
+            since,
+            page_size,
+        )
+
+    def card_actions(
+        self,
+        card_id: str,
+        filters: str | Sequence[str] = "all",
+        since: str | datetime | None = None,
+        *,
+        page_size: int = ACTIONS_PAGE_SIZE,
+    ) -> Iterator[dict[str, Any]]:
+        """One card's actions on every board it was on, newest first, paged like
+        `board_actions` (Trello's default filter here is comments only: always pass
+        `filters`). A deleted card raises `IssueNotFoundError`."""
+        return self._actions(
+            f"/cards/{card_id}/actions",
+            f"read the actions of card {card_id}",
+            filters,
+            since,
+            page_size,
+            missing=IssueNotFoundError,
+        )
+
+    def _actions(
+        self,
+        path: str,
+        action: str,
+        filters: str | Sequence[str],
+        since: str | datetime | None,
+        page_size: int,
+        *,
+        missing: type[ConnectorError] = TrelloNotFoundError,
+    ) -> Iterator[dict[str, Any]]:
         if not 1 <= page_size <= ACTIONS_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {ACTIONS_PAGE_SIZE}")
         kinds = filters if isinstance(filters, str) else ",".join(filters)
@@ -433,12 +478,11 @@ class TrelloClient:
         if since is not None:
             params["since"] = _when(since)
             since_id = params["since"].lower() if _OBJECT_ID.match(params["since"]) else None
-        action = f"read the actions of board {board_id}"
         seen: set[str] = set()
         before: str | None = None
         while True:
             page_params = {**params, "before": before} if before else params
-            page = self._get_list(f"/boards/{board_id}/actions", action, **page_params)
+            page = self._get_list(path, action, missing=missing, **page_params)
             for item in page:
                 if since_id is not None and str(item.get("id", "")).lower() <= since_id:
                     return  # Trello ignored `since`: everything from here on is older
