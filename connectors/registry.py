@@ -22,8 +22,9 @@ log = structlog.get_logger(__name__)
 def _builtin() -> dict[str, type[Connector]]:
     from connectors.azure_devops import AzureDevOpsConnector
     from connectors.jira import JiraConnector
+    from connectors.trello import TrelloConnector
 
-    return {cls.kind: cls for cls in (JiraConnector, AzureDevOpsConnector)}
+    return {cls.kind: cls for cls in (JiraConnector, AzureDevOpsConnector, TrelloConnector)}
 
 
 @cache

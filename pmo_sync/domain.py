@@ -76,6 +76,10 @@ class WorkItemRecord:
     """The tracker's version number of the item as synced (Azure DevOps `rev`), so a
     write-back can refuse to land on an item that changed since (`test /rev`); None
     where the tracker has no such number."""
+    archived: bool = False
+    """Taken off the board without being deleted (a Trello card archived). It stays in the
+    store and its history keeps counting; an archived item that never finished is no longer
+    work in progress."""
 
 
 @dataclass(frozen=True, slots=True)

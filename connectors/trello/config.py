@@ -15,6 +15,7 @@ Everything else has a default; see `TrelloConfig`, `EstimateSource` and
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
@@ -28,6 +29,8 @@ __all__ = [
     "DEFAULT_LIST_STAGES",
     "DEFAULT_URL",
     "EstimateSource",
+    "SprintCadence",
+    "SprintDates",
     "SprintSource",
     "TrelloConfig",
 ]
@@ -150,6 +153,60 @@ class EstimateSource(BaseModel):
         return re.compile(self.pattern, re.IGNORECASE)
 
 
+_LAST_SECOND = timedelta(seconds=1)
+_NUMBER = re.compile(r"\d+")
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+class SprintDates(BaseModel):
+    """One sprint's first and last day (both inclusive, UTC)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SprintDates:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
+class SprintCadence(BaseModel):
+    """Fixed-length sprints numbered in order: one known sprint dates all the others.
+
+    `{sprint: "Sprint 18", starts: 2026-11-16, days: 14}`: Sprint 18 runs from
+    16 November for 14 days, so Sprint 19 starts on 30 November and Sprint 17 on
+    2 November. A sprint's number is the first number in its name.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sprint: str
+    starts: date
+    days: int = Field(default=14, ge=1, le=365)
+
+    @field_validator("sprint")
+    @classmethod
+    def _numbered(cls, sprint: str) -> str:
+        if not _NUMBER.search(sprint):
+            raise ValueError(f"{sprint!r} has no number to count sprints from")
+        return sprint
+
+    def dates_of(self, name: str) -> SprintDates | None:
+        """The dates of a numbered sprint; None for a name without a number."""
+        found = _NUMBER.search(name)
+        anchor = _NUMBER.search(self.sprint)
+        if found is None or anchor is None:
+            return None
+        start = self.starts + timedelta(days=(int(found.group()) - int(anchor.group())) * self.days)
+        return SprintDates(start=start, end=start + timedelta(days=self.days - 1))
+
+
 class SprintSource(BaseModel):
     """`sprints:` — how a card's sprint is recognised (Trello has no sprints of its own).
 
@@ -160,6 +217,18 @@ class SprintSource(BaseModel):
     - `{from: list, pattern: "^Sprint "}`: lists whose name matches the
       regular expression (case-insensitive) are sprints; a card on such a list
       is in that sprint.
+
+    Trello knows no sprint dates, so they come from the config:
+
+    - `cadence: {sprint: "Sprint 18", starts: 2026-11-16, days: 14}` dates
+      every numbered sprint from one known sprint (`SprintCadence`);
+    - `dates: {"Hardening": {start: 2026-12-01, end: 2026-12-05}}` dates
+      sprints by name, before the cadence (for a sprint off the cadence or
+      without a number).
+
+    Days are UTC days; a sprint ends at the last second of its last day. A
+    sprint neither dates is stored without dates (a future sprint): its cards
+    still count for flow metrics, and `connectors check` names it.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -171,6 +240,8 @@ class SprintSource(BaseModel):
     """The label name prefix (`from: label` only)."""
     pattern: str | None = None
     """The list name regular expression (`from: list` only)."""
+    cadence: SprintCadence | None = None
+    dates: dict[str, SprintDates] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -200,6 +271,19 @@ class SprintSource(BaseModel):
             if problem:
                 raise ValueError(f"pattern: {problem}")
         return self
+
+    def window(self, sprint_name: str) -> tuple[datetime, datetime] | None:
+        """(start, end) of a sprint by name: `dates` first, then the cadence; None if neither
+        dates it. The end is the last second of the last day."""
+        dates = self.dates.get(sprint_name)
+        if dates is None:
+            folded = sprint_name.casefold()
+            dates = next((d for n, d in self.dates.items() if n.casefold() == folded), None)
+        if dates is None and self.cadence is not None:
+            dates = self.cadence.dates_of(sprint_name)
+        if dates is None:
+            return None
+        return _midnight(dates.start), _midnight(dates.end + timedelta(days=1)) - _LAST_SECOND
 
     def regex(self) -> re.Pattern[str]:
         """The compiled list `pattern` (case-insensitive); ValueError for other sources."""

@@ -33,7 +33,7 @@ __all__ = [
     "utc",
 ]
 
-HASH_VERSION = 2
+HASH_VERSION = 3
 """Bump when the serialisation changes; every row then reloads once."""
 
 ITEM_COLUMNS = (
@@ -57,6 +57,7 @@ ITEM_COLUMNS = (
     "resolved",
     "last_activity",
     "revision",
+    "archived",
 )
 CHANGE_COLUMNS = (
     "field",

@@ -134,7 +134,12 @@ def iter_item_inputs(
             query = (
                 select(*columns)
                 .select_from(joined)
-                .where(_items.c.id > last_id, _items.c.deleted_at.is_(None))
+                .where(
+                    _items.c.id > last_id,
+                    _items.c.deleted_at.is_(None),
+                    # archived unfinished: off the board, neither in progress nor done
+                    ~(_items.c.archived & (_items.c.stage != Stage.DONE.value)),
+                )
                 .order_by(_items.c.id)
                 .limit(batch)
             )

@@ -1,0 +1,114 @@
+"""`pmo-sync connectors check` for Trello: the key and token, the boards, and the mapping.
+
+Each result says what to do when it fails. Lists no stage is configured for are
+warnings (their cards count as in progress until mapped); so are sprints the
+calendar cannot date. A missing estimate or sprint custom field is a warning
+too: those cards simply have no estimate or sprint. Write-back fields missing on
+a board are errors, with the command that creates them.
+"""
+
+from __future__ import annotations
+
+from connectors.base import CheckReport
+from connectors.errors import ConnectorError
+from connectors.trello.client import TrelloClient
+from connectors.trello.config import TrelloConfig
+from connectors.trello.convert import UNMAPPED, BoardInfo
+from connectors.trello.streams import board_info, list_stage_table
+
+__all__ = ["check_connector"]
+
+
+def check_connector(client: TrelloClient, config: TrelloConfig) -> CheckReport:
+    report = CheckReport()
+    try:
+        me = client.me()
+    except ConnectorError as exc:
+        report.add("credentials", False, str(exc))
+        return report
+    who = me.get("fullName") or me.get("username") or me.get("id")
+    report.add("credentials", True, f"the token is {who}'s (@{me.get('username')})")
+    try:
+        boards = client.resolve_boards(config.boards)
+    except ConnectorError as exc:
+        report.add("boards", False, str(exc))
+        return report
+    report.add("boards", True, ", ".join(f"{b.get('name')} ({b.get('id')})" for b in boards))
+    for board in boards:
+        name = str(board.get("name"))
+        try:
+            info = board_info(
+                board, client.lists(str(board["id"])), client.custom_fields(str(board["id"]))
+            )
+        except ConnectorError as exc:
+            report.add(f"board {name}", False, str(exc))
+            continue
+        open_lists = [x.name for x in info.lists.values() if not x.closed]
+        stages = list_stage_table(config, open_lists)
+        unmapped = [n for n in open_lists if stages.get(" ".join(n.split()).casefold()) is None]
+        if unmapped:
+            report.add(
+                f"lists of {name}",
+                False,
+                f"no stage for {', '.join(repr(n) for n in unmapped)}: their cards count as in "
+                f"progress (status category {UNMAPPED!r}); map them under list_stages "
+                "(todo, in_progress or done)",
+                severity="warning",
+            )
+        else:
+            report.add(f"lists of {name}", True, f"{len(open_lists)} lists, each with a stage")
+        _check_sources(report, config, name, info)
+        if config.writeback.enabled and config.writeback.fields:
+            missing = [f for f in config.writeback.fields.values() if info.field_named(f) is None]
+            report.add(
+                f"write-back fields on {name}",
+                not missing,
+                (
+                    f"missing custom fields {', '.join(repr(m) for m in missing)}: run "
+                    f"`pmo-sync connectors provision {config.name}` (the board needs the "
+                    "Custom Fields power-up)"
+                )
+                if missing
+                else "every write-back field exists",
+            )
+    return report
+
+
+def _check_sources(report: CheckReport, config: TrelloConfig, board: str, info: BoardInfo) -> None:
+    estimate = config.estimate
+    if estimate.source == "custom_field":
+        found = info.field_named(estimate.name or "")
+        ok = found is not None and found.type in ("number", "list")
+        report.add(
+            f"estimate on {board}",
+            ok,
+            f"custom field {estimate.name!r} ({found.type})"
+            if ok and found
+            else f"no number custom field {estimate.name!r}: cards will have no estimate; "
+            "set estimate: in the config (from: custom_field, label or title)",
+            severity="warning",
+        )
+    sprints = config.sprints
+    if sprints.source == "custom_field":
+        found = info.field_named(sprints.name or "")
+        ok = found is not None and found.type in ("list", "text")
+        report.add(
+            f"sprints on {board}",
+            ok,
+            f"custom field {sprints.name!r} ({found.type})"
+            if ok and found
+            else f"no dropdown or text custom field {sprints.name!r}: cards will have no "
+            "sprint; set sprints: in the config (from: custom_field, label or list)",
+            severity="warning",
+        )
+        if ok and found and found.type == "list":
+            undated = [o for o in found.options.values() if sprints.window(o) is None]
+            if undated:
+                report.add(
+                    f"sprint dates on {board}",
+                    False,
+                    f"no dates for {', '.join(repr(u) for u in undated[:5])}"
+                    f"{' ...' if len(undated) > 5 else ''}: add sprints.cadence or "
+                    "sprints.dates to the config (Trello keeps no sprint dates)",
+                    severity="warning",
+                )

@@ -1,0 +1,548 @@
+"""Trello cards and their actions → normalised records. Pure functions, no I/O.
+
+Trello keeps no field history of its own: a card's history is the actions that
+name it (`createCard`, `updateCard` with `old.idList`, `moveCardToBoard`,
+`updateCustomFieldItem`, label and member actions...). `convert_card` replays
+them oldest first on a small state (list, board, custom field values by field
+name, labels, members, title) and, after each action, compares what the
+metrics read — the list (status), the sprint, the estimate, the assignee, the
+Blocked label — with the state before it: each difference is one change at the
+action's date, with id ``<action id>:<field>``.
+
+Where the history is silent, the card as it is now decides: a field no action
+ever set (a copy's values, a value set before the history starts) is taken to
+have had its current value since the card was created, so the replay never
+invents a change. Custom field values are kept by field *name*, because a card
+moved to another board keeps a value only when that board has a field of the
+same name and type (and, for a dropdown, an option of the same text); Trello
+drops the others without an action.
+
+Sprints are per board (a board is a team): "Sprint 14" on Team Alpha's board
+and on Team Beta's are two sprints, ``<board id>:Sprint 14``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.trello.config import EstimateSource, SprintSource
+from pmo_sync.domain import (
+    ChangeField,
+    ItemBundle,
+    ItemChange,
+    SprintMembership,
+    SprintRecord,
+    Stage,
+    StatusRecord,
+    WorkItemRecord,
+)
+
+__all__ = [
+    "ACTION_FILTERS",
+    "CREATION_TYPES",
+    "BoardInfo",
+    "FieldInfo",
+    "ListInfo",
+    "TrelloContext",
+    "card_id_of",
+    "convert_card",
+    "convert_list",
+    "convert_sprint",
+    "has_creation",
+    "object_id_time",
+    "parse_trello_datetime",
+    "sprint_external_id",
+]
+
+CREATION_TYPES = frozenset({"createCard", "copyCard", "convertToCardFromCheckItem", "emailCard"})
+ACTION_FILTERS = (
+    "createCard", "copyCard", "convertToCardFromCheckItem", "emailCard", "updateCard",
+    "moveCardFromBoard", "moveCardToBoard", "deleteCard", "updateCustomFieldItem",
+    "addLabelToCard", "removeLabelFromCard", "addMemberToCard", "removeMemberFromCard",
+    "commentCard", "updateList", "updateCustomField",
+)  # fmt: skip
+"""Every action type the conversion reads; `updateList` and `updateCustomField` (renames) are
+not about one card and make the stream re-read the board."""
+BLOCKED_LABEL = "blocked"
+BUG_LABEL = "bug"
+UNMAPPED = "unmapped"
+"""The status category of a list no stage is configured for (counted as in progress)."""
+
+
+def parse_trello_datetime(value: Any) -> datetime | None:
+    """Trello writes ISO 8601 with milliseconds and a Z."""
+    if value is None or value == "":
+        return None
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def object_id_time(object_id: str) -> datetime:
+    """When a Trello object was created: its id's first 4 bytes are Unix seconds."""
+    return datetime.fromtimestamp(int(object_id[:8], 16), tz=UTC)
+
+
+def sprint_external_id(board_id: str, sprint_name: str) -> str:
+    return f"{board_id}:{sprint_name}"
+
+
+def card_id_of(action: Mapping[str, Any]) -> str | None:
+    card = (action.get("data") or {}).get("card")
+    return str(card["id"]) if isinstance(card, Mapping) and card.get("id") else None
+
+
+def has_creation(actions: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether a card's actions start at its creation (else older ones are missing)."""
+    return any(a.get("type") in CREATION_TYPES for a in actions)
+
+
+@dataclass(frozen=True, slots=True)
+class ListInfo:
+    id: str
+    name: str
+    board_id: str
+    closed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FieldInfo:
+    """A board's custom field definition; `options` maps a dropdown's option ids to texts."""
+
+    id: str
+    name: str
+    type: str
+    board_id: str
+    options: Mapping[str, str] = field(default_factory=dict)
+
+    def value_of(self, item: Mapping[str, Any] | None) -> str | None:
+        """A custom field item's value as text (a dropdown's option text); None when unset."""
+        if not item:
+            return None
+        if self.type == "list":
+            chosen = item.get("idValue")
+            return self.options.get(str(chosen)) if chosen else None
+        value = item.get("value")
+        if not isinstance(value, Mapping) or not value:
+            return None
+        for kind in ("number", "text", "date", "checked"):
+            if value.get(kind) not in (None, ""):
+                return str(value[kind])
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class BoardInfo:
+    id: str
+    name: str
+    lists: Mapping[str, ListInfo]
+    fields: Mapping[str, FieldInfo]
+
+    def field_named(self, name: str) -> FieldInfo | None:
+        folded = name.casefold()
+        return next((f for f in self.fields.values() if f.name.casefold() == folded), None)
+
+
+@dataclass(frozen=True, slots=True)
+class TrelloContext:
+    """What converting a card needs beyond its own JSON and actions."""
+
+    boards: Mapping[str, BoardInfo]
+    list_stages: Mapping[str, Stage | None]  # folded list name -> stage (None: unmapped)
+    estimate: EstimateSource
+    sprints: SprintSource
+    bot: str | None = None  # the token's member: its actions are pmo-sync's own
+    site_url: str = "https://trello.com"
+
+    def list_info(self, list_id: str | None) -> ListInfo | None:
+        if not list_id:
+            return None
+        for board in self.boards.values():
+            found = board.lists.get(list_id)
+            if found is not None:
+                return found
+        return None
+
+    def field_info(self, field_id: str | None) -> FieldInfo | None:
+        if not field_id:
+            return None
+        for board in self.boards.values():
+            found = board.fields.get(field_id)
+            if found is not None:
+                return found
+        return None
+
+    def stage(self, list_name: str | None) -> tuple[str, Stage]:
+        """(category, stage) of a list by name; an unmapped list counts as in progress."""
+        stage = self.list_stages.get(" ".join((list_name or "").split()).casefold())
+        if stage is None:
+            return UNMAPPED, Stage.IN_PROGRESS
+        return stage.value, stage
+
+
+@dataclass(slots=True)
+class _State:
+    """A card as the replay has it after some action."""
+
+    board_id: str
+    list_id: str | None
+    list_name: str | None
+    title: str
+    values: dict[str, tuple[str, str | None]]  # folded field name -> (field type, text)
+    labels: list[str]  # names, in the order they were added
+    members: list[str]  # member ids, in the order they were added
+
+
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """What the metrics read of a state."""
+
+    list_id: str | None
+    status: str | None
+    sprint: str | None  # the sprint's external id
+    sprint_name: str | None
+    estimate: float | None
+    assignee: str | None
+    flagged: bool
+
+
+def _number(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _first_match(pattern: re.Pattern[str], texts: Iterable[str]) -> float | None:
+    for text in texts:
+        found = pattern.search(text)
+        if found is not None:
+            return _number(found.group(1))
+    return None
+
+
+def _read(state: _State, ctx: TrelloContext) -> _Reading:
+    estimate_source, sprint_source = ctx.estimate, ctx.sprints
+    if estimate_source.source == "custom_field":
+        estimate = _number(state.values.get((estimate_source.name or "").casefold(), ("", None))[1])
+    elif estimate_source.source == "label":
+        estimate = _first_match(estimate_source.regex(), state.labels)
+    else:
+        estimate = _first_match(estimate_source.regex(), [state.title])
+    sprint_name: str | None
+    if sprint_source.source == "custom_field":
+        sprint_name = state.values.get((sprint_source.name or "").casefold(), ("", None))[1]
+    elif sprint_source.source == "label":
+        prefix = (sprint_source.prefix or "").casefold()
+        named = [label for label in state.labels if label.casefold().startswith(prefix)]
+        sprint_name = named[-1] if named else None
+    else:
+        name = state.list_name or ""
+        sprint_name = name if sprint_source.regex().search(name) else None
+    return _Reading(
+        list_id=state.list_id,
+        status=state.list_name,
+        sprint=sprint_external_id(state.board_id, sprint_name) if sprint_name else None,
+        sprint_name=sprint_name,
+        estimate=estimate,
+        assignee=state.members[0] if state.members else None,
+        flagged=any(label.casefold() == BLOCKED_LABEL for label in state.labels),
+    )
+
+
+def _current_state(card: Mapping[str, Any], ctx: TrelloContext) -> _State:
+    board_id = str(card.get("idBoard", ""))
+    list_id = str(card.get("idList", "")) or None
+    listed = ctx.list_info(list_id)
+    values: dict[str, tuple[str, str | None]] = {}
+    for item in card.get("customFieldItems") or []:
+        info = ctx.field_info(str(item.get("idCustomField", "")))
+        if info is not None:
+            values[info.name.casefold()] = (info.type, info.value_of(item))
+    return _State(
+        board_id=board_id,
+        list_id=list_id,
+        list_name=listed.name if listed else None,
+        title=str(card.get("name", "")),
+        values=values,
+        labels=[str(lb.get("name", "")) for lb in card.get("labels") or [] if lb.get("name")],
+        members=[str(m) for m in card.get("idMembers") or []],
+    )
+
+
+def _ordered(actions: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Oldest first, each action once (ids are unique; the date breaks no tie ids would)."""
+    unique = {str(a["id"]): a for a in actions if a.get("id")}
+    return sorted(unique.values(), key=lambda a: (str(a.get("date", "")), str(a["id"])))
+
+
+class _Replay:
+    """Replays one card's actions; see the module docstring for the rules."""
+
+    def __init__(self, card: Mapping[str, Any], ctx: TrelloContext) -> None:
+        self.ctx = ctx
+        self.now = _current_state(card, ctx)
+        self.card_id = str(card["id"])
+
+    def initial_state(self, actions: list[Mapping[str, Any]]) -> _State:
+        """The card at creation: the creation's list and board; every field no action touched
+        at its current value; fields, labels and members some action set start empty."""
+        touched_fields: set[str] = set()
+        touched_labels = touched_members = False
+        board_id, list_id, list_name = self.now.board_id, self.now.list_id, self.now.list_name
+        first_move_seen = False
+        for action in actions:
+            kind, data = action.get("type"), action.get("data") or {}
+            if kind in CREATION_TYPES or (kind == "updateCard" and not first_move_seen):
+                where = data.get("list") if kind in CREATION_TYPES else data.get("listBefore")
+                if isinstance(where, Mapping) and where.get("id"):
+                    list_id, list_name = self._list(where)
+                    board_id = str((data.get("board") or {}).get("id", board_id))
+                    first_move_seen = True
+            if kind == "moveCardFromBoard" and not first_move_seen:
+                where = data.get("list") or {}
+                if where.get("id"):
+                    list_id, list_name = self._list(where)
+                board_id = str((data.get("board") or {}).get("id", board_id))
+                first_move_seen = True
+            if kind == "updateCustomFieldItem":
+                name = self._field_name(data)
+                if name:
+                    touched_fields.add(name.casefold())
+            elif kind in ("addLabelToCard", "removeLabelFromCard"):
+                touched_labels = True
+            elif kind in ("addMemberToCard", "removeMemberFromCard"):
+                touched_members = True
+        title = self.now.title
+        for action in actions:
+            old = (action.get("data") or {}).get("old") or {}
+            if action.get("type") == "updateCard" and "name" in old:
+                title = str(old["name"])
+                break
+        return _State(
+            board_id=board_id,
+            list_id=list_id,
+            list_name=list_name,
+            title=title,
+            values={k: v for k, v in self.now.values.items() if k not in touched_fields},
+            labels=[] if touched_labels else list(self.now.labels),
+            members=[] if touched_members else list(self.now.members),
+        )
+
+    def _list(self, ref: Mapping[str, Any]) -> tuple[str, str]:
+        """A list's id and its *current* name (what stages are mapped by)."""
+        list_id = str(ref["id"])
+        info = self.ctx.list_info(list_id)
+        return list_id, info.name if info else str(ref.get("name", ""))
+
+    def _field_name(self, data: Mapping[str, Any]) -> str | None:
+        ref = data.get("customField") or {}
+        info = self.ctx.field_info(str(ref.get("id", "")))
+        return info.name if info else ref.get("name")
+
+    def apply(self, state: _State, action: Mapping[str, Any]) -> None:
+        kind, data = action.get("type"), action.get("data") or {}
+        old = data.get("old") or {}
+        if kind == "updateCard" and "idList" in old:
+            after = data.get("listAfter") or {"id": (data.get("card") or {}).get("idList")}
+            if after.get("id"):
+                state.list_id, state.list_name = self._list(after)
+        elif kind == "updateCard" and "name" in old:
+            state.title = str((data.get("card") or {}).get("name", state.title))
+        elif kind == "moveCardToBoard":
+            self._move_board(state, data)
+        elif kind == "updateCustomFieldItem":
+            name = self._field_name(data)
+            if name:
+                ref = data.get("customField") or {}
+                info = self.ctx.field_info(str(ref.get("id", "")))
+                kind_of_field = info.type if info else str(ref.get("type", "text"))
+                item = data.get("customFieldItem") or {}
+                if info is not None:
+                    text = info.value_of(item)
+                else:
+                    text = FieldInfo("", name, kind_of_field, "").value_of(item)
+                if text is None:
+                    state.values.pop(name.casefold(), None)
+                else:
+                    state.values[name.casefold()] = (kind_of_field, text)
+        elif kind in ("addLabelToCard", "removeLabelFromCard"):
+            label = str((data.get("label") or {}).get("name") or data.get("text") or "")
+            if label:
+                if label in state.labels:
+                    state.labels.remove(label)
+                if kind == "addLabelToCard":
+                    state.labels.append(label)
+        elif kind in ("addMemberToCard", "removeMemberFromCard"):
+            member = str(data.get("idMember") or (data.get("member") or {}).get("id") or "")
+            if member:
+                if member in state.members:
+                    state.members.remove(member)
+                if kind == "addMemberToCard":
+                    state.members.append(member)
+
+    def _move_board(self, state: _State, data: Mapping[str, Any]) -> None:
+        """Into another board: its list; values kept only where that board has a field of
+        the same name and type (and the dropdown option of the same text)."""
+        board_id = str((data.get("board") or {}).get("id", state.board_id))
+        target = data.get("list") or {}
+        if target.get("id"):
+            state.list_id, state.list_name = self._list(target)
+        board = self.ctx.boards.get(board_id)
+        kept: dict[str, tuple[str, str | None]] = {}
+        for name, (kind, text) in state.values.items():
+            there = board.field_named(name) if board else None
+            if there is None or there.type != kind:
+                continue
+            if kind == "list" and text not in there.options.values():
+                continue
+            kept[name] = (kind, text)
+        state.values = kept
+        state.board_id = board_id
+
+
+def _num(value: float | None) -> str | None:
+    return None if value is None else repr(float(value))
+
+
+def convert_card(
+    card: Mapping[str, Any], actions: Iterable[Mapping[str, Any]], ctx: TrelloContext
+) -> ItemBundle:
+    """A card (`GET /boards/{id}/cards/all` with `customFieldItems`) and its actions → its
+    record and whole history. Raises ValueError for a card without id or board."""
+    if not card.get("id") or not card.get("idBoard"):
+        raise ValueError("a card without id or idBoard")
+    card_id = str(card["id"])
+    ordered = _ordered(a for a in actions if card_id_of(a) == card_id)
+    replay = _Replay(card, ctx)
+    state = replay.initial_state(ordered)
+    creations = [a for a in ordered if a.get("type") in CREATION_TYPES]
+    created = parse_trello_datetime(creations[0].get("date")) if creations else None
+    created = created or object_id_time(card_id)
+    before = _read(state, ctx)
+    changes: list[ItemChange] = []
+    stays: list[SprintMembership] = []
+    open_since: datetime | None = created if before.sprint else None
+    last_activity = created
+    resolved = created if ctx.stage(before.status)[1] is Stage.DONE else None
+    for action in ordered:
+        at = parse_trello_datetime(action.get("date")) or created
+        author = str(action.get("idMemberCreator") or "") or None
+        if ctx.bot is None or author != ctx.bot:
+            last_activity = max(last_activity, at)
+        replay.apply(state, action)
+        after = _read(state, ctx)
+        action_id = str(action["id"])
+        pairs: list[tuple[ChangeField, str | None, str | None, str | None, str | None]] = []
+        if after.list_id != before.list_id and after.status is not None:
+            pairs.append((ChangeField.STATUS, before.status, after.status, None, None))
+        if after.sprint != before.sprint:
+            pairs.append(
+                (
+                    ChangeField.SPRINT,
+                    before.sprint,
+                    after.sprint,
+                    before.sprint_name,
+                    after.sprint_name,
+                )
+            )
+            if open_since is not None and before.sprint is not None:
+                stays.append(SprintMembership(card_id, before.sprint, open_since, at))
+            open_since = at if after.sprint is not None else None
+        if after.estimate != before.estimate:
+            pairs.append(
+                (ChangeField.ESTIMATE, _num(before.estimate), _num(after.estimate), None, None)
+            )
+        if after.assignee != before.assignee:
+            pairs.append((ChangeField.ASSIGNEE, before.assignee, after.assignee, None, None))
+        if after.flagged != before.flagged:
+            flags = str(before.flagged).lower(), str(after.flagged).lower()
+            pairs.append((ChangeField.FLAGGED, *flags, None, None))
+        for kind, frm, to, frm_d, to_d in pairs:
+            changes.append(
+                ItemChange(
+                    card_id, f"{action_id}:{kind.value}", kind, at, frm, to, frm_d, to_d, author
+                )
+            )
+        if after.status != before.status:
+            now_done = ctx.stage(after.status)[1] is Stage.DONE
+            was_done = ctx.stage(before.status)[1] is Stage.DONE
+            if now_done and not was_done:
+                resolved = at
+            elif not now_done:
+                resolved = None
+        before = after
+
+    current = _read(replay.now, ctx)
+    if open_since is not None and before.sprint is not None:
+        stays.append(SprintMembership(card_id, before.sprint, open_since, None))
+    board = ctx.boards.get(replay.now.board_id)
+    category, stage = ctx.stage(current.status)
+    last_dates = [parse_trello_datetime(card.get("dateLastActivity"))]
+    last_dates += [parse_trello_datetime(a.get("date")) for a in ordered[-1:]]
+    updated = max([d for d in last_dates if d is not None] or [created])
+    labels = tuple(sorted(replay.now.labels))
+    short_link = str(card.get("shortLink") or card_id)
+    item = WorkItemRecord(
+        external_id=card_id,
+        key=short_link,
+        url=str(card.get("shortUrl") or f"{ctx.site_url}/c/{short_link}"),
+        title=replay.now.title,
+        item_type="bug" if any(x.casefold() == BUG_LABEL for x in labels) else "story",
+        raw_type="card",
+        status=current.status or "",
+        status_category=category,
+        stage=stage,
+        project=board.name if board else replay.now.board_id,
+        team=board.name if board else None,
+        assignee=current.assignee,
+        estimate=current.estimate,
+        parent_key=None,
+        labels=labels,
+        flagged=current.flagged,
+        created=created,
+        updated=max(updated, created),
+        resolved=(resolved or created) if stage is Stage.DONE else None,
+        last_activity=last_activity,
+        archived=bool(card.get("closed")),
+    )
+    raw = {k: card.get(k) for k in ("id", "idShort", "shortLink", "idBoard", "idList", "closed")}
+    return ItemBundle(item=item, changes=changes, memberships=stays, raw=raw)
+
+
+def convert_list(raw: ListInfo, ctx: TrelloContext) -> StatusRecord:
+    """A list as a status: its stage from the mapping (an unmapped list: in progress)."""
+    category, stage = ctx.stage(raw.name)
+    return StatusRecord(external_id=raw.id, name=raw.name, category=category, stage=stage)
+
+
+def convert_sprint(
+    board: BoardInfo, sprint_name: str, sprints: SprintSource, now: datetime
+) -> SprintRecord:
+    """A sprint of a board, dated by the config's calendar (undated: a future sprint)."""
+    window = sprints.window(sprint_name)
+    start, end = window if window else (None, None)
+    if end is not None and end < now:
+        state = "closed"
+    elif start is not None and start <= now:
+        state = "active"
+    else:
+        state = "future"
+    return SprintRecord(
+        external_id=sprint_external_id(board.id, sprint_name),
+        name=sprint_name,
+        state=state,
+        board_external_id=board.id,
+        team=board.name,
+        start=start,
+        end=end,
+        completed=end if state == "closed" else None,
+        goal=None,
+    )

@@ -1,0 +1,382 @@
+"""The Trello streams, in load order: cards, lists (as statuses), sprints, census.
+
+How history is read. A board's actions (`GET /boards/{id}/actions`, newest first,
+1,000 a page, paged back with `before`) are the history of every card on it;
+Trello has no per-field history. So:
+
+- **Full run**: every board's actions are read from the start, grouped by card
+  across all the boards (a card moved from Team Alpha to Team Beta has half its
+  history in each log), and each card listed by `GET /boards/{id}/cards/all`
+  (archived ones too) is converted from them. A card whose group holds no
+  creation — it came from a board out of scope, or its creation is older than
+  Trello keeps — is read on its own (`GET /cards/{id}/actions`, every board it
+  was on). Calls: one per 1,000 actions, plus lists, custom fields and cards
+  per board.
+- **Incremental run**: each board's actions `since` the newest action seen. A
+  board with none costs that one call and nothing else. On a board with some,
+  the lists, custom fields and cards are read again, and each card named by a
+  new action made by someone other than pmo-sync's own member is re-converted:
+  from the new actions alone when they include its creation, else from its own
+  full action list (one call per such card; a card with 1,349 actions: two).
+  pmo-sync's write-back (custom field values, its comment) therefore costs the
+  next sync nothing. A renamed list or custom field (`updateList`,
+  `updateCustomField`) makes the board's history be read again in full, since
+  the status names of every card on it may have changed.
+- **Deletions**: a `deleteCard`, a card that left the boards in scope, a board
+  dropped from the config, or a first full read into a store already holding
+  cards makes the census stream list the card ids of every board (archived
+  cards included: archived is not deleted) so the store marks the others
+  deleted.
+
+Bookmark (`cards`): per board the newest action id, its lists, custom fields
+and the sprint names seen; the resolved boards and the token's member, re-read
+every `METADATA_TTL`; a fingerprint of the config's mapping (a changed mapping
+means a full read).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+
+from connectors.base import Stream, StreamContext
+from connectors.errors import ConnectorError, IssueNotFoundError
+from connectors.trello.client import TrelloClient
+from connectors.trello.config import DEFAULT_LIST_STAGES, TrelloConfig
+from connectors.trello.convert import (
+    ACTION_FILTERS,
+    BoardInfo,
+    FieldInfo,
+    ListInfo,
+    TrelloContext,
+    card_id_of,
+    convert_card,
+    convert_list,
+    convert_sprint,
+    has_creation,
+)
+from pmo_sync.domain import Census, ItemBundle, SprintRecord, StatusRecord
+
+__all__ = [
+    "CardsStream",
+    "CensusStream",
+    "ListsStream",
+    "SprintsStream",
+    "TrelloRunState",
+    "board_info",
+    "list_stage_table",
+]
+
+log = structlog.get_logger(__name__)
+
+METADATA_TTL = timedelta(hours=6)
+STRUCTURE_ACTIONS = frozenset({"updateList", "updateCustomField"})
+
+
+def list_stage_table(config: TrelloConfig, names: list[str]) -> dict[str, Any]:
+    """Folded list name -> stage (None: unmapped) for the lists the boards have."""
+    table: dict[str, Any] = {k: v for k, v in DEFAULT_LIST_STAGES.items()}
+    for name in names:
+        table[" ".join(name.split()).casefold()] = config.stage_of_list(name)
+    return table
+
+
+def board_info(
+    board: Mapping[str, Any], lists: list[dict[str, Any]], fields: list[dict[str, Any]]
+) -> BoardInfo:
+    """A board's metadata from its `lists` and `customFields` answers."""
+    board_id = str(board["id"])
+    return BoardInfo(
+        id=board_id,
+        name=str(board.get("name", board_id)),
+        lists={
+            str(x["id"]): ListInfo(
+                str(x["id"]), str(x.get("name", "")), board_id, bool(x.get("closed"))
+            )
+            for x in lists
+        },
+        fields={
+            str(f["id"]): FieldInfo(
+                str(f["id"]),
+                str(f.get("name", "")),
+                str(f.get("type", "text")),
+                board_id,
+                {
+                    str(o["id"]): str((o.get("value") or {}).get("text", ""))
+                    for o in f.get("options") or []
+                },
+            )
+            for f in fields
+        },
+    )
+
+
+def _board_to_json(board: BoardInfo) -> dict[str, Any]:
+    return {
+        "name": board.name,
+        "lists": [[x.id, x.name, x.closed] for x in board.lists.values()],
+        "fields": [[f.id, f.name, f.type, dict(f.options)] for f in board.fields.values()],
+    }
+
+
+def _board_from_json(board_id: str, data: Mapping[str, Any]) -> BoardInfo:
+    return BoardInfo(
+        id=board_id,
+        name=str(data["name"]),
+        lists={x[0]: ListInfo(x[0], x[1], board_id, bool(x[2])) for x in data["lists"]},
+        fields={f[0]: FieldInfo(f[0], f[1], f[2], board_id, dict(f[3])) for f in data["fields"]},
+    )
+
+
+@dataclass(slots=True)
+class TrelloRunState:
+    """What the streams of one run share; filled by the cards stream."""
+
+    boards: dict[str, BoardInfo] = field(default_factory=dict)  # in config order
+    sprint_names: dict[str, set[str]] = field(default_factory=dict)  # board id -> names
+    listed: dict[str, set[str]] = field(default_factory=dict)  # board id -> card ids read
+    bot: str | None = None
+    census_needed: bool = False
+    store_was_empty: bool = False
+
+    def context(self, config: TrelloConfig) -> TrelloContext:
+        names = [x.name for b in self.boards.values() for x in b.lists.values()]
+        return TrelloContext(
+            boards=self.boards,
+            list_stages=list_stage_table(config, names),
+            estimate=config.estimate,
+            sprints=config.sprints,
+            bot=config.writeback.ignored_account(self.bot),
+        )
+
+
+class CardsStream(Stream):
+    """Every card of the boards with its whole history, from the boards' actions."""
+
+    name = "cards"
+    record_type = ItemBundle
+    primary_keys = ("external_id",)
+    replication_key = "last_action"
+
+    def __init__(self, client: TrelloClient, config: TrelloConfig, state: TrelloRunState) -> None:
+        self.client, self.config, self.state = client, config, state
+        self._bookmark: dict[str, Any] | None = None
+
+    def _scope_key(self) -> str:
+        mapping = {
+            "boards": [b.casefold() for b in self.config.boards],
+            "list_stages": {k.casefold(): v.value for k, v in self.config.list_stages.items()},
+            "estimate": self.config.estimate.model_dump(mode="json"),
+            "sprints": self.config.sprints.model_dump(mode="json", exclude={"cadence", "dates"}),
+        }
+        return hashlib.sha256(json.dumps(mapping, sort_keys=True).encode()).hexdigest()[:16]
+
+    def records(self, context: StreamContext) -> Iterator[ItemBundle]:
+        self.state.store_was_empty = context.store.live_item_count() == 0
+        previous = None if context.full else context.bookmark
+        scope = self._scope_key()
+        if previous and previous.get("scope") != scope:
+            previous = None  # the mapping changed: every card reads differently
+        if previous is None and not self.state.store_was_empty:
+            self.state.census_needed = True
+        known: dict[str, Any] = dict((previous or {}).get("boards") or {})
+        boards, bot, resolved_at = self._boards(previous, context)
+        self.state.bot = bot
+        ignored = self.config.writeback.ignored_account(bot)  # pmo-sync's own edits
+        if previous and set(known) - {b["id"] for b in boards}:
+            self.state.census_needed = True  # a board left the config
+
+        actions_by_card: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        cards: dict[str, dict[str, Any]] = {}
+        wanted: set[str] = set()
+        newest: dict[str, str | None] = {}
+        changed = False
+        for board in boards:
+            board_id = str(board["id"])
+            cached = known.get(board_id)
+            since = cached.get("last_action") if cached else None
+            actions = list(self.client.board_actions(board_id, ACTION_FILTERS, since=since))
+            if since and any(a.get("type") in STRUCTURE_ACTIONS for a in actions):
+                log.info("trello_board_reread", board=board.get("name"), reason="renamed list")
+                since = None
+                actions = list(self.client.board_actions(board_id, ACTION_FILTERS))
+            newest[board_id] = str(actions[0]["id"]) if actions else since
+            own = since and all(str(a.get("idMemberCreator")) == ignored for a in actions)
+            if own and cached:  # nothing new, or only pmo-sync's own write-back
+                self.state.boards[board_id] = _board_from_json(board_id, cached)
+                self.state.sprint_names[board_id] = set(cached.get("sprints") or [])
+                continue
+            changed = True
+            info = board_info(
+                board, self.client.lists(board_id), self.client.custom_fields(board_id)
+            )
+            self.state.boards[board_id] = info
+            self.state.sprint_names[board_id] = set((cached or {}).get("sprints") or [])
+            listing = self.client.cards(board_id)
+            self.state.listed[board_id] = {str(c["id"]) for c in listing}
+            for card in listing:
+                cards[str(card["id"])] = card
+            for action in actions:
+                card_id = card_id_of(action)
+                if card_id is None:
+                    continue
+                actions_by_card[card_id].append(action)
+                if action.get("type") == "deleteCard":
+                    self.state.census_needed = True
+                if since is None or str(action.get("idMemberCreator")) != ignored:
+                    wanted.add(card_id)
+            if since is None:
+                wanted.update(self.state.listed[board_id])
+
+        ctx = self.state.context(self.config)
+        for card_id in sorted(wanted):
+            card = cards.get(card_id)
+            if card is None:
+                self.state.census_needed = True  # deleted, or moved off the boards in scope
+                continue
+            history = actions_by_card.get(card_id, [])
+            if not has_creation(history):
+                try:
+                    history = list(self.client.card_actions(card_id, ACTION_FILTERS))
+                except IssueNotFoundError:
+                    self.state.census_needed = True
+                    continue
+            try:
+                bundle = convert_card(card, history, ctx)
+            except (KeyError, ValueError, TypeError) as exc:
+                context.report_error(f"card {card.get('shortLink', card_id)} skipped: {exc}")
+                continue
+            for stay in bundle.memberships:
+                board_id, _, sprint = stay.sprint_external_id.partition(":")
+                self.state.sprint_names.setdefault(board_id, set()).add(sprint)
+            yield bundle
+
+        self._add_option_sprints()
+        if previous and not changed and resolved_at == previous.get("resolved_at"):
+            self._bookmark = None  # nothing new: keep the stored bookmark
+            return
+        self._bookmark = {
+            "scope": scope,
+            "resolved_at": resolved_at,
+            "bot": bot,
+            "order": list(self.state.boards),
+            "boards": {
+                board_id: {
+                    **_board_to_json(info),
+                    "last_action": newest.get(board_id),
+                    "sprints": sorted(self.state.sprint_names.get(board_id, ())),
+                }
+                for board_id, info in self.state.boards.items()
+            },
+        }
+
+    def _boards(
+        self, previous: Mapping[str, Any] | None, context: StreamContext
+    ) -> tuple[list[dict[str, Any]], str | None, str]:
+        """The boards in scope and the token's member: cached, or two calls every TTL."""
+        if previous:
+            at = previous.get("resolved_at")
+            fresh = at and context.started_at - datetime.fromisoformat(at) < METADATA_TTL
+            if fresh and previous.get("order"):
+                boards = [
+                    {"id": b, "name": previous["boards"][b]["name"]} for b in previous["order"]
+                ]
+                return boards, previous.get("bot"), str(at)
+        bot = str(self.client.me().get("id") or "") or None
+        boards = self.client.resolve_boards(self.config.boards)
+        return boards, bot, context.started_at.isoformat()
+
+    def _add_option_sprints(self) -> None:
+        """A dropdown sprint field's options are the board's sprints, used or not."""
+        source = self.config.sprints
+        if source.source != "custom_field":
+            return
+        for board_id, info in self.state.boards.items():
+            found = info.field_named(source.name or "")
+            if found is not None and found.type == "list":
+                self.state.sprint_names.setdefault(board_id, set()).update(found.options.values())
+
+    def final_bookmark(self) -> dict[str, Any] | None:
+        return self._bookmark
+
+
+class ListsStream(Stream):
+    """Every list of every board as a status, with its stage (unmapped lists: in progress)."""
+
+    name = "lists"
+    record_type = StatusRecord
+    primary_keys = ("external_id",)
+
+    def __init__(self, config: TrelloConfig, state: TrelloRunState) -> None:
+        self.config, self.state = config, state
+
+    def records(self, context: StreamContext) -> Iterator[StatusRecord]:
+        ctx = self.state.context(self.config)
+        for board in self.state.boards.values():
+            for raw in board.lists.values():
+                yield convert_list(raw, ctx)
+
+    def final_bookmark(self) -> dict[str, Any] | None:
+        return None
+
+
+class SprintsStream(Stream):
+    """Each board's sprints, dated by the config's calendar (state as of the run)."""
+
+    name = "sprints"
+    record_type = SprintRecord
+    primary_keys = ("external_id",)
+
+    def __init__(self, config: TrelloConfig, state: TrelloRunState) -> None:
+        self.config, self.state = config, state
+
+    def records(self, context: StreamContext) -> Iterator[SprintRecord]:
+        for board_id, board in self.state.boards.items():
+            for name in sorted(self.state.sprint_names.get(board_id, ())):
+                yield convert_sprint(board, name, self.config.sprints, context.started_at)
+
+    def final_bookmark(self) -> dict[str, Any] | None:
+        return None
+
+
+class CensusStream(Stream):
+    """Marks deleted cards and cards that left the boards; runs only when one may have."""
+
+    name = "census"
+    record_type = Census
+    primary_keys = ("external_id",)
+
+    def __init__(self, client: TrelloClient, config: TrelloConfig, state: TrelloRunState) -> None:
+        self.client, self.config, self.state = client, config, state
+
+    def records(self, context: StreamContext) -> Iterator[Census]:
+        if self.state.store_was_empty or not self.state.census_needed:
+            return
+        ids: set[str] = set()
+        for board_id in self.state.boards:
+            listed = self.state.listed.get(board_id)
+            if listed is None:
+                try:
+                    listed = {str(c["id"]) for c in self.client.cards(board_id, "all", False)}
+                except ConnectorError as exc:
+                    context.report_error(f"census of board {board_id} skipped: {exc}")
+                    return  # a partial census would mark a whole board deleted
+            ids.update(listed)
+        stored = context.store.live_item_count()
+        if not ids and stored:
+            context.report_error(
+                f"the boards list no card while {stored} are stored; not marking them deleted "
+                "(check the token's access to the boards)"
+            )
+            return
+        yield Census(frozenset(ids))
+
+    def final_bookmark(self) -> dict[str, Any] | None:
+        return None
