@@ -205,6 +205,7 @@ def connectors_provision(
     from connectors.jira import JiraConnector
     from connectors.jira.push import JiraWriter
     from connectors.jira.streams import project_keys_in
+    from connectors.trello.config import TrelloConfig
 
     settings = _settings()
     configs = {c.name: c for c in _valid_configs(settings)}
@@ -213,11 +214,22 @@ def connectors_provision(
         err.print(f"no connector named {name!r}", markup=False)
         raise typer.Exit(EXIT_INVALID_CONFIG)
     writeback = getattr(config, "writeback", None)
-    if not isinstance(config, JiraConnector.config_model) or writeback is None:
+    trello = isinstance(config, TrelloConfig)
+    if not (trello or isinstance(config, JiraConnector.config_model)) or writeback is None:
         err.print(f"{name}: write-back is not available for kind {config.kind!r}", markup=False)
         raise typer.Exit(EXIT_INVALID_CONFIG)
     if not writeback.fields:
         out.print(f"{name}: no write-back fields configured; nothing to provision", markup=False)
+        return
+    if trello:  # one field per board and metric: connectors/trello/provision.py
+        from connectors.trello.provision import provision
+
+        refused = False
+        for step in provision(config):
+            (err if step.status == "fail" else out).print(step.line, markup=False)
+            refused = refused or step.failed
+        if refused:
+            raise typer.Exit(EXIT_CONNECTOR_FAILED)
         return
     projects = ", ".join(project_keys_in(config.jql)) or "the projects of the JQL"
     failed = False

@@ -230,7 +230,7 @@ def test_validate_lists_every_error_as_file_field_message(
     assert result.stderr.splitlines() == [
         f"{missing}: token: environment variable PMO_SYNC_CLI_TEST_UNSET is not set",
         f"{bad_url}: url: Input should be a valid URL, relative URL without a base",
-        f"{unknown_kind}: kind: unknown connector kind 'jirra' (known: azure_devops, jira)",
+        f"{unknown_kind}: kind: unknown connector kind 'jirra' (known: azure_devops, jira, trello)",
         f"{unknown_key}: pagesize: unknown key (did you mean 'page_size'?)",
         f"{inline}: token: must be a ${{ENV_VAR}} reference (or use the matching *_file key); "
         "secrets are never written inline in config files",

@@ -4,6 +4,11 @@ Shared by each connector's `record_cassettes.py`: the sandbox's local URL become
 the public one in every request and body, credentials and the headers that name
 versions, times or sessions are dropped, and `Content-Length` is set to the
 rewritten body's length, so re-recording gives identical files.
+
+Credentials travel in a header (Jira, Azure DevOps: `Authorization`) or in the
+query string (Trello: `key` and `token`); `filtered_query_parameters` drops the
+latter from every recorded URL. A replay must then filter the same parameters
+(vcrpy's `filter_query_parameters`) so that its requests match the recorded ones.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ def public_recorder(
     *,
     dropped_request_headers: Iterable[str] = ("authorization", "user-agent"),
     dropped_response_headers: Iterable[str] = ("date", "server"),
+    filtered_query_parameters: Iterable[str] = (),
 ) -> vcr.VCR:
     dropped = {h.lower() for h in dropped_response_headers}
 
@@ -49,6 +55,7 @@ def public_recorder(
         cassette_library_dir=str(cassettes),
         record_mode="all",
         filter_headers=list(dropped_request_headers),
+        filter_query_parameters=list(filtered_query_parameters),
         decode_compressed_response=True,
         before_record_request=public_request,
         before_record_response=public_response,

@@ -24,6 +24,8 @@ Trello reads its parameters. Routes:
     GET    /1/cards/{id}/customFieldItems
     PUT    /1/cards/{id}/customField/{idCustomField}/item   {"value": {"number": "3"}},
                                                          {"idValue": id}, {"value": ""} clears
+    PUT    /1/cards/{id}/customFields                    {"customFieldItems": [{"idCustomField":
+                                                         id, "value": ...} | {..., "idValue"}]}
     POST   /1/cards/{id}/actions/comments                text
     PUT    /1/cards/{id}/actions/{idAction}/comments     text
     DELETE /1/cards/{id}/actions/{idAction}/comments
@@ -41,7 +43,10 @@ actions after it, so catching up on more than a page means paging back with
 `before` down to `since`. Sandbox choices where Trello's behaviour is not
 documented: a cleared custom field item answers with its ids and no value; an
 unchanged value makes no action; a PUT changing several things makes one action
-per change; unknown routes answer 404 `Cannot GET /1/...`.
+per change; the bulk `PUT /cards/{id}/customFields` (documented answer: "200 Success",
+nothing more) checks every item before setting any, makes one updateCustomFieldItem per
+changed value, refuses a field not on the card's board with 404 like the single-item route,
+and answers the card's custom field items; unknown routes answer 404 `Cannot GET /1/...`.
 Errors are Trello's plain-text bodies ("invalid id", "invalid value for limit",
 "The requested resource was not found.").
 """
@@ -713,6 +718,26 @@ class TrelloApi:
             body = {"idCustomField": the_field.id, "idModel": card.id, "modelType": "card"}
             return ApiResponse(200, body)
         return ApiResponse(200, self._item_json(card, item))
+
+    @_route("PUT", r"/cards/(?P<ref>[^/]+)/customFields")
+    def put_card_items(self, params: Params, me: Member, ref: str) -> ApiResponse:
+        card = self._card(ref)
+        raw = params.get("customFieldItems")
+        if not isinstance(raw, list) or not raw:
+            raise TrelloError(400, "invalid value for customFieldItems")
+        board = self.ds.board(card.board_id)
+        values: list[tuple[str, Any]] = []
+        for entry in raw:
+            field_ref = entry.get("idCustomField") if isinstance(entry, dict) else None
+            if not isinstance(field_ref, str) or not is_object_id(field_ref):
+                raise TrelloError(400, "invalid value for idCustomField")
+            the_field = board.field_named(field_ref.lower())
+            if the_field is None:
+                raise TrelloError(404, NOT_FOUND)
+            values.append((the_field.id, self._item_request(the_field, entry)))
+        self.ds.set_custom_fields(card.id, values, by=me)
+        card = self.ds.card(card.id)
+        return ApiResponse(200, [self._item_json(card, i) for i in card.items.values()])
 
     @staticmethod
     def _item_request(the_field: CustomField, params: Params) -> Any:

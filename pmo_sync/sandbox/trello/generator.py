@@ -980,6 +980,35 @@ class TrelloDataset:
                 return None
             return self._do_set_field(card, the_field, new, self._write_ms(card), self.member(by))
 
+    def set_custom_fields(
+        self,
+        card_ref: str,
+        values: list[tuple[str, Any]],
+        *,
+        by: Member | str | None = None,
+    ) -> list[Action]:
+        """Several `set_custom_field`s at once, all or nothing: every (field, value) is
+        checked before any is set (TrelloError 404 for a field not on the card's board,
+        400 for a bad value); then one updateCustomFieldItem per value that changes."""
+        with self.lock:
+            self._ensure_index()
+            card = self._editable(card_ref)
+            board = self.board(card.board_id)
+            checked: list[tuple[CustomField, Any]] = []
+            for field_ref, value in values:
+                the_field = board.field_named(field_ref)
+                if the_field is None:
+                    raise TrelloError(404, NOT_FOUND)
+                checked.append((the_field, self._item_value(the_field, value)))
+            author = self.member(by)
+            done = []
+            for the_field, new in checked:
+                if new == self._current_item(card, the_field):
+                    continue
+                ms = self._write_ms(card)
+                done.append(self._do_set_field(card, the_field, new, ms, author))
+            return done
+
     def add_comment(self, card_ref: str, text: str, *, by: Member | str | None = None) -> Action:
         """A commentCard action authored by `by` (the bot by default)."""
         with self.lock:
