@@ -398,8 +398,13 @@ class TrelloClient:
     def cards(
         self, board_id: str, filter: str = "all", custom_field_items: bool = True
     ) -> list[dict[str, Any]]:
-        """The board's cards (`all` includes archived ones), with their custom field values."""
-        params = {"customFieldItems": "true"} if custom_field_items else {}
+        """The board's cards (`all` includes archived ones), with their custom field values and
+        link attachments (a card link names the card's parent epic)."""
+        params = (
+            {"customFieldItems": "true", "attachments": "true", "attachment_fields": "url"}
+            if custom_field_items
+            else {}
+        )
         return self._get_list(
             f"/boards/{board_id}/cards/{filter}", f"list the cards of board {board_id}", **params
         )

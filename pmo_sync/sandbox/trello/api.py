@@ -392,7 +392,7 @@ class TrelloApi:
                 "checkItemsChecked": 0,
                 "checkItemsEarliestDue": None,
                 "comments": comments,
-                "attachments": 0,
+                "attachments": len(card.attachments),
                 "description": bool(card.desc),
                 "due": None,
                 "dueComplete": False,
@@ -436,6 +436,9 @@ class TrelloApi:
             "cardRole": None,
         }
         out = _pick(out, _fields(params))
+        if _flag(params, "attachments", False):
+            keep = _fields(params, "attachment_fields")
+            out["attachments"] = [_pick(dict(a), keep) for a in card.attachments]
         if _flag(params, "customFieldItems", False):
             out["customFieldItems"] = [self._item_json(card, i) for i in card.items.values()]
         return out

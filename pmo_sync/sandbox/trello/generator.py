@@ -138,7 +138,7 @@ _MS_DAY = 86_400_000
 _LRU_SIZE = 2048
 _ENTITY = 0xF00000  # card numbers stay below; boards, lists, ... use _ENTITY + kind
 _ITEM_SEQ = 0x800000  # custom field item ids: the setting action's seq with this bit
-_K_BOARD, _K_LIST, _K_LABEL, _K_FIELD, _K_OPTION, _K_MEMBER, _K_ORG = range(1, 8)
+_K_BOARD, _K_LIST, _K_LABEL, _K_FIELD, _K_OPTION, _K_MEMBER, _K_ORG, _K_ATTACH = range(1, 9)
 _HEX24 = re.compile(r"^[0-9a-fA-F]{24}$")
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _COPY_SHARE = 0.05
@@ -415,6 +415,7 @@ class Card:
     deleted_ms: int | None = None
     source_id: str | None = None  # the card it was copied from
     label_ids: list[str] = field(default_factory=list)
+    attachments: list[dict[str, Any]] = field(default_factory=list)  # link attachments
     member_ids: list[str] = field(default_factory=list)
     items: dict[str, FieldItem] = field(default_factory=dict)  # by idCustomField
     actions: list[Action] = field(default_factory=list)  # seq - 1 → action, deleted ones too
@@ -957,6 +958,77 @@ class TrelloDataset:
             if who.id in card.member_ids:
                 return None
             return self._do_add_member(card, who, self._write_ms(card), self.member(by))
+
+    def create_label(self, board: str | Board, name: str, color: str | None = None) -> Label:
+        """A new board label (no action: labels are board settings here)."""
+        with self.lock:
+            the_board = self.board(board)
+            label = Label(self._entity(_K_LABEL, self.now_ms), the_board.id, name, color)
+            the_board.labels.append(label)
+            return label
+
+    def add_label(
+        self, card_ref: str, label_ref: str, *, by: Member | str | None = None
+    ) -> Action | None:
+        """Put a board label (by id or name) on a card: one addLabelToCard, None if on it."""
+        return self._set_label(card_ref, label_ref, True, by)
+
+    def remove_label(
+        self, card_ref: str, label_ref: str, *, by: Member | str | None = None
+    ) -> Action | None:
+        """Take a label off a card: one removeLabelFromCard, None if it was not on it."""
+        return self._set_label(card_ref, label_ref, False, by)
+
+    def _set_label(
+        self, card_ref: str, label_ref: str, on: bool, by: Member | str | None
+    ) -> Action | None:
+        with self.lock:
+            self._ensure_index()
+            card = self._editable(card_ref)
+            board = self._boards_by_id[card.board_id]
+            label = next((x for x in board.labels if label_ref in (x.id, x.name)), None)
+            if label is None:
+                raise TrelloError(400, "invalid value for idLabel")
+            if (label.id in card.label_ids) == on:
+                return None
+            if on:
+                card.label_ids.append(label.id)
+            else:
+                card.label_ids.remove(label.id)
+            data = {
+                "card": _card_ref(card),
+                "board": _board_ref(board),
+                "label": {"id": label.id, "name": label.name, "color": label.color},
+                "text": label.name,
+            }
+            kind = "addLabelToCard" if on else "removeLabelFromCard"
+            return self._append(card, kind, self._write_ms(card), self.member(by), data)
+
+    def attach_card(
+        self, card_ref: str, target_ref: str, *, by: Member | str | None = None
+    ) -> Action:
+        """Attach another card's link to a card (Trello shows it as a card link): one
+        addAttachmentToCard action."""
+        with self.lock:
+            self._ensure_index()
+            card = self._editable(card_ref)
+            target = self._live(target_ref)
+            ms = self._write_ms(card)
+            url = f"https://trello.com/c/{target.short_link}"
+            attachment = {
+                "id": self._entity(_K_ATTACH, ms),
+                "name": url,
+                "url": url,
+                "date": format_date(ms),
+                "idMember": self.member(by).id,
+            }
+            card.attachments.append(attachment)
+            data = {
+                "card": _card_ref(card),
+                "board": _board_ref(self._boards_by_id[card.board_id]),
+                "attachment": {k: attachment[k] for k in ("id", "name", "url")},
+            }
+            return self._append(card, "addAttachmentToCard", ms, self.member(by), data)
 
     def set_custom_field(
         self,

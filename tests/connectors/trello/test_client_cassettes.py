@@ -390,7 +390,12 @@ def test_cards_all_with_custom_field_items(make_client: Callable[..., TrelloClie
     with replay("cards_all_with_custom_field_items.yaml") as played:
         cards = client.cards(BETA)
     assert played.calls() == [
-        ("GET", f"/1/boards/{BETA}/cards/all", {"customFieldItems": ["true"]}, None)
+        (
+            "GET",
+            f"/1/boards/{BETA}/cards/all",
+            {"customFieldItems": ["true"], "attachments": ["true"], "attachment_fields": ["url"]},
+            None,
+        )
     ]
     assert [(c["id"], c["idShort"], c["name"], c["closed"]) for c in cards] == [
         (WRITE_CARD, 4, "Harden nightly job", False),
@@ -871,7 +876,8 @@ def test_cards_follow_the_official_shape() -> None:
     number) are in both. Differences: the recorded cards add `cardRole`, `cover`,
     `dueComplete`, `dueReminder`, `isTemplate` and `start` (newer keys of Trello's card),
     and `attachmentsByType`, `checkItemsEarliestDue`, `dueComplete`, `location`, `start`
-    in `badges`; the sample's items are all dropdowns (`idValue`), the recording has
+    in `badges`; `attachments` (asked for with `attachments=true`, not in the sample's
+    call); the sample's items are all dropdowns (`idValue`), the recording has
     number items too (`value: {"number": ...}`); the sample's items name as `idModel`
     their field's board (the customFields sample's `idModel`), not the card, where the
     recorded ones name the card — nothing pmo-sync reads.
@@ -896,6 +902,7 @@ def test_cards_follow_the_official_shape() -> None:
     for card in recorded:
         assert card_read <= set(card)
         assert set(card) - set(official) == {
+            "attachments",
             "cardRole",
             "cover",
             "dueComplete",
