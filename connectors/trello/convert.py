@@ -12,7 +12,11 @@ action's date, with id ``<action id>:<field>``.
 Where the history is silent, the card as it is now decides: a field no action
 ever set (a copy's values, a value set before the history starts) is taken to
 have had its current value since the card was created, so the replay never
-invents a change. Custom field values are kept by field *name*, because a card
+invents a change; a field some action set starts at the value the first such
+action replaced (its `old`), and the labels and members start as the card's
+current ones with the actions' adds and removes undone (a copy brings its
+labels along without an action). Label actions read by the label's current
+name, as list moves do. Custom field values are kept by field *name*, because a card
 moved to another board keeps a value only when that board has a field of the
 same name and type (and, for a dropdown, an option of the same text); Trello
 drops the others without an action.
@@ -290,12 +294,26 @@ class _Replay:
         self.ctx = ctx
         self.now = _current_state(card, ctx)
         self.card_id = str(card["id"])
+        self.label_names = {
+            str(lb["id"]): str(lb["name"])
+            for lb in card.get("labels") or []
+            if lb.get("id") and lb.get("name")
+        }
 
     def initial_state(self, actions: list[Mapping[str, Any]]) -> _State:
         """The card at creation: the creation's list and board; every field no action touched
-        at its current value; fields, labels and members some action set start empty."""
+        at its current value, a field some action set at the value its first such action
+        replaced (`old`: empty on a card created in the history); the labels and members of
+        now with the actions' adds and removes undone.
+
+        Labels and members are undone rather than started empty because a copy brings its
+        labels (and members) along without an action, and an action-less value set before
+        the history starts is there too: starting empty lost them (a copy's Blocked label
+        taken off gave no FLAGGED change, adding a second member to a copy made that member
+        the assignee). Likewise `old` keeps a value set before the history starts from
+        reading as empty until its first kept change."""
         touched_fields: set[str] = set()
-        touched_labels = touched_members = False
+        replaced: dict[str, tuple[str, str | None]] = {}
         board_id, list_id, list_name = self.now.board_id, self.now.list_id, self.now.list_name
         first_move_seen = False
         for action in actions:
@@ -314,12 +332,18 @@ class _Replay:
                 first_move_seen = True
             if kind == "updateCustomFieldItem":
                 name = self._field_name(data)
-                if name:
+                if name and name.casefold() not in touched_fields:
                     touched_fields.add(name.casefold())
-            elif kind in ("addLabelToCard", "removeLabelFromCard"):
-                touched_labels = True
+                    before = self._field_value(data, data.get("old"))
+                    if before[1] is not None:
+                        replaced[name.casefold()] = before
+        labels, members = list(self.now.labels), list(self.now.members)
+        for action in reversed(actions):
+            kind, data = action.get("type"), action.get("data") or {}
+            if kind in ("addLabelToCard", "removeLabelFromCard"):
+                _undo(labels, self._label(data), added=kind == "addLabelToCard")
             elif kind in ("addMemberToCard", "removeMemberFromCard"):
-                touched_members = True
+                _undo(members, self._member(data), added=kind == "addMemberToCard")
         title = self.now.title
         for action in actions:
             old = (action.get("data") or {}).get("old") or {}
@@ -331,9 +355,12 @@ class _Replay:
             list_id=list_id,
             list_name=list_name,
             title=title,
-            values={k: v for k, v in self.now.values.items() if k not in touched_fields},
-            labels=[] if touched_labels else list(self.now.labels),
-            members=[] if touched_members else list(self.now.members),
+            values={
+                **{k: v for k, v in self.now.values.items() if k not in touched_fields},
+                **replaced,
+            },
+            labels=labels,
+            members=members,
         )
 
     def _list(self, ref: Mapping[str, Any]) -> tuple[str, str]:
@@ -346,6 +373,26 @@ class _Replay:
         ref = data.get("customField") or {}
         info = self.ctx.field_info(str(ref.get("id", "")))
         return info.name if info else ref.get("name")
+
+    def _field_value(self, data: Mapping[str, Any], item: Any) -> tuple[str, str | None]:
+        """(field type, value as text) of an `updateCustomFieldItem`'s field for `item` (its
+        `customFieldItem`, or its `old`, which has the same `value` / `idValue` keys)."""
+        ref = data.get("customField") or {}
+        info = self.ctx.field_info(str(ref.get("id", "")))
+        if info is None:
+            info = FieldInfo("", str(ref.get("name", "")), str(ref.get("type", "text")), "")
+        return info.type, info.value_of(item if isinstance(item, Mapping) else None)
+
+    def _label(self, data: Mapping[str, Any]) -> str:
+        """A label action's label by its name on the card now (the action keeps the name it
+        had then; a label renamed since would otherwise never match the card's)."""
+        ref = data.get("label") or {}
+        now = self.label_names.get(str(ref.get("id") or ""))
+        return now or str(ref.get("name") or data.get("text") or "")
+
+    @staticmethod
+    def _member(data: Mapping[str, Any]) -> str:
+        return str(data.get("idMember") or (data.get("member") or {}).get("id") or "")
 
     def apply(self, state: _State, action: Mapping[str, Any]) -> None:
         kind, data = action.get("type"), action.get("data") or {}
@@ -361,27 +408,20 @@ class _Replay:
         elif kind == "updateCustomFieldItem":
             name = self._field_name(data)
             if name:
-                ref = data.get("customField") or {}
-                info = self.ctx.field_info(str(ref.get("id", "")))
-                kind_of_field = info.type if info else str(ref.get("type", "text"))
-                item = data.get("customFieldItem") or {}
-                if info is not None:
-                    text = info.value_of(item)
-                else:
-                    text = FieldInfo("", name, kind_of_field, "").value_of(item)
+                kind_of_field, text = self._field_value(data, data.get("customFieldItem"))
                 if text is None:
                     state.values.pop(name.casefold(), None)
                 else:
                     state.values[name.casefold()] = (kind_of_field, text)
         elif kind in ("addLabelToCard", "removeLabelFromCard"):
-            label = str((data.get("label") or {}).get("name") or data.get("text") or "")
+            label = self._label(data)
             if label:
                 if label in state.labels:
                     state.labels.remove(label)
                 if kind == "addLabelToCard":
                     state.labels.append(label)
         elif kind in ("addMemberToCard", "removeMemberFromCard"):
-            member = str(data.get("idMember") or (data.get("member") or {}).get("id") or "")
+            member = self._member(data)
             if member:
                 if member in state.members:
                     state.members.remove(member)
@@ -406,6 +446,18 @@ class _Replay:
             kept[name] = (kind, text)
         state.values = kept
         state.board_id = board_id
+
+
+def _undo(values: list[str], value: str, *, added: bool) -> None:
+    """Undo an add (the value was not there before it) or a remove (it was: put it first,
+    as added before every value still there) on a card's labels or members."""
+    if not value:
+        return
+    if added:
+        if value in values:
+            values.remove(value)
+    elif value not in values:
+        values.insert(0, value)
 
 
 def _num(value: float | None) -> str | None:
