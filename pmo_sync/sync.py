@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import structlog
 
@@ -136,7 +136,7 @@ def sync_connector(
     source_id = store.ensure_source(config.name, config.kind, _base_url(config))
     stored_run = store.start_run(source_id, full)
     started = time.monotonic()
-    now = datetime.now(UTC)
+    now = store.now()  # the wall clock, or a test's fixed one (sprint states follow it)
     outer = structlog.contextvars.get_contextvars()
     structlog.contextvars.bind_contextvars(
         run_id=run_id or f"{config.name}-{stored_run}-{uuid.uuid4().hex[:8]}",

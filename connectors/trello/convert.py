@@ -58,6 +58,7 @@ __all__ = [
     "convert_sprint",
     "has_creation",
     "object_id_time",
+    "parent_of",
     "parse_trello_datetime",
     "sprint_external_id",
 ]
@@ -73,6 +74,9 @@ ACTION_FILTERS = (
 not about one card and make the stream re-read the board."""
 BLOCKED_LABEL = "blocked"
 BUG_LABEL = "bug"
+EPIC_LABEL = "epic"
+_CARD_LINK = re.compile(r"/c/([0-9A-Za-z]{8})(?:[/?#]|$)")
+"""A Trello card's link: `.../c/<shortLink>` (optionally `/<number>-<slug>`)."""
 UNMAPPED = "unmapped"
 """The status category of a list no stage is configured for (counted as in progress)."""
 
@@ -460,6 +464,29 @@ def _undo(values: list[str], value: str, *, added: bool) -> None:
         values.insert(0, value)
 
 
+def _item_type(labels: Iterable[str]) -> str:
+    """Trello has no issue types: the team's "Epic" and "Bug" labels say; else a story."""
+    folded = {label.casefold() for label in labels}
+    if EPIC_LABEL in folded:
+        return "epic"
+    return "bug" if BUG_LABEL in folded else "story"
+
+
+def parent_of(card: Mapping[str, Any]) -> str | None:
+    """The card's parent epic: the shortLink of the first card link attached to it.
+
+    Trello has no hierarchy; teams attach the epic card's link to each of its cards
+    (Trello shows it as a card link). The parent key is that card's shortLink, which
+    is the epic's own key in the store, so the epic's remaining work and the
+    portfolio-alignment rule see it. The attachment's `url` is what Trello links to.
+    """
+    for attachment in card.get("attachments") or []:
+        found = _CARD_LINK.search(str(attachment.get("url") or ""))
+        if found is not None and found.group(1) != card.get("shortLink"):
+            return found.group(1)
+    return None
+
+
 def _num(value: float | None) -> str | None:
     return None if value is None else repr(float(value))
 
@@ -547,7 +574,7 @@ def convert_card(
         key=short_link,
         url=str(card.get("shortUrl") or f"{ctx.site_url}/c/{short_link}"),
         title=replay.now.title,
-        item_type="bug" if any(x.casefold() == BUG_LABEL for x in labels) else "story",
+        item_type=_item_type(labels),
         raw_type="card",
         status=current.status or "",
         status_category=category,
@@ -556,7 +583,7 @@ def convert_card(
         team=board.name if board else None,
         assignee=current.assignee,
         estimate=current.estimate,
-        parent_key=None,
+        parent_key=parent_of(card),
         labels=labels,
         flagged=current.flagged,
         created=created,
@@ -565,7 +592,10 @@ def convert_card(
         last_activity=last_activity,
         archived=bool(card.get("closed")),
     )
-    raw = {k: card.get(k) for k in ("id", "idShort", "shortLink", "idBoard", "idList", "closed")}
+    # the store's raw shape, {"id", "fields"} as for the other trackers: the governance rules
+    # read the description (`desc`) from it
+    keep = ("idShort", "shortLink", "idBoard", "idList", "closed", "desc", "idMembers")
+    raw = {"id": card_id, "fields": {k: card.get(k) for k in keep}}
     return ItemBundle(item=item, changes=changes, memberships=stays, raw=raw)
 
 

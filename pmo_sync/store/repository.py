@@ -68,6 +68,10 @@ class Store:
         self.engine = engine
         self._clock = clock
 
+    def now(self) -> datetime:
+        """The store's clock: when a run starts, as its streams and bookmarks see it."""
+        return self._clock()
+
     # -- transactions -------------------------------------------------------
 
     @contextmanager

@@ -108,3 +108,33 @@ def test_count_rows(store: Store, loaded: tuple[int, int]) -> None:
     jira, ado = loaded
     assert store.count_rows(jira) == {"items": 3, "changes": 3, "sprints": 1, "sprint_items": 3}
     assert store.count_rows(ado) == {"items": 1, "changes": 0, "sprints": 0, "sprint_items": 0}
+
+
+def test_an_archived_unfinished_item_leaves_the_kpi_inputs_an_archived_done_one_stays(
+    store: Store, source_id: int, rec: type[Records]
+) -> None:
+    """Archived (Trello) is not deleted: the row stays and says so, but work taken off the
+    board unfinished is neither in progress nor done, so the KPIs do not read it."""
+    from sqlalchemy import select
+
+    from pmo_sync.domain import Stage
+    from pmo_sync.store.histories import iter_item_histories
+    from pmo_sync.store.models import WorkItemRow
+
+    store.load_items(
+        source_id,
+        [
+            rec.bundle("1", archived=True),  # in progress, archived
+            rec.bundle("2", archived=True, status="Done", stage=Stage.DONE, resolved=T0 + H),
+            rec.bundle("3"),
+        ],
+        T0,
+    )
+    assert [h.key for h in iter_item_histories(store.engine)] == ["PMO-2", "PMO-3"]
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(WorkItemRow.key, WorkItemRow.archived, WorkItemRow.deleted_at))
+        assert sorted(tuple(r) for r in rows) == [
+            ("PMO-1", True, None),
+            ("PMO-2", True, None),
+            ("PMO-3", False, None),
+        ]

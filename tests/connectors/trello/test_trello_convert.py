@@ -27,6 +27,7 @@ from connectors.trello.convert import (
     convert_list,
     convert_sprint,
     object_id_time,
+    parent_of,
 )
 from connectors.trello.streams import TrelloRunState, board_info
 from pmo_sync.domain import (
@@ -71,7 +72,9 @@ B_S18, B_S19 = (f"677b1d0ae4b0c1a2f3d40b3{i}" for i in range(2))
 
 LABEL_IDS = {
     name: f"677b1d0fe4b0c1a2f3d40d{i:02x}"
-    for i, name in enumerate(["Bug", "Blocked", "Backend", "5 pts", "8", "Sprint 18", "Sprint 19"])
+    for i, name in enumerate(
+        ["Bug", "Blocked", "Backend", "5 pts", "8", "Sprint 18", "Sprint 19", "Epic"]
+    )
 }
 
 
@@ -508,13 +511,17 @@ def test_list_moves_are_status_changes_named_by_the_lists_current_names() -> Non
     assert item.resolved == at("2026-11-20T16:45:00.500Z")
     assert item.updated == item.last_activity == at("2026-11-20T16:45:00.500Z")
     assert bundle.memberships == []
-    assert bundle.raw == {
+    assert bundle.raw == {  # the raw shape of every tracker: the rules read `fields`
         "id": card["id"],
-        "idShort": 42,
-        "shortLink": "Xk3vT9qa",
-        "idBoard": ALPHA,
-        "idList": A_DONE,
-        "closed": False,
+        "fields": {
+            "idShort": 42,
+            "shortLink": "Xk3vT9qa",
+            "idBoard": ALPHA,
+            "idList": A_DONE,
+            "closed": False,
+            "desc": card.get("desc"),
+            "idMembers": card.get("idMembers"),
+        },
     }
 
 
@@ -1132,3 +1139,27 @@ def test_an_undated_sprint_is_a_future_sprint_without_dates() -> None:
             None,
             None,
         )
+
+
+def test_an_attached_card_link_is_the_parent_epic_and_the_epic_label_makes_an_epic() -> None:
+    """Trello has no hierarchy: the epic card's link attached to a card names its parent (by
+    shortLink, the epic's own key); a link to the card itself or to anything else does not."""
+    epic = card_json("2026-11-16T09:00:00.000Z", "Checkout revamp", A_TODO, labels=["Epic"],
+                     short="Ep1cC4rd")  # fmt: skip
+    story = card_json("2026-11-16T10:00:00.000Z", "Pay by card", A_DOING, short="St0ryC4r")
+    story["attachments"] = [
+        {"id": "677b1d10e4b0c1a2f3d40e01", "url": "https://example.com/spec.pdf"},
+        {"id": "677b1d10e4b0c1a2f3d40e02", "url": "https://trello.com/c/St0ryC4r"},
+        {"id": "677b1d10e4b0c1a2f3d40e03", "url": "https://trello.com/c/Ep1cC4rd/7-checkout"},
+        {"id": "677b1d10e4b0c1a2f3d40e04", "url": "https://trello.com/c/Other123"},
+    ]
+    epic_item = convert_card(epic, [created(epic, "2026-11-16T09:00:00.000Z", A_TODO)],
+                             context()).item  # fmt: skip
+    story_item = convert_card(story, [created(story, "2026-11-16T10:00:00.000Z", A_DOING)],
+                              context()).item  # fmt: skip
+    assert (epic_item.item_type, epic_item.key, epic_item.parent_key) == ("epic", "Ep1cC4rd", None)
+    assert (story_item.item_type, story_item.parent_key) == ("story", "Ep1cC4rd")
+    assert (
+        parent_of({"shortLink": "X", "attachments": [{"url": "https://trello.com/b/abc"}]}) is None
+    )
+    assert parent_of({"shortLink": "X"}) is None
