@@ -69,7 +69,33 @@ def ado_case(monkeypatch: pytest.MonkeyPatch) -> Iterator[ConnectorFactory]:
         yield lambda: AzureDevOpsConnector(config)
 
 
-CASES = {"jira": jira_case, "azure_devops": ado_case}
+@contextmanager
+def trello_case(monkeypatch: pytest.MonkeyPatch) -> Iterator[ConnectorFactory]:
+    import uuid
+
+    from connectors.trello import TrelloConfig, TrelloConnector
+    from pmo_sync.sandbox.trello import TrelloSandbox
+
+    tag = uuid.uuid4().hex[:12]  # credentials of its own: the pacer's windows are per key
+    with TrelloSandbox(cards_per_board=20, key=f"key-{tag}", token=f"token-{tag}") as sandbox:
+        monkeypatch.setenv("CONTRACT_TRELLO_KEY", sandbox.key)
+        monkeypatch.setenv("CONTRACT_TRELLO_TOKEN", sandbox.token)
+        config = TrelloConfig.model_validate(
+            {
+                "name": "contract-trello",
+                "kind": "trello",
+                "url": sandbox.root_url,
+                "api_key": "${CONTRACT_TRELLO_KEY}",
+                "token": "${CONTRACT_TRELLO_TOKEN}",
+                "boards": ["Team Alpha", "Team Beta"],
+                "list_stages": {"Blocked by vendor": "in_progress"},
+                "sprints": {"cadence": {"sprint": "Sprint 18", "starts": "2026-11-16"}},
+            }
+        )
+        yield lambda: TrelloConnector(config)
+
+
+CASES = {"jira": jira_case, "azure_devops": ado_case, "trello": trello_case}
 
 
 @pytest.fixture(params=sorted(CASES))

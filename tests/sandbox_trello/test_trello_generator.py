@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from collections import Counter
 
+import pytest
+
 from pmo_sync.sandbox.trello.generator import (
     ARCHIVED_LIST,
     DONE,
@@ -118,3 +120,21 @@ def test_sprints_follow_the_calendar(dataset: TrelloDataset) -> None:
             if value is not None:  # set to a current or future sprint, never a past one
                 sprint = dataset.sprint_named(value)
                 assert sprint is not None and at < sprint.end
+
+
+def test_a_card_simulated_again_after_the_cache_dropped_it_adds_no_action_to_the_logs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """More cards than the LRU holds: reading them all twice re-simulates each, and the
+    boards' action logs (what `board_actions` pages through) stay exactly as indexed."""
+    from pmo_sync.sandbox.trello import generator
+
+    monkeypatch.setattr(generator, "_LRU_SIZE", 8)
+    ds = TrelloDataset.generate(cards_per_board=20)
+    ds._ensure_index()
+    indexed = {board_id: list(log.ids) for board_id, log in ds._logs.items()}
+    for _ in range(2):
+        for n in range(1, ds.card_count() + 1):
+            assert ds.card_at(n) is not None
+    assert {board_id: list(log.ids) for board_id, log in ds._logs.items()} == indexed
+    assert all(len(ids) == len(set(ids)) for ids in indexed.values())

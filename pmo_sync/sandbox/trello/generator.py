@@ -535,6 +535,7 @@ class TrelloDataset:
         self.organization_id = self._entity(_K_ORG, self._window_start - 400 * _MS_DAY)
         self.people = tuple(self._member(name, 300 + k) for k, name in enumerate(_PEOPLE))
         self.bot = self._member("PMO Bot", 200, username="pmobot")
+        self._replaying = False
         self.sprints = self._sprint_calendar()
         per_team = max(1, len(self.people) // len(board_names))
         self.boards = tuple(self._board(b, name, per_team) for b, name in enumerate(board_names))
@@ -959,6 +960,26 @@ class TrelloDataset:
                 return None
             return self._do_add_member(card, who, self._write_ms(card), self.member(by))
 
+    def remove_member(
+        self, card_ref: str, member: Member | str, *, by: Member | str | None = None
+    ) -> Action | None:
+        """Take a member off a card: one removeMemberFromCard, None if not on it."""
+        with self.lock:
+            self._ensure_index()
+            card = self._editable(card_ref)
+            who = self.member(member)
+            if who.id not in card.member_ids:
+                return None
+            card.member_ids.remove(who.id)
+            data = {
+                "card": _card_ref(card),
+                "board": _board_ref(self._boards_by_id[card.board_id]),
+                "idMember": who.id,
+                "member": {"id": who.id, "name": who.full_name},
+            }
+            ms = self._write_ms(card)
+            return self._append(card, "removeMemberFromCard", ms, self.member(by), data, member=who)
+
     def create_label(self, board: str | Board, name: str, color: str | None = None) -> Label:
         """A new board label (no action: labels are board settings here)."""
         with self.lock:
@@ -1274,7 +1295,7 @@ class TrelloDataset:
         )
         card.actions.append(action)
         card.last_ms = ms
-        if self._indexed:
+        if self._indexed and not self._replaying:  # a replayed card's actions are logged
             log = self._logs[where.id]
             i = bisect.bisect_left(log.ids, action.id)
             log.ids.insert(i, action.id)
@@ -1542,7 +1563,13 @@ class TrelloDataset:
         )
         k = rng.choice((0, 0, 1, 1, 2))
         card.label_ids = [x.id for x in rng.sample(board.labels, k)]
-        _Life(self, card, rng).run(self._head_copy[n - 1])
+        # A card dropped from the LRU is simulated again: its actions are in the boards'
+        # logs already (only the index build and new writes add to them).
+        self._replaying = self._indexed
+        try:
+            _Life(self, card, rng).run(self._head_copy[n - 1])
+        finally:
+            self._replaying = False
         return card
 
 
@@ -1618,15 +1645,16 @@ class _Life:
         self.ds._do_comment(self.card, self.rng.choice(texts), self.t, self.who())
 
     def carry(self, until: int) -> None:
-        """Sprint carry-over: a card still in a sprint that has ended, and not done, moves to
-        the next sprint a few hours into it (before `until`, the next thing that happens)."""
+        """Sprint carry-over: a card still in a sprint that ends before `until` (the next
+        thing that happens to it), and not done, moves to the next sprint the moment it
+        starts (a board automation's sprint rollover): carried over from the one, committed
+        to the other."""
         while True:
             sprint = self.ds.sprint_named(self.card.sprint)
             if sprint is None or self.list_name == DONE or self.card.closed:
                 return
             following = next((s for s in self.ds.sprints if s.start_ms == sprint.end_ms), None)
-            late = self.rng.randrange(1, 6) * _MS_HOUR + self.rng.randrange(3_600_000)
-            at = max(sprint.end_ms + late, self.card.last_ms + 1000)
+            at = max(sprint.end_ms, self.card.last_ms + 1000)
             if following is None or at >= min(until, self.end):
                 return
             saved, self.t = self.t, at
@@ -1678,8 +1706,12 @@ class _Life:
     def after_move(self, target: str) -> None:
         rng, card = self.rng, self.card
         if target in (TODO, DOING) and card.sprint is None and rng.random() < 0.85:
-            if self.wait(5 * _MS_MINUTE):
-                self.set_sprint(self.ds.sprint_at(self.t))
+            if self.wait(5 * _MS_MINUTE):  # To Do: planned for the next sprint; Doing: pulled in
+                now = self.ds.sprint_at(self.t)
+                following = next(
+                    (s for s in self.ds.sprints if now and s.start_ms == now.end_ms), None
+                )
+                self.set_sprint(following if target == TODO and following else now)
         elif target == BACKLOG and card.sprint is not None and self.wait(5 * _MS_MINUTE):
             self.set_sprint(None)
         if target == DOING and not card.member_ids and self.wait(10 * _MS_MINUTE):
