@@ -30,6 +30,7 @@ from pmo_sync.kpi.service import KpiRefresh, refresh_kpis
 from pmo_sync.report import print_sync_summaries
 from pmo_sync.sandbox.ado import AdoSandbox
 from pmo_sync.sandbox.server import JiraSandbox
+from pmo_sync.sandbox.trello import TrelloDataset, TrelloSandbox
 from pmo_sync.store.engine import make_engine, upgrade
 from pmo_sync.store.findings import read_findings
 from pmo_sync.store.repository import Store
@@ -40,6 +41,9 @@ __all__ = ["run_demo"]
 
 TOKEN_VARIABLE = "PMO_SYNC_DEMO_JIRA_TOKEN"
 ADO_TOKEN_VARIABLE = "PMO_SYNC_DEMO_ADO_TOKEN"
+TRELLO_KEY_VARIABLE = "PMO_SYNC_DEMO_TRELLO_KEY"
+TRELLO_TOKEN_VARIABLE = "PMO_SYNC_DEMO_TRELLO_TOKEN"
+TRELLO_BOARDS = ("Team Delta", "Team Echo")  # the Jira sandbox's boards are Alpha to Gamma
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +75,54 @@ def _ado_bot_comments(ado: AdoSandbox) -> list[tuple[str, str]]:
     ]
 
 
-def _write_config(config_dir: Path, jira: JiraSandbox, ado: AdoSandbox) -> None:
+def _trello_bot_comments(trello: TrelloSandbox) -> list[tuple[str, str]]:
+    data = trello.dataset
+    bot = trello.member.id
+    return [
+        (card.short_link, str(c.data.get("text", "")))
+        for card in data.cards()
+        for c in card.comments
+        if c.creator.id == bot
+    ]
+
+
+def _trello_config(trello: TrelloSandbox) -> list[str]:
+    """The sandbox boards' connector file. Trello keeps no sprint dates: the cadence comes
+    from the board's current sprint, as a team would write it down once."""
+    data = trello.dataset
+    current = data.sprint_at(data.clock.now) or data.sprints[-1]
+    days = (current.end - current.start).days
+    return [
+        "# Written by `pmo-sync demo` for the sandbox Trello it started.",
+        "name: sandbox-trello",
+        "kind: trello",
+        f"url: {trello.root_url}",
+        f"api_key: ${{{TRELLO_KEY_VARIABLE}}}",
+        f"token: ${{{TRELLO_TOKEN_VARIABLE}}}",
+        f"boards: [{', '.join(b.name for b in data.boards)}]",
+        "list_stages:",
+        "  Blocked by vendor: in_progress",
+        "sprints:",
+        "  from: custom_field",
+        "  name: Sprint",
+        f"  cadence: {{sprint: {current.name}, starts: {current.start.date()}, days: {days}}}",
+        "writeback:",
+        "  enabled: true",
+        "  comments: true",
+        "  fields:               # custom fields on every board",
+        *(f"    {metric}: {name}" for metric, name in DEMO_FIELDS.items()),
+        "",
+    ]
+
+
+def _write_config(
+    config_dir: Path, jira: JiraSandbox, ado: AdoSandbox, trello: TrelloSandbox
+) -> None:
     connectors = config_dir / "connectors"
     connectors.mkdir(parents=True, exist_ok=True)
+    (connectors / "sandbox-trello.yaml").write_text(
+        "\n".join(_trello_config(trello)), encoding="utf-8"
+    )
     url, email = jira.url, jira.email
     (connectors / "sandbox-ado.yaml").write_text(
         "\n".join(
@@ -129,12 +178,15 @@ DEMO_ADO_FIELDS = {
 }
 
 
-def _provision_sandbox_fields(jira: JiraSandbox) -> None:
-    """What a Jira admin does once: create the KPI fields and put them on the edit screens."""
+def _provision_sandbox_fields(jira: JiraSandbox, trello: TrelloSandbox) -> None:
+    """What admins do once: create the KPI fields (Jira: and put them on the edit screens;
+    Trello: on every board, what `pmo-sync connectors provision` does)."""
     for name in DEMO_FIELDS.values():
         field_id = jira.dataset.create_custom_field(name, "number")
         for project in ("ABC", "DEF", "GHI"):
             jira.dataset.add_field_to_screen(field_id, project)
+        for board in trello.dataset.boards:
+            trello.dataset.create_custom_field(board, name, "number")
 
 
 def _copy_example_policies(config_dir: Path) -> None:
@@ -183,10 +235,11 @@ def _sdk_cache_in(directory: Path) -> Iterator[None]:
 def run_demo(console: Console, *, keep: Path | None, issues_per_project: int = 100) -> int:
     """Returns the exit code: 0 when every connector synced.
 
-    One portfolio across two trackers: a sandbox Jira (three projects of
-    `issues_per_project`) and a sandbox Azure DevOps (one project, three teams,
-    as many work items in all), synced into one store, one KPI and governance
-    run over both, and write-back into each.
+    One portfolio across three trackers: a sandbox Jira (three projects of
+    `issues_per_project`), a sandbox Azure DevOps (one project, three teams, as
+    many work items in all) and a sandbox Trello (two boards, a team each, of
+    `issues_per_project` cards), synced into one store, one KPI and governance
+    run over all of them, and write-back into each.
     """
     with tempfile.TemporaryDirectory(prefix="pmo-sync-demo-") as scratch:
         workdir = keep if keep is not None else Path(scratch)
@@ -194,15 +247,25 @@ def run_demo(console: Console, *, keep: Path | None, issues_per_project: int = 1
         with (
             JiraSandbox(issues_per_project=issues_per_project) as jira,
             AdoSandbox(size=3 * issues_per_project) as ado,
+            TrelloSandbox(
+                TrelloDataset.generate(cards_per_board=issues_per_project, boards=TRELLO_BOARDS)
+            ) as trello,
             _sdk_cache_in(Path(scratch)),
         ):
             console.print(f"sandbox Jira on {jira.url}", highlight=False)
             console.print(f"sandbox Azure DevOps on {ado.url}", highlight=False)
-            _write_config(workdir / "config", jira, ado)
-            _provision_sandbox_fields(jira)
+            console.print(f"sandbox Trello on {trello.url}", highlight=False)
+            _write_config(workdir / "config", jira, ado, trello)
+            _provision_sandbox_fields(jira, trello)
             _copy_example_policies(workdir / "config")
             loaded = _load_with_tokens(
-                workdir / "config", {TOKEN_VARIABLE: jira.token, ADO_TOKEN_VARIABLE: ado.pat}
+                workdir / "config",
+                {
+                    TOKEN_VARIABLE: jira.token,
+                    ADO_TOKEN_VARIABLE: ado.pat,
+                    TRELLO_KEY_VARIABLE: trello.key,
+                    TRELLO_TOKEN_VARIABLE: trello.token,
+                },
             )
             if loaded.errors:
                 for error in loaded.errors:
@@ -214,11 +277,14 @@ def run_demo(console: Console, *, keep: Path | None, issues_per_project: int = 1
             summaries = sync_all(loaded.configs, store)
             print_sync_summaries(console, summaries)
             _print_stored(console, store)
-            now = max(jira.dataset.clock.now, ado.dataset.clock.now)
+            now = max(jira.dataset.clock.now, ado.dataset.clock.now, trello.dataset.clock.now)
             refresh = _print_kpis(console, store, workdir / "config", now)
             trackers = {
                 "sandbox-jira": DemoTracker("sandbox-jira", lambda: _jira_bot_comments(jira)),
                 "sandbox-ado": DemoTracker("sandbox-ado", lambda: _ado_bot_comments(ado)),
+                "sandbox-trello": DemoTracker(
+                    "sandbox-trello", lambda: _trello_bot_comments(trello)
+                ),
             }
             _print_push(console, store, loaded.configs, refresh, trackers, now)
         engine.dispose()

@@ -586,10 +586,14 @@ def test_demo_shows_the_sync_and_the_flow_and_leaves_nothing_behind() -> None:
     lines = result.stdout.splitlines()
     assert re.fullmatch(r"sandbox Jira on http://127\.0\.0\.1:\d+", lines[0])
     assert re.fullmatch(r"sandbox Azure DevOps on http://127\.0\.0\.1:\d+/contoso", lines[1])
-    # one portfolio across two trackers: a first sync of each, every call counted
+    assert re.fullmatch(r"sandbox Trello on http://127\.0\.0\.1:\d+/1", lines[2])
+    # one portfolio across three trackers: a first sync of each, every call counted (Trello:
+    # 200 cards of which 4 were deleted, two boards' actions in 6 pages of 1000, lists,
+    # custom fields and cards of each, the token's member and its boards)
     assert sync_rows(result.stdout) == [
         ["sandbox-ado", "success", "300", "300", "0", "0", "0", "18", "0"],
         ["sandbox-jira", "success", "300", "300", "0", "0", "0", "13", "0"],
+        ["sandbox-trello", "success", "196", "196", "0", "0", "0", "12", "0"],
     ]
     assert table_rows(result.stdout, after="stored, per team") == [
         ["Atlas", "97", "276", "108", "15"],
@@ -597,19 +601,23 @@ def test_demo_shows_the_sync_and_the_flow_and_leaves_nothing_behind() -> None:
         ["Phoenix", "100", "281", "125", "15"],
         ["Team Alpha", "100", "299", "136", "15"],
         ["Team Beta", "100", "266", "136", "15"],
+        ["Team Delta", "108", "1571", "129", "10"],
+        ["Team Echo", "88", "277", "77", "10"],
         ["Team Gamma", "100", "326", "83", "15"],
     ]
     assert re.fullmatch(
         r"KPIs as of 2026-11-20 12:00 UTC \(\d+ values stored\); days counted inclusively "
         r"\(Vacanti\)",
-        lines[lines.index("stored, per team") + 11],
+        lines[lines.index("stored, per team") + 13],
     )
     blocks = [line for line in lines if "— window " in line]
-    teams = ("Atlas", "Orion", "Phoenix", "Team Alpha", "Team Beta", "Team Gamma", "portfolio")
+    teams = ("Atlas", "Orion", "Phoenix", "Team Alpha", "Team Beta", "Team Delta", "Team Echo",
+             "Team Gamma", "portfolio")  # fmt: skip
     assert blocks == [f"{team} — window 2026-08-24/2026-11-20" for team in teams]
     assert "Team Alpha — last sprints (points)" in lines
     assert "Phoenix — last sprints (points)" in lines
-    for name in ("sandbox-ado", "sandbox-jira"):
+    assert "Team Delta — last sprints (points)" in lines
+    for name in ("sandbox-ado", "sandbox-jira", "sandbox-trello"):
         push = [line for line in lines if line.startswith(f"write-back into {name}: ")]
         assert len(push) == 1
         assert re.fullmatch(
@@ -629,6 +637,7 @@ def test_demo_keep_leaves_its_config_and_store(tmp_path: Path) -> None:
     assert sync_rows(result.stdout) == [
         ["sandbox-ado", "success", "30", "30", "0", "0", "0", "16", "0"],
         ["sandbox-jira", "success", "30", "30", "0", "0", "0", "11", "0"],
+        ["sandbox-trello", "success", "19", "19", "0", "0", "0", "11", "0"],
     ]
     assert result.stdout.splitlines()[-1] == f"kept the demo's config and store in {keep}"
     assert sorted(str(p.relative_to(keep)) for p in keep.rglob("*")) == [
@@ -636,6 +645,7 @@ def test_demo_keep_leaves_its_config_and_store(tmp_path: Path) -> None:
         "config/connectors",
         "config/connectors/sandbox-ado.yaml",
         "config/connectors/sandbox-jira.yaml",
+        "config/connectors/sandbox-trello.yaml",
         "config/policies",
         "config/policies/backlog-quality.yaml",
         "config/policies/flow.yaml",
@@ -648,7 +658,12 @@ def test_demo_keep_leaves_its_config_and_store(tmp_path: Path) -> None:
     assert stored_counts(f"sqlite:///{keep / 'pmo-sync.sqlite3'}") == {
         "sandbox-ado": 30,
         "sandbox-jira": 30,
+        "sandbox-trello": 19,
     }
+    trello = (keep / "config" / "connectors" / "sandbox-trello.yaml").read_text(encoding="utf-8")
+    assert "token: ${PMO_SYNC_DEMO_TRELLO_TOKEN}" in trello.splitlines()
+    assert "api_key: ${PMO_SYNC_DEMO_TRELLO_KEY}" in trello.splitlines()
+    assert "sandbox-token" not in trello and "sandbox-key" not in trello
     assert list(Path.cwd().iterdir()) == []
 
 

@@ -11,12 +11,13 @@ import pytest
 from connectors.azure_devops.config import AzureDevOpsConfig
 from connectors.base import ConnectorConfig
 from connectors.jira.config import JiraConfig
+from connectors.trello.config import TrelloConfig
 from pmo_sync.config import ConfigError, ConfigLoad, load_connector_configs
 from pmo_sync.logging import clear_secrets, redact_text
 
 REPO_CONFIG = Path(__file__).resolve().parent.parent / "config"
 MODELS = {"jira": JiraConfig}
-REPO_MODELS = {"jira": JiraConfig, "azure_devops": AzureDevOpsConfig}
+REPO_MODELS = {"jira": JiraConfig, "azure_devops": AzureDevOpsConfig, "trello": TrelloConfig}
 TOKEN = "tok-4f9d2c81e7b3a6"  # distinctive, so any echo of it is found
 
 VALID = """\
@@ -79,9 +80,18 @@ def test_example_files_are_valid_when_the_tokens_are_set(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("ADO_PAT", "ado-pat-5e1b")
+    monkeypatch.setenv("TRELLO_API_KEY", "trello-key-0c1d")
+    monkeypatch.setenv("TRELLO_TOKEN", "trello-token-7a2b")
     result = load(REPO_CONFIG, REPO_MODELS)
     assert result.errors == []
-    config, ado = result.configs  # in file-name order
+    config, trello, ado = result.configs  # in file-name order
+    assert isinstance(trello, TrelloConfig)
+    assert (trello.name, trello.api_url, trello.boards) == (
+        "acme-trello",
+        "https://api.trello.com/1",
+        ["Team Alpha", "Team Beta"],
+    )
+    assert trello.token.get_secret_value() == "trello-token-7a2b"
     assert isinstance(ado, AzureDevOpsConfig)
     assert (ado.name, str(ado.organization_url), ado.project) == (
         "contoso-ado",
@@ -100,8 +110,11 @@ def test_example_files_are_valid_when_the_tokens_are_set(
 def test_example_file_fails_precisely_without_the_token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("JIRA_API_TOKEN")
     monkeypatch.setenv("ADO_PAT", "ado-pat-5e1b")
+    monkeypatch.setenv("TRELLO_API_KEY", "trello-key-0c1d")
+    monkeypatch.setenv("TRELLO_TOKEN", "trello-token-7a2b")
     result = load(REPO_CONFIG, REPO_MODELS)
-    assert [c.name for c in result.configs] == ["contoso-ado"]  # the other file still loads
+    # the other files still load
+    assert [c.name for c in result.configs] == ["acme-trello", "contoso-ado"]
     assert result.errors == [
         ConfigError(
             REPO_CONFIG / "connectors" / "acme-jira.yaml",
