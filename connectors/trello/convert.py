@@ -60,6 +60,7 @@ __all__ = [
     "object_id_time",
     "parent_of",
     "parse_trello_datetime",
+    "slim_action",
     "sprint_external_id",
 ]
 
@@ -103,6 +104,38 @@ def sprint_external_id(board_id: str, sprint_name: str) -> str:
 def card_id_of(action: Mapping[str, Any]) -> str | None:
     card = (action.get("data") or {}).get("card")
     return str(card["id"]) if isinstance(card, Mapping) and card.get("id") else None
+
+
+_KEPT_DATA = ("card", "list", "listBefore", "listAfter", "board", "old", "customField",
+              "customFieldItem", "label", "idMember", "member")  # fmt: skip
+_KEPT_REFS = ("id", "name", "idList", "type")
+
+
+def slim_action(action: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of an action the conversion reads, and nothing else.
+
+    A full sync groups every action of every board by card before converting, so what is
+    held is what the sync's memory grows with: an action as Trello sends it carries its
+    creator's profile, limits, the app, a comment's text; kept slim it is a third of that.
+    """
+    data = action.get("data") or {}
+    kept: dict[str, Any] = {}
+    for key in _KEPT_DATA:
+        value = data.get(key)
+        if value is None:
+            continue
+        if isinstance(value, Mapping) and key not in ("old", "customFieldItem"):
+            value = {k: value[k] for k in _KEPT_REFS if k in value}
+        kept[key] = value
+    if action.get("type") in ("addLabelToCard", "removeLabelFromCard") and "text" in data:
+        kept["text"] = data["text"]
+    return {
+        "id": action.get("id"),
+        "type": action.get("type"),
+        "date": action.get("date"),
+        "idMemberCreator": action.get("idMemberCreator"),
+        "data": kept,
+    }
 
 
 def has_creation(actions: Iterable[Mapping[str, Any]]) -> bool:

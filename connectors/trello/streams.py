@@ -61,6 +61,7 @@ from connectors.trello.convert import (
     convert_list,
     convert_sprint,
     has_creation,
+    slim_action,
 )
 from pmo_sync.domain import Census, ItemBundle, SprintRecord, StatusRecord
 
@@ -202,11 +203,11 @@ class CardsStream(Stream):
             board_id = str(board["id"])
             cached = known.get(board_id)
             since = cached.get("last_action") if cached else None
-            actions = list(self.client.board_actions(board_id, ACTION_FILTERS, since=since))
+            actions = self._slim_actions(board_id, since)
             if since and any(a.get("type") in STRUCTURE_ACTIONS for a in actions):
                 log.info("trello_board_reread", board=board.get("name"), reason="renamed list")
                 since = None
-                actions = list(self.client.board_actions(board_id, ACTION_FILTERS))
+                actions = self._slim_actions(board_id, None)
             newest[board_id] = str(actions[0]["id"]) if actions else since
             own = since and all(str(a.get("idMemberCreator")) == ignored for a in actions)
             if own and cached:  # nothing new, or only pmo-sync's own write-back
@@ -244,7 +245,9 @@ class CardsStream(Stream):
             history = actions_by_card.get(card_id, [])
             if not has_creation(history):
                 try:
-                    history = list(self.client.card_actions(card_id, ACTION_FILTERS))
+                    history = [
+                        slim_action(a) for a in self.client.card_actions(card_id, ACTION_FILTERS)
+                    ]
                 except IssueNotFoundError:
                     self.state.census_needed = True
                     continue
@@ -276,6 +279,13 @@ class CardsStream(Stream):
                 for board_id, info in self.state.boards.items()
             },
         }
+
+    def _slim_actions(self, board_id: str, since: str | None) -> list[dict[str, Any]]:
+        """The board's actions (newest first), each kept to what conversion reads, page by
+        page: a full read holds every action of every board until the cards are built."""
+        return [
+            slim_action(a) for a in self.client.board_actions(board_id, ACTION_FILTERS, since=since)
+        ]
 
     def _boards(
         self, previous: Mapping[str, Any] | None, context: StreamContext
