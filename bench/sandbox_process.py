@@ -1,5 +1,5 @@
 """Helpers the benchmarks share: the sandbox Jira in a process of its own (so only pmo-sync is
-measured), worker processes, and throwaway PostgreSQL schemas."""
+measured), worker processes, throwaway PostgreSQL schemas, and a sandbox timed per request."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from base64 import b64encode
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -110,3 +113,68 @@ def pg_schema(url: str, schema: str, create: bool) -> None:
                 conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     finally:
         engine.dispose()
+
+
+class TimedSandbox:
+    """Every request the sandbox answers: arrival time, endpoint, status, seconds spent on it.
+
+    Wraps the sandbox's `_respond` (authentication, routing, simulation) and the harness's
+    `_encode` (the JSON body) for this process's lifetime; the request log itself
+    (`sandbox.requests`) is left as it is and checked against these records. `endpoint_of`
+    names a request's endpoint (method, path without the query) for the tables.
+    """
+
+    def __init__(self, sandbox: Any, endpoint_of: Callable[[str, str], str]) -> None:
+        from pmo_sync.sandbox import harness
+
+        self.sandbox = sandbox
+        self.records: list[list[Any]] = []  # [epoch, endpoint, status, seconds]
+        self._lock = threading.Lock()
+        self._current = threading.local()
+        self._harness = harness
+        self._encode = harness._encode
+        respond = sandbox._respond
+
+        def timed_respond(method: str, raw_path: str, headers: Any, raw_body: bytes) -> Any:
+            epoch, started = time.time(), time.perf_counter()
+            record: list[Any] = [epoch, endpoint_of(method, raw_path.split("?")[0]), 500, 0.0]
+            try:
+                answer = respond(method, raw_path, headers, raw_body)
+                record[2] = answer[0].status
+                return answer
+            finally:
+                record[3] = time.perf_counter() - started
+                self._current.record = record
+                with self._lock:
+                    self.records.append(record)
+
+        def timed_encode(response: Any) -> bytes:
+            started = time.perf_counter()
+            try:
+                return self._encode(response)
+            finally:
+                record = getattr(self._current, "record", None)
+                if record is not None:
+                    record[3] += time.perf_counter() - started
+
+        sandbox._respond = timed_respond
+        harness._encode = timed_encode
+
+    def close(self) -> None:
+        self._harness._encode = self._encode
+
+    def clear(self) -> None:
+        with self._lock:
+            self.records.clear()
+        self.sandbox.reset_log()
+
+    def between(self, start: float, end: float) -> dict[str, Any]:
+        """Calls by endpoint, non-2xx answers and sandbox seconds of requests in [start, end]."""
+        with self._lock:
+            chosen = [r for r in self.records if start <= r[0] <= end]
+        return {
+            "calls": dict(Counter(r[1] for r in chosen)),
+            "failed": dict(Counter(f"{r[1]} {r[2]}" for r in chosen if not 200 <= r[2] < 300)),
+            "sandbox_seconds": sum(r[3] for r in chosen),
+            "count": len(chosen),
+        }

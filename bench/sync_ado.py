@@ -53,14 +53,12 @@ import os
 import resource
 import sys
 import tempfile
-import threading
 import time
 import uuid
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from sandbox_process import pg_schema, run_worker_process, with_search_path
+from sandbox_process import TimedSandbox, pg_schema, run_worker_process, with_search_path
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TOKEN_ENV = "PMO_BENCH_ADO_TOKEN"
@@ -247,71 +245,6 @@ def run_worker(options: dict[str, Any], result_path: Path) -> None:
 # -- the sandbox, timed -------------------------------------------------------------------------
 
 
-class TimedSandbox:
-    """Every request the sandbox answers: arrival time, endpoint, status, seconds spent on it.
-
-    Wraps the sandbox's `_respond` (authentication, routing, simulation) and the harness's
-    `_encode` (the JSON body) for this process's lifetime; the request log itself
-    (`sandbox.requests`) is left as it is and checked against these records.
-    """
-
-    def __init__(self, sandbox: Any) -> None:
-        from pmo_sync.sandbox import harness
-
-        self.sandbox = sandbox
-        self.records: list[list[Any]] = []  # [epoch, endpoint, status, seconds]
-        self._lock = threading.Lock()
-        self._current = threading.local()
-        self._harness = harness
-        self._encode = harness._encode
-        respond = sandbox._respond
-        org = sandbox.dataset.org
-
-        def timed_respond(method: str, raw_path: str, headers: Any, raw_body: bytes) -> Any:
-            epoch, started = time.time(), time.perf_counter()
-            record: list[Any] = [epoch, endpoint_of(method, raw_path.split("?")[0], org), 500, 0]
-            try:
-                answer = respond(method, raw_path, headers, raw_body)
-                record[2] = answer[0].status
-                return answer
-            finally:
-                record[3] = time.perf_counter() - started
-                self._current.record = record
-                with self._lock:
-                    self.records.append(record)
-
-        def timed_encode(response: Any) -> bytes:
-            started = time.perf_counter()
-            try:
-                return self._encode(response)
-            finally:
-                record = getattr(self._current, "record", None)
-                if record is not None:
-                    record[3] += time.perf_counter() - started
-
-        sandbox._respond = timed_respond
-        harness._encode = timed_encode
-
-    def close(self) -> None:
-        self._harness._encode = self._encode
-
-    def clear(self) -> None:
-        with self._lock:
-            self.records.clear()
-        self.sandbox.reset_log()
-
-    def between(self, start: float, end: float) -> dict[str, Any]:
-        """Calls by endpoint, non-2xx answers and sandbox seconds of requests in [start, end]."""
-        with self._lock:
-            chosen = [r for r in self.records if start <= r[0] <= end]
-        return {
-            "calls": dict(Counter(r[1] for r in chosen)),
-            "failed": dict(Counter(f"{r[1]} {r[2]}" for r in chosen if not 200 <= r[2] < 300)),
-            "sandbox_seconds": sum(r[3] for r in chosen),
-            "count": len(chosen),
-        }
-
-
 # -- the orchestrating process ------------------------------------------------------------------
 
 
@@ -412,7 +345,8 @@ def bench_size(size: int, stores: list[str], args: argparse.Namespace) -> list[d
     sandbox = AdoSandbox(seed=args.seed, size=size, wiql_cap=args.wiql_cap)
     figures = prepare_dataset(sandbox.dataset, args.sandbox_lru)
     setup_seconds = time.perf_counter() - started
-    timed = TimedSandbox(sandbox)
+    org = sandbox.dataset.org
+    timed = TimedSandbox(sandbox, lambda method, path: endpoint_of(method, path, org))
     results = []
     try:
         with sandbox, tempfile.TemporaryDirectory(prefix="pmo-bench-ado-") as tmp:

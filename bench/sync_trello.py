@@ -53,14 +53,13 @@ import re
 import resource
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from sandbox_process import pg_schema, run_worker_process, with_search_path
+from sandbox_process import TimedSandbox, pg_schema, run_worker_process, with_search_path
 
 KEY_ENV = "PMO_BENCH_TRELLO_KEY"
 TOKEN_ENV = "PMO_BENCH_TRELLO_TOKEN"
@@ -249,69 +248,6 @@ def run_worker(options: dict[str, Any], result_path: Path) -> None:
 # -- the sandbox, timed -------------------------------------------------------------------------
 
 
-class TimedSandbox:
-    """Every request the sandbox answers: arrival time, endpoint, status, seconds spent on it.
-
-    Wraps the sandbox's `_respond` (authentication, routing, card lookups) and the
-    harness's `_encode` (the JSON body) for this process's lifetime.
-    """
-
-    def __init__(self, sandbox: Any) -> None:
-        from pmo_sync.sandbox import harness
-
-        self.sandbox = sandbox
-        self.records: list[list[Any]] = []  # [epoch, endpoint, status, seconds]
-        self._lock = threading.Lock()
-        self._current = threading.local()
-        self._harness = harness
-        self._encode = harness._encode
-        respond = sandbox._respond
-
-        def timed_respond(method: str, raw_path: str, headers: Any, raw_body: bytes) -> Any:
-            epoch, started = time.time(), time.perf_counter()
-            record: list[Any] = [epoch, endpoint_of(method, raw_path.split("?")[0]), 500, 0.0]
-            try:
-                answer = respond(method, raw_path, headers, raw_body)
-                record[2] = answer[0].status
-                return answer
-            finally:
-                record[3] = time.perf_counter() - started
-                self._current.record = record
-                with self._lock:
-                    self.records.append(record)
-
-        def timed_encode(response: Any) -> bytes:
-            started = time.perf_counter()
-            try:
-                return self._encode(response)
-            finally:
-                record = getattr(self._current, "record", None)
-                if record is not None:
-                    record[3] += time.perf_counter() - started
-
-        sandbox._respond = timed_respond
-        harness._encode = timed_encode
-
-    def close(self) -> None:
-        self._harness._encode = self._encode
-
-    def clear(self) -> None:
-        with self._lock:
-            self.records.clear()
-        self.sandbox.reset_log()
-
-    def between(self, start: float, end: float) -> dict[str, Any]:
-        """Calls by endpoint, non-2xx answers and sandbox seconds of requests in [start, end]."""
-        with self._lock:
-            chosen = [r for r in self.records if start <= r[0] <= end]
-        return {
-            "calls": dict(Counter(r[1] for r in chosen)),
-            "failed": dict(Counter(f"{r[1]} {r[2]}" for r in chosen if not 200 <= r[2] < 300)),
-            "sandbox_seconds": sum(r[3] for r in chosen),
-            "count": len(chosen),
-        }
-
-
 # -- the orchestrating process ------------------------------------------------------------------
 
 
@@ -426,7 +362,7 @@ def bench_size(per_board: int, stores: list[str], args: argparse.Namespace) -> l
     logs_before = log_sizes(dataset)
     limits: dict[str, Any] = {} if args.trello_limits else {"token_limit": None, "key_limit": None}
     sandbox = TrelloSandbox(dataset, key=KEY, token=TOKEN, **limits)
-    timed = TimedSandbox(sandbox)
+    timed = TimedSandbox(sandbox, endpoint_of)
     results = []
     try:
         with sandbox, tempfile.TemporaryDirectory(prefix="pmo-bench-trello-") as tmp:
