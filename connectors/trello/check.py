@@ -13,10 +13,13 @@ from connectors.base import CheckReport
 from connectors.errors import ConnectorError
 from connectors.trello.client import TrelloClient
 from connectors.trello.config import TrelloConfig
-from connectors.trello.convert import UNMAPPED, BoardInfo
+from connectors.trello.convert import UNMAPPED, BoardInfo, FieldInfo
 from connectors.trello.streams import board_info, list_stage_table
 
 __all__ = ["check_connector"]
+
+TYPE_NAMES = {"number": "number", "list": "dropdown", "text": "text", "date": "date",
+              "checkbox": "checkbox"}  # fmt: skip
 
 
 def check_connector(client: TrelloClient, config: TrelloConfig) -> CheckReport:
@@ -74,41 +77,49 @@ def check_connector(client: TrelloClient, config: TrelloConfig) -> CheckReport:
     return report
 
 
+def _source_field(
+    report: CheckReport,
+    check: str,
+    info: BoardInfo,
+    name: str,
+    types: tuple[str, ...],
+    missing: str,
+) -> FieldInfo | None:
+    """The custom field a source reads, reported as found (with its type) or as a warning
+    (`missing` says what then happens and what to set)."""
+    found = info.field_named(name)
+    if found is not None and found.type in types:
+        report.add(check, True, f"custom field {name!r} ({found.type})", severity="warning")
+        return found
+    kinds = " or ".join(TYPE_NAMES[t] for t in types)
+    actual = f" (it is a {TYPE_NAMES.get(found.type, found.type)} field)" if found else ""
+    report.add(check, False, f"no {kinds} custom field {name!r}{actual}: {missing}", "warning")
+    return None
+
+
 def _check_sources(report: CheckReport, config: TrelloConfig, board: str, info: BoardInfo) -> None:
-    estimate = config.estimate
+    estimate, sprints = config.estimate, config.sprints
     if estimate.source == "custom_field":
-        found = info.field_named(estimate.name or "")
-        ok = found is not None and found.type in ("number", "list")
-        report.add(
-            f"estimate on {board}",
-            ok,
-            f"custom field {estimate.name!r} ({found.type})"
-            if ok and found
-            else f"no number custom field {estimate.name!r}: cards will have no estimate; "
-            "set estimate: in the config (from: custom_field, label or title)",
-            severity="warning",
-        )
-    sprints = config.sprints
-    if sprints.source == "custom_field":
-        found = info.field_named(sprints.name or "")
-        ok = found is not None and found.type in ("list", "text")
-        report.add(
-            f"sprints on {board}",
-            ok,
-            f"custom field {sprints.name!r} ({found.type})"
-            if ok and found
-            else f"no dropdown or text custom field {sprints.name!r}: cards will have no "
-            "sprint; set sprints: in the config (from: custom_field, label or list)",
-            severity="warning",
-        )
-        if ok and found and found.type == "list":
-            undated = [o for o in found.options.values() if sprints.window(o) is None]
-            if undated:
-                report.add(
-                    f"sprint dates on {board}",
-                    False,
-                    f"no dates for {', '.join(repr(u) for u in undated[:5])}"
-                    f"{' ...' if len(undated) > 5 else ''}: add sprints.cadence or "
-                    "sprints.dates to the config (Trello keeps no sprint dates)",
-                    severity="warning",
-                )
+        _source_field(
+            report, f"estimate on {board}", info, estimate.name or "", ("number", "list"),
+            "cards will have no estimate; set estimate: in the config "
+            "(from: custom_field, label or title)",
+        )  # fmt: skip
+    if sprints.source != "custom_field":
+        return
+    found = _source_field(
+        report, f"sprints on {board}", info, sprints.name or "", ("list", "text"),
+        "cards will have no sprint; set sprints: in the config (from: custom_field, label "
+        "or list)",
+    )  # fmt: skip
+    if found is not None and found.type == "list":
+        undated = [o for o in found.options.values() if sprints.window(o) is None]
+        if undated:
+            report.add(
+                f"sprint dates on {board}",
+                False,
+                f"no dates for {', '.join(repr(u) for u in undated[:5])}"
+                f"{' ...' if len(undated) > 5 else ''}: add sprints.cadence or "
+                "sprints.dates to the config (Trello keeps no sprint dates)",
+                severity="warning",
+            )

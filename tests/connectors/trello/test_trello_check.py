@@ -150,7 +150,7 @@ def test_missing_estimate_and_sprint_fields_are_warnings(
     results = by_name(report)
     estimate, sprints = results["estimate on Team Alpha"], results["sprints on Team Beta"]
     assert (estimate.ok, estimate.severity) == (False, "warning")
-    assert estimate.detail.startswith("no number custom field 'Effort': cards will have no")
+    assert estimate.detail.startswith("no number or dropdown custom field 'Effort': cards will")
     assert (sprints.ok, sprints.severity) == (False, "warning")
     assert sprints.detail.startswith("no dropdown or text custom field 'Iteration'")
     assert "sprint dates on Team Alpha" not in results  # no dropdown, no sprint names
