@@ -262,9 +262,11 @@ class CardsStream(Stream):
             yield bundle
 
         self._add_option_sprints()
-        if previous and not changed and resolved_at == previous.get("resolved_at"):
+        moved = any(newest.get(b) != (known.get(b) or {}).get("last_action") for b in newest)
+        if previous and not (changed or moved) and resolved_at == previous.get("resolved_at"):
             self._bookmark = None  # nothing new: keep the stored bookmark
             return
+        # (only pmo-sync's own actions since: the mark moves past them, nothing is re-read)
         self._bookmark = {
             "scope": scope,
             "resolved_at": resolved_at,

@@ -357,3 +357,10 @@ def test_pmo_syncs_own_write_back_costs_the_next_sync_nothing(
     summary = sync(config)
     assert summary.api_calls == 2  # one actions call per board; nothing re-read
     assert dump_tables(engine)["work_items"] == before["work_items"]
+    # ... and the mark moved past them: the next sync asks only for what came after
+    newest = trello.dataset.card(card.id).actions[-1].id
+    trello.reset_log()
+    assert sync(config).api_calls == 2
+    alpha = trello.dataset.board("Team Alpha").id
+    [asked] = [r for r in trello.requests if r.path == f"/1/boards/{alpha}/actions"]
+    assert asked.query["since"] == [newest]
