@@ -224,6 +224,7 @@ class CardsStream(Stream):
             self.state.listed[board_id] = {str(c["id"]) for c in listing}
             for card in listing:
                 cards[str(card["id"])] = card
+            del listing
             for action in actions:
                 card_id = card_id_of(action)
                 if card_id is None:
@@ -233,8 +234,25 @@ class CardsStream(Stream):
                     self.state.census_needed = True
                 if since is None or str(action.get("idMemberCreator")) != ignored:
                     wanted.add(card_id)
+            del actions
             if since is None:
                 wanted.update(self.state.listed[board_id])
+            # Cards whose whole history is on this board are built now and let go, so a
+            # full sync holds one board's actions, not every board's, plus the cards that
+            # moved between boards (they wait for the other boards' halves).
+            ctx = self.state.context(self.config)
+            for card_id in sorted(wanted & self.state.listed[board_id]):
+                history = actions_by_card.get(card_id, [])
+                if not has_creation(history) or any(
+                    a.get("type") == "moveCardToBoard" for a in history
+                ):
+                    continue
+                wanted.discard(card_id)
+                bundle = self._bundle(
+                    cards.pop(card_id), actions_by_card.pop(card_id), ctx, context
+                )
+                if bundle is not None:
+                    yield bundle
 
         ctx = self.state.context(self.config)
         for card_id in sorted(wanted):
@@ -242,7 +260,7 @@ class CardsStream(Stream):
             if card is None:
                 self.state.census_needed = True  # deleted, or moved off the boards in scope
                 continue
-            history = actions_by_card.get(card_id, [])
+            history = actions_by_card.pop(card_id, [])
             if not has_creation(history):
                 try:
                     history = [
@@ -251,15 +269,9 @@ class CardsStream(Stream):
                 except IssueNotFoundError:
                     self.state.census_needed = True
                     continue
-            try:
-                bundle = convert_card(card, history, ctx)
-            except (KeyError, ValueError, TypeError) as exc:
-                context.report_error(f"card {card.get('shortLink', card_id)} skipped: {exc}")
-                continue
-            for stay in bundle.memberships:
-                board_id, _, sprint = stay.sprint_external_id.partition(":")
-                self.state.sprint_names.setdefault(board_id, set()).add(sprint)
-            yield bundle
+            bundle = self._bundle(card, history, ctx, context)
+            if bundle is not None:
+                yield bundle
 
         self._add_option_sprints()
         moved = any(newest.get(b) != (known.get(b) or {}).get("last_action") for b in newest)
@@ -281,6 +293,26 @@ class CardsStream(Stream):
                 for board_id, info in self.state.boards.items()
             },
         }
+
+    def _bundle(
+        self,
+        card: dict[str, Any],
+        history: list[dict[str, Any]],
+        ctx: TrelloContext,
+        context: StreamContext,
+    ) -> ItemBundle | None:
+        """One card converted (None, reported, when its data cannot be read); the sprints
+        it was in join its board's sprint names."""
+        try:
+            bundle = convert_card(card, history, ctx)
+        except (KeyError, ValueError, TypeError) as exc:
+            card_ref = card.get("shortLink", card.get("id"))
+            context.report_error(f"card {card_ref} skipped: {exc}")
+            return None
+        for stay in bundle.memberships:
+            board_id, _, sprint = stay.sprint_external_id.partition(":")
+            self.state.sprint_names.setdefault(board_id, set()).add(sprint)
+        return bundle
 
     def _slim_actions(self, board_id: str, since: str | None) -> list[dict[str, Any]]:
         """The board's actions (newest first), each kept to what conversion reads, page by
