@@ -4,10 +4,12 @@ How history is read. A board's actions (`GET /boards/{id}/actions`, newest first
 1,000 a page, paged back with `before`) are the history of every card on it;
 Trello has no per-field history. So:
 
-- **Full run**: every board's actions are read from the start, grouped by card
-  across all the boards (a card moved from Team Alpha to Team Beta has half its
-  history in each log), and each card listed by `GET /boards/{id}/cards/all`
-  (archived ones too) is converted from them. A card whose group holds no
+- **Full run**: every board's actions are read from the start and grouped by card;
+  each card listed by `GET /boards/{id}/cards/all` (archived ones too) is converted
+  from them. Board by board: a card whose whole history is on the board just read is
+  converted at once and its actions let go; a card that moved between boards (it has
+  a `moveCardToBoard`) waits until every board is read, since half its history is in
+  another board's log. A card whose group holds no
   creation — it came from a board out of scope, or its creation is older than
   Trello keeps — is read on its own (`GET /cards/{id}/actions`, every board it
   was on). Calls: one per 1,000 actions, plus lists, custom fields and cards
