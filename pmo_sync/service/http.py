@@ -1,7 +1,8 @@
 """The service's HTTP endpoints: `/healthz`, `/readyz`, `/metrics` (stdlib server, one thread).
 
 Bound to 127.0.0.1 unless configured otherwise: metrics name teams and
-connectors, which is not for the whole network by default.
+connectors, which is not for the whole network by default. `/readyz?connector=NAME`
+judges one connector only (404 for a name the service does not run).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -19,7 +21,7 @@ __all__ = ["StatusServer"]
 
 log = structlog.get_logger(__name__)
 
-Readiness = Callable[[], tuple[bool, dict[str, Any]]]
+Readiness = Callable[[str | None], tuple[bool, dict[str, Any]]]
 
 
 class StatusServer:
@@ -63,13 +65,18 @@ def _handler(
         server_version = "pmo-sync"
 
         def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
+            path, _, query = self.path.partition("?")
             try:
                 if path == "/healthz":
                     ok = alive()
                     self._send(200 if ok else 503, "text/plain", b"ok\n" if ok else b"stopping\n")
                 elif path == "/readyz":
-                    ok, body = ready()
+                    wanted = parse_qs(query).get("connector", [None])[-1]
+                    try:
+                        ok, body = ready(wanted)
+                    except KeyError:
+                        self._send(404, "text/plain", f"no connector {wanted!r}\n".encode())
+                        return
                     data = json.dumps(body, indent=2, default=str).encode() + b"\n"
                     self._send(200 if ok else 503, "application/json", data)
                 elif path == "/metrics":

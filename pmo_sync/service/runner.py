@@ -292,8 +292,14 @@ class Service:
     def alive(self) -> bool:
         return self._scheduler.running and not self.stopping.is_set()
 
-    def readiness(self) -> tuple[bool, dict[str, Any]]:
-        """Store reachable, and per connector: ready, last success and its age, back-off."""
+    def readiness(self, connector: str | None = None) -> tuple[bool, dict[str, Any]]:
+        """Store reachable, and per connector: ready, last success and its age, back-off.
+
+        With `connector`, only that one counts (and is shown): one tracker down need not
+        fail a probe that asks about another. An unknown name raises KeyError.
+        """
+        if connector is not None and connector not in self.states:
+            raise KeyError(connector)
         body: dict[str, Any] = {"replica": self.replica, "store": "ok", "connectors": {}}
         ok = True
         try:
@@ -305,6 +311,8 @@ class Service:
             ok, stored = False, {}
         now = datetime.now(UTC)
         for name, state in sorted(self.states.items()):
+            if connector is not None and name != connector:
+                continue
             last_success = state.last_success_at
             if last_success is None and name in stored and stored[name][1] is not None:
                 last_success = stored[name][1].finished_at  # another replica's, or before restart

@@ -53,10 +53,14 @@ def test_a_down_tracker_backs_off_and_is_unready_while_the_others_keep_their_sch
             wait_for(lambda: len(ok_cycles(engine, "healthy")) >= 4, what="healthy cycles")
             wait_for(lambda: service.states["silent"].failures >= 1, timeout=30, what="a timeout")
             ready, body = service.readiness()
+            one_ready, one = service.readiness("healthy")  # `/readyz?connector=healthy`
+            with pytest.raises(KeyError):
+                service.readiness("nobody")
         finally:
             stall.release()
             service.stop()
     assert not ready
+    assert one_ready and list(one["connectors"]) == ["healthy"]  # the others do not count
     connectors = body["connectors"]
     assert connectors["healthy"]["ready"] and connectors["healthy"]["consecutive_failures"] == 0
     for name, words in (("refused", "connection refused"), ("silent", "did not answer")):

@@ -111,6 +111,9 @@ def test_cycles_survive_a_sigkill_mid_sync_and_a_restart_catches_up(
     wait_for(lambda: len(ok_cycles(engine)) >= 2, what="two cycles")
     status, body = _get(f"{serve.url}/readyz")
     assert status == 200, body
+    one_status, one_body = _get(f"{serve.url}/readyz?connector=sandbox-jira")
+    assert (one_status, list(json.loads(one_body)["connectors"])) == (200, ["sandbox-jira"])
+    assert _get(f"{serve.url}/readyz?connector=nobody") == (404, b"no connector 'nobody'\n")
     ready = json.loads(body)["connectors"]["sandbox-jira"]
     assert ready["ready"] and ready["last_success_age_seconds"] is not None
     status, metrics = _get(f"{serve.url}/metrics")
