@@ -410,7 +410,14 @@ def push(
         verb = "would make" if dry_run else "made"
         out.print(
             f"{config.name}: {verb} {summary.planned if dry_run else summary.done} change(s)"
-            + ("" if dry_run else f", {summary.failed} failed, {summary.api_calls} API calls"),
+            + ("" if dry_run else f", {summary.failed} failed")
+            + (
+                f", {summary.deferred} deferred (changed in the tracker since the sync: "
+                "written by the next push)"
+                if summary.deferred
+                else ""
+            )
+            + ("" if dry_run else f", {summary.api_calls} API calls"),
             highlight=False,
             markup=False,
         )

@@ -508,6 +508,9 @@ class Outcome:
     comment_id: str | None = None
     gone: bool = False
     error: str | None = None
+    conflict: bool = False
+    """Refused because the item changed since the sync (nothing written): the next run,
+    which syncs first, writes it. Expected under a busy team, so not a failure."""
 
     @classmethod
     def success(cls, comment_id: str | None = None) -> Outcome:
@@ -516,6 +519,10 @@ class Outcome:
     @classmethod
     def failure(cls, error: str) -> Outcome:
         return cls(False, error=error)
+
+    @classmethod
+    def deferred(cls, error: str) -> Outcome:
+        return cls(False, error=error, conflict=True)
 
     @classmethod
     def not_found(cls) -> Outcome:

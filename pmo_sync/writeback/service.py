@@ -28,6 +28,7 @@ from connectors.errors import (
     ConnectorError,
     IssueNotFoundError,
     MarkerPropertyError,
+    RevisionConflictError,
 )
 from connectors.registry import connector_for_kind
 from pmo_sync.governance.model import Finding
@@ -60,6 +61,8 @@ class PushSummary:
     planned: int = 0
     done: int = 0
     failed: int = 0
+    deferred: int = 0
+    """Writes refused because the item changed since the sync: the next run writes them."""
     api_calls: int = 0
     lines: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -121,6 +124,8 @@ class _Executor:
             return Outcome.success(exc.comment_id)
         except CommentNotFoundError:
             return Outcome.not_found()
+        except RevisionConflictError as exc:
+            return Outcome.deferred(str(exc))
         except (IssueNotFoundError, ConnectorError) as exc:
             return Outcome.failure(str(exc))
         raise TypeError(f"unknown write-back action {action!r}")
@@ -175,6 +180,9 @@ def push_connector(
                     record_ledger_update(engine, apply_result(step, outcome), now)
                     if outcome.ok or outcome.gone:
                         summary.done += 1
+                    elif outcome.conflict:
+                        summary.deferred += 1
+                        log.info("push_deferred", key=step.key, reason=outcome.error)
                     else:
                         summary.failed += 1
                         summary.errors.append(f"{step.key}: {outcome.error}")
