@@ -360,8 +360,16 @@ def _forecast_values(forecast: TeamForecast, today: date) -> Iterator[KpiValue]:
 
 def _sprint_values(run: KpiRun) -> Iterator[KpiValue]:
     names = Counter(s.name for s in run.sprints)
+    by_team = Counter((s.name, s.team) for s in run.sprints)
     for s in run.sprints:
-        key = s.name if names[s.name] == 1 else f"{s.name} ({s.sprint_id})"
+        # a name several teams use ("Sprint 15"): qualified by the team, as people say it;
+        # by the id only when one team has two sprints of that name
+        if names[s.name] == 1:
+            key = s.name
+        elif by_team[s.name, s.team] == 1:
+            key = f"{s.name} ({s.team})"
+        else:
+            key = f"{s.name} ({s.sprint_id})"
         window = (
             s.state
             if s.measured_at is None

@@ -134,3 +134,24 @@ def test_keys_shared_by_two_sources_are_qualified() -> None:
     run = compute_kpis([*ITEMS, twin], [], KpiConfig(), STAGES, NOW)
     keys = {v.scope_key for v in kpi_values(run) if isinstance(v, KpiValue) and v.scope == "item"}
     assert "bench:A-1" in keys and "A-1" not in keys and "A-2" in keys
+
+
+def test_a_sprint_name_two_teams_use_is_qualified_by_the_team_then_by_the_id() -> None:
+    """Trello boards and ADO teams often share "Sprint 15": the team tells them apart; two
+    sprints of one name in one team (a renamed board sprint) need the id."""
+    sprints = [
+        SprintInfo("trello:b1:Sprint 15", "Sprint 15", "Delta", "closed", at(1), at(5), at(5)),
+        SprintInfo("ado:9f", "Sprint 15", "Orion", "closed", at(1), at(5), at(5)),
+        SprintInfo("ado:a0", "Sprint 16", "Orion", "active", at(6), at(12)),
+        SprintInfo("ado:a1", "Sprint 16", "Orion", "future", None, None),
+        SprintInfo("jira:7", "ABC Sprint 3", "Alpha", "future", None, None),
+    ]
+    run = compute_kpis(ITEMS, sprints, KpiConfig(), STAGES, NOW)
+    keys = {v.scope_key for v in kpi_values(run) if isinstance(v, KpiValue) and v.scope == "sprint"}
+    assert keys == {
+        "Sprint 15 (Delta)",
+        "Sprint 15 (Orion)",
+        "Sprint 16 (ado:a0)",
+        "Sprint 16 (ado:a1)",
+        "ABC Sprint 3",
+    }
