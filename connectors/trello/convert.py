@@ -528,9 +528,19 @@ def convert_card(
     card: Mapping[str, Any], actions: Iterable[Mapping[str, Any]], ctx: TrelloContext
 ) -> ItemBundle:
     """A card (`GET /boards/{id}/cards/all` with `customFieldItems`) and its actions → its
-    record and whole history. Raises ValueError for a card without id or board."""
+    record and whole history. Raises ValueError for a card without id or board, or an
+    action without the id, type, date or card every Trello action has (converting without
+    it would replace the card's stored history with a shorter one)."""
     if not card.get("id") or not card.get("idBoard"):
         raise ValueError("a card without id or idBoard")
+    actions = list(actions)
+    for action in actions:
+        lacking = [k for k in ("id", "type", "date") if not action.get(k)]
+        lacking += ["data.card"] if card_id_of(action) is None else []
+        if lacking:
+            raise ValueError(
+                f"an action ({action.get('id') or 'no id'}) without {', '.join(lacking)}"
+            )
     card_id = str(card["id"])
     ordered = _ordered(a for a in actions if card_id_of(a) == card_id)
     replay = _Replay(card, ctx)
