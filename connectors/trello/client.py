@@ -418,6 +418,17 @@ class TrelloClient:
             fields="id,shortLink,idBoard",
         )
 
+    def card(self, card_id: str) -> dict[str, Any]:
+        """One card as the board listing gives it (custom field values, link attachments);
+        `IssueNotFoundError` when it is deleted or out of sight."""
+        return self._request(
+            "GET",
+            f"/cards/{card_id}",
+            f"read card {card_id}",
+            params={"customFieldItems": "true", "attachments": "true", "attachment_fields": "url"},
+            missing=IssueNotFoundError,
+        )
+
     def card_board(self, card_id: str) -> dict[str, Any]:
         """One card's `id` and `idBoard` (`IssueNotFoundError`: deleted or out of sight)."""
         return self._request(

@@ -33,7 +33,9 @@ Trello has no per-field history. So:
 Bookmark (`cards`): per board the newest action id, its lists, custom fields
 and the sprint names seen; the resolved boards and the token's member, re-read
 every `METADATA_TTL`; a fingerprint of the config's mapping (a changed mapping
-means a full read).
+means a full read); the cards skipped because their data could not be read
+(`retry`), read again by the next run (a card alone costs its `GET /cards/{id}`
+and its actions).
 """
 
 from __future__ import annotations
@@ -171,6 +173,9 @@ class CardsStream(Stream):
     def __init__(self, client: TrelloClient, config: TrelloConfig, state: TrelloRunState) -> None:
         self.client, self.config, self.state = client, config, state
         self._bookmark: dict[str, Any] | None = None
+        self._skipped: set[str] = set()
+        """Cards whose data could not be read this run: the bookmark's `retry`, so the next
+        run reads them again even if nobody touches them (a partial run moves the marks)."""
 
     def _scope_key(self) -> str:
         mapping = {
@@ -198,7 +203,8 @@ class CardsStream(Stream):
 
         actions_by_card: dict[str, list[dict[str, Any]]] = defaultdict(list)
         cards: dict[str, dict[str, Any]] = {}
-        wanted: set[str] = set()
+        retry = set((previous or {}).get("retry") or [])  # cards a run before had to skip
+        wanted: set[str] = set(retry)
         newest: dict[str, str | None] = {}
         changed = False
         for board in boards:
@@ -259,6 +265,13 @@ class CardsStream(Stream):
         ctx = self.state.context(self.config)
         for card_id in sorted(wanted):
             card = cards.get(card_id)
+            if card is None and card_id in retry:  # its board had nothing new: read it alone
+                try:
+                    card = self.client.card(card_id)
+                except IssueNotFoundError:
+                    card = None
+                if card is not None and str(card.get("idBoard")) not in self.state.boards:
+                    card = None
             if card is None:
                 self.state.census_needed = True  # deleted, or moved off the boards in scope
                 continue
@@ -277,6 +290,7 @@ class CardsStream(Stream):
 
         self._add_option_sprints()
         moved = any(newest.get(b) != (known.get(b) or {}).get("last_action") for b in newest)
+        moved = moved or self._skipped != retry
         if previous and not (changed or moved) and resolved_at == previous.get("resolved_at"):
             self._bookmark = None  # nothing new: keep the stored bookmark
             return
@@ -286,6 +300,7 @@ class CardsStream(Stream):
             "resolved_at": resolved_at,
             "bot": bot,
             "order": list(self.state.boards),
+            "retry": sorted(self._skipped),
             "boards": {
                 board_id: {
                     **_board_to_json(info),
@@ -309,7 +324,9 @@ class CardsStream(Stream):
             bundle = convert_card(card, history, ctx)
         except (KeyError, ValueError, TypeError) as exc:
             card_ref = card.get("shortLink", card.get("id"))
-            context.report_error(f"card {card_ref} skipped: {exc}")
+            context.report_error(f"card {card_ref} skipped (read again next run): {exc}")
+            if card.get("id"):
+                self._skipped.add(str(card["id"]))
             return None
         for stay in bundle.memberships:
             board_id, _, sprint = stay.sprint_external_id.partition(":")

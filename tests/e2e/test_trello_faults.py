@@ -315,7 +315,7 @@ def test_a_card_listed_without_its_board_is_skipped_and_the_rest_stored(
     with capture_logs() as logs:
         summary = sync(trello_config(trello))
     assert summary.status == "partial"
-    message = f"card {bad.short_link} skipped: a card without id or idBoard"
+    message = f"card {bad.short_link} skipped (read again next run): a card without id or idBoard"
     assert summary.errors == [message]
     assert {"event": "sync_record_error", "error": message, "log_level": "warning"} in [
         {k: e.get(k) for k in ("event", "error", "log_level")} for e in logs
@@ -348,13 +348,28 @@ def test_a_card_whose_actions_come_back_malformed_is_skipped_and_keeps_its_histo
     with capture_logs() as logs:
         summary = sync(config)
     assert summary.status == "partial"
-    message = f"card {card.short_link} skipped: an action ({newest.id}) without date, data.card"
+    message = (
+        f"card {card.short_link} skipped (read again next run): an action ({newest.id}) "
+        "without date, data.card"
+    )
     assert summary.errors == [message]
     assert any(e.get("error") == message for e in logs if e["event"] == "sync_record_error")
     after = dump_tables(engine)
     for table in ("work_items", "item_changes", "sprint_items", "raw_records"):
         assert after[table] == before[table], table  # the card as it was; every other card too
     assert _status_changes(engine, card.id) == history
+
+    # Trello answers properly again: the next run reads the skipped card on its own (nobody
+    # touched it since, its board has nothing new) and stores the move; then it is done.
+    trello.clear_faults()
+    trello.reset_log()
+    again = sync(config)
+    assert (again.status, again.items_updated) == ("success", 1)
+    paths = [r.path for r in trello.requests]
+    assert f"/1/cards/{card.id}" in paths and f"/1/cards/{card.id}/actions" in paths
+    assert len(_status_changes(engine, card.id)) == len(history) + 1
+    trello.reset_log()
+    assert sync(config).api_calls == 2  # nothing left to retry
 
 
 def test_trello_down_fails_with_cannot_reach_and_keeps_the_store(
