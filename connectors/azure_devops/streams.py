@@ -26,12 +26,21 @@ ordered by change time, not by item, and it cannot be filtered by id. So:
   ranges should a service still reject a page as over the cap. A run that sees no
   deletion makes no census call.
 
+- **Skipped items**: an item whose revisions cannot be converted is reported (the run
+  is partial) and its stored row and history stay as they were; its id goes into the
+  bookmark's `retry`, and the next run reads it again with `revisions(id)` (one call
+  per item) even if nobody touched it, since the continuation token has moved past
+  it. Converted then, it is stored and leaves `retry`; failing again, it stays; gone
+  (deleted, or out of scope), it leaves `retry` and makes the census run.
+
 Bookmarks: `metadata` caches teams, area paths, iterations and state categories for
-`METADATA_TTL`; `work_items` stores the continuation token and a fingerprint of the
-scope (a changed scope means a full read and a census).
+`METADATA_TTL`; `work_items` stores the continuation token, a fingerprint of the
+scope (a changed scope means a full read and a census) and the ids to read again
+(`retry`). A run that finds nothing new and no change to `retry` keeps the stored
+bookmark as it is.
 
 Calls of a no-change run: one reporting call (plus SDK route discovery when its
-12 h disk cache is cold).
+12 h disk cache is cold), and one `revisions(id)` call per item in `retry`.
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -236,6 +246,9 @@ class WorkItemsStream(Stream):
     def __init__(self, client: AdoClient, config: AzureDevOpsConfig, state: AdoRunState) -> None:
         self.client, self.config, self.state = client, config, state
         self._bookmark: dict[str, Any] | None = None
+        self._skipped: set[int] = set()
+        """Items whose revisions could not be converted this run: the bookmark's `retry`, so
+        the next run reads them again even if nobody touches them (the token moves on)."""
 
     def _scope_key(self) -> str:
         return json.dumps(
@@ -268,6 +281,9 @@ class WorkItemsStream(Stream):
         if not self.state.store_was_empty and (previous is None):
             self.state.census_needed = True
         token = (previous or {}).get("continuation_token")
+        stored_retry = {int(i) for i in (previous or {}).get("retry") or []}
+        retry = set(stored_retry)  # skipped by a run before; left: those not in the stream
+        self._skipped = set()
         ctx = self.state.context(self.config)
         paths = self.state.scope_paths(self.config)
 
@@ -282,6 +298,7 @@ class WorkItemsStream(Stream):
             complete: list[list[dict[str, Any]]] = []
             for raw in page.get("values") or []:
                 item_id, fields = int(raw["id"]), raw.get("fields") or {}
+                retry.discard(item_id)  # in the stream: read this run like any changed item
                 rev = int(raw.get("rev") or fields.get("System.Rev") or 0)
                 latest = _is_latest(fields) or bool(fields.get("System.IsDeleted"))
                 if item_id in evicted:
@@ -322,17 +339,22 @@ class WorkItemsStream(Stream):
                 if bundle is not None:
                     yielded += 1
                     yield bundle
-        # Items whose latest revision never came (changed or dropped mid-read): read each.
-        for item_id in [*buffers, *evicted]:
+        # Items whose latest revision never came (changed or dropped mid-read), and items a
+        # run before had to skip that nobody changed since: read each on its own.
+        for item_id in [*buffers, *evicted, *sorted(retry)]:
             bundle = self._fetch(item_id, ctx, paths, context)
             if bundle is not None:
                 yielded += 1
                 yield bundle
 
-        if previous and last_token == token and yielded == 0:
-            self._bookmark = None  # nothing new: keep the stored bookmark
+        if previous and last_token == token and yielded == 0 and self._skipped == stored_retry:
+            self._bookmark = None  # nothing new: keep the stored bookmark (its `retry` too)
             return
-        self._bookmark = {"continuation_token": last_token, "scope": scope}
+        self._bookmark = {
+            "continuation_token": last_token,
+            "scope": scope,
+            "retry": sorted(self._skipped),
+        }
 
     def _fetch(
         self, item_id: int, ctx: AdoContext, paths: list[str] | None, context: StreamContext
@@ -350,7 +372,10 @@ class WorkItemsStream(Stream):
         paths: list[str] | None,
         context: StreamContext,
     ) -> ItemBundle | None:
-        last = revisions[-1]["fields"]
+        last = revisions[-1].get("fields")
+        if not isinstance(last, dict):
+            self._skip(revisions[-1].get("id"), "its latest revision has no fields", context)
+            return None
         if last.get("System.IsDeleted"):
             self.state.census_needed = True
             return None
@@ -360,9 +385,15 @@ class WorkItemsStream(Stream):
             return None
         try:
             return convert_revisions(revisions, ctx)
-        except (KeyError, ValueError, TypeError) as exc:
-            context.report_error(f"work item {revisions[-1].get('id')} skipped: {exc}")
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:  # malformed revisions
+            self._skip(revisions[-1].get("id") or last.get("System.Id"), str(exc), context)
             return None
+
+    def _skip(self, item_id: Any, reason: str, context: StreamContext) -> None:
+        """Report an item that cannot be converted; the next run reads it again (`retry`)."""
+        context.report_error(f"work item {item_id} skipped (read again next run): {reason}")
+        with suppress(TypeError, ValueError):  # no id: the next change to it brings it back
+            self._skipped.add(int(item_id))
 
     def final_bookmark(self) -> dict[str, Any] | None:
         return self._bookmark
