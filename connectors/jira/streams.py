@@ -5,7 +5,9 @@ returns a few issues already seen, recognised by id and `updated`, so not even
 their changelogs are read) and one count call (the census). Site metadata
 (field ids, the API user's time zone, boards) is cached for
 `metadata_ttl_hours`; sprint lists are refreshed every `sprint_refresh_minutes`
-and otherwise come for free inside the issues' own Sprint field.
+and otherwise come for free inside the issues' own Sprint field. An issue a
+run had to skip (its data could not be converted) is read again by the next
+run, in one more search (`id in (...)`, 100 ids a search) made only then.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ _PROJECT_CLAUSE = re.compile(
     r"\bproject\s*(?:=\s*\"?([A-Za-z][A-Za-z0-9_]*)\"?|in\s*\(([^)]*)\))", re.IGNORECASE
 )
 ISSUE_ORDER = " ORDER BY created ASC, key ASC"
+RETRY_CHUNK = 100  # ids per `id in (...)` search for the issues a run before had to skip
 
 
 def scope_jql(jql: str) -> str:
@@ -134,6 +137,17 @@ class JiraRunState:
 
     def board_name(self, board_id: str | None) -> str | None:
         return next((b.name for b in self.boards if str(b.id) == board_id), None)
+
+
+def _updated_of(raw: dict[str, Any]) -> tuple[str, datetime | None]:
+    """An issue's `updated` as Jira wrote it and as an instant (None when missing or unreadable:
+    the issue is then left to `convert_issue`, which reports it)."""
+    fields = raw.get("fields")
+    value = fields.get("updated") if isinstance(fields, dict) else None
+    try:
+        return str(value), parse_jira_datetime(value)
+    except (TypeError, ValueError):
+        return str(value), None
 
 
 def _stale(fetched_at: str | None, max_age: timedelta, now: datetime) -> bool:
@@ -223,8 +237,13 @@ class IssuesStream(Stream):
 
     Issues come ordered by `created` (an issue edited mid-crawl cannot jump
     between pages), so the bookmark is saved only when the stream completes.
-    The bookmark keeps the ids and `updated` of issues inside the overlap
-    window: one that comes back unchanged is recognised and skipped.
+    The bookmark keeps the `watermark`, the ids and `updated` of issues inside
+    the overlap window (`seen`: one that comes back unchanged is recognised and
+    skipped), and the ids of issues skipped because their data could not be
+    converted (`retry`): the next run reads those again even if nobody touches
+    them, since the watermark has moved past them. One found and converted
+    leaves `retry`, one that fails again stays, one no longer found (deleted,
+    or out of the JQL: the census handles it) leaves.
     """
 
     name = "issues"
@@ -236,6 +255,8 @@ class IssuesStream(Stream):
     def __init__(self, client: JiraClient, config: JiraConfig, state: JiraRunState) -> None:
         self.client, self.config, self.state = client, config, state
         self._bookmark: dict[str, Any] | None = None
+        self._skipped: set[str] = set()
+        """Issues whose data could not be converted this run: the bookmark's `retry`."""
 
     def _fields(self) -> list[str]:
         ids = self.state.field_ids
@@ -257,6 +278,9 @@ class IssuesStream(Stream):
             jql += f' AND updated >= "{jql_since(since, self.state.time_zone)}"'
         jql += ISSUE_ORDER
         seen_before: dict[str, str] = (previous or {}).get("seen", {})
+        # Issues a run before had to skip (Jira ids are numbers: nothing else goes into JQL).
+        retry = {str(i) for i in (previous or {}).get("retry") or [] if str(i).isdigit()}
+        self._skipped = set()
 
         issue_ctx = IssueContext(
             base_url=str(self.config.url),
@@ -268,42 +292,37 @@ class IssuesStream(Stream):
         started = time.monotonic()
         max_updated: datetime | None = None
         seen_now: dict[str, str] = {}
+        found_again: set[str] = set()  # ids of `retry` the search returned anyway
         changed = 0
         pages = self.client.search_pages(jql, self._fields(), "changelog", self.config.page_size)
         for page in pages:
             fresh = []
             for raw in page.get("issues", []):
-                updated_text = str((raw.get("fields") or {}).get("updated"))
-                updated = parse_jira_datetime(updated_text)
-                if updated is not None and (max_updated is None or updated > max_updated):
-                    max_updated = updated
-                seen_now[str(raw["id"])] = updated_text
+                issue_id = str(raw["id"])
+                updated_text, updated = _updated_of(raw)
+                if updated is not None:
+                    if max_updated is None or updated > max_updated:
+                        max_updated = updated
+                    seen_now[issue_id] = updated_text
                 self._note_sprints_and_status(raw)
-                if seen_before.get(str(raw["id"])) == updated_text:
+                if issue_id in retry:
+                    found_again.add(issue_id)  # skipped last time: converted whatever `seen` says
+                elif updated is not None and seen_before.get(issue_id) == updated_text:
                     continue  # came back through the overlap window, unchanged
                 fresh.append(raw)
-            histories = self._complete_histories(fresh, context)
-            for raw in fresh:
-                issue_histories = histories.get(str(raw["id"]))
-                if issue_histories is None:
-                    continue
-                try:
-                    bundle = convert_issue(raw, issue_histories, issue_ctx)
-                except (KeyError, ValueError, TypeError) as exc:
-                    context.report_error(f"issue {raw.get('key', raw.get('id'))} skipped: {exc}")
-                    continue
-                self.state.history_status_names.update(
-                    name
-                    for change in bundle.changes
-                    if change.field is ChangeField.STATUS
-                    for name in (change.from_value, change.to_value)
-                    if name
-                )
+            for bundle in self._convert(fresh, issue_ctx, context):
                 changed += 1
                 yield bundle
             self._prune(seen_now, max_updated, started, overlap)
+        # The skipped issues older than the window: searched for by id (only when there are).
+        for again in self._search_again(sorted(retry - found_again, key=lambda i: (len(i), i))):
+            for raw in again:
+                self._note_sprints_and_status(raw)
+            for bundle in self._convert(again, issue_ctx, context):
+                changed += 1
+                yield bundle
 
-        if changed == 0 and previous:
+        if changed == 0 and previous and self._skipped == retry:
             self._bookmark = None  # nothing new: the stored bookmark stays exactly as it is
             return
         elapsed = timedelta(seconds=time.monotonic() - started)
@@ -327,7 +346,62 @@ class IssuesStream(Stream):
                 for issue_id, text in sorted(seen_now.items())
                 if (parse_jira_datetime(text) or floor) >= floor
             },
+            "retry": sorted(self._skipped, key=lambda i: (len(i), i)),
         }
+
+    def _convert(
+        self, issues: list[dict[str, Any]], issue_ctx: IssueContext, context: StreamContext
+    ) -> Iterator[ItemBundle]:
+        """Each issue with its complete changelog as a bundle; one that cannot be converted
+        is reported and noted for the next run (its stored row and history stay as they are)."""
+        histories = self._complete_histories(issues, context)
+        for raw in issues:
+            issue_histories = histories.get(str(raw["id"]))
+            if issue_histories is None:
+                continue
+            try:
+                bundle = convert_issue(raw, issue_histories, issue_ctx)
+            except (KeyError, ValueError, TypeError) as exc:
+                self._skipped.add(str(raw["id"]))
+                context.report_error(
+                    f"issue {raw.get('key', raw.get('id'))} skipped (read again next run): {exc}"
+                )
+                continue
+            self.state.history_status_names.update(
+                name
+                for change in bundle.changes
+                if change.field is ChangeField.STATUS
+                for name in (change.from_value, change.to_value)
+                if name
+            )
+            yield bundle
+
+    def _search_again(self, issue_ids: list[str]) -> Iterator[list[dict[str, Any]]]:
+        """The issues a run before had to skip, read again as a normal search reads them
+        (same fields, changelog expanded), `RETRY_CHUNK` ids a search; none, no call."""
+        for start in range(0, len(issue_ids), RETRY_CHUNK):
+            yield self._issues_by_id(issue_ids[start : start + RETRY_CHUNK])
+
+    def _issues_by_id(self, issue_ids: list[str]) -> list[dict[str, Any]]:
+        """The issues of `issue_ids` still in the JQL's scope (one gone is simply absent)."""
+        jql = f"({scope_jql(self.config.jql)}) AND id in ({', '.join(issue_ids)}){ISSUE_ORDER}"
+        try:
+            return [
+                raw
+                for page in self.client.search_pages(
+                    jql, self._fields(), "changelog", self.config.page_size
+                )
+                for raw in page.get("issues", [])
+            ]
+        except ConnectorError as exc:
+            if exc.status_code != 400:
+                raise
+        # Jira may refuse the whole query (400) for one id it no longer knows, a deleted
+        # issue: ask for each alone; an id refused alone is gone (the census handles it).
+        if len(issue_ids) == 1:
+            log.info("skipped_issue_gone", issue_id=issue_ids[0])
+            return []
+        return [raw for issue_id in issue_ids for raw in self._issues_by_id([issue_id])]
 
     @staticmethod
     def _prune(
@@ -349,7 +423,9 @@ class IssuesStream(Stream):
             del seen[issue_id]
 
     def _note_sprints_and_status(self, raw: dict[str, Any]) -> None:
-        fields = raw.get("fields") or {}
+        fields = raw.get("fields")
+        if not isinstance(fields, dict):
+            return  # a malformed issue: `convert_issue` reports it
         ids = self.state.field_ids
         for sprint in (fields.get(ids.sprint) if ids and ids.sprint else None) or []:
             if isinstance(sprint, dict) and "id" in sprint:

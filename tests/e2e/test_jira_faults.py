@@ -5,16 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from connectors.jira import JiraConfig, JiraConnector
+from pmo_sync.sandbox.render import RECENT_HISTORIES, FieldSelection, Renderer
 from pmo_sync.sandbox.server import JiraSandbox
+from pmo_sync.store.models import ItemChangeRow, WorkItemRow
 from pmo_sync.store.repository import Store
 from pmo_sync.sync import RunSummary, sync_all
 
 from .conftest import dump_tables
 
 SEARCH = "/rest/api/2/search/jql"
+COUNT = "/rest/api/2/search/approximate-count"
+BULK = "/rest/api/2/changelog/bulkfetch"
 
 
 def test_wrong_token_fails_with_a_clear_message_and_keeps_the_store(
@@ -183,3 +187,185 @@ def test_server_deployment_uses_legacy_search_with_personal_access_token(
     assert summary.items_inserted == 300
     assert "/rest/api/2/search" in paths
     assert SEARCH not in paths and "/rest/api/2/changelog/bulkfetch" not in paths
+
+
+def _search_answer(sandbox: JiraSandbox, keys: list[str], *, malformed: list[str]) -> dict:
+    """A search/jql page holding these issues as Jira renders them, those in `malformed`
+    without their `created` field."""
+    renderer = Renderer(sandbox.dataset, sandbox.url)
+    issues = []
+    for key in keys:
+        raw = renderer.issue(
+            sandbox.dataset.issue(key), FieldSelection(None), changelog_recent=RECENT_HISTORIES
+        )
+        if key in malformed:
+            del raw["fields"]["created"]
+        issues.append(raw)
+    return {"issues": issues, "isLast": True}
+
+
+def _status_changes(engine: Engine, issue_id: str) -> list[tuple[str | None, str | None]]:
+    query = (
+        select(ItemChangeRow.from_value, ItemChangeRow.to_value)
+        .join(WorkItemRow, WorkItemRow.id == ItemChangeRow.item_id)
+        .where(WorkItemRow.external_id == issue_id, ItemChangeRow.field == "status")
+        .order_by(ItemChangeRow.at, ItemChangeRow.change_id)
+    )
+    with engine.connect() as conn:
+        return [(row.from_value, row.to_value) for row in conn.execute(query)]
+
+
+def _stored_status(engine: Engine, issue_id: str) -> str:
+    with engine.connect() as conn:
+        return conn.execute(
+            select(WorkItemRow.status).where(WorkItemRow.external_id == issue_id)
+        ).scalar_one()
+
+
+ITEM_TABLES = ("work_items", "item_changes", "sprint_items", "raw_records")
+ISSUE_ORDER = " ORDER BY created ASC, key ASC"
+
+
+def test_an_issue_that_comes_back_malformed_is_read_again_by_the_next_run(
+    jira_sandbox: JiraSandbox,
+    make_config: Callable[..., JiraConfig],
+    run_sync: Callable[..., RunSummary],
+    engine: Engine,
+) -> None:
+    """A changed issue Jira answers without `created`: skipped, its stored row and history
+    kept. Another issue changed 20 minutes later moves the watermark past it (and past the
+    overlap window), yet the next run reads it again, nobody having touched it, and stores
+    its change; the run after that is a plain no-change one."""
+    config = make_config(jira_sandbox)
+    run_sync(config)
+    data = jira_sandbox.dataset
+    data.clock.advance(minutes=30)
+    issue, later = [i for i in data.issues if i.status.name == "To Do"][:2]
+    data.transition(issue.key, "In Progress")
+    data.clock.advance(minutes=20)
+    data.transition(later.key, "In Progress")
+    answer = _search_answer(jira_sandbox, [issue.key, later.key], malformed=[issue.key])
+    jira_sandbox.inject(path=SEARCH, status=200, body=answer)
+    before = dump_tables(engine)
+    history = _status_changes(engine, issue.id)
+
+    summary = run_sync(config)
+    assert (summary.status, summary.items_updated) == ("partial", 1)  # `later`
+    assert summary.errors == [
+        f"issue {issue.key} skipped (read again next run): "
+        f"issue {issue.key} has no created/updated timestamp"
+    ]
+    after = dump_tables(engine)
+    assert [r for r in after["work_items"] if later.id not in r] == [
+        r for r in before["work_items"] if later.id not in r
+    ]  # every issue but `later` as it was
+    assert {repr(r) for r in before["item_changes"]} <= {repr(r) for r in after["item_changes"]}
+    assert _stored_status(engine, issue.id) == "To Do"
+    assert _status_changes(engine, issue.id) == history
+
+    # Jira answers properly again; nobody touches the issue, so the search by `updated`
+    # no longer finds it: one more search, by id, reads it.
+    jira_sandbox.clear_faults()
+    jira_sandbox.reset_log()
+    again = run_sync(config)
+    assert (again.status, again.items_updated) == ("success", 1), again.errors
+    searches = [r.query["jql"][0] for r in jira_sandbox.requests if r.path == SEARCH]
+    assert len(searches) == 2 and "updated >=" in searches[0]
+    assert searches[1] == f"(project in (ABC, DEF, GHI)) AND id in ({issue.id})" + ISSUE_ORDER
+    assert [r.path for r in jira_sandbox.requests] == [SEARCH, SEARCH, COUNT]
+    assert _stored_status(engine, issue.id) == "In Progress"
+    assert _status_changes(engine, issue.id) == [*history, ("To Do", "In Progress")]
+
+    jira_sandbox.reset_log()
+    summary = run_sync(config)
+    assert summary.status == "success", summary.errors
+    assert [(r.method, r.path) for r in jira_sandbox.requests] == [("GET", SEARCH), ("POST", COUNT)]
+    assert summary.api_calls == 2  # nothing left to read again
+
+
+def test_a_skipped_issue_back_in_the_overlap_window_unchanged_is_converted_anyway(
+    jira_sandbox: JiraSandbox,
+    make_config: Callable[..., JiraConfig],
+    run_sync: Callable[..., RunSummary],
+    engine: Engine,
+) -> None:
+    """The skipped issue is the latest change: the next search returns it again with the
+    same `updated`, which `seen` would take for "unchanged"; it is converted, no extra call."""
+    config = make_config(jira_sandbox)
+    run_sync(config)
+    data = jira_sandbox.dataset
+    data.clock.advance(minutes=30)
+    issue = next(i for i in data.issues if i.status.name == "To Do")
+    data.transition(issue.key, "In Progress")
+    answer = _search_answer(jira_sandbox, [issue.key], malformed=[issue.key])
+    jira_sandbox.inject(path=SEARCH, status=200, body=answer)
+    before = dump_tables(engine)
+
+    summary = run_sync(config)
+    assert summary.status == "partial"
+    assert summary.errors[0].startswith(f"issue {issue.key} skipped (read again next run): ")
+    after = dump_tables(engine)
+    for table in ITEM_TABLES:
+        assert after[table] == before[table], table
+    assert after["sync_state"] != before["sync_state"]  # the watermark moved to the issue
+
+    jira_sandbox.clear_faults()
+    jira_sandbox.reset_log()
+    again = run_sync(config)
+    assert (again.status, again.items_updated) == ("success", 1), again.errors
+    assert [r.path for r in jira_sandbox.requests] == [SEARCH, COUNT]  # no search by id
+    assert _stored_status(engine, issue.id) == "In Progress"
+    jira_sandbox.reset_log()
+    assert run_sync(config).api_calls == 2
+
+
+def test_skipped_issues_read_again_one_by_one_when_jira_refuses_their_ids_together(
+    jira_sandbox: JiraSandbox,
+    make_config: Callable[..., JiraConfig],
+    run_sync: Callable[..., RunSummary],
+    engine: Engine,
+) -> None:
+    """Two issues skipped; one is deleted before the next run, and Jira refuses the search
+    naming both (400, as for an id it no longer knows): each is asked alone; the one left
+    is read with its whole changelog (bulk), the deleted one is dropped, the census marks it."""
+    config = make_config(jira_sandbox)
+    run_sync(config)
+    data = jira_sandbox.dataset
+    data.clock.advance(minutes=30)
+    long = next(i for i in data.issues if len(i.histories) > RECENT_HISTORIES)
+    gone, later = [i for i in data.issues if i.status.name == "To Do"][:2]
+    data.transition(long.key, "In Progress")
+    data.transition(gone.key, "In Progress")
+    data.clock.advance(minutes=20)
+    data.transition(later.key, "In Progress")
+    keys = [long.key, gone.key, later.key]
+    answer = _search_answer(jira_sandbox, keys, malformed=[long.key, gone.key])
+    jira_sandbox.inject(path=SEARCH, status=200, body=answer)
+    summary = run_sync(config)
+    assert (summary.status, summary.items_updated) == ("partial", 1)
+    assert [e.split(":")[0] for e in summary.errors] == [
+        f"issue {long.key} skipped (read again next run)",
+        f"issue {gone.key} skipped (read again next run)",
+    ]
+
+    jira_sandbox.clear_faults()
+    data.delete_issue(gone.key)
+    jira_sandbox.inject(path=SEARCH, status=400, skip=1)  # the search naming both ids
+    jira_sandbox.reset_log()
+    again = run_sync(config)
+    assert again.status == "success", again.errors
+    assert (again.items_updated, again.items_deleted) == (1, 1)
+    searches = [(r.status, r.query["jql"][0]) for r in jira_sandbox.requests if r.path == SEARCH]
+    ids = sorted([long.id, gone.id], key=lambda i: (len(i), i))
+    assert [status for status, _ in searches] == [200, 400, 200, 200, 200]  # last: census ids
+    assert [jql.partition(" AND ")[2] for _, jql in searches[1:4]] == [
+        f"id in ({ids[0]}, {ids[1]})" + ISSUE_ORDER,
+        *(f"id in ({i})" + ISSUE_ORDER for i in ids),
+    ]
+    bulk = [r.body for r in jira_sandbox.requests if r.path == BULK]
+    assert [b["issueIdsOrKeys"] for b in bulk] == [[long.id]]
+    assert _stored_status(engine, long.id) == "In Progress"
+    assert _status_changes(engine, long.id)[-1] == ("Done", "In Progress")
+
+    jira_sandbox.reset_log()
+    assert run_sync(config).api_calls == 2  # neither is asked for again
