@@ -41,6 +41,7 @@ lead - blocked - waiting (To Do, In Review, and time spent Done before a reopeni
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -562,7 +563,8 @@ class Tracker:
             self.sandbox = JiraSandbox(data)
         elif kind == "trello":
             data = TrelloDataset.generate(cards_per_board=0, now=NOW0, boards=(TEAM,))
-            self.sandbox = TrelloSandbox(data, token_limit=None, key_limit=None)
+            tag = uuid.uuid4().hex[:12]  # credentials of its own: the client paces per key
+            self.sandbox = TrelloSandbox(data, key=f"key-{tag}", token=f"token-{tag}")
         else:
             self.sandbox = AdoSandbox(AdoDataset.generate(size=0, now=NOW0, teams=(TEAM,)))
 

@@ -8,6 +8,7 @@ with a second reading of the same actions.
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -31,7 +32,8 @@ CADENCE = {"sprint": "Sprint 18", "starts": "2026-11-16", "days": 14}
 
 @pytest.fixture
 def trello() -> Iterator[TrelloSandbox]:
-    with TrelloSandbox() as sandbox:
+    tag = uuid.uuid4().hex[:12]  # credentials of its own: the client paces each process-wide
+    with TrelloSandbox(key=f"key-{tag}", token=f"token-{tag}") as sandbox:
         yield sandbox
 
 

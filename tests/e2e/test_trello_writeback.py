@@ -6,6 +6,7 @@ path (`provision`), as an admin would run it once.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,10 @@ rules:
 
 @pytest.fixture
 def trello() -> Iterator[TrelloSandbox]:
-    with TrelloSandbox(cards_per_board=40) as sandbox:
+    # Credentials of its own: the client paces each key and token process-wide under Trello's
+    # limits, so calls of earlier tests would otherwise make these wait.
+    tag = uuid.uuid4().hex[:12]
+    with TrelloSandbox(cards_per_board=20, key=f"key-{tag}", token=f"token-{tag}") as sandbox:
         yield sandbox
 
 
