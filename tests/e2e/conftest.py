@@ -1,4 +1,5 @@
-"""End-to-end fixtures: a fresh sandbox Jira, a config pointing at it, a store on both databases."""
+"""End-to-end fixtures: sandboxes, configs pointing at them (validated the way a YAML file is),
+a store on both databases, and a sync of any connector into it."""
 
 from __future__ import annotations
 
@@ -8,13 +9,23 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, MetaData, select
 
+from connectors.azure_devops import AzureDevOpsConfig
 from connectors.jira import JiraConfig, JiraConnector
+from connectors.registry import connector_for_kind
+from connectors.trello import TrelloConfig
+from pmo_sync.sandbox.ado import AdoSandbox
 from pmo_sync.sandbox.server import JiraSandbox
+from pmo_sync.sandbox.trello import TrelloSandbox
 from pmo_sync.store.models import Base
 from pmo_sync.store.repository import Store
 from pmo_sync.sync import RunSummary, sync_connector
 
 TOKEN_VARIABLE = "PMO_SYNC_TEST_JIRA_TOKEN"
+ADO_TOKEN_VARIABLE = "PMO_SYNC_TEST_ADO_TOKEN"
+TRELLO_KEY_VARIABLE = "PMO_SYNC_TEST_TRELLO_KEY"
+TRELLO_TOKEN_VARIABLE = "PMO_SYNC_TEST_TRELLO_TOKEN"
+TRELLO_CADENCE = {"sprint": "Sprint 18", "starts": "2026-11-16", "days": 14}
+"""The sandbox Trello's calendar: Sprint 18 is the one running at its default clock."""
 
 
 @pytest.fixture
@@ -47,8 +58,64 @@ def make_config(
 
 
 @pytest.fixture
+def ado_config(monkeypatch: pytest.MonkeyPatch) -> Callable[..., AzureDevOpsConfig]:
+    """An AzureDevOpsConfig for a sandbox (`token_value=` puts another PAT in its variable)."""
+
+    def build(sandbox: AdoSandbox, **overrides: Any) -> AzureDevOpsConfig:
+        monkeypatch.setenv(ADO_TOKEN_VARIABLE, overrides.pop("token_value", sandbox.pat))
+        data: dict[str, Any] = {
+            "name": "sandbox-ado",
+            "kind": "azure_devops",
+            "organization_url": sandbox.url,
+            "token": f"${{{ADO_TOKEN_VARIABLE}}}",
+            "project": sandbox.dataset.project.name,
+            "wiql_cap": 100,
+            "max_retry_wait_seconds": 5,
+        }
+        data.update(overrides)
+        return AzureDevOpsConfig.model_validate(data)
+
+    return build
+
+
+@pytest.fixture
+def trello_config(monkeypatch: pytest.MonkeyPatch) -> Callable[..., TrelloConfig]:
+    """A TrelloConfig for a sandbox's two boards, sprints on its calendar (`token_value=` puts
+    another token in its variable)."""
+
+    def build(sandbox: TrelloSandbox, **overrides: Any) -> TrelloConfig:
+        monkeypatch.setenv(TRELLO_KEY_VARIABLE, sandbox.key)
+        monkeypatch.setenv(TRELLO_TOKEN_VARIABLE, overrides.pop("token_value", sandbox.token))
+        data: dict[str, Any] = {
+            "name": "sandbox-trello",
+            "kind": "trello",
+            "url": sandbox.root_url,
+            "api_key": f"${{{TRELLO_KEY_VARIABLE}}}",
+            "token": f"${{{TRELLO_TOKEN_VARIABLE}}}",
+            "boards": ["Team Alpha", "Team Beta"],
+            "sprints": {"cadence": TRELLO_CADENCE},
+            "max_retry_wait_seconds": 2,
+        }
+        data.update(overrides)
+        return TrelloConfig.model_validate(data)
+
+    return build
+
+
+@pytest.fixture
 def store(engine: Engine) -> Store:
     return Store(engine)
+
+
+@pytest.fixture
+def sync(store: Store) -> Callable[..., RunSummary]:
+    """`sync(config, full=False)`: one run of the config's connector into `store`."""
+
+    def run(config: Any, *, full: bool = False) -> RunSummary:
+        with connector_for_kind(config.kind)(config) as connector:
+            return sync_connector(connector, store, full=full)
+
+    return run
 
 
 @pytest.fixture

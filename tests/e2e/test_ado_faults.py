@@ -9,16 +9,15 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from connectors.azure_devops import AzureDevOpsConfig, AzureDevOpsConnector
+from connectors.azure_devops import AzureDevOpsConfig
 from pmo_sync.sandbox.ado import AdoSandbox
 from pmo_sync.sandbox.ado.generator import WorkItem
 from pmo_sync.store.models import ItemChangeRow, WorkItemRow
 from pmo_sync.store.repository import Store
-from pmo_sync.sync import RunSummary, sync_connector
+from pmo_sync.sync import RunSummary
 
 from .conftest import dump_tables
 
-TOKEN_VARIABLE = "PMO_SYNC_TEST_ADO_TOKEN"
 API = "/contoso/Fabrikam/_apis/wit"
 REPORTING = f"{API}/reporting/workItemRevisions"
 WIQL = f"{API}/wiql"
@@ -34,34 +33,6 @@ def _sdk_cache(cold_ado_sdk_cache: None) -> None:
 def ado() -> Iterator[AdoSandbox]:
     with AdoSandbox(wiql_cap=100, size=60) as sandbox:
         yield sandbox
-
-
-@pytest.fixture
-def ado_config(monkeypatch: pytest.MonkeyPatch) -> Callable[..., AzureDevOpsConfig]:
-    def build(sandbox: AdoSandbox, **overrides: Any) -> AzureDevOpsConfig:
-        monkeypatch.setenv(TOKEN_VARIABLE, overrides.pop("token_value", sandbox.pat))
-        data: dict[str, Any] = {
-            "name": "sandbox-ado",
-            "kind": "azure_devops",
-            "organization_url": sandbox.url,
-            "token": f"${{{TOKEN_VARIABLE}}}",
-            "project": sandbox.dataset.project.name,
-            "wiql_cap": 100,
-            "max_retry_wait_seconds": 5,
-        }
-        data.update(overrides)
-        return AzureDevOpsConfig.model_validate(data)
-
-    return build
-
-
-@pytest.fixture
-def sync(store: Store) -> Callable[..., RunSummary]:
-    def run(config: AzureDevOpsConfig, *, full: bool = False) -> RunSummary:
-        with AzureDevOpsConnector(config) as connector:
-            return sync_connector(connector, store, full=full)
-
-    return run
 
 
 def _calls(sandbox: AdoSandbox) -> list[tuple[str, str]]:

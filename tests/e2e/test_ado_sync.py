@@ -14,11 +14,10 @@ from connectors.azure_devops import AzureDevOpsConfig, AzureDevOpsConnector
 from pmo_sync.sandbox.ado import AdoSandbox
 from pmo_sync.store.models import ItemChangeRow, SprintItemRow, WorkItemRow
 from pmo_sync.store.repository import Store
-from pmo_sync.sync import RunSummary, sync_connector
+from pmo_sync.sync import sync_connector
 
 from .conftest import dump_tables
 
-TOKEN_VARIABLE = "PMO_SYNC_TEST_ADO_TOKEN"
 REPORTING = "/contoso/Fabrikam/_apis/wit/reporting/workItemRevisions"
 WIQL = "/contoso/Fabrikam/_apis/wit/wiql"
 
@@ -32,34 +31,6 @@ def _sdk_cache(cold_ado_sdk_cache: None) -> None:
 def ado() -> Iterator[AdoSandbox]:
     with AdoSandbox(wiql_cap=100, size=300) as sandbox:
         yield sandbox
-
-
-@pytest.fixture
-def ado_config(monkeypatch: pytest.MonkeyPatch) -> Callable[..., AzureDevOpsConfig]:
-    def build(sandbox: AdoSandbox, **overrides: Any) -> AzureDevOpsConfig:
-        monkeypatch.setenv(TOKEN_VARIABLE, overrides.pop("token_value", sandbox.pat))
-        data: dict[str, Any] = {
-            "name": "sandbox-ado",
-            "kind": "azure_devops",
-            "organization_url": sandbox.url,
-            "token": f"${{{TOKEN_VARIABLE}}}",
-            "project": sandbox.dataset.project.name,
-            "wiql_cap": 100,
-            "max_retry_wait_seconds": 5,
-        }
-        data.update(overrides)
-        return AzureDevOpsConfig.model_validate(data)
-
-    return build
-
-
-@pytest.fixture
-def sync(store: Store) -> Callable[..., RunSummary]:
-    def run(config: AzureDevOpsConfig, *, full: bool = False) -> RunSummary:
-        with AzureDevOpsConnector(config) as connector:
-            return sync_connector(connector, store, full=full)
-
-    return run
 
 
 def _utc(value: datetime | None) -> datetime | None:

@@ -7,6 +7,7 @@ slow down (and add rate-limit waits to) the next.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -26,7 +27,6 @@ from pmo_sync.sync import RunSummary, sync_connector
 
 from .conftest import dump_tables
 
-CADENCE = {"sprint": "Sprint 18", "starts": "2026-11-16", "days": 14}
 HTML_ADVICE = "instead of JSON: the URL may point at a login page, a proxy or the wrong host"
 
 
@@ -39,39 +39,15 @@ def trello() -> Iterator[TrelloSandbox]:
         yield sandbox
 
 
-@pytest.fixture
-def trello_config(monkeypatch: pytest.MonkeyPatch) -> Callable[..., TrelloConfig]:
-    def build(sandbox: TrelloSandbox, **overrides: Any) -> TrelloConfig:
-        monkeypatch.setenv("PMO_SYNC_TEST_TRELLO_KEY", sandbox.key)
-        token = overrides.pop("token_value", sandbox.token)
-        monkeypatch.setenv("PMO_SYNC_TEST_TRELLO_TOKEN", token)
-        data: dict[str, Any] = {
-            "name": "sandbox-trello",
-            "kind": "trello",
-            "url": sandbox.root_url,
-            "api_key": "${PMO_SYNC_TEST_TRELLO_KEY}",
-            "token": "${PMO_SYNC_TEST_TRELLO_TOKEN}",
-            "boards": ["Team Alpha", "Team Beta"],
-            "sprints": {"cadence": CADENCE},
-            "max_retry_wait_seconds": 1,
-        }
-        data.update(overrides)
-        return TrelloConfig.model_validate(data)
-
-    return build
-
-
 def _run(config: TrelloConfig, store: Store, *, full: bool = False) -> RunSummary:
     with TrelloConnector(config) as connector:
         return sync_connector(connector, store, full=full)
 
 
 @pytest.fixture
-def sync(store: Store) -> Callable[..., RunSummary]:
-    def run(config: TrelloConfig, *, full: bool = False) -> RunSummary:
-        return _run(config, store, full=full)
-
-    return run
+def trello_config(trello_config: Callable[..., TrelloConfig]) -> Callable[..., TrelloConfig]:
+    """The shared config (tests/e2e/conftest.py), waits capped at 1 s: faults here are many."""
+    return functools.partial(trello_config, max_retry_wait_seconds=1)
 
 
 def _paths(sandbox: TrelloSandbox) -> list[str]:

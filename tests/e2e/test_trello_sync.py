@@ -17,17 +17,14 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from connectors.trello import TrelloConfig, TrelloConnector
+from connectors.trello import TrelloConfig
 from connectors.trello.convert import ACTION_FILTERS
 from pmo_sync.sandbox.trello import TrelloDataset, TrelloSandbox
 from pmo_sync.sandbox.trello.generator import HEAVY_CARD, Card
 from pmo_sync.store.models import ItemChangeRow, SprintItemRow, SprintRow, WorkItemRow
-from pmo_sync.store.repository import Store
-from pmo_sync.sync import RunSummary, sync_connector
+from pmo_sync.sync import RunSummary
 
 from .conftest import dump_tables
-
-CADENCE = {"sprint": "Sprint 18", "starts": "2026-11-16", "days": 14}
 
 
 @pytest.fixture
@@ -35,36 +32,6 @@ def trello() -> Iterator[TrelloSandbox]:
     tag = uuid.uuid4().hex[:12]  # credentials of its own: the client paces each process-wide
     with TrelloSandbox(key=f"key-{tag}", token=f"token-{tag}") as sandbox:
         yield sandbox
-
-
-@pytest.fixture
-def trello_config(monkeypatch: pytest.MonkeyPatch) -> Callable[..., TrelloConfig]:
-    def build(sandbox: TrelloSandbox, **overrides: Any) -> TrelloConfig:
-        monkeypatch.setenv("PMO_SYNC_TEST_TRELLO_KEY", sandbox.key)
-        monkeypatch.setenv("PMO_SYNC_TEST_TRELLO_TOKEN", sandbox.token)
-        data: dict[str, Any] = {
-            "name": "sandbox-trello",
-            "kind": "trello",
-            "url": sandbox.root_url,
-            "api_key": "${PMO_SYNC_TEST_TRELLO_KEY}",
-            "token": "${PMO_SYNC_TEST_TRELLO_TOKEN}",
-            "boards": ["Team Alpha", "Team Beta"],
-            "sprints": {"cadence": CADENCE},
-            "max_retry_wait_seconds": 2,
-        }
-        data.update(overrides)
-        return TrelloConfig.model_validate(data)
-
-    return build
-
-
-@pytest.fixture
-def sync(store: Store) -> Callable[..., RunSummary]:
-    def run(config: TrelloConfig, *, full: bool = False) -> RunSummary:
-        with TrelloConnector(config) as connector:
-            return sync_connector(connector, store, full=full)
-
-    return run
 
 
 def _items(engine: Engine) -> dict[str, Any]:
