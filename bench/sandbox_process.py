@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -178,3 +179,44 @@ class TimedSandbox:
             "sandbox_seconds": sum(r[3] for r in chosen),
             "count": len(chosen),
         }
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size so far, in MB.
+
+    Linux: `VmHWM` of /proc/self/status, the high-water mark of this program's own memory.
+    Not `ru_maxrss`: a process started by `subprocess` begins with its parent's peak RSS
+    at the time of the spawn (kept across fork and exec), and the parent here holds the
+    whole sandbox, so `ru_maxrss` would report the sandbox's size as the sync's baseline.
+    Elsewhere `ru_maxrss` (bytes on macOS), with that caveat.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def pg_unreachable(url: str) -> str | None:
+    """Why PostgreSQL at `url` cannot be used, or None when it answers."""
+    from sqlalchemy import create_engine, text
+
+    try:
+        engine = create_engine(url, connect_args={"connect_timeout": 3})
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        finally:
+            engine.dispose()
+    except Exception as exc:
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+    return None

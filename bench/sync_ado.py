@@ -26,8 +26,8 @@ For each size N the bench
      `--wiql-cap`, so this is where the cap shows;
 
    and reports wall and CPU seconds, items/s, revisions/s, calls, per-stream seconds,
-   rows stored and peak RSS (`VmHWM`, see `_maxrss_mb`; the baseline is taken after
-   imports and schema migration, before the first sync);
+   rows stored and peak RSS (`VmHWM`, see `sandbox_process.peak_rss_mb`; the baseline is
+   taken after imports and schema migration, before the first sync);
 4. takes the calls by endpoint from the sandbox's own request log, split between the
    three runs by arrival time, and the sandbox's time spent answering them (routing and
    simulation plus JSON encoding): the sync waits for every answer, so wall time minus
@@ -50,7 +50,6 @@ import argparse
 import json
 import math
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -58,7 +57,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sandbox_process import TimedSandbox, pg_schema, run_worker_process, with_search_path
+from sandbox_process import (
+    TimedSandbox,
+    cpu_seconds,
+    peak_rss_mb,
+    pg_schema,
+    pg_unreachable,
+    run_worker_process,
+    with_search_path,
+)
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TOKEN_ENV = "PMO_BENCH_ADO_TOKEN"
@@ -95,31 +102,6 @@ def endpoint_of(method: str, path: str, org: str) -> str:
     return f"{method} {path}"
 
 
-def _maxrss_mb() -> float:
-    """This process's peak resident set size so far, in MB.
-
-    Linux: `VmHWM` of /proc/self/status, the high-water mark of this program's own memory.
-    Not `ru_maxrss`: a process started by `subprocess` begins with its parent's peak RSS
-    at the time of the spawn (kept across fork and exec), and the parent here holds the
-    whole sandbox, so `ru_maxrss` would report the sandbox's size as the sync's baseline.
-    Elsewhere `ru_maxrss` (bytes on macOS), with that caveat.
-    """
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
-
-
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 # -- the measured subprocess -------------------------------------------------------------------
 
 
@@ -152,7 +134,7 @@ def run_worker(options: dict[str, Any], result_path: Path) -> None:
     engine = make_engine(options["database_url"])
     upgrade(engine)
     store = Store(engine)
-    baseline_mb = _maxrss_mb()
+    baseline_mb = peak_rss_mb()
 
     def rows() -> dict[str, int]:
         with engine.connect() as conn:
@@ -188,7 +170,7 @@ def run_worker(options: dict[str, Any], result_path: Path) -> None:
                 import cProfile
 
                 profiler = cProfile.Profile()
-            started_epoch, cpu = time.time(), _cpu_seconds()
+            started_epoch, cpu = time.time(), cpu_seconds()
             started = time.perf_counter()
             if profiler is not None:
                 profiler.enable()
@@ -196,7 +178,7 @@ def run_worker(options: dict[str, Any], result_path: Path) -> None:
             if profiler is not None:
                 profiler.disable()
             seconds = time.perf_counter() - started
-            cpu, ended_epoch = _cpu_seconds() - cpu, time.time()
+            cpu, ended_epoch = cpu_seconds() - cpu, time.time()
             result: dict[str, Any] = {
                 "seconds": seconds,
                 "cpu_seconds": cpu,
@@ -211,7 +193,7 @@ def run_worker(options: dict[str, Any], result_path: Path) -> None:
                 "api_calls": summary.api_calls,
                 "retries": connector.stats.retries,
                 "stream_seconds": stream_seconds,
-                "peak_rss_mb": _maxrss_mb(),
+                "peak_rss_mb": peak_rss_mb(),
             }
         if profiler is not None:
             import io
@@ -320,22 +302,6 @@ def api_minimum(figures: dict[str, int], types: int, wiql_cap: int) -> dict[str,
         "incremental": {"reporting": 1},
         "resync": {**metadata, "reporting": reporting, "wiql": items // wiql_cap + 1},
     }
-
-
-def pg_unreachable(url: str) -> str | None:
-    """Why PostgreSQL at `url` cannot be used, or None when it answers."""
-    from sqlalchemy import create_engine, text
-
-    try:
-        engine = create_engine(url, connect_args={"connect_timeout": 3})
-        try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        finally:
-            engine.dispose()
-    except Exception as exc:
-        return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-    return None
 
 
 def bench_size(size: int, stores: list[str], args: argparse.Namespace) -> list[dict[str, Any]]:

@@ -25,8 +25,8 @@ For each size N (cards per board) the bench
      per board is the minimum);
 
    and reports wall and CPU seconds, cards/s, calls, per-stream seconds, rows stored and
-   peak RSS (`VmHWM`, see `_maxrss_mb`; the baseline is taken after imports and schema
-   migration, before the first sync);
+   peak RSS (`VmHWM`, see `sandbox_process.peak_rss_mb`; the baseline is taken after
+   imports and schema migration, before the first sync);
 5. takes the calls by endpoint from the sandbox (every request timed as it is answered),
    split between the two runs by arrival time, and the sandbox's time spent answering
    (routing, card lookups and JSON encoding): the sync waits for every answer, so wall
@@ -50,7 +50,6 @@ import argparse
 import json
 import os
 import re
-import resource
 import sys
 import tempfile
 import time
@@ -59,7 +58,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from sandbox_process import TimedSandbox, pg_schema, run_worker_process, with_search_path
+from sandbox_process import (
+    TimedSandbox,
+    cpu_seconds,
+    peak_rss_mb,
+    pg_schema,
+    pg_unreachable,
+    run_worker_process,
+    with_search_path,
+)
 
 KEY_ENV = "PMO_BENCH_TRELLO_KEY"
 TOKEN_ENV = "PMO_BENCH_TRELLO_TOKEN"
@@ -99,29 +106,6 @@ def board_names(count: int) -> tuple[str, ...]:
     return tuple(names[i] if i < len(names) else f"Team {i + 1}" for i in range(count))
 
 
-def _maxrss_mb() -> float:
-    """This process's peak resident set size so far, in MB.
-
-    Linux: `VmHWM` of /proc/self/status. Not `ru_maxrss`: a process started by
-    `subprocess` begins with its parent's peak RSS (kept across fork and exec), and the
-    parent here holds the whole sandbox. Elsewhere `ru_maxrss` (bytes on macOS).
-    """
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
-
-
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 # -- the measured subprocess -------------------------------------------------------------------
 
 
@@ -152,7 +136,7 @@ def run_worker(options: dict[str, Any], result_path: Path) -> None:
     engine = make_engine(options["database_url"])
     upgrade(engine)
     store = Store(engine)
-    baseline_mb = _maxrss_mb()
+    baseline_mb = peak_rss_mb()
 
     def rows() -> dict[str, int]:
         with engine.connect() as conn:
@@ -200,7 +184,7 @@ def run_worker(options: dict[str, Any], result_path: Path) -> None:
                 import cProfile
 
                 profiler = cProfile.Profile()
-            started_epoch, cpu = time.time(), _cpu_seconds()
+            started_epoch, cpu = time.time(), cpu_seconds()
             started = time.perf_counter()
             if profiler is not None:
                 profiler.enable()
@@ -208,7 +192,7 @@ def run_worker(options: dict[str, Any], result_path: Path) -> None:
             if profiler is not None:
                 profiler.disable()
             seconds = time.perf_counter() - started
-            cpu, ended_epoch = _cpu_seconds() - cpu, time.time()
+            cpu, ended_epoch = cpu_seconds() - cpu, time.time()
             result: dict[str, Any] = {
                 "seconds": seconds,
                 "cpu_seconds": cpu,
@@ -225,7 +209,7 @@ def run_worker(options: dict[str, Any], result_path: Path) -> None:
                 "rate_limit_waits": connector.stats.rate_limit_waits,
                 "rate_limit_wait_seconds": connector.stats.rate_limit_wait_seconds,
                 "stream_seconds": stream_seconds,
-                "peak_rss_mb": _maxrss_mb(),
+                "peak_rss_mb": peak_rss_mb(),
             }
         if profiler is not None:
             import io
@@ -329,22 +313,6 @@ def api_minimum(dataset: Any, names: tuple[str, ...]) -> dict[str, Any]:
         "cards_listed": listed,
         "log_actions": {b.id: log_actions[b.id] for b in boards},
     }
-
-
-def pg_unreachable(url: str) -> str | None:
-    """Why PostgreSQL at `url` cannot be used, or None when it answers."""
-    from sqlalchemy import create_engine, text
-
-    try:
-        engine = create_engine(url, connect_args={"connect_timeout": 3})
-        try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        finally:
-            engine.dispose()
-    except Exception as exc:
-        return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-    return None
 
 
 def bench_size(per_board: int, stores: list[str], args: argparse.Namespace) -> list[dict[str, Any]]:
