@@ -1,15 +1,18 @@
 """What every sandbox tracker adds around its routes: an HTTP server, faults, a request log.
 
-A sandbox (`JiraSandbox`, `AdoSandbox`) subclasses `SandboxHarness`, names its
-tracker's particulars in class attributes (which POSTs only read, its error
-envelope, its sign-in page, its rate-limit headers) and implements
-`_respond`: authentication and routing. Everything else is here, once:
+A sandbox (`JiraSandbox`, `AdoSandbox`, `TrelloSandbox`) subclasses `SandboxHarness`,
+names its tracker's particulars in class attributes (which POSTs only read, its error
+envelope, its sign-in page, its rate-limit headers, its message for a body that is not
+JSON) and implements two hooks: `_admit` (authentication and limits) and `_answer`
+(routing). Everything else is here, once:
 
 - a stdlib `ThreadingHTTPServer` on 127.0.0.1 and a random port, started in a
   background thread (`start`/`stop`, or a `with` block);
 - fault injection (`inject`): the (skip+1)-th to (skip+times)-th matching
   requests get a canned answer; with `applied=True` the request is carried out
   first and only its answer replaced (a lost response);
+- the order of a request's checks (`_respond`), the same for every tracker, so a
+  fault, a refusal and an answer relate alike whichever tracker a test drives;
 - a log of every request with the status it got (`requests`), and of those
   that change state (`writes`).
 """
@@ -98,6 +101,7 @@ class SandboxHarness(ABC):
     RESPONSE: ClassVar[type]  # the tracker's ApiResponse(status, body, headers, content_type)
     EXTRA_RESPONSE_HEADERS: ClassVar[Mapping[str, str]] = {}
     RECORD_HEADERS: ClassVar[bool] = False  # keep request headers (never Authorization)
+    INVALID_JSON_MESSAGE: ClassVar[str]  # the 400's message for a body that is not JSON
 
     def __init__(self, host: str, port: int) -> None:
         self._host = host
@@ -116,10 +120,41 @@ class SandboxHarness(ABC):
         """The tracker's JSON error envelope around `message`."""
 
     @abstractmethod
-    def _respond(
-        self, method: str, raw_path: str, headers: Mapping[str, str], raw_body: bytes
-    ) -> tuple[Any, dict[str, list[str]], Any]:
-        """(response, parsed query, parsed body) for one request."""
+    def _admit(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        body: Any,
+        headers: Mapping[str, str],
+    ) -> Any:
+        """Authentication and limits: a `RESPONSE` refuses the request, and stands (an applied
+        fault does not replace it: nothing was carried out); anything else admits it, and is
+        handed on to `_authorize`, `_invalid_json` and `_answer` (the member, the token...)."""
+
+    @abstractmethod
+    def _answer(
+        self, method: str, path: str, query: dict[str, list[str]], body: Any, admitted: Any
+    ) -> Any:
+        """The routes' `RESPONSE` to an admitted request whose body is JSON (or none)."""
+
+    def _authorize(
+        self, method: str, path: str, headers: Mapping[str, str], admitted: Any
+    ) -> Any | None:
+        """A `RESPONSE` refusing what the admitted credentials may not do, or None.
+
+        Checked after the body is known to be JSON (a tracker answers a malformed body
+        before it looks at scopes); like `_admit`'s refusals, it stands. None by default."""
+        return None
+
+    def _form_body(self, headers: Mapping[str, str], raw_body: bytes) -> Any | None:
+        """The body, for one that is not JSON but a tracker takes anyway (Trello's form-encoded
+        parameters); None leaves it a body that is not JSON, refused with a 400."""
+        return None
+
+    def _invalid_json(self, admitted: Any) -> Any:
+        """The 400 for a body that is not JSON, with the tracker's message."""
+        return self.RESPONSE(400, self._error_body(self.INVALID_JSON_MESSAGE))
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -237,6 +272,38 @@ class SandboxHarness(ABC):
             self._log.clear()
 
     # -- one request ----------------------------------------------------------------------
+
+    def _respond(
+        self, method: str, raw_path: str, headers: Mapping[str, str], raw_body: bytes
+    ) -> tuple[Any, dict[str, list[str]], Any]:
+        """(response, parsed query, parsed body) for one request, checked in this order:
+
+        1. a fault that is not `applied` answers at once: the tracker never saw the request
+           (a proxy's 429 or 503), so not even authentication runs;
+        2. `_admit`: authentication and limits; a refusal stands;
+        3. a body that is not JSON gets a 400, which stands (no route ran: nothing to lose);
+        4. `_authorize`: what the credentials may not do; a refusal stands;
+        5. `_answer`: the routes; an `applied` fault then replaces the answer, as a response
+           lost after the write was carried out.
+        """
+        path, query, body, bad_json = self._parse(raw_path, raw_body)
+        if bad_json:
+            form = self._form_body(headers, raw_body)
+            if form is not None:
+                body, bad_json = form, False
+        fault = self._fault_for(method, path)
+        if fault is not None and not fault.applied:
+            return self._fault_response(fault), query, body
+        admitted = self._admit(method, path, query, body, headers)
+        if isinstance(admitted, self.RESPONSE):
+            return admitted, query, body
+        if bad_json:
+            return self._invalid_json(admitted), query, body
+        refusal = self._authorize(method, path, headers, admitted)
+        if refusal is not None:
+            return refusal, query, body
+        response = self._answer(method, path, query, body, admitted)
+        return (self._fault_response(fault) if fault is not None else response), query, body
 
     def _fault_for(self, method: str, path: str) -> Fault | None:
         with self._lock:

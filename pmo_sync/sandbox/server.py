@@ -60,6 +60,9 @@ class JiraSandbox(SandboxHarness):
     HTML_CONTENT_TYPE = "text/html;charset=UTF-8"
     JSON_CONTENT_TYPE = JSON_CONTENT_TYPE
     RESPONSE = ApiResponse
+    INVALID_JSON_MESSAGE = (
+        "Invalid request payload. Refer to the REST API documentation and try again."
+    )
 
     def __init__(
         self,
@@ -131,40 +134,30 @@ class JiraSandbox(SandboxHarness):
             return value.strip() == self.token
         return False
 
-    def _respond(
-        self, method: str, raw_path: str, headers: Mapping[str, str], raw_body: bytes
-    ) -> tuple[ApiResponse, dict[str, list[str]], Any]:
-        path, query, body, bad_json = self._parse(raw_path, raw_body)
-        fault = self._fault_for(method, path)
-        if fault is not None and not fault.applied:
-            return self._fault_response(fault), query, body
-        if not self._authenticated(headers.get("Authorization")):
-            return (
-                ApiResponse(
-                    401,
-                    error_body("Client must be authenticated to access this resource."),
-                    {
-                        "WWW-Authenticate": 'Basic realm="protected-area"',
-                        "X-Seraph-LoginReason": "AUTHENTICATED_FAILED",
-                    },
-                ),
-                query,
-                body,
-            )
-        if bad_json:
-            return (
-                ApiResponse(
-                    400,
-                    error_body(
-                        "Invalid request payload. Refer to the REST API "
-                        "documentation and try again."
-                    ),
-                ),
-                query,
-                body,
-            )
-        response = self.api.handle(method, path, query, body, self.url)
-        return (self._fault_response(fault) if fault is not None else response), query, body
+    def _admit(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        body: Any,
+        headers: Mapping[str, str],
+    ) -> ApiResponse | None:
+        """Basic auth (bearer too, in server mode); Jira's 401 names the realm and the reason."""
+        if self._authenticated(headers.get("Authorization")):
+            return None
+        return ApiResponse(
+            401,
+            error_body("Client must be authenticated to access this resource."),
+            {
+                "WWW-Authenticate": 'Basic realm="protected-area"',
+                "X-Seraph-LoginReason": "AUTHENTICATED_FAILED",
+            },
+        )
+
+    def _answer(
+        self, method: str, path: str, query: dict[str, list[str]], body: Any, admitted: None
+    ) -> ApiResponse:
+        return self.api.handle(method, path, query, body, self.url)
 
 
 def serve(host: str = "127.0.0.1", port: int = 8080, **kwargs: Any) -> None:

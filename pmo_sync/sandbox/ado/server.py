@@ -77,6 +77,7 @@ class AdoSandbox(SandboxHarness):
     RESPONSE = ApiResponse
     EXTRA_RESPONSE_HEADERS = {"ActivityId": "00000000-0000-0000-0000-000000000000"}
     RECORD_HEADERS = True
+    INVALID_JSON_MESSAGE = "The request body is not valid JSON."
 
     def __init__(
         self,
@@ -131,45 +132,50 @@ class AdoSandbox(SandboxHarness):
             return value.strip()
         return None
 
-    def _respond(
-        self, method: str, raw_path: str, headers: Mapping[str, str], raw_body: bytes
-    ) -> tuple[ApiResponse, dict[str, list[str]], Any]:
-        path, query, body, bad_json = self._parse(raw_path, raw_body)
-        fault = self._fault_for(method, path)
-        if fault is not None and not fault.applied:
-            return self._fault_response(fault), query, body
+    def _admit(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        body: Any,
+        headers: Mapping[str, str],
+    ) -> ApiResponse | str | None:
+        """The PAT (None when absent or unreadable), or the refusal of a wrong one.
+
+        Route discovery is anonymous, so a bad PAT shows at the first real call. Without
+        `X-TFS-FedAuthRedirect: Suppress` the service answers a browser: 203 and a sign-in
+        page, which a client that checks only for 4xx takes for success."""
         anonymous = method == "OPTIONS" or (method == "GET" and _ANONYMOUS.search(path))
-        if not anonymous and not self._authenticated(headers.get("Authorization")):
-            if (headers.get("X-TFS-FedAuthRedirect") or "").lower() == "suppress":
-                return (
-                    ApiResponse(
-                        401,
-                        "Access Denied: The Personal Access Token used has expired or is invalid.",
-                        {
-                            "WWW-Authenticate": 'Basic realm="https://dev.azure.com/"',
-                            "X-TFS-FedAuthRealm": "https://app.vssps.visualstudio.com/",
-                        },
-                        "text/plain; charset=utf-8",
-                    ),
-                    query,
-                    body,
-                )
-            return ApiResponse(203, SIGN_IN_PAGE, {}, "text/html; charset=utf-8"), query, body
-        if bad_json:
-            return ApiResponse(400, error_body("The request body is not valid JSON.")), query, body
-        token = self._token(headers.get("Authorization"))
-        if token is not None and token == self.read_only_pat and self._is_write(method, path):
-            message = (
-                "TF400813: The user 'pmo-bot@contoso.example' is not authorized to access this "
-                "resource. The personal access token lacks the vso.work_write scope."
+        if anonymous or self._authenticated(headers.get("Authorization")):
+            return self._token(headers.get("Authorization"))
+        if (headers.get("X-TFS-FedAuthRedirect") or "").lower() == "suppress":
+            return ApiResponse(
+                401,
+                "Access Denied: The Personal Access Token used has expired or is invalid.",
+                {
+                    "WWW-Authenticate": 'Basic realm="https://dev.azure.com/"',
+                    "X-TFS-FedAuthRealm": "https://app.vssps.visualstudio.com/",
+                },
+                "text/plain; charset=utf-8",
             )
-            return (
-                ApiResponse(401, error_body(message, "UnauthorizedRequestException")),
-                query,
-                body,
-            )
-        response = self.api.handle(method, path, query, body, self.url)
-        return (self._fault_response(fault) if fault is not None else response), query, body
+        return ApiResponse(203, SIGN_IN_PAGE, {}, "text/html; charset=utf-8")
+
+    def _authorize(
+        self, method: str, path: str, headers: Mapping[str, str], admitted: str | None
+    ) -> ApiResponse | None:
+        """The read-only PAT lacks the write scope: every write it makes answers 401."""
+        if admitted is None or admitted != self.read_only_pat or not self._is_write(method, path):
+            return None
+        message = (
+            "TF400813: The user 'pmo-bot@contoso.example' is not authorized to access this "
+            "resource. The personal access token lacks the vso.work_write scope."
+        )
+        return ApiResponse(401, error_body(message, "UnauthorizedRequestException"))
+
+    def _answer(
+        self, method: str, path: str, query: dict[str, list[str]], body: Any, admitted: str | None
+    ) -> ApiResponse:
+        return self.api.handle(method, path, query, body, self.url)
 
 
 def serve(host: str = "127.0.0.1", port: int = 8081, **kwargs: Any) -> None:

@@ -34,7 +34,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, unquote
 
 from pmo_sync.sandbox.harness import Fault, RecordedRequest, SandboxHarness, serve_until_stopped
@@ -125,6 +125,15 @@ class RateLimiter:
         return headers
 
 
+class _Admitted(NamedTuple):
+    """What `TrelloSandbox._admit` hands on: whose token, the request's parameters (body and
+    query), and the rate headers every admitted answer carries."""
+
+    member: Member
+    params: dict[str, Any]
+    rate_headers: dict[str, str]
+
+
 def rate_limit_body(error: str) -> dict[str, str]:
     """Trello's 429 body: which limit in `error`."""
     return {"message": RATE_LIMIT_MESSAGE, "error": error}
@@ -159,6 +168,7 @@ class TrelloSandbox(SandboxHarness):
     HTML_CONTENT_TYPE = TEXT_CONTENT_TYPE
     JSON_CONTENT_TYPE = JSON_CONTENT_TYPE
     RESPONSE = ApiResponse
+    INVALID_JSON_MESSAGE = "Invalid JSON"
 
     def __init__(
         self,
@@ -233,37 +243,51 @@ class TrelloSandbox(SandboxHarness):
             token if isinstance(token, str) else None,
         )
 
-    def _respond(
-        self, method: str, raw_path: str, headers: Mapping[str, str], raw_body: bytes
-    ) -> tuple[ApiResponse, dict[str, list[str]], Any]:
-        path, query, body, bad_json = self._parse(raw_path, raw_body)
+    def _form_body(self, headers: Mapping[str, str], raw_body: bytes) -> dict[str, str] | None:
+        """Trello takes form-encoded parameters as well as JSON (the last of a repeated name)."""
         content_type = (headers.get("Content-Type") or "").lower()
-        if bad_json and content_type.startswith("application/x-www-form-urlencoded"):
-            form = parse_qs(raw_body.decode("utf-8", "replace"), keep_blank_values=True)
-            body, bad_json = {k: v[-1] for k, v in form.items()}, False
-        fault = self._fault_for(method, path)
-        if fault is not None and not fault.applied:
-            return self._fault_response(fault), query, body
+        if not content_type.startswith("application/x-www-form-urlencoded"):
+            return None
+        form = parse_qs(raw_body.decode("utf-8", "replace"), keep_blank_values=True)
+        return {k: v[-1] for k, v in form.items()}
+
+    def _admit(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        body: Any,
+        headers: Mapping[str, str],
+    ) -> ApiResponse | _Admitted:
+        """Key, then token, then the rate limits; the request's parameters are the body's
+        overlaid with the query's, where the credentials may be too. Only admitted
+        requests count against the limits."""
         params: dict[str, Any] = dict(body) if isinstance(body, dict) else {}
         params.update({k: v[-1] for k, v in query.items() if v})
         key, token = self._credentials(params, headers)
         if key != self.key:
-            return ApiResponse(401, "invalid key"), query, body
+            return ApiResponse(401, "invalid key")
         if not token:
-            return ApiResponse(401, "unauthorized permission requested"), query, body
+            return ApiResponse(401, "unauthorized permission requested")
         with self._lock:
             member = self._tokens.get(token)
         if member is None:
-            return ApiResponse(401, "invalid token"), query, body
+            return ApiResponse(401, "invalid token")
         refused, rate_headers = self.limiter.admit(key, token)
         if refused is not None:
-            return ApiResponse(429, rate_limit_body(refused), rate_headers), query, body
-        if bad_json:
-            response = ApiResponse(400, "Invalid JSON", rate_headers)
-        else:
-            response = self.api.handle(method, unquote(path), params, member)
-            response.headers.update(rate_headers)
-        return (self._fault_response(fault) if fault is not None else response), query, body
+            return ApiResponse(429, rate_limit_body(refused), rate_headers)
+        return _Admitted(member, params, rate_headers)
+
+    def _invalid_json(self, admitted: _Admitted) -> ApiResponse:
+        """Past the rate limiter, so it carries the rate headers like any answer."""
+        return ApiResponse(400, self.INVALID_JSON_MESSAGE, admitted.rate_headers)
+
+    def _answer(
+        self, method: str, path: str, query: dict[str, list[str]], body: Any, admitted: _Admitted
+    ) -> ApiResponse:
+        response = self.api.handle(method, unquote(path), admitted.params, admitted.member)
+        response.headers.update(admitted.rate_headers)
+        return response
 
 
 def serve(host: str = "127.0.0.1", port: int = 8082, **kwargs: Any) -> None:
