@@ -6,10 +6,17 @@ iteration path, estimate, assignee or Blocked-tag that differs from the
 previous revision is one change at that revision's `System.ChangedDate`.
 Unlike Jira, an item is in one iteration at a time, so each change of
 `System.IterationPath` closes one stay and opens the next.
+
+Only the latest revision is read whole (the record and its raw copy come from it); of the
+earlier ones conversion reads `HISTORY_FIELDS` and the estimate fields alone. So a revision
+that waits for its item's latest one can be held as a `HeldRevision` (`hold_revision`): a
+tuple of those values, a fraction of the parsed JSON's memory, which `convert_revisions`
+takes in place of the full revision.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,10 +36,13 @@ from pmo_sync.domain import (
 
 __all__ = [
     "CATEGORY_STAGE",
+    "HISTORY_FIELDS",
     "AdoContext",
+    "HeldRevision",
     "convert_iteration",
     "convert_revisions",
     "convert_state",
+    "hold_revision",
     "parse_ado_datetime",
 ]
 
@@ -127,15 +137,95 @@ class AdoContext:
         return category, self.state_map.get(state, CATEGORY_STAGE.get(category, Stage.IN_PROGRESS))
 
 
+HISTORY_FIELDS = (
+    "System.CreatedDate", "System.ChangedDate", "System.ChangedBy", "System.State",
+    "System.IterationPath", "System.AssignedTo", "System.Tags", "Microsoft.VSTS.CMMI.Blocked",
+)  # fmt: skip
+"""What `convert_revisions` reads of a revision that is not the latest, besides its rev and
+the estimate fields: the dates (created is read of the first only), the author, and the
+values whose differences are the history."""
+_INTERNED = frozenset(
+    HISTORY_FIELDS.index(name) + 1
+    for name in (
+        "System.ChangedBy", "System.State", "System.IterationPath", "System.AssignedTo",
+        "System.Tags", "Microsoft.VSTS.CMMI.Blocked",
+    )
+)  # fmt: skip
+"""Slots (of a `HeldRevision`) whose text repeats across items — people, states, paths, tags:
+interned, one copy for the whole run. The dates are not (one per item or per revision: the
+intern table would only grow); a created date is shared along its item's revisions instead."""
+
+
+class HeldRevision(tuple[Any, ...]):
+    """A revision that is not its item's latest, reduced to what conversion reads of it:
+    `(rev, *HISTORY_FIELDS values, *estimate field values)`, a missing field as None.
+
+    A full sync holds every revision of the items still in flight (~100k for 100k items)
+    until each item's latest revision arrives; as parsed JSON with ~20 fields one weighs
+    ~1.75 KB, as this tuple a few hundred bytes. Conversion cannot tell the difference: it
+    reads these fields with `.get`, where missing and None are the same."""
+
+    __slots__ = ()
+
+
+def hold_revision(
+    rev: int,
+    fields: Mapping[str, Any],
+    estimate_fields: Sequence[str],
+    previous: HeldRevision | None = None,
+) -> HeldRevision:
+    """The compact form of a revision that is not the latest (`rev` ≥ 1, as `convert_revisions`
+    needs no `System.Rev` then). `previous`, the item's revision held before it, lends its
+    value objects where they are equal (same type, so 1 never stands for True), so that a
+    created date or an estimate unchanged since is stored once per item."""
+    values: list[Any] = [rev]
+    values.extend(fields.get(name) for name in HISTORY_FIELDS)
+    values.extend(fields.get(name) for name in estimate_fields)
+    for i in range(1, len(values)):
+        value = values[i]
+        if value is None:
+            continue
+        if previous is not None and i < len(previous):
+            kept = previous[i]
+            if type(kept) is type(value) and kept == value:
+                values[i] = kept
+                continue
+        if i in _INTERNED and type(value) is str:
+            values[i] = sys.intern(value)
+    return HeldRevision(values)
+
+
+def _whole(revision: Mapping[str, Any] | HeldRevision, names: Sequence[str]) -> Mapping[str, Any]:
+    """A held revision back in the shape conversion reads (just for its item's conversion)."""
+    if not isinstance(revision, HeldRevision):
+        return revision
+    return {"rev": revision[0], "fields": dict(zip(names, revision[1:], strict=True))}
+
+
+def _rev_number(revision: Mapping[str, Any] | HeldRevision) -> int:
+    if isinstance(revision, HeldRevision):
+        return int(revision[0])
+    return int(revision.get("rev") or revision["fields"]["System.Rev"])
+
+
 def _num(value: float | None) -> str | None:
     return None if value is None else repr(float(value))
 
 
-def convert_revisions(revisions: Iterable[Mapping[str, Any]], ctx: AdoContext) -> ItemBundle:
-    """All revisions of one work item (any order) → its current record and whole history."""
-    revs = sorted(revisions, key=lambda r: int(r.get("rev") or r["fields"]["System.Rev"]))
-    if not revs:
+def convert_revisions(
+    revisions: Iterable[Mapping[str, Any] | HeldRevision], ctx: AdoContext
+) -> ItemBundle:
+    """All revisions of one work item (any order) → its current record and whole history.
+
+    Any revision but the latest may be a `HeldRevision` made with `ctx.estimate_fields`; the
+    latest must be whole (`{"id", "rev", "fields"}`): the record and `raw` are read from it."""
+    ordered = sorted(revisions, key=_rev_number)
+    if not ordered:
         raise ValueError("no revisions")
+    if isinstance(ordered[-1], HeldRevision):
+        raise ValueError("the latest revision is held, not whole")
+    names = (*HISTORY_FIELDS, *ctx.estimate_fields)
+    revs = [_whole(r, names) for r in ordered]
     first, last = revs[0]["fields"], revs[-1]["fields"]
     item_id = str(revs[-1].get("id") or last["System.Id"])
     created = parse_ado_datetime(first.get("System.CreatedDate") or first.get("System.ChangedDate"))
