@@ -220,3 +220,75 @@ def pg_unreachable(url: str) -> str | None:
     except Exception as exc:
         return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
     return None
+
+
+def measured_sync(connector: Any, store: Any, *, full: bool, profile: int = 0) -> dict[str, Any]:
+    """One `sync_connector` run, measured: wall and CPU seconds, each stream's seconds (its
+    records' generator timed), the summary's counts, the connector's retries and rate-limit
+    waits, peak RSS after it, and with `profile` N the top N of a cProfile by own and
+    cumulative time."""
+    from pmo_sync.sync import sync_connector
+
+    stream_seconds: dict[str, float] = {}
+
+    def timed(name: str, records: Any) -> Any:
+        def wrapper(context: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                yield from records(context)
+            finally:
+                stream_seconds[name] = time.perf_counter() - started
+
+        return wrapper
+
+    streams = connector.streams
+
+    def timed_streams() -> Any:
+        found = streams()
+        for stream in found:
+            stream.records = timed(stream.name, stream.records)
+        return found
+
+    connector.streams = timed_streams
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+    started_epoch, cpu = time.time(), cpu_seconds()
+    started = time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
+    summary = sync_connector(connector, store, full=full)
+    if profiler is not None:
+        profiler.disable()
+    seconds = time.perf_counter() - started
+    cpu, ended_epoch = cpu_seconds() - cpu, time.time()
+    result: dict[str, Any] = {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "started_epoch": started_epoch,
+        "ended_epoch": ended_epoch,
+        "status": summary.status,
+        "errors": summary.errors[:5],
+        "items_seen": summary.items_seen,
+        "items_inserted": summary.items_inserted,
+        "items_updated": summary.items_updated,
+        "items_deleted": summary.items_deleted,
+        "api_calls": summary.api_calls,
+        "retries": connector.stats.retries,
+        "rate_limit_waits": connector.stats.rate_limit_waits,
+        "rate_limit_wait_seconds": connector.stats.rate_limit_wait_seconds,
+        "stream_seconds": stream_seconds,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+    if profiler is not None:
+        import io
+        import pstats
+
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats("tottime").print_stats(profile)
+        stats.sort_stats("cumulative").print_stats(profile)
+        result["profile"] = out.getvalue()
+    return result

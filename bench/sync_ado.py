@@ -59,7 +59,7 @@ from typing import Any
 
 from sandbox_process import (
     TimedSandbox,
-    cpu_seconds,
+    measured_sync,
     peak_rss_mb,
     pg_schema,
     pg_unreachable,
@@ -117,7 +117,6 @@ def run_worker(options: dict[str, Any], result_path: Path) -> None:
     from pmo_sync.logging import configure_logging
     from pmo_sync.store.engine import make_engine, upgrade
     from pmo_sync.store.repository import Store
-    from pmo_sync.sync import sync_connector
 
     configure_logging("console", "WARNING")  # keep the run's info lines out of the figures
     os.environ[TOKEN_ENV] = options["pat"]
@@ -143,68 +142,8 @@ def run_worker(options: dict[str, Any], result_path: Path) -> None:
             }
 
     def run(full: bool, profile: int) -> dict[str, Any]:
-        stream_seconds: dict[str, float] = {}
-
-        def timed(name: str, records: Any) -> Any:
-            def wrapper(context: Any) -> Any:
-                started = time.perf_counter()
-                try:
-                    yield from records(context)
-                finally:
-                    stream_seconds[name] = time.perf_counter() - started
-
-            return wrapper
-
         with AzureDevOpsConnector(config) as connector:
-            streams = connector.streams
-
-            def timed_streams() -> Any:
-                found = streams()
-                for stream in found:
-                    stream.records = timed(stream.name, stream.records)
-                return found
-
-            connector.streams = timed_streams  # type: ignore[method-assign]
-            profiler = None
-            if profile:
-                import cProfile
-
-                profiler = cProfile.Profile()
-            started_epoch, cpu = time.time(), cpu_seconds()
-            started = time.perf_counter()
-            if profiler is not None:
-                profiler.enable()
-            summary = sync_connector(connector, store, full=full)
-            if profiler is not None:
-                profiler.disable()
-            seconds = time.perf_counter() - started
-            cpu, ended_epoch = cpu_seconds() - cpu, time.time()
-            result: dict[str, Any] = {
-                "seconds": seconds,
-                "cpu_seconds": cpu,
-                "started_epoch": started_epoch,
-                "ended_epoch": ended_epoch,
-                "status": summary.status,
-                "errors": summary.errors[:5],
-                "items_seen": summary.items_seen,
-                "items_inserted": summary.items_inserted,
-                "items_updated": summary.items_updated,
-                "items_deleted": summary.items_deleted,
-                "api_calls": summary.api_calls,
-                "retries": connector.stats.retries,
-                "stream_seconds": stream_seconds,
-                "peak_rss_mb": peak_rss_mb(),
-            }
-        if profiler is not None:
-            import io
-            import pstats
-
-            out = io.StringIO()
-            stats = pstats.Stats(profiler, stream=out)
-            stats.sort_stats("tottime").print_stats(profile)
-            stats.sort_stats("cumulative").print_stats(profile)
-            result["profile"] = out.getvalue()
-        return result
+            return measured_sync(connector, store, full=full, profile=profile)
 
     phases: dict[str, Any] = {"full": run(True, int(options["profile"]))}
     phases["full"]["rows"] = rows()
