@@ -153,7 +153,11 @@ class Census:
     """Every external id currently in the connector's scope.
 
     The store marks live items missing from it as deleted; an item that comes
-    back is revived when its bundle is loaded again.
+    back is revived when its bundle is loaded again. An empty census while items
+    are stored is refused by the sync engine: every item gone at once is far
+    likelier a lost permission than a mass delete.
     """
 
     external_ids: frozenset[str]
+    nothing_found: str = "the census finds no item in scope"
+    """What an empty census means for this tracker and what to check, for the refusal."""

@@ -74,9 +74,17 @@ class _SourceView:
 class _Loader:
     """Buffers one stream's records and loads them into the store in batches."""
 
-    def __init__(self, store: Store, source_id: int, summary: RunSummary, batch_size: int) -> None:
+    def __init__(
+        self,
+        store: Store,
+        source_id: int,
+        summary: RunSummary,
+        batch_size: int,
+        report_error: Callable[[str], None],
+    ) -> None:
         self.store, self.source_id, self.summary = store, source_id, summary
         self.batch_size = batch_size
+        self.report_error = report_error
         self.items: list[ItemBundle] = []
         self.sprints: list[SprintRecord] = []
         self.statuses: list[StatusRecord] = []
@@ -93,6 +101,12 @@ class _Loader:
             self.statuses.append(record)
         elif isinstance(record, Census):
             self.flush(now)
+            stored = self.store.live_item_count(self.source_id)
+            if not record.external_ids and stored:
+                self.report_error(
+                    f"{record.nothing_found} while {stored} are stored; not marking them deleted"
+                )
+                return
             self.summary.items_deleted += self.store.apply_census(self.source_id, record, now)
         else:
             raise TypeError(
@@ -157,7 +171,7 @@ def sync_connector(
                 started_at=now,
                 report_error=report_error,
             )
-            loader = _Loader(store, source_id, summary, batch_size)
+            loader = _Loader(store, source_id, summary, batch_size, report_error)
             for count, record in enumerate(stream.records(context), start=1):
                 loader.add(record, now)
                 if progress is not None:

@@ -471,14 +471,11 @@ class CensusStream(Stream):
         ids: set[int] = set()
         for path in self.state.scope_paths(self.config) or [None]:
             ids.update(self.live_ids(path))
-        stored = context.store.live_item_count()
-        if not ids and stored:
-            context.report_error(
-                f"WIQL finds no work item in scope while {stored} are stored; not marking them "
-                "deleted (check the PAT's permissions, the project and the teams)"
-            )
-            return
-        yield Census(frozenset(str(i) for i in ids))
+        yield Census(
+            frozenset(str(i) for i in ids),
+            "WIQL finds no work item in scope (check the PAT's permissions, the project and "
+            "the teams)",
+        )
 
     def _wiql(self, path: str | None, where: str) -> str:
         types = ", ".join(_quote(t) for t in self.config.work_item_types)

@@ -623,15 +623,10 @@ class CensusStream(Stream):
         stored = context.store.live_item_count()
         if self.client.count(jql) == stored:
             return
-        ids = frozenset(self.client.issue_ids(jql))
-        if not ids and stored:
-            # Every issue gone at once is far likelier a lost permission than a mass delete.
-            context.report_error(
-                f"the JQL matches no issue while {stored} are stored; not marking them deleted "
-                "(check the API user's permissions and the JQL)"
-            )
-            return
-        yield Census(ids)
+        yield Census(
+            frozenset(self.client.issue_ids(jql)),
+            "the JQL matches no issue (check the API user's permissions and the JQL)",
+        )
 
     def final_bookmark(self) -> dict[str, Any] | None:
         return None

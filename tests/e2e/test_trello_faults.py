@@ -368,3 +368,31 @@ def test_trello_down_fails_with_cannot_reach_and_keeps_the_store(
     ]
     assert summary.api_calls == 3  # the first attempt and its two retries
     assert dump_tables(engine) == before
+
+
+def test_boards_that_suddenly_list_no_card_mark_nothing_deleted(
+    trello: TrelloSandbox,
+    trello_config: Callable[..., TrelloConfig],
+    sync: Callable[..., RunSummary],
+    engine: Engine,
+) -> None:
+    """A census that finds nothing while cards are stored is refused by the sync engine:
+    every card gone at once is far likelier a lost access than a mass delete."""
+    config = trello_config(trello)
+    sync(config)
+    with engine.connect() as conn:
+        stored = conn.execute(select(WorkItemRow.__table__)).all()
+    card = _open_cards(trello, "Team Alpha")[0]
+    trello.dataset.delete_card(card.id, by=trello.dataset.people[0])  # the census must run
+    trello.inject(method="GET", path=r"/cards/all$", status=200, body=[], times=10)
+
+    summary = sync(config)
+    assert summary.status == "partial"
+    assert summary.errors == [
+        "the boards list no card (check the token's access to the boards) while "
+        f"{len(stored)} are stored; not marking them deleted"
+    ]
+    assert summary.items_deleted == 0
+    with engine.connect() as conn:
+        rows = conn.execute(select(WorkItemRow.external_id, WorkItemRow.deleted_at)).all()
+    assert len(rows) == len(stored) and all(deleted is None for _, deleted in rows)
