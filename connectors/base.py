@@ -9,13 +9,29 @@ stream never touches the store except through the narrow `StoreView`.
 
 Write-back (fields and one comment per item) will be a second, optional
 interface beside this one, so a pull-only connector stays small.
+
+**A decision drawn from records is saved with the bookmark that passes them.** A
+stream's bookmark moves only when the stream completes, in one transaction with
+whatever the stream learned from the records it moved past, so no crash point can
+forget it:
+
+- what the stream itself must do again (ids it skipped and must read again, a board
+  to re-read) goes into its own bookmark (`retry`, ...), written by `final_bookmark`;
+- what a later stream must do (today: the census, after a deletion was seen, an item
+  left the scope, or the scope changed) is said with `context.census.owe(reason)`:
+  the engine saves the debt with this stream's bookmark and clears it only in the
+  transaction that applies a census. A census stream runs when `context.census.owed`,
+  which is also true when an earlier run owed one and died before paying it.
+
+A decision that needs no saving is one the next run re-derives from what is stored
+(Jira's census compares a count with the store every run).
 """
 
 from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal, Protocol
@@ -26,6 +42,7 @@ from connectors.http import CallStats
 from pmo_sync.domain import Census, ItemBundle, SprintRecord, StatusRecord
 
 __all__ = [
+    "CensusDue",
     "CheckReport",
     "CheckResult",
     "Connector",
@@ -119,6 +136,50 @@ class StoreView(Protocol):
         """Items of this source currently stored and not marked deleted."""
         ...
 
+    def live_ids_among(self, external_ids: Collection[str]) -> set[str]:
+        """Which of `external_ids` are stored and not marked deleted."""
+        ...
+
+
+@dataclass(slots=True)
+class CensusDue:
+    """Whether this run must take a census (list the tracker's live ids; the store marks
+    the others deleted), and why.
+
+    A stream that moves past a record saying an item may be gone calls `owe`; the engine
+    saves the debt in the same transaction as that stream's bookmark (so a sync killed or
+    failing before the census leaves it owed, and the next run pays it) and clears it in
+    the transaction that applies the census. When nothing was stored at the run's start
+    no census is owed: nothing stored can be stale, and every item this run stores comes
+    from what it read.
+    """
+
+    owed_before: str | None
+    """Why a run before this one owed a census it did not take (None: it owed none)."""
+    nothing_stored: bool
+    """No live item of this source was stored when the run started."""
+    owed_now: str | None = None
+    """Why this run owes one (the first reason a stream gave)."""
+
+    def owe(self, reason: str) -> None:
+        """The stream moved past a record that may mean an item is gone: `reason` says which."""
+        if not self.nothing_stored and self.owed_now is None:
+            self.owed_now = reason
+
+    @property
+    def owed(self) -> bool:
+        return not self.nothing_stored and (
+            self.owed_before is not None or self.owed_now is not None
+        )
+
+    @property
+    def reason(self) -> str | None:
+        return self.owed_before or self.owed_now
+
+    def paid(self) -> None:
+        """A census was applied: nothing is owed any more (the engine calls this)."""
+        self.owed_before = self.owed_now = None
+
 
 @dataclass(slots=True)
 class StreamContext:
@@ -129,6 +190,8 @@ class StreamContext:
     store: StoreView
     started_at: datetime
     report_error: Callable[[str], None]
+    census: CensusDue = field(default_factory=lambda: CensusDue(None, nothing_stored=False))
+    """The run's census debt, shared by its streams (see the module docstring)."""
 
 
 class Stream(ABC):

@@ -2,21 +2,25 @@
 
 The connector's streams collect and convert; this module only loads. A
 stream's bookmark is written after every record it yielded has been
-committed, so a crash mid-run repeats work but never skips any. A connector
-that fails is recorded as failed and the others still run.
+committed, so a crash mid-run repeats work but never skips any. What a stream
+learned from the records it moved past and a later stream must act on (a census
+owed) is written in the same transaction as that bookmark, and cleared in the
+transaction that applies the census, so a crash between the two cannot forget it
+(`connectors.base.CensusDue`). A connector that fails is recorded as failed and
+the others still run.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
 
-from connectors.base import Connector, ConnectorConfig, StreamContext
+from connectors.base import CensusDue, Connector, ConnectorConfig, StreamContext
 from connectors.errors import ConnectorError
 from connectors.registry import connector_for_kind
 from pmo_sync.domain import Census, ItemBundle, SprintRecord, StatusRecord
@@ -70,6 +74,9 @@ class _SourceView:
     def live_item_count(self) -> int:
         return self._store.live_item_count(self._source_id)
 
+    def live_ids_among(self, external_ids: Collection[str]) -> set[str]:
+        return self._store.live_ids_among(self._source_id, external_ids)
+
 
 class _Loader:
     """Buffers one stream's records and loads them into the store in batches."""
@@ -81,10 +88,12 @@ class _Loader:
         summary: RunSummary,
         batch_size: int,
         report_error: Callable[[str], None],
+        census: CensusDue,
     ) -> None:
         self.store, self.source_id, self.summary = store, source_id, summary
         self.batch_size = batch_size
         self.report_error = report_error
+        self.census = census
         self.items: list[ItemBundle] = []
         self.sprints: list[SprintRecord] = []
         self.statuses: list[StatusRecord] = []
@@ -106,8 +115,9 @@ class _Loader:
                 self.report_error(
                     f"{record.nothing_found} while {stored} are stored; not marking them deleted"
                 )
-                return
+                return  # a census owed stays owed: the next run asks again
             self.summary.items_deleted += self.store.apply_census(self.source_id, record, now)
+            self.census.paid()
         else:
             raise TypeError(
                 f"a stream yielded {type(record).__name__}, which the store cannot load"
@@ -163,6 +173,7 @@ def sync_connector(
         summary.errors.append(message)
 
     try:
+        census = _census_due(store, source_id)
         for stream in connector.streams():
             context = StreamContext(
                 bookmark=store.get_bookmark(source_id, stream.name),
@@ -170,16 +181,20 @@ def sync_connector(
                 store=_SourceView(store, source_id),
                 started_at=now,
                 report_error=report_error,
+                census=census,
             )
-            loader = _Loader(store, source_id, summary, batch_size, report_error)
+            loader = _Loader(store, source_id, summary, batch_size, report_error, census)
             for count, record in enumerate(stream.records(context), start=1):
                 loader.add(record, now)
                 if progress is not None:
                     progress(config.name, stream.name, count)
             loader.flush(now)
-            bookmark = stream.final_bookmark()
-            if bookmark is not None:
-                store.set_bookmark(source_id, stream.name, bookmark)
+            # The bookmark and the census its records made owed: one transaction.
+            store.set_bookmark(
+                source_id, stream.name, stream.final_bookmark(), census_owed=census.owed_now
+            )
+        if census.owed:
+            log.info("census_owed", reason=census.reason)  # the next run takes it
         summary.status = "partial" if summary.errors else "success"
     except ConnectorError as exc:
         summary.errors.append(str(exc))
@@ -253,6 +268,16 @@ def sync_all(
         with connector:
             summaries.append(sync_connector(connector, store, full=full, progress=progress))
     return summaries
+
+
+def _census_due(store: Store, source_id: int) -> CensusDue:
+    """The run's census debt: what a run before owed, unless nothing is stored to mark."""
+    nothing_stored = store.live_item_count(source_id) == 0
+    owed = store.census_owed(source_id)
+    if owed is not None and nothing_stored:
+        store.forgive_census(source_id)
+        owed = None
+    return CensusDue(None if owed is None else owed[1], nothing_stored=nothing_stored)
 
 
 def _base_url(config: ConnectorConfig) -> str | None:

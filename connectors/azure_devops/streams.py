@@ -21,8 +21,11 @@ ordered by change time, not by item, and it cannot be filtered by id. So:
   stream; any other changed item is re-read in full with `revisions(id)` (one call
   per changed item) and re-converted, since conversion needs the whole history.
 - **Deletions**: a deleted item's last revision carries `System.IsDeleted`; seeing
-  one (or an item that left the scope: type or area path) makes the census stream
-  list the live ids in scope with WIQL and mark the rest deleted. WIQL returns at
+  one (or an item that left the scope: type or area path, or a full read) makes a
+  census owed (`context.census.owe`), saved with the continuation token that moved
+  past it, so a sync that fails or dies before the census leaves it owed and the next
+  run takes it. The census stream lists the live ids in scope with WIQL and the
+  store marks the rest deleted. WIQL returns at
   most `wiql_cap` ids, so the listing is keyset-paginated by id (`[System.Id] > last
   ORDER BY [System.Id]` with `$top = wiql_cap`), and falls back to bisecting id
   ranges should a service still reject a page as over the cap. A run that sees no
@@ -118,8 +121,6 @@ class AdoRunState:
 
     teams: list[TeamInfo] = field(default_factory=list)
     states: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # type -> states
-    store_was_empty: bool = False
-    census_needed: bool = False
     api_user: str | None = None  # the PAT's unique name: its edits are pmo-sync's write-back
 
     def scope_paths(self, config: AzureDevOpsConfig) -> list[str] | None:
@@ -278,13 +279,12 @@ class WorkItemsStream(Stream):
         return any(area == p.lower() or area.startswith(p.lower() + "\\") for p in paths)
 
     def records(self, context: StreamContext) -> Iterator[ItemBundle]:
-        self.state.store_was_empty = context.store.live_item_count() == 0
         previous = None if context.full else context.bookmark
         scope = self._scope_key()
         if previous and previous.get("scope") != scope:
             previous = None  # the scope changed: read everything again
-        if not self.state.store_was_empty and (previous is None):
-            self.state.census_needed = True
+        if previous is None:  # a full read: whatever it does not find is gone
+            context.census.owe("a full read of the work items")
         token = (previous or {}).get("continuation_token")
         stored_retry = {int(i) for i in (previous or {}).get("retry") or []}
         retry = set(stored_retry)  # skipped by a run before; left: those not in the stream
@@ -310,7 +310,7 @@ class WorkItemsStream(Stream):
                     if latest:
                         evicted.discard(item_id)
                         if fields.get("System.IsDeleted"):
-                            self.state.census_needed = True
+                            _gone(item_id, "deleted", context)
                         else:
                             to_fetch.append(item_id)
                     continue
@@ -325,8 +325,8 @@ class WorkItemsStream(Stream):
                     revs = buffers.pop(item_id, {})
                     buffered -= len(revs)
                     revs.pop(rev, None)  # read before as not the latest: this one replaces it
-                    if fields.get("System.IsDeleted"):
-                        self.state.census_needed = True  # deleted: no history to read
+                    if fields.get("System.IsDeleted"):  # deleted: no history to read
+                        _gone(item_id, "deleted", context)
                     elif rev >= 1 and sorted(revs) == list(range(1, rev)):  # 1..n-1 held
                         latest_rev = {"id": item_id, "rev": rev, "fields": fields}
                         complete.append([*(revs[r] for r in sorted(revs)), latest_rev])
@@ -368,7 +368,7 @@ class WorkItemsStream(Stream):
     ) -> ItemBundle | None:
         revisions = self.client.revisions(item_id)
         if not revisions:
-            self.state.census_needed = True  # deleted since
+            _gone(item_id, "deleted", context)  # since its revision was read
             return None
         return self._convert(revisions, ctx, paths, context)
 
@@ -388,11 +388,10 @@ class WorkItemsStream(Stream):
             self._skip(latest.get("id"), "its latest revision has no fields", context)
             return None
         if last.get("System.IsDeleted"):
-            self.state.census_needed = True
+            _gone(latest.get("id") or last.get("System.Id"), "deleted", context)
             return None
         if not self._in_scope(last, paths):
-            if not self.state.store_was_empty:
-                self.state.census_needed = True  # it may have left the scope
+            _gone(latest.get("id") or last.get("System.Id"), "out of scope", context)
             return None
         try:
             return convert_revisions(revisions, ctx)
@@ -408,6 +407,13 @@ class WorkItemsStream(Stream):
 
     def final_bookmark(self) -> dict[str, Any] | None:
         return self._bookmark
+
+
+def _gone(item_id: Any, why: str, context: StreamContext) -> None:
+    """A work item deleted or out of scope: a census is owed if the store holds it live (one
+    never stored, or already owed a census for, needs no look-up and no census)."""
+    if not context.census.owed and context.store.live_ids_among({str(item_id)}):
+        context.census.owe(f"work item {item_id} {why}")
 
 
 class IterationsStream(Stream):
@@ -466,7 +472,7 @@ class CensusStream(Stream):
         self.client, self.config, self.state = client, config, state
 
     def records(self, context: StreamContext) -> Iterator[Census]:
-        if self.state.store_was_empty or not self.state.census_needed:
+        if not context.census.owed:
             return
         ids: set[int] = set()
         for path in self.state.scope_paths(self.config) or [None]:

@@ -123,7 +123,8 @@ class JiraRunState:
     sprints_in_issues: dict[str, dict[str, Any]] = field(default_factory=dict)
     current_statuses: dict[str, tuple[str, str]] = field(default_factory=dict)
     history_status_names: set[str] = field(default_factory=set)
-    store_was_empty: bool = False  # no live item before this run's issues were loaded
+    skipped: set[str] = field(default_factory=set)
+    """Issues the issues stream could not convert this run: in Jira's count, maybe not stored."""
 
     def team_for_project(self, team_by: str) -> dict[str, str]:
         """Each project's team: its first scrum board's name (else its first board's)."""
@@ -270,7 +271,6 @@ class IssuesStream(Stream):
     def records(self, context: StreamContext) -> Iterator[ItemBundle]:
         assert self.state.field_ids is not None and self.state.time_zone is not None
         previous = None if context.full else context.bookmark
-        self.state.store_was_empty = context.store.live_item_count() == 0
         overlap = timedelta(minutes=self.config.overlap_minutes)
         jql = f"({scope_jql(self.config.jql)})"
         if previous:
@@ -280,7 +280,7 @@ class IssuesStream(Stream):
         seen_before: dict[str, str] = (previous or {}).get("seen", {})
         # Issues a run before had to skip (Jira ids are numbers: nothing else goes into JQL).
         retry = {str(i) for i in (previous or {}).get("retry") or [] if str(i).isdigit()}
-        self._skipped = set()
+        self._skipped = self.state.skipped = set()  # the census counts them too
 
         issue_ctx = IssueContext(
             base_url=str(self.config.url),
@@ -604,9 +604,12 @@ class StatusesStream(Stream):
 class CensusStream(Stream):
     """Detects deleted issues and issues that left the JQL without a full re-sync.
 
-    One count call; only when it disagrees with the store's live items is the
-    scope's id list read (ids only, 5,000 a page). A first sync (nothing stored
-    before it) needs no census at all.
+    One count call; only when it disagrees with the store's live items (plus the
+    issues skipped this run that are not stored) is the scope's id list read (ids
+    only, 5,000 a page). A first sync (nothing stored before it) needs no census at
+    all. Nothing about it is saved between runs, and nothing needs to be: every run
+    compares the count afresh, so a run that dies before its census leaves the
+    next run to find the same difference.
     """
 
     name = "census"
@@ -617,11 +620,15 @@ class CensusStream(Stream):
         self.client, self.config, self.state = client, config, state
 
     def records(self, context: StreamContext) -> Iterator[Census]:
-        if self.state.store_was_empty:
+        if context.census.nothing_stored:
             return  # nothing was stored before this run, so nothing can have been deleted
         jql = scope_jql(self.config.jql)
         stored = context.store.live_item_count()
-        if self.client.count(jql) == stored:
+        # An issue skipped this run (malformed) and never stored is in Jira's count but not
+        # the store's: left uncounted, it would hide a deletion of the same number.
+        skipped = self.state.skipped
+        unstored = len(skipped - context.store.live_ids_among(skipped)) if skipped else 0
+        if self.client.count(jql) == stored + unstored:
             return
         yield Census(
             frozenset(self.client.issue_ids(jql)),

@@ -24,11 +24,13 @@ Trello has no per-field history. So:
   next sync nothing. A renamed list or custom field (`updateList`,
   `updateCustomField`) makes the board's history be read again in full, since
   the status names of every card on it may have changed.
-- **Deletions**: a `deleteCard`, a card that left the boards in scope, a board
-  dropped from the config, or a first full read into a store already holding
-  cards makes the census stream list the card ids of every board (archived
-  cards included: archived is not deleted) so the store marks the others
-  deleted.
+- **Deletions**: a `deleteCard` of a stored card, a stored card that left the boards
+  in scope, a board dropped from the config, or a full read into a store already
+  holding cards makes a census owed (`context.census.owe`), saved with the boards'
+  marks that moved past its cause, so a sync that fails or dies before the census
+  (or a census that could not list a board) leaves it owed and the next run takes
+  it. The census stream lists the card ids of every board (archived cards included:
+  archived is not deleted) so the store marks the others deleted.
 
 Bookmark (`cards`): per board the newest action id, its lists, custom fields
 and the sprint names seen; the resolved boards and the token's member, re-read
@@ -148,8 +150,6 @@ class TrelloRunState:
     sprint_names: dict[str, set[str]] = field(default_factory=dict)  # board id -> names
     listed: dict[str, set[str]] = field(default_factory=dict)  # board id -> card ids read
     bot: str | None = None
-    census_needed: bool = False
-    store_was_empty: bool = False
 
     def context(self, config: TrelloConfig) -> TrelloContext:
         names = [x.name for b in self.boards.values() for x in b.lists.values()]
@@ -187,19 +187,18 @@ class CardsStream(Stream):
         return hashlib.sha256(json.dumps(mapping, sort_keys=True).encode()).hexdigest()[:16]
 
     def records(self, context: StreamContext) -> Iterator[ItemBundle]:
-        self.state.store_was_empty = context.store.live_item_count() == 0
         previous = None if context.full else context.bookmark
         scope = self._scope_key()
         if previous and previous.get("scope") != scope:
             previous = None  # the mapping changed: every card reads differently
-        if previous is None and not self.state.store_was_empty:
-            self.state.census_needed = True
+        if previous is None:  # a full read: whatever it does not find is gone
+            context.census.owe("a full read of the boards")
         known: dict[str, Any] = dict((previous or {}).get("boards") or {})
         boards, bot, resolved_at = self._boards(previous, context)
         self.state.bot = bot
         ignored = self.config.writeback.ignored_account(bot)  # pmo-sync's own edits
         if previous and set(known) - {b["id"] for b in boards}:
-            self.state.census_needed = True  # a board left the config
+            context.census.owe("a board left the config")
 
         actions_by_card: dict[str, list[dict[str, Any]]] = defaultdict(list)
         cards: dict[str, dict[str, Any]] = {}
@@ -239,7 +238,7 @@ class CardsStream(Stream):
                     continue
                 actions_by_card[card_id].append(action)
                 if action.get("type") == "deleteCard":
-                    self.state.census_needed = True
+                    _gone(card_id, "deleted", context)
                 if since is None or str(action.get("idMemberCreator")) != ignored:
                     wanted.add(card_id)
             del actions
@@ -273,7 +272,7 @@ class CardsStream(Stream):
                 if card is not None and str(card.get("idBoard")) not in self.state.boards:
                     card = None
             if card is None:
-                self.state.census_needed = True  # deleted, or moved off the boards in scope
+                _gone(card_id, "deleted or off the boards", context)
                 continue
             history = actions_by_card.pop(card_id, [])
             if not has_creation(history):
@@ -282,7 +281,7 @@ class CardsStream(Stream):
                         slim_action(a) for a in self.client.card_actions(card_id, ACTION_FILTERS)
                     ]
                 except IssueNotFoundError:
-                    self.state.census_needed = True
+                    _gone(card_id, "deleted", context)
                     continue
             bundle = self._bundle(card, history, ctx, context)
             if bundle is not None:
@@ -370,6 +369,13 @@ class CardsStream(Stream):
         return self._bookmark
 
 
+def _gone(card_id: str, why: str, context: StreamContext) -> None:
+    """A card deleted or off the boards: a census is owed if the store holds it live (one
+    never stored, or already owed a census for, needs no look-up and no census)."""
+    if not context.census.owed and context.store.live_ids_among({card_id}):
+        context.census.owe(f"card {card_id} {why}")
+
+
 class ListsStream(Stream):
     """Every list of every board as a status, with its stage (unmapped lists: in progress)."""
 
@@ -420,7 +426,7 @@ class CensusStream(Stream):
         self.client, self.config, self.state = client, config, state
 
     def records(self, context: StreamContext) -> Iterator[Census]:
-        if self.state.store_was_empty or not self.state.census_needed:
+        if not context.census.owed:
             return
         ids: set[str] = set()
         for board_id in self.state.boards:
@@ -429,7 +435,9 @@ class CensusStream(Stream):
                 try:
                     listed = {str(c["id"]) for c in self.client.cards(board_id, "all", False)}
                 except ConnectorError as exc:
-                    context.report_error(f"census of board {board_id} skipped: {exc}")
+                    context.report_error(
+                        f"census of board {board_id} put off to the next run: {exc}"
+                    )
                     return  # a partial census would mark a whole board deleted
             ids.update(listed)
         yield Census(

@@ -91,6 +91,11 @@ class SourceRow(Base):
     kind: Mapped[str] = mapped_column(String(40))
     base_url: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    census_owed_at: Mapped[datetime | None] = mapped_column(default=None)
+    """When a sync first owed a census still unpaid: saved with the bookmark that moved past
+    its cause, so no crash can forget it; cleared by the census that pays it."""
+    census_owed_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    """What made the census owed (the first cause), for `status` and the logs."""
 
 
 class WorkItemRow(Base):

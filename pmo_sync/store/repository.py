@@ -167,6 +167,11 @@ class Store:
         now = utc(now, "now")
         present = census.external_ids
         with self._write(source_id) as conn:
+            conn.execute(  # the census owed, if any, is paid in the same transaction
+                update(_sources)
+                .where(_sources.c.id == source_id)
+                .values(census_owed_at=None, census_owed_reason=None)
+            )
             live = conn.execute(
                 select(_work_items.c.id, _work_items.c.external_id).where(
                     _work_items.c.source_id == source_id, _work_items.c.deleted_at.is_(None)
@@ -180,6 +185,43 @@ class Store:
                     .values(deleted_at=now)
                 )
             return len(gone)
+
+    def census_owed(self, source_id: int) -> tuple[datetime, str] | None:
+        """(since when, why) a census is owed for the source; None when none is."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(_sources.c.census_owed_at, _sources.c.census_owed_reason).where(
+                    _sources.c.id == source_id
+                )
+            ).first()
+        if row is None or row.census_owed_at is None:
+            return None
+        return row.census_owed_at, row.census_owed_reason or "unknown"
+
+    def forgive_census(self, source_id: int) -> None:
+        """Drop an owed census that cannot matter: no live item is stored to mark."""
+        with self._write(source_id) as conn:
+            conn.execute(
+                update(_sources)
+                .where(_sources.c.id == source_id, _sources.c.census_owed_at.is_not(None))
+                .values(census_owed_at=None, census_owed_reason=None)
+            )
+
+    def live_ids_among(self, source_id: int, external_ids: Collection[str]) -> set[str]:
+        """Which of `external_ids` the source has stored and not marked deleted."""
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for chunk in chunked(sorted(external_ids)):
+                found.update(
+                    conn.execute(
+                        select(_work_items.c.external_id).where(
+                            _work_items.c.source_id == source_id,
+                            _work_items.c.deleted_at.is_(None),
+                            in_values(_work_items.c.external_id, chunk),
+                        )
+                    ).scalars()
+                )
+        return found
 
     def live_item_count(self, source_id: int) -> int:
         """Items of the source stored and not marked deleted."""
@@ -201,15 +243,35 @@ class Store:
                 )
             ).scalar_one_or_none()
 
-    def set_bookmark(self, source_id: int, stream: str, bookmark: dict[str, Any]) -> None:
-        """Store the stream's bookmark; an unchanged one is not rewritten.
+    def set_bookmark(
+        self,
+        source_id: int,
+        stream: str,
+        bookmark: dict[str, Any] | None,
+        *,
+        census_owed: str | None = None,
+    ) -> None:
+        """Store the stream's bookmark (None: keep the stored one) and, in the same
+        transaction, the census its records made owed (`census_owed`: why), so no crash
+        can keep the one without the other. An unchanged bookmark is not rewritten, and
+        a census already owed keeps its first reason.
 
         The bookmark is compared after a JSON round trip (tuples become
         lists), which also rejects a non-JSON value before it reaches the
         database.
         """
-        normalised = json.loads(json.dumps(bookmark))
+        if bookmark is None and census_owed is None:
+            return
+        normalised = None if bookmark is None else json.loads(json.dumps(bookmark))
         with self._write(source_id) as conn:
+            if census_owed is not None:
+                conn.execute(
+                    update(_sources)
+                    .where(_sources.c.id == source_id, _sources.c.census_owed_at.is_(None))
+                    .values(census_owed_at=self._clock(), census_owed_reason=census_owed)
+                )
+            if normalised is None:
+                return
             row = conn.execute(
                 select(_sync_state.c.id, _sync_state.c.bookmark).where(
                     _sync_state.c.source_id == source_id, _sync_state.c.stream == stream

@@ -7,14 +7,14 @@ sandbox and yields a function building a configured connector.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from connectors.base import Connector, ConnectorConfig, StreamContext
+from connectors.base import CensusDue, Connector, ConnectorConfig, StreamContext
 from connectors.registry import connector_classes
 from pmo_sync.domain import Census, ItemBundle, SprintRecord, StatusRecord
 from pmo_sync.sandbox.server import JiraSandbox
@@ -110,6 +110,9 @@ class _NoStore:
     def live_item_count(self) -> int:
         return 0
 
+    def live_ids_among(self, external_ids: Collection[str]) -> set[str]:
+        return set()
+
 
 def _context(bookmark: dict[str, Any] | None, errors: list[str]) -> StreamContext:
     return StreamContext(
@@ -118,6 +121,7 @@ def _context(bookmark: dict[str, Any] | None, errors: list[str]) -> StreamContex
         store=_NoStore(),
         started_at=datetime.now(UTC),
         report_error=errors.append,
+        census=CensusDue(None, nothing_stored=True),
     )
 
 

@@ -174,6 +174,51 @@ def test_bookmarks_round_trip_and_unchanged_ones_are_not_written(
     assert [tuple(r) for r in rows] == [("issues", T0 + timedelta(hours=1))]
 
 
+def test_census_owed_is_saved_with_the_bookmark_and_paid_by_the_census(
+    store: Store, source_id: int, engine: Engine, clock: FakeClock, rec: type[Records]
+) -> None:
+    """The debt and the bookmark that passed its cause land together; the first reason
+    stays; the census that pays it clears it in its own transaction."""
+    store.load_items(source_id, [rec.bundle("1"), rec.bundle("2")], T0)
+    assert store.census_owed(source_id) is None
+
+    store.set_bookmark(source_id, "work_items", {"token": "b"}, census_owed="work item 2 deleted")
+    assert store.get_bookmark(source_id, "work_items") == {"token": "b"}
+    assert store.census_owed(source_id) == (T0, "work item 2 deleted")
+
+    clock.advance(minutes=5)  # a later stream of the run, a bookmark kept: the first reason
+    store.set_bookmark(source_id, "iterations", None, census_owed="work item 7 out of scope")
+    assert store.census_owed(source_id) == (T0, "work item 2 deleted")
+    assert store.get_bookmark(source_id, "iterations") is None
+
+    assert store.apply_census(source_id, Census(frozenset({"1"})), NOW) == 1
+    assert store.census_owed(source_id) is None
+    other = store.ensure_source("other", "jira", None)
+    store.set_bookmark(other, "issues", None, census_owed="x")
+    store.forgive_census(other)
+    assert store.census_owed(other) is None
+
+
+def test_census_owed_is_rolled_back_with_its_bookmark(
+    store: Store, source_id: int, engine: Engine
+) -> None:
+    """A bookmark that cannot be stored saves no debt either: the two land together or not."""
+    with pytest.raises(TypeError):
+        store.set_bookmark(source_id, "cards", {"at": datetime(2024, 1, 1)}, census_owed="card x")
+    assert store.census_owed(source_id) is None
+
+
+def test_live_ids_among_names_the_stored_live_items_only(
+    store: Store, source_id: int, rec: type[Records]
+) -> None:
+    other = store.ensure_source("other", "jira", None)
+    store.load_items(source_id, [rec.bundle(str(i)) for i in range(1, 5)], T0)
+    store.load_items(other, [rec.bundle("9")], T0)
+    store.apply_census(source_id, Census(frozenset({"1", "2", "3"})), NOW)  # 4 deleted
+    assert store.live_ids_among(source_id, {"2", "4", "9", "77"}) == {"2"}
+    assert store.live_ids_among(source_id, set()) == set()
+
+
 def test_bookmark_must_be_json(store: Store, source_id: int) -> None:
     with pytest.raises(TypeError):
         store.set_bookmark(source_id, "issues", {"at": datetime(2024, 1, 1)})
