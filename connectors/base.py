@@ -140,6 +140,10 @@ class StoreView(Protocol):
         """Which of `external_ids` are stored and not marked deleted."""
         ...
 
+    def status_names(self) -> set[str]:
+        """The names of this source's workflow statuses stored so far."""
+        ...
+
 
 @dataclass(slots=True)
 class CensusDue:
@@ -202,10 +206,14 @@ class Stream(ABC):
     primary_keys: ClassVar[tuple[str, ...]]
     replication_key: ClassVar[str | None] = None
     is_sorted: ClassVar[bool] = False
+    side_records: ClassVar[tuple[type, ...]] = ()
+    """Other record types the stream yields: what its records said of other things (the
+    sprints and statuses an issue names), stored before its bookmark moves past them."""
 
     @abstractmethod
     def records(self, context: StreamContext) -> Iterator[Any]:
-        """Yield records of `record_type`, incremental from `context.bookmark` unless full."""
+        """Yield records of `record_type` (and `side_records`), incremental from
+        `context.bookmark` unless full."""
 
     @abstractmethod
     def final_bookmark(self) -> dict[str, Any] | None:

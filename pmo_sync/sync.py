@@ -77,6 +77,9 @@ class _SourceView:
     def live_ids_among(self, external_ids: Collection[str]) -> set[str]:
         return self._store.live_ids_among(self._source_id, external_ids)
 
+    def status_names(self) -> set[str]:
+        return set(self._store.status_stages(self._source_id))
+
 
 class _Loader:
     """Buffers one stream's records and loads them into the store in batches."""

@@ -249,6 +249,7 @@ class IssuesStream(Stream):
 
     name = "issues"
     record_type = ItemBundle
+    side_records = (SprintRecord, StatusRecord)
     primary_keys = ("external_id",)
     replication_key = "updated"
     is_sorted = False
@@ -321,6 +322,11 @@ class IssuesStream(Stream):
             for bundle in self._convert(again, issue_ctx, context):
                 changed += 1
                 yield bundle
+        # What the issues said of sprints and statuses is stored before this stream's
+        # bookmark moves past them: a run that dies before the sprints and statuses
+        # streams must not leave a sprint or a status only these issues named unstored.
+        yield from self._sprints_of_issues(context)
+        yield from self._statuses_of_issues(context)
 
         if changed == 0 and previous and self._skipped == retry:
             self._bookmark = None  # nothing new: the stored bookmark stays exactly as it is
@@ -375,6 +381,31 @@ class IssuesStream(Stream):
                 if name
             )
             yield bundle
+
+    def _sprints_of_issues(self, context: StreamContext) -> Iterator[SprintRecord]:
+        """The sprints the issues' Sprint field carries (the boards' lists come later)."""
+        for sprint_id, raw in self.state.sprints_in_issues.items():
+            board = raw.get("originBoardId", raw.get("boardId"))
+            team = self.state.board_name(str(board) if board is not None else None)
+            try:
+                yield convert_sprint(raw, team)
+            except (KeyError, ValueError) as exc:
+                context.report_error(f"sprint {sprint_id} skipped: {exc}")
+
+    def _statuses_of_issues(self, context: StreamContext) -> Iterator[StatusRecord]:
+        """The issues' current statuses, with their categories; and, when their history holds
+        a status neither they nor the store know, every status (`GET /status`, once)."""
+        known = self.state.current_statuses
+        unknown = self.state.history_status_names - known.keys()
+        if unknown and unknown - context.store.status_names():
+            for raw in self.client.statuses():
+                category = str((raw.get("statusCategory") or {}).get("key", "indeterminate"))
+                known.setdefault(str(raw["name"]), (str(raw["id"]), category))
+        for name, (status_id, category) in sorted(known.items()):
+            yield convert_status(
+                {"id": status_id, "name": name, "statusCategory": {"key": category}},
+                self.config.status_map,
+            )
 
     def _search_again(self, issue_ids: list[str]) -> Iterator[list[dict[str, Any]]]:
         """The issues a run before had to skip, read again as a normal search reads them
@@ -506,7 +537,8 @@ class IssuesStream(Stream):
 
 
 class SprintsStream(Stream):
-    """Sprints from the boards (refreshed every `sprint_refresh_minutes`) and from the issues."""
+    """Sprints from the boards, refreshed every `sprint_refresh_minutes` (the sprints the
+    issues name are stored by the issues stream, before its bookmark moves past them)."""
 
     name = "sprints"
     record_type = SprintRecord
@@ -522,7 +554,7 @@ class SprintsStream(Stream):
         listed: dict[str, dict[str, Any]] = {}
         if context.full or _stale(previous.get("refreshed_at"), every, context.started_at):
             listed = self._list_board_sprints(context, previous)
-        for sprint_id, raw in {**self.state.sprints_in_issues, **listed}.items():
+        for sprint_id, raw in listed.items():  # the issues' own sprints are stored already
             board = raw.get("originBoardId", raw.get("boardId"))
             team = self.state.board_name(str(board) if board is not None else None)
             try:
@@ -569,8 +601,10 @@ class SprintsStream(Stream):
 class StatusesStream(Stream):
     """Each status with its category, so any past status maps to a stage.
 
-    Current statuses come with the issues; `GET /status` is asked only when
-    the history holds a status no issue is in now.
+    Current statuses come with the issues, and the issues stream asks `GET /status`
+    when their history holds a status nobody knows (both stored before its bookmark
+    moves); this stream keeps every status seen and stages it by the current
+    `status_map`, so a changed mapping re-stages statuses no issue is in now.
     """
 
     name = "statuses"
@@ -585,10 +619,6 @@ class StatusesStream(Stream):
         known: dict[str, list[str]] = dict((context.bookmark or {}).get("statuses", {}))
         for name, (status_id, category) in self.state.current_statuses.items():
             known[name] = [status_id, category]
-        if any(name not in known for name in self.state.history_status_names):
-            for raw in self.client.statuses():
-                category = str((raw.get("statusCategory") or {}).get("key", "indeterminate"))
-                known[str(raw["name"])] = [str(raw["id"]), category]
         if known != (context.bookmark or {}).get("statuses"):
             self._bookmark = {"statuses": dict(sorted(known.items()))}
         for name, (status_id, category) in sorted(known.items()):

@@ -1,9 +1,13 @@
-"""A deletion seen by a sync that then fails is not forgotten: the census it made owed is saved
-with the bookmark that moved past it, and the first sync that completes afterwards takes it.
+"""What a sync learned from the records it moved past is saved with the bookmark that passes
+them, so a sync that fails or dies before the stream that acts on it forgets nothing.
 
-Before, the decision lived in memory: an Azure DevOps sync whose census failed (an HTML page,
-a kill) had stored the continuation token past the deletion, so no later sync saw anything new
-and the deleted item stayed live in the store, its KPIs and its write-back.
+- A deletion seen makes a census owed, saved with the continuation token (Azure DevOps) or the
+  boards' marks (Trello) and cleared by the census that pays it. Before, the decision lived in
+  memory: an Azure DevOps sync whose census failed (an HTML page, a kill) had stored the token
+  past the deletion, so no later sync saw anything new and the deleted item stayed live in the
+  store, its KPIs and its write-back.
+- The sprints and statuses Jira's issues name are stored by the issues stream itself, before
+  its bookmark moves; the sprints stream after it adds only the boards' lists.
 """
 
 from __future__ import annotations
@@ -17,14 +21,17 @@ from sqlalchemy import Engine, select
 
 from connectors.azure_devops import AzureDevOpsConfig
 from connectors.jira import JiraConfig
+from connectors.jira.streams import SprintsStream, StatusesStream
 from connectors.trello import TrelloConfig
 from pmo_sync.sandbox.ado import AdoSandbox
 from pmo_sync.sandbox.render import RECENT_HISTORIES, FieldSelection, Renderer
 from pmo_sync.sandbox.server import JiraSandbox
 from pmo_sync.sandbox.trello import TrelloSandbox
 from pmo_sync.sandbox.trello.generator import HEAVY_CARD
-from pmo_sync.store.models import SourceRow, WorkItemRow
+from pmo_sync.store.models import SourceRow, SprintRow, WorkItemRow
 from pmo_sync.sync import RunSummary
+
+from .killpoints import SimulatedKill
 
 ADO_API = "/contoso/Fabrikam/_apis/wit"
 REPORTING = f"{ADO_API}/reporting/workItemRevisions"
@@ -210,3 +217,43 @@ def test_jira_census_counts_a_new_issue_it_had_to_skip(
     ]
     assert summary.items_deleted == 1
     assert _deleted_at(engine, gone.id) is not None
+
+
+def test_jira_sprint_named_by_issues_is_stored_though_the_run_dies_after_the_issues(
+    jira_sandbox: JiraSandbox,
+    make_config: Callable[..., JiraConfig],
+    run_sync: Callable[..., RunSummary],
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A future sprint is started and an issue put in it; the run dies as the sprints stream
+    begins, after the issues' bookmark moved past that issue. The sprint's new state came
+    with the issue and is stored; the next sync (nothing new, boards not due for a refresh)
+    has nothing to add."""
+    config = make_config(jira_sandbox)
+    run_sync(config)
+    data = jira_sandbox.dataset
+    future = next(s for s in data.sprints if s.state == "future")
+    data.clock.advance(minutes=10)
+    data.start_sprint(future.id)
+    issue = next(i for i in data.issues if i.status.name == "To Do" and i.project_key == "ABC")
+    data.add_to_sprint(issue.key, future.id)
+
+    def die(self: object, context: object) -> None:
+        raise SimulatedKill("killed as the sprints stream starts")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SprintsStream, "records", die)
+        patch.setattr(StatusesStream, "records", die)
+        with pytest.raises(SimulatedKill):
+            run_sync(config)
+
+    def sprint_state() -> str:
+        with engine.connect() as conn:
+            return conn.execute(
+                select(SprintRow.state).where(SprintRow.external_id == str(future.id))
+            ).scalar_one()
+
+    assert sprint_state() == "active"
+    assert run_sync(config).status == "success"
+    assert sprint_state() == "active"
