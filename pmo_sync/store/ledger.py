@@ -10,7 +10,7 @@ from pmo_sync.store.engine import write_transaction
 from pmo_sync.store.models import WritebackLedgerRow
 from pmo_sync.writeback.plan import LedgerEntry, LedgerKey, LedgerUpdate
 
-__all__ = ["load_ledger", "record_ledger_update"]
+__all__ = ["forget_item", "load_ledger", "record_ledger_update"]
 
 _ledger: Table = WritebackLedgerRow.__table__  # type: ignore[assignment]
 
@@ -64,3 +64,13 @@ def record_ledger_update(engine: Engine, change: LedgerUpdate, now: datetime) ->
                         source=entry.source, item_key=entry.key, target=entry.target, **values
                     )
                 )
+
+
+def forget_item(engine: Engine, source: str, key: str) -> int:
+    """Drop every ledger row of one item (its fields and its comment): it is gone from the
+    tracker. Returns how many rows went."""
+    with write_transaction(engine) as conn:
+        result = conn.execute(
+            delete(_ledger).where(_ledger.c.source == source, _ledger.c.item_key == key)
+        )
+        return int(result.rowcount or 0)

@@ -10,31 +10,70 @@ fails, and the next cycle (sync, then push) writes it. Each success is
 recorded in the ledger at once; a failure is logged and left for the next run.
 Before adding a comment, the item's existing bot comments are looked up, so a
 lost ledger or a lost answer never leaves two.
+
+Failures are contained where they belong:
+
+- **One item's calls fail that item only.** Reading its comments, writing its
+  fields, adding, editing or deleting its comment: a `ConnectorError` from
+  any of them (an HTML page, a 500 after the client's retries, a timeout, a
+  403) counts that action as failed (one error line, ``KEY: what failed``),
+  and the push goes on with the next action. The next run plans it again.
+- **A 404 for the item means it is gone.** `IssueNotFoundError` from any of
+  its calls (its comment list included): every ledger row of the item (its
+  fields and its comment) is forgotten, its remaining actions are skipped
+  (no further call for it), and it counts as `gone`, not as failed: the next
+  sync marks it deleted. A push whose only trouble is gone items is ok.
+  `CommentNotFoundError` is the comment gone, not the item: a delete is
+  done, an update becomes an add next run.
+- **The run's own look-ups** (the bot account, `/myself`; the field ids, a
+  tracker's field list) are made once, when an action first needs them (a
+  push of comment updates alone reads no field list). A transient failure
+  (an HTML page, the tracker unavailable, a 5xx or a lost connection) is
+  tried again, `LOOKUP_ATTEMPTS` times in all with a short back-off; if it
+  still fails, or fails for good at once (credentials, permission, a field
+  that does not exist), the push stops with one line naming the look-up,
+  and the remaining actions are left for the next run: not one error per
+  action.
+- **Wrong credentials stop the push.** An `AuthenticationError` on an item's
+  call is wrong for every item: the push stops with one line instead of
+  failing each remaining action the same way.
+- **A tracker that looks down stops the push.** When
+  `UNAVAILABLE_ITEMS_IN_A_ROW` items in a row fail with
+  `TrackerUnavailableError` (the tracker kept failing after the client's own
+  retries), the push stops with one line saying how many actions were left
+  for the next run, rather than waiting out the retries of every one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import structlog
 from sqlalchemy import Engine
 
 from connectors.base import ConnectorConfig
 from connectors.errors import (
+    AuthenticationError,
     CommentNotFoundError,
     ConnectorError,
+    FieldNotFoundError,
     IssueNotFoundError,
     MarkerPropertyError,
     RevisionConflictError,
+    TrackerUnavailableError,
+    UnexpectedResponseError,
 )
 from connectors.registry import connector_for_kind
 from pmo_sync.governance.model import Finding
 from pmo_sync.kpi.compute import KpiRun
-from pmo_sync.store.ledger import load_ledger, record_ledger_update
+from pmo_sync.store.ledger import forget_item, load_ledger, record_ledger_update
 from pmo_sync.store.reads import item_revisions
+from pmo_sync.writeback.config import WritebackConfig
 from pmo_sync.writeback.plan import (
     Action,
     AddComment,
@@ -48,14 +87,49 @@ from pmo_sync.writeback.plan import (
     reconcile_add,
 )
 
-__all__ = ["MARKER_PROPERTY_KEY", "PushSummary", "push_connector"]
+__all__ = [
+    "LOOKUP_ATTEMPTS",
+    "LOOKUP_BACKOFF_SECONDS",
+    "MARKER_PROPERTY_KEY",
+    "UNAVAILABLE_ITEMS_IN_A_ROW",
+    "PushSummary",
+    "push_connector",
+]
 
 log = structlog.get_logger(__name__)
 MARKER_PROPERTY_KEY = "pmo-sync"
+LOOKUP_ATTEMPTS = 3
+"""Tries of a run's look-up (bot account, field ids) that fails with a transient error."""
+LOOKUP_BACKOFF_SECONDS = 1.0
+"""Wait before the n-th retry of a look-up: n times this."""
+UNAVAILABLE_ITEMS_IN_A_ROW = 3
+"""Items failing in a row with `TrackerUnavailableError` that stop the push."""
+
+# What each tracker's look-ups read, for the line of a push they stop.
+_FIELD_LIST = {
+    "jira": "the field list (GET /field)",
+    "azure_devops": "the work item field list (GET _apis/wit/fields)",
+    "trello": "the boards' custom fields (GET /boards/{id}/customFields)",
+}
+_BOT_ACCOUNT = {
+    "jira": "the API user (GET /myself)",
+    "azure_devops": "the personal access token's identity (GET _apis/connectionData)",
+    "trello": "the token's member (GET /members/me)",
+}
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
 class PushSummary:
+    """How one connector's push went, in actions (`gone`: in items).
+
+    `done` actions were made (or found already done, as a comment someone deleted
+    that was to be deleted); `failed` ones were tried and failed, and are planned
+    again next run; actions a stopped push did not try are in the `errors` line
+    that says why it stopped.
+    """
+
     connector: str
     dry_run: bool
     planned: int = 0
@@ -63,6 +137,9 @@ class PushSummary:
     failed: int = 0
     deferred: int = 0
     """Writes refused because the item changed since the sync: the next run writes them."""
+    gone: int = 0
+    """Items found deleted in the tracker (a 404): their ledger rows are forgotten and their
+    actions skipped; the next sync marks them deleted. Not a failure."""
     api_calls: int = 0
     lines: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -72,34 +149,83 @@ class PushSummary:
         return self.failed == 0 and not self.errors
 
 
-class _Executor:
-    """Runs actions through the writer; looks up field ids and the bot account only if needed."""
+class _Stop(Exception):
+    """The push cannot go on; the message is its one line (without the actions left)."""
+
+
+def _transient(exc: ConnectorError) -> bool:
+    """Whether a look-up failing with `exc` is worth asking again."""
+    if isinstance(exc, UnexpectedResponseError | TrackerUnavailableError):
+        return True
+    return type(exc) is ConnectorError and (exc.status_code is None or exc.status_code >= 500)
+
+
+class _Push:
+    """One push of one connector: the run's look-ups, each action, the summary and the ledger."""
 
     def __init__(
-        self, writer: Any, marker: str, fields: list[str], revisions: dict[str, int]
+        self,
+        config: ConnectorConfig,
+        writeback: WritebackConfig,
+        engine: Engine,
+        writer: Any,
+        revisions: dict[str, int],
+        summary: PushSummary,
+        now: datetime,
+        sleep: Callable[[float], None],
     ) -> None:
-        self.writer, self.marker = writer, marker
-        self._fields = fields
+        self.config, self.writeback, self.engine = config, writeback, engine
+        self.writer, self.summary, self.now, self.sleep = writer, summary, now, sleep
         self._revisions = revisions
         self._field_ids: dict[str, str] | None = None
         self._bot: str | None = None
+        self._gone: set[str] = set()
+        self._unavailable: list[str] = []  # the items failing in a row with the tracker down
+
+    # -- the run's look-ups ---------------------------------------------------------------
+
+    def _lookup(self, what: str, call: Callable[[], T]) -> T:
+        """`call()`, tried again on a transient error; `_Stop` when it cannot be had."""
+        for attempt in range(1, LOOKUP_ATTEMPTS + 1):
+            try:
+                return call()
+            except ConnectorError as exc:
+                if attempt < LOOKUP_ATTEMPTS and _transient(exc):
+                    log.info("push_lookup_retry", lookup=what, attempt=attempt, error=str(exc))
+                    self.sleep(LOOKUP_BACKOFF_SECONDS * attempt)
+                    continue
+                self.summary.failed += 1  # the action that needed it; the others wait
+                if isinstance(exc, FieldNotFoundError):
+                    raise _Stop(f"the configured fields do not match {what}: {exc}") from None
+                raise _Stop(f"could not read {what}: {exc}") from None
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def field_ids(self) -> dict[str, str]:
-        """Every configured field's id, with one `GET /field` on the first field write."""
+        """Every configured field's id, read once (Jira: one `GET /field`) on the first field
+        write."""
         if self._field_ids is None:
-            self._field_ids = self.writer.field_ids(self._fields)
+            what = _FIELD_LIST.get(self.config.kind, "the tracker's field list")
+            names = list(self.writeback.fields.values())
+            self._field_ids = self._lookup(what, lambda: self.writer.field_ids(names))
         return self._field_ids
 
-    def bot_account(self, configured: str | None) -> str | None:
-        """The service account, asked of `/myself` once, on the first comment added."""
-        if configured is not None:
-            return configured
+    def bot_account(self) -> str | None:
+        """The service account: configured, or asked of the tracker once (`/myself`), on the
+        first comment added."""
+        if self.writeback.service_account is not None:
+            return self.writeback.service_account
         if self._bot is None:
-            self._bot = self.writer.bot_account_id()
+            what = _BOT_ACCOUNT.get(self.config.kind, "the bot account")
+            self._bot = self._lookup(what, self.writer.bot_account_id)
         return self._bot
 
-    def run(self, action: Action) -> Outcome:
-        """One action; the transport's errors mapped to outcomes the ledger understands."""
+    # -- one action ---------------------------------------------------------------------------
+
+    def _execute(self, action: Action) -> Outcome:
+        """One action through the writer: what the ledger understands, or the writer's error.
+
+        `IssueNotFoundError` and every other failure of the call are raised, for `_call`.
+        """
         writer = self.writer
         try:
             if isinstance(action, SetFields):
@@ -126,9 +252,92 @@ class _Executor:
             return Outcome.not_found()
         except RevisionConflictError as exc:
             return Outcome.deferred(str(exc))
-        except (IssueNotFoundError, ConnectorError) as exc:
-            return Outcome.failure(str(exc))
         raise TypeError(f"unknown write-back action {action!r}")
+
+    def _call(self, key: str, call: Callable[[], T], failing: str = "") -> T | None:
+        """One tracker call for item `key`; None when it failed (counted) or the item is gone.
+
+        `failing` says what failed in the error line, where the writer's message may not.
+        Raises `_Stop` for wrong credentials, or the tracker down for several items in a row.
+        """
+        try:
+            result = call()
+        except IssueNotFoundError as exc:
+            self._unavailable.clear()
+            self._forget(key, exc)
+            return None
+        except AuthenticationError as exc:
+            self.summary.failed += 1
+            log.warning("push_failed", key=key, error=str(exc))
+            raise _Stop(f"{key}: {failing}{exc}") from None
+        except ConnectorError as exc:
+            self.summary.failed += 1
+            self.summary.errors.append(f"{key}: {failing}{exc}")
+            log.warning("push_failed", key=key, error=str(exc))
+            if not isinstance(exc, TrackerUnavailableError):
+                self._unavailable.clear()
+                return None
+            if not self._unavailable or self._unavailable[-1] != key:
+                self._unavailable.append(key)
+            if len(self._unavailable) >= UNAVAILABLE_ITEMS_IN_A_ROW:
+                keys = ", ".join(self._unavailable)
+                raise _Stop(
+                    f"the tracker looks unavailable: {len(self._unavailable)} items in a row "
+                    f"({keys}) failed after the client's retries"
+                ) from None
+            return None
+        self._unavailable.clear()
+        return result
+
+    def _forget(self, key: str, exc: IssueNotFoundError) -> None:
+        """The item is gone: its ledger rows go, its remaining actions are skipped."""
+        removed = forget_item(self.engine, self.config.name, key)
+        self._gone.add(key)
+        self.summary.gone += 1
+        log.info("push_item_gone", key=key, ledger_rows=removed, error=str(exc))
+
+    def _action(self, action: Action) -> None:
+        steps: list[Action] = [action]
+        if isinstance(action, AddComment):
+            bot = self.bot_account()
+            if bot is not None:
+                marker = self.writeback.marker
+                found = self._call(
+                    action.key,
+                    partial(self.writer.find_bot_comments, action.key, bot, marker),
+                    "could not list its comments before adding the bot comment: ",
+                )
+                if found is None:
+                    return
+                steps = reconcile_add(action, found)
+        for step in steps:
+            if step.key in self._gone:
+                return
+            outcome = self._call(step.key, partial(self._execute, step))
+            if outcome is None:
+                continue
+            record_ledger_update(self.engine, apply_result(step, outcome), self.now)
+            if outcome.ok or outcome.gone:
+                self.summary.done += 1
+            elif outcome.conflict:
+                self.summary.deferred += 1
+                log.info("push_deferred", key=step.key, reason=outcome.error)
+            else:  # not made by `_execute` (a failure is raised), kept for a new outcome
+                self.summary.failed += 1
+                self.summary.errors.append(f"{step.key}: {outcome.error}")
+
+    def run(self, actions: Sequence[Action]) -> None:
+        for index, action in enumerate(actions):
+            if action.key in self._gone:
+                continue
+            try:
+                self._action(action)
+            except _Stop as stop:
+                left = sum(1 for a in actions[index + 1 :] if a.key not in self._gone)
+                line = f"push stopped: {stop}; {left} action(s) left for the next run"
+                self.summary.errors.append(line)
+                log.error("push_stopped", connector=self.config.name, error=line)
+                return
 
 
 def push_connector(
@@ -139,8 +348,12 @@ def push_connector(
     *,
     dry_run: bool = False,
     now: datetime | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> PushSummary:
-    """Push one connector's KPI fields and bot comments; never raises for a tracker's failure."""
+    """Push one connector's KPI fields and bot comments; never raises for a tracker's failure.
+
+    `sleep` waits between the tries of a failing look-up (tests pass one that does not).
+    """
     now = now or datetime.now(UTC)
     summary = PushSummary(config.name, dry_run)
     writeback = getattr(config, "writeback", None)
@@ -161,36 +374,27 @@ def push_connector(
         if writer is None:
             summary.errors.append(f"write-back is not available for kind {config.kind!r} yet")
             return summary
-        revisions = (
-            item_revisions(engine, config.name)
-            if getattr(writer, "checks_revisions", False)
-            else {}
-        )
-        executor = _Executor(writer, writeback.marker, list(writeback.fields.values()), revisions)
         try:
-            for action in actions:
-                steps: list[Action] = [action]
-                if isinstance(action, AddComment):
-                    bot = executor.bot_account(writeback.service_account)
-                    if bot is not None:
-                        found = writer.find_bot_comments(action.key, bot, writeback.marker)
-                        steps = reconcile_add(action, found)
-                for step in steps:
-                    outcome = executor.run(step)
-                    record_ledger_update(engine, apply_result(step, outcome), now)
-                    if outcome.ok or outcome.gone:
-                        summary.done += 1
-                    elif outcome.conflict:
-                        summary.deferred += 1
-                        log.info("push_deferred", key=step.key, reason=outcome.error)
-                    else:
-                        summary.failed += 1
-                        summary.errors.append(f"{step.key}: {outcome.error}")
-                        log.warning("push_failed", key=step.key, error=outcome.error)
-        except ConnectorError as exc:
+            revisions = (
+                item_revisions(engine, config.name)
+                if getattr(writer, "checks_revisions", False)
+                else {}
+            )
+            _Push(config, writeback, engine, writer, revisions, summary, now, sleep).run(actions)
+        except ConnectorError as exc:  # not one item's: a failure of the run itself
             summary.errors.append(str(exc))
             log.error("push_aborted", connector=config.name, error=str(exc))
         finally:
             writer.close()
             summary.api_calls = connector.stats.api_calls
+    log.info(
+        "push_finished",
+        connector=config.name,
+        planned=summary.planned,
+        done=summary.done,
+        failed=summary.failed,
+        deferred=summary.deferred,
+        gone=summary.gone,
+        api_calls=summary.api_calls,
+    )
     return summary
