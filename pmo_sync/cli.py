@@ -417,6 +417,12 @@ def push(
                 if summary.deferred
                 else ""
             )
+            + (
+                f", {summary.gone} gone (deleted in the tracker since the sync: "
+                "the next sync marks them deleted)"
+                if summary.gone
+                else ""
+            )
             + ("" if dry_run else f", {summary.api_calls} API calls"),
             highlight=False,
             markup=False,

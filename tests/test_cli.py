@@ -826,6 +826,34 @@ def test_push_dry_run_prints_the_changes_then_push_makes_them(cli_env: Path) -> 
         )
 
 
+def test_push_with_an_issue_deleted_since_the_sync_makes_the_rest_and_exits_0(
+    cli_env: Path,
+) -> None:
+    with JiraSandbox(token=SECRET, issues_per_project=5) as sandbox:
+        _writeback_connector(cli_env, sandbox.url)
+        for name in ("Cycle time (days)", "WIP age (days)"):
+            field_id = sandbox.dataset.create_custom_field(name, "number")
+            for project in ("ABC", "DEF", "GHI"):
+                sandbox.dataset.add_field_to_screen(field_id, project)
+        assert invoke("sync").exit_code == 0
+        preview = invoke("push", "--dry-run").stdout.splitlines()
+        planned = int(re.fullmatch(r"sandbox-jira: would make (\d+) change\(s\)", preview[-1])[1])
+        key = re.match(r"([A-Z]+-\d+): set ", preview[0])[1]
+        of_key = sum(1 for line in preview if line.startswith(f"{key}: "))
+        sandbox.dataset.delete_issue(key)  # after the sync: the store still has it
+        sandbox.reset_log()
+        pushed = invoke("push")
+        assert pushed.exit_code == 0, pushed.stderr
+        assert "sandbox-jira: " not in pushed.stderr  # no error line (the log is JSON)
+        calls = len(sandbox.requests)
+        assert pushed.stdout.splitlines()[-1] == (
+            f"sandbox-jira: made {planned - of_key} change(s), 0 failed, 1 gone (deleted in the "
+            f"tracker since the sync: the next sync marks them deleted), {calls} API calls"
+        )
+        refused = [w for w in sandbox.writes if w.status == 404]
+        assert [w.path for w in refused] == [f"/rest/api/2/issue/{key}"]  # one try, no more
+
+
 # -- sandbox ---------------------------------------------------------------------------------
 
 

@@ -108,6 +108,7 @@ class ServiceMetrics:
             self.pushes.labels(name, "done").inc(result.push.done)
             self.pushes.labels(name, "failed").inc(result.push.failed)
             self.pushes.labels(name, "deferred").inc(result.push.deferred)
+            self.pushes.labels(name, "gone").inc(result.push.gone)
             self.api_calls.labels(name).inc(result.push.api_calls)
         if result.errors:
             self.errors.labels(name, result.stage).inc()
