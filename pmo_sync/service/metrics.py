@@ -79,6 +79,25 @@ class ServiceMetrics:
             ["connector", "outcome"],
             registry=r,
         )
+        self.push_runs = Counter(
+            "pmo_sync_push_runs",
+            "Pushes run, by outcome: ok, or failed (a write failed, or the push stopped)",
+            ["connector", "outcome"],
+            registry=r,
+        )
+        self.consecutive_failures = Gauge(
+            "pmo_sync_consecutive_failures",
+            "Failed cycles in a row (0 after a success)",
+            ["connector"],
+            registry=r,
+        )
+        self.recoveries = Counter(
+            "pmo_sync_recoveries",
+            "Successful cycles after one or more failed ones: the connector recovered",
+            ["connector"],
+            registry=r,
+        )
+        self._failing: dict[str, int] = {}
         self.last_success = Gauge(
             "pmo_sync_last_success_timestamp_seconds",
             "When the connector's last successful cycle finished (Unix time)",
@@ -110,8 +129,15 @@ class ServiceMetrics:
             self.pushes.labels(name, "deferred").inc(result.push.deferred)
             self.pushes.labels(name, "gone").inc(result.push.gone)
             self.api_calls.labels(name).inc(result.push.api_calls)
+            if not result.push.dry_run and (result.push.planned or result.push.errors):
+                self.push_runs.labels(name, "ok" if result.push.ok else "failed").inc()
         if result.errors:
             self.errors.labels(name, result.stage).inc()
+        failing = self._failing.get(name, 0)
+        if result.ok and failing:
+            self.recoveries.labels(name).inc()
+        self._failing[name] = 0 if result.ok else failing + 1
+        self.consecutive_failures.labels(name).set(self._failing[name])
         self.up.labels(name).set(1 if result.ok else 0)
         if result.ok and result.finished_at is not None:
             self.last_success.labels(name).set(result.finished_at.timestamp())
@@ -122,9 +148,10 @@ class ServiceMetrics:
 
     def forget(self, connector: str) -> None:
         """A connector removed by a reload: its gauges go (counters stay, as Prometheus wants)."""
-        for gauge in (self.up, self.last_success):
+        for gauge in (self.up, self.last_success, self.consecutive_failures):
             with suppress(KeyError):
                 gauge.remove(connector)
+        self._failing.pop(connector, None)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
