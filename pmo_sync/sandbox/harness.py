@@ -7,7 +7,8 @@ JSON) and implements two hooks: `_admit` (authentication and limits) and `_answe
 (routing). Everything else is here, once:
 
 - a stdlib `ThreadingHTTPServer` on 127.0.0.1 and a random port, started in a
-  background thread (`start`/`stop`, or a `with` block);
+  background thread (`start`/`stop`, or a `with` block), quiet about clients that
+  hang up (a timeout, a killed test client);
 - fault injection (`inject`): the (skip+1)-th to (skip+times)-th matching
   requests get a fault of one of three kinds instead of their answer:
   - a canned answer (a status, headers, a body: a 429 with Retry-After, a 5xx,
@@ -36,6 +37,7 @@ import json
 import random
 import re
 import signal
+import sys
 import threading
 from abc import ABC, abstractmethod
 from collections import Counter
@@ -200,6 +202,18 @@ class Hold:
         self.released.set()
 
 
+class _Server(ThreadingHTTPServer):
+    """The stdlib server, quiet about clients that hang up: a client that timed out, or a
+    test's simulated kill, resets its connection, which is no error of the sandbox's."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class SandboxHarness(ABC):
     """Server, faults and request log shared by every sandbox tracker."""
 
@@ -278,8 +292,7 @@ class SandboxHarness(ABC):
         if self._server is not None:
             return self
         self._stopping.clear()
-        server = ThreadingHTTPServer((self._host, self._port), self._handler())
-        server.daemon_threads = True
+        server = _Server((self._host, self._port), self._handler())
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
