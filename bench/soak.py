@@ -1,20 +1,26 @@
-"""Soak the background service: hours of cycles compressed into minutes, watching for leaks.
+"""Soak the background service: hours of cycles compressed into minutes, watching for leaks
+and, with `--fault-rate`, for anything lost or duplicated while the trackers misbehave.
 
-The bench runs `pmo_sync.service.runner.Service` (what `pmo-sync serve` runs, minus signals
-and HTTP) in this process against two sandbox trackers, with a fast schedule: a Jira and
-an Azure DevOps connector every `--jira-seconds` / `--ado-seconds` (1 and 2 s), so ten
-minutes make several hundred cycles per connector, what a 1-minute schedule does in a
-working day. It prints figures, not pass/fail: a table of samples and a verdict per
-resource.
+The bench runs `pmo_sync.service.runner.Service` in this process as `pmo-sync serve` runs
+it (its HTTP endpoints `/healthz`, `/readyz`, `/metrics` on 127.0.0.1 included; signals
+aside) against three sandbox trackers, with a fast schedule: a Jira, an Azure DevOps and a
+Trello connector, all with write-back, every `--jira-seconds` / `--ado-seconds` /
+`--trello-seconds` (1, 2 and 2 s), so ten minutes make several hundred cycles per
+connector, what a 1-minute schedule does in a working day. It prints figures, not
+pass/fail: a table of samples and a verdict per resource.
 
 1. **Trackers**, in a process of their own (`--sandbox-worker`, so this process's memory
-   and threads are the service's alone): a `JiraSandbox` (projects ABC, DEF and GHI, the
-   KPI fields created and put on the projects' edit screens, as an admin does once) and
-   an `AdoSandbox` (write-back by reference name, `Custom.CycleTimeDays` etc.), generated
-   as of now. Between cycles that process keeps changing the data through the datasets'
-   APIs, `--mutations-per-second` per tracker (a Jira transition or estimate, an Azure
-   DevOps state change or story points), its clocks following the wall clock, so every
-   cycle syncs changes, recomputes KPIs and findings and pushes new values.
+   and threads are the service's alone; it takes commands on its stdin): a `JiraSandbox`
+   (projects ABC, DEF and GHI, the KPI fields created and put on the projects' edit
+   screens, as an admin does once), an `AdoSandbox` (write-back by reference name,
+   `Custom.CycleTimeDays` etc.) and a `TrelloSandbox` (boards Team Alpha and Team Beta,
+   `--trello-cards` each, the KPI custom fields on both, as `connectors provision` makes
+   them), generated as of now. Between cycles that process keeps changing the data
+   through the datasets' APIs, `--mutations-per-second` per tracker (a transition or
+   list move, an estimate, and with `--churn` an item created or deleted), made by the
+   trackers' people (never the service's own account), its clocks following the wall
+   clock, so every cycle syncs changes, recomputes KPIs and findings and pushes new
+   values.
 2. **Store**: a temporary SQLite file, or with `--database-url` a throwaway schema of
    that PostgreSQL database (`?options=-csearch_path=...`, created and dropped), with
    `application_name=pmo-soak-<pid>` so its backends can be counted in
@@ -42,7 +48,22 @@ resource.
    connections are *flat* when their floor does not grow: no fitted growth of a whole
    unit over the window, and the last third's lowest floor is not above the first
    third's highest.
-5. **Stop**: `Service.stop()`, then threads, fds, sockets and backends against the
+5. **Faults** (`--fault-rate 0.1`: one request in ten), from the service's first call to
+   the end of `--minutes`: each sandbox's seeded chaos (`SandboxHarness.chaos`) answers
+   that share of its requests with a 429 (the tracker's rate-limit headers), a 500, a
+   503, an HTML sign-in page, a dropped connection or an answer `--slow-seconds` late
+   (later than the connectors' `--timeout-seconds`: 6 and 5 s). Then the faults and the
+   changes stop and every connector runs `--clean-cycles` (2) successful cycles; `/metrics`,
+   `/healthz` and `/readyz` are scraped over HTTP, and what `/metrics` reports about
+   failures is printed: cycles by outcome, errors by stage, recoveries, failures in a row,
+   write-backs by outcome, pushes with failures, API calls, rate-limit waits.
+6. **Audit**, once the service stopped: `pmo_sync.sandbox.audit` compares each tracker's
+   ground truth with the store and the write-back ledger (lost items, lost deletions,
+   stale statuses and stages, duplicate bot comments, ledger rows the tracker does not
+   have, bot comments the ledger does not know), prints each discrepancy and verdicts
+   ("nothing lost", "nothing duplicated"), then a summary table: cycles per connector ok
+   and failed, syncs failed and recovered, pushes with failures, faults injected by kind.
+7. **Stop**: `Service.stop()`, then threads, fds, sockets and backends against the
    baseline taken before `start()` (with the store pool emptied and `gc.collect()` run),
    in three steps: right after the stop, with the store pool emptied
    (`engine.dispose()`), and after a `gc.collect()`. "Back to baseline only after
@@ -63,6 +84,7 @@ own bookkeeping adds to RSS.
 Run it from the repository root:
 
     python bench/soak.py --minutes 1                       # smoke run
+    python bench/soak.py --minutes 10 --fault-rate 0.1     # one request in ten fails
     python bench/soak.py                                   # 10 minutes on SQLite
     python bench/soak.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
     python bench/soak.py --minutes 5 --tracemalloc 15      # where the heap grows, if it does
@@ -100,6 +122,8 @@ from sandbox_process import pg_schema
 
 JIRA_TOKEN_ENV = "PMO_SOAK_JIRA_TOKEN"
 ADO_TOKEN_ENV = "PMO_SOAK_ADO_TOKEN"
+TRELLO_KEY_ENV = "PMO_SOAK_TRELLO_KEY"
+TRELLO_TOKEN_ENV = "PMO_SOAK_TRELLO_TOKEN"
 PROJECTS = ("ABC", "DEF", "GHI")
 JIRA_FIELDS = {
     "cycle_time_days": "Cycle time (days)",
@@ -111,6 +135,8 @@ ADO_FIELDS = {
     "wip_age_days": "Custom.WipAgeDays",
     "team_cycle_time_p85_days": "Custom.TeamCycleTimeP85Days",
 }
+TRELLO_FIELDS = JIRA_FIELDS  # custom fields of these names on every board
+TRELLO_LIST_STAGES = {"Blocked by vendor": "in_progress"}  # as the demo maps it
 EXAMPLE_POLICIES = Path(__file__).resolve().parents[1] / "config" / "policies"
 FALLBACK_POLICY = "rules:\n  - id: estimate-committed\n    rule: missing_estimate\n"
 # The next status of a transition: the work flows on, and done work is reopened now and
@@ -122,6 +148,14 @@ JIRA_NEXT = {
     "Done": "To Do",
     "Won't Do": "To Do",
 }
+TRELLO_NEXT = {
+    "Backlog": "To Do",
+    "To Do": "Doing",
+    "Doing": "Review",
+    "Blocked by vendor": "Doing",
+    "Review": "Done",
+    "Done": "To Do",
+}
 POINTS = (1.0, 2.0, 3.0, 5.0, 8.0)
 INT_TOLERANCE = 2  # threads/fds/sockets after the stop: the baseline ± this
 
@@ -130,17 +164,32 @@ INT_TOLERANCE = 2  # threads/fds/sockets after the stop: the baseline ± this
 
 
 def run_sandboxes(options: dict[str, Any]) -> None:
-    """Serve both sandboxes and keep changing their data until SIGTERM.
+    """Serve the three sandboxes and keep changing their data until told to stop.
 
-    Prints one JSON line with the addresses once serving, and one with its tallies at
-    the end (mutations made, requests answered by status class).
+    Prints one JSON line with the addresses once serving. Then it takes commands, one per
+    line on stdin, and answers each with one JSON line on stdout:
+
+    - `chaos`: each sandbox fails `fault_rate` of its requests at random (seeded per
+      tracker), from now on;
+    - `calm`: chaos and mutations stop; the answer holds the faults that struck, by kind;
+    - `truth`: each tracker's ground truth for the audit (`pmo_sync.sandbox.audit`);
+    - `stop` (or stdin closed, or SIGTERM): the last line holds its tallies (mutations made,
+      requests answered by status class, faults by kind).
     """
     from pmo_sync.sandbox.ado import AdoSandbox
     from pmo_sync.sandbox.ado.generator import STATES_BY_TYPE, AdoDataset
+    from pmo_sync.sandbox.audit import ado_truth, jira_truth, trello_truth
     from pmo_sync.sandbox.generator import JiraDataset
+    from pmo_sync.sandbox.harness import CHAOS_KINDS
     from pmo_sync.sandbox.server import JiraSandbox
+    from pmo_sync.sandbox.trello import TrelloDataset, TrelloSandbox
+    from pmo_sync.sandbox.trello.generator import FIELD_POINTS
 
     stopping = threading.Event()
+    mutating = threading.Event()
+    mutations = threading.Lock()
+    if options["mutations_per_second"]:
+        mutating.set()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     now = datetime.now(UTC).replace(microsecond=0)
@@ -153,9 +202,21 @@ def run_sandboxes(options: dict[str, Any]) -> None:
             jira_data.add_field_to_screen(field_id, project)
     ado_data = AdoDataset.generate(seed=options["seed"], size=options["ado_items"], now=now)
     ado_data.watermark()  # index the revision log now, not in the first sync's time
+    trello_data = TrelloDataset.generate(
+        seed=options["seed"], cards_per_board=options["trello_cards"], now=now
+    )
+    for board in trello_data.boards:  # what `pmo-sync connectors provision` makes
+        for name in TRELLO_FIELDS.values():
+            trello_data.create_custom_field(board, name, "number")
     rng = random.Random(options["seed"])
-    tally: dict[str, Any] = {"jira_mutations": 0, "ado_mutations": 0, "mutation_errors": 0}
-    answered: dict[str, dict[str, int]] = {"jira": {}, "ado": {}}
+    churn = options["churn"]
+    tally: dict[str, Any] = {"mutations": {}, "mutation_errors": 0}
+    answered: dict[str, dict[str, int]] = {"jira": {}, "ado": {}, "trello": {}}
+    chaoses: dict[str, Any] = {}
+
+    def count(tracker: str, kind: str) -> None:
+        mine = tally["mutations"].setdefault(tracker, {})
+        mine[kind] = mine.get(kind, 0) + 1
 
     def drain(name: str, sandbox: Any) -> None:
         # The request log grows without end otherwise (this process's memory is not the
@@ -164,115 +225,239 @@ def run_sandboxes(options: dict[str, Any]) -> None:
             log, sandbox._log = sandbox._log, []
         counts = answered[name]
         for request in log:
-            kind = f"{request.status // 100}xx"
+            kind = "dropped" if request.status == 0 else f"{request.status // 100}xx"
             counts[kind] = counts.get(kind, 0) + 1
             if request.is_write:
                 counts["writes"] = counts.get("writes", 0) + 1
 
     def mutate_jira() -> None:
         jira_data.clock.set(max(datetime.now(UTC), jira_data.clock.now))
-        key = jira_data.key_at(rng.randrange(len(jira_data.issues)))
-        if rng.random() < 0.2:
+        rows = jira_data.index.live_rows()
+        key = jira_data.key_at(rng.choice(rows))
+        roll = rng.random()
+        if roll < churn / 2:
+            jira_data.create_issue(rng.choice(PROJECTS), f"Soak issue {rng.randrange(10**6)}")
+            count("jira", "created")
+        elif roll < churn:
+            jira_data.delete_issue(key)
+            count("jira", "deleted")
+        elif roll < churn + 0.2:
             jira_data.set_estimate(key, rng.choice(POINTS))
+            count("jira", "estimated")
         else:
             jira_data.transition(key, JIRA_NEXT[jira_data.issue(key).status.name])
-        tally["jira_mutations"] += 1
+            count("jira", "moved")
 
     def mutate_ado() -> None:
+        # People change the data, not the service's identity (the default author).
         ado_data.clock.set(max(datetime.now(UTC), ado_data.clock.now))
         item = ado_data.item(rng.choice(ado_data.ids()))
-        if rng.random() < 0.2:
-            ado_data.set_points(item.id, rng.choice(POINTS))
+        who = rng.choice(ado_data.people)
+        roll = rng.random()
+        if roll < churn / 2:
+            kind = rng.choice(("User Story", "Bug"))
+            ado_data.create(kind, f"Soak item {rng.randrange(10**6)}", by=who)
+            count("ado", "created")
+        elif roll < churn:
+            ado_data.delete(item.id, by=who)
+            count("ado", "deleted")
+        elif roll < churn + 0.2:
+            ado_data.set_points(item.id, rng.choice(POINTS), by=who)
+            count("ado", "estimated")
         else:
             flow = [s for s in STATES_BY_TYPE[item.type] if s != "Removed"]
             position = flow.index(item.state) if item.state in flow else -1
-            ado_data.set_state(item.id, flow[(position + 1) % len(flow)])
-        tally["ado_mutations"] += 1
+            ado_data.set_state(item.id, flow[(position + 1) % len(flow)], by=who)
+            count("ado", "moved")
 
-    period = 1.0 / options["mutations_per_second"] if options["mutations_per_second"] else None
-    with JiraSandbox(jira_data) as jira, AdoSandbox(ado_data) as ado:
-        print(
-            json.dumps(
-                {
-                    "jira_url": jira.url,
-                    "jira_email": jira.email,
-                    "jira_token": jira.token,
-                    "ado_url": ado.url,
-                    "ado_pat": ado.pat,
-                    "ado_project": ado_data.project.name,
-                    "jira_issues": len(jira_data.issues),
-                    "ado_items": len(ado_data.ids()),
-                }
-            ),
-            flush=True,
+    def mutate_trello() -> None:
+        # By the board's team: the default author is the bot, whose actions the connector
+        # rightly takes for its own write-back and does not read again.
+        trello_data.clock.set(max(datetime.now(UTC), trello_data.clock.now))
+        cards = [c for c in trello_data.cards() if not c.closed]
+        card = rng.choice(cards)
+        board = trello_data.board(card.board_id)
+        who = rng.choice(board.team)
+        roll = rng.random()
+        if roll < churn / 2:
+            trello_data.create_card(board, "To Do", f"Soak card {rng.randrange(10**6)}", by=who)
+            count("trello", "created")
+        elif roll < churn:
+            trello_data.delete_card(card.id, by=who)
+            count("trello", "deleted")
+        elif roll < churn + 0.2:
+            trello_data.set_custom_field(card.id, FIELD_POINTS, rng.choice(POINTS), by=who)
+            count("trello", "estimated")
+        else:
+            current = board.list_named(card.list_id)
+            name = current.name if current is not None else ""
+            trello_data.move_card(card.id, TRELLO_NEXT.get(name, "To Do"), by=who)
+            count("trello", "moved")
+
+    def faults() -> dict[str, dict[str, int]]:
+        return {name: dict(sorted(chaos.fired.items())) for name, chaos in chaoses.items()}
+
+    def say(message: dict[str, Any]) -> None:
+        print(json.dumps(message), flush=True)
+
+    def commands(sandboxes: dict[str, Any]) -> None:
+        """The control channel: one command a line on stdin, one JSON answer each."""
+        for line in sys.stdin:
+            command = line.strip()
+            if command == "chaos":
+                for name, sandbox in sandboxes.items():
+                    chaoses[name] = sandbox.chaos(
+                        options["fault_rate"],
+                        seed=f"{options['seed']}:{name}",
+                        kinds=CHAOS_KINDS,
+                        slow_seconds=options["slow_seconds"],
+                    )
+                say({"chaos": options["fault_rate"]})
+            elif command == "calm":
+                mutating.clear()
+                with mutations:  # the round under way, if any, is over
+                    pass
+                for sandbox in sandboxes.values():
+                    sandbox.clear_faults()
+                say({"faults": faults()})
+            elif command == "truth":
+                jira, ado, trello = (sandboxes[n] for n in ("jira", "ado", "trello"))
+                truths = [
+                    jira_truth(jira, "soak-jira", projects=PROJECTS, fields=JIRA_FIELDS.values()),
+                    ado_truth(ado, "soak-ado", fields=ADO_FIELDS.values()),
+                    trello_truth(
+                        trello,
+                        "soak-trello",
+                        fields=TRELLO_FIELDS.values(),
+                        list_stages=TRELLO_LIST_STAGES,
+                    ),
+                ]
+                say({"truths": [t.to_json() for t in truths]})
+            elif command == "stop":
+                break
+            else:
+                say({"error": f"unknown command {command!r}"})
+        stopping.set()
+
+    period = 1.0 / options["mutations_per_second"] if options["mutations_per_second"] else 1.0
+    with (
+        JiraSandbox(jira_data) as jira,
+        AdoSandbox(ado_data) as ado,
+        TrelloSandbox(trello_data) as trello,
+    ):
+        sandboxes = {"jira": jira, "ado": ado, "trello": trello}
+        current = trello_data.sprint_at(trello_data.clock.now) or trello_data.sprints[-1]
+        say(
+            {
+                "jira_url": jira.url,
+                "jira_email": jira.email,
+                "jira_token": jira.token,
+                "ado_url": ado.url,
+                "ado_pat": ado.pat,
+                "ado_project": ado_data.project.name,
+                "trello_url": trello.root_url,
+                "trello_key": trello.key,
+                "trello_token": trello.token,
+                "trello_boards": [b.name for b in trello_data.boards],
+                "trello_sprint": [
+                    current.name,
+                    current.start.date().isoformat(),
+                    (current.end - current.start).days,
+                ],
+                "jira_issues": len(jira_data.issues),
+                "ado_items": len(ado_data.ids()),
+                "trello_cards": sum(1 for _ in trello_data.cards()),
+            }
         )
+        threading.Thread(target=commands, args=(sandboxes,), daemon=True).start()
         next_at = last_drain = time.monotonic()
         while not stopping.is_set():
-            if period is None:
-                stopping.wait(1.0)
-            else:
-                next_at += period
-                stopping.wait(max(0.0, next_at - time.monotonic()))
-                if stopping.is_set():
-                    break
-                for mutate in (mutate_jira, mutate_ado):
+            next_at += period
+            stopping.wait(max(0.0, next_at - time.monotonic()))
+            if stopping.is_set():
+                break
+            with mutations:  # `calm` waits for a round under way
+                for mutate in (mutate_jira, mutate_ado, mutate_trello):
+                    if not mutating.is_set():
+                        break
                     try:
                         mutate()
                     except Exception as exc:  # a bench, not a test: count it, go on
                         tally["mutation_errors"] += 1
                         tally["last_mutation_error"] = f"{type(exc).__name__}: {exc}"
             if time.monotonic() - last_drain >= 5:
-                drain("jira", jira)
-                drain("ado", ado)
+                for name, sandbox in sandboxes.items():
+                    drain(name, sandbox)
                 last_drain = time.monotonic()
-        drain("jira", jira)
-        drain("ado", ado)
+        for name, sandbox in sandboxes.items():
+            drain(name, sandbox)
     tally["requests"] = answered
-    print(json.dumps(tally), flush=True)
+    tally["faults"] = faults()
+    say(tally)
 
 
-def start_sandboxes(args: argparse.Namespace, log_path: Path) -> tuple[subprocess.Popen[str], Any]:
-    options = {
-        "seed": args.seed,
-        "issues_per_project": args.issues_per_project,
-        "ado_items": args.ado_items,
-        "mutations_per_second": args.mutations_per_second,
-    }
-    with log_path.open("w", encoding="utf-8") as log_file:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                str(Path(__file__).resolve()),
-                "--sandbox-worker",
-                json.dumps(options),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=log_file,
-            text=True,
-        )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if not line:
-        process.wait(15)
-        raise RuntimeError(
-            f"the sandbox process exited with {process.returncode}: {log_path.read_text()[-2000:]}"
-        )
-    return process, json.loads(line)
+class Trackers:
+    """The trackers' process, seen from the service's: start, commands, stop."""
 
+    def __init__(self, args: argparse.Namespace, log_path: Path) -> None:
+        options = {
+            "seed": args.seed,
+            "issues_per_project": args.issues_per_project,
+            "ado_items": args.ado_items,
+            "trello_cards": args.trello_cards,
+            "mutations_per_second": args.mutations_per_second,
+            "churn": args.churn,
+            "fault_rate": args.fault_rate,
+            "slow_seconds": args.slow_seconds,
+        }
+        self.log_path = log_path
+        with log_path.open("w", encoding="utf-8") as log_file:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    str(Path(__file__).resolve()),
+                    "--sandbox-worker",
+                    json.dumps(options),
+                ],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log_file,
+                text=True,
+            )
+        self.info = self._read()
 
-def stop_sandboxes(process: subprocess.Popen[str]) -> dict[str, Any]:
-    """SIGTERM by its own PID; its tallies, or {} if it had to be killed."""
-    if process.poll() is None:
-        os.kill(process.pid, signal.SIGTERM)
-    try:
-        out, _ = process.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.kill(process.pid, signal.SIGKILL)
-        process.communicate(timeout=15)
-        return {}
-    lines = [line for line in out.splitlines() if line.strip()]
-    return json.loads(lines[-1]) if lines else {}
+    def _read(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            self.process.wait(15)
+            raise RuntimeError(
+                f"the sandbox process exited with {self.process.returncode}: "
+                f"{self.log_path.read_text()[-2000:]}"
+            )
+        return dict(json.loads(line))
+
+    def command(self, name: str) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        self.process.stdin.write(name + "\n")
+        self.process.stdin.flush()
+        return self._read()
+
+    def stop(self) -> dict[str, Any]:
+        """`stop`, then SIGTERM by its own PID; its tallies, or {} if it had to be killed."""
+        try:
+            out, _ = self.process.communicate("stop\n", timeout=30)  # closes its stdin
+        except subprocess.TimeoutExpired:
+            if self.process.poll() is None:
+                os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                out, _ = self.process.communicate(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.communicate(timeout=15)
+                return {}
+        lines = [line for line in (out or "").splitlines() if line.strip()]
+        return dict(json.loads(lines[-1])) if lines else {}
 
 
 # -- the service's config ----------------------------------------------------------------------
@@ -299,7 +484,7 @@ def write_config(config_dir: Path, trackers: dict[str, Any], args: argparse.Name
                 f"email: {trackers['jira_email']}",
                 f"token: ${{{JIRA_TOKEN_ENV}}}",
                 f"jql: project in ({', '.join(PROJECTS)})",
-                "timeout_seconds: 30",
+                f"timeout_seconds: {args.timeout_seconds:g}",
                 "schedule:",
                 f"  interval_seconds: {args.jira_seconds}",
                 "writeback:",
@@ -320,6 +505,7 @@ def write_config(config_dir: Path, trackers: dict[str, Any], args: argparse.Name
                 f"organization_url: {trackers['ado_url']}",
                 f"token: ${{{ADO_TOKEN_ENV}}}",
                 f"project: {trackers['ado_project']}",
+                f"timeout_seconds: {args.timeout_seconds:g}",
                 "schedule:",
                 f"  interval_seconds: {args.ado_seconds}",
                 "writeback:",
@@ -332,8 +518,39 @@ def write_config(config_dir: Path, trackers: dict[str, Any], args: argparse.Name
         ),
         encoding="utf-8",
     )
+    sprint, starts, days = trackers["trello_sprint"]
+    (connectors / "soak-trello.yaml").write_text(
+        "\n".join(
+            [
+                "name: soak-trello",
+                "kind: trello",
+                f"url: {trackers['trello_url']}",
+                f"api_key: ${{{TRELLO_KEY_ENV}}}",
+                f"token: ${{{TRELLO_TOKEN_ENV}}}",
+                f"boards: [{', '.join(trackers['trello_boards'])}]",
+                f"timeout_seconds: {args.timeout_seconds:g}",
+                "list_stages:",
+                *(f"  {name}: {stage}" for name, stage in TRELLO_LIST_STAGES.items()),
+                "sprints:",
+                "  from: custom_field",
+                "  name: Sprint",
+                f"  cadence: {{sprint: {sprint}, starts: {starts}, days: {days}}}",
+                "schedule:",
+                f"  interval_seconds: {args.trello_seconds}",
+                "writeback:",
+                "  enabled: true",
+                "  comments: true",
+                "  fields:",
+                *(f"    {metric}: {name}" for metric, name in TRELLO_FIELDS.items()),
+                "",
+            ]
+        ),
+        encoding="utf-8",
+    )
     os.environ[JIRA_TOKEN_ENV] = trackers["jira_token"]
     os.environ[ADO_TOKEN_ENV] = trackers["ado_pat"]
+    os.environ[TRELLO_KEY_ENV] = trackers["trello_key"]
+    os.environ[TRELLO_TOKEN_ENV] = trackers["trello_token"]
 
 
 # -- the store ----------------------------------------------------------------------------------
@@ -715,6 +932,230 @@ def print_tracemalloc(top: int, first: Any, last: Any, own: str) -> None:
         )
 
 
+# -- faults, /metrics and the audit -------------------------------------------------------------
+
+CHAOS_KINDS_SHOWN = ("429", "500", "503", "html", "drop", "slow")  # the harness's CHAOS_KINDS
+LOSSES = ("lost item", "lost deletion", "stale status", "stale stage")
+LEDGER_LOSSES = ("ledger field not in tracker", "ledger comment not in tracker")
+DUPLICATES = ("duplicate comment",)
+
+
+def settle(
+    engine: Any, connectors: Sequence[str], since: datetime, wanted: int, timeout: float
+) -> dict[str, list[Any]]:
+    """Wait until each connector has `wanted` successful cycles started after `since` (or
+    `timeout` seconds); every cycle of each connector started after `since`."""
+    from pmo_sync.store.cycles import iter_cycles
+
+    deadline = time.monotonic() + timeout
+    while True:
+        after: dict[str, list[Any]] = {c: [] for c in connectors}
+        for record in iter_cycles(engine):
+            if record.connector in after and record.started_at >= since:
+                after[record.connector].append(record)
+        ok = {c: sum(1 for r in rs if r.ok) for c, rs in after.items()}
+        if all(n >= wanted for n in ok.values()) or time.monotonic() > deadline:
+            return after
+        time.sleep(0.5)
+
+
+@dataclass
+class Scrape:
+    """What `serve`'s endpoints answered: statuses, and /metrics' samples."""
+
+    address: tuple[str, int]
+    healthz: int
+    readyz: int
+    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+    def value(self, name: str, **labels: str) -> float:
+        """The sum of `name`'s samples whose labels include `labels`."""
+        wanted = set(labels.items())
+        return sum(v for (n, ls), v in self.samples.items() if n == name and wanted <= set(ls))
+
+    def by(self, name: str, label: str, **labels: str) -> dict[str, float]:
+        """`name`'s samples (matching `labels`) summed by the value of `label`."""
+        wanted = set(labels.items())
+        result: dict[str, float] = {}
+        for (n, ls), v in self.samples.items():
+            found = dict(ls)
+            if n == name and wanted <= set(ls) and label in found:
+                result[found[label]] = result.get(found[label], 0.0) + v
+        return result
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return int(answer.status), answer.read()
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read()
+
+
+def scrape(address: tuple[str, int]) -> Scrape:
+    """GET /healthz, /readyz and /metrics from the service's HTTP server."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    root = f"http://{address[0]}:{address[1]}"
+    healthz, _ = _get(f"{root}/healthz")
+    readyz, _ = _get(f"{root}/readyz")
+    status, text = _get(f"{root}/metrics")
+    if status != 200:
+        raise RuntimeError(f"/metrics answered {status}")
+    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    for family in text_string_to_metric_families(text.decode()):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return Scrape(address, healthz, readyz, samples)
+
+
+def print_failures(scraped: Scrape, connectors: Sequence[str]) -> None:
+    """What /metrics reports about failures, per connector."""
+    print(
+        f"/metrics (scraped from http://{scraped.address[0]}:{scraped.address[1]} after the "
+        f"clean cycles; /healthz {scraped.healthz}, /readyz {scraped.readyz}):"
+    )
+    for name in connectors:
+        cycles = scraped.by("pmo_sync_cycles_total", "outcome", connector=name)
+        errors = scraped.by("pmo_sync_errors_total", "stage", connector=name)
+        pushes = scraped.by("pmo_sync_pushes_total", "outcome", connector=name)
+        runs = scraped.by("pmo_sync_push_runs_total", "outcome", connector=name)
+        print(
+            f"  {name}: cycles {cycles.get('success', 0):,.0f} ok, {cycles.get('failure', 0):,.0f}"
+            " failed (errors by stage: "
+            + (", ".join(f"{k} {v:,.0f}" for k, v in sorted(errors.items())) or "none")
+            + f"); recovered {scraped.value('pmo_sync_recoveries_total', connector=name):,.0f} "
+            f"times, {scraped.value('pmo_sync_consecutive_failures', connector=name):.0f} failures"
+            f" in a row now, up {scraped.value('pmo_sync_connector_up', connector=name):.0f}"
+        )
+        waits = scraped.value("pmo_sync_rate_limit_waits_total", connector=name)
+        waited = scraped.value("pmo_sync_rate_limit_wait_seconds_total", connector=name)
+        print(
+            "      write-backs "
+            + ", ".join(
+                f"{k} {pushes.get(k, 0):,.0f}" for k in ("done", "failed", "deferred", "gone")
+            )
+            + f"; pushes {runs.get('ok', 0):,.0f} ok, {runs.get('failed', 0):,.0f} with failures; "
+            f"API calls {scraped.value('pmo_sync_api_calls_total', connector=name):,.0f}; "
+            f"rate-limit waits {waits:,.0f} ({waited:,.1f} s)"
+        )
+
+
+def print_settle(
+    settled: dict[str, list[Any]], connectors: Sequence[str], wanted: int, seconds: float
+) -> None:
+    parts = []
+    for name in connectors:
+        mine = [r for r in settled.get(name, []) if r.finished_at is not None]
+        ok = sum(1 for r in mine if r.ok)
+        parts.append(f"{name} {ok} ok" + (f", {len(mine) - ok} failed" if len(mine) > ok else ""))
+    print(f"after the faults and changes stopped ({seconds:.0f} s): " + "; ".join(parts))
+    for name in connectors:
+        mine = settled.get(name, [])
+        if sum(1 for r in mine if r.ok) < wanted:
+            print(f"  {name}: FEWER THAN {wanted} SUCCESSFUL CYCLES: the audit may see its faults")
+        for record in (r for r in mine if r.finished_at is not None):
+            for error in record.errors[:3]:
+                print(f"  {name} {'ok' if record.ok else 'FAILED'} cycle: {error[:200]}")
+
+
+def print_audit(found: dict[str, tuple[list[Any], str]]) -> None:
+    print("audit (pmo_sync.sandbox.audit: the store and the ledger against each tracker's truth):")
+    everything = [d for discrepancies, _ in found.values() for d in discrepancies]
+    for source, (discrepancies, checked) in sorted(found.items()):
+        print(f"  {source}: {checked}: {len(discrepancies)} discrepancies")
+        for d in discrepancies[:40]:
+            print(f"    {d}")
+        if len(discrepancies) > 40:
+            print(f"    ... and {len(discrepancies) - 40} more")
+    for label, kinds, fine in (
+        ("lost", (*LOSSES, *LEDGER_LOSSES), "nothing lost"),
+        ("duplicated", DUPLICATES, "nothing duplicated"),
+        ("untracked", ("untracked comment",), "no bot comment the ledger does not know"),
+    ):
+        mine = [d for d in everything if d.kind in kinds]
+        if not mine:
+            print(f"verdict: {fine}")
+            continue
+        counts: dict[str, int] = {}
+        for d in mine:
+            counts[f"{d.source} {d.kind}"] = counts.get(f"{d.source} {d.kind}", 0) + 1
+        print(f"verdict: {label.upper()}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+def print_summary(
+    records: list[Any],
+    connectors: Sequence[str],
+    faults: dict[str, dict[str, int]],
+    scraped: Scrape | None,
+    found: dict[str, tuple[list[Any], str]],
+) -> None:
+    rows: list[tuple[str, list[str]]] = []
+
+    def row(label: str, value: Any) -> None:
+        rows.append((label, [str(value(name)) for name in connectors]))
+
+    def mine(name: str) -> list[Any]:
+        return [r for r in records if r.connector == name and r.finished_at is not None]
+
+    row("cycles ok", lambda n: sum(1 for r in mine(n) if r.ok))
+    row("cycles failed", lambda n: sum(1 for r in mine(n) if not r.ok))
+    row(
+        "  of which in the sync",
+        lambda n: sum(1 for r in mine(n) if not r.ok and r.stage == "sync"),
+    )
+    if scraped is not None:
+        row(
+            "recovered (/metrics)",
+            lambda n: f"{scraped.value('pmo_sync_recoveries_total', connector=n):.0f}",
+        )
+    row(
+        "pushes with failures",
+        lambda n: sum(1 for r in mine(n) if r.ok and (r.push_failed or r.errors)),
+    )
+    if scraped is not None:
+        row(
+            "  (/metrics)",
+            lambda n: (
+                f"{scraped.value('pmo_sync_push_runs_total', connector=n, outcome='failed'):.0f}"
+            ),
+        )
+        row(
+            "API calls (/metrics)",
+            lambda n: f"{scraped.value('pmo_sync_api_calls_total', connector=n):,.0f}",
+        )
+        row(
+            "rate-limit waits",
+            lambda n: f"{scraped.value('pmo_sync_rate_limit_waits_total', connector=n):,.0f}",
+        )
+    row("discrepancies", lambda n: len(found.get(n, ([], ""))[0]) if n in found else "-")
+    width = max(len(label) for label, _ in rows)
+    columns = [
+        max(len(name), *(len(values[i]) for _, values in rows)) for i, name in enumerate(connectors)
+    ]
+    print("summary:")
+    print(
+        f"  {'':<{width}}  "
+        + "  ".join(f"{n:>{w}}" for n, w in zip(connectors, columns, strict=True))
+    )
+    for label, values in rows:
+        print(
+            f"  {label:<{width}}  "
+            + "  ".join(f"{v:>{w}}" for v, w in zip(values, columns, strict=True))
+        )
+    total = sum(sum(kinds.values()) for kinds in faults.values())
+    print(
+        f"  faults injected: {total:,}"
+        + "".join(
+            f"; {tracker} " + ", ".join(f"{k} {v:,}" for k, v in kinds.items())
+            for tracker, kinds in faults.items()
+        )
+    )
+
+
 # -- the run ------------------------------------------------------------------------------------
 
 
@@ -724,6 +1165,8 @@ def run(args: argparse.Namespace, tmpdir: Path) -> int:
     os.environ["PMO_SYNC_CACHE_DIR"] = str(tmpdir / "cache")
 
     from pmo_sync.logging import configure_logging
+    from pmo_sync.sandbox.audit import TrackerTruth, audit, read_store
+    from pmo_sync.service.http import StatusServer
     from pmo_sync.service.runner import Service
     from pmo_sync.store.cycles import iter_cycles
     from pmo_sync.store.engine import make_engine, upgrade
@@ -744,13 +1187,20 @@ def run(args: argparse.Namespace, tmpdir: Path) -> int:
         database_url = monitor_url = f"sqlite:///{tmpdir / 'store.sqlite3'}"
     print(
         f"starting the sandbox trackers ({args.issues_per_project * len(PROJECTS)} Jira issues, "
-        f"{args.ado_items} Azure DevOps work items) ...",
+        f"{args.ado_items} Azure DevOps work items, {args.trello_cards} Trello cards per "
+        "board) ...",
         file=sys.stderr,
         flush=True,
     )
-    sandboxes, trackers = start_sandboxes(args, tmpdir / "sandboxes.log")
-    service = None
+    sandboxes = Trackers(args, tmpdir / "sandboxes.log")
+    trackers = sandboxes.info
+    service = server = None
     sandbox_tally: dict[str, Any] = {}
+    faults: dict[str, dict[str, int]] = {}
+    settled: dict[str, list[Any]] = {}
+    settle_seconds = fault_minutes = 0.0
+    scraped: Scrape | None = None
+    found: dict[str, tuple[list[Any], str]] = {}
     try:
         config_dir = tmpdir / "config"
         write_config(config_dir, trackers, args)
@@ -761,6 +1211,7 @@ def run(args: argparse.Namespace, tmpdir: Path) -> int:
         ports = {
             int(trackers["jira_url"].rsplit(":", 1)[1]): "jira",
             int(trackers["ado_url"].split(":")[2].split("/")[0]): "ado",
+            int(trackers["trello_url"].rsplit(":", 1)[1]): "trello",
         }
         if schema is not None:
             ports[engine.url.port or 5432] = "postgresql"
@@ -776,12 +1227,23 @@ def run(args: argparse.Namespace, tmpdir: Path) -> int:
             file=sys.stderr,
             flush=True,
         )
+        if args.fault_rate:
+            sandboxes.command("chaos")  # from the first call on: the first syncs included
         t0 = time.monotonic()
         errors = service.start()
         if errors:
             for error in errors:
                 print(f"config error: {error}", file=sys.stderr)
             return 2
+        # `serve`'s endpoints, wired as `pmo_sync.service.process` wires them
+        server = StatusServer(
+            "127.0.0.1",
+            0,
+            alive=service.alive,
+            ready=service.readiness,
+            metrics=service.metrics.render,
+        )
+        server.start()
         connectors = sorted(service.states)
         samples: list[Sample] = []
         snapshots: list[Any] = []
@@ -809,11 +1271,22 @@ def run(args: argparse.Namespace, tmpdir: Path) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
+        if args.fault_rate:
+            fault_minutes = (time.monotonic() - t0) / 60
+        # The faults and the changes stop; every connector then runs two clean cycles.
+        calm_at = datetime.now(UTC)
+        faults = sandboxes.command("calm")["faults"]
+        settle_started = time.monotonic()
+        settled = settle(engine, connectors, calm_at, args.clean_cycles, args.settle_seconds)
+        settle_seconds = time.monotonic() - settle_started
+        scraped = scrape(server.address)
         ready, body = service.readiness()
         hwm_mb = _proc_status()["VmHWM"] / 1024
         stop_started = time.monotonic()
         service.stop()
         stop_seconds = time.monotonic() - stop_started
+        server.stop()
+        server = None
         elapsed_minutes = (time.monotonic() - t0) / 60
         cpu_after = resource.getrusage(resource.RUSAGE_SELF)
         load_after = os.getloadavg()
@@ -831,6 +1304,16 @@ def run(args: argparse.Namespace, tmpdir: Path) -> int:
         blocks_gc = sys.getallocatedblocks()
         peers_gc, fds_gc = socket_peers(ports), fd_targets()
         records = list(iter_cycles(engine))
+        # Nothing runs now: the store and the trackers hold still for the audit.
+        for line in sandboxes.command("truth")["truths"]:
+            truth = TrackerTruth.from_json(line)
+            stored = read_store(engine, truth.source)
+            checked = (
+                f"{len(truth.items)} live items in scope, "
+                f"{sum(len(v) for v in truth.bot_comments.values())} bot comments, "
+                f"{len(stored.ledger)} ledger rows"
+            )
+            found[truth.source] = (audit(stored, truth), checked)
         engine.dispose()
         unfinished = [r for r in records if r.finished_at is None]
         db_mb = (tmpdir / "store.sqlite3").stat().st_size / 2**20 if not schema else float("nan")
@@ -842,7 +1325,10 @@ def run(args: argparse.Namespace, tmpdir: Path) -> int:
     finally:
         if service is not None and service.alive():
             service.stop()
-        sandbox_tally = stop_sandboxes(sandboxes)
+        if server is not None:
+            with suppress(Exception):
+                server.stop()
+        sandbox_tally = sandboxes.stop()
         sandbox_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
         if schema is not None:
             pg_schema(args.database_url, schema, create=False)
@@ -852,11 +1338,22 @@ def run(args: argparse.Namespace, tmpdir: Path) -> int:
     print()
     print(
         f"soak: {elapsed_minutes:.1f} min, {'PostgreSQL' if postgres else 'SQLite'} store, "
-        f"jira every {args.jira_seconds} s, ado every {args.ado_seconds} s, "
-        f"{trackers['jira_issues']} Jira issues / {trackers['ado_items']} Azure DevOps items, "
-        f"{args.mutations_per_second:g} mutations/s per tracker; Python {sys.version.split()[0]}"
+        f"jira every {args.jira_seconds} s, ado every {args.ado_seconds} s, trello every "
+        f"{args.trello_seconds} s, {trackers['jira_issues']} Jira issues / "
+        f"{trackers['ado_items']} Azure DevOps items / {trackers['trello_cards']} Trello cards, "
+        f"{args.mutations_per_second:g} mutations/s per tracker ({args.churn:.0%} creations and "
+        f"deletions); Python {sys.version.split()[0]}"
         + ("; gc.collect() before every sample (--collect)" if args.collect else "")
     )
+    if args.fault_rate:
+        print(
+            f"faults: {args.fault_rate:.0%} of requests to each tracker for {fault_minutes:.1f} "
+            "min "
+            f"(from the first call on; kinds {', '.join(CHAOS_KINDS_SHOWN)}; a slow answer "
+            f"{args.slow_seconds:g} s late, the client's timeout {args.timeout_seconds:g} s), then "
+            f"none and no changes: {args.clean_cycles} clean cycles per connector took "
+            f"{settle_seconds:.0f} s"
+        )
     service_cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (
         cpu_before.ru_utime + cpu_before.ru_stime
     )
@@ -871,10 +1368,17 @@ def run(args: argparse.Namespace, tmpdir: Path) -> int:
     print_cycles(records, connectors, elapsed_minutes)
     if sandbox_tally:
         requests = sandbox_tally.get("requests", {})
+        mutations = sandbox_tally.get("mutations", {})
         print(
-            f"trackers: {sandbox_tally.get('jira_mutations', 0):,} Jira and "
-            f"{sandbox_tally.get('ado_mutations', 0):,} Azure DevOps mutations "
-            f"({sandbox_tally.get('mutation_errors', 0)} failed); requests answered: "
+            "trackers: mutations "
+            + "; ".join(
+                f"{name} " + ", ".join(f"{k} {v:,}" for k, v in sorted(made.items()))
+                for name, made in mutations.items()
+            )
+            + f" ({sandbox_tally.get('mutation_errors', 0)} failed)"
+        )
+        print(
+            "  requests answered: "
             + "; ".join(
                 f"{name} " + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items()))
                 for name, counts in requests.items()
@@ -959,6 +1463,14 @@ def run(args: argparse.Namespace, tmpdir: Path) -> int:
         f"cycles in service_cycles: {len(unfinished)}"
         + (f" ({', '.join(r.run_id for r in unfinished[:5])})" if unfinished else "")
     )
+    print()
+    if scraped is not None:
+        print_failures(scraped, connectors)
+        print()
+    print_settle(settled, connectors, args.clean_cycles, settle_seconds)
+    print_audit(found)
+    print()
+    print_summary(records, connectors, faults, scraped, found)
     return 0
 
 
@@ -974,8 +1486,40 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--jira-seconds", type=int, default=1, help="the Jira schedule")
     parser.add_argument("--ado-seconds", type=int, default=2, help="the Azure DevOps schedule")
+    parser.add_argument("--trello-seconds", type=int, default=2, help="the Trello schedule")
     parser.add_argument("--issues-per-project", type=int, default=40)
     parser.add_argument("--ado-items", type=int, default=120)
+    parser.add_argument("--trello-cards", type=int, default=40, help="per board (two boards)")
+    parser.add_argument(
+        "--fault-rate",
+        type=float,
+        default=0.0,
+        help="the share of requests each tracker fails (429, 500, 503, HTML page, dropped "
+        "connection, answer later than the client's timeout) for the whole run; 0: none",
+    )
+    parser.add_argument(
+        "--churn",
+        type=float,
+        help="the share of mutations that create or delete an item (half each); "
+        "default 0.05 with faults, else 0",
+    )
+    parser.add_argument(
+        "--timeout-seconds",
+        type=float,
+        help="the connectors' request timeout; default 5 with faults, else 30",
+    )
+    parser.add_argument(
+        "--slow-seconds", type=float, help="how late a slow answer is; default the timeout + 1"
+    )
+    parser.add_argument(
+        "--clean-cycles",
+        type=int,
+        default=2,
+        help="successful cycles per connector after the faults and changes stop, before the audit",
+    )
+    parser.add_argument(
+        "--settle-seconds", type=float, default=900.0, help="the most to wait for those cycles"
+    )
     parser.add_argument(
         "--mutations-per-second", type=float, default=2.0, help="per tracker; 0: none"
     )
@@ -1005,6 +1549,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--minutes, --sample-seconds and --burst must be positive")
     if args.burst * 0.1 >= args.sample_seconds:
         parser.error("a burst (0.1 s a reading) must fit in --sample-seconds")
+    if not 0 <= args.fault_rate <= 1:
+        parser.error("--fault-rate is a share of requests, between 0 and 1")
+    if args.churn is None:
+        args.churn = 0.05 if args.fault_rate else 0.0
+    if args.timeout_seconds is None:
+        args.timeout_seconds = 5.0 if args.fault_rate else 30.0
+    if args.slow_seconds is None:
+        args.slow_seconds = args.timeout_seconds + 1
     with tempfile.TemporaryDirectory(prefix="pmo-soak-") as tmp:
         return run(args, Path(tmp))
 
