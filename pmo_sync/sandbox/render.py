@@ -1,7 +1,9 @@
 """Renders dataset records as Jira's JSON (REST v2/v3 and Agile 1.0 shapes).
 
-Shapes follow the api-samples in /work/shared/api-samples/jira; only what a sync
-reads is filled in, but every key that is present has Jira's name and type.
+Shapes follow Atlassian's official published examples (the Jira Cloud platform
+and Jira Software REST API specs), which the tests keep under
+`tests/fixtures/api-samples/jira`; only what a sync reads is filled in, but
+every key that is present has Jira's name and type.
 """
 
 from __future__ import annotations

@@ -9,11 +9,9 @@ more than 100 requests); tests/sandbox_trello/test_trello_server.py turns them o
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +20,7 @@ import requests
 from pmo_sync.sandbox.trello import TrelloDataset, TrelloSandbox
 from pmo_sync.sandbox.trello.generator import parse_date
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "api-samples" / "trello"
+from ..api_samples import api_sample
 
 
 class Client:
@@ -125,10 +123,10 @@ def fresh_client(fresh: TrelloSandbox) -> Client:
 
 @pytest.fixture(scope="session")
 def sample() -> Callable[[str], Any]:
-    """An official example payload from /work/shared/api-samples/trello."""
+    """An official example payload, from tests/fixtures/api-samples/trello."""
 
     def load(name: str) -> Any:
-        return json.loads((SAMPLES / name).read_text(encoding="utf-8"))
+        return api_sample("trello", name)
 
     return load
 

@@ -22,7 +22,7 @@ the disk caches (in `tmp_path`) with the recorded discovery answers that the
 cassette under test does not hold itself, as the recording's warm caches had them.
 
 The recorded bodies are also compared with Microsoft's published examples
-(`/work/shared/api-samples/azure-devops/`, from MicrosoftDocs/vsts-rest-api-specs)
+(`tests/fixtures/api-samples/azure-devops/`, copied from MicrosoftDocs/vsts-rest-api-specs)
 and with the SDK's own models:
 
 - a sample is a floor: the sample's keys are a subset of the recorded keys for
@@ -63,8 +63,9 @@ from connectors.azure_devops.streams import REVISION_FIELDS
 from connectors.errors import AuthenticationError
 from connectors.http import CallStats
 
+from ...api_samples import api_sample
+
 CASSETTES = Path(__file__).resolve().parent / "cassettes"
-SAMPLES = Path("/work/shared/api-samples/azure-devops")
 ORG_URL = "https://dev.azure.com/contoso"
 TOKEN_VARIABLE = "PMO_SYNC_TEST_ADO_TOKEN"
 TOKEN = "replay-pat-3f9a1c"  # never sent anywhere: replay needs no credentials
@@ -124,7 +125,7 @@ def recorded_json(name: str, index: int = 0) -> Any:
 
 def sample(name: str) -> Any:
     """The 200 body of one of Microsoft's examples."""
-    return json.loads((SAMPLES / name).read_text(encoding="utf-8"))["responses"]["200"]["body"]
+    return api_sample("azure-devops", name)["responses"]["200"]["body"]
 
 
 def sdk_keys(model: type) -> set[str]:
@@ -652,9 +653,7 @@ def test_update_work_item_with_test_rev(writer: AdoWriter) -> None:
 
 
 def test_update_work_item_follows_the_official_shape() -> None:
-    official_file = json.loads(
-        (SAMPLES / "workitem-update-fields.PATCH.example.json").read_text(encoding="utf-8")
-    )
+    official_file = api_sample("azure-devops", "workitem-update-fields.PATCH.example.json")
     request = json.loads(load_cassette("update_work_item_test_rev.yaml")[0]["request"]["body"])
     # the example also starts with `test /rev`; every operation has the same three keys
     official_ops = official_file["parameters"]["body"]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +17,8 @@ from connectors.azure_devops.convert import (
 )
 from pmo_sync.domain import ChangeField, SprintMembership, Stage
 
-SAMPLES = Path(__file__).resolve().parents[4] / "shared" / "api-samples" / "azure-devops"
+from ...api_samples import api_sample
+
 CATEGORIES = {
     ("User Story", "New"): "Proposed",
     ("User Story", "Active"): "InProgress",
@@ -76,7 +75,7 @@ def test_parse_ado_datetime_takes_any_number_of_fraction_digits() -> None:
 
 def test_the_official_sample_revisions_convert() -> None:
     """The reporting-revisions example: item 1 in two revisions, no state change."""
-    sample = json.loads((SAMPLES / "reporting-workitemrevisions.GET.example.json").read_text())
+    sample = api_sample("azure-devops", "reporting-workitemrevisions.GET.example.json")
     values = sample["responses"]["200"]["body"]["values"]
     bundle = convert_revisions([v for v in values if v["id"] == 1], CTX)
     item = bundle.item

@@ -8,7 +8,8 @@ fails the test, and checks that every recorded interaction was played — the
 429 and the 200 after it included, which shows vcrpy sees each urllib3 retry.
 
 The recorded bodies are also compared with Atlassian's published shapes
-(`/work/shared/api-samples/jira/`: response samples and the OpenAPI schemas).
+(`tests/fixtures/api-samples/jira/`: response samples and the platform OpenAPI
+schemas, copied from Atlassian's published spec).
 The direction of each comparison:
 
 - a schema marked `additionalProperties: false` bounds the recording: the
@@ -38,8 +39,9 @@ from connectors.jira.client import JiraClient
 from connectors.jira.config import JiraConfig
 from connectors.jira.convert import JiraFieldIds, find_field_ids
 
+from ...api_samples import api_sample
+
 CASSETTES = Path(__file__).resolve().parent / "cassettes"
-SAMPLES = Path("/work/shared/api-samples/jira")
 URL = "https://acme.atlassian.net"
 TOKEN_VARIABLE = "PMO_SYNC_TEST_JIRA_TOKEN"
 TOKEN = "replay-tok-7c1e9a"  # never sent anywhere: replay needs no credentials
@@ -79,12 +81,12 @@ def recorded_json(name: str, index: int = 0) -> Any:
 
 
 def sample(name: str) -> Any:
-    return json.loads((SAMPLES / name).read_text(encoding="utf-8"))
+    return api_sample("jira", name)
 
 
 def schema_properties(name: str) -> set[str]:
     """The properties of a closed (`additionalProperties: false`) schema of the OpenAPI subset."""
-    schemas = sample("openapi-subset.json")["selected_platform_schemas"]
+    schemas = sample("openapi-platform-schemas.json")
     assert schemas[name]["additionalProperties"] is False
     return set(schemas[name]["properties"])
 

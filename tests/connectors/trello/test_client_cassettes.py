@@ -19,7 +19,7 @@ the credentials, JSON body, in order — and each is checked to carry the
 client's own key and token.
 
 The recorded bodies are also compared with the official examples
-(`shared/api-samples/trello/`, beside the repository): one test per sample
+(`tests/fixtures/api-samples/trello/`, copies kept for the tests): one test per sample
 checks that the keys pmo-sync reads — the client's own (`id` to page actions
 with `before`; a board's `id`, `name`, `shortLink` to resolve boards) and the
 ones the sync reads after it (an action's `type`, `date`, `data.listBefore` /
@@ -55,8 +55,9 @@ from connectors.trello.client import TrelloClient, TrelloNotFoundError
 from connectors.trello.config import TrelloConfig
 from connectors.trello.pacing import RatePacer
 
+from ...api_samples import api_sample
+
 CASSETTES = Path(__file__).resolve().parent / "cassettes"
-SAMPLES = Path(__file__).resolve().parents[4] / "shared" / "api-samples" / "trello"
 API = "https://api.trello.com/1"
 KEY_VARIABLE = "PMO_SYNC_TEST_TRELLO_KEY"
 TOKEN_VARIABLE = "PMO_SYNC_TEST_TRELLO_TOKEN"
@@ -142,7 +143,7 @@ def recorded_actions(*names: str) -> list[dict[str, Any]]:
 
 def sample(name: str) -> Any:
     """One of the official example payloads."""
-    return json.loads((SAMPLES / name).read_text(encoding="utf-8"))
+    return api_sample("trello", name)
 
 
 @dataclass

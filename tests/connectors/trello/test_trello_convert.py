@@ -1,7 +1,7 @@
 """Trello cards and their actions → records (`connectors.trello.convert`), worked out by hand.
 
 The card, custom field and action JSON is shaped like Trello's own answers (see
-`shared/api-samples/trello`): 24-hex ids whose first 8 hex digits are the Unix
+`tests/fixtures/api-samples/trello`): 24-hex ids whose first 8 hex digits are the Unix
 seconds of their creation, dates with milliseconds and a Z, `idMemberCreator`,
 and `data` with `card`, `board`, `list` / `listBefore` / `listAfter`, `old`,
 `customField` / `customFieldItem`, `label`, `idMember`. Actions are handed over
