@@ -1089,6 +1089,7 @@ def print_audit(found: dict[str, tuple[list[Any], str]]) -> None:
 def print_summary(
     records: list[Any],
     connectors: Sequence[str],
+    calm_at: datetime | None,
     faults: dict[str, dict[str, int]],
     scraped: Scrape | None,
     found: dict[str, tuple[list[Any], str]],
@@ -1099,14 +1100,29 @@ def print_summary(
         rows.append((label, [str(value(name)) for name in connectors]))
 
     def mine(name: str) -> list[Any]:
-        return [r for r in records if r.connector == name and r.finished_at is not None]
+        return [
+            r
+            for r in records
+            if r.connector == name
+            and r.finished_at is not None
+            and (calm_at is None or r.started_at < calm_at)
+        ]
 
-    row("cycles ok", lambda n: sum(1 for r in mine(n) if r.ok))
-    row("cycles failed", lambda n: sum(1 for r in mine(n) if not r.ok))
+    def after(name: str) -> list[Any]:
+        return [
+            r
+            for r in records
+            if r.connector == name and calm_at is not None and r.started_at >= calm_at
+        ]
+
+    window = "during the faults" if faults else "during the run"
+    row(f"cycles ok {window}", lambda n: sum(1 for r in mine(n) if r.ok))
+    row(f"cycles failed {window}", lambda n: sum(1 for r in mine(n) if not r.ok))
     row(
         "  of which in the sync",
         lambda n: sum(1 for r in mine(n) if not r.ok and r.stage == "sync"),
     )
+    row("cycles ok after them", lambda n: sum(1 for r in after(n) if r.ok))
     if scraped is not None:
         row(
             "recovered (/metrics)",
@@ -1114,7 +1130,7 @@ def print_summary(
         )
     row(
         "pushes with failures",
-        lambda n: sum(1 for r in mine(n) if r.ok and (r.push_failed or r.errors)),
+        lambda n: sum(1 for r in [*mine(n), *after(n)] if r.ok and (r.push_failed or r.errors)),
     )
     if scraped is not None:
         row(
@@ -1200,6 +1216,7 @@ def run(args: argparse.Namespace, tmpdir: Path) -> int:
     settled: dict[str, list[Any]] = {}
     settle_seconds = fault_minutes = 0.0
     scraped: Scrape | None = None
+    calm_at: datetime | None = None
     found: dict[str, tuple[list[Any], str]] = {}
     try:
         config_dir = tmpdir / "config"
@@ -1274,8 +1291,8 @@ def run(args: argparse.Namespace, tmpdir: Path) -> int:
         if args.fault_rate:
             fault_minutes = (time.monotonic() - t0) / 60
         # The faults and the changes stop; every connector then runs two clean cycles.
-        calm_at = datetime.now(UTC)
         faults = sandboxes.command("calm")["faults"]
+        calm_at = datetime.now(UTC)  # the last change was made, the last fault struck
         settle_started = time.monotonic()
         settled = settle(engine, connectors, calm_at, args.clean_cycles, args.settle_seconds)
         settle_seconds = time.monotonic() - settle_started
@@ -1470,7 +1487,7 @@ def run(args: argparse.Namespace, tmpdir: Path) -> int:
     print_settle(settled, connectors, args.clean_cycles, settle_seconds)
     print_audit(found)
     print()
-    print_summary(records, connectors, faults, scraped, found)
+    print_summary(records, connectors, calm_at, faults, scraped, found)
     return 0
 
 
