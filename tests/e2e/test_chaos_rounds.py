@@ -9,7 +9,7 @@ fixed seeds:
    comment), with its four stories in progress (`prepare`), and from the very first call the
    sandbox's seeded chaos: each request, with probability 0.1, gets a 429 (Retry-After), a
    500, a 503, an HTML sign-in page, a dropped connection, an answer later than the client's
-   timeout (0.2 s), or its write carried out and the connection then dropped (a lost answer);
+   timeout (0.1 s), or its write carried out and the connection then dropped (a lost answer);
 2. a first service cycle, then five rounds of: people change the tracker (`people`: a status
    move, an estimate set or cleared, an assignee given or taken, a deletion, a new item in
    progress; the clock moves 7 hours, so WIP ages change), then one service cycle
@@ -47,8 +47,8 @@ from .push_worlds import TRACKERS, PushWorld, audit, cycle, doubled, empty, push
 
 ROUNDS = 5
 RATE = 0.1
-TIMEOUT = 0.2  # the client's timeout under chaos; a slow answer comes SLOW seconds late
-SLOW = 0.5
+TIMEOUT = 0.1  # the client's timeout under chaos; a slow answer comes SLOW seconds late
+SLOW = 0.3
 KINDS = ("429", "500", "503", "html", "drop", "slow", "lost")
 SEEDS = {"sqlite": (1, 2), "postgresql": (3,)}
 """The chaos seeds per database (see the module docstring)."""
