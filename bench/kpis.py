@@ -416,7 +416,7 @@ def run_worker(options: dict[str, Any], result_path: Path) -> None:
     run = compute_kpis(items, sprints, config, stages, NOW)
     compute_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    with gc_frozen():  # as pmo_sync.kpi.service does
+    with gc_frozen():  # as pmo_sync.evaluation.refresh does
         values = list(kpi_values(run))
     values_seconds = time.perf_counter() - started
     if profiler is not None:

@@ -109,9 +109,9 @@ def run_worker(options: dict[str, Any], result_path: Path) -> None:
     import requests
 
     from connectors.jira import JiraConfig, JiraConnector
+    from pmo_sync.evaluation.refresh import refresh_kpis
     from pmo_sync.governance.policy import load_policies
     from pmo_sync.kpi.config import KpiConfig
-    from pmo_sync.kpi.service import refresh_kpis
     from pmo_sync.logging import configure_logging
     from pmo_sync.store.engine import make_engine, upgrade
     from pmo_sync.store.repository import Store

@@ -25,9 +25,9 @@ from pmo_sync.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from connectors.base import ConnectorConfig
+    from pmo_sync.evaluation.refresh import KpiRefresh
     from pmo_sync.governance.policy import RuleConfig
     from pmo_sync.kpi.config import KpiConfig
-    from pmo_sync.kpi.service import KpiRefresh
     from pmo_sync.store.repository import Store
 
 __all__ = ["app"]
@@ -289,7 +289,7 @@ def sync(
         summaries = sync_all(configs, store, only=connector, full=full, progress=progress)
     print_sync_summaries(out, summaries)
     if any(s.ok for s in summaries):
-        from pmo_sync.kpi.service import refresh_kpis
+        from pmo_sync.evaluation.refresh import refresh_kpis
 
         _print_refresh(refresh_kpis(store.engine, _kpi_config(settings), rules=_rules(settings)))
     if any(not s.ok for s in summaries):
@@ -348,9 +348,9 @@ def kpis(
     """Recompute the KPIs from the store, keep them, and show them."""
     from datetime import date
 
+    from pmo_sync.evaluation.refresh import refresh_kpis
     from pmo_sync.kpi.compute import kpi_values
     from pmo_sync.kpi.render import print_kpi_table, write_csv, write_json
-    from pmo_sync.kpi.service import refresh_kpis
 
     if format not in ("table", "json", "csv"):
         err.print(f"--format must be table, json or csv, not {format!r}", markup=False)
@@ -387,7 +387,7 @@ def push(
     ] = False,
 ) -> None:
     """Write KPI fields and the one bot comment per item into each tracker (write-back)."""
-    from pmo_sync.kpi.service import refresh_kpis
+    from pmo_sync.evaluation.refresh import refresh_kpis
     from pmo_sync.writeback.service import push_connector
 
     settings = _settings()

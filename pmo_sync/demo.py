@@ -21,12 +21,12 @@ from rich.table import Table
 
 from connectors.base import ConnectorConfig
 from pmo_sync.config import ConfigLoad, load_connector_configs
+from pmo_sync.evaluation.refresh import KpiRefresh, refresh_kpis
 from pmo_sync.governance.policy import load_policies
 from pmo_sync.governance.render import print_findings
 from pmo_sync.kpi.compute import kpi_values
 from pmo_sync.kpi.config import KpiConfig
 from pmo_sync.kpi.render import print_kpi_table
-from pmo_sync.kpi.service import KpiRefresh, refresh_kpis
 from pmo_sync.report import print_sync_summaries
 from pmo_sync.sandbox.ado import AdoSandbox
 from pmo_sync.sandbox.server import JiraSandbox

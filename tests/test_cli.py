@@ -34,8 +34,8 @@ from typer.testing import CliRunner, Result
 
 from pmo_sync import cli
 from pmo_sync.cli import app
+from pmo_sync.common.redaction import clear_secrets
 from pmo_sync.export import EXPORT_FIELDS
-from pmo_sync.logging import clear_secrets
 from pmo_sync.sandbox.server import JiraSandbox
 from pmo_sync.settings import get_settings
 from pmo_sync.store.engine import alembic_config, make_engine

@@ -12,8 +12,9 @@ from connectors.azure_devops.config import AzureDevOpsConfig
 from connectors.base import ConnectorConfig
 from connectors.jira.config import JiraConfig
 from connectors.trello.config import TrelloConfig
-from pmo_sync.config import ConfigError, ConfigLoad, load_connector_configs
-from pmo_sync.logging import clear_secrets, redact_text
+from pmo_sync.common.configfiles import ConfigError
+from pmo_sync.common.redaction import clear_secrets, redact_text
+from pmo_sync.config import ConfigLoad, load_connector_configs
 
 REPO_CONFIG = Path(__file__).resolve().parent.parent / "config"
 MODELS = {"jira": JiraConfig}

@@ -11,16 +11,15 @@ from typing import Any
 import pytest
 import structlog
 
-from pmo_sync.logging import (
+from pmo_sync.common.redaction import (
     MASK,
     clear_secrets,
-    configure_logging,
     is_secret_key,
-    redact_secrets,
     redact_text,
     redact_value,
     register_secret,
 )
+from pmo_sync.logging import configure_logging, redact_secrets
 
 TOKEN = "ATATT3xFfGF0-runtime-token-7c41"
 BASIC = "cG1vLWJvdEBhY21lLmV4YW1wbGU6c2VjcmV0LXRva2Vu"  # base64 of email:token

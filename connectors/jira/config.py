@@ -8,8 +8,8 @@ from pydantic import Field, HttpUrl, model_validator
 
 from connectors.base import ConnectorConfig
 from connectors.secrets import SecretRef, resolve_secret_files
+from pmo_sync.common.writeback_config import WritebackConfig
 from pmo_sync.domain import Stage
-from pmo_sync.writeback.config import WritebackConfig
 
 __all__ = ["JiraConfig"]
 

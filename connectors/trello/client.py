@@ -44,7 +44,7 @@ from connectors.errors import (
 from connectors.http import CallStats, RecordingRetry, install_http_policy, never_sent
 from connectors.trello.config import TrelloConfig
 from connectors.trello.pacing import RatePacer
-from pmo_sync.logging import redact_text, register_secret
+from pmo_sync.common.redaction import redact_text, register_secret
 
 __all__ = [
     "ACTIONS_PAGE_SIZE",

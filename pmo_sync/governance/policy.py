@@ -64,7 +64,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from pmo_sync.config import (
+from pmo_sync.common.configfiles import (
     MODEL_FIELD,
     ConfigError,
     read_yaml_documents,

@@ -3,7 +3,7 @@
 `compute_kpis` takes plain inputs (item histories, sprints, the KPI config and
 each source's status categories) and returns a `KpiRun`; `kpi_values` flattens
 it into the rows the store keeps and `pmo-sync kpis` prints. Nothing here does
-I/O: `pmo_sync.kpi.service` reads the store and saves the values.
+I/O: `pmo_sync.evaluation.refresh` reads the store and saves the values.
 
 Windows: daily and weekly series cover the reporting window, by default the
 last twelve whole weeks and the current one (Monday-aligned, so every weekly

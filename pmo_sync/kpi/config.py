@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from pmo_sync.config import ConfigError, read_yaml_mapping, translate_validation_error
+from pmo_sync.common.configfiles import ConfigError, read_yaml_mapping, translate_validation_error
 from pmo_sync.domain import Stage
 from pmo_sync.kpi.model import DayCounting, KpiOptions, Workflow, WorkflowStage
 

@@ -40,8 +40,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select
 
+from pmo_sync.common.writeback_config import DEFAULT_MARKER
 from pmo_sync.store.models import SourceRow, WorkItemRow, WritebackLedgerRow
-from pmo_sync.writeback.config import DEFAULT_MARKER
 from pmo_sync.writeback.plan import COMMENT_TARGET
 
 if TYPE_CHECKING:

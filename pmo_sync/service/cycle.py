@@ -29,11 +29,12 @@ import structlog
 
 from connectors.base import ConnectorConfig
 from connectors.registry import connector_for_kind
-from pmo_sync.config import ConfigError, load_connector_configs
+from pmo_sync.common.configfiles import ConfigError
+from pmo_sync.config import load_connector_configs
+from pmo_sync.evaluation.refresh import refresh_kpis
 from pmo_sync.governance.policy import RuleConfig, load_policies
 from pmo_sync.kpi.compute import KpiRun, kpi_values
 from pmo_sync.kpi.config import KpiConfig, load_kpi_config
-from pmo_sync.kpi.service import refresh_kpis
 from pmo_sync.store.repository import Store
 from pmo_sync.sync import RunSummary, SyncCancelled, sync_connector
 from pmo_sync.writeback.service import PushSummary, push_connector

@@ -39,7 +39,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, text
 
 from connectors.base import ConnectorConfig, Schedule
-from pmo_sync.config import ConfigError
+from pmo_sync.common.configfiles import ConfigError
 from pmo_sync.service.cycle import (
     CycleResult,
     ServiceConfig,

@@ -65,7 +65,7 @@ def connector_statuses(
     engine: Engine, service: ServiceConfig, *, now: datetime | None = None
 ) -> list[ConnectorStatus]:
     from connectors.base import describe_schedule
-    from pmo_sync.kpi.service import evaluate_store
+    from pmo_sync.evaluation.refresh import evaluate_store
 
     now = now or datetime.now(UTC)
     latest = latest_cycles(engine)

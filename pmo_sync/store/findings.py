@@ -10,21 +10,48 @@ comes back is reopened as a new episode (`first_seen` = now).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, Table, insert, select
 
-from pmo_sync.governance.model import Finding
 from pmo_sync.store.bulk import chunked, update_by_id
 from pmo_sync.store.engine import write_transaction
 from pmo_sync.store.models import FindingRow
 
-__all__ = ["FindingChanges", "StoredFinding", "read_findings", "save_findings"]
+__all__ = ["FindingChanges", "FindingToStore", "StoredFinding", "read_findings", "save_findings"]
 
 _findings: Table = FindingRow.__table__  # type: ignore[assignment]
+
+
+class FindingToStore(Protocol):
+    """What the store keeps of a finding (`pmo_sync.governance.model.Finding` is one): the
+    store knows the shape, not the governance layer above it."""
+
+    @property
+    def identity(self) -> str: ...
+    @property
+    def rule_id(self) -> str: ...
+    @property
+    def rule(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def scope(self) -> str: ...
+    @property
+    def scope_key(self) -> str: ...
+    @property
+    def team(self) -> str | None: ...
+    @property
+    def source(self) -> str | None: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def details(self) -> Mapping[str, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +79,7 @@ class StoredFinding:
     resolved_at: datetime | None
 
 
-def _row(finding: Finding) -> dict[str, Any]:
+def _row(finding: FindingToStore) -> dict[str, Any]:
     return {
         "rule_id": finding.rule_id,
         "rule": finding.rule,
@@ -67,7 +94,9 @@ def _row(finding: Finding) -> dict[str, Any]:
     }
 
 
-def save_findings(engine: Engine, findings: Iterable[Finding], now: datetime) -> FindingChanges:
+def save_findings(
+    engine: Engine, findings: Iterable[FindingToStore], now: datetime
+) -> FindingChanges:
     """Make the open findings exactly `findings`; everything else open gets resolved."""
     current = {f.identity: f for f in findings}
     opened: list[dict[str, Any]] = []

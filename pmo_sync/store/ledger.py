@@ -2,17 +2,74 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import MutableMapping
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, Table, delete, insert, select, update
 
 from pmo_sync.store.engine import write_transaction
 from pmo_sync.store.models import WritebackLedgerRow
-from pmo_sync.writeback.plan import LedgerEntry, LedgerKey, LedgerUpdate
 
-__all__ = ["forget_item", "load_ledger", "record_ledger_update"]
+__all__ = [
+    "LedgerEntry",
+    "LedgerKey",
+    "LedgerUpdate",
+    "forget_item",
+    "load_ledger",
+    "record_ledger_update",
+]
 
 _ledger: Table = WritebackLedgerRow.__table__  # type: ignore[assignment]
+
+LedgerKey = tuple[str, str, str]
+"""(source, item key, target)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One thing pmo-sync pushed and the tracker accepted.
+
+    `target` is ``field:<metric>`` or ``comment``. A field row keeps the
+    tracker field it went to (`tracker_field`) and the value as canonical
+    JSON (`value_json`, ``null`` after a clear); a comment row keeps the
+    tracker's `comment_id`. `value_hash` is `value_hash` of the value or of
+    the comment body.
+    """
+
+    source: str
+    key: str
+    target: str
+    value_hash: str
+    comment_id: str | None = None
+    value_json: str | None = None
+    tracker_field: str | None = None
+
+    @property
+    def ledger_key(self) -> LedgerKey:
+        return (self.source, self.key, self.target)
+
+    @property
+    def value(self) -> Any:
+        """The field value pushed (None for a comment row or a cleared field)."""
+        return json.loads(self.value_json) if self.value_json is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerUpdate:
+    """Rows to write (`put`, by their key) and rows to delete (`remove`) after one action."""
+
+    put: tuple[LedgerEntry, ...] = ()
+    remove: tuple[LedgerKey, ...] = ()
+
+    def apply(self, ledger: MutableMapping[LedgerKey, LedgerEntry]) -> None:
+        """Apply to an in-memory ledger (tests, or a cache the store mirrors)."""
+        for key in self.remove:
+            ledger.pop(key, None)
+        for entry in self.put:
+            ledger[entry.ledger_key] = entry
 
 
 def load_ledger(engine: Engine, source: str) -> dict[LedgerKey, LedgerEntry]:

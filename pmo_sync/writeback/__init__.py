@@ -1,19 +1,21 @@
 """Write-back: KPI values into tracker fields and governance findings into one bot comment per item.
 
-This package is the pure planning layer (no tracker, no store, no clock):
-`config` is the connector-neutral `writeback:` block, `comment` renders the
-bot comment, `plan` turns a KPI run and findings into the actions a
-connector's transport executes and the ledger rows to record for each
-success. See `pmo_sync.writeback.plan` for the decisions it makes.
+`comment` renders the bot comment and `plan` turns a KPI run and findings into
+the actions a connector's transport executes and the ledger rows to record for
+each success (pure: no tracker, no store, no clock); `service` is the I/O edge
+that runs them. The `writeback:` block a connector's config embeds is
+`pmo_sync.common.writeback_config`; the ledger's rows are
+`pmo_sync.store.ledger`'s. See `pmo_sync.writeback.plan` for the decisions.
 """
 
+from pmo_sync.common.writeback_config import METRICS, MetricSpec, WritebackConfig
+from pmo_sync.store.ledger import LedgerEntry, LedgerKey, LedgerUpdate
 from pmo_sync.writeback.comment import (
     escape_wiki,
     is_bot_comment,
     render_comment,
     resolved_comment,
 )
-from pmo_sync.writeback.config import METRICS, MetricSpec, WritebackConfig
 from pmo_sync.writeback.plan import (
     COMMENT_TARGET,
     Action,
@@ -22,9 +24,6 @@ from pmo_sync.writeback.plan import (
     DesiredItem,
     FieldChange,
     FieldValue,
-    LedgerEntry,
-    LedgerKey,
-    LedgerUpdate,
     Outcome,
     SetFields,
     UpdateComment,

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pmo_sync.common.writeback_config import DEFAULT_MARKER, OnClear
 from pmo_sync.governance.model import SEVERITIES, Finding
-from pmo_sync.writeback.config import DEFAULT_MARKER, OnClear
 
 __all__ = ["escape_wiki", "is_bot_comment", "render_comment", "resolved_comment"]
 

@@ -51,18 +51,19 @@ import hashlib
 import json
 import re
 from collections import Counter, defaultdict
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from pmo_sync.common.writeback_config import METRICS, WritebackConfig
 from pmo_sync.governance.model import Finding
 from pmo_sync.kpi.compute import KpiRun
 from pmo_sync.kpi.days import local_date
 from pmo_sync.kpi.forecast import EpicForecast
 from pmo_sync.kpi.items import ItemMetrics
+from pmo_sync.store.ledger import LedgerEntry, LedgerKey, LedgerUpdate
 from pmo_sync.writeback.comment import render_comment, resolved_comment
-from pmo_sync.writeback.config import METRICS, WritebackConfig
 
 __all__ = [
     "COMMENT_TARGET",
@@ -89,8 +90,6 @@ __all__ = [
 
 FieldValue = float | str | None
 """A write-back value: a number, an ISO date, or None (no value: clear if pmo-sync wrote one)."""
-LedgerKey = tuple[str, str, str]
-"""(source, item key, target)."""
 COMMENT_TARGET = "comment"
 
 
@@ -259,33 +258,8 @@ def desired_state(
 # -- the ledger ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class LedgerEntry:
-    """One thing pmo-sync pushed and the tracker accepted.
-
-    `target` is ``field:<metric>`` or ``comment``. A field row keeps the
-    tracker field it went to (`tracker_field`) and the value as canonical
-    JSON (`value_json`, ``null`` after a clear); a comment row keeps the
-    tracker's `comment_id`. `value_hash` is `value_hash` of the value or of
-    the comment body.
-    """
-
-    source: str
-    key: str
-    target: str
-    value_hash: str
-    comment_id: str | None = None
-    value_json: str | None = None
-    tracker_field: str | None = None
-
-    @property
-    def ledger_key(self) -> LedgerKey:
-        return (self.source, self.key, self.target)
-
-    @property
-    def value(self) -> FieldValue:
-        """The field value pushed (None for a comment row or a cleared field)."""
-        return json.loads(self.value_json) if self.value_json is not None else None
+# LedgerEntry, LedgerKey and LedgerUpdate are the store's (`pmo_sync.store.ledger`): the
+# planner reads and produces them, the store keeps them.
 
 
 # -- actions ------------------------------------------------------------------------------------
@@ -527,21 +501,6 @@ class Outcome:
     @classmethod
     def not_found(cls) -> Outcome:
         return cls(False, gone=True, error="not found")
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerUpdate:
-    """Rows to write (`put`, by their key) and rows to delete (`remove`) after one action."""
-
-    put: tuple[LedgerEntry, ...] = ()
-    remove: tuple[LedgerKey, ...] = ()
-
-    def apply(self, ledger: MutableMapping[LedgerKey, LedgerEntry]) -> None:
-        """Apply to an in-memory ledger (tests, or a cache the store mirrors)."""
-        for key in self.remove:
-            ledger.pop(key, None)
-        for entry in self.put:
-            ledger[entry.ledger_key] = entry
 
 
 def apply_result(action: Action, outcome: Outcome) -> LedgerUpdate:

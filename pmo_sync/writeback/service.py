@@ -69,11 +69,11 @@ from connectors.errors import (
     UnexpectedResponseError,
 )
 from connectors.registry import connector_for_kind
+from pmo_sync.common.writeback_config import WritebackConfig
 from pmo_sync.governance.model import Finding
 from pmo_sync.kpi.compute import KpiRun
 from pmo_sync.store.ledger import forget_item, load_ledger, record_ledger_update
 from pmo_sync.store.reads import item_revisions
-from pmo_sync.writeback.config import WritebackConfig
 from pmo_sync.writeback.plan import (
     Action,
     AddComment,

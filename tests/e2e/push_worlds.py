@@ -51,6 +51,7 @@ from connectors.trello import TrelloConfig
 from connectors.trello import client as trello_client
 from connectors.trello.pacing import RatePacer
 from connectors.trello.provision import provision
+from pmo_sync.common.writeback_config import DEFAULT_MARKER
 from pmo_sync.governance.policy import RuleConfig, load_policies
 from pmo_sync.kpi.config import ForecastConfig, KpiConfig
 from pmo_sync.sandbox import audit as sandbox_audit
@@ -63,7 +64,6 @@ from pmo_sync.sandbox.trello import TrelloDataset, TrelloSandbox
 from pmo_sync.service.cycle import CycleResult, ServiceConfig, run_cycle
 from pmo_sync.store.models import Base
 from pmo_sync.store.repository import Store
-from pmo_sync.writeback.config import DEFAULT_MARKER
 
 __all__ = [
     "KPIS",

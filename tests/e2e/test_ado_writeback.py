@@ -16,9 +16,9 @@ from sqlalchemy import Engine, select
 
 from connectors.azure_devops import AzureDevOpsConfig, AzureDevOpsConnector
 from connectors.azure_devops.push import AdoWriter
+from pmo_sync.evaluation.refresh import refresh_kpis
 from pmo_sync.governance.policy import load_policies
 from pmo_sync.kpi.config import KpiConfig
-from pmo_sync.kpi.service import refresh_kpis
 from pmo_sync.sandbox.ado import AdoSandbox
 from pmo_sync.store.models import WorkItemRow
 from pmo_sync.store.repository import Store

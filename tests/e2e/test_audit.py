@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import Engine, update
 
 from connectors.registry import connector_for_kind
+from pmo_sync.evaluation.refresh import refresh_kpis
 from pmo_sync.governance.policy import RuleConfig, load_policies
 from pmo_sync.kpi.config import KpiConfig
-from pmo_sync.kpi.service import refresh_kpis
 from pmo_sync.sandbox.ado import AdoSandbox
 from pmo_sync.sandbox.audit import (
     DUPLICATE_COMMENT,

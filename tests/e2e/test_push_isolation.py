@@ -26,9 +26,9 @@ from connectors.jira import JiraConfig
 from connectors.registry import connector_for_kind
 from connectors.trello import TrelloConfig
 from connectors.trello.provision import provision
+from pmo_sync.evaluation.refresh import KpiRefresh, refresh_kpis
 from pmo_sync.governance.policy import load_policies
 from pmo_sync.kpi.config import KpiConfig
-from pmo_sync.kpi.service import KpiRefresh, refresh_kpis
 from pmo_sync.sandbox.ado import AdoSandbox
 from pmo_sync.sandbox.harness import RecordedRequest
 from pmo_sync.sandbox.server import JiraSandbox

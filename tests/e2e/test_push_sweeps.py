@@ -61,7 +61,7 @@ from sqlalchemy import Engine
 
 from connectors.base import ConnectorConfig
 from connectors.registry import connector_for_kind
-from pmo_sync.kpi.service import KpiRefresh, refresh_kpis
+from pmo_sync.evaluation.refresh import KpiRefresh, refresh_kpis
 from pmo_sync.sandbox.harness import Fault, RecordedRequest
 from pmo_sync.store.ledger import load_ledger
 from pmo_sync.store.repository import Store

@@ -55,9 +55,9 @@ from connectors.azure_devops import AzureDevOpsConfig, AzureDevOpsConnector
 from connectors.base import Connector
 from connectors.jira import JiraConfig, JiraConnector
 from connectors.trello import TrelloConfig, TrelloConnector
+from pmo_sync.evaluation.refresh import refresh_kpis
 from pmo_sync.governance.policy import RuleConfig, load_policies
 from pmo_sync.kpi.config import KpiConfig
-from pmo_sync.kpi.service import refresh_kpis
 from pmo_sync.sandbox.ado import AdoSandbox
 from pmo_sync.sandbox.ado.generator import F_POINTS, AdoDataset
 from pmo_sync.sandbox.generator import JiraDataset

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pmo_sync.config import ConfigError
+from pmo_sync.common.configfiles import ConfigError
 from pmo_sync.governance.policy import RuleConfig, load_policies
 from pmo_sync.governance.rules import RULES
 

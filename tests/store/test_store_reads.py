@@ -118,7 +118,7 @@ def test_an_archived_unfinished_item_leaves_the_kpi_inputs_an_archived_done_one_
     from sqlalchemy import select
 
     from pmo_sync.domain import Stage
-    from pmo_sync.store.histories import iter_item_histories
+    from pmo_sync.evaluation.inputs import iter_item_histories
     from pmo_sync.store.models import WorkItemRow
 
     store.load_items(

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from pmo_sync.config import translate_validation_error
-from pmo_sync.writeback.config import METRICS, WritebackConfig
+from pmo_sync.common.configfiles import translate_validation_error
+from pmo_sync.common.writeback_config import METRICS, WritebackConfig
 
 FILE = Path("connectors/jira.yaml")
 

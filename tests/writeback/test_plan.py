@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from pmo_sync.common.writeback_config import WritebackConfig
 from pmo_sync.domain import Stage
 from pmo_sync.governance.model import Finding, Severity, finding_identity
 from pmo_sync.kpi.compute import KpiRun, compute_kpis
@@ -29,7 +30,6 @@ from pmo_sync.kpi.config import KpiConfig
 from pmo_sync.kpi.forecast import EpicForecast
 from pmo_sync.kpi.model import ItemHistory, StatusChange
 from pmo_sync.writeback.comment import render_comment, resolved_comment
-from pmo_sync.writeback.config import WritebackConfig
 from pmo_sync.writeback.plan import (
     COMMENT_TARGET,
     Action,

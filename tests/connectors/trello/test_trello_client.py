@@ -25,7 +25,8 @@ from connectors.errors import (
 )
 from connectors.http import CallStats
 from connectors.trello import TrelloClient, TrelloNotFoundError
-from pmo_sync.logging import clear_secrets, configure_logging
+from pmo_sync.common.redaction import clear_secrets
+from pmo_sync.logging import configure_logging
 from pmo_sync.sandbox.trello import TrelloDataset, TrelloSandbox
 from pmo_sync.sandbox.trello.generator import FIELD_POINTS, FIELD_SPRINT
 

@@ -20,7 +20,7 @@ from connectors.trello.provision import ProvisionStep, provision
 from pmo_sync import cli
 from pmo_sync import config as config_module
 from pmo_sync.cli import app
-from pmo_sync.logging import clear_secrets
+from pmo_sync.common.redaction import clear_secrets
 from pmo_sync.sandbox.trello import TrelloSandbox
 from pmo_sync.settings import get_settings
 

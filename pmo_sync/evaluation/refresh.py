@@ -13,6 +13,12 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from pmo_sync.evaluation.inputs import (
+    ItemDetails,
+    iter_item_inputs,
+    read_sprints,
+    read_status_stages,
+)
 from pmo_sync.governance.engine import evaluate
 from pmo_sync.governance.facts import link_parents, plain_text, team_facts
 from pmo_sync.governance.model import Finding, ItemFacts
@@ -22,12 +28,6 @@ from pmo_sync.kpi.config import KpiConfig
 from pmo_sync.kpi.items import ItemMetrics
 from pmo_sync.kpi.model import ItemHistory
 from pmo_sync.store.findings import FindingChanges, save_findings
-from pmo_sync.store.histories import (
-    ItemDetails,
-    iter_item_inputs,
-    read_sprints,
-    read_status_stages,
-)
 from pmo_sync.store.kpis import save_kpi_values
 from pmo_sync.store.results import LoadCounts
 
