@@ -179,9 +179,9 @@ def run_sandboxes(options: dict[str, Any]) -> None:
     from pmo_sync.sandbox.ado import AdoSandbox
     from pmo_sync.sandbox.ado.generator import STATES_BY_TYPE, AdoDataset
     from pmo_sync.sandbox.audit import ado_truth, jira_truth, trello_truth
-    from pmo_sync.sandbox.generator import JiraDataset
     from pmo_sync.sandbox.harness import CHAOS_KINDS
-    from pmo_sync.sandbox.server import JiraSandbox
+    from pmo_sync.sandbox.jira.generator import JiraDataset
+    from pmo_sync.sandbox.jira.server import JiraSandbox
     from pmo_sync.sandbox.trello import TrelloDataset, TrelloSandbox
     from pmo_sync.sandbox.trello.generator import FIELD_POINTS
 

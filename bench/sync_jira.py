@@ -228,9 +228,9 @@ def run_worker(options: dict[str, Any], result_path: Path) -> None:
 
 def api_minimum(seed: int, issues_per_project: int) -> dict[str, int]:
     """The fewest calls a full sync can make, by endpoint, computed from the dataset itself."""
-    from pmo_sync.sandbox.generator import JiraDataset
-    from pmo_sync.sandbox.jql import parse
-    from pmo_sync.sandbox.search import run_query
+    from pmo_sync.sandbox.jira.generator import JiraDataset
+    from pmo_sync.sandbox.jira.jql import parse
+    from pmo_sync.sandbox.jira.search import run_query
 
     dataset = JiraDataset.generate(seed=seed, issues_per_project=issues_per_project)
     rows = run_query(dataset, parse(f"{JQL} ORDER BY created ASC, key ASC"), ())

@@ -625,7 +625,7 @@ def sandbox_serve(
     if tracker != "jira":
         err.print(f"--tracker must be jira, azure_devops or trello, not {tracker!r}", markup=False)
         raise typer.Exit(EXIT_INVALID_CONFIG)
-    from pmo_sync.sandbox.server import serve
+    from pmo_sync.sandbox.jira.server import serve
 
     out.print(
         f"sandbox Jira on http://127.0.0.1:{port} (seed {seed}, "

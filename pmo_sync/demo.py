@@ -29,7 +29,7 @@ from pmo_sync.kpi.config import KpiConfig
 from pmo_sync.kpi.render import print_kpi_table
 from pmo_sync.report import print_sync_summaries
 from pmo_sync.sandbox.ado import AdoSandbox
-from pmo_sync.sandbox.server import JiraSandbox
+from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.sandbox.trello import TrelloDataset, TrelloSandbox
 from pmo_sync.store.engine import make_engine, upgrade
 from pmo_sync.store.findings import read_findings

@@ -36,7 +36,7 @@ from pmo_sync import cli
 from pmo_sync.cli import app
 from pmo_sync.common.redaction import clear_secrets
 from pmo_sync.export import EXPORT_FIELDS
-from pmo_sync.sandbox.server import JiraSandbox
+from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.settings import get_settings
 from pmo_sync.store.engine import alembic_config, make_engine
 from pmo_sync.store.repository import Store

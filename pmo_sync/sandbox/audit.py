@@ -46,7 +46,7 @@ from pmo_sync.writeback.plan import COMMENT_TARGET
 
 if TYPE_CHECKING:
     from pmo_sync.sandbox.ado import AdoSandbox
-    from pmo_sync.sandbox.server import JiraSandbox
+    from pmo_sync.sandbox.jira.server import JiraSandbox
     from pmo_sync.sandbox.trello import TrelloSandbox
 
 __all__ = [

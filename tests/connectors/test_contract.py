@@ -17,7 +17,7 @@ import pytest
 from connectors.base import CensusDue, Connector, ConnectorConfig, StreamContext
 from connectors.registry import connector_classes
 from pmo_sync.domain import Census, ItemBundle, SprintRecord, StatusRecord
-from pmo_sync.sandbox.server import JiraSandbox
+from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.store.repository import Store
 from pmo_sync.sync import sync_connector
 

@@ -14,7 +14,7 @@ from connectors.jira import JiraConfig, JiraConnector
 from connectors.registry import connector_for_kind
 from connectors.trello import TrelloConfig
 from pmo_sync.sandbox.ado import AdoSandbox
-from pmo_sync.sandbox.server import JiraSandbox
+from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.sandbox.trello import TrelloSandbox
 from pmo_sync.store.models import Base
 from pmo_sync.store.repository import Store

@@ -57,9 +57,9 @@ from pmo_sync.kpi.config import ForecastConfig, KpiConfig
 from pmo_sync.sandbox import audit as sandbox_audit
 from pmo_sync.sandbox.ado import AdoSandbox
 from pmo_sync.sandbox.ado.generator import F_POINTS, AdoDataset
-from pmo_sync.sandbox.generator import JiraDataset
+from pmo_sync.sandbox.jira.generator import JiraDataset
 from pmo_sync.sandbox.harness import SandboxHarness
-from pmo_sync.sandbox.server import JiraSandbox
+from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.sandbox.trello import TrelloDataset, TrelloSandbox
 from pmo_sync.service.cycle import CycleResult, ServiceConfig, run_cycle
 from pmo_sync.store.models import Base

@@ -36,9 +36,9 @@ from connectors.trello import client as trello_client
 from connectors.trello.pacing import RatePacer
 from pmo_sync.sandbox.ado import AdoSandbox
 from pmo_sync.sandbox.ado.generator import F_POINTS, AdoDataset
-from pmo_sync.sandbox.generator import JiraDataset
 from pmo_sync.sandbox.harness import SandboxHarness
-from pmo_sync.sandbox.server import JiraSandbox
+from pmo_sync.sandbox.jira.generator import JiraDataset
+from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.sandbox.trello import TrelloDataset, TrelloSandbox
 from pmo_sync.sandbox.trello.generator import HEAVY_CARD
 from pmo_sync.store.models import Base

@@ -40,7 +40,7 @@ from pmo_sync.sandbox.audit import (
     read_store,
     trello_truth,
 )
-from pmo_sync.sandbox.server import JiraSandbox
+from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.sandbox.trello import TrelloSandbox
 from pmo_sync.store.models import WorkItemRow
 from pmo_sync.store.repository import Store

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import Engine, select
 
 from connectors.jira import JiraConfig, JiraConnector
-from pmo_sync.sandbox.render import RECENT_HISTORIES, FieldSelection, Renderer
-from pmo_sync.sandbox.server import JiraSandbox
+from pmo_sync.sandbox.jira.render import RECENT_HISTORIES, FieldSelection, Renderer
+from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.store.models import ItemChangeRow, WorkItemRow
 from pmo_sync.store.repository import Store
 from pmo_sync.sync import RunSummary, sync_all

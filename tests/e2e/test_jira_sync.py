@@ -9,7 +9,7 @@ from collections.abc import Callable
 from sqlalchemy import Engine, select
 
 from connectors.jira import JiraConfig
-from pmo_sync.sandbox.server import JiraSandbox
+from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.store.models import (
     ItemChangeRow,
     SprintItemRow,

@@ -12,7 +12,7 @@ from connectors.jira import JiraConfig
 from pmo_sync.evaluation.refresh import refresh_kpis
 from pmo_sync.governance.policy import load_policies
 from pmo_sync.kpi.config import KpiConfig
-from pmo_sync.sandbox.server import JiraSandbox
+from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.sync import RunSummary
 from pmo_sync.writeback.service import PushSummary, push_connector
 

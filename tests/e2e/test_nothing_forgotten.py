@@ -24,8 +24,8 @@ from connectors.jira import JiraConfig
 from connectors.jira.streams import SprintsStream, StatusesStream
 from connectors.trello import TrelloConfig
 from pmo_sync.sandbox.ado import AdoSandbox
-from pmo_sync.sandbox.render import RECENT_HISTORIES, FieldSelection, Renderer
-from pmo_sync.sandbox.server import JiraSandbox
+from pmo_sync.sandbox.jira.render import RECENT_HISTORIES, FieldSelection, Renderer
+from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.sandbox.trello import TrelloSandbox
 from pmo_sync.sandbox.trello.generator import HEAVY_CARD
 from pmo_sync.store.models import SourceRow, SprintRow, WorkItemRow

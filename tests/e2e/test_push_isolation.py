@@ -31,7 +31,7 @@ from pmo_sync.governance.policy import load_policies
 from pmo_sync.kpi.config import KpiConfig
 from pmo_sync.sandbox.ado import AdoSandbox
 from pmo_sync.sandbox.harness import RecordedRequest
-from pmo_sync.sandbox.server import JiraSandbox
+from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.sandbox.trello import TrelloSandbox
 from pmo_sync.store.models import WritebackLedgerRow
 from pmo_sync.store.repository import Store

@@ -60,8 +60,8 @@ from pmo_sync.governance.policy import RuleConfig, load_policies
 from pmo_sync.kpi.config import KpiConfig
 from pmo_sync.sandbox.ado import AdoSandbox
 from pmo_sync.sandbox.ado.generator import F_POINTS, AdoDataset
-from pmo_sync.sandbox.generator import JiraDataset
-from pmo_sync.sandbox.server import JiraSandbox
+from pmo_sync.sandbox.jira.generator import JiraDataset
+from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.sandbox.trello import TrelloDataset, TrelloSandbox
 from pmo_sync.store.findings import read_findings
 from pmo_sync.store.kpis import read_kpi_values

@@ -8,8 +8,8 @@ from typing import Any
 import jira
 import pytest
 
-from pmo_sync.sandbox.generator import JiraDataset
-from pmo_sync.sandbox.server import JiraSandbox
+from pmo_sync.sandbox.jira.generator import JiraDataset
+from pmo_sync.sandbox.jira.server import JiraSandbox
 
 
 @pytest.fixture(scope="session")

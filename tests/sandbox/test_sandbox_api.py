@@ -9,11 +9,11 @@ import jira
 import pytest
 import requests
 
-from pmo_sync.sandbox.generator import JiraDataset
-from pmo_sync.sandbox.model import FIELD_FLAGGED, FIELD_POINTS, FIELD_SPRINT
-from pmo_sync.sandbox.render import jira_time
-from pmo_sync.sandbox.server import JiraSandbox
-from pmo_sync.sandbox.timeline import USER_TZ
+from pmo_sync.sandbox.jira.generator import JiraDataset
+from pmo_sync.sandbox.jira.model import FIELD_FLAGGED, FIELD_POINTS, FIELD_SPRINT
+from pmo_sync.sandbox.jira.render import jira_time
+from pmo_sync.sandbox.jira.server import JiraSandbox
+from pmo_sync.sandbox.jira.timeline import USER_TZ
 
 JSON = "application/json;charset=UTF-8"
 

@@ -13,7 +13,7 @@ import requests
 
 from connectors.http import CallStats, install_http_policy
 from pmo_sync.sandbox.harness import CHAOS_KINDS, DROPPED
-from pmo_sync.sandbox.server import JiraSandbox
+from pmo_sync.sandbox.jira.server import JiraSandbox
 
 MYSELF = "/rest/api/2/myself"
 KEY = "ABC-1"

@@ -7,9 +7,9 @@ from itertools import pairwise
 
 import pytest
 
-from pmo_sync.sandbox.generator import DEFAULT_NOW, JiraDataset
-from pmo_sync.sandbox.model import FIELD_POINTS, FIELD_SPRINT, Issue
-from pmo_sync.sandbox.timeline import USER_TZ
+from pmo_sync.sandbox.jira.generator import DEFAULT_NOW, JiraDataset
+from pmo_sync.sandbox.jira.model import FIELD_POINTS, FIELD_SPRINT, Issue
+from pmo_sync.sandbox.jira.timeline import USER_TZ
 
 
 def _fingerprint(ds: JiraDataset) -> list[tuple]:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pmo_sync.sandbox.jql import (
+from pmo_sync.sandbox.jira.jql import (
     And,
     Clause,
     JqlError,
@@ -17,7 +17,7 @@ from pmo_sync.sandbox.jql import (
     parse,
     parse_date,
 )
-from pmo_sync.sandbox.timeline import USER_TZ
+from pmo_sync.sandbox.jira.timeline import USER_TZ
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

@@ -10,9 +10,9 @@ import jira
 import pytest
 import requests
 
-from pmo_sync.sandbox.model import FIELD_POINTS, FIELD_SPRINT
-from pmo_sync.sandbox.server import JiraSandbox
-from pmo_sync.sandbox.timeline import USER_TZ
+from pmo_sync.sandbox.jira.model import FIELD_POINTS, FIELD_SPRINT
+from pmo_sync.sandbox.jira.server import JiraSandbox
+from pmo_sync.sandbox.jira.timeline import USER_TZ
 
 
 def _keys(client: jira.JIRA, jql: str) -> list[str]:

@@ -10,8 +10,8 @@ import jira
 import pytest
 import requests
 
-from pmo_sync.sandbox.generator import JiraDataset
-from pmo_sync.sandbox.server import JiraSandbox, RecordedRequest
+from pmo_sync.sandbox.jira.generator import JiraDataset
+from pmo_sync.sandbox.jira.server import JiraSandbox, RecordedRequest
 
 
 @pytest.fixture(scope="module")

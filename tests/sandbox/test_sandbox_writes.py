@@ -11,9 +11,9 @@ import jira
 import pytest
 import requests
 
-from pmo_sync.sandbox.generator import JiraDataset
-from pmo_sync.sandbox.render import jira_time
-from pmo_sync.sandbox.server import JiraSandbox
+from pmo_sync.sandbox.jira.generator import JiraDataset
+from pmo_sync.sandbox.jira.render import jira_time
+from pmo_sync.sandbox.jira.server import JiraSandbox
 
 FLOAT = "com.atlassian.jira.plugin.system.customfieldtypes:float"
 KEY = "ABC-1"

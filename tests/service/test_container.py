@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pmo_sync.sandbox.server import JiraSandbox
+from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.settings import Settings
 
 from .serve_helpers import PMO_SYNC, start_serve, write_jira_config

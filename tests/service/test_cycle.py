@@ -16,7 +16,7 @@ from connectors.jira import JiraConfig
 from pmo_sync.governance.policy import load_policies
 from pmo_sync.kpi.config import KpiConfig
 from pmo_sync.logging import configure_logging
-from pmo_sync.sandbox.server import JiraSandbox
+from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.service.cycle import ServiceConfig, load_service_config, run_cycle
 from pmo_sync.store.repository import Store
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from pmo_sync.sandbox.server import JiraSandbox
+from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.store.cycles import iter_cycles
 from pmo_sync.store.engine import make_engine, upgrade
 from pmo_sync.store.models import ItemChangeRow, WorkItemRow

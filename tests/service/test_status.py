@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from pmo_sync.cli import app
-from pmo_sync.sandbox.server import JiraSandbox
+from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.service.runner import Service
 from pmo_sync.settings import get_settings
 from pmo_sync.store.cycles import iter_cycles

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pmo_sync.sandbox.generator import Clock
+from pmo_sync.sandbox.clock import Clock
 
 __all__ = [
     "DEFAULT_NOW",

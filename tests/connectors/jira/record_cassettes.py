@@ -32,7 +32,7 @@ from connectors.http import CallStats
 from connectors.jira.client import JiraClient
 from connectors.jira.config import JiraConfig
 from connectors.jira.convert import find_field_ids
-from pmo_sync.sandbox.server import JiraSandbox
+from pmo_sync.sandbox.jira.server import JiraSandbox
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/connectors: run as a script
 from cassette_recording import public_recorder, record_cassette

@@ -24,7 +24,7 @@ from connectors.http import CallStats
 from connectors.jira.client import JiraClient
 from connectors.jira.config import JiraConfig
 from connectors.jira.push import FieldNotOnScreenError, JiraWriter
-from pmo_sync.sandbox.server import JiraSandbox, RecordedRequest
+from pmo_sync.sandbox.jira.server import JiraSandbox, RecordedRequest
 
 TOKEN_VARIABLE = "PMO_SYNC_TEST_JIRA_TOKEN"
 API = "/rest/api/2"

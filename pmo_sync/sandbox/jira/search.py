@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 
-from pmo_sync.sandbox.generator import JiraDataset
-from pmo_sync.sandbox.index import TYPE_ORDER
-from pmo_sync.sandbox.jql import Clause, JqlError, Query, compile_predicate, parse_date
-from pmo_sync.sandbox.model import STATUSES
-from pmo_sync.sandbox.timeline import USER_TZ, to_epoch
+from pmo_sync.sandbox.jira.generator import JiraDataset
+from pmo_sync.sandbox.jira.index import TYPE_ORDER
+from pmo_sync.sandbox.jira.jql import Clause, JqlError, Query, compile_predicate, parse_date
+from pmo_sync.sandbox.jira.model import STATUSES
+from pmo_sync.sandbox.jira.timeline import USER_TZ, to_epoch
 
 __all__ = ["run_query"]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from array import array
 
-from pmo_sync.sandbox.model import ISSUE_TYPES, STATUSES, Issue
-from pmo_sync.sandbox.timeline import to_epoch
+from pmo_sync.sandbox.jira.model import ISSUE_TYPES, STATUSES, Issue
+from pmo_sync.sandbox.jira.timeline import to_epoch
 
 __all__ = ["TYPE_ORDER", "IssueIndex"]
 

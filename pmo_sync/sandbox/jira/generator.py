@@ -28,7 +28,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, overload
 
-from pmo_sync.sandbox.editor import (
+from pmo_sync.sandbox.clock import Clock
+from pmo_sync.sandbox.jira.editor import (
     CarryOver,
     IssueEditor,
     MoveProject,
@@ -44,9 +45,9 @@ from pmo_sync.sandbox.editor import (
     SetStatus,
     SetSummary,
 )
-from pmo_sync.sandbox.fields import FieldValueError, coerce, type_for
-from pmo_sync.sandbox.index import IssueIndex
-from pmo_sync.sandbox.model import (
+from pmo_sync.sandbox.jira.fields import FieldValueError, coerce, type_for
+from pmo_sync.sandbox.jira.index import IssueIndex
+from pmo_sync.sandbox.jira.model import (
     FIELD_POINTS,
     ISSUE_TYPES,
     STATUSES,
@@ -62,15 +63,14 @@ from pmo_sync.sandbox.model import (
     User,
     status_by_name,
 )
-from pmo_sync.sandbox.simulate import IssueSimulator, ProjectPlan
-from pmo_sync.sandbox.site import build_site
-from pmo_sync.sandbox.timeline import DAY, from_epoch, to_epoch
+from pmo_sync.sandbox.jira.simulate import IssueSimulator, ProjectPlan
+from pmo_sync.sandbox.jira.site import build_site
+from pmo_sync.sandbox.jira.timeline import DAY, from_epoch, to_epoch
 
 __all__ = [
     "DEFAULT_NOW",
     "FIRST_CUSTOM_FIELD",
     "SYSTEM_EDIT_FIELDS",
-    "Clock",
     "IssueSequence",
     "JiraDataset",
 ]
@@ -83,34 +83,6 @@ FIRST_CUSTOM_FIELD = 10030  # created custom fields are customfield_10030, _1003
 FIRST_COMMENT_ID = 10000
 # Fields on every project's edit screen (and writable through PUT /issue).
 SYSTEM_EDIT_FIELDS = ("summary", "description", "labels", "assignee", FIELD_POINTS)
-
-
-class Clock:
-    """The sandbox's "now" for mutations and relative JQL dates; only moves forward."""
-
-    def __init__(self, now: datetime) -> None:
-        self._now = now
-
-    @property
-    def now(self) -> datetime:
-        return self._now
-
-    def advance(
-        self, *, minutes: float = 0, hours: float = 0, days: float = 0, seconds: float = 0
-    ) -> datetime:
-        """Move time forward and return the new now."""
-        delta = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
-        if delta < timedelta(0):
-            raise ValueError("the clock only moves forward")
-        self._now = self._now + delta
-        return self._now
-
-    def set(self, when: datetime) -> datetime:
-        """Jump to an absolute (aware, not earlier) time."""
-        if when.tzinfo is None or when < self._now:
-            raise ValueError("the clock only moves forward, to an aware datetime")
-        self._now = when.astimezone(UTC)
-        return self._now
 
 
 class IssueSequence(Sequence[Issue]):

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pmo_sync.sandbox.adf import body_text, plain_doc
-from pmo_sync.sandbox.fields import type_for
-from pmo_sync.sandbox.generator import JiraDataset
-from pmo_sync.sandbox.model import (
+from pmo_sync.sandbox.jira.adf import body_text, plain_doc
+from pmo_sync.sandbox.jira.fields import type_for
+from pmo_sync.sandbox.jira.generator import JiraDataset
+from pmo_sync.sandbox.jira.model import (
     FIELD_FLAGGED,
     FIELD_POINTS,
     FIELD_SPRINT,
@@ -33,7 +33,7 @@ from pmo_sync.sandbox.model import (
     Status,
     User,
 )
-from pmo_sync.sandbox.timeline import USER_TZ
+from pmo_sync.sandbox.jira.timeline import USER_TZ
 
 __all__ = [
     "ISSUE_FIELDS",

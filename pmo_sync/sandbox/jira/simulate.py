@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from pmo_sync.sandbox.editor import (
+from pmo_sync.sandbox.jira.editor import (
     AddSprint,
     CarryOver,
     IssueEditor,
@@ -33,17 +33,17 @@ from pmo_sync.sandbox.editor import (
     SetStatus,
     SetSummary,
 )
-from pmo_sync.sandbox.model import ISSUE_TYPES, Issue, Project, Sprint, SprintStay, User
-from pmo_sync.sandbox.model import status_by_name as _status
-from pmo_sync.sandbox.site import SprintSlot
-from pmo_sync.sandbox.text import (
+from pmo_sync.sandbox.jira.model import ISSUE_TYPES, Issue, Project, Sprint, SprintStay, User
+from pmo_sync.sandbox.jira.model import status_by_name as _status
+from pmo_sync.sandbox.jira.site import SprintSlot
+from pmo_sync.sandbox.jira.text import (
     LABELS,
     description_for,
     edited_description,
     edited_summary,
     summary_for,
 )
-from pmo_sync.sandbox.timeline import DAY, HOUR, from_epoch, late_evening, work_time
+from pmo_sync.sandbox.jira.timeline import DAY, HOUR, from_epoch, late_evening, work_time
 
 __all__ = ["HEAVY_NOISE", "IssueSimulator", "ProjectPlan"]
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from pmo_sync.sandbox.adf import body_text
+from pmo_sync.sandbox.jira.adf import body_text
 
 __all__ = [
     "FIELD_FLAGGED",

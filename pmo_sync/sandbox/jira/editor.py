@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pmo_sync.sandbox.fields import change_value
-from pmo_sync.sandbox.model import (
+from pmo_sync.sandbox.jira.fields import change_value
+from pmo_sync.sandbox.jira.model import (
     FIELD_FLAGGED,
     FIELD_POINTS,
     FIELD_SPRINT,
@@ -32,7 +32,7 @@ from pmo_sync.sandbox.model import (
     User,
     status_by_name,
 )
-from pmo_sync.sandbox.timeline import from_epoch, to_epoch
+from pmo_sync.sandbox.jira.timeline import from_epoch, to_epoch
 
 __all__ = [
     "HISTORY_SLOTS",

@@ -11,9 +11,9 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pmo_sync.sandbox.model import Board, Project, Sprint, User
-from pmo_sync.sandbox.text import FIRST_NAMES, LAST_NAMES, sprint_goal
-from pmo_sync.sandbox.timeline import DAY, HOUR, USER_TZ, from_epoch, local_to_epoch, to_epoch
+from pmo_sync.sandbox.jira.model import Board, Project, Sprint, User
+from pmo_sync.sandbox.jira.text import FIRST_NAMES, LAST_NAMES, sprint_goal
+from pmo_sync.sandbox.jira.timeline import DAY, HOUR, USER_TZ, from_epoch, local_to_epoch, to_epoch
 
 __all__ = ["CLOSED_SPRINTS", "MEMBERS_PER_TEAM", "Site", "SprintSlot", "account_id", "build_site"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from pmo_sync.sandbox.model import CustomField
+from pmo_sync.sandbox.jira.model import CustomField
 
 __all__ = [
     "CUSTOM_TYPES",

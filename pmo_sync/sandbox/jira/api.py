@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from pmo_sync.sandbox.adf import doc_text, is_doc
-from pmo_sync.sandbox.fields import FieldValueError, coerce, type_for
-from pmo_sync.sandbox.generator import JiraDataset
-from pmo_sync.sandbox.jql import JqlError, Query, parse
-from pmo_sync.sandbox.model import FIELD_POINTS, Board, Comment, Issue, User
-from pmo_sync.sandbox.render import (
+from pmo_sync.sandbox.jira.adf import doc_text, is_doc
+from pmo_sync.sandbox.jira.fields import FieldValueError, coerce, type_for
+from pmo_sync.sandbox.jira.generator import JiraDataset
+from pmo_sync.sandbox.jira.jql import JqlError, Query, parse
+from pmo_sync.sandbox.jira.model import FIELD_POINTS, Board, Comment, Issue, User
+from pmo_sync.sandbox.jira.render import (
     RECENT_HISTORIES,
     FieldSelection,
     Renderer,
@@ -39,9 +39,9 @@ from pmo_sync.sandbox.render import (
     field_catalog,
     jira_time,
 )
-from pmo_sync.sandbox.search import run_query
-from pmo_sync.sandbox.site import account_id
-from pmo_sync.sandbox.timeline import USER_TZ
+from pmo_sync.sandbox.jira.search import run_query
+from pmo_sync.sandbox.jira.site import account_id
+from pmo_sync.sandbox.jira.timeline import USER_TZ
 
 __all__ = ["JSON_CONTENT_TYPE", "ApiResponse", "JiraApi", "Request", "error_body"]
 

@@ -1,7 +1,7 @@
 """`JiraSandbox`: the sandbox Jira over real HTTP, for the real `jira` client.
 
 A stdlib `ThreadingHTTPServer` on 127.0.0.1 and a random port. On top of the
-endpoints (`jira_api.JiraApi`) it adds what a test needs around them: basic
+endpoints (`api.JiraApi`) it adds what a test needs around them: basic
 (and, in server mode, bearer) authentication, fault injection — 429s with
 Retry-After, 5xx, an HTML sign-in page served with 200, 403s — and a log of
 every request with the status it got.
@@ -24,10 +24,10 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from pmo_sync.sandbox.generator import JiraDataset
 from pmo_sync.sandbox.harness import Fault, RecordedRequest, SandboxHarness, serve_until_stopped
-from pmo_sync.sandbox.jira_api import JSON_CONTENT_TYPE, ApiResponse, JiraApi, error_body
-from pmo_sync.sandbox.model import User
+from pmo_sync.sandbox.jira.api import JSON_CONTENT_TYPE, ApiResponse, JiraApi, error_body
+from pmo_sync.sandbox.jira.generator import JiraDataset
+from pmo_sync.sandbox.jira.model import User
 
 __all__ = ["SIGN_IN_PAGE", "Fault", "JiraSandbox", "RecordedRequest", "serve"]
 
