@@ -11,9 +11,11 @@ tracker shows of pmo-sync's writes.
   none), `change()` after the first push (half an hour on, the same day, so no WIP age
   changes; A loses its assignee: its comment is updated; B gets an estimate: its comment is
   deleted; C loses its assignee: a comment is added; D is done: its WIP age is cleared and its
-  cycle time set), and `people(round)` for the chaos rounds (a status move, an estimate set
-  or cleared, an assignee given or taken, a deletion and a new item in progress, chosen by
-  the round; the clock moves 7 hours).
+  cycle time set), `undo(item)` (a person takes one of those changes back before the next
+  cycle: A and C get an assignee again, B loses its estimate again, D goes back in progress),
+  and `people(round)` for the chaos rounds (a status move, an estimate set or cleared, an
+  assignee given or taken, a deletion and a new item in progress, chosen by the round; the
+  clock moves 7 hours).
 - `cycle(world, engine)`: what `pmo-sync serve` does once (`pmo_sync.service.cycle.run_cycle`:
   sync, KPIs and findings, push), with the sandbox's clock as the KPI clock.
 - `TrackerState` / `StoreState`: the sandbox's tracker state (its dataset and the API over
@@ -22,7 +24,8 @@ tracker shows of pmo-sync's writes.
 - `CommitLog`: which tables each store commit of a run writes, and after which request.
 - `view(world)`: what the tracker holds of pmo-sync's writes, per item: the value of each
   configured field and the text of each bot comment (oldest first); `doubled(world)`: the
-  items carrying two bot comments or more.
+  items carrying two bot comments or more; `unlike_desired(world, engine)`: what it shows
+  that the KPIs and findings computed from the store now do not say.
 - `audit(world, engine)`: `pmo_sync.sandbox.audit` of the store against the sandbox.
 """
 
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import functools
 import io
+import math
 import pickle
 import re
 import threading
@@ -52,18 +56,20 @@ from connectors.trello import client as trello_client
 from connectors.trello.pacing import RatePacer
 from connectors.trello.provision import provision
 from pmo_sync.common.writeback_config import DEFAULT_MARKER
+from pmo_sync.evaluation.refresh import refresh_kpis
 from pmo_sync.governance.policy import RuleConfig, load_policies
 from pmo_sync.kpi.config import ForecastConfig, KpiConfig
 from pmo_sync.sandbox import audit as sandbox_audit
 from pmo_sync.sandbox.ado import AdoSandbox
 from pmo_sync.sandbox.ado.generator import F_POINTS, AdoDataset
-from pmo_sync.sandbox.jira.generator import JiraDataset
 from pmo_sync.sandbox.harness import SandboxHarness
+from pmo_sync.sandbox.jira.generator import JiraDataset
 from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.sandbox.trello import TrelloDataset, TrelloSandbox
 from pmo_sync.service.cycle import CycleResult, ServiceConfig, run_cycle
 from pmo_sync.store.models import Base
 from pmo_sync.store.repository import Store
+from pmo_sync.writeback.plan import desired_state
 
 __all__ = [
     "KPIS",
@@ -79,6 +85,7 @@ __all__ = [
     "doubled",
     "empty",
     "push_world",
+    "unlike_desired",
     "view",
 ]
 
@@ -160,6 +167,14 @@ class PushWorld:
         """After the first push: half an hour on; A and C unassigned, B estimated, D done."""
         self._ops.change(self)
 
+    def undo(self, item: str) -> None:
+        """Half an hour on, a person takes back what `change` did to `item` ("a", "b", "c" or
+        "d"): A's findings are again those of its comment before the push (no estimate), B's
+        too (its estimate cleared again), C has none (an assignee again), D is in progress
+        again (no cycle time)."""
+        self.sandbox.dataset.clock.advance(minutes=30)  # type: ignore[attr-defined]
+        getattr(self._ops, f"undo_{item}")(self)
+
     def people(self, round_: int) -> None:
         """One round of people's changes (chaos rounds): a move, an estimate, an edit, a
         deletion and a new item, chosen by `round_`."""
@@ -215,6 +230,22 @@ class _Jira:
         data.set_estimate(w.b, 5)
         data.assign(w.c, None)
         data.transition(w.d, "Done")
+
+    @staticmethod
+    def undo_a(w: PushWorld) -> None:
+        w.sandbox.dataset.assign(w.a, w.sandbox.dataset.teams["ABC"][0])  # type: ignore[attr-defined]
+
+    @staticmethod
+    def undo_b(w: PushWorld) -> None:
+        w.sandbox.dataset.set_estimate(w.b, None)  # type: ignore[attr-defined]
+
+    @staticmethod
+    def undo_c(w: PushWorld) -> None:
+        w.sandbox.dataset.assign(w.c, w.sandbox.dataset.teams["ABC"][0])  # type: ignore[attr-defined]
+
+    @staticmethod
+    def undo_d(w: PushWorld) -> None:
+        w.sandbox.dataset.transition(w.d, "In Progress")  # type: ignore[attr-defined]
 
     @staticmethod
     def people(w: PushWorld, round_: int) -> None:
@@ -303,6 +334,26 @@ class _Ado:
         data.set_points(int(w.b), 5, by=by)
         data.assign(int(w.c), None, by=by)
         data.set_state(int(w.d), "Closed", by=by)
+
+    @staticmethod
+    def undo_a(w: PushWorld) -> None:
+        data = w.sandbox.dataset  # type: ignore[attr-defined]
+        data.assign(int(w.a), data.people[0], by=data.people[0])
+
+    @staticmethod
+    def undo_b(w: PushWorld) -> None:
+        data = w.sandbox.dataset  # type: ignore[attr-defined]
+        data.set_points(int(w.b), None, by=data.people[0])
+
+    @staticmethod
+    def undo_c(w: PushWorld) -> None:
+        data = w.sandbox.dataset  # type: ignore[attr-defined]
+        data.assign(int(w.c), data.people[0], by=data.people[0])
+
+    @staticmethod
+    def undo_d(w: PushWorld) -> None:
+        data = w.sandbox.dataset  # type: ignore[attr-defined]
+        data.set_state(int(w.d), "Active", by=data.people[0])
 
     @staticmethod
     def people(w: PushWorld, round_: int) -> None:
@@ -413,6 +464,26 @@ class _Trello:
                 data.remove_member(key, member, by=by)
         data.set_custom_field(w.b, "Story Points", 5, by=by)
         data.move_card(w.d, "Done", by=by)
+
+    @staticmethod
+    def undo_a(w: PushWorld) -> None:
+        data = w.sandbox.dataset  # type: ignore[attr-defined]
+        data.add_member(w.a, data.board("Team Beta").team[0], by=data.people[0])
+
+    @staticmethod
+    def undo_b(w: PushWorld) -> None:
+        data = w.sandbox.dataset  # type: ignore[attr-defined]
+        data.set_custom_field(w.b, "Story Points", None, by=data.people[0])
+
+    @staticmethod
+    def undo_c(w: PushWorld) -> None:
+        data = w.sandbox.dataset  # type: ignore[attr-defined]
+        data.add_member(w.c, data.board("Team Beta").team[0], by=data.people[0])
+
+    @staticmethod
+    def undo_d(w: PushWorld) -> None:
+        data = w.sandbox.dataset  # type: ignore[attr-defined]
+        data.move_card(w.d, "Doing", by=data.people[0])
 
     @staticmethod
     def people(w: PushWorld, round_: int) -> None:
@@ -722,6 +793,47 @@ def _shown(texts: list[str]) -> str:
 
 def view(w: PushWorld) -> View:
     return View(dict(w.truth().fields), w.bot_texts())
+
+
+def unlike_desired(w: PushWorld, engine: Engine) -> list[str]:
+    """What the tracker shows of pmo-sync's writes that the desired state does not say, one
+    line each: the KPIs and findings computed from the store now (as a cycle does), each
+    managed field's value (None: empty) and each item's one bot comment (None: none)."""
+    refresh = refresh_kpis(engine, KPIS, rules=w.rules, now=w.now)
+    writeback = w.config.writeback  # type: ignore[attr-defined]
+    run = refresh.run
+    desired = desired_state(
+        run, refresh.findings, writeback, w.source, item_sources=run.item_sources
+    )
+    shown = view(w)
+    found: list[str] = []
+    for item in desired:
+        for metric, value in item.fields.items():
+            name = writeback.fields[metric]
+            held = shown.fields.get((item.key, name))
+            if not _same_value(held, value):
+                found.append(f"field {name!r} of {item.key}: {held!r}, the KPIs say {value!r}")
+        texts = shown.comments.get(item.key, [])
+        if texts != ([item.comment] if item.comment else []):
+            found.append(
+                f"{item.key} carries {len(texts)} bot comment(s) {_shown(texts)}, its findings "
+                + (f"say {_shown([item.comment])}" if item.comment else "are none")
+            )
+    wanted = {item.key for item in desired}
+    found += [
+        f"{key} carries {len(texts)} bot comment(s) {_shown(texts)}, and is not in scope"
+        for key, texts in sorted(shown.comments.items())
+        if key not in wanted
+    ]
+    return found
+
+
+def _same_value(held: Any, value: Any) -> bool:
+    if held is None or value is None:
+        return held is None and value is None
+    if isinstance(value, float | int) and isinstance(held, float | int | str):
+        return math.isclose(float(held), float(value), abs_tol=1e-9)
+    return bool(held == value)
 
 
 def doubled(w: PushWorld) -> list[str]:

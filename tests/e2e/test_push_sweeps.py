@@ -5,7 +5,7 @@ item and every planned write made.
 For each tracker (Jira, Azure DevOps, Trello) on each database (SQLite, PostgreSQL):
 
 1. a small world (tests/e2e/push_worlds.py: Jira one project of 6 issues; Azure DevOps one
-   team's 14 work items; Trello one board of 5 cards, one of them the heavy card) gets four
+   team's 14 work items; Trello one board of 5 cards, the heavy card on the other) gets four
    new stories in progress, A and B without an estimate (a finding each), C and D estimated;
    one service cycle syncs, computes the KPIs and findings, and pushes (the WIP age and cycle
    time fields, a bot comment on each item with findings);
@@ -35,23 +35,32 @@ its text); and the audit (`pmo_sync.sandbox.audit`) finds nothing between the st
 tracker. Every point is swept, then one assertion lists each failing point (tracker,
 database, the point, the request or commit at it) with what differs.
 
-Which points: on SQLite every answer, every request and every commit (Jira 20 kill points,
-Azure DevOps 16, Trello 22) and every fault kind at every request (Jira 32, Azure DevOps 24,
-Trello 36). On PostgreSQL, a deterministic subset: one kill point per state a kill can leave
-(the writes the tracker carried out, the commits the store made: Jira 9, Azure DevOps 8,
-Trello 8; the other points leave one of those states exactly, so they repeat its
-experiment), and the fault kinds in turn, one a write request (Jira 5, Azure DevOps 4,
-Trello 4: a fault exercises the connector and the push, not the database, and a write is
-where a lost answer meets the ledger's commits). Each point starts from the saved state: the
-sandbox's dataset unpickled, the store's written tables put back (checked exact once per
-test).
+Which points (`test_a_push_killed_or_failing_at_any_point_doubles_nothing_and_loses_nothing`):
+on SQLite every answer, every request and every commit (Jira 20 kill points, Azure DevOps
+16, Trello 22) and every fault kind at every request (Jira 32, Azure DevOps 24, Trello 36).
+On PostgreSQL, a deterministic subset: one kill point per state a kill can leave (the writes
+the tracker carried out, the commits the store made: Jira 9, Azure DevOps 8, Trello 8; the
+other points leave one of those states exactly, so they repeat its experiment), and the
+fault kinds in turn, one a write request (Jira 5, Azure DevOps 4, Trello 4: a fault
+exercises the connector and the push, not the database, and a write is where a lost answer
+meets the ledger's commits). Each point starts from the saved state: the sandbox's dataset
+unpickled, the store's written tables put back (checked exact once per test).
+
+A second test (`test_a_write_made_unrecorded_then_taken_back_leaves_what_the_findings_say`,
+on SQLite: it sweeps the plan against the ledger, the same on both databases) kills the push
+as the answer to each of its four writes arrives (the write made, the ledger not told), then
+a person takes that item's change back before the next cycle (A and C assigned again, B's
+estimate cleared again, D back in progress): the two clean cycles must leave the tracker
+showing what the KPIs and findings then say (`unlike_desired`), as they do after the push
+unbroken and the same change taken back.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +72,7 @@ from connectors.base import ConnectorConfig
 from connectors.registry import connector_for_kind
 from pmo_sync.evaluation.refresh import KpiRefresh, refresh_kpis
 from pmo_sync.sandbox.harness import Fault, RecordedRequest
+from pmo_sync.store.engine import make_engine, upgrade
 from pmo_sync.store.ledger import load_ledger
 from pmo_sync.store.repository import Store
 from pmo_sync.sync import sync_connector
@@ -91,6 +101,7 @@ from .push_worlds import (
     cycle,
     doubled,
     push_world,
+    unlike_desired,
     view,
 )
 
@@ -118,7 +129,12 @@ class Sweep:
     tracker: TrackerState
     store: StoreState
     refresh: KpiRefresh
+    before: View
+    """What the tracker shows just before the push."""
+    actions: list[Action]
+    """What the push plans."""
     reference: View
+    """What the tracker shows once the push is made."""
     requests: list[RecordedRequest]  # what the tracker saw of the push, in order
     answers: int
     commits: CommitLog
@@ -153,11 +169,20 @@ class Sweep:
             sleep=lambda seconds: None,
         )
 
-    def check(self, point: str, problems: list[str]) -> str | None:
+    def check(
+        self,
+        point: str,
+        problems: list[str],
+        then: Callable[[], None] | None = None,
+    ) -> str | None:
         """Two clean cycles, then what differs from the reference: one entry naming the point
-        and every problem, or None."""
+        and every problem, or None. `then`: what people do before the first of those cycles;
+        with it, the tracker must show what the KPIs and findings then say (the reference is
+        the push's)."""
         w = self.w
         problems = problems + [f"after the broken push: {d}" for d in doubled(w)]
+        if then is not None:
+            then()
         first = cycle(w, self.engine)
         if not first.ok or first.push_errors:
             errors = first.errors + first.push_errors
@@ -174,7 +199,10 @@ class Sweep:
         if writes:
             problems.append(f"the second clean cycle wrote: {writes}")
         problems += [f"after the second clean cycle: {d}" for d in doubled(w)]
-        problems += [f"the tracker: {d}" for d in view(w).differences(self.reference)]
+        if then is None:
+            problems += [f"the tracker: {d}" for d in view(w).differences(self.reference)]
+        else:
+            problems += [f"the tracker: {d}" for d in unlike_desired(w, self.engine)]
         problems += [f"the audit: {d}" for d in audit(w, self.engine)]
         if not problems:
             return None
@@ -201,8 +229,12 @@ def _expected(actions: list[Action], before: View) -> View:
 
 @contextmanager
 def _sweep(
-    tracker: str, monkeypatch: pytest.MonkeyPatch, engine: Engine, tmp_path: Path
+    tracker: str,
+    monkeypatch: pytest.MonkeyPatch,
+    engine: Engine,
+    tmp_path: Path,
 ) -> Iterator[Sweep]:
+    """The world saved just before the push, and the push's dry pass."""
     with (
         push_world(tracker, monkeypatch, tmp_path) as w,
         kill_switch(monkeypatch, engine) as switch,
@@ -222,10 +254,10 @@ def _sweep(
         store = StoreState(engine)
         try:
             sweep = Sweep(
-                w, engine, engine.dialect.name, switch, saved, store, refresh, before, [], 0,
-                CommitLog(lambda: switch.requests),
+                w, engine, engine.dialect.name, switch, saved, store, refresh, before, [],
+                before, [], 0, CommitLog(lambda: switch.requests),
             )  # fmt: skip
-            actions = sweep.plan()
+            sweep.actions = actions = sweep.plan()
             # the push to sweep: an update, a delete, an add and a field write, nothing else
             assert sorted((type(a).__name__, a.key) for a in actions) == sorted(
                 [("UpdateComment", w.a), ("DeleteComment", w.b), ("AddComment", w.c),
@@ -365,4 +397,67 @@ def test_a_push_killed_or_failing_at_any_point_doubles_nothing_and_loses_nothing
         assert not failures, (
             f"{len(failures)} of {len(kills)} kill points and {len(faults)} faulty requests "
             "fail:\n" + "\n".join(failures)
+        )
+
+
+def _write(sweep: Sweep, action: Action) -> int:
+    """The request that makes the action's write (its item's, or its comment's)."""
+    comment = getattr(action, "comment_id", None)
+    for k, r in enumerate(sweep.requests, start=1):
+        mine = re.search(rf"/{re.escape(action.key)}(/|$)", r.path, re.I) or (
+            comment is not None and comment in r.path
+        )
+        if r.is_write and mine:
+            return k
+    raise AssertionError(f"no write request for {action.describe()}")
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'taken-back' / 'pmo.db'}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.mark.parametrize("tracker", TRACKERS)
+def test_a_write_made_unrecorded_then_taken_back_leaves_what_the_findings_say(
+    tracker: str, monkeypatch: pytest.MonkeyPatch, sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    """Each of the push's four writes (A's comment updated, B's deleted, C's added, D's
+    fields) is carried out and its answer lost (the process killed as it arrives), so the
+    ledger still says what was there before; then, before the next cycle, a person takes that
+    item's change back (A and C assigned again, B's estimate cleared again, D back in
+    progress). The two clean cycles must leave the tracker showing what the KPIs and findings
+    then say, as they do after the push unbroken.
+
+    On SQLite only: what is swept is the plan against the ledger, the same on every database
+    (the main sweep crosses every commit on both)."""
+    with _sweep(tracker, monkeypatch, sqlite_engine, tmp_path) as sweep:
+        w = sweep.w
+        failures: list[str] = []
+        for item in "abcd":
+            key = getattr(w, item)
+            action = next(a for a in sweep.actions if a.key == key)
+            taken_back = functools.partial(w.undo, item)
+            line = action.describe().split("\n")[0]
+            what = f"then {item.upper()}'s change taken back ({line})"
+            sweep.restore()
+            sweep.push()
+            failures.append(sweep.check(f"the push unbroken, {what}", [], taken_back))
+            k = _write(sweep, action)
+            sweep.restore()
+            sweep.switch.arm(at_answer=k)
+            problems = []
+            try:
+                sweep.push()
+                problems.append("the kill never fired")
+            except SimulatedKill:
+                pass
+            sweep.switch.disarm()
+            point = f"killed at answer {k} of {sweep.answers} (lost: {sweep.where(k)}), {what}"
+            failures.append(sweep.check(point, problems, taken_back))
+        found = [f for f in failures if f]
+        assert not found, (
+            f"{len(found)} of {len(failures)} runs end unlike the findings:\n" + "\n".join(found)
         )
