@@ -84,7 +84,7 @@ class RecordingRetry(Retry):
 
     def new(self, **kw: Any) -> RecordingRetry:
         kw.setdefault("stats", self.stats)
-        return super().new(**kw)  # type: ignore[return-value]
+        return super().new(**kw)
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
         if status_code == 429:
@@ -105,7 +105,7 @@ class RecordingRetry(Retry):
                 self.stats.add_call()
             raise
         self.stats.add_retry()
-        return new  # type: ignore[return-value]
+        return new
 
     def sleep(self, response: Any = None) -> None:
         rate_limited = response is not None and response.status in (429, 503)
@@ -123,10 +123,23 @@ class TimeoutAdapter(HTTPAdapter):
         self.timeout = timeout
         super().__init__(*args, **kwargs)
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.timeout
-        return super().send(request, **kwargs)
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float | None, float | None] | None = None,
+        verify: bool | str = True,
+        cert: str | tuple[str, str] | None = None,
+        proxies: dict[str, str] | None = None,
+    ) -> requests.Response:
+        return super().send(
+            request,
+            stream=stream,
+            timeout=self.timeout if timeout is None else timeout,
+            verify=verify,
+            cert=cert,
+            proxies=proxies,
+        )
 
 
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)

@@ -203,6 +203,7 @@ def connectors_provision(
     """Create the custom fields write-back needs where allowed; else print the admin steps."""
     from connectors.errors import ConnectorError, FieldNotFoundError, PermissionDeniedError
     from connectors.jira import JiraConnector
+    from connectors.jira.config import JiraConfig
     from connectors.jira.push import JiraWriter
     from connectors.jira.streams import project_keys_in
     from connectors.trello.config import TrelloConfig
@@ -213,15 +214,14 @@ def connectors_provision(
     if config is None:
         err.print(f"no connector named {name!r}", markup=False)
         raise typer.Exit(EXIT_INVALID_CONFIG)
-    writeback = getattr(config, "writeback", None)
-    trello = isinstance(config, TrelloConfig)
-    if not (trello or isinstance(config, JiraConnector.config_model)) or writeback is None:
+    if not isinstance(config, TrelloConfig | JiraConfig):
         err.print(f"{name}: write-back is not available for kind {config.kind!r}", markup=False)
         raise typer.Exit(EXIT_INVALID_CONFIG)
+    writeback = config.writeback
     if not writeback.fields:
         out.print(f"{name}: no write-back fields configured; nothing to provision", markup=False)
         return
-    if trello:  # one field per board and metric: connectors/trello/provision.py
+    if isinstance(config, TrelloConfig):  # a field per board and metric: trello/provision.py
         from connectors.trello.provision import provision
 
         refused = False
@@ -233,7 +233,8 @@ def connectors_provision(
         return
     projects = ", ".join(project_keys_in(config.jql)) or "the projects of the JQL"
     failed = False
-    with JiraConnector(config) as connector, JiraWriter(connector.client) as writer:
+    connector = JiraConnector(config)
+    with connector, JiraWriter(connector.client) as writer:
         for metric, field_name in sorted(writeback.fields.items()):
             try:
                 field_id = writer.field_ids([field_name])[field_name]

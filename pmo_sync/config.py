@@ -67,7 +67,9 @@ def _tags(model: type[ConnectorConfig]) -> tuple[Any, ...]:
 
 def _connector_adapter(models: Mapping[str, type[ConnectorConfig]]) -> TypeAdapter[Any]:
     members = tuple(dict.fromkeys(models.values()))  # one member per model, in order
-    return TypeAdapter(Annotated[Union[members], Field(discriminator="kind")])  # noqa: UP007
+    # The union is built at run time from the registered kinds: a value, not a static type.
+    discriminated: Any = Annotated[Union[members], Field(discriminator="kind")]  # noqa: UP007
+    return TypeAdapter(discriminated)
 
 
 def _register_secrets(value: Any) -> None:

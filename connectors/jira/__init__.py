@@ -154,7 +154,7 @@ class JiraConnector(Connector):
         report.add("jql", True, f"{count} issues match {jql!r}")
 
     def _check_boards(self, report: CheckReport) -> None:
-        projects = project_keys_in(self.config.jql) or [None]
+        projects: list[str | None] = [*project_keys_in(self.config.jql)] or [None]
         for project in projects:
             try:
                 boards = list(self.client.boards(project))

@@ -132,12 +132,12 @@ def _print_flow_block(console: Console, name: str, rows: list[KpiValue]) -> None
             f"forecast: {_int(value('open_items'))} open items done by",
             shown or "no throughput history",
         )
-        counts = [(p, get.get(f"forecast_items_p{p}")) for p in (50, 85, 95)]
-        window_row = next((r for _, r in counts if r is not None), None)
+        item_forecasts = [(p, get.get(f"forecast_items_p{p}")) for p in (50, 85, 95)]
+        window_row = next((r for _, r in item_forecasts if r is not None), None)
         if window_row is not None:
             table.add_row(
                 f"forecast: items done {window_row.window}",
-                "   ".join(f"p{p} {_int(r.value)}" for p, r in counts if r is not None),
+                "   ".join(f"p{p} {_int(r.value)}" for p, r in item_forecasts if r is not None),
             )
     console.print(table)
     console.print()

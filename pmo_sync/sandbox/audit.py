@@ -447,17 +447,17 @@ def audit(stored: StoredState, truth: TrackerTruth) -> list[Discrepancy]:
 
     live_stored = {x: i for x, i in stored.items.items() if not i.deleted}
     for external_id in _ordered(set(truth.items) - set(live_stored)):
-        item = truth.items[external_id]
+        lost = truth.items[external_id]
         where = "marked deleted in the store" if external_id in stored.items else "not stored"
-        report(LOST_ITEM, item.key, f"live in the tracker, {where} (id {external_id})")
+        report(LOST_ITEM, lost.key, f"live in the tracker, {where} (id {external_id})")
     for external_id in _ordered(set(live_stored) - set(truth.items)):
-        item = live_stored[external_id]
+        kept = live_stored[external_id]
         why = (
             "out of the connector's scope in the tracker"
-            if item.key in truth.live_keys
+            if kept.key in truth.live_keys
             else "deleted in the tracker"
         )
-        report(LOST_DELETION, item.key, f"live in the store, {why} (id {external_id})")
+        report(LOST_DELETION, kept.key, f"live in the store, {why} (id {external_id})")
     both = _ordered(set(truth.items) & set(live_stored))
     for external_id in both:
         have, want = live_stored[external_id], truth.items[external_id]

@@ -41,8 +41,9 @@ import sys
 import threading
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, Self
 from urllib.parse import parse_qs, urlsplit
@@ -202,6 +203,26 @@ class Hold:
         self.released.set()
 
 
+class _RequestHeaders(Mapping[str, str]):
+    """A request's headers as the `Mapping` the sandboxes read, names matched in any case
+    (as `http.server` matches them)."""
+
+    def __init__(self, message: Message) -> None:
+        self._message = message
+
+    def __getitem__(self, name: str) -> str:
+        value = self._message[name]
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._message.keys())
+
+    def __len__(self) -> int:
+        return len(self._message)
+
+
 class _Server(ThreadingHTTPServer):
     """The stdlib server, quiet about clients that hang up: a client that timed out, or a
     test's simulated kill, resets its connection, which is no error of the sandbox's."""
@@ -325,8 +346,7 @@ class SandboxHarness(ABC):
         """`http://127.0.0.1:PORT`, where the server listens."""
         if self._server is None:
             raise RuntimeError("the sandbox is not running; call start()")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self._host}:{self._server.server_port}"
 
     # -- faults and the request log -------------------------------------------------------
 
@@ -633,24 +653,23 @@ class SandboxHarness(ABC):
                 length = int(self.headers.get("Content-Length") or 0)
                 raw_body = self.rfile.read(length) if length else b""
                 method = self.command.upper()
+                headers = _RequestHeaders(self.headers)
                 sandbox._wait_if_held(method, self.path)
                 try:
-                    response, query, body = sandbox._respond(
-                        method, self.path, self.headers, raw_body
-                    )
+                    response, query, body = sandbox._respond(method, self.path, headers, raw_body)
                 except Exception as exc:  # a sandbox bug must still answer, as a 500
                     response = sandbox.RESPONSE(500, sandbox._error_body(f"Sandbox error: {exc!r}"))
                     query, body = parse_qs(urlsplit(self.path).query), None
                 path = urlsplit(self.path).path
                 if isinstance(response, NoAnswer):  # a dropped connection: not a byte back
-                    sandbox._record(method, path, query, body, DROPPED, self.headers)
+                    sandbox._record(method, path, query, body, DROPPED, headers)
                     self.close_connection = True
                     return
                 delay = 0.0
                 if isinstance(response, LateAnswer):
                     delay, response = response.seconds, response.response
                 payload = _encode(response)
-                sandbox._record(method, path, query, body, response.status, self.headers)
+                sandbox._record(method, path, query, body, response.status, headers)
                 if delay and sandbox._stopping.wait(delay):
                     self.close_connection = True
                     return  # stopped while it waited: never answered
@@ -658,8 +677,8 @@ class SandboxHarness(ABC):
                     self.send_response(response.status)
                     self.send_header("Content-Type", response.content_type)
                     self.send_header("Content-Length", str(len(payload)))
-                    headers = {**sandbox.EXTRA_RESPONSE_HEADERS, **response.headers}
-                    for name, value in headers.items():
+                    answer_headers = {**sandbox.EXTRA_RESPONSE_HEADERS, **response.headers}
+                    for name, value in answer_headers.items():
                         self.send_header(name, value)
                     self.end_headers()
                     if method != "HEAD":

@@ -314,8 +314,9 @@ class Service:
             if connector is not None and name != connector:
                 continue
             last_success = state.last_success_at
-            if last_success is None and name in stored and stored[name][1] is not None:
-                last_success = stored[name][1].finished_at  # another replica's, or before restart
+            succeeded = stored[name][1] if name in stored else None
+            if last_success is None and succeeded is not None:
+                last_success = succeeded.finished_at  # another replica's, or before restart
             body["connectors"][name] = {
                 "ready": state.ready,
                 "running": state.running,

@@ -26,9 +26,10 @@ builds from the resource locations served here (`LOCATIONS`, answered to
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 from urllib.parse import quote, unquote
 
 from pmo_sync.sandbox.ado.generator import (
@@ -41,6 +42,7 @@ from pmo_sync.sandbox.ado.generator import (
     AdoError,
     Comment,
     Person,
+    Team,
     WorkItem,
     format_ts,
     parse_ts,
@@ -134,6 +136,10 @@ def _flag(query: dict[str, list[str]], name: str) -> bool:
     return _q(query, name, "false").lower() == "true"
 
 
+@overload
+def _q(query: dict[str, list[str]], name: str, default: str) -> str: ...
+@overload
+def _q(query: dict[str, list[str]], name: str, default: None = None) -> str | None: ...
 def _q(query: dict[str, list[str]], name: str, default: str | None = None) -> str | None:
     for key, values in query.items():
         if key.lower() == name.lower() and values:
@@ -312,7 +318,7 @@ class AdoApi:
             )  # fmt: skip
         return p.name
 
-    def _team(self, name_or_id: str | None):
+    def _team(self, name_or_id: str | None) -> Team:
         team = self.dataset.team(name_or_id) if name_or_id else self.dataset.teams[0]
         if team is None:
             raise AdoError(404, "", f"The team with id {name_or_id} does not exist.",
@@ -332,7 +338,7 @@ class AdoApi:
             "lastUpdateTime": format_ts(to_ms(self.dataset.generated_at)),
         }
 
-    def _team_json(self, team) -> dict[str, Any]:
+    def _team_json(self, team: Team) -> dict[str, Any]:
         p = self.dataset.project
         return {
             "id": team.id,
@@ -344,7 +350,7 @@ class AdoApi:
             "projectId": p.id,
         }
 
-    def _team_field_values(self, project, team_name) -> ApiResponse:
+    def _team_field_values(self, project: str | None, team_name: str | None) -> ApiResponse:
         """The team's area path (with its children): what its backlog and boards show."""
         if project is None:
             raise AdoError(404, "", "A project is required.")
@@ -358,7 +364,13 @@ class AdoApi:
             "url": f"{team_url}/_apis/work/teamsettings/teamfieldvalues",
         })  # fmt: skip
 
-    def _iterations(self, project, team_name, query, iteration_id) -> ApiResponse:
+    def _iterations(
+        self,
+        project: str | None,
+        team_name: str | None,
+        query: dict[str, list[str]],
+        iteration_id: str | None,
+    ) -> ApiResponse:
         if project is None:
             raise AdoError(404, "", "A project is required.")
         team = self._team(team_name)
@@ -500,7 +512,7 @@ class AdoApi:
                 values.append(None)
         return ApiResponse(200, _collection(values))
 
-    def _get_many(self, query) -> ApiResponse:
+    def _get_many(self, query: dict[str, list[str]]) -> ApiResponse:
         raw = _q(query, "ids") or ""
         ids = [int(i) for i in raw.split(",") if i.strip()]
         if len(ids) > self.max_batch:
@@ -514,14 +526,16 @@ class AdoApi:
             "errorPolicy": _q(query, "errorPolicy"),
         })  # fmt: skip
 
-    def _get_one(self, item_id: int, query) -> ApiResponse:
+    def _get_one(self, item_id: int, query: dict[str, list[str]]) -> ApiResponse:
         item = self._live(item_id)
         wanted = self._fields_param(_q(query, "fields"))
         return ApiResponse(
             200, self._item_json(item, self._as_of_rev(item, _q(query, "asOf")), wanted)
         )
 
-    def _updates(self, item_id: int, query, number: str | None) -> ApiResponse:
+    def _updates(
+        self, item_id: int, query: dict[str, list[str]], number: str | None
+    ) -> ApiResponse:
         item = self._live(item_id)
         updates = []
         previous: dict[str, Any] = {}
@@ -558,7 +572,9 @@ class AdoApi:
         page = updates[skip:] if top is None else updates[skip : skip + top]
         return ApiResponse(200, _collection(page))
 
-    def _revisions(self, item_id: int, query, number: str | None) -> ApiResponse:
+    def _revisions(
+        self, item_id: int, query: dict[str, list[str]], number: str | None
+    ) -> ApiResponse:
         item = self._live(item_id)
         if number is not None:
             n = self._item_id(number)
@@ -570,7 +586,7 @@ class AdoApi:
         revs = range(1 + skip, min(item.rev, skip + top) + 1)
         return ApiResponse(200, _collection([self._item_json(item, n) for n in revs]))
 
-    def _reporting(self, query, body: dict[str, Any] | None) -> ApiResponse:
+    def _reporting(self, query: dict[str, list[str]], body: dict[str, Any] | None) -> ApiResponse:
         ds = self.dataset
         token = _q(query, "continuationToken")
         after = 0
@@ -596,7 +612,7 @@ class AdoApi:
             include_deleted = include_deleted or bool(body.get("includeDeleted"))
             latest_only = latest_only or bool(body.get("includeLatestOnly"))
         start_ms = to_ms(parse_ts(start)) if start else None
-        values = []
+        values: list[dict[str, Any]] = []
         position = after
         while len(values) < page_size:
             chunk = ds.log_slice(position, page_size - len(values))
@@ -675,7 +691,7 @@ class AdoApi:
                 raise AdoError(400, "", f"Unsupported patch operation {kind!r}.")
         return changes, expect_rev, history
 
-    def _patch(self, item_id: int, body: Any, query) -> ApiResponse:
+    def _patch(self, item_id: int, body: Any, query: dict[str, list[str]]) -> ApiResponse:
         self._live(item_id)
         changes, expect_rev, history = self._patch_changes(body)
         if _flag(query, "validateOnly"):
@@ -734,7 +750,14 @@ class AdoApi:
             f"{c.work_item_id}/comments/{c.id}",
         }
 
-    def _comments(self, method, item_id, comment_id, body, query) -> ApiResponse:
+    def _comments(
+        self,
+        method: str,
+        item_id: int,
+        comment_id: int | None,
+        body: Any,
+        query: dict[str, list[str]],
+    ) -> ApiResponse:
         ds = self.dataset
         text = (body or {}).get("text") if isinstance(body, dict) else None
         if comment_id is None:
@@ -777,7 +800,9 @@ class AdoApi:
 
     # -- WIQL ----------------------------------------------------------------------------------
 
-    def _wiql(self, body: Any, query, project: str | None, team: str | None) -> ApiResponse:
+    def _wiql(
+        self, body: Any, query: dict[str, list[str]], project: str | None, team: str | None
+    ) -> ApiResponse:
         text = (body or {}).get("query") if isinstance(body, dict) else None
         if not text:
             raise AdoError(400, "VS402336", "The query text is required.")
@@ -833,7 +858,7 @@ class AdoApi:
             if all(c.matches(fields) for c in parsed.conditions):
                 rows.append((item_id, fields))
         for name, descending in reversed(parsed.order or [("System.Id", False)]):
-            rows.sort(key=lambda row, n=name: _sort_key(row[1], n), reverse=descending)
+            rows.sort(key=_row_sort_key(name), reverse=descending)
         return [item_id for item_id, _ in rows]
 
 
@@ -859,6 +884,11 @@ def _field_value(fields: dict[str, Any], name: str) -> Any:
                 return to_ms(parse_ts(value))
             return value
     return None
+
+
+def _row_sort_key(name: str) -> Callable[[tuple[int, Any]], tuple[int, Any]]:
+    """The sort key of an (id, fields) row by one field."""
+    return lambda row: _sort_key(row[1], name)
 
 
 def _sort_key(fields: dict[str, Any], name: str) -> tuple[int, Any]:
@@ -1033,7 +1063,15 @@ def parse_wiql(text: str, time_precision: bool, now: datetime, project: str) -> 
     return WiqlQuery(columns, conditions, order)
 
 
-def _value(token, peek, take, field_name, time_precision, now, project) -> tuple[Any, bool]:
+def _value(
+    token: tuple[str, str],
+    peek: Callable[[], tuple[str, str]],
+    take: Callable[[], tuple[str, str]],
+    field_name: str,
+    time_precision: bool,
+    now: datetime,
+    project: str,
+) -> tuple[Any, bool]:
     kind, value = token
     is_date = field_name.lower() in _DATE_FIELDS
     if kind == "word" and value.lower() == "@project":
@@ -1043,8 +1081,8 @@ def _value(token, peek, take, field_name, time_precision, now, project) -> tuple
         if peek()[1] in ("+", "-"):
             sign = -1 if take()[1] == "-" else 1
             offset = sign * int(take()[1])
-        day = now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=offset)
-        return to_ms(day), not time_precision
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        return to_ms(midnight + timedelta(days=offset)), not time_precision
     if kind == "num":
         return (float(value) if "." in value else int(value)), False
     if kind == "str":

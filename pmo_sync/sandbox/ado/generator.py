@@ -507,7 +507,9 @@ class AdoDataset:
     ) -> Revision | None:
         return self.update(item_id, {F_POINTS: points}, by=by)
 
-    def assign(self, item_id: int, person: Person | None, *, by: Person | None = None):
+    def assign(
+        self, item_id: int, person: Person | None, *, by: Person | None = None
+    ) -> Revision | None:
         return self.update(item_id, {"System.AssignedTo": person.ref if person else None}, by=by)
 
     def create(

@@ -238,8 +238,8 @@ class JiraDataset:
             key_or_id = str(key_or_id).strip()
             index = self.index
             if key_or_id.isdigit():
-                row = int(key_or_id) - 10001
-                return row if 0 <= row < len(index) and index.alive[row] else None
+                by_id = int(key_or_id) - 10001
+                return by_id if 0 <= by_id < len(index) and index.alive[by_id] else None
             m = _KEY_RE.match(key_or_id)
             if not m:
                 return None
@@ -465,8 +465,11 @@ class JiraDataset:
             moved: list[str] = []
             for row in members:
                 issue = self._editable(row)
-                carry = target is not None and not issue.status.is_done
-                if carry and self._record(row, issue, [CarryOver(sprint_id, target)], author):
+                if (
+                    target is not None
+                    and not issue.status.is_done
+                    and self._record(row, issue, [CarryOver(sprint_id, target)], author)
+                ):
                     moved.append(issue.key)
                 self._reindex(row, issue)
             self.version += 1

@@ -392,10 +392,11 @@ class _Life:
         # -- carry-over at each sprint close, if still in it and not done --
         if first_k is not None:
             for k in range(first_k, len(cal) - 1):
-                if cal[k].complete is None:
+                complete = cal[k].complete
+                if complete is None:
                     break
                 self.add(
-                    cal[k].complete,
+                    complete,
                     [CarryOver(cal[k].sprint_id, cal[k + 1].sprint_id)],
                     planner,
                     order=0,
