@@ -300,44 +300,56 @@ def run_sandboxes(options: dict[str, Any]) -> None:
     def say(message: dict[str, Any]) -> None:
         print(json.dumps(message), flush=True)
 
+    def truths(sandboxes: dict[str, Any]) -> list[str]:
+        jira, ado, trello = (sandboxes[n] for n in ("jira", "ado", "trello"))
+        return [
+            t.to_json()
+            for t in (
+                jira_truth(jira, "soak-jira", projects=PROJECTS, fields=JIRA_FIELDS.values()),
+                ado_truth(ado, "soak-ado", fields=ADO_FIELDS.values()),
+                trello_truth(
+                    trello,
+                    "soak-trello",
+                    fields=TRELLO_FIELDS.values(),
+                    list_stages=TRELLO_LIST_STAGES,
+                ),
+            )
+        ]
+
     def commands(sandboxes: dict[str, Any]) -> None:
-        """The control channel: one command a line on stdin, one JSON answer each."""
+        """The control channel: one command a line on stdin, one JSON answer each (an
+        `error` for one that failed: the other side must never wait for an answer)."""
         for line in sys.stdin:
             command = line.strip()
-            if command == "chaos":
-                for name, sandbox in sandboxes.items():
-                    chaoses[name] = sandbox.chaos(
-                        options["fault_rate"],
-                        seed=f"{options['seed']}:{name}",
-                        kinds=CHAOS_KINDS,
-                        slow_seconds=options["slow_seconds"],
-                    )
-                say({"chaos": options["fault_rate"]})
-            elif command == "calm":
-                mutating.clear()
-                with mutations:  # the round under way, if any, is over
-                    pass
-                for sandbox in sandboxes.values():
-                    sandbox.clear_faults()
-                say({"faults": faults()})
-            elif command == "truth":
-                jira, ado, trello = (sandboxes[n] for n in ("jira", "ado", "trello"))
-                truths = [
-                    jira_truth(jira, "soak-jira", projects=PROJECTS, fields=JIRA_FIELDS.values()),
-                    ado_truth(ado, "soak-ado", fields=ADO_FIELDS.values()),
-                    trello_truth(
-                        trello,
-                        "soak-trello",
-                        fields=TRELLO_FIELDS.values(),
-                        list_stages=TRELLO_LIST_STAGES,
-                    ),
-                ]
-                say({"truths": [t.to_json() for t in truths]})
-            elif command == "stop":
+            if command == "stop":
                 break
-            else:
-                say({"error": f"unknown command {command!r}"})
+            try:
+                obey(command, sandboxes)
+            except Exception as exc:
+                say({"error": f"{command}: {type(exc).__name__}: {exc}"})
         stopping.set()
+
+    def obey(command: str, sandboxes: dict[str, Any]) -> None:
+        if command == "chaos":
+            for name, sandbox in sandboxes.items():
+                chaoses[name] = sandbox.chaos(
+                    options["fault_rate"],
+                    seed=f"{options['seed']}:{name}",
+                    kinds=CHAOS_KINDS,
+                    slow_seconds=options["slow_seconds"],
+                )
+            say({"chaos": options["fault_rate"]})
+        elif command == "calm":
+            mutating.clear()
+            with mutations:  # the round under way, if any, is over
+                pass
+            for sandbox in sandboxes.values():
+                sandbox.clear_faults()
+            say({"faults": faults()})
+        elif command == "truth":
+            say({"truths": truths(sandboxes)})
+        else:
+            say({"error": f"unknown command {command!r}"})
 
     period = 1.0 / options["mutations_per_second"] if options["mutations_per_second"] else 1.0
     with (
@@ -346,6 +358,9 @@ def run_sandboxes(options: dict[str, Any]) -> None:
         TrelloSandbox(trello_data) as trello,
     ):
         sandboxes = {"jira": jira, "ado": ado, "trello": trello}
+        # Once now: whatever the audit imports is imported before the run, so a file edited
+        # meanwhile (a working tree others change) cannot fail it at the end.
+        truths(sandboxes)
         current = trello_data.sprint_at(trello_data.clock.now) or trello_data.sprints[-1]
         say(
             {
@@ -438,10 +453,14 @@ class Trackers:
         return dict(json.loads(line))
 
     def command(self, name: str) -> dict[str, Any]:
+        """Its answer; RuntimeError when it answers an error."""
         assert self.process.stdin is not None
         self.process.stdin.write(name + "\n")
         self.process.stdin.flush()
-        return self._read()
+        answer = self._read()
+        if "error" in answer:
+            raise RuntimeError(f"the trackers' process: {answer['error']}")
+        return answer
 
     def stop(self) -> dict[str, Any]:
         """`stop`, then SIGTERM by its own PID; its tallies, or {} if it had to be killed."""
@@ -1062,8 +1081,12 @@ def print_settle(
                 print(f"  {name} {'ok' if record.ok else 'FAILED'} cycle: {error[:200]}")
 
 
-def print_audit(found: dict[str, tuple[list[Any], str]]) -> None:
+def print_audit(found: dict[str, tuple[list[Any], str]], error: str | None) -> None:
     print("audit (pmo_sync.sandbox.audit: the store and the ledger against each tracker's truth):")
+    if error is not None:
+        print(f"  NOT RUN: {error}")
+        print("verdict: NONE (no audit)")
+        return
     everything = [d for discrepancies, _ in found.values() for d in discrepancies]
     for source, (discrepancies, checked) in sorted(found.items()):
         print(f"  {source}: {checked}: {len(discrepancies)} discrepancies")
@@ -1217,6 +1240,7 @@ def run(args: argparse.Namespace, tmpdir: Path) -> int:
     settle_seconds = fault_minutes = 0.0
     scraped: Scrape | None = None
     calm_at: datetime | None = None
+    audit_error: str | None = None
     found: dict[str, tuple[list[Any], str]] = {}
     try:
         config_dir = tmpdir / "config"
@@ -1322,7 +1346,11 @@ def run(args: argparse.Namespace, tmpdir: Path) -> int:
         peers_gc, fds_gc = socket_peers(ports), fd_targets()
         records = list(iter_cycles(engine))
         # Nothing runs now: the store and the trackers hold still for the audit.
-        for line in sandboxes.command("truth")["truths"]:
+        try:
+            told = sandboxes.command("truth")["truths"]
+        except RuntimeError as exc:
+            told, audit_error = [], str(exc)
+        for line in told:
             truth = TrackerTruth.from_json(line)
             stored = read_store(engine, truth.source)
             checked = (
@@ -1485,7 +1513,7 @@ def run(args: argparse.Namespace, tmpdir: Path) -> int:
         print_failures(scraped, connectors)
         print()
     print_settle(settled, connectors, args.clean_cycles, settle_seconds)
-    print_audit(found)
+    print_audit(found, audit_error)
     print()
     print_summary(records, connectors, calm_at, faults, scraped, found)
     return 0

@@ -7,8 +7,9 @@ key, whether it arrives sorted) and yields normalised records from
 `pmo_sync.domain`; the sync engine does all loading and bookmarking, so a
 stream never touches the store except through the narrow `StoreView`.
 
-Write-back (fields and one comment per item) will be a second, optional
-interface beside this one, so a pull-only connector stays small.
+Write-back (fields and one comment per item) is a second, optional interface
+beside this one, the `Writer` of `connectors.writer` that `Connector.writer()`
+returns, so a pull-only connector stays small.
 
 **A decision drawn from records is saved with the bookmark that passes them.** A
 stream's bookmark moves only when the stream completes, in one transaction with
@@ -39,6 +40,7 @@ from typing import Any, ClassVar, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from connectors.http import CallStats
+from connectors.writer import Writer
 from pmo_sync.domain import Census, ItemBundle, SprintRecord, StatusRecord
 
 __all__ = [
@@ -52,6 +54,7 @@ __all__ = [
     "StoreView",
     "Stream",
     "StreamContext",
+    "Writer",
     "describe_schedule",
 ]
 
@@ -241,12 +244,10 @@ class Connector(ABC):
     def streams(self) -> Sequence[Stream]:
         """The streams of one run, in the order they must be loaded."""
 
-    def writer(self) -> Any:
+    def writer(self) -> Writer | None:
         """The write-back transport (fields, one bot comment per item), or None for pull-only.
 
-        A writer offers `field_ids`, `set_fields`, `add_comment`, `update_comment`,
-        `delete_comment`, `find_bot_comments`, `bot_account_id` and `close`
-        (see `connectors/jira/push.py`).
+        A new `Writer` per call, over this connector's client: the caller closes it.
         """
         return None
 

@@ -20,7 +20,7 @@ from connectors.azure_devops.streams import (  # noqa: E402
     StatesStream,
     WorkItemsStream,
 )
-from connectors.base import CheckReport, Connector, Stream  # noqa: E402
+from connectors.base import CheckReport, Connector, Stream, Writer  # noqa: E402
 
 __all__ = ["AzureDevOpsConfig", "AzureDevOpsConnector"]
 
@@ -44,7 +44,7 @@ class AzureDevOpsConnector(Connector):
             CensusStream(self.client, self.config, state),
         )
 
-    def writer(self) -> AdoWriter:
+    def writer(self) -> Writer:
         return AdoWriter(self.client)
 
     def close(self) -> None:

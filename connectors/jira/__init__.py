@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from connectors.base import CheckReport, Connector, Stream
+from connectors.base import CheckReport, Connector, Stream, Writer
 from connectors.errors import AuthenticationError, ConnectorError
 from connectors.jira.client import JiraClient
 from connectors.jira.config import JiraConfig
@@ -46,7 +46,7 @@ class JiraConnector(Connector):
             CensusStream(self.client, self.config, state),
         )
 
-    def writer(self) -> JiraWriter:
+    def writer(self) -> Writer:
         return JiraWriter(self.client)
 
     def close(self) -> None:

@@ -137,7 +137,11 @@ class JiraWriter:
     Reads (field list, editmeta, comment lists) use `client.jira`; writes use a
     second library client with the write retry policy, built on first use and
     closed by `close()` (the caller's client is left open).
+
+    `checks_revisions` is False: a Jira issue has no revision a write can test.
     """
+
+    checks_revisions = False
 
     def __init__(self, client: JiraClient) -> None:
         self.client = client
@@ -211,16 +215,21 @@ class JiraWriter:
             meta = self.client.jira.editmeta(key)
         return set(meta.get("fields", {}))
 
-    def set_fields(self, key: str, values: Mapping[str, Any]) -> None:
+    def set_fields(
+        self, key: str, values: Mapping[str, Any], *, expected_rev: int | None = None
+    ) -> None:
         """Set field values on an issue in one `PUT /issue/{key}` (204), without notifying.
 
         Jira writes a changelog history only when a value really changes; the same
         value again is a 204 with no history, so repeating after a lost answer is
         harmless (and the policy retries 5xx on PUT). `notifyUsers=false` needs
         Administer Projects; without it Jira ignores the flag rather than failing.
+        `expected_rev` must be None: Jira has no revision to test (`checks_revisions`).
         """
         if not values:
             raise ValueError("set_fields needs at least one field")
+        if expected_rev is not None:
+            raise ValueError("a Jira issue has no revision to test: expected_rev must be None")
         labels = ", ".join(self._field_label(fid) for fid in values)
         noun = "field" if len(values) == 1 else "fields"
         action = f"write {noun} {labels} on {key}"

@@ -10,9 +10,8 @@ fields and keeps one bot comment per card.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from connectors.base import CheckReport, Connector, Stream
+from connectors.base import CheckReport, Connector, Stream, Writer
 from connectors.trello.check import check_connector
 from connectors.trello.client import TrelloClient, TrelloNotFoundError
 from connectors.trello.config import EstimateSource, SprintSource, TrelloConfig
@@ -54,7 +53,7 @@ class TrelloConnector(Connector):
             CensusStream(self.client, self.config, state),
         )
 
-    def writer(self) -> Any:
+    def writer(self) -> Writer:
         from connectors.trello.push import TrelloWriter
 
         return TrelloWriter(self.client, self.config)

@@ -186,16 +186,21 @@ class TrelloWriter:
 
     # -- field values -----------------------------------------------------------------------
 
-    def set_fields(self, key: str, values: Mapping[str, Any]) -> None:
+    def set_fields(
+        self, key: str, values: Mapping[str, Any], *, expected_rev: int | None = None
+    ) -> None:
         """Set the named custom fields on a card in one PUT (a None value clears its field).
 
         Names are resolved on the card's board; see the module docstring for the
         calls. Raises `IssueNotFoundError` for a deleted card, `FieldNotFoundError`
         for a name its board lacks, `ConnectorError` for a value its field's type
-        cannot hold or a card now on a board pmo-sync does not sync.
+        cannot hold or a card now on a board pmo-sync does not sync. `expected_rev`
+        must be None: a card has no revision to test (`checks_revisions`).
         """
         if not values:
             raise ValueError("set_fields needs at least one field")
+        if expected_rev is not None:
+            raise ValueError("a Trello card has no revision to test: expected_rev must be None")
         board_id, fresh = self._board_of(key)
         try:
             self._put(key, board_id, values)

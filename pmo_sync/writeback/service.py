@@ -51,12 +51,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import structlog
 from sqlalchemy import Engine
 
-from connectors.base import ConnectorConfig
+from connectors.base import ConnectorConfig, Writer
 from connectors.errors import (
     AuthenticationError,
     CommentNotFoundError,
@@ -168,7 +168,7 @@ class _Push:
         config: ConnectorConfig,
         writeback: WritebackConfig,
         engine: Engine,
-        writer: Any,
+        writer: Writer,
         revisions: dict[str, int],
         summary: PushSummary,
         now: datetime,
@@ -375,11 +375,7 @@ def push_connector(
             summary.errors.append(f"write-back is not available for kind {config.kind!r} yet")
             return summary
         try:
-            revisions = (
-                item_revisions(engine, config.name)
-                if getattr(writer, "checks_revisions", False)
-                else {}
-            )
+            revisions = item_revisions(engine, config.name) if writer.checks_revisions else {}
             _Push(config, writeback, engine, writer, revisions, summary, now, sleep).run(actions)
         except ConnectorError as exc:  # not one item's: a failure of the run itself
             summary.errors.append(str(exc))
