@@ -32,6 +32,7 @@ import structlog
 from alembic.script import ScriptDirectory
 from typer.testing import CliRunner, Result
 
+from connectors.registry import connector_classes
 from pmo_sync import cli
 from pmo_sync.cli import app
 from pmo_sync.common.redaction import clear_secrets
@@ -225,12 +226,13 @@ def test_validate_lists_every_error_as_file_field_message(
     unknown_key = write_connector(cli_env, "d.yaml", "d", url, extra="pagesize: 50\n")
     inline = write_connector(cli_env, "e.yaml", "e", url, token=SECRET)  # never echoed
     result = invoke("connectors", "validate")
+    known = ", ".join(sorted(connector_classes()))  # the built-ins, and any plug-in installed
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
         f"{missing}: token: environment variable PMO_SYNC_CLI_TEST_UNSET is not set",
         f"{bad_url}: url: Input should be a valid URL, relative URL without a base",
-        f"{unknown_kind}: kind: unknown connector kind 'jirra' (known: azure_devops, jira, trello)",
+        f"{unknown_kind}: kind: unknown connector kind 'jirra' (known: {known})",
         f"{unknown_key}: pagesize: unknown key (did you mean 'page_size'?)",
         f"{inline}: token: must be a ${{ENV_VAR}} reference (or use the matching *_file key); "
         "secrets are never written inline in config files",

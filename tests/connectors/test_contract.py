@@ -1,35 +1,36 @@
-"""The contract every connector meets, run against each connector's sandbox.
+"""The contract every connector meets (`pmo_sync.testing`, the suite plug-ins run too), run
+against each built-in connector's sandbox, its syncs on SQLite and PostgreSQL.
 
-Add a connector by adding a case to `CASES`: a context manager that starts its
-sandbox and yields a function building a configured connector.
+Each case starts a sandbox and says how a person edits, creates and deletes an item in it,
+and what write-back may write there.
 """
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Callable, Collection, Iterator
+import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
-from connectors.base import CensusDue, Connector, ConnectorConfig, StreamContext
-from connectors.registry import connector_classes
-from pmo_sync.domain import Census, ItemBundle, SprintRecord, StatusRecord
 from pmo_sync.sandbox.jira.server import JiraSandbox
-from pmo_sync.store.repository import Store
-from pmo_sync.sync import sync_connector
+from pmo_sync.testing import ContractCase, WritebackCase, connector_contract_tests
 
-RECORD_TYPES = {ItemBundle, SprintRecord, StatusRecord, Census}
-ConnectorFactory = Callable[[], Connector]
+KPI_FIELDS = ("Cycle time (days)", "WIP age (days)")
 
 
 @contextmanager
-def jira_case(monkeypatch: pytest.MonkeyPatch) -> Iterator[ConnectorFactory]:
+def jira_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ContractCase]:
     from connectors.jira import JiraConfig, JiraConnector
 
     with JiraSandbox(issues_per_project=20) as sandbox:
+        data = sandbox.dataset
+        for name in KPI_FIELDS:
+            field_id = data.create_custom_field(name, "number")
+            for project in ("ABC", "DEF", "GHI"):
+                data.add_field_to_screen(field_id, project)
         monkeypatch.setenv("CONTRACT_JIRA_TOKEN", sandbox.token)
         config = JiraConfig.model_validate(
             {
@@ -41,21 +42,51 @@ def jira_case(monkeypatch: pytest.MonkeyPatch) -> Iterator[ConnectorFactory]:
                 "jql": "project in (ABC, DEF, GHI)",
             }
         )
-        yield lambda: JiraConnector(config)
+
+        def todo() -> list:
+            data.clock.advance(minutes=30)
+            issues = sorted(data.issues, key=lambda i: int(i.id))
+            return [i for i in issues if i.status.name == "To Do"]
+
+        def edit() -> str:
+            issue = todo()[0]
+            data.transition(issue.key, "In Progress")
+            return issue.id
+
+        def create() -> str:
+            data.clock.advance(minutes=30)
+            return data.create_issue("ABC", "Export the quarterly report", points=3).id
+
+        def delete() -> str:
+            issue = todo()[-1]
+            data.delete_issue(issue.key)
+            return issue.id
+
+        yield ContractCase(
+            connector=lambda: JiraConnector(config),
+            edit_item=edit,
+            create_item=create,
+            delete_item=delete,
+            writeback=WritebackCase(dict.fromkeys(KPI_FIELDS, 4.5), missing_key="ABC-9999"),
+        )
 
 
 @contextmanager
-def ado_case(monkeypatch: pytest.MonkeyPatch) -> Iterator[ConnectorFactory]:
+def ado_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ContractCase]:
     from azure.devops import _file_cache
+    from azure.devops.client import Client
 
     from connectors.azure_devops import AzureDevOpsConfig, AzureDevOpsConnector
     from pmo_sync.sandbox.ado import AdoSandbox
+    from pmo_sync.sandbox.ado.generator import F_POINTS
 
-    with tempfile.TemporaryDirectory() as cache, AdoSandbox(size=60) as sandbox:
-        for store, name in ((_file_cache.OPTIONS_CACHE, "o"), (_file_cache.RESOURCE_CACHE, "r")):
-            monkeypatch.setattr(store, "file_name", f"{cache}/{name}.json")
-            monkeypatch.setattr(store, "data", {})
-            monkeypatch.setattr(store, "initial_load_occurred", False)
+    monkeypatch.setattr(Client, "_locations_cache", {})
+    for store, name in ((_file_cache.OPTIONS_CACHE, "o"), (_file_cache.RESOURCE_CACHE, "r")):
+        monkeypatch.setattr(store, "file_name", str(tmp_path / f"{name}.json"))
+        monkeypatch.setattr(store, "data", {})
+        monkeypatch.setattr(store, "initial_load_occurred", False)
+    with AdoSandbox(size=60) as sandbox:
+        ds = sandbox.dataset
         monkeypatch.setenv("CONTRACT_ADO_PAT", sandbox.pat)
         config = AzureDevOpsConfig.model_validate(
             {
@@ -63,21 +94,44 @@ def ado_case(monkeypatch: pytest.MonkeyPatch) -> Iterator[ConnectorFactory]:
                 "kind": "azure_devops",
                 "organization_url": sandbox.url,
                 "token": "${CONTRACT_ADO_PAT}",
-                "project": "Fabrikam",
+                "project": ds.project.name,
             }
         )
-        yield lambda: AzureDevOpsConnector(config)
+        stories = sorted((i for i in ds.items() if i.type == "User Story"), key=lambda i: i.id)
+
+        def edit() -> str:
+            item = stories[0]
+            ds.update(item.id, {F_POINTS: (item.fields.get(F_POINTS) or 1) + 2}, by=ds.people[0])
+            return str(item.id)
+
+        def create() -> str:
+            new = ds.create("User Story", "Export the quarterly report", by=ds.people[0])
+            return str(new.id)
+
+        def delete() -> str:
+            return str(ds.delete(stories[-1].id, by=ds.people[0]).id)
+
+        yield ContractCase(
+            connector=lambda: AzureDevOpsConnector(config),
+            edit_item=edit,
+            create_item=create,
+            delete_item=delete,
+            writeback=WritebackCase(
+                {"Custom.CycleTimeDays": 4.5, "Custom.WipAgeDays": 2.0}, missing_key="999999"
+            ),
+        )
 
 
 @contextmanager
-def trello_case(monkeypatch: pytest.MonkeyPatch) -> Iterator[ConnectorFactory]:
-    import uuid
-
+def trello_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ContractCase]:
     from connectors.trello import TrelloConfig, TrelloConnector
+    from connectors.trello.provision import provision
     from pmo_sync.sandbox.trello import TrelloSandbox
+    from pmo_sync.sandbox.trello.generator import HEAVY_CARD
 
     tag = uuid.uuid4().hex[:12]  # credentials of its own: the pacer's windows are per key
     with TrelloSandbox(cards_per_board=20, key=f"key-{tag}", token=f"token-{tag}") as sandbox:
+        ds = sandbox.dataset
         monkeypatch.setenv("CONTRACT_TRELLO_KEY", sandbox.key)
         monkeypatch.setenv("CONTRACT_TRELLO_TOKEN", sandbox.token)
         config = TrelloConfig.model_validate(
@@ -90,102 +144,55 @@ def trello_case(monkeypatch: pytest.MonkeyPatch) -> Iterator[ConnectorFactory]:
                 "boards": ["Team Alpha", "Team Beta"],
                 "list_stages": {"Blocked by vendor": "in_progress"},
                 "sprints": {"cadence": {"sprint": "Sprint 18", "starts": "2026-11-16"}},
+                "writeback": {
+                    "enabled": True,
+                    "fields": {"cycle_time_days": KPI_FIELDS[0], "wip_age_days": KPI_FIELDS[1]},
+                },
             }
         )
-        yield lambda: TrelloConnector(config)
+        assert {step.status for step in provision(config)} == {"made"}
+        alpha = ds.board("Team Alpha")
+        cards = [c for c in ds.cards(alpha) if not c.closed and c.n != HEAVY_CARD]
+        person = ds.people[0]
+
+        def edit() -> str:
+            card = cards[0]
+            ds.set_custom_field(card.id, "Story Points", (card.estimate or 1) + 2, by=person)
+            return card.id
+
+        def create() -> str:
+            return ds.create_card(alpha, "To Do", "Export the quarterly report", by=person).id
+
+        def delete() -> str:
+            return ds.delete_card(cards[-1].id, by=person).id
+
+        yield ContractCase(
+            connector=lambda: TrelloConnector(config),
+            edit_item=edit,
+            create_item=create,
+            delete_item=delete,
+            writeback=WritebackCase(dict.fromkeys(KPI_FIELDS, 4.5), missing_key="Zz9Zz9Zz"),
+        )
 
 
-CASES = {"jira": jira_case, "azure_devops": ado_case, "trello": trello_case}
+class _BothStores:
+    """The suite's syncs on SQLite and on PostgreSQL (tests/conftest.py's `engine`)."""
+
+    @pytest.fixture
+    def contract_engine(self, engine: Engine) -> Engine:
+        return engine
 
 
-@pytest.fixture(params=sorted(CASES))
-def make_connector(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[ConnectorFactory]:
-    with CASES[request.param](monkeypatch) as factory:
-        yield factory
+class TestJiraContract(_BothStores, connector_contract_tests(jira_case)):
+    pass
 
 
-class _NoStore:
-    def live_item_count(self) -> int:
-        return 0
-
-    def live_ids_among(self, external_ids: Collection[str]) -> set[str]:
-        return set()
-
-    def status_names(self) -> set[str]:
-        return set()
+class TestAzureDevOpsContract(_BothStores, connector_contract_tests(ado_case)):
+    pass
 
 
-def _context(bookmark: dict[str, Any] | None, errors: list[str]) -> StreamContext:
-    return StreamContext(
-        bookmark=bookmark,
-        full=True,
-        store=_NoStore(),
-        started_at=datetime.now(UTC),
-        report_error=errors.append,
-        census=CensusDue(None, nothing_stored=True),
-    )
-
-
-def test_every_case_is_a_registered_connector() -> None:
-    """Each contract case is a connector found by its kind, with a config model of that kind."""
-    classes = connector_classes()
-    for kind in CASES:
-        cls = classes[kind]
-        assert cls.kind == kind
-        assert issubclass(cls.config_model, ConnectorConfig)
-        assert cls.config_model.model_fields["kind"].default == kind
-
-
-def test_check_passes_against_the_sandbox(make_connector: ConnectorFactory) -> None:
-    with make_connector() as connector:
-        report = connector.check()
-    assert report.ok, [r for r in report.results if not r.ok]
-    assert report.results[0].name == "credentials" and report.results[0].ok
-
-
-def test_streams_declare_themselves_and_yield_their_record_type(
-    make_connector: ConnectorFactory,
-) -> None:
-    """Unique names, a known record type, primary keys present on every record."""
-    errors: list[str] = []
-    seen_types: set[type] = set()
-    with make_connector() as connector:
-        streams = connector.streams()
-        assert len({s.name for s in streams}) == len(streams)
-        for stream in streams:
-            declared = (stream.record_type, *stream.side_records)
-            assert set(declared) <= set(RECORD_TYPES), stream.name
-            for record in stream.records(_context(None, errors)):
-                assert isinstance(record, declared), stream.name
-                seen_types.add(type(record))
-                if isinstance(record, ItemBundle):
-                    item = record.item
-                    assert item.external_id and item.key and item.title is not None
-                    assert item.created.tzinfo is not None and item.updated >= item.created
-                    assert {c.item_external_id for c in record.changes} <= {item.external_id}
-                    assert len({c.change_id for c in record.changes}) == len(record.changes)
-                    assert {m.item_external_id for m in record.memberships} <= {item.external_id}
-                elif isinstance(record, SprintRecord | StatusRecord):
-                    assert record.external_id
-    assert errors == []
-    assert {ItemBundle, SprintRecord, StatusRecord} <= seen_types
-
-
-def test_final_bookmark_resumes_without_refetching(
-    make_connector: ConnectorFactory, engine: Any
-) -> None:
-    """A second run from the stored bookmarks loads nothing and costs fewer calls."""
-    store = Store(engine)
-    with make_connector() as connector:
-        first = sync_connector(connector, store)
-    with make_connector() as connector:
-        second = sync_connector(connector, store)
-    assert first.status == second.status == "success"
-    assert first.items_inserted > 0
-    assert (second.items_seen, second.items_inserted, second.items_updated) == (0, 0, 0)
-    assert second.api_calls < first.api_calls
+class TestTrelloContract(_BothStores, connector_contract_tests(trello_case)):
+    pass
 
 
 def test_a_plugin_registers_through_the_entry_point_group(monkeypatch: pytest.MonkeyPatch) -> None:
