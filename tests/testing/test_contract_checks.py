@@ -9,7 +9,7 @@ comment or finds a gone item) fails the check that names the rule, with that rul
 from __future__ import annotations
 
 import itertools
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -143,10 +143,14 @@ class MemoryWriter:
             raise FieldNotFoundError(f"no field among {names}")
         return {name: "cf_1" for name in names}
 
-    def set_fields(self, key: str, values: dict[str, Any]) -> None:
+    def set_fields(
+        self, key: str, values: Mapping[str, Any], *, expected_rev: int | None = None
+    ) -> None:
+        if expected_rev is not None:
+            raise ValueError("no revisions here")
         self._comments(key)
 
-    def add_comment(self, key: str, body: str, marker_property: Any = None) -> str:
+    def add_comment(self, key: str, body: str, marker_property: Mapping[str, Any]) -> str:
         comment_id = f"c{next(self.tracker.ids)}"
         self._comments(key)[comment_id] = body
         return comment_id
