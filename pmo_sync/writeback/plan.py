@@ -67,6 +67,7 @@ from pmo_sync.writeback.comment import render_comment, resolved_comment
 
 __all__ = [
     "COMMENT_TARGET",
+    "PENDING",
     "Action",
     "AddComment",
     "DeleteComment",
@@ -83,14 +84,18 @@ __all__ = [
     "canonical_json",
     "desired_state",
     "field_target",
+    "intent",
     "plan",
     "reconcile_add",
+    "reconcile_delete",
     "value_hash",
 ]
 
 FieldValue = float | str | None
 """A write-back value: a number, an ISO date, or None (no value: clear if pmo-sync wrote one)."""
 COMMENT_TARGET = "comment"
+PENDING = "pending"
+"""A ledger row's `value_hash` while its write is in flight (see `intent`): never a sha256."""
 
 
 def field_target(metric: str) -> str:
@@ -282,10 +287,15 @@ class FieldChange:
     value: FieldValue
     was: FieldValue = None
     first: bool = False
+    unconfirmed: bool = False
+    """A write to this field was sent and its answer lost: the field holds its old value or
+    the one sent, so the desired value is written whatever the ledger held before."""
 
     def describe(self) -> str:
         label = f"{METRICS[self.metric].label} [{self.tracker_field}]"
         was = "new" if self.first else f"was {_show(self.was)}"
+        if self.unconfirmed:
+            was = "a write's answer was lost"
         if self.value is None:
             return f"clear {label} ({was})"
         return f"set {label} = {self.value} ({was})"
@@ -338,11 +348,16 @@ class UpdateComment:
 
 @dataclass(frozen=True, slots=True)
 class DeleteComment:
+    """Delete the item's bot comment; `comment_id` None: whichever bot comments the item has
+    (an add whose answer was lost may have left one the ledger has no id for)."""
+
     source: str
     key: str
-    comment_id: str
+    comment_id: str | None
 
     def describe(self) -> str:
+        if self.comment_id is None:
+            return f"{self.key}: delete its bot comment, if an unconfirmed add left one"
         return f"{self.key}: delete comment {self.comment_id}"
 
 
@@ -375,7 +390,9 @@ def _field_changes(
             if value is not None:
                 changes.append(FieldChange(metric, tracker_field, value, first=True))
             continue
-        if entry.value_hash != value_hash(value):
+        if entry.value_hash == PENDING:  # written, answer lost: what the field holds is unsure
+            changes.append(FieldChange(metric, tracker_field, value, entry.value, unconfirmed=True))
+        elif entry.value_hash != value_hash(value):
             changes.append(FieldChange(metric, tracker_field, value, was=entry.value))
     return changes
 
@@ -389,6 +406,8 @@ def _comment_action(
     config: WritebackConfig,
 ) -> Action | None:
     if entry is not None and entry.comment_id is None:
+        if entry.value_hash == PENDING and body is None:
+            return DeleteComment(source, key, None)  # an add's answer lost, then not wanted
         entry = None  # a row without an id cannot be edited: plan as if there were none
     resolve = present and config.comments and config.on_clear == "resolve"
     if body is None and entry is not None and resolve:
@@ -397,7 +416,7 @@ def _comment_action(
         return DeleteComment(source, key, entry.comment_id) if entry is not None else None  # type: ignore[arg-type]
     if entry is None:
         return AddComment(source, key, body)
-    if entry.value_hash != value_hash(body):
+    if entry.value_hash != value_hash(body):  # PENDING never equals: written again
         return UpdateComment(source, key, entry.comment_id, body)  # type: ignore[arg-type]
     return None
 
@@ -465,6 +484,14 @@ def reconcile_add(action: AddComment, found: Sequence[tuple[str, str]]) -> list[
     return [keep, *(DeleteComment(action.source, action.key, cid) for cid, _ in ordered[1:])]
 
 
+def reconcile_delete(action: DeleteComment, found: Sequence[tuple[str, str]]) -> list[Action]:
+    """A `DeleteComment` without an id (an add whose answer was lost, no longer wanted): a
+    delete of each bot comment the item has (`found`, read just before); none: nothing."""
+    if action.comment_id is not None:
+        return [action]
+    return [DeleteComment(action.source, action.key, cid) for cid, _ in found]
+
+
 # -- recording results --------------------------------------------------------------------------
 
 
@@ -501,6 +528,36 @@ class Outcome:
     @classmethod
     def not_found(cls) -> Outcome:
         return cls(False, gone=True, error="not found")
+
+
+def intent(action: Action) -> LedgerUpdate:
+    """The ledger rows to record *before* the action is sent: its targets marked `PENDING`.
+
+    A write whose answer is lost (a timeout, a dropped connection, the process killed as the
+    answer arrives) may have been carried out: without this, the ledger would still hold what
+    was there before, and if the desired state went back to it (a person took the change
+    back) the next plan would see nothing to do and the tracker would keep the lost write.
+    A `PENDING` row never equals a desired value, so the next plan writes the desired state
+    again (a field set, a comment updated, an add reconciled with what the item has, a
+    comment deleted); the action's own result replaces the row when its answer arrives.
+    """
+    comment_key = (action.source, action.key, COMMENT_TARGET)
+    if isinstance(action, SetFields):
+        return LedgerUpdate(
+            put=tuple(
+                LedgerEntry(
+                    action.source,
+                    action.key,
+                    field_target(c.metric),
+                    PENDING,
+                    value_json=None if c.first else canonical_json(c.was),
+                    tracker_field=c.tracker_field,
+                )
+                for c in action.changes
+            )
+        )
+    comment_id = None if isinstance(action, AddComment) else action.comment_id
+    return LedgerUpdate(put=(LedgerEntry(*comment_key, PENDING, comment_id=comment_id),))
 
 
 def apply_result(action: Action, outcome: Outcome) -> LedgerUpdate:

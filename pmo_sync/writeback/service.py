@@ -9,7 +9,11 @@ that sync is not written with values computed from its old state: the write
 fails, and the next cycle (sync, then push) writes it. Each success is
 recorded in the ledger at once; a failure is logged and left for the next run.
 Before adding a comment, the item's existing bot comments are looked up, so a
-lost ledger or a lost answer never leaves two.
+lost ledger or a lost answer never leaves two. Before each write goes out, its
+ledger rows are marked in flight (`plan.intent`, one commit): a write the tracker
+carried out whose answer was lost (a timeout, a dropped connection, the process
+killed) is written again by the next plan, even when the desired state went back
+to what the ledger held before; the write's own result replaces the mark.
 
 Failures are contained where they belong:
 
@@ -83,8 +87,10 @@ from pmo_sync.writeback.plan import (
     UpdateComment,
     apply_result,
     desired_state,
+    intent,
     plan,
     reconcile_add,
+    reconcile_delete,
 )
 
 __all__ = [
@@ -221,6 +227,12 @@ class _Push:
 
     # -- one action ---------------------------------------------------------------------------
 
+    def _intend(self, action: Action) -> None:
+        """Write-ahead: the action's rows say "in flight" before its call goes out, so an
+        answer lost after the tracker carried it out is written again by the next plan
+        instead of hiding behind the row from before (`pmo_sync.writeback.plan.intent`)."""
+        record_ledger_update(self.engine, intent(action), self.now)
+
     def _execute(self, action: Action) -> Outcome:
         """One action through the writer: what the ledger understands, or the writer's error.
 
@@ -231,12 +243,14 @@ class _Push:
             if isinstance(action, SetFields):
                 ids = self.field_ids()
                 values = {ids[f]: v for f, v in action.values.items()}
+                self._intend(action)
                 revision = self._revisions.get(action.key)
                 if revision is None:
                     writer.set_fields(action.key, values)
                 else:  # refused if the item changed since the sync the plan came from
                     writer.set_fields(action.key, values, expected_rev=revision)
                 return Outcome.success()
+            self._intend(action)
             if isinstance(action, AddComment):
                 tag = {"key": MARKER_PROPERTY_KEY, "value": {"managed": True, "version": 1}}
                 return Outcome.success(writer.add_comment(action.key, action.body, tag))
@@ -244,6 +258,8 @@ class _Push:
                 writer.update_comment(action.key, action.comment_id, action.body)
                 return Outcome.success(action.comment_id)
             if isinstance(action, DeleteComment):
+                if action.comment_id is None:  # `_action` resolves it to the comments found
+                    raise TypeError(f"{action.key}: a delete without a comment id reached a call")
                 writer.delete_comment(action.key, action.comment_id)
                 return Outcome.success()
         except MarkerPropertyError as exc:  # the comment exists; only its tag failed
@@ -298,18 +314,29 @@ class _Push:
 
     def _action(self, action: Action) -> None:
         steps: list[Action] = [action]
-        if isinstance(action, AddComment):
+        unsure_delete = isinstance(action, DeleteComment) and action.comment_id is None
+        if isinstance(action, AddComment) or unsure_delete:
             bot = self.bot_account()
             if bot is not None:
                 marker = self.writeback.marker
                 found = self._call(
                     action.key,
                     partial(self.writer.find_bot_comments, action.key, bot, marker),
-                    "could not list its comments before adding the bot comment: ",
+                    "could not list its comments before "
+                    f"{'deleting' if unsure_delete else 'adding'} the bot comment: ",
                 )
                 if found is None:
                     return
-                steps = reconcile_add(action, found)
+                if isinstance(action, AddComment):
+                    steps = reconcile_add(action, found)
+                else:
+                    steps = reconcile_delete(action, found)
+            elif unsure_delete:
+                steps = []  # no bot account to tell its comments by: nothing can be deleted
+            if not steps:  # an unconfirmed add that left no comment: its row goes
+                record_ledger_update(self.engine, apply_result(action, Outcome.success()), self.now)
+                self.summary.done += 1
+                return
         for step in steps:
             if step.key in self._gone:
                 return
@@ -317,6 +344,11 @@ class _Push:
             if outcome is None:
                 continue
             record_ledger_update(self.engine, apply_result(step, outcome), self.now)
+            if outcome.gone and isinstance(step, UpdateComment):
+                # The comment is gone (a person deleted it, or a delete's answer was lost):
+                # the findings still want it, so it is added now, not one run later.
+                self._action(AddComment(step.source, step.key, step.body))
+                continue
             if outcome.ok or outcome.gone:
                 self.summary.done += 1
             elif outcome.conflict:

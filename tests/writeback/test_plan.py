@@ -32,6 +32,7 @@ from pmo_sync.kpi.model import ItemHistory, StatusChange
 from pmo_sync.writeback.comment import render_comment, resolved_comment
 from pmo_sync.writeback.plan import (
     COMMENT_TARGET,
+    PENDING,
     Action,
     AddComment,
     DeleteComment,
@@ -47,8 +48,10 @@ from pmo_sync.writeback.plan import (
     canonical_json,
     desired_state,
     field_target,
+    intent,
     plan,
     reconcile_add,
+    reconcile_delete,
     value_hash,
 )
 
@@ -533,3 +536,83 @@ def test_a_failed_action_changes_nothing_in_the_ledger() -> None:
 
 def test_field_targets() -> None:
     assert field_target("cycle_time_days") == "field:cycle_time_days"
+
+
+# -- writes whose answer was lost (write-ahead intents) -------------------------------------------
+
+
+def _item(key: str, fields: dict[str, float | str | None], comment: str | None) -> DesiredItem:
+    return DesiredItem("bench", key, fields, comment)
+
+
+def test_an_intent_marks_every_target_of_the_action_pending_before_it_is_sent() -> None:
+    """What the ledger says while a call is in flight: never a value the plan could match."""
+    fields = SetFields(
+        "bench",
+        "A-1",
+        (
+            FieldChange("wip_age_days", "customfield_2", 3.0, was=2.0),
+            FieldChange("cycle_time_days", "customfield_1", 4.0, first=True),
+        ),
+    )
+    assert intent(fields).put == (
+        LedgerEntry("bench", "A-1", "field:wip_age_days", PENDING, None, "2.0", "customfield_2"),
+        LedgerEntry("bench", "A-1", "field:cycle_time_days", PENDING, None, None, "customfield_1"),
+    )
+    assert intent(AddComment("bench", "A-1", "body")).put == (
+        LedgerEntry("bench", "A-1", COMMENT_TARGET, PENDING, comment_id=None),
+    )
+    assert intent(UpdateComment("bench", "A-1", "77", "body")).put == (
+        LedgerEntry("bench", "A-1", COMMENT_TARGET, PENDING, comment_id="77"),
+    )
+    assert intent(DeleteComment("bench", "A-1", "77")).put == (
+        LedgerEntry("bench", "A-1", COMMENT_TARGET, PENDING, comment_id="77"),
+    )
+
+
+def test_a_field_write_whose_answer_was_lost_is_written_again_even_back_to_the_old_value() -> None:
+    """The write of 3.0 over 2.0 went out, its answer never came; a person then took the
+    change back, so the KPIs say 2.0 again: written, since the field may hold 3.0."""
+    ledger: Ledger = {
+        ("bench", "A-1", "field:wip_age_days"): LedgerEntry(
+            "bench", "A-1", "field:wip_age_days", PENDING, None, "2.0", "customfield_2"
+        )
+    }
+    actions = plan([_item("A-1", {"wip_age_days": 2.0}, None)], ledger, CONFIG, source="bench")
+    change = FieldChange("wip_age_days", "customfield_2", 2.0, was=2.0, unconfirmed=True)
+    assert actions == [SetFields("bench", "A-1", (change,))]
+    assert actions[0].describe() == (
+        "A-1: set WIP age (days) [customfield_2] = 2.0 (a write's answer was lost)"
+    )
+
+
+def test_a_lost_add_is_reconciled_if_still_wanted_and_swept_if_not() -> None:
+    """An add whose answer was lost left a comment the ledger has no id for: wanted, the add
+    is planned again (and `reconcile_add` turns it into an update of what it finds); not
+    wanted, whatever bot comment the item has is deleted."""
+    pending: Ledger = {
+        ("bench", "A-1", COMMENT_TARGET): LedgerEntry("bench", "A-1", COMMENT_TARGET, PENDING)
+    }
+    wanted = plan([_item("A-1", {}, "findings")], pending, CONFIG, source="bench")
+    assert wanted == [AddComment("bench", "A-1", "findings")]
+    unwanted = plan([_item("A-1", {}, None)], pending, CONFIG, source="bench")
+    assert unwanted == [DeleteComment("bench", "A-1", None)]
+    assert unwanted[0].describe() == "A-1: delete its bot comment, if an unconfirmed add left one"
+    assert reconcile_delete(unwanted[0], [("12", "a"), ("15", "b")]) == [
+        DeleteComment("bench", "A-1", "12"),
+        DeleteComment("bench", "A-1", "15"),
+    ]
+    assert reconcile_delete(unwanted[0], []) == []
+
+
+def test_a_lost_update_or_delete_is_written_again_whatever_the_findings_say_now() -> None:
+    """The ledger's old hash would match the findings taken back; PENDING never does."""
+    ledger: Ledger = {
+        ("bench", "A-1", COMMENT_TARGET): LedgerEntry(
+            "bench", "A-1", COMMENT_TARGET, PENDING, comment_id="77"
+        )
+    }
+    back = plan([_item("A-1", {}, "old findings")], ledger, CONFIG, source="bench")
+    assert back == [UpdateComment("bench", "A-1", "77", "old findings")]
+    gone = plan([_item("A-1", {}, None)], ledger, CONFIG, source="bench")
+    assert gone == [DeleteComment("bench", "A-1", "77")]

@@ -37,6 +37,7 @@ from pmo_sync.kpi.config import KpiConfig
 from pmo_sync.kpi.model import ItemHistory, StatusChange
 from pmo_sync.store.models import WritebackLedgerRow
 from pmo_sync.writeback import service
+from pmo_sync.writeback.plan import PENDING
 from pmo_sync.writeback.service import PushSummary, push_connector
 
 SOURCE = "acme-jira"
@@ -219,6 +220,19 @@ def ledger(engine: Engine) -> list[tuple[str, str, str | None]]:
         return sorted((r.item_key, r.target, r.comment_id) for r in rows)
 
 
+def pending(engine: Engine) -> list[tuple[str, str]]:
+    """(item, target) of the rows whose write went out and got no success (`PENDING`): the
+    next plan writes them again, whatever the tracker made of the call."""
+    table = WritebackLedgerRow.__table__
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(table.c.item_key, table.c.target).where(
+                table.c.source == SOURCE, table.c.value_hash == PENDING
+            )
+        )
+        return sorted((r.item_key, r.target) for r in rows)
+
+
 def counts(summary: PushSummary) -> tuple[int, int, int, int, int]:
     return (summary.planned, summary.done, summary.failed, summary.deferred, summary.gone)
 
@@ -349,12 +363,8 @@ def test_a_failed_field_write_fails_that_action_and_the_push_goes_on(
     summary = push()
     assert writer.calls == ALL_CALLS
     assert (counts(summary), summary.errors) == ((6, 5, 1, 0, 0), [f"A-1: {error}"])
-    assert ledger(engine) == sorted(
-        [
-            ("A-1", "comment", "10001"),
-            *rows("A-2", "A-3", comments={"A-2": "10002", "A-3": "10003"}),
-        ]
-    )
+    assert ledger(engine) == rows(*KEYS, comments={"A-1": "10001", "A-2": "10002", "A-3": "10003"})
+    assert pending(engine) == [("A-1", "field:wip_age_days")]  # sent: written again next run
 
 
 # -- the run's look-ups -------------------------------------------------------------------------
@@ -463,7 +473,8 @@ def test_an_authentication_error_on_an_item_stops_the_push_with_one_line(
     assert writer.calls == ALL_CALLS[:6]  # up to A-2's field write, and nothing after
     assert counts(summary) == (6, 2, 1, 0, 0)
     assert summary.errors == [f"push stopped: A-2: {error}; 3 action(s) left for the next run"]
-    assert ledger(engine) == rows("A-1", comments={"A-1": "10001"})
+    assert ledger(engine) == rows("A-1", "A-2", comments={"A-1": "10001"})
+    assert pending(engine) == [("A-2", "field:wip_age_days")]
 
 
 def test_three_items_in_a_row_with_the_tracker_unavailable_stop_the_push(
@@ -494,7 +505,8 @@ def test_three_items_in_a_row_with_the_tracker_unavailable_stop_the_push(
         "push stopped: the tracker looks unavailable: 3 items in a row (A-1, A-2, A-3) failed "
         "after the client's retries; 1 action(s) left for the next run",
     ]
-    assert ledger(engine) == []
+    assert ledger(engine) == rows(*KEYS)  # the three field writes went out, unanswered
+    assert pending(engine) == [(key, "field:wip_age_days") for key in KEYS]
 
 
 def test_a_success_between_unavailable_items_keeps_the_push_going(
