@@ -62,6 +62,7 @@ from connectors.errors import (
     UnexpectedResponseError,
 )
 from connectors.http import CallStats, install_http_policy
+from connectors.pagination import ContinuationTokenPaginator
 
 __all__ = ["MAX_BATCH", "READ_RETRY_METHODS", "WIQL_CAP_CODE", "AdoClient", "WiqlCapExceeded"]
 
@@ -381,13 +382,17 @@ class AdoClient:
         """Pages of the project's revision stream, from a continuation token to the last batch.
 
         Sent through the SDK's `_send` and parsed here: the SDK's batch model maps
-        no attribute, so its deserialised answer is empty.
+        no attribute, so its deserialised answer is empty. A page handing back a token
+        already sent raises `UnexpectedResponseError` (`ContinuationTokenPaginator`).
         """
-        token = continuation_token
+        action = "read the work item revisions"
+        pager = ContinuationTokenPaginator(
+            continuation_token, tracker="Azure DevOps", action=action
+        )
         body = {"fields": fields, "includeDeleted": include_deleted, "includeIdentityRef": False}
-        while True:
-            query = {"continuationToken": token} if token else {}
-            with self.translate_errors("read the work item revisions"):
+        while pager.has_more():
+            query = {"continuationToken": pager.token} if pager.token else {}
+            with self.translate_errors(action):
                 response = self.wit._send(
                     http_method="POST",
                     location_id=REPORTING_REVISIONS,
@@ -401,11 +406,11 @@ class AdoClient:
                 raise UnexpectedResponseError(
                     "Azure DevOps answered the revisions request without `values`"
                 )
-            yield page
             next_token = page.get("continuationToken")
-            if page.get("isLastBatch", True) or not next_token or next_token == token:
-                return
-            token = str(next_token)
+            pager.advance(
+                str(next_token) if next_token else None, last=bool(page.get("isLastBatch", True))
+            )
+            yield page
 
 
 def _short(exc: BaseException) -> str:

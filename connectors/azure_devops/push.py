@@ -57,6 +57,7 @@ from connectors.errors import (
     WriteOutcomeUnknownError,
 )
 from connectors.http import never_sent
+from connectors.pagination import ContinuationTokenPaginator
 
 __all__ = [
     "COMMENT_PAGE_SIZE",
@@ -278,14 +279,15 @@ class AdoWriter:
         """
         item_id = _item_id(key)
         found: list[tuple[str, str]] = []
-        token: str | None = None
-        while True:
-            with self._issue_errors(item_id, f"list the comments of work item {item_id}"):
+        action = f"list the comments of work item {item_id}"
+        pager = ContinuationTokenPaginator(tracker="Azure DevOps", action=action)
+        while pager.has_more():
+            with self._issue_errors(item_id, action):
                 page = self.client.wit.get_comments(
                     self.project,
                     item_id,
                     top=COMMENT_PAGE_SIZE,
-                    continuation_token=token,
+                    continuation_token=pager.token,
                     order="asc",
                 )
             for comment in page.comments or []:
@@ -298,9 +300,8 @@ class AdoWriter:
                 text = comment.text or ""
                 if not comment.is_deleted and bot_account_id in authors and marker in text:
                     found.append((str(comment.id), text))
-            if not page.continuation_token or page.continuation_token == token:
-                return found
-            token = page.continuation_token
+            pager.advance(page.continuation_token)
+        return found
 
     # -- helpers -------------------------------------------------------------------------------
 

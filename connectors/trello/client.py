@@ -16,7 +16,8 @@ The client owns
 - authentication: `key` and `token` as query parameters, as Trello expects.
   Both are registered with the log redactor, and no error message carries a
   URL's query string, so neither appears in a log line or an exception;
-- paging board actions newest to oldest with `before`, 1000 at a time;
+- paging board and card actions newest to oldest with `before`, 1000 at a time
+  (`connectors.pagination.BeforePaginator`, which refuses a page served twice);
 - turning Trello's answers into `ConnectorError`s that say what to do.
 """
 
@@ -42,6 +43,7 @@ from connectors.errors import (
     WriteOutcomeUnknownError,
 )
 from connectors.http import CallStats, RecordingRetry, install_http_policy, never_sent
+from connectors.pagination import BeforePaginator
 from connectors.trello.config import TrelloConfig
 from connectors.trello.pacing import RatePacer
 from pmo_sync.common.redaction import redact_text, register_secret
@@ -513,29 +515,15 @@ class TrelloClient:
         if since is not None:
             params["since"] = _when(since)
             since_id = params["since"].lower() if _OBJECT_ID.match(params["since"]) else None
-        seen: set[str] = set()
-        before: str | None = None
-        while True:
-            page_params = {**params, "before": before} if before else params
+        pager = BeforePaginator(page_size, tracker="Trello", action=action)
+        while pager.has_more():
+            page_params = {**params, "before": pager.before} if pager.before else params
             page = self._get_list(path, action, missing=missing, **page_params)
             for item in page:
                 if since_id is not None and str(item.get("id", "")).lower() <= since_id:
                     return  # Trello ignored `since`: everything from here on is older
                 yield item
-            if len(page) < page_size:
-                return
-            oldest = page[-1].get("id")
-            if not isinstance(oldest, str) or not oldest:
-                raise UnexpectedResponseError(
-                    f"Trello answered an action without an id while trying to {action}"
-                )
-            if oldest in seen:
-                raise UnexpectedResponseError(
-                    f"Trello answered the same page again (before={oldest}) while trying to "
-                    f"{action}: stopped paging instead of looping"
-                )
-            seen.add(oldest)
-            before = oldest
+            pager.advance(page)
 
     # -- writes ----------------------------------------------------------------------------------
 
