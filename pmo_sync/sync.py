@@ -55,6 +55,8 @@ class RunSummary:
     items_unchanged: int = 0
     items_deleted: int = 0
     api_calls: int = 0
+    retries: int = 0
+    """Requests sent again (a 429, a 5xx, a timeout, a dropped connection), among `api_calls`."""
     rate_limit_waits: int = 0
     rate_limit_wait_seconds: float = 0.0
     duration_seconds: float = 0.0
@@ -216,6 +218,7 @@ def sync_connector(
             summary.status = "failed"
             summary.errors.append("interrupted before the run finished")
         summary.api_calls = connector.stats.api_calls
+        summary.retries = connector.stats.retries
         summary.rate_limit_waits = connector.stats.rate_limit_waits
         summary.rate_limit_wait_seconds = round(connector.stats.rate_limit_wait_seconds, 3)
         summary.duration_seconds = round(time.monotonic() - started, 3)
@@ -239,6 +242,7 @@ def sync_connector(
             updated=summary.items_updated,
             deleted=summary.items_deleted,
             api_calls=summary.api_calls,
+            retries=summary.retries,
             duration_s=summary.duration_seconds,
         )
         structlog.contextvars.unbind_contextvars("run_id", "connector")

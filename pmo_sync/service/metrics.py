@@ -55,6 +55,12 @@ class ServiceMetrics:
         self.api_calls = Counter(
             "pmo_sync_api_calls", "Tracker API calls made by syncs", ["connector"], registry=r
         )
+        self.retries = Counter(
+            "pmo_sync_retries",
+            "Tracker requests sent again (429, 5xx, timeout, dropped connection), sync and push",
+            ["connector"],
+            registry=r,
+        )
         self.rate_limit_waits = Counter(
             "pmo_sync_rate_limit_waits",
             "Waits after a 429 or Retry-After",
@@ -121,6 +127,7 @@ class ServiceMetrics:
             self.sync_duration.labels(name).observe(sync.duration_seconds)
             self.items.labels(name).inc(sync.items_seen)
             self.api_calls.labels(name).inc(sync.api_calls)
+            self.retries.labels(name).inc(sync.retries)
             self.rate_limit_waits.labels(name).inc(sync.rate_limit_waits)
             self.rate_limit_seconds.labels(name).inc(sync.rate_limit_wait_seconds)
         if result.push is not None:
@@ -129,6 +136,7 @@ class ServiceMetrics:
             self.pushes.labels(name, "deferred").inc(result.push.deferred)
             self.pushes.labels(name, "gone").inc(result.push.gone)
             self.api_calls.labels(name).inc(result.push.api_calls)
+            self.retries.labels(name).inc(result.push.retries)
             if not result.push.dry_run and (result.push.planned or result.push.errors):
                 self.push_runs.labels(name, "ok" if result.push.ok else "failed").inc()
         if result.errors:

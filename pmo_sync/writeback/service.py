@@ -147,6 +147,8 @@ class PushSummary:
     """Items found deleted in the tracker (a 404): their ledger rows are forgotten and their
     actions skipped; the next sync marks them deleted. Not a failure."""
     api_calls: int = 0
+    retries: int = 0
+    """Requests sent again after a 429, a 5xx, a timeout or a dropped connection."""
     lines: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -415,6 +417,7 @@ def push_connector(
         finally:
             writer.close()
             summary.api_calls = connector.stats.api_calls
+            summary.retries = connector.stats.retries
     log.info(
         "push_finished",
         connector=config.name,

@@ -64,3 +64,16 @@ def test_a_push_with_a_failed_write_or_stopped_counts_as_a_failed_push() -> None
     assert _value(metrics, "pmo_sync_push_runs_total", outcome="failed") == 2
     assert _value(metrics, "pmo_sync_pushes_total", outcome="failed") == 1
     assert _value(metrics, "pmo_sync_recoveries_total") is None  # never failed
+
+
+def test_retries_of_the_sync_and_the_push_are_counted() -> None:
+    """A tracker that fails now and then shows in the retries before it shows in failures."""
+    metrics = ServiceMetrics()
+    result = _cycle(
+        True, PushSummary("acme-jira", False, planned=2, done=2, api_calls=4, retries=1)
+    )
+    assert result.sync is not None
+    result.sync.api_calls, result.sync.retries = 9, 3
+    metrics.observe(result)
+    assert _value(metrics, "pmo_sync_retries_total") == 4
+    assert _value(metrics, "pmo_sync_api_calls_total") == 13
