@@ -1,7 +1,9 @@
 """`connectors check` for Azure DevOps: what an admin must know before the first sync or push.
 
 Read side: the PAT is accepted, whose it is, the project, the teams and their
-iterations, WIQL. Write side, only when write-back is enabled: the configured
+iterations, the organisation's fields (a configured `estimate_field` it lacks fails
+the check, as it fails the sync; the fields pmo-sync would read and the process lacks
+are named), WIQL. Write side, only when write-back is enabled: the configured
 fields resolve to reference names, and the PAT may edit a work item — probed
 with a `validateOnly` PATCH (Azure DevOps validates the change, including the
 permission to save it, and stores nothing), so checking never writes.
@@ -13,8 +15,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.azure_devops.client import AdoClient
-from connectors.azure_devops.config import AzureDevOpsConfig
+from connectors.azure_devops.config import DEFAULT_ESTIMATE_FIELDS, AzureDevOpsConfig
+from connectors.azure_devops.fields import (
+    always_there,
+    configured_fields,
+    missing_field_message,
+)
 from connectors.azure_devops.push import AdoWriter, authenticated_identity
+from connectors.azure_devops.streams import REVISION_FIELDS
 from connectors.base import CheckReport
 from connectors.errors import AuthenticationError, ConnectorError, FieldNotFoundError
 
@@ -38,6 +46,7 @@ def check_connector(client: AdoClient, config: AzureDevOpsConfig) -> CheckReport
     _check_identity(report, client)
     report.add("project", True, f"{info.get('name', config.project)} ({info.get('id', '?')})")
     _check_teams(report, client, config)
+    _check_fields(report, client, config)
     sample = _check_wiql(report, client)
     if config.writeback.enabled:
         _check_writeback(report, client, config, sample)
@@ -75,6 +84,48 @@ def _check_teams(report: CheckReport, client: AdoClient, config: AzureDevOpsConf
             report.add(f"team {team} iterations", False, str(exc), "warning")
         else:
             report.add(f"team {team} iterations", True, f"{count} iterations")
+
+
+def _check_fields(report: CheckReport, client: AdoClient, config: AzureDevOpsConfig) -> None:
+    """The organisation's field list: each configured field in it, and what the sync will
+    not read because the process lacks it."""
+    try:
+        fields = client.work_item_fields()
+    except ConnectorError as exc:
+        report.add("fields", False, str(exc), "warning")
+        return
+    if fields is None:
+        report.add(
+            "fields",
+            False,
+            "this Azure DevOps lists no work item fields: the sync asks for every field it "
+            "reads, and one the process lacks fails it (TF51535)",
+            "warning",
+        )
+        return
+    known = {ref.casefold(): ref for ref in fields}
+    for setting, name in configured_fields(config).items():
+        ref = known.get(name.casefold())
+        if ref is None:
+            report.add(setting, False, missing_field_message(config, setting, name, fields))
+        else:
+            report.add(setting, True, f"{ref} ({fields[ref]})")
+    read = [*REVISION_FIELDS, *([] if config.estimate_field else DEFAULT_ESTIMATE_FIELDS)]
+    lacking = [f for f in read if not always_there(f) and f.casefold() not in known]
+    report.add(
+        "fields",
+        True,
+        f"{len(fields)} work item fields"
+        + (f"; not in this process, so not read: {', '.join(lacking)}" if lacking else ""),
+    )
+    if not config.estimate_field and all(f in lacking for f in DEFAULT_ESTIMATE_FIELDS):
+        report.add(
+            "estimate_field",
+            False,
+            f"this process has none of {', '.join(DEFAULT_ESTIMATE_FIELDS)}: set "
+            "`estimate_field` to the field holding estimates, or items have none",
+            "warning",
+        )
 
 
 def _check_wiql(report: CheckReport, client: AdoClient) -> int | None:

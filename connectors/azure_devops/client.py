@@ -64,11 +64,20 @@ from connectors.errors import (
 from connectors.http import CallStats, install_http_policy
 from connectors.pagination import ContinuationTokenPaginator
 
-__all__ = ["MAX_BATCH", "READ_RETRY_METHODS", "WIQL_CAP_CODE", "AdoClient", "WiqlCapExceeded"]
+__all__ = [
+    "FIELD_NOT_FOUND_CODE",
+    "MAX_BATCH",
+    "READ_RETRY_METHODS",
+    "WIQL_CAP_CODE",
+    "AdoClient",
+    "WiqlCapExceeded",
+]
 
 MAX_BATCH = 200
 REVISIONS_PAGE = 200
 WIQL_CAP_CODE = "VS402337"
+FIELD_NOT_FOUND_CODE = "TF51535"
+"""What Azure DevOps answers a read naming a field its organisation does not have (HTTP 400)."""
 REPORTING_REVISIONS = "f828fe59-dd87-495d-a17c-7a8d6211ca6c"
 READ_RETRY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST"})
 """A pull only POSTs read-only queries (WIQL, workitemsbatch, reporting revisions): retryable."""
@@ -266,6 +275,11 @@ class AdoClient:
             )
         if status == 404 and "project" in message.lower():
             message += f" (is `project: {self.project}` right, and may the PAT's user see it?)"
+        if FIELD_NOT_FOUND_CODE in message:
+            message += (
+                " (the organisation's process has no such field: `pmo-sync connectors check` "
+                "names a configured one; a full sync reads the field list again)"
+            )
         return ConnectorError(
             f"Azure DevOps refused to {action} (HTTP {status}): {message}", status_code=status
         )
@@ -331,6 +345,18 @@ class AdoClient:
         with self.translate_errors(f"list the iterations of team {team}"):
             found = self.work.get_team_iterations(TeamContext(project=self.project, team=team))
         return [it.serialize() for it in found or []]
+
+    def work_item_fields(self) -> dict[str, str] | None:
+        """The organisation's work item fields, reference name -> name (`GET _apis/wit/fields`,
+        one call): what a read may ask for. None where the server has no field list (404)."""
+        try:
+            with self.translate_errors("list the work item fields"):
+                found = self.wit.get_work_item_fields()
+        except ConnectorError as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+        return {str(f.reference_name): str(f.name or f.reference_name) for f in found or []}
 
     def states(self, work_item_type: str) -> list[dict[str, Any]]:
         with self.translate_errors(f"list the states of {work_item_type}"):

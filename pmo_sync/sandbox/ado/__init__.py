@@ -3,10 +3,11 @@
 `generator.AdoDataset` is the seeded ground truth (teams, iterations, work items with
 their full revision history), `api.AdoApi` answers the REST routes and
 `server.AdoSandbox` serves them over HTTP with authentication, fault injection and
-a request log.
+a request log; `process.AdoProcess` says which work item fields the organisation has.
 """
 
 from pmo_sync.sandbox.ado.generator import AdoDataset
+from pmo_sync.sandbox.ado.process import AdoProcess
 from pmo_sync.sandbox.ado.server import AdoSandbox, serve
 
-__all__ = ["AdoDataset", "AdoSandbox", "serve"]
+__all__ = ["AdoDataset", "AdoProcess", "AdoSandbox", "serve"]

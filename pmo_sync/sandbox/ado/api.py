@@ -11,6 +11,7 @@ builds from the resource locations served here (`LOCATIONS`, answered to
     POST {project}/{team?}/_apis/wit/wiql             WIQL subset → ids (cap → VS402337)
     POST {project?}/_apis/wit/workitemsbatch          ≤ 200 ids (VS403474), fields, asOf
     GET  {project?}/_apis/wit/reporting/workitemrevisions   watermark stream
+    GET  {project?}/_apis/wit/fields                  the process's fields (`process.AdoProcess`)
     GET  {project?}/_apis/wit/workitems/{id}[/updates|/revisions]
     GET  {project?}/_apis/wit/workitems?ids=          ≤ 200 ids
     PATCH {project?}/_apis/wit/workitems/{id}         json-patch; test /rev
@@ -48,6 +49,7 @@ from pmo_sync.sandbox.ado.generator import (
     parse_ts,
     to_ms,
 )
+from pmo_sync.sandbox.ado.process import AdoProcess
 
 __all__ = ["JSON_CONTENT_TYPE", "LOCATIONS", "RESOURCE_AREAS", "AdoApi", "ApiResponse"]
 
@@ -79,6 +81,8 @@ LOCATIONS: tuple[tuple[str, str, str, str, int], ...] = (
      "{project}/_apis/{area}/{resource}/${type}", 3),
     ("7c9d7a76-4a09-43e8-b5df-bd792f4ac6aa", "wit", "states",
      "{project}/_apis/{area}/workItemTypes/{type}/{resource}", 1),
+    ("b51fd764-e5c2-4b9b-aaf7-3395cf4bdd94", "wit", "fields",
+     "{project}/_apis/{area}/{resource}/{fieldNameOrRefName}", 3),
     ("608aac0a-32e1-4493-a863-b9cf4566d257", "wit", "comments",
      "{project}/_apis/{area}/workItems/{workItemId}/{resource}/{commentId}", 4),
     ("c9175577-28a1-4b06-9197-8636af9f64ad", "work", "iterations",
@@ -165,11 +169,14 @@ class AdoApi:
         wiql_cap: int = 20000,
         max_batch: int = MAX_BATCH,
         identity: Person | None = None,
+        process: AdoProcess | None = None,
     ) -> None:
         self.dataset = dataset
         self.wiql_cap = wiql_cap
         self.max_batch = max_batch
         self.identity = identity or dataset.api_identity
+        self.process = process or AdoProcess()
+        """Which fields exist: what `wit/fields` lists and reads may name (TF51535 else)."""
 
     # -- dispatch ------------------------------------------------------------------------
 
@@ -242,6 +249,8 @@ class AdoApi:
             return self._batch(body or {})
         if r[1:] == ["reporting", "workitemrevisions"] and method in ("GET", "POST"):
             return self._reporting(query, body if method == "POST" else None)
+        if r[1:] == ["fields"] and method == "GET":
+            return ApiResponse(200, _collection(self.process.field_json(self._base)))
         if n == 4 and r[1] == "workitemtypes" and r[3] == "states" and method == "GET":
             return self._states(rest[2])
         if r[1:2] == ["workitems"]:
@@ -498,6 +507,7 @@ class AdoApi:
                 f"The request contains {len(ids)}.",
             )  # fmt: skip
         wanted = self._fields_param(body.get("fields"))
+        self.process.require(wanted)
         policy = (body.get("errorPolicy") or "fail").lower()
         values: list[Any] = []
         for raw in ids:
@@ -529,6 +539,7 @@ class AdoApi:
     def _get_one(self, item_id: int, query: dict[str, list[str]]) -> ApiResponse:
         item = self._live(item_id)
         wanted = self._fields_param(_q(query, "fields"))
+        self.process.require(wanted)
         return ApiResponse(
             200, self._item_json(item, self._as_of_rev(item, _q(query, "asOf")), wanted)
         )
@@ -611,6 +622,7 @@ class AdoApi:
             identity_refs = identity_refs or bool(body.get("includeIdentityRef"))
             include_deleted = include_deleted or bool(body.get("includeDeleted"))
             latest_only = latest_only or bool(body.get("includeLatestOnly"))
+        self.process.require(wanted)
         start_ms = to_ms(parse_ts(start)) if start else None
         values: list[dict[str, Any]] = []
         position = after

@@ -33,6 +33,7 @@ from typing import Any
 
 from pmo_sync.sandbox.ado.api import AdoApi, ApiResponse, error_body
 from pmo_sync.sandbox.ado.generator import AdoDataset, Person
+from pmo_sync.sandbox.ado.process import AdoProcess
 from pmo_sync.sandbox.harness import Fault, RecordedRequest, SandboxHarness, serve_until_stopped
 
 __all__ = ["SIGN_IN_PAGE", "AdoSandbox", "Fault", "RecordedRequest", "serve"]
@@ -90,13 +91,20 @@ class AdoSandbox(SandboxHarness):
         wiql_cap: int = 20000,
         max_batch: int = 200,
         identity: Person | None = None,
+        process: AdoProcess | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         self.dataset = dataset or AdoDataset.generate(seed=seed, size=size)
         self.pat = pat
         self.read_only_pat = read_only_pat  # reads only: every write answers 401 (PAT scope)
-        self.api = AdoApi(self.dataset, wiql_cap=wiql_cap, max_batch=max_batch, identity=identity)
+        self.api = AdoApi(
+            self.dataset,
+            wiql_cap=wiql_cap,
+            max_batch=max_batch,
+            identity=identity,
+            process=process,  # which fields exist (`process.AdoProcess`: default, Agile + KPIs)
+        )
         super().__init__(host, port)
 
     @property

@@ -9,7 +9,8 @@ import pytest
 
 from connectors.azure_devops import AzureDevOpsConfig, AzureDevOpsConnector
 from connectors.base import CheckReport
-from pmo_sync.sandbox.ado import AdoSandbox
+from pmo_sync.sandbox.ado import AdoDataset, AdoProcess, AdoSandbox
+from pmo_sync.sandbox.ado.process import DEFAULT_FIELDS
 
 TOKEN_VARIABLE = "PMO_SYNC_TEST_ADO_TOKEN"
 READ_ONLY_PAT = "read-only-pat"
@@ -64,6 +65,7 @@ def test_a_full_check_names_the_identity_and_probes_write_access_without_writing
         "project",
         "teams",
         *team_lines,
+        "fields",
         "wiql",
         "write-back fields",
         "write access",
@@ -73,6 +75,8 @@ def test_a_full_check_names_the_identity_and_probes_write_access_without_writing
         True,
         "the PAT belongs to pmo-bot@contoso.example: its edits are the bot's",
     )
+    # every field the sync reads is there
+    assert results["fields"] == (True, f"{len(DEFAULT_FIELDS)} work item fields")
     assert results["write-back fields"][1] == (
         "Custom.CycleTimeDays is Custom.CycleTimeDays, Custom.Forecast is Custom.Forecast"
     )
@@ -148,3 +152,56 @@ def test_a_wrong_pat_stops_at_the_credentials(
     ok, detail = results["credentials"]
     assert not ok and "rejected the personal access token" in detail
     assert "not-the-pat" not in detail
+
+
+def test_a_configured_estimate_field_the_organisation_lacks_fails_the_check(
+    ado: AdoSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for wrong, hint in [
+        ("Custom.Points", ""),
+        ("Story Points", " ('Story Points' is the name of Microsoft.VSTS.Scheduling.StoryPoints:"
+         " `estimate_field` takes the reference name)"),
+    ]:  # fmt: skip
+        report = _check(ado, monkeypatch, ado.pat, estimate_field=wrong)
+        assert not report.ok
+        assert _results(report)["estimate_field"] == (
+            False,
+            f"`estimate_field: {wrong}` of sandbox-ado is not a field of this Azure DevOps "
+            f"organisation{hint}: set it to the reference name of a field the process has "
+            "(Organization settings > Process > the work item type > its fields), or remove it",
+        )
+    found = _check(ado, monkeypatch, ado.pat, estimate_field="microsoft.vsts.scheduling.effort")
+    assert _results(found)["estimate_field"] == (True, "Microsoft.VSTS.Scheduling.Effort (Effort)")
+
+
+def test_the_fields_a_process_lacks_are_named_and_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    points = ("Microsoft.VSTS.Scheduling.StoryPoints", "Microsoft.VSTS.Scheduling.Effort",
+              "Microsoft.VSTS.Scheduling.Size")  # fmt: skip
+    process = AdoProcess().without("Microsoft.VSTS.CMMI.Blocked", "System.Parent", *points)
+    with AdoSandbox(AdoDataset.generate(size=5), process=process) as lacking:
+        report = _check(lacking, monkeypatch, lacking.pat, writeback={"enabled": False})
+    results = _results(report)
+    assert report.ok, report.results  # a warning: items will have no estimate
+    assert results["fields"] == (
+        True,
+        f"{len(DEFAULT_FIELDS) - 5} work item fields; not in this process, so not read: "
+        "System.Parent, "
+        "Microsoft.VSTS.CMMI.Blocked, " + ", ".join(points),
+    )
+    assert results["estimate_field"] == (
+        False,
+        f"this process has none of {', '.join(points)}: set `estimate_field` to the field "
+        "holding estimates, or items have none",
+    )
+
+
+def test_a_server_without_a_field_list_is_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    process = AdoProcess(lists_fields=False)
+    with AdoSandbox(AdoDataset.generate(size=5), process=process) as old:
+        report = _check(old, monkeypatch, old.pat, writeback={"enabled": False})
+    assert report.ok, report.results
+    assert _results(report)["fields"] == (
+        False,
+        "this Azure DevOps lists no work item fields: the sync asks for every field it reads, "
+        "and one the process lacks fails it (TF51535)",
+    )

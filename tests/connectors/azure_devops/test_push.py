@@ -18,7 +18,7 @@ from connectors.azure_devops.push import (
     WriteOutcomeUnknownError,
 )
 from connectors.http import CallStats
-from pmo_sync.sandbox.ado import AdoSandbox
+from pmo_sync.sandbox.ado import AdoProcess, AdoSandbox
 
 TOKEN_VARIABLE = "PMO_SYNC_TEST_ADO_TOKEN"
 FIELD = "Custom.CycleTimeDays"
@@ -197,13 +197,27 @@ def test_deleted_work_item_is_issue_not_found(ado: AdoSandbox, writer: AdoWriter
         writer.find_bot_comments(item_id, ado.identity.id, MARKER)
 
 
+def test_field_ids_resolve_names_and_reference_names_from_the_field_list(
+    ado: AdoSandbox, writer: AdoWriter
+) -> None:
+    ado.reset_log()
+    assert writer.field_ids(["Cycle time (days)", "microsoft.vsts.scheduling.storypoints"]) == {
+        "Cycle time (days)": FIELD,
+        "microsoft.vsts.scheduling.storypoints": "Microsoft.VSTS.Scheduling.StoryPoints",
+    }
+    listed = [r.path for r in ado.requests if r.method == "GET" and "ResourceAreas" not in r.path]
+    assert listed == ["/contoso/Fabrikam/_apis/wit/fields"]  # one call (and route discovery)
+    with pytest.raises(FieldNotFoundError, match="no field named 'Cycle time'"):
+        writer.field_ids(["Cycle time"])
+
+
 def test_field_ids_without_the_fields_route_accepts_reference_names(
     ado: AdoSandbox, writer: AdoWriter
 ) -> None:
-    # The sandbox has no `fields` route: reference names pass as they are.
+    ado.api.process = AdoProcess(lists_fields=False)  # an older server: the list answers 404
     assert writer.field_ids([FIELD, "Microsoft.VSTS.Scheduling.StoryPoints"]) == {
         FIELD: FIELD,
         "Microsoft.VSTS.Scheduling.StoryPoints": "Microsoft.VSTS.Scheduling.StoryPoints",
     }
-    with pytest.raises(FieldNotFoundError, match="'Cycle time'"):
+    with pytest.raises(FieldNotFoundError, match="'Cycle time' is not a reference name"):
         writer.field_ids(["Cycle time"])
