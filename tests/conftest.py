@@ -23,7 +23,7 @@ import psycopg
 import pytest
 from sqlalchemy import Engine
 
-from pmo_sync.store.engine import make_engine, upgrade
+from .schema_helpers import migrated_engine, postgres_schema
 
 # The Azure DevOps SDK reads its cache directory once, at import; pmo-sync points it
 # under PMO_SYNC_CACHE_DIR (connectors/azure_devops/sdk_cache.py). Tests use a
@@ -68,20 +68,14 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
         pytest.skip(reason)
     schema = "t_" + uuid.uuid4().hex[:16]
     assert re.fullmatch(r"t_[0-9a-f]{16}", schema)
-    with psycopg.connect(_libpq_url(), autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-    try:
+    with postgres_schema(_libpq_url(), schema):
         yield f"{PG_URL}?options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with psycopg.connect(_libpq_url(), autocommit=True) as admin:
-            admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 @pytest.fixture
 def engine(store_url: str) -> Iterator[Engine]:
     """A migrated engine; disposed before its database is dropped."""
-    engine = make_engine(store_url)
-    upgrade(engine)
+    engine = migrated_engine(store_url)
     yield engine
     engine.dispose()
 

@@ -20,8 +20,9 @@ from pmo_sync.domain import (
     WorkItemRecord,
 )
 from pmo_sync.export import export_items
-from pmo_sync.store.engine import make_engine, upgrade
 from pmo_sync.store.repository import Store
+
+from .schema_helpers import migrated_engine
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -59,8 +60,7 @@ def _status(ext: str, cid: str, at: datetime, frm: str, to: str, **names: str) -
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'export.db'}")
-    upgrade(engine)
+    engine = migrated_engine(f"sqlite:///{tmp_path / 'export.db'}")
     store = Store(engine)
     jira = store.ensure_source("jira-main", "jira", "https://jira.example.com")
     ado = store.ensure_source("ado", "azure_devops", None)

@@ -4,10 +4,11 @@ a store on both databases, and a sync of any connector into it."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, MetaData, select
+from sqlalchemy import Engine
 
 from connectors.azure_devops import AzureDevOpsConfig
 from connectors.jira import JiraConfig, JiraConnector
@@ -16,9 +17,10 @@ from connectors.trello import TrelloConfig
 from pmo_sync.sandbox.ado import AdoSandbox
 from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.sandbox.trello import TrelloSandbox
-from pmo_sync.store.models import Base
 from pmo_sync.store.repository import Store
 from pmo_sync.sync import RunSummary, sync_connector
+
+from ..schema_helpers import migrated_engine, postgres_schema
 
 TOKEN_VARIABLE = "PMO_SYNC_TEST_JIRA_TOKEN"
 ADO_TOKEN_VARIABLE = "PMO_SYNC_TEST_ADO_TOKEN"
@@ -127,31 +129,6 @@ def run_sync(store: Store) -> Callable[..., RunSummary]:
     return run
 
 
-DATA_TABLES = (
-    "sources",
-    "work_items",
-    "item_changes",
-    "sprints",
-    "sprint_items",
-    "workflow_statuses",
-    "raw_records",
-    "sync_state",
-)
-
-
-def dump_tables(engine: Engine) -> dict[str, list[tuple]]:
-    """Every row of every data table (not sync_runs), for before/after comparisons."""
-    metadata: MetaData = Base.metadata
-    result: dict[str, list[tuple]] = {}
-    with engine.connect() as conn:
-        for name in DATA_TABLES:
-            table = metadata.tables[name]
-            result[name] = [
-                tuple(row) for row in conn.execute(select(table).order_by(*table.primary_key))
-            ]
-    return result
-
-
 @pytest.fixture
 def second_engine(store_url: str) -> Iterator[Engine]:
     """A second empty, migrated store of the same kind as `engine`, for side-by-side syncs.
@@ -162,29 +139,17 @@ def second_engine(store_url: str) -> Iterator[Engine]:
     import re
     from urllib.parse import quote, unquote
 
-    import psycopg
-
-    from pmo_sync.store.engine import make_engine, upgrade
-
-    schema = None
-    libpq = ""
-    if store_url.startswith("sqlite"):
-        url = store_url.replace("/pmo.db", "/pmo-2.db")
-        assert url != store_url
-    else:
-        base, _, options = store_url.partition("?options=")
-        schema = unquote(options).removeprefix("-csearch_path=") + "_2"
-        assert re.fullmatch(r"t_[0-9a-f]{16}_2", schema), store_url
-        libpq = base.replace("postgresql+psycopg://", "postgresql://", 1)
-        with psycopg.connect(libpq, autocommit=True) as admin:
-            admin.execute(f"CREATE SCHEMA {schema}")
-        url = f"{base}?options={quote(f'-csearch_path={schema}')}"
-    engine = make_engine(url)
-    try:
-        upgrade(engine)
+    with ExitStack() as stack:
+        if store_url.startswith("sqlite"):
+            url = store_url.replace("/pmo.db", "/pmo-2.db")
+            assert url != store_url
+        else:
+            base, _, options = store_url.partition("?options=")
+            schema = unquote(options).removeprefix("-csearch_path=") + "_2"
+            assert re.fullmatch(r"t_[0-9a-f]{16}_2", schema), store_url
+            libpq = base.replace("postgresql+psycopg://", "postgresql://", 1)
+            stack.enter_context(postgres_schema(libpq, schema))
+            url = f"{base}?options={quote(f'-csearch_path={schema}')}"
+        engine = migrated_engine(url)
+        stack.callback(engine.dispose)
         yield engine
-    finally:
-        engine.dispose()
-        if schema is not None:
-            with psycopg.connect(libpq, autocommit=True) as admin:
-                admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")

@@ -16,7 +16,7 @@ from pmo_sync.store.models import ItemChangeRow, WorkItemRow
 from pmo_sync.store.repository import Store
 from pmo_sync.sync import RunSummary
 
-from .conftest import dump_tables
+from ..schema_helpers import dump_tables
 
 API = "/contoso/Fabrikam/_apis/wit"
 REPORTING = f"{API}/reporting/workItemRevisions"

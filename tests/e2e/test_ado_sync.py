@@ -5,18 +5,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
 
 from connectors.azure_devops import AzureDevOpsConfig, AzureDevOpsConnector
 from pmo_sync.sandbox.ado import AdoSandbox
-from pmo_sync.store.models import ItemChangeRow, SprintItemRow, WorkItemRow
+from pmo_sync.store.models import SprintItemRow, WorkItemRow
 from pmo_sync.store.repository import Store
 from pmo_sync.sync import sync_connector
 
-from .conftest import dump_tables
+from ..schema_helpers import dump_tables, stored_changes, stored_items
 
 REPORTING = "/contoso/Fabrikam/_apis/wit/reporting/workItemRevisions"
 WIQL = "/contoso/Fabrikam/_apis/wit/wiql"
@@ -39,25 +38,12 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _items(engine: Engine) -> dict[str, Any]:
-    with engine.connect() as conn:
-        return {row.external_id: row for row in conn.execute(select(WorkItemRow))}
-
-
 def _changes(engine: Engine, field: str) -> dict[str, list[tuple]]:
-    query = (
-        select(WorkItemRow.external_id, ItemChangeRow)
-        .join(WorkItemRow, WorkItemRow.id == ItemChangeRow.item_id)
-        .where(ItemChangeRow.field == field)
-        .order_by(ItemChangeRow.at, ItemChangeRow.change_id)
-    )
-    result: dict[str, list[tuple]] = {}
-    with engine.connect() as conn:
-        for row in conn.execute(query):
-            result.setdefault(row.external_id, []).append(
-                (int(row.change_id.split(":")[0]), _utc(row.at), row.from_value, row.to_value)
-            )
-    return result
+    """(revision, at, from, to) of each item's changes of `field`, by external id."""
+    return {
+        key: [(int(r.change_id.split(":")[0]), _utc(r.at), r.from_value, r.to_value) for r in rows]
+        for key, rows in stored_changes(engine, field).items()
+    }
 
 
 def _stays(engine: Engine) -> dict[str, list[tuple]]:
@@ -76,7 +62,7 @@ def _stays(engine: Engine) -> dict[str, list[tuple]]:
 def _assert_matches_truth(sandbox: AdoSandbox, engine: Engine) -> None:
     ds = sandbox.dataset
     live = list(ds.items())
-    items, states, stays = _items(engine), _changes(engine, "status"), _stays(engine)
+    items, states, stays = stored_items(engine), _changes(engine, "status"), _stays(engine)
     assert {k for k, row in items.items() if row.deleted_at is None} == {str(i.id) for i in live}
     for item in live:
         key = str(item.id)
@@ -166,7 +152,7 @@ def test_incremental_sync_reads_only_what_changed_and_marks_deletions(
     assert all(r.body.get("query", "").count("[System.Id] >") == 1 for r in ado.requests
                if r.path == WIQL)  # fmt: skip
     assert (summary.items_seen, summary.items_deleted) == (3, 1)
-    items = _items(engine)
+    items = stored_items(engine)
     assert items[str(gone)].deleted_at is not None
     _assert_matches_truth(ado, engine)
 

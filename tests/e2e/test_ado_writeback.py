@@ -16,14 +16,12 @@ from sqlalchemy import Engine, select
 
 from connectors.azure_devops import AzureDevOpsConfig, AzureDevOpsConnector
 from connectors.azure_devops.push import AdoWriter
-from pmo_sync.evaluation.refresh import refresh_kpis
 from pmo_sync.governance.policy import load_policies
-from pmo_sync.kpi.config import KpiConfig
 from pmo_sync.sandbox.ado import AdoSandbox
 from pmo_sync.store.models import WorkItemRow
-from pmo_sync.store.repository import Store
-from pmo_sync.sync import sync_connector
-from pmo_sync.writeback.service import PushSummary, push_connector
+from pmo_sync.writeback.service import PushSummary
+
+from .cycles import load_rules, push, service_cycle, sync_and_refresh
 
 TOKEN_VARIABLE = "PMO_SYNC_TEST_ADO_TOKEN"
 FIELDS = {
@@ -31,13 +29,6 @@ FIELDS = {
     "wip_age_days": "Custom.WipAgeDays",
     "team_cycle_time_p85_days": "Custom.TeamCycleTimeP85Days",
 }
-POLICY = """
-rules:
-  - id: estimate-committed
-    rule: missing_estimate
-  - id: in-progress-assignee
-    rule: missing_assignee
-"""
 PATCH_ITEM = r"/_apis/wit/workitems/\d+$"
 
 
@@ -74,20 +65,10 @@ def cycle(
     ado: AdoSandbox, config: AzureDevOpsConfig, engine: Engine, tmp_path: Path
 ) -> Callable[..., PushSummary]:
     """One service cycle: sync, KPIs and findings as of the sandbox's clock, push."""
-    (tmp_path / "policies").mkdir()
-    (tmp_path / "policies" / "rules.yaml").write_text(POLICY, encoding="utf-8")
-    rules, errors = load_policies(tmp_path)
-    assert errors == []
-    store = Store(engine)
+    rules = load_rules(tmp_path)
 
     def run(*, dry_run: bool = False) -> PushSummary:
-        with AzureDevOpsConnector(config) as connector:
-            assert sync_connector(connector, store).status == "success"
-        now = ado.dataset.clock.now
-        refresh = refresh_kpis(engine, KpiConfig(), rules=rules, now=now)
-        return push_connector(
-            config, engine, refresh.run, refresh.findings, dry_run=dry_run, now=now
-        )
+        return service_cycle(config, engine, rules, ado.dataset.clock.now, dry_run=dry_run)
 
     return run
 
@@ -222,15 +203,12 @@ def test_a_person_editing_an_item_between_sync_and_push_is_not_overwritten(
     # An item that will get a new field value: in progress, so its WIP age moves daily.
     target = next(i.id for i in data.items() if i.state == "Active" and i.id in _bot_comments(ado))
     data.clock.advance(days=1)
-    store = Store(engine)
-    with AzureDevOpsConnector(config) as connector:
-        assert sync_connector(connector, store).status == "success"
     rules, _ = load_policies(tmp_path)
-    refresh = refresh_kpis(engine, KpiConfig(), rules=rules, now=data.clock.now)
+    refresh = sync_and_refresh(config, engine, rules, data.clock.now)
     person = data.people[0]
     data.update(target, {"System.Title": "Renamed by a person"}, by=person)  # after the sync
     ado.reset_log()
-    racing = push_connector(config, engine, refresh.run, refresh.findings, now=data.clock.now)
+    racing = push(config, engine, refresh, data.clock.now)
     # deferred, not failed: expected when people work, and written by the next cycle
     assert (racing.deferred, racing.failed, racing.errors) == (1, 0, [])
     assert racing.ok

@@ -12,10 +12,6 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, update
 
-from connectors.registry import connector_for_kind
-from pmo_sync.evaluation.refresh import refresh_kpis
-from pmo_sync.governance.policy import RuleConfig, load_policies
-from pmo_sync.kpi.config import KpiConfig
 from pmo_sync.sandbox.ado import AdoSandbox
 from pmo_sync.sandbox.audit import (
     DUPLICATE_COMMENT,
@@ -43,19 +39,11 @@ from pmo_sync.sandbox.audit import (
 from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.sandbox.trello import TrelloSandbox
 from pmo_sync.store.models import WorkItemRow
-from pmo_sync.store.repository import Store
-from pmo_sync.sync import sync_connector
-from pmo_sync.writeback.service import push_connector
+
+from .cycles import load_rules, service_cycle
 
 JIRA_FIELDS = {"cycle_time_days": "Cycle time (days)", "wip_age_days": "WIP age (days)"}
 ADO_FIELDS = {"cycle_time_days": "Custom.CycleTimeDays", "wip_age_days": "Custom.WipAgeDays"}
-POLICY = """
-rules:
-  - id: estimate-committed
-    rule: missing_estimate
-  - id: in-progress-assignee
-    rule: missing_assignee
-"""
 WRITEBACK = {"enabled": True, "comments": True}
 
 
@@ -151,25 +139,12 @@ def test_the_truth_survives_json() -> None:
 
 
 @pytest.fixture
-def rules(tmp_path: Path) -> list[RuleConfig]:
-    (tmp_path / "policies").mkdir()
-    (tmp_path / "policies" / "rules.yaml").write_text(POLICY, encoding="utf-8")
-    loaded, errors = load_policies(tmp_path)
-    assert errors == []
-    return list(loaded)
-
-
-@pytest.fixture
-def cycle(engine: Engine, rules: list[RuleConfig]) -> Callable[[Any, datetime], None]:
+def cycle(engine: Engine, tmp_path: Path) -> Callable[[Any, datetime], None]:
     """Sync, KPIs and findings as of `now`, push: what a service cycle does."""
-    store = Store(engine)
+    rules = load_rules(tmp_path)
 
     def run(config: Any, now: datetime) -> None:
-        with connector_for_kind(config.kind)(config) as connector:
-            summary = sync_connector(connector, store)
-        assert summary.status == "success", summary.errors
-        refresh = refresh_kpis(engine, KpiConfig(), rules=rules, now=now)
-        pushed = push_connector(config, engine, refresh.run, refresh.findings, now=now)
+        pushed = service_cycle(config, engine, rules, now)
         assert pushed.ok and pushed.done > 0, pushed.errors
 
     return run

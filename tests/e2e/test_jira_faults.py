@@ -14,7 +14,7 @@ from pmo_sync.store.models import ItemChangeRow, WorkItemRow
 from pmo_sync.store.repository import Store
 from pmo_sync.sync import RunSummary, sync_all
 
-from .conftest import dump_tables
+from ..schema_helpers import dump_tables
 
 SEARCH = "/rest/api/2/search/jql"
 COUNT = "/rest/api/2/search/approximate-count"

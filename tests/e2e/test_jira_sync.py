@@ -11,7 +11,6 @@ from sqlalchemy import Engine, select
 from connectors.jira import JiraConfig
 from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.store.models import (
-    ItemChangeRow,
     SprintItemRow,
     SprintRow,
     SyncRunRow,
@@ -20,7 +19,7 @@ from pmo_sync.store.models import (
 from pmo_sync.store.repository import Store
 from pmo_sync.sync import RunSummary
 
-from .conftest import dump_tables
+from ..schema_helpers import dump_tables, stored_changes, stored_items
 
 SEARCH = "/rest/api/2/search/jql"
 COUNT = "/rest/api/2/search/approximate-count"
@@ -35,25 +34,6 @@ def _category(path: str) -> str:
     if path == "/rest/agile/1.0/board":
         return "boards"
     return path
-
-
-def _stored_items(engine: Engine) -> dict[str, WorkItemRow]:
-    with engine.connect() as conn:
-        return {row.external_id: row for row in conn.execute(select(WorkItemRow))}
-
-
-def _changes(engine: Engine, field: str) -> dict[str, list[tuple]]:
-    query = (
-        select(WorkItemRow.external_id, ItemChangeRow)
-        .join(WorkItemRow, WorkItemRow.id == ItemChangeRow.item_id)
-        .where(ItemChangeRow.field == field)
-        .order_by(ItemChangeRow.at, ItemChangeRow.change_id)
-    )
-    result: dict[str, list[tuple]] = {}
-    with engine.connect() as conn:
-        for row in conn.execute(query):
-            result.setdefault(row.external_id, []).append(row)
-    return result
 
 
 def _stays(engine: Engine) -> dict[str, list[tuple]]:
@@ -81,9 +61,9 @@ def test_full_sync_stores_every_issue_change_and_sprint_stay_exactly(
     issues = list(jira_sandbox.dataset.issues)
     assert (summary.items_seen, summary.items_inserted) == (len(issues), len(issues)) == (300, 300)
 
-    items = _stored_items(engine)
-    statuses = _changes(engine, "status")
-    estimates = _changes(engine, "estimate")
+    items = stored_items(engine)
+    statuses = stored_changes(engine, "status")
+    estimates = stored_changes(engine, "estimate")
     stays = _stays(engine)
     assert set(items) == {issue.id for issue in issues}
     for issue in issues:
@@ -226,13 +206,13 @@ def test_incremental_sync_fetches_only_what_changed_and_marks_deletions(
     assert paths[0] == SEARCH and paths.count(SEARCH) == 2  # the changes, then the id census
     assert COUNT in paths
 
-    items = _stored_items(engine)
+    items = stored_items(engine)
     assert items[created.id].key == created.key
     assert items[open_issue.id].status == "In Progress"
     assert items[open_issue.id].estimate == 8.0
     assert items[deleted_id].deleted_at is not None
     assert items[moved_id].deleted_at is not None
-    statuses = _changes(engine, "status")[open_issue.id]
+    statuses = stored_changes(engine, "status")[open_issue.id]
     assert [(c.from_value, c.to_value) for c in statuses][-1:] == [("To Do", "In Progress")]
     live = [row for row in items.values() if row.deleted_at is None]
     in_scope = [i for i in data.issues if i.project_key in ("ABC", "DEF", "GHI")]
@@ -257,7 +237,7 @@ def test_overlap_window_sees_an_edit_made_in_the_last_minute(
     data.transition(second.key, "In Progress")
     summary = run_sync(config)
     assert summary.items_updated == 1  # `second`; `first` came back unchanged and was skipped
-    assert _stored_items(engine)[second.id].status == "In Progress"
+    assert stored_items(engine)[second.id].status == "In Progress"
 
 
 def test_run_is_recorded_and_bookmark_survives_a_failed_run(

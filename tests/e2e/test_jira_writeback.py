@@ -9,25 +9,16 @@ import pytest
 from sqlalchemy import Engine
 
 from connectors.jira import JiraConfig
-from pmo_sync.evaluation.refresh import refresh_kpis
-from pmo_sync.governance.policy import load_policies
-from pmo_sync.kpi.config import KpiConfig
 from pmo_sync.sandbox.jira.server import JiraSandbox
-from pmo_sync.sync import RunSummary
-from pmo_sync.writeback.service import PushSummary, push_connector
+from pmo_sync.writeback.service import PushSummary
+
+from .cycles import load_rules, service_cycle
 
 FIELDS = {
     "cycle_time_days": "Cycle time (days)",
     "wip_age_days": "WIP age (days)",
     "team_cycle_time_p85_days": "Team p85 cycle time (days)",
 }
-POLICY = """
-rules:
-  - id: estimate-committed
-    rule: missing_estimate
-  - id: in-progress-assignee
-    rule: missing_assignee
-"""
 
 
 @pytest.fixture
@@ -45,26 +36,18 @@ def writeback_sandbox(jira_sandbox: JiraSandbox) -> JiraSandbox:
 def cycle(
     writeback_sandbox: JiraSandbox,
     make_config: Callable[..., JiraConfig],
-    run_sync: Callable[..., RunSummary],
     engine: Engine,
     tmp_path: Path,
 ) -> Callable[..., PushSummary]:
     """One service cycle: sync, KPIs and findings as of the sandbox's clock, push."""
-    (tmp_path / "policies").mkdir()
-    (tmp_path / "policies" / "rules.yaml").write_text(POLICY, encoding="utf-8")
-    rules, errors = load_policies(tmp_path)
-    assert errors == []
+    rules = load_rules(tmp_path)
     config = make_config(
         writeback_sandbox, writeback={"enabled": True, "fields": FIELDS, "comments": True}
     )
 
     def run(*, dry_run: bool = False) -> PushSummary:
-        assert run_sync(config).status == "success"
         now = writeback_sandbox.dataset.clock.now
-        refresh = refresh_kpis(engine, KpiConfig(), rules=rules, now=now)
-        return push_connector(
-            config, engine, refresh.run, refresh.findings, dry_run=dry_run, now=now
-        )
+        return service_cycle(config, engine, rules, now, dry_run=dry_run)
 
     return run
 

@@ -23,20 +23,17 @@ from sqlalchemy import Engine, select
 
 from connectors.azure_devops import AzureDevOpsConfig
 from connectors.jira import JiraConfig
-from connectors.registry import connector_for_kind
 from connectors.trello import TrelloConfig
 from connectors.trello.provision import provision
-from pmo_sync.evaluation.refresh import KpiRefresh, refresh_kpis
-from pmo_sync.governance.policy import load_policies
-from pmo_sync.kpi.config import KpiConfig
+from pmo_sync.evaluation.refresh import KpiRefresh
 from pmo_sync.sandbox.ado import AdoSandbox
 from pmo_sync.sandbox.harness import RecordedRequest
 from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.sandbox.trello import TrelloSandbox
 from pmo_sync.store.models import WritebackLedgerRow
-from pmo_sync.store.repository import Store
-from pmo_sync.sync import sync_connector
-from pmo_sync.writeback.service import PushSummary, push_connector
+from pmo_sync.writeback.service import PushSummary
+
+from .cycles import load_rules, push, sync_and_refresh
 
 POLICY = """
 rules:
@@ -279,33 +276,25 @@ def make_tracker(
 
 @pytest.fixture
 def rules(tmp_path: Path) -> list[Any]:
-    (tmp_path / "policies").mkdir()
-    (tmp_path / "policies" / "rules.yaml").write_text(POLICY, encoding="utf-8")
-    loaded, errors = load_policies(tmp_path)
-    assert errors == []
-    return list(loaded)
+    return load_rules(tmp_path, POLICY)
 
 
 # -- steps ----------------------------------------------------------------------------------------
 
 
 def _sync(tracker: Tracker, engine: Engine, rules: list[Any]) -> KpiRefresh:
-    with connector_for_kind(tracker.config.kind)(tracker.config) as connector:
-        summary = sync_connector(connector, Store(engine))
-    assert summary.status == "success", summary.errors
-    return refresh_kpis(engine, KpiConfig(), rules=rules, now=tracker.clock.now)
+    return sync_and_refresh(tracker.config, engine, rules, tracker.clock.now)
 
 
 def _push(
     tracker: Tracker, engine: Engine, refresh: KpiRefresh, *, dry_run: bool = False
 ) -> PushSummary:
-    return push_connector(
+    return push(
         tracker.config,
         engine,
-        refresh.run,
-        refresh.findings,
+        refresh,
+        tracker.clock.now,
         dry_run=dry_run,
-        now=tracker.clock.now,
         sleep=lambda seconds: None,
     )
 

@@ -25,7 +25,7 @@ from pmo_sync.store.models import Base, ItemChangeRow, WorkItemRow
 from pmo_sync.store.repository import Store
 from pmo_sync.sync import RunSummary, sync_connector
 
-from .conftest import dump_tables
+from ..schema_helpers import dump_tables
 
 HTML_ADVICE = "instead of JSON: the URL may point at a login page, a proxy or the wrong host"
 

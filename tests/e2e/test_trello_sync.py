@@ -9,7 +9,7 @@ with a second reading of the same actions.
 from __future__ import annotations
 
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -21,10 +21,10 @@ from connectors.trello import TrelloConfig
 from connectors.trello.convert import ACTION_FILTERS
 from pmo_sync.sandbox.trello import TrelloDataset, TrelloSandbox
 from pmo_sync.sandbox.trello.generator import HEAVY_CARD, Card
-from pmo_sync.store.models import ItemChangeRow, SprintItemRow, SprintRow, WorkItemRow
+from pmo_sync.store.models import SprintItemRow, SprintRow, WorkItemRow
 from pmo_sync.sync import RunSummary
 
-from .conftest import dump_tables
+from ..schema_helpers import dump_tables, stored_changes, stored_items
 
 
 @pytest.fixture
@@ -32,22 +32,6 @@ def trello() -> Iterator[TrelloSandbox]:
     tag = uuid.uuid4().hex[:12]  # credentials of its own: the client paces each process-wide
     with TrelloSandbox(key=f"key-{tag}", token=f"token-{tag}") as sandbox:
         yield sandbox
-
-
-def _items(engine: Engine) -> dict[str, Any]:
-    with engine.connect() as conn:
-        return {r.external_id: r for r in conn.execute(select(WorkItemRow.__table__))}
-
-
-def _changes(engine: Engine, field: str) -> dict[str, list[Any]]:
-    items = {v.id: k for k, v in _items(engine).items()}
-    result: dict[str, list[Any]] = defaultdict(list)
-    table = ItemChangeRow.__table__
-    with engine.connect() as conn:
-        rows = conn.execute(select(table).where(table.c.field == field).order_by(table.c.at))
-        for row in rows:
-            result[items[row.item_id]].append(row)
-    return result
 
 
 def _list_names(ds: TrelloDataset) -> dict[str, str]:
@@ -82,13 +66,13 @@ def test_full_sync_stores_every_card_and_every_list_move_exactly(
     cards = list(ds.cards(include_deleted=True))
     live = [c for c in cards if not c.deleted]
     assert len(live) < len(cards)  # the sandbox deleted some
-    items = _items(engine)
+    items = stored_items(engine)
     assert set(items) == {c.id for c in live}  # deleted cards are never stored
     names = _list_names(ds)
     boards = {b.id: b.name for b in ds.boards}
-    moves = _changes(engine, "status")
-    estimates = _changes(engine, "estimate")
-    sprints = _changes(engine, "sprint")
+    moves = stored_changes(engine, "status")
+    estimates = stored_changes(engine, "estimate")
+    sprints = stored_changes(engine, "sprint")
     compared = 0
     for card in live:
         row = items[card.id]
@@ -128,7 +112,7 @@ def test_a_card_with_more_than_1000_actions_is_complete(
     heavy = trello.dataset.card_at(HEAVY_CARD)
     assert heavy is not None and len(heavy.live_actions) > 1000
     sync(trello_config(trello))
-    moves = _changes(engine, "status")[heavy.id]
+    moves = stored_changes(engine, "status")[heavy.id]
     assert len(moves) == len([m for m in heavy.list_moves if m.from_list]) > 300
     assert moves[0].change_id == heavy.list_moves[1].action_id + ":status"
     pages = [p for p in _requests(trello) if p.endswith("/actions")]
@@ -250,13 +234,13 @@ def test_incremental_sync_reads_only_new_actions_and_marks_archived_and_deleted(
         f"GET /1/cards/{archived.id}/actions": _pages(ds.card(archived.id)),
     })  # fmt: skip
     assert moved.n == HEAVY_CARD and _pages(ds.card(moved.id)) == 2
-    items = _items(engine)
+    items = stored_items(engine)
     assert items[moved.id].status == target.name
     assert items[archived.id].archived is True
     assert items[deleted.id].deleted_at is not None
     assert items[new.id].status == "To Do" and items[new.id].team == "Team Beta"
     assert summary.items_deleted == 1
-    last_move = _changes(engine, "status")[moved.id][-1]
+    last_move = stored_changes(engine, "status")[moved.id][-1]
     assert (last_move.change_id, last_move.to_value) == (
         ds.card(moved.id).list_moves[-1].action_id + ":status",
         target.name,
@@ -278,14 +262,14 @@ def test_board_move_and_copy_keep_the_history_across_boards(
     ds.move_card(card.id, "Review", board=beta, by=person)
     copy = ds.copy_card(card.id, "Backlog", board=alpha, by=person)
     sync(config)
-    items = _items(engine)
+    items = stored_items(engine)
     moved = ds.card(card.id)
     assert (items[card.id].team, items[card.id].status) == ("Team Beta", "Review")
     expected = [
         (m.action_id + ":status", m.to_list) for m in moved.list_moves if m.from_list is not None
     ]
     names = _list_names(ds)
-    stored = [(r.change_id, r.to_value) for r in _changes(engine, "status")[card.id]]
+    stored = [(r.change_id, r.to_value) for r in stored_changes(engine, "status")[card.id]]
     assert stored == [(cid, names[to]) for cid, to in expected]
     assert items[copy.id].status == "Backlog" and items[copy.id].team == "Team Alpha"
     with engine.connect() as conn:

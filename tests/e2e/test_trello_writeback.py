@@ -14,29 +14,19 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from connectors.trello import TrelloConfig, TrelloConnector
+from connectors.trello import TrelloConfig
 from connectors.trello.provision import provision
-from pmo_sync.evaluation.refresh import refresh_kpis
-from pmo_sync.governance.policy import load_policies
-from pmo_sync.kpi.config import KpiConfig
 from pmo_sync.sandbox.trello import TrelloSandbox
 from pmo_sync.store.models import WorkItemRow
-from pmo_sync.store.repository import Store
-from pmo_sync.sync import sync_connector
-from pmo_sync.writeback.service import PushSummary, push_connector
+from pmo_sync.writeback.service import PushSummary
+
+from .cycles import load_rules, service_cycle
 
 FIELDS = {
     "cycle_time_days": "Cycle time (days)",
     "wip_age_days": "WIP age (days)",
     "team_cycle_time_p85_days": "Team p85 cycle time (days)",
 }
-POLICY = """
-rules:
-  - id: estimate-committed
-    rule: missing_estimate
-  - id: in-progress-assignee
-    rule: missing_assignee
-"""
 
 
 @pytest.fixture
@@ -75,21 +65,10 @@ def cycle(
     trello: TrelloSandbox, config: TrelloConfig, engine: Engine, tmp_path: Path
 ) -> Callable[..., PushSummary]:
     """One service cycle: sync, KPIs and findings as of the sandbox's clock, push."""
-    (tmp_path / "policies").mkdir()
-    (tmp_path / "policies" / "rules.yaml").write_text(POLICY, encoding="utf-8")
-    rules, errors = load_policies(tmp_path)
-    assert errors == []
-    store = Store(engine)
+    rules = load_rules(tmp_path)
 
     def run(*, dry_run: bool = False) -> PushSummary:
-        with TrelloConnector(config) as connector:
-            summary = sync_connector(connector, store)
-            assert summary.status == "success", summary.errors
-        now = trello.dataset.clock.now
-        refresh = refresh_kpis(engine, KpiConfig(), rules=rules, now=now)
-        return push_connector(
-            config, engine, refresh.run, refresh.findings, dry_run=dry_run, now=now
-        )
+        return service_cycle(config, engine, rules, trello.dataset.clock.now, dry_run=dry_run)
 
     return run
 

@@ -12,13 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.store.cycles import iter_cycles
-from pmo_sync.store.engine import make_engine, upgrade
-from pmo_sync.store.models import ItemChangeRow, WorkItemRow
 
+from ..schema_helpers import migrated_engine, stored_changes, stored_items
 from .serve_helpers import (
     ServeProcess,
     ok_cycles,
@@ -41,8 +40,7 @@ def jira() -> Iterator[JiraSandbox]:
 @pytest.fixture
 def sqlite_store(tmp_path: Path) -> Iterator[tuple[str, Engine]]:
     url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
-    engine = make_engine(url)
-    upgrade(engine)
+    engine = migrated_engine(url)
     yield url, engine
     engine.dispose()
 
@@ -67,17 +65,11 @@ def _get(url: str) -> tuple[int, bytes]:
 
 def _assert_store_equals_sandbox(engine: Engine, jira: JiraSandbox) -> None:
     issues = list(jira.dataset.issues)
-    with engine.connect() as conn:
-        items = {r.external_id: r for r in conn.execute(select(WorkItemRow))}
-        changes: dict[str, list[tuple]] = {}
-        query = (
-            select(WorkItemRow.external_id, ItemChangeRow)
-            .join(WorkItemRow, WorkItemRow.id == ItemChangeRow.item_id)
-            .where(ItemChangeRow.field == "status")
-            .order_by(ItemChangeRow.at, ItemChangeRow.change_id)
-        )
-        for row in conn.execute(query):
-            changes.setdefault(row.external_id, []).append((row.at, row.from_value, row.to_value))
+    items = stored_items(engine)
+    changes = {
+        key: [(r.at, r.from_value, r.to_value) for r in rows]
+        for key, rows in stored_changes(engine, "status").items()
+    }
     assert set(items) == {issue.id for issue in issues}
     # (not `updated`: the last cycle's own push moves it after that cycle's sync read it)
     for issue in issues:
@@ -204,8 +196,7 @@ def test_sighup_keeps_the_old_config_on_a_bad_file_and_takes_a_good_one(
 def test_two_replicas_on_postgresql_never_overlap_one_connectors_cycles(
     jira: JiraSandbox, store_url: str, tmp_path: Path, running: list[ServeProcess]
 ) -> None:
-    engine = make_engine(store_url)
-    upgrade(engine)
+    engine = migrated_engine(store_url)
     try:
         config_dir = tmp_path / "config"
         write_jira_config(config_dir, jira.url, jira.email, seconds=1)
