@@ -13,11 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "Census",
     "ChangeField",
+    "CheckItem",
     "ItemBundle",
     "ItemChange",
     "SprintMembership",
@@ -44,6 +45,13 @@ class ChangeField(StrEnum):
     ESTIMATE = "estimate"
     ASSIGNEE = "assignee"
     FLAGGED = "flagged"
+
+
+class CheckItem(NamedTuple):
+    """One item of an item's checklist: its text and whether it is checked off."""
+
+    text: str
+    checked: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +88,21 @@ class WorkItemRecord:
     """Taken off the board without being deleted (a Trello card archived). It stays in the
     store and its history keeps counting; an archived item that never finished is no longer
     work in progress."""
+    description: str | None = None
+    """The description as plain text, each connector flattening its tracker's markup (Jira's
+    ADF document or wiki text, Azure DevOps HTML, Trello markdown) into lines: a heading as
+    ``h<level>. text``, a list item as ``* text``; None when the tracker has no description."""
+    acceptance_criteria: str | None = None
+    """The tracker's acceptance-criteria field as plain text, where it has one (Azure DevOps
+    `Microsoft.VSTS.Common.AcceptanceCriteria`, a Jira field named in the connector's
+    config); None when it has none or it is not set."""
+    parent_type: str | None = None
+    """The parent's normalised type (as `item_type`) when the tracker says it with the item
+    (Jira's `parent.fields.issuetype`); None otherwise, and the store's record of the parent
+    tells (`pmo_sync.governance.facts.link_parents`)."""
+    checklist: tuple[CheckItem, ...] = ()
+    """The item's checklist items in the tracker's order: a Trello card's checklists one after
+    the other, a Jira or Azure DevOps checklist field named in the connector's config."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,9 @@ class AzureDevOpsConfig(ConnectorConfig):
     `teams` limits the sync to those teams' area paths (default: every team of
     the project); `area_paths` names them directly instead. The estimate comes
     from `estimate_field` (default: Story Points, else Effort, else Size, the
-    first that the work item has).
+    first that the work item has). Acceptance criteria are read from
+    `Microsoft.VSTS.Common.AcceptanceCriteria`; a checklist from `checklist_field`
+    (Azure DevOps has no checklist field of its own).
     """
 
     kind: Literal["azure_devops"] = "azure_devops"
@@ -39,6 +41,11 @@ class AzureDevOpsConfig(ConnectorConfig):
         default_factory=lambda: ["User Story", "Product Backlog Item", "Bug", "Task", "Feature"]
     )
     estimate_field: str | None = None
+    checklist_field: str | None = Field(
+        default=None,
+        description="a field's reference name (Custom.Checklist) holding a checklist: text or "
+        "HTML, one item a line or list item ([x] done, [ ] to do)",
+    )
     state_map: dict[str, Stage] = Field(default_factory=dict)
     wiql_cap: int = Field(default=20_000, ge=100, le=20_000)
     overlap_minutes: int = Field(default=10, ge=0, le=24 * 60)

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
+from connectors.richtext import checklist_items, text_or_none, written_text
 from pmo_sync.domain import (
     ChangeField,
     ItemBundle,
@@ -35,6 +36,7 @@ from pmo_sync.domain import (
 )
 
 __all__ = [
+    "ACCEPTANCE_CRITERIA_FIELD",
     "CATEGORY_STAGE",
     "HISTORY_FIELDS",
     "AdoContext",
@@ -63,6 +65,8 @@ _TYPES = {
     "epic": "epic",
 }
 BLOCKED_TAG = "blocked"
+ACCEPTANCE_CRITERIA_FIELD = "Microsoft.VSTS.Common.AcceptanceCriteria"
+"""The Agile and Scrum processes' rich-text acceptance-criteria field (user stories, PBIs)."""
 
 
 def parse_ado_datetime(value: Any) -> datetime | None:
@@ -112,6 +116,7 @@ class AdoContext:
     estimate_fields: Sequence[str]
     state_map: Mapping[str, Stage] = field(default_factory=dict)
     bot: str | None = None
+    checklist_field: str | None = None  # the config's `checklist_field`, a reference name
 
     def team(self, area_path: str) -> str | None:
         best = None
@@ -317,6 +322,9 @@ def convert_revisions(
         resolved=resolved if stage is Stage.DONE else None,
         last_activity=last_activity,
         revision=int(revs[-1].get("rev") or last["System.Rev"]),
+        description=text_or_none(last.get("System.Description")),
+        acceptance_criteria=written_text(last.get(ACCEPTANCE_CRITERIA_FIELD)),
+        checklist=checklist_items(last.get(ctx.checklist_field)) if ctx.checklist_field else (),
     )
     raw = {"id": item_id, "fields": dict(last)}
     return ItemBundle(item=item, changes=changes, memberships=stays, raw=raw)

@@ -155,6 +155,7 @@ class AdoRunState:
             estimate_fields=estimate,
             state_map=config.state_map,
             bot=config.writeback.ignored_account(self.api_user),
+            checklist_field=config.checklist_field,
         )
 
 
@@ -267,7 +268,8 @@ class WorkItemsStream(Stream):
 
     def _fields(self) -> list[str]:
         estimate = [self.config.estimate_field] if self.config.estimate_field else []
-        return [*REVISION_FIELDS, *(estimate or DEFAULT_ESTIMATE_FIELDS)]
+        checklist = [self.config.checklist_field] if self.config.checklist_field else []
+        return [*REVISION_FIELDS, *(estimate or DEFAULT_ESTIMATE_FIELDS), *checklist]
 
     def _in_scope(self, fields: dict[str, Any], paths: list[str] | None) -> bool:
         types = {t.lower() for t in self.config.work_item_types}

@@ -96,9 +96,14 @@ class JiraConnector(Connector):
 
     def _check_fields(self, report: CheckReport) -> None:
         try:
-            ids = find_field_ids(self.client.fields(), self.config.story_points_field)
+            ids = find_field_ids(
+                self.client.fields(),
+                self.config.story_points_field,
+                acceptance_criteria=self.config.acceptance_criteria_field,
+                checklist=self.config.checklist_field,
+            )
         except LookupError as exc:
-            report.add("story points field", False, str(exc))
+            report.add("fields", False, str(exc))
             return
         except ConnectorError as exc:
             report.add("fields", False, str(exc))
@@ -117,6 +122,13 @@ class JiraConnector(Connector):
             else "no story-point field found by name; set `story_points_field`",
             "warning",
         )
+        for label, setting, found in (
+            ("acceptance criteria field", self.config.acceptance_criteria_field,
+             ids.acceptance_criteria),
+            ("checklist field", self.config.checklist_field, ids.checklist),
+        ):  # fmt: skip
+            if setting:
+                report.add(label, True, f"{setting} is {found}")
 
     def _check_project(self, report: CheckReport, project: str) -> None:
         wanted = [*READ_PERMISSIONS, *WRITE_PERMISSIONS]

@@ -31,6 +31,16 @@ class JiraConfig(ConnectorConfig):
     story_points_field: str | None = Field(
         default=None, description="field id (customfield_10016) or name (Story Points)"
     )
+    acceptance_criteria_field: str | None = Field(
+        default=None,
+        description="a paragraph field holding acceptance criteria: id (customfield_10050) or "
+        "name (Acceptance Criteria); Jira has no standard one",
+    )
+    checklist_field: str | None = Field(
+        default=None,
+        description="a field holding a checklist, id or name: a checklist app's field (a list "
+        "of {name, checked}) or text, one item a line (- [x] done, - [ ] to do)",
+    )
     status_map: dict[str, Stage] = Field(default_factory=dict)
     team_by: Literal["board", "project"] = "board"
     page_size: int = Field(default=100, ge=1, le=5000)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors.richtext import checklist_items, text_or_none, written_text
 from pmo_sync.domain import (
     ChangeField,
     ItemBundle,
@@ -67,11 +68,20 @@ class JiraFieldIds:
     flagged: str | None
     story_points_name: str | None = None
     clause_names: Mapping[str, str] = field(default_factory=dict)
+    acceptance_criteria: str | None = None
+    """The configured acceptance-criteria field (`acceptance_criteria_field`), if any."""
+    checklist: str | None = None
+    """The configured checklist field (`checklist_field`), if any."""
 
     def bulk_field_ids(self) -> list[str]:
         """The field ids worth fetching full histories for (bulk changelog takes ≤ 10)."""
         ids = ["status", "assignee", self.sprint, self.story_points, self.flagged]
         return [i for i in ids if i]
+
+    def search_field_ids(self) -> list[str]:
+        """The site's own fields an issue search asks for, beside the system ones."""
+        ids = (self.sprint, self.story_points, self.flagged, self.acceptance_criteria)
+        return [i for i in (*ids, self.checklist) if i]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -80,6 +90,8 @@ class JiraFieldIds:
             "flagged": self.flagged,
             "story_points_name": self.story_points_name,
             "clause_names": dict(self.clause_names),
+            "acceptance_criteria": self.acceptance_criteria,
+            "checklist": self.checklist,
         }
 
     @classmethod
@@ -90,17 +102,43 @@ class JiraFieldIds:
             flagged=data.get("flagged"),
             story_points_name=data.get("story_points_name"),
             clause_names=dict(data.get("clause_names", {})),
+            acceptance_criteria=data.get("acceptance_criteria"),
+            checklist=data.get("checklist"),
         )
 
 
-def find_field_ids(fields: Iterable[Mapping[str, Any]], story_points: str | None) -> JiraFieldIds:
+def _configured(
+    setting: str, wanted: str | None, by_id: Mapping[str, Any], by_name: Mapping[str, Any]
+) -> Mapping[str, Any] | None:
+    """A field the config names by id or name; LookupError when this Jira has no such field."""
+    if not wanted:
+        return None
+    found = by_id.get(wanted) or by_name.get(wanted.lower())
+    if found is None:
+        raise LookupError(
+            f"{setting} {wanted!r} is neither a field id nor a field name this Jira knows"
+        )
+    return found
+
+
+def find_field_ids(
+    fields: Iterable[Mapping[str, Any]],
+    story_points: str | None,
+    *,
+    acceptance_criteria: str | None = None,
+    checklist: str | None = None,
+) -> JiraFieldIds:
     """Find the Sprint, story-point and Flagged fields in `GET /field` by schema, then by name.
 
-    `story_points` from the config wins; it may be a field id or a field name.
+    `story_points` from the config wins; it may be a field id or a field name. The
+    acceptance-criteria and checklist fields are only the configured ones (Jira has no
+    standard field for either), by id or name.
     """
     fields = list(fields)
     by_id = {f["id"]: f for f in fields}
     by_name = {str(f.get("name", "")).lower(): f for f in fields}
+    criteria = _configured("acceptance_criteria_field", acceptance_criteria, by_id, by_name)
+    checks = _configured("checklist_field", checklist, by_id, by_name)
 
     def schema_custom(f: Mapping[str, Any]) -> str:
         return str((f.get("schema") or {}).get("custom", ""))
@@ -123,7 +161,7 @@ def find_field_ids(fields: Iterable[Mapping[str, Any]], story_points: str | None
             points = next((f for f in fields if schema_custom(f) == STORY_POINT_SCHEMAS[0]), None)
 
     flagged = next((by_name[n] for n in FLAGGED_NAMES if n in by_name), None)
-    wanted = {f["id"] for f in (sprint, points, flagged) if f}
+    wanted = {f["id"] for f in (sprint, points, flagged, criteria, checks) if f}
     clauses = {
         name: f["id"]
         for f in fields
@@ -136,6 +174,8 @@ def find_field_ids(fields: Iterable[Mapping[str, Any]], story_points: str | None
         flagged=flagged["id"] if flagged else None,
         story_points_name=points.get("name") if points else None,
         clause_names=clauses,
+        acceptance_criteria=criteria["id"] if criteria else None,
+        checklist=checks["id"] if checks else None,
     )
 
 
@@ -189,6 +229,19 @@ def _item_type(issuetype: Mapping[str, Any]) -> str:
     if issuetype.get("subtask"):
         return "subtask"
     return _TYPE_NAMES.get(str(issuetype.get("name", "")).lower(), "other")
+
+
+def _parent_type(parent: Mapping[str, Any]) -> str | None:
+    """The parent's normalised type, from the type Jira sends with the parent's reference."""
+    issuetype = (parent.get("fields") or {}).get("issuetype")
+    return _item_type(issuetype) if isinstance(issuetype, Mapping) else None
+
+
+def _criteria(fields: Mapping[str, Any], ids: JiraFieldIds) -> str | None:
+    """The acceptance-criteria field's text (a paragraph field: ADF, or wiki text on v2)."""
+    if not ids.acceptance_criteria:
+        return None
+    return written_text(fields.get(ids.acceptance_criteria))
 
 
 def _float(value: Any) -> float | None:
@@ -394,6 +447,10 @@ def convert_issue(
         updated=updated,
         resolved=parse_jira_datetime(fields.get("resolutiondate")),
         last_activity=_last_activity(created, histories, ctx.bot_account_id),
+        description=text_or_none(fields.get("description")),
+        acceptance_criteria=_criteria(fields, ids),
+        parent_type=_parent_type(parent),
+        checklist=checklist_items(fields.get(ids.checklist)) if ids.checklist else (),
     )
     histories = list(histories)
     changes = item_changes(external_id, histories, ids)

@@ -188,7 +188,10 @@ class SiteStream(Stream):
         self.state.account_id = me.get("accountId") or me.get("name")
         try:
             self.state.field_ids = find_field_ids(
-                self.client.fields(), self.config.story_points_field
+                self.client.fields(),
+                self.config.story_points_field,
+                acceptance_criteria=self.config.acceptance_criteria_field,
+                checklist=self.config.checklist_field,
             )
         except LookupError as exc:
             raise ConnectorError(str(exc)) from None
@@ -267,7 +270,7 @@ class IssuesStream(Stream):
             "summary", "issuetype", "status", "project", "created", "updated",
             "resolutiondate", "assignee", "labels", "parent", "description",
         ]  # fmt: skip
-        return base + [f for f in (ids.sprint, ids.story_points, ids.flagged) if f]
+        return base + ids.search_field_ids()
 
     def records(self, context: StreamContext) -> Iterator[ItemBundle]:
         assert self.state.field_ids is not None and self.state.time_zone is not None

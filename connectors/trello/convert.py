@@ -33,9 +33,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors.richtext import text_or_none
 from connectors.trello.config import EstimateSource, SprintSource
 from pmo_sync.domain import (
     ChangeField,
+    CheckItem,
     ItemBundle,
     ItemChange,
     SprintMembership,
@@ -52,6 +54,7 @@ __all__ = [
     "FieldInfo",
     "ListInfo",
     "TrelloContext",
+    "card_checklist",
     "card_id_of",
     "convert_card",
     "convert_list",
@@ -520,6 +523,28 @@ def parent_of(card: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _pos(value: Mapping[str, Any]) -> float:
+    try:
+        return float(value.get("pos") or 0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def card_checklist(card: Mapping[str, Any]) -> tuple[CheckItem, ...]:
+    """The items of the card's checklists (`checklists=all` on the card listing), checklist by
+    checklist and item by item in their board order (`pos`); an item is checked when its
+    `state` is `complete`."""
+    items: list[CheckItem] = []
+    checklists = [c for c in card.get("checklists") or [] if isinstance(c, Mapping)]
+    for checklist in sorted(checklists, key=_pos):
+        check_items = [i for i in checklist.get("checkItems") or [] if isinstance(i, Mapping)]
+        for item in sorted(check_items, key=_pos):
+            text = str(item.get("name") or "").strip()
+            if text:
+                items.append(CheckItem(text, item.get("state") == "complete"))
+    return tuple(items)
+
+
 def _num(value: float | None) -> str | None:
     return None if value is None else repr(float(value))
 
@@ -527,10 +552,11 @@ def _num(value: float | None) -> str | None:
 def convert_card(
     card: Mapping[str, Any], actions: Iterable[Mapping[str, Any]], ctx: TrelloContext
 ) -> ItemBundle:
-    """A card (`GET /boards/{id}/cards/all` with `customFieldItems`) and its actions → its
-    record and whole history. Raises ValueError for a card without id or board, or an
-    action without the id, type, date or card every Trello action has (converting without
-    it would replace the card's stored history with a shorter one)."""
+    """A card (`GET /boards/{id}/cards/all` with `customFieldItems`, `attachments` and
+    `checklists`) and its actions → its record and whole history. Raises ValueError for a
+    card without id or board, or an action without the id, type, date or card every Trello
+    action has (converting without it would replace the card's stored history with a
+    shorter one)."""
     if not card.get("id") or not card.get("idBoard"):
         raise ValueError("a card without id or idBoard")
     actions = list(actions)
@@ -634,9 +660,10 @@ def convert_card(
         resolved=(resolved or created) if stage is Stage.DONE else None,
         last_activity=last_activity,
         archived=bool(card.get("closed")),
+        description=text_or_none(card.get("desc")),
+        checklist=card_checklist(card),
     )
-    # the store's raw shape, {"id", "fields"} as for the other trackers: the governance rules
-    # read the description (`desc`) from it
+    # the store's raw shape, {"id", "fields"} as for the other trackers
     keep = ("idShort", "shortLink", "idBoard", "idList", "closed", "desc", "idMembers")
     raw = {"id": card_id, "fields": {k: card.get(k) for k in keep}}
     return ItemBundle(item=item, changes=changes, memberships=stays, raw=raw)

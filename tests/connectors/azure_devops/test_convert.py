@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,9 +14,10 @@ from connectors.azure_devops.convert import (
     convert_iteration,
     convert_revisions,
     convert_state,
+    hold_revision,
     parse_ado_datetime,
 )
-from pmo_sync.domain import ChangeField, SprintMembership, Stage
+from pmo_sync.domain import ChangeField, CheckItem, SprintMembership, Stage
 
 from ...api_samples import api_sample
 
@@ -154,6 +156,55 @@ def test_history_becomes_changes_stays_and_a_final_done() -> None:
     assert item.last_activity == utc(2026, 3, 14, 10)  # …but not a person's activity
     assert item.url == "https://dev.azure.com/contoso/Fabrikam/_workitems/edit/42"
     assert all(c.field is not ChangeField.FLAGGED or c.author for c in bundle.changes)
+
+
+# Rich text as the web editor saves it: divs, a bold line, a list, entities.
+DESCRIPTION_HTML = (
+    "<div>As a shopper I want to pay by card so that I can check out</div>"
+    "<div><br></div><div><b>Notes</b></div><div>Card data never touches our servers&nbsp;"
+    "(PCI)</div>"
+)
+CRITERIA_HTML = (
+    "<ul><li>Visa and Mastercard are accepted</li>"
+    "<li>A declined card shows the bank&#39;s reason</li></ul>"
+)
+CHECKLIST_HTML = "<div>[x] Code reviewed</div><div>[ ] Release notes written</div><div><br></div>"
+
+
+def test_the_latest_revision_gives_the_description_criteria_and_checklist() -> None:
+    """Read from the latest revision only (an earlier one may be held without them); the
+    parent's type is not in a revision: None, the store's record of the parent tells."""
+    ctx = replace(CTX, checklist_field="Custom.Checklist")
+    revisions = [
+        hold_revision(1, rev(1, "2026-03-02T09:00:00.123Z")["fields"], ctx.estimate_fields),
+        rev(2, "2026-03-03T10:00:00Z", **{
+            "System.Parent": 40,
+            "System.Description": DESCRIPTION_HTML,
+            "Microsoft.VSTS.Common.AcceptanceCriteria": CRITERIA_HTML,
+            "Custom.Checklist": CHECKLIST_HTML,
+        }),
+    ]  # fmt: skip
+    item = convert_revisions(revisions, ctx).item
+    assert item.description == (
+        "As a shopper I want to pay by card so that I can check out\n"
+        "Notes\n"
+        "Card data never touches our servers (PCI)"
+    )
+    assert item.acceptance_criteria == (
+        "* Visa and Mastercard are accepted\n* A declined card shows the bank's reason"
+    )
+    assert item.checklist == (
+        CheckItem("Code reviewed", True),
+        CheckItem("Release notes written", False),
+    )
+    assert (item.parent_key, item.parent_type) == ("40", None)
+    # Not configured, the checklist field is not read; an emptied criteria field is None.
+    emptied = rev(3, "2026-03-04T10:00:00Z", **{
+        "Microsoft.VSTS.Common.AcceptanceCriteria": "<div><br></div>",
+        "Custom.Checklist": CHECKLIST_HTML,
+    })  # fmt: skip
+    later = convert_revisions([*revisions, emptied], CTX).item
+    assert (later.description, later.acceptance_criteria, later.checklist) == (None, None, ())
 
 
 def test_states_and_iterations() -> None:

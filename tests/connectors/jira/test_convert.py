@@ -15,7 +15,7 @@ from connectors.jira.convert import (
     parse_jira_datetime,
     sprint_stays,
 )
-from pmo_sync.domain import ChangeField, ItemChange, SprintMembership, Stage
+from pmo_sync.domain import ChangeField, CheckItem, ItemChange, SprintMembership, Stage
 
 IDS = JiraFieldIds(
     sprint="customfield_10020",
@@ -101,6 +101,127 @@ def test_convert_issue_maps_every_field() -> None:
     assert item.updated == utc(2026, 3, 5, 22, 30)
     # never in a sprint change: in sprint 12 since creation
     assert bundle.memberships == [SprintMembership("10042", "12", utc(2026, 3, 2, 9), None)]
+
+
+# Jira Cloud (REST v3) keeps rich text as Atlassian Document Format: the story's description
+# with its acceptance criteria under a heading, a mention and a task list.
+ADF_DESCRIPTION = {
+    "type": "doc",
+    "version": 1,
+    "content": [
+        {"type": "paragraph", "content": [
+            {"type": "text", "text": "As a shopper I want to pay by card "},
+            {"type": "text", "text": "so that", "marks": [{"type": "strong"}]},
+            {"type": "text", "text": " I can check out"},
+        ]},
+        {"type": "heading", "attrs": {"level": 3},
+         "content": [{"type": "text", "text": "Acceptance criteria"}]},
+        {"type": "bulletList", "content": [
+            {"type": "listItem", "content": [{"type": "paragraph", "content": [
+                {"type": "text", "text": "Visa and Mastercard are accepted"}]}]},
+            {"type": "listItem", "content": [{"type": "paragraph", "content": [
+                {"type": "text", "text": "a declined card shows why, ask "},
+                {"type": "mention", "attrs": {"id": "acc-7", "text": "@Dana"}},
+            ]}]},
+        ]},
+    ],
+}  # fmt: skip
+# The parent as the search answers it: a reference with a few of the parent's own fields.
+PARENT = {
+    "id": "10040",
+    "key": "ABC-40",
+    "self": "https://acme.atlassian.net/rest/api/3/issue/10040",
+    "fields": {
+        "summary": "Checkout revamp",
+        "status": {"name": "In Progress", "statusCategory": {"key": "indeterminate"}},
+        "priority": {"id": "3", "name": "Medium"},
+        "issuetype": {"id": "10000", "name": "Epic", "subtask": False, "hierarchyLevel": 1},
+    },
+}
+# A paragraph custom field (Acceptance Criteria) holding an ADF task list, and a checklist
+# app's field ("Checklist for Jira": a list of items; a header is not an item).
+CRITERIA_ADF = {
+    "type": "doc",
+    "version": 1,
+    "content": [{"type": "taskList", "attrs": {"localId": "t1"}, "content": [
+        {"type": "taskItem", "attrs": {"localId": "t2", "state": "DONE"},
+         "content": [{"type": "text", "text": "Receipt is emailed"}]},
+        {"type": "taskItem", "attrs": {"localId": "t3", "state": "TODO"},
+         "content": [{"type": "text", "text": "Refund within 5 days"}]},
+    ]}],
+}  # fmt: skip
+CHECKLIST_APP = [
+    {"id": 1, "name": "Definition of done", "checked": False, "mandatory": False, "rank": 0,
+     "isHeader": True},
+    {"id": 2, "name": "Code reviewed", "checked": True, "mandatory": True, "rank": 1,
+     "status": {"id": "done", "name": "Done", "color": "green"}},
+    {"id": 3, "name": "Release notes written", "checked": False, "mandatory": False, "rank": 2},
+]  # fmt: skip
+IDS_WITH_CRITERIA = JiraFieldIds(
+    sprint="customfield_10020",
+    story_points="customfield_10016",
+    flagged="customfield_10021",
+    story_points_name="Story point estimate",
+    acceptance_criteria="customfield_10050",
+    checklist="customfield_10051",
+)
+
+
+def test_the_description_parent_type_criteria_and_checklist_in_the_record() -> None:
+    raw = raw_issue(
+        description=ADF_DESCRIPTION,
+        parent=PARENT,
+        customfield_10050=CRITERIA_ADF,
+        customfield_10051=CHECKLIST_APP,
+    )
+    ctx = IssueContext(CTX.base_url, IDS_WITH_CRITERIA, {}, {})
+    item = convert_issue(raw, [], ctx).item
+    assert item.description == (
+        "As a shopper I want to pay by card so that I can check out\n"
+        "h3. Acceptance criteria\n"
+        "* Visa and Mastercard are accepted\n"
+        "\n"  # a list item's paragraph and the item each end a line, as before
+        "* a declined card shows why, ask @Dana"
+    )
+    assert (item.parent_key, item.parent_type) == ("ABC-40", "epic")
+    assert item.acceptance_criteria == "* Receipt is emailed\n* Refund within 5 days"
+    assert item.checklist == (
+        CheckItem("Code reviewed", True),
+        CheckItem("Release notes written", False),
+    )
+    # Without the fields configured the same issue has neither.
+    plain = convert_issue(raw, [], CTX).item
+    assert (plain.acceptance_criteria, plain.checklist) == (None, ())
+    assert plain.description == item.description
+
+
+def test_wiki_text_null_and_text_checklists() -> None:
+    """REST v2 (and Server) keeps wiki text: as it is. A null description is None, an empty
+    one ''; a sub-task's parent is a story; a text checklist field reads line by line."""
+    ctx = IssueContext(CTX.base_url, IDS_WITH_CRITERIA, {}, {})
+    subtask_parent = {**PARENT, "fields": {"issuetype": {"name": "Story", "subtask": False}}}
+    item = convert_issue(
+        raw_issue(
+            description="h3. Acceptance criteria\n* works offline",
+            parent=subtask_parent,
+            customfield_10050="  ",
+            customfield_10051="## Before review\n- [x] unit tests\n- [ ] docs\n+ demo given",
+        ),
+        [],
+        ctx,
+    ).item
+    assert item.description == "h3. Acceptance criteria\n* works offline"
+    assert item.parent_type == "story"
+    assert item.acceptance_criteria is None  # blank: no criteria
+    assert item.checklist == (
+        CheckItem("unit tests", True),
+        CheckItem("docs", False),
+        CheckItem("demo given", True),
+    )
+    empty = convert_issue(raw_issue(description=""), [], ctx).item
+    assert (empty.description, empty.parent_type, empty.checklist) == ("", None, ())
+    assert convert_issue(raw_issue(description=None), [], ctx).item.description is None
+    assert convert_issue(raw_issue(), [], ctx).item.description is None  # not asked for
 
 
 def test_status_map_overrides_the_category() -> None:
@@ -220,6 +341,33 @@ def test_find_field_ids_by_schema_then_name_and_config_override() -> None:
     assert find_field_ids(fields, "customfield_10030").story_points_name == "Size"
     with pytest.raises(LookupError, match="'Velocity' is neither a field id nor a field name"):
         find_field_ids(fields, "Velocity")
+
+
+def test_find_field_ids_takes_the_configured_criteria_and_checklist_fields() -> None:
+    fields = [
+        {"id": "customfield_10016", "name": "Story Points", "custom": True,
+         "clauseNames": ["cf[10016]", "Story Points"]},
+        {"id": "customfield_10050", "name": "Acceptance Criteria", "custom": True,
+         "clauseNames": ["cf[10050]", "Acceptance Criteria"],
+         "schema": {"type": "string",
+                    "custom": "com.atlassian.jira.plugin.system.customfieldtypes:textarea"}},
+        {"id": "customfield_10051", "name": "Checklists", "custom": True,
+         "clauseNames": ["cf[10051]", "Checklists"],
+         "schema": {"type": "array", "custom": "com.okapya.jira.checklist:checklist"}},
+    ]  # fmt: skip
+    ids = find_field_ids(
+        fields, None, acceptance_criteria="acceptance criteria", checklist="customfield_10051"
+    )
+    assert (ids.acceptance_criteria, ids.checklist) == ("customfield_10050", "customfield_10051")
+    assert ids.search_field_ids() == ["customfield_10016", "customfield_10050", "customfield_10051"]
+    assert ids.clause_names["Acceptance Criteria"] == "customfield_10050"
+    assert JiraFieldIds.from_json(ids.to_json()) == ids
+    assert find_field_ids(fields, None).search_field_ids() == ["customfield_10016"]
+    newer = ("acceptance_criteria", "checklist")
+    older = {k: v for k, v in ids.to_json().items() if k not in newer}
+    assert JiraFieldIds.from_json(older).checklist is None  # a bookmark saved before them
+    with pytest.raises(LookupError, match="checklist_field 'Todo' is neither a field id"):
+        find_field_ids(fields, None, checklist="Todo")
 
 
 def test_convert_sprint_from_the_agile_sample_shape() -> None:

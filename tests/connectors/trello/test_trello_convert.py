@@ -32,6 +32,7 @@ from connectors.trello.convert import (
 from connectors.trello.streams import TrelloRunState, board_info
 from pmo_sync.domain import (
     ChangeField,
+    CheckItem,
     ItemBundle,
     ItemChange,
     SprintMembership,
@@ -1163,3 +1164,69 @@ def test_an_attached_card_link_is_the_parent_epic_and_the_epic_label_makes_an_ep
         parent_of({"shortLink": "X", "attachments": [{"url": "https://trello.com/b/abc"}]}) is None
     )
     assert parent_of({"shortLink": "X"}) is None
+
+
+def checklist_json(card: dict[str, Any], seconds: int, name: str, pos: float,
+                   *items: tuple[str, str, float]) -> dict[str, Any]:  # fmt: skip
+    """A checklist as `checklists=all` gives it on a card: its items (name, state, pos)."""
+    checklist_id = f"{int(object_id_time(card['id']).timestamp()) + seconds:08x}e4b0c1a2f3d4cc00"
+    return {
+        "id": checklist_id,
+        "name": name,
+        "idBoard": card["idBoard"],
+        "idCard": card["id"],
+        "pos": pos,
+        "checkItems": [
+            {
+                "id": f"{checklist_id[:20]}{n:04x}",
+                "name": text,
+                "nameData": {"emoji": {}},
+                "pos": item_pos,
+                "state": state,
+                "due": None,
+                "dueReminder": None,
+                "idMember": None,
+                "idChecklist": checklist_id,
+            }
+            for n, (text, state, item_pos) in enumerate(items)
+        ],
+    }
+
+
+def test_the_description_and_the_checklists_in_board_order() -> None:
+    """The description is the card's markdown as it is; the checklists' items come checklist
+    by checklist and item by item by `pos` (not the answer's order), checked when
+    `complete`; an item without text is left out. The parent's type is not on the card:
+    None (the store's record of the epic card tells)."""
+    story = card_json("2026-11-16T10:00:00.000Z", "Pay by card", A_DOING, short="St0ryC4r")
+    story["desc"] = "As a shopper I want to pay by card\n\n**Acceptance criteria**\n- Visa works"
+    story["checklists"] = [
+        checklist_json(story, 120, "Definition of done", 32768,
+                       ("Released", "incomplete", 32768), ("Reviewed", "complete", 16384)),
+        checklist_json(story, 60, "Acceptance criteria", 16384,
+                       ("Receipt is emailed", "complete", 16384), ("  ", "incomplete", 49152),
+                       ("Refund within 5 days", "incomplete", 32768)),
+    ]  # fmt: skip
+    story["idChecklists"] = [c["id"] for c in story["checklists"]]
+    story["attachments"] = [
+        {"id": "677b1d10e4b0c1a2f3d40e03", "url": "https://trello.com/c/Ep1cC4rd"}
+    ]
+    item = convert_card(story, [created(story, "2026-11-16T10:00:00.000Z", A_DOING)],
+                        context()).item  # fmt: skip
+    assert item.description == (
+        "As a shopper I want to pay by card\n\n**Acceptance criteria**\n- Visa works"
+    )
+    assert item.checklist == (
+        CheckItem("Receipt is emailed", True),
+        CheckItem("Refund within 5 days", False),
+        CheckItem("Reviewed", True),
+        CheckItem("Released", False),
+    )
+    assert (item.parent_key, item.parent_type, item.acceptance_criteria) == (
+        "Ep1cC4rd", None, None,
+    )  # fmt: skip
+    bare = card_json("2026-11-16T11:00:00.000Z", "Fix footer", A_TODO, short="F00terXx")
+    del bare["desc"]
+    bare_item = convert_card(bare, [created(bare, "2026-11-16T11:00:00.000Z", A_TODO)],
+                             context()).item  # fmt: skip
+    assert (bare_item.description, bare_item.checklist) == (None, ())
