@@ -1,9 +1,9 @@
 """`connectors check` for Azure DevOps: what an admin must know before the first sync or push.
 
 Read side: the PAT is accepted, whose it is, the project, the teams and their
-iterations, the organisation's fields (a configured `estimate_field` it lacks fails
-the check, as it fails the sync; the fields pmo-sync would read and the process lacks
-are named), WIQL. Write side, only when write-back is enabled: the configured
+iterations, the organisation's fields (a configured `estimate_field` or `checklist_field`
+it lacks fails the check, as it fails the sync; the fields pmo-sync would read and the
+process lacks are named), WIQL. Write side, only when write-back is enabled: the configured
 fields resolve to reference names, and the PAT may edit a work item — probed
 with a `validateOnly` PATCH (Azure DevOps validates the change, including the
 permission to save it, and stores nothing), so checking never writes.

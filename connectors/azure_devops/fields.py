@@ -11,8 +11,8 @@ its bookmark, and the work items stream asks only for what exists (`fields_to_re
   stream cannot work without them (only `System.Parent` is newer, and is checked);
 - any other field it reads (Blocked, closed date, acceptance criteria, the default
   estimate fields Story Points, Effort and Size) is asked only when the list has it;
-- a field the config names (`estimate_field`) that the list lacks is an error naming it
-  (`FieldNotFoundError`): the config asks for something this organisation cannot give.
+- a field the config names (`estimate_field`, `checklist_field`) that the list lacks is an
+  error naming it (`FieldNotFoundError`): the config asks for what the organisation has not.
 
 Where the server lists no fields, everything is asked, as before. Reference names are
 matched case-insensitively, as Azure DevOps matches them.
@@ -35,7 +35,7 @@ def always_there(name: str) -> bool:
 
 def configured_fields(config: AzureDevOpsConfig) -> dict[str, str]:
     """The fields the config names for reading: setting -> reference name."""
-    named = {"estimate_field": config.estimate_field}
+    named = {"estimate_field": config.estimate_field, "checklist_field": config.checklist_field}
     return {setting: ref for setting, ref in named.items() if ref}
 
 

@@ -154,7 +154,7 @@ def test_a_wrong_pat_stops_at_the_credentials(
     assert "not-the-pat" not in detail
 
 
-def test_a_configured_estimate_field_the_organisation_lacks_fails_the_check(
+def test_a_configured_field_the_organisation_lacks_fails_the_check(
     ado: AdoSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for wrong, hint in [
@@ -170,8 +170,17 @@ def test_a_configured_estimate_field_the_organisation_lacks_fails_the_check(
             f"organisation{hint}: set it to the reference name of a field the process has "
             "(Organization settings > Process > the work item type > its fields), or remove it",
         )
-    found = _check(ado, monkeypatch, ado.pat, estimate_field="microsoft.vsts.scheduling.effort")
+    found = _check(
+        ado, monkeypatch, ado.pat, estimate_field="microsoft.vsts.scheduling.effort",
+        checklist_field="Custom.Checklist",
+    )  # fmt: skip
     assert _results(found)["estimate_field"] == (True, "Microsoft.VSTS.Scheduling.Effort (Effort)")
+    assert _results(found)["checklist_field"] == (True, "Custom.Checklist (Checklist)")
+    missing = _check(ado, monkeypatch, ado.pat, checklist_field="Custom.Todo")
+    assert not missing.ok
+    assert _results(missing)["checklist_field"][1].startswith(
+        "`checklist_field: Custom.Todo` of sandbox-ado is not a field of this Azure DevOps "
+    )
 
 
 def test_the_fields_a_process_lacks_are_named_and_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
