@@ -13,8 +13,10 @@ its subclass:
   `PermissionDeniedError` (the account may not do it), `TrackerUnavailableError` (the
   tracker kept failing after the client's retries), `UnexpectedResponseError` (not the
   API's JSON), or a plain `ConnectorError` (a refusal the message explains);
-- `IssueNotFoundError` from any method taking a `key`: the item is deleted or out of the
-  account's sight (404); nothing was written, and the push forgets the item;
+- `IssueNotFoundError` from `set_fields`, `add_comment` and `find_bot_comments`: the item
+  is deleted or out of the account's sight (404); nothing was written, and the push
+  forgets the item (`update_comment` says `CommentNotFoundError`, `delete_comment` counts
+  it done);
 - the others are named on the methods that raise them.
 
 Retries. A 429 is retried on every call by the writer's client; a 5xx, a timeout or a
