@@ -580,6 +580,7 @@ def test_db_upgrade_prints_the_revision(tmp_path: Path) -> None:
 # -- demo ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("cold_ado_sdk_cache")  # first-run calls, whatever ran before
 def test_demo_shows_the_sync_and_the_flow_and_leaves_nothing_behind() -> None:
     cwd = Path.cwd()
@@ -631,6 +632,7 @@ def test_demo_shows_the_sync_and_the_flow_and_leaves_nothing_behind() -> None:
     assert list(cwd.iterdir()) == []
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("cold_ado_sdk_cache")
 def test_demo_keep_leaves_its_config_and_store(tmp_path: Path) -> None:
     keep = tmp_path / "kept"
@@ -801,6 +803,7 @@ def test_provision_without_admin_prints_the_manual_steps(cli_env: Path) -> None:
         assert "Ask a Jira admin to create it by hand" in first
 
 
+@pytest.mark.slow
 def test_push_dry_run_prints_the_changes_then_push_makes_them(cli_env: Path) -> None:
     with JiraSandbox(token=SECRET) as sandbox:
         _writeback_connector(cli_env, sandbox.url)

@@ -1,10 +1,12 @@
 """End-to-end fixtures: sandboxes, configs pointing at them (validated the way a YAML file is),
-a store on both databases, and a sync of any connector into it."""
+a store on both databases, and a sync of any connector into it. Every test here is marked
+`e2e` (`-m "not e2e"` leaves them out)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,12 +24,22 @@ from pmo_sync.sync import RunSummary, sync_connector
 
 from ..schema_helpers import migrated_engine, postgres_schema
 
+E2E_DIR = Path(__file__).parent
+
 TOKEN_VARIABLE = "PMO_SYNC_TEST_JIRA_TOKEN"
 ADO_TOKEN_VARIABLE = "PMO_SYNC_TEST_ADO_TOKEN"
 TRELLO_KEY_VARIABLE = "PMO_SYNC_TEST_TRELLO_KEY"
 TRELLO_TOKEN_VARIABLE = "PMO_SYNC_TEST_TRELLO_TOKEN"
 TRELLO_CADENCE = {"sprint": "Sprint 18", "starts": "2026-11-16", "days": 14}
 """The sandbox Trello's calendar: Sprint 18 is the one running at its default clock."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/e2e/ is an `e2e` test (the hook sees the whole session's)."""
+    for item in items:
+        if item.path.is_relative_to(E2E_DIR):
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture

@@ -99,6 +99,7 @@ def _last_activity(engine: Engine) -> dict[str, Any]:
         return {external_id: at for external_id, at in rows}
 
 
+@pytest.mark.slow
 def test_ten_cycles_write_once_and_leave_one_comment_per_item(
     ado: AdoSandbox, cycle: Callable[..., PushSummary], engine: Engine
 ) -> None:
@@ -189,6 +190,7 @@ def test_a_503_on_a_patch_is_retried_within_the_run_and_written_once(
     assert cycle().planned == 0
 
 
+@pytest.mark.slow
 def test_a_person_editing_an_item_between_sync_and_push_is_not_overwritten(
     ado: AdoSandbox,
     config: AzureDevOpsConfig,
@@ -223,6 +225,7 @@ def test_a_person_editing_an_item_between_sync_and_push_is_not_overwritten(
     assert cycle().planned == 0
 
 
+@pytest.mark.slow
 def test_a_comment_deleted_by_a_person_comes_back_with_its_next_change(
     ado: AdoSandbox, cycle: Callable[..., PushSummary]
 ) -> None:

@@ -61,6 +61,7 @@ def _bot_comments(sandbox: JiraSandbox) -> dict[str, int]:
     return counts
 
 
+@pytest.mark.slow
 def test_ten_cycles_write_once_and_leave_one_comment_per_item(
     writeback_sandbox: JiraSandbox, cycle: Callable[..., PushSummary]
 ) -> None:
@@ -91,6 +92,7 @@ def test_ten_cycles_write_once_and_leave_one_comment_per_item(
     assert done_with_value
 
 
+@pytest.mark.slow
 def test_a_failed_write_is_retried_next_cycle_and_only_it(
     writeback_sandbox: JiraSandbox, cycle: Callable[..., PushSummary]
 ) -> None:
@@ -103,6 +105,7 @@ def test_a_failed_write_is_retried_next_cycle_and_only_it(
     assert cycle().planned == 0
 
 
+@pytest.mark.slow
 def test_a_comment_deleted_by_a_person_comes_back_with_its_next_change(
     writeback_sandbox: JiraSandbox, cycle: Callable[..., PushSummary]
 ) -> None:

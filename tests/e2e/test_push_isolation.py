@@ -318,6 +318,7 @@ def _counts(summary: PushSummary) -> tuple[int, int, int, int, int]:
 # -- an item deleted after the sync --------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_an_item_deleted_after_the_sync_is_gone_and_every_other_change_is_made(
     make_tracker: Callable[..., Tracker],
     engine: Engine,

@@ -59,6 +59,8 @@ from .sweeps import (
     world,
 )
 
+pytestmark = pytest.mark.slow  # a sync per kill point and per failing request: 3 to 12 s
+
 FAULTS = ("500", "html", "drop", "slow")
 TIMEOUT = 0.5  # the faulty run's client timeout; a slow answer comes SLOW seconds late
 SLOW = 1.5

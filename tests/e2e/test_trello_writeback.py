@@ -93,6 +93,7 @@ def _card_writes(trello: TrelloSandbox) -> list[str]:
     return [f"{r.method} {r.path}" for r in trello.writes if r.status == 200]
 
 
+@pytest.mark.slow
 def test_ten_cycles_write_once_and_leave_one_comment_per_card(
     trello: TrelloSandbox, cycle: Callable[..., PushSummary], engine: Engine
 ) -> None:
@@ -164,6 +165,7 @@ def test_a_comment_deleted_by_a_person_comes_back_with_its_next_change(
     assert cycle().planned == 0
 
 
+@pytest.mark.slow
 def test_a_failed_write_is_retried_next_cycle_and_only_it(
     trello: TrelloSandbox, cycle: Callable[..., PushSummary]
 ) -> None:

@@ -36,6 +36,7 @@ def jira() -> Iterator[JiraSandbox]:
         yield sandbox
 
 
+@pytest.mark.slow
 def test_the_images_healthcheck_command_tells_a_running_service_from_a_stopped_one(
     jira: JiraSandbox, tmp_path: Path
 ) -> None:

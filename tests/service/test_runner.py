@@ -36,6 +36,7 @@ def _closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_a_down_tracker_backs_off_and_is_unready_while_the_others_keep_their_schedule(
     jira: JiraSandbox, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

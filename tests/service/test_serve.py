@@ -27,6 +27,8 @@ from .serve_helpers import (
     write_jira_config,
 )
 
+pytestmark = pytest.mark.slow  # each test starts and stops real serve processes: 5 to 15 s
+
 SEARCH = r"/rest/api/\d/search"
 
 
