@@ -413,11 +413,11 @@ def _comment_action(
     if body is None and entry is not None and resolve:
         body = resolved_comment(key, config.marker)
     if body is None:
-        return DeleteComment(source, key, entry.comment_id) if entry is not None else None  # type: ignore[arg-type]
-    if entry is None:
+        return DeleteComment(source, key, entry.comment_id) if entry is not None else None
+    if entry is None or entry.comment_id is None:  # (a row without an id became None above)
         return AddComment(source, key, body)
     if entry.value_hash != value_hash(body):  # PENDING never equals: written again
-        return UpdateComment(source, key, entry.comment_id, body)  # type: ignore[arg-type]
+        return UpdateComment(source, key, entry.comment_id, body)
     return None
 
 
