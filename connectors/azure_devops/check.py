@@ -17,9 +17,9 @@ from typing import Any
 from connectors.azure_devops.client import AdoClient
 from connectors.azure_devops.config import DEFAULT_ESTIMATE_FIELDS, AzureDevOpsConfig
 from connectors.azure_devops.fields import (
-    always_there,
     configured_fields,
     missing_field_message,
+    only_existing,
 )
 from connectors.azure_devops.push import AdoWriter, authenticated_identity
 from connectors.azure_devops.streams import REVISION_FIELDS
@@ -111,7 +111,8 @@ def _check_fields(report: CheckReport, client: AdoClient, config: AzureDevOpsCon
         else:
             report.add(setting, True, f"{ref} ({fields[ref]})")
     read = [*REVISION_FIELDS, *([] if config.estimate_field else DEFAULT_ESTIMATE_FIELDS)]
-    lacking = [f for f in read if not always_there(f) and f.casefold() not in known]
+    asked = only_existing(read, fields)
+    lacking = [f for f in read if f not in asked]
     report.add(
         "fields",
         True,

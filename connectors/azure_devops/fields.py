@@ -25,7 +25,13 @@ from collections.abc import Collection, Mapping, Sequence
 from connectors.azure_devops.config import AzureDevOpsConfig
 from connectors.errors import FieldNotFoundError
 
-__all__ = ["always_there", "configured_fields", "fields_to_read", "missing_field_message"]
+__all__ = [
+    "always_there",
+    "configured_fields",
+    "fields_to_read",
+    "missing_field_message",
+    "only_existing",
+]
 
 
 def always_there(name: str) -> bool:
@@ -61,6 +67,13 @@ def missing_field_message(
     )
 
 
+def only_existing(wanted: Sequence[str], existing: Collection[str]) -> list[str]:
+    """`wanted` without the fields the organisation lacks (`existing`: its reference names);
+    the platform's own are kept whatever the list says."""
+    known = {ref.casefold() for ref in existing}
+    return [name for name in wanted if always_there(name) or name.casefold() in known]
+
+
 def fields_to_read(
     wanted: Sequence[str], existing: Collection[str] | None, config: AzureDevOpsConfig
 ) -> list[str]:
@@ -76,4 +89,4 @@ def fields_to_read(
     ]
     if problems:
         raise FieldNotFoundError("; ".join(problems))
-    return [name for name in wanted if always_there(name) or name.casefold() in known]
+    return only_existing(wanted, existing)
