@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, select
 
-from pmo_sync.domain import ChangeField, Stage
+from pmo_sync.domain import ChangeField, CheckItem, Stage
 from pmo_sync.kpi.model import (
     EstimateChange,
     FlagChange,
@@ -28,10 +28,8 @@ from pmo_sync.kpi.model import (
     StatusChange,
 )
 from pmo_sync.store.bulk import in_values
-from pmo_sync.store.items import decompress_raw
 from pmo_sync.store.models import (
     ItemChangeRow,
-    RawRecordRow,
     SourceRow,
     SprintItemRow,
     SprintRow,
@@ -54,7 +52,6 @@ _stays: Table = SprintItemRow.__table__  # type: ignore[assignment]
 _sprints: Table = SprintRow.__table__  # type: ignore[assignment]
 _sources: Table = SourceRow.__table__  # type: ignore[assignment]
 _statuses: Table = WorkflowStatusRow.__table__  # type: ignore[assignment]
-_raw: Table = RawRecordRow.__table__  # type: ignore[assignment]
 
 _KPI_FIELDS = (ChangeField.STATUS.value, ChangeField.FLAGGED.value, ChangeField.ESTIMATE.value)
 
@@ -69,7 +66,8 @@ def _float(value: str | None) -> float | None:
 
 @dataclass(frozen=True, slots=True)
 class ItemDetails:
-    """An item's current fields that governance reads beyond its history."""
+    """An item's current fields that governance reads beyond its history: the store's
+    columns, as the connectors filled them (never the tracker's raw JSON)."""
 
     title: str
     url: str
@@ -77,8 +75,11 @@ class ItemDetails:
     labels: tuple[str, ...]
     flagged: bool
     updated: datetime
-    raw_fields: dict[str, Any]
     last_activity: datetime | None = None
+    description: str | None = None
+    acceptance_criteria: str | None = None
+    parent_type: str | None = None
+    checklist: tuple[CheckItem, ...] = ()
 
 
 def iter_item_histories(
@@ -96,7 +97,7 @@ def iter_item_inputs(
     *,
     details: bool = True,
 ) -> Iterator[tuple[ItemHistory, ItemDetails | None]]:
-    """Every live item's history, and (with `details`) its current fields and raw fields."""
+    """Every live item's history, and (with `details`) its current fields."""
     last_id = 0
     while True:
         with engine.connect() as conn:
@@ -122,15 +123,12 @@ def iter_item_inputs(
                     _items.c.flagged,
                     _items.c.updated,
                     _items.c.last_activity,
-                    _raw.c.payload,
+                    _items.c.description,
+                    _items.c.acceptance_criteria,
+                    _items.c.parent_type,
+                    _items.c.checklist,
                 ]
             joined = _items.join(_sources, _sources.c.id == _items.c.source_id)
-            if details:
-                joined = joined.outerjoin(
-                    _raw,
-                    (_raw.c.source_id == _items.c.source_id)
-                    & (_raw.c.external_id == _items.c.external_id),
-                )
             query = (
                 select(*columns)
                 .select_from(joined)
@@ -160,7 +158,6 @@ def iter_item_inputs(
 
 
 def _details(row: Any) -> ItemDetails:
-    raw = decompress_raw(row.payload) if row.payload is not None else {}
     return ItemDetails(
         title=row.title,
         url=row.url,
@@ -168,8 +165,11 @@ def _details(row: Any) -> ItemDetails:
         labels=tuple(row.labels or ()),
         flagged=bool(row.flagged),
         updated=row.updated,
-        raw_fields=dict(raw.get("fields") or {}),
         last_activity=row.last_activity,
+        description=row.description,
+        acceptance_criteria=row.acceptance_criteria,
+        parent_type=row.parent_type,
+        checklist=tuple(CheckItem(str(t), bool(checked)) for t, checked in row.checklist or ()),
     )
 
 

@@ -20,7 +20,7 @@ from pmo_sync.evaluation.inputs import (
     read_status_stages,
 )
 from pmo_sync.governance.engine import evaluate
-from pmo_sync.governance.facts import link_parents, plain_text, team_facts
+from pmo_sync.governance.facts import link_parents, team_facts
 from pmo_sync.governance.model import Finding, ItemFacts
 from pmo_sync.governance.policy import RuleConfig
 from pmo_sync.kpi.compute import KpiRun, compute_kpis, gc_frozen, kpi_values
@@ -42,27 +42,22 @@ class KpiRefresh:
     finding_changes: FindingChanges | None = None
 
 
-DESCRIPTION_FIELDS = ("description", "System.Description", "desc")
-"""Where each tracker's raw fields keep an item's description: Jira, Azure DevOps, Trello."""
-
-
 def item_facts(history: ItemHistory, details: ItemDetails, metrics: ItemMetrics) -> ItemFacts:
-    """What the rules see of one stored item; the parent's type comes from the raw parent field."""
-    raw: dict[str, Any] = details.raw_fields
-    parent = raw.get("parent") or {}
-    parent_type = ((parent.get("fields") or {}).get("issuetype") or {}).get("name")
-    description = next((raw[f] for f in DESCRIPTION_FIELDS if raw.get(f) is not None), None)
+    """What the rules see of one stored item, from its columns: the description, acceptance
+    criteria, checklist and (when the tracker said it) the parent's type are what the item's
+    connector put in its record; `link_parents` fills the other parents' types."""
     return ItemFacts(
         history=history,
         metrics=metrics,
         title=details.title,
         updated=details.last_activity or details.updated,
-        description=plain_text(description) if description is not None else None,
+        description=details.description,
         assignee=details.assignee,
         flagged=details.flagged,
         labels=details.labels,
-        parent_type=parent_type.lower() if isinstance(parent_type, str) else None,
-        fields=raw,
+        parent_type=details.parent_type,
+        acceptance_criteria=details.acceptance_criteria,
+        checklist=details.checklist,
         url=details.url,
     )
 

@@ -8,11 +8,11 @@ file, limited to the teams and sources it names, and tunable per team.
 - `rules`: the built-in rules (`RULES`), each a parameters model and a pure check.
 - `policy`: `<config dir>/policies/*.yaml` (`RuleConfig`, `load_policies`).
 - `engine`: `evaluate(rules, items, teams, now)`.
-- `facts`: building `TeamFacts` from a `KpiRun`, parent types, ADF to text.
+- `facts`: building `TeamFacts` from a `KpiRun`, and parent types.
 """
 
 from pmo_sync.governance.engine import evaluate, stage_warnings
-from pmo_sync.governance.facts import link_parents, plain_text, team_facts
+from pmo_sync.governance.facts import link_parents, team_facts
 from pmo_sync.governance.model import Finding, ItemFacts, TeamFacts
 from pmo_sync.governance.policy import RuleConfig, load_policies
 from pmo_sync.governance.rules import RULES
@@ -26,7 +26,6 @@ __all__ = [
     "evaluate",
     "link_parents",
     "load_policies",
-    "plain_text",
     "stage_warnings",
     "team_facts",
 ]

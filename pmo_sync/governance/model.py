@@ -26,7 +26,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pmo_sync.kpi.items import ItemMetrics
 from pmo_sync.kpi.model import ItemHistory, Workflow
@@ -66,13 +66,14 @@ class ItemFacts:
     `now` the rules get. `updated` is the last change a person made: the
     tracker's "updated" stamp, but **not** moved by pmo-sync's own
     write-back (a bot comment must not make a stale item look fresh).
-    `description` is plain text (Jira REST v2 wiki markup as it comes;
-    `pmo_sync.governance.text.plain_text` flattens a v3 ADF document).
-    `parent_type` is the parent's `item_type` when the parent is known
-    (`pmo_sync.governance.engine.link_parents` fills it from the other
-    items). `fields` holds raw tracker fields by id and by name, for
-    acceptance criteria kept in a custom field; `checklist` the items of a
-    checklist (text, checked), for acceptance criteria kept there.
+    `description` is plain text, as the item's connector put it in its record
+    (`WorkItemRecord.description`: wiki or markdown text as it comes, an ADF
+    document or HTML flattened into lines, a heading as ``h3. Title``).
+    `parent_type` is the parent's `item_type` when the parent is known (the
+    tracker's word, or `pmo_sync.governance.facts.link_parents` fills it from
+    the other items). `acceptance_criteria` is the text of the tracker's
+    acceptance-criteria field, where it has one; `checklist` the items of the
+    item's checklists (text, checked), for acceptance criteria kept there.
     """
 
     history: ItemHistory
@@ -84,7 +85,7 @@ class ItemFacts:
     flagged: bool = False
     labels: tuple[str, ...] = ()
     parent_type: str | None = None
-    fields: Mapping[str, Any] = field(default_factory=dict)
+    acceptance_criteria: str | None = None
     checklist: tuple[tuple[str, bool], ...] = ()
     url: str = ""
 

@@ -35,7 +35,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pmo_sync.governance.facts import plain_text
 from pmo_sync.governance.model import ItemFacts, Scope, TeamFacts
 from pmo_sync.kpi.sprints import SprintMetrics
 from pmo_sync.kpi.timeline import stage_timeline
@@ -234,20 +233,28 @@ def _compile(pattern: str) -> str:
 
 
 class AcceptanceCriteriaParams(Params):
+    """Where a story's acceptance criteria may be written (`where`: any of them counts).
+
+    - `description`: the description's section under the first heading `section` matches
+      (a regular expression, case-insensitive; see `_section_body`), with a word in it.
+    - `field`: the tracker's acceptance-criteria field, as the item's connector reads it
+      (Azure DevOps: `Microsoft.VSTS.Common.AcceptanceCriteria`; Jira: the field the
+      connector's `acceptance_criteria_field` names; Trello has none), with a word in it.
+      `field` only names it in the message: which field holds the criteria is the
+      connector's setting, not the policy's.
+    - `checklist`: the item's checklists (a Trello card's; Jira and Azure DevOps: the field
+      the connector's `checklist_field` names). One item with text counts, checked or not:
+      criteria are written before the work and checked off as the work meets them.
+    """
+
     where: tuple[Where, ...] = Field(default=("description",), min_length=1)
     section: str = Field(default="acceptance criteria", min_length=1)
-    field: str | None = None
+    field: str | None = Field(default=None, min_length=1)
     applies_to: AppliesTo = "committed"
     item_types: tuple[ItemType, ...] = Field(default=("story",), min_length=1)
 
     _where_one = field_validator("where", mode="before")(_as_tuple)
     _section_re = field_validator("section")(_compile)
-
-    @model_validator(mode="after")
-    def _field_named(self) -> AcceptanceCriteriaParams:
-        if "field" in self.where and not self.field:
-            raise ValueError("field is required when where includes 'field' (a field id or name)")
-        return self
 
 
 # A heading line: wiki markup (h3. Title), markdown (### Title), or a whole line in bold.
@@ -282,19 +289,6 @@ def _section_body(description: str, section: str) -> str | None:
     return None
 
 
-def _has_content(value: Any) -> bool:
-    """A field value that says something: not None, blank, or an empty list or document."""
-    if value is None:
-        return False
-    if isinstance(value, str):
-        return bool(_WORD.search(value))
-    if isinstance(value, Mapping):
-        return bool(_WORD.search(plain_text(value)))
-    if isinstance(value, list | tuple):
-        return any(_has_content(v) for v in value)
-    return True
-
-
 def has_acceptance_criteria(item: ItemFacts, params: AcceptanceCriteriaParams) -> bool:
     """Whether any of `params.where` holds acceptance criteria for the item."""
     for where in params.where:
@@ -303,9 +297,9 @@ def has_acceptance_criteria(item: ItemFacts, params: AcceptanceCriteriaParams) -
             if body is not None and _WORD.search(body):
                 return True
         elif where == "field":
-            if _has_content(item.fields.get(params.field or "")):
+            if _WORD.search(item.acceptance_criteria or ""):
                 return True
-        elif any(text.strip() for text, _ in item.checklist):
+        elif any(_WORD.search(text) for text, _ in item.checklist):
             return True
     return False
 
@@ -313,7 +307,7 @@ def has_acceptance_criteria(item: ItemFacts, params: AcceptanceCriteriaParams) -
 def _looked_in(params: AcceptanceCriteriaParams) -> str:
     places = {
         "description": f"the description's {params.section!r} section",
-        "field": f"field {params.field!r}",
+        "field": f"field {params.field!r}" if params.field else "the acceptance-criteria field",
         "checklist": "the checklist",
     }
     return " or ".join(places[w] for w in params.where)

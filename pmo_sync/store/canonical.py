@@ -33,8 +33,10 @@ __all__ = [
     "utc",
 ]
 
-HASH_VERSION = 3
-"""Bump when the serialisation changes; every row then reloads once."""
+HASH_VERSION = 4
+"""Bump when the serialisation changes; every row then reloads once (when its connector next
+emits it: a full sync rewrites every row, an incremental one the items that changed).
+4: the description, acceptance criteria, parent type and checklist columns (migration 0009)."""
 
 ITEM_COLUMNS = (
     "key",
@@ -58,6 +60,10 @@ ITEM_COLUMNS = (
     "last_activity",
     "revision",
     "archived",
+    "description",
+    "acceptance_criteria",
+    "parent_type",
+    "checklist",
 )
 CHANGE_COLUMNS = (
     "field",
@@ -98,8 +104,8 @@ def _plain(value: Any, what: str) -> Any:
         return utc(value, what)
     if isinstance(value, Enum):
         return value.value
-    if isinstance(value, tuple):
-        return list(value)
+    if isinstance(value, tuple):  # labels; the checklist's (text, checked) items too
+        return [_plain(v, what) for v in value]
     return value
 
 

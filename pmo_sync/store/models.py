@@ -129,6 +129,12 @@ class WorkItemRow(Base):
     last_activity: Mapped[datetime | None]
     revision: Mapped[int | None] = mapped_column(Integer)
     archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    description: Mapped[str | None] = mapped_column(Text)
+    """Plain text (see `WorkItemRecord`): what the acceptance-criteria and template rules read."""
+    acceptance_criteria: Mapped[str | None] = mapped_column(Text)
+    parent_type: Mapped[str | None] = mapped_column(String(20))
+    checklist: Mapped[list[list[Any]]] = mapped_column(JSON, default=list, server_default="[]")
+    """``[[text, checked], ...]`` in the tracker's order."""
     deleted_at: Mapped[datetime | None]
     content_hash: Mapped[str] = mapped_column(String(64))
     synced_at: Mapped[datetime] = mapped_column(default=utcnow)

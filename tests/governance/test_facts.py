@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from pmo_sync.domain import Stage
 from pmo_sync.governance.engine import evaluate
-from pmo_sync.governance.facts import link_parents, plain_text, team_facts
+from pmo_sync.governance.facts import link_parents, team_facts
 from pmo_sync.governance.model import ItemFacts
 from pmo_sync.governance.policy import RuleConfig
 from pmo_sync.kpi.compute import compute_kpis
@@ -87,58 +87,3 @@ def test_link_parents_fills_known_parent_types_of_the_same_source() -> None:
         ("ABC-2", None),
         ("ABC-3", "feature"),
     ]
-
-
-def test_plain_text_flattens_an_adf_description() -> None:
-    adf = {
-        "type": "doc",
-        "version": 1,
-        "content": [
-            {"type": "paragraph", "content": [{"type": "text", "text": "As a PMO, I want X"}]},
-            {
-                "type": "heading",
-                "attrs": {"level": 3},
-                "content": [{"type": "text", "text": "Acceptance criteria"}],
-            },
-            {
-                "type": "bulletList",
-                "content": [
-                    {
-                        "type": "listItem",
-                        "content": [
-                            {
-                                "type": "paragraph",
-                                "content": [
-                                    {"type": "text", "text": "works for "},
-                                    {"type": "mention", "attrs": {"text": "@Dana"}},
-                                ],
-                            }
-                        ],
-                    }
-                ],
-            },
-        ],
-    }
-    assert plain_text(adf) == "As a PMO, I want X\nh3. Acceptance criteria\n* works for @Dana"
-    assert plain_text("h3. as is") == "h3. as is"
-    assert plain_text(None) == ""
-
-
-def test_plain_text_flattens_azure_devops_html_into_the_same_line_shapes() -> None:
-    html = (
-        "<div>As a shopper I want receipts&nbsp;emailed</div>"
-        "<h2>Acceptance criteria</h2>"
-        "<ul><li>Given a paid order</li><li>Then a <b>PDF</b> arrives</li></ul>"
-        "<div><br></div><div>Notes: none</div>"
-    )
-    assert plain_text(html) == (
-        "As a shopper I want receipts emailed\n"
-        "h2. Acceptance criteria\n"
-        "* Given a paid order\n"
-        "* Then a PDF arrives\n"
-        "Notes: none"
-    )
-    # wiki and markdown text is not HTML and stays as it is
-    assert plain_text("h3. Acceptance criteria\n* <none yet>") == (
-        "h3. Acceptance criteria\n* <none yet>"
-    )

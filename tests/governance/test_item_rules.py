@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pmo_sync.domain import Stage
+from pmo_sync.domain import CheckItem, Stage
 from pmo_sync.governance.engine import evaluate
 from pmo_sync.governance.model import Finding, ItemFacts, TeamFacts
 from pmo_sync.governance.policy import RuleConfig
@@ -217,35 +217,75 @@ def test_acceptance_criteria_in_the_description(case: str) -> None:
     assert short(findings) == expected
 
 
-def test_acceptance_criteria_in_a_field_or_a_checklist() -> None:
-    empty_adf = {"type": "doc", "version": 1, "content": [{"type": "paragraph"}]}
-    adf = {
-        "type": "doc",
-        "content": [{"type": "paragraph", "content": [{"type": "text", "text": "Given X"}]}],
-    }
+# What the connectors put in the records: Azure DevOps' criteria field as plain text (its HTML
+# list flattened), a Trello card's checklists ("Acceptance criteria", "Definition of done").
+CRITERIA = "* Visa and Mastercard are accepted\n* A declined card shows the bank's reason"
+AC_CHECKLIST = (
+    CheckItem("Receipt is emailed", True),
+    CheckItem("Refund within 5 days", False),
+)
+
+
+def test_acceptance_criteria_in_the_criteria_field_or_a_checklist() -> None:
+    """`field` is the tracker's criteria field as the connector read it; a checklist counts
+    when one item has a word in it, checked or not (criteria are checked off as the work
+    meets them, so a fresh story's are all unchecked)."""
     items = [
-        item("ABC-1", (10, "In Progress"), fields={"customfield_10050": "Given a user, then Y"}),
-        item("ABC-2", (10, "In Progress"), fields={"customfield_10050": "  "}),
-        item("ABC-3", (10, "In Progress"), fields={"customfield_10050": empty_adf}),
-        item("ABC-4", (10, "In Progress"), fields={"customfield_10050": adf}),
-        item("ABC-5", (10, "In Progress"), checklist=(("Login works", False),)),
-        item("ABC-6", (10, "In Progress")),
-        item("ABC-7", (10, "In Progress"), item_type="bug"),  # stories only by default
-        item("ABC-8"),  # not committed
+        item("ABC-1", (10, "In Progress"), acceptance_criteria=CRITERIA),
+        item("ABC-2", (10, "In Progress"), acceptance_criteria=None),
+        item("ABC-3", (10, "In Progress"), acceptance_criteria="* \n  "),  # an emptied list
+        item("ABC-4", (10, "In Progress"), checklist=AC_CHECKLIST),
+        item("ABC-5", (10, "In Progress"), checklist=(CheckItem("Refund within 5 days", False),)),
+        item("ABC-6", (10, "In Progress"), checklist=(CheckItem("-", False),)),
+        # criteria in the description, which this policy does not look at
+        item("ABC-7", (10, "In Progress"), description="Acceptance criteria: works offline"),
+        item("ABC-8", (10, "In Progress"), item_type="bug"),  # stories only by default
+        item("ABC-9", checklist=()),  # not committed
     ]
-    findings = run(
-        "missing_acceptance_criteria",
-        items,
-        where=["field", "checklist"],
-        field="customfield_10050",
-    )
-    looked = "(looked in field 'customfield_10050' or the checklist)"
+    findings = run("missing_acceptance_criteria", items, where=["field", "checklist"])
+    looked = "(looked in the acceptance-criteria field or the checklist)"
     assert short(findings) == [
         ("ABC-2", f"ABC-2 has no acceptance criteria {looked}"),
         ("ABC-3", f"ABC-3 has no acceptance criteria {looked}"),
         ("ABC-6", f"ABC-6 has no acceptance criteria {looked}"),
+        ("ABC-7", f"ABC-7 has no acceptance criteria {looked}"),
     ]
     assert findings[0].details == {"status": "In Progress", "why": "in progress"}
+    # A policy that names the field (as older ones had to) keeps its message.
+    named = run("missing_acceptance_criteria", items[:2], where="field", field="AC")
+    assert short(named) == [("ABC-2", "ABC-2 has no acceptance criteria (looked in field 'AC')")]
+
+
+def test_the_shipped_description_or_checklist_option() -> None:
+    """config/policies/backlog.yaml: `where: [description, checklist]`, section
+    "acceptance criteria|AC", applies to planned stories: a card whose criteria are a
+    checklist passes, like a story whose description has the section; one with neither,
+    or with only a template story in its description, does not."""
+    planned = (SprintStay("10", at(15), None),)
+    items = [
+        item("ABC-1", stays=planned, checklist=AC_CHECKLIST),
+        item("ABC-2", stays=planned, description="As a shopper I want receipts\nAC: a PDF"),
+        item("ABC-3", stays=planned, description="As a shopper I want receipts so that I file"),
+        item("ABC-4", (10, "In Progress"), checklist=(CheckItem("Released", True),)),
+        item("ABC-5", (10, "In Progress")),
+    ]
+    findings = run(
+        "missing_acceptance_criteria",
+        items,
+        sprint_team(*items),
+        where=["description", "checklist"],
+        section="acceptance criteria|AC",
+        applies_to="planned",
+    )
+    looked = "(looked in the description's 'acceptance criteria|AC' section or the checklist)"
+    assert short(findings) == [
+        ("ABC-3", f"ABC-3 has no acceptance criteria {looked}"),
+        ("ABC-5", f"ABC-5 has no acceptance criteria {looked}"),
+    ]
+    assert findings[0].details == {
+        "status": "To Do",
+        "why": "in the future sprint Sprint 10",
+    }
 
 
 def test_acceptance_criteria_section_is_a_regex_ending_at_a_word() -> None:

@@ -103,7 +103,7 @@ rules:
     params: {where: [description, feild], section: "(unclosed"}
   - id: ac-field
     rule: missing_acceptance_criteria
-    params: {where: field}
+    params: {where: field, field: ""}
   - id: empty-wip
     rule: wip_limit
   - id: bad-params
@@ -131,8 +131,7 @@ rules:
         f"{path}: rules[6].params.where[1]: Input should be 'description', 'field' or 'checklist'",
         f"{path}: rules[6].params.section: not a valid regular expression: missing ), "
         "unterminated subpattern at position 0",
-        f"{path}: rules[7].params.field: field is required when where includes 'field' "
-        "(a field id or name)",
+        f"{path}: rules[7].params.field: String should have at least 1 character",
         f"{path}: rules[8].params.limits: limits is required: a limit per stage name (or total)",
         f"{path}: rules[9].params: must be a mapping of parameter names to values",
     ]
@@ -154,7 +153,7 @@ rules:
   - id: ac
     rule: missing_acceptance_criteria
     overrides:
-      A: {params: {where: field}}
+      A: {params: {where: field, field: ""}}
       B: {params: [1]}
       C: {mod: off}
 """,
@@ -173,8 +172,7 @@ rules:
         f"{path}: rules[0].overrides.Alpha.params.total: "
         "Input should be greater than or equal to 0",
         f"{path}: rules[0].overrides.Alpha.params.limts: unknown key (did you mean 'limits'?)",
-        f"{path}: rules[1].overrides.A.params.field: field is required when where includes "
-        "'field' (a field id or name)",
+        f"{path}: rules[1].overrides.A.params.field: String should have at least 1 character",
         f"{path}: rules[1].overrides.B.params: must be a mapping of parameter names to values",
     ]
 

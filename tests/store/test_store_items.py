@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import Engine, select
 
-from pmo_sync.domain import Census, ChangeField
+from pmo_sync.domain import Census, ChangeField, CheckItem
+from pmo_sync.evaluation.inputs import iter_item_inputs
 from pmo_sync.store.bulk import BATCH_SIZE
 from pmo_sync.store.items import decompress_raw
 from pmo_sync.store.models import ItemChangeRow, RawRecordRow, SprintItemRow, WorkItemRow
@@ -276,6 +277,55 @@ def test_changed_item_fields_update_the_row(
     )
     assert item.synced_at == NOW + H
     assert item.content_hash != old_hash
+
+
+def test_the_governance_facts_round_trip_and_count_as_changes(
+    store: Store, source_id: int, engine: Engine, rec: type[Records]
+) -> None:
+    """Description, acceptance criteria, parent type and checklist are columns: stored as the
+    record has them, read back as the rules see them, and any change to them rewrites the
+    row (they are in the content hash)."""
+    facts = {
+        "description": "As a shopper I want receipts\nh3. Acceptance criteria\n* a PDF arrives",
+        "acceptance_criteria": "* Visa accepted\n* declined shows why",
+        "parent_type": "epic",
+        "checklist": (CheckItem("Receipt is emailed", True), CheckItem("Refunds ≤ 5 days", False)),
+    }
+    store.load_items(source_id, [rec.bundle("1", **facts), rec.bundle("2")], NOW)
+    item, bare = _item(engine, "PMO-1"), _item(engine, "PMO-2")
+    assert (item.description, item.acceptance_criteria, item.parent_type, item.checklist) == (
+        facts["description"],
+        facts["acceptance_criteria"],
+        "epic",
+        [["Receipt is emailed", True], ["Refunds ≤ 5 days", False]],
+    )
+    assert (bare.description, bare.acceptance_criteria, bare.parent_type, bare.checklist) == (
+        None,
+        None,
+        None,
+        [],
+    )
+    details = {h.key: d for h, d in iter_item_inputs(engine)}
+    assert details["PMO-1"] is not None and details["PMO-2"] is not None
+    assert (details["PMO-1"].description, details["PMO-1"].checklist) == (
+        facts["description"],
+        facts["checklist"],
+    )
+    assert all(isinstance(c, CheckItem) for c in details["PMO-1"].checklist)
+    assert (details["PMO-2"].parent_type, details["PMO-2"].checklist) == (None, ())
+
+    assert store.load_items(source_id, [rec.bundle("1", **facts)], NOW + H) == LoadCounts(
+        unchanged=1
+    )
+    ticked = {**facts, "checklist": (CheckItem("Receipt is emailed", True),)}
+    for changed in (
+        ticked,
+        {**ticked, "description": "As a shopper I want receipts"},
+        {**ticked, "description": "As a shopper I want receipts", "parent_type": "story"},
+    ):
+        counts = store.load_items(source_id, [rec.bundle("1", **changed)], NOW + 2 * H)
+        assert counts == LoadCounts(updated=1), changed
+    assert _item(engine, "PMO-1").checklist == [["Receipt is emailed", True]]
 
 
 def test_deleted_item_that_arrives_again_is_live(
