@@ -8,21 +8,29 @@ their changelogs are read) and one count call (the census). Site metadata
 and otherwise come for free inside the issues' own Sprint field. An issue a
 run had to skip (its data could not be converted) is read again by the next
 run, in one more search (`id in (...)`, 100 ids a search) made only then.
+
+Bookmarks, each a frozen type beside its stream, stored as versioned JSON
+(`connectors/bookmarks.py`): `SiteBookmark` (the site cache), `IssuesBookmark`
+(watermark, `seen`, `retry`), `SprintsBookmark` (when the boards' sprints were
+listed, the sprints open then), `StatusesBookmark` (every status seen). Those
+stored before versions load as version 1; one that cannot be understood means a
+full read of its stream.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import structlog
 
 from connectors.base import Stream, StreamContext
+from connectors.bookmarks import RetrySet, ids_from_json, load_bookmark, readable, with_version
 from connectors.errors import ConnectorError
 from connectors.jira.client import BULK_CHANGELOG_MAX_ISSUES, JiraClient
 from connectors.jira.config import JiraConfig
@@ -39,10 +47,14 @@ from pmo_sync.domain import Census, ChangeField, ItemBundle, SprintRecord, Statu
 
 __all__ = [
     "CensusStream",
+    "IssuesBookmark",
     "IssuesStream",
     "JiraRunState",
+    "SiteBookmark",
     "SiteStream",
+    "SprintsBookmark",
     "SprintsStream",
+    "StatusesBookmark",
     "StatusesStream",
     "jql_since",
     "jql_since_instant",
@@ -101,7 +113,7 @@ def jql_since_instant(moment: datetime, time_zone: str) -> datetime:
     return _local_bound(moment, zone).replace(tzinfo=zone, fold=0).astimezone(UTC)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class BoardInfo:
     id: int
     name: str
@@ -110,6 +122,16 @@ class BoardInfo:
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "type": self.type, "project": self.project}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> BoardInfo:
+        project = data["project"]
+        return cls(
+            int(data["id"]),
+            str(data["name"]),
+            str(data["type"]),
+            None if project is None else str(project),
+        )
 
 
 @dataclass(slots=True)
@@ -151,10 +173,57 @@ def _updated_of(raw: dict[str, Any]) -> tuple[str, datetime | None]:
         return str(value), None
 
 
-def _stale(fetched_at: str | None, max_age: timedelta, now: datetime) -> bool:
-    if not fetched_at:
-        return True
-    return now - datetime.fromisoformat(fetched_at) >= max_age
+def _stale(fetched_at: datetime | None, max_age: timedelta, now: datetime) -> bool:
+    return fetched_at is None or now - fetched_at >= max_age
+
+
+def _instant(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class SiteBookmark:
+    """The site stream's cache: field ids, the API user and its time zone, the boards.
+
+    Version 1 (also stored without `version`). A cache from before the API user was kept
+    (no `account_id`) reads as expired: the next run refreshes it.
+    """
+
+    VERSION: ClassVar[int] = 1
+    fetched_at: datetime | None
+    """When the cache was read; None: expired whatever the TTL."""
+    time_zone: str
+    account_id: str | None
+    field_ids: JiraFieldIds
+    boards: tuple[BoardInfo, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return with_version(
+            self.VERSION,
+            {
+                "fetched_at": _iso(self.fetched_at),
+                "time_zone": self.time_zone,
+                "account_id": self.account_id,
+                "field_ids": self.field_ids.to_json(),
+                "boards": [b.to_json() for b in self.boards],
+            },
+        )
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SiteBookmark:
+        body = readable(data, cls.VERSION)
+        account = body.get("account_id")
+        return cls(
+            fetched_at=_instant(body.get("fetched_at")) if "account_id" in body else None,
+            time_zone=str(body["time_zone"]),
+            account_id=None if account is None else str(account),
+            field_ids=JiraFieldIds.from_json(body["field_ids"]),
+            boards=tuple(BoardInfo.from_json(b) for b in body["boards"]),
+        )
 
 
 class SiteStream(Stream):
@@ -166,28 +235,28 @@ class SiteStream(Stream):
 
     def __init__(self, client: JiraClient, config: JiraConfig, state: JiraRunState) -> None:
         self.client, self.config, self.state = client, config, state
-        self._bookmark: dict[str, Any] | None = None
+        self._bookmark: SiteBookmark | None = None
 
     def records(self, context: StreamContext) -> Iterator[StatusRecord]:
-        cached = context.bookmark or {}
+        cached = load_bookmark(SiteBookmark.from_json, context.bookmark, self.name)
         ttl = timedelta(hours=self.config.metadata_ttl_hours)
-        stale = _stale(cached.get("fetched_at"), ttl, context.started_at)
-        if context.full or stale or "account_id" not in cached:
+        if context.full or cached is None or _stale(cached.fetched_at, ttl, context.started_at):
             self._refresh(context)
         else:
-            self.state.field_ids = JiraFieldIds.from_json(cached["field_ids"])
-            self.state.time_zone = cached["time_zone"]
-            self.state.account_id = cached["account_id"]
-            self.state.boards = [BoardInfo(**b) for b in cached["boards"]]
+            self.state.field_ids = cached.field_ids
+            self.state.time_zone = cached.time_zone
+            self.state.account_id = cached.account_id
+            self.state.boards = list(cached.boards)
+        assert self.state.field_ids is not None
         self.client.seed_field_names(dict(self.state.field_ids.clause_names))
         return iter(())
 
     def _refresh(self, context: StreamContext) -> None:
         me = self.client.myself()
-        self.state.time_zone = me.get("timeZone") or "UTC"
+        time_zone = self.state.time_zone = str(me.get("timeZone") or "UTC")
         self.state.account_id = me.get("accountId") or me.get("name")
         try:
-            self.state.field_ids = find_field_ids(
+            field_ids = find_field_ids(
                 self.client.fields(),
                 self.config.story_points_field,
                 acceptance_criteria=self.config.acceptance_criteria_field,
@@ -195,14 +264,15 @@ class SiteStream(Stream):
             )
         except LookupError as exc:
             raise ConnectorError(str(exc)) from None
+        self.state.field_ids = field_ids
         self.state.boards = list(self._discover_boards(context))
-        self._bookmark = {
-            "fetched_at": context.started_at.isoformat(),
-            "time_zone": self.state.time_zone,
-            "account_id": self.state.account_id,
-            "field_ids": self.state.field_ids.to_json(),
-            "boards": [b.to_json() for b in self.state.boards],
-        }
+        self._bookmark = SiteBookmark(
+            fetched_at=context.started_at,
+            time_zone=time_zone,
+            account_id=self.state.account_id,
+            field_ids=field_ids,
+            boards=tuple(self.state.boards),
+        )
 
     def _discover_boards(self, context: StreamContext) -> Iterator[BoardInfo]:
         raw_boards: list[dict[str, Any]] = []
@@ -213,8 +283,8 @@ class SiteStream(Stream):
                 except ConnectorError as exc:
                     context.report_error(f"board {board_id} skipped: {exc}")
         else:
-            projects = project_keys_in(self.config.jql)
-            for project in projects or [None]:
+            projects: list[str | None] = [*project_keys_in(self.config.jql)] or [None]
+            for project in projects:
                 try:
                     raw_boards.extend(self.client.boards(project))
                 except ConnectorError as exc:
@@ -233,7 +303,73 @@ class SiteStream(Stream):
             )
 
     def final_bookmark(self) -> dict[str, Any] | None:
-        return self._bookmark
+        return self._bookmark.to_json() if self._bookmark else None
+
+
+def _issue_id_order(issue_id: str) -> tuple[int, str]:
+    """Jira ids are numbers written as text: by length, then text, is numeric order."""
+    return len(issue_id), issue_id
+
+
+def _jira_id(value: Any) -> str | None:
+    """A stored `retry` id, kept only when a number (nothing else goes into JQL)."""
+    text = str(value)
+    return text if text.isdigit() else None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuesBookmark:
+    """Where the issues stream goes on from (version 1, also stored without `version`).
+
+    `watermark`: the next search asks for issues updated since it, less the overlap.
+    `seen`: each issue inside the overlap window with its `updated` as Jira wrote it,
+    so one that comes back unchanged is passed over (absent in no release so far, but
+    read as empty). `retry`: the ids of issues skipped because their data could not be
+    converted (absent before that was kept: none).
+    """
+
+    VERSION: ClassVar[int] = 1
+    watermark: datetime
+    seen: Mapping[str, str] = field(default_factory=dict)
+    retry: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return with_version(
+            self.VERSION,
+            {
+                "watermark": self.watermark.astimezone(UTC).isoformat(),
+                "seen": dict(self.seen),
+                "retry": list(self.retry),
+            },
+        )
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> IssuesBookmark:
+        body = readable(data, cls.VERSION)
+        return cls(
+            watermark=datetime.fromisoformat(body["watermark"]),
+            seen={str(k): str(v) for k, v in (body.get("seen") or {}).items()},
+            retry=ids_from_json(body.get("retry"), _jira_id),
+        )
+
+
+@dataclass(slots=True)
+class _IssueCrawl:
+    """What one run of the issues stream learns as it reads: the next bookmark's makings."""
+
+    retry: RetrySet[str]
+    started: float = field(default_factory=time.monotonic)
+    max_updated: datetime | None = None
+    """The latest `updated` the search returned."""
+    seen: dict[str, str] = field(default_factory=dict)
+    """Each issue the search returned with its `updated` text (pruned as it grows)."""
+    changed: int = 0
+    """Issues converted and yielded."""
+
+    def note(self, issue_id: str, updated_text: str, updated: datetime) -> None:
+        if self.max_updated is None or updated > self.max_updated:
+            self.max_updated = updated
+        self.seen[issue_id] = updated_text
 
 
 class IssuesStream(Stream):
@@ -241,13 +377,13 @@ class IssuesStream(Stream):
 
     Issues come ordered by `created` (an issue edited mid-crawl cannot jump
     between pages), so the bookmark is saved only when the stream completes.
-    The bookmark keeps the `watermark`, the ids and `updated` of issues inside
-    the overlap window (`seen`: one that comes back unchanged is recognised and
-    skipped), and the ids of issues skipped because their data could not be
-    converted (`retry`): the next run reads those again even if nobody touches
-    them, since the watermark has moved past them. One found and converted
-    leaves `retry`, one that fails again stays, one no longer found (deleted,
-    or out of the JQL: the census handles it) leaves.
+    The bookmark (`IssuesBookmark`) keeps the `watermark`, the ids and `updated`
+    of issues inside the overlap window (`seen`: one that comes back unchanged is
+    recognised and skipped), and the ids of issues skipped because their data
+    could not be converted (`retry`, a `RetrySet`): the next run reads those
+    again even if nobody touches them, since the watermark has moved past them.
+    One found and converted leaves `retry`, one that fails again stays, one no
+    longer found (deleted, or out of the JQL: the census handles it) leaves.
     """
 
     name = "issues"
@@ -259,9 +395,8 @@ class IssuesStream(Stream):
 
     def __init__(self, client: JiraClient, config: JiraConfig, state: JiraRunState) -> None:
         self.client, self.config, self.state = client, config, state
-        self._bookmark: dict[str, Any] | None = None
-        self._skipped: set[str] = set()
-        """Issues whose data could not be converted this run: the bookmark's `retry`."""
+        self._bookmark: IssuesBookmark | None = None
+        self._overlap = timedelta(minutes=config.overlap_minutes)
 
     def _fields(self) -> list[str]:
         ids = self.state.field_ids
@@ -272,20 +407,15 @@ class IssuesStream(Stream):
         ]  # fmt: skip
         return base + ids.search_field_ids()
 
-    def records(self, context: StreamContext) -> Iterator[ItemBundle]:
+    def records(self, context: StreamContext) -> Iterator[ItemBundle | SprintRecord | StatusRecord]:
+        """Read the bookmark → the changed issues, page by page → the issues a run before
+        had to skip → what they said of sprints and statuses → the next bookmark."""
         assert self.state.field_ids is not None and self.state.time_zone is not None
-        previous = None if context.full else context.bookmark
-        overlap = timedelta(minutes=self.config.overlap_minutes)
-        jql = f"({scope_jql(self.config.jql)})"
-        if previous:
-            since = datetime.fromisoformat(previous["watermark"]) - overlap
-            jql += f' AND updated >= "{jql_since(since, self.state.time_zone)}"'
-        jql += ISSUE_ORDER
-        seen_before: dict[str, str] = (previous or {}).get("seen", {})
-        # Issues a run before had to skip (Jira ids are numbers: nothing else goes into JQL).
-        retry = {str(i) for i in (previous or {}).get("retry") or [] if str(i).isdigit()}
-        self._skipped = self.state.skipped = set()  # the census counts them too
-
+        previous = None
+        if not context.full:
+            previous = load_bookmark(IssuesBookmark.from_json, context.bookmark, self.name)
+        crawl = _IssueCrawl(RetrySet.of(previous.retry if previous else (), _issue_id_order))
+        self.state.skipped = crawl.retry.skipped  # the census counts them too
         issue_ctx = IssueContext(
             base_url=str(self.config.url),
             field_ids=self.state.field_ids,
@@ -293,73 +423,108 @@ class IssuesStream(Stream):
             team_for_project=self.state.team_for_project(self.config.team_by),
             bot_account_id=self.config.writeback.ignored_account(self.state.account_id),
         )
-        started = time.monotonic()
-        max_updated: datetime | None = None
-        seen_now: dict[str, str] = {}
-        found_again: set[str] = set()  # ids of `retry` the search returned anyway
-        changed = 0
-        pages = self.client.search_pages(jql, self._fields(), "changelog", self.config.page_size)
-        for page in pages:
-            fresh = []
-            for raw in page.get("issues", []):
-                issue_id = str(raw["id"])
-                updated_text, updated = _updated_of(raw)
-                if updated is not None:
-                    if max_updated is None or updated > max_updated:
-                        max_updated = updated
-                    seen_now[issue_id] = updated_text
-                self._note_sprints_and_status(raw)
-                if issue_id in retry:
-                    found_again.add(issue_id)  # skipped last time: converted whatever `seen` says
-                elif updated is not None and seen_before.get(issue_id) == updated_text:
-                    continue  # came back through the overlap window, unchanged
-                fresh.append(raw)
-            for bundle in self._convert(fresh, issue_ctx, context):
-                changed += 1
-                yield bundle
-            self._prune(seen_now, max_updated, started, overlap)
-        # The skipped issues older than the window: searched for by id (only when there are).
-        for again in self._search_again(sorted(retry - found_again, key=lambda i: (len(i), i))):
-            for raw in again:
-                self._note_sprints_and_status(raw)
-            for bundle in self._convert(again, issue_ctx, context):
-                changed += 1
-                yield bundle
+        yield from self._changed_issues(previous, crawl, issue_ctx, context)
+        yield from self._skipped_before(crawl, issue_ctx, context)
         # What the issues said of sprints and statuses is stored before this stream's
         # bookmark moves past them: a run that dies before the sprints and statuses
         # streams must not leave a sprint or a status only these issues named unstored.
         yield from self._sprints_of_issues(context)
         yield from self._statuses_of_issues(context)
+        self._bookmark = self._next_bookmark(previous, crawl)
 
-        if changed == 0 and previous and self._skipped == retry:
-            self._bookmark = None  # nothing new: the stored bookmark stays exactly as it is
-            return
-        elapsed = timedelta(seconds=time.monotonic() - started)
-        if max_updated is None:
-            watermark = datetime.fromisoformat(previous["watermark"]) if previous else None
+    def _changed_issues(
+        self,
+        previous: IssuesBookmark | None,
+        crawl: _IssueCrawl,
+        issue_ctx: IssueContext,
+        context: StreamContext,
+    ) -> Iterator[ItemBundle]:
+        """The issues updated since the watermark less the overlap (all on a first or full
+        run), page by page. The overlap window brings back issues the last run read: one
+        whose `updated` is the one in `seen` is passed over, its changelog not even read,
+        unless a run before had to skip it."""
+        assert self.state.time_zone is not None
+        jql = f"({scope_jql(self.config.jql)})"
+        if previous:
+            since = previous.watermark - self._overlap
+            jql += f' AND updated >= "{jql_since(since, self.state.time_zone)}"'
+        jql += ISSUE_ORDER
+        seen_before = previous.seen if previous else {}
+        pages = self.client.search_pages(jql, self._fields(), "changelog", self.config.page_size)
+        for page in pages:
+            fresh = [raw for raw in page.get("issues", []) if self._fresh(raw, seen_before, crawl)]
+            for bundle in self._convert(fresh, issue_ctx, crawl.retry, context):
+                crawl.changed += 1
+                yield bundle
+            self._prune(crawl.seen, crawl.max_updated, crawl.started, self._overlap)
+
+    def _fresh(
+        self, raw: dict[str, Any], seen_before: Mapping[str, str], crawl: _IssueCrawl
+    ) -> bool:
+        """Note what one search result says (its `updated`, sprints, status); True when it
+        is to be converted: changed since `seen`, or skipped by a run before."""
+        issue_id = str(raw["id"])
+        updated_text, updated = _updated_of(raw)
+        if updated is not None:
+            crawl.note(issue_id, updated_text, updated)
+        self._note_sprints_and_status(raw)
+        if crawl.retry.found(issue_id):
+            return True  # skipped last time: converted whatever `seen` says
+        return updated is None or seen_before.get(issue_id) != updated_text
+
+    def _skipped_before(
+        self, crawl: _IssueCrawl, issue_ctx: IssueContext, context: StreamContext
+    ) -> Iterator[ItemBundle]:
+        """The issues a run before had to skip that the search did not return (nobody
+        touched them, and the watermark moved past them): searched for by id, only when
+        there are."""
+        for again in self._search_again(crawl.retry.unread()):
+            for raw in again:
+                self._note_sprints_and_status(raw)
+            for bundle in self._convert(again, issue_ctx, crawl.retry, context):
+                crawl.changed += 1
+                yield bundle
+
+    def _next_bookmark(
+        self, previous: IssuesBookmark | None, crawl: _IssueCrawl
+    ) -> IssuesBookmark | None:
+        """Where the next run goes on from; None keeps the stored bookmark exactly as it is
+        (nothing new and `retry` unchanged, or nothing ever found).
+
+        The watermark is the latest `updated` seen less the crawl's duration: an issue
+        edited during the crawl, after its page was read, has `updated` ≥ crawl start ≥
+        (latest `updated` seen - crawl duration); it never goes back. `seen` keeps every
+        issue the next search returns again, down to its minute-floored bound.
+        """
+        assert self.state.time_zone is not None
+        if crawl.changed == 0 and previous and crawl.retry.unchanged:
+            return None  # nothing new: the stored bookmark stays exactly as it is
+        elapsed = timedelta(seconds=time.monotonic() - crawl.started)
+        if crawl.max_updated is None:
+            watermark = previous.watermark if previous else None
         else:
-            # An issue edited during the crawl, after its page was read, has
-            # `updated` ≥ crawl start ≥ (latest `updated` seen - crawl duration).
-            watermark = max_updated - elapsed
+            watermark = crawl.max_updated - elapsed
             if previous:
-                watermark = max(watermark, datetime.fromisoformat(previous["watermark"]))
+                watermark = max(watermark, previous.watermark)
         if watermark is None:
-            self._bookmark = None
-            return
-        # Keep every issue the next search will return again, down to its minute-floored bound.
-        floor = jql_since_instant(watermark - overlap, self.state.time_zone)
-        self._bookmark = {
-            "watermark": watermark.astimezone(UTC).isoformat(),
-            "seen": {
+            return None
+        floor = jql_since_instant(watermark - self._overlap, self.state.time_zone)
+        return IssuesBookmark(
+            watermark=watermark,
+            seen={
                 issue_id: text
-                for issue_id, text in sorted(seen_now.items())
+                for issue_id, text in sorted(crawl.seen.items())
                 if (parse_jira_datetime(text) or floor) >= floor
             },
-            "retry": sorted(self._skipped, key=lambda i: (len(i), i)),
-        }
+            retry=crawl.retry.next_retry(),
+        )
 
     def _convert(
-        self, issues: list[dict[str, Any]], issue_ctx: IssueContext, context: StreamContext
+        self,
+        issues: list[dict[str, Any]],
+        issue_ctx: IssueContext,
+        retry: RetrySet[str],
+        context: StreamContext,
     ) -> Iterator[ItemBundle]:
         """Each issue with its complete changelog as a bundle; one that cannot be converted
         is reported and noted for the next run (its stored row and history stay as they are)."""
@@ -371,7 +536,7 @@ class IssuesStream(Stream):
             try:
                 bundle = convert_issue(raw, issue_histories, issue_ctx)
             except (KeyError, ValueError, TypeError) as exc:
-                self._skipped.add(str(raw["id"]))
+                retry.skip(str(raw["id"]))
                 context.report_error(
                     f"issue {raw.get('key', raw.get('id'))} skipped (read again next run): {exc}"
                 )
@@ -536,7 +701,40 @@ class IssuesStream(Stream):
         return result
 
     def final_bookmark(self) -> dict[str, Any] | None:
-        return self._bookmark
+        return self._bookmark.to_json() if self._bookmark else None
+
+
+@dataclass(frozen=True, slots=True)
+class SprintsBookmark:
+    """When the boards' sprint lists were last read, and each scrum board's sprints open
+    then (read again next time, to catch one that closed). Version 1, also stored
+    without `version`."""
+
+    VERSION: ClassVar[int] = 1
+    refreshed_at: datetime | None
+    """None: due now."""
+    open: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Board id -> the ids of its active and future sprints, in numeric order."""
+
+    def to_json(self) -> dict[str, Any]:
+        return with_version(
+            self.VERSION,
+            {
+                "refreshed_at": _iso(self.refreshed_at),
+                "open": {board: list(ids) for board, ids in self.open.items()},
+            },
+        )
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SprintsBookmark:
+        body = readable(data, cls.VERSION)
+        return cls(
+            refreshed_at=_instant(body.get("refreshed_at")),
+            open={
+                str(board): tuple(str(i) for i in ids)
+                for board, ids in (body.get("open") or {}).items()
+            },
+        )
 
 
 class SprintsStream(Stream):
@@ -549,13 +747,14 @@ class SprintsStream(Stream):
 
     def __init__(self, client: JiraClient, config: JiraConfig, state: JiraRunState) -> None:
         self.client, self.config, self.state = client, config, state
-        self._bookmark: dict[str, Any] | None = None
+        self._bookmark: SprintsBookmark | None = None
 
     def records(self, context: StreamContext) -> Iterator[SprintRecord]:
-        previous = context.bookmark or {}
+        previous = load_bookmark(SprintsBookmark.from_json, context.bookmark, self.name)
         every = timedelta(minutes=self.config.sprint_refresh_minutes)
         listed: dict[str, dict[str, Any]] = {}
-        if context.full or _stale(previous.get("refreshed_at"), every, context.started_at):
+        due = previous is None or _stale(previous.refreshed_at, every, context.started_at)
+        if context.full or due:
             listed = self._list_board_sprints(context, previous)
         for sprint_id, raw in listed.items():  # the issues' own sprints are stored already
             board = raw.get("originBoardId", raw.get("boardId"))
@@ -566,13 +765,13 @@ class SprintsStream(Stream):
                 context.report_error(f"sprint {sprint_id} skipped: {exc}")
 
     def _list_board_sprints(
-        self, context: StreamContext, previous: dict[str, Any]
+        self, context: StreamContext, previous: SprintsBookmark | None
     ) -> dict[str, dict[str, Any]]:
         """Every sprint on a full run; else the open ones, plus any that closed since."""
-        was_open: dict[str, list[str]] = previous.get("open", {}) if not context.full else {}
-        incremental = bool(previous) and not context.full
+        incremental = previous is not None and not context.full
+        was_open = previous.open if previous is not None and incremental else {}
         listed: dict[str, dict[str, Any]] = {}
-        now_open: dict[str, list[str]] = {}
+        now_open: dict[str, tuple[str, ...]] = {}
         for board in self.state.boards:
             if board.type != "scrum":
                 continue  # kanban boards have no sprints; asking costs a call and a 400
@@ -587,18 +786,41 @@ class SprintsStream(Stream):
                         listed[sprint_id] = self.client.sprint(int(sprint_id))
             except ConnectorError as exc:
                 context.report_error(f"sprints of board {board.id} ({board.name}): {exc}")
-                now_open[key] = was_open.get(key, [])
+                now_open[key] = was_open.get(key, ())
                 continue
-            now_open[key] = sorted(
+            now_open[key] = tuple(sorted(
                 (s for s, raw in listed.items() if str(raw.get("state")) in ("active", "future")
                  and str(raw.get("originBoardId", board.id)) == key),
                 key=int,
-            )  # fmt: skip
-        self._bookmark = {"refreshed_at": context.started_at.isoformat(), "open": now_open}
+            ))  # fmt: skip
+        self._bookmark = SprintsBookmark(refreshed_at=context.started_at, open=now_open)
         return listed
 
     def final_bookmark(self) -> dict[str, Any] | None:
-        return self._bookmark
+        return self._bookmark.to_json() if self._bookmark else None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusesBookmark:
+    """Every status seen so far: name -> (id, category). Version 1, also stored without
+    `version`."""
+
+    VERSION: ClassVar[int] = 1
+    statuses: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        known = {name: list(status) for name, status in sorted(self.statuses.items())}
+        return with_version(self.VERSION, {"statuses": known})
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> StatusesBookmark:
+        body = readable(data, cls.VERSION)
+        return cls(
+            {
+                str(name): (str(status_id), str(category))
+                for name, (status_id, category) in (body.get("statuses") or {}).items()
+            }
+        )
 
 
 class StatusesStream(Stream):
@@ -616,14 +838,14 @@ class StatusesStream(Stream):
 
     def __init__(self, client: JiraClient, config: JiraConfig, state: JiraRunState) -> None:
         self.client, self.config, self.state = client, config, state
-        self._bookmark: dict[str, Any] | None = None
+        self._bookmark: StatusesBookmark | None = None
 
     def records(self, context: StreamContext) -> Iterator[StatusRecord]:
-        known: dict[str, list[str]] = dict((context.bookmark or {}).get("statuses", {}))
-        for name, (status_id, category) in self.state.current_statuses.items():
-            known[name] = [status_id, category]
-        if known != (context.bookmark or {}).get("statuses"):
-            self._bookmark = {"statuses": dict(sorted(known.items()))}
+        previous = load_bookmark(StatusesBookmark.from_json, context.bookmark, self.name)
+        known = dict(previous.statuses) if previous else {}
+        known.update(self.state.current_statuses)
+        if previous is None or known != previous.statuses:
+            self._bookmark = StatusesBookmark(dict(sorted(known.items())))
         for name, (status_id, category) in sorted(known.items()):
             yield convert_status(
                 {"id": status_id, "name": name, "statusCategory": {"key": category}},
@@ -631,7 +853,7 @@ class StatusesStream(Stream):
             )
 
     def final_bookmark(self) -> dict[str, Any] | None:
-        return self._bookmark
+        return self._bookmark.to_json() if self._bookmark else None
 
 
 class CensusStream(Stream):

@@ -1,0 +1,148 @@
+"""Stream bookmarks: versioned types whose JSON round-trips, that read every shape stored by
+earlier releases, and the shared set of ids to read again (`connectors/bookmarks.py`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from connectors.bookmarks import BookmarkUnreadable, RetrySet, load_bookmark, readable
+from connectors.jira.convert import JiraFieldIds
+from connectors.jira.streams import (
+    BoardInfo,
+    IssuesBookmark,
+    SiteBookmark,
+    SprintsBookmark,
+    StatusesBookmark,
+)
+
+AT = "2026-11-20T11:10:28.679026+00:00"
+MOMENT = datetime.fromisoformat(AT)
+
+
+# -- the shared parts ---------------------------------------------------------------------
+
+
+def test_retry_set_reads_again_what_the_usual_read_did_not_bring_back() -> None:
+    retry = RetrySet.of(["10", "9", "100"], sort_key=lambda i: (len(i), i))
+    assert "9" in retry and "11" not in retry
+    assert retry.found("10") is True  # back in the usual read: no read of its own
+    assert retry.found("11") is False
+    assert retry.unread() == ["9", "100"]  # in the key's order
+    assert not retry.unchanged  # all three left: converted or gone
+    retry.skip("100")
+    retry.skip("7")
+    assert retry.next_retry() == ("7", "100")
+    assert RetrySet.of([3, 1]).unread() == [1, 3]  # natural order by default
+
+
+def test_retry_set_unchanged_when_the_same_ids_fail_again() -> None:
+    retry = RetrySet.of([5, 2])
+    retry.skip(2)
+    retry.skip(5)
+    assert retry.unchanged and retry.next_retry() == (2, 5)
+    assert RetrySet.of(()).unchanged
+
+
+def test_a_stored_bookmark_without_version_is_version_1_and_a_later_one_unreadable() -> None:
+    assert readable({"a": 1}, 1) == {"a": 1}
+    assert readable({"version": 1, "a": 1}, 1)["a"] == 1
+    with pytest.raises(BookmarkUnreadable, match="version 2; this release reads 1"):
+        readable({"version": 2}, 1)
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        {"version": 2, "watermark": AT},  # a later release's
+        {"seen": {}},  # no watermark
+        {"watermark": "yesterday"},  # not a date
+        {"watermark": AT, "seen": ["10001"]},  # `seen` not a mapping
+    ],
+)
+def test_a_bookmark_that_cannot_be_understood_loads_as_none_and_says_so(
+    stored: dict[str, Any],
+) -> None:
+    with capture_logs() as logs:
+        assert load_bookmark(IssuesBookmark.from_json, stored, "issues") is None
+    assert [(e["event"], e["stream"], e["then"]) for e in logs] == [
+        ("bookmark_unreadable", "issues", "a full read")
+    ]
+
+
+def test_no_bookmark_or_an_empty_one_loads_as_none_quietly() -> None:
+    with capture_logs() as logs:
+        assert load_bookmark(IssuesBookmark.from_json, None, "issues") is None
+        assert load_bookmark(IssuesBookmark.from_json, {}, "issues") is None
+    assert logs == []
+
+
+def test_bookmarks_are_frozen() -> None:
+    bookmark = IssuesBookmark(datetime(2026, 1, 1, tzinfo=UTC))
+    with pytest.raises(AttributeError):
+        bookmark.watermark = MOMENT  # type: ignore[misc]
+
+
+# -- Jira ---------------------------------------------------------------------------------
+
+FIELD_IDS = {
+    "sprint": "customfield_10020",
+    "story_points": "customfield_10016",
+    "flagged": "customfield_10021",
+    "story_points_name": "Story point estimate",
+    "clause_names": {"Sprint": "customfield_10020"},
+}
+BOARD = {"id": 1, "name": "Team Alpha", "type": "scrum", "project": "ABC"}
+
+
+def test_jira_site_cache_of_every_release_loads() -> None:
+    today = {
+        "fetched_at": AT,
+        "time_zone": "America/New_York",
+        "account_id": "e90290cc",
+        "field_ids": FIELD_IDS,
+        "boards": [BOARD, {**BOARD, "id": 4, "type": "kanban", "project": None}],
+    }
+    site = SiteBookmark.from_json(today)
+    assert (site.fetched_at, site.time_zone, site.account_id) == (
+        MOMENT,
+        "America/New_York",
+        "e90290cc",
+    )
+    assert site.field_ids == JiraFieldIds.from_json(FIELD_IDS)
+    assert site.boards == (
+        BoardInfo(1, "Team Alpha", "scrum", "ABC"),
+        BoardInfo(4, "Team Alpha", "kanban", None),
+    )
+    assert SiteBookmark.from_json(site.to_json()) == site
+    assert site.to_json()["version"] == 1
+    first = {k: v for k, v in today.items() if k != "account_id"}
+    assert SiteBookmark.from_json(first).fetched_at is None  # no API user kept: expired
+
+
+def test_jira_issues_bookmark_of_every_release_loads() -> None:
+    first = {"watermark": AT, "seen": {"10299": "2026-11-20T11:10:29.000+0000"}}
+    loaded = IssuesBookmark.from_json(first)
+    assert loaded == IssuesBookmark(MOMENT, {"10299": "2026-11-20T11:10:29.000+0000"}, ())
+    today = {**first, "retry": ["10007", "9", "DROP TABLE", 10011]}
+    assert IssuesBookmark.from_json(today).retry == ("10007", "9", "10011")  # numbers only
+    bookmark = IssuesBookmark(MOMENT, {"1": "x"}, ("9", "10"))
+    assert bookmark.to_json() == {
+        "version": 1,
+        "watermark": AT,
+        "seen": {"1": "x"},
+        "retry": ["9", "10"],
+    }
+    assert IssuesBookmark.from_json(bookmark.to_json()) == bookmark
+
+
+def test_jira_sprints_and_statuses_bookmarks_load_as_stored() -> None:
+    sprints = SprintsBookmark.from_json({"refreshed_at": AT, "open": {"1": ["40", "43"]}})
+    assert sprints == SprintsBookmark(MOMENT, {"1": ("40", "43")})
+    assert sprints.to_json() == {"version": 1, "refreshed_at": AT, "open": {"1": ["40", "43"]}}
+    statuses = StatusesBookmark.from_json({"statuses": {"To Do": ["10000", "new"]}})
+    assert statuses == StatusesBookmark({"To Do": ("10000", "new")})
+    assert statuses.to_json() == {"version": 1, "statuses": {"To Do": ["10000", "new"]}}
