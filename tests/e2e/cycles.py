@@ -1,6 +1,7 @@
 """A write-back service cycle, as end-to-end tests run it: one sync of a connector into the
 store, the KPIs and findings recomputed as of the tracker's clock, one push. Shared by the
-write-back tests of each tracker, the push isolation tests and the audit tests."""
+write-back tests of each tracker, the push isolation tests, the audit tests and the push
+worlds of the sweeps and chaos rounds."""
 
 from __future__ import annotations
 
@@ -34,22 +35,27 @@ estimate, an item in progress without an assignee."""
 def load_rules(config_dir: Path, policy: str = POLICY) -> list[RuleConfig]:
     """`policy` written as `<config_dir>/policies/rules.yaml` and loaded as the service loads
     it; the test fails on any error in it."""
-    (config_dir / "policies").mkdir()
+    (config_dir / "policies").mkdir(parents=True, exist_ok=True)
     (config_dir / "policies" / "rules.yaml").write_text(policy, encoding="utf-8")
     rules, errors = load_policies(config_dir)
-    assert errors == []
+    assert errors == [], errors
     return list(rules)
 
 
 def sync_and_refresh(
-    config: Any, engine: Engine, rules: list[RuleConfig], now: datetime
+    config: Any,
+    engine: Engine,
+    rules: list[RuleConfig],
+    now: datetime,
+    *,
+    kpis: KpiConfig | None = None,
 ) -> KpiRefresh:
     """One sync of the config's connector into the store (it must succeed), then every KPI
-    and finding recomputed as of `now`."""
+    and finding recomputed as of `now` (with `kpis`' settings; the defaults without)."""
     with connector_for_kind(config.kind)(config) as connector:
         summary = sync_connector(connector, Store(engine))
     assert summary.status == "success", summary.errors
-    return refresh_kpis(engine, KpiConfig(), rules=rules, now=now)
+    return refresh_kpis(engine, kpis or KpiConfig(), rules=rules, now=now)
 
 
 def push(

@@ -57,7 +57,7 @@ from connectors.trello.pacing import RatePacer
 from connectors.trello.provision import provision
 from pmo_sync.common.writeback_config import DEFAULT_MARKER
 from pmo_sync.evaluation.refresh import refresh_kpis
-from pmo_sync.governance.policy import RuleConfig, load_policies
+from pmo_sync.governance.policy import RuleConfig
 from pmo_sync.kpi.config import ForecastConfig, KpiConfig
 from pmo_sync.sandbox import audit as sandbox_audit
 from pmo_sync.sandbox.ado import AdoSandbox
@@ -70,6 +70,8 @@ from pmo_sync.service.cycle import CycleResult, ServiceConfig, run_cycle
 from pmo_sync.store.models import Base
 from pmo_sync.store.repository import Store
 from pmo_sync.writeback.plan import desired_state
+
+from .cycles import load_rules
 
 __all__ = [
     "KPIS",
@@ -94,14 +96,6 @@ TRACKERS = ("jira", "azure_devops", "trello")
 RETRIES = 1
 """Every config's `max_retries`: one retry, so a fault on `RETRIES + 1` tries fails the call."""
 
-POLICY = """
-rules:
-  - id: estimate-committed
-    rule: missing_estimate
-  - id: in-progress-assignee
-    rule: missing_assignee
-"""
-
 KPIS = KpiConfig(forecast=ForecastConfig(trials=100))
 """The KPI settings: 100 forecast trials instead of 10,000 (forecasts are not written back,
 and the default costs most of a cycle's time in a world this small)."""
@@ -113,14 +107,6 @@ ADO_FIELDS = {"wip_age_days": "Custom.WipAgeDays", "cycle_time_days": "Custom.Cy
 def _settings(timeout: float) -> dict[str, Any]:
     """Quick to fail: one retry, waits capped at 0.1 s (a 429's Retry-After too)."""
     return {"max_retries": RETRIES, "max_retry_wait_seconds": 0.1, "timeout_seconds": timeout}
-
-
-def load_rules(directory: Path) -> list[RuleConfig]:
-    (directory / "policies").mkdir(parents=True, exist_ok=True)
-    (directory / "policies" / "rules.yaml").write_text(POLICY, encoding="utf-8")
-    rules, errors = load_policies(directory)
-    assert errors == [], errors
-    return list(rules)
 
 
 # -- the worlds -----------------------------------------------------------------------------

@@ -45,6 +45,8 @@ from pmo_sync.writeback.plan import COMMENT_TARGET, value_hash
 
 from .push_worlds import TRACKERS, PushWorld, audit, cycle, doubled, empty, push_world
 
+pytestmark = pytest.mark.slow  # five rounds of changes and cycles under chaos: 2 to 8 s
+
 ROUNDS = 5
 RATE = 0.1
 TIMEOUT = 0.1  # the client's timeout under chaos; a slow answer comes SLOW seconds late

@@ -69,13 +69,9 @@ import pytest
 from sqlalchemy import Engine
 
 from connectors.base import ConnectorConfig
-from connectors.registry import connector_for_kind
-from pmo_sync.evaluation.refresh import KpiRefresh, refresh_kpis
+from pmo_sync.evaluation.refresh import KpiRefresh
 from pmo_sync.sandbox.harness import Fault, RecordedRequest
-from pmo_sync.store.engine import make_engine, upgrade
 from pmo_sync.store.ledger import load_ledger
-from pmo_sync.store.repository import Store
-from pmo_sync.sync import sync_connector
 from pmo_sync.writeback.plan import (
     Action,
     AddComment,
@@ -85,8 +81,10 @@ from pmo_sync.writeback.plan import (
     desired_state,
     plan,
 )
-from pmo_sync.writeback.service import PushSummary, push_connector
+from pmo_sync.writeback.service import PushSummary
 
+from ..schema_helpers import migrated_engine
+from .cycles import push, sync_and_refresh
 from .killpoints import KillSwitch, SimulatedKill, kill_switch
 from .push_worlds import (
     KPIS,
@@ -104,6 +102,8 @@ from .push_worlds import (
     unlike_desired,
     view,
 )
+
+pytestmark = pytest.mark.slow  # a push per kill point and per failing request: 4 to 25 s
 
 TIMEOUT = 0.05  # the faulty push's client timeout; a slow answer comes SLOW seconds late
 SLOW = 0.25
@@ -160,12 +160,11 @@ class Sweep:
         return plan(desired, load_ledger(self.engine, source), writeback, source=source)
 
     def push(self, config: ConnectorConfig | None = None) -> PushSummary:
-        return push_connector(
+        return push(
             config or self.w.config,
             self.engine,
-            self.refresh.run,
-            self.refresh.findings,
-            now=self.w.now,
+            self.refresh,
+            self.w.now,
             sleep=lambda seconds: None,
         )
 
@@ -245,10 +244,7 @@ def _sweep(
         assert first.push is not None and first.push.done == first.push.planned > 0
         assert {w.a, w.b} <= set(w.bot_texts()) and w.c not in w.bot_texts()
         w.change()
-        with connector_for_kind(w.config.kind)(w.config) as connector:
-            synced = sync_connector(connector, Store(engine))
-        assert synced.status == "success", synced.errors
-        refresh = refresh_kpis(engine, KPIS, rules=w.rules, now=w.now)
+        refresh = sync_and_refresh(w.config, engine, w.rules, w.now, kpis=KPIS)
         before = view(w)
         saved = TrackerState.save(w)
         store = StoreState(engine)
@@ -414,8 +410,7 @@ def _write(sweep: Sweep, action: Action) -> int:
 
 @pytest.fixture
 def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'taken-back' / 'pmo.db'}")
-    upgrade(engine)
+    engine = migrated_engine(f"sqlite:///{tmp_path / 'taken-back' / 'pmo.db'}")
     yield engine
     engine.dispose()
 
