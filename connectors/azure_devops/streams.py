@@ -42,7 +42,9 @@ Bookmarks: `metadata` caches teams, area paths, iterations and state categories 
 `METADATA_TTL`; `work_items` stores the continuation token, a fingerprint of the
 scope (a changed scope means a full read and a census) and the ids to read again
 (`retry`). A run that finds nothing new and no change to `retry` keeps the stored
-bookmark as it is.
+bookmark as it is. Each is a frozen type (`MetadataBookmark`, `WorkItemsBookmark`)
+stored as versioned JSON (`connectors/bookmarks.py`): those stored before versions
+load as version 1; one that cannot be understood means a full read of its stream.
 
 Calls of a no-change run: one reporting call (plus SDK route discovery when its
 12 h disk cache is cold), and one `revisions(id)` call per item in `retry`.
@@ -52,11 +54,12 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from itertools import chain
+from typing import Any, ClassVar
 
 import structlog
 
@@ -72,6 +75,7 @@ from connectors.azure_devops.convert import (
 )
 from connectors.azure_devops.push import authenticated_identity
 from connectors.base import Stream, StreamContext
+from connectors.bookmarks import RetrySet, ids_from_json, load_bookmark, readable, with_version
 from connectors.errors import ConnectorError
 from pmo_sync.domain import Census, ItemBundle, SprintRecord, StatusRecord
 
@@ -79,8 +83,10 @@ __all__ = [
     "AdoRunState",
     "CensusStream",
     "IterationsStream",
+    "MetadataBookmark",
     "MetadataStream",
     "StatesStream",
+    "WorkItemsBookmark",
     "WorkItemsStream",
 ]
 
@@ -113,6 +119,14 @@ class TeamInfo:
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "area_paths": self.area_paths, "iterations": self.iterations}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TeamInfo:
+        return cls(
+            str(data["name"]),
+            [str(p) for p in data["area_paths"]],
+            [dict(it) for it in data["iterations"]],
+        )
 
 
 @dataclass(slots=True)
@@ -159,8 +173,52 @@ class AdoRunState:
         )
 
 
-def _stale(fetched_at: str | None, now: datetime) -> bool:
-    return not fetched_at or now - datetime.fromisoformat(fetched_at) >= METADATA_TTL
+def _stale(fetched_at: datetime | None, now: datetime) -> bool:
+    return fetched_at is None or now - fetched_at >= METADATA_TTL
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataBookmark:
+    """The metadata stream's cache, read again every `METADATA_TTL`: the teams with their
+    area paths and iterations, each work item type's states, the PAT's identity.
+
+    Version 1, also stored without `version`. A cache from before the identity was kept
+    (no `api_user`) reads as expired: the next run refreshes it. `fields` is room for
+    the organisation's field list: written only when known, read as None when absent.
+    """
+
+    VERSION: ClassVar[int] = 1
+    fetched_at: datetime | None
+    """When the cache was read; None: expired whatever the TTL."""
+    teams: tuple[TeamInfo, ...]
+    states: Mapping[str, list[dict[str, Any]]]
+    """Work item type -> its states (`name`, `category`)."""
+    api_user: str | None
+    fields: tuple[str, ...] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "fetched_at": self.fetched_at.isoformat() if self.fetched_at else None,
+            "teams": [t.to_json() for t in self.teams],
+            "states": dict(self.states),
+            "api_user": self.api_user,
+        }
+        if self.fields is not None:
+            body["fields"] = list(self.fields)
+        return with_version(self.VERSION, body)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> MetadataBookmark:
+        body = readable(data, cls.VERSION)
+        fetched_at = body.get("fetched_at") if "api_user" in body else None
+        api_user, fields = body.get("api_user"), body.get("fields")
+        return cls(
+            fetched_at=datetime.fromisoformat(fetched_at) if fetched_at else None,
+            teams=tuple(TeamInfo.from_json(t) for t in body["teams"]),
+            states={str(wit): [dict(s) for s in states] for wit, states in body["states"].items()},
+            api_user=None if api_user is None else str(api_user),
+            fields=None if fields is None else tuple(str(f) for f in fields),
+        )
 
 
 class MetadataStream(Stream):
@@ -172,17 +230,16 @@ class MetadataStream(Stream):
 
     def __init__(self, client: AdoClient, config: AzureDevOpsConfig, state: AdoRunState) -> None:
         self.client, self.config, self.state = client, config, state
-        self._bookmark: dict[str, Any] | None = None
+        self._bookmark: MetadataBookmark | None = None
 
     def records(self, context: StreamContext) -> Iterator[StatusRecord]:
-        cached = context.bookmark or {}
-        stale = _stale(cached.get("fetched_at"), context.started_at)
-        if context.full or stale or "api_user" not in cached:
+        cached = load_bookmark(MetadataBookmark.from_json, context.bookmark, self.name)
+        if context.full or cached is None or _stale(cached.fetched_at, context.started_at):
             self._refresh(context)
         else:
-            self.state.teams = [TeamInfo(**t) for t in cached["teams"]]
-            self.state.states = dict(cached["states"])
-            self.state.api_user = cached["api_user"]
+            self.state.teams = list(cached.teams)
+            self.state.states = dict(cached.states)
+            self.state.api_user = cached.api_user
         return iter(())
 
     def _refresh(self, context: StreamContext) -> None:
@@ -224,15 +281,15 @@ class MetadataStream(Stream):
                     raise
                 log.info("work_item_type_absent", work_item_type=wit)  # not in this process
         self.state.teams, self.state.states = teams, states
-        self._bookmark = {
-            "fetched_at": context.started_at.isoformat(),
-            "teams": [t.to_json() for t in teams],
-            "states": states,
-            "api_user": self.state.api_user,
-        }
+        self._bookmark = MetadataBookmark(
+            fetched_at=context.started_at,
+            teams=tuple(teams),
+            states=states,
+            api_user=self.state.api_user,
+        )
 
     def final_bookmark(self) -> dict[str, Any] | None:
-        return self._bookmark
+        return self._bookmark.to_json() if self._bookmark else None
 
 
 def _is_latest(fields: dict[str, Any]) -> bool:
@@ -240,6 +297,95 @@ def _is_latest(fields: dict[str, Any]) -> bool:
     for every revision of a full sync; parsing each date was its top CPU cost)."""
     revised = fields.get("System.RevisedDate")
     return isinstance(revised, str) and revised[:4] == "9999"
+
+
+def _item_id(value: Any) -> int | None:
+    """A stored `retry` id (a number; anything else is dropped)."""
+    with suppress(TypeError, ValueError):
+        return int(value)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItemsBookmark:
+    """Where the work items stream goes on from (version 1, also stored without `version`).
+
+    `continuation_token`: where the revision stream is read on from. `scope`: the work
+    item types and area paths it was read for (another scope means a full read).
+    `retry`: the ids of items whose revisions could not be converted (absent before that
+    was kept: none).
+    """
+
+    VERSION: ClassVar[int] = 1
+    continuation_token: str | None
+    scope: str
+    retry: tuple[int, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return with_version(
+            self.VERSION,
+            {
+                "continuation_token": self.continuation_token,
+                "scope": self.scope,
+                "retry": list(self.retry),
+            },
+        )
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> WorkItemsBookmark:
+        body = readable(data, cls.VERSION)
+        token = body.get("continuation_token")
+        return cls(
+            continuation_token=None if token is None else str(token),
+            scope=str(body["scope"]),
+            retry=ids_from_json(body.get("retry"), _item_id),
+        )
+
+
+@dataclass(slots=True)
+class _RevisionBuffer:
+    """The revisions of items "in flight" in the stream, held per item until the item's
+    latest revision arrives (its revisions 1..n-1 are then all here), each as a
+    `HeldRevision`. Capped at `MAX_BUFFERED_REVISIONS`: beyond it the least recently
+    touched items are dropped (`evicted`) and read on their own later."""
+
+    estimate_fields: Sequence[str]
+    held: OrderedDict[int, dict[int, HeldRevision]] = field(default_factory=OrderedDict)
+    count: int = 0
+    evicted: set[int] = field(default_factory=set)
+
+    def hold(self, item_id: int, rev: int, fields: dict[str, Any]) -> None:
+        """Keep a revision that is not its item's latest."""
+        revs = self.held.setdefault(item_id, {})
+        self.held.move_to_end(item_id)
+        if rev not in revs:
+            self.count += 1
+        lender = next(reversed(revs.values()), None)  # lends its equal values
+        revs[rev] = hold_revision(rev, fields, self.estimate_fields, lender)
+        while self.count > MAX_BUFFERED_REVISIONS and self.held:
+            dropped, dropped_revs = self.held.popitem(last=False)
+            self.count -= len(dropped_revs)
+            self.evicted.add(dropped)
+
+    def release(self, item_id: int, rev: int) -> dict[int, HeldRevision]:
+        """The revisions held of an item whose latest revision (`rev`) just came: let go."""
+        revs = self.held.pop(item_id, {})
+        self.count -= len(revs)
+        revs.pop(rev, None)  # read before as not the latest: the latest replaces it
+        return revs
+
+
+@dataclass(slots=True)
+class _StreamRead:
+    """One run's read of the revision stream: where it started and got to, what it holds,
+    the ids to read again, and how many items it yielded."""
+
+    scope: str
+    token: str | None
+    buffer: _RevisionBuffer
+    retry: RetrySet[int]
+    last_token: str | None = None
+    yielded: int = 0
 
 
 class WorkItemsStream(Stream):
@@ -252,10 +398,10 @@ class WorkItemsStream(Stream):
 
     def __init__(self, client: AdoClient, config: AzureDevOpsConfig, state: AdoRunState) -> None:
         self.client, self.config, self.state = client, config, state
-        self._bookmark: dict[str, Any] | None = None
-        self._skipped: set[int] = set()
-        """Items whose revisions could not be converted this run: the bookmark's `retry`, so
-        the next run reads them again even if nobody touches them (the token moves on)."""
+        self._bookmark: WorkItemsBookmark | None = None
+        self._retry: RetrySet[int] = RetrySet.of(())
+        """Items a run before could not convert, and those this run cannot: the next
+        bookmark's `retry`, read again even if nobody touches them (the token moves on)."""
 
     def _scope_key(self) -> str:
         return json.dumps(
@@ -281,89 +427,116 @@ class WorkItemsStream(Stream):
         return any(area == p.lower() or area.startswith(p.lower() + "\\") for p in paths)
 
     def records(self, context: StreamContext) -> Iterator[ItemBundle]:
-        previous = None if context.full else context.bookmark
+        """Read the bookmark → the revision stream, page by page, each item converted once
+        its revisions are complete → the items left over and those a run before had to
+        skip, each read on its own → the next bookmark."""
         scope = self._scope_key()
-        if previous and previous.get("scope") != scope:
-            previous = None  # the scope changed: read everything again
-        if previous is None:  # a full read: whatever it does not find is gone
-            context.census.owe("a full read of the work items")
-        token = (previous or {}).get("continuation_token")
-        stored_retry = {int(i) for i in (previous or {}).get("retry") or []}
-        retry = set(stored_retry)  # skipped by a run before; left: those not in the stream
-        self._skipped = set()
+        previous = self._previous(scope, context)
         ctx = self.state.context(self.config)
+        self._retry = RetrySet.of(previous.retry if previous else ())
+        token = previous.continuation_token if previous else None
+        read = _StreamRead(scope, token, _RevisionBuffer(ctx.estimate_fields), self._retry, token)
         paths = self.state.scope_paths(self.config)
+        yield from self._stream_pages(read, ctx, paths, context)
+        yield from self._left_over(read, ctx, paths, context)
+        self._bookmark = self._next_bookmark(previous, read)
 
-        buffers: OrderedDict[int, dict[int, HeldRevision]] = OrderedDict()
-        buffered = 0
-        evicted: set[int] = set()
-        last_token = token
-        yielded = 0
-        for page in self.client.reporting_revisions(token, self._fields(), include_deleted=True):
-            last_token = page.get("continuationToken") or last_token
-            to_fetch: list[int] = []
+    def _previous(self, scope: str, context: StreamContext) -> WorkItemsBookmark | None:
+        """The stored bookmark, unless the run is full or the scope changed since (then
+        every item is read again, and whatever that read does not find is gone: a census
+        is owed)."""
+        previous = None
+        if not context.full:
+            previous = load_bookmark(WorkItemsBookmark.from_json, context.bookmark, self.name)
+        if previous is not None and previous.scope != scope:
+            previous = None  # the scope changed: read everything again
+        if previous is None:
+            context.census.owe("a full read of the work items")
+        return previous
+
+    def _stream_pages(
+        self, read: _StreamRead, ctx: AdoContext, paths: list[str] | None, context: StreamContext
+    ) -> Iterator[ItemBundle]:
+        """The revision stream from the stored token (from the start on a full read), page
+        by page: each item whose revisions the page completes is converted, then each
+        whose older revisions are not in this read is read on its own."""
+        pages = self.client.reporting_revisions(read.token, self._fields(), include_deleted=True)
+        for page in pages:
+            read.last_token = _text(page.get("continuationToken")) or read.last_token
             complete: list[list[HeldRevision | dict[str, Any]]] = []
+            to_fetch: list[int] = []
             for raw in page.get("values") or []:
-                item_id, fields = int(raw["id"]), raw.get("fields") or {}
-                retry.discard(item_id)  # in the stream: read this run like any changed item
-                rev = int(raw.get("rev") or fields.get("System.Rev") or 0)
-                latest = _is_latest(fields) or bool(fields.get("System.IsDeleted"))
-                if item_id in evicted:
-                    if latest:
-                        evicted.discard(item_id)
-                        if fields.get("System.IsDeleted"):
-                            _gone(item_id, "deleted", context)
-                        else:
-                            to_fetch.append(item_id)
-                    continue
-                if not latest:
-                    revs = buffers.setdefault(item_id, {})
-                    buffers.move_to_end(item_id)
-                    if rev not in revs:
-                        buffered += 1
-                    held = next(reversed(revs.values()), None)  # lends its equal values
-                    revs[rev] = hold_revision(rev, fields, ctx.estimate_fields, held)
+                self._take(raw, read, complete, to_fetch, context)
+            yield from self._counted(
+                read,
+                chain(
+                    (self._convert(revisions, ctx, paths, context) for revisions in complete),
+                    (self._fetch(item_id, ctx, paths, context) for item_id in to_fetch),
+                ),
+            )
+
+    def _take(
+        self,
+        raw: dict[str, Any],
+        read: _StreamRead,
+        complete: list[list[HeldRevision | dict[str, Any]]],
+        to_fetch: list[int],
+        context: StreamContext,
+    ) -> None:
+        """File one revision: held until its item's latest comes; the latest completes the
+        item (into `complete`) when revisions 1..n-1 are held, else the item is read on its
+        own (`to_fetch`: created before this read, or dropped from the buffer); a deleted
+        item needs no reading, only perhaps a census."""
+        item_id, fields = int(raw["id"]), raw.get("fields") or {}
+        read.retry.found(item_id)  # in the stream: read this run like any changed item
+        rev = int(raw.get("rev") or fields.get("System.Rev") or 0)
+        latest = _is_latest(fields) or bool(fields.get("System.IsDeleted"))
+        buffer = read.buffer
+        if item_id in buffer.evicted:
+            if latest:
+                buffer.evicted.discard(item_id)
+                if fields.get("System.IsDeleted"):
+                    _gone(item_id, "deleted", context)
                 else:
-                    revs = buffers.pop(item_id, {})
-                    buffered -= len(revs)
-                    revs.pop(rev, None)  # read before as not the latest: this one replaces it
-                    if fields.get("System.IsDeleted"):  # deleted: no history to read
-                        _gone(item_id, "deleted", context)
-                    elif rev >= 1 and sorted(revs) == list(range(1, rev)):  # 1..n-1 held
-                        latest_rev = {"id": item_id, "rev": rev, "fields": fields}
-                        complete.append([*(revs[r] for r in sorted(revs)), latest_rev])
-                    else:
-                        to_fetch.append(item_id)  # older revisions are not in this read
-                while buffered > MAX_BUFFERED_REVISIONS and buffers:
-                    dropped, dropped_revs = buffers.popitem(last=False)
-                    buffered -= len(dropped_revs)
-                    evicted.add(dropped)
-            for revisions in complete:
-                bundle = self._convert(revisions, ctx, paths, context)
-                if bundle is not None:
-                    yielded += 1
-                    yield bundle
-            for item_id in to_fetch:
-                bundle = self._fetch(item_id, ctx, paths, context)
-                if bundle is not None:
-                    yielded += 1
-                    yield bundle
-        # Items whose latest revision never came (changed or dropped mid-read), and items a
-        # run before had to skip that nobody changed since: read each on its own.
-        for item_id in [*buffers, *evicted, *sorted(retry)]:
-            bundle = self._fetch(item_id, ctx, paths, context)
+                    to_fetch.append(item_id)
+            return
+        if not latest:
+            buffer.hold(item_id, rev, fields)
+            return
+        revs = buffer.release(item_id, rev)
+        if fields.get("System.IsDeleted"):  # deleted: no history to read
+            _gone(item_id, "deleted", context)
+        elif rev >= 1 and sorted(revs) == list(range(1, rev)):  # 1..n-1 held
+            latest_rev = {"id": item_id, "rev": rev, "fields": fields}
+            complete.append([*(revs[r] for r in sorted(revs)), latest_rev])
+        else:
+            to_fetch.append(item_id)  # older revisions are not in this read
+
+    def _left_over(
+        self, read: _StreamRead, ctx: AdoContext, paths: list[str] | None, context: StreamContext
+    ) -> Iterator[ItemBundle]:
+        """Items whose latest revision never came (changed or dropped mid-read), and items
+        a run before had to skip that nobody changed since: each read on its own."""
+        left = [*read.buffer.held, *read.buffer.evicted, *read.retry.unread()]
+        yield from self._counted(read, (self._fetch(i, ctx, paths, context) for i in left))
+
+    @staticmethod
+    def _counted(read: _StreamRead, bundles: Iterator[ItemBundle | None]) -> Iterator[ItemBundle]:
+        """The bundles converted (None: gone or skipped), counted for the next bookmark."""
+        for bundle in bundles:
             if bundle is not None:
-                yielded += 1
+                read.yielded += 1
                 yield bundle
 
-        if previous and last_token == token and yielded == 0 and self._skipped == stored_retry:
-            self._bookmark = None  # nothing new: keep the stored bookmark (its `retry` too)
-            return
-        self._bookmark = {
-            "continuation_token": last_token,
-            "scope": scope,
-            "retry": sorted(self._skipped),
-        }
+    def _next_bookmark(
+        self, previous: WorkItemsBookmark | None, read: _StreamRead
+    ) -> WorkItemsBookmark | None:
+        """Where the next run goes on from; None keeps the stored bookmark (its `retry`
+        too) when the stream brought nothing new and `retry` did not change."""
+        unmoved = read.last_token == read.token and read.yielded == 0
+        if previous is not None and unmoved and read.retry.unchanged:
+            return None
+        return WorkItemsBookmark(read.last_token, read.scope, read.retry.next_retry())
 
     def _fetch(
         self, item_id: int, ctx: AdoContext, paths: list[str] | None, context: StreamContext
@@ -405,10 +578,14 @@ class WorkItemsStream(Stream):
         """Report an item that cannot be converted; the next run reads it again (`retry`)."""
         context.report_error(f"work item {item_id} skipped (read again next run): {reason}")
         with suppress(TypeError, ValueError):  # no id: the next change to it brings it back
-            self._skipped.add(int(item_id))
+            self._retry.skip(int(item_id))
 
     def final_bookmark(self) -> dict[str, Any] | None:
-        return self._bookmark
+        return self._bookmark.to_json() if self._bookmark else None
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _gone(item_id: Any, why: str, context: StreamContext) -> None:
@@ -477,7 +654,8 @@ class CensusStream(Stream):
         if not context.census.owed:
             return
         ids: set[int] = set()
-        for path in self.state.scope_paths(self.config) or [None]:
+        paths: list[str | None] = [*(self.state.scope_paths(self.config) or [])] or [None]
+        for path in paths:
             ids.update(self.live_ids(path))
         yield Census(
             frozenset(str(i) for i in ids),

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from connectors.azure_devops.streams import MetadataBookmark, TeamInfo, WorkItemsBookmark
 from connectors.bookmarks import BookmarkUnreadable, RetrySet, load_bookmark, readable
 from connectors.jira.convert import JiraFieldIds
 from connectors.jira.streams import (
@@ -146,3 +147,36 @@ def test_jira_sprints_and_statuses_bookmarks_load_as_stored() -> None:
     statuses = StatusesBookmark.from_json({"statuses": {"To Do": ["10000", "new"]}})
     assert statuses == StatusesBookmark({"To Do": ("10000", "new")})
     assert statuses.to_json() == {"version": 1, "statuses": {"To Do": ["10000", "new"]}}
+
+
+# -- Azure DevOps -------------------------------------------------------------------------
+
+TEAM = {
+    "name": "Phoenix",
+    "area_paths": ["Fabrikam\\Phoenix"],
+    "iterations": [{"id": "187d", "name": "Sprint 1", "path": "Fabrikam\\Phoenix\\Sprint 1"}],
+}
+STATES = {"Bug": [{"name": "Active", "category": "InProgress"}]}
+
+
+def test_ado_metadata_cache_of_every_release_loads() -> None:
+    today = {"fetched_at": AT, "teams": [TEAM], "states": STATES, "api_user": "pmo@contoso.com"}
+    metadata = MetadataBookmark.from_json(today)
+    assert metadata == MetadataBookmark(
+        MOMENT, (TeamInfo(**TEAM),), STATES, "pmo@contoso.com", fields=None
+    )
+    assert metadata.to_json() == {"version": 1, **today}  # no field list known: none written
+    with_fields = MetadataBookmark(MOMENT, (), {}, None, fields=("System.Id",))
+    assert MetadataBookmark.from_json(with_fields.to_json()) == with_fields
+    first = {"fetched_at": AT, "teams": [TEAM], "states": STATES}
+    assert MetadataBookmark.from_json(first).fetched_at is None  # no identity: expired
+
+
+def test_ado_work_items_bookmark_of_every_release_loads() -> None:
+    first = {"continuation_token": "462", "scope": '{"areas": [], "types": ["bug"]}'}
+    assert WorkItemsBookmark.from_json(first) == WorkItemsBookmark("462", first["scope"], ())
+    today = {**first, "retry": [7, "12", "x"]}
+    loaded = WorkItemsBookmark.from_json(today)
+    assert loaded.retry == (7, 12)
+    assert loaded.to_json() == {"version": 1, **first, "retry": [7, 12]}
+    assert WorkItemsBookmark.from_json({"continuation_token": None, "scope": "s"}).retry == ()

@@ -9,10 +9,14 @@ read. A bookmark a release cannot understand (a later version) means a full read
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
+
+from connectors.azure_devops import AzureDevOpsConfig
 from connectors.jira import JiraConfig
+from pmo_sync.sandbox.ado import AdoSandbox
 from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.store.repository import Store
 from pmo_sync.sync import RunSummary
@@ -181,3 +185,107 @@ def test_jira_bookmark_of_an_unknown_version_means_a_full_read(
     searches = _jira_searches(jira_sandbox)
     assert searches and not any("updated >=" in jql for jql in searches)  # page by page
     assert _bookmarks(store, "sandbox-jira", "jira", ("issues",))["issues"]["version"] == 1
+
+
+# -- Azure DevOps ----------------------------------------------------------------------
+
+ADO_API = "/contoso/Fabrikam/_apis/wit"
+REPORTING = f"{ADO_API}/reporting/workItemRevisions"
+
+
+@pytest.fixture
+def ado(cold_ado_sdk_cache: None) -> Iterator[AdoSandbox]:
+    with AdoSandbox(wiql_cap=100, size=60) as sandbox:
+        yield sandbox
+
+
+def _ado_calls(sandbox: AdoSandbox) -> list[tuple[str, str]]:
+    return [(r.method, r.path) for r in sandbox.requests]
+
+
+def _ado_today(stored: dict[str, Any]) -> dict[str, Any]:
+    metadata, work_items = stored["metadata"], stored["work_items"]
+    assert set(metadata) == {"version", "fetched_at", "teams", "states", "api_user"}
+    assert set(work_items) == {"version", "continuation_token", "scope", "retry"}
+    return {
+        "metadata": {
+            "fetched_at": metadata["fetched_at"],
+            "teams": [
+                {"name": t["name"], "area_paths": t["area_paths"], "iterations": t["iterations"]}
+                for t in metadata["teams"]
+            ],
+            "states": metadata["states"],
+            "api_user": metadata["api_user"],
+        },
+        "work_items": {
+            "continuation_token": work_items["continuation_token"],
+            "scope": work_items["scope"],
+            "retry": [],
+        },
+    }
+
+
+def test_ado_bookmarks_without_version_resume_and_read_a_skipped_item_again(
+    ado: AdoSandbox,
+    ado_config: Callable[..., AzureDevOpsConfig],
+    sync: Callable[..., RunSummary],
+    store: Store,
+) -> None:
+    """The metadata cache and the work items bookmark in the shape stored before versions,
+    the token past a person's change to an item named in `retry`: the next run reads no
+    metadata, goes on in the revision stream from the token, reads that item on its own
+    and stores its change; the metadata cache stays exactly as stored."""
+    config = ado_config(ado)
+    assert sync(config).status == "success"
+    today = _ado_today(_bookmarks(store, "sandbox-ado", "azure_devops", ("metadata", "work_items")))
+    ds = ado.dataset
+    item = next(i for i in ds.items() if i.state == "Active" and "Resolved" in ds.states(i.type))
+    assert ds.update(item.id, {"System.State": "Resolved"}, by=ds.people[0]) is not None
+    today["work_items"]["continuation_token"] = str(ds.watermark())  # past the change
+    today["work_items"]["retry"] = [item.id]
+    _store_bookmarks(store, "sandbox-ado", "azure_devops", today)
+
+    ado.reset_log()
+    summary = sync(config)
+    assert (summary.status, summary.items_updated) == ("success", 1), summary.errors
+    revisions = f"{ADO_API}/workItems/{item.id}/revisions"
+    assert _ado_calls(ado) == [("POST", REPORTING), ("GET", revisions)]
+    after = _bookmarks(store, "sandbox-ado", "azure_devops", ("metadata", "work_items"))
+    assert after["metadata"] == today["metadata"]
+    assert after["work_items"] == {
+        "version": 1,
+        "continuation_token": today["work_items"]["continuation_token"],
+        "scope": today["work_items"]["scope"],
+        "retry": [],
+    }
+
+    ado.reset_log()
+    assert sync(config).api_calls == 1
+
+
+def test_ado_first_release_bookmarks_refresh_the_metadata_only(
+    ado: AdoSandbox,
+    ado_config: Callable[..., AzureDevOpsConfig],
+    sync: Callable[..., RunSummary],
+    store: Store,
+) -> None:
+    """The first release's shapes: a metadata cache without the PAT's identity (read as
+    expired: refreshed) and a work items bookmark without `retry` (the stream goes on from
+    its token: nothing new, no census, the bookmark kept as stored)."""
+    config = ado_config(ado)
+    assert sync(config).status == "success"
+    today = _ado_today(_bookmarks(store, "sandbox-ado", "azure_devops", ("metadata", "work_items")))
+    del today["metadata"]["api_user"]
+    del today["work_items"]["retry"]
+    _store_bookmarks(store, "sandbox-ado", "azure_devops", today)
+
+    ado.reset_log()
+    summary = sync(config)
+    assert (summary.status, summary.items_seen) == ("success", 0), summary.errors
+    calls = _ado_calls(ado)
+    assert calls.count(("POST", REPORTING)) == 1
+    assert calls[-1] == ("POST", REPORTING)  # after the metadata; no revisions, no census
+    assert len(calls) > 1  # the metadata, read again
+    after = _bookmarks(store, "sandbox-ado", "azure_devops", ("metadata", "work_items"))
+    assert after["metadata"]["version"] == 1 and "api_user" in after["metadata"]
+    assert after["work_items"] == today["work_items"]
