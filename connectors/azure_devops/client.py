@@ -112,7 +112,10 @@ class AdoClient:
             max_retry_wait=config.max_retry_wait_seconds,
             retry_methods=retry_methods,
         )
-        self._retry = template.get_adapter("https://").max_retries
+        adapter = template.get_adapter("https://")
+        if not isinstance(adapter, requests.adapters.HTTPAdapter):
+            raise TypeError(f"the HTTP policy mounted a {type(adapter).__name__}, no HTTPAdapter")
+        self._retry = adapter.max_retries
         self._hooks = [self._remember_status, *template.hooks["response"]]
         template.close()
 

@@ -331,7 +331,7 @@ class _Push:
                     return
                 if isinstance(action, AddComment):
                     steps = reconcile_add(action, found)
-                else:
+                elif isinstance(action, DeleteComment):  # one without an id (unsure_delete)
                     steps = reconcile_delete(action, found)
             elif unsure_delete:
                 steps = []  # no bot account to tell its comments by: nothing can be deleted
