@@ -37,7 +37,9 @@ and the sprint names seen; the resolved boards and the token's member, re-read
 every `METADATA_TTL`; a fingerprint of the config's mapping (a changed mapping
 means a full read); the cards skipped because their data could not be read
 (`retry`), read again by the next run (a card alone costs its `GET /cards/{id}`
-and its actions).
+and its actions). It is a frozen type (`CardsBookmark`, a `BoardMark` per board)
+stored as versioned JSON (`connectors/bookmarks.py`): one stored before versions
+loads as version 1; one that cannot be understood means a full read.
 """
 
 from __future__ import annotations
@@ -48,11 +50,19 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import structlog
 
 from connectors.base import Stream, StreamContext
+from connectors.bookmarks import (
+    BookmarkUnreadable,
+    RetrySet,
+    ids_from_json,
+    load_bookmark,
+    readable,
+    with_version,
+)
 from connectors.errors import ConnectorError, IssueNotFoundError
 from connectors.trello.client import TrelloClient
 from connectors.trello.config import DEFAULT_LIST_STAGES, TrelloConfig
@@ -72,6 +82,8 @@ from connectors.trello.convert import (
 from pmo_sync.domain import Census, ItemBundle, SprintRecord, StatusRecord
 
 __all__ = [
+    "BoardMark",
+    "CardsBookmark",
     "CardsStream",
     "CensusStream",
     "ListsStream",
@@ -142,6 +154,112 @@ def _board_from_json(board_id: str, data: Mapping[str, Any]) -> BoardInfo:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class BoardMark:
+    """One board in the cards bookmark: its lists and custom fields, the newest action
+    read (the next run reads the actions since), the sprint names its cards were in."""
+
+    info: BoardInfo
+    last_action: str | None
+    sprints: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **_board_to_json(self.info),
+            "last_action": self.last_action,
+            "sprints": list(self.sprints),
+        }
+
+    @classmethod
+    def from_json(cls, board_id: str, data: Mapping[str, Any]) -> BoardMark:
+        last = data.get("last_action")
+        return cls(
+            info=_board_from_json(board_id, data),
+            last_action=None if last is None else str(last),
+            sprints=tuple(str(s) for s in data.get("sprints") or ()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CardsBookmark:
+    """Where the cards stream goes on from (version 1, also stored without `version`).
+
+    `scope`: a fingerprint of the config's mapping (another means a full read).
+    `resolved_at`, `bot`, `order`: the boards in scope, in config order, and the token's
+    member, resolved at `resolved_at` and re-resolved every `METADATA_TTL`. `boards`:
+    each board's mark. `retry`: the cards skipped because their data could not be read
+    (absent before that was kept: none).
+    """
+
+    VERSION: ClassVar[int] = 1
+    scope: str
+    resolved_at: datetime | None
+    """None: resolve the boards again now."""
+    bot: str | None
+    order: tuple[str, ...]
+    boards: Mapping[str, BoardMark]
+    retry: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return with_version(
+            self.VERSION,
+            {
+                "scope": self.scope,
+                "resolved_at": self.resolved_at.isoformat() if self.resolved_at else None,
+                "bot": self.bot,
+                "order": list(self.order),
+                "retry": list(self.retry),
+                "boards": {board_id: mark.to_json() for board_id, mark in self.boards.items()},
+            },
+        )
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CardsBookmark:
+        body = readable(data, cls.VERSION)
+        at, bot = body.get("resolved_at"), body.get("bot")
+        boards = {
+            str(board_id): BoardMark.from_json(str(board_id), mark)
+            for board_id, mark in (body.get("boards") or {}).items()
+        }
+        order = tuple(str(b) for b in body.get("order") or ())
+        if unmarked := set(order) - set(boards):
+            raise BookmarkUnreadable(f"boards in `order` without a mark: {sorted(unmarked)}")
+        return cls(
+            scope=str(body["scope"]),
+            resolved_at=datetime.fromisoformat(at) if at else None,
+            bot=None if bot is None else str(bot),
+            order=order,
+            boards=boards,
+            retry=ids_from_json(body.get("retry"), lambda card_id: str(card_id)),
+        )
+
+
+@dataclass(slots=True)
+class _CardsRun:
+    """One run of the cards stream: the boards it reads, what it gathered from their
+    actions and card lists, and the makings of the next bookmark."""
+
+    known: Mapping[str, BoardMark]
+    """The stored bookmark's boards (none on a full read)."""
+    boards: list[dict[str, Any]]
+    bot: str | None
+    resolved_at: datetime
+    ignored: str | None
+    """pmo-sync's own member: its actions are write-back, not changes to read."""
+    retry: RetrySet[str]
+    wanted: set[str] = field(default_factory=set)
+    """Cards to convert: named by a new action (not pmo-sync's), all on a full read of
+    their board, and those a run before had to skip."""
+    cards: dict[str, dict[str, Any]] = field(default_factory=dict)
+    actions_by_card: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    newest: dict[str, str | None] = field(default_factory=dict)
+    """Each board's newest action read: its next mark."""
+    changed: bool = False
+    """A board had actions of someone else than pmo-sync: its lists and cards were read."""
+
+
 @dataclass(slots=True)
 class TrelloRunState:
     """What the streams of one run share; filled by the cards stream."""
@@ -172,10 +290,10 @@ class CardsStream(Stream):
 
     def __init__(self, client: TrelloClient, config: TrelloConfig, state: TrelloRunState) -> None:
         self.client, self.config, self.state = client, config, state
-        self._bookmark: dict[str, Any] | None = None
-        self._skipped: set[str] = set()
-        """Cards whose data could not be read this run: the bookmark's `retry`, so the next
-        run reads them again even if nobody touches them (a partial run moves the marks)."""
+        self._bookmark: CardsBookmark | None = None
+        self._retry: RetrySet[str] = RetrySet.of(())
+        """Cards a run before could not read, and those this run cannot: the next bookmark's
+        `retry`, read again even if nobody touches them (a partial run moves the marks)."""
 
     def _scope_key(self) -> str:
         mapping = {
@@ -187,94 +305,140 @@ class CardsStream(Stream):
         return hashlib.sha256(json.dumps(mapping, sort_keys=True).encode()).hexdigest()[:16]
 
     def records(self, context: StreamContext) -> Iterator[ItemBundle]:
-        previous = None if context.full else context.bookmark
+        """Read the bookmark → each board's new actions, the cards whose whole history is
+        on the board converted at once → the cards left (moved between boards, skipped by a
+        run before, history not on the board) → the next bookmark."""
         scope = self._scope_key()
-        if previous and previous.get("scope") != scope:
+        previous = self._previous(scope, context)
+        run = self._start(previous, context)
+        for board in run.boards:
+            yield from self._read_board(board, run, context)
+        yield from self._remaining_cards(run, context)
+        self._add_option_sprints()
+        self._bookmark = self._next_bookmark(scope, previous, run)
+
+    def _previous(self, scope: str, context: StreamContext) -> CardsBookmark | None:
+        """The stored bookmark, unless the run is full or the mapping changed since (then
+        every card reads differently and is read again, and whatever that read does not
+        find is gone: a census is owed)."""
+        previous = None
+        if not context.full:
+            previous = load_bookmark(CardsBookmark.from_json, context.bookmark, self.name)
+        if previous is not None and previous.scope != scope:
             previous = None  # the mapping changed: every card reads differently
         if previous is None:  # a full read: whatever it does not find is gone
             context.census.owe("a full read of the boards")
-        known: dict[str, Any] = dict((previous or {}).get("boards") or {})
+        return previous
+
+    def _start(self, previous: CardsBookmark | None, context: StreamContext) -> _CardsRun:
+        """The boards in scope and the token's member (cached, or read again every TTL);
+        a board no longer in the config owes a census, its cards being gone from scope."""
         boards, bot, resolved_at = self._boards(previous, context)
         self.state.bot = bot
-        ignored = self.config.writeback.ignored_account(bot)  # pmo-sync's own edits
+        known = previous.boards if previous else {}
         if previous and set(known) - {b["id"] for b in boards}:
             context.census.owe("a board left the config")
+        self._retry = RetrySet.of(previous.retry if previous else ())
+        return _CardsRun(
+            known=known,
+            boards=boards,
+            bot=bot,
+            resolved_at=resolved_at,
+            ignored=self.config.writeback.ignored_account(bot),
+            retry=self._retry,
+            wanted=set(self._retry.before),
+        )
 
-        actions_by_card: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        cards: dict[str, dict[str, Any]] = {}
-        retry = set((previous or {}).get("retry") or [])  # cards a run before had to skip
-        wanted: set[str] = set(retry)
-        newest: dict[str, str | None] = {}
-        changed = False
-        for board in boards:
-            board_id = str(board["id"])
-            cached = known.get(board_id)
-            since = cached.get("last_action") if cached else None
-            actions = self._slim_actions(board_id, since)
-            if since and any(a.get("type") in STRUCTURE_ACTIONS for a in actions):
-                log.info("trello_board_reread", board=board.get("name"), reason="renamed list")
-                since = None
-                actions = self._slim_actions(board_id, None)
-            newest[board_id] = str(actions[0]["id"]) if actions else since
-            own = since and all(str(a.get("idMemberCreator")) == ignored for a in actions)
-            if own and cached:  # nothing new, or only pmo-sync's own write-back
-                self.state.boards[board_id] = _board_from_json(board_id, cached)
-                self.state.sprint_names[board_id] = set(cached.get("sprints") or [])
+    def _read_board(
+        self, board: dict[str, Any], run: _CardsRun, context: StreamContext
+    ) -> Iterator[ItemBundle]:
+        """One board's actions since its mark (all of them on a first or full read, or
+        after a list or custom field was renamed: every card's status names may differ).
+        None, or only pmo-sync's own: the mark moves past them and nothing else is read.
+        Else its lists, custom fields and cards are read again, and the cards whose whole
+        history is on it are converted now."""
+        board_id = str(board["id"])
+        cached = run.known.get(board_id)
+        since = cached.last_action if cached else None
+        actions = self._slim_actions(board_id, since)
+        if since and any(a.get("type") in STRUCTURE_ACTIONS for a in actions):
+            log.info("trello_board_reread", board=board.get("name"), reason="renamed list")
+            since = None
+            actions = self._slim_actions(board_id, None)
+        run.newest[board_id] = str(actions[0]["id"]) if actions else since
+        own = since and all(str(a.get("idMemberCreator")) == run.ignored for a in actions)
+        if own and cached:  # nothing new, or only pmo-sync's own write-back
+            self.state.boards[board_id] = cached.info
+            self.state.sprint_names[board_id] = set(cached.sprints)
+            return
+        run.changed = True
+        info = board_info(board, self.client.lists(board_id), self.client.custom_fields(board_id))
+        self.state.boards[board_id] = info
+        self.state.sprint_names[board_id] = set(cached.sprints if cached else ())
+        listing = self.client.cards(board_id)
+        self.state.listed[board_id] = {str(c["id"]) for c in listing}
+        for card in listing:
+            run.cards[str(card["id"])] = card
+        del listing
+        self._file_actions(actions, since, run, context)
+        del actions
+        if since is None:
+            run.wanted.update(self.state.listed[board_id])
+        yield from self._single_board_cards(board_id, run, context)
+
+    def _file_actions(
+        self,
+        actions: list[dict[str, Any]],
+        since: str | None,
+        run: _CardsRun,
+        context: StreamContext,
+    ) -> None:
+        """Group a board's actions by card; a card named by an action not pmo-sync's (any,
+        on a full read of the board) is wanted; a `deleteCard` may owe a census."""
+        for action in actions:
+            card_id = card_id_of(action)
+            if card_id is None:
                 continue
-            changed = True
-            info = board_info(
-                board, self.client.lists(board_id), self.client.custom_fields(board_id)
-            )
-            self.state.boards[board_id] = info
-            self.state.sprint_names[board_id] = set((cached or {}).get("sprints") or [])
-            listing = self.client.cards(board_id)
-            self.state.listed[board_id] = {str(c["id"]) for c in listing}
-            for card in listing:
-                cards[str(card["id"])] = card
-            del listing
-            for action in actions:
-                card_id = card_id_of(action)
-                if card_id is None:
-                    continue
-                actions_by_card[card_id].append(action)
-                if action.get("type") == "deleteCard":
-                    _gone(card_id, "deleted", context)
-                if since is None or str(action.get("idMemberCreator")) != ignored:
-                    wanted.add(card_id)
-            del actions
-            if since is None:
-                wanted.update(self.state.listed[board_id])
-            # Cards whose whole history is on this board are built now and let go, so a
-            # full sync holds one board's actions, not every board's, plus the cards that
-            # moved between boards (they wait for the other boards' halves).
-            ctx = self.state.context(self.config)
-            for card_id in sorted(wanted & self.state.listed[board_id]):
-                history = actions_by_card.get(card_id, [])
-                if not has_creation(history) or any(
-                    a.get("type") == "moveCardToBoard" for a in history
-                ):
-                    continue
-                wanted.discard(card_id)
-                bundle = self._bundle(
-                    cards.pop(card_id), actions_by_card.pop(card_id), ctx, context
-                )
-                if bundle is not None:
-                    yield bundle
+            run.actions_by_card[card_id].append(action)
+            if action.get("type") == "deleteCard":
+                _gone(card_id, "deleted", context)
+            if since is None or str(action.get("idMemberCreator")) != run.ignored:
+                run.wanted.add(card_id)
 
+    def _single_board_cards(
+        self, board_id: str, run: _CardsRun, context: StreamContext
+    ) -> Iterator[ItemBundle]:
+        """The wanted cards whose whole history is on this board, built now and let go: a
+        full sync holds one board's actions, not every board's, plus the cards that moved
+        between boards (they wait for the other boards' halves)."""
         ctx = self.state.context(self.config)
-        for card_id in sorted(wanted):
-            card = cards.get(card_id)
-            if card is None and card_id in retry:  # its board had nothing new: read it alone
-                try:
-                    card = self.client.card(card_id)
-                except IssueNotFoundError:
-                    card = None
-                if card is not None and str(card.get("idBoard")) not in self.state.boards:
-                    card = None
+        for card_id in sorted(run.wanted & self.state.listed[board_id]):
+            history = run.actions_by_card.get(card_id, [])
+            if not has_creation(history) or any(
+                a.get("type") == "moveCardToBoard" for a in history
+            ):
+                continue
+            run.wanted.discard(card_id)
+            bundle = self._bundle(
+                run.cards.pop(card_id), run.actions_by_card.pop(card_id), ctx, context
+            )
+            if bundle is not None:
+                yield bundle
+
+    def _remaining_cards(self, run: _CardsRun, context: StreamContext) -> Iterator[ItemBundle]:
+        """The wanted cards not built board by board: those that moved between boards (from
+        every board's actions), those whose creation is not in the actions read (from their
+        own action list), and those a run before had to skip whose board had nothing new
+        (the card read alone). One no longer found, or off the boards, may owe a census."""
+        ctx = self.state.context(self.config)
+        for card_id in sorted(run.wanted):
+            card = run.cards.get(card_id)
+            if card is None and card_id in run.retry:  # its board had nothing new: read it alone
+                card = self._card_alone(card_id)
             if card is None:
                 _gone(card_id, "deleted or off the boards", context)
                 continue
-            history = actions_by_card.pop(card_id, [])
+            history = run.actions_by_card.pop(card_id, [])
             if not has_creation(history):
                 try:
                     history = [
@@ -287,28 +451,44 @@ class CardsStream(Stream):
             if bundle is not None:
                 yield bundle
 
-        self._add_option_sprints()
-        moved = any(newest.get(b) != (known.get(b) or {}).get("last_action") for b in newest)
-        moved = moved or self._skipped != retry
-        if previous and not (changed or moved) and resolved_at == previous.get("resolved_at"):
-            self._bookmark = None  # nothing new: keep the stored bookmark
-            return
-        # (only pmo-sync's own actions since: the mark moves past them, nothing is re-read)
-        self._bookmark = {
-            "scope": scope,
-            "resolved_at": resolved_at,
-            "bot": bot,
-            "order": list(self.state.boards),
-            "retry": sorted(self._skipped),
-            "boards": {
-                board_id: {
-                    **_board_to_json(info),
-                    "last_action": newest.get(board_id),
-                    "sprints": sorted(self.state.sprint_names.get(board_id, ())),
-                }
+    def _card_alone(self, card_id: str) -> dict[str, Any] | None:
+        """A card read on its own (`GET /cards/{id}`); None when gone or off the boards."""
+        try:
+            card = self.client.card(card_id)
+        except IssueNotFoundError:
+            return None
+        if card is not None and str(card.get("idBoard")) not in self.state.boards:
+            return None
+        return card
+
+    def _next_bookmark(
+        self, scope: str, previous: CardsBookmark | None, run: _CardsRun
+    ) -> CardsBookmark | None:
+        """The boards' new marks; None keeps the stored bookmark when no board had anything
+        new, no mark moved, `retry` did not change and the boards were not resolved again.
+        (After only pmo-sync's own actions the mark moves past them: nothing is re-read.)"""
+        moved = any(
+            newest != (mark.last_action if (mark := run.known.get(board_id)) else None)
+            for board_id, newest in run.newest.items()
+        )
+        moved = moved or not run.retry.unchanged
+        if previous and not (run.changed or moved) and run.resolved_at == previous.resolved_at:
+            return None  # nothing new: keep the stored bookmark
+        return CardsBookmark(
+            scope=scope,
+            resolved_at=run.resolved_at,
+            bot=run.bot,
+            order=tuple(self.state.boards),
+            retry=run.retry.next_retry(),
+            boards={
+                board_id: BoardMark(
+                    info=info,
+                    last_action=run.newest.get(board_id),
+                    sprints=tuple(sorted(self.state.sprint_names.get(board_id, ()))),
+                )
                 for board_id, info in self.state.boards.items()
             },
-        }
+        )
 
     def _bundle(
         self,
@@ -325,7 +505,7 @@ class CardsStream(Stream):
             card_ref = card.get("shortLink", card.get("id"))
             context.report_error(f"card {card_ref} skipped (read again next run): {exc}")
             if card.get("id"):
-                self._skipped.add(str(card["id"]))
+                self._retry.skip(str(card["id"]))
             return None
         for stay in bundle.memberships:
             board_id, _, sprint = stay.sprint_external_id.partition(":")
@@ -340,20 +520,16 @@ class CardsStream(Stream):
         ]
 
     def _boards(
-        self, previous: Mapping[str, Any] | None, context: StreamContext
-    ) -> tuple[list[dict[str, Any]], str | None, str]:
+        self, previous: CardsBookmark | None, context: StreamContext
+    ) -> tuple[list[dict[str, Any]], str | None, datetime]:
         """The boards in scope and the token's member: cached, or two calls every TTL."""
-        if previous:
-            at = previous.get("resolved_at")
-            fresh = at and context.started_at - datetime.fromisoformat(at) < METADATA_TTL
-            if fresh and previous.get("order"):
-                boards = [
-                    {"id": b, "name": previous["boards"][b]["name"]} for b in previous["order"]
-                ]
-                return boards, previous.get("bot"), str(at)
+        at = previous.resolved_at if previous else None
+        if previous and at and context.started_at - at < METADATA_TTL and previous.order:
+            boards = [{"id": b, "name": previous.boards[b].info.name} for b in previous.order]
+            return boards, previous.bot, at
         bot = str(self.client.me().get("id") or "") or None
         boards = self.client.resolve_boards(self.config.boards)
-        return boards, bot, context.started_at.isoformat()
+        return boards, bot, context.started_at
 
     def _add_option_sprints(self) -> None:
         """A dropdown sprint field's options are the board's sprints, used or not."""
@@ -366,7 +542,7 @@ class CardsStream(Stream):
                 self.state.sprint_names.setdefault(board_id, set()).update(found.options.values())
 
     def final_bookmark(self) -> dict[str, Any] | None:
-        return self._bookmark
+        return self._bookmark.to_json() if self._bookmark else None
 
 
 def _gone(card_id: str, why: str, context: StreamContext) -> None:

@@ -19,6 +19,9 @@ from connectors.jira.streams import (
     SprintsBookmark,
     StatusesBookmark,
 )
+from connectors.trello.convert import BoardInfo as TrelloBoard
+from connectors.trello.convert import FieldInfo, ListInfo
+from connectors.trello.streams import BoardMark, CardsBookmark
 
 AT = "2026-11-20T11:10:28.679026+00:00"
 MOMENT = datetime.fromisoformat(AT)
@@ -180,3 +183,53 @@ def test_ado_work_items_bookmark_of_every_release_loads() -> None:
     assert loaded.retry == (7, 12)
     assert loaded.to_json() == {"version": 1, **first, "retry": [7, 12]}
     assert WorkItemsBookmark.from_json({"continuation_token": None, "scope": "s"}).retry == ()
+
+
+# -- Trello -------------------------------------------------------------------------------
+
+BOARD_MARK = {
+    "name": "Team Alpha",
+    "lists": [["l1", "To Do", False], ["l2", "Ideas (old)", True]],
+    "fields": [["f1", "Sprint", "list", {"o1": "Sprint 11"}]],
+    "last_action": "a9",
+    "sprints": ["Sprint 11"],
+}
+
+
+def test_trello_cards_bookmark_of_every_release_loads() -> None:
+    first = {
+        "scope": "d795",
+        "resolved_at": AT,
+        "bot": "m1",
+        "order": ["b1"],
+        "boards": {"b1": BOARD_MARK},
+    }
+    loaded = CardsBookmark.from_json(first)
+    info = TrelloBoard(
+        "b1",
+        "Team Alpha",
+        {
+            "l1": ListInfo("l1", "To Do", "b1", False),
+            "l2": ListInfo("l2", "Ideas (old)", "b1", True),
+        },
+        {"f1": FieldInfo("f1", "Sprint", "list", "b1", {"o1": "Sprint 11"})},
+    )
+    assert loaded == CardsBookmark(
+        "d795", MOMENT, "m1", ("b1",), {"b1": BoardMark(info, "a9", ("Sprint 11",))}, ()
+    )
+    today = {**first, "retry": ["c2", "c1"]}
+    assert CardsBookmark.from_json(today).retry == ("c2", "c1")
+    assert CardsBookmark.from_json(today).to_json() == {"version": 1, **today}
+
+
+def test_trello_cards_bookmark_naming_a_board_it_has_no_mark_for_is_unreadable() -> None:
+    stored = {
+        "scope": "d795",
+        "resolved_at": AT,
+        "bot": None,
+        "order": ["b1", "b2"],
+        "boards": {"b1": BOARD_MARK},
+    }
+    with pytest.raises(BookmarkUnreadable, match="b2"):
+        CardsBookmark.from_json(stored)
+    assert load_bookmark(CardsBookmark.from_json, stored, "cards") is None

@@ -9,6 +9,7 @@ read. A bookmark a release cannot understand (a later version) means a full read
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,8 +17,11 @@ import pytest
 
 from connectors.azure_devops import AzureDevOpsConfig
 from connectors.jira import JiraConfig
+from connectors.trello import TrelloConfig
 from pmo_sync.sandbox.ado import AdoSandbox
 from pmo_sync.sandbox.jira.server import JiraSandbox
+from pmo_sync.sandbox.trello import TrelloSandbox
+from pmo_sync.sandbox.trello.generator import HEAVY_CARD
 from pmo_sync.store.repository import Store
 from pmo_sync.sync import RunSummary
 
@@ -289,3 +293,93 @@ def test_ado_first_release_bookmarks_refresh_the_metadata_only(
     after = _bookmarks(store, "sandbox-ado", "azure_devops", ("metadata", "work_items"))
     assert after["metadata"]["version"] == 1 and "api_user" in after["metadata"]
     assert after["work_items"] == today["work_items"]
+
+
+# -- Trello ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def trello() -> Iterator[TrelloSandbox]:
+    tag = uuid.uuid4().hex[:12]  # credentials of its own: the client paces each process-wide
+    with TrelloSandbox(key=f"key-{tag}", token=f"token-{tag}", cards_per_board=8) as sandbox:
+        yield sandbox
+
+
+def _trello_today(stored: dict[str, Any]) -> dict[str, Any]:
+    assert set(stored) == {"version", "scope", "resolved_at", "bot", "order", "retry", "boards"}
+    return {
+        "scope": stored["scope"],
+        "resolved_at": stored["resolved_at"],
+        "bot": stored["bot"],
+        "order": stored["order"],
+        "retry": [],
+        "boards": {
+            board_id: {
+                "name": board["name"],
+                "lists": board["lists"],
+                "fields": board["fields"],
+                "last_action": board["last_action"],
+                "sprints": board["sprints"],
+            }
+            for board_id, board in stored["boards"].items()
+        },
+    }
+
+
+def test_trello_bookmark_without_version_resumes_and_reads_a_skipped_card_again(
+    trello: TrelloSandbox,
+    trello_config: Callable[..., TrelloConfig],
+    sync: Callable[..., RunSummary],
+    store: Store,
+) -> None:
+    """The cards bookmark in the shape stored before versions, its board's mark past a
+    person's move of a card named in `retry`: the next run reads each board's actions since
+    its mark (nothing new), then that card alone, and stores the move."""
+    config = trello_config(trello)
+    assert sync(config).status == "success"
+    today = _trello_today(_bookmarks(store, "sandbox-trello", "trello", ("cards",))["cards"])
+    ds = trello.dataset
+    card = next(c for c in ds.cards("Team Alpha") if not c.closed and c.n != HEAVY_CARD)
+    board = ds.board(card.board_id)
+    target = next(x for x in board.lists if x.id != card.list_id and not x.closed)
+    ds.move_card(card.id, target.id, by=ds.people[0])
+    today["boards"][card.board_id]["last_action"] = ds.card(card.id).actions[-1].id
+    today["retry"] = [card.id]
+    _store_bookmarks(store, "sandbox-trello", "trello", {"cards": today})
+
+    trello.reset_log()
+    summary = sync(config)
+    assert (summary.status, summary.items_updated) == ("success", 1), summary.errors
+    paths = [r.path for r in trello.requests]
+    assert paths == [
+        *(f"/1/boards/{board_id}/actions" for board_id in today["order"]),
+        f"/1/cards/{card.id}",
+        f"/1/cards/{card.id}/actions",
+    ]
+    after = _bookmarks(store, "sandbox-trello", "trello", ("cards",))["cards"]
+    assert after == {"version": 1, **today, "retry": []}
+
+    trello.reset_log()
+    assert sync(config).api_calls == 2  # one call a board: nothing left to read
+
+
+def test_trello_first_release_bookmark_resumes_from_the_boards_marks(
+    trello: TrelloSandbox,
+    trello_config: Callable[..., TrelloConfig],
+    sync: Callable[..., RunSummary],
+    store: Store,
+) -> None:
+    """The first release's shape (no `retry`): each board's actions since its mark, one call
+    a board, and the bookmark kept as stored."""
+    config = trello_config(trello)
+    assert sync(config).status == "success"
+    today = _trello_today(_bookmarks(store, "sandbox-trello", "trello", ("cards",))["cards"])
+    del today["retry"]
+    _store_bookmarks(store, "sandbox-trello", "trello", {"cards": today})
+
+    trello.reset_log()
+    summary = sync(config)
+    assert (summary.status, summary.items_seen, summary.api_calls) == ("success", 0, 2)
+    since = [r.query.get("since") for r in trello.requests]
+    assert since == [[today["boards"][b]["last_action"]] for b in today["order"]]
+    assert _bookmarks(store, "sandbox-trello", "trello", ("cards",))["cards"] == today
