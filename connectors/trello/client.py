@@ -60,6 +60,17 @@ ACTIONS_PAGE_SIZE = 1000
 """Trello's largest `limit` for action lists (the default is 50)."""
 LABELS_LIMIT = 1000
 CUSTOM_FIELD_TYPES = ("number", "text", "date", "checkbox", "list")
+CARD_DETAILS: Mapping[str, Any] = {
+    "customFieldItems": "true",
+    "attachments": "true",
+    "attachment_fields": "url",
+    "checklists": "all",
+    "checklist_fields": "name,pos",
+}
+"""What a card is read with, beside its own fields: its custom field values, its attachments'
+`url` (a card link names its parent epic) and its checklists with their items (`checklists`,
+a nested resource of the card: `id`, `name`, `pos` and `checkItems` with `name`, `pos` and
+`state`), all in the same answer."""
 RETRY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 """Trello's PUTs set a value and its DELETEs remove one: sending either twice ends the same
 (a second DELETE answers 404, which the caller reads as "already gone"). POSTs create, so a
@@ -400,13 +411,10 @@ class TrelloClient:
     def cards(
         self, board_id: str, filter: str = "all", custom_field_items: bool = True
     ) -> list[dict[str, Any]]:
-        """The board's cards (`all` includes archived ones), with their custom field values and
-        link attachments (a card link names the card's parent epic)."""
-        params = (
-            {"customFieldItems": "true", "attachments": "true", "attachment_fields": "url"}
-            if custom_field_items
-            else {}
-        )
+        """The board's cards (`all` includes archived ones), with their custom field values,
+        link attachments (a card link names the card's parent epic) and checklists: all in the
+        one listing, no call per card."""
+        params = CARD_DETAILS if custom_field_items else {}
         return self._get_list(
             f"/boards/{board_id}/cards/{filter}", f"list the cards of board {board_id}", **params
         )
@@ -421,13 +429,13 @@ class TrelloClient:
         )
 
     def card(self, card_id: str) -> dict[str, Any]:
-        """One card as the board listing gives it (custom field values, link attachments);
-        `IssueNotFoundError` when it is deleted or out of sight."""
+        """One card as the board listing gives it (custom field values, link attachments,
+        checklists); `IssueNotFoundError` when it is deleted or out of sight."""
         return self._request(
             "GET",
             f"/cards/{card_id}",
             f"read card {card_id}",
-            params={"customFieldItems": "true", "attachments": "true", "attachment_fields": "url"},
+            params=CARD_DETAILS,
             missing=IssueNotFoundError,
         )
 

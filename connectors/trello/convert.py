@@ -73,9 +73,13 @@ ACTION_FILTERS = (
     "moveCardFromBoard", "moveCardToBoard", "deleteCard", "updateCustomFieldItem",
     "addLabelToCard", "removeLabelFromCard", "addMemberToCard", "removeMemberFromCard",
     "commentCard", "updateList", "updateCustomField",
+    "addChecklistToCard", "removeChecklistFromCard", "createCheckItem", "updateCheckItem",
+    "deleteCheckItem", "updateCheckItemStateOnCard",
 )  # fmt: skip
 """Every action type the conversion reads; `updateList` and `updateCustomField` (renames) are
-not about one card and make the stream re-read the board."""
+not about one card and make the stream re-read the board. The checklist actions change
+nothing the history replays, but they are a person's activity on the card, and they make an
+incremental run read the card again (its checklists come with the card listing)."""
 BLOCKED_LABEL = "blocked"
 BUG_LABEL = "bug"
 EPIC_LABEL = "epic"

@@ -289,3 +289,67 @@ def test_ids_encode_the_creation_time(client, dataset: TrelloDataset) -> None:
     assert [a["date"] for a in actions] == sorted((a["date"] for a in actions), reverse=True)
     card = dataset.card(actions[0]["data"]["card"]["id"])
     assert int(card.id[:8], 16) == card.created_ms // 1000
+
+
+# -- checklists ------------------------------------------------------------------------------
+
+CHECKLIST_FIELDS = {"id", "name", "idBoard", "idCard", "pos", "checkItems"}
+CHECK_ITEM_FIELDS = {
+    "id", "name", "nameData", "pos", "state", "due", "dueReminder", "idMember", "idChecklist",
+}  # fmt: skip
+"""Trello's checklist and check item fields (REST reference: Checklists; the OpenAPI
+`CheckItem` schema has `id`, `name`, `nameData`, `pos`, `state`, `idChecklist`)."""
+
+
+def test_cards_come_with_their_checklists_when_asked(client, dataset: TrelloDataset) -> None:
+    """`checklists=all` on the board's cards (a nested resource of the card) gives each
+    card's checklists in `pos` order with their items; `checklist_fields` picks the
+    checklist's fields (`id` and the items always come); without it, no `checklists` key.
+    `idChecklists` and the badges count them either way."""
+    board = board_id(client)
+    cards = client.json(f"/boards/{board}/cards/all", checklists="all")
+    truth = {c.id: c for c in dataset.cards()}
+    with_lists = [c for c in cards if c["checklists"]]
+    assert with_lists and len(with_lists) < len(cards)
+    for card in cards:
+        expected = truth[card["id"]].checklists
+        assert card["idChecklists"] == [x.id for x in expected]
+        assert [x["id"] for x in card["checklists"]] == [x.id for x in expected]
+        for got, want in zip(card["checklists"], expected, strict=True):
+            assert set(got) == CHECKLIST_FIELDS
+            assert (got["name"], got["idCard"], got["idBoard"]) == (want.name, card["id"], board)
+            assert [set(i) for i in got["checkItems"]] == [CHECK_ITEM_FIELDS] * len(want.items)
+            assert [(i["name"], i["state"], i["idChecklist"]) for i in got["checkItems"]] == [
+                (i.name, "complete" if i.complete else "incomplete", want.id) for i in want.items
+            ]
+        items = [i for x in expected for i in x.items]
+        assert (card["badges"]["checkItems"], card["badges"]["checkItemsChecked"]) == (
+            len(items),
+            sum(i.complete for i in items),
+        )
+    picked = client.json(f"/boards/{board}/cards/all", checklists="all", checklist_fields="name")
+    assert {frozenset(x) for c in picked for x in c["checklists"]} == {
+        frozenset({"id", "name", "checkItems"})
+    }
+    assert all("checklists" not in c for c in client.json(f"/boards/{board}/cards/all"))
+    response = client.get(f"/boards/{board}/cards/all", checklists="some")
+    assert (response.status_code, response.text) == (400, "invalid value for checklists")
+
+
+def test_a_cards_checklists_alone(client, dataset: TrelloDataset) -> None:
+    """`GET /cards/{id}/checklists`: the same checklists; `checkItems=none` leaves the items
+    out, `checkItem_fields` picks theirs, `fields` the checklist's; and `GET /cards/{id}`
+    takes `checklists=all` like the listing."""
+    card = next(c for c in dataset.cards() if len(c.checklists) == 2)
+    lists = client.json(f"/cards/{card.id}/checklists")
+    assert [(x["name"], len(x["checkItems"])) for x in lists] == [
+        (x.name, len(x.items)) for x in card.checklists
+    ]
+    assert client.json(f"/cards/{card.id}", checklists="all")["checklists"] == lists
+    bare = client.json(f"/cards/{card.id}/checklists", checkItems="none", fields="name")
+    assert bare == [{"id": x.id, "name": x.name} for x in card.checklists]
+    named = client.json(f"/cards/{card.id}/checklists", checkItem_fields="name,state")
+    assert {frozenset(i) for x in named for i in x["checkItems"]} == {
+        frozenset({"id", "name", "state"})
+    }
+    assert client.json(f"/cards/{card.id}/checklists", filter="none") == []

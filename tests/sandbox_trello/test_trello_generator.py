@@ -138,3 +138,51 @@ def test_a_card_simulated_again_after_the_cache_dropped_it_adds_no_action_to_the
             assert ds.card_at(n) is not None
     assert {board_id: list(log.ids) for board_id, log in ds._logs.items()} == indexed
     assert all(len(ids) == len(set(ids)) for ids in indexed.values())
+
+
+def test_checklists_are_written_with_some_cards_and_checked_off_as_they_move_on(
+    dataset: TrelloDataset,
+) -> None:
+    """About a third of the cards that are not bugs have an "Acceptance criteria" checklist,
+    a fifth the "Definition of done"; each written a few ms after the card (one
+    addChecklistToCard, one createCheckItem an item). Items are checked off by
+    updateCheckItemStateOnCard actions as the card moves on: a card in Done has all checked."""
+    cards = [c for c in dataset.cards(include_deleted=True) if c.n != HEAVY_CARD]
+    with_lists = [c for c in cards if c.checklists]
+    names = Counter(x.name for c in with_lists for x in c.checklists)
+    assert 0.3 * len(cards) < len(with_lists) < 0.6 * len(cards)
+    assert names["Acceptance criteria"] > names["Definition of done"] > 0.1 * len(cards)
+    for card in with_lists:
+        first = card.actions[0]
+        added = [a for a in card.actions if a.type == "addChecklistToCard"]
+        created = [a for a in card.actions if a.type == "createCheckItem"]
+        assert [a.data["checklist"]["id"] for a in added] == [x.id for x in card.checklists]
+        assert [a.data["checkItem"]["id"] for a in created] == [
+            i.id for x in card.checklists for i in x.items
+        ]
+        assert all(0 < a.ms - first.ms < 20 for a in (*added, *created))
+        checked = {
+            a.data["checkItem"]["id"] for a in card.actions if a.type.startswith("updateCheck")
+        }
+        assert checked == {i.id for x in card.checklists for i in x.items if i.complete}
+        listed = dataset.trello_list(card.list_id)
+        if listed is not None and listed.name == DONE and not card.deleted:
+            assert all(i.complete for x in card.checklists for i in x.items), card.name
+
+
+def test_checklists_move_no_other_date(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checklists draw from a generator of their own and come milliseconds after what they
+    follow: without them every other action of every card is the same, at the same time."""
+    from pmo_sync.sandbox.trello import generator
+
+    def actions(ds: TrelloDataset) -> dict[int, list[tuple[str, int]]]:
+        kinds = {"addChecklistToCard", "createCheckItem", "updateCheckItemStateOnCard"}
+        return {
+            c.n: [(a.type, a.ms) for a in c.actions if a.type not in kinds]
+            for c in ds.cards(include_deleted=True)
+        }
+
+    with_lists = actions(TrelloDataset.generate(seed=11, cards_per_board=60))
+    monkeypatch.setattr(generator, "_CRITERIA_SHARE", 0.0)
+    monkeypatch.setattr(generator, "_DONE_SHARE", 0.0)
+    assert actions(TrelloDataset.generate(seed=11, cards_per_board=60)) == with_lists

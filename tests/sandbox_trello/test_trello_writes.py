@@ -300,3 +300,57 @@ def test_dataset_mutations_follow_the_clock(fresh) -> None:
         ds.move_card(made.id, DOING)
     with pytest.raises(ValueError):
         ds.clock.advance(days=-1)
+
+
+def test_checklists_added_checked_and_removed_make_their_actions(fresh, fresh_client) -> None:
+    """People write a card's checklist: one addChecklistToCard, one createCheckItem per item;
+    checking one off is an updateCheckItemStateOnCard (none when it already is); removing the
+    checklist a removeChecklistFromCard. The card answers with what is there now."""
+    ds = fresh.dataset
+    board = ds.board("Team Beta")
+    card = ds.create_card(board, "To Do", "Receipts by email", by=board.team[0])
+    added = ds.add_checklist(
+        card.id, "Acceptance criteria", ["A PDF arrives", ("Sent within a minute", True)],
+        by=board.team[1],
+    )  # fmt: skip
+    assert [(i.name, i.complete) for i in added.items] == [
+        ("A PDF arrives", False),
+        ("Sent within a minute", True),
+    ]
+    assert ds.set_check_item(card.id, "A PDF arrives", True, by=board.team[1]) is not None
+    assert ds.set_check_item(card.id, added.items[0].id, True) is None  # already checked
+    ds.add_checklist(card.id, "Definition of done", ["Reviewed"], by=board.team[2])
+    answer = fresh_client.json(f"/cards/{card.id}", checklists="all")
+    assert [
+        (x["name"], [(i["name"], i["state"]) for i in x["checkItems"]])
+        for x in answer["checklists"]
+    ] == [
+        (
+            "Acceptance criteria",
+            [("A PDF arrives", "complete"), ("Sent within a minute", "complete")],
+        ),
+        ("Definition of done", [("Reviewed", "incomplete")]),
+    ]
+    ds.remove_checklist(card.id, "Definition of done", by=board.team[2])
+    actions = fresh_client.json(f"/cards/{card.id}/actions", filter="all")
+    assert [a["type"] for a in reversed(actions)] == [
+        "createCard", "addChecklistToCard", "createCheckItem", "createCheckItem",
+        "updateCheckItemStateOnCard", "addChecklistToCard", "createCheckItem",
+        "removeChecklistFromCard",
+    ]  # fmt: skip
+    checked = next(a for a in actions if a["type"] == "updateCheckItemStateOnCard")
+    assert checked["data"]["checkItem"] | {"id": None} == {
+        "id": None, "name": "A PDF arrives", "state": "complete", "textData": {"emoji": {}},
+    }  # fmt: skip
+    assert checked["data"]["checklist"] == {"id": added.id, "name": "Acceptance criteria"}
+    assert checked["idMemberCreator"] == board.team[1].id
+    since = fresh_client.json(
+        f"/boards/{board.id}/actions", filter="updateCheckItemStateOnCard,removeChecklistFromCard"
+    )
+    assert [a["type"] for a in since[:2]] == [
+        "removeChecklistFromCard",
+        "updateCheckItemStateOnCard",
+    ]
+    assert [x["name"] for x in fresh_client.json(f"/cards/{card.id}/checklists")] == [
+        "Acceptance criteria"
+    ]

@@ -10,13 +10,18 @@ Trello reads its parameters. Routes:
     GET    /1/boards/{id}                                fields
     GET    /1/boards/{id}/lists[/{filter}]               filter=all|open|closed, cards, fields
     GET    /1/boards/{id}/cards[/{filter}]               filter=all|open|closed|visible,
-                                                         fields, customFieldItems=true
+                                                         fields, customFieldItems=true,
+                                                         attachments, checklists=all|none,
+                                                         checklist_fields
     GET    /1/boards/{id}/customFields | labels | members
     GET    /1/boards/{id}/actions                        filter, limit, before, since, page,
                                                          fields, memberCreator, member
     GET    /1/lists/{id}
     POST   /1/cards                                      idList, name, desc, idCardSource
-    GET    /1/cards/{id}                                 fields, customFieldItems
+    GET    /1/cards/{id}                                 fields, customFieldItems,
+                                                         attachments, checklists, checklist_fields
+    GET    /1/cards/{id}/checklists                      checkItems=all|none, checkItem_fields,
+                                                         filter=all|none, fields
     PUT    /1/cards/{id}                                 idList, idBoard, closed, name
     DELETE /1/cards/{id}
     GET    /1/cards/{id}/actions                         as the board's; filter defaults to
@@ -49,6 +54,11 @@ changed value, refuses a field not on the card's board with 404 like the single-
 and answers the card's custom field items; unknown routes answer 404 `Cannot GET /1/...`.
 Errors are Trello's plain-text bodies ("invalid id", "invalid value for limit",
 "The requested resource was not found.").
+
+A card's checklists come as Trello nests them (`checklists=all`): each with `id`, `name`,
+`idBoard`, `idCard`, `pos` and its `checkItems` (`id`, `name`, `nameData`, `pos`, `state`
+complete|incomplete, `due`, `dueReminder`, `idMember`, `idChecklist`), in `pos` order; the
+card's `idChecklists` and its badges' `checkItems` / `checkItemsChecked` count them.
 """
 
 from __future__ import annotations
@@ -65,6 +75,8 @@ from pmo_sync.sandbox.trello.generator import (
     Action,
     Board,
     Card,
+    Checklist,
+    ChecklistItem,
     CustomField,
     FieldItem,
     Member,
@@ -155,6 +167,14 @@ def _fields(params: Params, name: str = "fields") -> set[str] | None:
     raw = _text(params, name, "all") or "all"
     wanted = {f.strip() for f in raw.split(",") if f.strip()}
     return None if "all" in wanted else wanted | {"id"}
+
+
+def _all_or_none(params: Params, name: str, default: str) -> bool:
+    """A nested resource's switch: `all` (True) or `none` (False); anything else is a 400."""
+    value = _text(params, name, default) or default
+    if value not in ("all", "none"):
+        raise TrelloError(400, f"invalid value for {name}")
+    return value == "all"
 
 
 def _pick(obj: dict[str, Any], wanted: set[str] | None) -> dict[str, Any]:
@@ -375,9 +395,47 @@ class TrelloApi:
         out.update({"idCustomField": item.field_id, "idModel": card.id, "modelType": "card"})
         return out
 
+    @staticmethod
+    def _check_item_json(checklist: Checklist, item: ChecklistItem) -> dict[str, Any]:
+        return {
+            "id": item.id,
+            "name": item.name,
+            "nameData": {"emoji": {}},
+            "pos": item.pos,
+            "state": "complete" if item.complete else "incomplete",
+            "due": None,
+            "dueReminder": None,
+            "idMember": None,
+            "idChecklist": checklist.id,
+        }
+
+    def _checklist_json(
+        self,
+        card: Card,
+        checklist: Checklist,
+        fields: set[str] | None,
+        items: bool = True,
+        item_fields: set[str] | None = None,
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": checklist.id,
+            "name": checklist.name,
+            "idBoard": card.board_id,
+            "idCard": card.id,
+            "pos": checklist.pos,
+        }
+        out = _pick(out, fields)
+        if items:
+            ordered = sorted(checklist.items, key=lambda i: i.pos)
+            out["checkItems"] = [
+                _pick(self._check_item_json(checklist, i), item_fields) for i in ordered
+            ]
+        return out
+
     def _card_json(self, card: Card, params: Params) -> dict[str, Any]:
         board = self.ds.board(card.board_id)
         comments = len(card.comments)
+        check_items = [i for c in card.checklists for i in c.items]
         slug = re.sub(r"[^a-z0-9]+", "-", card.name.lower()).strip("-")
         out: dict[str, Any] = {
             "id": card.id,
@@ -388,8 +446,8 @@ class TrelloApi:
                 "viewingMemberVoted": False,
                 "subscribed": False,
                 "fogbugz": "",
-                "checkItems": 0,
-                "checkItemsChecked": 0,
+                "checkItems": len(check_items),
+                "checkItemsChecked": sum(1 for i in check_items if i.complete),
                 "checkItemsEarliestDue": None,
                 "comments": comments,
                 "attachments": len(card.attachments),
@@ -408,7 +466,7 @@ class TrelloApi:
             "dueReminder": None,
             "email": None,
             "idBoard": card.board_id,
-            "idChecklists": [],
+            "idChecklists": [c.id for c in card.checklists],
             "idList": card.list_id,
             "idMembers": list(card.member_ids),
             "idMembersVoted": [],
@@ -441,6 +499,10 @@ class TrelloApi:
             out["attachments"] = [_pick(dict(a), keep) for a in card.attachments]
         if _flag(params, "customFieldItems", False):
             out["customFieldItems"] = [self._item_json(card, i) for i in card.items.values()]
+        if _all_or_none(params, "checklists", "none"):
+            wanted = _fields(params, "checklist_fields")
+            ordered = sorted(card.checklists, key=lambda c: c.pos)
+            out["checklists"] = [self._checklist_json(card, c, wanted) for c in ordered]
         return out
 
     def _action_json(self, a: Action, q: _ActionQuery | None = None) -> dict[str, Any]:
@@ -633,6 +695,18 @@ class TrelloApi:
     @_route("GET", r"/cards/(?P<ref>[^/]+)")
     def get_card(self, params: Params, me: Member, ref: str) -> ApiResponse:
         return ApiResponse(200, self._card_json(self._card(ref), params))
+
+    @_route("GET", r"/cards/(?P<ref>[^/]+)/checklists")
+    def get_card_checklists(self, params: Params, me: Member, ref: str) -> ApiResponse:
+        card = self._card(ref)
+        if not _all_or_none(params, "filter", "all"):
+            return ApiResponse(200, [])
+        items = _all_or_none(params, "checkItems", "all")
+        fields, item_fields = _fields(params), _fields(params, "checkItem_fields")
+        ordered = sorted(card.checklists, key=lambda c: c.pos)
+        return ApiResponse(
+            200, [self._checklist_json(card, c, fields, items, item_fields) for c in ordered]
+        )
 
     @_route("POST", r"/cards")
     def post_card(self, params: Params, me: Member) -> ApiResponse:

@@ -73,6 +73,8 @@ __all__ = [
     "Action",
     "Board",
     "Card",
+    "Checklist",
+    "ChecklistItem",
     "Clock",
     "CustomField",
     "FieldChange",
@@ -138,6 +140,7 @@ _MS_DAY = 86_400_000
 _LRU_SIZE = 2048
 _ENTITY = 0xF00000  # card numbers stay below; boards, lists, ... use _ENTITY + kind
 _ITEM_SEQ = 0x800000  # custom field item ids: the setting action's seq with this bit
+_CHECK_SEQ = 0x400000  # checklist and check item ids: the creating action's seq with this bit
 _K_BOARD, _K_LIST, _K_LABEL, _K_FIELD, _K_OPTION, _K_MEMBER, _K_ORG, _K_ATTACH = range(1, 9)
 _HEX24 = re.compile(r"^[0-9a-fA-F]{24}$")
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -164,6 +167,15 @@ _COMMENTS = (
     "Pairing on this tomorrow.", "Deployed to staging.", "Needs a design review first.",
     "Found an edge case with empty carts.", "Moved back: the tests fail on CI.",
 )  # fmt: skip
+_CRITERIA = (
+    "Works on mobile and desktop", "Covered by automated tests", "Errors are shown to the user",
+    "Product owner signed off", "Documented in the changelog", "No regression in the nightly run",
+    "Meets the performance budget", "Usable with the keyboard alone",
+)  # fmt: skip
+_DONE_ITEMS = ("Code reviewed", "Tests green on CI", "Deployed to staging")
+_CRITERIA_SHARE = 0.35  # cards (not bugs) written with an "Acceptance criteria" checklist
+_DONE_SHARE = 0.2  # cards with the team's "Definition of done" checklist
+_CHECKLIST_POS = 16384.0  # Trello's positions: the first at 16384, each next one 16384 further
 _BOT_COMMENTS = (
     "CI: build failed on main.",
     "CI: build green again.",
@@ -376,6 +388,25 @@ class FieldItem:
     id_value: str | None = None  # list: the option's id
 
 
+@dataclass(slots=True)
+class ChecklistItem:
+    """One item of a card's checklist; its id is the createCheckItem action's seq marked
+    (`_CHECK_SEQ`), so a re-simulated card gets the same ids."""
+
+    id: str
+    name: str
+    pos: float
+    complete: bool = False
+
+
+@dataclass(slots=True)
+class Checklist:
+    id: str
+    name: str
+    pos: float
+    items: list[ChecklistItem] = field(default_factory=list)
+
+
 @dataclass(frozen=True, slots=True)
 class ListMove:
     """A card entering a list; its creation (or copy) comes from None."""
@@ -418,6 +449,7 @@ class Card:
     attachments: list[dict[str, Any]] = field(default_factory=list)  # link attachments
     member_ids: list[str] = field(default_factory=list)
     items: dict[str, FieldItem] = field(default_factory=dict)  # by idCustomField
+    checklists: list[Checklist] = field(default_factory=list)  # in the order they were added
     actions: list[Action] = field(default_factory=list)  # seq - 1 → action, deleted ones too
     list_moves: list[ListMove] = field(default_factory=list)
     field_changes: list[FieldChange] = field(default_factory=list)
@@ -1051,6 +1083,73 @@ class TrelloDataset:
             }
             return self._append(card, "addAttachmentToCard", ms, self.member(by), data)
 
+    def add_checklist(
+        self,
+        card_ref: str,
+        name: str,
+        items: tuple[str | tuple[str, bool], ...] | list[str | tuple[str, bool]] = (),
+        *,
+        by: Member | str | None = None,
+    ) -> Checklist:
+        """A checklist at the bottom of the card, with its items (a name, or (name, checked)):
+        one addChecklistToCard, then one createCheckItem per item."""
+        with self.lock:
+            self._ensure_index()
+            card = self._editable(card_ref)
+            if not name:
+                raise TrelloError(400, "invalid value for name")
+            author = self.member(by)
+            wanted = [(i, False) if isinstance(i, str) else (i[0], bool(i[1])) for i in items]
+            checklist = self._do_add_checklist(card, name, self._write_ms(card), author)
+            for text, checked in wanted:
+                self._do_add_check_item(
+                    card, checklist, text, checked, self._write_ms(card), author
+                )
+            return copy.deepcopy(checklist)
+
+    def set_check_item(
+        self, card_ref: str, item_ref: str, complete: bool, *, by: Member | str | None = None
+    ) -> Action | None:
+        """Check or uncheck an item (by id or name): one updateCheckItemStateOnCard, None when
+        it already is."""
+        with self.lock:
+            self._ensure_index()
+            card = self._editable(card_ref)
+            found = next(
+                (
+                    (checklist, item)
+                    for checklist in card.checklists
+                    for item in checklist.items
+                    if item_ref in (item.id, item.name)
+                ),
+                None,
+            )
+            if found is None:
+                raise TrelloError(404, NOT_FOUND)
+            checklist, item = found
+            if item.complete == complete:
+                return None
+            return self._do_check(card, checklist, item, complete, self._write_ms(card), by)
+
+    def remove_checklist(
+        self, card_ref: str, checklist_ref: str, *, by: Member | str | None = None
+    ) -> Action:
+        """Delete a checklist (by id or name) from a card: one removeChecklistFromCard."""
+        with self.lock:
+            self._ensure_index()
+            card = self._editable(card_ref)
+            checklist = next((c for c in card.checklists if checklist_ref in (c.id, c.name)), None)
+            if checklist is None:
+                raise TrelloError(404, NOT_FOUND)
+            card.checklists.remove(checklist)
+            data = {
+                "card": _card_ref(card),
+                "board": _board_ref(self._boards_by_id[card.board_id]),
+                "checklist": {"id": checklist.id, "name": checklist.name},
+            }
+            ms = self._write_ms(card)
+            return self._append(card, "removeChecklistFromCard", ms, self.member(by), data)
+
     def set_custom_field(
         self,
         card_ref: str,
@@ -1420,6 +1519,61 @@ class TrelloDataset:
             self._card_board[card.n - 1] = -1
         return action
 
+    def _do_add_checklist(self, card: Card, name: str, ms: int, by: Member) -> Checklist:
+        seq = len(card.actions) + 1
+        checklist = Checklist(
+            object_id(ms, card.n, _CHECK_SEQ | seq, self._salt),
+            name,
+            _CHECKLIST_POS * (len(card.checklists) + 1),
+        )
+        card.checklists.append(checklist)
+        data = {
+            "card": _card_ref(card),
+            "board": _board_ref(self._boards_by_id[card.board_id]),
+            "checklist": {"id": checklist.id, "name": name},
+        }
+        self._append(card, "addChecklistToCard", ms, by, data)
+        return checklist
+
+    def _do_add_check_item(
+        self, card: Card, checklist: Checklist, name: str, complete: bool, ms: int, by: Member
+    ) -> Action:
+        if not name:
+            raise TrelloError(400, "invalid value for name")
+        seq = len(card.actions) + 1
+        item = ChecklistItem(
+            object_id(ms, card.n, _CHECK_SEQ | seq, self._salt),
+            name,
+            _CHECKLIST_POS * (len(checklist.items) + 1),
+            complete,
+        )
+        checklist.items.append(item)
+        data = {
+            "card": _card_ref(card),
+            "board": _board_ref(self._boards_by_id[card.board_id]),
+            "checklist": {"id": checklist.id, "name": checklist.name},
+            "checkItem": _check_item_ref(item),
+        }
+        return self._append(card, "createCheckItem", ms, by, data)
+
+    def _do_check(
+        self,
+        card: Card,
+        checklist: Checklist,
+        item: ChecklistItem,
+        complete: bool,
+        ms: int,
+        by: Member | str | None,
+    ) -> Action:
+        item.complete = complete
+        data = {
+            "card": _card_ref(card),
+            "board": _board_ref(self._boards_by_id[card.board_id]),
+            "checklist": {"id": checklist.id, "name": checklist.name},
+            "checkItem": _check_item_ref(item),
+        }
+        return self._append(card, "updateCheckItemStateOnCard", ms, self.member(by), data)
+
     def _current_item(self, card: Card, the_field: CustomField) -> Any:
         item = card.items.get(the_field.id)
         if item is None:
@@ -1583,6 +1737,15 @@ def _card_ref(card: Card, **extra: Any) -> dict[str, Any]:
     }
 
 
+def _check_item_ref(item: ChecklistItem) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "name": item.name,
+        "state": "complete" if item.complete else "incomplete",
+        "textData": {"emoji": {}},
+    }
+
+
 def _board_ref(board: Board) -> dict[str, Any]:
     return {"id": board.id, "name": board.name, "shortLink": board.short_link}
 
@@ -1600,6 +1763,9 @@ class _Life:
         self.rng = rng
         self.t = card.created_ms
         self.end = ds._now_ms - _MS_HOUR
+        # Checklists draw from a generator of their own, so every other choice, and every
+        # date, is the one the card had before checklists were generated.
+        self.lists_rng = random.Random(f"{ds.seed}:checklists:{card.n}")
 
     @property
     def board(self) -> Board:
@@ -1640,6 +1806,42 @@ class _Life:
         assert target is not None
         if target.id != self.card.list_id:
             self.ds._do_move(self.card, target, self.t, self.who())
+            if name in (REVIEW, DONE):
+                self.tick(done=name == DONE)
+
+    def checklists(self) -> None:
+        """Written with the card (a few ms after it): an "Acceptance criteria" checklist on
+        about a third of the cards that are not bugs, the team's "Definition of done" on a
+        fifth. Their actions come milliseconds apart, far less than any gap of the card's
+        life (a minute at least), so no other date moves."""
+        rng, card, ds = self.lists_rng, self.card, self.ds
+        bug = any(x.name == "Bug" for x in self.board.labels if x.id in card.label_ids)
+        wanted: list[tuple[str, tuple[str, ...]]] = []
+        if not bug and rng.random() < _CRITERIA_SHARE:
+            wanted.append(("Acceptance criteria", tuple(rng.sample(_CRITERIA, rng.randint(2, 4)))))
+        if rng.random() < _DONE_SHARE:
+            wanted.append(("Definition of done", _DONE_ITEMS))
+        ms, who = self.t, self.who_of_lists()
+        for name, texts in wanted:
+            ms += 1
+            checklist = ds._do_add_checklist(card, name, ms, who)
+            for text in texts:
+                ms += 1
+                ds._do_add_check_item(card, checklist, text, False, ms, who)
+
+    def who_of_lists(self) -> Member:
+        return self.lists_rng.choice(self.board.team)
+
+    def tick(self, *, done: bool) -> None:
+        """Items checked off as the card moves on: in review about two in three (the
+        definition of done's review), all of them when it is done; a few ms after the move."""
+        ms = self.card.last_ms
+        for checklist in self.card.checklists:
+            for item in checklist.items:
+                if item.complete or not (done or self.lists_rng.random() < 0.65):
+                    continue
+                ms += 1
+                self.ds._do_check(self.card, checklist, item, True, ms, self.who_of_lists())
 
     def comment(self, texts: tuple[str, ...] = _COMMENTS) -> None:
         self.ds._do_comment(self.card, self.rng.choice(texts), self.t, self.who())
@@ -1673,6 +1875,7 @@ class _Life:
         if card.n == HEAVY_CARD:
             self.heavy()
             return
+        self.checklists()
         if rng.random() < 0.75 and self.wait(8 * _MS_HOUR):
             self.set_points(rng.choice(POINT_VALUES))
         variant = rng.choices(list(_PATHS), _PATH_WEIGHTS)[0]

@@ -92,7 +92,7 @@ HISTORY_CARD = "6aa84bc601ab432fea000000"  # "Fix report builder": Team Beta, th
 WRITE_CARD = "6afca5cc01d7432fe1000000"  # "Harden nightly job", on Team Beta
 POINTS = "6a5776400000b32fed000002"  # Team Beta's "Story Points" (number)
 SPRINT = "6a5776410000b32fed000003"  # Team Beta's "Sprint" (list)
-COMMENT_ID = "6b0036400002432fe1000008"
+COMMENT_ID = "6b0036400002432fe100000d"
 COMMENT = "[pmo-sync:kpi] Cycle time: 4.5 days"
 COMMENT_EDITED = "[pmo-sync:kpi] Cycle time: 5 days"
 NEW_FIELD = "Cycle time (days)"
@@ -101,18 +101,18 @@ MISSING_BOARD = "6a0000000000000000000000"
 PAGED_FILTERS = ["createCard", "updateCard:idList", "updateCard:closed"]
 PAGES = [  # Team Beta's 11 actions of those types, newest first, 4 a page
     [
-        "6afe54dc0353432fe1000004",
+        "6afe54dc0353432fe1000009",
         "6afca5cc01d7432fe1000001",
         "6ab8fc0b0292432fed000003",
         "6ab6e3e70137432fed000002",
     ],
     [
         "6ab6aceb0026432fed000001",
-        "6aabd51a00a2432fea000005",
-        "6aa8aaa00280432fea000003",
+        "6aabd51a00a2432fea000009",
+        "6aa8aaa00280432fea000007",
         "6aa84bc601ab432fea000001",
     ],
-    ["6aa7c3cd01ab432feb000007", "6aa6aa840029432feb000003", "6aa3c49102ba432feb000001"],
+    ["6aa7c9940281432feb00000a", "6aa6aa840029432feb000006", "6aa3c49102ba432feb000001"],
 ]
 
 
@@ -394,7 +394,13 @@ def test_cards_all_with_custom_field_items(make_client: Callable[..., TrelloClie
         (
             "GET",
             f"/1/boards/{BETA}/cards/all",
-            {"customFieldItems": ["true"], "attachments": ["true"], "attachment_fields": ["url"]},
+            {
+                "customFieldItems": ["true"],
+                "attachments": ["true"],
+                "attachment_fields": ["url"],
+                "checklists": ["all"],
+                "checklist_fields": ["name,pos"],
+            },
             None,
         )
     ]
@@ -408,11 +414,34 @@ def test_cards_all_with_custom_field_items(make_client: Callable[..., TrelloClie
         for c in cards
     ]
     assert items == [
-        [(POINTS, {"number": "13"}, None), (SPRINT, None, "6a5776490000b32fec000011")],
+        [(POINTS, {"number": "13"}, None), (SPRINT, None, "6a57764a0000b32fec000012")],
         [(POINTS, {"number": "8"}, None), (SPRINT, None, "6a5776490000b32fec000011")],
         [],
     ]
     assert all(i["idModel"] == c["id"] for c in cards for i in c["customFieldItems"])
+    checklists = [
+        [(x["name"], [(i["name"], i["state"]) for i in x["checkItems"]]) for x in c["checklists"]]
+        for c in cards
+    ]
+    assert checklists == [
+        [("Acceptance criteria", [
+            ("Product owner signed off", "incomplete"),
+            ("Covered by automated tests", "incomplete"),
+            ("Errors are shown to the user", "incomplete"),
+            ("Documented in the changelog", "incomplete"),
+        ])],
+        [("Acceptance criteria", [
+            ("Product owner signed off", "incomplete"),
+            ("Usable with the keyboard alone", "incomplete"),
+        ])],
+        [],
+    ]  # fmt: skip
+    assert [c["idChecklists"] for c in cards] == [[x["id"] for x in c["checklists"]] for c in cards]
+    assert [(c["badges"]["checkItems"], c["badges"]["checkItemsChecked"]) for c in cards] == [
+        (4, 0),
+        (2, 0),
+        (0, 0),
+    ]
     assert client.stats.api_calls == 1
 
 
@@ -500,10 +529,16 @@ def test_board_actions_since_a_date(make_client: Callable[..., TrelloClient]) ->
         )
     ]
     assert [(a["id"], a["type"]) for a in actions] == [
-        ("6afe551902b9432fe1000005", "updateCustomFieldItem"),
-        ("6afe54dc0353432fe1000004", "updateCard"),
-        ("6afe53cb0395432fe1000003", "commentCard"),
-        ("6afe14130312432fe1000002", "updateCustomFieldItem"),
+        ("6afe551902b9432fe100000a", "updateCustomFieldItem"),
+        ("6afe54dc0353432fe1000009", "updateCard"),
+        ("6afe53cb0395432fe1000008", "commentCard"),
+        ("6afe14130312432fe1000007", "updateCustomFieldItem"),
+        # the card's "Acceptance criteria" checklist, written with it
+        ("6afca5cc01dc432fe1000006", "createCheckItem"),
+        ("6afca5cc01db432fe1000005", "createCheckItem"),
+        ("6afca5cc01da432fe1000004", "createCheckItem"),
+        ("6afca5cc01d9432fe1000003", "createCheckItem"),
+        ("6afca5cc01d8432fe1000002", "addChecklistToCard"),
         ("6afca5cc01d7432fe1000001", "createCard"),
     ]
     assert min(a["date"] for a in actions) == "2026-11-17T19:06:52.471Z"
@@ -522,8 +557,10 @@ def test_card_actions_span_every_board_the_card_was_on(
     ]
     assert [(a["type"], a["data"]["board"]["id"]) for a in actions] == [
         ("updateCard", ALPHA),
-        ("updateCustomFieldItem", ALPHA),
+        # into Review: its acceptance criteria checked off
+        *[("updateCheckItemStateOnCard", ALPHA)] * 3,
         ("updateCard", ALPHA),
+        ("commentCard", ALPHA),
         ("moveCardToBoard", ALPHA),
         ("moveCardFromBoard", BETA),
         ("addMemberToCard", BETA),
@@ -531,11 +568,13 @@ def test_card_actions_span_every_board_the_card_was_on(
         ("updateCustomFieldItem", BETA),
         ("updateCard", BETA),
         ("updateCustomFieldItem", BETA),
+        *[("createCheckItem", BETA)] * 3,
+        ("addChecklistToCard", BETA),
         ("createCard", BETA),
     ]
-    assert actions[0]["id"] == "6ab26f18019c432fea00000b"
+    assert actions[0]["id"] == "6ab4c2080142432fea000012"
     assert actions[-1]["id"] == "6aa84bc601ab432fea000001"
-    moved_to, moved_from = actions[3]["data"], actions[4]["data"]
+    moved_to, moved_from = actions[6]["data"], actions[7]["data"]
     assert (moved_to["boardSource"]["id"], moved_from["boardTarget"]["id"]) == (BETA, ALPHA)
     assert client.stats.api_calls == 1
 
@@ -550,7 +589,7 @@ def test_set_custom_field_number(make_client: Callable[..., TrelloClient]) -> No
     path = f"/1/cards/{WRITE_CARD}/customField/{POINTS}/item"
     assert played.calls() == [("PUT", path, {}, {"value": {"number": "5"}})]
     assert item == {
-        "id": "6afe14130312432fe1800002",
+        "id": "6afe14130312432fe1800007",
         "value": {"number": "5"},
         "idCustomField": POINTS,
         "idModel": WRITE_CARD,
@@ -738,7 +777,7 @@ def test_board_actions_follow_the_official_shape() -> None:
     """
     official = sample("board-actions.GET.example.json")
     recorded = recorded_actions("board_actions_three_pages.yaml", "board_actions_since.yaml")
-    assert len(recorded) == 16
+    assert len(recorded) == 21
     official_keys = {frozenset(a) for a in official}
     [official_top] = official_keys  # one shape for the four
     assert official_top >= ACTION_READ
@@ -778,7 +817,9 @@ def test_card_actions_follow_the_official_shape() -> None:
     `appCreator` and `limits` at the top, nothing inside `data`. The archive is compared
     with the board-actions cassette: the recorded card (moved between boards) was never
     archived. Kinds only the recording shows: `updateCustomFieldItem`, `addMemberToCard`,
-    `moveCardFromBoard` / `moveCardToBoard`.
+    `moveCardFromBoard` / `moveCardToBoard`, `commentCard`, and its checklist's
+    `addChecklistToCard`, `createCheckItem` and `updateCheckItemStateOnCard` (read as a
+    person's activity only: the checklists come with the card listing).
     """
     official = sample("card-actions.GET.recorded-example.json")
     recorded = recorded_actions("card_actions.yaml", "board_actions_three_pages.yaml")
@@ -805,6 +846,10 @@ def test_card_actions_follow_the_official_shape() -> None:
         "addMemberToCard",
         "moveCardFromBoard",
         "moveCardToBoard",
+        "commentCard",
+        "addChecklistToCard",
+        "createCheckItem",
+        "updateCheckItemStateOnCard",
     }
     for name, (data_read, card_read) in read.items():
         official_shape = {
@@ -877,11 +922,12 @@ def test_cards_follow_the_official_shape() -> None:
     number) are in both. Differences: the recorded cards add `cardRole`, `cover`,
     `dueComplete`, `dueReminder`, `isTemplate` and `start` (newer keys of Trello's card),
     and `attachmentsByType`, `checkItemsEarliestDue`, `dueComplete`, `location`, `start`
-    in `badges`; `attachments` (asked for with `attachments=true`, not in the sample's
-    call); the sample's items are all dropdowns (`idValue`), the recording has
-    number items too (`value: {"number": ...}`); the sample's items name as `idModel`
-    their field's board (the customFields sample's `idModel`), not the card, where the
-    recorded ones name the card — nothing pmo-sync reads.
+    in `badges`; `attachments` and `checklists` (asked for with `attachments=true` and
+    `checklists=all`, not in the sample's call); the sample's items are all dropdowns
+    (`idValue`), the recording has number items too (`value: {"number": ...}`); the
+    sample's items name as `idModel` their field's board (the customFields sample's
+    `idModel`), not the card, where the recorded ones name the card — nothing pmo-sync
+    reads.
     """
     [official] = sample("list-cards-with-customFieldItems.GET.example.json")
     recorded = recorded_json("cards_all_with_custom_field_items.yaml")
@@ -904,6 +950,7 @@ def test_cards_follow_the_official_shape() -> None:
         assert card_read <= set(card)
         assert set(card) - set(official) == {
             "attachments",
+            "checklists",
             "cardRole",
             "cover",
             "dueComplete",
