@@ -198,14 +198,18 @@ class RuleConfig(BaseModel):
         for team, override in value.items():
             if teams is not None and team not in teams:
                 message = "this team is not in the rule's teams"
-                errors.append(InitErrorDetails(type=_custom("value_error", message), loc=(team,)))
+                errors.append(
+                    InitErrorDetails(type=_custom("value_error", message), loc=(team,), input=None)
+                )
             if override.params is None or spec is None or not isinstance(base, Params):
                 merged[team] = override
                 continue
             if not isinstance(override.params, Mapping | BaseModel):
                 message = "must be a mapping of parameter names to values"
                 errors.append(
-                    InitErrorDetails(type=_custom("value_error", message), loc=(team, "params"))
+                    InitErrorDetails(
+                        type=_custom("value_error", message), loc=(team, "params"), input=None
+                    )
                 )
                 continue
             given = (
@@ -259,10 +263,11 @@ def _error_root(rule: str) -> type[BaseModel]:
     spec = RULES.get(rule)
     if spec is None:
         return RuleConfig
+    optional_params: Any = spec.params | None  # built at run time: a value, not a static type
     override: Any = create_model(
         f"{spec.params.__name__}Override",
         __base__=TeamOverride,
-        params=(spec.params | None, None),
+        params=(optional_params, None),
     )
     root: type[BaseModel] = create_model(
         f"{spec.params.__name__}Rule",

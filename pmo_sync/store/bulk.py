@@ -10,7 +10,16 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Table, bindparam, delete, insert, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    CursorResult,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    update,
+)
 
 __all__ = [
     "BATCH_SIZE",
@@ -18,6 +27,7 @@ __all__ = [
     "chunked",
     "delete_ids",
     "in_values",
+    "inserted_id",
     "update_by_id",
 ]
 
@@ -42,6 +52,14 @@ def in_values(column: ColumnElement[Any], values: Collection[Any]) -> ColumnElem
     a plan for its own keys.
     """
     return column.in_(bindparam(f"in_{column.key}", list(values), expanding=True, unique=True))
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The primary key of the one row an INSERT made."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the INSERT returned no primary key")
+    return int(key[0])
 
 
 def update_by_id(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -84,8 +102,11 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     columns = list(rows[0])
     quote = conn.dialect.identifier_preparer.quote
     sql = f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
+    import psycopg  # the driver of this branch, only then
+
     dbapi_connection = conn.connection.dbapi_connection
-    assert dbapi_connection is not None
+    if not isinstance(dbapi_connection, psycopg.Connection):
+        raise TypeError(f"COPY needs a psycopg connection, not {type(dbapi_connection).__name__}")
     with dbapi_connection.cursor() as cursor, cursor.copy(sql) as copy:
         for row in rows:
             copy.write_row([row[c] for c in columns])

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, Table, func, insert, select, update
 
+from pmo_sync.store.bulk import inserted_id
 from pmo_sync.store.engine import write_transaction
 from pmo_sync.store.models import ServiceCycleRow
 
@@ -54,7 +55,7 @@ def start_cycle(
                 errors=[],
             )
         )
-        return int(result.inserted_primary_key[0])
+        return inserted_id(result)
 
 
 def finish_cycle(

@@ -161,10 +161,10 @@ def read_findings(
         query = query.where(_findings.c.resolved_at.is_(None))
     rank = {"critical": 0, "warning": 1, "info": 2}
     with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    rows.sort(
-        key=lambda r: (r.team or "", rank.get(r.severity, 3), r.scope, r.scope_key, r.rule_id)
-    )
+        rows = sorted(
+            conn.execute(query).all(),
+            key=lambda r: (r.team or "", rank.get(r.severity, 3), r.scope, r.scope_key, r.rule_id),
+        )
     for r in rows:
         yield StoredFinding(
             identity=r.identity,

@@ -118,7 +118,7 @@ def _sprints(conn: Connection, ids: list[int]) -> dict[int, list[SprintRef]]:
     return result
 
 
-def _stored_item(row: Row[Any], changes: Any, stays: Any) -> StoredItem:
+def _stored_item(row: Row[*tuple[Any, ...]], changes: Any, stays: Any) -> StoredItem:
     return StoredItem(
         id=row.id,
         source_id=row.source_id,

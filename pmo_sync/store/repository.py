@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, func, insert, select, text, update
 
 from pmo_sync.domain import Census, ItemBundle, SprintRecord, Stage, StatusRecord
-from pmo_sync.store.bulk import chunked, in_values, update_by_id
+from pmo_sync.store.bulk import chunked, in_values, inserted_id, update_by_id
 from pmo_sync.store.canonical import sprint_row, status_row, utc
 from pmo_sync.store.engine import SQLITE_BEGIN_OPTION
 from pmo_sync.store.items import load_item_bundles
@@ -107,7 +107,7 @@ class Store:
                     insert(_sources),
                     {"name": name, "kind": kind, "base_url": base_url, "created_at": self._clock()},
                 )
-                return int(result.inserted_primary_key[0])
+                return inserted_id(result)
             if row.kind != kind:
                 raise ValueError(f"source {name!r} is a {row.kind} source, not {kind}")
             if row.base_url != base_url:
@@ -316,7 +316,7 @@ class Store:
                     "errors": [],
                 },
             )
-            return int(result.inserted_primary_key[0])
+            return inserted_id(result)
 
     def finish_run(
         self,
