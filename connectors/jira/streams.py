@@ -240,8 +240,12 @@ class SiteStream(Stream):
     def records(self, context: StreamContext) -> Iterator[StatusRecord]:
         cached = load_bookmark(SiteBookmark.from_json, context.bookmark, self.name)
         ttl = timedelta(hours=self.config.metadata_ttl_hours)
-        stale = cached is None or _stale(cached.fetched_at, ttl, context.started_at)
-        if context.full or stale or self._newly_configured(cached):
+        if (
+            context.full
+            or cached is None
+            or _stale(cached.fetched_at, ttl, context.started_at)
+            or self._newly_configured(cached)
+        ):
             self._refresh(context)
         else:
             self.state.field_ids = cached.field_ids
@@ -252,12 +256,10 @@ class SiteStream(Stream):
         self.client.seed_field_names(dict(self.state.field_ids.clause_names))
         return iter(())
 
-    def _newly_configured(self, cached: SiteBookmark | None) -> bool:
+    def _newly_configured(self, cached: SiteBookmark) -> bool:
         """A field the config names that the cached ids do not resolve (the admin added
         `acceptance_criteria_field` or `checklist_field` since): read the field list now,
         not when the cache expires."""
-        if cached is None:
-            return True
         ids = cached.field_ids
         return bool(
             (self.config.acceptance_criteria_field and not ids.acceptance_criteria)
