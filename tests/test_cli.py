@@ -591,12 +591,12 @@ def test_demo_shows_the_sync_and_the_flow_and_leaves_nothing_behind() -> None:
     assert re.fullmatch(r"sandbox Azure DevOps on http://127\.0\.0\.1:\d+/contoso", lines[1])
     assert re.fullmatch(r"sandbox Trello on http://127\.0\.0\.1:\d+/1", lines[2])
     # one portfolio across three trackers: a first sync of each, every call counted (Trello:
-    # 200 cards of which 4 were deleted, two boards' actions in 6 pages of 1000, lists,
-    # custom fields and cards of each, the token's member and its boards)
+    # 200 cards of which 4 were deleted, two boards' actions in 7 pages of 1000 (the checklist
+    # actions made it 7), lists, custom fields and cards of each, the token's member and boards)
     assert sync_rows(result.stdout) == [
         ["sandbox-ado", "success", "300", "300", "0", "0", "0", "18", "0"],
         ["sandbox-jira", "success", "300", "300", "0", "0", "0", "13", "0"],
-        ["sandbox-trello", "success", "196", "196", "0", "0", "0", "12", "0"],
+        ["sandbox-trello", "success", "196", "196", "0", "0", "0", "13", "0"],
     ]
     assert table_rows(result.stdout, after="stored, per team") == [
         ["Atlas", "97", "276", "108", "15"],
