@@ -82,6 +82,7 @@ ENDPOINTS = (
     ("teamfieldvalues", "/teamsettings/teamfieldvalues"),
     ("iterations", "/teamsettings/iterations"),
     ("states", "/states"),
+    ("fields", "/wit/fields"),
     ("reporting", "/wit/reporting/workitemrevisions"),
     ("revisions", "/revisions"),
     ("workitemsbatch", "/wit/workitemsbatch"),
@@ -219,7 +220,9 @@ def api_minimum(figures: dict[str, int], types: int, wiql_cap: int) -> dict[str,
     - metadata (every full run: it refreshes the cache): connectionData 1, teams 1,
       each team's area paths (teamfieldvalues) and iterations, one each per team, states
       one per configured work item type (the connector
-      cannot know which types the process lacks without asking: a missing one is a 404).
+      cannot know which types the process lacks without asking: a missing one is a 404),
+      and the organisation's field list, 1 (the revision stream asks only for fields that
+      exist).
     - route discovery, cold disk cache only (the first run of the process): OPTIONS
       {org}/_apis once (all three API areas live at the organisation URL) and
       _apis/ResourceAreas once.
@@ -235,6 +238,7 @@ def api_minimum(figures: dict[str, int], types: int, wiql_cap: int) -> dict[str,
         "teamfieldvalues": teams,
         "iterations": teams,
         "states": types,
+        "fields": 1,
     }
     return {
         "full": {"options": 1, "resourceAreas": 1, **metadata, "reporting": reporting},
@@ -393,7 +397,8 @@ def print_results(results: list[dict[str, Any]], wiql_cap: int) -> None:
     print(
         f"minimum = reporting ceil(revisions/{REPORTING_PAGE}) (isLastBatch on the page that "
         "reaches the log's end: no trailing empty page) + metadata on full runs (connectionData, "
-        "teams, iterations per team, states per configured type) + route discovery on the cold "
+        "teams, iterations per team, states per configured type, the field list) + route "
+        "discovery on the cold "
         f"first run (OPTIONS, ResourceAreas) + census on the resync (floor(items/{wiql_cap})+1 "
         "keyset WIQL pages); a no-change incremental run is 1 reporting call"
     )

@@ -594,7 +594,7 @@ def test_demo_shows_the_sync_and_the_flow_and_leaves_nothing_behind() -> None:
     # 200 cards of which 4 were deleted, two boards' actions in 7 pages of 1000 (the checklist
     # actions made it 7), lists, custom fields and cards of each, the token's member and boards)
     assert sync_rows(result.stdout) == [
-        ["sandbox-ado", "success", "300", "300", "0", "0", "0", "18", "0"],
+        ["sandbox-ado", "success", "300", "300", "0", "0", "0", "19", "0"],
         ["sandbox-jira", "success", "300", "300", "0", "0", "0", "13", "0"],
         ["sandbox-trello", "success", "196", "196", "0", "0", "0", "13", "0"],
     ]
@@ -639,7 +639,7 @@ def test_demo_keep_leaves_its_config_and_store(tmp_path: Path) -> None:
     result = invoke("demo", "--keep", str(keep), "--issues-per-project", "10")
     assert result.exit_code == 0
     assert sync_rows(result.stdout) == [
-        ["sandbox-ado", "success", "30", "30", "0", "0", "0", "16", "0"],
+        ["sandbox-ado", "success", "30", "30", "0", "0", "0", "17", "0"],
         ["sandbox-jira", "success", "30", "30", "0", "0", "0", "11", "0"],
         ["sandbox-trello", "success", "19", "19", "0", "0", "0", "11", "0"],
     ]

@@ -38,13 +38,15 @@ ordered by change time, not by item, and it cannot be filtered by id. So:
   it. Converted then, it is stored and leaves `retry`; failing again, it stays; gone
   (deleted, or out of scope), it leaves `retry` and makes the census run.
 
-Bookmarks: `metadata` caches teams, area paths, iterations and state categories for
-`METADATA_TTL`; `work_items` stores the continuation token, a fingerprint of the
-scope (a changed scope means a full read and a census) and the ids to read again
-(`retry`). A run that finds nothing new and no change to `retry` keeps the stored
-bookmark as it is. Each is a frozen type (`MetadataBookmark`, `WorkItemsBookmark`)
-stored as versioned JSON (`connectors/bookmarks.py`): those stored before versions
-load as version 1; one that cannot be understood means a full read of its stream.
+Bookmarks: `metadata` caches teams, area paths, iterations, state categories and the
+organisation's field list (the revision stream is asked only for fields that exist:
+`connectors.azure_devops.fields`) for `METADATA_TTL`; `work_items` stores the
+continuation token, a fingerprint of the scope (a changed scope means a full read and a
+census) and the ids to read again (`retry`). A run that finds nothing new and no change
+to `retry` keeps the stored bookmark as it is. Each is a frozen type
+(`MetadataBookmark`, `WorkItemsBookmark`) stored as versioned JSON
+(`connectors/bookmarks.py`): those stored before versions load as version 1; one that
+cannot be understood means a full read of its stream.
 
 Calls of a no-change run: one reporting call (plus SDK route discovery when its
 12 h disk cache is cold), and one `revisions(id)` call per item in `retry`.
@@ -56,7 +58,7 @@ import json
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import chain
 from typing import Any, ClassVar
@@ -73,6 +75,7 @@ from connectors.azure_devops.convert import (
     convert_state,
     hold_revision,
 )
+from connectors.azure_devops.fields import fields_to_read
 from connectors.azure_devops.push import authenticated_identity
 from connectors.base import Stream, StreamContext
 from connectors.bookmarks import RetrySet, ids_from_json, load_bookmark, readable, with_version
@@ -136,6 +139,8 @@ class AdoRunState:
     teams: list[TeamInfo] = field(default_factory=list)
     states: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # type -> states
     api_user: str | None = None  # the PAT's unique name: its edits are pmo-sync's write-back
+    fields: tuple[str, ...] | None = None
+    """The organisation's work item fields (reference names); None where it lists none."""
 
     def scope_paths(self, config: AzureDevOpsConfig) -> list[str] | None:
         """Area paths the sync covers; None = the whole project."""
@@ -183,8 +188,10 @@ class MetadataBookmark:
     area paths and iterations, each work item type's states, the PAT's identity.
 
     Version 1, also stored without `version`. A cache from before the identity was kept
-    (no `api_user`) reads as expired: the next run refreshes it. `fields` is room for
-    the organisation's field list: written only when known, read as None when absent.
+    (no `api_user`) reads as expired: the next run refreshes it. `fields` is the
+    organisation's field list (reference names), written when it was read; None where the
+    server lists none, or in a cache kept before the list was (the next run reads the list
+    alone, one call, and keeps the rest).
     """
 
     VERSION: ClassVar[int] = 1
@@ -222,7 +229,8 @@ class MetadataBookmark:
 
 
 class MetadataStream(Stream):
-    """Teams with their area paths and iterations, state categories per type; cached."""
+    """Teams with their area paths and iterations, state categories per type, the
+    organisation's work item fields; cached."""
 
     name = "metadata"
     record_type = StatusRecord
@@ -240,7 +248,21 @@ class MetadataStream(Stream):
             self.state.teams = list(cached.teams)
             self.state.states = dict(cached.states)
             self.state.api_user = cached.api_user
+            fields = cached.fields
+            if fields is None:  # cached before the field list was kept: read it alone
+                fields = self._field_list()
+                if fields is not None:
+                    self._bookmark = replace(cached, fields=fields)
+            self.state.fields = fields
         return iter(())
+
+    def _field_list(self) -> tuple[str, ...] | None:
+        """The organisation's fields (one call): the revision stream asks only for these."""
+        fields = self.client.work_item_fields()
+        if fields is None:  # no field list: every field is asked for, as before
+            log.info("field_list_unavailable", project=self.config.project)
+            return None
+        return tuple(sorted(fields))
 
     def _refresh(self, context: StreamContext) -> None:
         try:  # same format as `_person(System.ChangedBy)`: the unique name (email)
@@ -281,11 +303,13 @@ class MetadataStream(Stream):
                     raise
                 log.info("work_item_type_absent", work_item_type=wit)  # not in this process
         self.state.teams, self.state.states = teams, states
+        self.state.fields = self._field_list()
         self._bookmark = MetadataBookmark(
             fetched_at=context.started_at,
             teams=tuple(teams),
             states=states,
             api_user=self.state.api_user,
+            fields=self.state.fields,
         )
 
     def final_bookmark(self) -> dict[str, Any] | None:
@@ -413,9 +437,12 @@ class WorkItemsStream(Stream):
         )
 
     def _fields(self) -> list[str]:
+        """What to ask the revision stream for: the fields it reads that the organisation
+        has (`fields_to_read`: a configured one it lacks is an error naming it)."""
         estimate = [self.config.estimate_field] if self.config.estimate_field else []
         checklist = [self.config.checklist_field] if self.config.checklist_field else []
-        return [*REVISION_FIELDS, *(estimate or DEFAULT_ESTIMATE_FIELDS), *checklist]
+        wanted = [*REVISION_FIELDS, *(estimate or DEFAULT_ESTIMATE_FIELDS), *checklist]
+        return fields_to_read(wanted, self.state.fields, self.config)
 
     def _in_scope(self, fields: dict[str, Any], paths: list[str] | None) -> bool:
         types = {t.lower() for t in self.config.work_item_types}

@@ -208,8 +208,9 @@ def _ado_calls(sandbox: AdoSandbox) -> list[tuple[str, str]]:
 
 
 def _ado_today(stored: dict[str, Any]) -> dict[str, Any]:
+    """The bookmarks as the release before versions (and before the field list) stored them."""
     metadata, work_items = stored["metadata"], stored["work_items"]
-    assert set(metadata) == {"version", "fetched_at", "teams", "states", "api_user"}
+    assert set(metadata) == {"version", "fetched_at", "teams", "states", "api_user", "fields"}
     assert set(work_items) == {"version", "continuation_token", "scope", "retry"}
     return {
         "metadata": {
@@ -237,8 +238,9 @@ def test_ado_bookmarks_without_version_resume_and_read_a_skipped_item_again(
 ) -> None:
     """The metadata cache and the work items bookmark in the shape stored before versions,
     the token past a person's change to an item named in `retry`: the next run reads no
-    metadata, goes on in the revision stream from the token, reads that item on its own
-    and stores its change; the metadata cache stays exactly as stored."""
+    metadata but the field list the cache lacks (one call), goes on in the revision stream
+    from the token, reads that item on its own and stores its change; the metadata cache
+    stays as stored, the field list added."""
     config = ado_config(ado)
     assert sync(config).status == "success"
     today = _ado_today(_bookmarks(store, "sandbox-ado", "azure_devops", ("metadata", "work_items")))
@@ -253,9 +255,14 @@ def test_ado_bookmarks_without_version_resume_and_read_a_skipped_item_again(
     summary = sync(config)
     assert (summary.status, summary.items_updated) == ("success", 1), summary.errors
     revisions = f"{ADO_API}/workItems/{item.id}/revisions"
-    assert _ado_calls(ado) == [("POST", REPORTING), ("GET", revisions)]
+    fields = "/contoso/_apis/wit/fields"
+    assert _ado_calls(ado) == [("GET", fields), ("POST", REPORTING), ("GET", revisions)]
     after = _bookmarks(store, "sandbox-ado", "azure_devops", ("metadata", "work_items"))
-    assert after["metadata"] == today["metadata"]
+    assert after["metadata"] == {
+        **today["metadata"],
+        "version": 1,
+        "fields": sorted(f.reference_name for f in ado.api.process.fields),
+    }
     assert after["work_items"] == {
         "version": 1,
         "continuation_token": today["work_items"]["continuation_token"],
