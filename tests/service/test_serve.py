@@ -205,13 +205,25 @@ def test_two_replicas_on_postgresql_never_overlap_one_connectors_cycles(
         write_jira_config(config_dir, jira.url, jira.email, seconds=1, name="second-jira")
         for name in ("a", "b"):
             running.append(start_serve(tmp_path, store_url, config_dir, jira.token, name))
-        wait_for(
-            lambda: all(len(ok_cycles(engine, c)) >= 12 for c in ("sandbox-jira", "second-jira")),
-            timeout=120,
-            what="a dozen cycles of each connector",
-        )
-        for serve in running:
-            assert serve.stop() == 0
+
+        def cycles_of_each(count: int) -> bool:
+            return all(len(ok_cycles(engine, c)) >= count for c in ("sandbox-jira", "second-jira"))
+
+        def skips() -> int:
+            return sum(s.logs().count("cycle_skipped_locked") for s in running)
+
+        # Both run side by side. Which of them wins each run depends on their phase, so the
+        # test makes sure of both halves: a sync held mid-cycle (its connector's lock taken)
+        # makes the other replica's timer find the lock and skip; then the first replica is
+        # stopped and the other must carry on alone, so both have done work.
+        wait_for(lambda: cycles_of_each(6), timeout=120, what="six cycles of each connector")
+        stall = jira.hold("GET", r"/rest/api/2/search/jql$")
+        wait_for(stall.arrived.is_set, timeout=30, what="a sync held mid-cycle")
+        wait_for(lambda: skips() > 0, timeout=30, what="the other replica skipping it")
+        stall.release()
+        assert running[0].stop() == 0
+        wait_for(lambda: cycles_of_each(12), timeout=120, what="a dozen cycles of each connector")
+        assert running[1].stop() == 0
         for connector in ("sandbox-jira", "second-jira"):
             cycles = list(iter_cycles(engine, connector))
             assert all(c.finished_at is not None for c in cycles)
@@ -224,8 +236,7 @@ def test_two_replicas_on_postgresql_never_overlap_one_connectors_cycles(
                 assert earlier.finished_at <= later.started_at, (earlier, later)
         replicas = {c.replica for c in iter_cycles(engine)}
         assert len(replicas) == 2  # both replicas did work, never at once on one connector
-        skipped = sum(s.logs().count("cycle_skipped_locked") for s in running)
-        assert skipped > 0  # and each found the other holding a connector at least once
+        assert skips() > 0  # and one found the other holding a connector
     finally:
         engine.dispose()
 
