@@ -1,0 +1,20 @@
+"""`pmo-sync …`: the admin's and the PMO's command line.
+
+One module per command group; each registers its commands on the Typer apps in
+`common`. Exit codes are documented in `common` and the README.
+"""
+
+from pmo_sync.cli import (  # noqa: F401  (importing a module registers its commands)
+    connectors,
+    db,
+    demo,
+    findings,
+    kpis,
+    push,
+    sandbox,
+    service,
+    sync,
+)
+from pmo_sync.cli.common import EXIT_CONNECTOR_FAILED, EXIT_INVALID_CONFIG, app, err, out
+
+__all__ = ["EXIT_CONNECTOR_FAILED", "EXIT_INVALID_CONFIG", "app", "err", "out"]

@@ -1,0 +1,134 @@
+"""What every command shares: the Typer apps, the consoles, the exit codes, the store and configs.
+
+Exit codes: 0 all good; 1 a connector failed (others may have run); 2 the
+configuration is invalid. Secrets are never printed: configs hold `SecretStr`
+and errors name the variable, never its value.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from pmo_sync.config import load_connector_configs
+from pmo_sync.logging import configure_logging
+from pmo_sync.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from connectors.base import ConnectorConfig
+    from pmo_sync.evaluation.refresh import KpiRefresh
+    from pmo_sync.governance.policy import RuleConfig
+    from pmo_sync.kpi.config import KpiConfig
+    from pmo_sync.store.repository import Store
+
+
+app = typer.Typer(
+    name="pmo-sync",
+    help="Sync Jira, Azure DevOps and Trello into one store; KPIs and warnings back into each.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals could hold a resolved token
+)
+connectors_app = typer.Typer(
+    help="List, validate and check connector configs.", no_args_is_help=True
+)
+db_app = typer.Typer(help="The store's schema.", no_args_is_help=True)
+sandbox_app = typer.Typer(help="Local stand-ins for the trackers.", no_args_is_help=True)
+app.add_typer(connectors_app, name="connectors")
+app.add_typer(db_app, name="db")
+app.add_typer(sandbox_app, name="sandbox")
+
+
+def _console(stderr: bool = False) -> Console:
+    """Lines never wrap (scripts read them); tables get room when piped."""
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else 160
+    return Console(stderr=stderr, soft_wrap=True, width=width)
+
+
+out = _console()
+err = _console(stderr=True)
+
+EXIT_CONNECTOR_FAILED = 1
+EXIT_INVALID_CONFIG = 2
+
+
+@app.callback()
+def _main() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+
+
+def load_settings() -> Settings:
+    return get_settings()
+
+
+def open_store(settings: Settings) -> Store:
+    """Open the store, migrating it first ("db upgrade" also runs on every start)."""
+    from pmo_sync.store.engine import make_engine, upgrade
+    from pmo_sync.store.repository import Store
+
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    return Store(engine)
+
+
+def valid_configs(settings: Settings) -> list[ConnectorConfig]:
+    loaded = load_connector_configs(settings.config_dir)
+    if loaded.errors:
+        for error in loaded.errors:
+            err.print(f"[red]error[/red] {escape(str(error))}", highlight=False)
+        raise typer.Exit(EXIT_INVALID_CONFIG)
+    return loaded.configs
+
+
+def configs_for(settings: Settings, connector: str | None) -> list[ConnectorConfig]:
+    """The valid configs, after checking that `--connector`, if given, names one of them."""
+    configs = valid_configs(settings)
+    if connector is not None and connector not in {c.name for c in configs}:
+        err.print(f"no connector named {connector!r}", markup=False)
+        raise typer.Exit(EXIT_INVALID_CONFIG)
+    return configs
+
+
+def kpi_config(settings: Settings) -> KpiConfig:
+    from pmo_sync.kpi.config import load_kpi_config
+
+    config, errors = load_kpi_config(settings.config_dir)
+    exit_on_config_errors(errors)
+    return config
+
+
+def policy_rules(settings: Settings) -> list[RuleConfig]:
+    from pmo_sync.governance.policy import load_policies
+
+    rules, errors = load_policies(settings.config_dir)
+    exit_on_config_errors(errors)
+    return rules
+
+
+def exit_on_config_errors(errors: Sequence[object]) -> None:
+    for error in errors:
+        err.print(str(error), highlight=False, markup=False)
+    if errors:
+        raise typer.Exit(EXIT_INVALID_CONFIG)
+
+
+def print_refresh(refresh: KpiRefresh) -> None:
+    saved, changes = refresh.saved, refresh.finding_changes
+    out.print(
+        f"KPIs recomputed: {saved.inserted} new, {saved.updated} changed, "
+        f"{saved.unchanged} unchanged values",
+        highlight=False,
+    )
+    if changes is not None:
+        out.print(
+            f"findings: {len(refresh.findings)} open ({changes.opened} new, "
+            f"{changes.resolved} resolved)",
+            highlight=False,
+        )

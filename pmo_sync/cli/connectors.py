@@ -1,0 +1,173 @@
+"""`pmo-sync connectors …`: list, validate, check and provision connector configs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from pmo_sync.cli.common import (
+    EXIT_CONNECTOR_FAILED,
+    EXIT_INVALID_CONFIG,
+    connectors_app,
+    err,
+    load_settings,
+    out,
+    valid_configs,
+)
+from pmo_sync.config import load_connector_configs
+
+# -- connectors ------------------------------------------------------------------------------------
+
+
+@connectors_app.command("list")
+def connectors_list() -> None:
+    """The configured connectors, with their kind and schedule."""
+    from connectors.base import describe_schedule
+
+    settings = load_settings()
+    loaded = load_connector_configs(settings.config_dir)
+    table = Table("name", "kind", "where", "schedule", "file")
+    for column in table.columns[2:]:
+        column.overflow = "fold"  # a path or URL is never cut short
+    for config in loaded.configs:
+        where = str(getattr(config, "url", None) or getattr(config, "organization_url", ""))
+        schedule = "-"
+        if config.schedule is not None:
+            schedule = describe_schedule(config.schedule)
+        table.add_row(
+            config.name,
+            config.kind,
+            escape(where),
+            schedule,
+            escape(str(loaded.files[config.name])),
+        )
+    out.print(table)
+    for error in loaded.errors:
+        err.print(f"[red]invalid[/red] {escape(str(error))}", highlight=False)
+    if loaded.errors:
+        raise typer.Exit(EXIT_INVALID_CONFIG)
+
+
+@connectors_app.command("validate")
+def connectors_validate() -> None:
+    """Validate connector files, kpis.yaml and policies; each error names file, field, problem."""
+    from pmo_sync.governance.policy import load_policies
+    from pmo_sync.kpi.config import load_kpi_config
+
+    settings = load_settings()
+    loaded = load_connector_configs(settings.config_dir)
+    errors = [
+        *loaded.errors,
+        *load_kpi_config(settings.config_dir)[1],
+        *load_policies(settings.config_dir)[1],
+    ]
+    for error in errors:
+        err.print(f"{error}", highlight=False, markup=False)
+    if errors:
+        err.print(f"{len(errors)} error(s) in {settings.config_dir}", highlight=False, markup=False)
+        raise typer.Exit(EXIT_INVALID_CONFIG)
+    out.print(
+        f"{len(loaded.configs)} connector config(s) valid in {settings.config_dir}", markup=False
+    )
+
+
+@connectors_app.command("check")
+def connectors_check(name: Annotated[str, typer.Argument(help="the connector's name")]) -> None:
+    """Reach the tracker; verify the credentials and the permissions the connector needs."""
+    from connectors.registry import connector_for_kind
+
+    settings = load_settings()
+    configs = {c.name: c for c in valid_configs(settings)}
+    if name not in configs:
+        err.print(
+            f"no connector named {name!r} (configured: {', '.join(sorted(configs)) or 'none'})"
+        )
+        raise typer.Exit(EXIT_INVALID_CONFIG)
+    config = configs[name]
+    with connector_for_kind(config.kind)(config) as connector:
+        report = connector.check()
+    for result in report.results:
+        mark = (
+            "[green]ok[/green]  "
+            if result.ok
+            else ("[yellow]warn[/yellow]" if result.severity == "warning" else "[red]FAIL[/red]")
+        )
+        out.print(f"{mark} {escape(result.name)}: {escape(result.detail)}", highlight=False)
+    if not report.ok:
+        raise typer.Exit(EXIT_CONNECTOR_FAILED)
+
+
+@connectors_app.command("provision")
+def connectors_provision(
+    name: Annotated[str, typer.Argument(help="the connector's name")],
+) -> None:
+    """Create the custom fields write-back needs where allowed; else print the admin steps."""
+    from connectors.errors import ConnectorError, FieldNotFoundError, PermissionDeniedError
+    from connectors.jira import JiraConnector
+    from connectors.jira.config import JiraConfig
+    from connectors.jira.push import JiraWriter
+    from connectors.jira.streams import project_keys_in
+    from connectors.trello.config import TrelloConfig
+
+    settings = load_settings()
+    configs = {c.name: c for c in valid_configs(settings)}
+    config = configs.get(name)
+    if config is None:
+        err.print(f"no connector named {name!r}", markup=False)
+        raise typer.Exit(EXIT_INVALID_CONFIG)
+    if not isinstance(config, TrelloConfig | JiraConfig):
+        err.print(f"{name}: write-back is not available for kind {config.kind!r}", markup=False)
+        raise typer.Exit(EXIT_INVALID_CONFIG)
+    writeback = config.writeback
+    if not writeback.fields:
+        out.print(f"{name}: no write-back fields configured; nothing to provision", markup=False)
+        return
+    if isinstance(config, TrelloConfig):  # a field per board and metric: trello/provision.py
+        from connectors.trello.provision import provision
+
+        refused = False
+        for step in provision(config):
+            (err if step.status == "fail" else out).print(step.line, markup=False)
+            refused = refused or step.failed
+        if refused:
+            raise typer.Exit(EXIT_CONNECTOR_FAILED)
+        return
+    projects = ", ".join(project_keys_in(config.jql)) or "the projects of the JQL"
+    failed = False
+    connector = JiraConnector(config)
+    with connector, JiraWriter(connector.client) as writer:
+        for metric, field_name in sorted(writeback.fields.items()):
+            try:
+                field_id = writer.field_ids([field_name])[field_name]
+                out.print(f"ok   {metric}: field {field_name!r} exists ({field_id})", markup=False)
+                continue
+            except FieldNotFoundError:
+                pass
+            except ConnectorError as exc:
+                err.print(f"FAIL {metric}: {exc}", markup=False)
+                failed = True
+                continue
+            kind = "date" if metric.endswith("_date") else "number"
+            try:
+                field_id = writer.create_custom_field(
+                    field_name, kind, description=f"Written by pmo-sync: {metric}"
+                )
+            except PermissionDeniedError as exc:
+                out.print(f"TODO {metric}: {exc}", markup=False)
+                failed = True
+                continue
+            except ConnectorError as exc:
+                err.print(f"FAIL {metric}: {exc}", markup=False)
+                failed = True
+                continue
+            out.print(
+                f"made {metric}: created {kind} field {field_name!r} ({field_id}); a Jira admin "
+                f"must add it to the edit screens of {projects} (Jira settings > Issues > "
+                "Custom fields > the field > Screens)",
+                markup=False,
+            )
+    if failed:
+        raise typer.Exit(EXIT_CONNECTOR_FAILED)

@@ -1,0 +1,49 @@
+"""`pmo-sync sync`: pull every connector into the store, then refresh KPIs and findings."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from pmo_sync.cli.common import (
+    EXIT_CONNECTOR_FAILED,
+    app,
+    configs_for,
+    kpi_config,
+    load_settings,
+    open_store,
+    out,
+    policy_rules,
+    print_refresh,
+)
+
+# -- sync ------------------------------------------------------------------------------------------
+
+
+@app.command("sync")
+def sync(
+    connector: Annotated[str | None, typer.Option(help="only this connector")] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="ignore bookmarks; re-read everything")
+    ] = False,
+) -> None:
+    """Pull every configured connector into the store (incrementally unless --full)."""
+    from pmo_sync.report import print_sync_summaries, sync_progress
+    from pmo_sync.sync import sync_all
+
+    settings = load_settings()
+    configs = configs_for(settings, connector)
+    store = open_store(settings)
+    with sync_progress(out, enabled=sys.stderr.isatty()) as progress:
+        summaries = sync_all(configs, store, only=connector, full=full, progress=progress)
+    print_sync_summaries(out, summaries)
+    if any(s.ok for s in summaries):
+        from pmo_sync.evaluation.refresh import refresh_kpis
+
+        print_refresh(
+            refresh_kpis(store.engine, kpi_config(settings), rules=policy_rules(settings))
+        )
+    if any(not s.ok for s in summaries):
+        raise typer.Exit(EXIT_CONNECTOR_FAILED)
