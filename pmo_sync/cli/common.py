@@ -54,8 +54,12 @@ def _console(stderr: bool = False) -> Console:
 out = _console()
 err = _console(stderr=True)
 
-EXIT_CONNECTOR_FAILED = 1
-EXIT_INVALID_CONFIG = 2
+# Exit codes, one meaning each (README "Exit codes" and `pmo-sync --help` list them):
+EXIT_CONNECTOR_FAILED = 1  # a connector or tracker failed; the others ran
+EXIT_INVALID_CONFIG = 2  # the configuration is invalid; nothing ran
+EXIT_STORE_UNAVAILABLE = 3  # the store cannot be reached, opened or written
+EXIT_STORE_OUTDATED = 4  # the store's schema is older than this pmo-sync: `pmo-sync db upgrade`
+EXIT_CONNECTORS_SKIPPED = 5  # some connector files are invalid and were skipped; the rest ran
 
 
 @app.callback()
