@@ -1,7 +1,6 @@
 """What every command shares: the Typer apps, the consoles, the exit codes, the store and configs.
 
-Exit codes: 0 all good; 1 a connector failed (others may have run); 2 the
-configuration is invalid. Secrets are never printed: configs hold `SecretStr`
+Exit codes are the EXIT_* constants below (0 when all is well). Secrets are never printed: configs hold `SecretStr`
 and errors name the variable, never its value.
 """
 
