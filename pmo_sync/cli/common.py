@@ -1,14 +1,17 @@
 """What every command shares: the Typer apps, the consoles, the exit codes, the store and configs.
 
-Exit codes are the EXIT_* constants below (0 when all is well). Secrets are never printed: configs hold `SecretStr`
-and errors name the variable, never its value.
+Exit codes are the EXIT_* constants below (0 when all is well). Secrets are
+never printed: configs hold `SecretStr` and errors name the variable, never its
+value.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from importlib.metadata import version as package_version
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -29,8 +32,13 @@ if TYPE_CHECKING:
 app = typer.Typer(
     name="pmo-sync",
     help="Sync Jira, Azure DevOps and Trello into one store; KPIs and warnings back into each.",
+    epilog=(
+        "Exit codes: 0 all good; 1 a connector failed (the others ran); 2 the configuration "
+        "is invalid; 3 the store cannot be reached or used; 4 the store needs `pmo-sync db "
+        "upgrade`; 5 invalid connector files were skipped (the rest ran)."
+    ),
     no_args_is_help=True,
-    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_show_locals=False,  # locals could hold a resolved token
 )
 connectors_app = typer.Typer(
@@ -61,10 +69,37 @@ EXIT_STORE_OUTDATED = 4  # the store's schema is older than this pmo-sync: `pmo-
 EXIT_CONNECTORS_SKIPPED = 5  # some connector files are invalid and were skipped; the rest ran
 
 
+@dataclass(slots=True)
+class RunOptions:
+    """Options given before the command (`pmo-sync --debug sync`), read by the error handlers."""
+
+    debug: bool = False
+
+
+run_options = RunOptions()
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"pmo-sync {package_version('pmo-sync')}", highlight=False, markup=False)
+        raise typer.Exit()
+
+
 @app.callback()
-def _main() -> None:
+def _main(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="print the traceback of an unexpected failure")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    run_options.debug = debug
     settings = get_settings()
-    configure_logging(settings.log_format, settings.log_level)
+    configure_logging(settings.log_format, "DEBUG" if debug else settings.log_level)
 
 
 def load_settings() -> Settings:
