@@ -2,26 +2,32 @@
 
 Exit codes are the EXIT_* constants below (0 when all is well). Secrets are
 never printed: configs hold `SecretStr` and errors name the variable, never its
-value.
+value. The store's failures reach the admin as one line and exit 3 or 4,
+whichever command hits them (`PmoSyncGroup`); the traceback only with `--debug`.
 """
 
 from __future__ import annotations
 
 import sys
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.metadata import version as package_version
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from pmo_sync.config import load_connector_configs
 from pmo_sync.logging import configure_logging
 from pmo_sync.settings import Settings, get_settings
+from pmo_sync.store.errors import StoreEmpty, StoreError, StoreOutdated, StoreUnavailable
 
 if TYPE_CHECKING:
+    from typer._click import Context as ClickContext  # typer vendors its click
+
     from connectors.base import ConnectorConfig
     from pmo_sync.evaluation.refresh import KpiRefresh
     from pmo_sync.governance.policy import RuleConfig
@@ -29,7 +35,26 @@ if TYPE_CHECKING:
     from pmo_sync.store.repository import Store
 
 
+class PmoSyncGroup(TyperGroup):
+    """The top-level command group: a store failure ends any command with its one line.
+
+    Here rather than in each command, so every command (`serve` included, and
+    under typer's CliRunner) says the same thing with the same exit code, and
+    a command added later cannot forget it.
+    """
+
+    def invoke(self, ctx: ClickContext) -> Any:
+        try:
+            return super().invoke(ctx)
+        except StoreError as exc:
+            if run_options.debug and not isinstance(exc, StoreEmpty):
+                sys.stderr.write("".join(traceback.format_exception(exc)))
+            err.print(exc.message, highlight=False, markup=False)
+            raise typer.Exit(exit_code_for(exc)) from None
+
+
 app = typer.Typer(
+    cls=PmoSyncGroup,
     name="pmo-sync",
     help="Sync Jira, Azure DevOps and Trello into one store; KPIs and warnings back into each.",
     epilog=(
@@ -67,6 +92,16 @@ EXIT_INVALID_CONFIG = 2  # the configuration is invalid; nothing ran
 EXIT_STORE_UNAVAILABLE = 3  # the store cannot be reached, opened or written
 EXIT_STORE_OUTDATED = 4  # the store's schema is older than this pmo-sync: `pmo-sync db upgrade`
 EXIT_CONNECTORS_SKIPPED = 5  # some connector files are invalid and were skipped; the rest ran
+
+
+def exit_code_for(error: StoreError) -> int:
+    """A store failure's exit code; an empty store is not a failure for a command that reads."""
+    if isinstance(error, StoreOutdated):
+        return EXIT_STORE_OUTDATED
+    if isinstance(error, StoreEmpty):
+        return 0
+    assert isinstance(error, StoreUnavailable), error
+    return EXIT_STORE_UNAVAILABLE
 
 
 @dataclass(slots=True)
@@ -107,12 +142,31 @@ def load_settings() -> Settings:
 
 
 def open_store(settings: Settings) -> Store:
-    """Open the store, migrating it first ("db upgrade" also runs on every start)."""
+    """Open the store for a command that writes, migrating it first ("db upgrade" on every start).
+
+    A store that cannot be opened raises `StoreUnavailable` (`PmoSyncGroup` says it).
+    """
     from pmo_sync.store.engine import make_engine, upgrade
     from pmo_sync.store.repository import Store
 
     engine = make_engine(settings.database_url)
     upgrade(engine)
+    return Store(engine)
+
+
+def open_store_to_read(settings: Settings) -> Store:
+    """Open the store for a command that only reads: read-only, never migrated.
+
+    So `findings`, `export`, `status` and `kpis --no-refresh` work on a store
+    they may not write (a read-only file or database user) and never upgrade
+    one behind the admin's back. Raises `StoreOutdated` for an older schema,
+    `StoreEmpty` when nothing has been synced (no file, no tables).
+    """
+    from pmo_sync.store.engine import make_engine, require_current_schema
+    from pmo_sync.store.repository import Store
+
+    engine = make_engine(settings.database_url, read_only=True)
+    require_current_schema(engine)
     return Store(engine)
 
 

@@ -13,7 +13,7 @@ from pmo_sync.cli.common import (
     app,
     err,
     load_settings,
-    open_store,
+    open_store_to_read,
     out,
 )
 
@@ -31,7 +31,7 @@ def findings(
     if format not in ("table", "json"):
         err.print(f"--format must be table or json, not {format!r}", markup=False)
         raise typer.Exit(EXIT_INVALID_CONFIG)
-    store = open_store(load_settings())
+    store = open_store_to_read(load_settings())
     rows = list(read_findings(store.engine, team=team, include_resolved=resolved))
     if format == "json":
         write_findings_json(rows, sys.stdout)
@@ -56,7 +56,7 @@ def export(
     if format not in ("jsonl", "csv"):
         err.print(f"--format must be jsonl or csv, not {format!r}")
         raise typer.Exit(EXIT_INVALID_CONFIG)
-    store = open_store(load_settings())
+    store = open_store_to_read(load_settings())
     names = [connector] if connector else None
     if names and names[0] not in {s.name for s in store.sources()}:
         err.print(

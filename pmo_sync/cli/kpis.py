@@ -14,6 +14,7 @@ from pmo_sync.cli.common import (
     kpi_config,
     load_settings,
     open_store,
+    open_store_to_read,
     out,
     policy_rules,
 )
@@ -26,13 +27,22 @@ def kpis(
         str | None, typer.Option(help="window start, YYYY-MM-DD (default: 12 weeks back)")
     ] = None,
     format: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
+    refresh: Annotated[
+        bool,
+        typer.Option(
+            "--refresh/--no-refresh",
+            help="--no-refresh: show the values kept by the last refresh; compute and write "
+            "nothing (works on a read-only store)",
+        ),
+    ] = True,
 ) -> None:
-    """Recompute the KPIs from the store, keep them, and show them."""
+    """Recompute the KPIs from the store, keep them, and show them (--no-refresh: only show)."""
     from datetime import date
 
     from pmo_sync.evaluation.refresh import refresh_kpis
     from pmo_sync.kpi.compute import kpi_values
     from pmo_sync.kpi.render import print_kpi_table, write_csv, write_json
+    from pmo_sync.store.kpis import read_kpi_values
 
     if format not in ("table", "json", "csv"):
         err.print(f"--format must be table, json or csv, not {format!r}", markup=False)
@@ -42,11 +52,17 @@ def kpis(
     except ValueError:
         err.print(f"--since must be a date like 2026-09-01, not {since!r}", markup=False)
         raise typer.Exit(EXIT_INVALID_CONFIG) from None
+    if since is not None and not refresh:
+        err.print("--since needs a refresh: --no-refresh shows the last refresh's window")
+        raise typer.Exit(EXIT_INVALID_CONFIG)
     settings = load_settings()
-    config = kpi_config(settings)
-    store = open_store(settings)
-    refresh = refresh_kpis(store.engine, config, rules=policy_rules(settings), since=start)
-    values = list(kpi_values(refresh.run))
+    if refresh:
+        config = kpi_config(settings)
+        store = open_store(settings)
+        run = refresh_kpis(store.engine, config, rules=policy_rules(settings), since=start).run
+        values = list(kpi_values(run))
+    else:
+        values = list(read_kpi_values(open_store_to_read(settings).engine))
     if team is not None:
         known = sorted({v.team for v in values if v.team})
         if team not in known:

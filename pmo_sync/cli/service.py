@@ -17,7 +17,7 @@ from pmo_sync.cli.common import (
     err,
     exit_on_config_errors,
     load_settings,
-    open_store,
+    open_store_to_read,
     out,
 )
 
@@ -81,7 +81,7 @@ def status(
     service, errors = load_service_config(settings.config_dir)
     exit_on_config_errors(errors)
     assert service is not None
-    store = open_store(settings)
+    store = open_store_to_read(settings)
     now = datetime.now(UTC)
     statuses = connector_statuses(store.engine, service, now=now)
     if format == "json":
