@@ -92,6 +92,8 @@ def store_location(url: URL) -> str:
         path = sqlite_file(url)
         return str(path) if path is not None else "in-memory SQLite"
     host = url.host or str(url.query.get("host") or "localhost")
+    if host.startswith("/"):  # a Unix socket's directory
+        host = f"[{host}]"
     port = url.port or (5432 if backend == "postgresql" else None)
     user = f"{url.username}@" if url.username else ""
     address = f"{host}:{port}" if port else host
