@@ -200,6 +200,17 @@ def test_postgresql_refusing_connections_is_one_line_and_exit_3(
     )
 
 
+def test_an_unknown_postgresql_host_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`.invalid` never resolves (RFC 6761), with or without a network."""
+    use_store(monkeypatch, f"postgresql+psycopg://pmo:{PASSWORD}@pmo-db.invalid:5432/pmo")
+    result = invoke("sync")
+    assert result.exit_code == 3
+    assert result.stderr == (
+        "store postgresql://pmo@pmo-db.invalid:5432/pmo: cannot connect (unknown host "
+        "pmo-db.invalid): check the host in PMO_SYNC_DATABASE_URL\n"
+    )
+
+
 def test_a_postgresql_host_that_never_answers_gives_up_after_the_connect_timeout(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -640,6 +651,25 @@ def test_a_store_lost_mid_run_raises_its_line_and_an_idle_connection_lost_is_rep
             admin.execute("SELECT pg_terminate_backend(%s)", (idle_pid,))
         with engine.connect() as conn:
             assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != idle_pid
+    finally:
+        engine.dispose()
+
+
+def test_a_statement_that_fails_for_its_own_reasons_keeps_its_error(store_url: str) -> None:
+    """Only the store's failures become StoreUnavailable: a bug or a constraint violated
+    must not read as "the store is down"."""
+    from sqlalchemy.exc import IntegrityError
+
+    engine = migrated(store_url)
+    try:
+        insert = text(
+            "INSERT INTO sources (name, kind, created_at) "
+            "VALUES ('jira-main', 'jira', CURRENT_TIMESTAMP)"
+        )
+        with engine.begin() as conn:
+            conn.execute(insert)
+        with pytest.raises(IntegrityError, match=r"(?i)unique"), engine.begin() as conn:
+            conn.execute(insert)
     finally:
         engine.dispose()
 
