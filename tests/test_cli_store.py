@@ -596,6 +596,33 @@ def test_read_commands_work_for_a_postgresql_user_who_may_only_select(
             admin.execute(f"DROP ROLE {role}")
 
 
+def test_an_engine_opened_to_read_refuses_every_write(store_url: str) -> None:
+    """What makes the read commands safe: their engine cannot write, even by mistake."""
+    migrated(store_url).dispose()
+    reader = make_engine(store_url, read_only=True)
+    try:
+        with pytest.raises(StoreUnavailable) as refused, reader.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO sources (name, kind, created_at) "
+                    "VALUES ('jira-main', 'jira', CURRENT_TIMESTAMP)"
+                )
+            )
+        with reader.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM sources")).scalar_one() == 0
+    finally:
+        reader.dispose()
+    if store_url.startswith("sqlite"):
+        problem = "read-only (attempt to write a readonly database): this command writes: make "
+        problem += "the file and its directory writable"
+    else:
+        problem = "read-only (cannot execute INSERT in a read-only transaction): this command "
+        problem += "writes: connect as a user that may write"
+    assert refused.value.message == (
+        f"store {where(store_url)}: {problem}, or use findings, export, status, kpis --no-refresh"
+    )
+
+
 def test_kpis_no_refresh_shows_the_kept_values_and_writes_nothing(
     tmp_path: Path, cli_env: Path, sandbox: JiraSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
