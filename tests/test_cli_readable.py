@@ -1,0 +1,199 @@
+"""Readable where people read it: every listing at 80 columns (a terminal's) and at 160, with
+the items a person can identify (key, title, team, connector, link), in natural order, the
+same options on every listing command, and progress that never mixes with log lines.
+
+The fixtures and helpers are test_cli.py's (a sandbox Jira, `invoke`, `write_connector`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from pmo_sync import cli
+from pmo_sync.sandbox.jira.server import JiraSandbox
+
+from . import test_cli as base
+from .test_cli import invoke, write_connector
+
+# test_cli.py's fixtures, used here by name: the module's sandbox Jira and each test's cwd,
+# config dir and store.
+sandbox = base.sandbox
+cli_env = base.cli_env
+
+POLICY = (
+    "rules:\n"
+    "  - id: estimate-committed\n    rule: missing_estimate\n    severity: critical\n"
+    "  - id: acceptance-criteria\n    rule: missing_acceptance_criteria\n"
+    '    params: {section: "acceptance criteria|AC"}\n'
+    "  - id: wip-limit\n    rule: wip_limit\n    params: {total: 3}\n"
+)
+
+
+@pytest.fixture(scope="module")
+def governed_store(
+    sandbox: JiraSandbox,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Path]:
+    """One sync of the sandbox (3 x 100 issues) under three policies, made once per module."""
+    root = tmp_path_factory.mktemp("governed")
+    config = root / "config"
+    (config / "connectors").mkdir(parents=True)
+    (config / "policies").mkdir()
+    (config / "policies" / "rules.yaml").write_text(POLICY, encoding="utf-8")
+    write_connector(config, "sandbox-jira.yaml", "sandbox-jira", sandbox.url)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PMO_SYNC_CONFIG_DIR", str(config))
+        patch.setenv("PMO_SYNC_DATABASE_URL", f"sqlite:///{root / 'store.sqlite3'}")
+        patch.setenv("PMO_SYNC_LOG_LEVEL", "WARNING")
+        patch.setenv("PMO_SYNC_CLI_TEST_TOKEN", "cli-s3cret-tok-5e1f9a77")
+        result = invoke("sync")
+    assert result.exit_code == 0, result.stdout
+    yield root
+
+
+@pytest.fixture
+def governed(
+    governed_store: Path,
+    cli_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:
+    """This test's copy of the governed store and its config."""
+    target = cli_env.parent / "store.sqlite3"
+    original = governed_store / "store.sqlite3"
+    with closing(sqlite3.connect(original)) as source, closing(sqlite3.connect(target)) as copy:
+        source.backup(copy)
+    monkeypatch.setenv("PMO_SYNC_CONFIG_DIR", str(governed_store / "config"))
+    monkeypatch.setenv("PMO_SYNC_LOG_LEVEL", "WARNING")
+    return governed_store
+
+
+def at_width(width: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The consoles as a terminal of `width` columns gives them."""
+    monkeypatch.setattr(cli.out, "width", width)
+    monkeypatch.setattr(cli.err, "width", width)
+
+
+def first_seen(team: str) -> str:
+    """The date the team's findings were first seen (the module's sync ran today)."""
+    rows = json.loads(invoke("findings", "--team", team, "--format", "json").stdout)
+    (date,) = {row["first_seen"][:10] for row in rows}
+    return date
+
+
+# -- findings ------------------------------------------------------------------------------
+
+
+def gamma_card_lines(url: str, since: str) -> list[str]:
+    return [
+        "Team Gamma — 3 finding(s)",
+        f"critical · estimate-committed · since {since}",
+        "  GHI-7 · Validate password reset for read-only users · sandbox-jira",
+        "  GHI-7 has no estimate but is in the active sprint GHI Sprint 14",
+        f"  {url}/browse/GHI-7",
+        f"critical · estimate-committed · since {since}",
+        "  GHI-82 · Write runbook for tax calculation · sandbox-jira",
+        "  GHI-82 has no estimate but is in the active sprint GHI Sprint 14",
+        f"  {url}/browse/GHI-82",
+        f"warning · acceptance-criteria · since {since}",
+        "  GHI-77 · Allow report scheduler with pagination · sandbox-jira",
+    ]
+
+
+def test_findings_at_80_columns_wrap_and_name_the_item_title_connector_and_link(
+    governed: Path,
+    sandbox: JiraSandbox,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    at_width(80, monkeypatch)
+    since = first_seen("Team Gamma")
+    result = invoke("findings", "--team", "Team Gamma")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        *gamma_card_lines(sandbox.url, since),
+        "  GHI-77 has no acceptance criteria (looked in the description's 'acceptance",
+        "    criteria' (or 'AC') section)",
+        f"  {sandbox.url}/browse/GHI-77",
+        "",
+    ]
+    every = invoke("findings").stdout
+    assert "…" not in every
+    assert all(len(line) <= 80 for line in every.splitlines())
+    # a team's finding has no item: it is named by the team (and the stage)
+    assert "warning · wip-limit · since " + since in every.splitlines()
+    assert "  Team Beta has 4 items in progress (limit 3)" in every.splitlines()
+
+
+def test_findings_at_160_columns_keep_each_message_on_one_line(
+    governed: Path,
+    sandbox: JiraSandbox,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    at_width(160, monkeypatch)
+    since = first_seen("Team Gamma")
+    result = invoke("findings", "--team", "Team Gamma")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        *gamma_card_lines(sandbox.url, since),
+        "  GHI-77 has no acceptance criteria (looked in the description's 'acceptance criteria' "
+        "(or 'AC') section)",
+        f"  {sandbox.url}/browse/GHI-77",
+        "",
+    ]
+
+
+def test_findings_json_and_csv_carry_key_title_team_source_and_url(
+    governed: Path,
+    sandbox: JiraSandbox,
+) -> None:
+    rows = json.loads(invoke("findings", "--team", "Team Gamma", "--format", "json").stdout)
+    assert [
+        (r["scope_key"], r["title"], r["team"], r["source"], r["url"], r["rule_id"]) for r in rows
+    ] == [
+        ("GHI-7", "Validate password reset for read-only users", "Team Gamma", "sandbox-jira",
+         f"{sandbox.url}/browse/GHI-7", "estimate-committed"),
+        ("GHI-82", "Write runbook for tax calculation", "Team Gamma", "sandbox-jira",
+         f"{sandbox.url}/browse/GHI-82", "estimate-committed"),
+        ("GHI-77", "Allow report scheduler with pagination", "Team Gamma", "sandbox-jira",
+         f"{sandbox.url}/browse/GHI-77", "acceptance-criteria"),
+    ]  # fmt: skip
+    result = invoke("findings", "--team", "Team Gamma", "--format", "csv")
+    assert result.exit_code == 0
+    table = list(csv.reader(io.StringIO(result.stdout)))
+    assert table[0] == [
+        "team", "rule_id", "rule", "severity", "mode", "scope", "scope_key", "title", "source",
+        "url", "message", "first_seen", "last_seen", "resolved_at",
+    ]  # fmt: skip
+    assert table[1][:11] == [
+        "Team Gamma", "estimate-committed", "missing_estimate", "critical", "advisory", "item",
+        "GHI-7", "Validate password reset for read-only users", "sandbox-jira",
+        f"{sandbox.url}/browse/GHI-7",
+        "GHI-7 has no estimate but is in the active sprint GHI Sprint 14",
+    ]  # fmt: skip
+    assert len(table) == 4
+
+
+def test_findings_connector_keeps_its_items_findings_and_names_are_checked(
+    governed: Path,
+) -> None:
+    everything = json.loads(invoke("findings", "--format", "json").stdout)
+    mine = json.loads(invoke("findings", "--connector", "sandbox-jira", "--format", "json").stdout)
+    assert mine == [row for row in everything if row["scope"] == "item"]
+    assert len(mine) == len(everything) - 1  # Team Beta's WIP finding has no connector
+    for args, message in [
+        (("--connector", "nope"), "no synced connector named 'nope': run `pmo-sync sync` first"),
+        (("--team", "Team Omega"),
+         "no team 'Team Omega' (teams: Team Alpha, Team Beta, Team Gamma)"),
+        (("--format", "xml"), "--format must be table, json or csv, not 'xml'"),
+    ]:  # fmt: skip
+        result = invoke("findings", *args)
+        assert result.exit_code == 2
+        assert result.stdout == ""
+        assert result.stderr == message + "\n"
