@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
@@ -197,3 +198,112 @@ def test_findings_connector_keeps_its_items_findings_and_names_are_checked(
         assert result.exit_code == 2
         assert result.stdout == ""
         assert result.stderr == message + "\n"
+
+
+# -- sync: the summary at 80 columns, progress on a terminal only ---------------------------
+
+
+def test_sync_summary_at_80_columns_is_a_few_lines_per_connector(
+    cli_env: Path, sandbox: JiraSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_connector(cli_env, "a-good.yaml", "sandbox-jira", sandbox.url)
+    write_connector(
+        cli_env, "b-wrong-token.yaml", "wrong-token", sandbox.url,
+        token="${PMO_SYNC_CLI_TEST_WRONG_TOKEN}",
+    )  # fmt: skip
+    at_width(80, monkeypatch)
+    result = invoke("sync")
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    seconds = [re.fullmatch(r"(.*, )\d+\.\d s", line) for line in lines]
+    assert [m[1] + "N s" if m else line for m, line in zip(seconds, lines, strict=True)] == [
+        "sync",
+        "sandbox-jira: success",
+        "  300 items seen: 300 inserted, 0 updated, 0 unchanged, 0 deleted",
+        "  13 API calls, rate-limit waits 0, N s",
+        "wrong-token: failed",
+        "  0 items seen: 0 inserted, 0 updated, 0 unchanged, 0 deleted",
+        "  1 API calls, rate-limit waits 0, N s",
+        f"wrong-token: {base.REJECTED}",
+        lines[8],  # KPIs recomputed: ...
+        "findings: 0 open (0 new, 0 resolved)",
+    ]
+    assert "…" not in result.stdout
+    assert all(len(line) <= 80 for line in lines if not line.startswith("wrong-token: Jira"))
+
+
+def test_sync_summary_at_160_columns_is_the_table(
+    cli_env: Path, sandbox: JiraSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_connector(cli_env, "sandbox-jira.yaml", "sandbox-jira", sandbox.url)
+    at_width(160, monkeypatch)
+    result = invoke("sync")
+    assert result.exit_code == 0
+    assert base.sync_rows(result.stdout) == [
+        ["sandbox-jira", "success", "300", "300", "0", "0", "0", "13", "0"]
+    ]
+    assert "…" not in result.stdout
+
+
+_CONTROL = re.compile(r"\x1b\[(\??)(\d*)([A-Za-z])")
+
+
+def terminal_screen(output: str) -> list[str]:
+    """What a terminal shows after `output`: text, `\\r`, `\\n`, and the cursor-up,
+    erase-line, colour and cursor-visibility sequences Rich's live display writes."""
+    screen: list[str] = [""]
+    row = col = 0
+    at = 0
+    while at < len(output):
+        control = _CONTROL.match(output, at)
+        if control:
+            private, number, command = control.groups()
+            if not private and command == "A":
+                row = max(0, row - int(number or 1))
+            elif not private and command == "K":
+                screen[row] = ""
+            at = control.end()
+            continue
+        char = output[at]
+        at += 1
+        if char == "\r":
+            col = 0
+        elif char == "\n":
+            row, col = row + 1, 0
+            if row == len(screen):
+                screen.append("")
+        else:
+            line = screen[row].ljust(col)
+            screen[row] = line[:col] + char + line[col + 1 :]
+            col += 1
+    return [line for line in screen if line]
+
+
+def test_sync_progress_on_a_terminal_keeps_every_log_line_whole_and_is_gone_at_the_end(
+    cli_env: Path, sandbox: JiraSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Log lines print above the live progress line, never into it; the progress line (with its
+    record counts) is erased when the sync ends, so the terminal keeps the log lines alone."""
+    write_connector(cli_env, "sandbox-jira.yaml", "sandbox-jira", sandbox.url)
+    monkeypatch.setattr(cli.err, "_force_terminal", True)  # stderr a terminal, as a person has
+    monkeypatch.setattr(cli.err, "is_interactive", True)
+    result = invoke("sync")
+    assert result.exit_code == 0
+    assert "sandbox-jira · issues: 350 records" in result.stderr  # the progress was shown
+    logged = [json.loads(line) for line in terminal_screen(result.stderr)]
+    assert [(e["event"], e["connector"]) for e in logged] == [
+        ("sync_started", "sandbox-jira"),
+        ("sync_finished", "sandbox-jira"),
+    ]
+    assert base.sync_rows(result.stdout)[0][:2] == ["sandbox-jira", "success"]
+
+
+def test_sync_piped_shows_no_progress(cli_env: Path, sandbox: JiraSandbox) -> None:
+    write_connector(cli_env, "sandbox-jira.yaml", "sandbox-jira", sandbox.url)
+    result = invoke("sync")
+    assert result.exit_code == 0
+    assert "records" not in result.stderr and "\x1b" not in result.stderr
+    assert [json.loads(line)["event"] for line in result.stderr.splitlines()] == [
+        "sync_started",
+        "sync_finished",
+    ]
