@@ -715,8 +715,13 @@ def test_kpis_table_shows_each_team_with_units(exported_store: Path) -> None:
     result = invoke("kpis", "--team", "Team Alpha")
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert re.fullmatch(r"Team Alpha — window \d{4}-\d{2}-\d{2}/\d{4}-\d{2}-\d{2}", lines[0])
-    assert re.match(r"cycle time +p50 [\d.]+ d +p70 [\d.]+ d +p85 [\d.]+ d +p95 [\d.]+ d", lines[2])
+    assert re.fullmatch(
+        r"KPIs as of \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC \(\d+ values stored\); "
+        r"days counted inclusively \(Vacanti\)",
+        lines[0],
+    )
+    assert re.fullmatch(r"Team Alpha — window \d{4}-\d{2}-\d{2}/\d{4}-\d{2}-\d{2}", lines[1])
+    assert re.match(r"cycle time +p50 [\d.]+ d +p70 [\d.]+ d +p85 [\d.]+ d +p95 [\d.]+ d", lines[3])
     assert "Team Alpha — last sprints (points)" in lines
 
 

@@ -307,3 +307,80 @@ def test_sync_piped_shows_no_progress(cli_env: Path, sandbox: JiraSandbox) -> No
         "sync_started",
         "sync_finished",
     ]
+
+
+# -- kpis ----------------------------------------------------------------------------------
+
+HEADER = re.compile(
+    r"KPIs as of \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC \(\d+ values stored\); "
+    r"days counted inclusively \(Vacanti\)"
+)
+
+
+def test_kpis_at_80_columns_print_measure_value_lines_and_sprint_lines(
+    governed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at_width(80, monkeypatch)
+    result = invoke("kpis", "--team", "Team Alpha", "--since", "2026-09-14")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert HEADER.fullmatch(lines[0])  # the demo's header, one shared function
+    window = re.fullmatch(r"Team Alpha — window 2026-09-14/(\d{4}-\d{2}-\d{2})", lines[1])
+    assert window is not None
+    assert [re.sub(r"\d", "9", line) for line in lines[2:10]] == [
+        "items: 999 (99 done in the window, 9 in progress now)",
+        "cycle time: p99 9.9 d  p99 9.9 d  p99 99.9 d  p99 99.9 d",
+        "lead time: p99 99.9 d  p99 99.9 d  p99 99.9 d  p99 99.9 d",
+        "throughput (last 9 weeks): 9 9 9 9 items/week",
+        "net flow (same weeks): +9 +9 +9 +9",
+        "oldest WIP: 99.9 d",
+        "forecast: 99 open items done by: p99 9999-99-99  p99 9999-99-99  p99 9999-99-99",
+        "forecast: items done 9999-99-99/9999-99-99: p99 99  p99 9  p99 9",
+    ]
+    sprints = lines[lines.index("Team Alpha — last sprints (points), items in brackets") + 1 :]
+    assert sprints[:2] == [
+        "ABC Sprint 11 (closed): committed 44 (9), added 10 (6), removed 0 (0), completed",
+        "    36 (9), carried over 18 (6), say/do 82%, velocity 20.3",
+    ]
+    assert sprints[6:8] == [
+        "ABC Sprint 14 (active): committed 21 (6), added 5 (3), removed 0 (0), completed",
+        "    18 (2), carried over 0 (0), say/do 86%, velocity -",
+    ]
+    assert "…" not in result.stdout
+    assert all(len(line) <= 80 for line in lines[1:])  # the header is one message
+
+
+def test_kpis_at_160_columns_print_the_tables(
+    governed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at_width(160, monkeypatch)
+    result = invoke("kpis", "--team", "Team Alpha")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert HEADER.fullmatch(lines[0])
+    assert re.match(r"cycle time +p50 [\d.]+ d  p70 [\d.]+ d  p85 [\d.]+ d  p95", lines[3])
+    assert base.table_header(result.stdout) == [
+        "sprint", "state", "committed", "added", "removed", "completed", "carried over",
+        "say/do", "velocity",
+    ]  # fmt: skip
+    assert base.table_rows(result.stdout, after="Team Alpha — last sprints (points)")[0] == [
+        "ABC Sprint 11", "closed", "44 (9)", "10 (6)", "0 (0)", "36 (9)", "18 (6)", "82%", "20.3",
+    ]  # fmt: skip
+    assert "…" not in result.stdout
+
+
+def test_kpis_connector_keeps_its_teams_and_names_are_checked(governed: Path) -> None:
+    mine = json.loads(invoke("kpis", "--connector", "sandbox-jira", "--format", "json").stdout)
+    assert {row["scope"] for row in mine} == {"item", "team", "sprint", "epic"}  # no portfolio
+    teams = {row["scope_key"] for row in mine if row["scope"] == "team"}
+    assert teams == {"Team Alpha", "Team Beta", "Team Gamma"}
+    for args, message in [
+        (("--connector", "nope"), "no synced connector named 'nope': run `pmo-sync sync` first"),
+        (("--team", "Team Omega"),
+         "no team 'Team Omega' (teams: Team Alpha, Team Beta, Team Gamma)"),
+        (("--format", "xml"), "--format must be table, json or csv, not 'xml'"),
+    ]:  # fmt: skip
+        result = invoke("kpis", *args)
+        assert result.exit_code == 2
+        assert result.stdout == ""
+        assert result.stderr == message + "\n"

@@ -14,10 +14,11 @@ __all__ = ["fits"]
 
 
 def fits(console: Console, renderable: RenderableType) -> bool:
-    """True when `renderable` fits `console.width` with no cell cut.
+    """True when `renderable` fits `console.width` with every row on one line.
 
-    Rich wraps a cell at its spaces before it cuts anything, so a table fits
-    when its minimum width (each column as wide as its longest word) does.
+    Rich would wrap a cell at its spaces, then cut it; a table wrapped into
+    `ABC` / `Sprint` / `11` is barely better than a cut one, so a table fits
+    only at its natural width.
     """
     unbounded = console.options.update_width(1_000_000)  # measured, not clamped to the console
-    return Measurement.get(console, unbounded, renderable).minimum <= console.width
+    return Measurement.get(console, unbounded, renderable).maximum <= console.width
