@@ -8,13 +8,16 @@ The fixtures and helpers are test_cli.py's (a sandbox Jira, `invoke`, `write_con
 from __future__ import annotations
 
 import csv
+import http.server
 import io
 import json
 import re
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -384,3 +387,81 @@ def test_kpis_connector_keeps_its_teams_and_names_are_checked(governed: Path) ->
         assert result.exit_code == 2
         assert result.stdout == ""
         assert result.stderr == message + "\n"
+
+
+# -- healthcheck -----------------------------------------------------------------------------
+
+
+class _Healthz(http.server.BaseHTTPRequestHandler):
+    paths: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.paths.append(self.path)
+        self.send_response(200 if self.path == "/healthz" else 404)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet
+        pass
+
+
+def test_healthcheck_asks_the_configured_host_and_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PMO_SYNC_HTTP_PORT/HOST as `serve` binds them; 0.0.0.0 (every address) is asked on
+    127.0.0.1. A port nothing listens on is unhealthy, named in one line."""
+    _Healthz.paths = []
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Healthz) as server:
+        port = server.server_address[1]
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            monkeypatch.setenv("PMO_SYNC_HTTP_PORT", str(port))
+            monkeypatch.setenv("PMO_SYNC_HTTP_HOST", "0.0.0.0")
+            healthy = invoke("healthcheck")
+            monkeypatch.setenv("PMO_SYNC_HTTP_HOST", "127.0.0.1")
+            again = invoke("healthcheck")
+        finally:
+            server.shutdown()
+            thread.join()
+    assert (healthy.exit_code, again.exit_code) == (0, 0)
+    assert healthy.stdout == again.stdout == f"healthy: http://127.0.0.1:{port}/healthz\n"
+    assert _Healthz.paths == ["/healthz", "/healthz"]
+    stopped = invoke("healthcheck")  # the server is gone: nothing listens on the port
+    assert stopped.exit_code == 1
+    assert stopped.stdout == ""
+    assert stopped.stderr.startswith(f"unhealthy: http://127.0.0.1:{port}/healthz: ")
+    assert stopped.stderr.count("\n") == 1
+
+
+# -- push ------------------------------------------------------------------------------------
+
+
+def test_push_at_80_columns_and_its_progress_on_a_terminal_only(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """push prints one line per change and per connector (nothing to cut); on a terminal a
+    `push 0/1 sandbox-jira` line shows while it works and is gone after, logs above it."""
+    at_width(80, monkeypatch)
+    with JiraSandbox(token=base.SECRET, issues_per_project=5) as sandbox:
+        write_connector(
+            cli_env, "sandbox-jira.yaml", "sandbox-jira", sandbox.url,
+            extra="writeback:\n  enabled: true\n  fields:\n    wip_age_days: WIP age (days)\n",
+        )  # fmt: skip
+        field_id = sandbox.dataset.create_custom_field("WIP age (days)", "number")
+        for project in ("ABC", "DEF", "GHI"):
+            sandbox.dataset.add_field_to_screen(field_id, project)
+        assert invoke("sync").exit_code == 0
+        preview = invoke("push", "--dry-run")
+        assert preview.exit_code == 0, preview.stderr
+        planned = preview.stdout.splitlines()
+        assert re.fullmatch(r"sandbox-jira: would make \d+ change\(s\)", planned[-1])
+        assert all(re.match(r"[A-Z]+-\d+: ", line) for line in planned[:-1])
+        assert "…" not in preview.stdout and "records" not in preview.stderr
+        monkeypatch.setattr(cli.err, "_force_terminal", True)
+        monkeypatch.setattr(cli.err, "is_interactive", True)
+        pushed = invoke("push")
+    assert pushed.exit_code == 0, pushed.stderr
+    assert "push 0/1 sandbox-jira" in pushed.stderr
+    logged = [json.loads(line)["event"] for line in terminal_screen(pushed.stderr)]
+    assert logged == ["push_finished"]
+    assert re.fullmatch(
+        r"sandbox-jira: made \d+ change\(s\), 0 failed, \d+ API calls", pushed.stdout.strip()
+    )
