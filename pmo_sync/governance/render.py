@@ -90,14 +90,15 @@ def finding_card(f: StoredFinding, width: int) -> list[str]:
     severity = f.severity + (", required" if f.mode == "enforced" else "")
     if f.resolved_at is not None:
         severity += f", resolved {f.resolved_at.date().isoformat()}"
-    lines = [f"{severity} · {f.rule_id} · since {f.first_seen.date().isoformat()}"]
+    head = f"{severity} · {f.rule_id} · since {f.first_seen.date().isoformat()}"
     what = " · ".join(part for part in (f.scope_key, f.title, f.source) if part)
-    for text in (what, f.message):
+    lines: list[str] = []
+    for text, indent in ((head, ""), (what, _INDENT), (f.message, _INDENT)):
         lines += textwrap.wrap(
             text,
             width=max(width, 40),
-            initial_indent=_INDENT,
-            subsequent_indent=_INDENT * 2,
+            initial_indent=indent,
+            subsequent_indent=indent + _INDENT,
             break_long_words=False,
             break_on_hyphens=False,
         )
