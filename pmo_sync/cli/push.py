@@ -36,7 +36,7 @@ def push(
     store = open_store(settings)
     refresh = refresh_kpis(store.engine, kpi_config(settings), rules=policy_rules(settings))
     failed = False
-    for config in stepping(err, "push", configs, lambda c: c.name, enabled=err.is_terminal):
+    for config in stepping(err, "push", configs, lambda c: c.name, enabled=err.is_interactive):
         if connector is not None and config.name != connector:
             continue
         writeback = getattr(config, "writeback", None)

@@ -36,7 +36,7 @@ def sync(
     settings = load_settings()
     configs = configs_for(settings, connector)
     store = open_store(settings)
-    with sync_progress(err, enabled=err.is_terminal) as progress:
+    with sync_progress(err, enabled=err.is_interactive) as progress:
         summaries = sync_all(configs, store, only=connector, full=full, progress=progress)
     print_sync_summaries(out, summaries)
     if any(s.ok for s in summaries):
