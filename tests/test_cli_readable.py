@@ -57,7 +57,7 @@ def governed_store(
         patch.setenv("PMO_SYNC_CONFIG_DIR", str(config))
         patch.setenv("PMO_SYNC_DATABASE_URL", f"sqlite:///{root / 'store.sqlite3'}")
         patch.setenv("PMO_SYNC_LOG_LEVEL", "WARNING")
-        patch.setenv("PMO_SYNC_CLI_TEST_TOKEN", "cli-s3cret-tok-5e1f9a77")
+        patch.setenv(base.TOKEN_VARIABLE, base.SECRET)
         result = invoke("sync")
     assert result.exit_code == 0, result.stdout
     yield root
@@ -212,7 +212,7 @@ def test_sync_summary_at_80_columns_is_a_few_lines_per_connector(
     write_connector(cli_env, "a-good.yaml", "sandbox-jira", sandbox.url)
     write_connector(
         cli_env, "b-wrong-token.yaml", "wrong-token", sandbox.url,
-        token="${PMO_SYNC_CLI_TEST_WRONG_TOKEN}",
+        token=f"${{{base.WRONG_VARIABLE}}}",
     )  # fmt: skip
     at_width(80, monkeypatch)
     result = invoke("sync")
