@@ -26,7 +26,7 @@ from pmo_sync.governance.policy import load_policies
 from pmo_sync.governance.render import print_findings
 from pmo_sync.kpi.compute import kpi_values
 from pmo_sync.kpi.config import KpiConfig
-from pmo_sync.kpi.render import print_kpi_table
+from pmo_sync.kpi.render import kpi_header, print_kpi_table
 from pmo_sync.report import print_sync_summaries
 from pmo_sync.sandbox.ado import AdoSandbox
 from pmo_sync.sandbox.jira.server import JiraSandbox
@@ -317,12 +317,9 @@ def _print_kpis(console: Console, store: Store, config_dir: Path, now: datetime)
     rules, errors = load_policies(config_dir)
     for error in errors:
         console.print(f"[red]{escape(str(error))}[/red]")
-    refresh = refresh_kpis(store.engine, KpiConfig(), rules=rules, now=now)
-    console.print(
-        f"KPIs as of {now:%Y-%m-%d %H:%M} UTC ({refresh.saved.inserted} values stored); "
-        "days counted inclusively (Vacanti)",
-        highlight=False,
-    )
+    config = KpiConfig()
+    refresh = refresh_kpis(store.engine, config, rules=rules, now=now)
+    console.print(kpi_header(now, refresh.saved.seen, config.day_counting), highlight=False)
     print_kpi_table(console, list(kpi_values(refresh.run)))
     findings = list(read_findings(store.engine))
     console.print(

@@ -3,18 +3,23 @@
 The export is what analysts load into a notebook or a spreadsheet, so it is
 one flat record per item with the history folded in, timestamps as ISO 8601
 UTC with a ``Z`` suffix, and sprints by name wherever the sprint is known.
-It streams from `Store.iter_items`, so memory stays constant however big the
-store is.
+Each record carries what a person needs to find the item: its source, key,
+title, team and URL. Items come in the order people count them: by source,
+then project, then number (`ACME-41` before `ACME-101`). Only the keys are
+held to sort them; the items stream page by page, so memory stays small
+however big the store is.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
+from pmo_sync.common.naturalsort import natural_key
+from pmo_sync.store.reads import iter_stored_items_by_id, live_item_keys
 from pmo_sync.store.repository import Store
 from pmo_sync.store.results import StoredItem
 
@@ -25,6 +30,8 @@ ExportFormat = Literal["jsonl", "csv"]
 EXPORT_FIELDS = (
     "source",
     "key",
+    "title",
+    "team",
     "type",
     "status",
     "stage",
@@ -33,7 +40,9 @@ EXPORT_FIELDS = (
     "estimate",
     "sprints",
     "transitions",
+    "url",
 )
+_PAGE = 1000
 
 
 def export_items(
@@ -41,8 +50,9 @@ def export_items(
     out: TextIO,
     fmt: ExportFormat,
     source_names: Iterable[str] | None = None,
+    team: str | None = None,
 ) -> int:
-    """Write every live item (of `source_names`, default all) to `out`; return the count.
+    """Write every live item (of `source_names` and `team`, default all) to `out`; the count.
 
     JSONL: one JSON object per line. CSV: a header, then one row per item,
     with `sprints` joined by ``;`` and `transitions` as a JSON string; open the
@@ -51,24 +61,32 @@ def export_items(
     """
     if fmt not in ("jsonl", "csv"):
         raise ValueError(f"unknown export format {fmt!r}; use jsonl or csv")
-    source_ids = _source_ids(store, source_names)
+    items = _in_natural_order(store, _source_ids(store, source_names), team)
 
     count = 0
     if fmt == "jsonl":
-        for item in store.iter_items(source_ids=source_ids):
+        for item in items:
             out.write(_json(item_record(item)) + "\n")
             count += 1
         return count
 
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EXPORT_FIELDS)
-    for item in store.iter_items(source_ids=source_ids):
+    for item in items:
         record = item_record(item)
         record["sprints"] = ";".join(record["sprints"])
         record["transitions"] = _json(record["transitions"])
         writer.writerow(["" if record[f] is None else record[f] for f in EXPORT_FIELDS])
         count += 1
     return count
+
+
+def _in_natural_order(
+    store: Store, source_ids: list[int] | None, team: str | None
+) -> Iterator[StoredItem]:
+    keys = live_item_keys(store.engine, source_ids, team)
+    keys.sort(key=lambda k: (k[1], natural_key(k[2])))
+    return iter_stored_items_by_id(store.engine, [item_id for item_id, _, _ in keys], _PAGE)
 
 
 def item_record(item: StoredItem) -> dict[str, Any]:
@@ -80,6 +98,8 @@ def item_record(item: StoredItem) -> dict[str, Any]:
     return {
         "source": item.source,
         "key": item.key,
+        "title": item.title,
+        "team": item.team,
         "type": item.item_type,
         "status": item.status,
         "stage": item.stage,
@@ -90,6 +110,7 @@ def item_record(item: StoredItem) -> dict[str, Any]:
         "transitions": [
             {"at": iso_utc(c.at), "from": c.from_name, "to": c.to_name} for c in item.status_changes
         ],
+        "url": item.url,
     }
 
 

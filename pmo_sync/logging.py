@@ -25,7 +25,8 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import TextIO
 
 import structlog
@@ -33,7 +34,7 @@ from structlog.typing import EventDict, ExcInfo, Processor, WrappedLogger
 
 from pmo_sync.common.redaction import redact_item, redact_text
 
-__all__ = ["configure_logging", "redact_secrets", "redacted_traceback"]
+__all__ = ["configure_logging", "logs_to", "redact_secrets", "redacted_traceback"]
 
 _HANDLER_MARK = "_pmo_sync_handler"
 
@@ -145,3 +146,42 @@ def configure_logging(fmt: str, level: str | int, stream: TextIO | None = None) 
 
 def _our_handlers(handlers: Iterable[logging.Handler]) -> list[logging.Handler]:
     return [h for h in handlers if getattr(h, _HANDLER_MARK, False)]
+
+
+class _LineWriter:
+    """A text stream whose every write (one formatted record and its newline) goes to `write`."""
+
+    def __init__(self, write: Callable[[str], object]) -> None:
+        self._write = write
+
+    def write(self, text: str) -> int:
+        self._write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+@contextmanager
+def logs_to(write: Callable[[str], object]) -> Iterator[None]:
+    """While the block runs, the log lines `configure_logging` set up go through `write`.
+
+    A live progress display redraws its line on the terminal; a log line
+    written straight to stderr lands inside it. Giving the display's own
+    console here prints each log line above the display instead. The lines
+    are formatted (and masked) as before; only where they are written changes.
+    """
+    handlers = [
+        h
+        for h in _our_handlers(logging.getLogger().handlers)
+        if isinstance(h, logging.StreamHandler)
+    ]
+    streams = [h.stream for h in handlers]
+    writer = _LineWriter(write)
+    for handler in handlers:
+        handler.setStream(writer)
+    try:
+        yield
+    finally:
+        for handler, stream in zip(handlers, streams, strict=True):
+            handler.setStream(stream)

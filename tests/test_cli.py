@@ -51,9 +51,10 @@ DEMO_SECRET = "sandbox-token"  # the token `pmo-sync demo` gives its sandbox
 SECRETS = (SECRET, WRONG_SECRET, DEMO_SECRET)
 EMAIL = "pmo-bot@acme.example"
 EXPORT_KEYS = [
-    "source", "key", "type", "status", "stage",
-    "created", "resolved", "estimate", "sprints", "transitions",
+    "source", "key", "title", "team", "type", "status", "stage",
+    "created", "resolved", "estimate", "sprints", "transitions", "url",
 ]  # fmt: skip
+TITLE_OF_DEF_1 = "Onboarding v2 (follow-up)"  # the sandbox's first DEF epic
 SYNC_HEADER = [
     "connector", "status", "items seen", "inserted", "updated", "unchanged", "deleted",
     "API calls", "rate-limit waits", "seconds",
@@ -500,7 +501,7 @@ def exported_store(synced_store: Path, tmp_path: Path, monkeypatch: pytest.Monke
     return target
 
 
-def test_export_jsonl(exported_store: Path) -> None:
+def test_export_jsonl(exported_store: Path, sandbox: JiraSandbox) -> None:
     result = invoke("export", "--format", "jsonl")
     assert result.exit_code == 0
     assert result.stderr == "exported 300 work items\n"
@@ -511,12 +512,15 @@ def test_export_jsonl(exported_store: Path) -> None:
         assert list(record) == EXPORT_KEYS
     assert list(EXPORT_FIELDS) == EXPORT_KEYS
     assert {r["source"] for r in records} == {"sandbox-jira"}
-    assert sorted(r["key"] for r in records) == sorted(
+    # by project, then number, as people count: ABC-1 .. ABC-9, ABC-10 .. ABC-100, DEF-1 ..
+    assert [r["key"] for r in records] == [
         f"{p}-{n}" for p in ("ABC", "DEF", "GHI") for n in range(1, 101)
-    )
-    assert records[0] == {
+    ]
+    assert records[100] == {
         "source": "sandbox-jira",
         "key": "DEF-1",
+        "title": TITLE_OF_DEF_1,
+        "team": "Team Beta",
         "type": "epic",
         "status": "To Do",
         "stage": "todo",
@@ -525,10 +529,11 @@ def test_export_jsonl(exported_store: Path) -> None:
         "estimate": None,
         "sprints": [],
         "transitions": [],
+        "url": f"{sandbox.url}/browse/DEF-1",
     }
 
 
-def test_export_csv(exported_store: Path) -> None:
+def test_export_csv(exported_store: Path, sandbox: JiraSandbox) -> None:
     result = invoke("export", "--format", "csv")
     assert result.exit_code == 0
     assert result.stderr == "exported 300 work items\n"
@@ -536,8 +541,9 @@ def test_export_csv(exported_store: Path) -> None:
     rows = list(csv.reader(io.StringIO(result.stdout)))
     assert rows[0] == EXPORT_KEYS
     assert len(rows) == 301
-    assert rows[1] == [
-        "sandbox-jira", "DEF-1", "epic", "To Do", "todo", "2026-05-24T23:37:41Z", "", "", "", "[]",
+    assert rows[101] == [
+        "sandbox-jira", "DEF-1", TITLE_OF_DEF_1, "Team Beta", "epic", "To Do", "todo",
+        "2026-05-24T23:37:41Z", "", "", "", "[]", f"{sandbox.url}/browse/DEF-1",
     ]  # fmt: skip
     assert all(len(row) == len(EXPORT_KEYS) for row in rows)
 
@@ -709,8 +715,13 @@ def test_kpis_table_shows_each_team_with_units(exported_store: Path) -> None:
     result = invoke("kpis", "--team", "Team Alpha")
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert re.fullmatch(r"Team Alpha — window \d{4}-\d{2}-\d{2}/\d{4}-\d{2}-\d{2}", lines[0])
-    assert re.match(r"cycle time +p50 [\d.]+ d +p70 [\d.]+ d +p85 [\d.]+ d +p95 [\d.]+ d", lines[2])
+    assert re.fullmatch(
+        r"KPIs as of \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC \(\d+ values stored\); "
+        r"days counted inclusively \(Vacanti\)",
+        lines[0],
+    )
+    assert re.fullmatch(r"Team Alpha — window \d{4}-\d{2}-\d{2}/\d{4}-\d{2}-\d{2}", lines[1])
+    assert re.match(r"cycle time +p50 [\d.]+ d +p70 [\d.]+ d +p85 [\d.]+ d +p95 [\d.]+ d", lines[3])
     assert "Team Alpha — last sprints (points)" in lines
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from pmo_sync import export
 from pmo_sync.domain import (
     Census,
     ChangeField,
@@ -21,6 +24,7 @@ from pmo_sync.domain import (
 )
 from pmo_sync.export import export_items
 from pmo_sync.store.repository import Store
+from pmo_sync.store.results import StoredItem
 
 from .schema_helpers import migrated_engine
 
@@ -123,28 +127,35 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 JSONL = (
-    '{"source":"jira-main","key":"PMO-1","type":"story","status":"Done","stage":"done",'
-    '"created":"2024-03-01T09:00:00Z","resolved":"2024-03-03T11:00:00Z","estimate":5.0,'
-    '"sprints":["Sprint 1","s9"],"transitions":['
-    '{"at":"2024-03-01T10:00:00Z","from":"To Do","to":"In Progress"},'
-    '{"at":"2024-03-03T11:00:00Z","from":"In Progress","to":"Done"}]}\n'
-    '{"source":"jira-main","key":"PMO-2","type":"bug","status":"In Progress",'
-    '"stage":"in_progress","created":"2024-03-01T09:00:00.250000Z","resolved":null,'
-    '"estimate":null,"sprints":[],"transitions":['
-    '{"at":"2024-03-01T12:00:00Z","from":"10001","to":"10002"}]}\n'
-    '{"source":"ado","key":"ADO-7","type":"story","status":"New","stage":"todo",'
-    '"created":"2024-03-01T09:00:00Z","resolved":null,"estimate":null,"sprints":[],'
-    '"transitions":[]}\n'
+    '{"source":"ado","key":"ADO-7","title":"Title of ADO-7","team":"Core","type":"story",'
+    '"status":"New","stage":"todo","created":"2024-03-01T09:00:00Z","resolved":null,'
+    '"estimate":null,"sprints":[],"transitions":[],"url":"https://tracker.example.com/ADO-7"}\n'
+    '{"source":"jira-main","key":"PMO-1","title":"Title of PMO-1","team":"Core","type":"story",'
+    '"status":"Done","stage":"done","created":"2024-03-01T09:00:00Z",'
+    '"resolved":"2024-03-03T11:00:00Z","estimate":5.0,"sprints":["Sprint 1","s9"],'
+    '"transitions":[{"at":"2024-03-01T10:00:00Z","from":"To Do","to":"In Progress"},'
+    '{"at":"2024-03-03T11:00:00Z","from":"In Progress","to":"Done"}],'
+    '"url":"https://tracker.example.com/PMO-1"}\n'
+    '{"source":"jira-main","key":"PMO-2","title":"Ünïcode, \\"quoted\\"","team":"Core",'
+    '"type":"bug","status":"In Progress","stage":"in_progress",'
+    '"created":"2024-03-01T09:00:00.250000Z","resolved":null,"estimate":null,"sprints":[],'
+    '"transitions":[{"at":"2024-03-01T12:00:00Z","from":"10001","to":"10002"}],'
+    '"url":"https://tracker.example.com/PMO-2"}\n'
 )
 
 CSV = (
-    "source,key,type,status,stage,created,resolved,estimate,sprints,transitions\n"
-    "jira-main,PMO-1,story,Done,done,2024-03-01T09:00:00Z,2024-03-03T11:00:00Z,5.0,"
+    "source,key,title,team,type,status,stage,created,resolved,estimate,sprints,transitions,url\n"
+    "ado,ADO-7,Title of ADO-7,Core,story,New,todo,2024-03-01T09:00:00Z,,,,[],"
+    "https://tracker.example.com/ADO-7\n"
+    "jira-main,PMO-1,Title of PMO-1,Core,story,Done,done,2024-03-01T09:00:00Z,"
+    "2024-03-03T11:00:00Z,5.0,"
     'Sprint 1;s9,"[{""at"":""2024-03-01T10:00:00Z"",""from"":""To Do"",""to"":""In Progress""},'
-    '{""at"":""2024-03-03T11:00:00Z"",""from"":""In Progress"",""to"":""Done""}]"\n'
-    "jira-main,PMO-2,bug,In Progress,in_progress,2024-03-01T09:00:00.250000Z,,,,"
-    '"[{""at"":""2024-03-01T12:00:00Z"",""from"":""10001"",""to"":""10002""}]"\n'
-    "ado,ADO-7,story,New,todo,2024-03-01T09:00:00Z,,,,[]\n"
+    '{""at"":""2024-03-03T11:00:00Z"",""from"":""In Progress"",""to"":""Done""}]",'
+    "https://tracker.example.com/PMO-1\n"
+    'jira-main,PMO-2,"Ünïcode, ""quoted""",Core,bug,In Progress,in_progress,'
+    "2024-03-01T09:00:00.250000Z,,,,"
+    '"[{""at"":""2024-03-01T12:00:00Z"",""from"":""10001"",""to"":""10002""}]",'
+    "https://tracker.example.com/PMO-2\n"
 )
 
 
@@ -163,7 +174,7 @@ def test_csv_export_is_exact(store: Store) -> None:
 def test_export_of_chosen_sources(store: Store) -> None:
     out = io.StringIO()
     assert export_items(store, out, "jsonl", source_names=["ado"]) == 1
-    assert out.getvalue() == JSONL.splitlines(keepends=True)[2]
+    assert out.getvalue() == JSONL.splitlines(keepends=True)[0]
 
     out = io.StringIO()
     assert export_items(store, out, "csv", source_names=[]) == 0
@@ -180,18 +191,44 @@ def test_export_refuses_unknown_sources_and_formats(store: Store) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
-def test_export_streams_item_by_item(store: Store, fmt: str) -> None:
+def test_export_streams_item_by_item(
+    store: Store, fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Each record is written before the next item is read: memory does not grow."""
     out = io.StringIO()
-    real = store.iter_items
+    real = export.iter_stored_items_by_id
     written_before: list[int] = []
 
-    def watched(**kwargs: object) -> Iterator[object]:
-        for item in real(**kwargs):  # type: ignore[arg-type]
+    def watched(*args: Any) -> Iterator[StoredItem]:
+        for item in real(*args):
             written_before.append(out.getvalue().count("\n"))
             yield item
 
-    store.iter_items = watched  # type: ignore[method-assign]
+    monkeypatch.setattr(export, "iter_stored_items_by_id", watched)
     export_items(store, out, fmt)  # type: ignore[arg-type]
     header = 1 if fmt == "csv" else 0
     assert written_before == [header, header + 1, header + 2]
+
+
+def test_export_goes_by_source_then_project_then_number_and_keeps_one_team(
+    tmp_path: Path,
+) -> None:
+    """People count ACME-9, ACME-41, ACME-101 (string order would put ACME-101 first), and
+    `team` keeps that team's items."""
+    engine = migrated_engine(f"sqlite:///{tmp_path / 'order.db'}")
+    store = Store(engine)
+    jira = store.ensure_source("acme-jira", "jira", "https://acme.example.com")
+    keys = [("1", "ACME-101", "Core"), ("2", "ACME-9", "Core"), ("3", "ACME-41", "Web"),
+            ("4", "BETA-2", "Core"), ("5", "acme-10", "Core")]  # fmt: skip
+    store.load_items(jira, [ItemBundle(_item(ext, key, team=team)) for ext, key, team in keys], T0)
+    out = io.StringIO()
+    assert export_items(store, out, "csv") == 5
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    assert [row[1] for row in rows[1:]] == ["ACME-9", "acme-10", "ACME-41", "ACME-101", "BETA-2"]
+    out = io.StringIO()
+    assert export_items(store, out, "csv", team="Core") == 4
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    assert [(row[1], row[3]) for row in rows[1:]] == [
+        ("ACME-9", "Core"), ("acme-10", "Core"), ("ACME-101", "Core"), ("BETA-2", "Core"),
+    ]  # fmt: skip
+    engine.dispose()

@@ -8,33 +8,39 @@ from typing import Annotated
 
 import typer
 
-from pmo_sync.cli.common import (
-    EXIT_INVALID_CONFIG,
-    app,
-    err,
-    load_settings,
-    open_store_to_read,
-    out,
-)
+from pmo_sync.cli.common import app, err, load_settings, open_store_to_read, out
+from pmo_sync.cli.listing import check_connector, check_format, check_team
 
 
 @app.command("findings")
 def findings(
     team: Annotated[str | None, typer.Option(help="only this team")] = None,
-    format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    connector: Annotated[
+        str | None,
+        typer.Option(help="only the items of this connector (team and sprint findings have none)"),
+    ] = None,
+    format: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
     resolved: Annotated[bool, typer.Option("--resolved", help="include resolved ones")] = False,
 ) -> None:
     """Governance findings as of the last sync (or `kpis` run): open ones, worst first."""
-    from pmo_sync.governance.render import print_findings, write_findings_json
+    from pmo_sync.governance.render import (
+        print_findings,
+        write_findings_csv,
+        write_findings_json,
+    )
     from pmo_sync.store.findings import read_findings
+    from pmo_sync.store.teams import teams_by_source
 
-    if format not in ("table", "json"):
-        err.print(f"--format must be table or json, not {format!r}", markup=False)
-        raise typer.Exit(EXIT_INVALID_CONFIG)
+    check_format(format, ("table", "json", "csv"))
     store = open_store_to_read(load_settings())
-    rows = list(read_findings(store.engine, team=team, include_resolved=resolved))
+    teams = teams_by_source(store.engine)
+    check_connector(connector, teams)
+    check_team(team, set().union(*teams.values()))
+    rows = list(read_findings(store.engine, team=team, source=connector, include_resolved=resolved))
     if format == "json":
         write_findings_json(rows, sys.stdout)
+    elif format == "csv":
+        write_findings_csv(rows, sys.stdout)
     else:
         print_findings(out, rows)
 
@@ -49,23 +55,21 @@ def export(
         Path | None, typer.Option("--output", "-o", help="file; default stdout")
     ] = None,
     connector: Annotated[str | None, typer.Option(help="only this connector")] = None,
+    team: Annotated[str | None, typer.Option(help="only this team")] = None,
 ) -> None:
     """One record per work item, with its ordered status transitions, for any BI tool."""
     from pmo_sync.export import export_items
+    from pmo_sync.store.teams import teams_by_source
 
-    if format not in ("jsonl", "csv"):
-        err.print(f"--format must be jsonl or csv, not {format!r}")
-        raise typer.Exit(EXIT_INVALID_CONFIG)
+    check_format(format, ("jsonl", "csv"))
     store = open_store_to_read(load_settings())
+    teams = teams_by_source(store.engine)
+    check_connector(connector, teams)
+    check_team(team, set().union(*teams.values()))
     names = [connector] if connector else None
-    if names and names[0] not in {s.name for s in store.sources()}:
-        err.print(
-            f"no synced connector named {connector!r}: run `pmo-sync sync` first", markup=False
-        )
-        raise typer.Exit(EXIT_INVALID_CONFIG)
     if output is None:
-        count = export_items(store, sys.stdout, format, source_names=names)  # type: ignore[arg-type]
+        count = export_items(store, sys.stdout, format, source_names=names, team=team)  # type: ignore[arg-type]
     else:
         with output.open("w", encoding="utf-8", newline="") as handle:
-            count = export_items(store, handle, format, source_names=names)  # type: ignore[arg-type]
+            count = export_items(store, handle, format, source_names=names, team=team)  # type: ignore[arg-type]
     err.print(f"exported {count} work items", highlight=False)

@@ -18,11 +18,15 @@ from pmo_sync.cli.common import (
     out,
     policy_rules,
 )
+from pmo_sync.cli.listing import check_connector, check_format, check_team
 
 
 @app.command("kpis")
 def kpis(
     team: Annotated[str | None, typer.Option(help="only this team")] = None,
+    connector: Annotated[
+        str | None, typer.Option(help="only the teams whose items come from this connector")
+    ] = None,
     since: Annotated[
         str | None, typer.Option(help="window start, YYYY-MM-DD (default: 12 weeks back)")
     ] = None,
@@ -41,12 +45,11 @@ def kpis(
 
     from pmo_sync.evaluation.refresh import refresh_kpis
     from pmo_sync.kpi.compute import kpi_values
-    from pmo_sync.kpi.render import print_kpi_table, write_csv, write_json
+    from pmo_sync.kpi.render import kpi_header, print_kpi_table, write_csv, write_json
     from pmo_sync.store.kpis import read_kpi_values
+    from pmo_sync.store.teams import teams_by_source
 
-    if format not in ("table", "json", "csv"):
-        err.print(f"--format must be table, json or csv, not {format!r}", markup=False)
-        raise typer.Exit(EXIT_INVALID_CONFIG)
+    check_format(format, ("table", "json", "csv"))
     try:
         start = date.fromisoformat(since) if since else None
     except ValueError:
@@ -59,19 +62,26 @@ def kpis(
     if refresh:
         config = kpi_config(settings)
         store = open_store(settings)
-        run = refresh_kpis(store.engine, config, rules=policy_rules(settings), since=start).run
-        values = list(kpi_values(run))
+        teams_of = teams_by_source(store.engine)
+        check_connector(connector, teams_of)
+        run = refresh_kpis(store.engine, config, rules=policy_rules(settings), since=start)
+        values = list(kpi_values(run.run))
+        header = kpi_header(run.run.now, run.saved.seen, config.day_counting)
     else:
-        values = list(read_kpi_values(open_store_to_read(settings).engine))
+        store = open_store_to_read(settings)
+        teams_of = teams_by_source(store.engine)
+        check_connector(connector, teams_of)
+        values = list(read_kpi_values(store.engine))
+        header = "KPIs as kept by the last refresh (--no-refresh: nothing recomputed)"
+    check_team(team, {v.team for v in values if v.team})
     if team is not None:
-        known = sorted({v.team for v in values if v.team})
-        if team not in known:
-            err.print(f"no team {team!r} (teams: {', '.join(known) or 'none'})", markup=False)
-            raise typer.Exit(EXIT_INVALID_CONFIG)
         values = [v for v in values if v.team == team]
+    if connector is not None:
+        values = [v for v in values if v.team in teams_of[connector]]
     if format == "json":
         write_json(values, sys.stdout)
     elif format == "csv":
         write_csv(values, sys.stdout)
     else:
+        out.print(header, highlight=False)
         print_kpi_table(out, values)

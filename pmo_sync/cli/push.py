@@ -28,6 +28,7 @@ def push(
 ) -> None:
     """Write KPI fields and the one bot comment per item into each tracker (write-back)."""
     from pmo_sync.evaluation.refresh import refresh_kpis
+    from pmo_sync.report import stepping
     from pmo_sync.writeback.service import push_connector
 
     settings = load_settings()
@@ -35,7 +36,7 @@ def push(
     store = open_store(settings)
     refresh = refresh_kpis(store.engine, kpi_config(settings), rules=policy_rules(settings))
     failed = False
-    for config in configs:
+    for config in stepping(err, "push", configs, lambda c: c.name, enabled=err.is_interactive):
         if connector is not None and config.name != connector:
             continue
         writeback = getattr(config, "writeback", None)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
@@ -11,6 +10,7 @@ from pmo_sync.cli.common import (
     EXIT_CONNECTOR_FAILED,
     app,
     configs_for,
+    err,
     kpi_config,
     load_settings,
     open_store,
@@ -36,7 +36,7 @@ def sync(
     settings = load_settings()
     configs = configs_for(settings, connector)
     store = open_store(settings)
-    with sync_progress(out, enabled=sys.stderr.isatty()) as progress:
+    with sync_progress(err, enabled=err.is_interactive) as progress:
         summaries = sync_all(configs, store, only=connector, full=full, progress=progress)
     print_sync_summaries(out, summaries)
     if any(s.ok for s in summaries):

@@ -304,9 +304,26 @@ def has_acceptance_criteria(item: ItemFacts, params: AcceptanceCriteriaParams) -
     return False
 
 
+_REGEX_SYNTAX = re.compile(r"[\\^$.*+?()\[\]{}]")
+
+
+def _section_in_words(section: str) -> str:
+    """The heading a `section` pattern looks for, as a person reads it, never the pattern.
+
+    Plain alternatives are quoted, the first being the name and the rest in
+    brackets (``'acceptance criteria' (or 'AC')``); a pattern with any other
+    regular-expression syntax is described, not shown.
+    """
+    names = [name.strip() for name in section.split("|")]
+    if any(not name or _REGEX_SYNTAX.search(name) for name in names):
+        return "acceptance-criteria"
+    first, *others = (repr(name) for name in names)
+    return first + (f" (or {', '.join(others)})" if others else "")
+
+
 def _looked_in(params: AcceptanceCriteriaParams) -> str:
     places = {
-        "description": f"the description's {params.section!r} section",
+        "description": f"the description's {_section_in_words(params.section)} section",
         "field": f"field {params.field!r}" if params.field else "the acceptance-criteria field",
         "checklist": "the checklist",
     }

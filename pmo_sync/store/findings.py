@@ -15,15 +15,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, Table, insert, select
+from sqlalchemy import Engine, Table, and_, insert, select
 
+from pmo_sync.common.naturalsort import natural_key
 from pmo_sync.store.bulk import chunked, update_by_id
 from pmo_sync.store.engine import write_transaction
-from pmo_sync.store.models import FindingRow
+from pmo_sync.store.models import FindingRow, SourceRow, WorkItemRow
 
 __all__ = ["FindingChanges", "FindingToStore", "StoredFinding", "read_findings", "save_findings"]
 
 _findings: Table = FindingRow.__table__  # type: ignore[assignment]
+_sources: Table = SourceRow.__table__  # type: ignore[assignment]
+_items: Table = WorkItemRow.__table__  # type: ignore[assignment]
 
 
 class FindingToStore(Protocol):
@@ -77,6 +80,10 @@ class StoredFinding:
     first_seen: datetime
     last_seen: datetime
     resolved_at: datetime | None
+    title: str | None = None
+    """The item's title as last synced (item findings whose item is stored; else None)."""
+    url: str | None = None
+    """Where a person opens the item in its tracker (as `title`)."""
 
 
 def _row(finding: FindingToStore) -> dict[str, Any]:
@@ -151,19 +158,49 @@ def _update_keeping_first_seen(conn: Any, rows: list[dict[str, Any]]) -> None:
 
 
 def read_findings(
-    engine: Engine, *, team: str | None = None, include_resolved: bool = False
+    engine: Engine,
+    *,
+    team: str | None = None,
+    include_resolved: bool = False,
+    source: str | None = None,
 ) -> Iterator[StoredFinding]:
-    """Findings ordered by team, severity (critical first), scope and key."""
-    query = select(_findings).order_by(_findings.c.team, _findings.c.scope, _findings.c.scope_key)
+    """Findings by team, severity (critical first), scope, then key in natural order.
+
+    Natural order (`ABC-41` before `ABC-101`) is what a person scanning a list
+    expects, so it is done here rather than by the database's string order. An
+    item finding carries its item's title and URL, joined from the synced items
+    (a finding is stored by key; the item may since have been deleted: None).
+    `source` keeps one connector's findings: team and sprint findings have no
+    single source, so they are left out then.
+    """
+    item = _items.join(_sources, _sources.c.id == _items.c.source_id)
+    joined = _findings.outerjoin(
+        item,
+        and_(
+            _findings.c.scope == "item",
+            _sources.c.name == _findings.c.source,
+            _items.c.key == _findings.c.scope_key,
+            _items.c.deleted_at.is_(None),
+        ),
+    )
+    query = select(_findings, _items.c.title, _items.c.url).select_from(joined)
     if team is not None:
         query = query.where(_findings.c.team == team)
+    if source is not None:
+        query = query.where(_findings.c.source == source)
     if not include_resolved:
         query = query.where(_findings.c.resolved_at.is_(None))
     rank = {"critical": 0, "warning": 1, "info": 2}
     with engine.connect() as conn:
         rows = sorted(
             conn.execute(query).all(),
-            key=lambda r: (r.team or "", rank.get(r.severity, 3), r.scope, r.scope_key, r.rule_id),
+            key=lambda r: (
+                r.team or "",
+                rank.get(r.severity, 3),
+                r.scope,
+                natural_key(r.scope_key),
+                r.rule_id,
+            ),
         )
     for r in rows:
         yield StoredFinding(
@@ -181,4 +218,6 @@ def read_findings(
             first_seen=r.first_seen,
             last_seen=r.last_seen,
             resolved_at=r.resolved_at,
+            title=r.title,
+            url=r.url,
         )

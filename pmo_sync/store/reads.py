@@ -21,7 +21,7 @@ from pmo_sync.store.bulk import in_values
 from pmo_sync.store.models import ItemChangeRow, SourceRow, SprintItemRow, SprintRow, WorkItemRow
 from pmo_sync.store.results import SprintRef, StatusChange, StoredItem
 
-__all__ = ["item_revisions", "iter_stored_items"]
+__all__ = ["item_revisions", "iter_stored_items", "iter_stored_items_by_id", "live_item_keys"]
 
 sources: Table = SourceRow.__table__  # type: ignore[assignment]
 work_items: Table = WorkItemRow.__table__  # type: ignore[assignment]
@@ -165,3 +165,50 @@ def item_revisions(engine: Engine, source: str) -> dict[str, int]:
             )
         )
         return {str(key): int(rev) for key, rev in rows}
+
+
+def live_item_keys(
+    engine: Engine, source_ids: Collection[int] | None, team: str | None
+) -> list[tuple[int, str, str]]:
+    """(id, source name, key) of every live item (of `source_ids`, of `team`), unordered.
+
+    Small enough to hold for any store (three short values per item), so a
+    caller can put items in the order people read them and then stream them
+    with `iter_stored_items_by_id`.
+    """
+    query = (
+        select(work_items.c.id, sources.c.name, work_items.c.key)
+        .join(sources, sources.c.id == work_items.c.source_id)
+        .where(work_items.c.deleted_at.is_(None))
+    )
+    if source_ids is not None:
+        query = query.where(work_items.c.source_id.in_(list(source_ids)))
+    if team is not None:
+        query = query.where(work_items.c.team == team)
+    with engine.connect() as conn:
+        return [(row.id, row.name, row.key) for row in conn.execute(query)]
+
+
+def iter_stored_items_by_id(engine: Engine, ids: list[int], batch: int) -> Iterator[StoredItem]:
+    """The items of `ids`, in the order of `ids`, page by page (three queries a page).
+
+    An id whose item is gone since (deleted by a concurrent sync's cleanup)
+    is skipped.
+    """
+    if batch < 1:
+        raise ValueError("batch must be at least 1")
+    for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
+        with engine.connect() as conn:
+            page = conn.execute(
+                select(*_ITEM_COLUMNS, sources.c.name.label("source_name"))
+                .join(sources, sources.c.id == work_items.c.source_id)
+                .where(in_values(work_items.c.id, chunk))
+            ).all()
+            changes = _status_changes(conn, chunk)
+            stays = _sprints(conn, chunk)
+        by_id = {row.id: row for row in page}
+        for item_id in chunk:
+            row = by_id.get(item_id)
+            if row is not None:
+                yield _stored_item(row, changes.get(item_id, ()), stays.get(item_id, ()))

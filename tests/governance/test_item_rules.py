@@ -277,7 +277,9 @@ def test_the_shipped_description_or_checklist_option() -> None:
         section="acceptance criteria|AC",
         applies_to="planned",
     )
-    looked = "(looked in the description's 'acceptance criteria|AC' section or the checklist)"
+    looked = (
+        "(looked in the description's 'acceptance criteria' (or 'AC') section or the checklist)"
+    )
     assert short(findings) == [
         ("ABC-3", f"ABC-3 has no acceptance criteria {looked}"),
         ("ABC-5", f"ABC-5 has no acceptance criteria {looked}"),
@@ -295,6 +297,28 @@ def test_acceptance_criteria_section_is_a_regex_ending_at_a_word() -> None:
     ]
     findings = run("missing_acceptance_criteria", items, section="acceptance criteria|AC")
     assert [f.scope_key for f in findings] == ["ABC-2"]
+
+
+@pytest.mark.parametrize(
+    ("section", "looked"),
+    [
+        ("Acceptance Criteria", "'Acceptance Criteria'"),
+        ("acceptance criteria|AC|definition of done",
+         "'acceptance criteria' (or 'AC', 'definition of done')"),
+        (r"accept\w* crit\w*", "acceptance-criteria"),
+        (r"(?:AC|acceptance)", "acceptance-criteria"),
+        ("AC|", "acceptance-criteria"),
+    ],
+)  # fmt: skip
+def test_acceptance_criteria_message_says_the_heading_in_words_never_a_pattern(
+    section: str, looked: str
+) -> None:
+    """A PMO reads the message: plain headings are quoted, a pattern is described, not shown."""
+    story = item("ABC-7", (10, "In Progress"), description="Just a description.")
+    (finding,) = run("missing_acceptance_criteria", [story], section=section)
+    assert finding.message == (
+        f"ABC-7 has no acceptance criteria (looked in the description's {looked} section)"
+    )
 
 
 # -- user_story_template -----------------------------------------------------------------------

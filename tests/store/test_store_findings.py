@@ -8,6 +8,9 @@ from sqlalchemy import Engine
 
 from pmo_sync.governance.model import Finding
 from pmo_sync.store.findings import read_findings, save_findings
+from pmo_sync.store.repository import Store
+
+from .records import make_bundle
 
 T1, T2, T3 = (datetime(2026, 11, d, 12, tzinfo=UTC) for d in (20, 21, 22))
 
@@ -61,3 +64,25 @@ def test_no_findings_resolve_everything_and_team_filter(engine: Engine) -> None:
     changes = save_findings(engine, [], T2)
     assert changes.resolved == 1
     assert list(read_findings(engine)) == []
+
+
+def test_findings_carry_the_items_title_and_url_in_natural_key_order(engine: Engine) -> None:
+    """What a person needs to find the item (title, URL) comes from the synced items; keys
+    sort as people count (PMO-9, PMO-41, PMO-101), not as strings (PMO-101, PMO-41, PMO-9)."""
+    store = Store(engine)
+    jira = store.ensure_source("acme-jira", "jira", "https://jira.example.com")
+    store.load_items(jira, [make_bundle(n, title=f"Checkout step {n}") for n in ("9", "41")], T1)
+    other = store.ensure_source("other-jira", "jira", "https://other.example.com")
+    store.load_items(other, [make_bundle("101", title="Not this one")], T1)
+    stored = [finding(f"PMO-{n}") for n in ("101", "41", "9")]
+    save_findings(engine, stored, T1)
+    rows = list(read_findings(engine))
+    assert [(f.scope_key, f.title, f.url) for f in rows] == [
+        ("PMO-9", "Checkout step 9", "https://jira.example.com/browse/PMO-9"),
+        ("PMO-41", "Checkout step 41", "https://jira.example.com/browse/PMO-41"),
+        ("PMO-101", None, None),  # acme-jira's findings: other-jira's PMO-101 is not the item
+    ]
+    assert [f.scope_key for f in read_findings(engine, source="acme-jira")] == [
+        "PMO-9", "PMO-41", "PMO-101",
+    ]  # fmt: skip
+    assert list(read_findings(engine, source="other-jira")) == []
