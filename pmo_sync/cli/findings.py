@@ -25,6 +25,7 @@ def findings(
     resolved: Annotated[bool, typer.Option("--resolved", help="include resolved ones")] = False,
 ) -> None:
     """Governance findings as of the last sync (or `kpis` run): open ones, worst first."""
+    from pmo_sync.evaluation.teams import stored_team_names
     from pmo_sync.governance.render import print_findings, write_findings_json
     from pmo_sync.store.findings import read_findings
 
@@ -32,6 +33,12 @@ def findings(
         err.print(f"--format must be table or json, not {format!r}", markup=False)
         raise typer.Exit(EXIT_INVALID_CONFIG)
     store = open_store(load_settings())
+    if team is not None:
+        known = stored_team_names(store.engine)
+        if team not in known:
+            listed = ", ".join(known) or "none yet: run `pmo-sync sync` or `pmo-sync kpis`"
+            err.print(f"no team {team!r} (teams: {listed})", markup=False)
+            raise typer.Exit(EXIT_INVALID_CONFIG)
     rows = list(read_findings(store.engine, team=team, include_resolved=resolved))
     if format == "json":
         write_findings_json(rows, sys.stdout)

@@ -16,6 +16,7 @@ from pmo_sync.cli.common import (
     open_store,
     out,
     policy_rules,
+    print_team_notices,
 )
 
 
@@ -46,6 +47,7 @@ def kpis(
     config = kpi_config(settings)
     store = open_store(settings)
     refresh = refresh_kpis(store.engine, config, rules=policy_rules(settings), since=start)
+    print_team_notices(refresh)
     values = list(kpi_values(refresh.run))
     if team is not None:
         known = sorted({v.team for v in values if v.team})
