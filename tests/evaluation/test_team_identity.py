@@ -172,6 +172,7 @@ def test_two_sources_team_alpha_stay_two_teams_each_with_its_own_numbers(
     assert stored_team_names(engine) == sorted(teams)
 
 
+@pytest.mark.slow  # two syncs and two KPI runs
 def test_teams_in_kpis_yaml_makes_them_one(
     engine: Engine, trackers: tuple[JiraSandbox, TrelloSandbox], monkeypatch: pytest.MonkeyPatch
 ) -> None:
