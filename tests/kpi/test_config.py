@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from pmo_sync.domain import Stage
-from pmo_sync.kpi.config import KPI_FILE, TeamSourceConfig, load_kpi_config
+from pmo_sync.kpi.config import KPI_FILE, TeamSourceConfig, load_kpi_config, parse_kpi_config
 
 EXAMPLE = Path(__file__).parents[2] / "config" / "kpis.example.yaml"
 CONNECTORS = ["acme-jira", "acme-trello", "contoso-ado"]
@@ -170,3 +170,13 @@ def test_a_valid_mapping_loads(tmp_path: Path) -> None:
     config, problems = load_kpi_config(tmp_path, CONNECTORS)
     assert problems == []
     assert [e.team for e in config.teams["Platform"]] == ["Team Alpha", "Fabrikam\\Platform"]
+
+
+def test_the_yaml_of_docs_teams_md_is_valid() -> None:
+    """docs/teams.md's examples load as they are, so the page cannot drift from the code."""
+    page = (Path(__file__).parents[2] / "docs" / "teams.md").read_text(encoding="utf-8")
+    blocks = page.split("```yaml\n")[1:]
+    assert len(blocks) == 2
+    for block in blocks:
+        data = yaml.safe_load(block.split("```")[0])
+        assert parse_kpi_config(Path(KPI_FILE), data, CONNECTORS)[1] == []
