@@ -220,13 +220,13 @@ def load_kpi_config(
     file with another problem is reported on its own, not as every team using it).
     """
     path = Path(config_dir) / KPI_FILE
-    if connectors is None:
-        connectors = configured_connectors(Path(config_dir))
     if not path.exists():
         return KpiConfig(), []
     data = read_yaml_mapping(path)
     if isinstance(data, ConfigError):
         return KpiConfig(), [data]
+    if connectors is None:
+        connectors = configured_connectors(Path(config_dir))
     return parse_kpi_config(path, data, connectors)
 
 
