@@ -210,3 +210,15 @@ def test_mapped_into_one_team_the_two_sprints_make_one_velocity() -> None:
     assert identities.notices == ()
     assert items == {"Alpha": 3}
     assert velocity == {"acme-jira:1": 8.0, "acme-trello:1": 5.0}
+
+
+def test_the_suggested_yaml_quotes_what_yaml_needs_quoted() -> None:
+    pairs = {(JIRA, "Ops: Core, EU"), (ADO, "Ops: Core, EU")}
+    (notice,) = resolve_teams(pairs, KpiConfig()).notices
+    suggested = notice.split("add under teams: in kpis.yaml: ")[1].split(" (or give")[0]
+    assert suggested == (
+        "'Ops: Core, EU': [{source: acme-jira, team: 'Ops: Core, EU'}, "
+        "{source: contoso-ado, team: 'Ops: Core, EU'}]"
+    )
+    merged = resolve_teams(pairs, KpiConfig.model_validate({"teams": yaml.safe_load(suggested)}))
+    assert (merged.names, merged.notices) == (["Ops: Core, EU"], ())
