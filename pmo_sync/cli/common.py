@@ -211,7 +211,14 @@ def exit_on_config_errors(errors: Sequence[object]) -> None:
         raise typer.Exit(EXIT_INVALID_CONFIG)
 
 
+def print_team_notices(refresh: KpiRefresh) -> None:
+    """One line per team name two sources share, and per kpis.yaml team name nothing matches."""
+    for notice in refresh.teams.notices:
+        err.print(notice, highlight=False, markup=False)
+
+
 def print_refresh(refresh: KpiRefresh) -> None:
+    print_team_notices(refresh)
     saved, changes = refresh.saved, refresh.finding_changes
     out.print(
         f"KPIs recomputed: {saved.inserted} new, {saved.updated} changed, "

@@ -23,6 +23,7 @@ def findings(
     resolved: Annotated[bool, typer.Option("--resolved", help="include resolved ones")] = False,
 ) -> None:
     """Governance findings as of the last sync (or `kpis` run): open ones, worst first."""
+    from pmo_sync.evaluation.teams import stored_team_names
     from pmo_sync.governance.render import (
         print_findings,
         write_findings_csv,
@@ -33,9 +34,12 @@ def findings(
 
     check_format(format, ("table", "json", "csv"))
     store = open_store_to_read(load_settings())
-    teams = teams_by_source(store.engine)
-    check_connector(connector, teams)
-    check_team(team, set().union(*teams.values()))
+    check_connector(connector, teams_by_source(store.engine))
+    check_team(
+        team,  # as the last refresh named the teams (`Team Alpha (acme-jira)` when shared)
+        stored_team_names(store.engine),
+        none="none yet: run `pmo-sync sync` or `pmo-sync kpis`",
+    )
     rows = list(read_findings(store.engine, team=team, source=connector, include_resolved=resolved))
     if format == "json":
         write_findings_json(rows, sys.stdout)

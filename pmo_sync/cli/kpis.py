@@ -17,6 +17,7 @@ from pmo_sync.cli.common import (
     open_store_to_read,
     out,
     policy_rules,
+    print_team_notices,
 )
 from pmo_sync.cli.listing import check_connector, check_format, check_team
 
@@ -43,9 +44,11 @@ def kpis(
     """Recompute the KPIs from the store, keep them, and show them (--no-refresh: only show)."""
     from datetime import date
 
+    from pmo_sync.evaluation.inputs import read_team_pairs
     from pmo_sync.evaluation.refresh import refresh_kpis
     from pmo_sync.kpi.compute import kpi_values
     from pmo_sync.kpi.render import kpi_header, print_kpi_table, write_csv, write_json
+    from pmo_sync.kpi.teams import resolve_teams
     from pmo_sync.store.kpis import read_kpi_values
     from pmo_sync.store.teams import teams_by_source
 
@@ -65,19 +68,23 @@ def kpis(
         teams_of = teams_by_source(store.engine)
         check_connector(connector, teams_of)
         run = refresh_kpis(store.engine, config, rules=policy_rules(settings), since=start)
+        print_team_notices(run)
+        identities = run.teams
         values = list(kpi_values(run.run))
         header = kpi_header(run.run.now, run.saved.seen, config.day_counting)
     else:
         store = open_store_to_read(settings)
         teams_of = teams_by_source(store.engine)
         check_connector(connector, teams_of)
+        identities = resolve_teams(read_team_pairs(store.engine), kpi_config(settings))
         values = list(read_kpi_values(store.engine))
         header = "KPIs as kept by the last refresh (--no-refresh: nothing recomputed)"
     check_team(team, {v.team for v in values if v.team})
     if team is not None:
         values = [v for v in values if v.team == team]
     if connector is not None:
-        values = [v for v in values if v.team in teams_of[connector]]
+        shown = {name for (source, _), name in identities.shown.items() if source == connector}
+        values = [v for v in values if v.team in shown]
     if format == "json":
         write_json(values, sys.stdout)
     elif format == "csv":

@@ -35,9 +35,9 @@ def check_connector(name: str | None, synced: Collection[str]) -> None:
         raise typer.Exit(EXIT_INVALID_CONFIG)
 
 
-def check_team(name: str | None, teams: Collection[str]) -> None:
-    """`--team` must name a team of the synced items."""
+def check_team(name: str | None, teams: Collection[str], *, none: str = "none") -> None:
+    """`--team` must name a team as the KPIs name it; `none` says what to do when there is none."""
     if name is not None and name not in teams:
-        known = ", ".join(sorted(teams)) or "none"
+        known = ", ".join(sorted(teams)) or none
         err.print(f"no team {name!r} (teams: {known})", markup=False)
         raise typer.Exit(EXIT_INVALID_CONFIG)

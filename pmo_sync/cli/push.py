@@ -16,6 +16,7 @@ from pmo_sync.cli.common import (
     open_store,
     out,
     policy_rules,
+    print_team_notices,
 )
 
 
@@ -35,6 +36,7 @@ def push(
     configs = configs_for(settings, connector)
     store = open_store(settings)
     refresh = refresh_kpis(store.engine, kpi_config(settings), rules=policy_rules(settings))
+    print_team_notices(refresh)
     failed = False
     for config in stepping(err, "push", configs, lambda c: c.name, enabled=err.is_interactive):
         if connector is not None and config.name != connector:

@@ -5,18 +5,20 @@ whatever the page size, and nothing kept between pages: the KPI engine
 streams 100k items without the store's help holding them twice.
 
 Sprint ids are qualified by source (`acme-jira:42`) because two trackers can
-both have a sprint 42.
+both have a sprint 42. For the same reason an item's or sprint's team is what
+`team_of(source, team)` makes of the tracker's team name (`pmo_sync.kpi.teams`:
+the team as identified, from the pairs `read_team_pairs` lists).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, select
+from sqlalchemy import Connection, Engine, Table, func, select
 
 from pmo_sync.domain import ChangeField, CheckItem, Stage
 from pmo_sync.kpi.model import (
@@ -39,10 +41,12 @@ from pmo_sync.store.models import (
 
 __all__ = [
     "ItemDetails",
+    "TeamOf",
     "iter_item_histories",
     "iter_item_inputs",
     "read_sprints",
     "read_status_stages",
+    "read_team_pairs",
     "sprint_key",
 ]
 
@@ -54,6 +58,14 @@ _sources: Table = SourceRow.__table__  # type: ignore[assignment]
 _statuses: Table = WorkflowStatusRow.__table__  # type: ignore[assignment]
 
 _KPI_FIELDS = (ChangeField.STATUS.value, ChangeField.FLAGGED.value, ChangeField.ESTIMATE.value)
+
+
+TeamOf = Callable[[str, str], str]
+"""(source, the tracker's team name) -> the team as identified."""
+
+
+def _same_team(_source: str, team: str) -> str:
+    return team
 
 
 def sprint_key(source: str, external_id: str) -> str:
@@ -83,10 +95,15 @@ class ItemDetails:
 
 
 def iter_item_histories(
-    engine: Engine, source_ids: Collection[int] | None = None, batch: int = 2000
+    engine: Engine,
+    source_ids: Collection[int] | None = None,
+    batch: int = 2000,
+    team_of: TeamOf = _same_team,
 ) -> Iterator[ItemHistory]:
     """Every live item with its status, flag, estimate and sprint history, in id order."""
-    for history, _details in iter_item_inputs(engine, source_ids, batch, details=False):
+    for history, _details in iter_item_inputs(
+        engine, source_ids, batch, details=False, team_of=team_of
+    ):
         yield history
 
 
@@ -96,6 +113,7 @@ def iter_item_inputs(
     batch: int = 2000,
     *,
     details: bool = True,
+    team_of: TeamOf = _same_team,
 ) -> Iterator[tuple[ItemHistory, ItemDetails | None]]:
     """Every live item's history, and (with `details`) its current fields."""
     last_id = 0
@@ -150,7 +168,7 @@ def iter_item_inputs(
             changes = _changes_by_item(conn, ids)
             stays = _stays_by_item(conn, ids)
         for row in page:
-            history = _history(row, changes.get(row.id, ()), stays.get(row.id, ()))
+            history = _history(row, changes.get(row.id, ()), stays.get(row.id, ()), team_of)
             yield history, (_details(row) if details else None)
         if len(page) < batch:
             return
@@ -208,7 +226,7 @@ def _stays_by_item(conn: Connection, ids: list[int]) -> dict[int, list[Any]]:
     return result
 
 
-def _history(row: Any, changes: Any, stays: Any) -> ItemHistory:
+def _history(row: Any, changes: Any, stays: Any, team_of: TeamOf) -> ItemHistory:
     statuses: list[StatusChange] = []
     flags: list[FlagChange] = []
     estimates: list[EstimateChange] = []
@@ -226,7 +244,7 @@ def _history(row: Any, changes: Any, stays: Any) -> ItemHistory:
     return ItemHistory(
         key=row.key,
         source=row.source,
-        team=row.team or row.project,
+        team=team_of(row.source, row.team or row.project),
         item_type=row.item_type,
         created=row.created,
         initial_status=initial,
@@ -243,7 +261,9 @@ def _history(row: Any, changes: Any, stays: Any) -> ItemHistory:
     )
 
 
-def read_sprints(engine: Engine, source_ids: Collection[int] | None = None) -> list[SprintInfo]:
+def read_sprints(
+    engine: Engine, source_ids: Collection[int] | None = None, team_of: TeamOf = _same_team
+) -> list[SprintInfo]:
     """Every stored sprint; a sprint without a team takes its source's name as team."""
     query = select(
         _sprints.c.external_id,
@@ -263,7 +283,7 @@ def read_sprints(engine: Engine, source_ids: Collection[int] | None = None) -> l
         SprintInfo(
             id=sprint_key(row.source, row.external_id),
             name=row.name,
-            team=row.team or row.source,
+            team=team_of(row.source, row.team or row.source),
             state=row.state if row.state in ("future", "active", "closed") else "future",
             start=row.start,
             end=row.end,
@@ -271,6 +291,29 @@ def read_sprints(engine: Engine, source_ids: Collection[int] | None = None) -> l
         )
         for row in rows
     ]
+
+
+def read_team_pairs(engine: Engine) -> set[tuple[str, str]]:
+    """Every (source, team) the KPIs will see: of live items, and of sprints, named as
+    `iter_item_inputs` and `read_sprints` name them before `team_of`."""
+    item_team = func.coalesce(_items.c.team, _items.c.project)
+    sprint_team = func.coalesce(_sprints.c.team, _sources.c.name)
+    items = (
+        select(_sources.c.name, item_team)
+        .select_from(_items.join(_sources, _sources.c.id == _items.c.source_id))
+        .where(
+            _items.c.deleted_at.is_(None),
+            ~(_items.c.archived & (_items.c.stage != Stage.DONE.value)),
+        )
+        .distinct()
+    )
+    sprints = (
+        select(_sources.c.name, sprint_team)
+        .select_from(_sprints.join(_sources, _sources.c.id == _sprints.c.source_id))
+        .distinct()
+    )
+    with engine.connect() as conn:
+        return {(row[0], row[1]) for query in (items, sprints) for row in conn.execute(query)}
 
 
 def read_status_stages(engine: Engine) -> dict[str, dict[str, Stage]]:

@@ -2,6 +2,9 @@
 
 One read of the store feeds both: the KPI run's per-item metrics are what
 the governance rules judge, so both see the same `now` and the same data.
+Every item and sprint is read with its team as identified (`pmo_sync.kpi.teams`):
+two sources' "Team Alpha" stay two teams unless kpis.yaml's `teams:` merges them,
+and the notices saying so travel with the result for the command to print.
 """
 
 from __future__ import annotations
@@ -9,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
 
 from sqlalchemy import Engine
 
@@ -18,6 +20,7 @@ from pmo_sync.evaluation.inputs import (
     iter_item_inputs,
     read_sprints,
     read_status_stages,
+    read_team_pairs,
 )
 from pmo_sync.governance.engine import evaluate
 from pmo_sync.governance.facts import link_parents, team_facts
@@ -26,7 +29,8 @@ from pmo_sync.governance.policy import RuleConfig
 from pmo_sync.kpi.compute import KpiRun, compute_kpis, gc_frozen, kpi_values
 from pmo_sync.kpi.config import KpiConfig
 from pmo_sync.kpi.items import ItemMetrics
-from pmo_sync.kpi.model import ItemHistory
+from pmo_sync.kpi.model import ItemHistory, SprintInfo
+from pmo_sync.kpi.teams import TeamIdentities, resolve_teams
 from pmo_sync.store.findings import FindingChanges, save_findings
 from pmo_sync.store.kpis import save_kpi_values
 from pmo_sync.store.results import LoadCounts
@@ -40,6 +44,8 @@ class KpiRefresh:
     saved: LoadCounts
     findings: list[Finding] = field(default_factory=list)
     finding_changes: FindingChanges | None = None
+    teams: TeamIdentities = field(default_factory=TeamIdentities)
+    """Which team each source's team is, and the notices about shared or unknown names."""
 
 
 def item_facts(history: ItemHistory, details: ItemDetails, metrics: ItemMetrics) -> ItemFacts:
@@ -62,12 +68,21 @@ def item_facts(history: ItemHistory, details: ItemDetails, metrics: ItemMetrics)
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Computed:
+    inputs: list[tuple[ItemHistory, ItemDetails | None]]
+    sprints: list[SprintInfo]
+    run: KpiRun
+    teams: TeamIdentities
+
+
 def _compute(
     engine: Engine, config: KpiConfig, *, details: bool, now: datetime, since: date | None
-) -> tuple[list[Any], Any, KpiRun]:
+) -> _Computed:
     """The store's items (with their details when findings are wanted), sprints, and the run."""
-    inputs = list(iter_item_inputs(engine, details=details))
-    sprints = read_sprints(engine)
+    teams = resolve_teams(read_team_pairs(engine), config)
+    inputs = list(iter_item_inputs(engine, details=details, team_of=teams.team_of))
+    sprints = read_sprints(engine, team_of=teams.team_of)
     with gc_frozen():
         run = compute_kpis(
             [history for history, _ in inputs],
@@ -77,7 +92,7 @@ def _compute(
             now,
             since,
         )
-    return inputs, sprints, run
+    return _Computed(inputs, sprints, run, teams)
 
 
 def evaluate_store(
@@ -93,14 +108,15 @@ def evaluate_store(
     What `pmo-sync status` plans pending write-backs from; `refresh_kpis` is this
     plus the saves.
     """
-    inputs, sprints, run = _compute(
-        engine, config, details=True, now=now or datetime.now(UTC), since=since
-    )
-    return run, _findings(rules, inputs, run, sprints)
+    done = _compute(engine, config, details=True, now=now or datetime.now(UTC), since=since)
+    return done.run, _findings(rules, done.inputs, done.run, done.sprints)
 
 
 def _findings(
-    rules: Sequence[RuleConfig], inputs: list[Any], run: KpiRun, sprints: Any
+    rules: Sequence[RuleConfig],
+    inputs: list[tuple[ItemHistory, ItemDetails | None]],
+    run: KpiRun,
+    sprints: list[SprintInfo],
 ) -> list[Finding]:
     facts = [
         item_facts(history, details, metrics)
@@ -124,10 +140,11 @@ def refresh_kpis(
     `rules` is given (an empty list resolves every open finding).
     """
     now = now or datetime.now(UTC)
-    inputs, sprints, run = _compute(engine, config, details=rules is not None, now=now, since=since)
+    done = _compute(engine, config, details=rules is not None, now=now, since=since)
     with gc_frozen():
-        saved = save_kpi_values(engine, kpi_values(run), now)
+        saved = save_kpi_values(engine, kpi_values(done.run), now)
     if rules is None:
-        return KpiRefresh(run, saved)
-    findings = _findings(rules, inputs, run, sprints)
-    return KpiRefresh(run, saved, findings, save_findings(engine, findings, now))
+        return KpiRefresh(done.run, saved, teams=done.teams)
+    findings = _findings(rules, done.inputs, done.run, done.sprints)
+    changes = save_findings(engine, findings, now)
+    return KpiRefresh(done.run, saved, findings, changes, done.teams)

@@ -99,7 +99,7 @@ ADO_TYPE = {"epic": "Feature", "story": "User Story", "bug": "Bug"}
 # (Won't Do and Removed are not listed: by their category both go to Done).
 KPI_CONFIG = KpiConfig.model_validate(
     {
-        "teams": {
+        "workflows": {
             TEAM: {
                 "stages": [
                     {
