@@ -229,7 +229,7 @@ class TrelloClient:
         raise transport_error(
             exc,
             tracker="Trello",
-            url=self.base_url,
+            url=str(self.config.url),  # as the admin wrote it, without the API's /1
             action=action,
             timeout=self.config.timeout_seconds,
             max_retries=self.config.max_retries if method in RETRY_METHODS else 0,

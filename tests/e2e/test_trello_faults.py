@@ -357,7 +357,7 @@ def test_trello_down_fails_with_cannot_reach_and_keeps_the_store(
     config = trello_config(trello, max_retries=2)
     sync(config)
     before = dump_tables(engine)
-    url = trello.url
+    url = trello.root_url  # the configured url, without the API's /1
     trello.stop()
 
     summary = sync(config)

@@ -306,7 +306,7 @@ def test_a_timeout_names_the_url_but_no_secret(
         client.me()
     text = str(caught.value)
     assert text == (
-        f"Trello at {silent_url}/1 did not answer while trying to read the token's member "
+        f"Trello at {silent_url} did not answer while trying to read the token's member "
         "(/members/me) (timed out after 0.2 s; tried 2 times): try again later, or raise "
         "timeout_seconds if the tracker is only slow"
     )
@@ -321,7 +321,7 @@ def test_a_post_that_times_out_may_have_happened(
     with pytest.raises(WriteOutcomeUnknownError) as caught:
         client.add_comment(NO_SUCH_ID, "slow")
     assert str(caught.value) == (
-        f"Trello at {silent_url}/1 did not answer while trying to comment on card {NO_SUCH_ID} "
+        f"Trello at {silent_url} did not answer while trying to comment on card {NO_SUCH_ID} "
         "(timed out after 0.2 s): it may have been carried out; check before sending it again"
     )
 
@@ -335,7 +335,7 @@ def test_connection_refused(fresh: TrelloSandbox, make_client: MakeClient) -> No
     with pytest.raises(TrackerUnreachableError) as caught:
         client.me()
     assert str(caught.value) == (
-        f"cannot reach Trello at http://127.0.0.1:{port}/1 (connection refused): is the url "
+        f"cannot reach Trello at http://127.0.0.1:{port} (connection refused): is the url "
         "right and the tracker up?"
     )
     assert (stats.api_calls, stats.retries) == (1, 0)  # nothing reached: not retried
