@@ -438,9 +438,5 @@ class AdoClient:
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc)
-    if "Connection refused" in text:
-        return "connection refused"
-    if "Name or service not known" in text or "nodename nor servname" in text:
-        return "host name not found"
-    return text[:300]
+    """An SDK error's own text, cut short (transport errors go to `transport_error`)."""
+    return str(exc)[:300]
