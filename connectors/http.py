@@ -379,6 +379,8 @@ def public_url(url: str) -> str:
     travel there), no trailing slash."""
     parts = urlsplit(str(url))
     netloc = parts.hostname or ""
+    if ":" in netloc:
+        netloc = f"[{netloc}]"  # an IPv6 address
     if parts.port is not None:
         netloc = f"{netloc}:{parts.port}"
     return urlunsplit((parts.scheme, netloc, parts.path, "", "")).rstrip("/")

@@ -360,3 +360,4 @@ def test_a_url_is_shown_without_password_query_or_trailing_slash() -> None:
         == "https://jira.example.com:8443/jira"
     )
     assert public_url("https://api.trello.com/") == "https://api.trello.com"
+    assert public_url("http://user:pw@[::1]:8080/org") == "http://[::1]:8080/org"
