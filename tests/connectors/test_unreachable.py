@@ -79,6 +79,7 @@ class Listener:
     (`close_unanswered=False` keeps it open without a byte: the client times out)."""
 
     close_unanswered: bool = True
+    reply: bytes = b""  # sent before closing: a plain HTTP answer where TLS was expected
     accepted: int = 0
     _sock: socket.socket = field(default_factory=socket.socket)
     _open: list[socket.socket] = field(default_factory=list)
@@ -97,12 +98,13 @@ class Listener:
                 return  # closed
             self.accepted += 1
             head = b""
-            while b"\r\n\r\n" not in head:
+            while b"\r\n\r\n" not in head and not (self.reply and head):  # a TLS hello: once
                 chunk = conn.recv(65536)
                 if not chunk:
                     break
                 head += chunk
             if self.close_unanswered:
+                conn.sendall(self.reply)
                 conn.close()
             else:
                 self._open.append(conn)
@@ -116,6 +118,13 @@ class Listener:
 @pytest.fixture
 def dropping() -> Iterator[Listener]:
     listener = Listener()
+    yield listener
+    listener.close()
+
+
+@pytest.fixture
+def plain_http() -> Iterator[Listener]:
+    listener = Listener(reply=b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
     yield listener
     listener.close()
 
@@ -319,14 +328,20 @@ def _session(retries: int = 0) -> requests.Session:
 
 
 def test_each_failure_is_worded_without_library_text(
-    free_port: int, lookups: list[tuple[str, int]], dropping: Listener, silent: Listener
+    free_port: int,
+    lookups: list[tuple[str, int]],
+    dropping: Listener,
+    silent: Listener,
+    plain_http: Listener,
 ) -> None:
     session = _session()
+    https_on_http = plain_http.url.replace("http://", "https://")
     cases = {
         "refused": _raised(lambda: session.get(f"http://127.0.0.1:{free_port}/x")),
         "dns": _raised(lambda: session.get("http://jira.example.invalid/x")),
         "dropped": _raised(lambda: session.get(f"{dropping.url}/x")),
         "slow": _raised(lambda: session.get(f"{silent.url}/x")),
+        "https on an http port": _raised(lambda: session.get(f"{https_on_http}/x")),
         "connect timeout": requests.exceptions.ConnectTimeout(
             MaxRetryError(
                 urllib3.HTTPConnectionPool("10.0.0.1"),
@@ -348,6 +363,12 @@ def test_each_failure_is_worded_without_library_text(
         "dns": TransportFailure("host not found: jira.example.invalid", False, UNREACHABLE),
         "dropped": TransportFailure("connection dropped mid-answer", True, DROPPED),
         "slow": TransportFailure("timed out after 30 s", True, SLOW),
+        "https on an http port": TransportFailure(
+            "TLS handshake failed",
+            False,
+            "is the url right, and does this machine trust the tracker's certificate "
+            "(REQUESTS_CA_BUNDLE)?",
+        ),
         "connect timeout": TransportFailure("no connection within 30 s", False, UNREACHABLE),
         "dropped, bare": TransportFailure("connection dropped mid-answer", True, DROPPED),
         "cut off": TransportFailure("connection dropped mid-answer", True, DROPPED),
