@@ -16,6 +16,7 @@ __all__ = [
     "PermissionDeniedError",
     "RevisionConflictError",
     "TrackerUnavailableError",
+    "TrackerUnreachableError",
     "UnexpectedResponseError",
     "WriteOutcomeUnknownError",
 ]
@@ -43,6 +44,13 @@ class UnexpectedResponseError(ConnectorError):
 
 class TrackerUnavailableError(ConnectorError):
     """The tracker kept failing (5xx, 429, timeouts) after every retry."""
+
+
+class TrackerUnreachableError(TrackerUnavailableError):
+    """Nothing answered at the tracker's URL: connection refused, host not found, no route,
+    no connection within the timeout, a TLS or proxy failure. No request reached the tracker,
+    and trying again at once would end the same, so it is never retried: the run stops at
+    the first call, and `connectors check` labels it `reach`."""
 
 
 # -- write-back -----------------------------------------------------------------------------

@@ -13,30 +13,74 @@ two response hooks on that session:
   page, a proxy error page) into a clear `UnexpectedResponseError`.
 
 Every request gets a timeout through `TimeoutAdapter`.
+
+A tracker that cannot be reached at all (connection refused, host not found, no
+connection within the timeout) is *not* retried: nothing reached it, the next
+attempt a second later ends the same, and five attempts with back-off cost an
+admin 15 s of silence before the one line that matters. (A lost SYN is already
+retried by the kernel within the connect timeout.) What reached the tracker and
+failed there is retried: 429, 5xx, a read timeout, a connection dropped
+mid-answer.
+
+`transport_error` turns any request that got no HTTP answer into one line with
+no urllib3 or requests text: `cannot reach Jira at URL (connection refused): is
+the url right and the tracker up?`, or, once the tracker was reached,
+`Jira at URL did not answer while trying to ... (timed out after 30 s; tried 6
+times): ...`.
 """
 
 from __future__ import annotations
 
+import errno
+import http.client
+import logging
 import re
+import socket
+import ssl
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ProxyError,
+    ReadTimeoutError,
+    ResponseError,
+    SSLError,
+)
 from urllib3.util.retry import Retry
 
-from connectors.errors import UnexpectedResponseError
+from connectors.errors import (
+    TrackerUnavailableError,
+    TrackerUnreachableError,
+    UnexpectedResponseError,
+    WriteOutcomeUnknownError,
+)
 
 __all__ = [
+    "NO_ANSWER_ERRORS",
+    "UNREACHABLE_HINT",
     "CallStats",
     "RecordingRetry",
     "TimeoutAdapter",
+    "TransportFailure",
+    "describe_transport_failure",
     "install_http_policy",
     "never_sent",
+    "public_url",
+    "transport_error",
 ]
+
+log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -180,7 +224,7 @@ def install_http_policy(
     """Mount the retrying, timing-out, counting adapter and the hooks on a library's session."""
     retry = RecordingRetry(
         total=max_retries,
-        connect=max_retries,
+        connect=0,  # refused, host not found, no connection: fail at once (module docstring)
         read=max_retries,
         status=max_retries,
         other=0,
@@ -215,3 +259,163 @@ def never_sent(exc: requests.exceptions.RequestException) -> bool:
     if isinstance(reason, MaxRetryError):
         reason = reason.reason
     return isinstance(reason, NewConnectionError | ConnectTimeoutError)
+
+
+# -- a request that got no HTTP answer, in one line ---------------------------------------------
+
+UNREACHABLE_HINT = "is the url right and the tracker up?"
+
+NO_ANSWER_ERRORS: tuple[type[requests.exceptions.RequestException], ...] = (
+    requests.exceptions.ConnectionError,  # refused, DNS, TLS, proxy, dropped, retried timeouts
+    requests.exceptions.Timeout,
+    requests.exceptions.RetryError,
+    requests.exceptions.ChunkedEncodingError,  # the body was cut off
+)
+"""The `requests` errors that mean no (whole) HTTP answer came: what `transport_error` words."""
+
+
+@dataclass(frozen=True)
+class TransportFailure:
+    """What went wrong on the wire, in an admin's words (never urllib3's text).
+
+    `reached` is whether the request may have got to the tracker: False for a
+    refused connection, an unknown host, no connection within the timeout, a
+    TLS or proxy failure; True for a timeout waiting for the answer or a
+    connection dropped mid-answer.
+    """
+
+    reason: str
+    reached: bool
+    hint: str
+
+
+_DROPPED_HINT = "try again later; if it keeps happening, a proxy may be cutting connections"
+_SLOW_HINT = "try again later, or raise timeout_seconds if the tracker is only slow"
+_TLS_HINT = (
+    "is the url right, and does this machine trust the tracker's certificate (REQUESTS_CA_BUNDLE)?"
+)
+_PROXY_HINT = "is the proxy (HTTPS_PROXY, HTTP_PROXY) right and up?"
+_OTHER_HINT = "try again later; `pmo-sync --debug` logs the underlying error"
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and every exception inside it: requests wraps urllib3's `MaxRetryError`, which
+    holds the `reason`, which was raised from the socket's `OSError`; msrest keeps the
+    requests error as `inner_exception`."""
+    seen: set[int] = set()
+    todo = [exc]
+    while todo:
+        current = todo.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        nested = [
+            getattr(current, "reason", None),
+            getattr(current, "inner_exception", None),
+            getattr(current, "original_error", None),
+            current.__cause__,
+            current.__context__,
+            *current.args,
+        ]
+        todo.extend(n for n in nested if isinstance(n, BaseException))
+
+
+def describe_transport_failure(
+    exc: BaseException, *, host: str, timeout: float
+) -> TransportFailure:
+    """Classify a request's transport error (pure: reads the exception chain only).
+
+    `host` is the tracker's host (named when it does not resolve), `timeout` the
+    configured seconds (named when they ran out).
+    """
+    chain = list(_chain(exc))
+
+    def has(*kinds: type[BaseException]) -> bool:
+        return any(isinstance(e, kinds) for e in chain)
+
+    def os_error(*codes: int) -> bool:
+        return any(isinstance(e, OSError) and e.errno in codes for e in chain)
+
+    if has(NameResolutionError, socket.gaierror):
+        return TransportFailure(f"host not found: {host}", False, UNREACHABLE_HINT)
+    if has(ConnectionRefusedError) or os_error(errno.ECONNREFUSED):
+        return TransportFailure("connection refused", False, UNREACHABLE_HINT)
+    if os_error(errno.EHOSTUNREACH):
+        return TransportFailure("no route to host", False, UNREACHABLE_HINT)
+    if os_error(errno.ENETUNREACH):
+        return TransportFailure("network unreachable", False, UNREACHABLE_HINT)
+    if has(ProxyError, requests.exceptions.ProxyError):
+        return TransportFailure("the proxy failed", False, _PROXY_HINT)
+    if has(SSLError, ssl.SSLError, requests.exceptions.SSLError):
+        text = " ".join(str(e) for e in chain).lower()
+        reason = "TLS certificate not trusted" if "certificate" in text else "TLS handshake failed"
+        return TransportFailure(reason, False, _TLS_HINT)
+    connect_timeout = any(
+        isinstance(e, ConnectTimeoutError) and not isinstance(e, NewConnectionError) for e in chain
+    )
+    if connect_timeout or has(requests.exceptions.ConnectTimeout):
+        return TransportFailure(f"no connection within {timeout:g} s", False, UNREACHABLE_HINT)
+    if has(NewConnectionError):
+        reason = "connection timed out" if os_error(errno.ETIMEDOUT) else "could not connect"
+        return TransportFailure(reason, False, UNREACHABLE_HINT)
+    if has(ReadTimeoutError, requests.exceptions.ReadTimeout, TimeoutError):
+        return TransportFailure(f"timed out after {timeout:g} s", True, _SLOW_HINT)
+    if has(
+        ProtocolError,
+        requests.exceptions.ChunkedEncodingError,
+        http.client.HTTPException,  # RemoteDisconnected, IncompleteRead
+        ConnectionError,  # the builtin: reset, aborted, broken pipe
+    ):
+        return TransportFailure("connection dropped mid-answer", True, _DROPPED_HINT)
+    for inner in chain:
+        if isinstance(inner, ResponseError) and inner.args:
+            return TransportFailure(str(inner.args[0])[:80], True, _OTHER_HINT)
+    return TransportFailure(f"network error ({type(chain[-1]).__name__})", True, _OTHER_HINT)
+
+
+def public_url(url: str) -> str:
+    """The URL as an admin may see it: no `user:password@`, no query (Trello's key and token
+    travel there), no trailing slash."""
+    parts = urlsplit(str(url))
+    netloc = parts.hostname or ""
+    if ":" in netloc:
+        netloc = f"[{netloc}]"  # an IPv6 address
+    if parts.port is not None:
+        netloc = f"{netloc}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", "")).rstrip("/")
+
+
+def transport_error(
+    exc: BaseException,
+    *,
+    tracker: str,
+    url: str,
+    action: str,
+    timeout: float,
+    max_retries: int,
+    may_have_written: bool = False,
+) -> TrackerUnavailableError:
+    """The one-line `ConnectorError` for a request that got no HTTP answer.
+
+    Unreached (`TrackerUnreachableError`): `cannot reach Jira at URL (connection
+    refused): is the url right and the tracker up?`; the action does not matter, any
+    call would have failed the same. Reached: `Jira at URL did not answer while trying
+    to ACTION (REASON; tried N times): HINT`. With `may_have_written` (a write that is
+    not retried), a reached failure is a `WriteOutcomeUnknownError`. The raw error is
+    logged at debug level only (`pmo-sync --debug`; the log redacts secrets).
+    """
+    hostname = urlsplit(str(url)).hostname or str(url)
+    failure = describe_transport_failure(exc, host=hostname, timeout=timeout)
+    where = f"{tracker} at {public_url(url)}"
+    log.debug("transport error while trying to %s at %s: %r", action, where, exc)
+    if not failure.reached:
+        return TrackerUnreachableError(f"cannot reach {where} ({failure.reason}): {failure.hint}")
+    retried = max_retries > 0 and any(isinstance(e, MaxRetryError) for e in _chain(exc))
+    tried = f"; tried {max_retries + 1} times" if retried else ""
+    message = f"{where} did not answer while trying to {action} ({failure.reason}{tried})"
+    if may_have_written:
+        return WriteOutcomeUnknownError(
+            f"{message}: it may have been carried out; check before sending it again"
+        )
+    return TrackerUnavailableError(f"{message}: {failure.hint}")

@@ -18,6 +18,12 @@ sync) and masks secrets before anything is rendered:
 
 Exceptions are rendered to text *before* the masking runs, so a traceback is
 masked like any other value.
+
+urllib3 warns `Retrying (Retry(total=...)) after connection broken by ...` for each
+retry of a dropped connection or a read timeout: raw library text on the admin's
+terminal, for something pmo-sync already counts (`CallStats`) and reports in one
+line when the retries run out. Those notices are logged at debug level instead
+(`RetryNoticesToDebug`), so `--debug` still shows them.
 """
 
 from __future__ import annotations
@@ -34,7 +40,13 @@ from structlog.typing import EventDict, ExcInfo, Processor, WrappedLogger
 
 from pmo_sync.common.redaction import redact_item, redact_text
 
-__all__ = ["configure_logging", "logs_to", "redact_secrets", "redacted_traceback"]
+__all__ = [
+    "RetryNoticesToDebug",
+    "configure_logging",
+    "logs_to",
+    "redact_secrets",
+    "redacted_traceback",
+]
 
 _HANDLER_MARK = "_pmo_sync_handler"
 
@@ -59,6 +71,21 @@ def redacted_traceback(sio: TextIO, exc_info: ExcInfo) -> None:
     either of which could put a secret on screen unmasked.
     """
     sio.write("\n" + redact_text("".join(traceback.format_exception(*exc_info))))
+
+
+class RetryNoticesToDebug(logging.Filter):
+    """Demote urllib3's `Retrying (...)` warnings to debug (see the module docstring).
+
+    Installed on the `urllib3.connectionpool` logger, where the record is made: a
+    demoted record is let through only when that logger is enabled for debug,
+    since a propagated record is not checked against the root's level again.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.WARNING or not str(record.msg).startswith("Retrying ("):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
 
 
 # --- wiring ------------------------------------------------------------------
@@ -128,6 +155,9 @@ def configure_logging(fmt: str, level: str | int, stream: TextIO | None = None) 
     root.setLevel(level_number)
     # Alembic narrates every migration step at INFO; pmo-sync migrates on every start.
     logging.getLogger("alembic").setLevel(max(level_number, logging.WARNING))
+    pool_log = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, RetryNoticesToDebug) for f in pool_log.filters):
+        pool_log.addFilter(RetryNoticesToDebug())
 
     structlog.configure(
         processors=[

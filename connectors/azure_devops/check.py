@@ -1,12 +1,14 @@
 """`connectors check` for Azure DevOps: what an admin must know before the first sync or push.
 
-Read side: the PAT is accepted, whose it is, the project, the teams and their
-iterations, the organisation's fields (a configured `estimate_field` or `checklist_field`
-it lacks fails the check, as it fails the sync; the fields pmo-sync would read and the
-process lacks are named), WIQL. Write side, only when write-back is enabled: the configured
-fields resolve to reference names, and the PAT may edit a work item — probed
-with a `validateOnly` PATCH (Azure DevOps validates the change, including the
-permission to save it, and stores nothing), so checking never writes.
+Reach first: nothing answering at `organization_url` is reported once, as `reach`,
+and ends the check. Then the read side: the PAT is accepted, whose it is, the
+project, the teams and their iterations, the organisation's fields (a configured
+`estimate_field` or `checklist_field` it lacks fails the check, as it fails the
+sync; the fields pmo-sync would read and the process lacks are named), WIQL.
+Write side, only when write-back is enabled: the configured fields resolve to
+reference names, and the PAT may edit a work item — probed with a `validateOnly`
+PATCH (Azure DevOps validates the change, including the permission to save it,
+and stores nothing), so checking never writes.
 """
 
 from __future__ import annotations
@@ -38,9 +40,8 @@ def check_connector(client: AdoClient, config: AzureDevOpsConfig) -> CheckReport
     except AuthenticationError as exc:
         report.add("credentials", False, str(exc))
         return report
-    except ConnectorError as exc:
-        name = "project" if exc.status_code == 404 else "reach Azure DevOps"
-        report.add(name, False, str(exc))
+    except ConnectorError as exc:  # unreachable, failing, or not an Azure DevOps API: stop here
+        report.add("project" if exc.status_code in (403, 404) else "reach", False, str(exc))
         return report
     report.add("credentials", True, f"the PAT is accepted by {client.url}")
     _check_identity(report, client)

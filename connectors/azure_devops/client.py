@@ -61,7 +61,7 @@ from connectors.errors import (
     TrackerUnavailableError,
     UnexpectedResponseError,
 )
-from connectors.http import CallStats, install_http_policy
+from connectors.http import CallStats, install_http_policy, transport_error
 from connectors.pagination import ContinuationTokenPaginator
 
 __all__ = [
@@ -303,18 +303,13 @@ class AdoClient:
                 f"Azure DevOps refused to {action} (HTTP {status}): {_short(exc)}",
                 status_code=status,
             )
-        if isinstance(inner, requests.exceptions.RetryError):
-            return TrackerUnavailableError(
-                f"Azure DevOps kept failing while trying to {action} after "
-                f"{self.config.max_retries} retries: {_short(inner)}"
-            )
-        if isinstance(inner, requests.exceptions.Timeout) or "timed out" in str(inner).lower():
-            return TrackerUnavailableError(
-                f"Azure DevOps did not answer within {self.config.timeout_seconds:g} s while "
-                f"trying to {action} ({self.url})"
-            )
-        return TrackerUnavailableError(
-            f"cannot reach Azure DevOps at {self.url} to {action}: {_short(inner)}"
+        return transport_error(
+            inner,
+            tracker="Azure DevOps",
+            url=self.url,
+            action=action,
+            timeout=self.config.timeout_seconds,
+            max_retries=self.config.max_retries,
         )
 
     # -- core and work -------------------------------------------------------------------------
@@ -443,9 +438,5 @@ class AdoClient:
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc)
-    if "Connection refused" in text:
-        return "connection refused"
-    if "Name or service not known" in text or "nodename nor servname" in text:
-        return "host name not found"
-    return text[:300]
+    """An SDK error's own text, cut short (transport errors go to `transport_error`)."""
+    return str(exc)[:300]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from connectors.base import CheckReport, Connector, Stream, Writer
-from connectors.errors import AuthenticationError, ConnectorError
+from connectors.errors import ConnectorError, TrackerUnavailableError, UnexpectedResponseError
 from connectors.jira.client import JiraClient
 from connectors.jira.config import JiraConfig
 from connectors.jira.convert import find_field_ids
@@ -53,16 +53,21 @@ class JiraConnector(Connector):
         self.client.close()
 
     def check(self) -> CheckReport:
-        """Credentials, deployment, fields, project permissions, the JQL and the boards."""
+        """Reach, credentials, deployment, fields, project permissions, the JQL and the boards.
+
+        The first call (`/myself`) decides whether to go on: a tracker that cannot be
+        reached (or answers no API) is reported once, as `reach`, and a rejected token
+        once, as `credentials`; no later step is tried.
+        """
         report = CheckReport()
         client = self.client
         try:
             me = client.myself()
-        except AuthenticationError as exc:
-            report.add("credentials", False, str(exc))
+        except (TrackerUnavailableError, UnexpectedResponseError) as exc:
+            report.add("reach", False, str(exc))  # every later step would fail the same way
             return report
         except ConnectorError as exc:
-            report.add("reach Jira", False, str(exc))
+            report.add("credentials", False, str(exc))
             return report
         report.add(
             "credentials",

@@ -31,7 +31,7 @@ from connectors.errors import (
     TrackerUnavailableError,
     UnexpectedResponseError,
 )
-from connectors.http import CallStats, install_http_policy
+from connectors.http import NO_ANSWER_ERRORS, CallStats, install_http_policy, transport_error
 from connectors.jira.config import JiraConfig
 from connectors.pagination import NextPageTokenPaginator, StartAtPaginator
 
@@ -118,24 +118,14 @@ class JiraClient:
             raise
         except JIRAError as exc:
             raise self._from_jira_error(exc, action) from None
-        except requests.exceptions.RetryError as exc:
-            raise TrackerUnavailableError(
-                f"Jira kept failing while trying to {action} after "
-                f"{self.config.max_retries} retries: {_short(exc)}"
-            ) from None
-        except requests.exceptions.Timeout:
-            raise TrackerUnavailableError(
-                f"Jira did not answer within {self.config.timeout_seconds:g} s while trying to "
-                f"{action} ({self.config.url})"
-            ) from None
-        except requests.exceptions.ConnectionError as exc:
-            if "read timed out" in str(exc).lower():  # retried read timeouts end up here
-                raise TrackerUnavailableError(
-                    f"Jira did not answer within {self.config.timeout_seconds:g} s while trying "
-                    f"to {action} ({self.config.url}), after {self.config.max_retries} retries"
-                ) from None
-            raise TrackerUnavailableError(
-                f"cannot reach Jira at {self.config.url} to {action}: {_short(exc)}"
+        except NO_ANSWER_ERRORS as exc:
+            raise transport_error(
+                exc,
+                tracker="Jira",
+                url=str(self.config.url),
+                action=action,
+                timeout=self.config.timeout_seconds,
+                max_retries=self.config.max_retries,
             ) from None
         except (json.JSONDecodeError, requests.exceptions.JSONDecodeError) as exc:
             raise UnexpectedResponseError(
@@ -329,12 +319,3 @@ class JiraClient:
     def sprint(self, sprint_id: int) -> dict[str, Any]:
         with self.translate_errors(f"read sprint {sprint_id}"):
             return self.jira._get_json(f"sprint/{sprint_id}", base=self.jira.AGILE_BASE_URL)
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc)
-    if "Connection refused" in text:
-        return "connection refused"
-    if "Name or service not known" in text or "nodename nor servname" in text:
-        return "host name not found"
-    return text[:300]

@@ -1,4 +1,8 @@
-"""`pmo-sync connectors check` for Trello: the key and token, the boards, and the mapping.
+"""`pmo-sync connectors check` for Trello: reach, the key and token, the boards, the mapping.
+
+The first call (`/members/me`) decides whether to go on: nothing answering at `url`
+(or no Trello API there) is reported once, as `reach`; a refused key or token once,
+as `credentials`; no later step is tried.
 
 Each result says what to do when it fails. Lists no stage is configured for are
 warnings (their cards count as in progress until mapped); so are sprints the
@@ -10,8 +14,8 @@ a board are errors, with the command that creates them.
 from __future__ import annotations
 
 from connectors.base import CheckReport
-from connectors.errors import ConnectorError
-from connectors.trello.client import TrelloClient
+from connectors.errors import ConnectorError, TrackerUnavailableError, UnexpectedResponseError
+from connectors.trello.client import TrelloClient, TrelloNotFoundError
 from connectors.trello.config import TrelloConfig
 from connectors.trello.convert import UNMAPPED, BoardInfo, FieldInfo
 from connectors.trello.streams import board_info, list_stage_table
@@ -26,6 +30,9 @@ def check_connector(client: TrelloClient, config: TrelloConfig) -> CheckReport:
     report = CheckReport()
     try:
         me = client.me()
+    except (TrackerUnavailableError, UnexpectedResponseError, TrelloNotFoundError) as exc:
+        report.add("reach", False, str(exc))  # every later step would fail the same way
+        return report
     except ConnectorError as exc:
         report.add("credentials", False, str(exc))
         return report

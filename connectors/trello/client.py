@@ -42,7 +42,7 @@ from connectors.errors import (
     UnexpectedResponseError,
     WriteOutcomeUnknownError,
 )
-from connectors.http import CallStats, RecordingRetry, install_http_policy, never_sent
+from connectors.http import CallStats, RecordingRetry, install_http_policy, transport_error
 from connectors.pagination import BeforePaginator
 from connectors.trello.config import TrelloConfig
 from connectors.trello.pacing import RatePacer
@@ -77,7 +77,6 @@ RETRY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 POST is never re-sent after it may have reached Trello."""
 _OBJECT_ID = re.compile(r"^[0-9a-fA-F]{24}$")
 _SHORT_LINK = re.compile(r"^[0-9A-Za-z]{8}$")
-_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://\S+")
 
 
 class TrelloNotFoundError(ConnectorError):
@@ -129,21 +128,6 @@ def _number_text(value: float) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
-
-
-def _short(exc: BaseException) -> str:
-    """A transport error, worded for an admin, without any URL (they carry the secrets)."""
-    text = str(exc)
-    lowered = text.lower()
-    if "connection refused" in lowered:
-        return "connection refused"
-    if "name or service not known" in lowered or "nodename nor servname" in lowered:
-        return "host name not found"
-    if "certificate" in lowered:
-        return "TLS certificate problem"
-    if "timed out" in lowered:
-        return "timed out"
-    return redact_text(_URL.sub("<url>", text))[:300]
 
 
 class TrelloClient:
@@ -240,26 +224,17 @@ class TrelloClient:
     def _transport_error(
         self, exc: requests.exceptions.RequestException, method: str, action: str
     ) -> NoReturn:
-        where = self.base_url
-        retried = method in RETRY_METHODS and self.config.max_retries > 0
-        after = f", after {self.config.max_retries} retries" if retried else ""
-        timed_out = isinstance(exc, requests.exceptions.Timeout) or (
-            "read timed out" in str(exc).lower()
-        )
-        if timed_out:
-            message = (
-                f"Trello did not answer within {self.config.timeout_seconds:g} s while trying "
-                f"to {action} ({where}){after}"
-            )
-        elif isinstance(exc, requests.exceptions.ConnectionError):
-            message = f"cannot reach Trello at {where} to {action}: {_short(exc)}{after}"
-        else:
-            message = f"the request to {action} at {where} failed: {_short(exc)}"
-        if method not in RETRY_METHODS and not never_sent(exc):
-            raise WriteOutcomeUnknownError(
-                message + "; it may have been carried out: check before sending it again"
-            ) from None
-        raise TrackerUnavailableError(message) from None
+        """One line for a request that got no HTTP answer (`connectors.http.transport_error`);
+        a POST that may have reached Trello is a `WriteOutcomeUnknownError`."""
+        raise transport_error(
+            exc,
+            tracker="Trello",
+            url=str(self.config.url),  # as the admin wrote it, without the API's /1
+            action=action,
+            timeout=self.config.timeout_seconds,
+            max_retries=self.config.max_retries if method in RETRY_METHODS else 0,
+            may_have_written=method not in RETRY_METHODS,
+        ) from None
 
     def _status_error(
         self,

@@ -136,9 +136,9 @@ def test_json_passes_untouched(server: ScriptedServer) -> None:
     assert session_with(CallStats()).get(server.url + "/x").json() == {"a": 1}
 
 
-def test_connection_refused_counts_each_attempt() -> None:
-    """Nothing listens: every attempt is a call, and the error surfaces after the retries."""
+def test_connection_refused_is_one_attempt_not_retried() -> None:
+    """Nothing listens: the one attempt is counted, and not retried (nothing was reached)."""
     stats = CallStats()
     with pytest.raises(requests.exceptions.ConnectionError):
         session_with(stats, retries=2).get("http://127.0.0.1:9/x")
-    assert stats.api_calls == 3
+    assert (stats.api_calls, stats.retries) == (1, 0)

@@ -20,6 +20,7 @@ from connectors.errors import (
     IssueNotFoundError,
     PermissionDeniedError,
     TrackerUnavailableError,
+    TrackerUnreachableError,
     UnexpectedResponseError,
     WriteOutcomeUnknownError,
 )
@@ -305,8 +306,9 @@ def test_a_timeout_names_the_url_but_no_secret(
         client.me()
     text = str(caught.value)
     assert text == (
-        "Trello did not answer within 0.2 s while trying to read the token's member "
-        f"(/members/me) ({silent_url}/1), after 1 retries"
+        f"Trello at {silent_url} did not answer while trying to read the token's member "
+        "(/members/me) (timed out after 0.2 s; tried 2 times): try again later, or raise "
+        "timeout_seconds if the tracker is only slow"
     )
     assert fresh.key not in text and fresh.token not in text
     assert stats.api_calls == 2 and stats.retries == 1
@@ -319,8 +321,8 @@ def test_a_post_that_times_out_may_have_happened(
     with pytest.raises(WriteOutcomeUnknownError) as caught:
         client.add_comment(NO_SUCH_ID, "slow")
     assert str(caught.value) == (
-        f"Trello did not answer within 0.2 s while trying to comment on card {NO_SUCH_ID} "
-        f"({silent_url}/1); it may have been carried out: check before sending it again"
+        f"Trello at {silent_url} did not answer while trying to comment on card {NO_SUCH_ID} "
+        "(timed out after 0.2 s): it may have been carried out; check before sending it again"
     )
 
 
@@ -328,13 +330,15 @@ def test_connection_refused(fresh: TrelloSandbox, make_client: MakeClient) -> No
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    client = make_client(fresh, url=f"http://127.0.0.1:{port}", max_retries=0)
-    with pytest.raises(TrackerUnavailableError) as caught:
+    stats = CallStats()
+    client = make_client(fresh, stats, url=f"http://127.0.0.1:{port}", max_retries=3)
+    with pytest.raises(TrackerUnreachableError) as caught:
         client.me()
     assert str(caught.value) == (
-        f"cannot reach Trello at http://127.0.0.1:{port}/1 to read the token's member "
-        "(/members/me): connection refused"
+        f"cannot reach Trello at http://127.0.0.1:{port} (connection refused): is the url "
+        "right and the tracker up?"
     )
+    assert (stats.api_calls, stats.retries) == (1, 0)  # nothing reached: not retried
 
 
 def test_key_and_token_never_reach_the_logs(
