@@ -159,6 +159,18 @@ def test_unset_environment_variable(config_dir: Path, monkeypatch: pytest.Monkey
     )
 
 
+@pytest.mark.parametrize("value", ["", "  "])
+def test_empty_environment_variable_is_named_as_empty_not_missing(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("JIRA_API_TOKEN", value)
+    error = only_error(config_dir, VALID)
+    assert str(error) == (
+        f"{config_dir}/connectors/acme.yaml: token: environment variable JIRA_API_TOKEN "
+        "is set but empty"
+    )
+
+
 def test_unknown_kind(config_dir: Path) -> None:
     error = only_error(config_dir, replace(VALID, "kind: jira", "kind: jiraa"))
     assert (error.field, error.message) == ("kind", "unknown connector kind 'jiraa' (known: jira)")
