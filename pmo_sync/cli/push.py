@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from pmo_sync.cli.common import (
-    EXIT_CONNECTOR_FAILED,
     app,
     configs_for,
     err,
@@ -31,13 +30,12 @@ def push(
     from pmo_sync.writeback.service import push_connector
 
     settings = load_settings()
-    configs = configs_for(settings, connector)
+    selection = configs_for(settings, connector)
+    kpis, rules = kpi_config(settings), policy_rules(settings)
     store = open_store(settings)
-    refresh = refresh_kpis(store.engine, kpi_config(settings), rules=policy_rules(settings))
+    refresh = refresh_kpis(store.engine, kpis, rules=rules)
     failed = False
-    for config in configs:
-        if connector is not None and config.name != connector:
-            continue
+    for config in selection.configs:
         writeback = getattr(config, "writeback", None)
         if writeback is None or not writeback.enabled:
             out.print(f"{config.name}: write-back not enabled", highlight=False, markup=False)
@@ -70,5 +68,5 @@ def push(
         for error in summary.errors:
             err.print(f"{config.name}: {error}", highlight=False, markup=False)
         failed = failed or not summary.ok
-    if failed:
-        raise typer.Exit(EXIT_CONNECTOR_FAILED)
+    selection.report_skipped()
+    raise typer.Exit(selection.exit_code(failed))

@@ -14,11 +14,14 @@ from rich.table import Table
 from pmo_sync.cli.common import (
     EXIT_INVALID_CONFIG,
     app,
+    configs_for,
     err,
     exit_on_config_errors,
+    kpi_config,
     load_settings,
     open_store,
     out,
+    policy_rules,
 )
 
 # -- the service ---------------------------------------------------------------------------
@@ -37,6 +40,10 @@ def serve(
     from pmo_sync.service.process import run_service
 
     settings = load_settings()
+    # What sync would say, before the store is opened: invalid files are named and skipped
+    # (the service reports them in /readyz and `status`); no file, or none valid, is exit 2.
+    configs_for(settings, None)
+    kpi_config(settings), policy_rules(settings)
     raise typer.Exit(
         run_service(
             settings,
