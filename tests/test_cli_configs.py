@@ -251,7 +251,7 @@ def test_list_fits_80_columns_and_cuts_no_cell(
     assert "…" not in result.stdout
     assert lines[1:3] == [
         "connector  kind  where               schedule      state",
-        "─" * 79,
+        "─" * 80,
     ]
     assert lines[3:] == [
         "abc        jira  acme.atlassian.net  every 30 min  ok",

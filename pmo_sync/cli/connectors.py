@@ -56,7 +56,7 @@ def connectors_list(
             for row in rows
         ]
         headers = ("connector", "kind", "where", "schedule", "state")
-        table = narrow_table(headers, cells, wrap="state", width=out.width)
+        table = narrow_table(headers, cells, wrap=("state",), width=out.width)
         out.print(f"connector files in {loaded.directory}", highlight=False, markup=False)
         out.print(table)
     if loaded.invalid:

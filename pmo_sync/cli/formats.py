@@ -35,31 +35,38 @@ def check_format(format: str) -> None:
 
 KEEP_WHOLE = 40
 """A cell up to this long is never wrapped (a URL, a cron line); longer ones may be."""
-MIN_WRAP = 12
-"""The narrowest the wrapping column gets, however wide the others are."""
+MIN_WRAP = 11
+"""The narrowest a wrapping column gets (`12-07 06:17`, `environment`)."""
 
 
 def narrow_table(
-    headers: Sequence[str], rows: Sequence[Sequence[str]], *, wrap: str, width: int
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    wrap: Sequence[str],
+    width: int,
 ) -> Table:
     """A table for `width` columns (80 on a terminal): a rule under the header, two
     spaces between columns.
 
-    Every column but `wrap` keeps its cells whole (up to `KEEP_WHOLE` characters); the
-    `wrap` column (a message) takes the width left and wraps at spaces. Nothing is
-    ever cut with "…": a word too long for its column folds onto the next line.
+    Every column but those in `wrap` keeps its cells whole (up to `KEEP_WHOLE`
+    characters); the `wrap` columns share the width left, in proportion to their
+    longest cell, and wrap at spaces. Nothing is ever cut with "…": a word too long
+    for its column folds onto the next line.
     """
     table = Table(*headers, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1, 0, 0))
     longest = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(headers)]
-    used = 0
+    left = width + 1  # no space after the last column
     for index, column in enumerate(table.columns):
         column.overflow = "fold"
-        if column.header != wrap:
+        left -= 2  # its right padding, and the space before the next column
+        if column.header not in wrap:
             column.min_width = min(longest[index], KEEP_WHOLE)
-            used += column.min_width + 2  # its right padding and the space between columns
-    for column in table.columns:
-        if column.header == wrap:
-            column.max_width = max(MIN_WRAP, width - used - 2)  # and its own right padding
+            left -= column.min_width
+    wrapped = [i for i, h in enumerate(headers) if h in wrap]
+    share = sum(longest[i] for i in wrapped) or 1
+    for index in wrapped:
+        table.columns[index].max_width = max(MIN_WRAP, left * longest[index] // share)
     for row in rows:
         table.add_row(*(escape(cell) for cell in row))
     return table

@@ -27,6 +27,7 @@ def push(
 ) -> None:
     """Write KPI fields and the one bot comment per item into each tracker (write-back)."""
     from pmo_sync.evaluation.refresh import refresh_kpis
+    from pmo_sync.store.cycles import manual_run
     from pmo_sync.writeback.service import push_connector
 
     settings = load_settings()
@@ -40,9 +41,14 @@ def push(
         if writeback is None or not writeback.enabled:
             out.print(f"{config.name}: write-back not enabled", highlight=False, markup=False)
             continue
-        summary = push_connector(
-            config, store.engine, refresh.run, refresh.findings, dry_run=dry_run
-        )
+        with manual_run(store.engine, config.name, "push", enabled=not dry_run) as run:
+            summary = push_connector(
+                config, store.engine, refresh.run, refresh.findings, dry_run=dry_run
+            )
+            run.ok, run.errors = summary.ok, list(summary.errors)
+            run.api_calls, run.pushed, run.push_failed = (
+                summary.api_calls, summary.done, summary.failed
+            )  # fmt: skip
         for line in summary.lines:
             out.print(line, highlight=False, markup=False)
         verb = "would make" if dry_run else "made"
