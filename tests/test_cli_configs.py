@@ -20,15 +20,18 @@ from pmo_sync.sandbox.jira.server import JiraSandbox
 from .test_cli import (
     cli_env,
     database_url,
+    exported_store,
     invoke,
     sandbox,
     stored_counts,
     sync_rows,
+    synced_store,
     write_connector,
 )
 
-FIXTURES = (cli_env, sandbox)
-"""test_cli's fixtures, imported so pytest finds them here: the config dir, the sandbox."""
+FIXTURES = (cli_env, sandbox, synced_store, exported_store)
+"""test_cli's fixtures, imported so pytest finds them here: the config dir, the sandbox, a
+store holding one sync of it (copied per test)."""
 
 UNSET = "PMO_SYNC_CLI_TEST_NEVER_SET"
 VALIDATE_HINT = "`pmo-sync connectors validate` lists every error"
@@ -301,3 +304,33 @@ def test_validate_still_exits_2_for_one_invalid_file(cli_env: Path) -> None:
         f"checked 3 connector files, kpis.yaml (none: the defaults) and policies/ "
         f"(none: no findings) in {cli_env}: 2 errors",
     ]
+
+
+# -- nothing synced, no policies, an unknown team --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command", [("kpis",), ("findings",), ("export",), ("kpis", "--team", "X")]
+)
+def test_a_store_with_nothing_synced_says_so(cli_env: Path, command: tuple[str, ...]) -> None:
+    assert invoke("db", "upgrade").exit_code == 0  # the tables are there, no sync yet
+    result = invoke(*command)
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert result.stderr == "nothing synced yet: run `pmo-sync sync`\n"
+
+
+def test_findings_of_an_unknown_team_lists_the_teams_and_exits_2(exported_store: Path) -> None:
+    result = invoke("findings", "--team", "Team Omega")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == "no team 'Team Omega' (teams: Team Alpha, Team Beta, Team Gamma)\n"
+
+
+def test_findings_without_policies_says_none_are_computed(
+    exported_store: Path, cli_env: Path
+) -> None:
+    result = invoke("findings", "--team", "Team Beta")
+    assert result.exit_code == 0
+    assert result.stdout == "no open findings\n"
+    assert result.stderr == NO_POLICIES.format(cli_env / "policies") + "\n"

@@ -218,18 +218,42 @@ def kpi_config(settings: Settings) -> KpiConfig:
 
 def policy_rules(settings: Settings) -> list[RuleConfig]:
     """The governance rules; with none at all, one line saying no findings are computed."""
-    from pmo_sync.governance.policy import POLICIES_DIR, load_policies
+    from pmo_sync.governance.policy import load_policies
 
     rules, errors = load_policies(settings.config_dir)
     exit_on_config_errors(errors)
     if not rules:
-        err.print(
-            f"no governance policies in {settings.config_dir / POLICIES_DIR}: no findings are "
-            'computed (see "Policies" in config/README.md)',
-            highlight=False,
-            markup=False,
-        )
+        note_no_policies(settings)
     return rules
+
+
+def note_no_policies(settings: Settings) -> None:
+    """The line `sync`, `kpis` and `findings` print when no policy file holds a rule."""
+    from pmo_sync.governance.policy import POLICIES_DIR
+
+    err.print(
+        f"no governance policies in {settings.config_dir / POLICIES_DIR}: no findings are "
+        'computed (see "Policies" in config/README.md)',
+        highlight=False,
+        markup=False,
+    )
+
+
+def exit_if_nothing_synced(store: Store) -> None:
+    """A store no sync has written to says so (exit 0) instead of showing empty results."""
+    if not store.sources():
+        err.print("nothing synced yet: run `pmo-sync sync`", highlight=False, markup=False)
+        raise typer.Exit(0)
+
+
+def exit_on_unknown_team(store: Store, team: str | None) -> None:
+    """`--team X` naming no stored team is exit 2, with the teams there are."""
+    if team is None:
+        return
+    known = store.teams()
+    if team not in known:
+        err.print(f"no team {team!r} (teams: {', '.join(known) or 'none'})", markup=False)
+        raise typer.Exit(EXIT_INVALID_CONFIG)
 
 
 def exit_on_config_errors(errors: Sequence[object]) -> None:

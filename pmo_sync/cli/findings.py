@@ -12,7 +12,10 @@ from pmo_sync.cli.common import (
     EXIT_INVALID_CONFIG,
     app,
     err,
+    exit_if_nothing_synced,
+    exit_on_unknown_team,
     load_settings,
+    note_no_policies,
     open_store,
     out,
 )
@@ -31,7 +34,14 @@ def findings(
     if format not in ("table", "json"):
         err.print(f"--format must be table or json, not {format!r}", markup=False)
         raise typer.Exit(EXIT_INVALID_CONFIG)
-    store = open_store(load_settings())
+    from pmo_sync.governance.policy import load_policies
+
+    settings = load_settings()
+    store = open_store(settings)
+    exit_if_nothing_synced(store)
+    exit_on_unknown_team(store, team)
+    if not load_policies(settings.config_dir)[0]:
+        note_no_policies(settings)
     rows = list(read_findings(store.engine, team=team, include_resolved=resolved))
     if format == "json":
         write_findings_json(rows, sys.stdout)
@@ -57,6 +67,7 @@ def export(
         err.print(f"--format must be jsonl or csv, not {format!r}")
         raise typer.Exit(EXIT_INVALID_CONFIG)
     store = open_store(load_settings())
+    exit_if_nothing_synced(store)
     names = [connector] if connector else None
     if names and names[0] not in {s.name for s in store.sources()}:
         err.print(

@@ -11,6 +11,7 @@ from pmo_sync.cli.common import (
     EXIT_INVALID_CONFIG,
     app,
     err,
+    exit_if_nothing_synced,
     kpi_config,
     load_settings,
     open_store,
@@ -45,6 +46,7 @@ def kpis(
     settings = load_settings()
     config = kpi_config(settings)
     store = open_store(settings)
+    exit_if_nothing_synced(store)
     refresh = refresh_kpis(store.engine, config, rules=policy_rules(settings), since=start)
     values = list(kpi_values(refresh.run))
     if team is not None:

@@ -427,6 +427,14 @@ class Store:
             )
             return {team: int(count) for team, count in rows}
 
+    def teams(self) -> list[str]:
+        """Every team of a stored item, over all sources, sorted: what `--team` may name."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(_work_items.c.team).where(_work_items.c.team.is_not(None)).distinct()
+            )
+            return sorted(team for (team,) in rows)
+
     def count_rows(self, source_id: int) -> dict[str, int]:
         """Row counts of the source's items (deleted included), changes, sprints, stays."""
         tables = {
