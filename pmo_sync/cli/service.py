@@ -39,7 +39,8 @@ def serve(
     # What sync would say, before the store is opened: invalid files are named and skipped
     # (the service reports them in /readyz and `status`); no file, or none valid, is exit 2.
     configs_for(settings, None)
-    kpi_config(settings), policy_rules(settings)
+    kpi_config(settings)
+    policy_rules(settings)
     raise typer.Exit(
         run_service(
             settings,

@@ -126,12 +126,12 @@ def connector_statuses(
             )
         )
     for invalid in service.invalid:
-        if invalid.name in service.connectors:
-            continue  # turned invalid on a reload: still runs its previous config (above)
-        last, good = latest.get(invalid.name or "", (None, None))
+        # a file reusing a valid connector's name is named by its file, not that name
+        duplicate = invalid.name in service.connectors
+        last, good = (None, None) if duplicate else latest.get(invalid.name or "", (None, None))
         result.append(
             ConnectorStatus(
-                connector=invalid.label,
+                connector=invalid.path.name if duplicate else invalid.label,
                 schedule="-",
                 last_run=last.started_at if last else None,
                 last_run_kind=last.run_kind if last else None,

@@ -140,3 +140,20 @@ def test_status_shows_an_invalid_file_as_a_row_and_fits_80_columns(
         ["acme", "by", "hand", *when, "sync", "(manual)", "success", "-", "7"],
         ["typo", "-", "-", "invalid", "-", "off"],
     ]
+
+
+def test_status_names_a_file_that_reuses_a_connectors_name_by_its_file(
+    config_dir: Path, jira: JiraSandbox
+) -> None:
+    again = write_jira_config(config_dir, jira.url, jira.email, name="zz-again")
+    again.write_text(
+        again.read_text(encoding="utf-8").replace("name: zz-again", "name: acme"),
+        encoding="utf-8",
+    )
+    acme_file = config_dir / "connectors" / "acme.yaml"
+    rows = _status_json()
+    assert [(r["connector"], r["outcome"], r["last_error"]) for r in rows] == [
+        ("acme", "never run", None),
+        ("zz-again.yaml", "invalid",
+         f"{again}: name: duplicate connector name 'acme' (also in {acme_file})"),
+    ]  # fmt: skip
