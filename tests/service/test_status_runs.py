@@ -10,9 +10,11 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from typer.testing import CliRunner, Result
 
 from pmo_sync import cli
@@ -21,7 +23,7 @@ from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.service.status import STATUS_KEYS
 from pmo_sync.settings import get_settings
 from pmo_sync.store.cycles import iter_cycles
-from pmo_sync.store.engine import make_engine
+from pmo_sync.store.engine import make_engine, upgrade
 
 from .serve_helpers import TOKEN_VARIABLE, provision_kpi_fields, write_jira_config
 
@@ -157,3 +159,24 @@ def test_status_names_a_file_that_reuses_a_connectors_name_by_its_file(
         ("zz-again.yaml", "invalid",
          f"{again}: name: duplicate connector name 'acme' (also in {acme_file})"),
     ]  # fmt: skip
+
+
+def test_0010_keeps_every_earlier_row_a_serve_cycle(store_url: str) -> None:
+    """Rows written before 0010 were all `serve` cycles: they stay cycles after it."""
+    engine = make_engine(store_url)
+    try:
+        upgrade(engine, "0009")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO service_cycles (connector, run_id, replica, started_at, stage, "
+                    "items_seen, api_calls, pushed, push_failed, errors) VALUES ('acme', 'r1', "
+                    "'host:1', :at, 'sync', 0, 0, 0, 0, '[]')"
+                ),
+                {"at": datetime(2026, 12, 1, tzinfo=UTC)},
+            )
+        upgrade(engine)
+        (cycle,) = list(iter_cycles(engine, "acme"))
+    finally:
+        engine.dispose()
+    assert (cycle.run_id, cycle.run_kind) == ("r1", "cycle")
