@@ -334,3 +334,13 @@ def test_findings_without_policies_says_none_are_computed(
     assert result.exit_code == 0
     assert result.stdout == "no open findings\n"
     assert result.stderr == NO_POLICIES.format(cli_env / "policies") + "\n"
+
+
+def test_status_of_an_empty_config_directory_says_where_the_examples_are(cli_env: Path) -> None:
+    result = invoke("status")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"{cli_env / 'connectors'}: (directory): no connector files: copy one from "
+        "config/examples/connectors/ (see config/README.md)\n"
+    )
