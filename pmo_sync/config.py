@@ -15,6 +15,7 @@ policy and KPI files.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,9 +217,14 @@ def load_connector_configs(
     return result
 
 
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
+
+
 def _text(data: Mapping[str, Any] | None, key: str) -> str | None:
+    """What an invalid file gives as `key`, when it looks like a name (so nothing else a
+    file holds, a pasted token say, is ever echoed in a list)."""
     value = data.get(key) if data is not None else None
-    return value.strip() if isinstance(value, str) and value.strip() else None
+    return value if isinstance(value, str) and _WORD.fullmatch(value) else None
 
 
 # --- what `connectors list` shows ------------------------------------------------

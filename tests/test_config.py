@@ -469,6 +469,12 @@ def test_an_invalid_file_keeps_the_name_and_kind_it_declares(config_dir: Path) -
     assert result.invalid_named("nobody") is None
 
 
+def test_an_invalid_file_shows_no_name_that_is_not_a_name(config_dir: Path) -> None:
+    write(config_dir, "a.yaml", replace(VALID, "name: acme-jira", f"name: 'Bearer {TOKEN}'"))
+    (skipped,) = load(config_dir).invalid
+    assert (skipped.name, skipped.kind, skipped.label) == (None, "jira", "a.yaml")
+
+
 def test_the_repository_config_dir_runs_no_example_connector() -> None:
     """The shipped examples sit in config/examples/: a user's own file in config/connectors/
     never stands beside an example that lacks its token."""
