@@ -35,8 +35,10 @@ def resolve_secret_reference(value: Any) -> Any:
         )
     name = match.group(1)
     resolved = os.environ.get(name)
-    if resolved is None or resolved == "":
+    if resolved is None:
         raise ValueError(f"environment variable {name} is not set")
+    if not resolved.strip():  # `export X=` or `X=` in an env file: set, but no secret in it
+        raise ValueError(f"environment variable {name} is set but empty")
     return SecretStr(resolved)
 
 

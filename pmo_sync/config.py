@@ -15,6 +15,7 @@ policy and KPI files.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,9 +32,43 @@ from pmo_sync.common.configfiles import (
 )
 from pmo_sync.common.redaction import redact_text, register_secret
 
-__all__ = ["CONNECTORS_DIR", "ConfigLoad", "connector_models", "load_connector_configs"]
+__all__ = [
+    "CONNECTORS_DIR",
+    "EXAMPLES_DIR",
+    "ConfigLoad",
+    "ConnectorFileRow",
+    "InvalidFile",
+    "connector_file_rows",
+    "connector_models",
+    "load_connector_configs",
+    "no_connector_files_message",
+]
 
 CONNECTORS_DIR = "connectors"
+EXAMPLES_DIR = "config/examples/connectors/"
+"""Where the shipped example connector files live (in the repository and the image's docs):
+never under a config directory's `connectors/`, so an example missing its token cannot
+stand beside the admin's own file and fail the run."""
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidFile:
+    """A connector file that did not validate: skipped, with everything wrong in it.
+
+    `name` and `kind` are what the file says, when it says them as text: enough to
+    tell `--connector NAME` "that one is invalid" rather than "no such connector",
+    and to show the file in `connectors list` and `status`.
+    """
+
+    path: Path
+    name: str | None
+    kind: str | None
+    errors: tuple[ConfigError, ...]
+
+    @property
+    def label(self) -> str:
+        """How lists name it: its connector name, else its file name."""
+        return self.name or self.path.name
 
 
 @dataclass(slots=True)
@@ -42,12 +77,31 @@ class ConfigLoad:
 
     configs: list[ConnectorConfig] = field(default_factory=list)
     errors: list[ConfigError] = field(default_factory=list)
+    """Every problem: the invalid files' errors, and the directory's own (missing)."""
     files: dict[str, Path] = field(default_factory=dict)
     """The file each valid config came from, by connector name."""
+    invalid: list[InvalidFile] = field(default_factory=list)
+    """The files skipped, in file-name order, each with its errors."""
+    directory: Path | None = None
+    """The `connectors/` folder read (None when the config directory itself is missing)."""
 
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    @property
+    def no_files(self) -> bool:
+        """The config directory exists but holds no connector file at all."""
+        return self.directory is not None and not self.configs and not self.invalid
+
+    def invalid_named(self, name: str) -> InvalidFile | None:
+        """The invalid file that declares connector `name`, if one does."""
+        return next((f for f in self.invalid if f.name == name), None)
+
+
+def no_connector_files_message(directory: Path) -> str:
+    """What `sync`, `push`, `serve` and `connectors list` say when there is nothing to run."""
+    return f"no connector files in {directory}: copy one from {EXAMPLES_DIR} (see config/README.md)"
 
 
 # --- connectors ----------------------------------------------------------------
@@ -135,21 +189,116 @@ def load_connector_configs(
         problem = "does not exist" if not config_dir.exists() else "is not a directory"
         result.errors.append(ConfigError(config_dir, DIRECTORY_FIELD, problem))
         return result
+    result.directory = config_dir / CONNECTORS_DIR
     models = connector_models() if models is None else models
     adapter = _connector_adapter(models) if models else None
     first_file: dict[str, Path] = {}
-    for path, data in read_yaml_documents(config_dir / CONNECTORS_DIR):
+
+    def skip(path: Path, data: dict[str, Any] | None, errors: list[ConfigError]) -> None:
+        result.errors.extend(errors)
+        result.invalid.append(
+            InvalidFile(path, _text(data, "name"), _text(data, "kind"), tuple(errors))
+        )
+
+    for path, data in read_yaml_documents(result.directory):
         if isinstance(data, ConfigError):
-            result.errors.append(data)
+            skip(path, None, [data])
             continue
         outcome = _validate_connector(path, data, adapter, models)
         if isinstance(outcome, list):
-            result.errors.extend(outcome)
+            skip(path, data, outcome)
         elif (earlier := first_file.get(outcome.name)) is not None:
             message = f"duplicate connector name {outcome.name!r} (also in {earlier})"
-            result.errors.append(ConfigError(path, "name", message))
+            skip(path, data, [ConfigError(path, "name", message)])
         else:
             first_file[outcome.name] = path
             result.configs.append(outcome)
             result.files[outcome.name] = path
     return result
+
+
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
+
+
+def _text(data: Mapping[str, Any] | None, key: str) -> str | None:
+    """What an invalid file gives as `key`, when it looks like a name (so nothing else a
+    file holds, a pasted token say, is ever echoed in a list)."""
+    value = data.get(key) if data is not None else None
+    return value if isinstance(value, str) and _WORD.fullmatch(value) else None
+
+
+# --- what `connectors list` shows ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorFileRow:
+    """One connector file as `connectors list` shows it: what will run, or why not."""
+
+    file: Path
+    name: str | None
+    kind: str | None
+    where: str | None
+    schedule: str
+    state: str  # ok | invalid
+    errors: tuple[str, ...]
+    """`key: problem` of each error (the file is the row's)."""
+
+    @property
+    def label(self) -> str:
+        """The connector's name, else (a file that names none) the file's name."""
+        return self.name or self.file.name
+
+    @property
+    def short_where(self) -> str:
+        """`acme.atlassian.net`: the URL without scheme and trailing slash, for a table."""
+        if not self.where:
+            return "-"
+        return self.where.split("://", 1)[-1].rstrip("/")
+
+    def state_cell(self) -> str:
+        """`ok`, or `invalid: <first error>`."""
+        return "ok" if not self.errors else f"invalid: {self.errors[0]}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": str(self.file),
+            "name": self.name,
+            "kind": self.kind,
+            "where": self.where,
+            "schedule": self.schedule,
+            "state": self.state,
+            "errors": list(self.errors),
+        }
+
+
+def connector_file_rows(loaded: ConfigLoad) -> list[ConnectorFileRow]:
+    """Every connector file of a load, valid or not, in file-name order."""
+    from connectors.base import describe_schedule
+
+    rows: list[ConnectorFileRow] = []
+    for config in loaded.configs:
+        where = getattr(config, "url", None) or getattr(config, "organization_url", None)
+        rows.append(
+            ConnectorFileRow(
+                file=loaded.files[config.name],
+                name=config.name,
+                kind=config.kind,
+                where=str(where) if where else None,
+                schedule=describe_schedule(config.schedule) if config.schedule else "by hand",
+                state="ok",
+                errors=(),
+            )
+        )
+    for invalid in loaded.invalid:
+        rows.append(
+            ConnectorFileRow(
+                file=invalid.path,
+                name=invalid.name,
+                kind=invalid.kind,
+                where=None,
+                schedule="-",
+                state="invalid",
+                errors=tuple(f"{e.field}: {e.message}" for e in invalid.errors),
+            )
+        )
+    return sorted(rows, key=lambda row: row.file.name)

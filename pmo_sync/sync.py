@@ -24,6 +24,7 @@ from connectors.base import CensusDue, Connector, ConnectorConfig, StreamContext
 from connectors.errors import ConnectorError
 from connectors.registry import connector_for_kind
 from pmo_sync.domain import Census, ItemBundle, SprintRecord, StatusRecord
+from pmo_sync.store.cycles import manual_run
 from pmo_sync.store.repository import Store
 
 __all__ = ["RunSummary", "SyncCancelled", "sync_all", "sync_connector"]
@@ -260,21 +261,32 @@ def sync_all(
     full: bool = False,
     progress: ProgressCallback | None = None,
 ) -> Sequence[RunSummary]:
-    """Sync each configured connector in turn; one failing never stops the next."""
+    """Sync each configured connector in turn; one failing never stops the next.
+
+    Each connector's run is a manual `sync` in the run log (`store.cycles`), beside the
+    service's cycles, so `pmo-sync status` shows it.
+    """
     summaries: list[RunSummary] = []
     for config in configs:
         if only is not None and config.name != only:
             continue
-        try:
-            connector = connector_for_kind(config.kind)(config)
-        except Exception as exc:
-            summaries.append(
-                RunSummary(connector=config.name, status="failed", full=full, errors=[str(exc)])
-            )
-            continue
-        with connector:
-            summaries.append(sync_connector(connector, store, full=full, progress=progress))
+        with manual_run(store.engine, config.name, "sync") as run:
+            summary = _sync_one(config, store, full, progress)
+            run.ok, run.errors = summary.ok, list(summary.errors)
+            run.items_seen, run.api_calls = summary.items_seen, summary.api_calls
+        summaries.append(summary)
     return summaries
+
+
+def _sync_one(
+    config: ConnectorConfig, store: Store, full: bool, progress: ProgressCallback | None
+) -> RunSummary:
+    try:
+        connector = connector_for_kind(config.kind)(config)
+    except Exception as exc:
+        return RunSummary(connector=config.name, status="failed", full=full, errors=[str(exc)])
+    with connector:
+        return sync_connector(connector, store, full=full, progress=progress)
 
 
 def _census_due(store: Store, source_id: int) -> CensusDue:

@@ -211,7 +211,10 @@ def test_validate_accepts_a_valid_directory(cli_env: Path) -> None:
     )  # fmt: skip
     result = invoke("connectors", "validate")
     assert result.exit_code == 0
-    assert result.stdout == f"2 connector config(s) valid in {cli_env}\n"
+    assert result.stdout == (
+        f"checked 2 connector files, kpis.yaml (none: the defaults) and policies/ "
+        f"(none: no findings) in {cli_env}: all valid\n"
+    )
     assert result.stderr == ""
 
 
@@ -237,7 +240,8 @@ def test_validate_lists_every_error_as_file_field_message(
         f"{unknown_key}: pagesize: unknown key (did you mean 'page_size'?)",
         f"{inline}: token: must be a ${{ENV_VAR}} reference (or use the matching *_file key); "
         "secrets are never written inline in config files",
-        f"5 error(s) in {cli_env}",
+        f"checked 5 connector files, kpis.yaml (none: the defaults) and policies/ "
+        f"(none: no findings) in {cli_env}: 5 errors",
     ]
 
 
@@ -250,62 +254,53 @@ def test_validate_reports_a_missing_config_directory(
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
         f"{missing}: (directory): does not exist",
-        f"1 error(s) in {missing}",
+        f"1 error in {missing}",
     ]
 
 
 # -- connectors list -----------------------------------------------------------------------------
 
 
-def test_list_shows_name_kind_url_schedule_and_file(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A relative config dir (like the default ./config) keeps the file column short: the
-    # table is 160 columns wide when piped, and a longer row gets its cells cut with "…".
-    config_dir = Path("config")
-    (config_dir / "connectors").mkdir(parents=True)
-    monkeypatch.setenv("PMO_SYNC_CONFIG_DIR", str(config_dir))
-    write_connector(config_dir, "acme.yaml", "acme-jira", "https://acme.atlassian.net")
+def test_list_shows_name_kind_where_schedule_and_state(cli_env: Path) -> None:
+    write_connector(cli_env, "acme.yaml", "acme-jira", "https://acme.atlassian.net")
     write_connector(
-        config_dir, "beta.yaml", "beta-jira", "https://beta.atlassian.net/jira",
+        cli_env, "beta.yaml", "beta-jira", "https://beta.atlassian.net/jira",
         extra='schedule:\n  cron: "*/30 6-20 * * 1-5"\n',
     )  # fmt: skip
     result = invoke("connectors", "list")
     assert result.exit_code == 0
-    assert table_header(result.stdout) == ["name", "kind", "where", "schedule", "file"]
-    assert table_rows(result.stdout) == [
-        ["acme-jira", "jira", "https://acme.atlassian.net/", "-", "config/connectors/acme.yaml"],
-        [
-            "beta-jira",
-            "jira",
-            "https://beta.atlassian.net/jira",
-            "*/30 6-20 * * 1-5",
-            "config/connectors/beta.yaml",
-        ],
+    lines = [line.rstrip() for line in result.stdout.splitlines()]
+    assert set(lines.pop(2)) == {"─"}  # the rule under the header
+    assert lines == [
+        f"connector files in {cli_env / 'connectors'}",
+        "connector  kind  where                    schedule           state",
+        "acme-jira  jira  acme.atlassian.net       by hand            ok",
+        "beta-jira  jira  beta.atlassian.net/jira  */30 6-20 * * 1-5  ok",
     ]
     assert result.stderr == ""
 
 
-def test_list_shows_the_valid_connectors_and_flags_the_invalid_files(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    config_dir = Path("config")
-    (config_dir / "connectors").mkdir(parents=True)
-    monkeypatch.setenv("PMO_SYNC_CONFIG_DIR", str(config_dir))
+def test_list_shows_the_invalid_files_with_their_first_error_and_exits_5(cli_env: Path) -> None:
     write_connector(
-        config_dir, "acme.yaml", "acme-jira", "https://acme.atlassian.net",
+        cli_env, "acme.yaml", "acme-jira", "https://acme.atlassian.net",
         extra="schedule:\n  interval_minutes: 15\n",
     )  # fmt: skip
-    write_connector(config_dir, "broken.yaml", "broken", "https://x.atlassian.net",
+    write_connector(cli_env, "broken.yaml", "broken", "https://x.atlassian.net",
                     extra="boards: [one]\n")  # fmt: skip
     result = invoke("connectors", "list")
-    assert result.exit_code == 2
-    assert table_rows(result.stdout) == [
-        ["acme-jira", "jira", "https://acme.atlassian.net/", "every 15 min",
-         "config/connectors/acme.yaml"],
-    ]  # fmt: skip
-    assert result.stderr.splitlines() == [
-        "invalid config/connectors/broken.yaml: boards[0]: Input should be a valid integer, "
-        "unable to parse string as an integer"
+    assert result.exit_code == 5
+    lines = [line.rstrip() for line in result.stdout.splitlines()[1:]]
+    assert set(lines.pop(1)) == {"─"}
+    assert lines == [
+        "connector  kind  where               schedule      state",
+        "acme-jira  jira  acme.atlassian.net  every 15 min  ok",
+        "broken     jira  -                   -             invalid: boards[0]: Input should be a "
+        "valid integer, unable to parse string as an integer",
     ]
+    assert result.stderr == (
+        "1 of 2 connector files invalid: sync and serve skip them (`pmo-sync connectors "
+        "validate` lists every error)\n"
+    )
 
 
 # -- connectors check ----------------------------------------------------------------------------
@@ -454,7 +449,7 @@ def test_sync_connector_option_syncs_only_that_one(cli_env: Path, sandbox: JiraS
     unknown = invoke("sync", "--connector", "nope")
     assert unknown.exit_code == 2
     assert unknown.stdout == ""
-    assert unknown.stderr == "no connector named 'nope'\n"
+    assert unknown.stderr == "no connector named 'nope' (connectors: abc, def)\n"
 
 
 def test_sync_full_rereads_everything(cli_env: Path, sandbox: JiraSandbox) -> None:
@@ -695,7 +690,7 @@ def test_kpis_json_lists_every_value_with_the_pinned_keys(exported_store: Path) 
     assert dates and all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", d) for d in dates)
 
 
-def test_kpis_team_filter_csv_and_errors(exported_store: Path) -> None:
+def test_kpis_team_filter_csv_and_errors(exported_store: Path, cli_env: Path) -> None:
     result = invoke("kpis", "--team", "Team Beta", "--format", "csv", "--since", "2026-10-01")
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -706,7 +701,11 @@ def test_kpis_team_filter_csv_and_errors(exported_store: Path) -> None:
     assert any(r[3].startswith("2026-10-01/") for r in rows if r[2] == "done_in_window")
     unknown = invoke("kpis", "--team", "Team Omega")
     assert unknown.exit_code == 2
-    assert unknown.stderr == "no team 'Team Omega' (teams: Team Alpha, Team Beta, Team Gamma)\n"
+    assert unknown.stderr.splitlines() == [
+        f"no governance policies in {cli_env / 'policies'}: no findings are computed "
+        '(see "Policies" in config/README.md)',
+        "no team 'Team Omega' (teams: Team Alpha, Team Beta, Team Gamma)",
+    ]
     assert invoke("kpis", "--since", "yesterday").exit_code == 2
     assert invoke("kpis", "--format", "xml").exit_code == 2
 

@@ -263,8 +263,9 @@ def test_debug_still_logs_the_retries_at_debug_level_without_secrets(
     assert result.exit_code == 0
     retries = [
         line
-        for line in map(json.loads, result.stderr.splitlines())
+        for line in map(json.loads, result.stderr.splitlines()[1:])
         if line["logger"] == "urllib3.connectionpool" and line["event"].startswith("Retrying (")
     ]
     assert [line["level"] for line in retries] == ["debug"]
+    assert result.stderr.startswith("no governance policies in ")  # not JSON: said first
     assert TRELLO_KEY not in result.stderr  # `invoke` checks the token

@@ -55,18 +55,35 @@ postgres_only = pytest.mark.parametrize(
 )
 
 
+NOTHING_SYNCED = "nothing synced yet: run `pmo-sync sync`\n"
+NEVER_RUN = "".join(
+    f"{line}\n"
+    for line in (
+        "pmo-sync status (times in UTC)",
+        "connector     schedule  last run  outcome    next run  to push ",
+        "───────────────────────────────────────────────────────────────",
+        "sandbox-jira  by hand   -         never run  -         off     ",
+    )
+)  # what `status` shows of the `cli_env` connector before any sync
+
+
 # -- fixtures and helpers ------------------------------------------------------------------------
 
 
 @pytest.fixture(autouse=True)
 def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """An empty cwd, a config dir (no connector) and a SQLite store URL of the test's own."""
+    """An empty cwd, a config dir and a SQLite store URL of the test's own.
+
+    The config dir holds one valid connector file (its tracker is never reached:
+    the store fails first), so commands get past "no connector files" to the store.
+    """
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     monkeypatch.chdir(cwd)  # also: no stray .env is read
     config_dir = tmp_path / "config"
     (config_dir / "connectors").mkdir(parents=True)
     monkeypatch.setenv("PMO_SYNC_CONFIG_DIR", str(config_dir))
+    write_sandbox_connector(config_dir, "http://127.0.0.1:9")
     monkeypatch.setenv("PMO_SYNC_DATABASE_URL", f"sqlite:///{tmp_path / 'store.sqlite3'}")
     monkeypatch.setenv("PMO_SYNC_LOG_LEVEL", "WARNING")  # stderr: the command's lines alone
     monkeypatch.setenv("PMO_SYNC_LOG_FORMAT", "json")
@@ -285,6 +302,7 @@ def test_serve_exits_3_with_the_line_as_a_real_process(tmp_path: Path) -> None:
         "PMO_SYNC_CONFIG_DIR": str(tmp_path / "config"),
         "PMO_SYNC_HTTP_PORT": "0",
         "PMO_SYNC_LOG_FORMAT": "json",
+        TOKEN_VARIABLE: TOKEN,  # the connector file of `cli_env` is valid: serve gets to the store
     }
     done = subprocess.run(
         [str(PMO_SYNC), "serve"], env=env, cwd=tmp_path, capture_output=True, text=True,
@@ -370,7 +388,7 @@ def test_a_read_command_on_a_missing_file_says_nothing_was_synced_there_and_crea
     use_store(monkeypatch, f"sqlite:///{path}")
     result = invoke(*args)
     assert result.exit_code == 0
-    assert result.stdout == ""
+    assert result.stdout == ("" if args != ["status"] else NEVER_RUN)
     assert result.stderr == (
         f"store {path} does not exist: nothing has been synced there yet; run `pmo-sync "
         "sync`, or check PMO_SYNC_DATABASE_URL\n"
@@ -423,7 +441,7 @@ def test_a_locked_sqlite_store_fails_writers_after_the_busy_timeout_and_readers_
             result = invoke(*args)
             assert (result.exit_code, result.stdout, result.stderr) == (3, "", line), args
         reading = invoke("findings", "--format", "json")  # WAL: readers pass a writer
-        assert (reading.exit_code, reading.stdout, reading.stderr) == (0, "[]\n", "")
+        assert (reading.exit_code, reading.stdout, reading.stderr) == (0, "", NOTHING_SYNCED)
         holder.execute("ROLLBACK")
     assert invoke("db", "upgrade").exit_code == 0  # once it is released
 
@@ -458,8 +476,8 @@ def test_a_command_that_writes_still_migrates_an_older_schema(
 ) -> None:
     engine = migrated(store_url, previous(head()))
     use_store(monkeypatch, store_url)
-    result = invoke("sync")  # no connector configured: it only migrates
-    assert (result.exit_code, result.stderr) == (0, "")
+    result = invoke("kpis")  # it migrates, then finds nothing synced
+    assert (result.exit_code, result.stderr) == (0, NOTHING_SYNCED)
     assert current_revision(engine) == head()
     engine.dispose()
 
@@ -493,7 +511,7 @@ def test_a_read_command_on_a_store_without_tables_says_nothing_was_synced_yet(
     use_store(monkeypatch, store_url)
     result = invoke(*args)
     assert result.exit_code == 0
-    assert result.stdout == ""
+    assert result.stdout == ("" if args != ["status"] else NEVER_RUN)
     assert result.stderr == (
         f"store {where(store_url)} has no tables: nothing has been synced yet; run "
         "`pmo-sync sync`\n"
@@ -587,7 +605,7 @@ def test_read_commands_work_for_a_postgresql_user_who_may_only_select(
         assert writing.exit_code == 3
         assert writing.stderr == (
             f"store {pg_where(reader).replace('postgres@', f'{role}@')}: permission denied "
-            "(permission denied for table sync_runs): grant the user of PMO_SYNC_DATABASE_URL "
+            "(permission denied for table service_cycles): grant the user of PMO_SYNC_DATABASE_URL "
             "the rights on pmo-sync's tables\n"
         )
     finally:

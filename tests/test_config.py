@@ -17,6 +17,7 @@ from pmo_sync.common.redaction import clear_secrets, redact_text
 from pmo_sync.config import ConfigLoad, load_connector_configs
 
 REPO_CONFIG = Path(__file__).resolve().parent.parent / "config"
+EXAMPLES = REPO_CONFIG / "examples"  # a config dir of its own: examples/connectors/*.yaml
 MODELS = {"jira": JiraConfig}
 REPO_MODELS = {"jira": JiraConfig, "azure_devops": AzureDevOpsConfig, "trello": TrelloConfig}
 TOKEN = "tok-4f9d2c81e7b3a6"  # distinctive, so any echo of it is found
@@ -83,7 +84,7 @@ def test_example_files_are_valid_when_the_tokens_are_set(
     monkeypatch.setenv("ADO_PAT", "ado-pat-5e1b")
     monkeypatch.setenv("TRELLO_API_KEY", "trello-key-0c1d")
     monkeypatch.setenv("TRELLO_TOKEN", "trello-token-7a2b")
-    result = load(REPO_CONFIG, REPO_MODELS)
+    result = load(EXAMPLES, REPO_MODELS)
     assert result.errors == []
     config, trello, ado = result.configs  # in file-name order
     assert isinstance(trello, TrelloConfig)
@@ -113,12 +114,12 @@ def test_example_file_fails_precisely_without_the_token(monkeypatch: pytest.Monk
     monkeypatch.setenv("ADO_PAT", "ado-pat-5e1b")
     monkeypatch.setenv("TRELLO_API_KEY", "trello-key-0c1d")
     monkeypatch.setenv("TRELLO_TOKEN", "trello-token-7a2b")
-    result = load(REPO_CONFIG, REPO_MODELS)
+    result = load(EXAMPLES, REPO_MODELS)
     # the other files still load
     assert [c.name for c in result.configs] == ["acme-trello", "contoso-ado"]
     assert result.errors == [
         ConfigError(
-            REPO_CONFIG / "connectors" / "acme-jira.yaml",
+            EXAMPLES / "connectors" / "acme-jira.yaml",
             "token",
             "environment variable JIRA_API_TOKEN is not set",
         )
@@ -126,13 +127,13 @@ def test_example_file_fails_precisely_without_the_token(monkeypatch: pytest.Monk
 
 
 def test_example_file_is_exactly_the_pinned_one() -> None:
-    text = (REPO_CONFIG / "connectors" / "acme-jira.yaml").read_text(encoding="utf-8")
+    text = (EXAMPLES / "connectors" / "acme-jira.yaml").read_text(encoding="utf-8")
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     assert "\n".join(lines) + "\n" == VALID
 
 
 def test_the_azure_devops_example_is_exactly_the_issues_file() -> None:
-    text = (REPO_CONFIG / "connectors" / "contoso-ado.yaml").read_text(encoding="utf-8")
+    text = (EXAMPLES / "connectors" / "contoso-ado.yaml").read_text(encoding="utf-8")
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     assert lines == [
         "name: contoso-ado",
@@ -156,6 +157,18 @@ def test_unset_environment_variable(config_dir: Path, monkeypatch: pytest.Monkey
     error = only_error(config_dir, VALID)
     assert str(error) == (
         f"{config_dir}/connectors/acme.yaml: token: environment variable JIRA_API_TOKEN is not set"
+    )
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_empty_environment_variable_is_named_as_empty_not_missing(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("JIRA_API_TOKEN", value)
+    error = only_error(config_dir, VALID)
+    assert str(error) == (
+        f"{config_dir}/connectors/acme.yaml: token: environment variable JIRA_API_TOKEN "
+        "is set but empty"
     )
 
 
@@ -438,11 +451,40 @@ def test_one_bad_file_does_not_stop_the_others(config_dir: Path) -> None:
     assert [c.name for c in result.configs] == ["acme-jira"]
     assert [e.file.name for e in result.errors] == ["a.yaml"]
     assert not result.ok
+    (skipped,) = result.invalid
+    assert (skipped.path.name, skipped.name, skipped.label) == ("a.yaml", None, "a.yaml")
+
+
+def test_an_invalid_file_keeps_the_name_and_kind_it_declares(config_dir: Path) -> None:
+    write(config_dir, "a.yaml", VALID)
+    duplicate = write(config_dir, "b.yaml", VALID)
+    typo = write(config_dir, "c.yaml", replace(VALID, "acme-jira", "other").replace("jql", "jqll"))
+    result = load(config_dir)
+    assert [(f.path, f.name, f.kind, len(f.errors)) for f in result.invalid] == [
+        (duplicate, "acme-jira", "jira", 1),
+        (typo, "other", "jira", 2),  # jqll unknown, jql missing
+    ]
+    assert result.invalid_named("other") is result.invalid[1]
+    assert result.invalid_named("acme-jira") is result.invalid[0]
+    assert result.invalid_named("nobody") is None
+
+
+def test_an_invalid_file_shows_no_name_that_is_not_a_name(config_dir: Path) -> None:
+    write(config_dir, "a.yaml", replace(VALID, "name: acme-jira", f"name: 'Bearer {TOKEN}'"))
+    (skipped,) = load(config_dir).invalid
+    assert (skipped.name, skipped.kind, skipped.label) == (None, "jira", "a.yaml")
+
+
+def test_the_repository_config_dir_runs_no_example_connector() -> None:
+    """The shipped examples sit in config/examples/: a user's own file in config/connectors/
+    never stands beside an example that lacks its token."""
+    result = load(REPO_CONFIG, REPO_MODELS)
+    assert (result.configs, result.invalid, result.no_files) == ([], [], True)
 
 
 def test_empty_connectors_dir(config_dir: Path) -> None:
     result = load(config_dir)
-    assert (result.configs, result.errors, result.ok) == ([], [], True)
+    assert (result.configs, result.errors, result.ok, result.no_files) == ([], [], True, True)
 
 
 def test_config_dir_without_connectors_dir(tmp_path: Path) -> None:

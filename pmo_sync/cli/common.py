@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from pmo_sync.config import load_connector_configs
+from pmo_sync.config import InvalidFile, load_connector_configs, no_connector_files_message
 from pmo_sync.logging import configure_logging
 from pmo_sync.settings import Settings, get_settings
 from pmo_sync.store.errors import StoreEmpty, StoreError, StoreOutdated, StoreUnavailable
@@ -179,13 +179,87 @@ def valid_configs(settings: Settings) -> list[ConnectorConfig]:
     return loaded.configs
 
 
-def configs_for(settings: Settings, connector: str | None) -> list[ConnectorConfig]:
-    """The valid configs, after checking that `--connector`, if given, names one of them."""
-    configs = valid_configs(settings)
-    if connector is not None and connector not in {c.name for c in configs}:
-        err.print(f"no connector named {connector!r}", markup=False)
+@dataclass(frozen=True, slots=True)
+class ConnectorSelection:
+    """The connectors a command runs, and the invalid files it skipped (already reported)."""
+
+    configs: list[ConnectorConfig]
+    skipped: list[InvalidFile]
+
+    def exit_code(self, failed: bool) -> int:
+        """1 when one that ran failed, else 5 when files were skipped, else 0."""
+        if failed:
+            return EXIT_CONNECTOR_FAILED
+        return EXIT_CONNECTORS_SKIPPED if self.skipped else 0
+
+    def report_skipped(self) -> None:
+        """The closing line of a run that skipped files: why its exit code is 5."""
+        if self.skipped:
+            files = ", ".join(str(f.path) for f in self.skipped)
+            err.print(
+                f"skipped {_files(len(self.skipped))} (invalid): {files}; "
+                "`pmo-sync connectors validate` lists every error",
+                highlight=False,
+                markup=False,
+            )
+
+
+def _files(count: int) -> str:
+    return f"{count} connector file" + ("" if count == 1 else "s")
+
+
+def print_invalid(invalid: InvalidFile) -> None:
+    """One line per error of an invalid connector file: `invalid <file>: <key>: <problem>`."""
+    for error in invalid.errors:
+        err.print(f"invalid {error}", highlight=False, markup=False)
+
+
+def configs_for(settings: Settings, connector: str | None) -> ConnectorSelection:
+    """What `sync`, `push` (and `serve`, through the service) run: every valid connector.
+
+    An invalid file is reported (one line per error) and skipped; the run goes on with
+    the others and its exit code says files were skipped. `--connector NAME` runs that
+    one alone: the other files' problems are mentioned, not fatal; NAME's own file being
+    invalid, or no file naming it, is exit 2. Nothing to run at all (no files, or every
+    file invalid, or no config directory) is exit 2 too.
+    """
+    loaded = load_connector_configs(settings.config_dir)
+    if loaded.directory is None:  # the config directory itself is missing
+        for error in loaded.errors:
+            err.print(f"error {error}", highlight=False, markup=False)
         raise typer.Exit(EXIT_INVALID_CONFIG)
-    return configs
+    if loaded.no_files:
+        err.print(no_connector_files_message(loaded.directory), highlight=False, markup=False)
+        raise typer.Exit(EXIT_INVALID_CONFIG)
+    if connector is not None:
+        chosen = [c for c in loaded.configs if c.name == connector]
+        if chosen:
+            if loaded.invalid:
+                files = ", ".join(str(f.path) for f in loaded.invalid)
+                err.print(
+                    f"not run: {_files(len(loaded.invalid))} invalid ({files}); "
+                    "`pmo-sync connectors validate` lists every error",
+                    highlight=False,
+                    markup=False,
+                )
+            return ConnectorSelection(chosen, [])
+        invalid = loaded.invalid_named(connector)
+        if invalid is not None:
+            print_invalid(invalid)
+            raise typer.Exit(EXIT_INVALID_CONFIG)
+        names = ", ".join(sorted({c.name for c in loaded.configs})) or "none valid"
+        err.print(f"no connector named {connector!r} (connectors: {names})", markup=False)
+        raise typer.Exit(EXIT_INVALID_CONFIG)
+    for invalid in loaded.invalid:
+        print_invalid(invalid)
+    if not loaded.configs:
+        err.print(
+            f"no valid connector file in {loaded.directory}: nothing ran",
+            highlight=False,
+            markup=False,
+        )
+        raise typer.Exit(EXIT_INVALID_CONFIG)
+    return ConnectorSelection(loaded.configs, loaded.invalid)
 
 
 def kpi_config(settings: Settings) -> KpiConfig:
@@ -196,12 +270,35 @@ def kpi_config(settings: Settings) -> KpiConfig:
     return config
 
 
-def policy_rules(settings: Settings) -> list[RuleConfig]:
+def policy_rules(settings: Settings, *, say_if_none: bool = True) -> list[RuleConfig]:
+    """The governance rules; with none at all, one line saying no findings are computed
+    (not for `push`, which writes what `sync` or `kpis` already said)."""
     from pmo_sync.governance.policy import load_policies
 
     rules, errors = load_policies(settings.config_dir)
     exit_on_config_errors(errors)
+    if not rules and say_if_none:
+        note_no_policies(settings)
     return rules
+
+
+def note_no_policies(settings: Settings) -> None:
+    """The line `sync`, `kpis` and `findings` print when no policy file holds a rule."""
+    from pmo_sync.governance.policy import POLICIES_DIR
+
+    err.print(
+        f"no governance policies in {settings.config_dir / POLICIES_DIR}: no findings are "
+        'computed (see "Policies" in config/README.md)',
+        highlight=False,
+        markup=False,
+    )
+
+
+def exit_if_nothing_synced(store: Store) -> None:
+    """A store no sync has written to says so (exit 0) instead of showing empty results."""
+    if not store.sources():
+        err.print("nothing synced yet: run `pmo-sync sync`", highlight=False, markup=False)
+        raise typer.Exit(0)
 
 
 def exit_on_config_errors(errors: Sequence[object]) -> None:

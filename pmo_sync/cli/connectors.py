@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from pmo_sync.cli.common import (
     EXIT_CONNECTOR_FAILED,
@@ -23,55 +22,99 @@ from pmo_sync.config import load_connector_configs
 
 
 @connectors_app.command("list")
-def connectors_list() -> None:
-    """The configured connectors, with their kind and schedule."""
-    from connectors.base import describe_schedule
+def connectors_list(
+    format: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
+) -> None:
+    """Every connector file: name, kind, where, schedule, and ok or why it is skipped.
 
+    Exit 0 when every file is valid, 5 when some are invalid (sync and serve skip them),
+    2 when none can run (no file, every file invalid, no config directory).
+    """
+    from pmo_sync.cli.common import EXIT_CONNECTORS_SKIPPED
+    from pmo_sync.cli.formats import check_format, narrow_table, write_csv, write_json
+    from pmo_sync.config import connector_file_rows, no_connector_files_message
+
+    check_format(format)
     settings = load_settings()
     loaded = load_connector_configs(settings.config_dir)
-    table = Table("name", "kind", "where", "schedule", "file")
-    for column in table.columns[2:]:
-        column.overflow = "fold"  # a path or URL is never cut short
-    for config in loaded.configs:
-        where = str(getattr(config, "url", None) or getattr(config, "organization_url", ""))
-        schedule = "-"
-        if config.schedule is not None:
-            schedule = describe_schedule(config.schedule)
-        table.add_row(
-            config.name,
-            config.kind,
-            escape(where),
-            schedule,
-            escape(str(loaded.files[config.name])),
-        )
-    out.print(table)
-    for error in loaded.errors:
-        err.print(f"[red]invalid[/red] {escape(str(error))}", highlight=False)
-    if loaded.errors:
+    if loaded.directory is None:
+        for error in loaded.errors:
+            err.print(f"error {error}", highlight=False, markup=False)
         raise typer.Exit(EXIT_INVALID_CONFIG)
+    if loaded.no_files:
+        err.print(no_connector_files_message(loaded.directory), highlight=False, markup=False)
+        raise typer.Exit(EXIT_INVALID_CONFIG)
+    rows = connector_file_rows(loaded)
+    if format == "json":
+        write_json([row.to_json() for row in rows])
+    elif format == "csv":
+        keys = ("file", "name", "kind", "where", "schedule", "state", "errors")
+        write_csv([row.to_json() for row in rows], keys)
+    else:
+        cells = [
+            [row.label, row.kind or "-", row.short_where, row.schedule, row.state_cell()]
+            for row in rows
+        ]
+        headers = ("connector", "kind", "where", "schedule", "state")
+        table = narrow_table(headers, cells, wrap=("state",), width=out.width)
+        out.print(f"connector files in {loaded.directory}", highlight=False, markup=False)
+        out.print(table)
+    if loaded.invalid:
+        err.print(
+            f"{len(loaded.invalid)} of {len(rows)} connector files invalid: sync and serve "
+            "skip them (`pmo-sync connectors validate` lists every error)",
+            highlight=False,
+            markup=False,
+        )
+        raise typer.Exit(EXIT_CONNECTORS_SKIPPED if loaded.configs else EXIT_INVALID_CONFIG)
 
 
 @connectors_app.command("validate")
 def connectors_validate() -> None:
-    """Validate connector files, kpis.yaml and policies; each error names file, field, problem."""
-    from pmo_sync.governance.policy import load_policies
-    from pmo_sync.kpi.config import load_kpi_config
+    """Validate connector files, kpis.yaml and policies; each error names file, field, problem.
+
+    Ends with what it checked: `checked 3 connector files, kpis.yaml and 2 policy files in
+    config: all valid` (a missing kpis.yaml or policies folder is named, not skipped silently).
+    """
+    from pmo_sync.common.configfiles import read_yaml_documents
+    from pmo_sync.config import no_connector_files_message
+    from pmo_sync.governance.policy import POLICIES_DIR, load_policies
+    from pmo_sync.kpi.config import KPI_FILE, load_kpi_config
 
     settings = load_settings()
-    loaded = load_connector_configs(settings.config_dir)
+    config_dir = settings.config_dir
+    loaded = load_connector_configs(config_dir)
     errors = [
         *loaded.errors,
-        *load_kpi_config(settings.config_dir)[1],
-        *load_policies(settings.config_dir)[1],
+        *load_kpi_config(config_dir)[1],
+        *load_policies(config_dir)[1],
     ]
     for error in errors:
         err.print(f"{error}", highlight=False, markup=False)
-    if errors:
-        err.print(f"{len(errors)} error(s) in {settings.config_dir}", highlight=False, markup=False)
+    if loaded.directory is None:
+        err.print(f"1 error in {config_dir}", highlight=False, markup=False)
         raise typer.Exit(EXIT_INVALID_CONFIG)
-    out.print(
-        f"{len(loaded.configs)} connector config(s) valid in {settings.config_dir}", markup=False
+    connector_files = len(loaded.configs) + len(loaded.invalid)
+    policy_files = sum(1 for _ in read_yaml_documents(config_dir / POLICIES_DIR))
+    kpis = KPI_FILE if (config_dir / KPI_FILE).exists() else f"{KPI_FILE} (none: the defaults)"
+    policies = (
+        f"{policy_files} policy file{'' if policy_files == 1 else 's'}"
+        if policy_files
+        else f"{POLICIES_DIR}/ (none: no findings)"
     )
+    checked = (
+        f"checked {connector_files} connector file{'' if connector_files == 1 else 's'}, "
+        f"{kpis} and {policies} in {config_dir}"
+    )
+    if errors:
+        count = f"{len(errors)} error{'' if len(errors) == 1 else 's'}"
+        err.print(f"{checked}: {count}", highlight=False, markup=False)
+        raise typer.Exit(EXIT_INVALID_CONFIG)
+    if loaded.no_files:
+        err.print(no_connector_files_message(loaded.directory), highlight=False, markup=False)
+        err.print(f"{checked}: nothing to run", highlight=False, markup=False)
+        raise typer.Exit(EXIT_INVALID_CONFIG)
+    out.print(f"{checked}: all valid", highlight=False, markup=False)
 
 
 @connectors_app.command("check")

@@ -8,7 +8,15 @@ from typing import Annotated
 
 import typer
 
-from pmo_sync.cli.common import app, err, load_settings, open_store_to_read, out
+from pmo_sync.cli.common import (
+    app,
+    err,
+    exit_if_nothing_synced,
+    load_settings,
+    note_no_policies,
+    open_store_to_read,
+    out,
+)
 from pmo_sync.cli.listing import check_connector, check_format, check_team
 
 
@@ -24,6 +32,7 @@ def findings(
 ) -> None:
     """Governance findings as of the last sync (or `kpis` run): open ones, worst first."""
     from pmo_sync.evaluation.teams import stored_team_names
+    from pmo_sync.governance.policy import load_policies
     from pmo_sync.governance.render import (
         print_findings,
         write_findings_csv,
@@ -33,13 +42,17 @@ def findings(
     from pmo_sync.store.teams import teams_by_source
 
     check_format(format, ("table", "json", "csv"))
-    store = open_store_to_read(load_settings())
+    settings = load_settings()
+    store = open_store_to_read(settings)
+    exit_if_nothing_synced(store)
     check_connector(connector, teams_by_source(store.engine))
     check_team(
         team,  # as the last refresh named the teams (`Team Alpha (acme-jira)` when shared)
         stored_team_names(store.engine),
         none="none yet: run `pmo-sync sync` or `pmo-sync kpis`",
     )
+    if not load_policies(settings.config_dir)[0]:
+        note_no_policies(settings)
     rows = list(read_findings(store.engine, team=team, source=connector, include_resolved=resolved))
     if format == "json":
         write_findings_json(rows, sys.stdout)
@@ -67,6 +80,7 @@ def export(
 
     check_format(format, ("jsonl", "csv"))
     store = open_store_to_read(load_settings())
+    exit_if_nothing_synced(store)
     teams = teams_by_source(store.engine)
     check_connector(connector, teams)
     check_team(team, set().union(*teams.values()))

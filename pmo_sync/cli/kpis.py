@@ -11,6 +11,7 @@ from pmo_sync.cli.common import (
     EXIT_INVALID_CONFIG,
     app,
     err,
+    exit_if_nothing_synced,
     kpi_config,
     load_settings,
     open_store,
@@ -65,6 +66,7 @@ def kpis(
     if refresh:
         config = kpi_config(settings)
         store = open_store(settings)
+        exit_if_nothing_synced(store)
         teams_of = teams_by_source(store.engine)
         check_connector(connector, teams_of)
         run = refresh_kpis(store.engine, config, rules=policy_rules(settings), since=start)
@@ -74,6 +76,7 @@ def kpis(
         header = kpi_header(run.run.now, run.saved.seen, config.day_counting)
     else:
         store = open_store_to_read(settings)
+        exit_if_nothing_synced(store)
         teams_of = teams_by_source(store.engine)
         check_connector(connector, teams_of)
         identities = resolve_teams(read_team_pairs(store.engine), kpi_config(settings))

@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from pmo_sync.cli.common import (
-    EXIT_CONNECTOR_FAILED,
     app,
     configs_for,
     err,
@@ -30,24 +29,31 @@ def push(
     """Write KPI fields and the one bot comment per item into each tracker (write-back)."""
     from pmo_sync.evaluation.refresh import refresh_kpis
     from pmo_sync.report import stepping
+    from pmo_sync.store.cycles import manual_run
     from pmo_sync.writeback.service import push_connector
 
     settings = load_settings()
-    configs = configs_for(settings, connector)
+    selection = configs_for(settings, connector)
+    kpis, rules = kpi_config(settings), policy_rules(settings, say_if_none=False)
     store = open_store(settings)
-    refresh = refresh_kpis(store.engine, kpi_config(settings), rules=policy_rules(settings))
+    refresh = refresh_kpis(store.engine, kpis, rules=rules)
     print_team_notices(refresh)
     failed = False
-    for config in stepping(err, "push", configs, lambda c: c.name, enabled=err.is_interactive):
-        if connector is not None and config.name != connector:
-            continue
+    for config in stepping(
+        err, "push", selection.configs, lambda c: c.name, enabled=err.is_interactive
+    ):
         writeback = getattr(config, "writeback", None)
         if writeback is None or not writeback.enabled:
             out.print(f"{config.name}: write-back not enabled", highlight=False, markup=False)
             continue
-        summary = push_connector(
-            config, store.engine, refresh.run, refresh.findings, dry_run=dry_run
-        )
+        with manual_run(store.engine, config.name, "push", enabled=not dry_run) as run:
+            summary = push_connector(
+                config, store.engine, refresh.run, refresh.findings, dry_run=dry_run
+            )
+            run.ok, run.errors = summary.ok, list(summary.errors)
+            run.api_calls, run.pushed, run.push_failed = (
+                summary.api_calls, summary.done, summary.failed
+            )  # fmt: skip
         for line in summary.lines:
             out.print(line, highlight=False, markup=False)
         verb = "would make" if dry_run else "made"
@@ -73,5 +79,5 @@ def push(
         for error in summary.errors:
             err.print(f"{config.name}: {error}", highlight=False, markup=False)
         failed = failed or not summary.ok
-    if failed:
-        raise typer.Exit(EXIT_CONNECTOR_FAILED)
+    selection.report_skipped()
+    raise typer.Exit(selection.exit_code(failed))

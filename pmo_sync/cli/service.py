@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from pmo_sync.cli.common import (
     EXIT_INVALID_CONFIG,
     app,
+    configs_for,
     err,
     exit_on_config_errors,
+    kpi_config,
     load_settings,
     open_store_to_read,
     out,
+    policy_rules,
 )
+from pmo_sync.store.errors import StoreEmpty
 
 # -- the service ---------------------------------------------------------------------------
+
+if TYPE_CHECKING:
+    from pmo_sync.store.repository import Store
 
 
 @app.command("serve")
@@ -37,6 +40,11 @@ def serve(
     from pmo_sync.service.process import run_service
 
     settings = load_settings()
+    # What sync would say, before the store is opened: invalid files are named and skipped
+    # (the service reports them in /readyz and `status`); no file, or none valid, is exit 2.
+    configs_for(settings, None)
+    kpi_config(settings)
+    policy_rules(settings)
     raise typer.Exit(
         run_service(
             settings,
@@ -68,33 +76,60 @@ def healthcheck() -> None:
 
 @app.command("status")
 def status(
-    format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    format: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
+    connector: Annotated[str | None, typer.Option(help="only this connector")] = None,
 ) -> None:
-    """Per connector: the last cycle and its outcome, the next run, the pending pushes."""
+    """Per connector: the last run (serve's cycle, or sync/push by hand), its outcome, the
+    next run, the pending pushes; an invalid connector file is a row `invalid`."""
+    from pmo_sync.cli.formats import check_format, narrow_table, write_csv, write_json
     from pmo_sync.service.cycle import load_service_config
-    from pmo_sync.service.status import connector_statuses, status_rows
+    from pmo_sync.service.status import (
+        STATUS_HEADERS,
+        STATUS_KEYS,
+        connector_statuses,
+        status_rows,
+    )
 
-    if format not in ("table", "json"):
-        err.print(f"--format must be table or json, not {format!r}", markup=False)
-        raise typer.Exit(EXIT_INVALID_CONFIG)
+    check_format(format)
     settings = load_settings()
     service, errors = load_service_config(settings.config_dir)
     exit_on_config_errors(errors)
     assert service is not None
-    store = open_store_to_read(settings)
+    try:
+        store = open_store_to_read(settings)
+        nothing_synced = None if store.sources() else "nothing synced yet: run `pmo-sync sync`"
+    except StoreEmpty as empty:  # no store yet: every configured connector has never run
+        store, nothing_synced = _empty_store(), empty.message
     now = datetime.now(UTC)
     statuses = connector_statuses(store.engine, service, now=now)
+    if connector is not None:
+        statuses = [s for s in statuses if s.connector == connector]
+        if not statuses:
+            known = {*service.connectors, *(f.label for f in service.invalid)}
+            names = ", ".join(sorted(known))
+            err.print(f"no connector named {connector!r} (connectors: {names})", markup=False)
+            raise typer.Exit(EXIT_INVALID_CONFIG)
     if format == "json":
-        json.dump([s.to_json() for s in statuses], sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        return
-    table = Table(
-        "connector", "schedule", "last run (UTC)", "outcome", "took", "last success",
-        "next run", "pending pushes", title="pmo-sync status",
-    )  # fmt: skip
-    for row in status_rows(statuses, now):
-        table.add_row(*(escape(cell) for cell in row))
-    out.print(table)
-    for s in statuses:
-        if s.last_error:
-            out.print(f"{s.connector}: {s.last_error}", highlight=False, markup=False)
+        write_json([s.to_json() for s in statuses])
+    elif format == "csv":
+        write_csv([s.to_json() for s in statuses], STATUS_KEYS)
+    else:
+        rows = status_rows(statuses, now)
+        out.print("pmo-sync status (times in UTC)", highlight=False, markup=False)
+        wrap = ("schedule", "last run")
+        out.print(narrow_table(STATUS_HEADERS, rows, wrap=wrap, width=out.width))
+        for s in statuses:
+            if s.last_error:
+                out.print(f"{s.connector}: {s.last_error}", highlight=False, markup=False)
+    if nothing_synced is not None:
+        err.print(nothing_synced, highlight=False, markup=False)
+
+
+def _empty_store() -> Store:
+    """An in-memory store of the current schema: what `status` reads before any sync."""
+    from pmo_sync.store.engine import make_engine, upgrade
+    from pmo_sync.store.repository import Store
+
+    engine = make_engine("sqlite://")
+    upgrade(engine)
+    return Store(engine)

@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from pmo_sync.cli.common import (
-    EXIT_CONNECTOR_FAILED,
     app,
     configs_for,
     err,
@@ -34,16 +33,15 @@ def sync(
     from pmo_sync.sync import sync_all
 
     settings = load_settings()
-    configs = configs_for(settings, connector)
+    selection = configs_for(settings, connector)
+    kpis, rules = kpi_config(settings), policy_rules(settings)  # checked before any sync
     store = open_store(settings)
     with sync_progress(err, enabled=err.is_interactive) as progress:
-        summaries = sync_all(configs, store, only=connector, full=full, progress=progress)
+        summaries = sync_all(selection.configs, store, full=full, progress=progress)
     print_sync_summaries(out, summaries)
     if any(s.ok for s in summaries):
         from pmo_sync.evaluation.refresh import refresh_kpis
 
-        print_refresh(
-            refresh_kpis(store.engine, kpi_config(settings), rules=policy_rules(settings))
-        )
-    if any(not s.ok for s in summaries):
-        raise typer.Exit(EXIT_CONNECTOR_FAILED)
+        print_refresh(refresh_kpis(store.engine, kpis, rules=rules))
+    selection.report_skipped()
+    raise typer.Exit(selection.exit_code(failed=any(not s.ok for s in summaries)))

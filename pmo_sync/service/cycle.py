@@ -29,8 +29,8 @@ import structlog
 
 from connectors.base import ConnectorConfig
 from connectors.registry import connector_for_kind
-from pmo_sync.common.configfiles import ConfigError
-from pmo_sync.config import load_connector_configs
+from pmo_sync.common.configfiles import DIRECTORY_FIELD, ConfigError
+from pmo_sync.config import EXAMPLES_DIR, InvalidFile, load_connector_configs
 from pmo_sync.evaluation.refresh import refresh_kpis
 from pmo_sync.governance.policy import RuleConfig, load_policies
 from pmo_sync.kpi.compute import KpiRun, kpi_values
@@ -53,24 +53,40 @@ def _process_kpi_lock() -> AbstractContextManager[object]:
 class ServiceConfig:
     """Everything a cycle reads from the config directory, loaded and checked as one.
 
-    A reload builds a new one and swaps it in only when it has no error, so a bad
-    file never replaces a working config.
+    An invalid connector file does not stop the others: it is left out of
+    `connectors` and listed in `invalid` (for `/readyz` and `status`). What every
+    connector shares (kpis.yaml, the policies) must be valid, or there is no config:
+    a reload then keeps the running one, so a bad file never replaces a working config.
     """
 
     connectors: Mapping[str, ConnectorConfig]
     kpi: KpiConfig
     rules: Sequence[RuleConfig]
+    invalid: Sequence[InvalidFile] = ()
+    """The connector files skipped, each with its errors: never run, always reported."""
 
 
 def load_service_config(config_dir: Path) -> tuple[ServiceConfig | None, list[ConfigError]]:
-    """The service config, or None and every error (`file: field: message`)."""
+    """The service config, or None and the errors that leave nothing to run.
+
+    Those are: the config directory missing, no valid connector file (each invalid
+    file's errors, or "no connector files"), an error in kpis.yaml or a policy file.
+    """
     loaded = load_connector_configs(config_dir)
     kpi, kpi_errors = load_kpi_config(config_dir)
     rules, rule_errors = load_policies(config_dir)
-    errors = [*loaded.errors, *kpi_errors, *rule_errors]
+    errors = [*kpi_errors, *rule_errors]
+    if loaded.directory is None:
+        errors = [*loaded.errors, *errors]
+    elif loaded.no_files:
+        message = f"no connector files: copy one from {EXAMPLES_DIR} (see config/README.md)"
+        errors = [ConfigError(loaded.directory, DIRECTORY_FIELD, message), *errors]
+    elif not loaded.configs:
+        errors = [*loaded.errors, *errors]
     if errors:
         return None, errors
-    return ServiceConfig({c.name: c for c in loaded.configs}, kpi, list(rules)), []
+    connectors = {c.name: c for c in loaded.configs}
+    return ServiceConfig(connectors, kpi, list(rules), tuple(loaded.invalid)), []
 
 
 @dataclass(slots=True)

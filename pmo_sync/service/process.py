@@ -1,8 +1,9 @@
 """`pmo-sync serve` as a process: store, replica guard, service, HTTP endpoints, signals.
 
-SIGHUP reloads the config directory (a bad file is rejected, the old config keeps
-running); SIGTERM or SIGINT stops gracefully (running syncs stop between records,
-cycles return, the process exits 0); a second SIGTERM or SIGINT exits at once.
+SIGHUP reloads the config directory (an invalid connector file is skipped, or keeps
+its previous config running; a bad kpis.yaml or policy file keeps the old config);
+SIGTERM or SIGINT stops gracefully (running syncs stop between records, cycles
+return, the process exits 0); a second SIGTERM or SIGINT exits at once.
 """
 
 from __future__ import annotations
@@ -65,8 +66,10 @@ def _serve(settings: Settings, engine: Engine, host: str, port: int) -> int:
         metrics=service.metrics.render,
     )
     server.start()
+    invalid = len(service.config.invalid) if service.config else 0
+    skipped = f", {invalid} invalid connector file(s) skipped" if invalid else ""
     print(
-        f"pmo-sync serve: {len(service.states)} scheduled connector(s); "
+        f"pmo-sync serve: {len(service.states)} scheduled connector(s){skipped}; "
         f"http://{server.address[0]}:{server.address[1]}/readyz",
         flush=True,
     )

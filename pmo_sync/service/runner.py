@@ -9,9 +9,15 @@
 - **Back-off**: a failed cycle (tracker down, wrong token) makes the connector
   skip its runs for `interval * 2^(failures-1)` (capped at an hour) and report
   itself unready; the other connectors keep their own schedule.
+- **Invalid files** (at start and on reload): a connector file that does not
+  validate is skipped and reported (the log, `/readyz`'s `invalid`, `status`);
+  the valid connectors run. On reload, a connector whose file turned invalid keeps
+  running its previous config (reported as invalid until the file is fixed): a
+  typo must not stop a connector that worked.
 - **Reload** (`reload()`, on SIGHUP): the whole config directory is read again;
-  with any error the old config keeps running and the errors are logged; else
-  jobs are added, removed or rescheduled to match.
+  an error in what every connector shares (kpis.yaml, a policy file), or no valid
+  connector at all, keeps the old config running and logs the errors; else jobs
+  are added, removed or rescheduled to match.
 - **Stop** (`stop()`, on SIGTERM): no new cycle starts; a running sync stops
   between records (`SyncCancelled`: committed batches stay, its bookmark does
   not move), and the scheduler waits for the cycles to return.
@@ -26,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -121,6 +127,8 @@ class Service:
         self._locks = locks_for(engine)
         self._kpi_lock = threading.Lock()
         self._config: ServiceConfig | None = None
+        self._kept: set[str] = set()
+        """Connectors whose file turned invalid on a reload: still running the previous one."""
         # "skipped: maximum number of running instances reached" is the design working (a
         # cycle outlasting its interval; coalesced), not a warning: our cycle logs tell it.
         logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
@@ -141,23 +149,59 @@ class Service:
         config, errors = load_service_config(self.config_dir)
         if config is None:
             return errors
+        for invalid in config.invalid:
+            for error in invalid.errors:
+                log.error("connector_file_skipped", connector=invalid.name, error=str(error))
         self._config = config
         self._scheduler.start()
         self._sync_jobs(config, first=True)
-        log.info("service_started", replica=self.replica, connectors=sorted(self.states))
+        log.info(
+            "service_started",
+            replica=self.replica,
+            connectors=sorted(self.states),
+            invalid_files=[str(f.path) for f in config.invalid],
+        )
         return []
 
     def reload(self) -> list[ConfigError]:
-        """Read the config directory again; keep the running config if it has any error."""
+        """Read the config directory again; keep the running config if it has any error.
+
+        Invalid connector files are skipped as at start; a connector that was running
+        and whose file turned invalid keeps its previous config (see the module doc).
+        """
         config, errors = load_service_config(self.config_dir)
         if config is None:
             for error in errors:
                 log.error("reload_rejected", error=str(error))
             return errors
+        config = self._keep_running(config)
         self._config = config
         self._sync_jobs(config, first=False)
-        log.info("config_reloaded", connectors=sorted(self.states))
+        log.info(
+            "config_reloaded",
+            connectors=sorted(self.states),
+            invalid_files=[str(f.path) for f in config.invalid],
+        )
         return []
+
+    def _keep_running(self, config: ServiceConfig) -> ServiceConfig:
+        """`config`, plus the previous config of each running connector whose file is invalid."""
+        previous = self._config.connectors if self._config else {}
+        connectors = dict(config.connectors)
+        self._kept = set()
+        for invalid in config.invalid:
+            name = invalid.name
+            kept = name is not None and name in previous and name not in connectors
+            for error in invalid.errors:
+                if kept:
+                    log.error("reload_rejected", connector=name, error=str(error),
+                              kept="the previous config keeps running")  # fmt: skip
+                else:
+                    log.error("connector_file_skipped", connector=name, error=str(error))
+            if kept and name is not None:
+                connectors[name] = previous[name]
+                self._kept.add(name)
+        return replace(config, connectors=connectors)
 
     def stop(self, wait: bool = True) -> None:
         """No new cycle; running syncs stop between records; wait for them to return."""
@@ -297,11 +341,32 @@ class Service:
 
         With `connector`, only that one counts (and is shown): one tracker down need not
         fail a probe that asks about another. An unknown name raises KeyError.
+
+        Invalid connector files are listed under `invalid` (file, connector, errors,
+        and whether a previous config of it still runs) but leave the service ready:
+        it is ready for what it can run. A probe asking about a skipped file's
+        connector (`connector=NAME`, not running) gets not-ready.
         """
-        if connector is not None and connector not in self.states:
+        invalid = list(self._config.invalid) if self._config else []
+        skipped = {f.name for f in invalid if f.name and f.name not in self.states}
+        if connector is not None and connector not in self.states and connector not in skipped:
             raise KeyError(connector)
-        body: dict[str, Any] = {"replica": self.replica, "store": "ok", "connectors": {}}
-        ok = True
+        body: dict[str, Any] = {
+            "replica": self.replica,
+            "store": "ok",
+            "connectors": {},
+            "invalid": [
+                {
+                    "file": str(f.path),
+                    "connector": f.name,
+                    "errors": [str(e) for e in f.errors],
+                    "running_previous_config": f.name in self._kept,
+                }
+                for f in invalid
+                if connector is None or f.name == connector
+            ],
+        }
+        ok = connector not in skipped
         try:
             with self.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))

@@ -1,10 +1,13 @@
-"""`pmo-sync status`: per connector the last cycle, its outcome, the next run, pending pushes.
+"""`pmo-sync status`: per connector the last run, its outcome, the next run, pending pushes.
 
-Read from the store (any replica's cycles) and the config; nothing is written.
-The next run is worked out as the service would: the schedule after the last
-cycle's start, pushed back by the back-off of the failures in a row. Pending
-pushes are planned exactly as `push` would (KPIs and findings evaluated from
-the store, compared with the ledger), without saving either.
+Read from the store and the config; nothing is written. The last run is the
+latest of any replica's service cycles and the `sync` and `push` runs by hand
+(`run_kind`). The next run is worked out as the service would: the schedule
+after the last *cycle's* start (a run by hand does not move the schedule),
+pushed back by the back-off of the cycles failed in a row. Pending pushes are
+planned exactly as `push` would (KPIs and findings evaluated from the store,
+compared with the ledger), without saving either. An invalid connector file is
+a row of its own, outcome `invalid`, with its first error.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ from sqlalchemy import Engine
 
 from pmo_sync.service.cycle import ServiceConfig
 from pmo_sync.service.runner import backoff_delay, trigger_for
-from pmo_sync.store.cycles import CycleRecord, iter_cycles, latest_cycles
+from pmo_sync.store.cycles import CYCLE, MANUAL_KINDS, CycleRecord, iter_cycles, latest_cycles
 from pmo_sync.store.ledger import load_ledger
 from pmo_sync.writeback.plan import desired_state, plan
 
-__all__ = ["ConnectorStatus", "connector_statuses"]
+__all__ = ["STATUS_KEYS", "ConnectorStatus", "connector_statuses", "status_rows"]
+
+EVERY_RUN = (CYCLE, *MANUAL_KINDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +35,8 @@ class ConnectorStatus:
     connector: str
     schedule: str
     last_run: datetime | None
-    outcome: str  # success | failed at <stage> | running | interrupted | never run
+    last_run_kind: str | None  # cycle (serve) | sync | push (by hand)
+    outcome: str  # success | failed at <stage> | running or interrupted | never run | invalid
     duration_seconds: float | None
     replica: str | None
     last_success: datetime | None
@@ -44,6 +50,10 @@ class ConnectorStatus:
         for key in ("last_run", "last_success", "next_run"):
             data[key] = data[key].isoformat() if data[key] else None
         return data
+
+
+STATUS_KEYS = tuple(ConnectorStatus.__dataclass_fields__)
+"""The keys of `--format json` and the columns of `--format csv`, in order."""
 
 
 def _outcome(cycle: CycleRecord) -> str:
@@ -68,7 +78,8 @@ def connector_statuses(
     from pmo_sync.evaluation.refresh import evaluate_store
 
     now = now or datetime.now(UTC)
-    latest = latest_cycles(engine)
+    latest = latest_cycles(engine, kinds=EVERY_RUN)
+    scheduled = latest_cycles(engine)
     pushing = [c for c in service.connectors.values() if getattr(c, "writeback", None)]
     pushing = [c for c in pushing if c.writeback.enabled]  # type: ignore[attr-defined]
     pending: dict[str, int] = {}
@@ -85,21 +96,23 @@ def connector_statuses(
     result: list[ConnectorStatus] = []
     for name, config in sorted(service.connectors.items()):
         last, good = latest.get(name, (None, None))
-        failures = _failures_in_a_row(engine, name) if last else 0
+        last_cycle = scheduled[name][0] if name in scheduled else None
+        failures = _failures_in_a_row(engine, name) if last_cycle else 0
         next_run = None
         if config.schedule is not None:
             trigger = trigger_for(config.schedule)
-            previous = last.started_at if last else None
+            previous = last_cycle.started_at if last_cycle else None
             next_run = trigger.get_next_fire_time(previous, now) if previous else now
-            if failures and last is not None and last.finished_at is not None:
+            if failures and last_cycle is not None and last_cycle.finished_at is not None:
                 next_run = max(
-                    next_run, last.finished_at + backoff_delay(config.schedule, failures)
+                    next_run, last_cycle.finished_at + backoff_delay(config.schedule, failures)
                 )
         result.append(
             ConnectorStatus(
                 connector=name,
                 schedule=describe_schedule(config.schedule) if config.schedule else "by hand",
                 last_run=last.started_at if last else None,
+                last_run_kind=last.run_kind if last else None,
                 outcome=_outcome(last) if last else "never run",
                 duration_seconds=round((last.finished_at - last.started_at).total_seconds(), 1)
                 if last and last.finished_at
@@ -112,17 +125,46 @@ def connector_statuses(
                 last_error=last.errors[0] if last and last.errors else None,
             )
         )
+    for invalid in service.invalid:
+        # a file reusing a valid connector's name is named by its file, not that name
+        duplicate = invalid.name in service.connectors
+        last, good = (None, None) if duplicate else latest.get(invalid.name or "", (None, None))
+        result.append(
+            ConnectorStatus(
+                connector=invalid.path.name if duplicate else invalid.label,
+                schedule="-",
+                last_run=last.started_at if last else None,
+                last_run_kind=last.run_kind if last else None,
+                outcome="invalid",
+                duration_seconds=None,
+                replica=last.replica if last else None,
+                last_success=good.finished_at if good else None,
+                failures_in_a_row=0,
+                next_run=None,
+                pending_pushes=None,
+                last_error=str(invalid.errors[0]),
+            )
+        )
     return result
 
 
+STATUS_HEADERS = ("connector", "schedule", "last run", "outcome", "next run", "to push")
+
+
 def status_rows(statuses: Sequence[ConnectorStatus], now: datetime) -> list[list[str]]:
-    """The table `pmo-sync status` prints."""
+    """The table `pmo-sync status` prints (`STATUS_HEADERS`), compact for 80 columns.
+
+    Times are UTC `MM-DD HH:MM`; a run by hand is named after its time (`sync (manual)`).
+    """
 
     def when(value: datetime | None) -> str:
-        return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+        return value.strftime("%m-%d %H:%M") if value else "-"
 
     rows = []
     for s in statuses:
+        last_run = when(s.last_run)
+        if s.last_run is not None and s.last_run_kind in MANUAL_KINDS:
+            last_run += f" {s.last_run_kind} (manual)"
         next_run = when(s.next_run)
         if s.next_run is not None and s.next_run <= now:
             next_run = "due now"
@@ -130,10 +172,8 @@ def status_rows(statuses: Sequence[ConnectorStatus], now: datetime) -> list[list
             [
                 s.connector,
                 s.schedule,
-                when(s.last_run),
+                last_run,
                 s.outcome,
-                f"{s.duration_seconds:g} s" if s.duration_seconds is not None else "-",
-                when(s.last_success),
                 next_run,
                 "off" if s.pending_pushes is None else str(s.pending_pushes),
             ]

@@ -1,14 +1,21 @@
-"""The service's cycle log: one row per cycle, written at its start and at its end.
+"""The run log: one row per service cycle or manual run, written at its start and its end.
 
 A row is inserted when a cycle starts (so a replica that dies mid-cycle leaves a
 row with no end, which `status` shows as interrupted) and completed when it ends.
+`pmo-sync sync` and `push` run by hand write their rows here too (`run_kind`
+`sync` or `push`, through `manual_run`), so `status` shows every run, not only
+the service's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
+import os
+import socket
+import uuid
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine, Table, func, insert, select, update
 
@@ -16,7 +23,21 @@ from pmo_sync.store.bulk import inserted_id
 from pmo_sync.store.engine import write_transaction
 from pmo_sync.store.models import ServiceCycleRow
 
-__all__ = ["CycleRecord", "finish_cycle", "iter_cycles", "latest_cycles", "start_cycle"]
+__all__ = [
+    "CYCLE",
+    "MANUAL_KINDS",
+    "CycleRecord",
+    "ManualRun",
+    "finish_cycle",
+    "iter_cycles",
+    "latest_cycles",
+    "manual_run",
+    "start_cycle",
+]
+
+CYCLE = "cycle"
+"""The `run_kind` of a `pmo-sync serve` cycle; `sync` and `push` are runs by hand."""
+MANUAL_KINDS = ("sync", "push")
 
 _cycles: Table = ServiceCycleRow.__table__  # type: ignore[assignment]
 
@@ -35,10 +56,17 @@ class CycleRecord:
     pushed: int
     push_failed: int
     errors: tuple[str, ...]
+    run_kind: str = CYCLE
 
 
 def start_cycle(
-    engine: Engine, connector: str, run_id: str, replica: str, started_at: datetime
+    engine: Engine,
+    connector: str,
+    run_id: str,
+    replica: str,
+    started_at: datetime,
+    *,
+    run_kind: str = CYCLE,
 ) -> int:
     with write_transaction(engine) as conn:
         result = conn.execute(
@@ -47,7 +75,8 @@ def start_cycle(
                 run_id=run_id,
                 replica=replica,
                 started_at=started_at,
-                stage="sync",
+                run_kind=run_kind,
+                stage="sync" if run_kind == CYCLE else run_kind,
                 items_seen=0,
                 api_calls=0,
                 pushed=0,
@@ -102,12 +131,17 @@ def _record(row: object) -> CycleRecord:
         pushed=row.pushed,  # type: ignore[attr-defined]
         push_failed=row.push_failed,  # type: ignore[attr-defined]
         errors=tuple(row.errors or ()),  # type: ignore[attr-defined]
+        run_kind=row.run_kind,  # type: ignore[attr-defined]
     )
 
 
-def iter_cycles(engine: Engine, connector: str | None = None) -> Iterator[CycleRecord]:
-    """Every recorded cycle (of one connector), oldest first."""
+def iter_cycles(
+    engine: Engine, connector: str | None = None, *, kinds: Collection[str] = (CYCLE,)
+) -> Iterator[CycleRecord]:
+    """Every recorded run of `kinds` (of one connector), oldest first: the service's cycles
+    unless asked for the manual runs too."""
     query = select(_cycles).order_by(_cycles.c.started_at, _cycles.c.id)
+    query = query.where(_cycles.c.run_kind.in_(list(kinds)))
     if connector is not None:
         query = query.where(_cycles.c.connector == connector)
     with engine.connect() as conn:
@@ -116,18 +150,22 @@ def iter_cycles(engine: Engine, connector: str | None = None) -> Iterator[CycleR
         yield _record(row)
 
 
-def latest_cycles(engine: Engine) -> dict[str, tuple[CycleRecord, CycleRecord | None]]:
-    """Per connector: its latest cycle, and its latest successful one (None if never)."""
+def latest_cycles(
+    engine: Engine, *, kinds: Collection[str] = (CYCLE,)
+) -> dict[str, tuple[CycleRecord, CycleRecord | None]]:
+    """Per connector: its latest run of `kinds`, and its latest successful one (None if never)."""
     result: dict[str, tuple[CycleRecord, CycleRecord | None]] = {}
+    of_kind = _cycles.c.run_kind.in_(list(kinds))
     with engine.connect() as conn:
         newest = (
             select(_cycles.c.connector, func.max(_cycles.c.id).label("id"))
+            .where(of_kind)
             .group_by(_cycles.c.connector)
             .subquery()
         )
         best = (
             select(_cycles.c.connector, func.max(_cycles.c.id).label("id"))
-            .where(_cycles.c.ok.is_(True))
+            .where(_cycles.c.ok.is_(True), of_kind)
             .group_by(_cycles.c.connector)
             .subquery()
         )
@@ -142,3 +180,50 @@ def latest_cycles(engine: Engine) -> dict[str, tuple[CycleRecord, CycleRecord | 
     for name, record in latest.items():
         result[name] = (record, good.get(name))
     return result
+
+
+@dataclass(slots=True)
+class ManualRun:
+    """How a run by hand went: filled in by the command, written when the run ends."""
+
+    ok: bool = False
+    items_seen: int = 0
+    api_calls: int = 0
+    pushed: int = 0
+    push_failed: int = 0
+    errors: list[str] = field(default_factory=lambda: ["interrupted before the run finished"])
+
+
+@contextmanager
+def manual_run(
+    engine: Engine, connector: str, run_kind: str, *, enabled: bool = True
+) -> Iterator[ManualRun]:
+    """Record one connector's `sync` or `push` run by hand as a row of the run log.
+
+    The row is written at the start and completed at the end with what the command put
+    in the `ManualRun`; a run that raises (Ctrl-C) is recorded as failed with "interrupted".
+    `enabled=False` (a dry run) records nothing.
+    """
+    run = ManualRun()
+    if not enabled:
+        yield run
+        return
+    started = datetime.now(UTC)
+    run_id = f"{connector}-{run_kind}-{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    replica = f"{socket.gethostname()}:{os.getpid()}"
+    row = start_cycle(engine, connector, run_id, replica, started, run_kind=run_kind)
+    try:
+        yield run
+    finally:
+        finish_cycle(
+            engine,
+            row,
+            finished_at=datetime.now(UTC),
+            stage=run_kind if not run.ok else "done",
+            ok=run.ok,
+            items_seen=run.items_seen,
+            api_calls=run.api_calls,
+            pushed=run.pushed,
+            push_failed=run.push_failed,
+            errors=run.errors,
+        )

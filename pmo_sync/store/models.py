@@ -272,7 +272,8 @@ class SyncRunRow(Base):
 
 
 class ServiceCycleRow(Base):
-    """One cycle of `pmo-sync serve` for one connector (sync → KPIs → push), by any replica.
+    """One cycle of `pmo-sync serve` for one connector (sync → KPIs → push), by any replica,
+    or one connector's `pmo-sync sync` or `push` run by hand (`run_kind`).
 
     What `pmo-sync status` and `/readyz` read, and what shows two replicas never ran one
     connector's cycles at the same time.
@@ -294,6 +295,8 @@ class ServiceCycleRow(Base):
     pushed: Mapped[int] = mapped_column(Integer, default=0)
     push_failed: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    run_kind: Mapped[str] = mapped_column(String(10), default="cycle", server_default="cycle")
+    """`cycle` (serve), `sync` or `push` (by hand)."""
 
 
 class KpiValueRow(Base):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ from pmo_sync.cli import app
 from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.service.runner import Service
 from pmo_sync.settings import get_settings
-from pmo_sync.store.cycles import iter_cycles
+from pmo_sync.store.cycles import CycleRecord, iter_cycles
 
 from .serve_helpers import (
     TOKEN_VARIABLE,
@@ -31,6 +31,10 @@ def jira() -> Iterator[JiraSandbox]:
     with JiraSandbox(issues_per_project=10) as sandbox:
         provision_kpi_fields(sandbox)
         yield sandbox
+
+
+def scheduled_next(cycle: CycleRecord) -> datetime:
+    return cycle.started_at + timedelta(hours=1)
 
 
 def _status(*args: str) -> str:
@@ -75,6 +79,7 @@ def test_status_shows_each_connectors_last_cycle_next_run_and_pending_pushes(
     assert scheduled["connector"] == "scheduled"
     assert scheduled["schedule"] == "every 3600 s"
     assert scheduled["outcome"] == "success"
+    assert scheduled["last_run_kind"] == "cycle"
     assert scheduled["failures_in_a_row"] == 0
     assert scheduled["replica"] == service.replica
     assert scheduled["last_run"] == cycle.started_at.isoformat()
@@ -87,6 +92,7 @@ def test_status_shows_each_connectors_last_cycle_next_run_and_pending_pushes(
         "connector": "manual",
         "schedule": "by hand",
         "last_run": None,
+        "last_run_kind": None,
         "outcome": "never run",
         "duration_seconds": None,
         "replica": None,
@@ -97,9 +103,13 @@ def test_status_shows_each_connectors_last_cycle_next_run_and_pending_pushes(
         "last_error": None,
     }
 
-    table = _status()
-    assert "pmo-sync status" in table
-    row = next(line for line in table.splitlines() if "scheduled" in line)
-    assert "every 3600 s" in row and "success" in row and row.rstrip(" │").endswith("1")
-    manual_row = next(line for line in table.splitlines() if "│ manual" in line)
-    assert "never run" in manual_row and "off" in manual_row
+    table = _status().splitlines()
+    assert table[0] == "pmo-sync status (times in UTC)"
+    started, next_run = (f"{t:%m-%d %H:%M}" for t in (cycle.started_at, scheduled_next(cycle)))
+    assert table[1].split() == ["connector", "schedule", "last", "run", "outcome", "next", "run",
+                                "to", "push"]  # fmt: skip
+    assert table[3].split() == ["manual", "by", "hand", "-", "never", "run", "-", "off"]
+    assert table[4].split() == [
+        "scheduled", "every", "3600", "s", *started.split(), "success", *next_run.split(), "1",
+    ]  # fmt: skip
+    assert table[5] == f"scheduled: {scheduled['last_error']}"

@@ -76,7 +76,10 @@ def workdir(tmp_path: Path) -> Path:
 def test_connectors_validate_accepts_the_sample_config(workdir: Path) -> None:
     done = _pmo_sync(workdir, "connectors", "validate")
     assert done.returncode == 0, done.stderr
-    assert "1 connector config(s) valid" in done.stdout
+    assert done.stdout == (
+        f"checked 1 connector file, kpis.yaml (none: the defaults) and policies/ "
+        f"(none: no findings) in {workdir / 'config'}: all valid\n"
+    )
 
 
 def test_connectors_validate_names_what_is_wrong(workdir: Path) -> None:
