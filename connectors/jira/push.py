@@ -59,6 +59,7 @@ from connectors.errors import (
     CommentNotFoundError,
     ConnectorError,
     FieldNotFoundError,
+    FieldRefusedError,
     IssueNotFoundError,
     MarkerPropertyError,
     PermissionDeniedError,
@@ -92,16 +93,20 @@ _FIELD_TYPES["text"] = _FIELD_TYPES["string"]
 # -- errors ------------------------------------------------------------------------------
 
 
-class FieldNotOnScreenError(ConnectorError):
-    """Jira refused a field because it is not on the issue's edit screen (HTTP 400)."""
+class FieldNotOnScreenError(FieldRefusedError):
+    """Jira refused a field because it is not on the issue's edit screen (HTTP 400).
+
+    A project's edit screen is what refuses it: the push stops writing the field to the
+    project (`FieldRefusedError`). `names` maps each refused field id to its name.
+    """
 
     def __init__(
         self, message: str, *, issue_key: str, project_key: str | None, fields: dict[str, str]
     ) -> None:
-        super().__init__(message, status_code=400)
+        super().__init__(message, fields=tuple(fields), reason="not on the edit screen")
         self.issue_key = issue_key
         self.project_key = project_key
-        self.fields = fields  # field id -> name, for every refused field
+        self.names = fields  # field id -> name, for every refused field
 
 
 # -- library resources without the reload ---------------------------------------------------

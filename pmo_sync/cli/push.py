@@ -63,12 +63,17 @@ def push(
                 if summary.gone
                 else ""
             )
+            + (
+                f", {summary.skipped} skipped (a field refused where they are: see below)"
+                if summary.skipped
+                else ""
+            )
             + ("" if dry_run else f", {summary.api_calls} API calls"),
             highlight=False,
             markup=False,
         )
-        for error in summary.errors:
-            err.print(f"{config.name}: {error}", highlight=False, markup=False)
+        for line in [*summary.refusals, *summary.errors]:
+            err.print(f"{config.name}: {line}", highlight=False, markup=False)
         failed = failed or not summary.ok
     if failed:
         raise typer.Exit(EXIT_CONNECTOR_FAILED)

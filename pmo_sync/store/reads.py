@@ -21,7 +21,7 @@ from pmo_sync.store.bulk import in_values
 from pmo_sync.store.models import ItemChangeRow, SourceRow, SprintItemRow, SprintRow, WorkItemRow
 from pmo_sync.store.results import SprintRef, StatusChange, StoredItem
 
-__all__ = ["item_revisions", "iter_stored_items"]
+__all__ = ["item_places", "item_revisions", "iter_stored_items"]
 
 sources: Table = SourceRow.__table__  # type: ignore[assignment]
 work_items: Table = WorkItemRow.__table__  # type: ignore[assignment]
@@ -165,3 +165,18 @@ def item_revisions(engine: Engine, source: str) -> dict[str, int]:
             )
         )
         return {str(key): int(rev) for key, rev in rows}
+
+
+def item_places(engine: Engine, source: str) -> dict[str, tuple[str, str]]:
+    """Key → (project, the tracker's own type name) of the live items of `source`.
+
+    Where write-back tells a field refused for a whole project (a Jira edit screen, an
+    Azure DevOps work item type, a Trello board: its `project`) from one item's failure.
+    """
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(work_items.c.key, work_items.c.project, work_items.c.raw_type)
+            .join(sources, sources.c.id == work_items.c.source_id)
+            .where(sources.c.name == source, work_items.c.deleted_at.is_(None))
+        )
+        return {str(key): (str(project), str(raw_type)) for key, project, raw_type in rows}

@@ -18,6 +18,7 @@ builds from the resource locations served here (`LOCATIONS`, answered to
     POST {project}/_apis/wit/workitems/${type}        create
     DELETE {project?}/_apis/wit/workitems/{id}        recycle bin
     GET  {project}/_apis/wit/workitemtypes/{type}/states
+    GET  {project}/_apis/wit/workitemtypes/{type}/fields the type's fields (TF51535 on a PATCH else)
     GET/POST/PATCH/DELETE {project}/_apis/wit/workItems/{id}/comments[/{commentId}]
     GET  {project}/{team}/_apis/work/teamsettings/iterations   ($timeframe=current)
     GET  {project}/{team}/_apis/work/teamsettings/teamfieldvalues
@@ -83,6 +84,8 @@ LOCATIONS: tuple[tuple[str, str, str, str, int], ...] = (
      "{project}/_apis/{area}/workItemTypes/{type}/{resource}", 1),
     ("b51fd764-e5c2-4b9b-aaf7-3395cf4bdd94", "wit", "fields",
      "{project}/_apis/{area}/{resource}/{fieldNameOrRefName}", 3),
+    ("bd293ce5-3d25-4192-8e67-e8092e879efb", "wit", "fields",
+     "{project}/_apis/{area}/workItemTypes/{type}/{resource}/{field}", 3),
     ("608aac0a-32e1-4493-a863-b9cf4566d257", "wit", "comments",
      "{project}/_apis/{area}/workItems/{workItemId}/{resource}/{commentId}", 4),
     ("c9175577-28a1-4b06-9197-8636af9f64ad", "work", "iterations",
@@ -253,6 +256,8 @@ class AdoApi:
             return ApiResponse(200, _collection(self.process.field_json(self._base)))
         if n == 4 and r[1] == "workitemtypes" and r[3] == "states" and method == "GET":
             return self._states(rest[2])
+        if n == 4 and r[1] == "workitemtypes" and r[3] == "fields" and method == "GET":
+            return self._type_fields(rest[2], project)
         if r[1:2] == ["workitems"]:
             if n == 2 and method == "GET":
                 return self._get_many(query)
@@ -670,6 +675,16 @@ class AdoApi:
             for s in STATES_BY_TYPE[match]
         ]))  # fmt: skip
 
+    def _type_fields(self, type_name: str, project: str | None) -> ApiResponse:
+        """The work item type's fields (the route needs a project, as Azure DevOps's)."""
+        if project is None:
+            raise AdoError(404, "", "The controller for path was not found.")
+        match = next((t for t in STATES_BY_TYPE if t.lower() == type_name.lower()), None)
+        if match is None:
+            raise AdoError(404, "VS402323", f"Work item type {type_name} does not exist.",
+                           "WorkItemTypeNotFoundException")  # fmt: skip
+        return ApiResponse(200, _collection(self.process.type_field_json(match, self._base)))
+
     # -- writes ----------------------------------------------------------------------------------
 
     def _patch_changes(self, body: Any) -> tuple[dict[str, Any], int | None, str | None]:
@@ -704,8 +719,9 @@ class AdoApi:
         return changes, expect_rev, history
 
     def _patch(self, item_id: int, body: Any, query: dict[str, list[str]]) -> ApiResponse:
-        self._live(item_id)
+        live = self._live(item_id)
         changes, expect_rev, history = self._patch_changes(body)
+        self.process.require_on(live.type, changes)
         if _flag(query, "validateOnly"):
             item = self._live(item_id)
             if expect_rev is not None and expect_rev != item.rev:
