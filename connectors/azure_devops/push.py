@@ -67,6 +67,7 @@ __all__ = [
     "AdoWriter",
     "RevisionConflictError",
     "authenticated_identity",
+    "refused_field",
 ]
 
 # 5xx and timeouts are retried only for these; 429 is retried for every method.
@@ -201,7 +202,7 @@ class AdoWriter:
             if expected_rev is None or not self._already_written(item_id, values, exc):
                 raise
         except ConnectorError as exc:
-            refused = _refused_field(exc, values)
+            refused = refused_field(exc, values)
             if refused is None:
                 raise
             raise FieldRefusedError(
@@ -436,7 +437,7 @@ def authenticated_identity(client: AdoClient) -> str:
     return str(identity)
 
 
-def _refused_field(exc: ConnectorError, values: Mapping[str, Any]) -> str | None:
+def refused_field(exc: ConnectorError, values: Mapping[str, Any]) -> str | None:
     """The written field a TF51535 names (as `values` spells it), or None for another error."""
     if exc.status_code != 400:
         return None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -18,6 +19,9 @@ from pmo_sync.cli.common import (
     valid_configs,
 )
 from pmo_sync.config import load_connector_configs
+
+if TYPE_CHECKING:
+    from pmo_sync.settings import Settings
 
 # -- connectors ------------------------------------------------------------------------------------
 
@@ -89,6 +93,11 @@ def connectors_check(name: Annotated[str, typer.Argument(help="the connector's n
     config = configs[name]
     with connector_for_kind(config.kind)(config) as connector:
         report = connector.check()
+        if report.results and report.results[0].ok:  # the credentials are accepted:
+            # will the tracker take each write-back field where it is written?
+            from pmo_sync.writeback.fieldcheck import check_writeback_fields
+
+            report.results += check_writeback_fields(connector, stored_places(settings, name))
     for result in report.results:
         mark = (
             "[green]ok[/green]  "
@@ -98,6 +107,27 @@ def connectors_check(name: Annotated[str, typer.Argument(help="the connector's n
         out.print(f"{mark} {escape(result.name)}: {escape(result.detail)}", highlight=False)
     if not report.ok:
         raise typer.Exit(EXIT_CONNECTOR_FAILED)
+
+
+def stored_places(settings: Settings, name: str) -> dict[str, tuple[str, str]]:
+    """Key -> (project, type) of the connector's synced items; {} when the store has none
+    (never synced, not created yet, or not reachable: the check then samples the tracker)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from pmo_sync.store.engine import make_engine
+    from pmo_sync.store.reads import item_places
+
+    url = make_url(settings.database_url)
+    if url.drivername.startswith("sqlite") and not Path(url.database or "").is_file():
+        return {}  # checking creates no store
+    engine = make_engine(settings.database_url)
+    try:
+        return item_places(engine, name)
+    except SQLAlchemyError:
+        return {}
+    finally:
+        engine.dispose()
 
 
 @connectors_app.command("provision")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,6 +17,10 @@ from pmo_sync.cli.common import (
     out,
     policy_rules,
 )
+
+if TYPE_CHECKING:
+    from connectors.base import ConnectorConfig
+    from pmo_sync.store.repository import Store
 
 
 @app.command("push")
@@ -47,6 +51,8 @@ def push(
         )
         for line in summary.lines:
             out.print(line, highlight=False, markup=False)
+        if dry_run and summary.planned:
+            _warn_refused_fields(config, store)
         verb = "would make" if dry_run else "made"
         out.print(
             f"{config.name}: {verb} {summary.planned if dry_run else summary.done} change(s)"
@@ -77,3 +83,28 @@ def push(
         failed = failed or not summary.ok
     if failed:
         raise typer.Exit(EXIT_CONNECTOR_FAILED)
+
+
+def _warn_refused_fields(config: ConnectorConfig, store: Store) -> None:
+    """A dry run's warning: the `connectors check` lines of the write-back fields the
+    tracker will refuse somewhere, so the changes it lists are not all promised."""
+    from connectors.errors import ConnectorError
+    from connectors.registry import connector_for_kind
+    from pmo_sync.store.reads import item_places
+    from pmo_sync.writeback.fieldcheck import check_writeback_fields
+
+    try:
+        with connector_for_kind(config.kind)(config) as tracker:
+            results = check_writeback_fields(tracker, item_places(store.engine, config.name))
+    except ConnectorError as exc:
+        err.print(
+            f"{config.name}: could not check the write-back fields: {exc}",
+            highlight=False,
+            markup=False,
+        )
+        return
+    for result in results:
+        if not result.ok:
+            err.print(
+                f"{config.name}: FAIL {result.name}: {result.detail}", highlight=False, markup=False
+            )

@@ -55,6 +55,8 @@ from pmo_sync.sandbox.ado.process import AdoProcess
 __all__ = ["JSON_CONTENT_TYPE", "LOCATIONS", "RESOURCE_AREAS", "AdoApi", "ApiResponse"]
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8; api-version=7.1"
+PROCESS_TYPE_ID = "0d8f0d5e-7a3b-4c8e-9a55-3f1c2b6e4a10"
+"""The sandbox project's process (`includeCapabilities=true`)."""
 MAX_BATCH = 200
 DEFAULT_REVISIONS_PAGE = 1000
 IDENTITY_FIELDS = frozenset({"System.CreatedBy", "System.ChangedBy", "System.AssignedTo"})
@@ -233,7 +235,14 @@ class AdoApi:
                 return ApiResponse(200, _collection([self._project_json()]))
             self._project(rest[1])
             if n == 2:
-                return ApiResponse(200, self._project_json())
+                project_json = self._project_json()
+                if _flag(query, "includeCapabilities"):
+                    project_json["capabilities"] = {
+                        "processTemplate": {"templateName": self.process.name,
+                                            "templateTypeId": PROCESS_TYPE_ID},
+                        "versioncontrol": {"sourceControlType": "Git"},
+                    }  # fmt: skip
+                return ApiResponse(200, project_json)
             if r[2] == "teams":
                 teams = self.dataset.teams
                 if n == 4:

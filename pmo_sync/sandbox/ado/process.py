@@ -115,6 +115,9 @@ class AdoProcess:
     """The organisation's fields; `without` and `replace(lists_fields=False)` vary it."""
 
     fields: tuple[FieldDef, ...] = DEFAULT_FIELDS
+    name: str = "Acme Agile"
+    """The project's process, as its capabilities name it: an inherited process by default;
+    "Agile" (a system process, locked) says custom fields cannot be added to it."""
     lists_fields: bool = True
     """False: no field list (the route answers 404), as an older server."""
     type_lacks: frozenset[tuple[str, str]] = frozenset()
