@@ -32,6 +32,7 @@ __all__ = [
     "check_writeback_fields",
     "project_process",
     "resolve_references",
+    "sample_types",
     "type_fields",
 ]
 
@@ -127,7 +128,7 @@ def check_writeback_fields(
         return []
     try:
         organisation = client.work_item_fields()
-        written_to = sorted(types) or _sample_types(client)
+        written_to = sorted(types) or sample_types(client)
         process = project_process(client)
         fields_of = {t: type_fields(client, t) for t in written_to}
     except ConnectorError as exc:
@@ -164,7 +165,7 @@ def check_writeback_fields(
     return results
 
 
-def _sample_types(client: AdoClient) -> list[str]:
+def sample_types(client: AdoClient) -> list[str]:
     """The types of the project's most recently changed work items (before a first sync)."""
     ids = client.work_item_ids(_ANY_ITEMS, SAMPLE_ITEMS)
     if not ids:

@@ -12,6 +12,7 @@ builds from the resource locations served here (`LOCATIONS`, answered to
     POST {project?}/_apis/wit/workitemsbatch          ≤ 200 ids (VS403474), fields, asOf
     GET  {project?}/_apis/wit/reporting/workitemrevisions   watermark stream
     GET  {project?}/_apis/wit/fields                  the process's fields (`process.AdoProcess`)
+    POST {project?}/_apis/wit/fields                  create a field (on no work item type yet)
     GET  {project?}/_apis/wit/workitems/{id}[/updates|/revisions]
     GET  {project?}/_apis/wit/workitems?ids=          ≤ 200 ids
     PATCH {project?}/_apis/wit/workitems/{id}         json-patch; test /rev
@@ -50,7 +51,7 @@ from pmo_sync.sandbox.ado.generator import (
     parse_ts,
     to_ms,
 )
-from pmo_sync.sandbox.ado.process import AdoProcess
+from pmo_sync.sandbox.ado.process import AdoProcess, FieldDef
 
 __all__ = ["JSON_CONTENT_TYPE", "LOCATIONS", "RESOURCE_AREAS", "AdoApi", "ApiResponse"]
 
@@ -263,6 +264,8 @@ class AdoApi:
             return self._reporting(query, body if method == "POST" else None)
         if r[1:] == ["fields"] and method == "GET":
             return ApiResponse(200, _collection(self.process.field_json(self._base)))
+        if r[1:] == ["fields"] and method == "POST":
+            return self._create_field(body)
         if n == 4 and r[1] == "workitemtypes" and r[3] == "states" and method == "GET":
             return self._states(rest[2])
         if n == 4 and r[1] == "workitemtypes" and r[3] == "fields" and method == "GET":
@@ -683,6 +686,20 @@ class AdoApi:
             {"name": s, "color": STATE_COLOR[s], "category": STATE_CATEGORY[s]}
             for s in STATES_BY_TYPE[match]
         ]))  # fmt: skip
+
+    def _create_field(self, body: Any) -> ApiResponse:
+        """`POST _apis/wit/fields`: a field of the organisation, on no work item type yet
+        (`process.AdoProcess.created`). TF51020 for a reference name or name in use."""
+        if not isinstance(body, dict) or not body.get("referenceName") or not body.get("name"):
+            raise AdoError(400, "", "A field needs a name and a referenceName.")
+        ref, name = str(body["referenceName"]), str(body["name"])
+        taken = [f for f in self.process.fields
+                 if f.reference_name.casefold() == ref.casefold() or f.name == name]  # fmt: skip
+        if taken:
+            raise AdoError(400, "TF51020", f"The field {taken[0].reference_name} already exists.")
+        kind = str(body.get("type") or "string")
+        self.process = self.process.created(FieldDef(ref, name, kind))
+        return ApiResponse(200, self.process.field_json(self._base)[-1])
 
     def _type_fields(self, type_name: str, project: str | None) -> ApiResponse:
         """The work item type's fields (the route needs a project, as Azure DevOps's)."""

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pmo_sync.sandbox.ado.generator import AdoError
+from pmo_sync.sandbox.ado.generator import STATES_BY_TYPE, AdoError
 
 __all__ = ["DEFAULT_FIELDS", "FIELD_NOT_FOUND", "AdoProcess", "FieldDef"]
 
@@ -131,6 +131,12 @@ class AdoProcess:
                 raise ValueError(f"the process has no field {name!r}")
         lacks = {(work_item_type.casefold(), r.casefold()) for r in reference_names}
         return replace(self, type_lacks=self.type_lacks | lacks)
+
+    def created(self, new: FieldDef) -> AdoProcess:
+        """This process with a field just created in the organisation: a field of no work
+        item type until an admin adds it to one (Azure DevOps creates it so)."""
+        lacks = {(t.casefold(), new.reference_name.casefold()) for t in STATES_BY_TYPE}
+        return replace(self, fields=(*self.fields, new), type_lacks=self.type_lacks | lacks)
 
     def on_type(self, work_item_type: str, reference_name: str) -> bool:
         """Whether the field is in the process and on the work item type."""
