@@ -203,12 +203,32 @@ class TrelloWriter:
         try:
             self._put(key, board_id, values)
         except ConnectorError as exc:
-            if fresh or exc.status_code not in _RELOCATE_STATUSES:
+            if exc.status_code not in _RELOCATE_STATUSES:
                 raise
-            moved_to = self._locate(key)  # raises IssueNotFoundError for a deleted card
-            if moved_to == board_id:
+            moved_to = board_id if fresh else self._locate(key)  # 404: the card is gone
+            if moved_to != board_id:
+                self._put(key, moved_to, values)
+                return
+            if exc.status_code == 404:
                 raise
-            self._put(key, moved_to, values)
+            raise self._board_refused(key, board_id, values, exc) from None
+
+    def _board_refused(
+        self, key: str, board_id: str, values: Mapping[str, Any], exc: ConnectorError
+    ) -> FieldRefusedError:
+        """A 400 or 403 on a card still on its board: the board refuses its custom fields
+        (the power-up turned off, a field deleted since it was read, the token's member
+        no longer allowed to edit the board), for every card of it."""
+        label = f"{self._board_by_id(board_id).get('name', board_id)!r}"
+        return FieldRefusedError(
+            f"Trello refused custom fields {', '.join(repr(n) for n in values)} on card {key} "
+            f"of board {label} (HTTP {exc.status_code}): {exc}. Check that the board's Custom "
+            "Fields power-up is on and the token's member may edit the board, then run "
+            f"`pmo-sync connectors check {self.config.name}`",
+            fields=tuple(values),
+            reason=f"Trello refused its custom fields, HTTP {exc.status_code}",
+            status_code=exc.status_code,
+        )
 
     def _put(self, key: str, board_id: str, values: Mapping[str, Any]) -> None:
         board = self._board_by_id(board_id)

@@ -139,6 +139,27 @@ def test_a_field_missing_on_one_board_is_refused_on_that_boards_cards_only(
     assert trello.writes == []  # refused before any call
 
 
+def test_a_board_refusing_its_custom_fields_is_a_refusal_for_that_board(
+    trello: TrelloSandbox, writer: TrelloWriter
+) -> None:
+    """A 403 on the PUT of a card still on its board: the board refuses (power-up off, the
+    member no longer an editor), not the card: `FieldRefusedError`, after one look-up."""
+    card = live_card(trello, 0)
+    writer.field_ids([CYCLE])
+    writer.set_fields(live_card(trello, 0, skip=1).short_link, {CYCLE: 1.0})  # cache filled
+    trello.inject("PUT", r"/customField/[^/]+/item$", status=403)
+    trello.reset_log()
+    with pytest.raises(FieldRefusedError) as caught:
+        writer.set_fields(card.short_link, {CYCLE: 2.0})
+    assert caught.value.fields == (CYCLE,)
+    assert caught.value.reason == "Trello refused its custom fields, HTTP 403"
+    assert str(caught.value).startswith(
+        f"Trello refused custom fields {CYCLE!r} on card {card.short_link} of board "
+        "'Team Alpha' (HTTP 403): "
+    )
+    assert [m for m, _ in calls(trello)] == ["PUT", "GET"]  # the write, where the card is
+
+
 def test_field_ids_refuses_a_dropdown_and_a_name_used_twice(
     trello: TrelloSandbox, writer: TrelloWriter
 ) -> None:
