@@ -389,14 +389,19 @@ class _Push:
             return action
         return SetFields(action.source, action.key, kept) if kept else None
 
-    def _refuse(self, action: SetFields, exc: FieldRefusedError) -> None:
-        """Record a refusal: the fields `exc` names stop where `action`'s item is."""
+    def _refuse(self, action: SetFields, exc: FieldRefusedError) -> bool:
+        """Record a refusal: the fields `exc` names stop where `action`'s item is. False
+        when it names none of the action's fields (then it is the item's failure)."""
         by_id = {tracker_id: name for name, tracker_id in (self._field_ids or {}).items()}
-        names = [by_id.get(f, f) for f in exc.fields]
+        written = {c.tracker_field for c in action.changes}
+        names = [n for n in (by_id.get(f, f) for f in exc.fields) if n in written]
+        if not names:
+            return False
         scope, where = self._scope(action.key, exc.per_type)
         refusal = self._refusals.setdefault(scope, _Refusal(where, exc.reason, []))
         refusal.fields.extend(n for n in names if n not in refusal.fields)
         log.warning("push_field_refused", key=action.key, fields=names, where=where, error=str(exc))
+        return True
 
     def _action(self, action: Action) -> None:
         if isinstance(action, SetFields):
@@ -436,8 +441,13 @@ class _Push:
             except FieldRefusedError as exc:
                 if not isinstance(step, SetFields):
                     raise TypeError(f"{step.key}: a field refused for {step!r}") from None
-                self._refuse(step, exc)
-                self._action(step)  # the fields left, if any: written now
+                if not self._refuse(step, exc):  # no field of the write: the item's failure
+                    self.summary.failed += 1
+                    self.summary.errors.append(f"{step.key}: {exc}")
+                    continue
+                rest = self._refused_here(step)
+                if rest is not None:
+                    self._action(rest)  # the fields left: written now
                 continue
             if outcome is None:
                 continue
