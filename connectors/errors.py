@@ -11,6 +11,7 @@ __all__ = [
     "CommentNotFoundError",
     "ConnectorError",
     "FieldNotFoundError",
+    "FieldRefusedError",
     "IssueNotFoundError",
     "MarkerPropertyError",
     "PermissionDeniedError",
@@ -58,6 +59,34 @@ class TrackerUnreachableError(TrackerUnavailableError):
 
 class FieldNotFoundError(ConnectorError):
     """A configured field name matches no field (or several) of the tracker's field list."""
+
+
+class FieldRefusedError(ConnectorError):
+    """The tracker refused a field for the item's place, not for the item: every item of the
+    same project (`per_type`: of the same project and type; Trello: board) would be refused
+    the same way, until an admin puts the field there.
+
+    Jira: not on the edit screen of the project; Azure DevOps: not a field of the work item
+    type (TF51535); Trello: no such custom field on the card's board. Nothing was written.
+    The push stops writing these fields there for the rest of the run (one line, the items
+    skipped counted) instead of failing every item alike; the ledger keeps them owed.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        fields: tuple[str, ...],
+        reason: str,
+        per_type: bool = False,
+        status_code: int | None = 400,
+    ) -> None:
+        super().__init__(message, status_code=status_code)
+        self.fields = fields
+        """The refused fields, as `set_fields` was given them (ids from `field_ids`)."""
+        self.reason = reason
+        """Why, in a few words: "not on the edit screen"."""
+        self.per_type = per_type
 
 
 class IssueNotFoundError(ConnectorError):

@@ -33,6 +33,7 @@ Protocol after `WriteOutcomeUnknownError` from `add_comment`: as for Jira, call
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -51,6 +52,7 @@ from connectors.errors import (
     CommentNotFoundError,
     ConnectorError,
     FieldNotFoundError,
+    FieldRefusedError,
     IssueNotFoundError,
     RevisionConflictError,
     UnexpectedResponseError,
@@ -65,12 +67,15 @@ __all__ = [
     "AdoWriter",
     "RevisionConflictError",
     "authenticated_identity",
+    "refused_field",
 ]
 
 # 5xx and timeouts are retried only for these; 429 is retried for every method.
 WRITE_RETRY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
 COMMENT_PAGE_SIZE = 200  # the service's maximum $top for comments
 _CONFLICT_MARKS = ("VS403432", "TestOperationFailed", "TF26071")
+_FIELD_NOT_FOUND = re.compile(r"TF51535: Cannot find field ([^\s]+?)\.?(?:\s|$)")
+"""What Azure DevOps answers a PATCH naming a field the item's work item type lacks."""
 
 
 class AdoWriter:
@@ -196,6 +201,21 @@ class AdoWriter:
             exc.expected_rev = expected_rev if expected_rev is not None else -1
             if expected_rev is None or not self._already_written(item_id, values, exc):
                 raise
+        except ConnectorError as exc:
+            refused = refused_field(exc, values)
+            if refused is None:
+                raise
+            raise FieldRefusedError(
+                f"cannot write field {refused} on work item {item_id}: Azure DevOps says its "
+                f"work item type has no such field (TF51535). An admin must add it: "
+                "Organization settings > Process > the project's inherited process > the "
+                f"work item type > New field > Use an existing field > {refused}. pmo-sync "
+                "writes nothing to items of that type until then.",
+                fields=(refused,),
+                reason="not a field of the work item type",
+                per_type=True,
+                status_code=exc.status_code,
+            ) from None
 
     def validate_fields(self, key: str | int, values: Mapping[str, Any]) -> None:
         """Whether these values could be saved on the item, without saving them.
@@ -415,6 +435,17 @@ def authenticated_identity(client: AdoClient) -> str:
             "Azure DevOps answered connectionData without the authenticated user"
         )
     return str(identity)
+
+
+def refused_field(exc: ConnectorError, values: Mapping[str, Any]) -> str | None:
+    """The written field a TF51535 names (as `values` spells it), or None for another error."""
+    if exc.status_code != 400:
+        return None
+    match = _FIELD_NOT_FOUND.search(str(exc))
+    if match is None:
+        return None
+    named = match.group(1).casefold()
+    return next((name for name in values if name.casefold() == named), None)
 
 
 def _item_id(key: str | int) -> int:

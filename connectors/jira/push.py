@@ -59,6 +59,7 @@ from connectors.errors import (
     CommentNotFoundError,
     ConnectorError,
     FieldNotFoundError,
+    FieldRefusedError,
     IssueNotFoundError,
     MarkerPropertyError,
     PermissionDeniedError,
@@ -72,6 +73,7 @@ __all__ = [
     "WRITE_RETRY_METHODS",
     "FieldNotOnScreenError",
     "JiraWriter",
+    "resolve_field_names",
 ]
 
 # 5xx and timeouts are retried only for these; 429 is retried for every method.
@@ -92,16 +94,20 @@ _FIELD_TYPES["text"] = _FIELD_TYPES["string"]
 # -- errors ------------------------------------------------------------------------------
 
 
-class FieldNotOnScreenError(ConnectorError):
-    """Jira refused a field because it is not on the issue's edit screen (HTTP 400)."""
+class FieldNotOnScreenError(FieldRefusedError):
+    """Jira refused a field because it is not on the issue's edit screen (HTTP 400).
+
+    A project's edit screen is what refuses it: the push stops writing the field to the
+    project (`FieldRefusedError`). `names` maps each refused field id to its name.
+    """
 
     def __init__(
         self, message: str, *, issue_key: str, project_key: str | None, fields: dict[str, str]
     ) -> None:
-        super().__init__(message, status_code=400)
+        super().__init__(message, fields=tuple(fields), reason="not on the edit screen")
         self.issue_key = issue_key
         self.project_key = project_key
-        self.fields = fields  # field id -> name, for every refused field
+        self.names = fields  # field id -> name, for every refused field
 
 
 # -- library resources without the reload ---------------------------------------------------
@@ -176,28 +182,10 @@ class JiraWriter:
         with self.client.translate_errors("list the fields (GET /field)"):
             fields = self.client.jira.fields()
         self._field_names = {str(f["id"]): str(f.get("name") or f["id"]) for f in fields}
-        found: dict[str, str] = {}
-        problems: list[str] = []
-        for wanted in names:
-            if wanted in self._field_names:
-                found[wanted] = wanted
-                continue
-            ids = [fid for fid, name in self._field_names.items() if name == wanted]
-            if not ids:
-                folded = wanted.casefold()
-                ids = [fid for fid, n in self._field_names.items() if n.casefold() == folded]
-            if len(ids) == 1:
-                found[wanted] = ids[0]
-            elif ids:
-                problems.append(
-                    f"{len(ids)} fields are named {wanted!r} ({', '.join(ids)}): "
-                    "put the id of the right one in the config"
-                )
-            else:
-                problems.append(f"no field named {wanted!r}")
+        found, problems = resolve_field_names(self._field_names, names)
         if problems:
             raise FieldNotFoundError(
-                f"Jira fields visible to {self._who()}: {'; '.join(problems)}. "
+                f"Jira fields visible to {self._who()}: {'; '.join(problems.values())}. "
                 "Field names are matched as Jira shows them; ids (customfield_NNNNN) work too. "
                 "A missing field must be created (create_custom_field, or a Jira admin: "
                 "Jira settings > Issues > Custom fields) and its context must include the "
@@ -493,6 +481,37 @@ class JiraWriter:
             project_key=project,
             fields=names,
         )
+
+
+def resolve_field_names(
+    field_names: Mapping[str, str], wanted: list[str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Configured names (or ids) -> field ids, and name -> what is wrong for the others.
+
+    `field_names` is the field list, id -> name. Exact id or name first, then the name
+    case-insensitively (as JQL matches names); a name matching no field, or several, is
+    a problem.
+    """
+    found: dict[str, str] = {}
+    problems: dict[str, str] = {}
+    for name in wanted:
+        if name in field_names:
+            found[name] = name
+            continue
+        ids = [fid for fid, shown in field_names.items() if shown == name]
+        if not ids:
+            folded = name.casefold()
+            ids = [fid for fid, shown in field_names.items() if shown.casefold() == folded]
+        if len(ids) == 1:
+            found[name] = ids[0]
+        elif ids:
+            problems[name] = (
+                f"{len(ids)} fields are named {name!r} ({', '.join(ids)}): "
+                "put the id of the right one in the config"
+            )
+        else:
+            problems[name] = f"no field named {name!r}"
+    return found, problems
 
 
 def _project_of(key: str) -> str | None:

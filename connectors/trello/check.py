@@ -7,8 +7,9 @@ as `credentials`; no later step is tried.
 Each result says what to do when it fails. Lists no stage is configured for are
 warnings (their cards count as in progress until mapped); so are sprints the
 calendar cannot date. A missing estimate or sprint custom field is a warning
-too: those cards simply have no estimate or sprint. Write-back fields missing on
-a board are errors, with the command that creates them.
+too: those cards simply have no estimate or sprint. Write-back fields (on each
+board, with the Custom Fields power-up) are `connectors.trello.fieldcheck`'s, which
+`connectors check` runs after these.
 """
 
 from __future__ import annotations
@@ -68,19 +69,6 @@ def check_connector(client: TrelloClient, config: TrelloConfig) -> CheckReport:
         else:
             report.add(f"lists of {name}", True, f"{len(open_lists)} lists, each with a stage")
         _check_sources(report, config, name, info)
-        if config.writeback.enabled and config.writeback.fields:
-            missing = [f for f in config.writeback.fields.values() if info.field_named(f) is None]
-            report.add(
-                f"write-back fields on {name}",
-                not missing,
-                (
-                    f"missing custom fields {', '.join(repr(m) for m in missing)}: run "
-                    f"`pmo-sync connectors provision {config.name}` (the board needs the "
-                    "Custom Fields power-up)"
-                )
-                if missing
-                else "every write-back field exists",
-            )
     return report
 
 

@@ -61,6 +61,7 @@ from connectors.errors import (
     CommentNotFoundError,
     ConnectorError,
     FieldNotFoundError,
+    FieldRefusedError,
     IssueNotFoundError,
     PermissionDeniedError,
     WriteOutcomeUnknownError,
@@ -144,34 +145,31 @@ class TrelloWriter:
         return self._fields
 
     def field_ids(self, names: list[str]) -> dict[str, str]:
-        """Check that every configured board has a writable custom field of each name.
+        """Check that some configured board has a writable custom field of each name.
 
         Returns names -> names: a Trello field's id differs from board to board,
-        so `set_fields` takes names and resolves them on each card's board.
-        Raises `FieldNotFoundError` naming, per field, the boards that lack it,
-        have it twice, or have it as a dropdown or checkbox.
+        so `set_fields` takes names and resolves them on each card's board. A name no
+        board can take raises `FieldNotFoundError` naming, per board, what is wrong (no
+        such field, twice, a dropdown or checkbox); a name some boards lack is refused
+        on their cards only (`FieldRefusedError` from `set_fields`), so the others are
+        written.
         """
         fields = self.board_fields()
         problems: list[str] = []
         for name in names:
             missing: list[str] = []
+            wrong: list[str] = []
             for board in self.boards():
                 board_id = str(board["id"])
                 label = f"{board.get('name', board_id)!r}"
-                found = match_field(fields[board_id], name)
-                if not found:
+                problem = _field_problem(fields[board_id], name, label)
+                if problem == "missing":
                     missing.append(label)
-                elif len(found) > 1:
-                    ids = ", ".join(str(f.get("id")) for f in found)
-                    problems.append(
-                        f"board {label} has {len(found)} custom fields named {name!r} ({ids}): "
-                        "rename or delete all but one"
-                    )
-                elif found[0].get("type") not in WRITABLE_TYPES:
-                    problems.append(
-                        f"{name!r} on board {label} is a {found[0].get('type')} field; a KPI "
-                        f"needs a {', '.join(WRITABLE_TYPES[:-1])} or {WRITABLE_TYPES[-1]} field"
-                    )
+                elif problem is not None:
+                    wrong.append(problem)
+            if len(missing) + len(wrong) < len(self.boards()):
+                continue  # usable somewhere
+            problems += wrong
             if missing:
                 noun = "board" if len(missing) == 1 else "boards"
                 problems.append(f"no custom field {name!r} on {noun} {', '.join(missing)}")
@@ -205,27 +203,54 @@ class TrelloWriter:
         try:
             self._put(key, board_id, values)
         except ConnectorError as exc:
-            if fresh or exc.status_code not in _RELOCATE_STATUSES:
+            if exc.status_code not in _RELOCATE_STATUSES:
                 raise
-            moved_to = self._locate(key)  # raises IssueNotFoundError for a deleted card
-            if moved_to == board_id:
+            moved_to = board_id if fresh else self._locate(key)  # 404: the card is gone
+            if moved_to != board_id:
+                self._put(key, moved_to, values)
+                return
+            if exc.status_code == 404:
                 raise
-            self._put(key, moved_to, values)
+            raise self._board_refused(key, board_id, values, exc) from None
+
+    def _board_refused(
+        self, key: str, board_id: str, values: Mapping[str, Any], exc: ConnectorError
+    ) -> FieldRefusedError:
+        """A 400 or 403 on a card still on its board: the board refuses its custom fields
+        (the power-up turned off, a field deleted since it was read, the token's member
+        no longer allowed to edit the board), for every card of it."""
+        label = f"{self._board_by_id(board_id).get('name', board_id)!r}"
+        return FieldRefusedError(
+            f"Trello refused custom fields {', '.join(repr(n) for n in values)} on card {key} "
+            f"of board {label} (HTTP {exc.status_code}): {exc}. Check that the board's Custom "
+            "Fields power-up is on and the token's member may edit the board, then run "
+            f"`pmo-sync connectors check {self.config.name}`",
+            fields=tuple(values),
+            reason=f"Trello refused its custom fields, HTTP {exc.status_code}",
+            status_code=exc.status_code,
+        )
 
     def _put(self, key: str, board_id: str, values: Mapping[str, Any]) -> None:
         board = self._board_by_id(board_id)
         label = f"{board.get('name', board_id)!r}"
         fields = self.board_fields()[board_id]
         items: dict[str, tuple[Any, str]] = {}
-        for name, value in values.items():
-            found = match_field(fields, name)
-            if len(found) != 1:
-                raise FieldNotFoundError(
-                    f"card {key} is on board {label}, which has "
-                    f"{'no' if not found else len(found)} custom field(s) named {name!r}: run "
-                    f"`pmo-sync connectors provision {self.config.name}`"
+        refused = {n: p for n in values if (p := _field_problem(fields, n, label)) is not None}
+        if refused:
+            raise FieldRefusedError(
+                f"cannot write {', '.join(repr(n) for n in refused)} on card {key}: board "
+                f"{label} has "
+                + "; ".join(
+                    f"no custom field {n!r}" if p == "missing" else p for n, p in refused.items()
                 )
-            the_field = found[0]
+                + f". Run `pmo-sync connectors provision {self.config.name}` (the board needs "
+                "the Custom Fields power-up)",
+                fields=tuple(refused),
+                reason="not a custom field of the board",
+                status_code=None,
+            )
+        for name, value in values.items():
+            the_field = match_field(fields, name)[0]
             field_type = str(the_field.get("type"))
             items[str(the_field["id"])] = (
                 _value_for(value, field_type, name, label),
@@ -347,6 +372,25 @@ class TrelloWriter:
                 found.append((str(action["id"]), str(text)))
         found.reverse()  # Trello lists newest first
         return found
+
+
+def _field_problem(fields: Sequence[Mapping[str, Any]], name: str, board: str) -> str | None:
+    """Why a board cannot take a KPI in field `name`: "missing", what is wrong, or None."""
+    found = match_field(fields, name)
+    if not found:
+        return "missing"
+    if len(found) > 1:
+        ids = ", ".join(str(f.get("id")) for f in found)
+        return (
+            f"board {board} has {len(found)} custom fields named {name!r} ({ids}): "
+            "rename or delete all but one"
+        )
+    if found[0].get("type") not in WRITABLE_TYPES:
+        return (
+            f"{name!r} on board {board} is a {found[0].get('type')} field; a KPI "
+            f"needs a {', '.join(WRITABLE_TYPES[:-1])} or {WRITABLE_TYPES[-1]} field"
+        )
+    return None
 
 
 def _value_for(value: Any, field_type: str, name: str, board: str) -> Any:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Protocol
 
 import typer
 from rich.markup import escape
@@ -17,6 +19,9 @@ from pmo_sync.cli.common import (
     valid_configs,
 )
 from pmo_sync.config import load_connector_configs
+
+if TYPE_CHECKING:
+    from pmo_sync.settings import Settings
 
 # -- connectors ------------------------------------------------------------------------------------
 
@@ -132,6 +137,11 @@ def connectors_check(name: Annotated[str, typer.Argument(help="the connector's n
     config = configs[name]
     with connector_for_kind(config.kind)(config) as connector:
         report = connector.check()
+        if report.results and report.results[0].ok:  # the credentials are accepted:
+            # will the tracker take each write-back field where it is written?
+            from pmo_sync.writeback.fieldcheck import check_writeback_fields
+
+            report.results += check_writeback_fields(connector, stored_places(settings, name))
     for result in report.results:
         mark = (
             "[green]ok[/green]  "
@@ -143,11 +153,54 @@ def connectors_check(name: Annotated[str, typer.Argument(help="the connector's n
         raise typer.Exit(EXIT_CONNECTOR_FAILED)
 
 
+class _Step(Protocol):
+    """A provisioning step, as Trello's and Azure DevOps' modules report them."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def failed(self) -> bool: ...
+    @property
+    def line(self) -> str: ...
+
+
+def _print_steps(steps: Iterable[_Step]) -> None:
+    """Each step's line as it comes (a failure on stderr); exit 1 if an admin must act."""
+    refused = False
+    for step in steps:
+        (err if step.status == "fail" else out).print(step.line, markup=False)
+        refused = refused or step.failed
+    if refused:
+        raise typer.Exit(EXIT_CONNECTOR_FAILED)
+
+
+def stored_places(settings: Settings, name: str) -> dict[str, tuple[str, str]]:
+    """Key -> (project, type) of the connector's synced items; {} when the store has none
+    (never synced, not created yet, or not reachable: the check then samples the tracker)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from pmo_sync.store.engine import make_engine
+    from pmo_sync.store.reads import item_places
+
+    url = make_url(settings.database_url)
+    if url.drivername.startswith("sqlite") and not Path(url.database or "").is_file():
+        return {}  # checking creates no store
+    engine = make_engine(settings.database_url)
+    try:
+        return item_places(engine, name)
+    except SQLAlchemyError:
+        return {}
+    finally:
+        engine.dispose()
+
+
 @connectors_app.command("provision")
 def connectors_provision(
     name: Annotated[str, typer.Argument(help="the connector's name")],
 ) -> None:
     """Create the custom fields write-back needs where allowed; else print the admin steps."""
+    from connectors.azure_devops.config import AzureDevOpsConfig
     from connectors.errors import ConnectorError, FieldNotFoundError, PermissionDeniedError
     from connectors.jira import JiraConnector
     from connectors.jira.config import JiraConfig
@@ -161,23 +214,30 @@ def connectors_provision(
     if config is None:
         err.print(f"no connector named {name!r}", markup=False)
         raise typer.Exit(EXIT_INVALID_CONFIG)
-    if not isinstance(config, TrelloConfig | JiraConfig):
-        err.print(f"{name}: write-back is not available for kind {config.kind!r}", markup=False)
+    writeback = getattr(config, "writeback", None)
+    if writeback is None:  # a connector kind without write-back (a pull-only plug-in)
+        err.print(
+            f"{name}: connectors of kind {config.kind!r} write nothing back; nothing to provision",
+            markup=False,
+        )
         raise typer.Exit(EXIT_INVALID_CONFIG)
-    writeback = config.writeback
     if not writeback.fields:
         out.print(f"{name}: no write-back fields configured; nothing to provision", markup=False)
+        return
+    if isinstance(config, AzureDevOpsConfig):  # organisation fields, then each type's
+        from connectors.azure_devops.provision import provision as ado_provision
+
+        types = {t for _, t in stored_places(settings, name).values()}
+        _print_steps(ado_provision(config, types))
         return
     if isinstance(config, TrelloConfig):  # a field per board and metric: trello/provision.py
         from connectors.trello.provision import provision
 
-        refused = False
-        for step in provision(config):
-            (err if step.status == "fail" else out).print(step.line, markup=False)
-            refused = refused or step.failed
-        if refused:
-            raise typer.Exit(EXIT_CONNECTOR_FAILED)
+        _print_steps(provision(config))
         return
+    if not isinstance(config, JiraConfig):
+        err.print(f"{name}: no provisioning for kind {config.kind!r} yet", markup=False)
+        raise typer.Exit(EXIT_CONNECTOR_FAILED)
     projects = ", ".join(project_keys_in(config.jql)) or "the projects of the JQL"
     failed = False
     connector = JiraConnector(config)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,6 +17,10 @@ from pmo_sync.cli.common import (
     policy_rules,
     print_team_notices,
 )
+
+if TYPE_CHECKING:
+    from connectors.base import ConnectorConfig
+    from pmo_sync.store.repository import Store
 
 
 @app.command("push")
@@ -56,6 +60,8 @@ def push(
             )  # fmt: skip
         for line in summary.lines:
             out.print(line, highlight=False, markup=False)
+        if dry_run and summary.planned:
+            _warn_refused_fields(config, store)
         verb = "would make" if dry_run else "made"
         out.print(
             f"{config.name}: {verb} {summary.planned if dry_run else summary.done} change(s)"
@@ -72,12 +78,42 @@ def push(
                 if summary.gone
                 else ""
             )
+            + (
+                f", {summary.skipped} skipped (a field refused where they are: see below)"
+                if summary.skipped
+                else ""
+            )
             + ("" if dry_run else f", {summary.api_calls} API calls"),
             highlight=False,
             markup=False,
         )
-        for error in summary.errors:
-            err.print(f"{config.name}: {error}", highlight=False, markup=False)
+        for line in [*summary.refusals, *summary.errors]:
+            err.print(f"{config.name}: {line}", highlight=False, markup=False)
         failed = failed or not summary.ok
     selection.report_skipped()
     raise typer.Exit(selection.exit_code(failed))
+
+
+def _warn_refused_fields(config: ConnectorConfig, store: Store) -> None:
+    """A dry run's warning: the `connectors check` lines of the write-back fields the
+    tracker will refuse somewhere, so the changes it lists are not all promised."""
+    from connectors.errors import ConnectorError
+    from connectors.registry import connector_for_kind
+    from pmo_sync.store.reads import item_places
+    from pmo_sync.writeback.fieldcheck import check_writeback_fields
+
+    try:
+        with connector_for_kind(config.kind)(config) as tracker:
+            results = check_writeback_fields(tracker, item_places(store.engine, config.name))
+    except ConnectorError as exc:
+        err.print(
+            f"{config.name}: could not check the write-back fields: {exc}",
+            highlight=False,
+            markup=False,
+        )
+        return
+    for result in results:
+        if not result.ok:
+            err.print(
+                f"{config.name}: FAIL {result.name}: {result.detail}", highlight=False, markup=False
+            )

@@ -8,8 +8,15 @@ an item's changes or sprint stays in.
 
 The raw payload is deliberately not hashed: trackers put volatile, unmapped
 fields in it (Jira's ``lastViewed``, avatar URLs), which would turn every sync
-into a rewrite. Any real edit moves the item's ``updated`` timestamp, which
-*is* hashed, so the raw payload is still refreshed whenever the item changes.
+into a rewrite.
+
+Neither are the tracker's own bookkeeping columns (`BOOKKEEPING_COLUMNS`: the
+``updated`` stamp and the revision). Every write moves them, pmo-sync's own
+write-back included (a KPI field set, the bot comment), and pmo-sync stores
+neither its KPI fields nor its comment: hashing them made the sync right after
+a push report every item it wrote as updated. The store still writes them (and
+the raw payload) when they move (`pmo_sync.store.items`), without counting the
+item as updated: the push's `test /rev` needs the revision as last read.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from typing import Any
 from pmo_sync.domain import ItemBundle, SprintRecord, StatusRecord
 
 __all__ = [
+    "BOOKKEEPING_COLUMNS",
     "HASH_VERSION",
     "PreparedBundle",
     "prepare_bundle",
@@ -33,10 +41,11 @@ __all__ = [
     "utc",
 ]
 
-HASH_VERSION = 4
+HASH_VERSION = 5
 """Bump when the serialisation changes; every row then reloads once (when its connector next
 emits it: a full sync rewrites every row, an incremental one the items that changed).
-4: the description, acceptance criteria, parent type and checklist columns (migration 0009)."""
+4: the description, acceptance criteria, parent type and checklist columns (migration 0009).
+5: the bookkeeping columns (`updated`, `revision`) out of the hash."""
 
 ITEM_COLUMNS = (
     "key",
@@ -65,6 +74,10 @@ ITEM_COLUMNS = (
     "parent_type",
     "checklist",
 )
+BOOKKEEPING_COLUMNS = ("updated", "revision")
+"""Item columns every write moves, whoever makes it (see the module docstring): stored, not
+hashed."""
+_HASHED_COLUMNS = tuple(c for c in ITEM_COLUMNS if c not in BOOKKEEPING_COLUMNS)
 CHANGE_COLUMNS = (
     "field",
     "at",
@@ -193,7 +206,7 @@ def prepare_bundle(bundle: ItemBundle) -> PreparedBundle:
 
     content_hash = _digest(
         [
-            [item[col] for col in ITEM_COLUMNS],
+            [item[col] for col in _HASHED_COLUMNS],
             change_parts,
             [
                 [sid, added, memberships[sid, added]["removed_at"]]

@@ -7,8 +7,12 @@ keeps that in seconds on SQLite.
 
 Per batch of bundles:
 
-1. one SELECT of (external_id, id, content_hash, deleted_at) for the batch;
-2. unchanged bundles (same hash, not deleted) stop there;
+1. one SELECT of (external_id, id, content_hash, deleted_at, updated, revision)
+   for the batch;
+2. unchanged bundles (same hash, not deleted) stop there, but for those whose
+   bookkeeping columns moved (`canonical.BOOKKEEPING_COLUMNS`: a write that
+   changed nothing stored, as pmo-sync's own write-back): those columns and the
+   raw payload are written, and the item counts as unchanged;
 3. new items are bulk-inserted with their changes and stays;
 4. changed (or deleted and back) items are bulk-updated, and their changes
    and stays diffed against what is stored: new ones inserted, differing ones
@@ -29,6 +33,7 @@ from sqlalchemy import Connection, Table, insert, select
 from pmo_sync.domain import ItemBundle
 from pmo_sync.store.bulk import bulk_insert, chunked, delete_ids, in_values, update_by_id
 from pmo_sync.store.canonical import (
+    BOOKKEEPING_COLUMNS,
     CHANGE_COLUMNS,
     ITEM_COLUMNS,
     PreparedBundle,
@@ -73,6 +78,7 @@ def _load_batch(
                 work_items.c.id,
                 work_items.c.content_hash,
                 work_items.c.deleted_at,
+                *(work_items.c[col] for col in BOOKKEEPING_COLUMNS),
             ).where(
                 work_items.c.source_id == source_id,
                 in_values(work_items.c.external_id, [p.external_id for p in batch]),
@@ -81,12 +87,16 @@ def _load_batch(
     }
     new: list[PreparedBundle] = []
     changed: list[tuple[int, PreparedBundle]] = []
+    touched: list[tuple[int, PreparedBundle]] = []
     for p in batch:
         row = existing.get(p.external_id)
         if row is None:
             new.append(p)
         elif row.content_hash != p.content_hash or row.deleted_at is not None:
             changed.append((row.id, p))
+        elif _bookkeeping_moved(row, p):
+            touched.append((row.id, p))
+    _touch(conn, source_id, touched, now)
     if not new and not changed:
         return LoadCounts(unchanged=len(batch))
 
@@ -112,6 +122,28 @@ def _load_batch(
     return LoadCounts(
         inserted=len(new), updated=len(changed), unchanged=len(batch) - len(new) - len(changed)
     )
+
+
+def _bookkeeping_moved(row: Any, p: PreparedBundle) -> bool:
+    """Whether the tracker's `updated` stamp or revision moved while nothing hashed did."""
+    return any(getattr(row, col) != p.item[col] for col in BOOKKEEPING_COLUMNS)
+
+
+def _touch(
+    conn: Connection, source_id: int, touched: list[tuple[int, PreparedBundle]], now: datetime
+) -> None:
+    """Store the bookkeeping columns and raw payload of items whose content did not change."""
+    if not touched:
+        return
+    update_by_id(
+        conn,
+        work_items,
+        [
+            {"_id": item_id, **{c: p.item[c] for c in BOOKKEEPING_COLUMNS}, "synced_at": now}
+            for item_id, p in touched
+        ],
+    )
+    _upsert_raw(conn, source_id, [p for _, p in touched], now)
 
 
 def _insert_items(

@@ -21,7 +21,13 @@ from pmo_sync.store.bulk import in_values
 from pmo_sync.store.models import ItemChangeRow, SourceRow, SprintItemRow, SprintRow, WorkItemRow
 from pmo_sync.store.results import SprintRef, StatusChange, StoredItem
 
-__all__ = ["item_revisions", "iter_stored_items", "iter_stored_items_by_id", "live_item_keys"]
+__all__ = [
+    "item_places",
+    "item_revisions",
+    "iter_stored_items",
+    "iter_stored_items_by_id",
+    "live_item_keys",
+]
 
 sources: Table = SourceRow.__table__  # type: ignore[assignment]
 work_items: Table = WorkItemRow.__table__  # type: ignore[assignment]
@@ -212,3 +218,18 @@ def iter_stored_items_by_id(engine: Engine, ids: list[int], batch: int) -> Itera
             row = by_id.get(item_id)
             if row is not None:
                 yield _stored_item(row, changes.get(item_id, ()), stays.get(item_id, ()))
+
+
+def item_places(engine: Engine, source: str) -> dict[str, tuple[str, str]]:
+    """Key → (project, the tracker's own type name) of the live items of `source`.
+
+    Where write-back tells a field refused for a whole project (a Jira edit screen, an
+    Azure DevOps work item type, a Trello board: its `project`) from one item's failure.
+    """
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(work_items.c.key, work_items.c.project, work_items.c.raw_type)
+            .join(sources, sources.c.id == work_items.c.source_id)
+            .where(sources.c.name == source, work_items.c.deleted_at.is_(None))
+        )
+        return {str(key): (str(project), str(raw_type)) for key, project, raw_type in rows}

@@ -41,6 +41,18 @@ Failures are contained where they belong:
 - **Wrong credentials stop the push.** An `AuthenticationError` on an item's
   call is wrong for every item: the push stops with one line instead of
   failing each remaining action the same way.
+- **A field refused for a place stops that field there, not the push.** The
+  first `FieldRefusedError` (Jira: the field is not on the project's edit
+  screen; Azure DevOps: not a field of the work item type, TF51535; Trello: no
+  such custom field on the card's board) stops writing those fields to that
+  place (the item's project, and type where `per_type`, as the store has it)
+  for the rest of the run: the other fields of the same item are written at
+  once, later items there are written without the refused fields (skipped
+  with no call when nothing else is left), and the push ends with one line
+  per place: ``field 'Cycle time (days)' cannot be set in project ABC (not on
+  the edit screen): skipped 116 items; run `pmo-sync connectors check NAME```.
+  The items count as `skipped`, not failed; their ledger rows are untouched,
+  so a push after the admin's fix writes them.
 - **A tracker that looks down stops the push.** When
   `UNAVAILABLE_ITEMS_IN_A_ROW` items in a row fail with
   `TrackerUnavailableError` (the tracker kept failing after the client's own
@@ -66,10 +78,12 @@ from connectors.errors import (
     CommentNotFoundError,
     ConnectorError,
     FieldNotFoundError,
+    FieldRefusedError,
     IssueNotFoundError,
     MarkerPropertyError,
     RevisionConflictError,
     TrackerUnavailableError,
+    TrackerUnreachableError,
     UnexpectedResponseError,
 )
 from connectors.registry import connector_for_kind
@@ -77,7 +91,7 @@ from pmo_sync.common.writeback_config import WritebackConfig
 from pmo_sync.governance.model import Finding
 from pmo_sync.kpi.compute import KpiRun
 from pmo_sync.store.ledger import forget_item, load_ledger, record_ledger_update
-from pmo_sync.store.reads import item_revisions
+from pmo_sync.store.reads import item_places, item_revisions
 from pmo_sync.writeback.plan import (
     Action,
     AddComment,
@@ -146,6 +160,11 @@ class PushSummary:
     gone: int = 0
     """Items found deleted in the tracker (a 404): their ledger rows are forgotten and their
     actions skipped; the next sync marks them deleted. Not a failure."""
+    skipped: int = 0
+    """Items whose fields were not written because the tracker refused a field where they
+    are (`refusals` says which and where); their ledger rows wait for the next push."""
+    refusals: list[str] = field(default_factory=list)
+    """One line per place a field was refused: the field, where, why, the items skipped."""
     api_calls: int = 0
     retries: int = 0
     """Requests sent again after a 429, a 5xx, a timeout or a dropped connection."""
@@ -154,7 +173,27 @@ class PushSummary:
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0 and not self.errors
+        return self.failed == 0 and not self.errors and not self.refusals
+
+
+@dataclass(slots=True)
+class _Refusal:
+    """The fields a tracker refused in one place, and the items not written there."""
+
+    where: str
+    reason: str
+    fields: list[str]
+    """As the config names them, in the order refused."""
+    items: set[str] = field(default_factory=set)
+
+    def line(self, connector: str) -> str:
+        noun = "field" if len(self.fields) == 1 else "fields"
+        named = ", ".join(repr(f) for f in self.fields)
+        count = len(self.items)
+        return (
+            f"{noun} {named} cannot be set {self.where} ({self.reason}): skipped {count} "
+            f"item{'' if count == 1 else 's'}; run `pmo-sync connectors check {connector}`"
+        )
 
 
 class _Stop(Exception):
@@ -162,7 +201,10 @@ class _Stop(Exception):
 
 
 def _transient(exc: ConnectorError) -> bool:
-    """Whether a look-up failing with `exc` is worth asking again."""
+    """Whether a look-up failing with `exc` is worth asking again (not a tracker that
+    nothing answers for: refused, unknown host; the connection already failed fast)."""
+    if isinstance(exc, TrackerUnreachableError):
+        return False
     if isinstance(exc, UnexpectedResponseError | TrackerUnavailableError):
         return True
     return type(exc) is ConnectorError and (exc.status_code is None or exc.status_code >= 500)
@@ -181,10 +223,13 @@ class _Push:
         summary: PushSummary,
         now: datetime,
         sleep: Callable[[float], None],
+        places: dict[str, tuple[str, str]] | None = None,
     ) -> None:
         self.config, self.writeback, self.engine = config, writeback, engine
         self.writer, self.summary, self.now, self.sleep = writer, summary, now, sleep
         self._revisions = revisions
+        self._places = places or {}
+        self._refusals: dict[tuple[str, ...], _Refusal] = {}
         self._field_ids: dict[str, str] | None = None
         self._bot: str | None = None
         self._gone: set[str] = set()
@@ -284,6 +329,9 @@ class _Push:
             self._unavailable.clear()
             self._forget(key, exc)
             return None
+        except FieldRefusedError:
+            self._unavailable.clear()
+            raise  # not the item's failure: `_action` stops the field where it is
         except AuthenticationError as exc:
             self.summary.failed += 1
             log.warning("push_failed", key=key, error=str(exc))
@@ -314,7 +362,57 @@ class _Push:
         self.summary.gone += 1
         log.info("push_item_gone", key=key, ledger_rows=removed, error=str(exc))
 
+    # -- fields refused for a place ------------------------------------------------------------
+
+    def _scope(self, key: str, per_type: bool) -> tuple[tuple[str, ...], str]:
+        """Where a refusal of `key`'s field holds (a dict key) and how a line names it."""
+        place = self._places.get(key)
+        if place is None:  # not in the store (it should be): the item alone
+            return ("item", key), f"on {key}"
+        project, raw_type = place
+        if self.config.kind == "trello":
+            return ("board", project), f"on board {project}"
+        if per_type:
+            return ("type", project, raw_type), f"on {raw_type} in project {project}"
+        return ("project", project), f"in project {project}"
+
+    def _refused_here(self, action: SetFields) -> SetFields | None:
+        """`action` without the fields refused where its item is; None when none are left.
+
+        An item that loses a field to a refusal is one of the refusal's skipped items."""
+        names: set[str] = set()
+        for per_type in (False, True):
+            refusal = self._refusals.get(self._scope(action.key, per_type)[0])
+            if refusal is None:
+                continue
+            if any(c.tracker_field in refusal.fields for c in action.changes):
+                refusal.items.add(action.key)
+            names.update(refusal.fields)
+        kept = tuple(c for c in action.changes if c.tracker_field not in names)
+        if len(kept) == len(action.changes):
+            return action
+        return SetFields(action.source, action.key, kept) if kept else None
+
+    def _refuse(self, action: SetFields, exc: FieldRefusedError) -> bool:
+        """Record a refusal: the fields `exc` names stop where `action`'s item is. False
+        when it names none of the action's fields (then it is the item's failure)."""
+        by_id = {tracker_id: name for name, tracker_id in (self._field_ids or {}).items()}
+        written = {c.tracker_field for c in action.changes}
+        names = [n for n in (by_id.get(f, f) for f in exc.fields) if n in written]
+        if not names:
+            return False
+        scope, where = self._scope(action.key, exc.per_type)
+        refusal = self._refusals.setdefault(scope, _Refusal(where, exc.reason, []))
+        refusal.fields.extend(n for n in names if n not in refusal.fields)
+        log.warning("push_field_refused", key=action.key, fields=names, where=where, error=str(exc))
+        return True
+
     def _action(self, action: Action) -> None:
+        if isinstance(action, SetFields):
+            unrefused = self._refused_here(action)
+            if unrefused is None:
+                return
+            action = unrefused
         steps: list[Action] = [action]
         unsure_delete = isinstance(action, DeleteComment) and action.comment_id is None
         if isinstance(action, AddComment) or unsure_delete:
@@ -342,7 +440,19 @@ class _Push:
         for step in steps:
             if step.key in self._gone:
                 return
-            outcome = self._call(step.key, partial(self._execute, step))
+            try:
+                outcome = self._call(step.key, partial(self._execute, step))
+            except FieldRefusedError as exc:
+                if not isinstance(step, SetFields):
+                    raise TypeError(f"{step.key}: a field refused for {step!r}") from None
+                if not self._refuse(step, exc):  # no field of the write: the item's failure
+                    self.summary.failed += 1
+                    self.summary.errors.append(f"{step.key}: {exc}")
+                    continue
+                rest = self._refused_here(step)
+                if rest is not None:
+                    self._action(rest)  # the fields left: written now
+                continue
             if outcome is None:
                 continue
             record_ledger_update(self.engine, apply_result(step, outcome), self.now)
@@ -371,7 +481,10 @@ class _Push:
                 line = f"push stopped: {stop}; {left} action(s) left for the next run"
                 self.summary.errors.append(line)
                 log.error("push_stopped", connector=self.config.name, error=line)
-                return
+                break
+        refusals = list(self._refusals.values())
+        self.summary.refusals = [r.line(self.config.name) for r in refusals]
+        self.summary.skipped = len(set().union(*(r.items for r in refusals)))
 
 
 def push_connector(
@@ -410,7 +523,10 @@ def push_connector(
             return summary
         try:
             revisions = item_revisions(engine, config.name) if writer.checks_revisions else {}
-            _Push(config, writeback, engine, writer, revisions, summary, now, sleep).run(actions)
+            places = item_places(engine, config.name)
+            _Push(config, writeback, engine, writer, revisions, summary, now, sleep, places).run(
+                actions
+            )
         except ConnectorError as exc:  # not one item's: a failure of the run itself
             summary.errors.append(str(exc))
             log.error("push_aborted", connector=config.name, error=str(exc))
@@ -426,6 +542,7 @@ def push_connector(
         failed=summary.failed,
         deferred=summary.deferred,
         gone=summary.gone,
+        skipped=summary.skipped,
         api_calls=summary.api_calls,
     )
     return summary

@@ -23,6 +23,7 @@ from connectors.errors import (
     AuthenticationError,
     ConnectorError,
     FieldNotFoundError,
+    FieldRefusedError,
     IssueNotFoundError,
     PermissionDeniedError,
     TrackerUnavailableError,
@@ -523,3 +524,37 @@ def test_a_success_between_unavailable_items_keeps_the_push_going(
     ]
     assert counts(summary) == (6, 2, 4, 0, 0)
     assert not any(line.startswith("push stopped") for line in summary.errors)
+
+
+# -- a field refused where the item is ------------------------------------------------------------
+
+
+def test_a_refused_field_skips_the_item_not_fails_it_and_its_comment_goes(
+    push: Callable[..., PushSummary], writer: FakeWriter, engine: Engine
+) -> None:
+    """Items the store does not place (none here) are their own place: the refusal holds
+    for A-1 alone, and the items after it are written."""
+    refused = FieldRefusedError(
+        "not on the screen", fields=(FIELD_ID,), reason="not on the edit screen"
+    )
+    writer.fail[("set_fields", "A-1")] = [refused]
+    summary = push()
+    assert writer.calls == ALL_CALLS
+    assert (counts(summary), summary.skipped, summary.errors) == ((6, 5, 0, 0, 0), 1, [])
+    assert summary.refusals == [
+        "field 'WIP age (days)' cannot be set on A-1 (not on the edit screen): skipped 1 item; "
+        "run `pmo-sync connectors check acme-jira`"
+    ]
+    assert not summary.ok
+    assert pending(engine) == [("A-1", "field:wip_age_days")]  # owed: the next push writes it
+
+
+def test_a_refusal_naming_no_field_of_the_write_is_that_items_failure(
+    push: Callable[..., PushSummary], writer: FakeWriter
+) -> None:
+    refused = FieldRefusedError("refused", fields=("customfield_9",), reason="not on the screen")
+    writer.fail[("set_fields", "A-1")] = [refused]
+    summary = push()
+    assert writer.calls == ALL_CALLS
+    assert (counts(summary), summary.skipped, summary.refusals) == ((6, 5, 1, 0, 0), 0, [])
+    assert summary.errors == ["A-1: refused"]

@@ -12,12 +12,14 @@ builds from the resource locations served here (`LOCATIONS`, answered to
     POST {project?}/_apis/wit/workitemsbatch          ≤ 200 ids (VS403474), fields, asOf
     GET  {project?}/_apis/wit/reporting/workitemrevisions   watermark stream
     GET  {project?}/_apis/wit/fields                  the process's fields (`process.AdoProcess`)
+    POST {project?}/_apis/wit/fields                  create a field (on no work item type yet)
     GET  {project?}/_apis/wit/workitems/{id}[/updates|/revisions]
     GET  {project?}/_apis/wit/workitems?ids=          ≤ 200 ids
     PATCH {project?}/_apis/wit/workitems/{id}         json-patch; test /rev
     POST {project}/_apis/wit/workitems/${type}        create
     DELETE {project?}/_apis/wit/workitems/{id}        recycle bin
     GET  {project}/_apis/wit/workitemtypes/{type}/states
+    GET  {project}/_apis/wit/workitemtypes/{type}/fields the type's fields (TF51535 on a PATCH else)
     GET/POST/PATCH/DELETE {project}/_apis/wit/workItems/{id}/comments[/{commentId}]
     GET  {project}/{team}/_apis/work/teamsettings/iterations   ($timeframe=current)
     GET  {project}/{team}/_apis/work/teamsettings/teamfieldvalues
@@ -49,11 +51,13 @@ from pmo_sync.sandbox.ado.generator import (
     parse_ts,
     to_ms,
 )
-from pmo_sync.sandbox.ado.process import AdoProcess
+from pmo_sync.sandbox.ado.process import AdoProcess, FieldDef
 
 __all__ = ["JSON_CONTENT_TYPE", "LOCATIONS", "RESOURCE_AREAS", "AdoApi", "ApiResponse"]
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8; api-version=7.1"
+PROCESS_TYPE_ID = "0d8f0d5e-7a3b-4c8e-9a55-3f1c2b6e4a10"
+"""The sandbox project's process (`includeCapabilities=true`)."""
 MAX_BATCH = 200
 DEFAULT_REVISIONS_PAGE = 1000
 IDENTITY_FIELDS = frozenset({"System.CreatedBy", "System.ChangedBy", "System.AssignedTo"})
@@ -83,6 +87,8 @@ LOCATIONS: tuple[tuple[str, str, str, str, int], ...] = (
      "{project}/_apis/{area}/workItemTypes/{type}/{resource}", 1),
     ("b51fd764-e5c2-4b9b-aaf7-3395cf4bdd94", "wit", "fields",
      "{project}/_apis/{area}/{resource}/{fieldNameOrRefName}", 3),
+    ("bd293ce5-3d25-4192-8e67-e8092e879efb", "wit", "fields",
+     "{project}/_apis/{area}/workItemTypes/{type}/{resource}/{field}", 3),
     ("608aac0a-32e1-4493-a863-b9cf4566d257", "wit", "comments",
      "{project}/_apis/{area}/workItems/{workItemId}/{resource}/{commentId}", 4),
     ("c9175577-28a1-4b06-9197-8636af9f64ad", "work", "iterations",
@@ -230,7 +236,14 @@ class AdoApi:
                 return ApiResponse(200, _collection([self._project_json()]))
             self._project(rest[1])
             if n == 2:
-                return ApiResponse(200, self._project_json())
+                project_json = self._project_json()
+                if _flag(query, "includeCapabilities"):
+                    project_json["capabilities"] = {
+                        "processTemplate": {"templateName": self.process.name,
+                                            "templateTypeId": PROCESS_TYPE_ID},
+                        "versioncontrol": {"sourceControlType": "Git"},
+                    }  # fmt: skip
+                return ApiResponse(200, project_json)
             if r[2] == "teams":
                 teams = self.dataset.teams
                 if n == 4:
@@ -251,8 +264,12 @@ class AdoApi:
             return self._reporting(query, body if method == "POST" else None)
         if r[1:] == ["fields"] and method == "GET":
             return ApiResponse(200, _collection(self.process.field_json(self._base)))
+        if r[1:] == ["fields"] and method == "POST":
+            return self._create_field(body)
         if n == 4 and r[1] == "workitemtypes" and r[3] == "states" and method == "GET":
             return self._states(rest[2])
+        if n == 4 and r[1] == "workitemtypes" and r[3] == "fields" and method == "GET":
+            return self._type_fields(rest[2], project)
         if r[1:2] == ["workitems"]:
             if n == 2 and method == "GET":
                 return self._get_many(query)
@@ -670,6 +687,30 @@ class AdoApi:
             for s in STATES_BY_TYPE[match]
         ]))  # fmt: skip
 
+    def _create_field(self, body: Any) -> ApiResponse:
+        """`POST _apis/wit/fields`: a field of the organisation, on no work item type yet
+        (`process.AdoProcess.created`). TF51020 for a reference name or name in use."""
+        if not isinstance(body, dict) or not body.get("referenceName") or not body.get("name"):
+            raise AdoError(400, "", "A field needs a name and a referenceName.")
+        ref, name = str(body["referenceName"]), str(body["name"])
+        taken = [f for f in self.process.fields
+                 if f.reference_name.casefold() == ref.casefold() or f.name == name]  # fmt: skip
+        if taken:
+            raise AdoError(400, "TF51020", f"The field {taken[0].reference_name} already exists.")
+        kind = str(body.get("type") or "string")
+        self.process = self.process.created(FieldDef(ref, name, kind))
+        return ApiResponse(200, self.process.field_json(self._base)[-1])
+
+    def _type_fields(self, type_name: str, project: str | None) -> ApiResponse:
+        """The work item type's fields (the route needs a project, as Azure DevOps's)."""
+        if project is None:
+            raise AdoError(404, "", "The controller for path was not found.")
+        match = next((t for t in STATES_BY_TYPE if t.lower() == type_name.lower()), None)
+        if match is None:
+            raise AdoError(404, "VS402323", f"Work item type {type_name} does not exist.",
+                           "WorkItemTypeNotFoundException")  # fmt: skip
+        return ApiResponse(200, _collection(self.process.type_field_json(match, self._base)))
+
     # -- writes ----------------------------------------------------------------------------------
 
     def _patch_changes(self, body: Any) -> tuple[dict[str, Any], int | None, str | None]:
@@ -704,8 +745,9 @@ class AdoApi:
         return changes, expect_rev, history
 
     def _patch(self, item_id: int, body: Any, query: dict[str, list[str]]) -> ApiResponse:
-        self._live(item_id)
+        live = self._live(item_id)
         changes, expect_rev, history = self._patch_changes(body)
+        self.process.require_on(live.type, changes)
         if _flag(query, "validateOnly"):
             item = self._live(item_id)
             if expect_rev is not None and expect_rev != item.rev:

@@ -12,8 +12,12 @@ admin adds for write-back (`Custom.*`). A different organisation is one call awa
     AdoSandbox(process=AdoProcess().without("Microsoft.VSTS.CMMI.Blocked"))
 
 `lists_fields=False` is a server without the field list: the route answers 404.
-Writes are not checked against the process (a PATCH of any `Custom.*` field is
-accepted, as before).
+
+A work item type has every field of the process but those an inherited process left
+off it (`without_on`): `GET {project}/_apis/wit/workitemtypes/{type}/fields` lists the
+type's (`type_field_json`), and a PATCH naming a field its item's type lacks answers
+TF51535 as Azure DevOps does (`require_on`). Other writes are not checked against the
+process (a PATCH of any `Custom.*` field is accepted, as before).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pmo_sync.sandbox.ado.generator import AdoError
+from pmo_sync.sandbox.ado.generator import STATES_BY_TYPE, AdoError
 
 __all__ = ["DEFAULT_FIELDS", "FIELD_NOT_FOUND", "AdoProcess", "FieldDef"]
 
@@ -111,8 +115,41 @@ class AdoProcess:
     """The organisation's fields; `without` and `replace(lists_fields=False)` vary it."""
 
     fields: tuple[FieldDef, ...] = DEFAULT_FIELDS
+    name: str = "Acme Agile"
+    """The project's process, as its capabilities name it: an inherited process by default;
+    "Agile" (a system process, locked) says custom fields cannot be added to it."""
     lists_fields: bool = True
     """False: no field list (the route answers 404), as an older server."""
+    type_lacks: frozenset[tuple[str, str]] = frozenset()
+    """(work item type, reference name), casefolded: a field of the process left off a type."""
+
+    def without_on(self, work_item_type: str, *reference_names: str) -> AdoProcess:
+        """This process with the named fields left off one work item type (an inherited
+        process's admin removing them from the type's layout and fields)."""
+        for name in reference_names:
+            if not self.has(name):
+                raise ValueError(f"the process has no field {name!r}")
+        lacks = {(work_item_type.casefold(), r.casefold()) for r in reference_names}
+        return replace(self, type_lacks=self.type_lacks | lacks)
+
+    def created(self, new: FieldDef) -> AdoProcess:
+        """This process with a field just created in the organisation: a field of no work
+        item type until an admin adds it to one (Azure DevOps creates it so)."""
+        lacks = {(t.casefold(), new.reference_name.casefold()) for t in STATES_BY_TYPE}
+        return replace(self, fields=(*self.fields, new), type_lacks=self.type_lacks | lacks)
+
+    def on_type(self, work_item_type: str, reference_name: str) -> bool:
+        """Whether the field is in the process and on the work item type."""
+        lacking = (work_item_type.casefold(), reference_name.casefold()) in self.type_lacks
+        return self.has(reference_name) and not lacking
+
+    def require_on(self, work_item_type: str, reference_names: Iterable[str]) -> None:
+        """TF51535 for the first named field the type lacks (only those left off it)."""
+        for name in reference_names:
+            if (work_item_type.casefold(), name.casefold()) in self.type_lacks:
+                raise AdoError(
+                    400, FIELD_NOT_FOUND, f"Cannot find field {name}.", _FIELD_NOT_FOUND_TYPE
+                )
 
     def without(self, *reference_names: str) -> AdoProcess:
         """This process lacking the named fields (matched case-insensitively)."""
@@ -157,4 +194,20 @@ class AdoProcess:
                 "url": f"{base_url}/_apis/wit/fields/{f.reference_name}",
             }
             for f in self.fields
+        ]
+
+    def type_field_json(self, work_item_type: str, base_url: str) -> list[dict[str, Any]]:
+        """`GET {project}/_apis/wit/workitemtypes/{type}/fields`'s `value`
+        (WorkItemTypeFieldWithReferences, 7.1): the type's fields."""
+        return [
+            {
+                "name": f.name,
+                "referenceName": f.reference_name,
+                "alwaysRequired": f.reference_name == "System.Title",
+                "defaultValue": None,
+                "helpText": "",
+                "url": f"{base_url}/_apis/wit/fields/{f.reference_name}",
+            }
+            for f in self.fields
+            if self.on_type(work_item_type, f.reference_name)
         ]

@@ -14,6 +14,7 @@ Trello reads its parameters. Routes:
                                                          attachments, checklists=all|none,
                                                          checklist_fields
     GET    /1/boards/{id}/customFields | labels | members
+    GET    /1/boards/{id}/boardPlugins                   the enabled power-ups (Custom Fields)
     GET    /1/boards/{id}/actions                        filter, limit, before, since, page,
                                                          fields, memberCreator, member
     GET    /1/lists/{id}
@@ -213,11 +214,18 @@ class _ActionQuery:
         return action.type in self.types or (sub is not None and (action.type, sub) in self.pairs)
 
 
+CUSTOM_FIELDS_POWER_UP = "56d5e249a98895a9797bebb9"
+"""The Custom Fields power-up's plugin id, as Trello lists it in a board's boardPlugins."""
+
+
 class TrelloApi:
     """The sandbox Trello's endpoints over a `TrelloDataset`."""
 
     def __init__(self, dataset: TrelloDataset) -> None:
         self.ds = dataset
+        self.custom_fields_off: set[str] = set()
+        """Ids of the boards whose Custom Fields power-up is off (an admin turned it off):
+        `GET /boards/{id}/boardPlugins` leaves it out. Every other board has it on."""
 
     def handle(self, method: str, path: str, params: Params, me: Member) -> ApiResponse:
         """Answer one request; a client's mistake is a 4xx, never an exception."""
@@ -650,6 +658,18 @@ class TrelloApi:
         board = self._board(ref)
         fields = sorted(board.custom_fields, key=lambda f: f.pos)
         return ApiResponse(200, [self._field_json(f) for f in fields])
+
+    @_route("GET", r"/boards/(?P<ref>[^/]+)/boardPlugins")
+    def get_board_plugins(self, params: Params, me: Member, ref: str) -> ApiResponse:
+        """The power-ups enabled on the board: Custom Fields, unless turned off."""
+        board = self._board(ref)
+        if board.id in self.custom_fields_off:
+            return ApiResponse(200, [])
+        return ApiResponse(
+            200,
+            [{"id": f"{board.id[:12]}{CUSTOM_FIELDS_POWER_UP[12:]}", "idBoard": board.id,
+              "idPlugin": CUSTOM_FIELDS_POWER_UP}],
+        )  # fmt: skip
 
     @_route("GET", r"/boards/(?P<ref>[^/]+)/labels")
     def get_board_labels(self, params: Params, me: Member, ref: str) -> ApiResponse:

@@ -163,7 +163,12 @@ def test_field_off_screen_raises_with_what_an_admin_must_do(
         "pmo-sync writes nothing to that project until then."
     )
     error = caught.value
-    assert (error.issue_key, error.project_key, error.fields) == ("ABC-1", "ABC", {field_id: FIELD})
+    assert (error.issue_key, error.project_key, error.names, error.fields) == (
+        "ABC-1",
+        "ABC",
+        {field_id: FIELD},
+        (field_id,),
+    )
     assert error.status_code == 400
     assert sandbox.dataset.field_value(KEY, field_id) is None
     # The PUT, then (error path only) the field list to name the field.

@@ -166,38 +166,6 @@ def test_label_and_title_sources_need_no_custom_field(
     assert not [n for n in results if n.startswith(("estimate on", "sprints on", "sprint dates"))]
 
 
-def test_missing_write_back_fields_are_errors_naming_the_provision_command(
-    fresh: TrelloSandbox, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    writeback = {
-        "enabled": True,
-        "fields": {"cycle_time_days": "Cycle time (days)", "wip_age_days": "WIP age (days)"},
-    }
-    fresh.dataset.create_custom_field("Team Alpha", "Cycle time (days)", "number")
-
-    report = check(fresh, monkeypatch, writeback=writeback, sprints={"cadence": CADENCE})
-
-    results = by_name(report)
-    assert results["write-back fields on Team Alpha"] == CheckResult(
-        "write-back fields on Team Alpha",
-        False,
-        "missing custom fields 'WIP age (days)': run `pmo-sync connectors provision "
-        "acme-trello` (the board needs the Custom Fields power-up)",
-        "error",
-    )
-    assert results["write-back fields on Team Beta"].detail.startswith(
-        "missing custom fields 'Cycle time (days)', 'WIP age (days)': run "
-        "`pmo-sync connectors provision acme-trello`"
-    )
-    assert not report.ok
-
-    fresh.dataset.create_custom_field("Team Alpha", "WIP age (days)", "number")
-    results = by_name(check(fresh, monkeypatch, writeback=writeback))
-    alpha = results["write-back fields on Team Alpha"]
-    assert (alpha.ok, alpha.detail) == (True, "every write-back field exists")
-    assert not results["write-back fields on Team Beta"].ok
-
-
 def test_write_back_off_checks_no_write_back_field(
     sandbox: TrelloSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:

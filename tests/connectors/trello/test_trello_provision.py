@@ -258,7 +258,7 @@ def test_cli_provision_refused_exits_1_and_a_failure_goes_to_stderr(
     )
 
 
-def test_cli_provision_for_azure_devops_is_unchanged(
+def test_cli_provision_for_azure_devops_without_fields_has_nothing_to_do(
     cli_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(TOKEN_VARIABLE, "ado-pat-not-used")
@@ -268,7 +268,7 @@ def test_cli_provision_for_azure_devops_is_unchanged(
         encoding="utf-8",
     )
     result = invoke("connectors", "provision", "team-ado")
-    assert result.exit_code == 2
-    assert result.stderr.strip() == (
-        "team-ado: write-back is not available for kind 'azure_devops'"
+    assert result.exit_code == 0  # Azure DevOps takes write-back: tests/writeback provisions it
+    assert result.stdout.strip() == (
+        "team-ado: no write-back fields configured; nothing to provision"
     )

@@ -12,6 +12,7 @@ from connectors.errors import (
     CommentNotFoundError,
     ConnectorError,
     FieldNotFoundError,
+    FieldRefusedError,
     IssueNotFoundError,
     PermissionDeniedError,
     WriteOutcomeUnknownError,
@@ -99,31 +100,78 @@ def test_field_ids_checks_every_board_and_hands_back_the_names(
     assert len(trello.requests) == 3
 
 
-def test_a_field_missing_on_one_board_names_that_board_and_the_fix(
+def test_a_field_on_no_board_names_the_boards_and_the_fix(
     trello: TrelloSandbox, writer: TrelloWriter
 ) -> None:
     trello.dataset.create_custom_field(trello.dataset.boards[0], "Blocked (days)", "number")
     with pytest.raises(FieldNotFoundError) as caught:
         writer.field_ids([CYCLE, "Blocked (days)", "Lead time (days)"])
-    message = str(caught.value)
-    assert "no custom field 'Blocked (days)' on board 'Team Beta';" in message
-    assert "no custom field 'Lead time (days)' on boards 'Team Alpha', 'Team Beta'" in message
-    assert "'Cycle time (days)'" not in message
-    assert "Run `pmo-sync connectors provision acme-trello`" in message
+    assert str(caught.value) == (
+        "Trello custom fields of acme-trello: no custom field 'Lead time (days)' on boards "
+        "'Team Alpha', 'Team Beta'. A Trello custom field belongs to one board, so each board "
+        "in `boards` needs its own. Run `pmo-sync connectors provision acme-trello` to create "
+        "the missing ones (the Custom Fields power-up must be on for the board)."
+    )
+
+
+def test_a_field_missing_on_one_board_is_refused_on_that_boards_cards_only(
+    trello: TrelloSandbox, writer: TrelloWriter
+) -> None:
+    """A name one board has is no error for `field_ids`: the cards of the board without it
+    are refused (`FieldRefusedError`, no call), the others written."""
+    alpha = trello.dataset.boards[0]
+    trello.dataset.create_custom_field(alpha, "Blocked (days)", "number")
+    assert writer.field_ids(["Blocked (days)"]) == {"Blocked (days)": "Blocked (days)"}
+    on_beta = live_card(trello, 1)
+    writer.set_fields(live_card(trello, 0).short_link, {"Blocked (days)": 2.0})
+    trello.reset_log()
+    with pytest.raises(FieldRefusedError) as caught:
+        writer.set_fields(on_beta.short_link, {"Blocked (days)": 2.0, CYCLE: 1.0})
+    assert str(caught.value) == (
+        f"cannot write 'Blocked (days)' on card {on_beta.short_link}: board 'Team Beta' has "
+        "no custom field 'Blocked (days)'. Run `pmo-sync connectors provision acme-trello` "
+        "(the board needs the Custom Fields power-up)"
+    )
+    assert (caught.value.fields, caught.value.reason) == (
+        ("Blocked (days)",),
+        "not a custom field of the board",
+    )
+    assert trello.writes == []  # refused before any call
+
+
+def test_a_board_refusing_its_custom_fields_is_a_refusal_for_that_board(
+    trello: TrelloSandbox, writer: TrelloWriter
+) -> None:
+    """A 403 on the PUT of a card still on its board: the board refuses (power-up off, the
+    member no longer an editor), not the card: `FieldRefusedError`, after one look-up."""
+    card = live_card(trello, 0)
+    writer.field_ids([CYCLE])
+    writer.set_fields(live_card(trello, 0, skip=1).short_link, {CYCLE: 1.0})  # cache filled
+    trello.inject("PUT", r"/customField/[^/]+/item$", status=403)
+    trello.reset_log()
+    with pytest.raises(FieldRefusedError) as caught:
+        writer.set_fields(card.short_link, {CYCLE: 2.0})
+    assert caught.value.fields == (CYCLE,)
+    assert caught.value.reason == "Trello refused its custom fields, HTTP 403"
+    assert str(caught.value).startswith(
+        f"Trello refused custom fields {CYCLE!r} on card {card.short_link} of board "
+        "'Team Alpha' (HTTP 403): "
+    )
+    assert [m for m, _ in calls(trello)] == ["PUT", "GET"]  # the write, where the card is
 
 
 def test_field_ids_refuses_a_dropdown_and_a_name_used_twice(
     trello: TrelloSandbox, writer: TrelloWriter
 ) -> None:
     alpha, beta = trello.dataset.boards
-    trello.dataset.create_custom_field(alpha, "Health", "list", options=("green", "red"))
-    trello.dataset.create_custom_field(beta, "Health", "number")
-    twin = trello.dataset.create_custom_field(beta, CYCLE, "number")
+    for board in (alpha, beta):
+        trello.dataset.create_custom_field(board, "Health", "list", options=("green", "red"))
+    twins = [trello.dataset.create_custom_field(b, CYCLE, "number") for b in (alpha, beta)]
     with pytest.raises(FieldNotFoundError) as caught:
         writer.field_ids([CYCLE, "Health"])
     message = str(caught.value)
     first = field(trello, 1, CYCLE)
-    assert f"board 'Team Beta' has 2 custom fields named {CYCLE!r} ({first.id}, {twin.id})" in (
+    assert f"board 'Team Beta' has 2 custom fields named {CYCLE!r} ({first.id}, {twins[1].id})" in (
         message
     )
     assert "'Health' on board 'Team Alpha' is a list field" in message
