@@ -151,12 +151,14 @@ def _days(value: float | None) -> str:
 
 def print_flow(console: Console, values: Sequence[KpiValue], trials: int) -> None:
     rows, window = flow_rows(values)
+    first, _, last = window.partition("/")
     section(
-        console, 2, f"Flow per team, counted in items (window {window})",
-        "cycle time: days from first in progress to done, both days counted;",
-        "p50: half the items done took at most that long; p85: 85 in 100 did.",
-        f"done by (p85): in {trials:,} simulated futures drawn from the team's",
-        "daily throughput, 85 in 100 finish every open item by that date.",
+        console, 2, f"Flow per team, counted in items, {first} to {last}",
+        "done: items finished in that window; per week: finished a week, mean of the",
+        f"last {RECENT_WEEKS} weeks. cycle time: days from first in progress to done, both days",
+        "counted; p50: half the items took at most that long; p85: 85 in 100 did.",
+        f"done by (p85): of {trials:,} futures simulated from the team's daily throughput,",
+        "85 in 100 finish every open item by that date.",
     )  # fmt: skip
     table = _table(
         "team", "done", "in\nprogress", "cycle\np50", "cycle\np85", "per\nweek", "open",
