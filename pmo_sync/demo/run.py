@@ -29,6 +29,7 @@ from pmo_sync.governance.policy import load_policies
 from pmo_sync.kpi.compute import kpi_values
 from pmo_sync.kpi.config import KpiConfig
 from pmo_sync.sandbox.ado import AdoDataset, AdoSandbox
+from pmo_sync.sandbox.banner import trello_connector_lines
 from pmo_sync.sandbox.jira.generator import JiraDataset
 from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.sandbox.trello import TrelloDataset, TrelloSandbox
@@ -88,25 +89,15 @@ def _trello_bot_comments(trello: TrelloSandbox) -> list[tuple[str, str]]:
 
 
 def _trello_config(trello: TrelloSandbox) -> list[str]:
-    """The sandbox boards' connector file. Trello keeps no sprint dates: the cadence comes
-    from the board's current sprint, as a team would write it down once."""
-    data = trello.dataset
-    current = data.sprint_at(data.clock.now) or data.sprints[-1]
-    days = (current.end - current.start).days
+    """The sandbox boards' connector file (as `sandbox serve` prints it), with write-back."""
     return [
         "# Written by `pmo-sync demo` for the sandbox Trello it started.",
-        "name: sandbox-trello",
-        "kind: trello",
-        f"url: {trello.root_url}",
-        f"api_key: ${{{TRELLO_KEY_VARIABLE}}}",
-        f"token: ${{{TRELLO_TOKEN_VARIABLE}}}",
-        f"boards: [{', '.join(b.name for b in data.boards)}]",
-        "list_stages:",
-        "  Blocked by vendor: in_progress",
-        "sprints:",
-        "  from: custom_field",
-        "  name: Sprint",
-        f"  cadence: {{sprint: {current.name}, starts: {current.start.date()}, days: {days}}}",
+        *trello_connector_lines(
+            trello,
+            name="sandbox-trello",
+            key_variable=TRELLO_KEY_VARIABLE,
+            token_variable=TRELLO_TOKEN_VARIABLE,
+        ),
         "writeback:",
         "  enabled: true",
         "  comments: true",

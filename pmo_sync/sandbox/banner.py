@@ -13,9 +13,10 @@ from datetime import datetime
 
 from pmo_sync.sandbox.ado.server import AdoSandbox
 from pmo_sync.sandbox.jira.server import JiraSandbox
+from pmo_sync.sandbox.trello.generator import VENDOR_LIST
 from pmo_sync.sandbox.trello.server import TrelloSandbox
 
-__all__ = ["ado_banner", "jira_banner", "trello_banner"]
+__all__ = ["ado_banner", "jira_banner", "trello_banner", "trello_connector_lines"]
 
 
 def _header(tracker: str, url: str, data: str, now: datetime) -> list[str]:
@@ -88,10 +89,41 @@ def ado_banner(ado: AdoSandbox, *, seed: object) -> str:
     )
 
 
+def trello_connector_lines(
+    trello: TrelloSandbox, *, name: str, key_variable: str, token_variable: str
+) -> list[str]:
+    """A connector file for the sandbox's boards. Trello keeps no sprint dates: the cadence
+    comes from the board's current sprint, as a team would write it down once; the
+    sandbox's unusual list ("Blocked by vendor") is mapped to a stage."""
+    data = trello.dataset
+    current = data.sprint_at(data.clock.now) or data.sprints[-1]
+    days = (current.end - current.start).days
+    return [
+        f"name: {name}",
+        "kind: trello",
+        f"url: {trello.root_url}",
+        f"api_key: ${{{key_variable}}}",
+        f"token: ${{{token_variable}}}",
+        f"boards: [{', '.join(b.name for b in data.boards)}]",
+        "list_stages:",
+        f"  {VENDOR_LIST}: in_progress",
+        "sprints:",
+        "  from: custom_field",
+        "  name: Sprint",
+        f"  cadence: {{sprint: {current.name}, starts: {current.start.date()}, days: {days}}}",
+    ]
+
+
 def trello_banner(trello: TrelloSandbox, *, seed: object) -> str:
     data = trello.dataset
     boards = ", ".join(b.name for b in data.boards)
     size = f"seed {seed}, {data.cards_per_board} cards per board"
+    lines = trello_connector_lines(
+        trello,
+        name="sandbox-trello",
+        key_variable="SANDBOX_TRELLO_KEY",
+        token_variable="SANDBOX_TRELLO_TOKEN",
+    )
     return "\n".join(
         [
             *_header("Trello", trello.url, size, data.clock.now),
@@ -99,14 +131,7 @@ def trello_banner(trello: TrelloSandbox, *, seed: object) -> str:
             f"  login     API key {trello.key}, token {trello.token} (fake, only these)",
             *_config(
                 "sandbox-trello",
-                [
-                    "name: sandbox-trello",
-                    "kind: trello",
-                    f"url: {trello.root_url}",
-                    "api_key: ${SANDBOX_TRELLO_KEY}",
-                    "token: ${SANDBOX_TRELLO_TOKEN}",
-                    f"boards: [{boards}]",
-                ],
+                lines,
                 [("SANDBOX_TRELLO_KEY", trello.key), ("SANDBOX_TRELLO_TOKEN", trello.token)],
             ),
         ]

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 
+import pytest
+
+from pmo_sync.config import load_connector_configs
 from pmo_sync.sandbox.banner import jira_banner, trello_banner
 from pmo_sync.sandbox.clock import sandbox_now
 from pmo_sync.sandbox.jira.generator import DEFAULT_NOW, JiraDataset
@@ -53,26 +57,42 @@ def test_the_jira_banner_lists_what_a_connector_file_needs() -> None:
         ]
 
 
-def test_the_trello_banner_lists_its_boards_key_and_token() -> None:
+def test_the_trello_banner_gives_a_connector_file_that_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     dataset = TrelloDataset.generate(cards_per_board=3)
     with TrelloSandbox(dataset) as trello:
         lines = trello_banner(trello, seed=7).splitlines()
         url, root = trello.url, trello.root_url
-    assert lines[:3] == [
+    assert lines == [
         f"sandbox Trello on {url} (Ctrl-C stops it)",
         "  data      seed 7, 3 cards per board, up to 2026-11-20 12:00 UTC",
         "  boards    Team Alpha, Team Beta",
-    ]
-    assert lines[3] == "  login     API key sandbox-key, token sandbox-token (fake, only these)"
-    assert lines[5:11] == [
+        "  login     API key sandbox-key, token sandbox-token (fake, only these)",
+        "a connector file for it, config/connectors/sandbox-trello.yaml:",
         "  name: sandbox-trello",
         "  kind: trello",
         f"  url: {root}",
         "  api_key: ${SANDBOX_TRELLO_KEY}",
         "  token: ${SANDBOX_TRELLO_TOKEN}",
         "  boards: [Team Alpha, Team Beta]",
-    ]
-    assert lines[12:14] == [
+        "  list_stages:",
+        "    Blocked by vendor: in_progress",
+        "  sprints:",
+        "    from: custom_field",
+        "    name: Sprint",
+        "    cadence: {sprint: Sprint 18, starts: 2026-11-16, days: 14}",  # the current one
+        "then:",
         "  export SANDBOX_TRELLO_KEY=sandbox-key",
         "  export SANDBOX_TRELLO_TOKEN=sandbox-token",
+        "  pmo-sync connectors check sandbox-trello",
+        "  pmo-sync sync",
     ]
+    (tmp_path / "connectors").mkdir()
+    file = "\n".join(line[2:] for line in lines[5:17]) + "\n"
+    (tmp_path / "connectors" / "sandbox-trello.yaml").write_text(file, encoding="utf-8")
+    monkeypatch.setenv("SANDBOX_TRELLO_KEY", "sandbox-key")
+    monkeypatch.setenv("SANDBOX_TRELLO_TOKEN", "sandbox-token")
+    loaded = load_connector_configs(tmp_path)
+    assert loaded.errors == []
+    assert [c.name for c in loaded.configs] == ["sandbox-trello"]
