@@ -232,7 +232,7 @@ def _add_kpi_fields(url: str) -> dict[str, str]:
 
 
 def bench(args: argparse.Namespace) -> dict[str, Any]:
-    from pmo_sync.sandbox.jira.generator import DEFAULT_NOW  # the clock `sandbox serve` starts at
+    from pmo_sync.sandbox.jira.generator import DEFAULT_NOW  # sandbox_command pins serve to it
 
     per_project = args.issues_per_project
     with tempfile.TemporaryDirectory(prefix="pmo-bench-push-") as tmp:

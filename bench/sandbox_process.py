@@ -34,7 +34,8 @@ def free_port() -> int:
 def sandbox_command(port: int, seed: int, per_project: int) -> list[str]:
     cli = Path(sys.executable).with_name("pmo-sync")
     args = ["sandbox", "serve", "--port", str(port), "--seed", str(seed)]
-    args += ["--issues-per-project", str(per_project)]
+    # the generators' DEFAULT_NOW (serve defaults to today): the same data, and figures, each run
+    args += ["--issues-per-project", str(per_project), "--today", "2026-11-20"]
     if cli.exists():
         return [str(cli), *args]
     return [sys.executable, "-c", "from pmo_sync.cli import app; app()", *args]

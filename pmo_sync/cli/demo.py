@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -12,9 +13,8 @@ from pmo_sync.cli.common import (
     load_settings,
     out,
 )
+from pmo_sync.cli.sandbox import TODAY_HELP
 from pmo_sync.logging import configure_logging
-
-# -- demo and sandbox ------------------------------------------------------------------------
 
 
 @app.command("demo")
@@ -23,12 +23,15 @@ def demo(
         Path | None, typer.Option(help="keep the demo's store and config in this directory")
     ] = None,
     issues_per_project: Annotated[int, typer.Option(help="sandbox issues per project")] = 100,
+    today: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help=TODAY_HELP)] = None,
 ) -> None:
     """Start the sandbox trackers, sync them into a temporary store and show what came in."""
     import os
 
     from pmo_sync.demo import run_demo
+    from pmo_sync.sandbox.clock import sandbox_now
 
     if "PMO_SYNC_LOG_LEVEL" not in os.environ:  # the demo's tables are the output, not the logs
         configure_logging(load_settings().log_format, "WARNING")
-    raise typer.Exit(run_demo(out, keep=keep, issues_per_project=issues_per_project))
+    now = sandbox_now(today.date() if today is not None else None)
+    raise typer.Exit(run_demo(out, keep=keep, now=now, issues_per_project=issues_per_project))

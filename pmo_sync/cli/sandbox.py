@@ -1,7 +1,8 @@
-"""`pmo-sync sandbox serve`: a local stand-in for a tracker."""
+"""`pmo-sync sandbox serve`: a local stand-in for a tracker, its data relative to today."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -9,8 +10,12 @@ import typer
 from pmo_sync.cli.common import (
     EXIT_INVALID_CONFIG,
     err,
-    out,
     sandbox_app,
+)
+
+TODAY_HELP = (
+    "the sandbox's today, YYYY-MM-DD: its data ends at noon UTC that day "
+    "(default: the latest noon UTC that has passed)"
 )
 
 
@@ -27,42 +32,35 @@ def sandbox_serve(
             "(--issues-per-project cards per board)"
         ),
     ] = "jira",
+    today: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help=TODAY_HELP)] = None,
 ) -> None:
-    """Serve a sandbox tracker on 127.0.0.1 until interrupted."""
-    if tracker == "azure_devops":
-        from pmo_sync.sandbox.ado.server import serve as serve_ado
+    """Serve a sandbox tracker on 127.0.0.1 until interrupted; it prints what a config needs."""
+    from pmo_sync.sandbox.banner import ado_banner, jira_banner, trello_banner
+    from pmo_sync.sandbox.clock import sandbox_now
+    from pmo_sync.sandbox.harness import serve_until_stopped
 
-        size = 3 * issues_per_project
-        out.print(
-            f"sandbox Azure DevOps on http://127.0.0.1:{port}/contoso (seed {seed}, {size} "
-            "work items in project Fabrikam); Ctrl-C stops it",
-            highlight=False,
+    now = sandbox_now(today.date() if today is not None else None)
+    if tracker == "azure_devops":
+        from pmo_sync.sandbox.ado import AdoDataset, AdoSandbox
+
+        ado = AdoSandbox(
+            AdoDataset.generate(seed=seed, size=3 * issues_per_project, now=now), port=port
         )
-        serve_ado(host="127.0.0.1", port=port, seed=seed, size=size)
+        serve_until_stopped(ado, lambda: ado_banner(ado, seed=seed))
         return
     if tracker == "trello":
-        from pmo_sync.sandbox.trello.server import serve as serve_trello
+        from pmo_sync.sandbox.trello import TrelloDataset, TrelloSandbox
 
-        out.print(
-            f"sandbox Trello on http://127.0.0.1:{port}/1 (seed {seed}, {issues_per_project} "
-            "cards per board); Ctrl-C stops it",
-            highlight=False,
-        )
-        serve_trello(host="127.0.0.1", port=port, seed=seed, cards_per_board=issues_per_project)
+        dataset = TrelloDataset.generate(seed=seed, cards_per_board=issues_per_project, now=now)
+        trello = TrelloSandbox(dataset, port=port)
+        serve_until_stopped(trello, lambda: trello_banner(trello, seed=seed))
         return
     if tracker != "jira":
         err.print(f"--tracker must be jira, azure_devops or trello, not {tracker!r}", markup=False)
         raise typer.Exit(EXIT_INVALID_CONFIG)
-    from pmo_sync.sandbox.jira.server import serve
+    from pmo_sync.sandbox.jira.generator import JiraDataset
+    from pmo_sync.sandbox.jira.server import JiraSandbox
 
-    out.print(
-        f"sandbox Jira on http://127.0.0.1:{port} (seed {seed}, "
-        f"{issues_per_project} issues per project); Ctrl-C stops it"
-    )
-    serve(
-        host="127.0.0.1",
-        port=port,
-        seed=seed,
-        issues_per_project=issues_per_project,
-        deployment=deployment,
-    )
+    jira_data = JiraDataset.generate(seed=seed, issues_per_project=issues_per_project, now=now)
+    jira = JiraSandbox(jira_data, deployment=deployment, port=port)
+    serve_until_stopped(jira, lambda: jira_banner(jira, seed=seed))

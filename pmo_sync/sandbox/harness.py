@@ -41,7 +41,7 @@ import sys
 import threading
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -709,12 +709,14 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def serve_until_stopped(sandbox: SandboxHarness, banner: str) -> None:
-    """Run a sandbox in the foreground until Ctrl-C or SIGTERM (`pmo-sync sandbox serve`)."""
+def serve_until_stopped(sandbox: SandboxHarness, banner: Callable[[], str]) -> None:
+    """Run a sandbox in the foreground until Ctrl-C or SIGTERM (`pmo-sync sandbox serve`).
+
+    `banner` is printed once, when the sandbox listens (its URL known then)."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
     sandbox.start()
-    print(banner.format(sandbox=sandbox))
+    print(banner(), flush=True)
     try:
         while sandbox._thread is not None and sandbox._thread.is_alive():
             sandbox._thread.join(timeout=0.5)

@@ -128,8 +128,9 @@ def _jira(monkeypatch: pytest.MonkeyPatch) -> World:
 
 
 def _ado(monkeypatch: pytest.MonkeyPatch) -> World:
-    """One team's area (Phoenix: 12 work items) and its iterations."""
-    sandbox = AdoSandbox(AdoDataset.generate(size=12, teams=("Phoenix",)), wiql_cap=100).start()
+    """One team's area (Phoenix: 20 work items, the fewest with an Active story to resolve
+    now that its sprints are planned: 12 had none) and its iterations."""
+    sandbox = AdoSandbox(AdoDataset.generate(size=20, teams=("Phoenix",)), wiql_cap=100).start()
     monkeypatch.setenv("PMO_SYNC_SWEEP_ADO_TOKEN", sandbox.pat)
     config = AzureDevOpsConfig.model_validate(
         {"name": "sweep-ado", "kind": "azure_devops", "organization_url": sandbox.url,

@@ -213,7 +213,7 @@ def _jira(stack: ExitStack, monkeypatch: pytest.MonkeyPatch, more: bool) -> Trac
 
 
 def _ado(stack: ExitStack, monkeypatch: pytest.MonkeyPatch, more: bool) -> Tracker:
-    sandbox = stack.enter_context(AdoSandbox(wiql_cap=100, size=40 if more else 25))
+    sandbox = stack.enter_context(AdoSandbox(wiql_cap=100, size=90 if more else 25))
     variable = f"PMO_SYNC_TEST_ISOLATION_{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv(variable, sandbox.pat)
     config = AzureDevOpsConfig.model_validate(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pmo_sync.sandbox.ado.generator import F_POINTS, PROJECT, AdoDataset, parse_ts
 
 
@@ -52,3 +54,50 @@ def test_mutations_make_revisions_and_ground_truth():
     assert created.id == 41 and ds.ids()[-1] == 41 and created.rev == 1
     ds.delete(created.id)
     assert 41 not in ds.ids() and ds.item(41).deleted
+
+
+def _say_do(dataset: AdoDataset) -> list[tuple[str, str, int, int, int, int]]:
+    """Per closed sprint: (team, sprint, committed points, added items, done points, carried
+    items), from the revisions: committed = in the sprint and not closed at its start,
+    added = joined after it, done = in it and closed at its close, carried = in it, open."""
+
+    def at(item, ms):  # the revision in force at `ms`
+        return next((r for r in reversed(item.revisions) if r.changed_ms <= ms), None)
+
+    items = list(dataset.items())
+    rows = []
+    for team in dataset.teams:
+        for it in team.iterations:
+            start = int(it.start.timestamp() * 1000)
+            close = int((it.finish + timedelta(days=1)).timestamp() * 1000) - 1
+            if close >= int(dataset.clock.now.timestamp() * 1000):
+                continue
+            committed = added = done = carried = 0
+            for item in items:
+                s, c = at(item, start), at(item, close)
+                was_in = s is not None and s.fields["System.IterationPath"] == it.path
+                is_in = c is not None and c.fields["System.IterationPath"] == it.path
+                if was_in and s.fields["System.State"] != "Closed":
+                    committed += s.fields.get(F_POINTS, 0)
+                elif is_in and not was_in:
+                    added += 1
+                if is_in and c.fields["System.State"] == "Closed":
+                    done += c.fields.get(F_POINTS, 0)
+                elif is_in:
+                    carried += 1
+            rows.append((team.name, it.name, committed, added, done, carried))
+    return rows
+
+
+def test_sprints_are_planned_at_their_start_and_mostly_done(dataset):
+    """Items join a sprint at or before its start (sandbox/ado/life.py), so say/do is
+    mostly 60-110 %, with some carry-over and some scope added mid-sprint."""
+    rows = _say_do(dataset)
+    ratios = [done / committed for _, _, committed, _, done, _ in rows if committed]
+    assert len(rows) == 36 and len(ratios) == 33  # 12 past sprints a team; 3 committed nothing
+    assert sum(0.6 <= r <= 1.1 for r in ratios) == 27
+    assert sum(r > 1.1 for r in ratios) == 2  # added scope finished as well
+    assert sum(carried for *_, carried in rows) == 40
+    assert sum(added for _, _, _, added, _, _ in rows) == 13
+    for team in dataset.teams:  # every team carries some over
+        assert any(carried for name, *_, carried in rows if name == team.name)

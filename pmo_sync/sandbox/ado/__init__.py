@@ -8,6 +8,6 @@ a request log; `process.AdoProcess` says which work item fields the organisation
 
 from pmo_sync.sandbox.ado.generator import AdoDataset
 from pmo_sync.sandbox.ado.process import AdoProcess
-from pmo_sync.sandbox.ado.server import AdoSandbox, serve
+from pmo_sync.sandbox.ado.server import AdoSandbox
 
-__all__ = ["AdoDataset", "AdoProcess", "AdoSandbox", "serve"]
+__all__ = ["AdoDataset", "AdoProcess", "AdoSandbox"]

@@ -3,9 +3,12 @@
 `AdoDataset.generate(seed=7, size=300)` always builds the same organisation
 "contoso" with one project "Fabrikam", three teams (each with an area path and a
 calendar of 2-week iterations: 12 past, the current one, 2 future) and `size` work
-items (User Story / Bug / Task / Feature) with six months of messy history:
-backward moves, reopenings, skipped states, removals, iteration changes in and out
-of sprints, Story Points changes and missing estimates, reassignments.
+items (User Story / Bug / Task / Feature) with six months of history as a Scrum
+team makes it (`life.py`): items join a sprint at or before its start, most are
+closed within it, the rest carry over into the next one; now and then urgent work
+joins a sprint under way or an item leaves it. The mess stays: backward moves,
+reopenings, review bounces, skipped states, removals, Story Points changes and
+missing estimates, reassignments.
 
 Every work item is a list of full-field revisions (rev 1 = creation; each change is
 a new rev with System.Rev / ChangedDate / ChangedBy). The ground truth connector
@@ -32,6 +35,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pmo_sync.sandbox.ado.life import (
+    DONE_IN_SPRINT,
+    POINT_VALUES,
+    ItemPlan,
+    SprintWindow,
+    plan_life,
+)
 from pmo_sync.sandbox.clock import Clock
 
 __all__ = [
@@ -95,7 +105,6 @@ _REASONS = {
     ("Removed", None): "Removed from the backlog",
     ("New", "Active"): "Implementation halted",
 }
-POINT_VALUES = (1, 2, 3, 5, 8, 13)
 MAX_DATE = "9999-01-01T00:00:00Z"
 _MS_DAY = 86_400_000
 _MS_HOUR = 3_600_000
@@ -361,6 +370,13 @@ class AdoDataset:
                 )
             )
         self.teams = tuple(teams)
+        self._sprint_windows = tuple(
+            tuple(
+                SprintWindow(it.path, to_ms(it.start), to_ms(it.finish + timedelta(days=1)))
+                for it in t.iterations
+            )
+            for t in self.teams
+        )
         self._iterations = {it.path.lower(): it for t in self.teams for it in t.iterations}
         self._window_start = to_ms(now) - WINDOW_DAYS * _MS_DAY
         self._now_ms = to_ms(now)
@@ -762,12 +778,13 @@ def _base_fields(
 
 
 def _simulate(ds: AdoDataset, item_id: int) -> WorkItem:
-    """One item's life, deterministic in (seed, id)."""
+    """One item's life, deterministic in (seed, id): created, then worked as its team
+    plans sprints (`life.plan_life`)."""
     rng = random.Random(f"{ds.seed}:item:{item_id}")
-    team = ds.teams[rng.randrange(len(ds.teams))]
+    team_index = rng.randrange(len(ds.teams))
+    team = ds.teams[team_index]
     members = team.members or ds.people
     wtype = rng.choices(WORK_ITEM_TYPES, _TYPE_WEIGHTS)[0]
-    states = STATES_BY_TYPE[wtype]
     now_ms = ds._now_ms
     created = ds._window_start + int(rng.random() * (now_ms - ds._window_start - 2 * _MS_HOUR))
     created += rng.randrange(1000)  # millisecond noise: 0-3 fraction digits on the wire
@@ -775,84 +792,25 @@ def _simulate(ds: AdoDataset, item_id: int) -> WorkItem:
     title = f"{rng.choice(_TITLE_VERBS)} {rng.choice(_TITLE_NOUNS)} #{item_id}"
     fields = _base_fields(item_id, wtype, title, team, author, created)
     fields["Microsoft.VSTS.Common.Priority"] = rng.choice((1, 2, 2, 3, 4))
-    if wtype in ("User Story", "Bug") and rng.random() < 0.85:
+    if wtype in ("User Story", "Bug") and rng.random() < 0.75:
         fields[F_POINTS] = rng.choice(POINT_VALUES)
     if rng.random() < 0.7:
         fields["System.AssignedTo"] = rng.choice(members).ref
-    when0 = from_ms(created)
-    if wtype != "Feature" and rng.random() < 0.4:
-        sprint = team.iteration_at(when0)
-        if sprint is not None:
-            fields["System.IterationPath"] = sprint.path
     item = WorkItem(id=item_id, revisions=[Revision(1, created, fields)])
-    item.transitions.append(StateTransition(when0, None, "New", 1))
-    path0 = fields["System.IterationPath"]
-    item.iteration_changes.append((when0, path0 if ds.iteration(path0) else None))
-
-    t = created
-    while True:
-        t += max(60_000, int(rng.expovariate(1 / (3 * _MS_DAY))))
-        if t >= now_ms - 60_000:
-            break
-        state = item.state
-        if state in ("Closed", "Removed"):
-            if rng.random() < 0.85:
-                break
-            changes: dict[str, Any] = {"System.State": "Active" if state == "Closed" else "New"}
-        else:
-            changes = _random_change(rng, item, team, members, states, from_ms(t))
-        if changes:
-            by = rng.choice(members)
-            ds._apply(item, changes, by, t)
+    item.transitions.append(StateTransition(from_ms(created), None, "New", 1))
+    item.iteration_changes.append((from_ms(created), None))
+    plan = ItemPlan(
+        work_item_type=wtype,
+        states=STATES_BY_TYPE[wtype],
+        created_ms=created,
+        now_ms=now_ms,
+        backlog_path=PROJECT,
+        sprints=ds._sprint_windows[team_index],
+        done_in_sprint=DONE_IN_SPRINT[team_index % len(DONE_IN_SPRINT)],
+        estimated=F_POINTS in fields,
+        title=title,
+        people=tuple(m.ref for m in members),
+    )
+    for ms, changes in plan_life(rng, plan):
+        ds._apply(item, changes, rng.choice(members), ms)
     return item
-
-
-def _random_change(
-    rng: random.Random,
-    item: WorkItem,
-    team: Team,
-    members: tuple[Person, ...],
-    states: tuple[str, ...],
-    when: datetime,
-) -> dict[str, Any]:
-    kind = rng.choices(("state", "iteration", "points", "assign", "title"), (35, 25, 15, 18, 7))[0]
-    f = item.fields
-    if kind == "state":
-        state = f["System.State"]
-        has_resolved = "Resolved" in states
-        options: tuple[tuple[str, int], ...]
-        if state == "New":
-            options = (("Active", 80), ("Closed", 6), ("Removed", 6), ("Resolved", 8))
-        elif state == "Active":
-            options = (("Resolved", 60), ("Closed", 22), ("New", 12), ("Removed", 6))
-        else:  # Resolved
-            options = (("Closed", 75), ("Active", 25))
-        allowed = [(s, w) for s, w in options if s in states]
-        if not has_resolved:
-            allowed = [(s, w) for s, w in allowed if s != "Resolved"]
-        target = rng.choices([s for s, _ in allowed], [w for _, w in allowed])[0]
-        return {"System.State": target}
-    if kind == "iteration":
-        if item.type == "Feature":
-            return {}
-        current = team.iteration_at(when)
-        roll = rng.random()
-        if roll < 0.25 or current is None:
-            target = PROJECT  # out of every sprint
-        elif roll < 0.7:
-            target = current.path
-        else:
-            later = [it for it in team.iterations if it.start > when]
-            target = later[0].path if later else current.path
-        return {"System.IterationPath": target} if target != f["System.IterationPath"] else {}
-    if kind == "points":
-        if item.type not in ("User Story", "Bug"):
-            return {}
-        if F_POINTS in f and rng.random() < 0.2:
-            return {F_POINTS: None}
-        return {F_POINTS: rng.choice(POINT_VALUES)}
-    if kind == "assign":
-        if "System.AssignedTo" in f and rng.random() < 0.15:
-            return {"System.AssignedTo": None}
-        return {"System.AssignedTo": rng.choice(members).ref}
-    return {"System.Title": f["System.Title"] + " (edited)"}

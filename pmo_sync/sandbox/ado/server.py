@@ -34,9 +34,9 @@ from typing import Any
 from pmo_sync.sandbox.ado.api import AdoApi, ApiResponse, error_body
 from pmo_sync.sandbox.ado.generator import AdoDataset, Person
 from pmo_sync.sandbox.ado.process import AdoProcess
-from pmo_sync.sandbox.harness import Fault, RecordedRequest, SandboxHarness, serve_until_stopped
+from pmo_sync.sandbox.harness import Fault, RecordedRequest, SandboxHarness
 
-__all__ = ["SIGN_IN_PAGE", "AdoSandbox", "Fault", "RecordedRequest", "serve"]
+__all__ = ["SIGN_IN_PAGE", "AdoSandbox", "Fault", "RecordedRequest"]
 
 SIGN_IN_PAGE = (
     "<!DOCTYPE html><html><head><title>Azure DevOps Services | Sign In</title></head><body>"
@@ -184,11 +184,3 @@ class AdoSandbox(SandboxHarness):
         self, method: str, path: str, query: dict[str, list[str]], body: Any, admitted: str | None
     ) -> ApiResponse:
         return self.api.handle(method, path, query, body, self.url)
-
-
-def serve(host: str = "127.0.0.1", port: int = 8081, **kwargs: Any) -> None:
-    """Run a sandbox in the foreground until Ctrl-C or SIGTERM."""
-    serve_until_stopped(
-        AdoSandbox(host=host, port=port, **kwargs),
-        "Sandbox Azure DevOps at {sandbox.url} (PAT {sandbox.pat})",
-    )

@@ -8,6 +8,6 @@ request log.
 """
 
 from pmo_sync.sandbox.jira.generator import JiraDataset
-from pmo_sync.sandbox.jira.server import JiraSandbox, serve
+from pmo_sync.sandbox.jira.server import JiraSandbox
 
-__all__ = ["JiraDataset", "JiraSandbox", "serve"]
+__all__ = ["JiraDataset", "JiraSandbox"]

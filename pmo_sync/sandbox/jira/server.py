@@ -24,12 +24,12 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from pmo_sync.sandbox.harness import Fault, RecordedRequest, SandboxHarness, serve_until_stopped
+from pmo_sync.sandbox.harness import Fault, RecordedRequest, SandboxHarness
 from pmo_sync.sandbox.jira.api import JSON_CONTENT_TYPE, ApiResponse, JiraApi, error_body
 from pmo_sync.sandbox.jira.generator import JiraDataset
 from pmo_sync.sandbox.jira.model import User
 
-__all__ = ["SIGN_IN_PAGE", "Fault", "JiraSandbox", "RecordedRequest", "serve"]
+__all__ = ["SIGN_IN_PAGE", "Fault", "JiraSandbox", "RecordedRequest"]
 
 SIGN_IN_PAGE = (
     "<!DOCTYPE html><html><head><title>Sign in</title></head><body>"
@@ -158,11 +158,3 @@ class JiraSandbox(SandboxHarness):
         self, method: str, path: str, query: dict[str, list[str]], body: Any, admitted: None
     ) -> ApiResponse:
         return self.api.handle(method, path, query, body, self.url)
-
-
-def serve(host: str = "127.0.0.1", port: int = 8080, **kwargs: Any) -> None:
-    """Run a sandbox in the foreground until Ctrl-C or SIGTERM (for `pmo-sync sandbox serve`)."""
-    serve_until_stopped(
-        JiraSandbox(host=host, port=port, **kwargs),
-        "Sandbox Jira at {sandbox.url} (user {sandbox.email}, token {sandbox.token})",
-    )

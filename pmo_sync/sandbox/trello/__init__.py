@@ -8,6 +8,6 @@ Trello's rate limits, fault injection and a request log.
 """
 
 from pmo_sync.sandbox.trello.generator import TrelloDataset
-from pmo_sync.sandbox.trello.server import TrelloSandbox, serve
+from pmo_sync.sandbox.trello.server import TrelloSandbox
 
-__all__ = ["TrelloDataset", "TrelloSandbox", "serve"]
+__all__ = ["TrelloDataset", "TrelloSandbox"]

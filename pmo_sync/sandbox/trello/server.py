@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, unquote
 
-from pmo_sync.sandbox.harness import Fault, RecordedRequest, SandboxHarness, serve_until_stopped
+from pmo_sync.sandbox.harness import Fault, RecordedRequest, SandboxHarness
 from pmo_sync.sandbox.trello.api import (
     JSON_CONTENT_TYPE,
     TEXT_CONTENT_TYPE,
@@ -54,7 +54,6 @@ __all__ = [
     "RateLimiter",
     "RecordedRequest",
     "TrelloSandbox",
-    "serve",
 ]
 
 TOKEN_LIMIT_EXCEEDED = "API_TOKEN_LIMIT_EXCEEDED"
@@ -288,11 +287,3 @@ class TrelloSandbox(SandboxHarness):
         response = self.api.handle(method, unquote(path), admitted.params, admitted.member)
         response.headers.update(admitted.rate_headers)
         return response
-
-
-def serve(host: str = "127.0.0.1", port: int = 8082, **kwargs: Any) -> None:
-    """Run a sandbox in the foreground until Ctrl-C or SIGTERM."""
-    serve_until_stopped(
-        TrelloSandbox(host=host, port=port, **kwargs),
-        "Sandbox Trello at {sandbox.url} (key {sandbox.key}, token {sandbox.token})",
-    )

@@ -1,7 +1,9 @@
-"""`pmo-sync demo`: the whole pipeline against the built-in sandbox trackers.
+"""`pmo-sync demo`'s run: sandboxes up, their connector files written, sync, KPIs, push.
 
 Everything lives in a temporary directory (the config, the token, the SQLite
-store) unless `--keep DIR` asks to keep it; nothing outside it is touched.
+store) unless `--keep DIR` asks to keep it; nothing outside it is touched. The
+sandboxes' data ends at `now` (today's by default, `sandbox_now`), so the active
+sprints and the age of the work in progress are today's whatever the date.
 """
 
 from __future__ import annotations
@@ -17,18 +19,19 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from connectors.base import ConnectorConfig
 from pmo_sync.config import ConfigLoad, load_connector_configs
+from pmo_sync.demo import sections
+from pmo_sync.demo.sections import WriteBack
 from pmo_sync.evaluation.refresh import KpiRefresh, refresh_kpis
 from pmo_sync.governance.policy import load_policies
-from pmo_sync.governance.render import print_findings
 from pmo_sync.kpi.compute import kpi_values
 from pmo_sync.kpi.config import KpiConfig
-from pmo_sync.kpi.render import kpi_header, print_kpi_table
-from pmo_sync.report import print_sync_summaries
-from pmo_sync.sandbox.ado import AdoSandbox
+from pmo_sync.kpi.render import kpi_header
+from pmo_sync.sandbox.ado import AdoDataset, AdoSandbox
+from pmo_sync.sandbox.banner import trello_connector_lines
+from pmo_sync.sandbox.jira.generator import JiraDataset
 from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.sandbox.trello import TrelloDataset, TrelloSandbox
 from pmo_sync.store.engine import make_engine, upgrade
@@ -87,25 +90,15 @@ def _trello_bot_comments(trello: TrelloSandbox) -> list[tuple[str, str]]:
 
 
 def _trello_config(trello: TrelloSandbox) -> list[str]:
-    """The sandbox boards' connector file. Trello keeps no sprint dates: the cadence comes
-    from the board's current sprint, as a team would write it down once."""
-    data = trello.dataset
-    current = data.sprint_at(data.clock.now) or data.sprints[-1]
-    days = (current.end - current.start).days
+    """The sandbox boards' connector file (as `sandbox serve` prints it), with write-back."""
     return [
         "# Written by `pmo-sync demo` for the sandbox Trello it started.",
-        "name: sandbox-trello",
-        "kind: trello",
-        f"url: {trello.root_url}",
-        f"api_key: ${{{TRELLO_KEY_VARIABLE}}}",
-        f"token: ${{{TRELLO_TOKEN_VARIABLE}}}",
-        f"boards: [{', '.join(b.name for b in data.boards)}]",
-        "list_stages:",
-        "  Blocked by vendor: in_progress",
-        "sprints:",
-        "  from: custom_field",
-        "  name: Sprint",
-        f"  cadence: {{sprint: {current.name}, starts: {current.start.date()}, days: {days}}}",
+        *trello_connector_lines(
+            trello,
+            name="sandbox-trello",
+            key_variable=TRELLO_KEY_VARIABLE,
+            token_variable=TRELLO_TOKEN_VARIABLE,
+        ),
         "writeback:",
         "  enabled: true",
         "  comments: true",
@@ -165,7 +158,7 @@ def _write_config(
     )
 
 
-EXAMPLE_POLICIES = Path(__file__).resolve().parents[1] / "config" / "policies"
+EXAMPLE_POLICIES = Path(__file__).resolve().parents[2] / "config" / "policies"
 DEMO_FIELDS = {
     "cycle_time_days": "Cycle time (days)",
     "wip_age_days": "WIP age (days)",
@@ -232,29 +225,33 @@ def _sdk_cache_in(directory: Path) -> Iterator[None]:
             cache.file_name, cache.data, cache.initial_load_occurred = file_name, data, loaded
 
 
-def run_demo(console: Console, *, keep: Path | None, issues_per_project: int = 100) -> int:
+def run_demo(
+    console: Console, *, keep: Path | None, now: datetime, issues_per_project: int = 100
+) -> int:
     """Returns the exit code: 0 when every connector synced.
 
-    One portfolio across three trackers: a sandbox Jira (three projects of
-    `issues_per_project`), a sandbox Azure DevOps (one project, three teams, as
-    many work items in all) and a sandbox Trello (two boards, a team each, of
-    `issues_per_project` cards), synced into one store, one KPI and governance
-    run over all of them, and write-back into each.
+    One portfolio across three trackers, their data ending at `now`: a sandbox Jira
+    (three projects of `issues_per_project`), a sandbox Azure DevOps (one project,
+    three teams, as many work items in all) and a sandbox Trello (two boards, a team
+    each, of `issues_per_project` cards), synced into one store, one KPI and
+    governance run over all of them, and write-back into each.
     """
     with tempfile.TemporaryDirectory(prefix="pmo-sync-demo-") as scratch:
         workdir = keep if keep is not None else Path(scratch)
         workdir.mkdir(parents=True, exist_ok=True)
         with (
-            JiraSandbox(issues_per_project=issues_per_project) as jira,
-            AdoSandbox(size=3 * issues_per_project) as ado,
+            JiraSandbox(
+                JiraDataset.generate(issues_per_project=issues_per_project, now=now)
+            ) as jira,
+            AdoSandbox(AdoDataset.generate(size=3 * issues_per_project, now=now)) as ado,
             TrelloSandbox(
-                TrelloDataset.generate(cards_per_board=issues_per_project, boards=TRELLO_BOARDS)
+                TrelloDataset.generate(
+                    cards_per_board=issues_per_project, boards=TRELLO_BOARDS, now=now
+                )
             ) as trello,
             _sdk_cache_in(Path(scratch)),
         ):
-            console.print(f"sandbox Jira on {jira.url}", highlight=False)
-            console.print(f"sandbox Azure DevOps on {ado.url}", highlight=False)
-            console.print(f"sandbox Trello on {trello.url}", highlight=False)
+            _print_header(console, jira, ado, trello, now)
             _write_config(workdir / "config", jira, ado, trello)
             _provision_sandbox_fields(jira, trello)
             _copy_example_policies(workdir / "config")
@@ -274,11 +271,15 @@ def run_demo(console: Console, *, keep: Path | None, issues_per_project: int = 1
             engine = make_engine(f"sqlite:///{workdir / 'pmo-sync.sqlite3'}")
             upgrade(engine)
             store = Store(engine)
+            sections.section(
+                console, 1, "Sync: every item with its full history, into one SQLite store",
+                "items: work items, issues and cards; a sprint stay is an item in a sprint.",
+            )  # fmt: skip
             summaries = sync_all(loaded.configs, store)
-            print_sync_summaries(console, summaries)
-            _print_stored(console, store)
-            now = max(jira.dataset.clock.now, ado.dataset.clock.now, trello.dataset.clock.now)
-            refresh = _print_kpis(console, store, workdir / "config", now)
+            sections.print_sync(console, summaries)
+            sections.print_stored(console, _stored_counts(store))
+            clock = max(jira.dataset.clock.now, ado.dataset.clock.now, trello.dataset.clock.now)
+            refresh = _refresh(console, store, workdir / "config", clock)
             trackers = {
                 "sandbox-jira": DemoTracker("sandbox-jira", lambda: _jira_bot_comments(jira)),
                 "sandbox-ado": DemoTracker("sandbox-ado", lambda: _ado_bot_comments(ado)),
@@ -286,17 +287,35 @@ def run_demo(console: Console, *, keep: Path | None, issues_per_project: int = 1
                     "sandbox-trello", lambda: _trello_bot_comments(trello)
                 ),
             }
-            _print_push(console, store, loaded.configs, refresh, trackers, now)
+            _push(console, store, loaded.configs, refresh, trackers, clock)
+            sections.print_next_steps(console)
         engine.dispose()
         if keep is not None:
+            console.print()
             console.print(f"kept the demo's config and store in {keep}", highlight=False)
     return 0 if all(s.ok for s in summaries) else 1
 
 
-def _print_stored(console: Console, store: Store) -> None:
-    table = Table(
-        "team", "items", "status changes", "sprint stays", "sprints", title="stored, per team"
+def _print_header(
+    console: Console, jira: JiraSandbox, ado: AdoSandbox, trello: TrelloSandbox, now: datetime
+) -> None:
+    """Which sandboxes run where, and what each holds."""
+    console.print(
+        f"pmo-sync demo: sandbox trackers with data up to {sections.as_of(now)}", highlight=False
     )
+    keys = ", ".join(p.key for p in jira.dataset.projects)
+    teams = len(ado.dataset.teams)
+    boards = ", ".join(b.name for b in trello.dataset.boards)
+    for line in (
+        f"sandbox Jira on {jira.url}: projects {keys}",
+        f"sandbox Azure DevOps on {ado.url}: {ado.dataset.project.name}, {teams} teams",
+        f"sandbox Trello on {trello.url}: boards {boards}",
+    ):
+        console.print(f"   {line}", highlight=False)
+
+
+def _stored_counts(store: Store) -> dict[str, tuple[int, int, int, int]]:
+    """Per team: items, status changes, sprint stays, sprints."""
     items: Counter[str] = Counter()
     changes: Counter[str] = Counter()
     stays: Counter[str] = Counter()
@@ -306,32 +325,26 @@ def _print_stored(console: Console, store: Store) -> None:
         changes[team] += len(item.status_changes)
         stays[team] += len(item.sprints)
     sprints = store.sprint_counts_by_team()
-    for team in sorted(items):
-        table.add_row(escape(team), str(items[team]), str(changes[team]), str(stays[team]),
-                      str(sprints.get(team, 0)))  # fmt: skip
-    console.print(table)
+    return {t: (items[t], changes[t], stays[t], sprints.get(t, 0)) for t in items}
 
 
-def _print_kpis(console: Console, store: Store, config_dir: Path, now: datetime) -> KpiRefresh:
+def _refresh(console: Console, store: Store, config_dir: Path, now: datetime) -> KpiRefresh:
     """The KPI and governance engines over what was just synced, as of the sandbox's clock."""
     rules, errors = load_policies(config_dir)
     for error in errors:
         console.print(f"[red]{escape(str(error))}[/red]")
     config = KpiConfig()
     refresh = refresh_kpis(store.engine, config, rules=rules, now=now)
-    console.print(kpi_header(now, refresh.saved.seen, config.day_counting), highlight=False)
-    print_kpi_table(console, list(kpi_values(refresh.run)))
+    values = list(kpi_values(refresh.run))
+    header = kpi_header(now, refresh.saved.seen, config.day_counting)
+    sections.print_flow(console, values, config.forecast.trials, header)
+    sections.print_sprints(console, values)
     findings = list(read_findings(store.engine))
-    console.print(
-        f"governance: {len(rules)} rules from {config_dir / 'policies'}, "
-        f"{len(findings)} open findings",
-        highlight=False,
-    )
-    print_findings(console, findings)
+    sections.print_governance(console, len(rules), "the example policies", findings)
     return refresh
 
 
-def _print_push(
+def _push(
     console: Console,
     store: Store,
     configs: Sequence[ConnectorConfig],
@@ -340,19 +353,17 @@ def _print_push(
     now: datetime,
 ) -> None:
     """Write-back into each sandbox, then once more to show nothing is written twice."""
+    pushes = []
+    example: tuple[str, str] | None = None
     for config in configs:
         tracker = trackers[config.name]
         first = push_connector(config, store.engine, refresh.run, refresh.findings, now=now)
         again = push_connector(config, store.engine, refresh.run, refresh.findings, now=now)
         comments = tracker.bot_comments()
-        console.print(
-            f"write-back into {config.name}: {first.done} changes ({len(comments)} bot "
-            f"comments, KPI fields on the items) in {first.api_calls} API calls, "
-            f"{first.failed} failed; pushed again: {again.done} changes, {again.api_calls} "
-            "API calls",
-            highlight=False,
-        )
-        if comments:
-            key, text = comments[0]
-            console.print(f"the bot's comment on {key}:", highlight=False)
-            console.print(text, highlight=False, markup=False)
+        pushes.append(
+            WriteBack(config.name, first.done, len(comments), first.api_calls, first.failed,
+                      again.done, again.api_calls)
+        )  # fmt: skip
+        if example is None and comments:
+            example = comments[0]
+    sections.print_write_back(console, pushes, example)
