@@ -344,6 +344,32 @@ def test_check_names_the_project_the_user_cannot_browse(cli_env: Path) -> None:
     ]
 
 
+def test_check_and_provision_of_one_connector_are_not_stopped_by_another_files_error(
+    cli_env: Path, sandbox: JiraSandbox
+) -> None:
+    """One bad file spoils nothing: checking a valid connector beside it reaches its tracker,
+    after one line naming what is not run; checking the invalid one is exit 2 with its error."""
+    write_connector(cli_env, "sandbox-jira.yaml", "sandbox-jira", sandbox.url)
+    typo = write_connector(cli_env, "typo.yaml", "typo", sandbox.url, extra="pagesize: 50\n")
+    not_run = (
+        f"not run: 1 connector file invalid ({typo}); `pmo-sync connectors validate` lists "
+        "every error"
+    )
+    checked = invoke("connectors", "check", "sandbox-jira")
+    assert checked.exit_code == 0, checked.stdout
+    assert checked.stderr == not_run + "\n"
+    assert checked.stdout.startswith("ok   credentials: authenticated as PMO Bot")
+    provision = invoke("connectors", "provision", "sandbox-jira")
+    assert provision.exit_code == 0
+    assert provision.stderr == not_run + "\n"
+    assert (
+        provision.stdout == "sandbox-jira: no write-back fields configured; nothing to provision\n"
+    )
+    bad = invoke("connectors", "check", "typo")
+    assert bad.exit_code == 2
+    assert bad.stderr == f"invalid {typo}: pagesize: unknown key (did you mean 'page_size'?)\n"
+
+
 def test_check_of_an_unknown_connector_is_a_config_error(
     cli_env: Path, sandbox: JiraSandbox
 ) -> None:
@@ -352,7 +378,7 @@ def test_check_of_an_unknown_connector_is_a_config_error(
     result = invoke("connectors", "check", "nope")
     assert result.exit_code == 2
     assert result.stdout == ""
-    assert result.stderr == "no connector named 'nope' (configured: sandbox-jira)\n"
+    assert result.stderr == "no connector named 'nope' (connectors: sandbox-jira)\n"
     assert sandbox.requests[seen:] == []  # nothing reached Jira
 
 

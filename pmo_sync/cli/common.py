@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from typer.core import TyperGroup
 
 from pmo_sync.config import InvalidFile, load_connector_configs, no_connector_files_message
@@ -168,15 +167,6 @@ def open_store_to_read(settings: Settings) -> Store:
     engine = make_engine(settings.database_url, read_only=True)
     require_current_schema(engine)
     return Store(engine)
-
-
-def valid_configs(settings: Settings) -> list[ConnectorConfig]:
-    loaded = load_connector_configs(settings.config_dir)
-    if loaded.errors:
-        for error in loaded.errors:
-            err.print(f"[red]error[/red] {escape(str(error))}", highlight=False)
-        raise typer.Exit(EXIT_INVALID_CONFIG)
-    return loaded.configs
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,11 +12,11 @@ from rich.markup import escape
 from pmo_sync.cli.common import (
     EXIT_CONNECTOR_FAILED,
     EXIT_INVALID_CONFIG,
+    configs_for,
     connectors_app,
     err,
     load_settings,
     out,
-    valid_configs,
 )
 from pmo_sync.config import load_connector_configs
 
@@ -36,10 +36,11 @@ def connectors_list(
     2 when none can run (no file, every file invalid, no config directory).
     """
     from pmo_sync.cli.common import EXIT_CONNECTORS_SKIPPED
-    from pmo_sync.cli.formats import check_format, narrow_table, write_csv, write_json
+    from pmo_sync.cli.formats import FORMATS, narrow_table, write_csv, write_json
+    from pmo_sync.cli.listing import check_format
     from pmo_sync.config import connector_file_rows, no_connector_files_message
 
-    check_format(format)
+    check_format(format, FORMATS)
     settings = load_settings()
     loaded = load_connector_configs(settings.config_dir)
     if loaded.directory is None:
@@ -128,13 +129,7 @@ def connectors_check(name: Annotated[str, typer.Argument(help="the connector's n
     from connectors.registry import connector_for_kind
 
     settings = load_settings()
-    configs = {c.name: c for c in valid_configs(settings)}
-    if name not in configs:
-        err.print(
-            f"no connector named {name!r} (configured: {', '.join(sorted(configs)) or 'none'})"
-        )
-        raise typer.Exit(EXIT_INVALID_CONFIG)
-    config = configs[name]
+    config = configs_for(settings, name).configs[0]  # another file's errors are not fatal
     with connector_for_kind(config.kind)(config) as connector:
         report = connector.check()
         if report.results and report.results[0].ok:  # the credentials are accepted:
@@ -209,11 +204,7 @@ def connectors_provision(
     from connectors.trello.config import TrelloConfig
 
     settings = load_settings()
-    configs = {c.name: c for c in valid_configs(settings)}
-    config = configs.get(name)
-    if config is None:
-        err.print(f"no connector named {name!r}", markup=False)
-        raise typer.Exit(EXIT_INVALID_CONFIG)
+    config = configs_for(settings, name).configs[0]  # another file's errors are not fatal
     writeback = getattr(config, "writeback", None)
     if writeback is None:  # a connector kind without write-back (a pull-only plug-in)
         err.print(

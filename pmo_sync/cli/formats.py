@@ -14,23 +14,13 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import typer
 from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from pmo_sync.cli.common import EXIT_INVALID_CONFIG, err
+__all__ = ["FORMATS", "narrow_table", "write_csv", "write_json"]
 
-__all__ = ["FORMATS", "check_format", "narrow_table", "write_csv", "write_json"]
-
-FORMATS = ("table", "json", "csv")
-
-
-def check_format(format: str) -> None:
-    """Exit 2 with one line when `--format` is not one of table, json, csv."""
-    if format not in FORMATS:
-        err.print(f"--format must be table, json or csv, not {format!r}", markup=False)
-        raise typer.Exit(EXIT_INVALID_CONFIG)
+FORMATS = ("table", "json", "csv")  # checked by `pmo_sync.cli.listing.check_format`
 
 
 KEEP_WHOLE = 40

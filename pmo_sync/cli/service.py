@@ -81,7 +81,8 @@ def status(
 ) -> None:
     """Per connector: the last run (serve's cycle, or sync/push by hand), its outcome, the
     next run, the pending pushes; an invalid connector file is a row `invalid`."""
-    from pmo_sync.cli.formats import check_format, narrow_table, write_csv, write_json
+    from pmo_sync.cli.formats import FORMATS, narrow_table, write_csv, write_json
+    from pmo_sync.cli.listing import check_format
     from pmo_sync.service.cycle import load_service_config
     from pmo_sync.service.status import (
         STATUS_HEADERS,
@@ -90,7 +91,7 @@ def status(
         status_rows,
     )
 
-    check_format(format)
+    check_format(format, FORMATS)
     settings = load_settings()
     service, errors = load_service_config(settings.config_dir)
     exit_on_config_errors(errors)
