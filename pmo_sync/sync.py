@@ -25,6 +25,7 @@ from connectors.errors import ConnectorError
 from connectors.registry import connector_for_kind
 from pmo_sync.domain import Census, ItemBundle, SprintRecord, StatusRecord
 from pmo_sync.store.cycles import manual_run
+from pmo_sync.store.errors import StoreUnavailable
 from pmo_sync.store.repository import Store
 
 __all__ = ["RunSummary", "SyncCancelled", "sync_all", "sync_connector"]
@@ -210,6 +211,10 @@ def sync_connector(
         summary.errors.append("stopped by shutdown; the next run goes on from the last bookmark")
         summary.status = "failed"
         log.warning("sync_cancelled")
+    except StoreUnavailable as exc:  # the store, not a bug: its one line, no traceback
+        summary.errors.append(exc.message)
+        summary.status = "failed"
+        log.error("sync_store_unavailable", error=exc.message)
     except Exception as exc:  # a bug must not take the other connectors down
         summary.errors.append(f"internal error: {type(exc).__name__}: {exc}")
         summary.status = "failed"

@@ -748,3 +748,30 @@ def test_a_statement_that_fails_for_its_own_reasons_keeps_its_error(store_url: s
 )
 def test_a_store_is_named_by_its_file_or_address_never_its_password(url: str, named: str) -> None:
     assert store_location(make_url(url)) == named.format(cwd=Path.cwd())
+
+
+def test_a_store_lost_during_a_sync_is_its_one_line_in_the_summary_and_the_log(
+    tmp_path: Path, cli_env: Path, sandbox: JiraSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not "internal error" and a traceback in the log: the store's own line, as the CLI says."""
+    from pmo_sync.config import load_connector_configs
+    from pmo_sync.store.repository import Store
+    from pmo_sync.sync import sync_all
+
+    write_sandbox_connector(cli_env, sandbox.url)
+    (config,) = load_connector_configs(cli_env).configs
+    line = (
+        f"store {tmp_path / 'lost.sqlite3'}: lost the connection (disk I/O error): check the disk"
+    )
+
+    def lost(*_args: Any, **_kwargs: Any) -> None:
+        raise StoreUnavailable(line)
+
+    store = Store(migrated(f"sqlite:///{tmp_path / 'lost.sqlite3'}"))
+    monkeypatch.setattr(Store, "set_bookmark", lost)
+    with structlog.testing.capture_logs() as logged:
+        (summary,) = sync_all([config], store)
+    store.engine.dispose()
+    assert (summary.status, summary.errors) == ("failed", [line])
+    failures = [entry for entry in logged if entry["log_level"] in ("error", "critical")]
+    assert failures == [{"event": "sync_store_unavailable", "error": line, "log_level": "error"}]

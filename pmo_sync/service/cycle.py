@@ -35,6 +35,7 @@ from pmo_sync.evaluation.refresh import refresh_kpis
 from pmo_sync.governance.policy import RuleConfig, load_policies
 from pmo_sync.kpi.compute import KpiRun, kpi_values
 from pmo_sync.kpi.config import KpiConfig, load_kpi_config
+from pmo_sync.store.errors import StoreUnavailable
 from pmo_sync.store.repository import Store
 from pmo_sync.sync import RunSummary, SyncCancelled, sync_connector
 from pmo_sync.writeback.service import PushSummary, push_connector
@@ -148,7 +149,10 @@ def run_cycle(
         log.info("cycle_started")
         try:
             _run(config, service, store, result, now, stop, kpi_lock or _process_kpi_lock)
-        except Exception as exc:  # a bug or a lost store must not stop the scheduler
+        except StoreUnavailable as exc:  # a lost store: its one line, the next cycle retries
+            result.errors.append(f"{result.stage}: {exc.message}")
+            log.error("cycle_store_unavailable", stage=result.stage, error=exc.message)
+        except Exception as exc:  # a bug must not stop the scheduler
             result.errors.append(f"{result.stage}: {type(exc).__name__}: {exc}")
             log.exception("cycle_crashed", stage=result.stage)
         finally:
