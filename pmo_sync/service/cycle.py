@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -194,6 +194,7 @@ def _run(
     result.stage = "kpis"
     with kpi_lock():
         refresh = refresh_kpis(store.engine, service.kpi, rules=list(service.rules), now=now)
+    log_new_notices(refresh.teams.notices)
     result.kpi_values_changed = refresh.saved.inserted + refresh.saved.updated
     result.findings_open = len(refresh.findings)
     result.team_kpis = team_gauges(refresh.run)
@@ -203,8 +204,22 @@ def _run(
         result.push = push_connector(
             config, store.engine, refresh.run, refresh.findings, now=now or datetime.now(UTC)
         )
-        result.push_errors.extend(result.push.errors)
+        result.push_errors.extend([*result.push.refusals, *result.push.errors])
     result.stage = "done"
+
+
+_NOTICED: set[str] = set()
+_NOTICED_LOCK = threading.Lock()
+
+
+def log_new_notices(notices: Iterable[str]) -> None:
+    """Each team notice (a name two sources share, a kpis.yaml name that matches no team)
+    logged once per process, not at every cycle: `sync` and `kpis` print them too."""
+    with _NOTICED_LOCK:
+        new = [notice for notice in notices if notice not in _NOTICED]
+        _NOTICED.update(new)
+    for notice in new:
+        log.warning("team_notice", notice=notice)
 
 
 _SERIES = ("throughput_day", "wip_day", "cfd_in_stage:", "forecast_")
