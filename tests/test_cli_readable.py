@@ -475,3 +475,27 @@ def test_push_at_80_columns_and_its_progress_on_a_terminal_only(
     assert re.fullmatch(
         r"sandbox-jira: made \d+ change\(s\), 0 failed, \d+ API calls", pushed.stdout.strip()
     )
+
+
+def test_connectors_check_shows_its_steps_on_a_terminal_only(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`check sandbox-jira 0/2` while the tracker's own checks run, `1/2 write-back fields`
+    while the fields are checked; gone at the end; nothing of it when stderr is piped. (The
+    field is not on Jira yet: the check says so, exit 1, in the same lines either way.)"""
+    at_width(80, monkeypatch)
+    with JiraSandbox(token=base.SECRET, issues_per_project=5) as sandbox:
+        write_connector(
+            cli_env, "sandbox-jira.yaml", "sandbox-jira", sandbox.url,
+            extra="writeback:\n  enabled: true\n  fields:\n    wip_age_days: WIP age (days)\n",
+        )  # fmt: skip
+        piped = invoke("connectors", "check", "sandbox-jira")
+        assert "check sandbox-jira" not in piped.stderr
+        monkeypatch.setattr(cli.err, "_force_terminal", True)
+        monkeypatch.setattr(cli.err, "is_interactive", True)
+        shown = invoke("connectors", "check", "sandbox-jira")
+    assert (shown.exit_code, piped.exit_code) == (1, 1)
+    assert shown.stdout == piped.stdout  # the results themselves are the same lines
+    assert "check sandbox-jira 0/2" in shown.stderr
+    assert "check sandbox-jira 1/2 write-back fields" in shown.stderr
+    assert terminal_screen(shown.stderr) == []  # the line is gone once the check is done

@@ -130,12 +130,19 @@ def connectors_check(name: Annotated[str, typer.Argument(help="the connector's n
 
     settings = load_settings()
     config = configs_for(settings, name).configs[0]  # another file's errors are not fatal
-    with connector_for_kind(config.kind)(config) as connector:
+    from pmo_sync.report import step_progress
+
+    with (
+        step_progress(err, f"check {name}", 2, enabled=err.is_interactive) as step,
+        connector_for_kind(config.kind)(config) as connector,
+    ):
+        step("reach, credentials, permissions")
         report = connector.check()
         if report.results and report.results[0].ok:  # the credentials are accepted:
             # will the tracker take each write-back field where it is written?
             from pmo_sync.writeback.fieldcheck import check_writeback_fields
 
+            step("write-back fields")
             report.results += check_writeback_fields(connector, stored_places(settings, name))
     for result in report.results:
         mark = (
