@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass
-from typing import Literal
 
 from azure.devops.v7_1.work_item_tracking.models import WorkItemField2
 
@@ -44,30 +42,12 @@ from connectors.azure_devops.fieldcheck import (
 )
 from connectors.errors import AuthenticationError, ConnectorError, PermissionDeniedError
 from connectors.http import CallStats
+from connectors.provisioning import ProvisionStep
 from pmo_sync.common.writeback_config import METRICS
 
 __all__ = ["ProvisionStep", "field_type", "provision", "reference_for"]
 
-StepStatus = Literal["ok", "made", "todo", "fail"]
-_PREFIX: dict[StepStatus, str] = {"ok": "ok  ", "made": "made", "todo": "TODO", "fail": "FAIL"}
 _REFERENCE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+$")
-
-
-@dataclass(frozen=True, slots=True)
-class ProvisionStep:
-    """One line of the report: `ok`, `made`, `todo` (an admin must act) or `fail`."""
-
-    status: StepStatus
-    subject: str  # the metric, or "fields" when the organisation cannot be read
-    message: str
-
-    @property
-    def failed(self) -> bool:
-        return self.status in ("todo", "fail")
-
-    @property
-    def line(self) -> str:
-        return f"{_PREFIX[self.status]} {self.subject}: {self.message}"
 
 
 def field_type(metric: str) -> str:

@@ -18,37 +18,18 @@ again, which lists the board's fields before creating anything.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from connectors.errors import ConnectorError, PermissionDeniedError, WriteOutcomeUnknownError
 from connectors.http import CallStats
+from connectors.provisioning import ProvisionStep
 from connectors.trello.client import TrelloClient
 from connectors.trello.config import TrelloConfig
 from connectors.trello.push import WRITABLE_TYPES, match_field
 
 __all__ = ["ProvisionStep", "field_kind", "provision"]
 
-StepStatus = Literal["ok", "made", "todo", "fail"]
-_PREFIX: dict[StepStatus, str] = {"ok": "ok  ", "made": "made", "todo": "TODO", "fail": "FAIL"}
 _POWER_UP_WORDS = ("power-up", "powerup", "power up", "plugin")
-
-
-@dataclass(frozen=True, slots=True)
-class ProvisionStep:
-    """One line of the report: `ok`, `made`, `todo` (an admin must act) or `fail`."""
-
-    status: StepStatus
-    subject: str  # the metric, or "boards" when the boards cannot be read
-    message: str
-
-    @property
-    def failed(self) -> bool:
-        return self.status in ("todo", "fail")
-
-    @property
-    def line(self) -> str:
-        return f"{_PREFIX[self.status]} {self.subject}: {self.message}"
 
 
 def field_kind(metric: str) -> str:
