@@ -12,7 +12,6 @@ import base64
 import csv
 import io
 import json
-import logging
 import os
 import re
 import signal
@@ -21,26 +20,24 @@ import sqlite3
 import subprocess
 import sys
 import time
-import traceback
 import urllib.request
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
 import pytest
-import structlog
 from alembic.script import ScriptDirectory
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from connectors.registry import connector_classes
 from pmo_sync import cli
-from pmo_sync.cli import app
-from pmo_sync.common.redaction import clear_secrets
 from pmo_sync.export import EXPORT_FIELDS
 from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.settings import get_settings
 from pmo_sync.store.engine import alembic_config, make_engine
 from pmo_sync.store.repository import Store
+
+from .cli_support import cli_state_restored, run_cli
 
 TOKEN_VARIABLE = "PMO_SYNC_CLI_TEST_TOKEN"
 SECRET = "cli-s3cret-tok-5e1f9a77"  # the sandbox's real token
@@ -106,38 +103,13 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     # Lines never wrap in these tests, whatever the terminal pytest runs in (as when piped).
     monkeypatch.setattr(cli.out, "width", 160)
     monkeypatch.setattr(cli.err, "width", 160)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    structlog_config = structlog.get_config()
-    get_settings.cache_clear()
-    yield config_dir
-    get_settings.cache_clear()
-    clear_secrets()
-    for handler in list(root.handlers):  # the CLI's handler writes to a closed runner stream
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    for handler in handlers:
-        if handler not in root.handlers:
-            root.addHandler(handler)
-    root.setLevel(level)
-    structlog.configure(**structlog_config)
+    with cli_state_restored():
+        yield config_dir
 
 
 def invoke(*args: str) -> Result:
     """Run `pmo-sync ARGS`; fail on a crash and on any token in stdout or stderr."""
-    get_settings.cache_clear()
-    result = CliRunner().invoke(app, list(args))
-    get_settings.cache_clear()
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        pytest.fail(
-            f"pmo-sync {' '.join(args)} crashed:\n"
-            + "".join(traceback.format_exception(*result.exc_info))  # type: ignore[misc]
-        )
-    for secret in SECRETS:
-        assert secret not in result.stdout, f"token shown on stdout by {args}"
-        assert secret not in result.stderr, f"token shown on stderr by {args}"
-    return result
+    return run_cli(args, secrets=SECRETS)
 
 
 def write_connector(
@@ -380,15 +352,6 @@ def test_check_of_an_unknown_connector_is_a_config_error(
     assert result.stdout == ""
     assert result.stderr == "no connector named 'nope' (connectors: sandbox-jira)\n"
     assert sandbox.requests[seen:] == []  # nothing reached Jira
-
-
-def test_check_refuses_to_run_with_an_invalid_file(cli_env: Path, sandbox: JiraSandbox) -> None:
-    write_connector(cli_env, "sandbox-jira.yaml", "sandbox-jira", sandbox.url)
-    bad = write_connector(cli_env, "zz.yaml", "zz", sandbox.url, extra="deployment: onprem\n")
-    result = invoke("connectors", "check", "sandbox-jira")
-    assert result.exit_code == 2
-    assert result.stdout == ""
-    assert result.stderr == f"error {bad}: deployment: Input should be 'cloud' or 'server'\n"
 
 
 @pytest.mark.parametrize("value", ["[blocked]", "[/blocked]"])

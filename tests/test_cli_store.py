@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import socket
 import sqlite3
 import subprocess
 import sys
-import traceback
 import uuid
 from collections.abc import Iterator
 from contextlib import closing
@@ -32,15 +30,15 @@ import pytest
 import structlog
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, make_url, text
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from pmo_sync.cli import app, err, out
-from pmo_sync.common.redaction import clear_secrets
+from pmo_sync.cli import err, out
 from pmo_sync.sandbox.jira.server import JiraSandbox
-from pmo_sync.settings import get_settings
 from pmo_sync.store import engine as store_engine
 from pmo_sync.store.engine import alembic_config, current_revision, make_engine, upgrade
 from pmo_sync.store.errors import StoreUnavailable, store_location
+
+from .cli_support import cli_state_restored, run_cli
 
 PASSWORD = "st0re-pa55-9d2f61"  # in every PostgreSQL URL here; never in any output
 TOKEN_VARIABLE = "PMO_SYNC_STORE_TEST_TOKEN"
@@ -90,38 +88,13 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv(TOKEN_VARIABLE, TOKEN)
     monkeypatch.setattr(out, "width", 160)
     monkeypatch.setattr(err, "width", 160)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    structlog_config = structlog.get_config()
-    get_settings.cache_clear()
-    yield config_dir
-    get_settings.cache_clear()
-    clear_secrets()
-    for handler in list(root.handlers):  # the CLI's handler writes to a closed runner stream
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    for handler in handlers:
-        if handler not in root.handlers:
-            root.addHandler(handler)
-    root.setLevel(level)
-    structlog.configure(**structlog_config)
+    with cli_state_restored():
+        yield config_dir
 
 
 def invoke(*args: str) -> Result:
     """Run `pmo-sync ARGS`; fail on a crash, and on the password or token in any output."""
-    get_settings.cache_clear()
-    result = CliRunner().invoke(app, list(args))
-    get_settings.cache_clear()
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        pytest.fail(
-            f"pmo-sync {' '.join(args)} crashed:\n"
-            + "".join(traceback.format_exception(*result.exc_info))  # type: ignore[misc]
-        )
-    for secret in (PASSWORD, TOKEN):
-        assert secret not in result.stdout, f"secret shown on stdout by {args}"
-        assert secret not in result.stderr, f"secret shown on stderr by {args}"
-    return result
+    return run_cli(args, secrets=(PASSWORD, TOKEN))
 
 
 def use_store(monkeypatch: pytest.MonkeyPatch, url: str) -> None:

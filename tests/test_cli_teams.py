@@ -8,24 +8,20 @@ copies) and Team Beta (88), synced by the CLI into one SQLite store.
 from __future__ import annotations
 
 import json
-import logging
 import sqlite3
-import traceback
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
 import pytest
-import structlog
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from pmo_sync import cli
-from pmo_sync.cli import app
-from pmo_sync.common.redaction import clear_secrets
 from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.sandbox.trello import TrelloSandbox
 from pmo_sync.sandbox.trello.generator import TrelloDataset
-from pmo_sync.settings import get_settings
+
+from .cli_support import cli_state_restored, run_cli
 
 JIRA_TOKEN = "PMO_SYNC_CLI_TEAMS_JIRA_TOKEN"
 TRELLO_KEY, TRELLO_TOKEN = "PMO_SYNC_CLI_TEAMS_TRELLO_KEY", "PMO_SYNC_CLI_TEAMS_TRELLO_TOKEN"
@@ -95,19 +91,8 @@ def cli_env(
     monkeypatch.setenv(TRELLO_TOKEN, TRELLO_SECRET)
     monkeypatch.setattr(cli.out, "width", 160)
     monkeypatch.setattr(cli.err, "width", 160)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    structlog_config = structlog.get_config()
-    get_settings.cache_clear()
-    yield config_dir
-    get_settings.cache_clear()
-    clear_secrets()
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    root.setLevel(level)
-    structlog.configure(**structlog_config)
+    with cli_state_restored():
+        yield config_dir
 
 
 def notices(stderr: str) -> list[str]:
@@ -120,14 +105,7 @@ def notices(stderr: str) -> list[str]:
 
 def invoke(*args: str) -> Result:
     """Run `pmo-sync ARGS`; fail on a crash and on a token in stdout or stderr."""
-    get_settings.cache_clear()
-    result = CliRunner().invoke(app, list(args))
-    get_settings.cache_clear()
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        pytest.fail("".join(traceback.format_exception(*result.exc_info)))  # type: ignore[misc]
-    for secret in (JIRA_SECRET, TRELLO_SECRET):
-        assert secret not in result.stdout + result.stderr
-    return result
+    return run_cli(args, secrets=(JIRA_SECRET, TRELLO_SECRET))
 
 
 @pytest.fixture(scope="module")

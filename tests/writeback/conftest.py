@@ -8,23 +8,19 @@ are written by `jira_file`, `ado_file` and `trello_file`, with write-back on.
 
 from __future__ import annotations
 
-import logging
 import re
-import traceback
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
-import structlog
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from pmo_sync import cli
-from pmo_sync.cli import app
-from pmo_sync.common.redaction import clear_secrets
 from pmo_sync.sandbox.ado import AdoSandbox
 from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.sandbox.trello.server import TrelloSandbox
-from pmo_sync.settings import get_settings
+
+from ..cli_support import cli_state_restored, run_cli
 
 JIRA_TOKEN = "PMO_SYNC_WB_JIRA_TOKEN"
 ADO_TOKEN = "PMO_SYNC_WB_ADO_TOKEN"
@@ -57,22 +53,8 @@ def config_dir(
     monkeypatch.setenv("PMO_SYNC_LOG_FORMAT", "json")
     monkeypatch.setattr(cli.out, "width", 160)
     monkeypatch.setattr(cli.err, "width", 160)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    structlog_config = structlog.get_config()
-    get_settings.cache_clear()
-    yield directory
-    get_settings.cache_clear()
-    clear_secrets()
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    for handler in handlers:
-        if handler not in root.handlers:
-            root.addHandler(handler)
-    root.setLevel(level)
-    structlog.configure(**structlog_config)
+    with cli_state_restored():
+        yield directory
 
 
 @pytest.fixture
@@ -80,17 +62,7 @@ def invoke(config_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Invoke:
     """`invoke(*args, secrets=())`: `pmo-sync ARGS`; fails on a crash or a secret shown."""
 
     def run(*args: str, secrets: tuple[str, ...] = ()) -> Result:
-        get_settings.cache_clear()
-        result = CliRunner().invoke(app, list(args))
-        get_settings.cache_clear()
-        if result.exception is not None and not isinstance(result.exception, SystemExit):
-            pytest.fail(
-                f"pmo-sync {' '.join(args)} crashed:\n"
-                + "".join(traceback.format_exception(*result.exc_info))  # type: ignore[misc]
-            )
-        for secret in secrets:
-            assert secret not in result.stdout and secret not in result.stderr, args
-        return result
+        return run_cli(args, secrets=secrets)
 
     return run
 

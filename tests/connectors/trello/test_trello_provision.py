@@ -6,23 +6,20 @@ file (the Trello kind is made loadable here, whether or not it is registered).
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import structlog
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from connectors.trello import TrelloClient, TrelloConfig
 from connectors.trello.provision import ProvisionStep, provision
 from pmo_sync import cli
 from pmo_sync import config as config_module
-from pmo_sync.cli import app
-from pmo_sync.common.redaction import clear_secrets
 from pmo_sync.sandbox.trello import TrelloSandbox
-from pmo_sync.settings import get_settings
+
+from ...cli_support import cli_state_restored, run_cli
 
 MakeClient = Callable[..., TrelloClient]  # the make_client fixture (conftest.py)
 CYCLE = "Cycle time (days)"
@@ -187,27 +184,12 @@ def cli_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setattr(
         config_module, "connector_models", lambda: {**installed(), "trello": TrelloConfig}
     )
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    structlog_config = structlog.get_config()
-    get_settings.cache_clear()
-    yield config_dir
-    get_settings.cache_clear()
-    clear_secrets()
-    for handler in list(root.handlers):  # the CLI's handler writes to a closed runner stream
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    root.setLevel(level)
-    structlog.configure(**structlog_config)
+    with cli_state_restored():
+        yield config_dir
 
 
 def invoke(*args: str) -> Result:
-    get_settings.cache_clear()
-    result = CliRunner().invoke(app, list(args))
-    get_settings.cache_clear()
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result
+    return run_cli(args)
 
 
 def write_trello(config_dir: Path, sandbox: TrelloSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
