@@ -179,6 +179,8 @@ class KpiConfig(BaseModel):
     forecast: ForecastConfig = Field(default_factory=ForecastConfig)
     teams: dict[str, list[TeamSourceConfig]] = Field(default_factory=dict)
     workflows: dict[str, TeamWorkflowConfig] = Field(default_factory=dict)
+    upgrade_notices: tuple[str, ...] = Field(default=(), exclude=True)
+    """What the loader read in an older form (not a key of the file: set by the loader)."""
 
     @field_validator("zone")
     @classmethod
@@ -243,31 +245,58 @@ def parse_kpi_config(
     path: Path, data: dict[str, Any], connectors: Collection[str] | None = None
 ) -> tuple[KpiConfig, list[ConfigError]]:
     """Check the whole file at once: its shape, then each entry whose shape is right."""
-    legacy = _legacy_workflows(data)
-    shaped = dict(data)
-    if legacy and isinstance(data.get("teams"), dict):
-        shaped["teams"] = {k: v for k, v in data["teams"].items() if k not in legacy}
-    problems: list[tuple[str, str]] = [
-        (
-            f"teams.{name}",
-            f"a board's stages now go under workflows: (move this entry to "
-            f"workflows.{name}); teams: lists the sources' teams that make one team",
-        )
-        for name in legacy
-    ]
+    shaped, problems, upgrade_notices = _read_legacy_workflows(path, data)
+    if "upgrade_notices" in shaped:  # the loader's, never the file's
+        del shaped["upgrade_notices"]
+        problems.append(("upgrade_notices", "unknown key"))
     config: KpiConfig | None = None
     errors: list[ConfigError] = []
     try:
         config = KpiConfig.model_validate(shaped)
     except ValidationError as exc:
         errors = translate_validation_error(path, exc, KpiConfig)
-    problems += _entry_problems(data, connectors)
+    problems += _entry_problems(shaped, connectors)
     errors += [ConfigError(path, field, message) for field, message in problems]
     order = {str(key): i for i, key in enumerate(data)}
     errors.sort(key=lambda e: order.get(re.split(r"[.\[]", e.field, maxsplit=1)[0], len(order)))
     if errors or config is None:
         return KpiConfig(), errors
-    return config, []
+    return config.model_copy(update={"upgrade_notices": tuple(upgrade_notices)}), []
+
+
+def _read_legacy_workflows(
+    path: Path, data: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[tuple[str, str]], list[str]]:
+    """A board still under `teams:` (kpis.yaml before `workflows:` existed) read as its
+    workflow, with a notice saying where it goes now, so an upgrade never stops a service
+    that ran yesterday; an error only when `workflows:` names the same team too."""
+    shaped = dict(data)
+    legacy = _legacy_workflows(data)
+    if not legacy:
+        return shaped, [], []
+    teams = {k: v for k, v in data["teams"].items() if k not in legacy}
+    workflows = data.get("workflows") if "workflows" in data else {}
+    problems: list[tuple[str, str]] = []
+    notices: list[str] = []
+    if isinstance(workflows, dict):
+        workflows = dict(workflows)
+        for name in legacy:
+            if name in workflows:
+                problems.append((
+                    f"teams.{name}",
+                    f"a board's stages go under workflows:, and workflows.{name} is there "
+                    "too: keep one",
+                ))  # fmt: skip
+                continue
+            workflows[name] = data["teams"][name]
+            notices.append(
+                f"{path.name}: teams.{name}: a board's stages now go under workflows: (read as "
+                f"workflows.{name}; move it there); teams: lists the sources' teams that make "
+                "one team"
+            )
+        shaped["workflows"] = workflows
+    shaped["teams"] = teams
+    return shaped, problems, notices
 
 
 def _legacy_workflows(data: Mapping[str, Any]) -> list[str]:

@@ -66,7 +66,7 @@ def resolve_teams(pairs: Collection[TeamPair], config: KpiConfig) -> TeamIdentit
         if (source, team) not in mapped:
             unmapped[team].append(source)
     shown: dict[TeamPair, str] = {pair: mapped[pair] for pair in pairs if pair in mapped}
-    notices: list[str] = []
+    notices: list[str] = list(config.upgrade_notices)  # what kpis.yaml should say now
     for team, sources in sorted(unmapped.items()):
         if len(sources) == 1 and team not in config.teams:
             shown[sources[0], team] = team

@@ -10,6 +10,7 @@ import yaml
 
 from pmo_sync.domain import Stage
 from pmo_sync.kpi.config import KPI_FILE, TeamSourceConfig, load_kpi_config, parse_kpi_config
+from pmo_sync.kpi.teams import resolve_teams
 
 EXAMPLE = Path(__file__).parents[2] / "config" / "kpis.example.yaml"
 CONNECTORS = ["acme-jira", "acme-trello", "contoso-ado"]
@@ -108,17 +109,47 @@ workflows:
     ]
 
 
-def test_a_team_of_the_old_shape_says_where_its_board_goes_now(tmp_path: Path) -> None:
-    path = write(
+def test_a_team_of_the_old_shape_is_read_as_its_workflow_with_a_notice(tmp_path: Path) -> None:
+    """kpis.yaml from before `workflows:` keeps working (a service upgraded overnight keeps
+    running); the notice says where the board goes now."""
+    write(
         tmp_path,
         "teams:\n  ABC board:\n    stages:\n"
         "      - {name: To Do, statuses: [Open], category: todo}\n"
+        "      - {name: Doing, statuses: [In Progress], category: in_progress}\n"
         "      - {name: Done, statuses: [Done], category: done}\n",
     )
+    config, found = load_kpi_config(tmp_path)
+    assert found == []
+    assert config.teams == {}
+    assert [s.name for s in config.workflows["ABC board"].stages] == ["To Do", "Doing", "Done"]
+    assert config.upgrade_notices == (
+        "kpis.yaml: teams.ABC board: a board's stages now go under workflows: (read as "
+        "workflows.ABC board; move it there); teams: lists the sources' teams that make one team",
+    )
+    assert (
+        resolve_teams({("acme-jira", "ABC board")}, config).notices[0]
+        == (config.upgrade_notices[0])
+    )
+
+
+def test_a_board_both_under_teams_and_workflows_is_an_error(tmp_path: Path) -> None:
+    board = (
+        "    stages:\n"
+        "      - {name: To Do, statuses: [Open], category: todo}\n"
+        "      - {name: Doing, statuses: [In Progress], category: in_progress}\n"
+        "      - {name: Done, statuses: [Done], category: done}\n"
+    )
+    path = write(tmp_path, f"teams:\n  ABC board:\n{board}workflows:\n  ABC board:\n{board}")
     assert errors(tmp_path) == [
-        f"{path}: teams.ABC board: a board's stages now go under workflows: (move this entry "
-        "to workflows.ABC board); teams: lists the sources' teams that make one team"
+        f"{path}: teams.ABC board: a board's stages go under workflows:, and workflows.ABC "
+        "board is there too: keep one"
     ]
+
+
+def test_upgrade_notices_is_not_a_key_of_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "upgrade_notices: [hello]\n")
+    assert errors(tmp_path) == [f"{path}: upgrade_notices: unknown key"]
 
 
 def test_sources_are_the_names_the_connector_files_give(tmp_path: Path) -> None:
