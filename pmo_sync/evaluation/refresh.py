@@ -10,7 +10,7 @@ and the notices saying so travel with the result for the command to print.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Engine
@@ -22,6 +22,7 @@ from pmo_sync.evaluation.inputs import (
     read_status_stages,
     read_team_pairs,
 )
+from pmo_sync.evaluation.policy_teams import policy_team_notices
 from pmo_sync.governance.engine import evaluate
 from pmo_sync.governance.facts import link_parents, team_facts
 from pmo_sync.governance.model import Finding, ItemFacts
@@ -147,4 +148,6 @@ def refresh_kpis(
         return KpiRefresh(done.run, saved, teams=done.teams)
     findings = _findings(rules, done.inputs, done.run, done.sprints)
     changes = save_findings(engine, findings, now)
-    return KpiRefresh(done.run, saved, findings, changes, done.teams)
+    stale = tuple(policy_team_notices(rules, done.teams.names))
+    teams = replace(done.teams, notices=(*done.teams.notices, *stale))
+    return KpiRefresh(done.run, saved, findings, changes, teams)
