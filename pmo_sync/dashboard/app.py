@@ -1,0 +1,88 @@
+"""The dashboard as a Flask application: routes, templates, security headers, authentication.
+
+`create_app` takes how to reach the store (an engine opened to read) and
+what else to serve beside the pages (the service's `/healthz`, `/readyz` and
+`/metrics` blueprint), so `serve` and `dashboard` run one application on one
+port. Every route is a GET: nothing here writes to the store or a tracker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime
+
+from flask import Blueprint, Flask, Response, abort, render_template, request, url_for
+from sqlalchemy import Engine
+
+from pmo_sync.dashboard.assets import plotly_js
+from pmo_sync.dashboard.auth import DashboardAuth
+from pmo_sync.dashboard.filters import WINDOW_CHOICES, Filters
+from pmo_sync.dashboard.formatting import format_days, format_moment
+from pmo_sync.dashboard.pages.portfolio import SEVERITIES_SHOWN, build_portfolio
+from pmo_sync.dashboard.reads import DashboardReads
+from pmo_sync.dashboard.security import CONTENT_SECURITY_POLICY, add_security_headers
+
+__all__ = ["create_app"]
+
+Today = Callable[[], date]
+
+
+def _utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+def create_app(
+    engine: Engine,
+    *,
+    auth: DashboardAuth | None = None,
+    extra: Iterable[Blueprint] = (),
+    today: Today = _utc_today,
+) -> Flask:
+    """The application; `auth=None` serves the pages to anyone who reaches the port (loopback)."""
+    app = Flask(__name__)
+    app.config["JSON_SORT_KEYS"] = False
+    reads = DashboardReads(engine)
+    open_paths = {"/healthz", "/readyz", "/metrics"}
+
+    for blueprint in extra:
+        app.register_blueprint(blueprint)
+
+    @app.before_request
+    def _authenticate() -> Response | None:
+        if request.method not in ("GET", "HEAD"):
+            abort(405)
+        if auth is None or request.path in open_paths:
+            return None
+        return auth.challenge(request)
+
+    app.after_request(add_security_headers)
+
+    @app.context_processor
+    def _common() -> dict[str, object]:
+        filters = Filters.from_args(request.args)
+        return {
+            "filters": filters,
+            "link": lambda endpoint, **values: url_for(endpoint, **values) + filters.query(),
+            "days": format_days,
+            "moment": format_moment,
+            "generated": f"as stored at {format_moment(datetime.now(UTC))}",
+            "inline": None,
+            "window_choices": WINDOW_CHOICES,
+            "severities": SEVERITIES_SHOWN,
+            "csp": CONTENT_SECURITY_POLICY,
+        }
+
+    @app.get("/")
+    def portfolio() -> str:
+        filters = Filters.from_args(request.args)
+        page = build_portfolio(reads, filters, today())
+        return render_template("portfolio.html", page=page)
+
+    @app.get("/static/plotly.min.js")
+    def plotly() -> Response:
+        response = Response(plotly_js(), mimetype="text/javascript")
+        response.cache_control.max_age = 86400
+        response.cache_control.public = True
+        return response
+
+    return app
