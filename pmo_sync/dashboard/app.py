@@ -75,7 +75,7 @@ def create_app(
     @app.get("/")
     def portfolio() -> str:
         filters = Filters.from_args(request.args)
-        page = build_portfolio(reads, filters, today())
+        page = build_portfolio(reads, filters, reads.as_of() or today())
         return render_template("portfolio.html", page=page)
 
     @app.get("/static/plotly.min.js")

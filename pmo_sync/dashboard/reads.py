@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Engine, Table, func, select
 
@@ -73,6 +73,19 @@ class DashboardReads:
                 KpiValue(r.scope, r.scope_key, r.metric, r.window, r.value, r.team)
                 for r in conn.execute(query)
             ]
+
+    def as_of(self) -> date | None:
+        """The last day the stored values cover: the end of the refresh's window.
+
+        Pages count their windows back from it, not from the wall clock, so a
+        report of an old store shows that store's weeks.
+        """
+        query = select(func.max(_kpi.c.window)).where(
+            _kpi.c.scope.in_(("team", "portfolio")), _kpi.c.metric == "done_in_window"
+        )
+        with self.engine.connect() as conn:
+            window = conn.execute(query).scalar()
+        return date.fromisoformat(window[-10:]) if window else None
 
     def team_names(self) -> list[str]:
         """The teams the last refresh kept values for, as they are shown everywhere."""
