@@ -68,7 +68,7 @@ def _item_query() -> Select[Any]:
 
 def _rows(engine: Engine, query: Select[Any]) -> list[ItemRow]:
     with engine.connect() as conn:
-        return [ItemRow(*row) for row in conn.execute(query)]  # type: ignore[arg-type]
+        return [ItemRow(*row) for row in conn.execute(query)]
 
 
 class PortfolioReads:
