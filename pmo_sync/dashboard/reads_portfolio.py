@@ -99,6 +99,17 @@ class PortfolioReads:
         query = _item_query().where(_items.c.item_type == EPIC_TYPE, _items.c.key == key)
         return _rows(self.engine, query.order_by(_sources.c.name))
 
+    def shared_epic_keys(self) -> set[str]:
+        """Epic keys more than one connector has (the stored epic values are keyed by key)."""
+        query = (
+            select(_items.c.key)
+            .where(_items.c.item_type == EPIC_TYPE, _items.c.deleted_at.is_(None))
+            .group_by(_items.c.key)
+            .having(func.count(func.distinct(_items.c.source_id)) > 1)
+        )
+        with self.engine.connect() as conn:
+            return set(conn.execute(query).scalars())
+
     def child_stage_counts(self, source: str | None = None) -> dict[tuple[str, str], StageCounts]:
         """(connector, epic key) → its children counted per stage, in one GROUP BY.
 

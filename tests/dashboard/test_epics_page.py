@@ -41,11 +41,13 @@ def _rows(html: str) -> list[str]:
 def test_children_counts_share_order_and_forecasts_are_exact(tiny_engine: Engine) -> None:
     page = _page(tiny_engine)
     assert [e.key for e in page.epics] == tiny.ORDER
-    by_key = {e.key: e for e in page.epics}
+    by_key = {e.key: e for e in page.epics if e.source == "jira" or e.key == "100"}
+    ado = next(e for e in page.epics if (e.source, e.key) == ("ado", "E-3"))
     # E-9 (an epic), C-5 (deleted) and ado's 102 (another connector) are not children of E-1.
     assert by_key["E-1"].progress == Progress(todo=1, in_progress=1, done=2)
     assert by_key["E-1"].progress.done_share == 0.5
     assert by_key["E-3"].progress == Progress(todo=1, in_progress=0, done=1)
+    assert ado.progress == Progress(todo=1, in_progress=0, done=0)  # not jira's E-3's
     assert by_key["E-4"].progress.done_share == 1.0
     assert by_key["E-5"].progress.total == 0 and by_key["E-5"].progress.done_share is None
     assert by_key["100"].progress == Progress(todo=0, in_progress=1, done=0)
@@ -54,6 +56,8 @@ def test_children_counts_share_order_and_forecasts_are_exact(tiny_engine: Engine
         assert forecast is not None
         assert (forecast.p50, forecast.p85, forecast.p95) == (p50, p85, p95)
         assert by_key[key].remaining == remaining and by_key[key].reason is None
+    # ado's E-3 shares the key of jira's, whose stored forecast (Team Beta's) is not its own.
+    assert (ado.forecast, ado.reason, ado.team) == (None, NO_THROUGHPUT, "Team Alpha (ado)")
     assert {k: e.reason for k, e in by_key.items() if e.forecast is None} == {
         "E-2": NO_THROUGHPUT,
         "100": NO_THROUGHPUT,
@@ -93,6 +97,8 @@ def test_search_by_key_or_title_is_in_the_url_and_takes_text_literally(tiny_engi
     client = create_app(tiny_engine).test_client()
     assert _rows(client.get("/epics?q=e-1").get_data(as_text=True)) == ["E-1"]
     assert _rows(client.get("/epics?q=BILLING").get_data(as_text=True)) == ["E-3"]
+    html = client.get("/epics?q=BILLING").get_data(as_text=True)
+    assert 'data-epic="E-3" data-source="jira"' in html
     assert _rows(client.get("/epics?q=%25").get_data(as_text=True)) == []  # `%` is no wildcard
     html = client.get("/epics?q=platform&team=Platform").get_data(as_text=True)
     assert _rows(html) == ["100"]
@@ -106,7 +112,7 @@ def test_team_and_source_filters_narrow_the_list(tiny_engine: Engine) -> None:
         "E-4",
         "E-5",
     ]
-    assert [e.key for e in _page(tiny_engine, Filters(source="ado")).epics] == ["100"]
+    assert [e.key for e in _page(tiny_engine, Filters(source="ado")).epics] == ["E-3", "100"]
     page = _page(tiny_engine, Filters(team="Nobody"))
     assert page.epics == [] and page.unknown_team
 
@@ -136,6 +142,13 @@ def test_one_epic_page_says_its_forecast_in_words(tiny_engine: Engine) -> None:
     html = client.get("/epics/E-2").get_data(as_text=True)
     assert f"No forecast: {NO_THROUGHPUT}." in html
     assert client.get("/epics/E-1?source=ado").status_code == 404
+    html = client.get("/epics/E-3").get_data(as_text=True)  # two connectors: the first, by name
+    assert re.findall(r'<tr data-child="([^"]+)"', html) == ["103"]
+    assert 'jira also has an epic E-3: <a href="/epics/E-3?source=jira">jira</a>' in " ".join(
+        html.split()
+    )
+    html = client.get("/epics/E-3?source=jira").get_data(as_text=True)
+    assert re.findall(r'<tr data-child="([^"]+)"', html) == ["C-8", "C-9"]
     missing = client.get("/epics/NOPE-1")
     assert missing.status_code == 404
     assert "No epic “NOPE-1”" in missing.get_data(as_text=True)

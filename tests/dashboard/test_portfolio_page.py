@@ -94,13 +94,25 @@ def tiny_engine(engine: Engine) -> Engine:
 
 def test_epics_at_risk_are_undated_open_work_then_the_latest_p85(tiny_engine: Engine) -> None:
     page = build_portfolio(DashboardReads(tiny_engine), Filters(), tiny.DAY)
-    # E-2 and 100 have open children and no forecast; E-3 is due after E-1; E-4 is done,
-    # E-5 and E-9 have nothing to do.
-    assert [e.key for e in page.at_risk] == ["E-2", "100", "E-3", "E-1"]
+    # E-2, ado's E-3 and 100 have open children and no forecast; jira's E-3 is due after E-1;
+    # E-4 is done, E-5 and E-9 have nothing to do.
+    assert [(e.source, e.key) for e in page.at_risk] == [
+        ("jira", "E-2"),
+        ("ado", "E-3"),
+        ("ado", "100"),
+        ("jira", "E-3"),
+        ("jira", "E-1"),
+    ]
     html = create_app(tiny_engine).test_client().get("/").get_data(as_text=True)
     block = re.search(r'<table data-table="at-risk">.*?</table>', html, re.S)
     assert block is not None
-    assert re.findall(r'<tr data-epic="([^"]+)"', block.group(0)) == ["E-2", "100", "E-3", "E-1"]
+    assert re.findall(r'<tr data-epic="([^"]+)"', block.group(0)) == [
+        "E-2",
+        "E-3",
+        "100",
+        "E-3",
+        "E-1",
+    ]
     assert '<td data-metric="p85">2027-03-01</td>' in block.group(0)
 
 
@@ -119,7 +131,7 @@ def test_a_source_filter_keeps_that_connectors_teams(tiny_engine: Engine) -> Non
     reads = DashboardReads(tiny_engine)
     page = build_portfolio(reads, Filters(source="ado"), tiny.DAY)
     assert [t.team for t in page.teams] == ["Platform", "Team Alpha (ado)"]
-    assert [e.key for e in page.at_risk] == ["100"]
+    assert [e.key for e in page.at_risk] == ["E-3", "100"]
     page = build_portfolio(reads, Filters(source="jira"), tiny.DAY)
     assert [t.team for t in page.teams] == ["Team Alpha (jira)", "Team Beta"]
     page = build_portfolio(reads, Filters(source="nowhere"), tiny.DAY)

@@ -14,6 +14,7 @@ Beta` and `Platform`.
 | E-5 | jira, Team Beta | to do | none | none (no child items) |
 | 100 | ado, Orion | to do | 101 in progress | none (no throughput) |
 | E-9 | jira, Team Alpha | to do | none (its parent is E-1) | none (no child items) |
+| E-3 | ado, Team Alpha | to do | 103 to do | none: the stored E-3 values are jira's |
 
 (Dates in 2027; E-1 has 2 items remaining, E-3 1.)
 
@@ -34,7 +35,7 @@ from pmo_sync.store.models import FindingRow, SourceRow, WorkItemRow
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 DAY = NOW.date()
-ORDER = ["E-2", "100", "E-3", "E-1", "E-4", "E-5", "E-9"]
+ORDER = ["E-2", "E-3", "100", "E-3", "E-1", "E-4", "E-5", "E-9"]
 """The epics page's order: open work without a date, then the latest p85, then the rest."""
 FORECASTS = {
     "E-1": (date(2027, 1, 1), date(2027, 1, 20), date(2027, 2, 1), 2),
@@ -63,6 +64,8 @@ _ITEMS: list[tuple[str, str, str, str, str | None, str, str]] = [
     ("100", "ado", "epic", "todo", None, "Orion", "Data platform"),
     ("101", "ado", "story", "in_progress", "100", "Orion", "Ingest events"),
     ("102", "ado", "story", "todo", "E-1", "Team Alpha", "Same parent key, other tracker"),
+    ("E-3", "ado", "epic", "todo", None, "Team Alpha", "Reporting"),
+    ("103", "ado", "story", "todo", "E-3", "Team Alpha", "Monthly report"),
 ]
 
 

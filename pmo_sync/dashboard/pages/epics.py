@@ -214,14 +214,16 @@ def epic_summaries(
     counts = portfolio.child_stage_counts(filters.source)
     forecasts, remaining = _forecasts(reads.values("epic"))
     shown = portfolio.shown_teams(reads.team_names())
+    shared = portfolio.shared_epic_keys()
     result: list[EpicSummary] = []
     for row in rows:
         progress = Progress.of(counts.get((row.source, row.key)))
-        forecast = forecasts.get(row.key) if row.stage != "done" else None
+        team = shown.get((row.source, row.team), row.team) if row.team is not None else None
         stored = remaining.get(row.key) if row.stage != "done" else None
-        team = stored.team if stored and stored.team else None
-        if team is None and row.team is not None:
-            team = shown.get((row.source, row.team), row.team)
+        if stored is not None and row.key in shared and stored.team not in (None, team):
+            stored = None  # the stored values (keyed by key alone) are another connector's epic's
+        forecast = forecasts.get(row.key) if stored is not None else None
+        team = stored.team if stored is not None and stored.team else team
         if filters.team and team != filters.team:
             continue
         left = int(stored.value) if stored and stored.value is not None else progress.open
