@@ -89,7 +89,11 @@ def create_app(
     @app.get("/epics")
     def epics() -> str:
         filters = Filters.from_args(request.args)
-        page = build_epics(reads, portfolio_reads, filters, request.args.get("q", ""))
+        number = request.args.get("page", "1")
+        page = build_epics(
+            reads, portfolio_reads, filters, request.args.get("q", ""),
+            int(number) if number.isdigit() else 1,
+        )  # fmt: skip
         return render_template("epics.html", page=page)
 
     @app.get("/epics/<path:key>")

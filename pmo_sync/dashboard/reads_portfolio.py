@@ -3,14 +3,14 @@
 Kept apart from `reads` (the queries every page shares) so the epics and
 governance pages can grow without touching it. Each query is one statement
 whatever the portfolio's size: the epics' children are counted by one GROUP
-BY over the items joined to their epic (2,000 epics and 100k items cost one
-indexed join, not one query per epic).
+BY over the items, joined to their epics by an index (2,000 epics and 100k
+items: one scan, not one query per epic).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -110,29 +110,45 @@ class PortfolioReads:
         with self.engine.connect() as conn:
             return set(conn.execute(query).scalars())
 
-    def child_stage_counts(self, source: str | None = None) -> dict[tuple[str, str], StageCounts]:
-        """(connector, epic key) → its children counted per stage, in one GROUP BY.
+    def child_stage_counts(
+        self, source: str | None = None, epic_keys: Collection[str] | None = None
+    ) -> dict[tuple[str, str], StageCounts]:
+        """(connector, epic key) → its children counted per stage, in one statement.
 
         A child is a live item other than an epic whose parent is the epic's
-        key in the same connector (as the epic forecasts count them).
+        key in the same connector (as the epic forecasts count them). The
+        items are grouped by parent first, then the groups joined to the
+        epics by the (connector, key) index: joining item to item would look
+        every child's parent up without an index on `parent_key`.
         """
-        epic = _items.alias("epic")
-        child = _items.alias("child")
-        query = (
-            select(_sources.c.name, epic.c.key, child.c.stage, func.count())
-            .select_from(
-                child.join(
-                    epic,
-                    and_(
-                        epic.c.source_id == child.c.source_id,
-                        epic.c.key == child.c.parent_key,
-                        epic.c.item_type == EPIC_TYPE,
-                        epic.c.deleted_at.is_(None),
-                    ),
-                ).join(_sources, _sources.c.id == child.c.source_id)
+        grouped = (
+            select(
+                _items.c.source_id,
+                _items.c.parent_key,
+                _items.c.stage,
+                func.count().label("n"),
             )
-            .where(child.c.deleted_at.is_(None), child.c.item_type != EPIC_TYPE)
-            .group_by(_sources.c.name, epic.c.key, child.c.stage)
+            .where(
+                _items.c.deleted_at.is_(None),
+                _items.c.item_type != EPIC_TYPE,
+                _items.c.parent_key.is_not(None)
+                if epic_keys is None
+                else _items.c.parent_key.in_(list(epic_keys)),
+            )
+            .group_by(_items.c.source_id, _items.c.parent_key, _items.c.stage)
+            .subquery("children")
+        )
+        epic = _items.alias("epic")
+        query = select(_sources.c.name, epic.c.key, grouped.c.stage, grouped.c.n).select_from(
+            grouped.join(_sources, _sources.c.id == grouped.c.source_id).join(
+                epic,
+                and_(
+                    epic.c.source_id == grouped.c.source_id,
+                    epic.c.key == grouped.c.parent_key,
+                    epic.c.item_type == EPIC_TYPE,
+                    epic.c.deleted_at.is_(None),
+                ),
+            )
         )
         if source is not None:
             query = query.where(_sources.c.name == source)
@@ -160,10 +176,13 @@ class PortfolioReads:
         """Connector → the tracker's team names of its live items (`store.teams`)."""
         return teams_by_source(self.engine)
 
-    def shown_teams(self, shown: list[str]) -> dict[tuple[str, str], str]:
+    def shown_teams(
+        self, shown: list[str], pairs: Iterable[tuple[str, str | None]] | None = None
+    ) -> dict[tuple[str, str], str]:
         """(connector, tracker team) → the name the last KPI refresh showed that team under.
 
-        `shown` is the refresh's team names. A team is shown under its own
+        `shown` is the refresh's team names; `pairs` the (connector, team) pairs
+        to name (default: every synced team). A team is shown under its own
         name, or qualified by its connector when another connector has a team
         of that name; a kpis.yaml team that renames or merges it is found from
         one of its items' stored values (one small query per such team).
@@ -171,14 +190,17 @@ class PortfolioReads:
         names = set(shown)
         result: dict[tuple[str, str], str] = {}
         unresolved: list[tuple[str, str]] = []
-        for source, teams in self.teams_by_source().items():
-            for team in teams:
-                if qualified(team, source) in names:
-                    result[source, team] = qualified(team, source)
-                elif team in names:
-                    result[source, team] = team
-                else:
-                    unresolved.append((source, team))
+        if pairs is None:
+            pairs = [(s, t) for s, teams in self.teams_by_source().items() for t in teams]
+        for source, team in set(pairs):
+            if team is None:
+                continue
+            if qualified(team, source) in names:
+                result[source, team] = qualified(team, source)
+            elif team in names:
+                result[source, team] = team
+            else:
+                unresolved.append((source, team))
         if unresolved:
             with self.engine.connect() as conn:
                 for source, team in unresolved:

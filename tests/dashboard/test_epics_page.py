@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from pmo_sync.dashboard.app import create_app
 from pmo_sync.dashboard.filters import Filters
+from pmo_sync.dashboard.pages import epics as epics_page
 from pmo_sync.dashboard.pages.epics import (
     NO_THROUGHPUT,
     EpicsPage,
@@ -213,3 +214,19 @@ def test_progress_widths_add_up() -> None:
     progress = Progress(todo=1, in_progress=1, done=1)
     assert [progress.percent(s) for s in ("done", "in_progress", "todo")] == [33.33] * 3
     assert Progress().percent("done") == 0.0
+
+
+def test_the_list_is_cut_in_pages_in_its_order(
+    tiny_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(epics_page, "PAGE_SIZE", 3)
+    client = create_app(tiny_engine).test_client()
+    html = client.get("/epics").get_data(as_text=True)
+    assert _rows(html) == tiny.ORDER[:3]
+    assert 'data-total="8"' in html and 'href="/epics?page=2"' in html
+    assert _rows(client.get("/epics?page=3").get_data(as_text=True)) == tiny.ORDER[6:]
+    assert _rows(client.get("/epics?page=99").get_data(as_text=True)) == tiny.ORDER[6:]
+    html = client.get("/epics?team=Team+Beta&q=e&page=2").get_data(as_text=True)
+    assert _rows(html) == ["E-3", "E-4", "E-5"]  # they fit on one page: page 2 is page 1
+    html = client.get("/epics?q=e-&page=2").get_data(as_text=True)
+    assert 'href="/epics?q=e-"' in html  # back to page 1, the search kept

@@ -10,8 +10,9 @@ scope `epic`), never recomputed.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
+from urllib.parse import urlencode
 
 from pmo_sync.common.naturalsort import natural_key
 from pmo_sync.dashboard.filters import Filters
@@ -22,6 +23,7 @@ from pmo_sync.store.kpis import KpiValue
 
 __all__ = [
     "NO_THROUGHPUT",
+    "PAGE_SIZE",
     "ChildRow",
     "EpicPage",
     "EpicSummary",
@@ -31,6 +33,8 @@ __all__ = [
     "build_epic",
     "build_epics",
     "epic_summaries",
+    "order_key",
+    "with_progress",
 ]
 
 PERCENTILES = (50, 85, 95)
@@ -40,6 +44,10 @@ FAR_AWAY = "more than 5 years away"
 NO_CHILDREN = "no child items"
 DONE = "done"
 CHILD_METRICS = ("cycle_time_days", "wip_age_days")
+NARROW_READS = 500
+"""Up to this many epics, their children are counted by key rather than all at once."""
+PAGE_SIZE = 200
+"""Epics per page of the list."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +137,21 @@ class EpicsPage:
     filters: Filters
     search: str
     epics: list[EpicSummary]
+    """This page's slice of the ordered epics (`PAGE_SIZE` at most)."""
     unknown_team: bool = False
     unknown_source: bool = False
+    total: int = 0
+    """Every epic the filters and the search keep."""
+    page: int = 1
+    pages: int = 1
+
+    def query(self, page: int) -> str:
+        """The link to another page of this list (filters and search kept)."""
+        extra = [(k, v) for k, v in (("q", self.search), ("page", str(page))) if v and v != "1"]
+        base = self.filters.query()
+        if not extra:
+            return base
+        return f"{base}&{urlencode(extra)}" if base else f"?{urlencode(extra)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,13 +209,19 @@ def _reason(stage: str, progress: Progress, forecast: Forecast | None) -> str | 
 
 def order_key(epic: EpicSummary) -> tuple[int, int, tuple[object, ...], str]:
     """Open work with no date first, then the latest p85 first, then the rest by key."""
-    if epic.is_open and epic.progress.open and (epic.forecast is None or not epic.forecast.p85):
+    if epic.is_open and epic.remaining and (epic.forecast is None or not epic.forecast.p85):
         group, late = 0, 0
     elif epic.forecast is not None and epic.forecast.p85 is not None:
         group, late = 1, -epic.forecast.p85.toordinal()
     else:
         group, late = 2, 0
     return group, late, natural_key(epic.key), epic.source
+
+
+def _narrow(keys: Iterable[str]) -> set[str] | None:
+    """A few epics' keys to read by (one epic's page, a search, a page of the list); else None."""
+    chosen = set(keys)
+    return chosen if len(chosen) <= NARROW_READS else None
 
 
 def epic_summaries(
@@ -204,29 +231,40 @@ def epic_summaries(
     *,
     search: str | None = None,
     epics: Sequence[ItemRow] | None = None,
+    progress: bool = True,
 ) -> list[EpicSummary]:
-    """Every epic the filters keep, in the page's order (`order_key`)."""
+    """Every epic the filters keep, in the page's order (`order_key`).
+
+    The order needs the stored values only (an open epic's `remaining_items`
+    is stored whether or not it has a forecast), so `progress=False` leaves
+    the children uncounted but for an open epic with no stored values; a
+    page then counts those it shows (`with_progress`).
+    """
     rows = (
         epics
         if epics is not None
         else portfolio.epics(source=filters.source, search=search or None)
     )
-    counts = portfolio.child_stage_counts(filters.source)
-    forecasts, remaining = _forecasts(reads.values("epic"))
-    shown = portfolio.shown_teams(reads.team_names())
+    keys = _narrow(row.key for row in rows)
+    forecasts, remaining = _forecasts(reads.values("epic", scope_keys=keys))
+    shown = portfolio.shown_teams(reads.team_names(), {(row.source, row.team) for row in rows})
     shared = portfolio.shared_epic_keys()
-    result: list[EpicSummary] = []
+    kept: list[tuple[ItemRow, str | None, KpiValue | None]] = []
     for row in rows:
-        progress = Progress.of(counts.get((row.source, row.key)))
         team = shown.get((row.source, row.team), row.team) if row.team is not None else None
         stored = remaining.get(row.key) if row.stage != "done" else None
         if stored is not None and row.key in shared and stored.team not in (None, team):
             stored = None  # the stored values (keyed by key alone) are another connector's epic's
-        forecast = forecasts.get(row.key) if stored is not None else None
         team = stored.team if stored is not None and stored.team else team
-        if filters.team and team != filters.team:
-            continue
-        left = int(stored.value) if stored and stored.value is not None else progress.open
+        if not filters.team or team == filters.team:
+            kept.append((row, team, stored))
+    to_count = [row.key for row, _, stored in kept if progress or stored is None]
+    counts = portfolio.child_stage_counts(filters.source, _narrow(to_count)) if to_count else {}
+    result: list[EpicSummary] = []
+    for row, team, stored in kept:
+        done_children = Progress.of(counts.get((row.source, row.key)))
+        forecast = forecasts.get(row.key) if stored is not None else None
+        left = int(stored.value) if stored and stored.value is not None else done_children.open
         result.append(
             EpicSummary(
                 source=row.source,
@@ -236,26 +274,54 @@ def epic_summaries(
                 status=row.status,
                 stage=row.stage,
                 team=team,
-                progress=progress,
+                progress=done_children,
                 remaining=left,
                 forecast=forecast,
-                reason=_reason(row.stage, progress, forecast),
+                reason=_reason(row.stage, done_children, forecast),
             )
         )
     return sorted(result, key=order_key)
 
 
+def with_progress(portfolio: PortfolioReads, epics: Sequence[EpicSummary]) -> list[EpicSummary]:
+    """The epics with their children counted (by their keys: a page shows a few)."""
+    if not epics:
+        return []
+    counts = portfolio.child_stage_counts(epic_keys=_narrow(e.key for e in epics))
+    result = []
+    for epic in epics:
+        counted = Progress.of(counts.get((epic.source, epic.key)))
+        reason = _reason(epic.stage, counted, epic.forecast)
+        result.append(replace(epic, progress=counted, reason=reason))
+    return result
+
+
 def build_epics(
-    reads: DashboardReads, portfolio: PortfolioReads, filters: Filters, search: str = ""
+    reads: DashboardReads,
+    portfolio: PortfolioReads,
+    filters: Filters,
+    search: str = "",
+    page: int = 1,
 ) -> EpicsPage:
-    """The epics page: every epic the filters and the search keep, latest p85 first."""
+    """The epics page: every epic the filters and the search keep, latest p85 first.
+
+    The list is cut in pages of `PAGE_SIZE` (the most urgent first): 2,000
+    rows would make a page of megabytes that no one reads to the end; the
+    search and the filters reach any epic.
+    """
     search = search.strip()
+    epics = epic_summaries(reads, portfolio, filters, search=search, progress=False)
+    pages = max(1, -(-len(epics) // PAGE_SIZE))
+    page = min(max(page, 1), pages)
     return EpicsPage(
         filters=filters,
         search=search,
-        epics=epic_summaries(reads, portfolio, filters, search=search),
+        epics=with_progress(portfolio, epics[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]),
         unknown_team=bool(filters.team) and filters.team not in reads.team_names(),
         unknown_source=bool(filters.source) and filters.source not in portfolio.source_names(),
+        total=len(epics),
+        page=page,
+        pages=pages,
     )
 
 

@@ -8,7 +8,12 @@ from datetime import date
 
 from pmo_sync.dashboard.charts import Chart, Series, sparkline
 from pmo_sync.dashboard.filters import Filters
-from pmo_sync.dashboard.pages.epics import EpicSummary, epic_summaries, order_key
+from pmo_sync.dashboard.pages.epics import (
+    EpicSummary,
+    epic_summaries,
+    order_key,
+    with_progress,
+)
 from pmo_sync.dashboard.reads import ConnectorFreshness, DashboardReads, by_metric
 from pmo_sync.dashboard.reads_portfolio import PortfolioReads
 from pmo_sync.governance.model import SEVERITIES
@@ -157,6 +162,8 @@ def build_portfolio(
         freshness=reads.freshness(),
         findings_total=total,
         unknown_team=bool(filters.team) and filters.team not in names,
-        at_risk=at_risk_epics(epic_summaries(reads, portfolio, known)),
+        at_risk=with_progress(
+            portfolio, at_risk_epics(epic_summaries(reads, portfolio, known, progress=False))
+        ),
         unknown_source=bool(filters.source) and filters.source not in sources,
     )
