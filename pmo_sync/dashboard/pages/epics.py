@@ -126,6 +126,8 @@ class EpicSummary:
     forecast: Forecast | None
     reason: str | None
     """Why there is no forecast (None when there is one)."""
+    key_shared: bool = False
+    """Another connector has an epic of this key too: links to its page name the connector."""
 
     @property
     def is_open(self) -> bool:
@@ -278,6 +280,7 @@ def epic_summaries(
                 remaining=left,
                 forecast=forecast,
                 reason=_reason(row.stage, done_children, forecast),
+                key_shared=row.key in shared,
             )
         )
     return sorted(result, key=order_key)
