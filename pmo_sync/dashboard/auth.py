@@ -29,6 +29,7 @@ from flask import Request, Response
 from pydantic import SecretStr
 from werkzeug.security import check_password_hash
 
+from pmo_sync.common.redaction import register_secret
 from pmo_sync.settings import Settings
 
 __all__ = [
@@ -123,6 +124,8 @@ def auth_from_settings(settings: Settings) -> DashboardAuth | None:
     users = read_users_file(settings.dashboard_users_file) if settings.dashboard_users_file else {}
     if token is None and not users:
         return None
+    if token is not None:  # masked wherever the logs' redactor meets it
+        register_secret(token.get_secret_value())
     return DashboardAuth(token=token, users=users)
 
 
