@@ -335,6 +335,8 @@ def test_the_dashboard_command_serves_the_store_until_sigterm_and_never_shows_th
     assert page.status == 200
     for team in _team_names(sandbox_engine):
         assert html.escape(team) in page.body.decode(), team
+    # no configuration shown: neither where the store is nor where the configs are
+    assert str(sandbox_store.directory).encode() not in page.body
     assert (refused.status, wrong.status) == (401, 401)
     assert healthz.status == 404  # open, but `dashboard` serves no probes: `serve` has them
     assert code == 0
