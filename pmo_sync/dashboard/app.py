@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 
-from flask import Blueprint, Flask, Response, abort, render_template, request, url_for
+from flask import Blueprint, Flask, Response, render_template, request, url_for
 from sqlalchemy import Engine
+from werkzeug.exceptions import MethodNotAllowed
 
 from pmo_sync.dashboard.assets import plotly_js
 from pmo_sync.dashboard.auth import DashboardAuth
@@ -50,7 +51,7 @@ def create_app(
     @app.before_request
     def _authenticate() -> Response | None:
         if request.method not in ("GET", "HEAD"):
-            abort(405)
+            raise MethodNotAllowed(valid_methods=["GET", "HEAD"])
         if auth is None or request.path in open_paths:
             return None
         return auth.challenge(request)
