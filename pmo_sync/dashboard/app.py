@@ -47,6 +47,12 @@ def create_app(
 
     for blueprint in extra:
         app.register_blueprint(blueprint)
+    if not any(rule.rule == "/healthz" for rule in app.url_map.iter_rules()):
+        # `pmo-sync dashboard` alone: the image's healthcheck asks /healthz of any process
+
+        @app.get("/healthz")
+        def healthz() -> Response:
+            return Response("ok\n", mimetype="text/plain")
 
     @app.before_request
     def _authenticate() -> Response | None:

@@ -21,16 +21,25 @@ import base64
 import binascii
 import hmac
 import ipaddress
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 from flask import Request, Response
 from pydantic import SecretStr
-from werkzeug.security import check_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from pmo_sync.common.redaction import register_secret
 from pmo_sync.settings import Settings
+
+
+@cache
+def _unknown_user_hash() -> str:
+    """A hash no password matches, made once, checked for user names the file lacks."""
+    return generate_password_hash(secrets.token_urlsafe(32))
+
 
 __all__ = [
     "AUTH_SETTINGS",
@@ -87,7 +96,9 @@ class DashboardAuth:
         if not sep:
             return False
         stored = self.users.get(user)
-        if stored is not None and check_password_hash(stored, password):
+        # an unknown user costs one hash check too: the answer's time never tells which
+        # user names exist
+        if check_password_hash(stored or _unknown_user_hash(), password) and stored is not None:
             return True
         return self._token_matches(password)
 

@@ -280,3 +280,24 @@ def test_hash_password_refuses_an_empty_password() -> None:
     assert result.exit_code == 2
     assert result.stderr == "error: empty password\n"
     assert result.stdout == ""
+
+
+def test_an_unknown_user_costs_a_hash_check_like_a_known_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The answer's time must not tell which user names exist: both paths check one hash."""
+    import pmo_sync.dashboard.auth as auth_module
+
+    checked: list[str] = []
+    real = auth_module.check_password_hash
+
+    def counting(stored: str, password: str) -> bool:
+        checked.append(stored)
+        return real(stored, password)
+
+    monkeypatch.setattr(auth_module, "check_password_hash", counting)
+    auth = DashboardAuth(users={"ana": HASHED})
+    assert not auth.allows(_basic("nobody", "correct horse"))
+    assert not auth.allows(_basic("ana", "wrong horse"))
+    assert len(checked) == 2 and checked[0] != HASHED and checked[1] == HASHED
+    assert not real(checked[0], "correct horse")
