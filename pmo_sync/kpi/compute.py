@@ -341,6 +341,9 @@ def _flow_values(scope: str, key: str, team: str | None, s: FlowSummary) -> Iter
             )
     if s.cumulative_flow is not None:
         cfd = s.cumulative_flow
+        for index, stage in enumerate(cfd.stages):
+            # the workflow's order, which the stored names alone do not keep (the CFD stacks by it)
+            yield KpiValue(scope, key, f"stage_index:{stage}", "current", float(index), team)
         for stage in cfd.stages:
             for day, count in zip(cfd.days, cfd.in_stage[stage], strict=True):
                 yield KpiValue(

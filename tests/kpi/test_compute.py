@@ -104,6 +104,12 @@ def test_team_values_are_exact() -> None:
         cfd["cfd_in_stage:In Progress"],
         cfd["cfd_in_stage:Done"],
     ) == (1.0, 1.0, 1.0)
+    order = {k[2]: v for k, v in got.items() if k[1] == "Alpha" and k[2].startswith("stage_index:")}
+    assert order == {
+        "stage_index:To Do": 0.0,
+        "stage_index:In Progress": 1.0,
+        "stage_index:Done": 2.0,
+    }
 
 
 def test_sprint_values_are_exact() -> None:
