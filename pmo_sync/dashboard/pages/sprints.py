@@ -109,6 +109,87 @@ def _daily(values: Sequence[KpiValue], metric: str) -> Series:
     return Series(names[metric], [v.window for v in chosen], [v.value for v in chosen])
 
 
+def _burn_charts(
+    reads: DashboardReads, team: str, sprint: SprintRow
+) -> tuple[Chart | None, Chart | None]:
+    """The chosen sprint's burndown and burnup, from its stored daily points."""
+    daily = reads.values("sprint", team=team, metrics=DAILY_METRICS, scope_keys=[sprint.key])
+    down = _daily(daily, "burndown_points")
+    done, scope = _daily(daily, "burnup_done_points"), _daily(daily, "burnup_scope_points")
+    burndown = burnup = None
+    if down.x:
+        burndown = burn_chart(
+            "burndown",
+            f"Burndown: {sprint.key}",
+            [down],
+            kind="burndown",
+            description="Points not done at the end of each day (burndown_points).",
+        )
+    if done.x:
+        burnup = burn_chart(
+            "burnup",
+            f"Burnup: {sprint.key}",
+            [done, scope],
+            kind="burnup",
+            description="Points done and the sprint's scope each day "
+            "(burnup_done_points, burnup_scope_points).",
+        )
+    return burndown, burnup
+
+
+def _column(sprints: Sequence[SprintRow], metric: str, name: str, sign: float = 1.0) -> Series:
+    """One stored number per sprint (None where not stored), as a named series."""
+    values = [s.get(metric) for s in sprints]
+    return Series(name, [s.key for s in sprints], [None if v is None else sign * v for v in values])
+
+
+def _sprint_charts(
+    measured: Sequence[SprintRow],
+) -> tuple[Chart | None, Chart | None, Chart | None]:
+    """Velocity (commitment beside completion), say/do and scope change per measured sprint."""
+    if not measured:
+        return None, None, None
+    with_velocity = [s for s in measured if s.get("velocity_points") is not None]
+    with_say_do = [s for s in measured if s.get("say_do") is not None]
+    velocity = velocity_chart(
+        "velocity",
+        "Velocity: committed and completed",
+        [
+            _column(measured, "committed_points", "committed"),
+            _column(measured, "completed_points", "completed"),
+        ],
+        _column(with_velocity, "velocity_points", "velocity") if with_velocity else None,
+        description="Points committed at the start and completed per sprint; the line is "
+        "the stored velocity (velocity_points).",
+    )
+    say_do = None
+    if with_say_do:
+        say_do = bar_chart(
+            "say-do",
+            "Say/do",
+            [_column(with_say_do, "say_do", "say/do")],
+            x_title="sprint",
+            y_title="completed ÷ committed",
+            kind="say-do",
+            percent=True,
+            description="Completed points over committed points (say_do).",
+        )
+    scope_change = bar_chart(
+        "scope-change",
+        "Scope added and removed",
+        [
+            _column(measured, "added_points", "added"),
+            _column(measured, "removed_points", "removed", -1.0),
+        ],
+        x_title="sprint",
+        y_title="points",
+        kind="scope",
+        description="Points added after the start (added_points) and removed "
+        "(removed_points, drawn below zero).",
+    )
+    return velocity, say_do, scope_change
+
+
 def build_sprints(
     reads: DashboardReads, team: str, filters: Filters, today: date, wanted: str | None = None
 ) -> SprintsPage | None:
@@ -123,55 +204,8 @@ def build_sprints(
     every = sorted(rows.values(), key=sprint_order)
     shown = [r for r in every if r.measured_on is None or r.measured_on >= first]
     selected = _choose(every, wanted)
-    page = SprintsPage(team, filters, shown, selected)
-    if not every:
-        return page
-    burndown = burnup = None
-    if selected is not None:
-        daily = reads.values("sprint", team=team, metrics=DAILY_METRICS, scope_keys=[selected.key])
-        down = _daily(daily, "burndown_points")
-        done, scope = _daily(daily, "burnup_done_points"), _daily(daily, "burnup_scope_points")
-        if down.x:
-            burndown = burn_chart("burndown", f"Burndown: {selected.key}", [down], kind="burndown",
-                                  description="Points not done at the end of each day "
-                                  "(burndown_points).")  # fmt: skip
-        if done.x:
-            burnup = burn_chart("burnup", f"Burnup: {selected.key}", [done, scope], kind="burnup",
-                                description="Points done and the sprint's scope each day "
-                                "(burnup_done_points, burnup_scope_points).")  # fmt: skip
-    measured = [r for r in shown if r.measured_on is not None]
-    names = [r.key for r in measured]
-
-    def column(metric: str, name: str, sign: float = 1.0) -> Series:
-        values = [r.get(metric) for r in measured]
-        return Series(name, names, [None if v is None else sign * v for v in values])
-
-    velocity = say_do = scope_change = None
-    if measured:
-        with_velocity = [r for r in measured if r.get("velocity_points") is not None]
-        velocity = velocity_chart(
-            "velocity", "Velocity: committed and completed",
-            [column("committed_points", "committed"), column("completed_points", "completed")],
-            Series("velocity", [r.key for r in with_velocity],
-                   [r.get("velocity_points") for r in with_velocity]) if with_velocity else None,
-            description="Points committed at the start and completed per sprint; the line is "
-            "the stored velocity (velocity_points).",
-        )  # fmt: skip
-        with_say_do = [r for r in measured if r.get("say_do") is not None]
-        if with_say_do:
-            say_do = bar_chart(
-                "say-do", "Say/do", [Series("say/do", [r.key for r in with_say_do],
-                                            [r.get("say_do") for r in with_say_do])],
-                x_title="sprint", y_title="completed ÷ committed", kind="say-do", percent=True,
-                description="Completed points over committed points (say_do).",
-            )  # fmt: skip
-        scope_change = bar_chart(
-            "scope-change", "Scope added and removed",
-            [column("added_points", "added"), column("removed_points", "removed", -1.0)],
-            x_title="sprint", y_title="points", kind="scope",
-            description="Points added after the start (added_points) and removed "
-            "(removed_points, drawn below zero).",
-        )  # fmt: skip
+    burndown, burnup = _burn_charts(reads, team, selected) if selected else (None, None)
+    velocity, say_do, scope_change = _sprint_charts([r for r in shown if r.measured_on])
     return SprintsPage(
         team, filters, shown, selected, burndown, burnup, velocity, say_do, scope_change
     )
