@@ -20,7 +20,10 @@ from pmo_sync.dashboard.auth import DashboardAuth
 from pmo_sync.dashboard.filters import WINDOW_CHOICES, Filters
 from pmo_sync.dashboard.formatting import format_days, format_moment
 from pmo_sync.dashboard.pages.portfolio import SEVERITIES_SHOWN, build_portfolio
+from pmo_sync.dashboard.pages.sprints import build_sprints
+from pmo_sync.dashboard.pages.team import build_team
 from pmo_sync.dashboard.reads import DashboardReads
+from pmo_sync.dashboard.reads_flow import FlowReads
 from pmo_sync.dashboard.security import CONTENT_SECURITY_POLICY, add_security_headers
 
 __all__ = ["create_app"]
@@ -84,6 +87,18 @@ def create_app(
         filters = Filters.from_args(request.args)
         page = build_portfolio(reads, filters, reads.as_of() or today())
         return render_template("portfolio.html", page=page)
+
+    @app.get("/teams/<team>")
+    def team(team: str) -> str:
+        filters = Filters.from_args(request.args)
+        page = build_team(reads, FlowReads(engine), team, filters, reads.as_of() or today())
+        return render_template("team.html", page=page) if page else abort(404)
+
+    @app.get("/teams/<team>/sprints")
+    def sprints(team: str) -> str:
+        filters, wanted = Filters.from_args(request.args), request.args.get("sprint")
+        page = build_sprints(reads, team, filters, reads.as_of() or today(), wanted)
+        return render_template("sprints.html", page=page) if page else abort(404)
 
     @app.get("/static/plotly.min.js")
     def plotly() -> Response:
