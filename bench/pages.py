@@ -23,12 +23,12 @@ For each size N the bench
 2. in a fresh Python subprocess (so sizes cannot contaminate each other) opens the store
    read-only as `serve` does (`make_engine(url, read_only=True)`, `create_app(engine)`) and
    requests every GET page of the app's URL map through Flask's test client: `<team>` is
-   the team with most items, `<key>` the epic with most children, static files and rules
-   with other arguments are skipped; the portfolio is also requested with `?team=`. Each
-   page once to warm up, then `--repeat` times (5): median and max milliseconds (the
-   server's whole work: routing, queries, page data, template; no network), the
-   response's size, and whether the median meets the 300 ms target. Then the peak RSS of
-   that process;
+   the team with most items, `<key>` the epic with most children and `<source>` its
+   connector; static files and rules with other arguments are skipped; the portfolio is
+   also requested with `?team=`. Each page once to warm up, then `--repeat` times (5):
+   median and max milliseconds (the server's whole work: routing, queries, page data,
+   template; no network), the response's size, and whether the median meets the 300 ms
+   target. Then the peak RSS of that process;
 3. when `pmo_sync/dashboard/report.py` exists, runs `pmo-sync report --html -o FILE` in a
    subprocess on the same store: seconds, file MB, the subprocess's peak RSS, against the
    10 s target.
@@ -259,25 +259,30 @@ def _largest_team(engine: Any, names: list[str]) -> str | None:
     return row[0] if row else (names[0] if names else None)
 
 
-def _largest_epic(engine: Any) -> str | None:
+def _largest_epic(engine: Any) -> tuple[str | None, str | None]:
+    """(connector, key) of the epic with most children, or of any epic."""
     from sqlalchemy import func, select
 
-    from pmo_sync.store.models import WorkItemRow
+    from pmo_sync.store.models import SourceRow, WorkItemRow
 
-    items = WorkItemRow.__table__
+    items, sources = WorkItemRow.__table__, SourceRow.__table__
     epics = select(items.c.key).where(items.c.item_type == "epic", items.c.deleted_at.is_(None))
     query = (
-        select(items.c.parent_key, func.count())
+        select(items.c.source_id, items.c.parent_key, func.count())
         .where(items.c.parent_key.in_(epics), items.c.deleted_at.is_(None))
-        .group_by(items.c.parent_key)
+        .group_by(items.c.source_id, items.c.parent_key)
         .order_by(func.count().desc(), items.c.parent_key)
         .limit(1)
     )
     with engine.connect() as conn:
         row = conn.execute(query).first()
         if row is None:
-            row = conn.execute(epics.order_by(items.c.key).limit(1)).first()
-    return row[0] if row else None
+            any_epic = select(items.c.source_id, items.c.key).where(items.c.item_type == "epic")
+            row = conn.execute(any_epic.order_by(items.c.key).limit(1)).first()
+        if row is None:
+            return None, None
+        name = conn.execute(select(sources.c.name).where(sources.c.id == row[0])).scalar()
+    return name, row[1]
 
 
 def page_urls(app: Any, fill: dict[str, str | None]) -> tuple[list[str], list[str]]:
@@ -318,7 +323,8 @@ def measure_pages(options: dict[str, Any]) -> dict[str, Any]:
     try:
         app = create_app(engine)
         names = DashboardReads(engine).team_names()
-        fill = {"team": _largest_team(engine, names), "key": _largest_epic(engine)}
+        source, epic = _largest_epic(engine)
+        fill = {"team": _largest_team(engine, names), "key": epic, "source": source}
         urls, skipped = page_urls(app, fill)
         only = options.get("only")
         if only:
@@ -495,7 +501,10 @@ def print_results(results: list[dict[str, Any]]) -> None:
                 f"{built['findings']:,} findings; not measured)"
             )
         fill = pages["fill"]
-        print(f"<team> = {fill['team']}, <key> = {fill['key']} (the epic with most children)")
+        print(
+            f"<team> = {fill['team']}, <key> = {fill['key']} (the epic with most children), "
+            f"<source> = {fill.get('source')}"
+        )
         header = f"{'page':<48} {'median ms':>10} {'max ms':>8} {'KB':>8}  target"
         print(header)
         print("-" * len(header))
