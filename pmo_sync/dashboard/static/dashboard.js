@@ -54,7 +54,26 @@
     window.scrollTo(0, 0);
   }
 
+  // Filters live in the URL: a changed filter reloads the page with it, the defaults left out
+  // (`?team=Team+Alpha`, not `?team=Team+Alpha&source=&window=90`).
+  function wireFilters() {
+    document.querySelectorAll("form[data-filters]").forEach(function (form) {
+      function submit() {
+        form.querySelectorAll("select").forEach(function (select) {
+          var option = select.options[select.selectedIndex];
+          select.disabled = !select.value || (option && option.hasAttribute("data-default"));
+        });
+        form.submit();
+      }
+      form.addEventListener("submit", function (event) { event.preventDefault(); submit(); });
+      form.querySelectorAll("select").forEach(function (select) {
+        select.addEventListener("change", submit);
+      });
+    });
+  }
+
   function start() {
+    wireFilters();
     var pages = Array.prototype.slice.call(document.querySelectorAll("article.report-page"));
     if (pages.length === 0) {
       drawIn(document);
