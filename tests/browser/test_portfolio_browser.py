@@ -14,9 +14,8 @@ import pytest
 
 from pmo_sync.dashboard.filters import DEFAULT_WINDOW_DAYS
 
+from ..dashboard_support import SANDBOX_DAY, SandboxStore, kpis_json, team_values
 from .browsing import Browser
-from .conftest import SANDBOX_DAY, SandboxStore
-from .kpis_json import kpis_json, team_values
 
 _ROWS = """
 return Array.from(document.querySelectorAll("table[data-table=teams] tbody tr[data-team]"))
