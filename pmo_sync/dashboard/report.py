@@ -122,13 +122,18 @@ class ReportArticle:
     html: Markup
 
 
-_CHART_IDS = re.compile(r'(id|data-figure-for)="([^"]*)"')
+_ID_ATTRIBUTES = re.compile(
+    r'(?<=\s)(id|for|data-figure-for|aria-controls|aria-describedby|aria-labelledby)="([^"]*)"'
+)
 
 
 def _namespaced_ids(html: str, prefix: str) -> str:
-    """Element ids made unique across the file: pages render the same chart ids (one per
-    team page, say), which must not meet in one document."""
-    return _CHART_IDS.sub(lambda m: f'{m[1]}="{prefix}--{m[2]}"', html)
+    """Element ids made unique across the file, with the attributes that name them: pages
+    render the same ids (a chart's, on every team page), which must not meet in one
+    document. Text and JSON cannot match: their quotes are escaped."""
+    return _ID_ATTRIBUTES.sub(
+        lambda m: f'{m[1]}="{" ".join(f"{prefix}--{i}" for i in m[2].split())}"', html
+    )
 
 
 @dataclass(frozen=True, slots=True)

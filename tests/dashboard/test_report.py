@@ -98,3 +98,22 @@ def test_every_chart_id_is_unique_across_the_pages(sandbox_engine: Engine) -> No
         "team-Team_20Alpha--spark-wip-0",
     ]
     assert written.pages == 2
+
+
+def test_ids_and_the_attributes_naming_them_are_prefixed_and_nothing_else() -> None:
+    from pmo_sync.dashboard.report import _namespaced_ids
+
+    html = (
+        '<label for="q">Search</label><input id="q" aria-describedby="q-help q-note">'
+        '<tr data-id="7" data-team="x"><div id="c1" class="plot"></div>'
+        '<script type="application/json" data-figure-for="c1">{"id": "c1", "t": "id=\\"c1\\""}'
+        "</script><p>a title with id=&#34;c1&#34;</p>"
+    )
+    assert _namespaced_ids(html, "team-A") == (
+        '<label for="team-A--q">Search</label><input id="team-A--q" '
+        'aria-describedby="team-A--q-help team-A--q-note">'
+        '<tr data-id="7" data-team="x"><div id="team-A--c1" class="plot"></div>'
+        '<script type="application/json" data-figure-for="team-A--c1">'
+        '{"id": "c1", "t": "id=\\"c1\\""}'
+        "</script><p>a title with id=&#34;c1&#34;</p>"
+    )
