@@ -637,6 +637,7 @@ def test_demo_data_ends_at_the_latest_noon_by_default() -> None:
     result = invoke("demo", "--issues-per-project", "5")
     after = datetime.now(UTC)
     assert result.exit_code == 0
+    shutil.rmtree(demo_report(result.stdout).parent)  # the report the demo leaves in place
     first = result.stdout.splitlines()[0]
     noons = {
         (datetime.combine(day.date(), datetime.min.time(), UTC) + timedelta(hours=12))
