@@ -76,7 +76,13 @@ def test_each_page_is_shown_by_its_anchor_and_drawn_when_first_shown(
     _assert_drawn(team)
     assert len(team) == 2
     assert browser.script("return document.title") == "Team Alpha · pmo-sync report"
+    current = (
+        "return Array.from(document.querySelectorAll('header nav a[aria-current]'))"
+        ".map((a) => a.getAttribute('href'));"
+    )
+    assert browser.script(current) == []  # no nav entry for a team page (yet)
     _assert_drawn(_show(browser, "portfolio"))
+    assert browser.script(current) == ["#portfolio"]
     browser.script("window.location.hash = 'team-Nobody';")
     browser.charts(within="article.report-page:not([hidden])")
     assert browser.script(_SHOWN) == ["portfolio"]

@@ -49,6 +49,13 @@
     if (shown === null) { shown = pages[0]; }
     pages.forEach(function (page) { page.hidden = page !== shown; });
     document.title = shown.getAttribute("data-title") + " · pmo-sync report";
+    document.querySelectorAll("header nav a").forEach(function (link) {
+      if (link.getAttribute("href") === "#" + shown.id) {
+        link.setAttribute("aria-current", "page");
+      } else {
+        link.removeAttribute("aria-current");
+      }
+    });
     resizeIn(shown);
     drawIn(shown);
     window.scrollTo(0, 0);
