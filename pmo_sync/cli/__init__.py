@@ -12,6 +12,7 @@ from pmo_sync.cli import (  # noqa: F401  (importing a module registers its comm
     findings,
     kpis,
     push,
+    report,
     sandbox,
     service,
     sync,

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 
-from flask import Blueprint, Flask, Response, render_template, request, url_for
+from flask import Blueprint, Flask, Response, abort, render_template, request, url_for
 from sqlalchemy import Engine
 from werkzeug.exceptions import MethodNotAllowed
 
 from pmo_sync.dashboard.assets import plotly_js
 from pmo_sync.dashboard.auth import DashboardAuth
-from pmo_sync.dashboard.filters import WINDOW_CHOICES, Filters
+from pmo_sync.dashboard.filters import DEFAULT_WINDOW_DAYS, WINDOW_CHOICES, Filters
 from pmo_sync.dashboard.formatting import format_days, format_moment
 from pmo_sync.dashboard.pages.portfolio import SEVERITIES_SHOWN, build_portfolio
 from pmo_sync.dashboard.pages.sprints import build_sprints
@@ -78,6 +78,7 @@ def create_app(
             "generated": f"as stored at {format_moment(datetime.now(UTC))}",
             "inline": None,
             "window_choices": WINDOW_CHOICES,
+            "default_window": DEFAULT_WINDOW_DAYS,
             "severities": SEVERITIES_SHOWN,
             "csp": CONTENT_SECURITY_POLICY,
         }

@@ -50,6 +50,8 @@ class PortfolioPage:
     freshness: list[ConnectorFreshness]
     findings_total: Counter[str]
     unknown_team: bool = False
+    team_names: tuple[str, ...] = ()
+    """Every team, for the team filter (the rows may be one team's)."""
 
 
 def _single(values: list[KpiValue] | None) -> KpiValue | None:
@@ -117,4 +119,5 @@ def build_portfolio(reads: DashboardReads, filters: Filters, today: date) -> Por
         freshness=reads.freshness(),
         findings_total=total,
         unknown_team=bool(filters.team) and filters.team not in names,
+        team_names=tuple(names),
     )
