@@ -35,7 +35,10 @@ from pmo_sync.dashboard.assets import plotly_js
 from pmo_sync.dashboard.filters import Filters
 from pmo_sync.dashboard.formatting import format_moment
 from pmo_sync.dashboard.pages.portfolio import build_portfolio
+from pmo_sync.dashboard.pages.sprints import build_sprints
+from pmo_sync.dashboard.pages.team import build_team
 from pmo_sync.dashboard.reads import DashboardReads
+from pmo_sync.dashboard.reads_flow import FlowReads
 
 __all__ = [
     "REPORT_PAGES",
@@ -174,7 +177,28 @@ def portfolio_pages(report: ReportContext) -> list[ReportArticle]:
     return [report.article("Portfolio", "portfolio.html", "portfolio", page=page)]
 
 
-REPORT_PAGES: tuple[PageRenderer, ...] = (portfolio_pages,)
+def team_pages(report: ReportContext) -> list[ReportArticle]:
+    """Each team's flow page, and its sprints page when it runs sprints (the current sprint)."""
+    articles: list[ReportArticle] = []
+    flow_reads = FlowReads(report.reads.engine)
+    for team in report.teams:
+        page = build_team(report.reads, flow_reads, team, report.filters, report.today)
+        if page is None:
+            continue
+        articles.append(report.article(team, "team.html", "team", {"team": team}, page=page))
+        if page.has_sprints:
+            sprints = build_sprints(report.reads, team, report.filters, report.today, None)
+            if sprints is not None:
+                articles.append(
+                    report.article(
+                        f"Sprints of {team}", "sprints.html", "sprints", {"team": team},
+                        page=sprints,
+                    )
+                )  # fmt: skip
+    return articles
+
+
+REPORT_PAGES: tuple[PageRenderer, ...] = (portfolio_pages, team_pages)
 """The report's pages in order, one renderer per kind of page: add a page kind here."""
 
 
