@@ -134,7 +134,7 @@ def kpi_config() -> Any:
         "wait_stages": ["Review"],
     }
     return KpiConfig.model_validate(
-        {"teams": dict.fromkeys(team_names()[:CONFIGURED_TEAMS], board)}
+        {"workflows": dict.fromkeys(team_names()[:CONFIGURED_TEAMS], board)}
     )
 
 

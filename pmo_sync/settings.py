@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["LOG_LEVELS", "LogFormat", "Settings", "default_log_format", "get_settings"]
@@ -60,9 +60,28 @@ class Settings(BaseSettings):
         "(connectors/azure_devops/sdk_cache.py), before settings exist",
     )
     http_host: str = Field(
-        default="127.0.0.1", description="address `serve` binds /healthz, /readyz, /metrics to"
+        default="127.0.0.1",
+        description="address `serve` binds /healthz, /readyz, /metrics and the dashboard to",
     )
     http_port: int = Field(default=9464, ge=0, le=65535, description="0 picks a free port")
+    dashboard: bool = Field(
+        default=True,
+        description="`serve` serves the dashboard beside the endpoints; off serves only "
+        "/healthz, /readyz and /metrics (a container that only needs probes)",
+    )
+    dashboard_token: SecretStr | None = Field(
+        default=None,
+        description="the dashboard's token (Bearer, or the password of HTTP Basic); never "
+        "shown: a SecretStr",
+    )
+    dashboard_token_file: Path | None = Field(
+        default=None, description="a file holding the dashboard's token (a container secret)"
+    )
+    dashboard_users_file: Path | None = Field(
+        default=None,
+        description="`user:hash` lines (`pmo-sync dashboard --hash-password`) allowed to read "
+        "the dashboard",
+    )
     log_format: LogFormat = Field(default_factory=default_log_format)
     log_level: str = "INFO"
 

@@ -14,6 +14,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import sqlite3
@@ -573,10 +574,22 @@ def test_db_upgrade_prints_the_revision(tmp_path: Path) -> None:
 DEMO_OUTPUT = Path(__file__).parent / "fixtures" / "demo" / "demo-2026-11-20.txt"
 
 
+REPORT_LINE = re.compile(r"(?m)^   report: (\S+) \(\d+ pages?\)$")
+
+
+def demo_report(stdout: str) -> Path:
+    """The report file the demo wrote, as its output names it."""
+    found = REPORT_LINE.search(stdout)
+    assert found is not None, stdout
+    return Path(found[1])
+
+
 def demo_text(stdout: str) -> str:
     """The demo's output without what changes from run to run: the sandboxes' ports, the
-    sync's seconds, and the padding Rich leaves at the end of a table's lines."""
+    sync's seconds, the report's temporary directory, and the padding Rich leaves at the end
+    of a table's lines."""
     text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", stdout)
+    text = re.sub(r"(?m)(?<=^   report: )\S+/pmo-sync-report-[^/\s]+/", "TMPDIR/", text)
     text = re.sub(
         r"(?m)(?<=success )(.*?)(\d+\.\d)$",
         lambda m: m[1] + "S.S".rjust(len(m[2])),
@@ -600,8 +613,19 @@ def test_demo_shows_each_section_and_the_next_steps_and_leaves_nothing_behind() 
     cwd = Path.cwd()
     result = invoke("demo", "--today", "2026-11-20")
     assert result.exit_code == 0
-    assert demo_text(result.stdout) == DEMO_OUTPUT.read_text(encoding="utf-8")
-    assert list(cwd.iterdir()) == []
+    report = demo_report(result.stdout)
+    try:
+        assert demo_text(result.stdout) == DEMO_OUTPUT.read_text(encoding="utf-8")
+        assert list(cwd.iterdir()) == []
+        # The report is left in a directory of its own (the store went with the demo's).
+        assert report.name == "pmo-sync-report.html"
+        assert report.parent.name.startswith("pmo-sync-report-")
+        assert [p.name for p in report.parent.iterdir()] == [report.name]
+        html = report.read_text(encoding="utf-8")
+        assert re.findall(r'<article class="report-page" id="([^"]+)"', html) == ["portfolio"]
+        assert len(re.findall(r"<tr data-team=", html)) == 8  # 3 Jira, 3 Azure DevOps, 2 Trello
+    finally:
+        shutil.rmtree(report.parent)
 
 
 @pytest.mark.slow
@@ -613,6 +637,7 @@ def test_demo_data_ends_at_the_latest_noon_by_default() -> None:
     result = invoke("demo", "--issues-per-project", "5")
     after = datetime.now(UTC)
     assert result.exit_code == 0
+    shutil.rmtree(demo_report(result.stdout).parent)  # the report the demo leaves in place
     first = result.stdout.splitlines()[0]
     noons = {
         (datetime.combine(day.date(), datetime.min.time(), UTC) + timedelta(hours=12))
@@ -641,6 +666,14 @@ def test_demo_keep_leaves_its_config_and_store(tmp_path: Path) -> None:
         "sandbox-trello  success     19         11      S.S",
     ]
     assert lines[-2:] == ["", f"kept the demo's config and store in {keep}"]
+    report = keep / "pmo-sync-report.html"
+    view = lines.index("6. The portfolio view: the teams' KPIs, trends, findings and freshness")
+    assert lines[view + 2 : view + 6] == [
+        f"   report: {report} (1 page)",
+        "   the same pages served by a dashboard on the demo's store, in a shell:",
+        f"   PMO_SYNC_DATABASE_URL=sqlite:///{keep}/pmo-sync.sqlite3 pmo-sync dashboard",
+        "   or `pmo-sync demo --serve`: the demo serves them until Ctrl-C.",
+    ]
     assert sorted(str(p.relative_to(keep)) for p in keep.rglob("*")) == [
         "config",
         "config/connectors",
@@ -651,6 +684,7 @@ def test_demo_keep_leaves_its_config_and_store(tmp_path: Path) -> None:
         "config/policies/backlog-quality.yaml",
         "config/policies/flow.yaml",
         "config/policies/scrum.yaml",
+        "pmo-sync-report.html",
         "pmo-sync.sqlite3",
     ]
     config = (keep / "config" / "connectors" / "sandbox-jira.yaml").read_text(encoding="utf-8")
@@ -666,6 +700,45 @@ def test_demo_keep_leaves_its_config_and_store(tmp_path: Path) -> None:
     assert "api_key: ${PMO_SYNC_DEMO_TRELLO_KEY}" in trello.splitlines()
     assert "sandbox-token" not in trello and "sandbox-key" not in trello
     assert list(Path.cwd().iterdir()) == []
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("cold_ado_sdk_cache")
+def test_demo_serve_serves_the_dashboard_on_its_store_until_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--serve` keeps the dashboard up on the demo's store (loopback, PMO_SYNC_HTTP_PORT,
+    0 here: any free port) until Ctrl-C, stood in for by a reader who gets the portfolio."""
+    import urllib.request
+
+    from pmo_sync.demo import run as demo_run
+
+    pages: list[tuple[str, int, str]] = []
+
+    def read_then_stop(url: str) -> None:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            pages.append((url, response.status, response.read().decode("utf-8")))
+
+    monkeypatch.setattr(demo_run, "_until_interrupted", read_then_stop)
+    monkeypatch.setenv("PMO_SYNC_HTTP_PORT", "0")
+    keep = tmp_path / "kept"
+    result = invoke(
+        "demo", "--keep", str(keep), "--serve", "--issues-per-project", "5",
+        "--today", "2026-11-20",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    [(url, status, html)] = pages
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", url)
+    assert status == 200
+    assert re.findall(r'<tr data-team="([^"]+)">', html) == [
+        "Atlas", "Orion", "Phoenix", "Team Alpha", "Team Beta", "Team Delta", "Team Echo",
+        "Team Gamma",
+    ]  # fmt: skip
+    assert result.stdout.splitlines()[-3:] == [
+        "",
+        f"serving the dashboard on {url} (Ctrl-C stops)",
+        "stopped the dashboard",
+    ]
 
 
 # -- kpis ----------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ exit code and the exact line. The store URLs carry a password that must never
 be shown (`invoke` fails any command whose output holds it). PostgreSQL variants
 use a schema of their own (the `store_url` fixture of tests/conftest.py).
 
-The read commands (`findings`, `export`, `status`, `kpis --no-refresh`) must not
+The read commands (`findings`, `export`, `status`, `kpis --no-refresh`, `report`) must not
 migrate a store: on an older schema they say to run `pmo-sync db upgrade`, exit
 4 and leave the schema as it was.
 """
@@ -43,7 +43,13 @@ from .cli_support import cli_state_restored, run_cli
 PASSWORD = "st0re-pa55-9d2f61"  # in every PostgreSQL URL here; never in any output
 TOKEN_VARIABLE = "PMO_SYNC_STORE_TEST_TOKEN"
 TOKEN = "st0re-test-tok-41c7e0"
-READ_COMMANDS = [["findings"], ["export"], ["status"], ["kpis", "--no-refresh"]]
+READ_COMMANDS = [
+    ["findings"],
+    ["export"],
+    ["status"],
+    ["kpis", "--no-refresh"],
+    ["report", "--html", "-o", "report.html"],
+]
 WRITE_COMMANDS = [["sync"], ["push"], ["kpis"], ["db", "upgrade"], ["serve", "--port", "0"]]
 POLICY = "rules:\n  - id: estimate-committed\n    rule: missing_estimate\n"
 PMO_SYNC = Path(sys.executable).with_name("pmo-sync")

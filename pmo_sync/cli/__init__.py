@@ -6,11 +6,13 @@ One module per command group; each registers its commands on the Typer apps in
 
 from pmo_sync.cli import (  # noqa: F401  (importing a module registers its commands)
     connectors,
+    dashboard,
     db,
     demo,
     findings,
     kpis,
     push,
+    report,
     sandbox,
     service,
     sync,

@@ -19,6 +19,7 @@ from pmo_sync.cli.common import (
     out,
     policy_rules,
 )
+from pmo_sync.cli.dashboard import dashboard_access
 from pmo_sync.store.errors import StoreEmpty
 
 # -- the service ---------------------------------------------------------------------------
@@ -36,22 +37,25 @@ def serve(
         int | None, typer.Option(help="port of the HTTP endpoints (PMO_SYNC_HTTP_PORT)")
     ] = None,
 ) -> None:
-    """Run every scheduled connector's cycle (sync, KPIs, push) until SIGTERM; SIGHUP reloads."""
+    """Run every scheduled connector's cycle (sync, KPIs, push) until SIGTERM; SIGHUP reloads.
+
+    Serves the dashboard beside /healthz, /readyz and /metrics (PMO_SYNC_DASHBOARD=off: those
+    three alone)."""
     from pmo_sync.service.process import run_service
 
     settings = load_settings()
+    host = host if host is not None else settings.http_host
+    port = port if port is not None else settings.http_port
+    # Who may read the pages, first: beyond loopback with no authentication is exit 2.
+    auth = (
+        dashboard_access(settings, host, probes_only_setting=True) if settings.dashboard else None
+    )
     # What sync would say, before the store is opened: invalid files are named and skipped
     # (the service reports them in /readyz and `status`); no file, or none valid, is exit 2.
     configs_for(settings, None)
     kpi_config(settings)
     policy_rules(settings)
-    raise typer.Exit(
-        run_service(
-            settings,
-            host=host if host is not None else settings.http_host,
-            port=port if port is not None else settings.http_port,
-        )
-    )
+    raise typer.Exit(run_service(settings, host=host, port=port, auth=auth))
 
 
 @app.command("healthcheck")

@@ -13,15 +13,19 @@ from datetime import UTC, date, datetime
 
 from flask import Blueprint, Flask, Response, abort, render_template, request, url_for
 from sqlalchemy import Engine
+from werkzeug.exceptions import MethodNotAllowed
 
 from pmo_sync.dashboard.assets import plotly_js
 from pmo_sync.dashboard.auth import DashboardAuth
-from pmo_sync.dashboard.filters import WINDOW_CHOICES, Filters
+from pmo_sync.dashboard.filters import DEFAULT_WINDOW_DAYS, WINDOW_CHOICES, Filters
 from pmo_sync.dashboard.formatting import format_days, format_moment
 from pmo_sync.dashboard.pages.epics import build_epic, build_epics
 from pmo_sync.dashboard.pages.governance import NO_TEAM, build_governance
 from pmo_sync.dashboard.pages.portfolio import SEVERITIES_SHOWN, build_portfolio
+from pmo_sync.dashboard.pages.sprints import build_sprints
+from pmo_sync.dashboard.pages.team import build_team
 from pmo_sync.dashboard.reads import DashboardReads
+from pmo_sync.dashboard.reads_flow import FlowReads
 from pmo_sync.dashboard.reads_portfolio import FilterChoices, PortfolioReads
 from pmo_sync.dashboard.security import CONTENT_SECURITY_POLICY, add_security_headers
 
@@ -50,11 +54,17 @@ def create_app(
 
     for blueprint in extra:
         app.register_blueprint(blueprint)
+    if not any(rule.rule == "/healthz" for rule in app.url_map.iter_rules()):
+        # `pmo-sync dashboard` alone: the image's healthcheck asks /healthz of any process
+
+        @app.get("/healthz")
+        def healthz() -> Response:
+            return Response("ok\n", mimetype="text/plain")
 
     @app.before_request
     def _authenticate() -> Response | None:
         if request.method not in ("GET", "HEAD"):
-            abort(405)
+            raise MethodNotAllowed(valid_methods=["GET", "HEAD"])
         if auth is None or request.path in open_paths:
             return None
         return auth.challenge(request)
@@ -72,6 +82,7 @@ def create_app(
             "generated": f"as stored at {format_moment(datetime.now(UTC))}",
             "inline": None,
             "window_choices": WINDOW_CHOICES,
+            "default_window": DEFAULT_WINDOW_DAYS,
             "severities": SEVERITIES_SHOWN,
             "csp": CONTENT_SECURITY_POLICY,
         }
@@ -108,6 +119,18 @@ def create_app(
         filters = Filters.from_args(request.args)
         page = build_governance(reads, portfolio_reads, filters, request.args)
         return render_template("governance.html", page=page, no_team=NO_TEAM)
+
+    @app.get("/teams/<team>")
+    def team(team: str) -> str:
+        filters = Filters.from_args(request.args)
+        page = build_team(reads, FlowReads(engine), team, filters, reads.as_of() or today())
+        return render_template("team.html", page=page) if page else abort(404)
+
+    @app.get("/teams/<team>/sprints")
+    def sprints(team: str) -> str:
+        filters, wanted = Filters.from_args(request.args), request.args.get("sprint")
+        page = build_sprints(reads, team, filters, reads.as_of() or today(), wanted)
+        return render_template("sprints.html", page=page) if page else abort(404)
 
     @app.get("/static/plotly.min.js")
     def plotly() -> Response:

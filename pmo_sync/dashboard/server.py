@@ -21,6 +21,10 @@ log = structlog.get_logger(__name__)
 
 
 class _QuietHandler(WSGIRequestHandler):
+    def version_string(self) -> str:
+        """`Server: pmo-sync`, not the framework's and Python's versions."""
+        return "pmo-sync"
+
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """Scrapes every few seconds are not news: no access log (and no URL in the log)."""
 

@@ -1,15 +1,20 @@
 """`pmo-sync demo`'s run: sandboxes up, their connector files written, sync, KPIs, push.
 
 Everything lives in a temporary directory (the config, the token, the SQLite
-store) unless `--keep DIR` asks to keep it; nothing outside it is touched. The
-sandboxes' data ends at `now` (today's by default, `sandbox_now`), so the active
-sprints and the age of the work in progress are today's whatever the date.
+store) unless `--keep DIR` asks to keep it; nothing outside it is touched but
+the report: the portfolio as one HTML file, written into the kept directory, or
+else into a temporary directory of its own that the demo leaves in place (a file
+to open once the demo has ended). The sandboxes' data ends at `now` (today's by
+default, `sandbox_now`), so the active sprints and the age of the work in
+progress are today's whatever the date. `serve_port` serves the dashboard on the
+demo's store once it is filled, until `until` returns (Ctrl-C by default).
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -19,9 +24,13 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
+from sqlalchemy import Engine
 
 from connectors.base import ConnectorConfig
 from pmo_sync.config import ConfigLoad, load_connector_configs
+from pmo_sync.dashboard.app import create_app
+from pmo_sync.dashboard.report import build_report
+from pmo_sync.dashboard.server import WebServer
 from pmo_sync.demo import sections
 from pmo_sync.demo.sections import WriteBack
 from pmo_sync.evaluation.refresh import KpiRefresh, refresh_kpis
@@ -40,7 +49,9 @@ from pmo_sync.store.repository import Store
 from pmo_sync.sync import sync_all
 from pmo_sync.writeback.service import push_connector
 
-__all__ = ["run_demo"]
+__all__ = ["REPORT_FILE", "run_demo"]
+
+REPORT_FILE = "pmo-sync-report.html"
 
 TOKEN_VARIABLE = "PMO_SYNC_DEMO_JIRA_TOKEN"
 ADO_TOKEN_VARIABLE = "PMO_SYNC_DEMO_ADO_TOKEN"
@@ -225,8 +236,22 @@ def _sdk_cache_in(directory: Path) -> Iterator[None]:
             cache.file_name, cache.data, cache.initial_load_occurred = file_name, data, loaded
 
 
+def _until_interrupted(url: str) -> None:
+    """Serve until Ctrl-C (the event is never set: only the interrupt ends the wait)."""
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        return
+
+
 def run_demo(
-    console: Console, *, keep: Path | None, now: datetime, issues_per_project: int = 100
+    console: Console,
+    *,
+    keep: Path | None,
+    now: datetime,
+    issues_per_project: int = 100,
+    serve_port: int | None = None,
+    until: Callable[[str], None] | None = None,
 ) -> int:
     """Returns the exit code: 0 when every connector synced.
 
@@ -234,7 +259,9 @@ def run_demo(
     (three projects of `issues_per_project`), a sandbox Azure DevOps (one project,
     three teams, as many work items in all) and a sandbox Trello (two boards, a team
     each, of `issues_per_project` cards), synced into one store, one KPI and
-    governance run over all of them, and write-back into each.
+    governance run over all of them, write-back into each, and the report of it all.
+    With `serve_port`, then serves the dashboard on the store (127.0.0.1) until
+    `until(url)` returns (default: until Ctrl-C).
     """
     with tempfile.TemporaryDirectory(prefix="pmo-sync-demo-") as scratch:
         workdir = keep if keep is not None else Path(scratch)
@@ -288,12 +315,56 @@ def run_demo(
                 ),
             }
             _push(console, store, loaded.configs, refresh, trackers, clock)
+            _write_report(console, engine, keep)
             sections.print_next_steps(console)
         engine.dispose()
         if keep is not None:
             console.print()
             console.print(f"kept the demo's config and store in {keep}", highlight=False)
-    return 0 if all(s.ok for s in summaries) else 1
+        code = 0 if all(s.ok for s in summaries) else 1
+        if serve_port is not None and not _serve(
+            console, workdir / "pmo-sync.sqlite3", serve_port, until or _until_interrupted
+        ):
+            code = 2
+    return code
+
+
+def _write_report(console: Console, engine: Engine, keep: Path | None) -> None:
+    """The portfolio as one file: in the kept directory, else in a temporary one left in place."""
+    directory = keep if keep is not None else Path(tempfile.mkdtemp(prefix="pmo-sync-report-"))
+    report = build_report(engine)
+    path = directory / REPORT_FILE
+    path.write_text(report.html, encoding="utf-8")
+    sections.print_portfolio_view(console, path, report.pages, keep)
+
+
+def _serve(console: Console, store: Path, port: int, until: Callable[[str], None]) -> bool:
+    """The dashboard on the demo's store, read-only, on loopback, until `until` returns;
+    False (said in one line) when the port cannot be had."""
+    engine = make_engine(f"sqlite:///{store}", read_only=True)
+    try:
+        server = WebServer(create_app(engine), "127.0.0.1", port)
+    except OSError as exc:
+        engine.dispose()
+        console.print(
+            f"cannot serve the dashboard on 127.0.0.1:{port}: {exc.strerror or exc} "
+            "(PMO_SYNC_HTTP_PORT picks another port, 0 any free one)",
+            highlight=False,
+            markup=False,
+        )
+        return False
+    host, bound = server.address
+    url = f"http://{host}:{bound}/"
+    server.start()
+    console.print()
+    console.print(f"serving the dashboard on {url} (Ctrl-C stops)", highlight=False)
+    try:
+        until(url)
+    finally:
+        server.stop()
+        engine.dispose()
+    console.print("stopped the dashboard", highlight=False)
+    return True
 
 
 def _print_header(

@@ -1,7 +1,8 @@
 """The demo's sections, as a newcomer reads them at an 80-column terminal.
 
 One section a screen or two: what was synced, flow per team (items), sprints per
-team (points), governance, write-back, and the next steps for one's own tracker.
+team (points), governance, write-back, the portfolio view (the report file and
+how to serve the dashboard), and the next steps for one's own tracker.
 Each says what its numbers mean. The full tables stay with the commands that own
 them (`pmo-sync kpis`, `pmo-sync findings`); the demo summarises: one row a team,
 one row a rule. The `*_rows` functions are pure (values in, cells out); the
@@ -14,6 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from rich import box
 from rich.console import Console
@@ -34,6 +36,7 @@ __all__ = [
     "print_flow",
     "print_governance",
     "print_next_steps",
+    "print_portfolio_view",
     "print_sprints",
     "print_sync",
     "print_write_back",
@@ -327,9 +330,43 @@ def print_write_back(
 # -- 6. next steps --------------------------------------------------------------------------
 
 
+def dashboard_lines(store_dir: Path | None) -> list[str]:
+    """How to serve the dashboard on the demo's store: its directory when kept, else how to
+    keep it (the store of a demo without `--keep` is gone when it ends)."""
+    where = "DIR" if store_dir is None else str(store_dir)
+    lines = [] if store_dir is not None else ["pmo-sync demo --keep DIR"]
+    return [
+        *lines,
+        f"PMO_SYNC_DATABASE_URL=sqlite:///{where}/pmo-sync.sqlite3 pmo-sync dashboard",
+    ]
+
+
+def print_portfolio_view(
+    console: Console, report: Path, pages: int, store_dir: Path | None
+) -> None:
+    """Where the report file is, and how to see the same pages served."""
+    section(
+        console, 6, "The portfolio view: the teams' KPIs, trends, findings and freshness",
+        "as one HTML file that opens offline (scripts, styles and data inside):",
+    )  # fmt: skip
+    count = f"{pages} page" + ("" if pages == 1 else "s")
+    console.print(f"   report: {report} ({count})", highlight=False, markup=False)
+    console.print(
+        "   the same pages served by a dashboard on the demo's store, in a shell:",
+        highlight=False,
+    )
+    for line in dashboard_lines(store_dir):
+        console.print(f"   {line}", highlight=False, markup=False)
+    console.print(
+        "   or `pmo-sync demo --serve`: the demo serves them until Ctrl-C.",
+        highlight=False,
+        markup=False,
+    )
+
+
 def print_next_steps(console: Console) -> None:
     section(
-        console, 6, "Next: your own tracker",
+        console, 7, "Next: your own tracker",
         f"copy an example from {EXAMPLE_CONFIGS}/ (acme-jira.yaml,",
         "contoso-ado.yaml, acme-trello.yaml), set its url and projects or boards;",
         "then, in a shell:",

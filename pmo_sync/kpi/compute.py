@@ -31,8 +31,10 @@ from pmo_sync.kpi.forecast import (
     daily_throughput_samples,
     epic_forecasts,
     how_many_by,
+    how_many_shares,
     team_seed,
     when_done,
+    when_done_shares,
 )
 from pmo_sync.kpi.items import ItemMetrics
 from pmo_sync.kpi.model import ItemHistory, KpiOptions, SprintInfo, Workflow
@@ -82,6 +84,10 @@ class TeamForecast:
     by_date: date
     how_many: dict[int, int]
     note: str | None = None
+    done_shares: dict[date, float] = field(default_factory=dict)
+    """Share of trials done on each day: the distribution `when_done` is read from."""
+    count_shares: dict[int, float] = field(default_factory=dict)
+    """Share of trials finishing each count by `by_date`: the distribution of `how_many`."""
 
 
 @dataclass(slots=True)
@@ -127,9 +133,11 @@ def _team_forecast(
     try:
         dates = when_done(open_items, samples, today, trials, seed, FORECAST_PERCENTILES)  # type: ignore[arg-type]
         counts = how_many_by(by_date, samples, today, trials, seed, FORECAST_PERCENTILES)  # type: ignore[arg-type]
+        done_shares = when_done_shares(open_items, samples, today, trials, seed)  # type: ignore[arg-type]
+        count_shares = how_many_shares(by_date, samples, today, trials, seed)  # type: ignore[arg-type]
     except NoThroughputError as exc:
         return TeamForecast(team, open_items, {}, by_date, {}, note=str(exc))
-    return TeamForecast(team, open_items, dates, by_date, counts)
+    return TeamForecast(team, open_items, dates, by_date, counts, None, done_shares, count_shares)
 
 
 def compute_kpis(
@@ -333,6 +341,9 @@ def _flow_values(scope: str, key: str, team: str | None, s: FlowSummary) -> Iter
             )
     if s.cumulative_flow is not None:
         cfd = s.cumulative_flow
+        for index, stage in enumerate(cfd.stages):
+            # the workflow's order, which the stored names alone do not keep (the CFD stacks by it)
+            yield KpiValue(scope, key, f"stage_index:{stage}", "current", float(index), team)
         for stage in cfd.stages:
             for day, count in zip(cfd.days, cfd.in_stage[stage], strict=True):
                 yield KpiValue(
@@ -356,6 +367,11 @@ def _forecast_values(forecast: TeamForecast, today: date) -> Iterator[KpiValue]:
             float(count),
             team,
         )
+    # The distributions the percentiles are read from, so pages draw them without simulating.
+    for day, share in sorted(forecast.done_shares.items()):
+        yield KpiValue("team", team, "forecast_done_share", day.isoformat(), share, team)
+    for count, share in sorted(forecast.count_shares.items()):
+        yield KpiValue("team", team, "forecast_items_share", str(count), share, team)
 
 
 def _sprint_values(run: KpiRun) -> Iterator[KpiValue]:

@@ -66,9 +66,11 @@ __all__ = [
     "daily_throughput_samples",
     "epic_forecasts",
     "how_many_by",
+    "how_many_shares",
     "team_seed",
     "throughput_by_team",
     "when_done",
+    "when_done_shares",
 ]
 
 HORIZON_DAYS = 5 * 365 + 1  # five years, one leap day
@@ -220,6 +222,68 @@ def how_many_by(
         block = futures.grow()
     outcomes = np.sort(block[:, days - 1 - (futures.days - _BLOCK)])
     return {p: int(outcomes[trials - _needed(p, trials)]) for p in percentiles}
+
+
+def when_done_shares(
+    remaining: int,
+    samples: np.ndarray,
+    start: date,
+    trials: int = 10_000,
+    seed: Seed = 0,
+    horizon_days: int = HORIZON_DAYS,
+) -> dict[date, float]:
+    """The share of trials that finish `remaining` items on each day (days no trial ends: absent).
+
+    The distribution `when_done` reads its percentiles from: the same futures
+    for the same seed, so the shares summed up to the p% date reach p% and
+    up to the day before do not. Trials still going at the horizon are in no
+    day, so the shares then sum to less than 1. Stored at refresh time so the
+    dashboard draws the distribution without simulating.
+    """
+    if remaining < 0:
+        raise ValueError(f"remaining must be >= 0, got {remaining}")
+    if remaining == 0:
+        return {start: 1.0}
+    _check(samples, trials, ())
+    futures = _Futures(samples, trials, seed)
+    before = np.zeros(trials, dtype=np.int64)  # days each trial spent below `remaining`
+    while futures.days < horizon_days:
+        block = futures.grow()[:, : horizon_days - (futures.days - _BLOCK)]
+        before += (block < remaining).sum(axis=1)
+        if futures.last.min() >= remaining:
+            break
+    simulated = min(futures.days, horizon_days)
+    counts = np.bincount(before[before < simulated])
+    return {
+        start + timedelta(days=day): round(int(count) / trials, 6)
+        for day, count in enumerate(counts)
+        if count
+    }
+
+
+def how_many_shares(
+    target: date,
+    samples: np.ndarray,
+    start: date,
+    trials: int = 10_000,
+    seed: Seed = 0,
+) -> dict[int, float]:
+    """The share of trials finishing each count of items from `start` to `target` (both count).
+
+    The distribution `how_many_by` reads its percentiles from (same futures for
+    the same seed); counts no trial reaches are absent. A target before the
+    start gives every trial 0.
+    """
+    _check(samples, trials, ())
+    days = (target - start).days + 1
+    if days <= 0:
+        return {0: 1.0}
+    futures = _Futures(samples, trials, seed)
+    block = futures.grow()
+    while futures.days < days:
+        block = futures.grow()
+    counts = np.bincount(block[:, days - 1 - (futures.days - _BLOCK)])
+    return {n: round(int(count) / trials, 6) for n, count in enumerate(counts) if count}
 
 
 def team_seed(seed: int, team: str) -> tuple[int, int]:

@@ -222,14 +222,15 @@ def log_new_notices(notices: Iterable[str]) -> None:
         log.warning("team_notice", notice=notice)
 
 
-_SERIES = ("throughput_day", "wip_day", "cfd_in_stage:", "forecast_")
+_SERIES = ("throughput_day", "wip_day", "cfd_in_stage:", "stage_index:", "forecast_")
 
 
 def team_gauges(run: KpiRun) -> dict[tuple[str, str], float]:
     """The team and portfolio values a dashboard graphs: counts, percentiles, oldest WIP.
 
-    Day and week series, the flow diagram and forecast dates are left out: one
-    gauge per day would grow without end, and a date is not a level.
+    Day and week series, the flow diagram (and its stage order) and the
+    forecasts are left out: one gauge per day would grow without end, and a
+    date, a position or a share of trials is not a level.
     """
     gauges: dict[tuple[str, str], float] = {}
     for value in kpi_values(run):

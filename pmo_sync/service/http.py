@@ -1,31 +1,108 @@
-"""The service's HTTP endpoints: `/healthz`, `/readyz`, `/metrics` (stdlib server, one thread).
+"""The service's HTTP endpoints: `/healthz`, `/readyz`, `/metrics`, as a Flask blueprint.
 
-Bound to 127.0.0.1 unless configured otherwise: metrics name teams and
-connectors, which is not for the whole network by default. `/readyz?connector=NAME`
-judges one connector only (404 for a name the service does not run).
+`serve` mounts the blueprint beside the dashboard's pages (one application,
+one port: `pmo_sync.dashboard.create_app(..., extra=[blueprint])`); with the
+dashboard off (`PMO_SYNC_DASHBOARD=off`), or for the soak bench,
+`StatusServer` serves the endpoints alone. Bound to 127.0.0.1 unless
+configured otherwise: metrics name teams and connectors, which is not for the
+whole network by default. `/readyz?connector=NAME` judges one connector only
+(404 for a name the service does not run). The three stay open without
+authentication: probes and scrapers carry no credentials.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
 
 import structlog
+from flask import Blueprint, Flask, Response, request
 from prometheus_client import CONTENT_TYPE_LATEST
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.wrappers import Response as BaseResponse
 
-__all__ = ["StatusServer"]
+from pmo_sync.dashboard.security import add_security_headers
+from pmo_sync.dashboard.server import WebServer
+
+__all__ = ["PROBE_PATHS", "StatusServer", "probes_app", "status_blueprint"]
 
 log = structlog.get_logger(__name__)
 
 Readiness = Callable[[str | None], tuple[bool, dict[str, Any]]]
+PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+_TEXT = "text/plain"  # as set, no charset appended: the bodies are ASCII
 
 
-class StatusServer:
-    """Serves the three endpoints from callables; `start()` runs it on a daemon thread."""
+def status_blueprint(
+    *, alive: Callable[[], bool], ready: Readiness, metrics: Callable[[], bytes]
+) -> Blueprint:
+    """The three endpoints, answering from the service's callables."""
+    blueprint = Blueprint("status", __name__)
+
+    def answering(endpoint: Callable[[], Response]) -> Callable[[], Response]:
+        """An endpoint must answer, never take the server down: a failure is a logged 500."""
+
+        def guarded() -> Response:
+            try:
+                return endpoint()
+            except Exception as exc:
+                log.exception("http_endpoint_failed", path=request.path)
+                return Response(f"{type(exc).__name__}\n", 500, content_type=_TEXT)
+
+        guarded.__name__ = endpoint.__name__
+        return guarded
+
+    @answering
+    def healthz() -> Response:
+        ok = alive()
+        return Response(b"ok\n" if ok else b"stopping\n", 200 if ok else 503, content_type=_TEXT)
+
+    @answering
+    def readyz() -> Response:
+        wanted = [name for name in request.args.getlist("connector") if name]  # as parse_qs
+        connector = wanted[-1] if wanted else None
+        try:
+            ok, body = ready(connector)
+        except KeyError:
+            return Response(f"no connector {connector!r}\n", 404, content_type=_TEXT)
+        data = json.dumps(body, indent=2, default=str).encode() + b"\n"
+        return Response(data, 200 if ok else 503, content_type="application/json")
+
+    @answering
+    def metrics_() -> Response:
+        return Response(metrics(), 200, content_type=CONTENT_TYPE_LATEST)
+
+    blueprint.add_url_rule("/healthz", view_func=healthz)
+    blueprint.add_url_rule("/readyz", view_func=readyz)
+    blueprint.add_url_rule("/metrics", view_func=metrics_)
+    return blueprint
+
+
+def probes_app(blueprint: Blueprint) -> Flask:
+    """The endpoints alone (no pages): GET/HEAD only, the dashboard's security headers."""
+    app = Flask(__name__)
+    app.register_blueprint(blueprint)
+
+    @app.before_request
+    def _only_reads() -> None:
+        if request.method not in ("GET", "HEAD"):
+            raise MethodNotAllowed(valid_methods=["GET", "HEAD"])
+
+    @app.errorhandler(HTTPException)
+    def _plain(error: HTTPException) -> BaseResponse:
+        body = "not found: /healthz, /readyz, /metrics\n" if error.code == 404 else ""
+        response = error.get_response()
+        response.set_data(body or f"{error.name}\n")
+        response.content_type = _TEXT
+        return response
+
+    app.after_request(add_security_headers)
+    return app
+
+
+class StatusServer(WebServer):
+    """The endpoints alone on a threaded server; `start()` runs it on a daemon thread."""
 
     def __init__(
         self,
@@ -36,65 +113,5 @@ class StatusServer:
         ready: Readiness,
         metrics: Callable[[], bytes],
     ) -> None:
-        handler = _handler(alive, ready, metrics)
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="pmo-sync-http", daemon=True
-        )
-
-    @property
-    def address(self) -> tuple[str, int]:
-        host, port = self._server.server_address[:2]
-        return str(host), int(port)
-
-    def start(self) -> None:
-        self._thread.start()
-        log.info("http_listening", host=self.address[0], port=self.address[1])
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-
-def _handler(
-    alive: Callable[[], bool], ready: Readiness, metrics: Callable[[], bytes]
-) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "pmo-sync"
-
-        def do_GET(self) -> None:
-            path, _, query = self.path.partition("?")
-            try:
-                if path == "/healthz":
-                    ok = alive()
-                    self._send(200 if ok else 503, "text/plain", b"ok\n" if ok else b"stopping\n")
-                elif path == "/readyz":
-                    wanted = parse_qs(query).get("connector", [None])[-1]
-                    try:
-                        ok, body = ready(wanted)
-                    except KeyError:
-                        self._send(404, "text/plain", f"no connector {wanted!r}\n".encode())
-                        return
-                    data = json.dumps(body, indent=2, default=str).encode() + b"\n"
-                    self._send(200 if ok else 503, "application/json", data)
-                elif path == "/metrics":
-                    self._send(200, CONTENT_TYPE_LATEST, metrics())
-                else:
-                    self._send(404, "text/plain", b"not found: /healthz, /readyz, /metrics\n")
-            except Exception as exc:  # an endpoint must answer, never kill the server
-                log.exception("http_endpoint_failed", path=path)
-                self._send(500, "text/plain", f"{type(exc).__name__}\n".encode())
-
-        def _send(self, status: int, content_type: str, body: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Scrapes every few seconds are not news: no access log."""
-
-    return Handler
+        blueprint = status_blueprint(alive=alive, ready=ready, metrics=metrics)
+        super().__init__(probes_app(blueprint), host, port)

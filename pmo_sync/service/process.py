@@ -1,5 +1,10 @@
 """`pmo-sync serve` as a process: store, replica guard, service, HTTP endpoints, signals.
 
+One port serves the dashboard's pages and `/healthz`, `/readyz`, `/metrics`
+(one Flask application on `WebServer`); the pages read through their own
+engine, opened read-only, so no page can write what the service owns.
+`PMO_SYNC_DASHBOARD=off` serves the three endpoints alone.
+
 SIGHUP reloads the config directory (an invalid connector file is skipped, or keeps
 its previous config running; a bad kpis.yaml or policy file keeps the old config);
 SIGTERM or SIGINT stops gracefully (running syncs stop between records, cycles
@@ -16,7 +21,10 @@ from types import FrameType
 import structlog
 from sqlalchemy import Engine
 
-from pmo_sync.service.http import StatusServer
+from pmo_sync.dashboard.app import create_app
+from pmo_sync.dashboard.auth import DashboardAuth
+from pmo_sync.dashboard.server import WebServer
+from pmo_sync.service.http import probes_app, status_blueprint
 from pmo_sync.service.locks import ReplicaGuardError, replica_guard_for
 from pmo_sync.service.runner import Service
 from pmo_sync.settings import Settings
@@ -30,13 +38,19 @@ EXIT_CONFIG = 2
 EXIT_REPLICA = 3
 
 
-def run_service(settings: Settings, *, host: str, port: int) -> int:
-    """Run until a stop signal; the exit code (0 after a clean stop)."""
+def run_service(
+    settings: Settings, *, host: str, port: int, auth: DashboardAuth | None = None
+) -> int:
+    """Run until a stop signal; the exit code (0 after a clean stop).
+
+    `auth` guards the dashboard's pages (the caller checked that an address
+    beyond loopback has some); the three endpoints stay open.
+    """
     engine = make_engine(settings.database_url)
     upgrade(engine)  # migrations on start: a new image upgrades the store it is given
     try:
         with replica_guard_for(engine):
-            return _serve(settings, engine, host, port)
+            return _serve(settings, engine, host, port, auth)
     except ReplicaGuardError as exc:
         log.error("replica_refused", error=str(exc))
         print(f"error: {exc}", flush=True)
@@ -45,7 +59,9 @@ def run_service(settings: Settings, *, host: str, port: int) -> int:
         engine.dispose()
 
 
-def _serve(settings: Settings, engine: Engine, host: str, port: int) -> int:
+def _serve(
+    settings: Settings, engine: Engine, host: str, port: int, auth: DashboardAuth | None
+) -> int:
     service = Service(engine, settings.config_dir)
     errors = service.start()
     if errors:
@@ -58,19 +74,34 @@ def _serve(settings: Settings, engine: Engine, host: str, port: int) -> int:
             "nothing_scheduled",
             hint="no connector file has a `schedule:`; add interval_minutes or cron to one",
         )
-    server = StatusServer(
-        host,
-        port,
-        alive=service.alive,
-        ready=service.readiness,
-        metrics=service.metrics.render,
+    status = status_blueprint(
+        alive=service.alive, ready=service.readiness, metrics=service.metrics.render
     )
+    # The pages' own engine, read-only: no page can write the store the service writes.
+    pages_engine = (
+        make_engine(settings.database_url, read_only=True) if settings.dashboard else None
+    )
+    app = (
+        probes_app(status)
+        if pages_engine is None
+        else create_app(pages_engine, auth=auth, extra=[status])
+    )
+    try:
+        server = WebServer(app, host, port)
+    except OSError as exc:  # the port is taken, the address is not this machine's
+        print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", flush=True)
+        service.stop(wait=True)
+        if pages_engine is not None:
+            pages_engine.dispose()
+        return EXIT_CONFIG
     server.start()
     invalid = len(service.config.invalid) if service.config else 0
     skipped = f", {invalid} invalid connector file(s) skipped" if invalid else ""
+    base = f"http://{server.address[0]}:{server.address[1]}"
+    dashboard = f"; dashboard {base}/" if pages_engine is not None else ""
     print(
         f"pmo-sync serve: {len(service.states)} scheduled connector(s){skipped}; "
-        f"http://{server.address[0]}:{server.address[1]}/readyz",
+        f"{base}/readyz{dashboard}",
         flush=True,
     )
     stop = threading.Event()
@@ -97,4 +128,6 @@ def _serve(settings: Settings, engine: Engine, host: str, port: int) -> int:
     finally:
         service.stop(wait=True)
         server.stop()
+        if pages_engine is not None:
+            pages_engine.dispose()
     return 0

@@ -103,6 +103,11 @@ class WorkItemRow(Base):
     __table_args__ = (
         UniqueConstraint("source_id", "external_id", name="uq_work_items_source_external"),
         Index("ix_work_items_source_key", "source_id", "key"),
+        # The dashboard's lookups (migration 0011, bench/pages.py): an epic's children,
+        # items found by key alone, the epics.
+        Index("ix_work_items_source_parent", "source_id", "parent_key"),
+        Index("ix_work_items_key", "key"),
+        Index("ix_work_items_type", "item_type"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

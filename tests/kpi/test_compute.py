@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
+
 from pmo_sync.domain import Stage
 from pmo_sync.kpi.compute import compute_kpis, date_value, kpi_values, value_date
 from pmo_sync.kpi.config import KpiConfig
@@ -102,6 +104,12 @@ def test_team_values_are_exact() -> None:
         cfd["cfd_in_stage:In Progress"],
         cfd["cfd_in_stage:Done"],
     ) == (1.0, 1.0, 1.0)
+    order = {k[2]: v for k, v in got.items() if k[1] == "Alpha" and k[2].startswith("stage_index:")}
+    assert order == {
+        "stage_index:To Do": 0.0,
+        "stage_index:In Progress": 1.0,
+        "stage_index:Done": 2.0,
+    }
 
 
 def test_sprint_values_are_exact() -> None:
@@ -122,6 +130,29 @@ def test_team_forecast_is_reproducible_and_stored_as_dates() -> None:
     dates = [value_date(v) for k, v in sorted(forecast.items()) if v is not None]
     assert dates == sorted(dates) and all(d >= date(2026, 3, 12) for d in dates)
     assert first[("team", "Alpha", "open_items", "current")] == 2.0
+
+
+def test_team_forecast_distributions_are_stored_beside_their_percentiles() -> None:
+    """Shares per day and per count: the p% date is the first day the running share reaches p%."""
+    got = values()
+    done = {
+        date.fromisoformat(k[3]): v
+        for k, v in got.items()
+        if k[:3] == ("team", "Alpha", "forecast_done_share") and v is not None
+    }
+    counts = {
+        int(k[3]): v
+        for k, v in got.items()
+        if k[:3] == ("team", "Alpha", "forecast_items_share") and v is not None
+    }
+    assert done and min(done) >= date(2026, 3, 12) and 0 < sum(done.values()) <= 1
+    assert sum(counts.values()) == pytest.approx(1.0) and min(counts) >= 0
+    for (_, _, metric, _), value in got.items():
+        if metric.startswith("forecast_done_p") and value is not None:
+            p = int(metric.removeprefix("forecast_done_p").removesuffix("_date")) / 100
+            found = value_date(value)
+            assert sum(s for d, s in done.items() if d <= found) >= p - 1e-9  # float sums
+            assert sum(s for d, s in done.items() if d < found) < p - 1e-9
 
 
 def test_date_values_round_trip() -> None:

@@ -18,9 +18,11 @@ from pmo_sync.kpi.forecast import (
     daily_throughput_samples,
     epic_forecasts,
     how_many_by,
+    how_many_shares,
     team_seed,
     throughput_by_team,
     when_done,
+    when_done_shares,
 )
 from pmo_sync.kpi.model import ItemHistory, KpiOptions, StatusChange, Workflow
 
@@ -85,6 +87,41 @@ def test_percentiles_are_order_statistics_of_a_geometric_wait() -> None:
     # How many on the start day alone: 1 in about half the trials, so 1 is reached in
     # >= 1% of trials and 0 is all that 95% of trials reach.
     assert how_many_by(TODAY, samples, TODAY, percentiles=(1, 95)) == {1: 1, 95: 0}
+
+
+def test_distributions_of_constant_throughput_are_one_day_and_one_count() -> None:
+    """Two items a day: every trial ends 5 items on day 2 and finishes 8 items by day 3."""
+    samples = np.array([2, 2, 2])
+    assert when_done_shares(5, samples, TODAY) == {day(2): 1.0}
+    assert how_many_shares(day(3), samples, TODAY) == {8: 1.0}
+    assert how_many_shares(day(-1), samples, TODAY) == {0: 1.0}
+    assert when_done_shares(0, samples, TODAY) == {TODAY: 1.0}
+
+
+def test_distributions_are_those_the_percentiles_are_read_from() -> None:
+    """A coin toss a day: 1 item ends on day k in about 0.5**(k+1) of trials; the shares summed
+    up to each p% date reach p%, up to the day before they do not (same seed, same futures)."""
+    samples = np.array([0, 1])
+    shares = when_done_shares(1, samples, TODAY, seed=3)
+    assert sum(shares.values()) == pytest.approx(1.0)
+    assert shares[TODAY] == pytest.approx(0.5, abs=0.03)
+    assert shares[day(1)] == pytest.approx(0.25, abs=0.03)
+    dates = when_done(1, samples, TODAY, seed=3, percentiles=(50, 70, 85, 95))
+    for p, found in dates.items():
+        assert found is not None
+        done_by = sum(s for d, s in shares.items() if d <= found)
+        before = sum(s for d, s in shares.items() if d < found)
+        assert done_by >= p / 100 - 1e-9 > before  # the shares are floats: a sum may fall short
+    counts = how_many_shares(day(9), samples, TODAY, seed=3)
+    assert sum(counts.values()) == pytest.approx(1.0) and set(counts) <= set(range(11))
+    for p, count in how_many_by(day(9), samples, TODAY, seed=3, percentiles=(50, 85)).items():
+        assert sum(s for n, s in counts.items() if n >= count) >= p / 100 - 1e-9
+        assert sum(s for n, s in counts.items() if n > count) < p / 100 - 1e-9
+
+
+def test_trials_beyond_the_horizon_are_in_no_day() -> None:
+    shares = when_done_shares(3, np.array([0] * 9 + [1]), TODAY, horizon_days=10)
+    assert max(shares) < day(10) and 0 < sum(shares.values()) < 1
 
 
 def test_nothing_remaining_is_done_on_the_start_day() -> None:

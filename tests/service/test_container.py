@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pmo_sync.dashboard.auth import auth_from_settings, is_loopback
 from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.settings import Settings
 
@@ -78,3 +79,36 @@ def test_the_compose_example_runs_replicas_only_on_postgresql() -> None:
     assert service["depends_on"]["db"]["condition"] == "service_healthy"
     assert service["command"] == ["serve"]
     assert set(service["secrets"]) == set(COMPOSE["secrets"])
+
+
+def _dockerfile_environment() -> dict[str, str]:
+    return dict(re.findall(r"\b(PMO_SYNC_[A-Z_]+)=(\S+)", " ".join(_instruction("ENV"))))
+
+
+def _settings(environment: dict[str, str]) -> Settings:
+    values = {k.removeprefix("PMO_SYNC_").lower(): v for k, v in environment.items()}
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def test_the_image_binding_every_address_serves_the_dashboard_only_behind_authentication() -> None:
+    """Beyond loopback `serve` refuses to start with the dashboard on and no authentication:
+    the image, given no secret, serves only the probes."""
+    settings = _settings(_dockerfile_environment())
+    assert not is_loopback(settings.http_host)
+    assert auth_from_settings(settings) is None
+    assert settings.dashboard is False
+
+
+def test_the_compose_example_serves_the_dashboard_behind_its_token_secret(tmp_path: Path) -> None:
+    service = COMPOSE["services"]["pmo-sync"]
+    environment = {k: str(v) for k, v in service["environment"].items() if k.startswith("PMO_")}
+    token_file = Path(environment["PMO_SYNC_DASHBOARD_TOKEN_FILE"])
+    assert token_file.parent == Path("/run/secrets")
+    assert token_file.name in service["secrets"]
+    assert COMPOSE["secrets"][token_file.name] == {"file": f"./secrets/{token_file.name}"}
+    local = tmp_path / token_file.name  # what the secret mount holds
+    local.write_text("a-token\n", encoding="utf-8")
+    settings = _settings({**environment, "PMO_SYNC_DASHBOARD_TOKEN_FILE": str(local)})
+    assert settings.dashboard is True
+    auth = auth_from_settings(settings)
+    assert auth is not None and auth.allows("Bearer a-token")

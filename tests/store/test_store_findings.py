@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
+from pmo_sync.domain import Census
 from pmo_sync.governance.model import Finding
 from pmo_sync.store.findings import read_findings, save_findings
 from pmo_sync.store.repository import Store
@@ -86,3 +88,16 @@ def test_findings_carry_the_items_title_and_url_in_natural_key_order(engine: Eng
         "PMO-9", "PMO-41", "PMO-101",
     ]  # fmt: skip
     assert list(read_findings(engine, source="other-jira")) == []
+
+
+def test_only_an_item_finding_of_a_live_item_carries_its_title(engine: Engine) -> None:
+    """A finding about an item since deleted has no title to show, and a team finding whose
+    key happens to be an item's key (a team named like an item) is not that item's."""
+    store = Store(engine)
+    jira = store.ensure_source("acme-jira", "jira", "https://jira.example.com")
+    store.load_items(jira, [make_bundle(n, title=f"Step {n}") for n in ("1", "2")], T1)
+    store.apply_census(jira, Census(frozenset({"1"})), T1)  # PMO-2 is deleted
+    team = replace(finding("PMO-1"), scope="team", identity='["wip","team","PMO-1"]')
+    save_findings(engine, [finding("PMO-1"), finding("PMO-2"), team], T1)
+    rows = [(f.scope, f.scope_key, f.title) for f in read_findings(engine)]
+    assert rows == [("item", "PMO-1", "Step 1"), ("item", "PMO-2", None), ("team", "PMO-1", None)]

@@ -62,6 +62,8 @@ class PortfolioPage:
     at_risk: list[EpicSummary] = field(default_factory=list)
     """Open epics with open children and no forecast, then the 10 latest p85 dates."""
     unknown_source: bool = False
+    team_names: tuple[str, ...] = ()
+    """Every team, for the team filter (the rows may be one team's)."""
 
 
 def _single(values: list[KpiValue] | None) -> KpiValue | None:
@@ -166,4 +168,5 @@ def build_portfolio(
             portfolio, at_risk_epics(epic_summaries(reads, portfolio, known, progress=False))
         ),
         unknown_source=bool(filters.source) and filters.source not in sources,
+        team_names=tuple(names),
     )
