@@ -231,3 +231,21 @@ def test_the_list_is_cut_in_pages_in_its_order(
     assert _rows(html) == ["E-3", "E-4", "E-5"]  # they fit on one page: page 2 is page 1
     html = client.get("/epics?q=e-&page=2").get_data(as_text=True)
     assert 'href="/epics?q=e-"' in html  # back to page 1, the search kept
+
+
+def test_the_report_holds_every_epic_and_the_findings_without_a_form(tiny_engine: Engine) -> None:
+    from pmo_sync.dashboard.report import build_report, epics_and_governance_pages
+
+    html = build_report(tiny_engine, pages=[epics_and_governance_pages]).html
+    assert re.findall(r'<article class="report-page" id="([^"]+)"', html) == [
+        "epics",
+        "governance",
+    ]
+    assert "<form" not in html
+    epics = re.search(r'<article class="report-page" id="epics".*?</article>', html, re.S)
+    assert epics is not None
+    assert _rows(epics.group(0)) == tiny.ORDER
+    assert f'<a href="{tiny.url("jira", "E-1")}">E-1</a>' in epics.group(0)  # no page per epic
+    findings = re.search(r'<article class="report-page" id="governance".*?</article>', html, re.S)
+    assert findings is not None
+    assert re.findall(r'data-key="([^"]+)"', findings.group(0)) == ["101", "C-3", "Sprint 7"]

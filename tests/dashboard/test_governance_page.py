@@ -36,7 +36,7 @@ def _keys(html: str) -> list[str]:
 def _cell(html: str, table: str, row: str, severity: str) -> int:
     block = re.search(rf'<table data-table="{table}">(.*?)</table>', html, re.S)
     assert block is not None
-    line = re.search(rf'<tr data-[a-z]+="{re.escape(row)}">(.*?)</tr>', block.group(1), re.S)
+    line = re.search(rf'<tr data-[a-z-]+="{re.escape(row)}">(.*?)</tr>', block.group(1), re.S)
     assert line is not None, row
     cell = re.search(rf'data-severity="{severity}">(\d+)<', line.group(1))
     assert cell is not None

@@ -305,21 +305,25 @@ def build_epics(
     filters: Filters,
     search: str = "",
     page: int = 1,
+    *,
+    everything: bool = False,
 ) -> EpicsPage:
     """The epics page: every epic the filters and the search keep, latest p85 first.
 
     The list is cut in pages of `PAGE_SIZE` (the most urgent first): 2,000
     rows would make a page of megabytes that no one reads to the end; the
-    search and the filters reach any epic.
+    search and the filters reach any epic. `everything` puts every epic on
+    one page (the report: a file has no next page).
     """
     search = search.strip()
     epics = epic_summaries(reads, portfolio, filters, search=search, progress=False)
-    pages = max(1, -(-len(epics) // PAGE_SIZE))
+    size = max(len(epics), 1) if everything else PAGE_SIZE
+    pages = max(1, -(-len(epics) // size))
     page = min(max(page, 1), pages)
     return EpicsPage(
         filters=filters,
         search=search,
-        epics=with_progress(portfolio, epics[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]),
+        epics=with_progress(portfolio, epics[(page - 1) * size : page * size]),
         unknown_team=bool(filters.team) and filters.team not in reads.team_names(),
         unknown_source=bool(filters.source) and filters.source not in portfolio.source_names(),
         total=len(epics),
