@@ -206,7 +206,7 @@ def epics_and_governance_pages(report: ReportContext) -> list[ReportArticle]:
     epic), then the open findings, both of the report's team when it has one."""
     portfolio = PortfolioReads(report.reads.engine)
     epics = build_epics(report.reads, portfolio, report.filters, everything=True)
-    findings = build_governance(report.reads, portfolio, report.filters, {})
+    findings = build_governance(report.reads, portfolio, report.filters, {}, everything=True)
     return [
         report.article("Epics", "epics.html", "epics", page=epics),
         report.article("Governance", "governance.html", "governance", page=findings,

@@ -125,3 +125,19 @@ def test_team_and_severity_filters_change_the_content(sandbox_engine: Engine) ->
     assert _keys(html) == expected and len(expected) < len(stored)
     html = client.get("/governance?severity=info").get_data(as_text=True)
     assert _keys(html) == [f.scope_key for f in stored if f.severity == "info"]
+
+
+def test_the_list_is_cut_in_pages_and_the_counts_are_of_every_finding(
+    tiny_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pmo_sync.dashboard.pages import governance
+
+    monkeypatch.setattr(governance, "PAGE_SIZE", 2)
+    client = create_app(tiny_engine).test_client()
+    html = client.get("/governance").get_data(as_text=True)
+    assert _keys(html) == ["101", "C-3"]
+    assert 'data-total="3"' in html and 'href="/governance?page=2"' in html
+    assert _cell(html, "by-team", "Team Beta", "info") == 1  # a finding of page 2
+    assert _keys(client.get("/governance?page=2").get_data(as_text=True)) == ["Sprint 7"]
+    html = client.get("/governance?page=2&severity=info").get_data(as_text=True)
+    assert _keys(html) == ["Sprint 7"] and "page=" not in html  # one page: no pager
