@@ -175,6 +175,11 @@ def test_forecasts_are_the_stored_epic_values(sandbox_engine: Engine) -> None:
         assert epic.remaining == stored[epic.key, "remaining_items"].value
         assert epic.remaining == epic.progress.open
     assert shown == {key for key, metric in stored if metric == "forecast_done_p85_date"}
+    for epic in page.epics:  # a done epic has no stored values: its children not done
+        left = stored.get((epic.key, "remaining_items"))
+        expected = left.value if left is not None and epic.is_open else epic.progress.open
+        assert epic.remaining == expected, epic.key
+    assert any(not e.is_open and e.remaining for e in page.epics)  # ABC-1: done, 3 children open
     dated = [e.forecast.p85 for e in page.epics if e.forecast and e.forecast.p85]
     assert dated == sorted(dated, reverse=True)
 

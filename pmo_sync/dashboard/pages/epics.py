@@ -240,7 +240,8 @@ def epic_summaries(
     The order needs the stored values only (an open epic's `remaining_items`
     is stored whether or not it has a forecast), so `progress=False` leaves
     the children uncounted but for an open epic with no stored values; a
-    page then counts those it shows (`with_progress`).
+    page then counts those it shows (`with_progress`), and a done epic's
+    remaining children with them.
     """
     rows = (
         epics
@@ -260,7 +261,11 @@ def epic_summaries(
         team = stored.team if stored is not None and stored.team else team
         if not filters.team or team == filters.team:
             kept.append((row, team, stored))
-    to_count = [row.key for row, _, stored in kept if progress or stored is None]
+    # The order needs the children of an open epic with no stored values only (a done one sorts
+    # by key); the others are counted for the epics a page shows (`with_progress`).
+    to_count = [
+        row.key for row, _, stored in kept if progress or (stored is None and row.stage != "done")
+    ]
     counts = portfolio.child_stage_counts(filters.source, _narrow(to_count)) if to_count else {}
     result: list[EpicSummary] = []
     for row, team, stored in kept:
@@ -295,7 +300,8 @@ def with_progress(portfolio: PortfolioReads, epics: Sequence[EpicSummary]) -> li
     for epic in epics:
         counted = Progress.of(counts.get((epic.source, epic.key)))
         reason = _reason(epic.stage, counted, epic.forecast)
-        result.append(replace(epic, progress=counted, reason=reason))
+        left = counted.open if epic.stage == "done" else epic.remaining  # done: nothing stored
+        result.append(replace(epic, progress=counted, reason=reason, remaining=left))
     return result
 
 
