@@ -622,8 +622,14 @@ def test_demo_shows_each_section_and_the_next_steps_and_leaves_nothing_behind() 
         assert report.parent.name.startswith("pmo-sync-report-")
         assert [p.name for p in report.parent.iterdir()] == [report.name]
         html = report.read_text(encoding="utf-8")
-        assert re.findall(r'<article class="report-page" id="([^"]+)"', html) == ["portfolio"]
-        assert len(re.findall(r"<tr data-team=", html)) == 8  # 3 Jira, 3 Azure DevOps, 2 Trello
+        pages = re.findall(r'<article class="report-page" id="([^"]+)"', html)
+        # the portfolio, each team's page (3 Jira, 3 Azure DevOps, 2 Trello) and, for the
+        # 8 teams that all run sprints, their sprints page; then the epics and governance
+        assert len(re.findall(r"<tr data-team=", html)) == 8
+        assert pages[0] == "portfolio" and len(pages) == 19
+        assert pages[-2:] == ["epics", "governance"]
+        assert sum(p.startswith("team-") for p in pages) == 8
+        assert sum(p.startswith("sprints-") for p in pages) == 8
     finally:
         shutil.rmtree(report.parent)
 
@@ -669,7 +675,7 @@ def test_demo_keep_leaves_its_config_and_store(tmp_path: Path) -> None:
     report = keep / "pmo-sync-report.html"
     view = lines.index("6. The portfolio view: the teams' KPIs, trends, findings and freshness")
     assert lines[view + 2 : view + 6] == [
-        f"   report: {report} (1 page)",
+        f"   report: {report} (17 pages)",
         "   the same pages served by a dashboard on the demo's store, in a shell:",
         f"   PMO_SYNC_DATABASE_URL=sqlite:///{keep}/pmo-sync.sqlite3 pmo-sync dashboard",
         "   or `pmo-sync demo --serve`: the demo serves them until Ctrl-C.",
