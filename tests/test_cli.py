@@ -624,9 +624,10 @@ def test_demo_shows_each_section_and_the_next_steps_and_leaves_nothing_behind() 
         html = report.read_text(encoding="utf-8")
         pages = re.findall(r'<article class="report-page" id="([^"]+)"', html)
         # the portfolio, each team's page (3 Jira, 3 Azure DevOps, 2 Trello) and, for the
-        # 8 teams that all run sprints, their sprints page
+        # 8 teams that all run sprints, their sprints page; then the epics and governance
         assert len(re.findall(r"<tr data-team=", html)) == 8
-        assert pages[0] == "portfolio" and len(pages) == 17
+        assert pages[0] == "portfolio" and len(pages) == 19
+        assert pages[-2:] == ["epics", "governance"]
         assert sum(p.startswith("team-") for p in pages) == 8
         assert sum(p.startswith("sprints-") for p in pages) == 8
     finally:

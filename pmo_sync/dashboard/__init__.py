@@ -5,7 +5,9 @@ columns, the run log) and never recompute a KPI: a page costs a few indexed
 reads whatever the portfolio's size. Layout of the package:
 
 - `filters`: the team/source/window filters every page takes from its URL.
-- `reads`: the store queries the pages share (the only module that talks SQL).
+- `reads`: the store queries the pages share; `reads_flow` and `reads_portfolio` those of
+  the team pages and of the portfolio, epics and governance pages (the only modules that
+  talk SQL).
 - `pages/`: one module per page, each building that page's data in one place.
 - `charts`: one function per chart kind, returning the Plotly figure it draws.
 - `app`: the Flask application (routes, templates, security headers, auth).

@@ -19,11 +19,14 @@ from pmo_sync.dashboard.assets import plotly_js
 from pmo_sync.dashboard.auth import DashboardAuth
 from pmo_sync.dashboard.filters import DEFAULT_WINDOW_DAYS, WINDOW_CHOICES, Filters
 from pmo_sync.dashboard.formatting import format_days, format_moment
+from pmo_sync.dashboard.pages.epics import build_epic, build_epics
+from pmo_sync.dashboard.pages.governance import NO_TEAM, build_governance
 from pmo_sync.dashboard.pages.portfolio import SEVERITIES_SHOWN, build_portfolio
 from pmo_sync.dashboard.pages.sprints import build_sprints
 from pmo_sync.dashboard.pages.team import build_team
 from pmo_sync.dashboard.reads import DashboardReads
 from pmo_sync.dashboard.reads_flow import FlowReads
+from pmo_sync.dashboard.reads_portfolio import FilterChoices, PortfolioReads
 from pmo_sync.dashboard.security import CONTENT_SECURITY_POLICY, add_security_headers
 
 __all__ = ["create_app"]
@@ -46,6 +49,7 @@ def create_app(
     app = Flask(__name__)
     app.config["JSON_SORT_KEYS"] = False
     reads = DashboardReads(engine)
+    portfolio_reads = PortfolioReads(engine)
     open_paths = {"/healthz", "/readyz", "/metrics"}
 
     for blueprint in extra:
@@ -83,11 +87,38 @@ def create_app(
             "csp": CONTENT_SECURITY_POLICY,
         }
 
+    @app.context_processor
+    def _filter_choices() -> dict[str, object]:
+        return {"filter_choices": FilterChoices(reads.team_names, portfolio_reads.source_names)}
+
     @app.get("/")
     def portfolio() -> str:
         filters = Filters.from_args(request.args)
-        page = build_portfolio(reads, filters, reads.as_of() or today())
+        page = build_portfolio(reads, filters, reads.as_of() or today(), portfolio_reads)
         return render_template("portfolio.html", page=page)
+
+    @app.get("/epics")
+    def epics() -> str:
+        filters = Filters.from_args(request.args)
+        number = request.args.get("page", "1")
+        page = build_epics(
+            reads, portfolio_reads, filters, request.args.get("q", ""),
+            int(number) if number.isdigit() else 1,
+        )  # fmt: skip
+        return render_template("epics.html", page=page)
+
+    @app.get("/epics/<path:key>")
+    def epic(key: str) -> str | tuple[str, int]:
+        page = build_epic(reads, portfolio_reads, Filters.from_args(request.args), key)
+        if page is None:
+            return render_template("epic.html", page=None, key=key), 404
+        return render_template("epic.html", page=page, key=key)
+
+    @app.get("/governance")
+    def governance() -> str:
+        filters = Filters.from_args(request.args)
+        page = build_governance(reads, portfolio_reads, filters, request.args)
+        return render_template("governance.html", page=page, no_team=NO_TEAM)
 
     @app.get("/teams/<team>")
     def team(team: str) -> str:

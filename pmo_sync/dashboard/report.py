@@ -34,11 +34,14 @@ from pmo_sync.dashboard.app import create_app
 from pmo_sync.dashboard.assets import plotly_js
 from pmo_sync.dashboard.filters import Filters
 from pmo_sync.dashboard.formatting import format_moment
+from pmo_sync.dashboard.pages.epics import build_epics
+from pmo_sync.dashboard.pages.governance import NO_TEAM, build_governance
 from pmo_sync.dashboard.pages.portfolio import build_portfolio
 from pmo_sync.dashboard.pages.sprints import build_sprints
 from pmo_sync.dashboard.pages.team import build_team
 from pmo_sync.dashboard.reads import DashboardReads
 from pmo_sync.dashboard.reads_flow import FlowReads
+from pmo_sync.dashboard.reads_portfolio import PortfolioReads
 
 __all__ = [
     "REPORT_PAGES",
@@ -198,7 +201,24 @@ def team_pages(report: ReportContext) -> list[ReportArticle]:
     return articles
 
 
-REPORT_PAGES: tuple[PageRenderer, ...] = (portfolio_pages, team_pages)
+def epics_and_governance_pages(report: ReportContext) -> list[ReportArticle]:
+    """Every epic on one page (an epic's key links to its tracker: the file holds no page per
+    epic), then the open findings, both of the report's team when it has one."""
+    portfolio = PortfolioReads(report.reads.engine)
+    epics = build_epics(report.reads, portfolio, report.filters, everything=True)
+    findings = build_governance(report.reads, portfolio, report.filters, {}, everything=True)
+    return [
+        report.article("Epics", "epics.html", "epics", page=epics),
+        report.article("Governance", "governance.html", "governance", page=findings,
+                       no_team=NO_TEAM),
+    ]  # fmt: skip
+
+
+REPORT_PAGES: tuple[PageRenderer, ...] = (
+    portfolio_pages,
+    team_pages,
+    epics_and_governance_pages,
+)
 """The report's pages in order, one renderer per kind of page: add a page kind here."""
 
 

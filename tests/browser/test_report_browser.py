@@ -15,6 +15,7 @@ from urllib.parse import quote
 from sqlalchemy import Engine
 
 from pmo_sync.dashboard.reads import DashboardReads
+from pmo_sync.dashboard.reads_portfolio import PortfolioReads
 from pmo_sync.dashboard.report import build_report, portfolio_pages, team_pages
 
 from ..dashboard_support import SandboxStore, cli_on
@@ -43,7 +44,8 @@ def _assert_drawn(charts: list[DrawnChart]) -> None:
 
 
 def _expected_pages(engine: Engine) -> list[str]:
-    """The portfolio, then each team's page and, for a team that runs sprints, its sprints."""
+    """The portfolio, then each team's page and, for a team that runs sprints, its sprints,
+    then the epics and governance pages."""
     reads = DashboardReads(engine)
     sprinting = {v.team for v in reads.values("sprint", metrics=["committed_items"])}
     pages = ["portfolio"]
@@ -51,7 +53,7 @@ def _expected_pages(engine: Engine) -> list[str]:
         pages.append(f"team-{quote(team, safe='')}")
         if team in sprinting:
             pages.append(f"sprints-{quote(team, safe='')}")
-    return pages
+    return [*pages, "epics", "governance"]
 
 
 def test_the_report_file_opens_offline_with_every_page_drawn(
@@ -69,7 +71,7 @@ def test_the_report_file_opens_offline_with_every_page_drawn(
     assert len(charts) == 2 * len(
         browser.script("return document.querySelectorAll('tr[data-team]')")
     )
-    for page in expected[1:]:
+    for page in expected[1:-2]:
         drawn = _show(browser, page)
         _assert_drawn(drawn)
         kinds = {chart.kind for chart in drawn}
@@ -77,6 +79,10 @@ def test_the_report_file_opens_offline_with_every_page_drawn(
             assert {"cfd", "scatter", "run", "histogram"} <= kinds, (page, kinds)
         else:
             assert "velocity" in kinds, (page, kinds)
+    for page in expected[-2:]:  # tables, no chart
+        assert _show(browser, page) == []
+    epics = "return document.querySelectorAll('article#epics tr[data-epic]').length"
+    assert browser.script(epics) == len(PortfolioReads(sandbox_engine).epics())
     requested = browser.script(_REQUESTED)
     assert [name for name in requested if re.match(r"https?:", name)] == []
 

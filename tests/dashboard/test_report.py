@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from pmo_sync.dashboard.reads import DashboardReads
 from pmo_sync.dashboard.report import anchor, build_report, portfolio_pages
 
 from ..dashboard_support import SandboxStore, alpha_as_team_page, cli_on
@@ -33,14 +34,15 @@ def test_anchors_are_the_endpoint_and_its_values_percent_encoded() -> None:
 
 
 def test_the_file_allows_its_two_scripts_by_hash_and_no_origin(
-    sandbox_store: SandboxStore, tmp_path: Path
+    sandbox_store: SandboxStore, sandbox_engine: Engine, tmp_path: Path
 ) -> None:
     target = tmp_path / "portfolio.html"
     result = cli_on(sandbox_store, "report", "--html", "-o", str(target))
     assert result.exit_code == 0, result.output
     size = target.stat().st_size
-    assert result.stdout == f"wrote {target} ({size / 1_000_000:.1f} MB, 1 page)\n"
     html = target.read_text(encoding="utf-8")
+    ids = re.findall(r'<article class="report-page" id="([^"]+)"', html)
+    assert result.stdout == f"wrote {target} ({size / 1_000_000:.1f} MB, {len(ids)} pages)\n"
     scripts = _SCRIPT.findall(html)
     assert len(scripts) == 2  # plotly.min.js, dashboard.js; the figures are JSON blocks
     csp = dict(part.split(" ", 1) for part in _csp(html).split("; "))
@@ -48,7 +50,9 @@ def test_the_file_allows_its_two_scripts_by_hash_and_no_origin(
     assert csp["script-src"] == " ".join(_sha256(s) for s in scripts)
     assert "http" not in _csp(html) and "'self'" not in _csp(html)
     assert not re.search(r"<(script|link|img)[^>]+(src|href)=\"(?!data:|#)", html)
-    assert re.findall(r'<article class="report-page" id="([^"]+)"', html) == ["portfolio"]
+    teams = DashboardReads(sandbox_engine).team_names()
+    assert ids[0] == "portfolio" and ids[-2:] == ["epics", "governance"]
+    assert [i for i in ids if i.startswith("team-")] == [anchor("team", team=t)[1:] for t in teams]
     assert '<a class="brand" href="#portfolio">' in html
     assert str(sandbox_store.directory) not in html  # neither the store nor the config
     assert "sqlite" not in html and "PMO_SYNC" not in html

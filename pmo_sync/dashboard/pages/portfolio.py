@@ -8,7 +8,14 @@ from datetime import date
 
 from pmo_sync.dashboard.charts import Chart, Series, sparkline
 from pmo_sync.dashboard.filters import Filters
+from pmo_sync.dashboard.pages.epics import (
+    EpicSummary,
+    epic_summaries,
+    order_key,
+    with_progress,
+)
 from pmo_sync.dashboard.reads import ConnectorFreshness, DashboardReads, by_metric
+from pmo_sync.dashboard.reads_portfolio import PortfolioReads
 from pmo_sync.governance.model import SEVERITIES
 from pmo_sync.store.kpis import KpiValue
 
@@ -25,6 +32,8 @@ HEADLINE_METRICS = (
 )
 SEVERITIES_SHOWN = tuple(reversed(SEVERITIES))
 """Most severe first, as the page lists them."""
+AT_RISK_DATED = 10
+"""How many open epics with a forecast the portfolio lists (the latest p85 dates)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +59,9 @@ class PortfolioPage:
     freshness: list[ConnectorFreshness]
     findings_total: Counter[str]
     unknown_team: bool = False
+    at_risk: list[EpicSummary] = field(default_factory=list)
+    """Open epics with open children and no forecast, then the 10 latest p85 dates."""
+    unknown_source: bool = False
     team_names: tuple[str, ...] = ()
     """Every team, for the team filter (the rows may be one team's)."""
 
@@ -72,12 +84,37 @@ def _in_window(values: list[KpiValue], first: date) -> list[KpiValue]:
     return [v for v in values if v.window[:10] >= first.isoformat()]
 
 
-def build_portfolio(reads: DashboardReads, filters: Filters, today: date) -> PortfolioPage:
+def at_risk_epics(epics: list[EpicSummary], dated: int = AT_RISK_DATED) -> list[EpicSummary]:
+    """Open epics with work left and no date, then the `dated` open ones due latest (p85)."""
+    undated = [e for e in epics if e.is_open and order_key(e)[0] == 0]
+    latest = [e for e in epics if e.is_open and order_key(e)[0] == 1][:dated]
+    return undated + latest
+
+
+def source_teams(reads: DashboardReads, portfolio: PortfolioReads, source: str) -> list[str]:
+    """The shown names of the teams whose items come from `source` (that connector)."""
+    names = reads.team_names()
+    shown = portfolio.shown_teams(names)
+    teams = portfolio.teams_by_source().get(source, set())
+    return sorted({shown.get((source, team), team) for team in teams} & set(names))
+
+
+def build_portfolio(
+    reads: DashboardReads,
+    filters: Filters,
+    today: date,
+    portfolio: PortfolioReads | None = None,
+) -> PortfolioPage:
     """The portfolio page's data, from team-scope values and the findings and run tables."""
     from datetime import timedelta
 
+    portfolio = portfolio or PortfolioReads(reads.engine)
     names = reads.team_names()
     shown = [filters.team] if filters.team and filters.team in names else names
+    sources = portfolio.source_names()
+    if filters.source in sources:
+        of_source = source_teams(reads, portfolio, filters.source)
+        shown = [team for team in shown if team in of_source]
     values = by_metric(reads.values("team", metrics=HEADLINE_METRICS, teams=shown))
     findings = reads.open_findings_by_team()
     first = today - timedelta(days=filters.window_days - 1)
@@ -111,13 +148,25 @@ def build_portfolio(reads: DashboardReads, filters: Filters, today: date) -> Por
         )  # fmt: skip
     total: Counter[str] = Counter()
     for owner, counts in findings.items():
-        if filters.team is None or owner == filters.team:
+        if filters.source in sources:
+            keep = owner in shown
+        else:
+            keep = filters.team is None or owner == filters.team
+        if keep:
             total.update(counts)
+    known = Filters(  # the epics of the teams shown: an unknown filter is said, not applied
+        team=filters.team if filters.team in names else None,
+        source=filters.source if filters.source in sources else None,
+    )
     return PortfolioPage(
         filters=filters,
         teams=rows,
         freshness=reads.freshness(),
         findings_total=total,
         unknown_team=bool(filters.team) and filters.team not in names,
+        at_risk=with_progress(
+            portfolio, at_risk_epics(epic_summaries(reads, portfolio, known, progress=False))
+        ),
+        unknown_source=bool(filters.source) and filters.source not in sources,
         team_names=tuple(names),
     )

@@ -79,8 +79,24 @@
     });
   }
 
+  // A search box with data-filter-rows="NAME" hides the rows of table[data-table=NAME] whose
+  // data-search does not contain what is typed; submitting still searches on the server.
+  function filterRows() {
+    document.querySelectorAll("input[data-filter-rows]").forEach(function (input) {
+      var table = document.querySelector('table[data-table="' + input.getAttribute("data-filter-rows") + '"]');
+      if (!table) { return; }
+      input.addEventListener("input", function () {
+        var needle = input.value.trim().toLowerCase();
+        table.querySelectorAll("tbody tr[data-search]").forEach(function (row) {
+          row.hidden = needle !== "" && row.getAttribute("data-search").indexOf(needle) < 0;
+        });
+      });
+    });
+  }
+
   function start() {
     wireFilters();
+    filterRows();
     var pages = Array.prototype.slice.call(document.querySelectorAll("article.report-page"));
     if (pages.length === 0) {
       drawIn(document);
