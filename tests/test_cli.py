@@ -675,7 +675,7 @@ def test_demo_keep_leaves_its_config_and_store(tmp_path: Path) -> None:
     report = keep / "pmo-sync-report.html"
     view = lines.index("6. The portfolio view: the teams' KPIs, trends, findings and freshness")
     assert lines[view + 2 : view + 6] == [
-        f"   report: {report} (17 pages)",
+        f"   report: {report} (19 pages)",
         "   the same pages served by a dashboard on the demo's store, in a shell:",
         f"   PMO_SYNC_DATABASE_URL=sqlite:///{keep}/pmo-sync.sqlite3 pmo-sync dashboard",
         "   or `pmo-sync demo --serve`: the demo serves them until Ctrl-C.",
