@@ -292,9 +292,6 @@ def page_urls(app: Any, fill: dict[str, str | None]) -> tuple[list[str], list[st
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         if "GET" not in (rule.methods or ()) or rule.rule.startswith("/static"):
             continue
-        if any(conv.__class__.__name__ == "PathConverter" for conv in rule._converters.values()):
-            skipped.append(f"{rule.rule} (a file path)")
-            continue
         values = {name: fill.get(name) for name in rule.arguments}
         missing = [name for name, value in values.items() if value is None]
         if missing:
