@@ -276,7 +276,8 @@ def test_validate_says_what_it_checked(cli_env: Path) -> None:
     result = invoke("connectors", "validate")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == (
-        f"checked 3 connector files, kpis.yaml and 3 policy files in {cli_env}: all valid\n"
+        f"checked 3 connector files, kpis.yaml, portfolio.yaml (none: the defaults) and 3 "
+        f"policy files in {cli_env}: all valid\n"
     )
     assert result.stderr == ""
 
@@ -288,7 +289,8 @@ def test_validate_of_an_empty_config_directory_says_nothing_would_run(cli_env: P
     assert result.stderr.splitlines() == [
         f"no connector files in {cli_env / 'connectors'}: copy one from "
         "config/examples/connectors/ (see config/README.md)",
-        f"checked 0 connector files, kpis.yaml (none: the defaults) and policies/ "
+        f"checked 0 connector files, kpis.yaml (none: the defaults), "
+        f"portfolio.yaml (none: the defaults) and policies/ "
         f"(none: no findings) in {cli_env}: nothing to run",
     ]
 
@@ -300,7 +302,8 @@ def test_validate_still_exits_2_for_one_invalid_file(cli_env: Path) -> None:
     assert result.stderr.splitlines() == [
         f"{typo}: pagesize: unknown key (did you mean 'page_size'?)",
         f"{unset}: token: environment variable {UNSET} is not set",
-        f"checked 3 connector files, kpis.yaml (none: the defaults) and policies/ "
+        f"checked 3 connector files, kpis.yaml (none: the defaults), "
+        f"portfolio.yaml (none: the defaults) and policies/ "
         f"(none: no findings) in {cli_env}: 2 errors",
     ]
 

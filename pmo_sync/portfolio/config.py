@@ -230,6 +230,15 @@ class ReleasePattern(str):
         found = self.regex().fullmatch(text.strip())
         return found.group(1).strip() if found else None
 
+    def name_in_path(self, path: str) -> str | None:
+        """The release an iteration path is in: the deepest level this pattern names
+        (`Fabrikam\\Release 2027.1\\Sprint 3` is in release 2027.1)."""
+        for level in reversed([part for part in path.split("\\") if part]):
+            name = self.name_in(level)
+            if name is not None:
+                return name
+        return None
+
 
 def _pattern(value: str) -> ReleasePattern:
     if value.count(_PLACEHOLDER) != 1:
