@@ -282,6 +282,35 @@ def test_validate_says_what_it_checked(cli_env: Path) -> None:
     assert result.stderr == ""
 
 
+def test_validate_checks_portfolio_yaml_and_names_it(cli_env: Path) -> None:
+    write_connector(cli_env, "a-abc.yaml", "acme-jira", "https://acme.atlassian.net")
+    portfolio = cli_env / "portfolio.yaml"
+    shutil.copy(REPO_CONFIG / "examples" / "portfolio.yaml", portfolio)
+    result = invoke("connectors", "validate")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (
+        f"checked 1 connector file, kpis.yaml (none: the defaults), portfolio.yaml and "
+        f"policies/ (none: no findings) in {cli_env}: all valid\n"
+    )
+    portfolio.write_text(
+        "themes:\n"
+        "  - {name: Growth, target_share: 80, match: {lables: [growth]}}\n"
+        "  - {name: Ops, target_share: 30, sources: [acme-jiraa], match: {labels: [ops]}}\n",
+        encoding="utf-8",
+    )
+    result = invoke("connectors", "validate")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"{portfolio}: themes[0].match.lables: unknown key (did you mean 'labels'?)",
+        f"{portfolio}: themes[1].sources[0]: no connector named 'acme-jiraa' "
+        "(connectors: acme-jira)",
+        f"{portfolio}: themes: the target shares add up to 110%: at most 100",
+        f"checked 1 connector file, kpis.yaml (none: the defaults), portfolio.yaml and "
+        f"policies/ (none: no findings) in {cli_env}: 3 errors",
+    ]
+
+
 def test_validate_of_an_empty_config_directory_says_nothing_would_run(cli_env: Path) -> None:
     result = invoke("connectors", "validate")
     assert result.exit_code == 2

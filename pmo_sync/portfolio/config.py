@@ -135,9 +135,7 @@ class FunnelConfig(_Model):
 
     intake: FunnelStageConfig = Field(default_factory=lambda: _default_funnel()["intake"])
     approved: FunnelStageConfig = Field(default_factory=FunnelStageConfig)
-    in_progress: FunnelStageConfig = Field(
-        default_factory=lambda: _default_funnel()["in_progress"]
-    )
+    in_progress: FunnelStageConfig = Field(default_factory=lambda: _default_funnel()["in_progress"])
     done: FunnelStageConfig = Field(default_factory=lambda: _default_funnel()["done"])
 
     def stages(self) -> list[tuple[FunnelStage, FunnelStageConfig]]:
@@ -356,9 +354,7 @@ def parse_portfolio_config(
     problems += _request_problems(shaped.get("requests"))
     problems += _release_problems(shaped.get("releases"))
     errors += [ConfigError(path, field, message) for field, message in problems]
-    errors = [
-        ConfigError(e.file, _theme_field(e.field, theme_keys), e.message) for e in errors
-    ]
+    errors = [ConfigError(e.file, _theme_field(e.field, theme_keys), e.message) for e in errors]
     order = {str(key): i for i, key in enumerate(data)}
     errors.sort(key=lambda e: order.get(re.split(r"[.\[]", e.field, maxsplit=1)[0], len(order)))
     if errors or config is None:
@@ -395,9 +391,7 @@ def _theme_field(field: str, theme_keys: list[str] | None) -> str:
     return _THEME_INDEX.sub(lambda m: f"themes.{theme_keys[int(m.group(1))]}", field)
 
 
-def _theme_problems(
-    themes: Any, connectors: Collection[str] | None
-) -> Iterator[tuple[str, str]]:
+def _theme_problems(themes: Any, connectors: Collection[str] | None) -> Iterator[tuple[str, str]]:
     """Names given twice, shares over 100 %, a theme matching nothing, unknown connectors."""
     if not isinstance(themes, list):
         return
@@ -410,8 +404,9 @@ def _theme_problems(
         name = raw.get("name")
         if isinstance(name, str) and name:
             if name.casefold() in first:
-                yield f"themes[{i}].name", (
-                    f"{name!r} is also the name of themes[{first[name.casefold()]}]"
+                yield (
+                    f"themes[{i}].name",
+                    f"{name!r} is also the name of themes[{first[name.casefold()]}]",
                 )
             first.setdefault(name.casefold(), i)
         share = raw.get("target_share")
@@ -423,9 +418,12 @@ def _theme_problems(
             and set(match) <= set(ThemeMatch.model_fields)  # else the unknown key says it
             and not any(match.get(key) for key in ThemeMatch.model_fields)
         ):
-            yield f"themes[{i}].match", (
-                "matches nothing: give keys, labels, components, area_paths, boards "
-                "or trello_labels"
+            yield (
+                f"themes[{i}].match",
+                (
+                    "matches nothing: give keys, labels, components, area_paths, boards "
+                    "or trello_labels"
+                ),
             )
         if known is None:
             continue
@@ -457,9 +455,7 @@ def _request_problems(requests: Any) -> Iterator[tuple[str, str]]:
             continue
         close = difflib.get_close_matches(level.casefold(), LEVELS, n=1, cutoff=0.8)
         if close:
-            yield f"requests.levels[{i}]", (
-                f"unknown level {level!r} (did you mean {close[0]!r}?)"
-            )
+            yield f"requests.levels[{i}]", f"unknown level {level!r} (did you mean {close[0]!r}?)"
     funnel = requests.get("funnel")
     if isinstance(funnel, Mapping):
         yield from _funnel_problems(funnel)

@@ -12,6 +12,7 @@ from pmo_sync.portfolio.items import PortfolioItem
 
 __all__ = ["FunnelStage", "funnel_stage", "is_request"]
 
+
 def is_request(item: PortfolioItem, requests: RequestsConfig) -> bool:
     """Whether the item is at one of the request levels or of one of the request types."""
     level = (item.level or "").casefold()
@@ -34,4 +35,3 @@ def funnel_stage(item: PortfolioItem, funnel: FunnelConfig) -> FunnelStage | Non
             if any(c.value == item.status_category for c in stage.categories):
                 return name
     return None
-
