@@ -354,7 +354,10 @@ def parse_portfolio_config(
     problems += _request_problems(shaped.get("requests"))
     problems += _release_problems(shaped.get("releases"))
     errors += [ConfigError(path, field, message) for field, message in problems]
-    errors = [ConfigError(e.file, _theme_field(e.field, theme_keys), e.message) for e in errors]
+    errors = [
+        ConfigError(e.file, _theme_named(e.field, theme_keys), _theme_named(e.message, theme_keys))
+        for e in errors
+    ]
     order = {str(key): i for i, key in enumerate(data)}
     errors.sort(key=lambda e: order.get(re.split(r"[.\[]", e.field, maxsplit=1)[0], len(order)))
     if errors or config is None:
@@ -382,13 +385,15 @@ def _themes_as_list(
     return shaped, [str(name) for name in themes], problems
 
 
-_THEME_INDEX = re.compile(r"^themes\[(\d+)\]")
+_THEME_INDEX = re.compile(r"\bthemes\[(\d+)\]")
 
 
-def _theme_field(field: str, theme_keys: list[str] | None) -> str:
+def _theme_named(text: str, theme_keys: list[str] | None) -> str:
+    """`themes[1]`, in a key path or a message, as `themes.<its key>` when `themes:` is a
+    mapping, so each error names the theme as the file does."""
     if theme_keys is None:
-        return field
-    return _THEME_INDEX.sub(lambda m: f"themes.{theme_keys[int(m.group(1))]}", field)
+        return text
+    return _THEME_INDEX.sub(lambda m: f"themes.{theme_keys[int(m.group(1))]}", text)
 
 
 def _theme_problems(themes: Any, connectors: Collection[str] | None) -> Iterator[tuple[str, str]]:

@@ -38,7 +38,8 @@ class PortfolioItem:
     """The tracker's own type name (`Epic`, `Business Request`)."""
     status: str | None = None
     status_category: str | None = None
-    """`todo`, `in_progress` or `done` (the item's stage)."""
+    """The item's stage, `todo`, `in_progress` or `done` (`WorkItemRecord.stage`), not the
+    tracker's own category names."""
     parent_key: str | None = None
 
     @property

@@ -146,6 +146,10 @@ themes:
         "portfolio.yaml: themes.Ops.name: unknown key (the theme's name is its key)",
         "portfolio.yaml: themes: the target shares add up to 110%: at most 100",
     ]
+    text = "themes:\n  Growth: {match: {labels: [a]}}\n  growth: {match: {labels: [b]}}\n"
+    assert errors(tmp_path, text) == [
+        "portfolio.yaml: themes.growth.name: 'growth' is also the name of themes.Growth",
+    ]
     (tmp_path / PORTFOLIO_FILE).write_text(
         "themes:\n  Growth: {target_share: 70, match: {labels: [growth]}}\n", encoding="utf-8"
     )

@@ -24,7 +24,7 @@ def test_the_default_funnel_follows_the_categories() -> None:
     assert funnel_stage(item("Approved", "todo"), funnel) == "intake"  # approved: none by default
     assert funnel_stage(item("In Progress", "in_progress"), funnel) == "in_progress"
     assert funnel_stage(item("Closed", "done"), funnel) == "done"
-    assert funnel_stage(item("Limbo", "unmapped"), funnel) is None
+    assert funnel_stage(item("Limbo", "new"), funnel) is None  # not a stage
     assert funnel_stage(item(None, None), funnel) is None
 
 
