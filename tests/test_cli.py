@@ -185,7 +185,8 @@ def test_validate_accepts_a_valid_directory(cli_env: Path) -> None:
     result = invoke("connectors", "validate")
     assert result.exit_code == 0
     assert result.stdout == (
-        f"checked 2 connector files, kpis.yaml (none: the defaults) and policies/ "
+        f"checked 2 connector files, kpis.yaml (none: the defaults), "
+        f"portfolio.yaml (none: the defaults) and policies/ "
         f"(none: no findings) in {cli_env}: all valid\n"
     )
     assert result.stderr == ""
@@ -213,7 +214,8 @@ def test_validate_lists_every_error_as_file_field_message(
         f"{unknown_key}: pagesize: unknown key (did you mean 'page_size'?)",
         f"{inline}: token: must be a ${{ENV_VAR}} reference (or use the matching *_file key); "
         "secrets are never written inline in config files",
-        f"checked 5 connector files, kpis.yaml (none: the defaults) and policies/ "
+        f"checked 5 connector files, kpis.yaml (none: the defaults), "
+        f"portfolio.yaml (none: the defaults) and policies/ "
         f"(none: no findings) in {cli_env}: 5 errors",
     ]
 

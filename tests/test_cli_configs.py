@@ -276,9 +276,39 @@ def test_validate_says_what_it_checked(cli_env: Path) -> None:
     result = invoke("connectors", "validate")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == (
-        f"checked 3 connector files, kpis.yaml and 3 policy files in {cli_env}: all valid\n"
+        f"checked 3 connector files, kpis.yaml, portfolio.yaml (none: the defaults) and 3 "
+        f"policy files in {cli_env}: all valid\n"
     )
     assert result.stderr == ""
+
+
+def test_validate_checks_portfolio_yaml_and_names_it(cli_env: Path) -> None:
+    write_connector(cli_env, "a-abc.yaml", "acme-jira", "https://acme.atlassian.net")
+    portfolio = cli_env / "portfolio.yaml"
+    shutil.copy(REPO_CONFIG / "examples" / "portfolio.yaml", portfolio)
+    result = invoke("connectors", "validate")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (
+        f"checked 1 connector file, kpis.yaml (none: the defaults), portfolio.yaml and "
+        f"policies/ (none: no findings) in {cli_env}: all valid\n"
+    )
+    portfolio.write_text(
+        "themes:\n"
+        "  - {name: Growth, target_share: 80, match: {lables: [growth]}}\n"
+        "  - {name: Ops, target_share: 30, sources: [acme-jiraa], match: {labels: [ops]}}\n",
+        encoding="utf-8",
+    )
+    result = invoke("connectors", "validate")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"{portfolio}: themes[0].match.lables: unknown key (did you mean 'labels'?)",
+        f"{portfolio}: themes[1].sources[0]: no connector named 'acme-jiraa' "
+        "(connectors: acme-jira)",
+        f"{portfolio}: themes: the target shares add up to 110%: at most 100",
+        f"checked 1 connector file, kpis.yaml (none: the defaults), portfolio.yaml and "
+        f"policies/ (none: no findings) in {cli_env}: 3 errors",
+    ]
 
 
 def test_validate_of_an_empty_config_directory_says_nothing_would_run(cli_env: Path) -> None:
@@ -288,7 +318,8 @@ def test_validate_of_an_empty_config_directory_says_nothing_would_run(cli_env: P
     assert result.stderr.splitlines() == [
         f"no connector files in {cli_env / 'connectors'}: copy one from "
         "config/examples/connectors/ (see config/README.md)",
-        f"checked 0 connector files, kpis.yaml (none: the defaults) and policies/ "
+        f"checked 0 connector files, kpis.yaml (none: the defaults), "
+        f"portfolio.yaml (none: the defaults) and policies/ "
         f"(none: no findings) in {cli_env}: nothing to run",
     ]
 
@@ -300,7 +331,8 @@ def test_validate_still_exits_2_for_one_invalid_file(cli_env: Path) -> None:
     assert result.stderr.splitlines() == [
         f"{typo}: pagesize: unknown key (did you mean 'page_size'?)",
         f"{unset}: token: environment variable {UNSET} is not set",
-        f"checked 3 connector files, kpis.yaml (none: the defaults) and policies/ "
+        f"checked 3 connector files, kpis.yaml (none: the defaults), "
+        f"portfolio.yaml (none: the defaults) and policies/ "
         f"(none: no findings) in {cli_env}: 2 errors",
     ]
 

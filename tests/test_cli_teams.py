@@ -272,6 +272,7 @@ def test_every_kpis_yaml_error_at_once_with_its_key_path(cli_env: Path) -> None:
     assert validate.exit_code == 2
     assert validate.stderr.splitlines() == [
         *expected,
-        f"checked 2 connector files, kpis.yaml and policies/ (none: no findings) in {cli_env}: "
+        f"checked 2 connector files, kpis.yaml, portfolio.yaml (none: the defaults) and policies/ "
+        f"(none: no findings) in {cli_env}: "
         "4 errors",
     ]

@@ -77,15 +77,18 @@ def connectors_list(
 
 @connectors_app.command("validate")
 def connectors_validate() -> None:
-    """Validate connector files, kpis.yaml and policies; each error names file, field, problem.
+    """Validate connector files, kpis.yaml, portfolio.yaml and policies; each error names
+    file, field, problem.
 
-    Ends with what it checked: `checked 3 connector files, kpis.yaml and 2 policy files in
-    config: all valid` (a missing kpis.yaml or policies folder is named, not skipped silently).
+    Ends with what it checked: `checked 3 connector files, kpis.yaml, portfolio.yaml and 2
+    policy files in config: all valid` (a missing kpis.yaml, portfolio.yaml or policies
+    folder is named, not skipped silently).
     """
     from pmo_sync.common.configfiles import read_yaml_documents
     from pmo_sync.config import no_connector_files_message
     from pmo_sync.governance.policy import POLICIES_DIR, load_policies
     from pmo_sync.kpi.config import KPI_FILE, load_kpi_config
+    from pmo_sync.portfolio.config import PORTFOLIO_FILE, load_portfolio_config
 
     settings = load_settings()
     config_dir = settings.config_dir
@@ -93,6 +96,7 @@ def connectors_validate() -> None:
     errors = [
         *loaded.errors,
         *load_kpi_config(config_dir)[1],
+        *load_portfolio_config(config_dir)[1],
         *load_policies(config_dir)[1],
     ]
     for error in errors:
@@ -103,6 +107,11 @@ def connectors_validate() -> None:
     connector_files = len(loaded.configs) + len(loaded.invalid)
     policy_files = sum(1 for _ in read_yaml_documents(config_dir / POLICIES_DIR))
     kpis = KPI_FILE if (config_dir / KPI_FILE).exists() else f"{KPI_FILE} (none: the defaults)"
+    portfolio = (
+        PORTFOLIO_FILE
+        if (config_dir / PORTFOLIO_FILE).exists()
+        else f"{PORTFOLIO_FILE} (none: the defaults)"
+    )
     policies = (
         f"{policy_files} policy file{'' if policy_files == 1 else 's'}"
         if policy_files
@@ -110,7 +119,7 @@ def connectors_validate() -> None:
     )
     checked = (
         f"checked {connector_files} connector file{'' if connector_files == 1 else 's'}, "
-        f"{kpis} and {policies} in {config_dir}"
+        f"{kpis}, {portfolio} and {policies} in {config_dir}"
     )
     if errors:
         count = f"{len(errors)} error{'' if len(errors) == 1 else 's'}"

@@ -77,7 +77,8 @@ def test_connectors_validate_accepts_the_sample_config(workdir: Path) -> None:
     done = _pmo_sync(workdir, "connectors", "validate")
     assert done.returncode == 0, done.stderr
     assert done.stdout == (
-        f"checked 1 connector file, kpis.yaml (none: the defaults) and policies/ "
+        f"checked 1 connector file, kpis.yaml (none: the defaults), "
+        f"portfolio.yaml (none: the defaults) and policies/ "
         f"(none: no findings) in {workdir / 'config'}: all valid\n"
     )
 
