@@ -226,6 +226,14 @@ def build_store(options: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
         refreshed = refresh_kpis(engine, synthetic.kpi_config(), rules=rules, now=now)
         refresh_seconds = time.perf_counter() - started
+        if engine.dialect.name == "postgresql":
+            # what autovacuum does on its own after a bulk load: without statistics the
+            # planner guesses one row per condition and walks the wrong index
+            from sqlalchemy import text
+
+            with engine.connect() as conn:
+                conn.execute(text("ANALYZE"))
+                conn.commit()
     finally:
         engine.dispose()
     return {

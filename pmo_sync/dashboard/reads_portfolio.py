@@ -226,7 +226,7 @@ class PortfolioReads:
         self, *, team: str | None = None, source: str | None = None
     ) -> list[StoredFinding]:
         """Open findings with their item's title and link, as `pmo-sync findings` lists them."""
-        return list(read_findings(self.engine, team=team, source=source))
+        return list(read_findings(self.engine, team=team, source=source, details=False))
 
 
 @dataclass(slots=True)

@@ -88,6 +88,10 @@ def test_findings_carry_the_items_title_and_url_in_natural_key_order(engine: Eng
         "PMO-9", "PMO-41", "PMO-101",
     ]  # fmt: skip
     assert list(read_findings(engine, source="other-jira")) == []
+    # without details (what a page listing thousands reads): the same findings, details empty
+    light = list(read_findings(engine, details=False))
+    assert [replace(f, details={}) for f in rows] == light
+    assert rows[0].details == {"points": 0} and light[0].details == {}
 
 
 def test_only_an_item_finding_of_a_live_item_carries_its_title(engine: Engine) -> None:
