@@ -6,7 +6,7 @@ DevOps Stack Rank and Backlog Priority, Trello's card `pos`) need their number e
 that comparing the strings by code point (Python's `str` order, SQLite's default, PostgreSQL
 with ``COLLATE "C"``) compares the numbers: negatives, fractions and values of any size alike.
 
-The encoding, for a finite number written as ``±0.d1d2…dn × 10^e`` (d1 ≠ 0, no trailing
+The encoding, for a finite number written as ``±0.d1d2…dn * 10^e`` (d1 ≠ 0, no trailing
 zeros, so ``1``, ``1.0`` and ``1.00`` are one rank):
 
 - zero is ``b``;
@@ -46,7 +46,7 @@ def sortable_rank(number: int | float | Decimal) -> str:
         return "b"
     sign, digits, _ = value.as_tuple()
     text = "".join(map(str, digits)).rstrip("0")
-    exponent = value.adjusted() + 1  # value = ±0.<text> × 10^exponent
+    exponent = value.adjusted() + 1  # value = ±0.<text> * 10^exponent
     if not -_EXPONENT_LIMIT <= exponent <= _EXPONENT_LIMIT:
         raise ValueError(f"rank {number!r} is beyond the encodable range (10^±9999)")
     if sign == 0:
