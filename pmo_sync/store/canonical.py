@@ -174,9 +174,12 @@ class PreparedBundle:
 def prepare_bundle(bundle: ItemBundle) -> PreparedBundle:
     """Normalise a bundle, check it is self-consistent, and hash it.
 
-    Raises ValueError for a change or stay of another item, a duplicate change
-    id or stay, or a naive datetime: all connector bugs better caught here than
-    as an integrity error halfway through a batch.
+    Raises ValueError for a change, stay or link of another item, a duplicate change
+    id or stay, a naive datetime, a datetime in a date column or a link direction
+    that is neither outward nor inward: all connector bugs better caught here than
+    as an integrity error halfway through a batch. What trackers let users make
+    (a link to the item itself, a link listed twice, a release named twice) is
+    dropped or collapsed instead (`_links`): never a failed load.
     """
     record = bundle.item
     ext = record.external_id
