@@ -339,6 +339,11 @@ def _check_record(name: str, record: Any, record_type: type, streams: Sequence[S
         )
         assert all(c.at.tzinfo is not None for c in record.changes), item.key
         assert {m.item_external_id for m in record.memberships} <= {item.external_id}, item.key
+        assert {link.item_external_id for link in record.links} <= {item.external_id}, item.key
+        assert not any(
+            isinstance(getattr(item, f), datetime)
+            for f in ("start_date", "due_date", "target_start", "target_end")
+        ), f"{item.key}: a date field holds a datetime"
         target: Any = item
     elif isinstance(record, SprintRecord | StatusRecord | ReleaseRecord):
         assert record.external_id, (name, record)
