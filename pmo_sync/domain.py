@@ -11,16 +11,20 @@ strings; the pair (source, external_id) is the natural key everywhere.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
 __all__ = [
+    "DATE_FIELDS",
     "Census",
     "ChangeField",
     "CheckItem",
     "ItemBundle",
     "ItemChange",
+    "ItemLink",
+    "LinkDirection",
+    "ReleaseRecord",
     "SprintMembership",
     "SprintRecord",
     "Stage",
@@ -45,6 +49,21 @@ class ChangeField(StrEnum):
     ESTIMATE = "estimate"
     ASSIGNEE = "assignee"
     FLAGGED = "flagged"
+    START_DATE = "start_date"
+    """The four date fields of `WorkItemRecord`: values are ISO dates (``2026-12-07``) or
+    None when unset; every change of a date is a change (a slip is measured from them)."""
+    DUE_DATE = "due_date"
+    TARGET_START = "target_start"
+    TARGET_END = "target_end"
+
+
+DATE_FIELDS: tuple[ChangeField, ...] = (
+    ChangeField.START_DATE,
+    ChangeField.DUE_DATE,
+    ChangeField.TARGET_START,
+    ChangeField.TARGET_END,
+)
+"""The change fields that hold a date's history, named as the item's date columns."""
 
 
 class CheckItem(NamedTuple):
@@ -103,6 +122,34 @@ class WorkItemRecord:
     checklist: tuple[CheckItem, ...] = ()
     """The item's checklist items in the tracker's order: a Trello card's checklists one after
     the other, a Jira or Azure DevOps checklist field named in the connector's config."""
+    level: str | None = None
+    """Where the item sits in the portfolio hierarchy: ``initiative``, ``epic``, ``feature``,
+    ``story``, ``task`` or ``subtask``, or the tracker's own name for a level above epics
+    (a Jira Advanced Roadmaps level such as ``theme``), lower-cased; None when unknown."""
+    start_date: date | None = None
+    """When work on the item is planned to start: Jira's start-date field where configured,
+    Azure DevOps `Microsoft.VSTS.Scheduling.StartDate`, Trello's card `start`."""
+    due_date: date | None = None
+    """When the item is due: Jira `duedate`, Azure DevOps `Microsoft.VSTS.Scheduling.FinishDate`
+    (the date the schedule says the item finishes: the same promise as Jira's due date, so
+    the two trackers' slips compare), Trello's card `due`."""
+    target_start: date | None = None
+    """The portfolio plan's start: Jira's "Target start" (Advanced Roadmaps, a field named in
+    the connector's config); Azure DevOps and Trello have no such field (None)."""
+    target_end: date | None = None
+    """The portfolio plan's end: Jira's "Target end" (as `target_start`), Azure DevOps
+    `Microsoft.VSTS.Scheduling.TargetDate` (what Delivery Plans draw); None for Trello."""
+    priority: str | None = None
+    """The tracker's priority as it names it: Jira's priority name ("High"), Azure DevOps
+    `Microsoft.VSTS.Common.Priority` as text ("2"); None where the tracker has none."""
+    rank: str | None = None
+    """The item's place in its team's backlog as a string that sorts in backlog order (by code
+    point): Jira's LexoRank as is; a number (Azure DevOps Stack Rank or Backlog Priority, a
+    Trello card's `pos`) through `pmo_sync.common.rank.sortable_rank`. Ranks compare only
+    within one team's backlog of one tracker; None when unranked."""
+    release_ids: tuple[str, ...] = ()
+    """The external ids of the releases the item is planned for (Jira fix versions, the
+    releases an Azure DevOps or Trello convention names), as `ReleaseRecord.external_id`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +169,50 @@ class ItemChange:
     from_display: str | None = None
     to_display: str | None = None
     author: str | None = None
+
+
+class LinkDirection(StrEnum):
+    """Which end of a typed link the item is: `outward` (it blocks) or `inward` (it is blocked)."""
+
+    OUTWARD = "outward"
+    INWARD = "inward"
+
+
+@dataclass(frozen=True, slots=True)
+class ItemLink:
+    """One typed link from an item to another (a dependency, a relation), as the item sees it.
+
+    `link_type` is the tracker's phrase for the link read from this item's side, lower-cased
+    where the tracker capitalises it: Jira's outward or inward phrase of the link type
+    (``blocks`` / ``is blocked by`` for type "Blocks"), Azure DevOps' end name (``successor`` /
+    ``predecessor`` of `System.LinkTypes.Dependency`), a Trello convention's phrase
+    (``depends on``). `direction` says which end the item is, so "what blocks X" is the inward
+    links of X plus the outward links pointing at X. A target outside the synced scope is kept
+    with its key and `target_external_id` None.
+    """
+
+    item_external_id: str
+    link_type: str
+    direction: LinkDirection
+    target_key: str
+    target_external_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseRecord:
+    """A release (Jira fix version; a release an Azure DevOps or Trello convention names).
+
+    Loaded per source like sprints, from a stream's records; never deleted, since items
+    and history refer to them. Dates are days (trackers keep no time for them).
+    """
+
+    external_id: str
+    name: str
+    project: str | None
+    start_date: date | None
+    release_date: date | None
+    released: bool
+    archived: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,14 +252,16 @@ class StatusRecord:
 class ItemBundle:
     """An item with its complete history, loaded together in one transaction.
 
-    `changes` and `memberships` are the item's *whole* history: the store
-    replaces what it held for the item with them.
+    `changes`, `memberships` and `links` are the item's *whole* history and links: the
+    store replaces what it held for the item with them (as it does the item's releases,
+    `WorkItemRecord.release_ids`).
     """
 
     item: WorkItemRecord
     changes: list[ItemChange] = field(default_factory=list)
     memberships: list[SprintMembership] = field(default_factory=list)
     raw: dict[str, Any] | None = None
+    links: list[ItemLink] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

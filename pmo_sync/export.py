@@ -8,6 +8,12 @@ title, team and URL. Items come in the order people count them: by source,
 then project, then number (`ACME-41` before `ACME-101`). Only the keys are
 held to sort them; the items stream page by page, so memory stays small
 however big the store is.
+
+The portfolio facts (docs/portfolio-facts.md) follow the original columns, so a
+spreadsheet built on the older export keeps its column positions: the level, the
+parent's key, priority and rank, the four dates as ISO days (``2024-03-15``), the
+releases by name, and the item's own links as ``<phrase>:<target key>``
+(``blocks:PMO-2``). In CSV, releases and links are joined by ``;`` like sprints.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal, TextIO
 
 from pmo_sync.common.naturalsort import natural_key
@@ -41,6 +47,16 @@ EXPORT_FIELDS = (
     "sprints",
     "transitions",
     "url",
+    "level",
+    "parent",
+    "priority",
+    "rank",
+    "start_date",
+    "due_date",
+    "target_start",
+    "target_end",
+    "releases",
+    "links",
 )
 _PAGE = 1000
 
@@ -75,6 +91,8 @@ def export_items(
     for item in items:
         record = item_record(item)
         record["sprints"] = ";".join(record["sprints"])
+        record["releases"] = ";".join(record["releases"])
+        record["links"] = ";".join(record["links"])
         record["transitions"] = _json(record["transitions"])
         writer.writerow(["" if record[f] is None else record[f] for f in EXPORT_FIELDS])
         count += 1
@@ -93,7 +111,8 @@ def item_record(item: StoredItem) -> dict[str, Any]:
     """The export record of one item, JSON-ready.
 
     Transitions use the status names people see (the tracker's display
-    value), falling back to the raw value when the tracker gave no name.
+    value), falling back to the raw value when the tracker gave no name; a
+    release not stored (yet) is given by its external id, as a sprint is.
     """
     return {
         "source": item.source,
@@ -111,7 +130,21 @@ def item_record(item: StoredItem) -> dict[str, Any]:
             {"at": iso_utc(c.at), "from": c.from_name, "to": c.to_name} for c in item.status_changes
         ],
         "url": item.url,
+        "level": item.level,
+        "parent": item.parent_key,
+        "priority": item.priority,
+        "rank": item.rank,
+        "start_date": _iso_day(item.start_date),
+        "due_date": _iso_day(item.due_date),
+        "target_start": _iso_day(item.target_start),
+        "target_end": _iso_day(item.target_end),
+        "releases": [r.name if r.name is not None else r.external_id for r in item.releases],
+        "links": [f"{link.link_type}:{link.target_key}" for link in item.links],
     }
+
+
+def _iso_day(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
 
 
 def iso_utc(value: datetime | None) -> str | None:

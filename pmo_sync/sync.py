@@ -23,7 +23,7 @@ import structlog
 from connectors.base import CensusDue, Connector, ConnectorConfig, StreamContext
 from connectors.errors import ConnectorError
 from connectors.registry import connector_for_kind
-from pmo_sync.domain import Census, ItemBundle, SprintRecord, StatusRecord
+from pmo_sync.domain import Census, ItemBundle, ReleaseRecord, SprintRecord, StatusRecord
 from pmo_sync.store.cycles import manual_run
 from pmo_sync.store.errors import StoreUnavailable
 from pmo_sync.store.repository import Store
@@ -104,6 +104,7 @@ class _Loader:
         self.items: list[ItemBundle] = []
         self.sprints: list[SprintRecord] = []
         self.statuses: list[StatusRecord] = []
+        self.releases: list[ReleaseRecord] = []
 
     def add(self, record: object, now: datetime) -> None:
         if isinstance(record, ItemBundle):
@@ -115,6 +116,8 @@ class _Loader:
             self.sprints.append(record)
         elif isinstance(record, StatusRecord):
             self.statuses.append(record)
+        elif isinstance(record, ReleaseRecord):
+            self.releases.append(record)
         elif isinstance(record, Census):
             self.flush(now)
             stored = self.store.live_item_count(self.source_id)
@@ -146,6 +149,9 @@ class _Loader:
         if self.statuses:
             self.store.load_statuses(self.source_id, self.statuses)
             self.statuses = []
+        if self.releases:
+            self.store.load_releases(self.source_id, self.releases)
+            self.releases = []
 
 
 def sync_connector(

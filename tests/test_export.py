@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,9 @@ from pmo_sync.domain import (
     ChangeField,
     ItemBundle,
     ItemChange,
+    ItemLink,
+    LinkDirection,
+    ReleaseRecord,
     SprintMembership,
     SprintRecord,
     Stage,
@@ -72,6 +75,10 @@ def store(tmp_path: Path) -> Iterator[Store]:
         jira,
         [SprintRecord("s1", "Sprint 1", "closed", "7", "Core", T0, T0 + 14 * 24 * H, None, None)],
     )
+    # v1 is stored with its date; v9 is not (the item names it all the same).
+    store.load_releases(
+        jira, [ReleaseRecord("v1", "1.0", "PMO", None, date(2024, 3, 29), False, False)]
+    )
     store.load_items(
         jira,
         [
@@ -84,6 +91,13 @@ def store(tmp_path: Path) -> Iterator[Store]:
                     stage=Stage.DONE,
                     estimate=5.0,
                     resolved=T0 + 50 * H,
+                    level="story",
+                    parent_key="PMO-9",
+                    priority="High",
+                    rank="0|i0000f:",
+                    due_date=date(2024, 3, 15),
+                    target_end=date(2024, 3, 20),
+                    release_ids=("v9", "v1"),
                 ),
                 changes=[
                     _status(
@@ -103,6 +117,10 @@ def store(tmp_path: Path) -> Iterator[Store]:
                 memberships=[
                     SprintMembership("1", "s1", T0, T0 + 40 * H),
                     SprintMembership("1", "s9", T0 + 40 * H, None),
+                ],
+                links=[
+                    ItemLink("1", "is blocked by", LinkDirection.INWARD, "ADO-7", None),
+                    ItemLink("1", "blocks", LinkDirection.OUTWARD, "PMO-2", "2"),
                 ],
             ),
             ItemBundle(
@@ -129,33 +147,42 @@ def store(tmp_path: Path) -> Iterator[Store]:
 JSONL = (
     '{"source":"ado","key":"ADO-7","title":"Title of ADO-7","team":"Core","type":"story",'
     '"status":"New","stage":"todo","created":"2024-03-01T09:00:00Z","resolved":null,'
-    '"estimate":null,"sprints":[],"transitions":[],"url":"https://tracker.example.com/ADO-7"}\n'
+    '"estimate":null,"sprints":[],"transitions":[],"url":"https://tracker.example.com/ADO-7",'
+    '"level":null,"parent":null,"priority":null,"rank":null,"start_date":null,"due_date":null,'
+    '"target_start":null,"target_end":null,"releases":[],"links":[]}\n'
     '{"source":"jira-main","key":"PMO-1","title":"Title of PMO-1","team":"Core","type":"story",'
     '"status":"Done","stage":"done","created":"2024-03-01T09:00:00Z",'
     '"resolved":"2024-03-03T11:00:00Z","estimate":5.0,"sprints":["Sprint 1","s9"],'
     '"transitions":[{"at":"2024-03-01T10:00:00Z","from":"To Do","to":"In Progress"},'
     '{"at":"2024-03-03T11:00:00Z","from":"In Progress","to":"Done"}],'
-    '"url":"https://tracker.example.com/PMO-1"}\n'
+    '"url":"https://tracker.example.com/PMO-1","level":"story","parent":"PMO-9",'
+    '"priority":"High","rank":"0|i0000f:","start_date":null,"due_date":"2024-03-15",'
+    '"target_start":null,"target_end":"2024-03-20","releases":["1.0","v9"],'
+    '"links":["blocks:PMO-2","is blocked by:ADO-7"]}\n'
     '{"source":"jira-main","key":"PMO-2","title":"Ünïcode, \\"quoted\\"","team":"Core",'
     '"type":"bug","status":"In Progress","stage":"in_progress",'
     '"created":"2024-03-01T09:00:00.250000Z","resolved":null,"estimate":null,"sprints":[],'
     '"transitions":[{"at":"2024-03-01T12:00:00Z","from":"10001","to":"10002"}],'
-    '"url":"https://tracker.example.com/PMO-2"}\n'
+    '"url":"https://tracker.example.com/PMO-2",'
+    '"level":null,"parent":null,"priority":null,"rank":null,"start_date":null,"due_date":null,'
+    '"target_start":null,"target_end":null,"releases":[],"links":[]}\n'
 )
 
 CSV = (
-    "source,key,title,team,type,status,stage,created,resolved,estimate,sprints,transitions,url\n"
+    "source,key,title,team,type,status,stage,created,resolved,estimate,sprints,transitions,url,"
+    "level,parent,priority,rank,start_date,due_date,target_start,target_end,releases,links\n"
     "ado,ADO-7,Title of ADO-7,Core,story,New,todo,2024-03-01T09:00:00Z,,,,[],"
-    "https://tracker.example.com/ADO-7\n"
+    "https://tracker.example.com/ADO-7,,,,,,,,,,\n"
     "jira-main,PMO-1,Title of PMO-1,Core,story,Done,done,2024-03-01T09:00:00Z,"
     "2024-03-03T11:00:00Z,5.0,"
     'Sprint 1;s9,"[{""at"":""2024-03-01T10:00:00Z"",""from"":""To Do"",""to"":""In Progress""},'
     '{""at"":""2024-03-03T11:00:00Z"",""from"":""In Progress"",""to"":""Done""}]",'
-    "https://tracker.example.com/PMO-1\n"
+    "https://tracker.example.com/PMO-1,story,PMO-9,High,0|i0000f:,,2024-03-15,,2024-03-20,"
+    "1.0;v9,blocks:PMO-2;is blocked by:ADO-7\n"
     'jira-main,PMO-2,"Ünïcode, ""quoted""",Core,bug,In Progress,in_progress,'
     "2024-03-01T09:00:00.250000Z,,,,"
     '"[{""at"":""2024-03-01T12:00:00Z"",""from"":""10001"",""to"":""10002""}]",'
-    "https://tracker.example.com/PMO-2\n"
+    "https://tracker.example.com/PMO-2,,,,,,,,,,\n"
 )
 
 

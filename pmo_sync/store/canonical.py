@@ -24,28 +24,36 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import Enum
 from operator import itemgetter
 from typing import Any
 
-from pmo_sync.domain import ItemBundle, SprintRecord, StatusRecord
+import structlog
+
+from pmo_sync.domain import ItemBundle, LinkDirection, ReleaseRecord, SprintRecord, StatusRecord
 
 __all__ = [
     "BOOKKEEPING_COLUMNS",
     "HASH_VERSION",
     "PreparedBundle",
     "prepare_bundle",
+    "release_row",
     "sprint_row",
     "status_row",
     "utc",
 ]
 
-HASH_VERSION = 5
+log = structlog.get_logger(__name__)
+
+HASH_VERSION = 6
 """Bump when the serialisation changes; every row then reloads once (when its connector next
-emits it: a full sync rewrites every row, an incremental one the items that changed).
+emits it: a full sync rewrites every row, an incremental one the items that changed), and
+that sync counts each such item as updated once.
 4: the description, acceptance criteria, parent type and checklist columns (migration 0009).
-5: the bookkeeping columns (`updated`, `revision`) out of the hash."""
+5: the bookkeeping columns (`updated`, `revision`) out of the hash.
+6: the portfolio facts (migration 0012): level, the four dates, priority, rank, the item's
+links and releases."""
 
 ITEM_COLUMNS = (
     "key",
@@ -73,7 +81,16 @@ ITEM_COLUMNS = (
     "acceptance_criteria",
     "parent_type",
     "checklist",
+    "level",
+    "start_date",
+    "due_date",
+    "target_start",
+    "target_end",
+    "priority",
+    "rank",
 )
+DATE_COLUMNS = ("start_date", "due_date", "target_start", "target_end")
+"""Item columns that hold days (`datetime.date`), as SQL DATE."""
 BOOKKEEPING_COLUMNS = ("updated", "revision")
 """Item columns every write moves, whoever makes it (see the module docstring): stored, not
 hashed."""
@@ -98,10 +115,13 @@ SPRINT_COLUMNS = (
     "goal",
 )
 STATUS_COLUMNS = ("name", "category", "stage")
+RELEASE_COLUMNS = ("name", "project", "start_date", "release_date", "released", "archived")
 
 # CHANGE_COLUMNS is what the loader diffs on; prepare_bundle spells it out.
 ChangeKey = str
 MembershipKey = tuple[str, datetime]
+LinkKey = tuple[str, str, str]
+"""(link_type, direction, target_key): what makes a link one link (`uq_item_links_link`)."""
 
 
 def utc(value: datetime, what: str) -> datetime:
@@ -123,7 +143,7 @@ def _plain(value: Any, what: str) -> Any:
 
 
 def _json_default(value: Any) -> str:
-    if isinstance(value, datetime):
+    if isinstance(value, date):  # a datetime is a date too
         return value.isoformat()
     raise TypeError(f"cannot hash {type(value).__name__}")
 
@@ -145,19 +165,29 @@ class PreparedBundle:
     memberships: dict[MembershipKey, dict[str, Any]]
     raw: dict[str, Any] | None
     content_hash: str
+    links: dict[LinkKey, str | None]
+    """Link → the target's external id (None: not known to be in scope)."""
+    release_ids: tuple[str, ...]
+    """Sorted, each once."""
 
 
 def prepare_bundle(bundle: ItemBundle) -> PreparedBundle:
     """Normalise a bundle, check it is self-consistent, and hash it.
 
-    Raises ValueError for a change or stay of another item, a duplicate change
-    id or stay, or a naive datetime: all connector bugs better caught here than
-    as an integrity error halfway through a batch.
+    Raises ValueError for a change, stay or link of another item, a duplicate change
+    id or stay, a naive datetime, a datetime in a date column or a link direction
+    that is neither outward nor inward: all connector bugs better caught here than
+    as an integrity error halfway through a batch. What trackers let users make
+    (a link to the item itself, a link listed twice, a release named twice) is
+    dropped or collapsed instead (`_links`): never a failed load.
     """
     record = bundle.item
     ext = record.external_id
     what = f"item {ext}"
     item = {col: _plain(getattr(record, col), what) for col in ITEM_COLUMNS}
+    for col in DATE_COLUMNS:
+        if isinstance(item[col], datetime):
+            raise ValueError(f"{col} of {what} is a datetime; the date columns hold days")
 
     # The hot loop of a full sync (hundreds of thousands of changes): spelled
     # out column by column rather than through `_plain`.
@@ -204,6 +234,8 @@ def prepare_bundle(bundle: ItemBundle) -> PreparedBundle:
         removed = None if stay.removed_at is None else utc(stay.removed_at, what)
         memberships[key] = {"removed_at": removed}
 
+    links = _links(bundle, what)
+    release_ids = tuple(sorted(set(record.release_ids)))
     content_hash = _digest(
         [
             [item[col] for col in _HASHED_COLUMNS],
@@ -212,9 +244,40 @@ def prepare_bundle(bundle: ItemBundle) -> PreparedBundle:
                 [sid, added, memberships[sid, added]["removed_at"]]
                 for sid, added in sorted(memberships)
             ],
+            [[*key, links[key]] for key in sorted(links)],
+            list(release_ids),
         ]
     )
-    return PreparedBundle(ext, item, changes, memberships, bundle.raw, content_hash)
+    return PreparedBundle(
+        ext, item, changes, memberships, bundle.raw, content_hash, links, release_ids
+    )
+
+
+def _links(bundle: ItemBundle, what: str) -> dict[LinkKey, str | None]:
+    """The bundle's links, each once; bad data is dropped with a log line, never raised.
+
+    A link of another item is a connector bug like a change of another item, and raises.
+    A link to the item itself (by key or external id: a tracker lets one be made) is
+    dropped. Links that repeat collapse into one, keeping a target external id any of
+    them knows (the same link listed twice, once with the target resolved).
+    """
+    record = bundle.item
+    links: dict[LinkKey, str | None] = {}
+    for link in bundle.links:
+        if link.item_external_id != record.external_id:
+            raise ValueError(f"link of {link.item_external_id} in {what}")
+        if link.target_key == record.key or link.target_external_id == record.external_id:
+            log.warning(
+                "item_link_to_itself_dropped",
+                item=record.key,
+                link_type=link.link_type,
+                direction=str(link.direction),
+            )
+            continue
+        key = (link.link_type, LinkDirection(link.direction).value, link.target_key)
+        if links.get(key) is None:
+            links[key] = link.target_external_id
+    return links
 
 
 def sprint_row(record: SprintRecord) -> tuple[dict[str, Any], str]:
@@ -222,6 +285,13 @@ def sprint_row(record: SprintRecord) -> tuple[dict[str, Any], str]:
     what = f"sprint {record.external_id}"
     row = {col: _plain(getattr(record, col), what) for col in SPRINT_COLUMNS}
     return row, _digest([row[col] for col in SPRINT_COLUMNS])
+
+
+def release_row(record: ReleaseRecord) -> tuple[dict[str, Any], str]:
+    """A release's column values (without keys) and their content hash."""
+    what = f"release {record.external_id}"
+    row = {col: _plain(getattr(record, col), what) for col in RELEASE_COLUMNS}
+    return row, _digest([row[col] for col in RELEASE_COLUMNS])
 
 
 def status_row(record: StatusRecord) -> tuple[dict[str, Any], str]:

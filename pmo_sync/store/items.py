@@ -1,4 +1,5 @@
-"""Loading item bundles: hash-compared upsert of items, their changes and sprint stays.
+"""Loading item bundles: hash-compared upsert of items, their changes, sprint stays, links
+and releases.
 
 Works on a Core `Connection` inside the caller's transaction and never builds
 ORM objects: a full sync of a big project is tens of thousands of items and
@@ -16,7 +17,9 @@ Per batch of bundles:
 3. new items are bulk-inserted with their changes and stays;
 4. changed (or deleted and back) items are bulk-updated, and their changes
    and stays diffed against what is stored: new ones inserted, differing ones
-   updated in place (keeping their ids), vanished ones deleted;
+   updated in place (keeping their ids), vanished ones deleted; their links and
+   releases are replaced with the bundle's (deleted and inserted: a handful per item,
+   nothing refers to their ids);
 5. raw payloads of new and changed bundles are upserted, zlib-compressed.
 """
 
@@ -28,10 +31,17 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert, select
+from sqlalchemy import Connection, Table, delete, insert, select
 
 from pmo_sync.domain import ItemBundle
-from pmo_sync.store.bulk import bulk_insert, chunked, delete_ids, in_values, update_by_id
+from pmo_sync.store.bulk import (
+    BATCH_SIZE,
+    bulk_insert,
+    chunked,
+    delete_ids,
+    in_values,
+    update_by_id,
+)
 from pmo_sync.store.canonical import (
     BOOKKEEPING_COLUMNS,
     CHANGE_COLUMNS,
@@ -39,7 +49,14 @@ from pmo_sync.store.canonical import (
     PreparedBundle,
     prepare_bundle,
 )
-from pmo_sync.store.models import ItemChangeRow, RawRecordRow, SprintItemRow, WorkItemRow
+from pmo_sync.store.models import (
+    ItemChangeRow,
+    ItemLinkRow,
+    ItemReleaseRow,
+    RawRecordRow,
+    SprintItemRow,
+    WorkItemRow,
+)
 from pmo_sync.store.results import LoadCounts
 
 __all__ = ["compress_raw", "decompress_raw", "load_item_bundles"]
@@ -48,6 +65,8 @@ work_items: Table = WorkItemRow.__table__  # type: ignore[assignment]
 item_changes: Table = ItemChangeRow.__table__  # type: ignore[assignment]
 sprint_items: Table = SprintItemRow.__table__  # type: ignore[assignment]
 raw_records: Table = RawRecordRow.__table__  # type: ignore[assignment]
+item_links: Table = ItemLinkRow.__table__  # type: ignore[assignment]
+item_releases: Table = ItemReleaseRow.__table__  # type: ignore[assignment]
 
 
 def load_item_bundles(
@@ -118,6 +137,7 @@ def _load_batch(
     )
     _sync_changes(conn, source_id, changed)
     _sync_memberships(conn, source_id, changed)
+    _replace_links_and_releases(conn, source_id, changed)
     _upsert_raw(conn, source_id, [*new, *(p for _, p in changed)], now)
     return LoadCounts(
         inserted=len(new), updated=len(changed), unchanged=len(batch) - len(new) - len(changed)
@@ -206,6 +226,43 @@ def _insert_children(
     ]
     bulk_insert(conn, item_changes, changes)
     bulk_insert(conn, sprint_items, stays)
+    _insert_links_and_releases(conn, source_id, items)
+
+
+def _insert_links_and_releases(
+    conn: Connection, source_id: int, items: list[tuple[int, PreparedBundle]]
+) -> None:
+    links = [
+        {
+            "source_id": source_id,
+            "item_id": item_id,
+            "link_type": link_type,
+            "direction": direction,
+            "target_key": target_key,
+            "target_external_id": target_external_id,
+        }
+        for item_id, p in items
+        for (link_type, direction, target_key), target_external_id in p.links.items()
+    ]
+    releases = [
+        {"source_id": source_id, "item_id": item_id, "release_external_id": release_id}
+        for item_id, p in items
+        for release_id in p.release_ids
+    ]
+    bulk_insert(conn, item_links, links)
+    bulk_insert(conn, item_releases, releases)
+
+
+def _replace_links_and_releases(
+    conn: Connection, source_id: int, changed: list[tuple[int, PreparedBundle]]
+) -> None:
+    """Make each changed item's stored links and releases exactly its bundle's."""
+    if not changed:
+        return
+    for chunk in chunked([item_id for item_id, _ in changed], BATCH_SIZE):
+        conn.execute(delete(item_links).where(in_values(item_links.c.item_id, chunk)))
+        conn.execute(delete(item_releases).where(in_values(item_releases.c.item_id, chunk)))
+    _insert_links_and_releases(conn, source_id, changed)
 
 
 def _sync_changes(

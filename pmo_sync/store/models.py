@@ -8,12 +8,13 @@ rows apart with one SELECT per batch on either database.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -32,8 +33,11 @@ __all__ = [
     "Base",
     "FindingRow",
     "ItemChangeRow",
+    "ItemLinkRow",
+    "ItemReleaseRow",
     "KpiValueRow",
     "RawRecordRow",
+    "ReleaseRow",
     "ServiceCycleRow",
     "SourceRow",
     "SprintItemRow",
@@ -78,7 +82,7 @@ def utcnow() -> datetime:
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+    type_annotation_map = {datetime: UTCDateTime, date: Date, dict[str, Any]: JSON}
 
 
 class SourceRow(Base):
@@ -140,6 +144,15 @@ class WorkItemRow(Base):
     parent_type: Mapped[str | None] = mapped_column(String(20))
     checklist: Mapped[list[list[Any]]] = mapped_column(JSON, default=list, server_default="[]")
     """``[[text, checked], ...]`` in the tracker's order."""
+    # The portfolio facts (migration 0012; docs/portfolio-facts.md).
+    level: Mapped[str | None] = mapped_column(String(40))
+    start_date: Mapped[date | None]
+    due_date: Mapped[date | None]
+    target_start: Mapped[date | None]
+    target_end: Mapped[date | None]
+    priority: Mapped[str | None] = mapped_column(String(100))
+    rank: Mapped[str | None] = mapped_column(String(200))
+    """Sorts in backlog order by code point within one team (`pmo_sync.common.rank`)."""
     deleted_at: Mapped[datetime | None]
     content_hash: Mapped[str] = mapped_column(String(64))
     synced_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -165,6 +178,71 @@ class ItemChangeRow(Base):
     from_display: Mapped[str | None] = mapped_column(Text)
     to_display: Mapped[str | None] = mapped_column(Text)
     author: Mapped[str | None] = mapped_column(String(200))
+
+
+class ItemLinkRow(Base):
+    """One typed link of an item, as the item's bundle gave it (`pmo_sync.domain.ItemLink`).
+
+    The target is kept by key, stored or not (out of scope, another tracker); indexed by it
+    so the links pointing at an item are found from its key.
+    """
+
+    __tablename__ = "item_links"
+    __table_args__ = (
+        UniqueConstraint(
+            "item_id", "link_type", "direction", "target_key", name="uq_item_links_link"
+        ),
+        Index("ix_item_links_target_key", "target_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("work_items.id", ondelete="CASCADE"))
+    link_type: Mapped[str] = mapped_column(String(100))
+    direction: Mapped[str] = mapped_column(String(10))  # outward | inward
+    target_key: Mapped[str] = mapped_column(String(100))
+    target_external_id: Mapped[str | None] = mapped_column(String(100))
+
+
+class ReleaseRow(Base):
+    """A release of a source (a Jira fix version, a convention's release elsewhere)."""
+
+    __tablename__ = "releases"
+    __table_args__ = (
+        UniqueConstraint("source_id", "external_id", name="uq_releases_source_external"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(300))
+    project: Mapped[str | None] = mapped_column(String(100))
+    start_date: Mapped[date | None]
+    release_date: Mapped[date | None]
+    released: Mapped[bool] = mapped_column(Boolean, default=False)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+
+class ItemReleaseRow(Base):
+    """An item planned for a release, by the release's external id.
+
+    By external id, as `sprint_items` refers to sprints, not by a foreign key to
+    `releases.id`: an item's bundle may be loaded before the stream that brings its
+    releases (or name a release the tracker no longer lists), and the link must hold
+    either way; it costs the loader no lookup, and readers join on (source, external id).
+    """
+
+    __tablename__ = "item_releases"
+    __table_args__ = (
+        UniqueConstraint("item_id", "release_external_id", name="uq_item_releases_item_release"),
+        Index("ix_item_releases_source_release", "source_id", "release_external_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("work_items.id", ondelete="CASCADE"))
+    release_external_id: Mapped[str] = mapped_column(String(100))
 
 
 class SprintRow(Base):

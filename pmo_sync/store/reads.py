@@ -1,8 +1,9 @@
 """Read queries for export, demo and KPI code: streaming, page by page.
 
 `iter_items` walks work_items by keyset pagination on the primary key, so
-memory stays flat however big the store is, and each page needs exactly three
-queries (items, their status changes, their sprint stays) whatever its size.
+memory stays flat however big the store is, and each page needs exactly five
+queries (items, their status changes, their sprint stays, their releases, their links)
+whatever its size.
 Every page runs in its own short read transaction, so a slow consumer never
 holds a snapshot or a lock open between pages; the price is that pages are
 not one consistent snapshot if a sync commits meanwhile.
@@ -12,14 +13,24 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterator
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, Table, and_, select
 
 from pmo_sync.domain import ChangeField
 from pmo_sync.store.bulk import in_values
-from pmo_sync.store.models import ItemChangeRow, SourceRow, SprintItemRow, SprintRow, WorkItemRow
-from pmo_sync.store.results import SprintRef, StatusChange, StoredItem
+from pmo_sync.store.models import (
+    ItemChangeRow,
+    ItemLinkRow,
+    ItemReleaseRow,
+    ReleaseRow,
+    SourceRow,
+    SprintItemRow,
+    SprintRow,
+    WorkItemRow,
+)
+from pmo_sync.store.results import LinkRef, ReleaseRef, SprintRef, StatusChange, StoredItem
 
 __all__ = [
     "item_places",
@@ -34,6 +45,9 @@ work_items: Table = WorkItemRow.__table__  # type: ignore[assignment]
 item_changes: Table = ItemChangeRow.__table__  # type: ignore[assignment]
 sprint_items: Table = SprintItemRow.__table__  # type: ignore[assignment]
 sprints: Table = SprintRow.__table__  # type: ignore[assignment]
+item_links: Table = ItemLinkRow.__table__  # type: ignore[assignment]
+item_releases: Table = ItemReleaseRow.__table__  # type: ignore[assignment]
+releases: Table = ReleaseRow.__table__  # type: ignore[assignment]
 
 _ITEM_COLUMNS = [c for c in work_items.c if c.key != "content_hash"]
 
@@ -68,8 +82,16 @@ def iter_stored_items(
             ids = [row.id for row in page]
             changes = _status_changes(conn, ids)
             stays = _sprints(conn, ids)
+            planned = _releases(conn, ids)
+            links = _links(conn, ids)
         for row in page:
-            yield _stored_item(row, changes.get(row.id, ()), stays.get(row.id, ()))
+            yield _stored_item(
+                row,
+                changes.get(row.id, ()),
+                stays.get(row.id, ()),
+                planned.get(row.id, ()),
+                links.get(row.id, ()),
+            )
         if len(page) < batch:
             return
         last_id = ids[-1]
@@ -124,7 +146,72 @@ def _sprints(conn: Connection, ids: list[int]) -> dict[int, list[SprintRef]]:
     return result
 
 
-def _stored_item(row: Row[*tuple[Any, ...]], changes: Any, stays: Any) -> StoredItem:
+def _releases(conn: Connection, ids: list[int]) -> dict[int, list[ReleaseRef]]:
+    """The releases of each item, by release date (unknown last), name, external id."""
+    found: dict[int, list[tuple[date | None, str | None, str]]] = defaultdict(list)
+    rows = conn.execute(
+        select(
+            item_releases.c.item_id,
+            item_releases.c.release_external_id,
+            releases.c.name,
+            releases.c.release_date,
+        )
+        .select_from(
+            item_releases.outerjoin(
+                releases,
+                and_(
+                    releases.c.source_id == item_releases.c.source_id,
+                    releases.c.external_id == item_releases.c.release_external_id,
+                ),
+            )
+        )
+        .where(in_values(item_releases.c.item_id, ids))
+    )
+    for r in rows:
+        found[r.item_id].append((r.release_date, r.name, r.release_external_id))
+    return {
+        item_id: [
+            ReleaseRef(ext, name)
+            for day, name, ext in sorted(
+                refs, key=lambda ref: (ref[0] is None, ref[0] or date.min, ref[1] or "", ref[2])
+            )
+        ]
+        for item_id, refs in found.items()
+    }
+
+
+def _links(conn: Connection, ids: list[int]) -> dict[int, list[LinkRef]]:
+    result: dict[int, list[LinkRef]] = defaultdict(list)
+    rows = conn.execute(
+        select(
+            item_links.c.item_id,
+            item_links.c.link_type,
+            item_links.c.direction,
+            item_links.c.target_key,
+            item_links.c.target_external_id,
+        )
+        .where(in_values(item_links.c.item_id, ids))
+        .order_by(
+            item_links.c.item_id,
+            item_links.c.link_type,
+            item_links.c.direction,
+            item_links.c.target_key,
+        )
+    )
+    for r in rows:
+        result[r.item_id].append(
+            LinkRef(r.link_type, r.direction, r.target_key, r.target_external_id)
+        )
+    return result
+
+
+def _stored_item(
+    row: Row[*tuple[Any, ...]],
+    changes: Any,
+    stays: Any,
+    planned: Any,
+    links: Any,
+) -> StoredItem:
     return StoredItem(
         id=row.id,
         source_id=row.source_id,
@@ -152,6 +239,15 @@ def _stored_item(row: Row[*tuple[Any, ...]], changes: Any, stays: Any) -> Stored
         synced_at=row.synced_at,
         status_changes=tuple(changes),
         sprints=tuple(stays),
+        level=row.level,
+        start_date=row.start_date,
+        due_date=row.due_date,
+        target_start=row.target_start,
+        target_end=row.target_end,
+        priority=row.priority,
+        rank=row.rank,
+        releases=tuple(planned),
+        links=tuple(links),
     )
 
 
@@ -196,7 +292,7 @@ def live_item_keys(
 
 
 def iter_stored_items_by_id(engine: Engine, ids: list[int], batch: int) -> Iterator[StoredItem]:
-    """The items of `ids`, in the order of `ids`, page by page (three queries a page).
+    """The items of `ids`, in the order of `ids`, page by page (five queries a page).
 
     An id whose item is gone since (deleted by a concurrent sync's cleanup)
     is skipped.
@@ -213,11 +309,19 @@ def iter_stored_items_by_id(engine: Engine, ids: list[int], batch: int) -> Itera
             ).all()
             changes = _status_changes(conn, chunk)
             stays = _sprints(conn, chunk)
+            planned = _releases(conn, chunk)
+            links = _links(conn, chunk)
         by_id = {row.id: row for row in page}
         for item_id in chunk:
             row = by_id.get(item_id)
             if row is not None:
-                yield _stored_item(row, changes.get(item_id, ()), stays.get(item_id, ()))
+                yield _stored_item(
+                    row,
+                    changes.get(item_id, ()),
+                    stays.get(item_id, ()),
+                    planned.get(item_id, ()),
+                    links.get(item_id, ()),
+                )
 
 
 def item_places(engine: Engine, source: str) -> dict[str, tuple[str, str]]:

@@ -21,13 +21,21 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, func, insert, select, text, update
 
-from pmo_sync.domain import Census, ItemBundle, SprintRecord, Stage, StatusRecord
+from pmo_sync.domain import (
+    Census,
+    ItemBundle,
+    ReleaseRecord,
+    SprintRecord,
+    Stage,
+    StatusRecord,
+)
 from pmo_sync.store.bulk import chunked, in_values, inserted_id, update_by_id
-from pmo_sync.store.canonical import sprint_row, status_row, utc
+from pmo_sync.store.canonical import release_row, sprint_row, status_row, utc
 from pmo_sync.store.engine import SQLITE_BEGIN_OPTION
 from pmo_sync.store.items import load_item_bundles
 from pmo_sync.store.models import (
     ItemChangeRow,
+    ReleaseRow,
     SourceRow,
     SprintItemRow,
     SprintRow,
@@ -54,6 +62,7 @@ _item_changes: Table = ItemChangeRow.__table__  # type: ignore[assignment]
 _sprints: Table = SprintRow.__table__  # type: ignore[assignment]
 _sprint_items: Table = SprintItemRow.__table__  # type: ignore[assignment]
 _statuses: Table = WorkflowStatusRow.__table__  # type: ignore[assignment]
+_releases: Table = ReleaseRow.__table__  # type: ignore[assignment]
 _sync_state: Table = SyncStateRow.__table__  # type: ignore[assignment]
 _sync_runs: Table = SyncRunRow.__table__  # type: ignore[assignment]
 
@@ -155,6 +164,15 @@ class Store:
             rows[record.external_id] = status_row(record)
         with self._write(source_id) as conn:
             return _upsert_hashed(conn, _statuses, source_id, rows)
+
+    def load_releases(self, source_id: int, releases: Sequence[ReleaseRecord]) -> LoadCounts:
+        """Upsert releases by external id; like sprints, never deleted (items refer to them):
+        a release the tracker drops keeps its last state (an archived one says so itself)."""
+        rows = {}
+        for record in releases:
+            rows[record.external_id] = release_row(record)
+        with self._write(source_id) as conn:
+            return _upsert_hashed(conn, _releases, source_id, rows)
 
     def apply_census(self, source_id: int, census: Census, now: datetime) -> int:
         """Mark live items missing from `census` deleted at `now`; return how many.
@@ -399,7 +417,7 @@ class Store:
     ) -> Iterator[StoredItem]:
         """Stream items by id with their ordered status changes and sprints.
 
-        Memory stays at one page of `batch` items; three queries per page.
+        Memory stays at one page of `batch` items; five queries per page.
         """
         return iter_stored_items(self.engine, source_ids, include_deleted, batch)
 

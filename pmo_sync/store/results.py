@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 __all__ = [
     "RUN_STATUSES",
+    "LinkRef",
     "LoadCounts",
+    "ReleaseRef",
     "RunStatus",
     "SourceInfo",
     "SprintRef",
@@ -98,6 +100,24 @@ class SprintRef:
 
 
 @dataclass(frozen=True, slots=True)
+class ReleaseRef:
+    """A release an item is planned for; `name` is None when the release itself is not stored."""
+
+    external_id: str
+    name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRef:
+    """One of an item's own links (`pmo_sync.domain.ItemLink`) as stored."""
+
+    link_type: str
+    direction: str
+    target_key: str
+    target_external_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class StoredItem:
     """A work item as stored, with its status history and sprints, for read-side code."""
 
@@ -129,6 +149,17 @@ class StoredItem:
     """Ordered by time (then by load order for equal times)."""
     sprints: tuple[SprintRef, ...]
     """Each sprint once, in the order the item first entered it."""
+    level: str | None = None
+    start_date: date | None = None
+    due_date: date | None = None
+    target_start: date | None = None
+    target_end: date | None = None
+    priority: str | None = None
+    rank: str | None = None
+    releases: tuple[ReleaseRef, ...] = ()
+    """By release date (unknown last), then name, then external id."""
+    links: tuple[LinkRef, ...] = ()
+    """The item's own links, by link type, direction and target key."""
 
     @property
     def sprint_ids(self) -> tuple[str, ...]:

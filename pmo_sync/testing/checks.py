@@ -31,7 +31,7 @@ from connectors.errors import (
 from connectors.registry import ENTRY_POINT_GROUP, connector_classes
 from connectors.writer import Writer
 from pmo_sync.common.writeback_config import WritebackConfig
-from pmo_sync.domain import Census, ItemBundle, SprintRecord, StatusRecord
+from pmo_sync.domain import Census, ItemBundle, ReleaseRecord, SprintRecord, StatusRecord
 from pmo_sync.store.engine import upgrade
 from pmo_sync.store.repository import Store
 from pmo_sync.sync import RunSummary, sync_connector
@@ -50,7 +50,7 @@ __all__ = [
     "check_writeback",
 ]
 
-RECORD_TYPES: tuple[type, ...] = (ItemBundle, SprintRecord, StatusRecord, Census)
+RECORD_TYPES: tuple[type, ...] = (ItemBundle, SprintRecord, StatusRecord, ReleaseRecord, Census)
 """What a stream may yield: the records the sync engine knows how to load."""
 
 MARKER_PROPERTY = {"key": "pmo-sync", "value": {"managed": True, "version": 1}}
@@ -339,8 +339,13 @@ def _check_record(name: str, record: Any, record_type: type, streams: Sequence[S
         )
         assert all(c.at.tzinfo is not None for c in record.changes), item.key
         assert {m.item_external_id for m in record.memberships} <= {item.external_id}, item.key
+        assert {link.item_external_id for link in record.links} <= {item.external_id}, item.key
+        assert not any(
+            isinstance(getattr(item, f), datetime)
+            for f in ("start_date", "due_date", "target_start", "target_end")
+        ), f"{item.key}: a date field holds a datetime"
         target: Any = item
-    elif isinstance(record, SprintRecord | StatusRecord):
+    elif isinstance(record, SprintRecord | StatusRecord | ReleaseRecord):
         assert record.external_id, (name, record)
         target = record
     else:

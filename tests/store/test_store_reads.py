@@ -95,13 +95,14 @@ def test_iter_items_filters_and_pages(store: Store, loaded: tuple[int, int]) -> 
     assert [(i.key, i.deleted_at) for i in deleted] == [("PMO-2", T0 + H)]
 
 
-def test_iter_items_uses_three_queries_per_page(
+def test_iter_items_uses_five_queries_per_page(
     store: Store, loaded: tuple[int, int], write_log: WriteLog
 ) -> None:
     write_log.clear()
     assert len(list(store.iter_items(include_deleted=True, batch=2))) == 4
-    # Two full pages, then an empty one that ends the walk.
-    assert write_log.count("SELECT") == 3 + 3 + 1
+    # Two full pages (items, status changes, sprint stays, releases, links), then an empty
+    # one that ends the walk.
+    assert write_log.count("SELECT") == 5 + 5 + 1
 
 
 def test_count_rows(store: Store, loaded: tuple[int, int]) -> None:
