@@ -22,6 +22,7 @@ from pmo_sync.common.rank import sortable_rank
 from pmo_sync.sandbox.trello import TrelloDataset, TrelloSandbox
 from pmo_sync.sandbox.trello.generator import Card
 from pmo_sync.store.models import ItemLinkRow, ItemReleaseRow, ReleaseRow, WorkItemRow
+from pmo_sync.store.portfolio import parent_chain
 from pmo_sync.sync import RunSummary
 
 from ..schema_helpers import stored_changes, stored_items
@@ -181,3 +182,40 @@ def test_dates_links_releases_rank_and_priority_are_stored_card_by_card(
         (f"{slip.id}:due_date", "2026-12-11"),
         (f"{later.id}:due_date", "2026-12-18"),
     ]
+
+
+def test_a_parent_cycle_a_deleted_dependency_and_an_undated_release_never_fail_the_sync(
+    trello: TrelloSandbox,
+    trello_config: Callable[..., TrelloConfig],
+    sync: Callable[..., RunSummary],
+    engine: Engine,
+) -> None:
+    ds = trello.dataset
+    person = ds.people[0]
+    first, second, gone = _open_cards(ds, "Team Alpha")[:3]
+    ds.attach_card(first.id, second.id, by=person)  # each the other's parent
+    ds.attach_card(second.id, first.id, by=person)
+    ds.attach_card(first.id, gone.id, by=person, name="Depends on: the old card")
+    ds.delete_card(gone.id, by=person)
+    ds.create_label("Team Alpha", "Release Someday")
+    ds.add_label(second.id, "Release Someday", by=person)
+    config = trello_config(trello, portfolio={"releases": {"label": "Release {name}"}})
+
+    summary = sync(config)
+    assert summary.status == "success", summary.errors
+    items = stored_items(engine)
+    assert gone.id not in items
+    assert (items[first.id].parent_key, items[second.id].parent_key) == (
+        second.short_link,
+        first.short_link,
+    )
+    source_id = items[first.id].source_id
+    chain = parent_chain(engine, source_id, first.short_link)
+    assert [c.key for c in chain] == [second.short_link]  # cut before it comes back
+    assert _links(engine) == {first.id: [("depends on", "outward", gone.short_link, None)]}
+    with engine.connect() as conn:
+        releases = [
+            (r.external_id, r.name, r.release_date, r.released)
+            for r in conn.execute(select(ReleaseRow.__table__))
+        ]
+    assert releases == [("someday", "Someday", None, False)]
