@@ -299,3 +299,21 @@ def test_releases_by_list_or_label_with_dates_from_the_config() -> None:
     assert release_record("2028.1", conventions, today) == ReleaseRecord(  # undated
         "2028.1", "2028.1", None, None, None, False, False
     )
+
+
+def test_the_portfolio_block_is_checked_with_the_connector_file() -> None:
+    base = {
+        "name": "t",
+        "kind": "trello",
+        "api_key": SecretStr("k"),
+        "token": SecretStr("t"),
+        "boards": ["A"],
+    }
+    config = TrelloConfig.model_validate(base)
+    assert config.portfolio == PortfolioConventions()
+    assert (config.portfolio.levels, config.portfolio.priority) == ({"Epic": "epic"}, None)
+    assert config.portfolio.dependencies.attachment_prefix == "Depends on"
+    with pytest.raises(ValidationError, match=r"portfolio\.releases\.label"):
+        TrelloConfig.model_validate({**base, "portfolio": {"releases": {"label": "Release"}}})
+    with pytest.raises(ValidationError, match=r"portfolio\.prioritty"):
+        TrelloConfig.model_validate({**base, "portfolio": {"prioritty": {}}})
