@@ -8,6 +8,7 @@ Cards and actions are shaped as Trello answers `GET /boards/{id}/cards/all` (wit
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -22,7 +23,7 @@ from connectors.trello.conventions import (
     card_rank,
     release_record,
 )
-from connectors.trello.convert import BoardInfo, ListInfo, TrelloContext, convert_card
+from connectors.trello.convert import BoardInfo, FieldInfo, ListInfo, TrelloContext, convert_card
 from connectors.trello.streams import TrelloRunState
 from pmo_sync.domain import ChangeField, ItemLink, LinkDirection, ReleaseRecord
 
@@ -30,6 +31,7 @@ ANA = "5f2b8c1e4a7d9e0b3c6f1a01"
 BOARD = "677b1d00e4b0c1a2f3d40a00"
 TODO, DOING, RELEASE = (f"677b1d05e4b0c1a2f3d40a1{i}" for i in range(3))
 LISTS = {TODO: ("To Do", 16384.0), DOING: ("Doing", 32768.0), RELEASE: ("Release 2027.1", 49152)}
+PRIORITY = "677b1d0ae4b0c1a2f3d40a20"  # a dropdown custom field
 CARD = "6900a2c0000ac4a9e01b7f3d"  # created 2025-10-28T12:00:00Z (0x6900a2c0)
 CREATED = "2025-10-28T12:00:00.010Z"
 
@@ -255,6 +257,17 @@ def test_priority_from_a_label_prefix_or_a_custom_field_else_none() -> None:
     assert convert_card(card, [created()], context()).item.priority is None
     by_label = context(priority={"from": "label", "prefix": "priority: "})
     assert convert_card(card, [created()], by_label).item.priority == "High"
+    field = FieldInfo(PRIORITY, "Priority", "list", BOARD, {"6900a2c0000a00000000b001": "P1"})
+    by_field = context(priority={"from": "custom_field", "name": "priority"})
+    by_field = replace(
+        by_field, boards={BOARD: replace(by_field.boards[BOARD], fields={PRIORITY: field})}
+    )
+    chosen = {"id": "i1", "idCustomField": PRIORITY, "idValue": "6900a2c0000a00000000b001"}
+    assert (
+        convert_card(card_json(customFieldItems=[chosen]), [created()], by_field).item.priority
+        == "P1"
+    )
+    assert convert_card(card, [created()], by_field).item.priority is None  # the field unset
     with pytest.raises(ValidationError, match="prefix: must not be empty"):
         PortfolioConventions.model_validate({"priority": {"from": "label"}})
 
