@@ -20,6 +20,7 @@ from connectors.trello.streams import (
     CardsStream,
     CensusStream,
     ListsStream,
+    ReleasesStream,
     SprintsStream,
     TrelloRunState,
 )
@@ -50,6 +51,7 @@ class TrelloConnector(Connector):
             CardsStream(self.client, self.config, state),
             ListsStream(self.config, state),
             SprintsStream(self.config, state),
+            ReleasesStream(self.config, state),
             CensusStream(self.client, self.config, state),
         )
 

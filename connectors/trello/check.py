@@ -6,8 +6,8 @@ as `credentials`; no later step is tried.
 
 Each result says what to do when it fails. Lists no stage is configured for are
 warnings (their cards count as in progress until mapped); so are sprints the
-calendar cannot date. A missing estimate or sprint custom field is a warning
-too: those cards simply have no estimate or sprint. Write-back fields (on each
+calendar cannot date. A missing estimate, sprint or (configured) priority custom field is a
+warning too: those cards simply have none. Write-back fields (on each
 board, with the Custom Fields power-up) are `connectors.trello.fieldcheck`'s, which
 `connectors check` runs after these.
 """
@@ -99,6 +99,13 @@ def _check_sources(report: CheckReport, config: TrelloConfig, board: str, info: 
             report, f"estimate on {board}", info, estimate.name or "", ("number", "list"),
             "cards will have no estimate; set estimate: in the config "
             "(from: custom_field, label or title)",
+        )  # fmt: skip
+    priority = config.portfolio.priority
+    if priority is not None and priority.source == "custom_field":
+        _source_field(
+            report, f"priority on {board}", info, priority.name or "", ("list", "text"),
+            "cards will have no priority; set portfolio.priority in the config "
+            "(from: custom_field or label)",
         )  # fmt: skip
     if sprints.source != "custom_field":
         return

@@ -63,12 +63,13 @@ CUSTOM_FIELD_TYPES = ("number", "text", "date", "checkbox", "list")
 CARD_DETAILS: Mapping[str, Any] = {
     "customFieldItems": "true",
     "attachments": "true",
-    "attachment_fields": "url",
+    "attachment_fields": "name,url",
     "checklists": "all",
     "checklist_fields": "name,pos",
 }
-"""What a card is read with, beside its own fields: its custom field values, its attachments'
-`url` (a card link names its parent epic) and its checklists with their items (`checklists`,
+"""What a card is read with, beside its own fields (`start`, `due` and `pos` among them): its
+custom field values, its attachments' `name` and `url` (a card link names its parent, or a
+dependency when its name says so) and its checklists with their items (`checklists`,
 a nested resource of the card: `id`, `name`, `pos` and `checkItems` with `name`, `pos` and
 `state`), all in the same answer."""
 RETRY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, mod
 
 from connectors.base import ConnectorConfig
 from connectors.secrets import SecretRef, resolve_secret_files
+from connectors.trello.conventions import PortfolioConventions
 from pmo_sync.common.writeback_config import WritebackConfig
 from pmo_sync.domain import Stage
 
@@ -311,6 +312,8 @@ class TrelloConfig(ConnectorConfig):
     - `sprints`: how sprints are recognised (`SprintSource`).
     - `writeback`: the shared write-back block (`WritebackConfig`); on Trello
       its fields are custom field names.
+    - `portfolio`: the conventions that give a card its level, priority,
+      dependencies and releases (`PortfolioConventions`).
     - `schedule`, `timeout_seconds`, `max_retries`, `max_retry_wait_seconds`:
       as for every connector.
     """
@@ -324,6 +327,7 @@ class TrelloConfig(ConnectorConfig):
     estimate: EstimateSource = Field(default_factory=EstimateSource)
     sprints: SprintSource = Field(default_factory=SprintSource)
     writeback: WritebackConfig = Field(default_factory=WritebackConfig)
+    portfolio: PortfolioConventions = Field(default_factory=PortfolioConventions)
 
     @model_validator(mode="before")
     @classmethod

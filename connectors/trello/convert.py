@@ -30,11 +30,22 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from connectors.richtext import text_or_none
 from connectors.trello.config import EstimateSource, SprintSource
+from connectors.trello.conventions import (
+    PortfolioConventions,
+    card_day,
+    card_level,
+    card_link_key,
+    card_links,
+    card_priority,
+    card_rank,
+    card_releases,
+    dependency_attachment,
+)
 from pmo_sync.domain import (
     ChangeField,
     CheckItem,
@@ -83,8 +94,6 @@ incremental run read the card again (its checklists come with the card listing).
 BLOCKED_LABEL = "blocked"
 BUG_LABEL = "bug"
 EPIC_LABEL = "epic"
-_CARD_LINK = re.compile(r"/c/([0-9A-Za-z]{8})(?:[/?#]|$)")
-"""A Trello card's link: `.../c/<shortLink>` (optionally `/<number>-<slug>`)."""
 UNMAPPED = "unmapped"
 """The status category of a list no stage is configured for (counted as in progress)."""
 
@@ -115,7 +124,8 @@ def card_id_of(action: Mapping[str, Any]) -> str | None:
 
 _KEPT_DATA = ("card", "list", "listBefore", "listAfter", "board", "old", "customField",
               "customFieldItem", "label", "idMember", "member")  # fmt: skip
-_KEPT_REFS = ("id", "name", "idList", "type")
+_KEPT_REFS = ("id", "name", "idList", "type", "due", "start")
+"""A card's `due` and `start` are the new values of an `updateCard` that changed them."""
 
 
 def slim_action(action: Mapping[str, Any]) -> dict[str, Any]:
@@ -156,6 +166,8 @@ class ListInfo:
     name: str
     board_id: str
     closed: bool = False
+    pos: float | None = None
+    """The list's place on its board (the first half of its cards' rank)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +218,7 @@ class TrelloContext:
     sprints: SprintSource
     bot: str | None = None  # the token's member: its actions are pmo-sync's own
     site_url: str = "https://trello.com"
+    portfolio: PortfolioConventions = field(default_factory=PortfolioConventions)
 
     def list_info(self, list_id: str | None) -> ListInfo | None:
         if not list_id:
@@ -244,6 +257,21 @@ class _State:
     values: dict[str, tuple[str, str | None]]  # folded field name -> (field type, text)
     labels: list[str]  # names, in the order they were added
     members: list[str]  # member ids, in the order they were added
+    dates: dict[str, str | None] = field(default_factory=dict)
+    """`start` and `due` as ISO days (None: unset or unreadable)."""
+
+
+_DATE_KEYS = {"start": ChangeField.START_DATE, "due": ChangeField.DUE_DATE}
+"""A card's date fields (as `updateCard` names them in `old`) and their change fields."""
+
+
+def _day(iso: str | None) -> date | None:
+    return None if iso is None else date.fromisoformat(iso)
+
+
+def _iso_day(value: Any, card_id: str, what: str) -> str | None:
+    day = card_day(value, card=card_id, what=what)
+    return None if day is None else day.isoformat()
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +285,7 @@ class _Reading:
     estimate: float | None
     assignee: str | None
     flagged: bool
+    dates: tuple[str | None, str | None] = (None, None)  # (start, due) as ISO days
 
 
 def _number(text: str | None) -> float | None:
@@ -302,6 +331,7 @@ def _read(state: _State, ctx: TrelloContext) -> _Reading:
         estimate=estimate,
         assignee=state.members[0] if state.members else None,
         flagged=any(label.casefold() == BLOCKED_LABEL for label in state.labels),
+        dates=(state.dates.get("start"), state.dates.get("due")),
     )
 
 
@@ -322,6 +352,7 @@ def _current_state(card: Mapping[str, Any], ctx: TrelloContext) -> _State:
         values=values,
         labels=[str(lb.get("name", "")) for lb in card.get("labels") or [] if lb.get("name")],
         members=[str(m) for m in card.get("idMembers") or []],
+        dates={k: _iso_day(card.get(k), str(card.get("id")), k) for k in _DATE_KEYS},
     )
 
 
@@ -388,6 +419,13 @@ class _Replay:
                 _undo(labels, self._label(data), added=kind == "addLabelToCard")
             elif kind in ("addMemberToCard", "removeMemberFromCard"):
                 _undo(members, self._member(data), added=kind == "addMemberToCard")
+        dates = dict(self.now.dates)
+        for key in _DATE_KEYS:
+            for action in actions:
+                old = (action.get("data") or {}).get("old") or {}
+                if action.get("type") == "updateCard" and key in old:
+                    dates[key] = _iso_day(old[key], self.card_id, key)
+                    break
         title = self.now.title
         for action in actions:
             old = (action.get("data") or {}).get("old") or {}
@@ -405,6 +443,7 @@ class _Replay:
             },
             labels=labels,
             members=members,
+            dates=dates,
         )
 
     def _list(self, ref: Mapping[str, Any]) -> tuple[str, str]:
@@ -441,6 +480,10 @@ class _Replay:
     def apply(self, state: _State, action: Mapping[str, Any]) -> None:
         kind, data = action.get("type"), action.get("data") or {}
         old = data.get("old") or {}
+        if kind == "updateCard":
+            for key in _DATE_KEYS.keys() & old.keys():
+                new = (data.get("card") or {}).get(key)
+                state.dates[key] = _iso_day(new, self.card_id, key)
         if kind == "updateCard" and "idList" in old:
             after = data.get("listAfter") or {"id": (data.get("card") or {}).get("idList")}
             if after.get("id"):
@@ -512,18 +555,26 @@ def _item_type(labels: Iterable[str]) -> str:
     return "bug" if BUG_LABEL in folded else "story"
 
 
-def parent_of(card: Mapping[str, Any]) -> str | None:
-    """The card's parent epic: the shortLink of the first card link attached to it.
+def parent_of(
+    card: Mapping[str, Any], conventions: PortfolioConventions | None = None
+) -> str | None:
+    """The card's parent: the shortLink of the first card link attached to it that is not a
+    dependency (`conventions.dependencies.attachment_prefix`).
 
-    Trello has no hierarchy; teams attach the epic card's link to each of its cards
-    (Trello shows it as a card link). The parent key is that card's shortLink, which
-    is the epic's own key in the store, so the epic's remaining work and the
-    portfolio-alignment rule see it. The attachment's `url` is what Trello links to.
+    Trello has no hierarchy; teams attach the parent card's link to each of its cards
+    (Trello shows it as a card link): a story to its epic, an epic to its initiative, at any
+    depth. The parent key is that card's shortLink, which is the parent's own key in the
+    store, so the epic's remaining work, the portfolio-alignment rule and the parent chain
+    see it. The attachment's `url` is what Trello links to. A cycle (two cards linked to each
+    other) is kept as Trello has it: the store's chain reading stops at a repeat.
     """
+    conventions = conventions or PortfolioConventions()
     for attachment in card.get("attachments") or []:
-        found = _CARD_LINK.search(str(attachment.get("url") or ""))
-        if found is not None and found.group(1) != card.get("shortLink"):
-            return found.group(1)
+        if dependency_attachment(attachment, conventions):
+            continue
+        key = card_link_key(str(attachment.get("url") or ""))
+        if key is not None and key != card.get("shortLink"):
+            return key
     return None
 
 
@@ -617,6 +668,10 @@ def convert_card(
         if after.flagged != before.flagged:
             flags = str(before.flagged).lower(), str(after.flagged).lower()
             pairs.append((ChangeField.FLAGGED, *flags, None, None))
+        dated = zip(_DATE_KEYS.values(), before.dates, after.dates, strict=True)
+        for date_field, was, now in dated:
+            if was != now:
+                pairs.append((date_field, was, now, None, None))
         for kind, frm, to, frm_d, to_d in pairs:
             changes.append(
                 ItemChange(
@@ -656,7 +711,7 @@ def convert_card(
         team=board.name if board else None,
         assignee=current.assignee,
         estimate=current.estimate,
-        parent_key=parent_of(card),
+        parent_key=parent_of(card, ctx.portfolio),
         labels=labels,
         flagged=current.flagged,
         created=created,
@@ -666,11 +721,25 @@ def convert_card(
         archived=bool(card.get("closed")),
         description=text_or_none(card.get("desc")),
         checklist=card_checklist(card),
+        level=card_level(labels, ctx.portfolio),
+        start_date=_day(replay.now.dates.get("start")),
+        due_date=_day(replay.now.dates.get("due")),
+        priority=card_priority(
+            labels, {k: text for k, (_, text) in replay.now.values.items()}, ctx.portfolio
+        ),
+        rank=card_rank(card, listed.pos if (listed := ctx.list_info(replay.now.list_id)) else None),
+        release_ids=tuple(sorted(card_releases(current.status, labels, ctx.portfolio))),
     )
     # the store's raw shape, {"id", "fields"} as for the other trackers
     keep = ("idShort", "shortLink", "idBoard", "idList", "closed", "desc", "idMembers")
     raw = {"id": card_id, "fields": {k: card.get(k) for k in keep}}
-    return ItemBundle(item=item, changes=changes, memberships=stays, raw=raw)
+    return ItemBundle(
+        item=item,
+        changes=changes,
+        memberships=stays,
+        raw=raw,
+        links=card_links(card, ctx.portfolio),
+    )
 
 
 def convert_list(raw: ListInfo, ctx: TrelloContext) -> StatusRecord:

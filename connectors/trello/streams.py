@@ -66,6 +66,7 @@ from connectors.bookmarks import (
 from connectors.errors import ConnectorError, IssueNotFoundError
 from connectors.trello.client import TrelloClient
 from connectors.trello.config import DEFAULT_LIST_STAGES, TrelloConfig
+from connectors.trello.conventions import card_releases, release_external_id, release_record
 from connectors.trello.convert import (
     ACTION_FILTERS,
     BoardInfo,
@@ -79,7 +80,7 @@ from connectors.trello.convert import (
     has_creation,
     slim_action,
 )
-from pmo_sync.domain import Census, ItemBundle, SprintRecord, StatusRecord
+from pmo_sync.domain import Census, ItemBundle, ReleaseRecord, SprintRecord, StatusRecord
 
 __all__ = [
     "BoardMark",
@@ -87,6 +88,7 @@ __all__ = [
     "CardsStream",
     "CensusStream",
     "ListsStream",
+    "ReleasesStream",
     "SprintsStream",
     "TrelloRunState",
     "board_info",
@@ -117,7 +119,11 @@ def board_info(
         name=str(board.get("name", board_id)),
         lists={
             str(x["id"]): ListInfo(
-                str(x["id"]), str(x.get("name", "")), board_id, bool(x.get("closed"))
+                str(x["id"]),
+                str(x.get("name", "")),
+                board_id,
+                bool(x.get("closed")),
+                _list_pos(x.get("pos")),
             )
             for x in lists
         },
@@ -137,10 +143,20 @@ def board_info(
     )
 
 
+def _list_pos(value: Any) -> float | None:
+    """A list's `pos` (a number; anything else: unknown, and its cards unranked)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
 def _board_to_json(board: BoardInfo) -> dict[str, Any]:
     return {
         "name": board.name,
-        "lists": [[x.id, x.name, x.closed] for x in board.lists.values()],
+        "lists": [
+            [x.id, x.name, x.closed, *([] if x.pos is None else [x.pos])]
+            for x in board.lists.values()
+        ],
         "fields": [[f.id, f.name, f.type, dict(f.options)] for f in board.fields.values()],
     }
 
@@ -149,7 +165,10 @@ def _board_from_json(board_id: str, data: Mapping[str, Any]) -> BoardInfo:
     return BoardInfo(
         id=board_id,
         name=str(data["name"]),
-        lists={x[0]: ListInfo(x[0], x[1], board_id, bool(x[2])) for x in data["lists"]},
+        lists={
+            x[0]: ListInfo(x[0], x[1], board_id, bool(x[2]), _list_pos(x[3]) if x[3:] else None)
+            for x in data["lists"]
+        },
         fields={f[0]: FieldInfo(f[0], f[1], f[2], board_id, dict(f[3])) for f in data["fields"]},
     )
 
@@ -266,6 +285,8 @@ class TrelloRunState:
 
     boards: dict[str, BoardInfo] = field(default_factory=dict)  # in config order
     sprint_names: dict[str, set[str]] = field(default_factory=dict)  # board id -> names
+    release_names: dict[str, str] = field(default_factory=dict)
+    """Release external id -> name, of the releases the cards converted this run are in."""
     listed: dict[str, set[str]] = field(default_factory=dict)  # board id -> card ids read
     bot: str | None = None
 
@@ -277,6 +298,7 @@ class TrelloRunState:
             estimate=config.estimate,
             sprints=config.sprints,
             bot=config.writeback.ignored_account(self.bot),
+            portfolio=config.portfolio,
         )
 
 
@@ -301,6 +323,9 @@ class CardsStream(Stream):
             "list_stages": {k.casefold(): v.value for k, v in self.config.list_stages.items()},
             "estimate": self.config.estimate.model_dump(mode="json"),
             "sprints": self.config.sprints.model_dump(mode="json", exclude={"cadence", "dates"}),
+            "portfolio": self.config.portfolio.model_dump(
+                mode="json", exclude={"releases": {"dates"}}
+            ),
         }
         return hashlib.sha256(json.dumps(mapping, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -510,6 +535,10 @@ class CardsStream(Stream):
         for stay in bundle.memberships:
             board_id, _, sprint = stay.sprint_external_id.partition(":")
             self.state.sprint_names.setdefault(board_id, set()).add(sprint)
+        item = bundle.item
+        named = card_releases(item.status, item.labels, self.config.portfolio)
+        for release_id, name in named.items():
+            self.state.release_names.setdefault(release_id, name)
         return bundle
 
     def _slim_actions(self, board_id: str, since: str | None) -> list[dict[str, Any]]:
@@ -586,6 +615,29 @@ class SprintsStream(Stream):
         for board_id, board in self.state.boards.items():
             for name in sorted(self.state.sprint_names.get(board_id, ())):
                 yield convert_sprint(board, name, self.config.sprints, context.started_at)
+
+    def final_bookmark(self) -> dict[str, Any] | None:
+        return None
+
+
+class ReleasesStream(Stream):
+    """The releases the cards converted this run are in, and those the config dates (an
+    unchanged release costs nothing: releases are upserted by content, never deleted)."""
+
+    name = "releases"
+    record_type = ReleaseRecord
+    primary_keys = ("external_id",)
+
+    def __init__(self, config: TrelloConfig, state: TrelloRunState) -> None:
+        self.config, self.state = config, state
+
+    def records(self, context: StreamContext) -> Iterator[ReleaseRecord]:
+        names = dict(self.state.release_names)
+        for name in self.config.portfolio.releases.dates:
+            names.setdefault(release_external_id(name), name)
+        today = context.started_at.date()
+        for release_id in sorted(names):
+            yield release_record(names[release_id], self.config.portfolio, today)
 
     def final_bookmark(self) -> dict[str, Any] | None:
         return None

@@ -279,7 +279,7 @@ def test_a_card_listed_without_its_board_is_skipped_and_the_rest_stored(
     ds = trello.dataset
     alpha = ds.board("Team Alpha").id
     listing = f"/1/boards/{alpha}/cards/all"
-    params = {"customFieldItems": "true", "attachments": "true", "attachment_fields": "url"}
+    params = {"customFieldItems": "true", "attachments": "true", "attachment_fields": "name,url"}
     answer = trello.api.handle("GET", listing, params, trello.member)
     assert answer.status == 200
     bad = _open_cards(trello, "Team Alpha")[0]

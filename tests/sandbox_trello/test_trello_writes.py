@@ -8,7 +8,7 @@ reading the actions still rebuilds exactly what happened.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -354,3 +354,52 @@ def test_checklists_added_checked_and_removed_make_their_actions(fresh, fresh_cl
     assert [x["name"] for x in fresh_client.json(f"/cards/{card.id}/checklists")] == [
         "Acceptance criteria"
     ]
+
+
+# -- dates and named card links (set by a test, never by the generated dataset) ---------------
+
+
+def test_set_dates_shows_on_the_card_and_logs_an_update_card_with_old(fresh, fresh_client) -> None:
+    ds = fresh.dataset
+    card = open_card(fresh)
+    board_id = card.board_id
+    shown = fresh_client.json(f"/cards/{card.id}")
+    assert (shown["start"], shown["due"], shown["badges"]["due"]) == (None, None, None)
+    first = ds.set_dates(
+        card.id,
+        start=datetime(2026, 11, 23, 9, tzinfo=UTC),
+        due=datetime(2026, 12, 4, 17, tzinfo=UTC),
+    )
+    assert first is not None
+    action = newest(fresh_client, board_id, "updateCard")
+    assert action["id"] == first.id
+    assert action["data"]["old"] == {"start": None, "due": None}
+    assert (action["data"]["card"]["start"], action["data"]["card"]["due"]) == (
+        "2026-11-23T09:00:00.000Z",
+        "2026-12-04T17:00:00.000Z",
+    )
+    moved = ds.set_dates(card.id, due=datetime(2026, 12, 11, 17, tzinfo=UTC))
+    assert moved is not None
+    action = newest(fresh_client, board_id, "updateCard")
+    assert action["data"]["old"] == {"due": "2026-12-04T17:00:00.000Z"}
+    assert action["data"]["card"]["due"] == "2026-12-11T17:00:00.000Z"
+    shown = fresh_client.json(f"/cards/{card.id}")
+    assert (shown["start"], shown["due"], shown["badges"]["start"]) == (
+        "2026-11-23T09:00:00.000Z",
+        "2026-12-11T17:00:00.000Z",
+        "2026-11-23T09:00:00.000Z",
+    )
+    assert ds.set_dates(card.id, due=datetime(2026, 12, 11, 17, tzinfo=UTC)) is None  # unchanged
+
+
+def test_a_card_link_attached_under_a_name_is_listed_with_it(fresh, fresh_client) -> None:
+    ds = fresh.dataset
+    card, target = open_card(fresh), open_card(fresh, board=1)
+    ds.attach_card(card.id, target.id, name="Depends on: the Beta API")
+    listed = fresh_client.json(
+        f"/boards/{card.board_id}/cards/all", attachments="true", attachment_fields="name,url"
+    )
+    [mine] = [c for c in listed if c["id"] == card.id]
+    url = f"https://trello.com/c/{target.short_link}"
+    attached = mine["attachments"][-1]
+    assert (attached["name"], attached["url"]) == ("Depends on: the Beta API", url)

@@ -205,6 +205,9 @@ class TrelloError(Exception):
         self.message = message
 
 
+_KEEP = object()
+"""`set_dates`' default: leave that date as it is."""
+
 # -- dates and ids -------------------------------------------------------------------------------
 
 
@@ -454,6 +457,8 @@ class Card:
     list_moves: list[ListMove] = field(default_factory=list)
     field_changes: list[FieldChange] = field(default_factory=list)
     last_ms: int = 0
+    start: str | None = None  # as Trello writes it (ISO 8601, ms, Z); set only by `set_dates`
+    due: str | None = None
 
     @property
     def deleted(self) -> bool:
@@ -1058,10 +1063,16 @@ class TrelloDataset:
             return self._append(card, kind, self._write_ms(card), self.member(by), data)
 
     def attach_card(
-        self, card_ref: str, target_ref: str, *, by: Member | str | None = None
+        self,
+        card_ref: str,
+        target_ref: str,
+        *,
+        by: Member | str | None = None,
+        name: str | None = None,
     ) -> Action:
         """Attach another card's link to a card (Trello shows it as a card link): one
-        addAttachmentToCard action."""
+        addAttachmentToCard action. The attachment is named by its URL, as Trello names a
+        link attached without a name, or by `name` ("Depends on: ...")."""
         with self.lock:
             self._ensure_index()
             card = self._editable(card_ref)
@@ -1070,7 +1081,7 @@ class TrelloDataset:
             url = f"https://trello.com/c/{target.short_link}"
             attachment = {
                 "id": self._entity(_K_ATTACH, ms),
-                "name": url,
+                "name": name or url,
                 "url": url,
                 "date": format_date(ms),
                 "idMember": self.member(by).id,
@@ -1082,6 +1093,38 @@ class TrelloDataset:
                 "attachment": {k: attachment[k] for k in ("id", "name", "url")},
             }
             return self._append(card, "addAttachmentToCard", ms, self.member(by), data)
+
+    def set_dates(
+        self,
+        card_ref: str,
+        *,
+        start: object = _KEEP,
+        due: object = _KEEP,
+        by: Member | str | None = None,
+    ) -> Action | None:
+        """Set a card's start and/or due date (None clears it) as Trello does: one
+        updateCard whose `old` holds each date that changed and whose `card` the new value;
+        None when neither changes. A card never given one has neither (the generated
+        dataset sets none)."""
+        with self.lock:
+            self._ensure_index()
+            card = self._editable(card_ref)
+            old: dict[str, str | None] = {}
+            for key, value in (("start", start), ("due", due)):
+                if value is _KEEP:
+                    continue
+                if value is not None and not isinstance(value, datetime):
+                    raise TypeError(f"{key}: a datetime or None, not {value!r}")
+                text = None if value is None else format_date(to_ms(value))
+                if text != getattr(card, key):
+                    old[key] = getattr(card, key)
+                    setattr(card, key, text)
+            if not old:
+                return None
+            data = self._refs(card)
+            data["card"] = {**data["card"], **{k: getattr(card, k) for k in old}}
+            data["old"] = old
+            return self._append(card, "updateCard", self._write_ms(card), self.member(by), data)
 
     def add_checklist(
         self,

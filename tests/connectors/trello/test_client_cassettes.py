@@ -397,7 +397,7 @@ def test_cards_all_with_custom_field_items(make_client: Callable[..., TrelloClie
             {
                 "customFieldItems": ["true"],
                 "attachments": ["true"],
-                "attachment_fields": ["url"],
+                "attachment_fields": ["name,url"],
                 "checklists": ["all"],
                 "checklist_fields": ["name,pos"],
             },

@@ -208,3 +208,24 @@ def test_an_unknown_board_fails_the_boards_check_listing_the_boards_the_token_se
         ("GET", "/1/members/me/boards"),
     ]  # no board is read when one is missing
     assert not report.ok
+
+
+def test_a_priority_custom_field_the_boards_lack_is_a_warning(
+    sandbox: TrelloSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report = check(
+        sandbox, monkeypatch, portfolio={"priority": {"from": "custom_field", "name": "Priority"}}
+    )
+    results = by_name(report)
+    for board in ("Team Alpha", "Team Beta"):
+        found = results[f"priority on {board}"]
+        assert (found.ok, found.severity) == (False, "warning")
+        assert found.detail == (
+            "no dropdown or text custom field 'Priority': cards will have no priority; set "
+            "portfolio.priority in the config (from: custom_field or label)"
+        )
+    assert report.ok
+    labelled = by_name(
+        check(sandbox, monkeypatch, portfolio={"priority": {"from": "label", "prefix": "P"}})
+    )
+    assert not [n for n in labelled if n.startswith("priority on")]
