@@ -28,7 +28,8 @@ class AzureDevOpsConfig(ConnectorConfig):
     from `estimate_field` (default: Story Points, else Effort, else Size, the
     first that the work item has). Acceptance criteria are read from
     `Microsoft.VSTS.Common.AcceptanceCriteria`; a checklist from `checklist_field`
-    (Azure DevOps has no checklist field of its own).
+    (Azure DevOps has no checklist field of its own). `levels` names the portfolio level of a
+    work item type the standard backlog levels do not cover.
     """
 
     kind: Literal["azure_devops"] = "azure_devops"
@@ -47,6 +48,12 @@ class AzureDevOpsConfig(ConnectorConfig):
         "HTML, one item a line or list item ([x] done, [ ] to do)",
     )
     state_map: dict[str, Stage] = Field(default_factory=dict)
+    levels: dict[str, str] = Field(
+        default_factory=dict,
+        description="work item type to portfolio level (epic, feature, story, task, or a name "
+        "of your own), for a custom type or a process whose backlog levels differ; the "
+        "standard processes' types need none",
+    )
     wiql_cap: int = Field(default=20_000, ge=100, le=20_000)
     overlap_minutes: int = Field(default=10, ge=0, le=24 * 60)
     writeback: WritebackConfig = Field(default_factory=WritebackConfig)

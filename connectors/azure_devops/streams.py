@@ -76,6 +76,7 @@ from connectors.azure_devops.convert import (
     hold_revision,
 )
 from connectors.azure_devops.fields import fields_to_read
+from connectors.azure_devops.portfolio import DATE_FIELD_OF, PRIORITY_FIELD, RANK_FIELDS
 from connectors.azure_devops.push import authenticated_identity
 from connectors.base import Stream, StreamContext
 from connectors.bookmarks import RetrySet, ids_from_json, load_bookmark, readable, with_version
@@ -107,10 +108,13 @@ REVISION_FIELDS = (
     "System.Parent", "System.IsDeleted", "System.RevisedDate",
     "Microsoft.VSTS.Common.ClosedDate", "Microsoft.VSTS.CMMI.Blocked",
     "System.Description", "Microsoft.VSTS.Common.AcceptanceCriteria",
+    *DATE_FIELD_OF, PRIORITY_FIELD, *RANK_FIELDS,
 )  # fmt: skip
 """The fields read with every revision. The two rich-text fields feed the governance rules
 (acceptance criteria, the story template); they cost bytes, not calls — a batch read of them
-would cost a call per 200 changed items. Only the latest revision keeps them: a held one
+would cost a call per 200 changed items. The scheduling dates, priority and rank are the
+portfolio facts (`connectors.azure_devops.portfolio`); like every non-`System.` field, each
+is asked only where the organisation has it. Only the latest revision keeps them: a held one
 (`HeldRevision`) has none, so a long description does not multiply the buffer's memory."""
 
 
@@ -175,6 +179,7 @@ class AdoRunState:
             state_map=config.state_map,
             bot=config.writeback.ignored_account(self.api_user),
             checklist_field=config.checklist_field,
+            levels=config.levels,
         )
 
 
