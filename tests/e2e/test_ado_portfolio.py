@@ -1,0 +1,117 @@
+"""The portfolio facts of Azure DevOps items through a sandbox sync: level, the scheduling
+dates and their history, priority, rank — stored row by row.
+
+The sandbox's generated dataset stays as it is; the test gives a few items dates and ranks
+with the dataset's own mutation API (new revisions, as a person editing them would make)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import Engine
+
+from connectors.azure_devops import AzureDevOpsConfig
+from pmo_sync.common.rank import sortable_rank
+from pmo_sync.sandbox.ado import AdoSandbox
+
+from ..schema_helpers import stored_changes, stored_items
+
+REPORTING = "/contoso/Fabrikam/_apis/wit/reporting/workItemRevisions"
+START = "Microsoft.VSTS.Scheduling.StartDate"
+FINISH = "Microsoft.VSTS.Scheduling.FinishDate"
+TARGET = "Microsoft.VSTS.Scheduling.TargetDate"
+PRIORITY = "Microsoft.VSTS.Common.Priority"
+STACK = "Microsoft.VSTS.Common.StackRank"
+LEVELS = {"User Story": "story", "Bug": "story", "Task": "task", "Feature": "feature"}
+
+
+@pytest.fixture(autouse=True)
+def _sdk_cache(cold_ado_sdk_cache: None) -> None:
+    """A cold SDK route cache per test (tests/conftest.py)."""
+
+
+@pytest.fixture
+def ado() -> Iterator[AdoSandbox]:
+    with AdoSandbox(size=40) as sandbox:
+        yield sandbox
+
+
+def _day(value: date | datetime | str | None) -> date | None:
+    """A stored DATE as a day (a driver may hand back a datetime or text)."""
+    if value is None or isinstance(value, date) and not isinstance(value, datetime):
+        return value  # type: ignore[return-value]
+    if isinstance(value, datetime):
+        return value.date()
+    return date.fromisoformat(str(value)[:10])
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def test_dates_that_slip_priority_rank_and_level_are_stored_with_their_history(
+    ado: AdoSandbox, ado_config: Callable[..., AzureDevOpsConfig], sync, engine: Engine
+) -> None:
+    ds = ado.dataset
+    live = sorted(ds.items(), key=lambda i: i.id)
+    planned, ranked = live[0].id, live[1].id
+    person = ds.people[0]
+    ds.clock.advance(hours=1)
+    ds.update(planned, {START: "2026-11-30T23:00:00Z", FINISH: "2026-12-11T00:00:00Z",
+                        TARGET: "2026-12-18T00:00:00Z"}, by=person)  # fmt: skip
+    ds.update(ranked, {STACK: 1999.25, PRIORITY: 1, FINISH: "next sprint"}, by=person)
+    config = ado_config(ado)
+    first = sync(config, full=True)
+    assert first.status == "success", first.errors
+
+    items = stored_items(engine)
+    row = items[str(planned)]
+    assert (_day(row.start_date), _day(row.due_date), row.target_start, _day(row.target_end)) == (
+        date(2026, 12, 1), date(2026, 12, 11), None, date(2026, 12, 18),
+    )  # fmt: skip
+    other = items[str(ranked)]
+    assert (other.rank, other.priority, other.due_date) == (sortable_rank(1999.25), "1", None)
+    for item in ds.items():  # every item: its type's level and its priority
+        stored = items[str(item.id)]
+        assert stored.level == LEVELS[item.type], item.id
+        assert stored.priority == str(item.fields[PRIORITY]), item.id
+        if item.id not in (planned, ranked):
+            assert (stored.rank, stored.due_date, stored.start_date) == (None, None, None)
+    set_at = ds.item(planned).revisions[-1].changed_ms
+    due = stored_changes(engine, "due_date")
+    assert [(c.from_value, c.to_value) for c in due[str(planned)]] == [(None, "2026-12-11")]
+    assert _utc(due[str(planned)][0].at) == datetime.fromtimestamp(set_at / 1000, UTC)
+    assert str(ranked) not in due  # a garbage date is no date, so no change either
+
+    # The due date slips twice, a week each time; the incremental sync reads the two
+    # revisions from the stream (plus the item's own revisions, one call: it existed).
+    for week in (18, 25):
+        ds.clock.advance(hours=2)
+        ds.update(planned, {FINISH: f"2026-12-{week}T00:00:00Z"}, by=person)
+    ado.reset_log()
+    second = sync(config)
+    assert second.status == "success", second.errors
+    assert (second.items_seen, second.items_updated) == (1, 1)
+    assert _day(stored_items(engine)[str(planned)].due_date) == date(2026, 12, 25)
+    slips = [
+        (int(c.change_id.split(":")[0]), c.from_value, c.to_value)
+        for c in stored_changes(engine, "due_date")[str(planned)]
+    ]
+    rev = ds.item(planned).rev
+    assert slips == [
+        (rev - 2, None, "2026-12-11"),
+        (rev - 1, "2026-12-11", "2026-12-18"),
+        (rev, "2026-12-18", "2026-12-25"),
+    ]
+    calls = Counter((r.method, r.path) for r in ado.requests if r.method != "OPTIONS")
+    assert calls[("POST", REPORTING)] == 1
+
+    # Nothing changed since: one reporting call, as before the portfolio facts.
+    ado.reset_log()
+    third = sync(config)
+    assert (third.status, third.items_seen) == ("success", 0)
+    calls = Counter((r.method, r.path) for r in ado.requests if r.method != "OPTIONS")
+    assert calls == Counter({("POST", REPORTING): 1})
