@@ -39,15 +39,6 @@ def ado() -> Iterator[AdoSandbox]:
         yield sandbox
 
 
-def _day(value: date | datetime | str | None) -> date | None:
-    """A stored DATE as a day (a driver may hand back a datetime or text)."""
-    if value is None or isinstance(value, date) and not isinstance(value, datetime):
-        return value  # type: ignore[return-value]
-    if isinstance(value, datetime):
-        return value.date()
-    return date.fromisoformat(str(value)[:10])
-
-
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
@@ -69,7 +60,7 @@ def test_dates_that_slip_priority_rank_and_level_are_stored_with_their_history(
 
     items = stored_items(engine)
     row = items[str(planned)]
-    assert (_day(row.start_date), _day(row.due_date), row.target_start, _day(row.target_end)) == (
+    assert (row.start_date, row.due_date, row.target_start, row.target_end) == (
         date(2026, 12, 1), date(2026, 12, 11), None, date(2026, 12, 18),
     )  # fmt: skip
     other = items[str(ranked)]
@@ -95,7 +86,7 @@ def test_dates_that_slip_priority_rank_and_level_are_stored_with_their_history(
     second = sync(config)
     assert second.status == "success", second.errors
     assert (second.items_seen, second.items_updated) == (1, 1)
-    assert _day(stored_items(engine)[str(planned)].due_date) == date(2026, 12, 25)
+    assert stored_items(engine)[str(planned)].due_date == date(2026, 12, 25)
     slips = [
         (int(c.change_id.split(":")[0]), c.from_value, c.to_value)
         for c in stored_changes(engine, "due_date")[str(planned)]
