@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, HttpUrl, model_validator
 
+from connectors.azure_devops.releases import AdoReleases
 from connectors.base import ConnectorConfig
 from connectors.secrets import SecretRef, resolve_secret_files
 from pmo_sync.common.writeback_config import WritebackConfig
@@ -29,7 +30,8 @@ class AzureDevOpsConfig(ConnectorConfig):
     first that the work item has). Acceptance criteria are read from
     `Microsoft.VSTS.Common.AcceptanceCriteria`; a checklist from `checklist_field`
     (Azure DevOps has no checklist field of its own). `levels` names the portfolio level of a
-    work item type the standard backlog levels do not cover.
+    work item type the standard backlog levels do not cover; `releases` the convention that
+    names an item's release (`connectors.azure_devops.releases`).
     """
 
     kind: Literal["azure_devops"] = "azure_devops"
@@ -48,6 +50,11 @@ class AzureDevOpsConfig(ConnectorConfig):
         "HTML, one item a line or list item ([x] done, [ ] to do)",
     )
     state_map: dict[str, Stage] = Field(default_factory=dict)
+    releases: AdoReleases | None = Field(
+        default=None,
+        description="how the team names a release: `iteration: Release {name}` (a level of the "
+        "iteration path) or `tag: release-{name}`, and `dates: {<name>: {planned, released}}`",
+    )
     levels: dict[str, str] = Field(
         default_factory=dict,
         description="work item type to portfolio level (epic, feature, story, task, or a name "

@@ -32,6 +32,7 @@ from connectors.azure_devops.portfolio import (
     priority_of,
     rank_of,
 )
+from connectors.azure_devops.releases import AdoReleases, release_id, release_names
 from connectors.richtext import checklist_items, text_or_none, written_text
 from pmo_sync.domain import (
     ChangeField,
@@ -127,6 +128,7 @@ class AdoContext:
     bot: str | None = None
     checklist_field: str | None = None  # the config's `checklist_field`, a reference name
     levels: Mapping[str, str] = field(default_factory=dict)  # the config's `levels`
+    releases: AdoReleases | None = None  # the config's release convention
 
     def team(self, area_path: str) -> str | None:
         best = None
@@ -369,6 +371,9 @@ def _portfolio_facts(
         **days,
         "priority": priority_of(fields.get(PRIORITY_FIELD)),
         "rank": rank_of(item_id, fields),
+        "release_ids": ()
+        if ctx.releases is None
+        else tuple(sorted({release_id(n) for n in release_names(fields, ctx.releases)})),
     }
 
 

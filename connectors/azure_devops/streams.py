@@ -1,4 +1,5 @@
-"""The Azure DevOps streams, in load order: metadata, work items, iterations, states, census.
+"""The Azure DevOps streams, in load order: metadata, work items, iterations, releases, states,
+census.
 
 How history is read. The reporting stream (`POST wit/reporting/workitemrevisions`,
 1,000 revisions a call, `includeDeleted=true`) is the project's whole revision log
@@ -78,10 +79,11 @@ from connectors.azure_devops.convert import (
 from connectors.azure_devops.fields import fields_to_read
 from connectors.azure_devops.portfolio import DATE_FIELD_OF, PRIORITY_FIELD, RANK_FIELDS
 from connectors.azure_devops.push import authenticated_identity
+from connectors.azure_devops.releases import release_id, release_names, release_record
 from connectors.base import Stream, StreamContext
 from connectors.bookmarks import RetrySet, ids_from_json, load_bookmark, readable, with_version
 from connectors.errors import ConnectorError
-from pmo_sync.domain import Census, ItemBundle, SprintRecord, StatusRecord
+from pmo_sync.domain import Census, ItemBundle, ReleaseRecord, SprintRecord, StatusRecord
 
 __all__ = [
     "AdoRunState",
@@ -89,6 +91,7 @@ __all__ = [
     "IterationsStream",
     "MetadataBookmark",
     "MetadataStream",
+    "ReleasesStream",
     "StatesStream",
     "WorkItemsBookmark",
     "WorkItemsStream",
@@ -145,6 +148,8 @@ class AdoRunState:
     api_user: str | None = None  # the PAT's unique name: its edits are pmo-sync's write-back
     fields: tuple[str, ...] | None = None
     """The organisation's work item fields (reference names); None where it lists none."""
+    release_names: dict[str, str] = field(default_factory=dict)
+    """The releases the items converted this run name (external id -> name as written)."""
 
     def scope_paths(self, config: AzureDevOpsConfig) -> list[str] | None:
         """Area paths the sync covers; None = the whole project."""
@@ -180,6 +185,7 @@ class AdoRunState:
             bot=config.writeback.ignored_account(self.api_user),
             checklist_field=config.checklist_field,
             levels=config.levels,
+            releases=config.releases,
         )
 
 
@@ -469,9 +475,21 @@ class WorkItemsStream(Stream):
         token = previous.continuation_token if previous else None
         read = _StreamRead(scope, token, _RevisionBuffer(ctx.estimate_fields), self._retry, token)
         paths = self.state.scope_paths(self.config)
-        yield from self._stream_pages(read, ctx, paths, context)
-        yield from self._left_over(read, ctx, paths, context)
+        for bundle in chain(
+            self._stream_pages(read, ctx, paths, context),
+            self._left_over(read, ctx, paths, context),
+        ):
+            self._note_releases(bundle)
+            yield bundle
         self._bookmark = self._next_bookmark(previous, read)
+
+    def _note_releases(self, bundle: ItemBundle) -> None:
+        """Keep the names of the releases the item is in, for the releases stream."""
+        convention = self.config.releases
+        if convention is None or not bundle.item.release_ids or bundle.raw is None:
+            return
+        for name in release_names(bundle.raw["fields"], convention):
+            self.state.release_names.setdefault(release_id(name), name)
 
     def _previous(self, scope: str, context: StreamContext) -> WorkItemsBookmark | None:
         """The stored bookmark, unless the run is full or the scope changed since (then
@@ -648,6 +666,33 @@ class IterationsStream(Stream):
                     yield convert_iteration(raw, team.name, context.started_at)
                 except (KeyError, ValueError) as exc:
                     context.report_error(f"iteration {raw.get('id')} skipped: {exc}")
+
+    def final_bookmark(self) -> dict[str, Any] | None:
+        return None
+
+
+class ReleasesStream(Stream):
+    """The releases the configured convention names (`connectors.azure_devops.releases`): those
+    the items read this run are in, and those the config dates; no call. A release no item
+    names any more stays stored as it was (releases are never deleted)."""
+
+    name = "releases"
+    record_type = ReleaseRecord
+    primary_keys = ("external_id",)
+
+    def __init__(self, client: AdoClient, config: AzureDevOpsConfig, state: AdoRunState) -> None:
+        self.client, self.config, self.state = client, config, state
+
+    def records(self, context: StreamContext) -> Iterator[ReleaseRecord]:
+        convention = self.config.releases
+        if convention is None:
+            return
+        names = dict(self.state.release_names)
+        for name in convention.dates:
+            names.setdefault(release_id(name), name)
+        today = context.started_at.date()
+        for _, name in sorted(names.items()):
+            yield release_record(name, convention, self.config.project, today)
 
     def final_bookmark(self) -> dict[str, Any] | None:
         return None

@@ -11,11 +11,12 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from connectors.azure_devops import AzureDevOpsConfig
 from pmo_sync.common.rank import sortable_rank
 from pmo_sync.sandbox.ado import AdoSandbox
+from pmo_sync.store.models import ItemReleaseRow, ReleaseRow, WorkItemRow
 
 from ..schema_helpers import stored_changes, stored_items
 
@@ -106,3 +107,55 @@ def test_dates_that_slip_priority_rank_and_level_are_stored_with_their_history(
     assert (third.status, third.items_seen) == ("success", 0)
     calls = Counter((r.method, r.path) for r in ado.requests if r.method != "OPTIONS")
     assert calls == Counter({("POST", REPORTING): 1})
+
+
+def _releases(engine: Engine) -> list[tuple]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(ReleaseRow).order_by(ReleaseRow.external_id))
+        return [
+            (r.external_id, r.name, r.project, r.start_date, r.release_date, r.released)
+            for r in rows
+        ]
+
+
+def _item_releases(engine: Engine) -> dict[str, list[str]]:
+    query = select(WorkItemRow.external_id, ItemReleaseRow.release_external_id).join(
+        WorkItemRow, WorkItemRow.id == ItemReleaseRow.item_id
+    )
+    result: dict[str, list[str]] = {}
+    with engine.connect() as conn:
+        for key, release in conn.execute(query):
+            result.setdefault(key, []).append(release)
+    return {key: sorted(value) for key, value in result.items()}
+
+
+def test_releases_a_tag_convention_names_are_stored_with_the_configured_dates(
+    ado: AdoSandbox, ado_config: Callable[..., AzureDevOpsConfig], sync, engine: Engine
+) -> None:
+    ds = ado.dataset
+    first, second = sorted(i.id for i in ds.items())[:2]
+    person = ds.people[0]
+    ds.clock.advance(hours=1)
+    ds.update(first, {"System.Tags": "release-2026.4; Release-2027.1"}, by=person)
+    ds.update(second, {"System.Tags": "RELEASE-2027.1"}, by=person)
+    releases = {
+        "tag": "release-{name}",
+        "dates": {"2026.4": {"planned": "2026-11-30", "released": "2026-12-02"},
+                  "2027.1": {"planned": "2027-03-31"}, "2027.2": {"planned": "2027-06-30"}},
+    }  # fmt: skip
+    config = ado_config(ado, releases=releases)
+    summary = sync(config, full=True)
+    assert summary.status == "success", summary.errors
+    assert _releases(engine) == [  # the sandbox's clock says 2026-12-07
+        ("2026.4", "2026.4", "Fabrikam", None, date(2026, 12, 2), True),
+        ("2027.1", "2027.1", "Fabrikam", None, date(2027, 3, 31), False),
+        ("2027.2", "2027.2", "Fabrikam", None, date(2027, 6, 30), False),  # dated, no item yet
+    ]
+    assert _item_releases(engine) == {str(first): ["2026.4", "2027.1"], str(second): ["2027.1"]}
+
+    # The first item leaves release 2026.4: its stored releases become what it names now.
+    ds.clock.advance(hours=1)
+    ds.update(first, {"System.Tags": "Release-2027.1"}, by=person)
+    assert sync(config).status == "success"
+    assert _item_releases(engine) == {str(first): ["2027.1"], str(second): ["2027.1"]}
+    assert [r[0] for r in _releases(engine)] == ["2026.4", "2027.1", "2027.2"]  # never deleted
