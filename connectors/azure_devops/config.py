@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, HttpUrl, model_validator
+from pydantic import Field, HttpUrl, field_validator, model_validator
 
+from connectors.azure_devops.links import link_type_reference
 from connectors.azure_devops.releases import AdoReleases
 from connectors.base import ConnectorConfig
 from connectors.secrets import SecretRef, resolve_secret_files
@@ -31,7 +32,8 @@ class AzureDevOpsConfig(ConnectorConfig):
     `Microsoft.VSTS.Common.AcceptanceCriteria`; a checklist from `checklist_field`
     (Azure DevOps has no checklist field of its own). `levels` names the portfolio level of a
     work item type the standard backlog levels do not cover; `releases` the convention that
-    names an item's release (`connectors.azure_devops.releases`).
+    names an item's release (`connectors.azure_devops.releases`); `link_types` the links read
+    (`connectors.azure_devops.links`; none by default: they cost calls).
     """
 
     kind: Literal["azure_devops"] = "azure_devops"
@@ -50,6 +52,12 @@ class AzureDevOpsConfig(ConnectorConfig):
         "HTML, one item a line or list item ([x] done, [ ] to do)",
     )
     state_map: dict[str, Stage] = Field(default_factory=dict)
+    link_types: list[str] = Field(
+        default_factory=list,
+        description="the link types read as item links (`Dependency`, `Related` or a reference "
+        "name); each costs nothing by itself, but reading any costs a workitemsbatch call per "
+        "200 items read (none when nothing changed)",
+    )
     releases: AdoReleases | None = Field(
         default=None,
         description="how the team names a release: `iteration: Release {name}` (a level of the "
@@ -69,6 +77,11 @@ class AzureDevOpsConfig(ConnectorConfig):
     @classmethod
     def _read_secret_files(cls, data: Any) -> Any:
         return resolve_secret_files(data, ("token",))
+
+    @field_validator("link_types")
+    @classmethod
+    def _reference_names(cls, value: list[str]) -> list[str]:
+        return [link_type_reference(v) for v in value]
 
     @model_validator(mode="after")
     def _one_scope(self) -> AzureDevOpsConfig:

@@ -66,7 +66,7 @@ from typing import Any, ClassVar
 
 import structlog
 
-from connectors.azure_devops.client import AdoClient, WiqlCapExceeded
+from connectors.azure_devops.client import MAX_BATCH, AdoClient, WiqlCapExceeded
 from connectors.azure_devops.config import DEFAULT_ESTIMATE_FIELDS, AzureDevOpsConfig
 from connectors.azure_devops.convert import (
     AdoContext,
@@ -77,6 +77,7 @@ from connectors.azure_devops.convert import (
     hold_revision,
 )
 from connectors.azure_devops.fields import fields_to_read
+from connectors.azure_devops.links import links_of
 from connectors.azure_devops.portfolio import DATE_FIELD_OF, PRIORITY_FIELD, RANK_FIELDS
 from connectors.azure_devops.push import authenticated_identity
 from connectors.azure_devops.releases import release_id, release_names, release_record
@@ -475,13 +476,51 @@ class WorkItemsStream(Stream):
         token = previous.continuation_token if previous else None
         read = _StreamRead(scope, token, _RevisionBuffer(ctx.estimate_fields), self._retry, token)
         paths = self.state.scope_paths(self.config)
-        for bundle in chain(
+        bundles: Iterator[ItemBundle] = chain(
             self._stream_pages(read, ctx, paths, context),
             self._left_over(read, ctx, paths, context),
-        ):
+        )
+        if self.config.link_types:
+            bundles = self._with_links(bundles, context)
+        for bundle in bundles:
             self._note_releases(bundle)
             yield bundle
         self._bookmark = self._next_bookmark(previous, read)
+
+    def _with_links(
+        self, bundles: Iterator[ItemBundle], context: StreamContext
+    ) -> Iterator[ItemBundle]:
+        """The bundles, MAX_BATCH at a time, each with its links of the configured types: one
+        `workitemsbatch` call (`$expand: relations`) per batch. A target is in scope when
+        this run read it or the store holds it live; a target read later in the same full
+        run is kept by key alone until its linking item is read again."""
+        read: set[str] = set()
+        batch: list[ItemBundle] = []
+        for bundle in chain(bundles, [None]):
+            if bundle is not None:
+                batch.append(bundle)
+                read.add(bundle.item.external_id)
+                if len(batch) < MAX_BATCH:
+                    continue
+            if not batch:
+                break
+            relations = self.client.work_item_relations([int(b.item.external_id) for b in batch])
+            targets = {
+                str(r.get("url", "")).rstrip("/").rsplit("/", 1)[-1]
+                for rels in relations.values()
+                for r in rels
+            }
+            unknown = targets - read
+            known = read | (context.store.live_ids_among(unknown) if unknown else set())
+            for item in batch:
+                item.links = links_of(
+                    item.item.external_id,
+                    relations.get(int(item.item.external_id), ()),
+                    self.config.link_types,
+                    known.__contains__,
+                )
+                yield item
+            batch = []
 
     def _note_releases(self, bundle: ItemBundle) -> None:
         """Keep the names of the releases the item is in, for the releases stream."""

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select
 from connectors.azure_devops import AzureDevOpsConfig
 from pmo_sync.common.rank import sortable_rank
 from pmo_sync.sandbox.ado import AdoSandbox
-from pmo_sync.store.models import ItemReleaseRow, ReleaseRow, WorkItemRow
+from pmo_sync.store.models import ItemLinkRow, ItemReleaseRow, ReleaseRow, WorkItemRow
 
 from ..schema_helpers import stored_changes, stored_items
 
@@ -159,3 +159,57 @@ def test_releases_a_tag_convention_names_are_stored_with_the_configured_dates(
     assert sync(config).status == "success"
     assert _item_releases(engine) == {str(first): ["2027.1"], str(second): ["2027.1"]}
     assert [r[0] for r in _releases(engine)] == ["2026.4", "2027.1", "2027.2"]  # never deleted
+
+
+def _links(engine: Engine) -> dict[str, list[tuple]]:
+    query = select(WorkItemRow.external_id, ItemLinkRow).join(
+        WorkItemRow, WorkItemRow.id == ItemLinkRow.item_id
+    )
+    result: dict[str, list[tuple]] = {}
+    with engine.connect() as conn:
+        for row in conn.execute(query):
+            result.setdefault(row.external_id, []).append(
+                (row.link_type, row.direction, row.target_key, row.target_external_id)
+            )
+    return {key: sorted(value) for key, value in result.items()}
+
+
+def test_dependency_links_are_read_with_one_batch_call_per_200_items_when_configured(
+    ado: AdoSandbox, ado_config: Callable[..., AzureDevOpsConfig], sync, engine: Engine
+) -> None:
+    ds = ado.dataset
+    a, b, c = sorted(i.id for i in ds.items())[:3]
+    outside = ds.max_id() + 500  # an item of another project: never in this sync's scope
+    person = ds.people[0]
+    ds.clock.advance(hours=1)
+    ds.link(a, "System.LinkTypes.Dependency-Forward", b, by=person)
+    ds.link(b, "System.LinkTypes.Dependency-Reverse", a, by=person)
+    ds.link(a, "System.LinkTypes.Dependency-Reverse", outside, by=person)
+    ds.link(c, "System.LinkTypes.Related", a, by=person)
+    config = ado_config(ado, link_types=["Dependency"])
+    ado.reset_log()
+    summary = sync(config, full=True)
+    assert summary.status == "success", summary.errors
+    assert _links(engine) == {
+        str(a): [
+            ("predecessor", "inward", str(outside), None),
+            ("successor", "outward", str(b), str(b)),
+        ],
+        str(b): [("predecessor", "inward", str(a), str(a))],
+    }  # c's Related link is not a configured type
+    batch = ("POST", "/contoso/Fabrikam/_apis/wit/workItemsBatch")
+    calls = Counter((r.method, r.path) for r in ado.requests if r.method != "OPTIONS")
+    assert calls[batch] == 1, calls  # 40 items: one batch
+
+    # Nothing changed: still one call, no batch.
+    ado.reset_log()
+    assert sync(config).status == "success"
+    calls = Counter((r.method, r.path) for r in ado.requests if r.method != "OPTIONS")
+    assert calls == Counter({("POST", REPORTING): 1})
+
+    # c links to a as Related once Related is read too; a's own links unchanged.
+    ds.clock.advance(hours=1)
+    ds.update(c, {"System.Title": "touched"}, by=person)
+    related = ado_config(ado, link_types=["Dependency", "Related"])
+    assert sync(related).status == "success"
+    assert _links(engine)[str(c)] == [("related", "outward", str(a), str(a))]
