@@ -49,6 +49,9 @@ to `retry` keeps the stored bookmark as it is. Each is a frozen type
 (`connectors/bookmarks.py`): those stored before versions load as version 1; one that
 cannot be understood means a full read of its stream.
 
+Links (`link_types` configured): the items a run reads are asked for their relations,
+`workitemsbatch` with `$expand: relations`, one call per 200 (`_with_links`).
+
 Calls of a no-change run: one reporting call (plus SDK route discovery when its
 12 h disk cache is cold), and one `revisions(id)` call per item in `retry`.
 """

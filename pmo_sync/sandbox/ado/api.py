@@ -528,7 +528,7 @@ class AdoApi:
         expand = str(body.get("$expand") or "none").lower()
         if expand != "none" and wanted:
             raise AdoError(
-                400, "VS403437", "The expand parameter can not be used with the fields parameter."
+                400, "", "The expand parameter can not be used with the fields parameter."
             )
         self.process.require(wanted)
         policy = (body.get("errorPolicy") or "fail").lower()
