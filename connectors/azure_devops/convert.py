@@ -23,6 +23,8 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
+import structlog
+
 from connectors.azure_devops.portfolio import (
     DATE_FIELD_OF,
     PRIORITY_FIELD,
@@ -57,6 +59,8 @@ __all__ = [
     "hold_revision",
     "parse_ado_datetime",
 ]
+
+log = structlog.get_logger(__name__)
 
 CATEGORY_STAGE = {
     "Proposed": Stage.TODO,
@@ -313,7 +317,7 @@ def convert_revisions(
     tags = tuple(
         sorted(t.strip() for t in str(last.get("System.Tags") or "").split(";") if t.strip())
     )
-    parent = last.get("System.Parent")
+    parent = _parent(item_id, last.get("System.Parent"))
     item = WorkItemRecord(
         external_id=item_id,
         key=item_id,
@@ -328,7 +332,7 @@ def convert_revisions(
         team=ctx.team(area) or area,
         assignee=_person(last.get("System.AssignedTo")),
         estimate=ctx.estimate(last),
-        parent_key=str(parent) if parent else None,
+        parent_key=parent,
         labels=tags,
         flagged=_blocked(last),
         created=created,
@@ -343,6 +347,17 @@ def convert_revisions(
     )
     raw = {"id": item_id, "fields": dict(last)}
     return ItemBundle(item=item, changes=changes, memberships=stays, raw=raw)
+
+
+def _parent(item_id: str, value: Any) -> str | None:
+    """`System.Parent` as a key; an item its own parent (the service refuses one, an import
+    may not) has none, logged. Longer cycles are the store's to stop (`parent_chain`)."""
+    if value is None or value == "" or value == 0:
+        return None
+    if str(value) == item_id:
+        log.warning("ado_item_its_own_parent", item=item_id)
+        return None
+    return str(value)
 
 
 def _date_changes(

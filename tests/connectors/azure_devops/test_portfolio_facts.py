@@ -150,3 +150,12 @@ def test_priority_is_the_number_as_text() -> None:
     assert [priority_of(v) for v in (2, 2.0, 2.5, "3", None, "", True)] == [
         "2", "2", "2.5", "3", None, None, None,
     ]  # fmt: skip
+
+
+def test_an_item_its_own_parent_has_none_logged_and_a_parent_stays_its_key() -> None:
+    with capture_logs() as logs:
+        own = convert_revisions([rev(1, "2026-03-02T09:00:00Z", **{"System.Parent": 42})], CTX)
+    assert own.item.parent_key is None
+    assert [(e["event"], e["item"]) for e in logs] == [("ado_item_its_own_parent", "42")]
+    other = convert_revisions([rev(1, "2026-03-02T09:00:00Z", **{"System.Parent": 7})], CTX)
+    assert other.item.parent_key == "7"
