@@ -438,6 +438,8 @@ class WorkItemsStream(Stream):
     def __init__(self, client: AdoClient, config: AzureDevOpsConfig, state: AdoRunState) -> None:
         self.client, self.config, self.state = client, config, state
         self._bookmark: WorkItemsBookmark | None = None
+        self._gone_ids: set[str] = set()
+        """Items this run saw deleted or leave the scope (`_gone`)."""
         self._retry: RetrySet[int] = RetrySet.of(())
         """Items a run before could not convert, and those this run cannot: the next
         bookmark's `retry`, read again even if nobody touches them (the token moves on)."""
@@ -514,7 +516,8 @@ class WorkItemsStream(Stream):
                 for r in rels
             }
             unknown = targets - read
-            known = read | (context.store.live_ids_among(unknown) if unknown else set())
+            live = context.store.live_ids_among(unknown) if unknown else set()
+            known = read | (live - self._gone_ids)
             for item in batch:
                 item.links = links_of(
                     item.item.external_id,
@@ -524,6 +527,12 @@ class WorkItemsStream(Stream):
                 )
                 yield item
             batch = []
+
+    def _gone(self, item_id: Any, why: str, context: StreamContext) -> None:
+        """An item seen deleted or out of scope this run: no link target in scope, though the
+        store holds it live until the census; and perhaps a census owed (`_gone`)."""
+        self._gone_ids.add(str(item_id))
+        _gone(item_id, why, context)
 
     def _note_releases(self, bundle: ItemBundle) -> None:
         """Keep the names of the releases the item is in, for the releases stream."""
@@ -588,7 +597,7 @@ class WorkItemsStream(Stream):
             if latest:
                 buffer.evicted.discard(item_id)
                 if fields.get("System.IsDeleted"):
-                    _gone(item_id, "deleted", context)
+                    self._gone(item_id, "deleted", context)
                 else:
                     to_fetch.append(item_id)
             return
@@ -597,7 +606,7 @@ class WorkItemsStream(Stream):
             return
         revs = buffer.release(item_id, rev)
         if fields.get("System.IsDeleted"):  # deleted: no history to read
-            _gone(item_id, "deleted", context)
+            self._gone(item_id, "deleted", context)
         elif rev >= 1 and sorted(revs) == list(range(1, rev)):  # 1..n-1 held
             latest_rev = {"id": item_id, "rev": rev, "fields": fields}
             complete.append([*(revs[r] for r in sorted(revs)), latest_rev])
@@ -635,7 +644,7 @@ class WorkItemsStream(Stream):
     ) -> ItemBundle | None:
         revisions = self.client.revisions(item_id)
         if not revisions:
-            _gone(item_id, "deleted", context)  # since its revision was read
+            self._gone(item_id, "deleted", context)  # since its revision was read
             return None
         return self._convert(revisions, ctx, paths, context)
 
@@ -655,10 +664,10 @@ class WorkItemsStream(Stream):
             self._skip(latest.get("id"), "its latest revision has no fields", context)
             return None
         if last.get("System.IsDeleted"):
-            _gone(latest.get("id") or last.get("System.Id"), "deleted", context)
+            self._gone(latest.get("id") or last.get("System.Id"), "deleted", context)
             return None
         if not self._in_scope(last, paths):
-            _gone(latest.get("id") or last.get("System.Id"), "out of scope", context)
+            self._gone(latest.get("id") or last.get("System.Id"), "out of scope", context)
             return None
         try:
             return convert_revisions(revisions, ctx)

@@ -213,3 +213,13 @@ def test_dependency_links_are_read_with_one_batch_call_per_200_items_when_config
     related = ado_config(ado, link_types=["Dependency", "Related"])
     assert sync(related).status == "success"
     assert _links(engine)[str(c)] == [("related", "outward", str(a), str(a))]
+
+    # b is deleted; a, read again, keeps its link to b by key alone (b is no longer in scope).
+    ds.clock.advance(hours=1)
+    ds.delete(b, by=person)
+    ds.update(a, {"System.Title": "touched too"}, by=person)
+    assert sync(related).status == "success"
+    assert _links(engine)[str(a)] == [
+        ("predecessor", "inward", str(outside), None),
+        ("successor", "outward", str(b), None),
+    ]
