@@ -17,6 +17,7 @@ from connectors.azure_devops.streams import (  # noqa: E402
     CensusStream,
     IterationsStream,
     MetadataStream,
+    ReleasesStream,
     StatesStream,
     WorkItemsStream,
 )
@@ -40,6 +41,7 @@ class AzureDevOpsConnector(Connector):
             MetadataStream(self.client, self.config, state),
             WorkItemsStream(self.client, self.config, state),
             IterationsStream(self.client, self.config, state),
+            ReleasesStream(self.client, self.config, state),
             StatesStream(self.client, self.config, state),
             CensusStream(self.client, self.config, state),
         )

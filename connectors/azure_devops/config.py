@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, HttpUrl, model_validator
+from pydantic import Field, HttpUrl, field_validator, model_validator
 
+from connectors.azure_devops.links import link_type_reference
+from connectors.azure_devops.releases import AdoReleases
 from connectors.base import ConnectorConfig
 from connectors.secrets import SecretRef, resolve_secret_files
 from pmo_sync.common.writeback_config import WritebackConfig
@@ -28,7 +30,10 @@ class AzureDevOpsConfig(ConnectorConfig):
     from `estimate_field` (default: Story Points, else Effort, else Size, the
     first that the work item has). Acceptance criteria are read from
     `Microsoft.VSTS.Common.AcceptanceCriteria`; a checklist from `checklist_field`
-    (Azure DevOps has no checklist field of its own).
+    (Azure DevOps has no checklist field of its own). `levels` names the portfolio level of a
+    work item type the standard backlog levels do not cover; `releases` the convention that
+    names an item's release (`connectors.azure_devops.releases`); `link_types` the links read
+    (`connectors.azure_devops.links`; none by default: they cost calls).
     """
 
     kind: Literal["azure_devops"] = "azure_devops"
@@ -47,6 +52,23 @@ class AzureDevOpsConfig(ConnectorConfig):
         "HTML, one item a line or list item ([x] done, [ ] to do)",
     )
     state_map: dict[str, Stage] = Field(default_factory=dict)
+    link_types: list[str] = Field(
+        default_factory=list,
+        description="the link types read as item links (`Dependency`, `Related` or a reference "
+        "name); each costs nothing by itself, but reading any costs a workitemsbatch call per "
+        "200 items read (none when nothing changed)",
+    )
+    releases: AdoReleases | None = Field(
+        default=None,
+        description="how the team names a release: `iteration: Release {name}` (a level of the "
+        "iteration path) or `tag: release-{name}`, and `dates: {<name>: {planned, released}}`",
+    )
+    levels: dict[str, str] = Field(
+        default_factory=dict,
+        description="work item type to portfolio level (epic, feature, story, task, or a name "
+        "of your own), for a custom type or a process whose backlog levels differ; the "
+        "standard processes' types need none",
+    )
     wiql_cap: int = Field(default=20_000, ge=100, le=20_000)
     overlap_minutes: int = Field(default=10, ge=0, le=24 * 60)
     writeback: WritebackConfig = Field(default_factory=WritebackConfig)
@@ -55,6 +77,11 @@ class AzureDevOpsConfig(ConnectorConfig):
     @classmethod
     def _read_secret_files(cls, data: Any) -> Any:
         return resolve_secret_files(data, ("token",))
+
+    @field_validator("link_types")
+    @classmethod
+    def _reference_names(cls, value: list[str]) -> list[str]:
+        return [link_type_reference(v) for v in value]
 
     @model_validator(mode="after")
     def _one_scope(self) -> AzureDevOpsConfig:

@@ -17,12 +17,24 @@ takes in place of the full revision.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
+import structlog
+
+from connectors.azure_devops.portfolio import (
+    DATE_FIELD_OF,
+    PRIORITY_FIELD,
+    checked_day,
+    day_of,
+    level_of,
+    priority_of,
+    rank_of,
+)
+from connectors.azure_devops.releases import AdoReleases, release_id, release_names
 from connectors.richtext import checklist_items, text_or_none, written_text
 from pmo_sync.domain import (
     ChangeField,
@@ -47,6 +59,8 @@ __all__ = [
     "hold_revision",
     "parse_ado_datetime",
 ]
+
+log = structlog.get_logger(__name__)
 
 CATEGORY_STAGE = {
     "Proposed": Stage.TODO,
@@ -117,6 +131,8 @@ class AdoContext:
     state_map: Mapping[str, Stage] = field(default_factory=dict)
     bot: str | None = None
     checklist_field: str | None = None  # the config's `checklist_field`, a reference name
+    levels: Mapping[str, str] = field(default_factory=dict)  # the config's `levels`
+    releases: AdoReleases | None = None  # the config's release convention
 
     def team(self, area_path: str) -> str | None:
         best = None
@@ -145,6 +161,7 @@ class AdoContext:
 HISTORY_FIELDS = (
     "System.CreatedDate", "System.ChangedDate", "System.ChangedBy", "System.State",
     "System.IterationPath", "System.AssignedTo", "System.Tags", "Microsoft.VSTS.CMMI.Blocked",
+    *DATE_FIELD_OF,
 )  # fmt: skip
 """What `convert_revisions` reads of a revision that is not the latest, besides its rev and
 the estimate fields: the dates (created is read of the first only), the author, and the
@@ -277,6 +294,7 @@ def convert_revisions(
         if _blocked(before) != _blocked(after):
             frm_b, to_b = str(_blocked(before)).lower(), str(_blocked(after)).lower()
             pairs.append((ChangeField.FLAGGED, frm_b, to_b, None, None))
+        pairs.extend(_date_changes(before, after))
         for kind, frm, to, frm_d, to_d in pairs:
             changes.append(
                 ItemChange(item_id, f"{rev}:{kind.value}", kind, at, frm, to, frm_d, to_d, author)
@@ -299,7 +317,7 @@ def convert_revisions(
     tags = tuple(
         sorted(t.strip() for t in str(last.get("System.Tags") or "").split(";") if t.strip())
     )
-    parent = last.get("System.Parent")
+    parent = _parent(item_id, last.get("System.Parent"))
     item = WorkItemRecord(
         external_id=item_id,
         key=item_id,
@@ -314,7 +332,7 @@ def convert_revisions(
         team=ctx.team(area) or area,
         assignee=_person(last.get("System.AssignedTo")),
         estimate=ctx.estimate(last),
-        parent_key=str(parent) if parent else None,
+        parent_key=parent,
         labels=tags,
         flagged=_blocked(last),
         created=created,
@@ -325,9 +343,53 @@ def convert_revisions(
         description=text_or_none(last.get("System.Description")),
         acceptance_criteria=written_text(last.get(ACCEPTANCE_CRITERIA_FIELD)),
         checklist=checklist_items(last.get(ctx.checklist_field)) if ctx.checklist_field else (),
+        **_portfolio_facts(item_id, item_type, last, ctx),
     )
     raw = {"id": item_id, "fields": dict(last)}
     return ItemBundle(item=item, changes=changes, memberships=stays, raw=raw)
+
+
+def _parent(item_id: str, value: Any) -> str | None:
+    """`System.Parent` as a key; an item its own parent (the service refuses one, an import
+    may not) has none, logged. Longer cycles are the store's to stop (`parent_chain`)."""
+    if value is None or value == "" or value == 0:
+        return None
+    if str(value) == item_id:
+        log.warning("ado_item_its_own_parent", item=item_id)
+        return None
+    return str(value)
+
+
+def _date_changes(
+    before: Mapping[str, Any], after: Mapping[str, Any]
+) -> Iterator[tuple[ChangeField, str | None, str | None, str | None, str | None]]:
+    """Each scheduling date whose day differs between two revisions (a new time on the same
+    day is no change); an unreadable value reads as unset."""
+    for name, kind in DATE_FIELD_OF.items():
+        old, new = day_of(before.get(name)), day_of(after.get(name))
+        if old != new:
+            frm = None if old is None else old.isoformat()
+            to = None if new is None else new.isoformat()
+            yield kind, frm, to, None, None
+
+
+def _portfolio_facts(
+    item_id: str, item_type: str, fields: Mapping[str, Any], ctx: AdoContext
+) -> dict[str, Any]:
+    """The record's portfolio fields, from the latest revision (`.portfolio`)."""
+    days = {
+        kind.value: checked_day(item_id, name, fields.get(name))
+        for name, kind in DATE_FIELD_OF.items()
+    }
+    return {
+        "level": level_of(item_type, ctx.levels),
+        **days,
+        "priority": priority_of(fields.get(PRIORITY_FIELD)),
+        "rank": rank_of(item_id, fields),
+        "release_ids": ()
+        if ctx.releases is None
+        else tuple(sorted({release_id(n) for n in release_names(fields, ctx.releases)})),
+    }
 
 
 def convert_state(

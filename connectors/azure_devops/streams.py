@@ -1,4 +1,5 @@
-"""The Azure DevOps streams, in load order: metadata, work items, iterations, states, census.
+"""The Azure DevOps streams, in load order: metadata, work items, iterations, releases, states,
+census.
 
 How history is read. The reporting stream (`POST wit/reporting/workitemrevisions`,
 1,000 revisions a call, `includeDeleted=true`) is the project's whole revision log
@@ -48,6 +49,9 @@ to `retry` keeps the stored bookmark as it is. Each is a frozen type
 (`connectors/bookmarks.py`): those stored before versions load as version 1; one that
 cannot be understood means a full read of its stream.
 
+Links (`link_types` configured): the items a run reads are asked for their relations,
+`workitemsbatch` with `$expand: relations`, one call per 200 (`_with_links`).
+
 Calls of a no-change run: one reporting call (plus SDK route discovery when its
 12 h disk cache is cold), and one `revisions(id)` call per item in `retry`.
 """
@@ -65,7 +69,7 @@ from typing import Any, ClassVar
 
 import structlog
 
-from connectors.azure_devops.client import AdoClient, WiqlCapExceeded
+from connectors.azure_devops.client import MAX_BATCH, AdoClient, WiqlCapExceeded
 from connectors.azure_devops.config import DEFAULT_ESTIMATE_FIELDS, AzureDevOpsConfig
 from connectors.azure_devops.convert import (
     AdoContext,
@@ -76,11 +80,14 @@ from connectors.azure_devops.convert import (
     hold_revision,
 )
 from connectors.azure_devops.fields import fields_to_read
+from connectors.azure_devops.links import links_of
+from connectors.azure_devops.portfolio import DATE_FIELD_OF, PRIORITY_FIELD, RANK_FIELDS
 from connectors.azure_devops.push import authenticated_identity
+from connectors.azure_devops.releases import release_id, release_names, release_record
 from connectors.base import Stream, StreamContext
 from connectors.bookmarks import RetrySet, ids_from_json, load_bookmark, readable, with_version
 from connectors.errors import ConnectorError
-from pmo_sync.domain import Census, ItemBundle, SprintRecord, StatusRecord
+from pmo_sync.domain import Census, ItemBundle, ReleaseRecord, SprintRecord, StatusRecord
 
 __all__ = [
     "AdoRunState",
@@ -88,6 +95,7 @@ __all__ = [
     "IterationsStream",
     "MetadataBookmark",
     "MetadataStream",
+    "ReleasesStream",
     "StatesStream",
     "WorkItemsBookmark",
     "WorkItemsStream",
@@ -107,10 +115,13 @@ REVISION_FIELDS = (
     "System.Parent", "System.IsDeleted", "System.RevisedDate",
     "Microsoft.VSTS.Common.ClosedDate", "Microsoft.VSTS.CMMI.Blocked",
     "System.Description", "Microsoft.VSTS.Common.AcceptanceCriteria",
+    *DATE_FIELD_OF, PRIORITY_FIELD, *RANK_FIELDS,
 )  # fmt: skip
 """The fields read with every revision. The two rich-text fields feed the governance rules
 (acceptance criteria, the story template); they cost bytes, not calls — a batch read of them
-would cost a call per 200 changed items. Only the latest revision keeps them: a held one
+would cost a call per 200 changed items. The scheduling dates, priority and rank are the
+portfolio facts (`connectors.azure_devops.portfolio`); like every non-`System.` field, each
+is asked only where the organisation has it. Only the latest revision keeps them: a held one
 (`HeldRevision`) has none, so a long description does not multiply the buffer's memory."""
 
 
@@ -141,6 +152,8 @@ class AdoRunState:
     api_user: str | None = None  # the PAT's unique name: its edits are pmo-sync's write-back
     fields: tuple[str, ...] | None = None
     """The organisation's work item fields (reference names); None where it lists none."""
+    release_names: dict[str, str] = field(default_factory=dict)
+    """The releases the items converted this run name (external id -> name as written)."""
 
     def scope_paths(self, config: AzureDevOpsConfig) -> list[str] | None:
         """Area paths the sync covers; None = the whole project."""
@@ -175,6 +188,8 @@ class AdoRunState:
             state_map=config.state_map,
             bot=config.writeback.ignored_account(self.api_user),
             checklist_field=config.checklist_field,
+            levels=config.levels,
+            releases=config.releases,
         )
 
 
@@ -423,6 +438,8 @@ class WorkItemsStream(Stream):
     def __init__(self, client: AdoClient, config: AzureDevOpsConfig, state: AdoRunState) -> None:
         self.client, self.config, self.state = client, config, state
         self._bookmark: WorkItemsBookmark | None = None
+        self._gone_ids: set[str] = set()
+        """Items this run saw deleted or leave the scope (`_gone`)."""
         self._retry: RetrySet[int] = RetrySet.of(())
         """Items a run before could not convert, and those this run cannot: the next
         bookmark's `retry`, read again even if nobody touches them (the token moves on)."""
@@ -464,9 +481,66 @@ class WorkItemsStream(Stream):
         token = previous.continuation_token if previous else None
         read = _StreamRead(scope, token, _RevisionBuffer(ctx.estimate_fields), self._retry, token)
         paths = self.state.scope_paths(self.config)
-        yield from self._stream_pages(read, ctx, paths, context)
-        yield from self._left_over(read, ctx, paths, context)
+        bundles: Iterator[ItemBundle] = chain(
+            self._stream_pages(read, ctx, paths, context),
+            self._left_over(read, ctx, paths, context),
+        )
+        if self.config.link_types:
+            bundles = self._with_links(bundles, context)
+        for bundle in bundles:
+            self._note_releases(bundle)
+            yield bundle
         self._bookmark = self._next_bookmark(previous, read)
+
+    def _with_links(
+        self, bundles: Iterator[ItemBundle], context: StreamContext
+    ) -> Iterator[ItemBundle]:
+        """The bundles, MAX_BATCH at a time, each with its links of the configured types: one
+        `workitemsbatch` call (`$expand: relations`) per batch. A target is in scope when
+        this run read it or the store holds it live; a target read later in the same full
+        run is kept by key alone until its linking item is read again."""
+        read: set[str] = set()
+        batch: list[ItemBundle] = []
+        for bundle in chain(bundles, [None]):
+            if bundle is not None:
+                batch.append(bundle)
+                read.add(bundle.item.external_id)
+                if len(batch) < MAX_BATCH:
+                    continue
+            if not batch:
+                break
+            relations = self.client.work_item_relations([int(b.item.external_id) for b in batch])
+            targets = {
+                str(r.get("url", "")).rstrip("/").rsplit("/", 1)[-1]
+                for rels in relations.values()
+                for r in rels
+            }
+            unknown = targets - read
+            live = context.store.live_ids_among(unknown) if unknown else set()
+            known = read | (live - self._gone_ids)
+            for item in batch:
+                item.links = links_of(
+                    item.item.external_id,
+                    relations.get(int(item.item.external_id), ()),
+                    self.config.link_types,
+                    known.__contains__,
+                )
+                yield item
+            batch = []
+
+    def _gone(self, item_id: Any, why: str, context: StreamContext) -> None:
+        """An item seen deleted or out of scope this run: no link target in scope, though the
+        store holds it live until the census; and perhaps a census owed (`_gone`)."""
+        self._gone_ids.add(str(item_id))
+        _gone(item_id, why, context)
+
+    def _note_releases(self, bundle: ItemBundle) -> None:
+        """Keep the names of the releases the item is in, for the releases stream."""
+        convention = self.config.releases
+        if convention is None or not bundle.item.release_ids or bundle.raw is None:
+            return
+        for name in release_names(bundle.raw["fields"], convention):
+            self.state.release_names.setdefault(release_id(name), name)
 
     def _previous(self, scope: str, context: StreamContext) -> WorkItemsBookmark | None:
         """The stored bookmark, unless the run is full or the scope changed since (then
@@ -523,7 +597,7 @@ class WorkItemsStream(Stream):
             if latest:
                 buffer.evicted.discard(item_id)
                 if fields.get("System.IsDeleted"):
-                    _gone(item_id, "deleted", context)
+                    self._gone(item_id, "deleted", context)
                 else:
                     to_fetch.append(item_id)
             return
@@ -532,7 +606,7 @@ class WorkItemsStream(Stream):
             return
         revs = buffer.release(item_id, rev)
         if fields.get("System.IsDeleted"):  # deleted: no history to read
-            _gone(item_id, "deleted", context)
+            self._gone(item_id, "deleted", context)
         elif rev >= 1 and sorted(revs) == list(range(1, rev)):  # 1..n-1 held
             latest_rev = {"id": item_id, "rev": rev, "fields": fields}
             complete.append([*(revs[r] for r in sorted(revs)), latest_rev])
@@ -570,7 +644,7 @@ class WorkItemsStream(Stream):
     ) -> ItemBundle | None:
         revisions = self.client.revisions(item_id)
         if not revisions:
-            _gone(item_id, "deleted", context)  # since its revision was read
+            self._gone(item_id, "deleted", context)  # since its revision was read
             return None
         return self._convert(revisions, ctx, paths, context)
 
@@ -590,10 +664,10 @@ class WorkItemsStream(Stream):
             self._skip(latest.get("id"), "its latest revision has no fields", context)
             return None
         if last.get("System.IsDeleted"):
-            _gone(latest.get("id") or last.get("System.Id"), "deleted", context)
+            self._gone(latest.get("id") or last.get("System.Id"), "deleted", context)
             return None
         if not self._in_scope(last, paths):
-            _gone(latest.get("id") or last.get("System.Id"), "out of scope", context)
+            self._gone(latest.get("id") or last.get("System.Id"), "out of scope", context)
             return None
         try:
             return convert_revisions(revisions, ctx)
@@ -643,6 +717,33 @@ class IterationsStream(Stream):
                     yield convert_iteration(raw, team.name, context.started_at)
                 except (KeyError, ValueError) as exc:
                     context.report_error(f"iteration {raw.get('id')} skipped: {exc}")
+
+    def final_bookmark(self) -> dict[str, Any] | None:
+        return None
+
+
+class ReleasesStream(Stream):
+    """The releases the configured convention names (`connectors.azure_devops.releases`): those
+    the items read this run are in, and those the config dates; no call. A release no item
+    names any more stays stored as it was (releases are never deleted)."""
+
+    name = "releases"
+    record_type = ReleaseRecord
+    primary_keys = ("external_id",)
+
+    def __init__(self, client: AdoClient, config: AzureDevOpsConfig, state: AdoRunState) -> None:
+        self.client, self.config, self.state = client, config, state
+
+    def records(self, context: StreamContext) -> Iterator[ReleaseRecord]:
+        convention = self.config.releases
+        if convention is None:
+            return
+        names = dict(self.state.release_names)
+        for name in convention.dates:
+            names.setdefault(release_id(name), name)
+        today = context.started_at.date()
+        for _, name in sorted(names.items()):
+            yield release_record(name, convention, self.config.project, today)
 
     def final_bookmark(self) -> dict[str, Any] | None:
         return None

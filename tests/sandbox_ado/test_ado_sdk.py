@@ -236,3 +236,23 @@ def test_faults_429_and_500(sandbox, wit):
     assert fault.fired == 1
     raw = sandbox.requests[-1]
     assert raw.status == 429
+
+
+def test_batch_expands_the_relations_a_test_sets_and_refuses_expand_with_fields(sandbox, wit):
+    ds = sandbox.dataset
+    a, b = ds.ids()[:2]
+    rev = ds.item(a).rev
+    ds.link(a, "System.LinkTypes.Dependency-Forward", b)
+    ds.link(a, "System.LinkTypes.Related", 9999)  # another project's item
+    assert ds.item(a).rev == rev + 2  # each link is a revision, as on the Links tab
+    got = wit.get_work_items_batch(WorkItemBatchGetRequest(ids=[a, b], expand="relations"))
+    assert [(r.rel, r.url.rsplit("/", 2)[-2:], r.attributes["name"]) for r in got[0].relations] == [
+        ("System.LinkTypes.Dependency-Forward", ["workItems", str(b)], "Successor"),
+        ("System.LinkTypes.Related", ["workItems", "9999"], "Related"),
+    ]
+    assert got[1].relations is None  # no relations: the key is left out
+    assert got[0].fields["System.RelatedLinkCount"] == 2  # whole items: every field
+    with pytest.raises(AzureDevOpsServiceError, match="expand parameter can not be used"):
+        wit.get_work_items_batch(
+            WorkItemBatchGetRequest(ids=[a], fields=["System.State"], expand="relations")
+        )

@@ -9,7 +9,8 @@ builds from the resource locations served here (`LOCATIONS`, answered to
     GET  _apis/resourceAreas                          resource areas (wit, work, core)
     GET  _apis/connectionData                         the PAT's identity (authenticatedUser)
     POST {project}/{team?}/_apis/wit/wiql             WIQL subset → ids (cap → VS402337)
-    POST {project?}/_apis/wit/workitemsbatch          ≤ 200 ids (VS403474), fields, asOf
+    POST {project?}/_apis/wit/workitemsbatch          ≤ 200 ids (VS403474), fields, asOf,
+                                                      $expand relations (without fields)
     GET  {project?}/_apis/wit/reporting/workitemrevisions   watermark stream
     GET  {project?}/_apis/wit/fields                  the process's fields (`process.AdoProcess`)
     POST {project?}/_apis/wit/fields                  create a field (on no work item type yet)
@@ -524,20 +525,37 @@ class AdoApi:
                 f"The request contains {len(ids)}.",
             )  # fmt: skip
         wanted = self._fields_param(body.get("fields"))
+        expand = str(body.get("$expand") or "none").lower()
+        if expand != "none" and wanted:
+            raise AdoError(
+                400, "", "The expand parameter can not be used with the fields parameter."
+            )
         self.process.require(wanted)
         policy = (body.get("errorPolicy") or "fail").lower()
         values: list[Any] = []
         for raw in ids:
             try:
                 item = self._live(int(raw))
-                values.append(
-                    self._item_json(item, self._as_of_rev(item, body.get("asOf")), wanted)
-                )
+                found = self._item_json(item, self._as_of_rev(item, body.get("asOf")), wanted)
+                if expand in ("relations", "all") and item.links:
+                    found["relations"] = [self._relation_json(*link) for link in item.links]
+                values.append(found)
             except AdoError:
                 if policy != "omit":
                     raise
                 values.append(None)
         return ApiResponse(200, _collection(values))
+
+    def _relation_json(self, rel: str, target_id: int) -> dict[str, Any]:
+        """A relation as `$expand=relations` gives it (WorkItemRelation)."""
+        names = {"Forward": "Successor", "Reverse": "Predecessor"}
+        end = rel.rsplit("-", 1)[-1]
+        name = names.get(end, "Related") if "Dependency" in rel or "Related" in rel else rel
+        return {
+            "rel": rel,
+            "url": f"{self._base}/_apis/wit/workItems/{target_id}",
+            "attributes": {"isLocked": False, "name": name},
+        }
 
     def _get_many(self, query: dict[str, list[str]]) -> ApiResponse:
         raw = _q(query, "ids") or ""

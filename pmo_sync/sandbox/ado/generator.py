@@ -257,6 +257,9 @@ class WorkItem:
     iteration_changes: list[tuple[datetime, str | None]] = field(default_factory=list)
     comments: list[Comment] = field(default_factory=list)
     deleted_ms: int | None = None
+    links: list[tuple[str, int]] = field(default_factory=list)
+    """The item's typed links to other items now, `(rel, target id)` (`AdoDataset.link`): served
+    as `relations` by `workitemsbatch` with `$expand: relations`. Generated items have none."""
 
     @property
     def fields(self) -> dict[str, Any]:
@@ -571,6 +574,17 @@ class AdoDataset:
             self._changed.append(ms)
             self._log(item_id, 1, ms)
             return item
+
+    def link(
+        self, item_id: int, rel: str, target_id: int, *, by: Person | None = None
+    ) -> Revision | None:
+        """Link an item to another (`System.LinkTypes.Dependency-Forward`, ...) as a person does
+        on the Links tab: one revision, counting the item's links (`System.RelatedLinkCount`).
+        The target need not exist in this project (a link to another project's item)."""
+        with self.lock:
+            item = self._editable(item_id)
+            item.links.append((rel, target_id))
+            return self.update(item_id, {"System.RelatedLinkCount": len(item.links)}, by=by)
 
     def delete(self, item_id: int, *, by: Person | None = None) -> WorkItem:
         """Move to the recycle bin: a final revision with System.IsDeleted, hidden from WIQL,

@@ -72,7 +72,13 @@ def history(rng: random.Random, item_id: int) -> list[dict[str, Any]]:
             ("Microsoft.VSTS.CMMI.Blocked", [None, "Yes", "No", True, 1]),
             (ESTIMATES[0], [None, "", 3, 3.0, "5", "x", True]),
             (ESTIMATES[1], [None, 8, 2.5]),
-        ):
+            ("Microsoft.VSTS.Scheduling.StartDate", [None, "2026-04-01T00:00:00Z", "soon"]),
+            ("Microsoft.VSTS.Scheduling.FinishDate", [None, "2026-04-10T00:00:00Z",
+                                                      "2026-04-10T03:00:00Z",
+                                                      "2026-04-24T23:00:00Z"]),
+            ("Microsoft.VSTS.Scheduling.TargetDate", [None, "", "2026-05-01T00:00:00Z"]),
+            ("Microsoft.VSTS.Common.StackRank", [None, 5, 0.5, "x"]),
+        ):  # fmt: skip
             if rng.random() < 0.4:
                 value = rng.choice(choices)
                 if value is None and rng.random() < 0.5:
@@ -106,7 +112,7 @@ def test_held_revisions_convert_to_the_same_bundle(seed: int) -> None:
 def test_a_held_revision_keeps_only_what_conversion_reads() -> None:
     revisions = history(random.Random(1), 7)
     first = hold_revision(1, revisions[0]["fields"], ESTIMATES)
-    assert len(first) == 1 + 8 + len(ESTIMATES)
+    assert len(first) == 1 + 8 + 3 + len(ESTIMATES)  # 3 scheduling dates
     assert "<div>long</div>" not in first and "Checkout" not in first
     second = hold_revision(2, dict(revisions[0]["fields"]), ESTIMATES, first)
     assert all(a is b for a, b in zip(first[1:], second[1:], strict=True))  # lent, not copied
