@@ -8,7 +8,6 @@ from connectors.base import CheckReport, Connector, Stream, Writer
 from connectors.errors import ConnectorError, TrackerUnavailableError, UnexpectedResponseError
 from connectors.jira.client import JiraClient
 from connectors.jira.config import JiraConfig
-from connectors.jira.convert import find_field_ids
 from connectors.jira.push import JiraWriter
 from connectors.jira.streams import (
     CensusStream,
@@ -19,6 +18,7 @@ from connectors.jira.streams import (
     StatusesStream,
     project_keys_in,
     scope_jql,
+    site_field_ids,
 )
 
 __all__ = ["JiraConfig", "JiraConnector"]
@@ -101,12 +101,7 @@ class JiraConnector(Connector):
 
     def _check_fields(self, report: CheckReport) -> None:
         try:
-            ids = find_field_ids(
-                self.client.fields(),
-                self.config.story_points_field,
-                acceptance_criteria=self.config.acceptance_criteria_field,
-                checklist=self.config.checklist_field,
-            )
+            ids = site_field_ids(self.client.fields(), self.config)
         except LookupError as exc:
             report.add("fields", False, str(exc))
             return

@@ -43,7 +43,15 @@ from connectors.jira.convert import (
     find_field_ids,
     parse_jira_datetime,
 )
-from pmo_sync.domain import Census, ChangeField, ItemBundle, SprintRecord, StatusRecord
+from connectors.jira.portfolio import convert_version
+from pmo_sync.domain import (
+    Census,
+    ChangeField,
+    ItemBundle,
+    ReleaseRecord,
+    SprintRecord,
+    StatusRecord,
+)
 
 __all__ = [
     "CensusStream",
@@ -60,6 +68,7 @@ __all__ = [
     "jql_since_instant",
     "project_keys_in",
     "scope_jql",
+    "site_field_ids",
 ]
 
 log = structlog.get_logger(__name__)
@@ -86,6 +95,20 @@ def project_keys_in(jql: str) -> list[str]:
             if key and key not in keys:
                 keys.append(key)
     return keys
+
+
+def site_field_ids(fields: list[dict[str, Any]], config: JiraConfig) -> JiraFieldIds:
+    """The field ids of `GET /field` this connector reads, with the ones its config names
+    (LookupError when a configured field is not on this site)."""
+    return find_field_ids(
+        fields,
+        config.story_points_field,
+        acceptance_criteria=config.acceptance_criteria_field,
+        checklist=config.checklist_field,
+        start_date=config.start_date_field,
+        target_start=config.target_start_field,
+        target_end=config.target_end_field,
+    )
 
 
 def _local_bound(moment: datetime, zone: ZoneInfo) -> datetime:
@@ -143,6 +166,8 @@ class JiraRunState:
     account_id: str | None = None  # the API user: its edits are pmo-sync's write-back
     boards: list[BoardInfo] = field(default_factory=list)
     sprints_in_issues: dict[str, dict[str, Any]] = field(default_factory=dict)
+    versions_in_issues: dict[tuple[str, str | None], dict[str, Any]] = field(default_factory=dict)
+    """The fix versions the search returned, by (id, the issue's project)."""
     current_statuses: dict[str, tuple[str, str]] = field(default_factory=dict)
     history_status_names: set[str] = field(default_factory=set)
     skipped: set[str] = field(default_factory=set)
@@ -190,7 +215,8 @@ class SiteBookmark:
     """The site stream's cache: field ids, the API user and its time zone, the boards.
 
     Version 1 (also stored without `version`). A cache from before the API user was kept
-    (no `account_id`) reads as expired: the next run refreshes it.
+    (no `account_id`), or from before the portfolio fields were looked for (no `rank` among
+    the field ids), reads as expired: the next run refreshes it.
     """
 
     VERSION: ClassVar[int] = 1
@@ -218,7 +244,11 @@ class SiteBookmark:
         body = readable(data, cls.VERSION)
         account = body.get("account_id")
         return cls(
-            fetched_at=_instant(body.get("fetched_at")) if "account_id" in body else None,
+            fetched_at=(
+                _instant(body.get("fetched_at"))
+                if "account_id" in body and "rank" in body["field_ids"]
+                else None
+            ),
             time_zone=str(body["time_zone"]),
             account_id=None if account is None else str(account),
             field_ids=JiraFieldIds.from_json(body["field_ids"]),
@@ -227,17 +257,21 @@ class SiteBookmark:
 
 
 class SiteStream(Stream):
-    """Field ids, the API user's time zone and the boards; cached, so most runs cost nothing."""
+    """Field ids, the API user's time zone, the boards and the projects' versions (releases);
+    cached, so most runs cost nothing. The versions are read when the cache is (a full sync,
+    an expired cache): one call per project, and yielded as releases then; between those, the
+    releases the issues name come with them (`IssuesStream`)."""
 
     name = "site"
     record_type = StatusRecord
+    side_records = (ReleaseRecord,)
     primary_keys = ()
 
     def __init__(self, client: JiraClient, config: JiraConfig, state: JiraRunState) -> None:
         self.client, self.config, self.state = client, config, state
         self._bookmark: SiteBookmark | None = None
 
-    def records(self, context: StreamContext) -> Iterator[StatusRecord]:
+    def records(self, context: StreamContext) -> Iterator[StatusRecord | ReleaseRecord]:
         cached = load_bookmark(SiteBookmark.from_json, context.bookmark, self.name)
         ttl = timedelta(hours=self.config.metadata_ttl_hours)
         if (
@@ -247,23 +281,49 @@ class SiteStream(Stream):
             or self._newly_configured(cached)
         ):
             self._refresh(context)
+            releases = self._project_releases()
         else:
+            releases = []
             self.state.field_ids = cached.field_ids
             self.state.time_zone = cached.time_zone
             self.state.account_id = cached.account_id
             self.state.boards = list(cached.boards)
         assert self.state.field_ids is not None
         self.client.seed_field_names(dict(self.state.field_ids.clause_names))
-        return iter(())
+        return iter(releases)
+
+    def _project_releases(self) -> list[ReleaseRecord]:
+        """Every version of the projects the JQL names and the boards are on; a project whose
+        versions cannot be read (gone, no permission) or a version that cannot be read is
+        logged and left out (the issues' own fix versions still bring theirs)."""
+        named = [*project_keys_in(self.config.jql), *(b.project for b in self.state.boards)]
+        projects = [p for p in dict.fromkeys(named) if p]
+        releases: list[ReleaseRecord] = []
+        for project in projects:
+            try:
+                versions = self.client.project_versions(project)
+            except ConnectorError as exc:
+                log.warning("jira_versions_unreadable", project=project, error=str(exc))
+                continue
+            for raw in versions if isinstance(versions, list) else []:
+                try:
+                    releases.append(convert_version(raw, project))
+                except (KeyError, TypeError) as exc:
+                    log.warning("jira_version_skipped", project=project, error=repr(exc))
+        return releases
 
     def _newly_configured(self, cached: SiteBookmark) -> bool:
         """A field the config names that the cached ids do not resolve (the admin added
-        `acceptance_criteria_field` or `checklist_field` since): read the field list now,
-        not when the cache expires."""
+        `acceptance_criteria_field`, `checklist_field` or a date field since): read the field
+        list now, not when the cache expires."""
         ids = cached.field_ids
+        config = self.config
         return bool(
-            (self.config.acceptance_criteria_field and not ids.acceptance_criteria)
-            or (self.config.checklist_field and not ids.checklist)
+            (config.acceptance_criteria_field and not ids.acceptance_criteria)
+            or (config.checklist_field and not ids.checklist)
+            or (config.start_date_field and not ids.start_date)
+            or (config.target_start_field and not ids.target_start)
+            or (config.target_end_field and not ids.target_end)
         )
 
     def _refresh(self, context: StreamContext) -> None:
@@ -271,12 +331,7 @@ class SiteStream(Stream):
         time_zone = self.state.time_zone = str(me.get("timeZone") or "UTC")
         self.state.account_id = me.get("accountId") or me.get("name")
         try:
-            field_ids = find_field_ids(
-                self.client.fields(),
-                self.config.story_points_field,
-                acceptance_criteria=self.config.acceptance_criteria_field,
-                checklist=self.config.checklist_field,
-            )
+            field_ids = site_field_ids(self.client.fields(), self.config)
         except LookupError as exc:
             raise ConnectorError(str(exc)) from None
         self.state.field_ids = field_ids
@@ -403,7 +458,7 @@ class IssuesStream(Stream):
 
     name = "issues"
     record_type = ItemBundle
-    side_records = (SprintRecord, StatusRecord)
+    side_records = (SprintRecord, StatusRecord, ReleaseRecord)
     primary_keys = ("external_id",)
     replication_key = "updated"
     is_sorted = False
@@ -419,10 +474,13 @@ class IssuesStream(Stream):
         base = [
             "summary", "issuetype", "status", "project", "created", "updated",
             "resolutiondate", "assignee", "labels", "parent", "description",
+            "duedate", "priority", "fixVersions", "issuelinks",
         ]  # fmt: skip
         return base + ids.search_field_ids()
 
-    def records(self, context: StreamContext) -> Iterator[ItemBundle | SprintRecord | StatusRecord]:
+    def records(
+        self, context: StreamContext
+    ) -> Iterator[ItemBundle | SprintRecord | StatusRecord | ReleaseRecord]:
         """Read the bookmark → the changed issues, page by page → the issues a run before
         had to skip → what they said of sprints and statuses → the next bookmark."""
         assert self.state.field_ids is not None and self.state.time_zone is not None
@@ -437,6 +495,7 @@ class IssuesStream(Stream):
             status_map=self.config.status_map,
             team_for_project=self.state.team_for_project(self.config.team_by),
             bot_account_id=self.config.writeback.ignored_account(self.state.account_id),
+            link_types=tuple(self.config.dependency_link_types),
         )
         yield from self._changed_issues(previous, crawl, issue_ctx, context)
         yield from self._skipped_before(crawl, issue_ctx, context)
@@ -445,6 +504,7 @@ class IssuesStream(Stream):
         # streams must not leave a sprint or a status only these issues named unstored.
         yield from self._sprints_of_issues(context)
         yield from self._statuses_of_issues(context)
+        yield from self._releases_of_issues()
         self._bookmark = self._next_bookmark(previous, crawl)
 
     def _changed_issues(
@@ -575,6 +635,16 @@ class IssuesStream(Stream):
             except (KeyError, ValueError) as exc:
                 context.report_error(f"sprint {sprint_id} skipped: {exc}")
 
+    def _releases_of_issues(self) -> Iterator[ReleaseRecord]:
+        """The fix versions the converted issues name, as their `fixVersions` describe them
+        (name, dates, released, archived): no call, so an incremental run stores a version
+        made since the site cache was read."""
+        for (version_id, project), raw in sorted(self.state.versions_in_issues.items()):
+            try:
+                yield convert_version(raw, project)
+            except (KeyError, TypeError) as exc:
+                log.warning("jira_version_skipped", version=version_id, error=repr(exc))
+
     def _statuses_of_issues(self, context: StreamContext) -> Iterator[StatusRecord]:
         """The issues' current statuses, with their categories; and, when their history holds
         a status neither they nor the store know, every status (`GET /status`, once)."""
@@ -644,6 +714,11 @@ class IssuesStream(Stream):
         for sprint in (fields.get(ids.sprint) if ids and ids.sprint else None) or []:
             if isinstance(sprint, dict) and "id" in sprint:
                 self.state.sprints_in_issues[str(sprint["id"])] = sprint
+        project = (fields.get("project") or {}).get("key")
+        versions = fields.get("fixVersions")
+        for version in versions if isinstance(versions, list) else []:
+            if isinstance(version, dict) and version.get("id"):
+                self.state.versions_in_issues[(str(version["id"]), project)] = version
         status = fields.get("status") or {}
         if status.get("name"):
             category = str((status.get("statusCategory") or {}).get("key", "indeterminate"))
