@@ -11,7 +11,7 @@ parent that is the issue itself are logged and left unknown or dropped.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import structlog
@@ -37,14 +37,17 @@ _LEVEL_BY_TYPE = {"subtask": "subtask", "epic": "epic", "task": "task"}
 
 
 def jira_date(value: Any, *, what: str = "date", key: str | None = None) -> date | None:
-    """A Jira date (`2026-12-07`; a changelog's `2026-12-07 00:00:00.0` too) as a day; None
-    when unset, and None with a warning when it is not a date (never an error)."""
+    """A Jira date (`2026-12-07`; a changelog's `2026-12-07 00:00:00.0` too; epoch
+    milliseconds, as the versions example of Jira's spec writes `releaseDate`) as a day;
+    None when unset, and None with a warning when it is not a date (never an error)."""
     if value is None or value == "":
         return None
     text = str(value).strip()
     try:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value / 1000, UTC).date()
         return date.fromisoformat(text[:10])
-    except ValueError:
+    except (ValueError, OverflowError, OSError):
         log.warning("jira_date_unreadable", field=what, value=text[:40], key=key)
         return None
 
