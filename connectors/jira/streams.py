@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
@@ -168,6 +168,8 @@ class JiraRunState:
     sprints_in_issues: dict[str, dict[str, Any]] = field(default_factory=dict)
     versions_in_issues: dict[tuple[str, str | None], dict[str, Any]] = field(default_factory=dict)
     """The fix versions the search returned, by (id, the issue's project)."""
+    version_starts: dict[str, str] = field(default_factory=dict)
+    """The versions' start dates as the site cache knows them (`SiteBookmark`)."""
     current_statuses: dict[str, tuple[str, str]] = field(default_factory=dict)
     history_status_names: set[str] = field(default_factory=set)
     skipped: set[str] = field(default_factory=set)
@@ -226,6 +228,9 @@ class SiteBookmark:
     account_id: str | None
     field_ids: JiraFieldIds
     boards: tuple[BoardInfo, ...]
+    version_starts: Mapping[str, str] = field(default_factory=dict)
+    """Each listed version's `startDate` (those that have one), by id: an issue's
+    `fixVersions` leave it out, so the releases the issues bring keep it from here."""
 
     def to_json(self) -> dict[str, Any]:
         return with_version(
@@ -236,6 +241,7 @@ class SiteBookmark:
                 "account_id": self.account_id,
                 "field_ids": self.field_ids.to_json(),
                 "boards": [b.to_json() for b in self.boards],
+                "version_starts": dict(sorted(self.version_starts.items())),
             },
         )
 
@@ -253,6 +259,7 @@ class SiteBookmark:
             account_id=None if account is None else str(account),
             field_ids=JiraFieldIds.from_json(body["field_ids"]),
             boards=tuple(BoardInfo.from_json(b) for b in body["boards"]),
+            version_starts={str(k): str(v) for k, v in (body.get("version_starts") or {}).items()},
         )
 
 
@@ -282,8 +289,14 @@ class SiteStream(Stream):
         ):
             self._refresh(context)
             releases = self._project_releases()
+            self.state.version_starts = {
+                r.external_id: r.start_date.isoformat() for r in releases if r.start_date
+            }
+            if self._bookmark is not None:
+                self._bookmark = replace(self._bookmark, version_starts=self.state.version_starts)
         else:
             releases = []
+            self.state.version_starts = dict(cached.version_starts)
             self.state.field_ids = cached.field_ids
             self.state.time_zone = cached.time_zone
             self.state.account_id = cached.account_id
@@ -637,9 +650,15 @@ class IssuesStream(Stream):
 
     def _releases_of_issues(self) -> Iterator[ReleaseRecord]:
         """The fix versions the converted issues name, as their `fixVersions` describe them
-        (name, dates, released, archived): no call, so an incremental run stores a version
-        made since the site cache was read."""
-        for (version_id, project), raw in sorted(self.state.versions_in_issues.items()):
+        (name, release date, released, archived; the start date, which they leave out, from
+        the site cache): no call, so an incremental run stores a version made since the site
+        cache was read, and one released since as released."""
+        starts = self.state.version_starts
+        found = self.state.versions_in_issues
+        for version_id, project in sorted(found, key=lambda k: (k[0], k[1] or "")):
+            raw = found[(version_id, project)]
+            if "startDate" not in raw and version_id in starts:
+                raw = {**raw, "startDate": starts[version_id]}
             try:
                 yield convert_version(raw, project)
             except (KeyError, TypeError) as exc:
