@@ -157,3 +157,33 @@ def test_a_full_then_an_incremental_sync_store_every_portfolio_fact(
     )
     assert _releases_of(engine)[blocked.key] == {late.id}
     assert item_links(engine, source_id, story.key).own == (blocks,)  # unchanged, kept
+
+
+def test_versions_that_cannot_be_read_fail_nothing(
+    jira_sandbox: JiraSandbox,
+    make_config: Callable[..., JiraConfig],
+    run_sync: Callable[..., RunSummary],
+    store: Store,
+    engine: Engine,
+) -> None:
+    """A project whose versions Jira refuses (404) is logged and skipped: the sync succeeds,
+    the other project's versions are stored, and the versions the issues name still come
+    with them (without the start date only the listing tells)."""
+    data = jira_sandbox.dataset
+    named = data.add_version("ABC", "2026.1", start_date=date(2026, 1, 5), released=True)
+    data.add_version("ABC", "never named")
+    listed = data.add_version("DEF", "D-1", start_date=date(2026, 2, 2))
+    story = next(i for i in data.issues if i.project_key == "ABC")
+    data.clock.advance(minutes=5)
+    data.set_fix_versions(story.key, [named.id])
+    jira_sandbox.inject(path=r"/project/ABC/versions$", status=404)
+
+    config = make_config(jira_sandbox, jql=JQL)
+    summary = run_sync(config, full=True)
+    assert (summary.status, summary.errors) == ("success", [])
+    source_id = store.ensure_source(config.name, "jira", str(config.url))
+    assert source_releases(engine, source_id) == [
+        StoredRelease(named.id, "2026.1", "ABC", None, None, True, False),
+        StoredRelease(listed.id, "D-1", "DEF", date(2026, 2, 2), None, False, False),
+    ]
+    assert _releases_of(engine) == {story.key: {named.id}}

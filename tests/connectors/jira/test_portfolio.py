@@ -10,6 +10,7 @@ from structlog.testing import capture_logs
 
 from connectors.jira.convert import IssueContext, JiraFieldIds, convert_issue, find_field_ids
 from connectors.jira.portfolio import convert_version, issue_level, issue_links, jira_date
+from connectors.jira.streams import SiteBookmark
 from pmo_sync.domain import ChangeField, ItemChange, ItemLink, LinkDirection, ReleaseRecord
 
 IDS = JiraFieldIds(
@@ -254,3 +255,23 @@ def test_find_field_ids_rank_epic_link_and_configured_dates() -> None:
     assert JiraFieldIds.from_json(ids.to_json()) == ids
     with pytest.raises(LookupError, match="target_end_field 'Target finish'"):
         find_field_ids(FIELDS, None, target_end="Target finish")
+
+
+def test_site_cache_keeps_version_starts_and_an_old_cache_reads_expired() -> None:
+    """The start dates the versions listing gave survive in the site cache; a cache written
+    before Rank was looked for (no `rank` among its field ids) is refreshed at once."""
+    cached = SiteBookmark(
+        fetched_at=datetime(2026, 12, 1, tzinfo=UTC),
+        time_zone="UTC",
+        account_id="bot",
+        field_ids=IDS,
+        boards=(),
+        version_starts={"10100": "2026-01-05"},
+    )
+    again = SiteBookmark.from_json(cached.to_json())
+    assert again == cached
+    old = cached.to_json()
+    old["field_ids"] = {k: v for k, v in old["field_ids"].items() if k != "rank"}
+    del old["version_starts"]
+    expired = SiteBookmark.from_json(old)
+    assert (expired.fetched_at, expired.version_starts) == (None, {})
