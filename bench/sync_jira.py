@@ -80,7 +80,6 @@ ENDPOINTS = (
     ("myself", "/myself"),
     ("count", "/search/approximate-count"),
     ("status", "/status"),
-    ("versions", "/versions"),
 )
 
 
@@ -258,7 +257,6 @@ def api_minimum(seed: int, issues_per_project: int) -> dict[str, int]:
         "sprints": sprint_pages,
         "field": 1,
         "myself": 1,
-        "versions": len(PROJECTS),  # each project's releases, with the site metadata
     }
 
 

@@ -13,6 +13,7 @@ from connectors.jira.streams import (
     CensusStream,
     IssuesStream,
     JiraRunState,
+    ReleasesStream,
     SiteStream,
     SprintsStream,
     StatusesStream,
@@ -41,6 +42,7 @@ class JiraConnector(Connector):
         return (
             SiteStream(self.client, self.config, state),
             IssuesStream(self.client, self.config, state),
+            ReleasesStream(self.client, self.config, state),
             SprintsStream(self.client, self.config, state),
             StatusesStream(self.client, self.config, state),
             CensusStream(self.client, self.config, state),

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
@@ -58,6 +58,8 @@ __all__ = [
     "IssuesBookmark",
     "IssuesStream",
     "JiraRunState",
+    "ReleasesBookmark",
+    "ReleasesStream",
     "SiteBookmark",
     "SiteStream",
     "SprintsBookmark",
@@ -168,8 +170,8 @@ class JiraRunState:
     sprints_in_issues: dict[str, dict[str, Any]] = field(default_factory=dict)
     versions_in_issues: dict[tuple[str, str | None], dict[str, Any]] = field(default_factory=dict)
     """The fix versions the search returned, by (id, the issue's project)."""
-    version_starts: dict[str, str] = field(default_factory=dict)
-    """The versions' start dates as the site cache knows them (`SiteBookmark`)."""
+    site_refreshed: bool = False
+    """The site metadata was read this run (a full sync, a first one, an expired cache)."""
     current_statuses: dict[str, tuple[str, str]] = field(default_factory=dict)
     history_status_names: set[str] = field(default_factory=set)
     skipped: set[str] = field(default_factory=set)
@@ -217,8 +219,8 @@ class SiteBookmark:
     """The site stream's cache: field ids, the API user and its time zone, the boards.
 
     Version 1 (also stored without `version`). A cache from before the API user was kept
-    (no `account_id`), or from before the portfolio fields were looked for (no `rank` among
-    the field ids), reads as expired: the next run refreshes it.
+    (no `account_id`) reads as expired: the next run refreshes it. One from before the
+    portfolio fields were looked for (Rank, Epic Link) is used until it expires as usual.
     """
 
     VERSION: ClassVar[int] = 1
@@ -228,9 +230,6 @@ class SiteBookmark:
     account_id: str | None
     field_ids: JiraFieldIds
     boards: tuple[BoardInfo, ...]
-    version_starts: Mapping[str, str] = field(default_factory=dict)
-    """Each listed version's `startDate` (those that have one), by id: an issue's
-    `fixVersions` leave it out, so the releases the issues bring keep it from here."""
 
     def to_json(self) -> dict[str, Any]:
         return with_version(
@@ -241,7 +240,6 @@ class SiteBookmark:
                 "account_id": self.account_id,
                 "field_ids": self.field_ids.to_json(),
                 "boards": [b.to_json() for b in self.boards],
-                "version_starts": dict(sorted(self.version_starts.items())),
             },
         )
 
@@ -250,35 +248,26 @@ class SiteBookmark:
         body = readable(data, cls.VERSION)
         account = body.get("account_id")
         return cls(
-            fetched_at=(
-                _instant(body.get("fetched_at"))
-                if "account_id" in body and "rank" in body["field_ids"]
-                else None
-            ),
+            fetched_at=_instant(body.get("fetched_at")) if "account_id" in body else None,
             time_zone=str(body["time_zone"]),
             account_id=None if account is None else str(account),
             field_ids=JiraFieldIds.from_json(body["field_ids"]),
             boards=tuple(BoardInfo.from_json(b) for b in body["boards"]),
-            version_starts={str(k): str(v) for k, v in (body.get("version_starts") or {}).items()},
         )
 
 
 class SiteStream(Stream):
-    """Field ids, the API user's time zone, the boards and the projects' versions (releases);
-    cached, so most runs cost nothing. The versions are read when the cache is (a full sync,
-    an expired cache): one call per project, and yielded as releases then; between those, the
-    releases the issues name come with them (`IssuesStream`)."""
+    """Field ids, the API user's time zone and the boards; cached, so most runs cost nothing."""
 
     name = "site"
     record_type = StatusRecord
-    side_records = (ReleaseRecord,)
     primary_keys = ()
 
     def __init__(self, client: JiraClient, config: JiraConfig, state: JiraRunState) -> None:
         self.client, self.config, self.state = client, config, state
         self._bookmark: SiteBookmark | None = None
 
-    def records(self, context: StreamContext) -> Iterator[StatusRecord | ReleaseRecord]:
+    def records(self, context: StreamContext) -> Iterator[StatusRecord]:
         cached = load_bookmark(SiteBookmark.from_json, context.bookmark, self.name)
         ttl = timedelta(hours=self.config.metadata_ttl_hours)
         if (
@@ -288,42 +277,15 @@ class SiteStream(Stream):
             or self._newly_configured(cached)
         ):
             self._refresh(context)
-            releases = self._project_releases()
-            self.state.version_starts = {
-                r.external_id: r.start_date.isoformat() for r in releases if r.start_date
-            }
-            if self._bookmark is not None:
-                self._bookmark = replace(self._bookmark, version_starts=self.state.version_starts)
+            self.state.site_refreshed = True
         else:
-            releases = []
-            self.state.version_starts = dict(cached.version_starts)
             self.state.field_ids = cached.field_ids
             self.state.time_zone = cached.time_zone
             self.state.account_id = cached.account_id
             self.state.boards = list(cached.boards)
         assert self.state.field_ids is not None
         self.client.seed_field_names(dict(self.state.field_ids.clause_names))
-        return iter(releases)
-
-    def _project_releases(self) -> list[ReleaseRecord]:
-        """Every version of the projects the JQL names and the boards are on; a project whose
-        versions cannot be read (gone, no permission) or a version that cannot be read is
-        logged and left out (the issues' own fix versions still bring theirs)."""
-        named = [*project_keys_in(self.config.jql), *(b.project for b in self.state.boards)]
-        projects = [p for p in dict.fromkeys(named) if p]
-        releases: list[ReleaseRecord] = []
-        for project in projects:
-            try:
-                versions = self.client.project_versions(project)
-            except ConnectorError as exc:
-                log.warning("jira_versions_unreadable", project=project, error=str(exc))
-                continue
-            for raw in versions if isinstance(versions, list) else []:
-                try:
-                    releases.append(convert_version(raw, project))
-                except (KeyError, TypeError) as exc:
-                    log.warning("jira_version_skipped", project=project, error=repr(exc))
-        return releases
+        return iter(())
 
     def _newly_configured(self, cached: SiteBookmark) -> bool:
         """A field the config names that the cached ids do not resolve (the admin added
@@ -471,7 +433,7 @@ class IssuesStream(Stream):
 
     name = "issues"
     record_type = ItemBundle
-    side_records = (SprintRecord, StatusRecord, ReleaseRecord)
+    side_records = (SprintRecord, StatusRecord)
     primary_keys = ("external_id",)
     replication_key = "updated"
     is_sorted = False
@@ -491,9 +453,7 @@ class IssuesStream(Stream):
         ]  # fmt: skip
         return base + ids.search_field_ids()
 
-    def records(
-        self, context: StreamContext
-    ) -> Iterator[ItemBundle | SprintRecord | StatusRecord | ReleaseRecord]:
+    def records(self, context: StreamContext) -> Iterator[ItemBundle | SprintRecord | StatusRecord]:
         """Read the bookmark → the changed issues, page by page → the issues a run before
         had to skip → what they said of sprints and statuses → the next bookmark."""
         assert self.state.field_ids is not None and self.state.time_zone is not None
@@ -517,7 +477,6 @@ class IssuesStream(Stream):
         # streams must not leave a sprint or a status only these issues named unstored.
         yield from self._sprints_of_issues(context)
         yield from self._statuses_of_issues(context)
-        yield from self._releases_of_issues()
         self._bookmark = self._next_bookmark(previous, crawl)
 
     def _changed_issues(
@@ -647,22 +606,6 @@ class IssuesStream(Stream):
                 yield convert_sprint(raw, team)
             except (KeyError, ValueError) as exc:
                 context.report_error(f"sprint {sprint_id} skipped: {exc}")
-
-    def _releases_of_issues(self) -> Iterator[ReleaseRecord]:
-        """The fix versions the converted issues name, as their `fixVersions` describe them
-        (name, release date, released, archived; the start date, which they leave out, from
-        the site cache): no call, so an incremental run stores a version made since the site
-        cache was read, and one released since as released."""
-        starts = self.state.version_starts
-        found = self.state.versions_in_issues
-        for version_id, project in sorted(found, key=lambda k: (k[0], k[1] or "")):
-            raw = found[(version_id, project)]
-            if "startDate" not in raw and version_id in starts:
-                raw = {**raw, "startDate": starts[version_id]}
-            try:
-                yield convert_version(raw, project)
-            except (KeyError, TypeError) as exc:
-                log.warning("jira_version_skipped", version=version_id, error=repr(exc))
 
     def _statuses_of_issues(self, context: StreamContext) -> Iterator[StatusRecord]:
         """The issues' current statuses, with their categories; and, when their history holds
@@ -808,6 +751,102 @@ class IssuesStream(Stream):
             for issue_id, entries in self.client.bulk_changelogs(chunk, field_ids):
                 result.setdefault(issue_id, []).extend(entries)
         return result
+
+    def final_bookmark(self) -> dict[str, Any] | None:
+        return self._bookmark.to_json() if self._bookmark else None
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasesBookmark:
+    """The projects whose versions are read, and each version's start date as last read
+    (an issue's `fixVersions` leave the start date out). Version 1."""
+
+    VERSION: ClassVar[int] = 1
+    projects: tuple[str, ...] = ()
+    starts: Mapping[str, str] = field(default_factory=dict)
+    """Version id -> its `startDate` (ISO day), for the versions that have one."""
+
+    def to_json(self) -> dict[str, Any]:
+        return with_version(
+            self.VERSION,
+            {"projects": list(self.projects), "starts": dict(sorted(self.starts.items()))},
+        )
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ReleasesBookmark:
+        body = readable(data, cls.VERSION)
+        return cls(
+            projects=tuple(str(p) for p in body.get("projects") or ()),
+            starts={str(k): str(v) for k, v in (body.get("starts") or {}).items()},
+        )
+
+
+class ReleasesStream(Stream):
+    """Releases: the projects' versions (fix versions), at no cost where nothing is planned.
+
+    The issues' own `fixVersions` (read by the issues stream, no call) give each version's
+    name, release date, released and archived flags: those of the issues read this run are
+    yielded every run. A project's whole version list (`GET /project/{key}/versions`, one
+    call, with the start dates and the versions no issue names yet) is read for the
+    projects whose issues plan releases: when the site metadata is read (a full sync, an
+    expired cache) for every such project known, and otherwise once for a project seen
+    planning releases for the first time. A project without fix versions costs nothing, so
+    an unchanged sync makes no call here. A listing refused (a project gone, no permission)
+    or a version that cannot be read is logged and skipped, never a failed sync.
+    """
+
+    name = "releases"
+    record_type = ReleaseRecord
+    primary_keys = ("external_id",)
+
+    def __init__(self, client: JiraClient, config: JiraConfig, state: JiraRunState) -> None:
+        self.client, self.config, self.state = client, config, state
+        self._bookmark: ReleasesBookmark | None = None
+
+    def records(self, context: StreamContext) -> Iterator[ReleaseRecord]:
+        previous = load_bookmark(ReleasesBookmark.from_json, context.bookmark, self.name)
+        known = previous.projects if previous and not context.full else ()
+        starts = dict(previous.starts) if previous else {}
+        seen = [p for _, p in self.state.versions_in_issues if p]
+        projects = tuple(sorted(set(known) | set(seen)))
+        refresh = self.state.site_refreshed or context.full
+        due = set(projects) if refresh else set(seen) - set(known)
+        listed: dict[str, ReleaseRecord] = {}
+        for project in sorted(due):
+            for release in self._listing(project):
+                listed[release.external_id] = release
+                if release.start_date is not None:
+                    starts[release.external_id] = release.start_date.isoformat()
+                else:
+                    starts.pop(release.external_id, None)
+        yield from listed.values()
+        found = self.state.versions_in_issues
+        for version_id, where in sorted(found, key=lambda k: (k[0], k[1] or "")):
+            if version_id in listed:
+                continue  # the listing, read just now, says as much and more
+            raw = found[(version_id, where)]
+            if "startDate" not in raw and version_id in starts:
+                raw = {**raw, "startDate": starts[version_id]}
+            try:
+                yield convert_version(raw, where)
+            except (KeyError, TypeError) as exc:
+                log.warning("jira_version_skipped", version=version_id, error=repr(exc))
+        if previous is None or projects != previous.projects or starts != previous.starts:
+            self._bookmark = ReleasesBookmark(projects, starts)
+
+    def _listing(self, project: str) -> list[ReleaseRecord]:
+        try:
+            versions = self.client.project_versions(project)
+        except ConnectorError as exc:
+            log.warning("jira_versions_unreadable", project=project, error=str(exc))
+            return []
+        releases: list[ReleaseRecord] = []
+        for raw in versions if isinstance(versions, list) else []:
+            try:
+                releases.append(convert_version(raw, project))
+            except (KeyError, TypeError) as exc:
+                log.warning("jira_version_skipped", project=project, error=repr(exc))
+        return releases
 
     def final_bookmark(self) -> dict[str, Any] | None:
         return self._bookmark.to_json() if self._bookmark else None

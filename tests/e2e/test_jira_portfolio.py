@@ -4,7 +4,6 @@ outside the JQL), on the sandbox with a few issues given those fields."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from datetime import date
 
@@ -30,6 +29,11 @@ from ..schema_helpers import stored_items
 
 JQL = "project in (ABC, DEF)"  # GHI is out of scope: a link to it is kept with its key
 SEARCH = "/rest/api/2/search/jql"
+COUNT = "/rest/api/2/search/approximate-count"
+
+
+def _versions_calls(sandbox: JiraSandbox) -> list[str]:
+    return [r.path for r in sandbox.requests if r.path.endswith("/versions")]
 
 
 def _releases_of(engine: Engine) -> dict[str, set[str]]:
@@ -78,11 +82,8 @@ def test_a_full_then_an_incremental_sync_store_every_portfolio_fact(
     summary = run_sync(config, full=True)
     assert summary.status == "success", summary.errors
     source_id = store.ensure_source(config.name, "jira", str(config.url))
-    versions_calls = Counter(r.path for r in jira_sandbox.requests if r.path.endswith("/versions"))
-    assert versions_calls == {
-        "/rest/api/2/project/ABC/versions": 1,
-        "/rest/api/2/project/DEF/versions": 1,
-    }
+    # only ABC plans releases (an issue names a fix version): its versions, one call
+    assert _versions_calls(jira_sandbox) == ["/rest/api/2/project/ABC/versions"]
 
     items = stored_items(engine)
     row = items[story.id]
@@ -119,11 +120,11 @@ def test_a_full_then_an_incremental_sync_store_every_portfolio_fact(
     ]  # the sandbox's own truth says the same
 
     assert source_releases(engine, source_id) == [
-        StoredRelease(shipped.id, "2026.1", "ABC", date(2026, 1, 5), date(2026, 2, 27), True,
-                      False),
-        StoredRelease(old.id, "D-1", "DEF", None, date(2026, 3, 31), False, True),
+        StoredRelease(
+            shipped.id, "2026.1", "ABC", date(2026, 1, 5), date(2026, 2, 27), True, False
+        ),
         StoredRelease(undated.id, "2026.2", "ABC", None, None, False, False),
-    ]  # fmt: skip
+    ]  # fmt: skip (DEF's D-1: no DEF issue plans a release yet, so DEF is not read)
     assert _releases_of(engine) == {story.key: {shipped.id, undated.id}}
 
     blocks = StoredLink(story.key, "blocks", "outward", blocked.key, blocked.id)
@@ -135,8 +136,8 @@ def test_a_full_then_an_incremental_sync_store_every_portfolio_fact(
     )
     assert outside.id not in items  # out of scope: kept by its key only on the link
 
-    # Incremental: the due date slips again and DEF-1 joins a release made since: the issue
-    # search brings both (the release from the issue's own fixVersions), no versions call.
+    # Incremental: the due date slips again and a DEF issue joins a release made since: DEF
+    # plans releases from now on, so its versions are read, once (D-1 and D-2).
     data.clock.advance(minutes=30)
     late = data.add_version("DEF", "D-2", release_date=date(2026, 6, 30))
     again = data.set_due_date(story.key, date(2026, 5, 20))
@@ -146,17 +147,30 @@ def test_a_full_then_an_incremental_sync_store_every_portfolio_fact(
     summary = run_sync(config)
     assert summary.status == "success", summary.errors
     assert summary.items_updated == 2
-    assert not [r.path for r in jira_sandbox.requests if r.path.endswith("/versions")]
+    assert _versions_calls(jira_sandbox) == ["/rest/api/2/project/DEF/versions"]
     assert [r.path for r in jira_sandbox.requests].count(SEARCH) == 1
     assert stored_items(engine)[story.id].due_date == date(2026, 5, 20)
     assert date_history(engine, source_id, story.key)[-1] == DateChange(
         ChangeField.DUE_DATE, again.created, date(2026, 4, 30), date(2026, 5, 20), author
     )
-    assert StoredRelease(late.id, "D-2", "DEF", None, date(2026, 6, 30), False, False) in (
-        source_releases(engine, source_id)
-    )
+    assert source_releases(engine, source_id)[1:] == [
+        StoredRelease(old.id, "D-1", "DEF", None, date(2026, 3, 31), False, True),
+        StoredRelease(late.id, "D-2", "DEF", None, date(2026, 6, 30), False, False),
+        StoredRelease(undated.id, "2026.2", "ABC", None, None, False, False),
+    ]
     assert _releases_of(engine)[blocked.key] == {late.id}
     assert item_links(engine, source_id, story.key).own == (blocks,)  # unchanged, kept
+
+    # Unchanged: the calls of any unchanged sync (the search, the count), no versions call;
+    # the story's release keeps the start date the listing gave, though its fixVersions
+    # (which leave it out) come again with the next change.
+    jira_sandbox.reset_log()
+    assert run_sync(config).items_updated == 0
+    assert [r.path for r in jira_sandbox.requests] == [SEARCH, COUNT]
+    data.clock.advance(minutes=30)
+    data.set_priority(story.key, "Highest")
+    run_sync(config)
+    assert source_releases(engine, source_id)[0].start_date == date(2026, 1, 5)
 
 
 def test_versions_that_cannot_be_read_fail_nothing(
@@ -174,8 +188,10 @@ def test_versions_that_cannot_be_read_fail_nothing(
     data.add_version("ABC", "never named")
     listed = data.add_version("DEF", "D-1", start_date=date(2026, 2, 2))
     story = next(i for i in data.issues if i.project_key == "ABC")
+    planned = next(i for i in data.issues if i.project_key == "DEF")
     data.clock.advance(minutes=5)
     data.set_fix_versions(story.key, [named.id])
+    data.set_fix_versions(planned.key, [listed.id])
     jira_sandbox.inject(path=r"/project/ABC/versions$", status=404)
 
     config = make_config(jira_sandbox, jql=JQL)
@@ -186,4 +202,4 @@ def test_versions_that_cannot_be_read_fail_nothing(
         StoredRelease(named.id, "2026.1", "ABC", None, None, True, False),
         StoredRelease(listed.id, "D-1", "DEF", date(2026, 2, 2), None, False, False),
     ]
-    assert _releases_of(engine) == {story.key: {named.id}}
+    assert _releases_of(engine) == {story.key: {named.id}, planned.key: {listed.id}}

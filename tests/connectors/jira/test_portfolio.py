@@ -10,7 +10,7 @@ from structlog.testing import capture_logs
 
 from connectors.jira.convert import IssueContext, JiraFieldIds, convert_issue, find_field_ids
 from connectors.jira.portfolio import convert_version, issue_level, issue_links, jira_date
-from connectors.jira.streams import SiteBookmark
+from connectors.jira.streams import ReleasesBookmark, SiteBookmark
 from pmo_sync.domain import ChangeField, ItemChange, ItemLink, LinkDirection, ReleaseRecord
 
 IDS = JiraFieldIds(
@@ -257,21 +257,20 @@ def test_find_field_ids_rank_epic_link_and_configured_dates() -> None:
         find_field_ids(FIELDS, None, target_end="Target finish")
 
 
-def test_site_cache_keeps_version_starts_and_an_old_cache_reads_expired() -> None:
-    """The start dates the versions listing gave survive in the site cache; a cache written
-    before Rank was looked for (no `rank` among its field ids) is refreshed at once."""
+def test_the_releases_bookmark_and_an_old_site_cache() -> None:
+    """The releases stream keeps the projects it reads and the start dates; a site cache
+    written before Rank was looked for is used as it is until it expires."""
+    kept = ReleasesBookmark(("ABC", "DEF"), {"10100": "2026-01-05"})
+    assert ReleasesBookmark.from_json(kept.to_json()) == kept
+    assert ReleasesBookmark.from_json({"version": 1}) == ReleasesBookmark()
     cached = SiteBookmark(
         fetched_at=datetime(2026, 12, 1, tzinfo=UTC),
         time_zone="UTC",
         account_id="bot",
         field_ids=IDS,
         boards=(),
-        version_starts={"10100": "2026-01-05"},
     )
-    again = SiteBookmark.from_json(cached.to_json())
-    assert again == cached
     old = cached.to_json()
     old["field_ids"] = {k: v for k, v in old["field_ids"].items() if k != "rank"}
-    del old["version_starts"]
-    expired = SiteBookmark.from_json(old)
-    assert (expired.fetched_at, expired.version_starts) == (None, {})
+    read = SiteBookmark.from_json(old)
+    assert (read.fetched_at, read.field_ids.rank) == (datetime(2026, 12, 1, tzinfo=UTC), None)
