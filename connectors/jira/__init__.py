@@ -8,17 +8,18 @@ from connectors.base import CheckReport, Connector, Stream, Writer
 from connectors.errors import ConnectorError, TrackerUnavailableError, UnexpectedResponseError
 from connectors.jira.client import JiraClient
 from connectors.jira.config import JiraConfig
-from connectors.jira.convert import find_field_ids
 from connectors.jira.push import JiraWriter
 from connectors.jira.streams import (
     CensusStream,
     IssuesStream,
     JiraRunState,
+    ReleasesStream,
     SiteStream,
     SprintsStream,
     StatusesStream,
     project_keys_in,
     scope_jql,
+    site_field_ids,
 )
 
 __all__ = ["JiraConfig", "JiraConnector"]
@@ -41,6 +42,7 @@ class JiraConnector(Connector):
         return (
             SiteStream(self.client, self.config, state),
             IssuesStream(self.client, self.config, state),
+            ReleasesStream(self.client, self.config, state),
             SprintsStream(self.client, self.config, state),
             StatusesStream(self.client, self.config, state),
             CensusStream(self.client, self.config, state),
@@ -101,12 +103,7 @@ class JiraConnector(Connector):
 
     def _check_fields(self, report: CheckReport) -> None:
         try:
-            ids = find_field_ids(
-                self.client.fields(),
-                self.config.story_points_field,
-                acceptance_criteria=self.config.acceptance_criteria_field,
-                checklist=self.config.checklist_field,
-            )
+            ids = site_field_ids(self.client.fields(), self.config)
         except LookupError as exc:
             report.add("fields", False, str(exc))
             return

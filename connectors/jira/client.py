@@ -182,6 +182,11 @@ class JiraClient:
         with self.translate_errors("list the statuses"):
             return self.jira._get_json("status")
 
+    def project_versions(self, project_key: str) -> list[dict[str, Any]]:
+        """Every version of a project (one call, not paged): the releases fix versions name."""
+        with self.translate_errors(f"list the versions of project {project_key}"):
+            return self.jira._get_json(f"project/{project_key}/versions")
+
     def my_permissions(self, project_key: str, permissions: list[str]) -> dict[str, Any]:
         with self.translate_errors(f"read permissions on project {project_key}"):
             answer = self.jira.my_permissions(

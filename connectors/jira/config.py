@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, HttpUrl, model_validator
 
 from connectors.base import ConnectorConfig
+from connectors.jira.portfolio import DEFAULT_LINK_TYPES
 from connectors.secrets import SecretRef, resolve_secret_files
 from pmo_sync.common.writeback_config import WritebackConfig
 from pmo_sync.domain import Stage
@@ -40,6 +41,20 @@ class JiraConfig(ConnectorConfig):
         default=None,
         description="a field holding a checklist, id or name: a checklist app's field (a list "
         "of {name, checked}) or text, one item a line (- [x] done, - [ ] to do)",
+    )
+    start_date_field: str | None = Field(
+        default=None, description="a date field holding the planned start: id or name"
+    )
+    target_start_field: str | None = Field(
+        default=None,
+        description='Advanced Roadmaps\' "Target start" (or any date field): id or name',
+    )
+    target_end_field: str | None = Field(
+        default=None, description='Advanced Roadmaps\' "Target end": id or name'
+    )
+    dependency_link_types: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_LINK_TYPES),
+        description="issue link type names whose links are dependencies (both directions)",
     )
     status_map: dict[str, Stage] = Field(default_factory=dict)
     team_by: Literal["board", "project"] = "board"

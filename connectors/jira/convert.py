@@ -12,11 +12,21 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
+import structlog
+
+from connectors.jira.portfolio import (
+    DEFAULT_LINK_TYPES,
+    issue_level,
+    issue_links,
+    jira_date,
+    release_ids,
+)
 from connectors.richtext import checklist_items, text_or_none, written_text
 from pmo_sync.domain import (
+    DATE_FIELDS,
     ChangeField,
     ItemBundle,
     ItemChange,
@@ -26,6 +36,8 @@ from pmo_sync.domain import (
     StatusRecord,
     WorkItemRecord,
 )
+
+log = structlog.get_logger(__name__)
 
 __all__ = [
     "JiraFieldIds",
@@ -45,6 +57,8 @@ STORY_POINT_SCHEMAS = (
 )
 STORY_POINT_NAMES = ("story point estimate", "story points", "story point")
 FLAGGED_NAMES = ("flagged", "impediment")
+RANK_SCHEMA = "com.pyxis.greenhopper.jira:gh-lexo-rank"
+EPIC_LINK_SCHEMA = "com.pyxis.greenhopper.jira:gh-epic-link"
 
 _CATEGORY_STAGE = {"new": Stage.TODO, "indeterminate": Stage.IN_PROGRESS, "done": Stage.DONE}
 _TYPE_NAMES = {
@@ -72,16 +86,38 @@ class JiraFieldIds:
     """The configured acceptance-criteria field (`acceptance_criteria_field`), if any."""
     checklist: str | None = None
     """The configured checklist field (`checklist_field`), if any."""
+    rank: str | None = None
+    """The Rank field (LexoRank), found by its schema, else by the name "Rank"."""
+    epic_link: str | None = None
+    """The older Epic Link field of company-managed projects, where the site has it."""
+    start_date: str | None = None
+    """The configured start-date field (`start_date_field`), if any."""
+    target_start: str | None = None
+    """The configured "Target start" field (`target_start_field`), if any."""
+    target_end: str | None = None
+    """The configured "Target end" field (`target_end_field`), if any."""
+
+    def date_field_ids(self) -> dict[str, ChangeField]:
+        """Each date field's id and the change field its history goes to (`duedate` always)."""
+        found = {
+            "duedate": ChangeField.DUE_DATE,
+            self.start_date: ChangeField.START_DATE,
+            self.target_start: ChangeField.TARGET_START,
+            self.target_end: ChangeField.TARGET_END,
+        }
+        return {field_id: kind for field_id, kind in found.items() if field_id}
 
     def bulk_field_ids(self) -> list[str]:
-        """The field ids worth fetching full histories for (bulk changelog takes ≤ 10)."""
+        """The field ids worth fetching full histories for (bulk changelog takes ≤ 10: at
+        most nine here)."""
         ids = ["status", "assignee", self.sprint, self.story_points, self.flagged]
-        return [i for i in ids if i]
+        return [i for i in ids if i] + list(self.date_field_ids())
 
     def search_field_ids(self) -> list[str]:
         """The site's own fields an issue search asks for, beside the system ones."""
         ids = (self.sprint, self.story_points, self.flagged, self.acceptance_criteria)
-        return [i for i in (*ids, self.checklist) if i]
+        more = (self.checklist, self.rank, self.epic_link, self.start_date, self.target_start)
+        return list(dict.fromkeys(i for i in (*ids, *more, self.target_end) if i))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -92,6 +128,11 @@ class JiraFieldIds:
             "clause_names": dict(self.clause_names),
             "acceptance_criteria": self.acceptance_criteria,
             "checklist": self.checklist,
+            "rank": self.rank,
+            "epic_link": self.epic_link,
+            "start_date": self.start_date,
+            "target_start": self.target_start,
+            "target_end": self.target_end,
         }
 
     @classmethod
@@ -104,6 +145,11 @@ class JiraFieldIds:
             clause_names=dict(data.get("clause_names", {})),
             acceptance_criteria=data.get("acceptance_criteria"),
             checklist=data.get("checklist"),
+            rank=data.get("rank"),
+            epic_link=data.get("epic_link"),
+            start_date=data.get("start_date"),
+            target_start=data.get("target_start"),
+            target_end=data.get("target_end"),
         )
 
 
@@ -127,18 +173,25 @@ def find_field_ids(
     *,
     acceptance_criteria: str | None = None,
     checklist: str | None = None,
+    start_date: str | None = None,
+    target_start: str | None = None,
+    target_end: str | None = None,
 ) -> JiraFieldIds:
     """Find the Sprint, story-point and Flagged fields in `GET /field` by schema, then by name.
 
     `story_points` from the config wins; it may be a field id or a field name. The
     acceptance-criteria and checklist fields are only the configured ones (Jira has no
-    standard field for either), by id or name.
+    standard field for either), by id or name, as are the start-date and target fields.
+    Rank and Epic Link are found by their Jira Software schema, else by name.
     """
     fields = list(fields)
     by_id = {f["id"]: f for f in fields}
     by_name = {str(f.get("name", "")).lower(): f for f in fields}
     criteria = _configured("acceptance_criteria_field", acceptance_criteria, by_id, by_name)
     checks = _configured("checklist_field", checklist, by_id, by_name)
+    start = _configured("start_date_field", start_date, by_id, by_name)
+    t_start = _configured("target_start_field", target_start, by_id, by_name)
+    t_end = _configured("target_end_field", target_end, by_id, by_name)
 
     def schema_custom(f: Mapping[str, Any]) -> str:
         return str((f.get("schema") or {}).get("custom", ""))
@@ -161,7 +214,13 @@ def find_field_ids(
             points = next((f for f in fields if schema_custom(f) == STORY_POINT_SCHEMAS[0]), None)
 
     flagged = next((by_name[n] for n in FLAGGED_NAMES if n in by_name), None)
-    wanted = {f["id"] for f in (sprint, points, flagged, criteria, checks) if f}
+    rank = next((f for f in fields if schema_custom(f) == RANK_SCHEMA), by_name.get("rank"))
+    epic = next((f for f in fields if schema_custom(f) == EPIC_LINK_SCHEMA), None)
+    if epic is None:
+        epic = by_name.get("epic link")
+    wanted = {
+        f["id"] for f in (sprint, points, flagged, criteria, checks, start, t_start, t_end) if f
+    }
     clauses = {
         name: f["id"]
         for f in fields
@@ -176,6 +235,11 @@ def find_field_ids(
         clause_names=clauses,
         acceptance_criteria=criteria["id"] if criteria else None,
         checklist=checks["id"] if checks else None,
+        rank=rank["id"] if rank else None,
+        epic_link=epic["id"] if epic else None,
+        start_date=start["id"] if start else None,
+        target_start=t_start["id"] if t_start else None,
+        target_end=t_end["id"] if t_end else None,
     )
 
 
@@ -281,7 +345,10 @@ def _change_field(item: Mapping[str, Any], ids: JiraFieldIds) -> ChangeField | N
         return ChangeField.ESTIMATE
     if (ids.flagged and field_id == ids.flagged) or (field_id is None and name == "flagged"):
         return ChangeField.FLAGGED
-    return None
+    dates = ids.date_field_ids()
+    if field_id is not None:
+        return dates.get(str(field_id))
+    return ChangeField.DUE_DATE if name == "duedate" else None
 
 
 def _change_values(kind: ChangeField, item: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -305,7 +372,16 @@ def _change_values(kind: ChangeField, item: Mapping[str, Any]) -> tuple[Any, ...
         )
     if kind is ChangeField.FLAGGED:
         return str(bool(frm_s or frm)).lower(), str(bool(to_s or to)).lower(), frm_s, to_s
+    if kind in DATE_FIELDS:
+        return _change_day(frm, frm_s, kind), _change_day(to, to_s, kind), frm_s, to_s
     return frm or None, to or None, frm_s, to_s
+
+
+def _change_day(value: Any, display: Any, kind: ChangeField) -> str | None:
+    """A date change's value as an ISO day: `from`/`to` (`2026-12-07`), else the display
+    string (`2026-12-07 00:00:00.0`); garbage is unknown (None, logged by `jira_date`)."""
+    day = jira_date(value if value not in (None, "") else display, what=kind.value)
+    return day.isoformat() if day is not None else None
 
 
 def item_changes(
@@ -403,6 +479,8 @@ class IssueContext:
     status_map: Mapping[str, Stage]
     team_for_project: Mapping[str, str]
     bot_account_id: str | None = None  # whose edits are write-back, not activity
+    link_types: tuple[str, ...] = DEFAULT_LINK_TYPES
+    """The issue link types (names) that are dependencies."""
 
 
 def convert_issue(
@@ -424,15 +502,21 @@ def convert_issue(
     sprint_values = (fields.get(ids.sprint) if ids.sprint else None) or []
     flagged_value = fields.get(ids.flagged) if ids.flagged else None
     parent = fields.get("parent") or {}
+    parent_key = parent.get("key") or _epic_link(fields, ids)
+    if parent_key == key:
+        log.warning("jira_parent_is_itself", key=key)
+        parent_key, parent = None, {}
     assignee = fields.get("assignee") or {}
+    issuetype = fields.get("issuetype") or {}
+    item_type = _item_type(issuetype)
 
     item = WorkItemRecord(
         external_id=external_id,
         key=key,
         url=f"{ctx.base_url.rstrip('/')}/browse/{key}",
         title=str(fields.get("summary") or ""),
-        item_type=_item_type(fields.get("issuetype") or {}),
-        raw_type=str((fields.get("issuetype") or {}).get("name", "")),
+        item_type=item_type,
+        raw_type=str(issuetype.get("name", "")),
         status=status_name,
         status_category=category,
         stage=ctx.status_map.get(status_name, stage_for_category(category)),
@@ -440,7 +524,7 @@ def convert_issue(
         team=ctx.team_for_project.get(project, project),
         assignee=assignee.get("accountId") or assignee.get("name") or None,
         estimate=_float(fields.get(ids.story_points)) if ids.story_points else None,
-        parent_key=parent.get("key"),
+        parent_key=parent_key,
         labels=tuple(sorted(fields.get("labels") or [])),
         flagged=bool(flagged_value),
         created=created,
@@ -451,6 +535,14 @@ def convert_issue(
         acceptance_criteria=_criteria(fields, ids),
         parent_type=_parent_type(parent),
         checklist=checklist_items(fields.get(ids.checklist)) if ids.checklist else (),
+        level=issue_level(issuetype, item_type),
+        start_date=_date_field(fields, ids.start_date, key),
+        due_date=_date_field(fields, "duedate", key),
+        target_start=_date_field(fields, ids.target_start, key),
+        target_end=_date_field(fields, ids.target_end, key),
+        priority=_priority(fields.get("priority")),
+        rank=_rank(fields.get(ids.rank) if ids.rank else None),
+        release_ids=release_ids(fields.get("fixVersions")),
     )
     histories = list(histories)
     changes = item_changes(external_id, histories, ids)
@@ -460,4 +552,29 @@ def convert_issue(
         [str(s["id"]) for s in sprint_values if isinstance(s, Mapping) and "id" in s],
         [c for c in changes if c.field is ChangeField.SPRINT],
     )
-    return ItemBundle(item=item, changes=changes, memberships=memberships, raw=dict(raw))
+    links = issue_links(external_id, key, fields.get("issuelinks"), ctx.link_types)
+    return ItemBundle(
+        item=item, changes=changes, memberships=memberships, raw=dict(raw), links=links
+    )
+
+
+def _epic_link(fields: Mapping[str, Any], ids: JiraFieldIds) -> str | None:
+    """The older Epic Link field's epic key (company-managed projects before `parent`)."""
+    value = fields.get(ids.epic_link) if ids.epic_link else None
+    if isinstance(value, Mapping):  # some sites send the epic as an object
+        value = value.get("key")
+    return str(value) if isinstance(value, str) and value else None
+
+
+def _date_field(fields: Mapping[str, Any], field_id: str | None, key: str) -> date | None:
+    return jira_date(fields.get(field_id), what=field_id, key=key) if field_id else None
+
+
+def _priority(value: Any) -> str | None:
+    name = value.get("name") if isinstance(value, Mapping) else None
+    return str(name)[:100] if name else None
+
+
+def _rank(value: Any) -> str | None:
+    """Rank as Jira's LexoRank string (`0|i0000f:`), which already sorts in backlog order."""
+    return value[:200] if isinstance(value, str) and value else None

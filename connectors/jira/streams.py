@@ -43,13 +43,23 @@ from connectors.jira.convert import (
     find_field_ids,
     parse_jira_datetime,
 )
-from pmo_sync.domain import Census, ChangeField, ItemBundle, SprintRecord, StatusRecord
+from connectors.jira.portfolio import convert_version
+from pmo_sync.domain import (
+    Census,
+    ChangeField,
+    ItemBundle,
+    ReleaseRecord,
+    SprintRecord,
+    StatusRecord,
+)
 
 __all__ = [
     "CensusStream",
     "IssuesBookmark",
     "IssuesStream",
     "JiraRunState",
+    "ReleasesBookmark",
+    "ReleasesStream",
     "SiteBookmark",
     "SiteStream",
     "SprintsBookmark",
@@ -60,6 +70,7 @@ __all__ = [
     "jql_since_instant",
     "project_keys_in",
     "scope_jql",
+    "site_field_ids",
 ]
 
 log = structlog.get_logger(__name__)
@@ -86,6 +97,20 @@ def project_keys_in(jql: str) -> list[str]:
             if key and key not in keys:
                 keys.append(key)
     return keys
+
+
+def site_field_ids(fields: list[dict[str, Any]], config: JiraConfig) -> JiraFieldIds:
+    """The field ids of `GET /field` this connector reads, with the ones its config names
+    (LookupError when a configured field is not on this site)."""
+    return find_field_ids(
+        fields,
+        config.story_points_field,
+        acceptance_criteria=config.acceptance_criteria_field,
+        checklist=config.checklist_field,
+        start_date=config.start_date_field,
+        target_start=config.target_start_field,
+        target_end=config.target_end_field,
+    )
 
 
 def _local_bound(moment: datetime, zone: ZoneInfo) -> datetime:
@@ -143,6 +168,10 @@ class JiraRunState:
     account_id: str | None = None  # the API user: its edits are pmo-sync's write-back
     boards: list[BoardInfo] = field(default_factory=list)
     sprints_in_issues: dict[str, dict[str, Any]] = field(default_factory=dict)
+    versions_in_issues: dict[tuple[str, str | None], dict[str, Any]] = field(default_factory=dict)
+    """The fix versions the search returned, by (id, the issue's project)."""
+    site_refreshed: bool = False
+    """The site metadata was read this run (a full sync, a first one, an expired cache)."""
     current_statuses: dict[str, tuple[str, str]] = field(default_factory=dict)
     history_status_names: set[str] = field(default_factory=set)
     skipped: set[str] = field(default_factory=set)
@@ -190,7 +219,8 @@ class SiteBookmark:
     """The site stream's cache: field ids, the API user and its time zone, the boards.
 
     Version 1 (also stored without `version`). A cache from before the API user was kept
-    (no `account_id`) reads as expired: the next run refreshes it.
+    (no `account_id`) reads as expired: the next run refreshes it. One from before the
+    portfolio fields were looked for (Rank, Epic Link) is used until it expires as usual.
     """
 
     VERSION: ClassVar[int] = 1
@@ -247,6 +277,7 @@ class SiteStream(Stream):
             or self._newly_configured(cached)
         ):
             self._refresh(context)
+            self.state.site_refreshed = True
         else:
             self.state.field_ids = cached.field_ids
             self.state.time_zone = cached.time_zone
@@ -258,12 +289,16 @@ class SiteStream(Stream):
 
     def _newly_configured(self, cached: SiteBookmark) -> bool:
         """A field the config names that the cached ids do not resolve (the admin added
-        `acceptance_criteria_field` or `checklist_field` since): read the field list now,
-        not when the cache expires."""
+        `acceptance_criteria_field`, `checklist_field` or a date field since): read the field
+        list now, not when the cache expires."""
         ids = cached.field_ids
+        config = self.config
         return bool(
-            (self.config.acceptance_criteria_field and not ids.acceptance_criteria)
-            or (self.config.checklist_field and not ids.checklist)
+            (config.acceptance_criteria_field and not ids.acceptance_criteria)
+            or (config.checklist_field and not ids.checklist)
+            or (config.start_date_field and not ids.start_date)
+            or (config.target_start_field and not ids.target_start)
+            or (config.target_end_field and not ids.target_end)
         )
 
     def _refresh(self, context: StreamContext) -> None:
@@ -271,12 +306,7 @@ class SiteStream(Stream):
         time_zone = self.state.time_zone = str(me.get("timeZone") or "UTC")
         self.state.account_id = me.get("accountId") or me.get("name")
         try:
-            field_ids = find_field_ids(
-                self.client.fields(),
-                self.config.story_points_field,
-                acceptance_criteria=self.config.acceptance_criteria_field,
-                checklist=self.config.checklist_field,
-            )
+            field_ids = site_field_ids(self.client.fields(), self.config)
         except LookupError as exc:
             raise ConnectorError(str(exc)) from None
         self.state.field_ids = field_ids
@@ -419,6 +449,7 @@ class IssuesStream(Stream):
         base = [
             "summary", "issuetype", "status", "project", "created", "updated",
             "resolutiondate", "assignee", "labels", "parent", "description",
+            "duedate", "priority", "fixVersions", "issuelinks",
         ]  # fmt: skip
         return base + ids.search_field_ids()
 
@@ -437,6 +468,7 @@ class IssuesStream(Stream):
             status_map=self.config.status_map,
             team_for_project=self.state.team_for_project(self.config.team_by),
             bot_account_id=self.config.writeback.ignored_account(self.state.account_id),
+            link_types=tuple(self.config.dependency_link_types),
         )
         yield from self._changed_issues(previous, crawl, issue_ctx, context)
         yield from self._skipped_before(crawl, issue_ctx, context)
@@ -644,6 +676,11 @@ class IssuesStream(Stream):
         for sprint in (fields.get(ids.sprint) if ids and ids.sprint else None) or []:
             if isinstance(sprint, dict) and "id" in sprint:
                 self.state.sprints_in_issues[str(sprint["id"])] = sprint
+        project = (fields.get("project") or {}).get("key")
+        versions = fields.get("fixVersions")
+        for version in versions if isinstance(versions, list) else []:
+            if isinstance(version, dict) and version.get("id"):
+                self.state.versions_in_issues[(str(version["id"]), project)] = version
         status = fields.get("status") or {}
         if status.get("name"):
             category = str((status.get("statusCategory") or {}).get("key", "indeterminate"))
@@ -714,6 +751,102 @@ class IssuesStream(Stream):
             for issue_id, entries in self.client.bulk_changelogs(chunk, field_ids):
                 result.setdefault(issue_id, []).extend(entries)
         return result
+
+    def final_bookmark(self) -> dict[str, Any] | None:
+        return self._bookmark.to_json() if self._bookmark else None
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasesBookmark:
+    """The projects whose versions are read, and each version's start date as last read
+    (an issue's `fixVersions` leave the start date out). Version 1."""
+
+    VERSION: ClassVar[int] = 1
+    projects: tuple[str, ...] = ()
+    starts: Mapping[str, str] = field(default_factory=dict)
+    """Version id -> its `startDate` (ISO day), for the versions that have one."""
+
+    def to_json(self) -> dict[str, Any]:
+        return with_version(
+            self.VERSION,
+            {"projects": list(self.projects), "starts": dict(sorted(self.starts.items()))},
+        )
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ReleasesBookmark:
+        body = readable(data, cls.VERSION)
+        return cls(
+            projects=tuple(str(p) for p in body.get("projects") or ()),
+            starts={str(k): str(v) for k, v in (body.get("starts") or {}).items()},
+        )
+
+
+class ReleasesStream(Stream):
+    """Releases: the projects' versions (fix versions), at no cost where nothing is planned.
+
+    The issues' own `fixVersions` (read by the issues stream, no call) give each version's
+    name, release date, released and archived flags: those of the issues read this run are
+    yielded every run. A project's whole version list (`GET /project/{key}/versions`, one
+    call, with the start dates and the versions no issue names yet) is read for the
+    projects whose issues plan releases: when the site metadata is read (a full sync, an
+    expired cache) for every such project known, and otherwise once for a project seen
+    planning releases for the first time. A project without fix versions costs nothing, so
+    an unchanged sync makes no call here. A listing refused (a project gone, no permission)
+    or a version that cannot be read is logged and skipped, never a failed sync.
+    """
+
+    name = "releases"
+    record_type = ReleaseRecord
+    primary_keys = ("external_id",)
+
+    def __init__(self, client: JiraClient, config: JiraConfig, state: JiraRunState) -> None:
+        self.client, self.config, self.state = client, config, state
+        self._bookmark: ReleasesBookmark | None = None
+
+    def records(self, context: StreamContext) -> Iterator[ReleaseRecord]:
+        previous = load_bookmark(ReleasesBookmark.from_json, context.bookmark, self.name)
+        known = previous.projects if previous and not context.full else ()
+        starts = dict(previous.starts) if previous else {}
+        seen = [p for _, p in self.state.versions_in_issues if p]
+        projects = tuple(sorted(set(known) | set(seen)))
+        refresh = self.state.site_refreshed or context.full
+        due = set(projects) if refresh else set(seen) - set(known)
+        listed: dict[str, ReleaseRecord] = {}
+        for project in sorted(due):
+            for release in self._listing(project):
+                listed[release.external_id] = release
+                if release.start_date is not None:
+                    starts[release.external_id] = release.start_date.isoformat()
+                else:
+                    starts.pop(release.external_id, None)
+        yield from listed.values()
+        found = self.state.versions_in_issues
+        for version_id, where in sorted(found, key=lambda k: (k[0], k[1] or "")):
+            if version_id in listed:
+                continue  # the listing, read just now, says as much and more
+            raw = found[(version_id, where)]
+            if "startDate" not in raw and version_id in starts:
+                raw = {**raw, "startDate": starts[version_id]}
+            try:
+                yield convert_version(raw, where)
+            except (KeyError, TypeError) as exc:
+                log.warning("jira_version_skipped", version=version_id, error=repr(exc))
+        if previous is None or projects != previous.projects or starts != previous.starts:
+            self._bookmark = ReleasesBookmark(projects, starts)
+
+    def _listing(self, project: str) -> list[ReleaseRecord]:
+        try:
+            versions = self.client.project_versions(project)
+        except ConnectorError as exc:
+            log.warning("jira_versions_unreadable", project=project, error=str(exc))
+            return []
+        releases: list[ReleaseRecord] = []
+        for raw in versions if isinstance(versions, list) else []:
+            try:
+                releases.append(convert_version(raw, project))
+            except (KeyError, TypeError) as exc:
+                log.warning("jira_version_skipped", project=project, error=repr(exc))
+        return releases
 
     def final_bookmark(self) -> dict[str, Any] | None:
         return self._bookmark.to_json() if self._bookmark else None

@@ -374,6 +374,18 @@ class JiraApi:
         r = self._renderer(req)
         return ApiResponse(200, [r.project(p) for p in self.ds.projects if self._visible(p.key)])
 
+    @_route("GET", f"{_API}/project/(?P<key>[^/]+)/versions")
+    def project_versions(self, req: Request) -> ApiResponse:
+        """Every version of a project, not paged (Jira's `GET /project/{key}/versions`)."""
+        wanted = str(req.match["key"])
+        for p in self.ds.projects:
+            if wanted in (p.key, p.id) and self._visible(p.key):
+                r = self._renderer(req)
+                return ApiResponse(
+                    200, [r.version(v, listed=True) for v in self.ds.versions(p.key)]
+                )
+        raise _Reject(404, f"No project could be found with key '{wanted}'.")
+
     @_route("GET", f"{_API}/project/(?P<key>[^/]+)")
     def project(self, req: Request) -> ApiResponse:
         wanted = req.match["key"]

@@ -30,8 +30,10 @@ from pmo_sync.sandbox.jira.model import (
     SprintStay,
     StatusTransition,
     User,
+    Version,
     status_by_name,
 )
+from pmo_sync.sandbox.jira.planning import PlanningOp, apply_planning
 from pmo_sync.sandbox.jira.timeline import from_epoch, to_epoch
 
 __all__ = [
@@ -155,6 +157,7 @@ Op = (
     | SetDescription
     | SetCustomField
     | MoveProject
+    | PlanningOp
 )
 
 
@@ -173,6 +176,7 @@ class IssueEditor:
         slot: int,
         id_epoch: int,
         is_open_sprint: Callable[[int], bool] | None = None,
+        versions: Mapping[str, Version] | None = None,
     ) -> None:
         if not 0 <= slot < HISTORY_SLOTS:
             raise ValueError(f"issue slot {slot} does not fit in a history id")
@@ -181,6 +185,7 @@ class IssueEditor:
         self._slot = slot
         self._id_epoch = id_epoch
         self._is_open = is_open_sprint or (lambda sid: sprints[sid].state != "closed")
+        self._versions: Mapping[str, Version] = versions or {}
         last = issue.histories[-1].created if issue.histories else issue.created
         self.last = to_epoch(last)
 
@@ -349,7 +354,8 @@ class IssueEditor:
                     ),
                     ChangeItem("Key", "jira", "issuekey", None, old_key, None, new_key),
                 ]
-        raise TypeError(f"unknown op {op!r}")
+            case _:
+                return apply_planning(issue, op, hid, when, self._versions)
 
     def _status(self, name: str, hid: str, when: datetime) -> list[ChangeItem]:
         issue = self.issue

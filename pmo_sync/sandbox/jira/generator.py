@@ -25,7 +25,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, overload
 
 from pmo_sync.sandbox.clock import Clock
@@ -50,18 +50,28 @@ from pmo_sync.sandbox.jira.index import IssueIndex
 from pmo_sync.sandbox.jira.model import (
     FIELD_POINTS,
     ISSUE_TYPES,
+    LINK_TYPES,
     STATUSES,
     Board,
     Comment,
     CustomField,
     History,
     Issue,
+    IssueLink,
     Project,
     Sprint,
     SprintStay,
     Status,
     User,
+    Version,
     status_by_name,
+)
+from pmo_sync.sandbox.jira.planning import (
+    AddLink,
+    SetDueDate,
+    SetFixVersions,
+    SetPriority,
+    SetRank,
 )
 from pmo_sync.sandbox.jira.simulate import IssueSimulator, ProjectPlan
 from pmo_sync.sandbox.jira.site import build_site
@@ -81,6 +91,8 @@ _LRU_SIZE = 1024
 _KEY_RE = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)-(\d+)$")
 FIRST_CUSTOM_FIELD = 10030  # created custom fields are customfield_10030, _10031, ...
 FIRST_COMMENT_ID = 10000
+FIRST_VERSION_ID = 10100
+FIRST_LINK_ID = 20000
 # Fields on every project's edit screen (and writable through PUT /issue).
 SYSTEM_EDIT_FIELDS = ("summary", "description", "labels", "assignee", FIELD_POINTS)
 
@@ -146,6 +158,8 @@ class JiraDataset:
         self._moved: dict[str, int] = {}  # old keys that now redirect
         self._next_number = {p.key: issues_per_project + 1 for p in projects}
         self._custom_fields: dict[str, CustomField] = {}
+        self._versions: dict[str, Version] = {}  # id -> version, in the order made
+        self._next_link = FIRST_LINK_ID
         self._screens: dict[str, list[str]] = {}  # project key -> created fields on its screen
         self._comment_rows: dict[str, int] = {}  # comment id -> row of its issue
         self._next_comment = FIRST_COMMENT_ID
@@ -345,6 +359,85 @@ class JiraDataset:
     def remove_from_sprint(self, key: str, *, author: User | None = None) -> History | None:
         """Send an issue back to the backlog (closed sprints stay in its Sprint field)."""
         return self._edit(key, [RemoveOpenSprints()], author)
+
+    # -- the portfolio: none of it is generated; a test sets what it needs -------------
+
+    def add_version(
+        self,
+        project: str,
+        name: str,
+        *,
+        start_date: date | None = None,
+        release_date: date | None = None,
+        released: bool = False,
+        archived: bool = False,
+    ) -> Version:
+        """Make a version (release) in a project; `GET /project/{key}/versions` lists it."""
+        with self.lock:
+            self.project(project)
+            version = Version(
+                str(FIRST_VERSION_ID + len(self._versions)),
+                name,
+                project,
+                start_date,
+                release_date,
+                released,
+                archived,
+            )
+            self._versions[version.id] = version
+            self.version += 1
+            return version
+
+    def versions(self, project: str) -> list[Version]:
+        with self.lock:
+            return [v for v in self._versions.values() if v.project_key == project]
+
+    def version_by_id(self, version_id: str) -> Version:
+        return self._versions[version_id]
+
+    def set_due_date(
+        self, key: str, day: date | None, *, author: User | None = None
+    ) -> History | None:
+        return self._edit(key, [SetDueDate(day)], author)
+
+    def set_priority(self, key: str, name: str, *, author: User | None = None) -> History | None:
+        return self._edit(key, [SetPriority(name)], author)
+
+    def set_rank(self, key: str, rank: str, *, author: User | None = None) -> History | None:
+        return self._edit(key, [SetRank(rank)], author)
+
+    def set_fix_versions(
+        self, key: str, version_ids: Sequence[str], *, author: User | None = None
+    ) -> History | None:
+        chosen = tuple(self._versions[v] for v in version_ids)
+        return self._edit(key, [SetFixVersions(chosen)], author)
+
+    def link(
+        self,
+        outward_key: str,
+        inward_key: str,
+        type_name: str = "Blocks",
+        *,
+        author: User | None = None,
+    ) -> str:
+        """Link two issues ("`outward_key` blocks `inward_key`"): one history on each, as
+        Jira writes; the link's id."""
+        LINK_TYPES[type_name]  # KeyError for a type the site does not have
+        with self.lock:
+            outward, inward = self.issue(outward_key), self.issue(inward_key)
+            link_id = str(self._next_link)
+            self._next_link += 1
+            self._edit(
+                outward.key,
+                [AddLink(IssueLink(link_id, type_name, "outward", inward.id, inward.key))],
+                author,
+            )
+            self._edit(
+                inward.key,
+                [AddLink(IssueLink(link_id, type_name, "inward", outward.id, outward.key))],
+                author,
+            )
+            return link_id
 
     def create_issue(
         self,
@@ -731,7 +824,9 @@ class JiraDataset:
     def _record(
         self, row: int, issue: Issue, ops: Sequence[Op], author: User | None
     ) -> History | None:
-        editor = IssueEditor(issue, self._sprint_by_id, row, self._sim.id_epoch)
+        editor = IssueEditor(
+            issue, self._sprint_by_id, row, self._sim.id_epoch, versions=self._versions
+        )
         history = editor.record(
             to_epoch(self.clock.now), author or self._default_author(issue.project_key), ops
         )

@@ -7,7 +7,7 @@ thinks in random numbers. Timestamps are timezone-aware UTC datetimes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from pmo_sync.sandbox.jira.adf import body_text
@@ -15,8 +15,11 @@ from pmo_sync.sandbox.jira.adf import body_text
 __all__ = [
     "FIELD_FLAGGED",
     "FIELD_POINTS",
+    "FIELD_RANK",
     "FIELD_SPRINT",
     "ISSUE_TYPES",
+    "LINK_TYPES",
+    "PRIORITIES",
     "RESOLUTIONS",
     "STATUSES",
     "AssigneeChange",
@@ -24,10 +27,13 @@ __all__ = [
     "ChangeItem",
     "Comment",
     "CustomField",
+    "DateChange",
     "EstimateChange",
     "FlagChange",
     "History",
     "Issue",
+    "IssueLink",
+    "IssueLinkType",
     "IssueType",
     "Project",
     "Sprint",
@@ -36,12 +42,14 @@ __all__ = [
     "StatusCategory",
     "StatusTransition",
     "User",
+    "Version",
     "status_by_name",
 ]
 
 FIELD_SPRINT = "customfield_10020"
 FIELD_POINTS = "customfield_10016"
 FIELD_FLAGGED = "customfield_10021"
+FIELD_RANK = "customfield_10019"
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +253,61 @@ class AssigneeChange(NamedTuple):
     to_account: str | None
 
 
+class DateChange(NamedTuple):
+    """A change of the due date (ground truth of the date history)."""
+
+    history_id: str
+    at: datetime
+    from_day: date | None
+    to_day: date | None
+
+
+class IssueLinkType(NamedTuple):
+    id: str
+    name: str
+    inward: str
+    outward: str
+
+
+LINK_TYPES: dict[str, IssueLinkType] = {
+    t.name: t
+    for t in (
+        IssueLinkType("10000", "Blocks", "is blocked by", "blocks"),
+        IssueLinkType("10001", "Cloners", "is cloned by", "clones"),
+        IssueLinkType("10002", "Duplicate", "is duplicated by", "duplicates"),
+        IssueLinkType("10003", "Relates", "relates to", "relates to"),
+    )
+}
+"""The link types of a new Jira Cloud site."""
+
+PRIORITIES: dict[str, str] = {"Highest": "1", "High": "2", "Medium": "3", "Low": "4", "Lowest": "5"}
+"""A new site's priority scheme: name -> id."""
+
+
+class IssueLink(NamedTuple):
+    """One end of a link as the issue holding it sees it: `direction` "outward" when this
+    issue is the link's outward end (Jira then names the other as `outwardIssue`)."""
+
+    id: str
+    type_name: str
+    direction: str  # outward | inward
+    other_id: str
+    other_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """A project version (a fix version, a release)."""
+
+    id: str
+    name: str
+    project_key: str
+    start_date: date | None = None
+    release_date: date | None = None
+    released: bool = False
+    archived: bool = False
+
+
 class FlagChange(NamedTuple):
     history_id: str
     at: datetime
@@ -287,6 +350,14 @@ class Issue:
     flag_changes: list[FlagChange] = field(default_factory=list)
     custom_values: dict[str, Any] = field(default_factory=dict)  # created custom fields only
     comments: list[Comment] = field(default_factory=list)
+    # The portfolio fields: unset on every generated issue, set only by the dataset's
+    # mutations (so the generated dataset and every count tests take from it stay as they are).
+    due_date: date | None = None
+    priority: str | None = None
+    rank: str | None = None
+    fix_version_ids: list[str] = field(default_factory=list)
+    links: list[IssueLink] = field(default_factory=list)
+    due_date_changes: list[DateChange] = field(default_factory=list)
 
     @property
     def has_acceptance_criteria(self) -> bool:

@@ -19,19 +19,24 @@ from pmo_sync.sandbox.jira.generator import JiraDataset
 from pmo_sync.sandbox.jira.model import (
     FIELD_FLAGGED,
     FIELD_POINTS,
+    FIELD_RANK,
     FIELD_SPRINT,
     ISSUE_TYPES,
+    LINK_TYPES,
+    PRIORITIES,
     Board,
     ChangeItem,
     Comment,
     CustomField,
     History,
     Issue,
+    IssueLink,
     IssueType,
     Project,
     Sprint,
     Status,
     User,
+    Version,
 )
 from pmo_sync.sandbox.jira.timeline import USER_TZ
 
@@ -64,10 +69,18 @@ ISSUE_FIELDS = (
     "labels",
     "parent",
     "description",
+    "duedate",
+    "priority",
+    "fixVersions",
+    "issuelinks",
     FIELD_POINTS,
     FIELD_SPRINT,
     FIELD_FLAGGED,
+    FIELD_RANK,
 )
+# Shown only where the issue has them: the generated issues have none (unlike a real site,
+# where every issue has a priority and a rank), so their JSON stays what it always was.
+PORTFOLIO_FIELDS = frozenset({"duedate", "priority", "fixVersions", "issuelinks", FIELD_RANK})
 _KEY_FIELDS = {"key", "issuekey"}
 
 
@@ -283,6 +296,26 @@ def field_catalog(custom_fields: Sequence[CustomField] = ()) -> list[dict[str, A
             "Description",
             {"type": "string", "system": "description"},
             ["description"],
+        ),
+        system("duedate", "Due date", {"type": "date", "system": "duedate"}, ["due", "duedate"]),
+        system("priority", "Priority", {"type": "priority", "system": "priority"}, ["priority"]),
+        system(
+            "fixVersions",
+            "Fix versions",
+            {"type": "array", "items": "version", "system": "fixVersions"},
+            ["fixVersion"],
+        ),
+        system(
+            "issuelinks",
+            "Linked Issues",
+            {"type": "array", "items": "issuelinks", "system": "issuelinks"},
+            ["issueLink"],
+        ),
+        custom(
+            10019,
+            "Rank",
+            {"type": "any", "custom": "com.pyxis.greenhopper.jira:gh-lexo-rank"},
+            "Rank",
         ),
         custom(
             10020,
@@ -517,8 +550,71 @@ class Renderer:
         for name in names:
             if name == "parent" and issue.parent_key is None:
                 continue
-            out[name] = self._field(issue, name)
+            value = self._field(issue, name)
+            if name in PORTFOLIO_FIELDS and value in (None, []):
+                continue
+            out[name] = value
         return out
+
+    # -- the portfolio fields ------------------------------------------------------------
+
+    def priority(self, name: str) -> dict[str, Any]:
+        pid = PRIORITIES[name]
+        return {
+            "self": f"{self.api}/priority/{pid}",
+            "iconUrl": f"{self.base}/images/icons/priorities/{name.lower()}.svg",
+            "name": name,
+            "id": pid,
+        }
+
+    def version(self, version: Version, *, listed: bool = False) -> dict[str, Any]:
+        """A version as an issue's `fixVersions` shows it, or (`listed`) as
+        `GET /project/{key}/versions` does, with its project and start date."""
+        out: dict[str, Any] = {
+            "self": f"{self.api}/version/{version.id}",
+            "id": version.id,
+            "description": "",
+            "name": version.name,
+            "archived": version.archived,
+            "released": version.released,
+        }
+        if version.release_date is not None:
+            out["releaseDate"] = version.release_date.isoformat()
+        if listed:
+            if version.start_date is not None:
+                out["startDate"] = version.start_date.isoformat()
+            out["projectId"] = int(self.ds.project(version.project_key).id)
+        return out
+
+    def issue_link(self, link: IssueLink) -> dict[str, Any]:
+        """One entry of `issuelinks`: the type, and the other issue under `outwardIssue` when
+        this issue is the outward end ("blocks" it), else under `inwardIssue`."""
+        link_type = LINK_TYPES[link.type_name]
+        other = self.ds.find(link.other_id)
+        other_ref: dict[str, Any] = {
+            "id": link.other_id,
+            "key": link.other_key,
+            "self": f"{self.api}/issue/{link.other_id}",
+        }
+        if other is not None:
+            other_ref["fields"] = {
+                "summary": other.summary,
+                "status": self.status(other.status),
+                "issuetype": self.issue_type(other.issue_type),
+            }
+        side = "outwardIssue" if link.direction == "outward" else "inwardIssue"
+        return {
+            "id": link.id,
+            "self": f"{self.api}/issueLink/{link.id}",
+            "type": {
+                "id": link_type.id,
+                "name": link_type.name,
+                "inward": link_type.inward,
+                "outward": link_type.outward,
+                "self": f"{self.api}/issueLinkType/{link_type.id}",
+            },
+            side: other_ref,
+        }
 
     def _field(self, issue: Issue, name: str) -> Any:
         if name.startswith("customfield_") and self.ds.custom_field(name) is not None:
@@ -572,6 +668,16 @@ class Renderer:
                 if not issue.sprint_ids:
                     return None
                 return [self.sprint_field(self.ds.sprint(s)) for s in issue.sprint_ids]
+            case "duedate":
+                return issue.due_date.isoformat() if issue.due_date else None
+            case "priority":
+                return self.priority(issue.priority) if issue.priority else None
+            case "fixVersions":
+                return [self.version(self.ds.version_by_id(v)) for v in issue.fix_version_ids]
+            case "issuelinks":
+                return [self.issue_link(link) for link in issue.links]
+            case "customfield_10019":
+                return issue.rank
             case "customfield_10021":
                 if not issue.flagged:
                     return None

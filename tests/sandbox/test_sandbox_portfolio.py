@@ -1,0 +1,83 @@
+"""The sandbox Jira's portfolio fields, as Jira's API shows them: only on issues a test gives
+them, so the generated dataset's JSON is what it always was."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import requests
+
+from pmo_sync.sandbox.jira.server import JiraSandbox
+
+FIELDS = "summary,duedate,priority,fixVersions,issuelinks,customfield_10019"
+
+
+def _get(sandbox: JiraSandbox, path: str, **params: Any) -> Any:
+    response = requests.get(
+        f"{sandbox.url}{path}", params=params, auth=sandbox.basic_auth, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _fields(sandbox: JiraSandbox, key: str) -> dict[str, Any]:
+    found = _get(sandbox, "/rest/api/3/search/jql", jql=f"key = {key}", fields=FIELDS)
+    return found["issues"][0]["fields"]
+
+
+def test_portfolio_fields_changelog_and_versions(fresh: JiraSandbox) -> None:
+    data = fresh.dataset
+    first, second = [i for i in data.issues if i.project_key == "ABC"][:2]
+    untouched = _fields(fresh, first.key)
+    assert set(untouched) == {"summary"}  # no due date, priority, version, link or rank
+    release = data.add_version("ABC", "2026.1", start_date=date(2026, 1, 5), released=True)
+    data.set_due_date(first.key, date(2026, 4, 15))
+    slip = data.set_due_date(first.key, date(2026, 4, 30))
+    data.set_priority(first.key, "High")
+    data.set_rank(first.key, "0|i0000f:")
+    data.set_fix_versions(first.key, [release.id])
+    link_id = data.link(first.key, second.key)
+    api = f"{fresh.url}/rest/api/3"
+
+    fields = _fields(fresh, first.key)
+    assert fields["duedate"] == "2026-04-30"
+    assert fields["priority"] == {
+        "self": f"{api}/priority/2",
+        "iconUrl": f"{fresh.url}/images/icons/priorities/high.svg",
+        "name": "High",
+        "id": "2",
+    }
+    assert fields["customfield_10019"] == "0|i0000f:"
+    assert fields["fixVersions"] == [{
+        "self": f"{api}/version/{release.id}", "id": release.id, "description": "",
+        "name": "2026.1", "archived": False, "released": True,
+    }]  # fmt: skip
+    blocks = {
+        "id": "10000", "name": "Blocks", "inward": "is blocked by", "outward": "blocks",
+        "self": f"{api}/issueLinkType/10000",
+    }  # fmt: skip
+    (link,) = fields["issuelinks"]
+    assert (link["id"], link["type"], link["outwardIssue"]["key"]) == (link_id, blocks, second.key)
+    (back,) = _fields(fresh, second.key)["issuelinks"]
+    assert (back["id"], back["inwardIssue"]["key"], "outwardIssue" in back) == (
+        link_id, first.key, False,
+    )  # fmt: skip
+
+    assert slip is not None
+    item = next(i for i in slip.items if i.field_id == "duedate")
+    assert (item.from_value, item.from_string, item.to_value, item.to_string) == (
+        "2026-04-15", "2026-04-15 00:00:00.0", "2026-04-30", "2026-04-30 00:00:00.0",
+    )  # fmt: skip
+    assert _get(fresh, "/rest/api/3/project/ABC/versions") == [{
+        "self": f"{api}/version/{release.id}", "id": release.id, "description": "",
+        "name": "2026.1", "archived": False, "released": True, "startDate": "2026-01-05",
+        "projectId": int(data.project("ABC").id),
+    }]  # fmt: skip
+    assert _get(fresh, "/rest/api/3/project/DEF/versions") == []
+    missing = requests.get(
+        f"{fresh.url}/rest/api/3/project/NOPE/versions", auth=fresh.basic_auth, timeout=10
+    )
+    assert missing.status_code == 404
+    field_ids = {f["id"] for f in _get(fresh, "/rest/api/3/field")}
+    assert {"duedate", "priority", "fixVersions", "issuelinks", "customfield_10019"} <= field_ids
