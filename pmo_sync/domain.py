@@ -188,7 +188,10 @@ class ItemLink:
     ``predecessor`` of `System.LinkTypes.Dependency`), a Trello convention's phrase
     (``depends on``). `direction` says which end the item is, so "what blocks X" is the inward
     links of X plus the outward links pointing at X. A target outside the synced scope is kept
-    with its key and `target_external_id` None.
+    with its key. `target_external_id` is the target's id where the link names it (Jira always
+    does, in scope or not; Azure DevOps for a target it has read; Trello's card links carry no
+    id: None): whether the target is synced is the store's join on (source, external id) or
+    key, never this field's presence.
     """
 
     item_external_id: str
