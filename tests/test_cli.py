@@ -519,8 +519,9 @@ def test_export_jsonl(exported_store: Path, sandbox: JiraSandbox) -> None:
         "sprints": [],
         "transitions": [],
         "url": f"{sandbox.url}/browse/DEF-1",
-        # The portfolio facts: no connector fills them yet (issue 16's next step).
-        "level": None,
+        # The portfolio facts: the sandbox's epic type is hierarchy level 1, so its level;
+        # the generated issues hold no parent, priority, rank, dates, releases or links yet
+        "level": "epic",
         "parent": None,
         "priority": None,
         "rank": None,
@@ -544,7 +545,7 @@ def test_export_csv(exported_store: Path, sandbox: JiraSandbox) -> None:
     assert rows[101] == [
         "sandbox-jira", "DEF-1", TITLE_OF_DEF_1, "Team Beta", "epic", "To Do", "todo",
         "2026-05-24T23:37:41Z", "", "", "", "[]", f"{sandbox.url}/browse/DEF-1",
-        "", "", "", "", "", "", "", "", "", "",
+        "epic", "", "", "", "", "", "", "", "", "",
     ]  # fmt: skip
     assert all(len(row) == len(EXPORT_KEYS) for row in rows)
 
