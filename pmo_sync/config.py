@@ -38,6 +38,7 @@ __all__ = [
     "ConfigLoad",
     "ConnectorFileRow",
     "InvalidFile",
+    "configured_connectors",
     "connector_file_rows",
     "connector_models",
     "load_connector_configs",
@@ -302,3 +303,14 @@ def connector_file_rows(loaded: ConfigLoad) -> list[ConnectorFileRow]:
             )
         )
     return sorted(rows, key=lambda row: row.file.name)
+
+
+def configured_connectors(config_dir: Path) -> set[str]:
+    """The `name` of each connector file, read without validating the rest of the file: what
+    kpis.yaml and portfolio.yaml check a connector name against (a file broken elsewhere still
+    names its connector)."""
+    return {
+        data["name"]
+        for _path, data in read_yaml_documents(config_dir / CONNECTORS_DIR)
+        if isinstance(data, dict) and isinstance(data.get("name"), str)
+    }

@@ -26,11 +26,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pmo_sync.common.configfiles import (
     ConfigError,
-    read_yaml_documents,
     read_yaml_mapping,
     translate_validation_error,
 )
-from pmo_sync.config import CONNECTORS_DIR
+from pmo_sync.config import configured_connectors
 from pmo_sync.domain import Stage
 from pmo_sync.kpi.model import DayCounting, KpiOptions, Workflow, WorkflowStage
 
@@ -230,15 +229,6 @@ def load_kpi_config(
     if connectors is None:
         connectors = configured_connectors(Path(config_dir))
     return parse_kpi_config(path, data, connectors)
-
-
-def configured_connectors(config_dir: Path) -> set[str]:
-    """The `name` of each connector file, read without validating the rest of the file."""
-    return {
-        data["name"]
-        for _path, data in read_yaml_documents(config_dir / CONNECTORS_DIR)
-        if isinstance(data, dict) and isinstance(data.get("name"), str)
-    }
 
 
 def parse_kpi_config(

@@ -25,11 +25,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pmo_sync.common.configfiles import (
     ConfigError,
-    read_yaml_documents,
     read_yaml_mapping,
     translate_validation_error,
 )
-from pmo_sync.config import CONNECTORS_DIR
+from pmo_sync.config import configured_connectors
 from pmo_sync.domain import Stage
 
 __all__ = [
@@ -326,17 +325,8 @@ def load_portfolio_config(
     if isinstance(data, ConfigError):
         return PortfolioConfig(), [data]
     if connectors is None:
-        connectors = _connector_names(Path(config_dir))
+        connectors = configured_connectors(Path(config_dir))
     return parse_portfolio_config(path, data, connectors)
-
-
-def _connector_names(config_dir: Path) -> set[str]:
-    """The `name` of each connector file, read without validating the rest of the file."""
-    return {
-        data["name"]
-        for _path, data in read_yaml_documents(config_dir / CONNECTORS_DIR)
-        if isinstance(data, dict) and isinstance(data.get("name"), str)
-    }
 
 
 def parse_portfolio_config(
