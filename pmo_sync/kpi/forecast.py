@@ -213,15 +213,28 @@ def how_many_by(
     the largest count that at least that many trials reach.
     """
     _check(samples, trials, percentiles)
+    counts = _counts_by(target, samples, start, trials, seed)
+    if counts is None:
+        return dict.fromkeys(percentiles, 0)
+    outcomes = np.sort(counts)
+    return {p: int(outcomes[trials - _needed(p, trials)]) for p in percentiles}
+
+
+def _counts_by(
+    target: date, samples: np.ndarray, start: date, trials: int, seed: Seed
+) -> np.ndarray | None:
+    """Each trial's count of items finished from `start` to `target` (both days count), in
+    trial order; None when the target is before the start (every trial finishes nothing).
+    What `how_many_by` and `how_many_shares` read, from the same futures for the same seed."""
     days = (target - start).days + 1
     if days <= 0:
-        return dict.fromkeys(percentiles, 0)
+        return None
     futures = _Futures(samples, trials, seed)
     block = futures.grow()
     while futures.days < days:
         block = futures.grow()
-    outcomes = np.sort(block[:, days - 1 - (futures.days - _BLOCK)])
-    return {p: int(outcomes[trials - _needed(p, trials)]) for p in percentiles}
+    counts: np.ndarray = block[:, days - 1 - (futures.days - _BLOCK)]
+    return counts
 
 
 def when_done_shares(
@@ -275,15 +288,11 @@ def how_many_shares(
     start gives every trial 0.
     """
     _check(samples, trials, ())
-    days = (target - start).days + 1
-    if days <= 0:
+    counts = _counts_by(target, samples, start, trials, seed)
+    if counts is None:
         return {0: 1.0}
-    futures = _Futures(samples, trials, seed)
-    block = futures.grow()
-    while futures.days < days:
-        block = futures.grow()
-    counts = np.bincount(block[:, days - 1 - (futures.days - _BLOCK)])
-    return {n: round(int(count) / trials, 6) for n, count in enumerate(counts) if count}
+    tally = np.bincount(counts)
+    return {n: round(int(count) / trials, 6) for n, count in enumerate(tally) if count}
 
 
 def team_seed(seed: int, team: str) -> tuple[int, int]:
