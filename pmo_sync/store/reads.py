@@ -12,7 +12,7 @@ not one consistent snapshot if a sync commits meanwhile.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from datetime import date
 from typing import Any
 
@@ -79,22 +79,11 @@ def iter_stored_items(
             page = conn.execute(query).all()
             if not page:
                 return
-            ids = [row.id for row in page]
-            changes = _status_changes(conn, ids)
-            stays = _sprints(conn, ids)
-            planned = _releases(conn, ids)
-            links = _links(conn, ids)
-        for row in page:
-            yield _stored_item(
-                row,
-                changes.get(row.id, ()),
-                stays.get(row.id, ()),
-                planned.get(row.id, ()),
-                links.get(row.id, ()),
-            )
+            stored = _stored_page(conn, page)
+        yield from stored.values()
         if len(page) < batch:
             return
-        last_id = ids[-1]
+        last_id = page[-1].id
 
 
 def _status_changes(conn: Connection, ids: list[int]) -> dict[int, list[StatusChange]]:
@@ -307,21 +296,31 @@ def iter_stored_items_by_id(engine: Engine, ids: list[int], batch: int) -> Itera
                 .join(sources, sources.c.id == work_items.c.source_id)
                 .where(in_values(work_items.c.id, chunk))
             ).all()
-            changes = _status_changes(conn, chunk)
-            stays = _sprints(conn, chunk)
-            planned = _releases(conn, chunk)
-            links = _links(conn, chunk)
-        by_id = {row.id: row for row in page}
+            stored = _stored_page(conn, page)
         for item_id in chunk:
-            row = by_id.get(item_id)
-            if row is not None:
-                yield _stored_item(
-                    row,
-                    changes.get(item_id, ()),
-                    stays.get(item_id, ()),
-                    planned.get(item_id, ()),
-                    links.get(item_id, ()),
-                )
+            item = stored.get(item_id)
+            if item is not None:
+                yield item
+
+
+def _stored_page(conn: Connection, page: Sequence[Row[*tuple[Any, ...]]]) -> dict[int, StoredItem]:
+    """A page of item rows with their history, releases and links (four queries), by id in
+    the page's order: what both readers build each item from."""
+    ids = [row.id for row in page]
+    changes = _status_changes(conn, ids)
+    stays = _sprints(conn, ids)
+    planned = _releases(conn, ids)
+    links = _links(conn, ids)
+    return {
+        row.id: _stored_item(
+            row,
+            changes.get(row.id, ()),
+            stays.get(row.id, ()),
+            planned.get(row.id, ()),
+            links.get(row.id, ()),
+        )
+        for row in page
+    }
 
 
 def item_places(engine: Engine, source: str) -> dict[str, tuple[str, str]]:
