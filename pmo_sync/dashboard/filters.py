@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from urllib.parse import urlencode
 
 __all__ = ["DEFAULT_WINDOW_DAYS", "WINDOW_CHOICES", "Filters"]
@@ -38,6 +39,10 @@ class Filters:
             source=args.get("source") or None,
             window_days=window,
         )
+
+    def first_day(self, last: date) -> date:
+        """The first day of the window that ends on `last` (both count: 90 days, 90 dates)."""
+        return last - timedelta(days=self.window_days - 1)
 
     def query(self, **changes: object) -> str:
         """This view's query string with `changes` applied (`None` removes a filter)."""

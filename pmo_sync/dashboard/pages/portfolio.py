@@ -106,7 +106,6 @@ def build_portfolio(
     portfolio: PortfolioReads | None = None,
 ) -> PortfolioPage:
     """The portfolio page's data, from team-scope values and the findings and run tables."""
-    from datetime import timedelta
 
     portfolio = portfolio or PortfolioReads(reads.engine)
     names = reads.team_names()
@@ -117,7 +116,7 @@ def build_portfolio(
         shown = [team for team in shown if team in of_source]
     values = by_metric(reads.values("team", metrics=HEADLINE_METRICS, teams=shown))
     findings = reads.open_findings_by_team()
-    first = today - timedelta(days=filters.window_days - 1)
+    first = filters.first_day(today)
     rows: list[TeamHeadline] = []
     for index, team in enumerate(shown):
         metrics = values.get(team, {})

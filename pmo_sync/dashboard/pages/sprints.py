@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from pmo_sync.dashboard.charts import Chart, Series, bar_chart, burn_chart, velocity_chart
 from pmo_sync.dashboard.filters import Filters
@@ -196,7 +196,7 @@ def build_sprints(
     """The sprints page's data; None when no team of that name has stored values."""
     if team not in reads.team_names():
         return None
-    first = today - timedelta(days=filters.window_days - 1)
+    first = filters.first_day(today)
     rows: dict[str, SprintRow] = {}
     for v in reads.values("sprint", team=team, metrics=TABLE_METRICS):
         row = rows.setdefault(v.scope_key, SprintRow(v.scope_key, v.window, {}))

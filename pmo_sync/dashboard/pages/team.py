@@ -15,7 +15,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 from pmo_sync.dashboard.charts import (
     Chart,
@@ -304,7 +304,7 @@ def build_team(
     """The team page's data; None when no team of that name has stored values."""
     if team not in reads.team_names():
         return None
-    first = today - timedelta(days=filters.window_days - 1)
+    first = filters.first_day(today)
     metrics: dict[str, list[KpiValue]] = {}
     for value in reads.values("team", scope_keys=[team]):
         metrics.setdefault(value.metric, []).append(value)
