@@ -111,8 +111,9 @@ def team_values(rows: list[dict[str, Any]]) -> dict[str, dict[str, list[tuple[st
 
 
 def alpha_as_team_page(report: ReportContext) -> list[ReportArticle]:
-    """A second kind of report page for tests, before the team pages exist: Team Alpha's
-    portfolio, filed as the report's page `#team-Team%20Alpha`."""
+    """A second report page drawing the same chart ids as the portfolio (Team Alpha's
+    portfolio, filed as the report's page `#team-Team%20Alpha`): what the ids' prefixing must
+    keep apart."""
     page = build_portfolio(report.reads, Filters(team="Team Alpha"), report.today)
     return [
         report.article("Team Alpha", "portfolio.html", "team", {"team": "Team Alpha"}, page=page)
