@@ -25,6 +25,7 @@ from pmo_sync.settings import Settings, get_settings
 from pmo_sync.store.errors import StoreEmpty, StoreError, StoreOutdated, StoreUnavailable
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
     from typer._click import Context as ClickContext  # typer vendors its click
 
     from connectors.base import ConnectorConfig
@@ -149,6 +150,7 @@ def open_store(settings: Settings) -> Store:
     from pmo_sync.store.repository import Store
 
     engine = make_engine(settings.database_url)
+    _dispose_when_the_command_ends(engine)
     upgrade(engine)
     return Store(engine)
 
@@ -165,8 +167,20 @@ def open_store_to_read(settings: Settings) -> Store:
     from pmo_sync.store.repository import Store
 
     engine = make_engine(settings.database_url, read_only=True)
+    _dispose_when_the_command_ends(engine)
     require_current_schema(engine)
     return Store(engine)
+
+
+def _dispose_when_the_command_ends(engine: Engine) -> None:
+    """Close the engine's pooled connections when the command ends, not when the collector
+    gets to them: the store is at rest when the command returns (SQLite folds its write-ahead
+    log into the file as the last connection closes), also for a command run in-process."""
+    from typer._click.globals import get_current_context  # typer vendors its click
+
+    context = get_current_context(silent=True)
+    if context is not None:
+        context.call_on_close(engine.dispose)
 
 
 @dataclass(frozen=True, slots=True)
