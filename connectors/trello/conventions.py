@@ -12,8 +12,10 @@ connector carries the Trello part of it itself, in the same shape):
   such label) or `{from: custom_field, name: Priority}`; none configured: None.
 - the **dependencies**: a card link attached under a name starting with
   `dependencies.attachment_prefix` ("Depends on" by default), or each card link in a checklist
-  named `dependencies.checklist`, is a ``depends on`` link from this card (outward) to the
-  linked card, kept by the target's short link (its key), in scope or not.
+  named `dependencies.checklist`, is a ``depends on`` link: this card waits on the linked
+  card, so it is stored `inward` (the store's convention: `outward` blocks its target,
+  `inward` waits on it), kept by the target's short link (its key), in scope or not. Only
+  the waiting card holds the link; "what blocks X" finds it from either end.
 - the **releases**: `releases.list` or `releases.label`, a pattern with one `{name}`
   (`Release {name}`): the card's list, or each of its labels, written so names a release;
   `releases.dates` dates releases by name (Trello keeps no dates for them).
@@ -60,7 +62,7 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 DEPENDS_ON = "depends on"
-"""The link type of a Trello dependency, read from the waiting card's side."""
+"""The link type of a Trello dependency, read from the waiting card's side (so `inward`)."""
 DEFAULT_LEVEL = "story"
 _CARD_LINK = re.compile(r"/c/([0-9A-Za-z]{8})(?:[/?#\s)\]]|$)")
 """A Trello card's link: `.../c/<shortLink>` (optionally `/<number>-<slug>`)."""
@@ -260,16 +262,16 @@ def dependency_attachment(attachment: Mapping[str, Any], conventions: PortfolioC
 
 
 def card_links(card: Mapping[str, Any], conventions: PortfolioConventions) -> list[ItemLink]:
-    """The card's dependencies by the conventions, once each, in the order found; a link to
-    the card itself is dropped (the store would drop it too), a target out of scope is kept by
-    its short link (Trello's link names no card id)."""
+    """The card's dependencies by the conventions, each a card it waits on (`inward`), once
+    each, in the order found; a link to the card itself is dropped (the store would drop it
+    too), a target out of scope is kept by its short link (Trello's link names no card id)."""
     own = str(card.get("shortLink") or "")
     keys = _attachment_targets(card, conventions.dependencies.attachment_prefix)
     keys += _checklist_targets(card, conventions.dependencies.checklist)
     links: list[ItemLink] = []
     for key in dict.fromkeys(keys):
         if key != own:
-            links.append(ItemLink(str(card["id"]), DEPENDS_ON, LinkDirection.OUTWARD, key))
+            links.append(ItemLink(str(card["id"]), DEPENDS_ON, LinkDirection.INWARD, key))
     return links
 
 

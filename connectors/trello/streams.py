@@ -80,7 +80,14 @@ from connectors.trello.convert import (
     has_creation,
     slim_action,
 )
-from pmo_sync.domain import Census, ItemBundle, ReleaseRecord, SprintRecord, StatusRecord
+from pmo_sync.domain import (
+    Census,
+    ItemBundle,
+    LinkDirection,
+    ReleaseRecord,
+    SprintRecord,
+    StatusRecord,
+)
 
 __all__ = [
     "BoardMark",
@@ -326,6 +333,9 @@ class CardsStream(Stream):
             "portfolio": self.config.portfolio.model_dump(
                 mode="json", exclude={"releases": {"dates"}}
             ),
+            # A dependency was once stored outward from the waiting card: a bookmark from then
+            # reads the boards in full once, so every card's links are stored the right way.
+            "dependency_direction": LinkDirection.INWARD.value,
         }
         return hashlib.sha256(json.dumps(mapping, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -129,8 +129,8 @@ def test_dates_links_releases_rank_and_priority_are_stored_card_by_card(
     assert _links(engine) == {
         story.id: sorted(
             [
-                ("depends on", "outward", beta_card.short_link, None),
-                ("depends on", "outward", gamma_card.short_link, None),  # out of scope: kept
+                ("depends on", "inward", beta_card.short_link, None),
+                ("depends on", "inward", gamma_card.short_link, None),  # out of scope: kept
             ]
         )
     }
@@ -212,7 +212,7 @@ def test_a_parent_cycle_a_deleted_dependency_and_an_undated_release_never_fail_t
     source_id = items[first.id].source_id
     chain = parent_chain(engine, source_id, first.short_link)
     assert [c.key for c in chain] == [second.short_link]  # cut before it comes back
-    assert _links(engine) == {first.id: [("depends on", "outward", gone.short_link, None)]}
+    assert _links(engine) == {first.id: [("depends on", "inward", gone.short_link, None)]}
     with engine.connect() as conn:
         releases = [
             (r.external_id, r.name, r.release_date, r.released)

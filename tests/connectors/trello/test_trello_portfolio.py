@@ -218,8 +218,8 @@ def test_depends_on_attachments_are_links_not_the_parent_and_out_of_scope_keeps_
     bundle = convert_card(card, [created()], context())
     assert bundle.item.parent_key == "Epic0001"
     assert bundle.links == [
-        ItemLink(CARD, DEPENDS_ON, LinkDirection.OUTWARD, "Dep00001"),
-        ItemLink(CARD, DEPENDS_ON, LinkDirection.OUTWARD, "Dep00002"),
+        ItemLink(CARD, DEPENDS_ON, LinkDirection.INWARD, "Dep00001"),
+        ItemLink(CARD, DEPENDS_ON, LinkDirection.INWARD, "Dep00002"),
     ]
 
 
