@@ -403,3 +403,36 @@ def test_a_card_link_attached_under_a_name_is_listed_with_it(fresh, fresh_client
     url = f"https://trello.com/c/{target.short_link}"
     attached = mine["attachments"][-1]
     assert (attached["name"], attached["url"]) == ("Depends on: the Beta API", url)
+
+
+def test_a_card_placed_in_its_list_logs_an_update_card_with_old_pos(fresh, fresh_client) -> None:
+    """Dragging a card within its list (`PUT /cards/{id}?pos=`) is how a Trello team ranks
+    its backlog: the listing's order follows, and the board's log holds an updateCard whose
+    `old` is the previous position (what an incremental sync sees)."""
+    ds = fresh.dataset
+    some = open_card(fresh)
+    in_list = sorted(
+        (c for c in ds.cards(some.board_id) if c.list_id == some.list_id and not c.closed),
+        key=lambda c: c.pos,
+    )
+    card = in_list[-1]  # the last card of the list goes to the top
+    assert len(in_list) >= 3
+    before = card.pos
+    response = fresh_client.request("PUT", f"/cards/{card.id}", json_body={"pos": "top"})
+    assert response.status_code == 200, response.text
+    assert response.json()["pos"] == in_list[0].pos / 2
+    action = newest(fresh_client, card.board_id, "updateCard")
+    assert action["data"]["old"] == {"pos": before}
+    assert (action["data"]["card"]["id"], action["data"]["card"]["pos"]) == (
+        card.id,
+        in_list[0].pos / 2,
+    )
+    listed = fresh_client.json(f"/boards/{card.board_id}/cards/open")
+    assert next(c["id"] for c in listed if c["idList"] == card.list_id) == card.id
+    bottom = ds.set_position(card.id, "bottom")
+    assert bottom is not None
+    assert ds.card(card.id).pos == max(c.pos for c in in_list if c.id != card.id) + 65536
+    assert ds.set_position(card.id, ds.card(card.id).pos) is None  # where it is: no action
+    for bad in ("-5", "nan", "middle"):
+        refused = fresh_client.request("PUT", f"/cards/{card.id}", json_body={"pos": bad})
+        assert (refused.status_code, refused.text) == (400, "invalid value for pos")

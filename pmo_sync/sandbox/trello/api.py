@@ -23,7 +23,8 @@ Trello reads its parameters. Routes:
                                                          attachments, checklists, checklist_fields
     GET    /1/cards/{id}/checklists                      checkItems=all|none, checkItem_fields,
                                                          filter=all|none, fields
-    PUT    /1/cards/{id}                                 idList, idBoard, closed, name
+    PUT    /1/cards/{id}                                 idList, idBoard, closed, name,
+                                                         pos=top|bottom|a positive number
     DELETE /1/cards/{id}
     GET    /1/cards/{id}/actions                         as the board's; filter defaults to
                                                          commentCard,updateCard:idList
@@ -773,6 +774,9 @@ class TrelloApi:
             if not name:
                 raise TrelloError(400, "invalid value for name")
             self.ds.rename_card(card.id, name, by=me)
+        pos = _text(params, "pos")
+        if pos is not None:
+            self.ds.set_position(card.id, pos, by=me)
         return ApiResponse(200, self._card_json(self.ds.card(card.id), {}))
 
     @_route("DELETE", r"/cards/(?P<ref>[^/]+)")

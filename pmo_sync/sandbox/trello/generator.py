@@ -954,6 +954,41 @@ class TrelloDataset:
                 self._do_move(card, target, self._write_ms(card), author)
             return card
 
+    def set_position(
+        self, card_ref: str, pos: float | str, *, by: Member | str | None = None
+    ) -> Action | None:
+        """Place a card within its list, as dragging it does (`PUT /cards/{id}?pos=`): `pos`
+        a positive number, "top" (half the lowest position of the list's other cards, as
+        Trello places a card above the first) or "bottom" (65536 below the last). One
+        updateCard whose `old` holds the previous `pos` and whose `card` the new one (the
+        action Trello logs for a card moved within its list); None when the card stays."""
+        with self.lock:
+            self._ensure_index()
+            card = self._editable(card_ref)
+            if pos in ("top", "bottom"):
+                others = [
+                    c.pos
+                    for c in self.cards(card.board_id)
+                    if c.list_id == card.list_id and c.id != card.id and not c.closed
+                ]
+                if not others:
+                    return None
+                at = min(others) / 2 if pos == "top" else max(others) + 65536
+            else:
+                try:
+                    at = float(pos)
+                except (TypeError, ValueError):
+                    raise TrelloError(400, "invalid value for pos") from None
+                if not math.isfinite(at) or at <= 0:
+                    raise TrelloError(400, "invalid value for pos")
+            if at == card.pos:
+                return None
+            old = card.pos
+            card.pos = at
+            data = self._refs(card, pos=at)
+            data["old"] = {"pos": old}
+            return self._append(card, "updateCard", self._write_ms(card), self.member(by), data)
+
     def archive_card(self, card_ref: str, *, by: Member | str | None = None) -> Card:
         return self.set_closed(card_ref, True, by=by)
 
