@@ -96,10 +96,10 @@ def read_portfolio(
         rows = {
             row.key: row
             for row in conn.execute(
-                select(WorkItemRow).where(
+                select(WorkItemRow.__table__).where(
                     WorkItemRow.source_id == source_id, WorkItemRow.key.in_(list(label_of))
                 )
-            ).scalars()
+            )
         }
         item_releases: dict[str, set[str]] = {}
         for key, name in conn.execute(
@@ -125,13 +125,13 @@ def read_portfolio(
         releases = {
             row.name: (offset(row.release_date), row.released)
             for row in conn.execute(
-                select(ReleaseRow).where(ReleaseRow.source_id == source_id)
-            ).scalars()
+                select(ReleaseRow.__table__).where(ReleaseRow.source_id == source_id)
+            )
         }
 
     def history(key: str, field: ChangeField) -> History:
         return tuple(
-            (offset(change.from_day), offset(change.to_day))
+            (offset(change.from_date), offset(change.to_date))
             for change in date_history(engine, source_id, key)
             if change.field == field
         )
