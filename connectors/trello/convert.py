@@ -86,11 +86,13 @@ ACTION_FILTERS = (
     "commentCard", "updateList", "updateCustomField",
     "addChecklistToCard", "removeChecklistFromCard", "createCheckItem", "updateCheckItem",
     "deleteCheckItem", "updateCheckItemStateOnCard",
+    "addAttachmentToCard", "deleteAttachmentFromCard",
 )  # fmt: skip
 """Every action type the conversion reads; `updateList` and `updateCustomField` (renames) are
-not about one card and make the stream re-read the board. The checklist actions change
-nothing the history replays, but they are a person's activity on the card, and they make an
-incremental run read the card again (its checklists come with the card listing)."""
+not about one card and make the stream re-read the board. The checklist and attachment
+actions change nothing the history replays, but they are a person's activity on the card,
+and they make an incremental run read the card again (its checklists and attachments come
+with the card listing): a card link attached is a new parent or dependency."""
 BLOCKED_LABEL = "blocked"
 BUG_LABEL = "bug"
 EPIC_LABEL = "epic"

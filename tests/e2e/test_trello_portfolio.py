@@ -219,3 +219,41 @@ def test_a_parent_cycle_a_deleted_dependency_and_an_undated_release_never_fail_t
             for r in conn.execute(select(ReleaseRow.__table__))
         ]
     assert releases == [("someday", "Someday", None, False)]
+
+
+def test_a_card_link_attached_after_a_sync_is_read_by_the_next_incremental_one(
+    trello: TrelloSandbox,
+    trello_config: Callable[..., TrelloConfig],
+    sync: Callable[..., RunSummary],
+    engine: Engine,
+) -> None:
+    """Attaching a card link (a parent, a dependency) is an `addAttachmentToCard`, the card's
+    only new action: the incremental run must ask for it to read the card again."""
+    ds = trello.dataset
+    person = ds.people[0]
+    story, epic = _open_cards(ds, "Team Alpha")[:2]
+    beta_card = _open_cards(ds, "Team Beta")[0]
+    config = trello_config(trello)
+    assert sync(config).status == "success"
+    assert stored_items(engine)[story.id].parent_key is None
+    ds.clock.advance(hours=1)
+    ds.attach_card(story.id, epic.id, by=person)
+    ds.attach_card(story.id, beta_card.id, by=person, name="Depends on: the Beta API")
+    trello.reset_log()
+
+    summary = sync(config)
+    assert summary.status == "success", summary.errors
+    assert (summary.items_updated, summary.items_inserted) == (1, 0)
+    alpha, beta = ds.board("Team Alpha"), ds.board("Team Beta")
+    assert Counter(f"{r.method} {r.path}" for r in trello.requests) == Counter(
+        {
+            f"GET /1/boards/{alpha.id}/actions": 1,
+            f"GET /1/boards/{beta.id}/actions": 1,
+            f"GET /1/boards/{alpha.id}/lists": 1,
+            f"GET /1/boards/{alpha.id}/customFields": 1,
+            f"GET /1/boards/{alpha.id}/cards/all": 1,
+            f"GET /1/cards/{story.id}/actions": 1,
+        }
+    )
+    assert stored_items(engine)[story.id].parent_key == epic.short_link
+    assert _links(engine) == {story.id: [("depends on", "inward", beta_card.short_link, None)]}

@@ -23,7 +23,14 @@ from connectors.trello.conventions import (
     card_rank,
     release_record,
 )
-from connectors.trello.convert import BoardInfo, FieldInfo, ListInfo, TrelloContext, convert_card
+from connectors.trello.convert import (
+    ACTION_FILTERS,
+    BoardInfo,
+    FieldInfo,
+    ListInfo,
+    TrelloContext,
+    convert_card,
+)
 from connectors.trello.streams import TrelloRunState
 from pmo_sync.domain import ChangeField, ItemLink, LinkDirection, ReleaseRecord
 
@@ -221,6 +228,24 @@ def test_depends_on_attachments_are_links_not_the_parent_and_out_of_scope_keeps_
         ItemLink(CARD, DEPENDS_ON, LinkDirection.INWARD, "Dep00001"),
         ItemLink(CARD, DEPENDS_ON, LinkDirection.INWARD, "Dep00002"),
     ]
+
+
+def test_every_action_that_changes_a_portfolio_fact_is_one_an_incremental_run_asks_for() -> None:
+    """An incremental run reads a card again only when the board's new actions (of these
+    types) name it: a card link attached or removed (a parent, a dependency), a label (level,
+    priority, release), a date (`updateCard`), a dependency checklist's items."""
+    assert {
+        "addAttachmentToCard",
+        "deleteAttachmentFromCard",
+        "addLabelToCard",
+        "removeLabelFromCard",
+        "updateCard",
+        "createCheckItem",
+        "updateCheckItem",
+        "deleteCheckItem",
+        "addChecklistToCard",
+        "removeChecklistFromCard",
+    } - set(ACTION_FILTERS) == set()
 
 
 def test_a_checklist_of_card_links_is_dependencies_when_configured() -> None:
