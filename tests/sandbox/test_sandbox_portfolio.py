@@ -134,3 +134,21 @@ def test_releasing_a_version_sets_its_release_day_and_flag(fresh: JiraSandbox) -
     (fix,) = _fields(fresh, issue.key)["fixVersions"]
     assert (fix["releaseDate"], fix["released"]) == ("2026-12-04", True)
     assert data.issue(issue.key).updated == updated
+
+
+def test_a_parent_must_sit_one_level_up(fresh: JiraSandbox) -> None:
+    """As in Jira: a story's parent is an epic, an epic's an initiative, a sub-task's a
+    story; any other parent is refused with Jira's message and nothing is made."""
+    data = fresh.dataset
+    data.add_hierarchy_level("Initiative")
+    initiative = data.create_issue("ABC", "Grow", issue_type="Initiative")
+    epic = data.create_issue("ABC", "Checkout", issue_type="Epic", parent_key=initiative.key)
+    story = data.create_issue("DEF", "Vault", parent_key=epic.key)
+    data.create_issue("DEF", "Endpoint", issue_type="Sub-task", parent_key=story.key)
+    count = len(data.issues)
+    for issue_type, parent in (("Story", initiative), ("Epic", story), ("Sub-task", epic)):
+        with pytest.raises(
+            ValueError, match=r"^Given parent issue does not belong to appropriate hierarchy\.$"
+        ):
+            data.create_issue("ABC", "Misplaced", issue_type=issue_type, parent_key=parent.key)
+    assert len(data.issues) == count

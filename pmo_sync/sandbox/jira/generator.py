@@ -480,19 +480,26 @@ class JiraDataset:
         description: str = "",
         parent_key: str | None = None,
     ) -> Issue:
-        """Create an issue at the clock's time; its initial values write no history."""
+        """Create an issue at the clock's time; its initial values write no history.
+
+        A parent must sit one level up the issue type hierarchy, as Jira requires (a story's
+        parent an epic, an epic's an initiative, a sub-task's a story): ValueError with
+        Jira's message otherwise, before anything is made."""
         with self.lock:
             p = self._project_pos[project]
+            kind = self.issue_type_scheme[issue_type]
+            parent = self.issue(parent_key) if parent_key else None
+            if parent is not None and parent.issue_type.hierarchy_level != kind.hierarchy_level + 1:
+                raise ValueError("Given parent issue does not belong to appropriate hierarchy.")
             now = self.clock.now.replace(microsecond=0)
             number = self._next_number[project]
             self._next_number[project] = number + 1
             row = len(self.index)
-            parent = self.issue(parent_key) if parent_key else None
             issue = Issue(
                 id=str(10001 + row),
                 key=f"{project}-{number}",
                 project_key=project,
-                issue_type=self.issue_type_scheme[issue_type],
+                issue_type=kind,
                 summary=summary,
                 description=description,
                 status=status_by_name("To Do"),
