@@ -114,14 +114,16 @@ class JiraWorld:
         return START + at(FIRST_SYNC_DAY if first else SECOND_SYNC_DAY)
 
     def sync(self, store: Store, full: bool) -> RunSummary:
-        """One run of the real connector into `store`, at the sync day on the sandbox's clock
-        (the releases shipped by then released first)."""
-        moment = self.sync_moment()
+        """One run of the real connector into `store`'s database on the script's sync day:
+        the releases shipped by then are released, the sandbox's clock is set to it, and the
+        run's clock (what its bookmarks and the site cache's age are measured by) is it too,
+        so a week between two syncs is a week for the connector, as on a real site."""
+        moment = max(self.sync_moment(), self.sandbox.dataset.clock.now)
         self.player.settle(moment)
-        clock = self.sandbox.dataset.clock
-        clock.set(max(clock.now, moment))
+        self.sandbox.dataset.clock.set(moment)
+        on_the_day = Store(store.engine, clock=lambda: moment)
         with JiraConnector(self.config()) as connector:
-            return sync_connector(connector, store, full=full)
+            return sync_connector(connector, on_the_day, full=full)
 
     def source_id(self, store: Store) -> int:
         config = self.config()

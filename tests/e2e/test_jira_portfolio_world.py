@@ -138,12 +138,24 @@ def test_the_portfolio_in_jira_after_each_act_is_the_scripts_truth(
         ("Team Gamma", date(2030, 3, 4), date(2030, 3, 18)),
     ]  # fmt: skip
 
-    # Act two, then an incremental sync: one search (with its changelogs) and the count.
+    # Act two, then an incremental sync a week later: one search (with its changelogs) and the
+    # count; the site cache (a day old at most) is read again: the API user, the fields, each
+    # project's boards, the versions of the projects planning releases (ABC, DEF) and each
+    # scrum board's open sprints.
     world.play(ACT_TWO)
     world.sandbox.reset_log()
     second = world.sync(store, full=False)
     assert (second.status, second.errors) == ("success", [])
-    assert Counter((r.method, r.path) for r in world.sandbox.requests) == {SEARCH: 1, COUNT: 1}
+    assert Counter((r.method, r.path) for r in world.sandbox.requests) == {
+        SEARCH: 1, COUNT: 1,
+        ("GET", "/rest/api/2/myself"): 1, ("GET", "/rest/api/2/field"): 1,
+        ("GET", "/rest/agile/1.0/board"): 3,
+        ("GET", "/rest/api/2/project/ABC/versions"): 1,
+        ("GET", "/rest/api/2/project/DEF/versions"): 1,
+        ("GET", "/rest/agile/1.0/board/1/sprint"): 1,
+        ("GET", "/rest/agile/1.0/board/2/sprint"): 1,
+        ("GET", "/rest/agile/1.0/board/3/sprint"): 1,
+    }  # fmt: skip
     # From the last edit of act one (E1's slip, 09:00 UTC on 6 Feb: 04:00 in the API user's
     # New York time), less the overlap.
     (search,) = [r for r in world.sandbox.requests if (r.method, r.path) == SEARCH]
@@ -161,7 +173,7 @@ def test_the_portfolio_in_jira_after_each_act_is_the_scripts_truth(
         date(2030, 3, 9), lead,
     )  # fmt: skip
 
-    # Nothing new: the calls of any unchanged sync, the search and the count, no more.
+    # Nothing new, the same day: the calls of any unchanged sync, the search and the count.
     world.sandbox.reset_log()
     third = world.sync(store, full=False)
     assert (third.items_seen, third.items_updated, third.items_inserted) == (0, 0, 0)
