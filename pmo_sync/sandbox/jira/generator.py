@@ -21,6 +21,7 @@ other mutation, so each real change is one changelog history.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 import threading
 from collections import OrderedDict
@@ -49,6 +50,7 @@ from pmo_sync.sandbox.jira.fields import FieldValueError, coerce, type_for
 from pmo_sync.sandbox.jira.index import IssueIndex
 from pmo_sync.sandbox.jira.model import (
     FIELD_POINTS,
+    HIERARCHY_TYPES,
     ISSUE_TYPES,
     LINK_TYPES,
     STATUSES,
@@ -58,6 +60,7 @@ from pmo_sync.sandbox.jira.model import (
     History,
     Issue,
     IssueLink,
+    IssueType,
     Project,
     Sprint,
     SprintStay,
@@ -163,6 +166,8 @@ class JiraDataset:
         self._screens: dict[str, list[str]] = {}  # project key -> created fields on its screen
         self._comment_rows: dict[str, int] = {}  # comment id -> row of its issue
         self._next_comment = FIRST_COMMENT_ID
+        self.issue_type_scheme: dict[str, IssueType] = dict(ISSUE_TYPES)
+        """The issue types the site offers: a new site's, plus the levels an admin adds."""
 
     # -- construction --------------------------------------------------------------
 
@@ -223,7 +228,7 @@ class JiraDataset:
 
     @property
     def issue_types(self) -> list[str]:
-        return list(ISSUE_TYPES)
+        return list(self.issue_type_scheme)
 
     @property
     def issues(self) -> IssueSequence:
@@ -388,6 +393,29 @@ class JiraDataset:
             self.version += 1
             return version
 
+    def release_version(self, version_id: str, *, release_date: date | None = None) -> Version:
+        """Release a version, as Jira's "Release" action does: `released` becomes true and
+        the release date is the one given (the day it shipped), else the planned one kept.
+        No issue changes: an issue's `fixVersions` show the version as it is now."""
+        with self.lock:
+            version = self._versions[version_id]
+            released = dataclasses.replace(
+                version, released=True, release_date=release_date or version.release_date
+            )
+            self._versions[version_id] = released
+            self.version += 1
+            return released
+
+    def add_hierarchy_level(self, name: str = "Initiative") -> IssueType:
+        """Add an Advanced Roadmaps level above Epic (Jira Premium: Settings → Issue type
+        hierarchy), so issues of that type can be created and epics name them as `parent`.
+        A new site has no level above Epic: the generated dataset never has one."""
+        with self.lock:
+            issue_type = HIERARCHY_TYPES[name]  # KeyError for a level the sandbox lacks
+            self.issue_type_scheme[name] = issue_type
+            self.version += 1
+            return issue_type
+
     def versions(self, project: str) -> list[Version]:
         with self.lock:
             return [v for v in self._versions.values() if v.project_key == project]
@@ -452,19 +480,26 @@ class JiraDataset:
         description: str = "",
         parent_key: str | None = None,
     ) -> Issue:
-        """Create an issue at the clock's time; its initial values write no history."""
+        """Create an issue at the clock's time; its initial values write no history.
+
+        A parent must sit one level up the issue type hierarchy, as Jira requires (a story's
+        parent an epic, an epic's an initiative, a sub-task's a story): ValueError with
+        Jira's message otherwise, before anything is made."""
         with self.lock:
             p = self._project_pos[project]
+            kind = self.issue_type_scheme[issue_type]
+            parent = self.issue(parent_key) if parent_key else None
+            if parent is not None and parent.issue_type.hierarchy_level != kind.hierarchy_level + 1:
+                raise ValueError("Given parent issue does not belong to appropriate hierarchy.")
             now = self.clock.now.replace(microsecond=0)
             number = self._next_number[project]
             self._next_number[project] = number + 1
             row = len(self.index)
-            parent = self.issue(parent_key) if parent_key else None
             issue = Issue(
                 id=str(10001 + row),
                 key=f"{project}-{number}",
                 project_key=project,
-                issue_type=ISSUE_TYPES[issue_type],
+                issue_type=kind,
                 summary=summary,
                 description=description,
                 status=status_by_name("To Do"),

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from array import array
 
-from pmo_sync.sandbox.jira.model import ISSUE_TYPES, STATUSES, Issue
+from pmo_sync.sandbox.jira.model import HIERARCHY_TYPES, ISSUE_TYPES, STATUSES, Issue
 from pmo_sync.sandbox.jira.timeline import to_epoch
 
 __all__ = ["TYPE_ORDER", "IssueIndex"]
 
-TYPE_ORDER = tuple(ISSUE_TYPES)
+TYPE_ORDER = (*ISSUE_TYPES, *HIERARCHY_TYPES)  # the levels above Epic last: positions stay
 _STATUS_POS = {s.id: n for n, s in enumerate(STATUSES)}
 _TYPE_POS = {name: n for n, name in enumerate(TYPE_ORDER)}
 

@@ -17,6 +17,7 @@ __all__ = [
     "FIELD_POINTS",
     "FIELD_RANK",
     "FIELD_SPRINT",
+    "HIERARCHY_TYPES",
     "ISSUE_TYPES",
     "LINK_TYPES",
     "PRIORITIES",
@@ -109,6 +110,12 @@ ISSUE_TYPES: dict[str, IssueType] = {
         IssueType("10004", "Sub-task", True, -1),
     )
 }
+
+HIERARCHY_TYPES: dict[str, IssueType] = {
+    t.name: t for t in (IssueType("10005", "Initiative", False, 2),)
+}
+"""The levels Jira Premium's Advanced Roadmaps adds above Epic (Settings → Issue type
+hierarchy): on no site until an admin adds one (`JiraDataset.add_hierarchy_level`)."""
 
 # Resolution set when an issue enters a done-category status, keyed by that status.
 RESOLUTIONS: dict[str, tuple[str, str]] = {

@@ -21,7 +21,6 @@ from pmo_sync.sandbox.jira.model import (
     FIELD_POINTS,
     FIELD_RANK,
     FIELD_SPRINT,
-    ISSUE_TYPES,
     LINK_TYPES,
     PRIORITIES,
     Board,
@@ -417,7 +416,7 @@ class Renderer:
             "lead": self.user(project.lead),
             "style": "classic",
             "isPrivate": False,
-            "issueTypes": [self.issue_type(t) for t in ISSUE_TYPES.values()],
+            "issueTypes": [self.issue_type(t) for t in self.ds.issue_type_scheme.values()],
         }
 
     def sprint_field(self, sprint: Sprint) -> dict[str, Any]:
