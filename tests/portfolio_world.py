@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
 
 from pmo_sync.domain import ChangeField, LinkDirection
 from pmo_sync.sandbox.portfolio import TEAMS, PortfolioTruth, Team
@@ -93,7 +92,7 @@ def read_portfolio(
     def offset(value: date | None) -> int | None:
         return None if value is None else (value - start).days
 
-    with Session(engine) as conn:  # a session: `.scalars()` of a row class gives objects
+    with engine.connect() as conn:  # tables, not row classes: plain rows
         rows = {
             row.key: row
             for row in conn.execute(
