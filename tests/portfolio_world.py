@@ -99,7 +99,7 @@ def read_portfolio(
                 select(WorkItemRow).where(
                     WorkItemRow.source_id == source_id, WorkItemRow.key.in_(list(label_of))
                 )
-            ).scalars()
+            )
         }
         item_releases: dict[str, set[str]] = {}
         for key, name in conn.execute(
@@ -124,14 +124,12 @@ def read_portfolio(
                 links.add(pair if direction == LinkDirection.OUTWARD.value else pair[::-1])
         releases = {
             row.name: (offset(row.release_date), row.released)
-            for row in conn.execute(
-                select(ReleaseRow).where(ReleaseRow.source_id == source_id)
-            ).scalars()
+            for row in conn.execute(select(ReleaseRow).where(ReleaseRow.source_id == source_id))
         }
 
     def history(key: str, field: ChangeField) -> History:
         return tuple(
-            (offset(change.from_day), offset(change.to_day))
+            (offset(change.from_date), offset(change.to_date))
             for change in date_history(engine, source_id, key)
             if change.field == field
         )
