@@ -26,8 +26,8 @@ from typing import Any
 import structlog
 
 from connectors.azure_devops.portfolio import (
-    DATE_FIELDS,
     PRIORITY_FIELD,
+    SCHEDULING_FIELDS,
     level_of,
     priority_of,
     rank_of,
@@ -160,7 +160,7 @@ class AdoContext:
 HISTORY_FIELDS = (
     "System.CreatedDate", "System.ChangedDate", "System.ChangedBy", "System.State",
     "System.IterationPath", "System.AssignedTo", "System.Tags", "Microsoft.VSTS.CMMI.Blocked",
-    *DATE_FIELDS,
+    *SCHEDULING_FIELDS,
 )  # fmt: skip
 """What `convert_revisions` reads of a revision that is not the latest, besides its rev and
 the estimate fields: the dates (created is read of the first only), the author, and the

@@ -22,10 +22,10 @@ from pmo_sync.common.rank import sortable_rank
 from pmo_sync.domain import ChangeField
 
 __all__ = [
-    "DATE_FIELDS",
     "DEFAULT_LEVELS",
     "PRIORITY_FIELD",
     "RANK_FIELDS",
+    "SCHEDULING_FIELDS",
     "checked_day",
     "day_of",
     "level_of",
@@ -39,7 +39,7 @@ log = structlog.get_logger(__name__)
 START_FIELD = "Microsoft.VSTS.Scheduling.StartDate"
 FINISH_FIELD = "Microsoft.VSTS.Scheduling.FinishDate"
 TARGET_FIELD = "Microsoft.VSTS.Scheduling.TargetDate"
-DATE_FIELDS = (START_FIELD, FINISH_FIELD, TARGET_FIELD)
+SCHEDULING_FIELDS = (START_FIELD, FINISH_FIELD, TARGET_FIELD)
 """The scheduling fields the dates come from (`scheduled_days`)."""
 PRIORITY_FIELD = "Microsoft.VSTS.Common.Priority"
 RANK_FIELDS = ("Microsoft.VSTS.Common.StackRank", "Microsoft.VSTS.Common.BacklogPriority")
@@ -125,7 +125,7 @@ def scheduled_days(
         value = fields.get(name)
         return day_of(value) if item_id is None else checked_day(item_id, name, value)
 
-    start, finish, target = (read(name) for name in DATE_FIELDS)
+    start, finish, target = (read(name) for name in SCHEDULING_FIELDS)
     return {
         ChangeField.START_DATE: start,
         ChangeField.DUE_DATE: target if target is not None else finish,
