@@ -111,9 +111,9 @@ def scheduled_days(
 ) -> dict[ChangeField, date | None]:
     """The item's start, due and target-end days from its scheduling fields.
 
-    `TargetDate` is the date promised: Microsoft's field reference calls it the date by
-    which a feature, user story or epic should be implemented, it is on the Epic and
-    Feature forms (with Start Date) and Delivery Plans draw it. `FinishDate` is not on
+    `TargetDate` is the date promised: Microsoft's field reference describes it as the
+    date by which the feature, user story or epic is to be implemented; it is on the Epic
+    and Feature forms (with Start Date) and Delivery Plans draw it. `FinishDate` is not on
     the standard forms: Microsoft Project fills it when a plan is synchronised with the
     backlog. So the due date is `TargetDate`, else `FinishDate` (an item scheduled only
     from Project); `TargetDate` is the target end too, the plan's end as Delivery Plans
