@@ -130,9 +130,10 @@ class WorkItemRecord:
     """When work on the item is planned to start: Jira's start-date field where configured,
     Azure DevOps `Microsoft.VSTS.Scheduling.StartDate`, Trello's card `start`."""
     due_date: date | None = None
-    """When the item is due: Jira `duedate`, Azure DevOps `Microsoft.VSTS.Scheduling.FinishDate`
-    (the date the schedule says the item finishes: the same promise as Jira's due date, so
-    the two trackers' slips compare), Trello's card `due`."""
+    """When the item is due: Jira `duedate`, Azure DevOps `Microsoft.VSTS.Scheduling.TargetDate`
+    (the date an Epic or Feature is promised for: the same promise as Jira's due date, so
+    the trackers' slips compare; `FinishDate`, Microsoft Project's, for an item without
+    one), Trello's card `due`."""
     target_start: date | None = None
     """The portfolio plan's start: Jira's "Target start" (Advanced Roadmaps, a field named in
     the connector's config); Azure DevOps and Trello have no such field (None)."""

@@ -26,13 +26,12 @@ from typing import Any
 import structlog
 
 from connectors.azure_devops.portfolio import (
-    DATE_FIELD_OF,
     PRIORITY_FIELD,
-    checked_day,
-    day_of,
+    SCHEDULING_FIELDS,
     level_of,
     priority_of,
     rank_of,
+    scheduled_days,
 )
 from connectors.azure_devops.releases import AdoReleases, release_id, release_names
 from connectors.richtext import checklist_items, text_or_none, written_text
@@ -161,7 +160,7 @@ class AdoContext:
 HISTORY_FIELDS = (
     "System.CreatedDate", "System.ChangedDate", "System.ChangedBy", "System.State",
     "System.IterationPath", "System.AssignedTo", "System.Tags", "Microsoft.VSTS.CMMI.Blocked",
-    *DATE_FIELD_OF,
+    *SCHEDULING_FIELDS,
 )  # fmt: skip
 """What `convert_revisions` reads of a revision that is not the latest, besides its rev and
 the estimate fields: the dates (created is read of the first only), the author, and the
@@ -365,8 +364,9 @@ def _date_changes(
 ) -> Iterator[tuple[ChangeField, str | None, str | None, str | None, str | None]]:
     """Each scheduling date whose day differs between two revisions (a new time on the same
     day is no change); an unreadable value reads as unset."""
-    for name, kind in DATE_FIELD_OF.items():
-        old, new = day_of(before.get(name)), day_of(after.get(name))
+    old_days, new_days = scheduled_days(before), scheduled_days(after)
+    for kind, new in new_days.items():
+        old = old_days[kind]
         if old != new:
             frm = None if old is None else old.isoformat()
             to = None if new is None else new.isoformat()
@@ -377,10 +377,7 @@ def _portfolio_facts(
     item_id: str, item_type: str, fields: Mapping[str, Any], ctx: AdoContext
 ) -> dict[str, Any]:
     """The record's portfolio fields, from the latest revision (`.portfolio`)."""
-    days = {
-        kind.value: checked_day(item_id, name, fields.get(name))
-        for name, kind in DATE_FIELD_OF.items()
-    }
+    days = {kind.value: day for kind, day in scheduled_days(fields, item_id).items()}
     return {
         "level": level_of(item_type, ctx.levels),
         **days,

@@ -2,9 +2,9 @@
 
 Every fact comes from fields the reporting revision stream already returns (no call is
 added): the level from the work item type (the process's backlog levels), the dates from
-`Microsoft.VSTS.Scheduling.StartDate` / `FinishDate` / `TargetDate` with their history
-from the revisions, the priority from `Microsoft.VSTS.Common.Priority`, the rank from
-`Microsoft.VSTS.Common.StackRank` (Agile, CMMI) or `BacklogPriority` (Scrum).
+`Microsoft.VSTS.Scheduling.StartDate` / `TargetDate` / `FinishDate` (`scheduled_days`) with
+their history from the revisions, the priority from `Microsoft.VSTS.Common.Priority`, the
+rank from `Microsoft.VSTS.Common.StackRank` (Agile, CMMI) or `BacklogPriority` (Scrum).
 
 Bad data never fails a conversion: a date that is not a date, a rank that is not a
 finite number, is logged and read as unknown (None).
@@ -22,27 +22,25 @@ from pmo_sync.common.rank import sortable_rank
 from pmo_sync.domain import ChangeField
 
 __all__ = [
-    "DATE_FIELD_OF",
     "DEFAULT_LEVELS",
     "PRIORITY_FIELD",
     "RANK_FIELDS",
+    "SCHEDULING_FIELDS",
     "checked_day",
     "day_of",
     "level_of",
     "priority_of",
     "rank_of",
+    "scheduled_days",
 ]
 
 log = structlog.get_logger(__name__)
 
-DATE_FIELD_OF: Mapping[str, ChangeField] = {
-    "Microsoft.VSTS.Scheduling.StartDate": ChangeField.START_DATE,
-    "Microsoft.VSTS.Scheduling.FinishDate": ChangeField.DUE_DATE,
-    "Microsoft.VSTS.Scheduling.TargetDate": ChangeField.TARGET_END,
-}
-"""Each scheduling field and the date it feeds (docs/portfolio-facts.md): `FinishDate` is
-the item's due date, `TargetDate` the plan's end Delivery Plans draw; there is no target
-start."""
+START_FIELD = "Microsoft.VSTS.Scheduling.StartDate"
+FINISH_FIELD = "Microsoft.VSTS.Scheduling.FinishDate"
+TARGET_FIELD = "Microsoft.VSTS.Scheduling.TargetDate"
+SCHEDULING_FIELDS = (START_FIELD, FINISH_FIELD, TARGET_FIELD)
+"""The scheduling fields the dates come from (`scheduled_days`)."""
 PRIORITY_FIELD = "Microsoft.VSTS.Common.Priority"
 RANK_FIELDS = ("Microsoft.VSTS.Common.StackRank", "Microsoft.VSTS.Common.BacklogPriority")
 """The backlog order: Stack Rank (Agile, CMMI) or Backlog Priority (Scrum), the first set."""
@@ -106,6 +104,33 @@ def checked_day(item_id: str, name: str, value: Any) -> date | None:
     if day is None and value not in (None, ""):
         log.warning("ado_date_unreadable", item=item_id, field=name, value=str(value)[:40])
     return day
+
+
+def scheduled_days(
+    fields: Mapping[str, Any], item_id: str | None = None
+) -> dict[ChangeField, date | None]:
+    """The item's start, due and target-end days from its scheduling fields.
+
+    `TargetDate` is the date promised: Microsoft's field reference describes it as the
+    date by which the feature, user story or epic is to be implemented; it is on the Epic
+    and Feature forms (with Start Date) and Delivery Plans draw it. `FinishDate` is not on
+    the standard forms: Microsoft Project fills it when a plan is synchronised with the
+    backlog. So the due date is `TargetDate`, else `FinishDate` (an item scheduled only
+    from Project); `TargetDate` is the target end too, the plan's end as Delivery Plans
+    draw it (Jira's "Target end"). There is no target start.
+
+    With `item_id`, a value that is set but no date is logged (`checked_day`)."""
+
+    def read(name: str) -> date | None:
+        value = fields.get(name)
+        return day_of(value) if item_id is None else checked_day(item_id, name, value)
+
+    start, finish, target = (read(name) for name in SCHEDULING_FIELDS)
+    return {
+        ChangeField.START_DATE: start,
+        ChangeField.DUE_DATE: target if target is not None else finish,
+        ChangeField.TARGET_END: target,
+    }
 
 
 def priority_of(value: Any) -> str | None:

@@ -81,7 +81,7 @@ from connectors.azure_devops.convert import (
 )
 from connectors.azure_devops.fields import fields_to_read
 from connectors.azure_devops.links import links_of
-from connectors.azure_devops.portfolio import DATE_FIELD_OF, PRIORITY_FIELD, RANK_FIELDS
+from connectors.azure_devops.portfolio import PRIORITY_FIELD, RANK_FIELDS, SCHEDULING_FIELDS
 from connectors.azure_devops.push import authenticated_identity
 from connectors.azure_devops.releases import release_id, release_names, release_record
 from connectors.base import Stream, StreamContext
@@ -115,7 +115,7 @@ REVISION_FIELDS = (
     "System.Parent", "System.IsDeleted", "System.RevisedDate",
     "Microsoft.VSTS.Common.ClosedDate", "Microsoft.VSTS.CMMI.Blocked",
     "System.Description", "Microsoft.VSTS.Common.AcceptanceCriteria",
-    *DATE_FIELD_OF, PRIORITY_FIELD, *RANK_FIELDS,
+    *SCHEDULING_FIELDS, PRIORITY_FIELD, *RANK_FIELDS,
 )  # fmt: skip
 """The fields read with every revision. The two rich-text fields feed the governance rules
 (acceptance criteria, the story template); they cost bytes, not calls — a batch read of them

@@ -52,8 +52,8 @@ def test_dates_that_slip_priority_rank_and_level_are_stored_with_their_history(
     planned, ranked = live[0].id, live[1].id
     person = ds.people[0]
     ds.clock.advance(hours=1)
-    ds.update(planned, {START: "2026-11-30T23:00:00Z", FINISH: "2026-12-11T00:00:00Z",
-                        TARGET: "2026-12-18T00:00:00Z"}, by=person)  # fmt: skip
+    ds.update(planned, {START: "2026-11-30T23:00:00Z", FINISH: "2026-12-04T00:00:00Z",
+                        TARGET: "2026-12-11T00:00:00Z"}, by=person)  # fmt: skip
     ds.update(ranked, {STACK: 1999.25, PRIORITY: 1, FINISH: "next sprint"}, by=person)
     config = ado_config(ado)
     first = sync(config, full=True)
@@ -61,8 +61,9 @@ def test_dates_that_slip_priority_rank_and_level_are_stored_with_their_history(
 
     items = stored_items(engine)
     row = items[str(planned)]
+    # The Target Date is the date promised (due and target end), whatever Finish Date says.
     assert (row.start_date, row.due_date, row.target_start, row.target_end) == (
-        date(2026, 12, 1), date(2026, 12, 11), None, date(2026, 12, 18),
+        date(2026, 12, 1), date(2026, 12, 11), None, date(2026, 12, 11),
     )  # fmt: skip
     other = items[str(ranked)]
     assert (other.rank, other.priority, other.due_date) == (sortable_rank(1999.25), "1", None)
@@ -78,11 +79,11 @@ def test_dates_that_slip_priority_rank_and_level_are_stored_with_their_history(
     assert _utc(due[str(planned)][0].at) == datetime.fromtimestamp(set_at / 1000, UTC)
     assert str(ranked) not in due  # a garbage date is no date, so no change either
 
-    # The due date slips twice, a week each time; the incremental sync reads the two
+    # The Target Date slips twice, a week each time; the incremental sync reads the two
     # revisions from the stream (plus the item's own revisions, one call: it existed).
     for week in (18, 25):
         ds.clock.advance(hours=2)
-        ds.update(planned, {FINISH: f"2026-12-{week}T00:00:00Z"}, by=person)
+        ds.update(planned, {TARGET: f"2026-12-{week}T00:00:00Z"}, by=person)
     ado.reset_log()
     second = sync(config)
     assert second.status == "success", second.errors

@@ -29,10 +29,11 @@ from pmo_sync.sandbox.portfolio import ACT_ONE, ACT_TWO, ALL_STEPS, truth
 from pmo_sync.store.repository import Store
 
 from ..portfolio_world import PortfolioFacts, expected
+from .portfolio_world_ado import AdoWorld
 from .portfolio_world_jira import JiraWorld
 from .portfolio_world_trello import TrelloWorld
 
-WORLDS: dict[str, Any] = {"jira": JiraWorld, "trello": TrelloWorld}
+WORLDS: dict[str, Any] = {"jira": JiraWorld, "azure_devops": AdoWorld, "trello": TrelloWorld}
 
 
 def _disagreements(facts: dict[str, PortfolioFacts]) -> list[str]:

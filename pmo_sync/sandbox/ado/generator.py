@@ -8,7 +8,8 @@ team makes it (`life.py`): items join a sprint at or before its start, most are
 closed within it, the rest carry over into the next one; now and then urgent work
 joins a sprint under way or an item leaves it. The mess stays: backward moves,
 reopenings, review bounces, skipped states, removals, Story Points changes and
-missing estimates, reassignments.
+missing estimates, reassignments. The process has Epics too (an Agile project's portfolio
+level): never generated, created by a test or the scripted portfolio (`portfolio.py`).
 
 Every work item is a list of full-field revisions (rev 1 = creation; each change is
 a new rev with System.Rev / ChangedDate / ChangedBy). The ground truth connector
@@ -80,6 +81,7 @@ STATES_BY_TYPE: dict[str, tuple[str, ...]] = {
     "User Story": _FULL_STATES,
     "Bug": _FULL_STATES,
     "Feature": _FULL_STATES,
+    "Epic": _FULL_STATES,  # never generated (`WORK_ITEM_TYPES`); a portfolio creates them
     "Task": ("New", "Active", "Closed", "Removed"),  # Agile tasks have no Resolved
 }
 STATE_CATEGORY = {

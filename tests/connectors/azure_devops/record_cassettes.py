@@ -61,9 +61,9 @@ import pmo_sync.sandbox.ado.api as sandbox_api  # noqa: E402
 from connectors.azure_devops.client import AdoClient  # noqa: E402
 from connectors.azure_devops.config import AzureDevOpsConfig  # noqa: E402
 from connectors.azure_devops.portfolio import (  # noqa: E402
-    DATE_FIELD_OF,
     PRIORITY_FIELD,
     RANK_FIELDS,
+    SCHEDULING_FIELDS,
 )
 from connectors.azure_devops.push import AdoWriter, authenticated_identity  # noqa: E402
 from connectors.azure_devops.streams import REVISION_FIELDS  # noqa: E402
@@ -75,7 +75,7 @@ from cassette_recording import public_recorder, record_cassette  # noqa: E402
 
 CASSETTES = Path(__file__).resolve().parent / "cassettes"
 RECORDED_FIELDS = [
-    f for f in REVISION_FIELDS if f not in {*DATE_FIELD_OF, PRIORITY_FIELD, *RANK_FIELDS}
+    f for f in REVISION_FIELDS if f not in {*SCHEDULING_FIELDS, PRIORITY_FIELD, *RANK_FIELDS}
 ]  # as test_client_cassettes.RECORDED_FIELDS: the fields asked before the portfolio facts
 PUBLIC_ROOT = "https://dev.azure.com"  # + "/contoso": the organisation URL
 TOKEN_VARIABLE = "PMO_SYNC_RECORD_ADO_TOKEN"

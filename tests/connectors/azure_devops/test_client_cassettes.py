@@ -58,7 +58,7 @@ from azure.devops.v7_1.work_item_tracking import models as wit_models
 
 from connectors.azure_devops.client import AdoClient
 from connectors.azure_devops.config import AzureDevOpsConfig
-from connectors.azure_devops.portfolio import DATE_FIELD_OF, PRIORITY_FIELD, RANK_FIELDS
+from connectors.azure_devops.portfolio import PRIORITY_FIELD, RANK_FIELDS, SCHEDULING_FIELDS
 from connectors.azure_devops.push import AdoWriter, RevisionConflictError, authenticated_identity
 from connectors.azure_devops.streams import REVISION_FIELDS
 from connectors.errors import AuthenticationError
@@ -97,7 +97,7 @@ LIVE_IDS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12]  # 10 was deleted before the reco
 BATCH_IDS = list(range(1, 13))
 BATCH_FIELDS = ["System.Id", "System.Rev", "System.WorkItemType", "System.State"]
 RECORDED_FIELDS = [
-    f for f in REVISION_FIELDS if f not in {*DATE_FIELD_OF, PRIORITY_FIELD, *RANK_FIELDS}
+    f for f in REVISION_FIELDS if f not in {*SCHEDULING_FIELDS, PRIORITY_FIELD, *RANK_FIELDS}
 ]
 """The fields the reporting cassette asks for: the stream's before it read the portfolio facts
 (the client sends the list it is given; recording again against today's sandbox would move

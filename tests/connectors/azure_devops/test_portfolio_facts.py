@@ -10,7 +10,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from connectors.azure_devops.convert import convert_revisions, hold_revision
-from connectors.azure_devops.portfolio import day_of, level_of, priority_of
+from connectors.azure_devops.portfolio import day_of, level_of, priority_of, scheduled_days
 from pmo_sync.domain import ChangeField, ItemChange
 
 from ...api_samples import api_sample
@@ -26,18 +26,18 @@ ANA = "ana@contoso.example"
 
 
 def _slipping() -> list[dict]:
-    """Created due 10 April; rev 2 moves it to 24 April and sets a start (picked in Berlin:
-    23:00 UTC the day before) and a target; rev 3 re-saves the due day at another hour (no
-    change) and raises the priority."""
+    """Created with a finish of 10 April (a Project schedule's); rev 2 promises 24 April in
+    Target Date and sets a start (picked in Berlin: 23:00 UTC the day before); rev 3
+    re-saves the target day at another hour (no change) and raises the priority."""
     return [
         rev(1, "2026-03-02T09:00:00.123Z", **{FINISH: "2026-04-10T00:00:00Z", PRIORITY: 2,
                                                STACK: 1000.5}),
-        rev(2, "2026-03-04T10:00:00Z", **{FINISH: "2026-04-24T00:00:00Z", PRIORITY: 2,
+        rev(2, "2026-03-04T10:00:00Z", **{FINISH: "2026-04-10T00:00:00Z", PRIORITY: 2,
                                           STACK: 1000.5, START: "2026-03-05T23:00:00Z",
-                                          TARGET: "2026-05-01T00:00:00Z"}),
-        rev(3, "2026-03-06T11:00:00Z", **{FINISH: "2026-04-24T04:00:00Z", PRIORITY: 1,
+                                          TARGET: "2026-04-24T00:00:00Z"}),
+        rev(3, "2026-03-06T11:00:00Z", **{FINISH: "2026-04-10T00:00:00Z", PRIORITY: 1,
                                           STACK: 1000.5, START: "2026-03-05T23:00:00Z",
-                                          TARGET: "2026-05-01T00:00:00Z"}),
+                                          TARGET: "2026-04-24T04:00:00Z"}),
     ]  # fmt: skip
 
 
@@ -49,7 +49,7 @@ def _date_change(n: int, kind: ChangeField, frm: str | None, to: str | None) -> 
 def test_the_latest_revision_gives_level_dates_priority_and_rank() -> None:
     item = convert_revisions(_slipping(), CTX).item
     assert (item.level, item.start_date, item.due_date, item.target_start, item.target_end) == (
-        "story", date(2026, 3, 6), date(2026, 4, 24), None, date(2026, 5, 1),
+        "story", date(2026, 3, 6), date(2026, 4, 24), None, date(2026, 4, 24),
     )  # fmt: skip
     assert (item.priority, item.rank) == ("1", "c1000410005")  # 1000.5 = 0.10005 * 10^4
 
@@ -62,9 +62,36 @@ def test_each_date_change_is_a_change_and_a_new_hour_on_the_same_day_is_none() -
     assert dates == [
         _date_change(2, ChangeField.START_DATE, None, "2026-03-06"),
         _date_change(2, ChangeField.DUE_DATE, "2026-04-10", "2026-04-24"),
-        _date_change(2, ChangeField.TARGET_END, None, "2026-05-01"),
+        _date_change(2, ChangeField.TARGET_END, None, "2026-04-24"),
     ]
     assert [c.field for c in bundle.changes] == [c.field for c in dates]  # nothing else moved
+
+
+def test_the_due_date_is_the_target_date_else_the_finish_date() -> None:
+    """A PMO promises an epic's date in Target Date: it is the due date, whatever Finish Date
+    (Microsoft Project's schedule) says; a Finish Date moving under it is no slip. With the
+    Target Date cleared, the due date is the Finish Date again: that is a change."""
+    revs = [
+        rev(1, "2026-03-02T09:00:00Z", **{TARGET: "2026-05-01T00:00:00Z",
+                                          FINISH: "2026-04-10T00:00:00Z"}),
+        rev(2, "2026-03-04T10:00:00Z", **{TARGET: "2026-05-01T00:00:00Z",
+                                          FINISH: "2026-04-17T00:00:00Z"}),
+        rev(3, "2026-03-06T11:00:00Z", **{FINISH: "2026-04-17T00:00:00Z"}),
+    ]  # fmt: skip
+    promised = convert_revisions(revs[:2], CTX)
+    assert (promised.item.due_date, promised.item.target_end) == (date(2026, 5, 1),) * 2
+    assert promised.changes == []
+    cleared = convert_revisions(revs, CTX)
+    assert (cleared.item.due_date, cleared.item.target_end) == (date(2026, 4, 17), None)
+    assert cleared.changes == [
+        _date_change(3, ChangeField.DUE_DATE, "2026-05-01", "2026-04-17"),
+        _date_change(3, ChangeField.TARGET_END, "2026-05-01", None),
+    ]
+    assert scheduled_days({FINISH: "2026-04-10T00:00:00Z", TARGET: "soon"}) == {
+        ChangeField.START_DATE: None,
+        ChangeField.DUE_DATE: date(2026, 4, 10),  # an unreadable target is no target
+        ChangeField.TARGET_END: None,
+    }
 
 
 def test_held_revisions_keep_the_dates_their_history_needs() -> None:
