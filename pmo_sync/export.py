@@ -143,7 +143,7 @@ def _record(
     item: StoredItem, index: Mapping[ItemRef, PortfolioItem], themes: Sequence[ThemeConfig]
 ) -> dict[str, Any]:
     node = index.get((item.source, item.key))
-    if node is None:  # deleted since the index was read (a sync ran meanwhile)
+    if node is None:  # stored after the index was read (a sync ran meanwhile): no chain known
         return item_record(item)
     chain = [ancestor.key for ancestor in ancestry(node, index)[1:]]
     theme = theme_of(node, index, themes)

@@ -26,8 +26,9 @@ from pmo_sync.domain import (
     Stage,
     WorkItemRecord,
 )
-from pmo_sync.export import export_items
+from pmo_sync.export import ancestry_index, export_items
 from pmo_sync.portfolio.config import ThemeConfig, ThemeMatch
+from pmo_sync.portfolio.items import PortfolioItem
 from pmo_sync.store.repository import Store
 from pmo_sync.store.results import StoredItem
 
@@ -364,3 +365,14 @@ def test_export_gives_each_item_its_parent_chain_and_theme(tmp_path: Path) -> No
         ("ABC-1", "", ""), ("ABC-2", "ABC-1", ""), ("ABC-3", "ABC-2;ABC-1", ""),
     ]  # fmt: skip
     engine.dispose()
+
+
+def test_the_ancestry_index_keeps_the_first_item_of_a_key_repeated_in_a_source() -> None:
+    """As `parent_chain` reads the first stored: a repeated key never swaps the ancestor."""
+    first = PortfolioItem("acme-jira", "ABC-1", "jira", labels=("first",))
+    again = PortfolioItem("acme-jira", "ABC-1", "jira", labels=("again",))
+    elsewhere = PortfolioItem("other-jira", "ABC-1", "jira")
+    assert ancestry_index([first, again, elsewhere]) == {
+        ("acme-jira", "ABC-1"): first,
+        ("other-jira", "ABC-1"): elsewhere,
+    }
