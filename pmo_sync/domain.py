@@ -151,6 +151,15 @@ class WorkItemRecord:
     release_ids: tuple[str, ...] = ()
     """The external ids of the releases the item is planned for (Jira fix versions, the
     releases an Azure DevOps or Trello convention names), as `ReleaseRecord.external_id`."""
+    components: tuple[str, ...] = ()
+    """Jira's components by name, sorted: what a strategic theme in portfolio.yaml may name
+    (`match.components`), so the store keeps them as it keeps labels. Azure DevOps and Trello
+    have none."""
+    area_path: str | None = None
+    """The Azure DevOps area path as the tracker writes it (`Fabrikam\\Phoenix\\Web`): the
+    team is read from it, but a theme names the path itself (`match.area_paths`, a path and
+    everything below it), and a team mapping may fold several paths into one team. None for
+    Jira and Trello (a Trello board is the item's `project` and team already)."""
 
 
 @dataclass(frozen=True, slots=True)

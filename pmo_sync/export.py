@@ -14,22 +14,35 @@ spreadsheet built on the older export keeps its column positions: the level, the
 parent's key, priority and rank, the four dates as ISO days (``2024-03-15``), the
 releases by name, and the item's own links as ``<phrase>:<target key>``
 (``blocks:PMO-2``). In CSV, releases and links are joined by ``;`` like sprints.
+
+After them, what a strategic theme matches and the theme itself: Jira's components, the
+Azure DevOps area path, the parent chain (the stored ancestors' keys, nearest first, as
+`pmo_sync.store.portfolio.parent_chain` walks it) and the theme portfolio.yaml gives the
+item (`pmo_sync.portfolio.themes.theme_of`; none when unaligned or without themes). The
+chain and the theme need every ancestor, which may sit in another team or page: the
+export reads the selected sources' ancestry index once (`portfolio_items`: keys, parents
+and the facts themes match, no history or text) and walks it per item, so memory is that
+index's, not the items'.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Literal, TextIO
 
 from pmo_sync.common.naturalsort import natural_key
+from pmo_sync.portfolio.config import ThemeConfig
+from pmo_sync.portfolio.items import ItemRef, PortfolioItem
+from pmo_sync.portfolio.stored import portfolio_items
+from pmo_sync.portfolio.themes import ancestry, theme_of
 from pmo_sync.store.reads import iter_stored_items_by_id, live_item_keys
 from pmo_sync.store.repository import Store
 from pmo_sync.store.results import StoredItem
 
-__all__ = ["EXPORT_FIELDS", "ExportFormat", "export_items", "item_record"]
+__all__ = ["EXPORT_FIELDS", "ExportFormat", "ancestry_index", "export_items", "item_record"]
 
 ExportFormat = Literal["jsonl", "csv"]
 
@@ -57,8 +70,14 @@ EXPORT_FIELDS = (
     "target_end",
     "releases",
     "links",
+    "components",
+    "area_path",
+    "parent_chain",
+    "theme",
 )
 _PAGE = 1000
+_JOINED = ("sprints", "releases", "links", "components", "parent_chain")
+"""The list columns CSV joins by ``;``."""
 
 
 def export_items(
@@ -67,32 +86,36 @@ def export_items(
     fmt: ExportFormat,
     source_names: Iterable[str] | None = None,
     team: str | None = None,
+    themes: Sequence[ThemeConfig] = (),
 ) -> int:
     """Write every live item (of `source_names` and `team`, default all) to `out`; the count.
 
     JSONL: one JSON object per line. CSV: a header, then one row per item,
-    with `sprints` joined by ``;`` and `transitions` as a JSON string; open the
-    file with ``newline=""``. Unknown source names raise ValueError before
-    anything is written, so a typo never yields a silently empty file.
+    with `sprints` (and the other lists) joined by ``;`` and `transitions` as a JSON
+    string; open the file with ``newline=""``. Unknown source names raise ValueError
+    before anything is written, so a typo never yields a silently empty file. `themes`
+    are portfolio.yaml's, in its order (none: every item unaligned).
     """
     if fmt not in ("jsonl", "csv"):
         raise ValueError(f"unknown export format {fmt!r}; use jsonl or csv")
-    items = _in_natural_order(store, _source_ids(store, source_names), team)
+    source_ids = _source_ids(store, source_names)
+    # Every item of the sources, the team's or not: an ancestor may be another team's.
+    index = ancestry_index(portfolio_items(store.engine, source_ids))
+    items = _in_natural_order(store, source_ids, team)
 
     count = 0
     if fmt == "jsonl":
         for item in items:
-            out.write(_json(item_record(item)) + "\n")
+            out.write(_json(_record(item, index, themes)) + "\n")
             count += 1
         return count
 
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EXPORT_FIELDS)
     for item in items:
-        record = item_record(item)
-        record["sprints"] = ";".join(record["sprints"])
-        record["releases"] = ";".join(record["releases"])
-        record["links"] = ";".join(record["links"])
+        record = _record(item, index, themes)
+        for field in _JOINED:
+            record[field] = ";".join(record[field])
         record["transitions"] = _json(record["transitions"])
         writer.writerow(["" if record[f] is None else record[f] for f in EXPORT_FIELDS])
         count += 1
@@ -107,8 +130,31 @@ def _in_natural_order(
     return iter_stored_items_by_id(store.engine, [item_id for item_id, _, _ in keys], _PAGE)
 
 
-def item_record(item: StoredItem) -> dict[str, Any]:
-    """The export record of one item, JSON-ready.
+def ancestry_index(items: Iterable[PortfolioItem]) -> dict[ItemRef, PortfolioItem]:
+    """Items by (source, key); should a key repeat in a source, the first (as
+    `portfolio_items` orders them, by store id) stands for it, as in `parent_chain`."""
+    index: dict[ItemRef, PortfolioItem] = {}
+    for item in items:
+        index.setdefault(item.ref, item)
+    return index
+
+
+def _record(
+    item: StoredItem, index: Mapping[ItemRef, PortfolioItem], themes: Sequence[ThemeConfig]
+) -> dict[str, Any]:
+    node = index.get((item.source, item.key))
+    if node is None:  # stored after the index was read (a sync ran meanwhile): no chain known
+        return item_record(item)
+    chain = [ancestor.key for ancestor in ancestry(node, index)[1:]]
+    theme = theme_of(node, index, themes)
+    return item_record(item, chain, None if theme is None else theme.name)
+
+
+def item_record(
+    item: StoredItem, parent_chain: Sequence[str] = (), theme: str | None = None
+) -> dict[str, Any]:
+    """The export record of one item, JSON-ready, with its parent chain and theme as the
+    caller worked them out.
 
     Transitions use the status names people see (the tracker's display
     value), falling back to the raw value when the tracker gave no name; a
@@ -140,6 +186,10 @@ def item_record(item: StoredItem) -> dict[str, Any]:
         "target_end": _iso_day(item.target_end),
         "releases": [r.name if r.name is not None else r.external_id for r in item.releases],
         "links": [f"{link.link_type}:{link.target_key}" for link in item.links],
+        "components": list(item.components),
+        "area_path": item.area_path,
+        "parent_chain": list(parent_chain),
+        "theme": theme,
     }
 
 

@@ -52,7 +52,7 @@ EXPORT_KEYS = [
     "source", "key", "title", "team", "type", "status", "stage",
     "created", "resolved", "estimate", "sprints", "transitions", "url",
     "level", "parent", "priority", "rank", "start_date", "due_date", "target_start",
-    "target_end", "releases", "links",
+    "target_end", "releases", "links", "components", "area_path", "parent_chain", "theme",
 ]  # fmt: skip
 TITLE_OF_DEF_1 = "Onboarding v2 (follow-up)"  # the sandbox's first DEF epic
 SYNC_HEADER = [
@@ -531,6 +531,12 @@ def test_export_jsonl(exported_store: Path, sandbox: JiraSandbox) -> None:
         "target_end": None,
         "releases": [],
         "links": [],
+        # what a theme matches and the theme: no components (the sandbox serves none), no
+        # parent, and no portfolio.yaml in this config
+        "components": [],
+        "area_path": None,
+        "parent_chain": [],
+        "theme": None,
     }
 
 
@@ -545,7 +551,7 @@ def test_export_csv(exported_store: Path, sandbox: JiraSandbox) -> None:
     assert rows[101] == [
         "sandbox-jira", "DEF-1", TITLE_OF_DEF_1, "Team Beta", "epic", "To Do", "todo",
         "2026-05-24T23:37:41Z", "", "", "", "[]", f"{sandbox.url}/browse/DEF-1",
-        "epic", "", "", "", "", "", "", "", "", "",
+        "epic", "", "", "", "", "", "", "", "", "", "", "", "", "",
     ]  # fmt: skip
     assert all(len(row) == len(EXPORT_KEYS) for row in rows)
 
@@ -569,6 +575,49 @@ def test_export_refuses_an_unknown_format_and_connector(exported_store: Path) ->
     assert unknown.exit_code == 2
     assert unknown.stdout == ""
     assert unknown.stderr == "no synced connector named 'nope': run `pmo-sync sync` first\n"
+
+
+def test_export_gives_the_theme_portfolio_yaml_names(exported_store: Path, cli_env: Path) -> None:
+    (cli_env / "portfolio.yaml").write_text(
+        "themes:\n  Onboarding:\n    target_share: 30\n    match: {keys: [def-1, GHI-100]}\n",
+        encoding="utf-8",
+    )
+    result = invoke("export", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == "exported 300 work items\n"
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    # The sandbox's issues have parents (epics, their stories, sub-tasks): the chain walks
+    # the `parent` column up, and an item is Onboarding's when it or an ancestor is named.
+    parent = {row[1]: row[14] for row in rows[1:]}
+
+    def chain(key: str) -> list[str]:
+        found: list[str] = []
+        while parent[key] in parent and parent[key] not in found:
+            key = parent[key]
+            found.append(key)
+        return found
+
+    for row in rows[1:]:
+        named = {row[1], *chain(row[1])} & {"DEF-1", "GHI-100"}
+        assert (row[-2], row[-1]) == (";".join(chain(row[1])), "Onboarding" if named else "")
+    themed = [(row[1], row[-2]) for row in rows[1:] if row[-1]]
+    assert len(themed) == 15
+    assert themed[0] == ("DEF-1", "")
+    assert ("DEF-49", "DEF-48;DEF-1") in themed  # a sub-task: two levels up
+    assert themed[-1] == ("GHI-100", "")
+
+
+def test_export_stops_at_a_broken_portfolio_yaml(exported_store: Path, cli_env: Path) -> None:
+    """One line naming the file, the key and the problem, exit 2 (bad config), nothing
+    exported."""
+    portfolio = cli_env / "portfolio.yaml"
+    portfolio.write_text("themes:\n  Growth:\n    match: {lables: [growth]}\n", encoding="utf-8")
+    result = invoke("export", "--format", "csv")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"{portfolio}: themes.Growth.match.lables: unknown key (did you mean 'labels'?)\n"
+    )
 
 
 # -- db upgrade ----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -25,7 +26,9 @@ from pmo_sync.domain import (
     Stage,
     WorkItemRecord,
 )
-from pmo_sync.export import export_items
+from pmo_sync.export import ancestry_index, export_items
+from pmo_sync.portfolio.config import ThemeConfig, ThemeMatch
+from pmo_sync.portfolio.items import PortfolioItem
 from pmo_sync.store.repository import Store
 from pmo_sync.store.results import StoredItem
 
@@ -98,6 +101,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
                     due_date=date(2024, 3, 15),
                     target_end=date(2024, 3, 20),
                     release_ids=("v9", "v1"),
+                    components=("API", "Billing"),
                 ),
                 changes=[
                     _status(
@@ -130,6 +134,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
                     title='Ünïcode, "quoted"',
                     item_type="bug",
                     created=T0 + timedelta(microseconds=250_000),
+                    parent_key="PMO-1",  # its chain: PMO-1, whose parent PMO-9 is not stored
                 ),
                 # No display names: the raw values are exported.
                 changes=[_status("2", "h9", T0 + 3 * H, "10001", "10002")],
@@ -139,7 +144,8 @@ def store(tmp_path: Path) -> Iterator[Store]:
         T0,
     )
     store.apply_census(jira, Census(frozenset({"1", "2"})), T0 + 60 * H)  # PMO-3 deleted
-    store.load_items(ado, [ItemBundle(_item("7", "ADO-7", stage=Stage.TODO, status="New"))], T0)
+    ado_7 = _item("7", "ADO-7", stage=Stage.TODO, status="New", area_path="Fabrikam\\Phoenix")
+    store.load_items(ado, [ItemBundle(ado_7)], T0)
     yield store
     engine.dispose()
 
@@ -149,7 +155,8 @@ JSONL = (
     '"status":"New","stage":"todo","created":"2024-03-01T09:00:00Z","resolved":null,'
     '"estimate":null,"sprints":[],"transitions":[],"url":"https://tracker.example.com/ADO-7",'
     '"level":null,"parent":null,"priority":null,"rank":null,"start_date":null,"due_date":null,'
-    '"target_start":null,"target_end":null,"releases":[],"links":[]}\n'
+    '"target_start":null,"target_end":null,"releases":[],"links":[],"components":[],'
+    '"area_path":"Fabrikam\\\\Phoenix","parent_chain":[],"theme":null}\n'
     '{"source":"jira-main","key":"PMO-1","title":"Title of PMO-1","team":"Core","type":"story",'
     '"status":"Done","stage":"done","created":"2024-03-01T09:00:00Z",'
     '"resolved":"2024-03-03T11:00:00Z","estimate":5.0,"sprints":["Sprint 1","s9"],'
@@ -158,31 +165,34 @@ JSONL = (
     '"url":"https://tracker.example.com/PMO-1","level":"story","parent":"PMO-9",'
     '"priority":"High","rank":"0|i0000f:","start_date":null,"due_date":"2024-03-15",'
     '"target_start":null,"target_end":"2024-03-20","releases":["1.0","v9"],'
-    '"links":["blocks:PMO-2","is blocked by:ADO-7"]}\n'
+    '"links":["blocks:PMO-2","is blocked by:ADO-7"],"components":["API","Billing"],'
+    '"area_path":null,"parent_chain":[],"theme":null}\n'
     '{"source":"jira-main","key":"PMO-2","title":"Ünïcode, \\"quoted\\"","team":"Core",'
     '"type":"bug","status":"In Progress","stage":"in_progress",'
     '"created":"2024-03-01T09:00:00.250000Z","resolved":null,"estimate":null,"sprints":[],'
     '"transitions":[{"at":"2024-03-01T12:00:00Z","from":"10001","to":"10002"}],'
     '"url":"https://tracker.example.com/PMO-2",'
-    '"level":null,"parent":null,"priority":null,"rank":null,"start_date":null,"due_date":null,'
-    '"target_start":null,"target_end":null,"releases":[],"links":[]}\n'
+    '"level":null,"parent":"PMO-1","priority":null,"rank":null,"start_date":null,'
+    '"due_date":null,"target_start":null,"target_end":null,"releases":[],"links":[],'
+    '"components":[],"area_path":null,"parent_chain":["PMO-1"],"theme":null}\n'
 )
 
 CSV = (
     "source,key,title,team,type,status,stage,created,resolved,estimate,sprints,transitions,url,"
-    "level,parent,priority,rank,start_date,due_date,target_start,target_end,releases,links\n"
+    "level,parent,priority,rank,start_date,due_date,target_start,target_end,releases,links,"
+    "components,area_path,parent_chain,theme\n"
     "ado,ADO-7,Title of ADO-7,Core,story,New,todo,2024-03-01T09:00:00Z,,,,[],"
-    "https://tracker.example.com/ADO-7,,,,,,,,,,\n"
+    "https://tracker.example.com/ADO-7,,,,,,,,,,,,Fabrikam\\Phoenix,,\n"
     "jira-main,PMO-1,Title of PMO-1,Core,story,Done,done,2024-03-01T09:00:00Z,"
     "2024-03-03T11:00:00Z,5.0,"
     'Sprint 1;s9,"[{""at"":""2024-03-01T10:00:00Z"",""from"":""To Do"",""to"":""In Progress""},'
     '{""at"":""2024-03-03T11:00:00Z"",""from"":""In Progress"",""to"":""Done""}]",'
     "https://tracker.example.com/PMO-1,story,PMO-9,High,0|i0000f:,,2024-03-15,,2024-03-20,"
-    "1.0;v9,blocks:PMO-2;is blocked by:ADO-7\n"
+    "1.0;v9,blocks:PMO-2;is blocked by:ADO-7,API;Billing,,,\n"
     'jira-main,PMO-2,"Ünïcode, ""quoted""",Core,bug,In Progress,in_progress,'
     "2024-03-01T09:00:00.250000Z,,,,"
     '"[{""at"":""2024-03-01T12:00:00Z"",""from"":""10001"",""to"":""10002""}]",'
-    "https://tracker.example.com/PMO-2,,,,,,,,,,\n"
+    "https://tracker.example.com/PMO-2,,PMO-1,,,,,,,,,,,PMO-1,\n"
 )
 
 
@@ -259,3 +269,110 @@ def test_export_goes_by_source_then_project_then_number_and_keeps_one_team(
         ("ACME-9", "Core"), ("acme-10", "Core"), ("ACME-101", "Core"), ("BETA-2", "Core"),
     ]  # fmt: skip
     engine.dispose()
+
+
+def test_export_gives_each_item_its_parent_chain_and_theme(tmp_path: Path) -> None:
+    """The chain is the stored ancestors, nearest first (cut at a parent not stored, a
+    deleted one, or a cycle); the theme is the nearest matching one's, by portfolio.yaml's
+    order, across teams: a team's export still sees the other teams' ancestors."""
+    engine = migrated_engine(f"sqlite:///{tmp_path / 'themes.db'}")
+    store = Store(engine)
+    jira = store.ensure_source("acme-jira", "jira", "https://acme.example.com")
+    ado = store.ensure_source("contoso-ado", "azure_devops", None)
+    trello = store.ensure_source("boards", "trello", "https://trello.com")
+    store.load_sprints(
+        trello,
+        [SprintRecord("b-alpha:S1", "S1", "closed", "b-alpha", "Team Alpha", T0, T0 + H, T0, None)],
+    )
+
+    def jira_item(ext: str, parent: str | None, team: str, **facts: Any) -> ItemBundle:
+        return ItemBundle(_item(ext, f"ABC-{ext}", parent_key=parent, team=team, **facts))
+
+    store.load_items(
+        jira,
+        [
+            jira_item("1", None, "Portfolio", labels=("growth",)),  # initiative: Growth
+            jira_item("2", "ABC-1", "Platform", components=("Payments",)),  # epic: Payments
+            jira_item("3", "ABC-2", "Web"),  # story under the epic: the nearer theme
+            jira_item("4", "ABC-1", "Web"),  # story under the initiative alone
+            jira_item("5", "OPS-1", "Web"),  # its parent out of scope
+            jira_item("6", "ABC-7", "Web"),  # a cycle: 6 -> 7 -> 8 -> 7
+            jira_item("7", "ABC-8", "Web"),
+            jira_item("8", "ABC-7", "Web"),
+            jira_item("9", None, "Web", labels=("growth",)),  # deleted below
+            jira_item("10", "ABC-9", "Web"),  # its parent deleted: unaligned
+        ],
+        T0,
+    )
+    live = frozenset({"1", "2", "3", "4", "5", "6", "7", "8", "10"})
+    store.apply_census(jira, Census(live), T0 + H)
+    store.load_items(
+        ado,
+        [
+            ItemBundle(_item("70", "70", area_path="Fabrikam\\Phoenix", team="Phoenix")),
+            ItemBundle(_item("71", "71", parent_key="70", area_path="Fabrikam\\PhoenixLegacy")),
+        ],
+        T0,
+    )
+    card = {"raw_type": "card", "team": "Team Alpha", "project": "Team Alpha"}
+    store.load_items(
+        trello,
+        [
+            ItemBundle(_item("c1", "aaa", **card)),  # Team Alpha by its board's id
+            ItemBundle(_item("c2", "bbb", project="Team Beta", team="Team Beta", labels=("Q3",))),
+        ],
+        T0,
+    )
+    themes = [
+        ThemeConfig(name="Growth", match=ThemeMatch(labels=["Growth"])),
+        ThemeConfig(name="Payments", match=ThemeMatch(components=["payments"])),
+        ThemeConfig(name="Phoenix", match=ThemeMatch(area_paths=["fabrikam\\phoenix"])),
+        ThemeConfig(name="Alpha board", match=ThemeMatch(boards=["b-alpha"])),
+        ThemeConfig(name="Q3", match=ThemeMatch(trello_labels=["q3"])),
+    ]
+
+    def exported(**options: Any) -> list[tuple[str, str | None, list[str], str | None]]:
+        out = io.StringIO()
+        export_items(store, out, "jsonl", themes=themes, **options)
+        records = [json.loads(line) for line in out.getvalue().splitlines()]
+        return [(r["key"], r["parent"], r["parent_chain"], r["theme"]) for r in records]
+
+    assert exported() == [
+        ("ABC-1", None, [], "Growth"),
+        ("ABC-2", "ABC-1", ["ABC-1"], "Payments"),
+        ("ABC-3", "ABC-2", ["ABC-2", "ABC-1"], "Payments"),
+        ("ABC-4", "ABC-1", ["ABC-1"], "Growth"),
+        ("ABC-5", "OPS-1", [], None),
+        ("ABC-6", "ABC-7", ["ABC-7", "ABC-8"], None),
+        ("ABC-7", "ABC-8", ["ABC-8"], None),
+        ("ABC-8", "ABC-7", ["ABC-7"], None),
+        ("ABC-10", "ABC-9", [], None),
+        ("aaa", None, [], "Alpha board"),
+        ("bbb", None, [], "Q3"),
+        ("70", None, [], "Phoenix"),
+        ("71", "70", ["70"], "Phoenix"),  # its PhoenixLegacy is not under Phoenix; its parent is
+    ]
+    assert exported(team="Web", source_names=["acme-jira"])[:2] == [
+        ("ABC-3", "ABC-2", ["ABC-2", "ABC-1"], "Payments"),
+        ("ABC-4", "ABC-1", ["ABC-1"], "Growth"),
+    ]
+    # Without portfolio.yaml's themes every item is unaligned; the chains stay.
+    out = io.StringIO()
+    export_items(store, out, "csv", source_names=["acme-jira"])
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    assert rows[0][-2:] == ["parent_chain", "theme"]
+    assert [(row[1], row[-2], row[-1]) for row in rows[1:4]] == [
+        ("ABC-1", "", ""), ("ABC-2", "ABC-1", ""), ("ABC-3", "ABC-2;ABC-1", ""),
+    ]  # fmt: skip
+    engine.dispose()
+
+
+def test_the_ancestry_index_keeps_the_first_item_of_a_key_repeated_in_a_source() -> None:
+    """As `parent_chain` reads the first stored: a repeated key never swaps the ancestor."""
+    first = PortfolioItem("acme-jira", "ABC-1", "jira", labels=("first",))
+    again = PortfolioItem("acme-jira", "ABC-1", "jira", labels=("again",))
+    elsewhere = PortfolioItem("other-jira", "ABC-1", "jira")
+    assert ancestry_index([first, again, elsewhere]) == {
+        ("acme-jira", "ABC-1"): first,
+        ("other-jira", "ABC-1"): elsewhere,
+    }

@@ -342,6 +342,7 @@ def convert_revisions(
         description=text_or_none(last.get("System.Description")),
         acceptance_criteria=written_text(last.get(ACCEPTANCE_CRITERIA_FIELD)),
         checklist=checklist_items(last.get(ctx.checklist_field)) if ctx.checklist_field else (),
+        area_path=area or None,
         **_portfolio_facts(item_id, item_type, last, ctx),
     )
     raw = {"id": item_id, "fields": dict(last)}

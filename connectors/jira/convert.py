@@ -543,6 +543,7 @@ def convert_issue(
         priority=_priority(fields.get("priority")),
         rank=_rank(fields.get(ids.rank) if ids.rank else None),
         release_ids=release_ids(fields.get("fixVersions")),
+        components=_components(fields.get("components")),
     )
     histories = list(histories)
     changes = item_changes(external_id, histories, ids)
@@ -573,6 +574,15 @@ def _date_field(fields: Mapping[str, Any], field_id: str | None, key: str) -> da
 def _priority(value: Any) -> str | None:
     name = value.get("name") if isinstance(value, Mapping) else None
     return str(name)[:100] if name else None
+
+
+def _components(value: Any) -> tuple[str, ...]:
+    """`components[].name`, sorted and each once (a theme matches them as a set); anything
+    not shaped like Jira's list of named components is none."""
+    if not isinstance(value, list):
+        return ()
+    names = {str(c["name"]) for c in value if isinstance(c, Mapping) and c.get("name")}
+    return tuple(sorted(names))
 
 
 def _rank(value: Any) -> str | None:

@@ -449,7 +449,7 @@ class IssuesStream(Stream):
         base = [
             "summary", "issuetype", "status", "project", "created", "updated",
             "resolutiondate", "assignee", "labels", "parent", "description",
-            "duedate", "priority", "fixVersions", "issuelinks",
+            "duedate", "priority", "fixVersions", "issuelinks", "components",
         ]  # fmt: skip
         return base + ids.search_field_ids()
 

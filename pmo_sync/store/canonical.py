@@ -46,14 +46,16 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 
-HASH_VERSION = 6
+HASH_VERSION = 7
 """Bump when the serialisation changes; every row then reloads once (when its connector next
 emits it: a full sync rewrites every row, an incremental one the items that changed), and
 that sync counts each such item as updated once.
 4: the description, acceptance criteria, parent type and checklist columns (migration 0009).
 5: the bookkeeping columns (`updated`, `revision`) out of the hash.
 6: the portfolio facts (migration 0012): level, the four dates, priority, rank, the item's
-links and releases."""
+links and releases.
+7: what a theme matches beside labels (migration 0013): Jira's components, the Azure DevOps
+area path."""
 
 ITEM_COLUMNS = (
     "key",
@@ -88,6 +90,8 @@ ITEM_COLUMNS = (
     "target_end",
     "priority",
     "rank",
+    "components",
+    "area_path",
 )
 DATE_COLUMNS = ("start_date", "due_date", "target_start", "target_end")
 """Item columns that hold days (`datetime.date`), as SQL DATE."""

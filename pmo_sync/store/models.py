@@ -153,6 +153,11 @@ class WorkItemRow(Base):
     priority: Mapped[str | None] = mapped_column(String(100))
     rank: Mapped[str | None] = mapped_column(String(200))
     """Sorts in backlog order by code point within one team (`pmo_sync.common.rank`)."""
+    # What a strategic theme matches beside labels (migration 0013; docs/portfolio-facts.md).
+    components: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    """Jira's components by name, sorted."""
+    area_path: Mapped[str | None] = mapped_column(Text)
+    """The Azure DevOps area path, as the tracker writes it."""
     deleted_at: Mapped[datetime | None]
     content_hash: Mapped[str] = mapped_column(String(64))
     synced_at: Mapped[datetime] = mapped_column(default=utcnow)

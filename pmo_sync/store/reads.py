@@ -237,6 +237,8 @@ def _stored_item(
         rank=row.rank,
         releases=tuple(planned),
         links=tuple(links),
+        components=tuple(row.components or ()),
+        area_path=row.area_path,
     )
 
 

@@ -160,6 +160,10 @@ class StoredItem:
     """By release date (unknown last), then name, then external id."""
     links: tuple[LinkRef, ...] = ()
     """The item's own links, by link type, direction and target key."""
+    components: tuple[str, ...] = ()
+    """Jira's components by name."""
+    area_path: str | None = None
+    """The Azure DevOps area path."""
 
     @property
     def sprint_ids(self) -> tuple[str, ...]:

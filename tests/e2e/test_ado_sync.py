@@ -68,6 +68,7 @@ def _assert_matches_truth(sandbox: AdoSandbox, engine: Engine) -> None:
         key = str(item.id)
         row = items[key]
         assert (row.status, row.title) == (item.state, item.fields["System.Title"])
+        assert row.area_path == item.fields["System.AreaPath"]  # what a theme may name
         assert row.revision == item.rev  # what write-back's `test /rev` sends
         truth = [(t.rev, t.at, t.from_state, t.to_state) for t in item.transitions if t.from_state]
         assert states.get(key, []) == truth, key

@@ -256,3 +256,23 @@ def test_the_issue_config_validates(monkeypatch: pytest.MonkeyPatch) -> None:
         AzureDevOpsConfig.model_validate(
             {**config.model_dump(), "token": "${ADO_PAT}", "teams": ["A"], "area_paths": ["X"]}
         )
+
+
+def test_the_area_path_is_kept_as_written_beside_the_team_it_gives() -> None:
+    """The team is read from the area path (several paths may fold into one team); a theme
+    names the path itself, so the record keeps the latest revision's path as it is. An item
+    without one (a payload that leaves the field out) has none, not an empty path."""
+    moved = [
+        rev(1, "2026-03-02T09:00:00Z", **{"System.AreaPath": "Fabrikam\\Web"}),
+        rev(2, "2026-03-03T09:00:00Z", **{"System.AreaPath": "Fabrikam\\Web\\Checkout"}),
+    ]
+    item = convert_revisions(moved, CTX).item
+    # Checkout sits under Web: Web's team, while a theme can tell Checkout from the rest
+    assert (item.area_path, item.team) == ("Fabrikam\\Web\\Checkout", "Web Team")
+    root = rev(1, "2026-03-02T09:00:00Z", **{"System.AreaPath": "Fabrikam"})
+    top = convert_revisions([root], CTX)
+    assert (top.item.area_path, top.item.team) == ("Fabrikam", "Fabrikam Team")
+    bare = rev(1, "2026-03-02T09:00:00Z")
+    del bare["fields"]["System.AreaPath"]
+    assert convert_revisions([bare], CTX).item.area_path is None
+    assert convert_revisions([bare], CTX).item.components == ()  # components are Jira's

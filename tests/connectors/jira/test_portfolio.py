@@ -274,3 +274,26 @@ def test_the_releases_bookmark_and_an_old_site_cache() -> None:
     old["field_ids"] = {k: v for k, v in old["field_ids"].items() if k != "rank"}
     read = SiteBookmark.from_json(old)
     assert (read.fetched_at, read.field_ids.rank) == (datetime(2026, 12, 1, tzinfo=UTC), None)
+
+
+def test_components_by_name_sorted_once_none_when_absent_or_malformed() -> None:
+    """`fields.components` as the search answers it (self, id, name, description): the names,
+    which portfolio.yaml's themes match; a component without a name, or a value not shaped as
+    Jira's list, is none rather than a failed conversion."""
+    components = [
+        {"self": "https://acme.atlassian.net/rest/api/3/component/10002", "id": "10002",
+         "name": "Payments", "description": "Card and wallet payments"},
+        {"self": "https://acme.atlassian.net/rest/api/3/component/10001", "id": "10001",
+         "name": "API"},
+        {"id": "10003"},
+        {"id": "10002", "name": "Payments"},
+    ]  # fmt: skip
+    assert convert_issue(issue(components=components), [], CTX).item.components == (
+        "API",
+        "Payments",
+    )
+    assert convert_issue(issue(), [], CTX).item.components == ()  # not in the answer
+    assert convert_issue(issue(components=[]), [], CTX).item.components == ()
+    assert convert_issue(issue(components="API"), [], CTX).item.components == ()
+    # Jira has no area path: that is Azure DevOps'.
+    assert convert_issue(issue(components=components), [], CTX).item.area_path is None

@@ -1,0 +1,125 @@
+"""The store's live items as the portfolio's pure logic sees them (`PortfolioItem`).
+
+`theme_of` and the funnel rules work on small values; this is where the store gives them,
+in one query: per item its source, key, the facts a theme matches (labels, components, area
+path, Trello board), its level, type, status, stage and parent. It reads no history, text,
+links or payloads, so the whole store's worth is an index of short strings that a caller
+holds once (the export walks each exported item's ancestors in it) instead of reading items
+whole.
+
+Where a Trello card's board comes from: the Trello connector makes the board's name the
+card's `project` and team, and when it could not name the board the project holds the
+board's id and the team is empty. The board's id beside its name is known where the board's
+sprints are stored (a sprint's `board_external_id`, its team the board's name); a board
+without sprints is matched by its name alone (docs/portfolio-config.md).
+
+The query sits here, not in `pmo_sync.store`, because `PortfolioItem` belongs to the
+portfolio layer, which stands above the store.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Collection
+from typing import Any, overload
+
+from sqlalchemy import Engine, Table, and_, func, select
+
+from pmo_sync.portfolio.items import PortfolioItem
+from pmo_sync.portfolio.themes import TRELLO
+from pmo_sync.store.models import SourceRow, SprintRow, WorkItemRow
+
+__all__ = ["portfolio_items"]
+
+_sources: Table = SourceRow.__table__  # type: ignore[assignment]
+_items: Table = WorkItemRow.__table__  # type: ignore[assignment]
+_sprints: Table = SprintRow.__table__  # type: ignore[assignment]
+
+
+def portfolio_items(
+    engine: Engine, source_ids: Collection[int] | None = None
+) -> list[PortfolioItem]:
+    """Every live item (of `source_ids`, default all) as a `PortfolioItem`, by store id.
+
+    One query. An empty `source_ids` reads nothing. The values that repeat from item to
+    item (source, kind, status, stage, level, type, board) are interned, so a store's worth
+    costs about its keys and labels.
+    """
+    if source_ids is not None and not source_ids:
+        return []
+    boards = (
+        select(
+            _sprints.c.source_id,
+            _sprints.c.team,
+            func.min(_sprints.c.board_external_id).label("board_id"),
+        )
+        .where(_sprints.c.board_external_id.is_not(None), _sprints.c.team.is_not(None))
+        .group_by(_sprints.c.source_id, _sprints.c.team)
+        .subquery()
+    )
+    query = (
+        select(
+            _sources.c.name,
+            _sources.c.kind,
+            _items.c.key,
+            _items.c.labels,
+            _items.c.components,
+            _items.c.area_path,
+            _items.c.project,
+            _items.c.team,
+            _items.c.level,
+            _items.c.raw_type,
+            _items.c.status,
+            _items.c.stage,
+            _items.c.parent_key,
+            boards.c.board_id,
+        )
+        .join(_sources, _sources.c.id == _items.c.source_id)
+        .outerjoin(
+            boards,
+            and_(
+                _sources.c.kind == TRELLO,
+                boards.c.source_id == _items.c.source_id,
+                boards.c.team == _items.c.team,
+            ),
+        )
+        .where(_items.c.deleted_at.is_(None))
+        .order_by(_items.c.id)
+    )
+    if source_ids is not None:
+        query = query.where(_items.c.source_id.in_(list(source_ids)))
+    with engine.connect() as conn:
+        return [_portfolio_item(row) for row in conn.execute(query)]
+
+
+def _portfolio_item(row: Any) -> PortfolioItem:
+    board = board_id = None
+    if row.kind == TRELLO:
+        if row.team is not None:
+            board, board_id = _shared(row.project), _shared(row.board_id)
+        else:  # the connector could not name the board: its id is the project
+            board_id = _shared(row.project)
+    return PortfolioItem(
+        source=_shared(row.name),
+        key=row.key,
+        kind=_shared(row.kind),
+        labels=tuple(_shared(label) for label in row.labels or ()),
+        components=tuple(_shared(name) for name in row.components or ()),
+        area_path=_shared(row.area_path),
+        board=board,
+        board_id=board_id,
+        level=_shared(row.level),
+        item_type=_shared(row.raw_type),
+        status=_shared(row.status),
+        status_category=_shared(row.stage),
+        parent_key=row.parent_key,
+    )
+
+
+@overload
+def _shared(value: str) -> str: ...
+@overload
+def _shared(value: str | None) -> str | None: ...
+def _shared(value: str | None) -> str | None:
+    """One copy of a value many items hold (`sys.intern`)."""
+    return None if value is None else sys.intern(value)
