@@ -266,6 +266,8 @@ class Store:
                 reconvert_batch(conn, source_id, batch, reconversion, result)
                 after = batch[-1].item_id
         result.seconds = round(time.monotonic() - started, 3)
+        if not (result.items or result.skipped):
+            return result  # a source with nothing stored yet: nothing to say
         log.info(
             "stored_items_reconverted",
             source=name,
@@ -275,7 +277,7 @@ class Store:
             releases_added=result.releases_added,
             seconds=result.seconds,
         )
-        if result.kept and result.items:
+        if result.kept:
             log.info("reconvert_facts_kept", source=name, kept="; ".join(result.kept))
         return result
 
