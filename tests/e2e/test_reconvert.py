@@ -35,6 +35,7 @@ from pmo_sync.store.models import (
     ItemChangeRow,
     ItemLinkRow,
     ItemReleaseRow,
+    RawRecordRow,
     ReleaseRow,
     SourceRow,
     SyncStateRow,
@@ -180,6 +181,15 @@ def _sync(engine: Engine, config: Any, *, full: bool = False) -> RunSummary:
         return sync_connector(connector, Store(engine), full=full)
 
 
+def _reconvert_again(engine: Engine, config: Any) -> None:
+    """Re-convert a store a sync of today's pmo-sync filled (as a source stored before
+    migration 0013 is, once)."""
+    with engine.begin() as conn:
+        conn.execute(SourceRow.__table__.update().values(converted_version=None))
+    (result,) = reconvert_stored([config], Store(engine))
+    assert (result.items > 0, result.skipped) == (True, [])
+
+
 # -- Jira ------------------------------------------------------------------------------------------
 
 
@@ -220,6 +230,8 @@ def test_a_jira_store_of_0011_upgraded_gains_every_fact_a_fresh_sync_stores(
         "due_date",
         "due_date",
     ]
+    _reconvert_again(engine, config)  # a store that holds the facts: nothing changes
+    assert _portfolio(engine) == fresh
     jira_sandbox.reset_log()
     control = _sync(engine, config)  # what an unchanged sync costs, on the fresh store
     unchanged_calls = [r.path for r in jira_sandbox.requests]
@@ -320,7 +332,7 @@ def test_a_trello_store_of_0011_gains_levels_priorities_and_releases_at_its_firs
     person = ds.people[0]
     heavy = ds.heavy_card.id
     cards = [c for c in ds.cards(ds.board("Team Alpha")) if not c.closed and c.id != heavy]
-    story, epic = cards[:2]
+    story, epic, broken = cards[:3]
     for board in ("Team Alpha", "Team Beta"):
         ds.create_label(board, "Epic")
         ds.create_label(board, "Release 2027.1")
@@ -349,18 +361,27 @@ def test_a_trello_store_of_0011_gains_levels_priorities_and_releases_at_its_firs
 
     _as_at_0011(engine, old_engine)
     upgrade(old_engine)
+    with old_engine.begin() as conn:  # one payload the store cannot read
+        raw = RawRecordRow.__table__
+        conn.execute(raw.update().where(raw.c.external_id == broken.id).values(payload=b"garbage"))
     bookmarks = _bookmarks(old_engine)
     trello.reset_log()
     after = _sync(old_engine, config)  # re-converts first, offline, then syncs as usual
     assert [r.path for r in trello.requests] == unchanged_calls
-    assert (after.status, after.items_updated, after.items_inserted) == ("success", 0, 0)
+    assert (after.status, after.items_updated, after.items_inserted) == ("partial", 0, 0)
+    assert after.errors == [
+        "1 stored raw payload(s) could not be re-converted, skipped (their facts come with "
+        f"their next sync): {broken.short_link}; first: the payload cannot be decompressed or "
+        "parsed (error: Error -3 while decompressing data: incorrect header check)"
+    ]
     assert _bookmarks(old_engine) == bookmarks  # an unchanged sync moves none either
     assert _converted(old_engine) == [1]
     got = _portfolio(old_engine)
     assert got["columns"] == {
         ext: (level, None, None, None, None, priority, None)
         for ext, (level, _, _, _, _, priority, _) in fresh["columns"].items()
-    }  # dates and rank: the next sync that reads the card
+        if ext != broken.id
+    } | {broken.id: (None,) * 7}  # dates and rank: the next sync that reads the card
     assert got["columns"][story.id][5] == "High"
     assert got["item_releases"] == fresh["item_releases"]
     assert got["releases"] == fresh["releases"]
@@ -413,6 +434,8 @@ def test_an_azure_devops_store_of_0011_gains_the_facts_of_the_latest_revision(
     ado.reset_log()
     assert _sync(engine, config).items_updated == 0
     unchanged_calls = [(r.method, r.path) for r in ado.requests]
+    _reconvert_again(engine, config)  # a store that holds the facts: nothing changes
+    assert _portfolio(engine) == fresh  # the links it cannot read kept, every hash the same
 
     _as_at_0011(engine, old_engine)
     upgrade(old_engine)
