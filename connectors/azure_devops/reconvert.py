@@ -35,7 +35,7 @@ class AdoReconversion(Reconversion):
         fields = item.raw["fields"]
         if not isinstance(fields, Mapping):
             raise TypeError("the payload's fields are not an object")
-        item_type = str(fields["System.WorkItemType"])
+        item_type = str(fields.get("System.WorkItemType", ""))  # as a sync reads it
         facts = portfolio_facts(
             item.external_id, item_type, fields, self.config.levels, self.config.releases
         )
