@@ -32,26 +32,38 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from connectors.http import CallStats
 from connectors.writer import Writer
-from pmo_sync.domain import Census, ItemBundle, SprintRecord, StatusRecord
+from pmo_sync.domain import (
+    Census,
+    ItemBundle,
+    ItemChange,
+    ItemLink,
+    ReleaseRecord,
+    SprintRecord,
+    StatusRecord,
+)
 
 __all__ = [
+    "PORTFOLIO_COLUMNS",
     "CensusDue",
     "CheckReport",
     "CheckResult",
     "Connector",
     "ConnectorConfig",
+    "Reconversion",
+    "Reconverted",
     "Record",
     "Schedule",
     "StoreView",
+    "StoredItem",
     "Stream",
     "StreamContext",
     "Writer",
@@ -226,8 +238,81 @@ class Stream(ABC):
         """
 
 
+PORTFOLIO_COLUMNS = (
+    "level",
+    "start_date",
+    "due_date",
+    "target_start",
+    "target_end",
+    "priority",
+    "rank",
+)
+"""The item columns a re-conversion may fill (migration 0012, docs/portfolio-facts.md)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    """One stored item as a re-conversion sees it: its raw payload (`raw_records`) and the
+    stored columns a converter read besides (Trello keeps its labels and list there, not in
+    the payload)."""
+
+    external_id: str
+    key: str
+    raw: Mapping[str, Any]
+    status: str
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Reconverted:
+    """What one stored item's raw payload says of its portfolio facts, and only that.
+
+    A column missing from `columns`, links or releases None, are facts the payload does not
+    hold: the store keeps what it has. `date_changes` are date-history changes the payload
+    holds in full (the store adds those it lacks, by change id, and deletes none);
+    `releases` the release records it names (the store adds those it lacks, never
+    overwriting one a sync stored with more, such as a Jira version's start date).
+    """
+
+    columns: Mapping[str, Any]
+    links: tuple[ItemLink, ...] | None = None
+    release_ids: tuple[str, ...] | None = None
+    releases: tuple[ReleaseRecord, ...] = ()
+    date_changes: tuple[ItemChange, ...] = ()
+
+
+class Reconversion(ABC):
+    """A connector's conversion of its stored raw payloads into portfolio facts, offline.
+
+    Pure: no call, no store access; what it needs of the config and the cached site
+    metadata it took when made (`Connector.reconversion`). It raises KeyError, ValueError or
+    TypeError for a payload it cannot read (the store skips and counts that item).
+    """
+
+    kept: tuple[str, ...] = ()
+    """The facts it cannot give (not in the payload, or needing metadata not cached), in
+    words, for the one line that says what stays for the next sync."""
+
+    @abstractmethod
+    def reconvert(self, item: StoredItem) -> Reconverted:
+        """The portfolio facts `item`'s raw payload holds."""
+
+
 class Connector(ABC):
     """A tracker: its config model, a check, and its streams in load order."""
+
+    @classmethod
+    def reconversion(
+        cls,
+        config: ConnectorConfig,
+        bookmark: Callable[[str], Mapping[str, Any] | None],
+        today: date,
+    ) -> Reconversion | None:
+        """How this connector re-converts stored raw payloads (`pmo_sync.store.reconvert`),
+        given its config, its streams' stored bookmarks, read only (`bookmark(stream)`: a
+        cache such as Jira's field ids) and the day (a release dated by the config is
+        released once its day has come). None: it cannot (a plug-in's default)."""
+        return None
 
     kind: ClassVar[str]
     config_model: ClassVar[type[ConnectorConfig]]

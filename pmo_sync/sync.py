@@ -26,9 +26,17 @@ from connectors.registry import connector_for_kind
 from pmo_sync.domain import Census, ItemBundle, ReleaseRecord, SprintRecord, StatusRecord
 from pmo_sync.store.cycles import manual_run
 from pmo_sync.store.errors import StoreUnavailable
+from pmo_sync.store.reconvert import ReconvertResult
 from pmo_sync.store.repository import Store
 
-__all__ = ["RunSummary", "SyncCancelled", "sync_all", "sync_connector"]
+__all__ = [
+    "RunSummary",
+    "SyncCancelled",
+    "reconvert_stored",
+    "skipped_line",
+    "sync_all",
+    "sync_connector",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -186,6 +194,8 @@ def sync_connector(
         summary.errors.append(message)
 
     try:
+        if store.conversion_due(source_id):
+            _reconvert_stored(connector, store, source_id, now, summary)
         census = _census_due(store, source_id)
         for stream in connector.streams():
             context = StreamContext(
@@ -298,6 +308,54 @@ def _sync_one(
         return RunSummary(connector=config.name, status="failed", full=full, errors=[str(exc)])
     with connector:
         return sync_connector(connector, store, full=full, progress=progress)
+
+
+def _reconvert_stored(
+    connector: Connector, store: Store, source_id: int, now: datetime, summary: RunSummary
+) -> None:
+    """The stored items' portfolio facts from their raw payloads, once, before the streams
+    of the first sync of a source not yet re-converted (`pmo_sync.store.reconvert`; `db
+    upgrade` does it too where the connector files are at hand). No call, no bookmark, no
+    item counted; a payload that cannot be read is skipped and said in one error line."""
+    result = _reconvert(type(connector), connector.config, store, source_id, now)
+    if result.skipped:
+        summary.errors.append(skipped_line(result))
+
+
+def _reconvert(
+    kind: type[Connector], config: ConnectorConfig, store: Store, source_id: int, now: datetime
+) -> ReconvertResult:
+    reconversion = kind.reconversion(
+        config, lambda stream: store.get_bookmark(source_id, stream), now.date()
+    )
+    return store.reconvert(source_id, config.name, reconversion)
+
+
+def reconvert_stored(configs: Iterable[ConnectorConfig], store: Store) -> list[ReconvertResult]:
+    """What `pmo-sync db upgrade` runs after migrating: each configured connector whose
+    stored items wait for their re-conversion (a source stored before it) is re-converted
+    from its raw payloads, offline. A connector never synced, or already re-converted, is
+    left alone; the others' syncs do it themselves otherwise."""
+    sources = {s.name: s for s in store.sources()}
+    results: list[ReconvertResult] = []
+    for config in configs:
+        source = sources.get(config.name)
+        if source is None or source.kind != config.kind or not store.conversion_due(source.id):
+            continue
+        kind = connector_for_kind(config.kind)
+        results.append(_reconvert(kind, config, store, source.id, store.now()))
+    return results
+
+
+def skipped_line(result: ReconvertResult) -> str:
+    """The one line saying which stored payloads could not be re-converted."""
+    keys = ", ".join(key for key, _ in result.skipped[:5])
+    more = f" and {len(result.skipped) - 5} more" if len(result.skipped) > 5 else ""
+    first = result.skipped[0][1]
+    return (
+        f"{len(result.skipped)} stored raw payload(s) could not be re-converted, skipped "
+        f"(their facts come with their next sync): {keys}{more}; first: {first}"
+    )
 
 
 def _census_due(store: Store, source_id: int) -> CensusDue:

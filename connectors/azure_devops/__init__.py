@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
+from typing import Any
 
 from connectors.azure_devops.sdk_cache import use_own_cache_dir
 
@@ -21,7 +23,14 @@ from connectors.azure_devops.streams import (  # noqa: E402
     StatesStream,
     WorkItemsStream,
 )
-from connectors.base import CheckReport, Connector, Stream, Writer  # noqa: E402
+from connectors.base import (  # noqa: E402
+    CheckReport,
+    Connector,
+    ConnectorConfig,
+    Reconversion,
+    Stream,
+    Writer,
+)
 
 __all__ = ["AzureDevOpsConfig", "AzureDevOpsConnector"]
 
@@ -34,6 +43,18 @@ class AzureDevOpsConnector(Connector):
     def __init__(self, config: AzureDevOpsConfig) -> None:
         super().__init__(config)
         self.client = AdoClient(config, self.stats)
+
+    @classmethod
+    def reconversion(
+        cls,
+        config: ConnectorConfig,
+        bookmark: Callable[[str], Mapping[str, Any] | None],
+        today: date,
+    ) -> Reconversion:
+        from connectors.azure_devops.reconvert import AdoReconversion
+
+        assert isinstance(config, AzureDevOpsConfig)
+        return AdoReconversion(config, today)
 
     def streams(self) -> Sequence[Stream]:
         state = AdoRunState()

@@ -57,6 +57,7 @@ __all__ = [
     "convert_state",
     "hold_revision",
     "parse_ado_datetime",
+    "portfolio_facts",
 ]
 
 log = structlog.get_logger(__name__)
@@ -343,7 +344,7 @@ def convert_revisions(
         acceptance_criteria=written_text(last.get(ACCEPTANCE_CRITERIA_FIELD)),
         checklist=checklist_items(last.get(ctx.checklist_field)) if ctx.checklist_field else (),
         area_path=area or None,
-        **_portfolio_facts(item_id, item_type, last, ctx),
+        **portfolio_facts(item_id, item_type, last, ctx.levels, ctx.releases),
     )
     raw = {"id": item_id, "fields": dict(last)}
     return ItemBundle(item=item, changes=changes, memberships=stays, raw=raw)
@@ -374,19 +375,24 @@ def _date_changes(
             yield kind, frm, to, None, None
 
 
-def _portfolio_facts(
-    item_id: str, item_type: str, fields: Mapping[str, Any], ctx: AdoContext
+def portfolio_facts(
+    item_id: str,
+    item_type: str,
+    fields: Mapping[str, Any],
+    levels: Mapping[str, str],
+    releases: AdoReleases | None,
 ) -> dict[str, Any]:
-    """The record's portfolio fields, from the latest revision (`.portfolio`)."""
+    """The record's portfolio fields, from the latest revision (`.portfolio`); also what a
+    re-conversion of the stored payload reads (`connectors.azure_devops.reconvert`)."""
     days = {kind.value: day for kind, day in scheduled_days(fields, item_id).items()}
     return {
-        "level": level_of(item_type, ctx.levels),
+        "level": level_of(item_type, levels),
         **days,
         "priority": priority_of(fields.get(PRIORITY_FIELD)),
         "rank": rank_of(item_id, fields),
         "release_ids": ()
-        if ctx.releases is None
-        else tuple(sorted({release_id(n) for n in release_names(fields, ctx.releases)})),
+        if releases is None
+        else tuple(sorted({release_id(n) for n in release_names(fields, releases)})),
     }
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
+from typing import Any
 
-from connectors.base import CheckReport, Connector, Stream, Writer
+from connectors.base import CheckReport, Connector, ConnectorConfig, Reconversion, Stream, Writer
 from connectors.errors import ConnectorError, TrackerUnavailableError, UnexpectedResponseError
 from connectors.jira.client import JiraClient
 from connectors.jira.config import JiraConfig
@@ -36,6 +38,18 @@ class JiraConnector(Connector):
     def __init__(self, config: JiraConfig) -> None:
         super().__init__(config)
         self.client = JiraClient(config, self.stats)
+
+    @classmethod
+    def reconversion(
+        cls,
+        config: ConnectorConfig,
+        bookmark: Callable[[str], Mapping[str, Any] | None],
+        today: date,
+    ) -> Reconversion:
+        from connectors.jira.reconvert import jira_reconversion
+
+        assert isinstance(config, JiraConfig)
+        return jira_reconversion(config, bookmark, today)
 
     def streams(self) -> Sequence[Stream]:
         state = JiraRunState()

@@ -9,9 +9,11 @@ fields and keeps one bot comment per card.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
+from typing import Any
 
-from connectors.base import CheckReport, Connector, Stream, Writer
+from connectors.base import CheckReport, Connector, ConnectorConfig, Reconversion, Stream, Writer
 from connectors.trello.check import check_connector
 from connectors.trello.client import TrelloClient, TrelloNotFoundError
 from connectors.trello.config import EstimateSource, SprintSource, TrelloConfig
@@ -44,6 +46,18 @@ class TrelloConnector(Connector):
     def __init__(self, config: TrelloConfig) -> None:
         super().__init__(config)
         self.client = TrelloClient(config, self.stats)
+
+    @classmethod
+    def reconversion(
+        cls,
+        config: ConnectorConfig,
+        bookmark: Callable[[str], Mapping[str, Any] | None],
+        today: date,
+    ) -> Reconversion:
+        from connectors.trello.reconvert import TrelloReconversion
+
+        assert isinstance(config, TrelloConfig)
+        return TrelloReconversion(config, today)
 
     def streams(self) -> Sequence[Stream]:
         state = TrelloRunState()

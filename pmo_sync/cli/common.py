@@ -92,6 +92,7 @@ EXIT_INVALID_CONFIG = 2  # the configuration is invalid; nothing ran
 EXIT_STORE_UNAVAILABLE = 3  # the store cannot be reached, opened or written
 EXIT_STORE_OUTDATED = 4  # the store's schema is older than this pmo-sync: `pmo-sync db upgrade`
 EXIT_CONNECTORS_SKIPPED = 5  # some connector files are invalid and were skipped; the rest ran
+EXIT_RECORDS_SKIPPED = 6  # `db upgrade`: stored raw payloads that could not be re-converted
 
 
 def exit_code_for(error: StoreError) -> int:

@@ -41,6 +41,7 @@ __all__ = [
     "release_row",
     "sprint_row",
     "status_row",
+    "stored_content_hash",
     "utc",
 ]
 
@@ -240,7 +241,22 @@ def prepare_bundle(bundle: ItemBundle) -> PreparedBundle:
 
     links = _links(bundle, what)
     release_ids = tuple(sorted(set(record.release_ids)))
-    content_hash = _digest(
+    content_hash = _content_digest(item, change_parts, memberships, links, release_ids)
+    return PreparedBundle(
+        ext, item, changes, memberships, bundle.raw, content_hash, links, release_ids
+    )
+
+
+def _content_digest(
+    item: dict[str, Any],
+    change_parts: list[list[Any]],
+    memberships: dict[MembershipKey, dict[str, Any]],
+    links: dict[LinkKey, str | None],
+    release_ids: tuple[str, ...],
+) -> str:
+    """The content hash of one item: its hashed columns, changes (sorted by id), stays,
+    links and releases. `change_parts` is sorted by change id."""
+    return _digest(
         [
             [item[col] for col in _HASHED_COLUMNS],
             change_parts,
@@ -252,9 +268,35 @@ def prepare_bundle(bundle: ItemBundle) -> PreparedBundle:
             list(release_ids),
         ]
     )
-    return PreparedBundle(
-        ext, item, changes, memberships, bundle.raw, content_hash, links, release_ids
-    )
+
+
+def stored_content_hash(
+    item: dict[str, Any],
+    changes: dict[ChangeKey, dict[str, Any]],
+    memberships: dict[MembershipKey, dict[str, Any]],
+    links: dict[LinkKey, str | None],
+    release_ids: tuple[str, ...],
+) -> str:
+    """The content hash of an item as the store holds it, read back from its rows (the
+    `ITEM_COLUMNS` values, its changes by change id with `CHANGE_COLUMNS`, its stays, links
+    and releases): what `prepare_bundle` gives a bundle of exactly that content, so the
+    next sync that reads the item unchanged finds it unchanged. The re-conversion
+    (`pmo_sync.store.reconvert`) hashes an item again after writing its facts."""
+    change_parts = [
+        [
+            cid,
+            values["field"],
+            utc(values["at"], f"change {cid}").isoformat(),
+            values["from_value"],
+            values["to_value"],
+            values["from_display"],
+            values["to_display"],
+            values["author"],
+        ]
+        for cid, values in sorted(changes.items(), key=itemgetter(0))
+    ]
+    plain = {col: _plain(item[col], "a stored item") for col in _HASHED_COLUMNS}
+    return _content_digest(plain, change_parts, memberships, links, tuple(sorted(release_ids)))
 
 
 def _links(bundle: ItemBundle, what: str) -> dict[LinkKey, str | None]:

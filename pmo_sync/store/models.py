@@ -100,6 +100,9 @@ class SourceRow(Base):
     its cause, so no crash can forget it; cleared by the census that pays it."""
     census_owed_reason: Mapped[str | None] = mapped_column(Text, default=None)
     """What made the census owed (the first cause), for `status` and the logs."""
+    converted_version: Mapped[int | None] = mapped_column(Integer, default=None)
+    """The re-conversion its stored items have been through (`pmo_sync.store.reconvert`
+    `CONVERSION_VERSION`); None: not yet (a source stored before migration 0014)."""
 
 
 class WorkItemRow(Base):

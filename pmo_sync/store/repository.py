@@ -14,13 +14,16 @@ what is already stored costs one SELECT per batch and writes nothing.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import Connection, Engine, Table, func, insert, select, text, update
 
+from connectors.base import Reconversion
 from pmo_sync.domain import (
     Census,
     ItemBundle,
@@ -46,6 +49,13 @@ from pmo_sync.store.models import (
     utcnow,
 )
 from pmo_sync.store.reads import iter_stored_items
+from pmo_sync.store.reconvert import (
+    ReconvertResult,
+    conversion_due,
+    mark_converted,
+    reconvert_batch,
+    stored_batch,
+)
 from pmo_sync.store.results import (
     RUN_STATUSES,
     LoadCounts,
@@ -65,6 +75,8 @@ _statuses: Table = WorkflowStatusRow.__table__  # type: ignore[assignment]
 _releases: Table = ReleaseRow.__table__  # type: ignore[assignment]
 _sync_state: Table = SyncStateRow.__table__  # type: ignore[assignment]
 _sync_runs: Table = SyncRunRow.__table__  # type: ignore[assignment]
+
+log = structlog.get_logger(__name__)
 
 _LOCK_NAMESPACE = 0x706D6F  # "pmo": first key of pg_advisory_xact_lock(int, int)
 
@@ -224,6 +236,50 @@ class Store:
                 .where(_sources.c.id == source_id, _sources.c.census_owed_at.is_not(None))
                 .values(census_owed_at=None, census_owed_reason=None)
             )
+
+    # -- re-conversion (pmo_sync.store.reconvert) -------------------------------
+
+    def conversion_due(self, source_id: int) -> bool:
+        """Whether the source's stored items still wait for their re-conversion."""
+        with self.engine.connect() as conn:
+            return conversion_due(conn, source_id)
+
+    def reconvert(
+        self, source_id: int, name: str, reconversion: Reconversion | None, batch_size: int = 500
+    ) -> ReconvertResult:
+        """Re-convert the source's stored raw payloads into their portfolio facts, batch by
+        batch (one write transaction each), then mark the source re-converted. A connector
+        that cannot re-convert (None) is marked at once. Makes no call and touches no
+        bookmark; a payload that cannot be read is skipped and counted."""
+        started = time.monotonic()
+        result = ReconvertResult(source=name, kept=reconversion.kept if reconversion else ())
+        after = 0
+        while True:
+            with self._write(source_id) as conn:
+                if reconversion is None:
+                    mark_converted(conn, source_id)
+                    break
+                batch = stored_batch(conn, source_id, after, batch_size)
+                if not batch:
+                    mark_converted(conn, source_id)
+                    break
+                reconvert_batch(conn, source_id, batch, reconversion, result)
+                after = batch[-1].item_id
+        result.seconds = round(time.monotonic() - started, 3)
+        if not (result.items or result.skipped):
+            return result  # a source with nothing stored yet: nothing to say
+        log.info(
+            "stored_items_reconverted",
+            source=name,
+            items=result.items,
+            skipped=len(result.skipped),
+            changes_added=result.changes_added,
+            releases_added=result.releases_added,
+            seconds=result.seconds,
+        )
+        if result.kept:
+            log.info("reconvert_facts_kept", source=name, kept="; ".join(result.kept))
+        return result
 
     def live_ids_among(self, source_id: int, external_ids: Collection[str]) -> set[str]:
         """Which of `external_ids` the source has stored and not marked deleted."""
