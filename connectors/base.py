@@ -246,8 +246,11 @@ PORTFOLIO_COLUMNS = (
     "target_end",
     "priority",
     "rank",
+    "components",
+    "area_path",
 )
-"""The item columns a re-conversion may fill (migration 0012, docs/portfolio-facts.md)."""
+"""The item columns a re-conversion may fill (migrations 0012 and 0013,
+docs/portfolio-facts.md): the portfolio facts and what a theme matches besides labels."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,10 @@ class AdoReconversion(Reconversion):
         facts = portfolio_facts(
             item.external_id, item_type, fields, self.config.levels, self.config.releases
         )
-        columns: dict[str, Any] = {col: facts.get(col) for col in PORTFOLIO_COLUMNS}
+        columns: dict[str, Any] = {
+            col: facts.get(col) for col in PORTFOLIO_COLUMNS if col != "components"
+        }
+        columns["area_path"] = str(fields.get("System.AreaPath") or "") or None  # as a sync does
         convention = self.config.releases
         names = () if convention is None else release_names(fields, convention)
         releases = tuple(

@@ -77,7 +77,11 @@ class JiraReconversion(Reconversion):
         bundle = convert_issue(raw, histories, self.context)
         record = bundle.item
         columns: dict[str, Any] = {"level": record.level}
-        for column, field_id in (("due_date", "duedate"), ("priority", "priority")):
+        for column, field_id in (
+            ("due_date", "duedate"),
+            ("priority", "priority"),
+            ("components", "components"),
+        ):
             if field_id in fields:
                 columns[column] = getattr(record, column)
         for column in self._custom_columns(fields):

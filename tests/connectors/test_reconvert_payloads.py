@@ -79,6 +79,7 @@ def test_jira_reads_every_fact_of_a_payload_that_holds_them() -> None:
         {
             "duedate": "2026-12-18",
             "priority": {"name": "High"},
+            "components": [{"id": "1", "name": "Payments"}, {"id": "2", "name": "Checkout"}],
             RANK: "0|i0000f:",
             "fixVersions": [{"id": "200", "name": "2026.4", "releaseDate": "2026-12-20"}],
             "issuelinks": [
@@ -94,6 +95,7 @@ def test_jira_reads_every_fact_of_a_payload_that_holds_them() -> None:
             "level": "epic",
             "due_date": date(2026, 12, 18),
             "priority": "High",
+            "components": ("Checkout", "Payments"),
             "rank": "0|i0000f:",
             "start_date": None,  # the site has no such field configured: known to be empty
             "target_start": None,
@@ -159,6 +161,7 @@ def test_azure_devops_reads_the_latest_revision_and_leaves_links_and_history() -
         "id": "42",
         "fields": {
             "System.WorkItemType": "Feature",
+            "System.AreaPath": "Fabrikam\\Phoenix",
             "Microsoft.VSTS.Scheduling.FinishDate": "2026-12-10T23:00:00Z",
             "Microsoft.VSTS.Common.Priority": 2,
             "Microsoft.VSTS.Common.StackRank": 1999.25,
@@ -174,6 +177,7 @@ def test_azure_devops_reads_the_latest_revision_and_leaves_links_and_history() -
             "target_end": None,
             "priority": "2",
             "rank": sortable_rank(1999.25),
+            "area_path": "Fabrikam\\Phoenix",
         },
         release_ids=("2027.1",),
         releases=(
