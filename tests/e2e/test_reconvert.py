@@ -428,7 +428,10 @@ def test_an_azure_devops_store_of_0011_gains_the_facts_of_the_latest_revision(
     assert _sync(engine, config, full=True).status == "success"
     fresh = _portfolio(engine)
     assert fresh["columns"][str(planned)][1:5] == (
-        date(2026, 12, 1), date(2026, 12, 18), None, date(2026, 12, 18),
+        date(2026, 12, 1),
+        date(2026, 12, 18),
+        None,
+        date(2026, 12, 18),
     )  # fmt: skip (the due date is the Target Date, over the Finish Date)
     assert fresh["links"] != [] and fresh["item_releases"] == [(str(planned), "2027.1")]
     ado.reset_log()
