@@ -76,10 +76,11 @@ F_STATE_CHANGE = "Microsoft.VSTS.Common.StateChangeDate"
 WORK_ITEM_TYPES = ("User Story", "Bug", "Task", "Feature")
 _TYPE_WEIGHTS = (50, 20, 25, 5)
 _FULL_STATES = ("New", "Active", "Resolved", "Closed", "Removed")
-STATES_BY_TYPE: dict[str, tuple[str, ...]] = {
+STATES_BY_TYPE: dict[str, tuple[str, ...]] = {  # the Agile process's types (Epic: none generated)
     "User Story": _FULL_STATES,
     "Bug": _FULL_STATES,
     "Feature": _FULL_STATES,
+    "Epic": _FULL_STATES,
     "Task": ("New", "Active", "Closed", "Removed"),  # Agile tasks have no Resolved
 }
 STATE_CATEGORY = {
