@@ -53,10 +53,11 @@ cannot be understood means a full read of its stream.
 Links (`link_types`, default `[Dependency]`): the reporting stream carries no relations (its
 only `$expand` is `fields`), so the items a run reads are asked for theirs, `workitemsbatch`
 with `$expand: relations`, one call per 200 (`_with_links`): ⌈items / 200⌉ on a full read,
-⌈changed items / 200⌉ on an incremental one, none when nothing changed. A link added or
-removed is a revision of the item (its `System.RelatedLinkCount` changes), so it arrives in
-the stream like any edit and the item is read again with its relations. The link types are
-part of the scope: reading another set reads every item again.
+⌈changed items / 200⌉ on an incremental one, none when nothing changed. The item a person
+adds a link on (or removes it from) gets a revision, so it arrives in the stream like any
+edit and is read again with its relations; the other end gets none (its updates show the
+relation at the same rev), so its stored links follow at its own next change or a full read.
+The link types are part of the scope: reading another set reads every item again.
 
 Calls of a no-change run: one reporting call (plus SDK route discovery when its
 12 h disk cache is cold), and one `revisions(id)` call per item in `retry`.

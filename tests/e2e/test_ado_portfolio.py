@@ -6,6 +6,7 @@ with the dataset's own mutation API (new revisions, as a person editing them wou
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
@@ -17,6 +18,7 @@ from connectors.azure_devops import AzureDevOpsConfig
 from pmo_sync.common.rank import sortable_rank
 from pmo_sync.sandbox.ado import AdoSandbox
 from pmo_sync.store.models import ItemLinkRow, ItemReleaseRow, ReleaseRow, WorkItemRow
+from pmo_sync.store.repository import Store
 
 from ..schema_helpers import stored_changes, stored_items
 
@@ -280,6 +282,12 @@ def test_the_first_sync_after_the_new_defaults_reads_everything_and_brings_epics
     )
     assert sync(before, full=True).status == "success"
     assert str(epic) not in stored_items(engine) and _links(engine) == {}
+    source = Store(engine).ensure_source("sandbox-ado", "azure_devops", None)
+    scope = Store(engine).get_bookmark(source, "work_items")["scope"]
+    assert scope == json.dumps(  # the key the release before stored: no item is read again
+        {"areas": [], "types": ["bug", "feature", "product backlog item", "task", "user story"]},
+        sort_keys=True,
+    )
 
     ado.reset_log()
     after = sync(ado_config(ado))
