@@ -70,6 +70,7 @@ from sandbox_process import (
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TOKEN_ENV = "PMO_BENCH_ADO_TOKEN"
 REPORTING_PAGE = 1000  # revisions per POST wit/reporting/workitemrevisions (service maximum)
+BATCH_SIZE = 200  # ids per POST wit/workitemsbatch (service maximum: VS403474 beyond)
 PHASES = ("full", "incremental", "resync")
 
 # Endpoints by a fragment of the lower-cased request path, in the order they are printed.
@@ -158,6 +159,7 @@ def run_worker(options: dict[str, Any], result_path: Path) -> None:
             {
                 "baseline_rss_mb": baseline_mb,
                 "work_item_types": list(config.work_item_types),
+                "link_types": list(config.link_types),
                 "phases": phases,
             }
         )
@@ -210,13 +212,19 @@ def prepare_dataset(dataset: Any, lru: int) -> dict[str, int]:
         del dataset._simulate
 
 
-def api_minimum(figures: dict[str, int], types: int, wiql_cap: int) -> dict[str, dict[str, int]]:
+def api_minimum(
+    figures: dict[str, int], types: int, wiql_cap: int, links: bool = True
+) -> dict[str, dict[str, int]]:
     """The fewest calls each run can make, by endpoint, from the dataset alone.
 
     - reporting: ceil(revisions / 1000) POSTs. The stream says `isLastBatch: true` on the
       page that reaches the end of the log (the sandbox sets it when the page's last
       watermark is the log's), so no trailing empty page is needed; an empty log still
       takes one call. A no-change incremental run is that one call.
+    - links (`links`: the connector reads any link type, Dependency by default): the
+      reporting stream carries no relations, so each item a full run reads is asked for
+      its relations with `workitemsbatch`, 200 ids a call: ceil(items / 200). A no-change
+      run reads no item and asks none.
     - metadata (every full run: it refreshes the cache): connectionData 1, teams 1,
       each team's area paths (teamfieldvalues) and iterations, one each per team, states
       one per configured work item type (the connector
@@ -240,10 +248,13 @@ def api_minimum(figures: dict[str, int], types: int, wiql_cap: int) -> dict[str,
         "states": types,
         "fields": 1,
     }
+    read = {"reporting": reporting}
+    if links:
+        read["workitemsbatch"] = math.ceil(items / BATCH_SIZE)
     return {
-        "full": {"options": 1, "resourceAreas": 1, **metadata, "reporting": reporting},
+        "full": {"options": 1, "resourceAreas": 1, **metadata, **read},
         "incremental": {"reporting": 1},
-        "resync": {**metadata, "reporting": reporting, "wiql": items // wiql_cap + 1},
+        "resync": {**metadata, **read, "wiql": items // wiql_cap + 1},
     }
 
 
@@ -294,7 +305,12 @@ def bench_size(size: int, stores: list[str], args: argparse.Namespace) -> list[d
                     size=size,
                     backend=backend,
                     figures=figures,
-                    minimum=api_minimum(figures, len(result["work_item_types"]), args.wiql_cap),
+                    minimum=api_minimum(
+                        figures,
+                        len(result["work_item_types"]),
+                        args.wiql_cap,
+                        links=bool(result["link_types"]),
+                    ),
                     setup_seconds=setup_seconds,
                     sandbox_lru=args.sandbox_lru,
                     sandbox_logged=logged,
@@ -397,10 +413,11 @@ def print_results(results: list[dict[str, Any]], wiql_cap: int) -> None:
     print(
         f"minimum = reporting ceil(revisions/{REPORTING_PAGE}) (isLastBatch on the page that "
         "reaches the log's end: no trailing empty page) + metadata on full runs (connectionData, "
-        "teams, iterations per team, states per configured type, the field list) + route "
-        "discovery on the cold "
-        f"first run (OPTIONS, ResourceAreas) + census on the resync (floor(items/{wiql_cap})+1 "
-        "keyset WIQL pages); a no-change incremental run is 1 reporting call"
+        "teams, iterations per team, states per configured type, the field list) + the "
+        f"links' workitemsbatch ceil(items/{BATCH_SIZE}) on full runs + route discovery on "
+        f"the cold first run (OPTIONS, ResourceAreas) + census on the resync "
+        f"(floor(items/{wiql_cap})+1 keyset WIQL pages); a no-change incremental run is 1 "
+        "reporting call"
     )
 
 

@@ -669,10 +669,11 @@ def demo_text(stdout: str) -> str:
 def test_demo_shows_each_section_and_the_next_steps_and_leaves_nothing_behind() -> None:
     """The whole output, as of the pinned 2026-11-20 (the generators' DEFAULT_NOW), is
     tests/fixtures/demo/demo-2026-11-20.txt. Where its figures come from:
-    - sync: Azure DevOps 18 calls (the 1698 revisions of 300 planned items are two pages
-      of 1000 of the reporting stream), Jira 13, Trello 13 (200 cards of which 4 were
-      deleted, two boards' actions in 7 pages of 1000, lists, custom fields and cards of
-      each, the token's member and boards);
+    - sync: Azure DevOps 21 calls (the 1698 revisions of 300 planned items are two pages
+      of 1000 of the reporting stream; the Dependency links of the 300 items, read by
+      default, two workitemsbatch calls of 200; Epic's states, a default type), Jira 13,
+      Trello 13 (200 cards of which 4 were deleted, two boards' actions in 7 pages of
+      1000, lists, custom fields and cards of each, the token's member and boards);
     - the Azure DevOps teams' last sprints are planned at their start (sandbox/ado/life.py):
       say/do 100 %, 80 %, 100 % and mostly 60-110 % before, with carry-over;
     - governance: the 12 rules of config/policies; write-back: each push, then nothing."""
@@ -733,7 +734,7 @@ def test_demo_keep_leaves_its_config_and_store(tmp_path: Path) -> None:
     assert lines[sync + 2 : sync + 7] == [
         "connector       status   items  API calls  seconds",
         "─" * 50,
-        "sandbox-ado     success     30         17      S.S",
+        "sandbox-ado     success     30         19      S.S",  # Epic's states, 1 batch
         "sandbox-jira    success     30         11      S.S",
         "sandbox-trello  success     19         11      S.S",
     ]

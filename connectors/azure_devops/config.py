@@ -13,13 +13,24 @@ from connectors.secrets import SecretRef, resolve_secret_files
 from pmo_sync.common.writeback_config import WritebackConfig
 from pmo_sync.domain import Stage
 
-__all__ = ["AzureDevOpsConfig"]
+__all__ = ["DEFAULT_LINK_TYPES", "DEFAULT_WORK_ITEM_TYPES", "AzureDevOpsConfig"]
 
 DEFAULT_ESTIMATE_FIELDS = (
     "Microsoft.VSTS.Scheduling.StoryPoints",
     "Microsoft.VSTS.Scheduling.Effort",
     "Microsoft.VSTS.Scheduling.Size",
 )
+
+DEFAULT_WORK_ITEM_TYPES = ("User Story", "Product Backlog Item", "Bug", "Task", "Feature", "Epic")
+"""The types synced unless `work_item_types` says: the requirement level of Agile (User Story)
+and Scrum (Product Backlog Item), Bug, Task, and the portfolio levels (Feature, Epic). The
+metadata asks each type's states once per refresh (a type the process lacks answers 404 and
+is skipped), so each type here costs a full sync one call, a no-change sync none."""
+DEFAULT_LINK_TYPES = ("System.LinkTypes.Dependency",)
+"""The links read unless `link_types` says: Dependency, as `portfolio.yaml`'s default
+dependency type. Reading links costs ⌈items read / 200⌉ `workitemsbatch` calls (the reporting
+stream carries no relations): a full sync pays for every item, an incremental one for the
+items it read, a no-change sync nothing."""
 
 
 class AzureDevOpsConfig(ConnectorConfig):
@@ -33,7 +44,13 @@ class AzureDevOpsConfig(ConnectorConfig):
     (Azure DevOps has no checklist field of its own). `levels` names the portfolio level of a
     work item type the standard backlog levels do not cover; `releases` the convention that
     names an item's release (`connectors.azure_devops.releases`); `link_types` the links read
-    (`connectors.azure_devops.links`; none by default: they cost calls).
+    (`connectors.azure_devops.links`).
+
+    The defaults sync the portfolio (issue 16): `work_item_types` holds the standard processes'
+    portfolio backlog levels (Epic and Feature; Basic has Epic alone) above the requirement
+    level and Task, and `link_types` the Dependency links (successor / predecessor), the
+    portfolio's default dependency type. `link_types: []` reads no links; either default costs
+    a no-change sync nothing (`DEFAULT_WORK_ITEM_TYPES`, `DEFAULT_LINK_TYPES`).
     """
 
     kind: Literal["azure_devops"] = "azure_devops"
@@ -42,9 +59,7 @@ class AzureDevOpsConfig(ConnectorConfig):
     project: str = Field(min_length=1)
     teams: list[str] | None = None
     area_paths: list[str] | None = None
-    work_item_types: list[str] = Field(
-        default_factory=lambda: ["User Story", "Product Backlog Item", "Bug", "Task", "Feature"]
-    )
+    work_item_types: list[str] = Field(default_factory=lambda: list(DEFAULT_WORK_ITEM_TYPES))
     estimate_field: str | None = None
     checklist_field: str | None = Field(
         default=None,
@@ -53,10 +68,11 @@ class AzureDevOpsConfig(ConnectorConfig):
     )
     state_map: dict[str, Stage] = Field(default_factory=dict)
     link_types: list[str] = Field(
-        default_factory=list,
+        default_factory=lambda: list(DEFAULT_LINK_TYPES),
         description="the link types read as item links (`Dependency`, `Related` or a reference "
-        "name); each costs nothing by itself, but reading any costs a workitemsbatch call per "
-        "200 items read (none when nothing changed)",
+        "name; default `[Dependency]`, `[]` for none); each costs nothing by itself, but "
+        "reading any costs a workitemsbatch call per 200 items read (none when nothing "
+        "changed)",
     )
     releases: AdoReleases | None = Field(
         default=None,

@@ -41,7 +41,8 @@ ordered by change time, not by item, and it cannot be filtered by id. So:
 
 Bookmarks: `metadata` caches teams, area paths, iterations, state categories and the
 organisation's field list (the revision stream is asked only for fields that exist:
-`connectors.azure_devops.fields`) for `METADATA_TTL`; `work_items` stores the
+`connectors.azure_devops.fields`) for `METADATA_TTL`, or until a work item type is configured
+whose states it did not ask (`MetadataBookmark.covers`); `work_items` stores the
 continuation token, a fingerprint of the scope (a changed scope means a full read and a
 census) and the ids to read again (`retry`). A run that finds nothing new and no change
 to `retry` keeps the stored bookmark as it is. Each is a frozen type
@@ -49,8 +50,14 @@ to `retry` keeps the stored bookmark as it is. Each is a frozen type
 (`connectors/bookmarks.py`): those stored before versions load as version 1; one that
 cannot be understood means a full read of its stream.
 
-Links (`link_types` configured): the items a run reads are asked for their relations,
-`workitemsbatch` with `$expand: relations`, one call per 200 (`_with_links`).
+Links (`link_types`, default `[Dependency]`): the reporting stream carries no relations (its
+only `$expand` is `fields`), so the items a run reads are asked for theirs, `workitemsbatch`
+with `$expand: relations`, one call per 200 (`_with_links`): ⌈items / 200⌉ on a full read,
+⌈changed items / 200⌉ on an incremental one, none when nothing changed. The item a person
+adds a link on (or removes it from) gets a revision, so it arrives in the stream like any
+edit and is read again with its relations; the other end gets none (its updates show the
+relation at the same rev), so its stored links follow at its own next change or a full read.
+The link types are part of the scope: reading another set reads every item again.
 
 Calls of a no-change run: one reporting call (plus SDK route discovery when its
 12 h disk cache is cold), and one `revisions(id)` call per item in `retry`.
@@ -206,7 +213,9 @@ class MetadataBookmark:
     (no `api_user`) reads as expired: the next run refreshes it. `fields` is the
     organisation's field list (reference names), written when it was read; None where the
     server lists none, or in a cache kept before the list was (the next run reads the list
-    alone, one call, and keeps the rest).
+    alone, one call, and keeps the rest). `types` are the work item types whose states were
+    asked (a type the process lacks is asked but has none); None in a cache kept before
+    they were written.
     """
 
     VERSION: ClassVar[int] = 1
@@ -217,6 +226,16 @@ class MetadataBookmark:
     """Work item type -> its states (`name`, `category`)."""
     api_user: str | None
     fields: tuple[str, ...] | None = None
+    types: tuple[str, ...] | None = None
+
+    def covers(self, work_item_types: Sequence[str]) -> bool:
+        """Whether the states of every type configured were asked (any case): a type added
+        since, as Epic by the defaults of issue 16, would otherwise have no state categories
+        (each of its states read as in progress) until the cache expires."""
+        if self.types is None:
+            return False
+        asked = {t.casefold() for t in self.types}
+        return all(t.casefold() in asked for t in work_item_types)
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -227,19 +246,22 @@ class MetadataBookmark:
         }
         if self.fields is not None:
             body["fields"] = list(self.fields)
+        if self.types is not None:
+            body["types"] = list(self.types)
         return with_version(self.VERSION, body)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> MetadataBookmark:
         body = readable(data, cls.VERSION)
         fetched_at = body.get("fetched_at") if "api_user" in body else None
-        api_user, fields = body.get("api_user"), body.get("fields")
+        api_user, fields, types = body.get("api_user"), body.get("fields"), body.get("types")
         return cls(
             fetched_at=datetime.fromisoformat(fetched_at) if fetched_at else None,
             teams=tuple(TeamInfo.from_json(t) for t in body["teams"]),
             states={str(wit): [dict(s) for s in states] for wit, states in body["states"].items()},
             api_user=None if api_user is None else str(api_user),
             fields=None if fields is None else tuple(str(f) for f in fields),
+            types=None if types is None else tuple(str(t) for t in types),
         )
 
 
@@ -257,7 +279,12 @@ class MetadataStream(Stream):
 
     def records(self, context: StreamContext) -> Iterator[StatusRecord]:
         cached = load_bookmark(MetadataBookmark.from_json, context.bookmark, self.name)
-        if context.full or cached is None or _stale(cached.fetched_at, context.started_at):
+        if (
+            context.full
+            or cached is None
+            or _stale(cached.fetched_at, context.started_at)
+            or not cached.covers(self.config.work_item_types)
+        ):
             self._refresh(context)
         else:
             self.state.teams = list(cached.teams)
@@ -325,6 +352,7 @@ class MetadataStream(Stream):
             states=states,
             api_user=self.state.api_user,
             fields=self.state.fields,
+            types=tuple(self.config.work_item_types),
         )
 
     def final_bookmark(self) -> dict[str, Any] | None:
@@ -445,13 +473,18 @@ class WorkItemsStream(Stream):
         bookmark's `retry`, read again even if nobody touches them (the token moves on)."""
 
     def _scope_key(self) -> str:
-        return json.dumps(
-            {
-                "types": sorted(t.lower() for t in self.config.work_item_types),
-                "areas": sorted(p.lower() for p in self.state.scope_paths(self.config) or []),
-            },
-            sort_keys=True,
-        )
+        """What the stored items were read for: the types, area paths and, when any are read,
+        the link types. Another scope means a full read: an item nobody touched since is read
+        again, so the Epics a new default brings in, or the links of a type now read, are
+        stored for every item, not only for those that change (a key without `links` is the
+        one stored before links were part of it: `link_types: []` keeps that scope)."""
+        scope: dict[str, list[str]] = {
+            "types": sorted(t.lower() for t in self.config.work_item_types),
+            "areas": sorted(p.lower() for p in self.state.scope_paths(self.config) or []),
+        }
+        if self.config.link_types:
+            scope["links"] = sorted(t.lower() for t in self.config.link_types)
+        return json.dumps(scope, sort_keys=True)
 
     def _fields(self) -> list[str]:
         """What to ask the revision stream for: the fields it reads that the organisation

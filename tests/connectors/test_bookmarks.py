@@ -175,6 +175,16 @@ def test_ado_metadata_cache_of_every_release_loads() -> None:
     assert MetadataBookmark.from_json(first).fetched_at is None  # no identity: expired
 
 
+def test_ado_metadata_cache_covers_the_types_whose_states_it_asked() -> None:
+    asked = MetadataBookmark(MOMENT, (), {}, None, types=("User Story", "Epic"))
+    assert asked.to_json()["types"] == ["User Story", "Epic"]
+    assert MetadataBookmark.from_json(asked.to_json()) == asked
+    assert asked.covers(["epic", "USER STORY"])  # any case
+    assert not asked.covers(["User Story", "Epic", "Feature"])  # Feature's states not asked
+    unknown = {"fetched_at": AT, "teams": [TEAM], "states": STATES, "api_user": "pmo@contoso.com"}
+    assert not MetadataBookmark.from_json(unknown).covers([])  # kept before `types`: refresh
+
+
 def test_ado_work_items_bookmark_of_every_release_loads() -> None:
     first = {"continuation_token": "462", "scope": '{"areas": [], "types": ["bug"]}'}
     assert WorkItemsBookmark.from_json(first) == WorkItemsBookmark("462", first["scope"], ())

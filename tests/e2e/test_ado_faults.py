@@ -20,6 +20,7 @@ from ..schema_helpers import dump_tables
 
 API = "/contoso/Fabrikam/_apis/wit"
 REPORTING = f"{API}/reporting/workItemRevisions"
+BATCH = f"{API}/workItemsBatch"
 WIQL = f"{API}/wiql"
 ITEM_TABLES = ("work_items", "item_changes", "sprint_items", "raw_records")
 
@@ -131,12 +132,17 @@ def test_an_item_whose_revisions_come_back_malformed_is_read_again_until_stored(
     assert _retry(store) == [item.id]
 
     # Azure DevOps answers properly again and nobody has touched the item: the next run
-    # reads it on its own, with one revisions call, and stores the change.
+    # reads it on its own, with one revisions call, and stores the change; its Dependency
+    # links (read by default) cost one batch call, asked of this item alone. A run that
+    # skipped it asked for no links.
     ado.reset_log()
     summary = sync(config)
     assert summary.status == "success", summary.errors
-    assert _calls(ado) == [("POST", REPORTING), ("GET", _revisions_path(item.id))]
-    assert summary.api_calls == 2
+    assert _calls(ado) == [
+        ("POST", REPORTING), ("GET", _revisions_path(item.id)), ("POST", BATCH)
+    ]  # fmt: skip
+    assert [r.body["ids"] for r in ado.requests if r.path == BATCH] == [[item.id]]
+    assert summary.api_calls == 3
     assert (summary.items_seen, summary.items_updated) == (1, 1)
     row = _item_row(engine, item.id)
     assert (row.status, row.revision) == ("Resolved", ds.item(item.id).rev)

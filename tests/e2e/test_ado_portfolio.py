@@ -6,6 +6,7 @@ with the dataset's own mutation API (new revisions, as a person editing them wou
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
@@ -17,10 +18,12 @@ from connectors.azure_devops import AzureDevOpsConfig
 from pmo_sync.common.rank import sortable_rank
 from pmo_sync.sandbox.ado import AdoSandbox
 from pmo_sync.store.models import ItemLinkRow, ItemReleaseRow, ReleaseRow, WorkItemRow
+from pmo_sync.store.repository import Store
 
 from ..schema_helpers import stored_changes, stored_items
 
 REPORTING = "/contoso/Fabrikam/_apis/wit/reporting/workItemRevisions"
+BATCH = "/contoso/Fabrikam/_apis/wit/workItemsBatch"
 START = "Microsoft.VSTS.Scheduling.StartDate"
 FINISH = "Microsoft.VSTS.Scheduling.FinishDate"
 TARGET = "Microsoft.VSTS.Scheduling.TargetDate"
@@ -175,11 +178,20 @@ def _links(engine: Engine) -> dict[str, list[tuple]]:
     return {key: sorted(value) for key, value in result.items()}
 
 
-def test_dependency_links_are_read_with_one_batch_call_per_200_items_when_configured(
+def _calls(ado: AdoSandbox) -> Counter[tuple[str, str]]:
+    return Counter((r.method, r.path) for r in ado.requests if r.method != "OPTIONS")
+
+
+def _batched(ado: AdoSandbox) -> list[list[int]]:
+    """The ids each `workitemsbatch` call asked relations of, sorted."""
+    return [sorted(r.body["ids"]) for r in ado.requests if r.path == BATCH]
+
+
+def test_dependency_links_are_read_by_default_one_batch_call_per_200_items_read(
     ado: AdoSandbox, ado_config: Callable[..., AzureDevOpsConfig], sync, engine: Engine
 ) -> None:
     ds = ado.dataset
-    a, b, c = sorted(i.id for i in ds.items())[:3]
+    a, b, c, d = sorted(i.id for i in ds.items())[:4]
     outside = ds.max_id() + 500  # an item of another project: never in this sync's scope
     person = ds.people[0]
     ds.clock.advance(hours=1)
@@ -187,7 +199,8 @@ def test_dependency_links_are_read_with_one_batch_call_per_200_items_when_config
     ds.link(b, "System.LinkTypes.Dependency-Reverse", a, by=person)
     ds.link(a, "System.LinkTypes.Dependency-Reverse", outside, by=person)
     ds.link(c, "System.LinkTypes.Related", a, by=person)
-    config = ado_config(ado, link_types=["Dependency"])
+    config = ado_config(ado)  # no link_types: Dependency, the default
+    assert config.link_types == ["System.LinkTypes.Dependency"]
     ado.reset_log()
     summary = sync(config, full=True)
     assert summary.status == "success", summary.errors
@@ -197,23 +210,35 @@ def test_dependency_links_are_read_with_one_batch_call_per_200_items_when_config
             ("successor", "outward", str(b), str(b)),
         ],
         str(b): [("predecessor", "inward", str(a), str(a))],
-    }  # c's Related link is not a configured type
-    batch = ("POST", "/contoso/Fabrikam/_apis/wit/workItemsBatch")
-    calls = Counter((r.method, r.path) for r in ado.requests if r.method != "OPTIONS")
-    assert calls[batch] == 1, calls  # 40 items: one batch
+    }  # c's Related link is not a type read by default
+    assert _batched(ado) == [sorted(i.id for i in ds.items())]  # 40 items: one batch
 
-    # Nothing changed: still one call, no batch.
+    # Nothing changed: one reporting call, no batch.
     ado.reset_log()
     assert sync(config).status == "success"
-    calls = Counter((r.method, r.path) for r in ado.requests if r.method != "OPTIONS")
-    assert calls == Counter({("POST", REPORTING): 1})
+    assert _calls(ado) == Counter({("POST", REPORTING): 1})
 
-    # c links to a as Related once Related is read too; a's own links unchanged.
+    # d becomes c's successor (a revision of d: a person adds the link on d's Links tab), and
+    # c is retitled: the incremental sync reads those two, and asks relations of them alone.
     ds.clock.advance(hours=1)
+    ds.link(d, "System.LinkTypes.Dependency-Reverse", c, by=person)
     ds.update(c, {"System.Title": "touched"}, by=person)
+    ado.reset_log()
+    second = sync(config)
+    assert (second.status, second.items_seen) == ("success", 2)
+    assert _links(engine)[str(d)] == [("predecessor", "inward", str(c), str(c))]
+    calls = _calls(ado)
+    assert calls[("POST", REPORTING)] == 1 and calls[("POST", BATCH)] == 1
+    assert _batched(ado) == [sorted([c, d])]
+
+    # Related read too: another scope, so every item is read again (a full read, and its
+    # census) and c's Related link is stored though nobody touched c since.
     related = ado_config(ado, link_types=["Dependency", "Related"])
-    assert sync(related).status == "success"
+    ado.reset_log()
+    third = sync(related)
+    assert (third.status, third.items_seen) == ("success", 40)
     assert _links(engine)[str(c)] == [("related", "outward", str(a), str(a))]
+    assert _batched(ado) == [sorted(i.id for i in ds.items())]
 
     # b is deleted; a, read again, keeps its link to b by key alone (b is no longer in scope).
     ds.clock.advance(hours=1)
@@ -224,3 +249,63 @@ def test_dependency_links_are_read_with_one_batch_call_per_200_items_when_config
         ("predecessor", "inward", str(outside), None),
         ("successor", "outward", str(b), None),
     ]
+
+    # `link_types: []` reads no links: a full read again (the scope changed back), no batch
+    # call, and every live item's stored links are what it has now: none read (b, deleted,
+    # is not read again and keeps its row as it was).
+    ado.reset_log()
+    off = sync(ado_config(ado, link_types=[]))
+    assert (off.status, off.items_seen) == ("success", 39)
+    assert _batched(ado) == []
+    assert _links(engine) == {str(b): [("predecessor", "inward", str(a), str(a))]}
+
+
+def test_the_first_sync_after_the_new_defaults_reads_everything_and_brings_epics_in(
+    ado: AdoSandbox, ado_config: Callable[..., AzureDevOpsConfig], sync, engine: Engine
+) -> None:
+    """A store synced with the defaults before issue 16 (no Epic, no links): the first sync
+    with today's defaults, though not asked to be full, reads every item again (the scope
+    changed), refreshes the metadata (Epic's states were never asked), and stores the Epic
+    with its level and state category, its children's parent and the Dependency links."""
+    ds = ado.dataset
+    person = ds.people[0]
+    ds.clock.advance(hours=1)
+    epic = ds.create("Epic", "Checkout revamp", by=person).id
+    ds.set_state(epic, "Closed", by=person)
+    feature = next(i.id for i in ds.items() if i.type == "Feature")
+    story = next(i.id for i in ds.items() if i.type == "User Story")
+    ds.update(feature, {"System.Parent": epic}, by=person)
+    ds.link(story, "System.LinkTypes.Dependency-Reverse", epic, by=person)
+    before = ado_config(
+        ado,
+        work_item_types=["User Story", "Product Backlog Item", "Bug", "Task", "Feature"],
+        link_types=[],
+    )
+    assert sync(before, full=True).status == "success"
+    assert str(epic) not in stored_items(engine) and _links(engine) == {}
+    source = Store(engine).ensure_source("sandbox-ado", "azure_devops", None)
+    scope = Store(engine).get_bookmark(source, "work_items")["scope"]
+    assert scope == json.dumps(  # the key the release before stored: no item is read again
+        {"areas": [], "types": ["bug", "feature", "product backlog item", "task", "user story"]},
+        sort_keys=True,
+    )
+
+    ado.reset_log()
+    after = sync(ado_config(ado))
+    assert (after.status, after.items_seen) == ("success", 41), after.errors
+    row = stored_items(engine)[str(epic)]
+    assert (row.item_type, row.level, row.status, row.status_category) == (
+        "epic", "epic", "Closed", "Completed"
+    )  # fmt: skip
+    assert stored_items(engine)[str(feature)].parent_key == str(epic)
+    assert _links(engine) == {str(story): [("predecessor", "inward", str(epic), str(epic))]}
+    calls = _calls(ado)
+    epic_states = ("GET", "/contoso/Fabrikam/_apis/wit/workItemTypes/Epic/states")
+    assert calls[epic_states] == 1  # the metadata refreshed: Epic's states asked once
+    assert calls[("POST", BATCH)] == 1  # the 41 items' relations
+    assert calls[("POST", "/contoso/Fabrikam/_apis/wit/wiql")] == 1  # the full read's census
+
+    # Then as before: nothing changed, one call.
+    ado.reset_log()
+    assert sync(ado_config(ado)).status == "success"
+    assert _calls(ado) == Counter({("POST", REPORTING): 1})

@@ -84,8 +84,9 @@ def test_a_process_without_blocked_syncs_fully_with_one_call_more_on_the_first_r
     assert blocked_changes == 0  # no Blocked field: no blocked history, and no failure
 
     # The metadata as before (the PAT's identity, the teams, per team its area paths and
-    # iterations, per type its states) and one call more: the field list. Then the revision
-    # stream, asked for every field it reads but Blocked.
+    # iterations, per type its states: Epic's among them, a default type) and one call more:
+    # the field list. Then the revision stream, asked for every field it reads but Blocked,
+    # and the Dependency links (read by default) of the 60 items: one batch call.
     teams = [t.name for t in lacking.dataset.teams]
     team_calls = [
         f"/contoso/Fabrikam/{team}/_apis/work/teamsettings/{what}"
@@ -105,8 +106,10 @@ def test_a_process_without_blocked_syncs_fully_with_one_call_more_on_the_first_r
             **{("GET", path): 1 for path in type_calls},
             ("GET", FIELDS): 1,
             ("POST", REPORTING): pages,
+            ("POST", "/contoso/Fabrikam/_apis/wit/workItemsBatch"): 1,
         }
     )
+    assert "Epic" in config.work_item_types
     assert summary.api_calls == len(lacking.requests)
     asked = _asked(lacking)
     assert all(BLOCKED not in fields for fields in asked)

@@ -19,6 +19,12 @@ from ..schema_helpers import dump_tables, stored_changes, stored_items
 
 REPORTING = "/contoso/Fabrikam/_apis/wit/reporting/workItemRevisions"
 WIQL = "/contoso/Fabrikam/_apis/wit/wiql"
+BATCH = "/contoso/Fabrikam/_apis/wit/workItemsBatch"
+
+
+def _batched_ids(sandbox: AdoSandbox) -> list[list[int]]:
+    """The ids of each `workitemsbatch` call (the Dependency links, read by default)."""
+    return [list(r.body["ids"]) for r in sandbox.requests if r.path == BATCH]
 
 
 @pytest.fixture(autouse=True)
@@ -91,12 +97,16 @@ def test_full_sync_stores_every_item_state_change_and_iteration_stay_exactly(
     _assert_matches_truth(ado, engine)
 
     # The whole history comes from the revision stream: 1,000 revisions a call, no per-item
-    # call; metadata is one teams call, iterations per team, states per type; no WIQL.
+    # call; metadata is one teams call, iterations per team, states per type; no WIQL. The
+    # Dependency links (read by default) cost ⌈300 / 200⌉ batch calls, each item asked once.
     revisions = ado.dataset.watermark()
     calls = Counter((r.method, r.path) for r in ado.requests if r.method != "OPTIONS")
     assert calls[("POST", REPORTING)] == -(-revisions // 1000)
     assert not any("/revisions" in path for _, path in calls)
     assert calls[("POST", WIQL)] == 0
+    batches = _batched_ids(ado)
+    assert [len(ids) for ids in batches] == [200, 100]
+    assert sorted(i for ids in batches for i in ids) == sorted(i.id for i in live)
     # Every call is counted, the route discovery included: the resource-area lookup (OPTIONS
     # + GET on a cold disk cache) goes through the connector's own policy, not the SDK's.
     assert summary.api_calls == len(ado.requests)
@@ -149,7 +159,10 @@ def test_incremental_sync_reads_only_what_changed_and_marks_deletions(
         ("GET", f"/contoso/Fabrikam/_apis/wit/workItems/{sprinted}/revisions"): 1,
         # the deletion makes the census list the live ids: 300 ids, 100 a WIQL call
         ("POST", WIQL): 4,
+        # the links of the three items read, and of them alone: ⌈3 / 200⌉ batch calls
+        ("POST", BATCH): 1,
     }
+    assert [sorted(ids) for ids in _batched_ids(ado)] == [sorted([moved, sprinted, created])]
     assert all(r.body.get("query", "").count("[System.Id] >") == 1 for r in ado.requests
                if r.path == WIQL)  # fmt: skip
     assert (summary.items_seen, summary.items_deleted) == (3, 1)

@@ -208,9 +208,12 @@ def _ado_calls(sandbox: AdoSandbox) -> list[tuple[str, str]]:
 
 
 def _ado_today(stored: dict[str, Any]) -> dict[str, Any]:
-    """The bookmarks as the release before versions (and before the field list) stored them."""
+    """The bookmarks as the release before versions (and before the field list and the types
+    asked) stored them."""
     metadata, work_items = stored["metadata"], stored["work_items"]
-    assert set(metadata) == {"version", "fetched_at", "teams", "states", "api_user", "fields"}
+    assert set(metadata) == {
+        "version", "fetched_at", "teams", "states", "api_user", "fields", "types"
+    }  # fmt: skip
     assert set(work_items) == {"version", "continuation_token", "scope", "retry"}
     return {
         "metadata": {
@@ -237,12 +240,16 @@ def test_ado_bookmarks_without_version_resume_and_read_a_skipped_item_again(
     store: Store,
 ) -> None:
     """The metadata cache and the work items bookmark in the shape stored before versions,
-    the token past a person's change to an item named in `retry`: the next run reads no
-    metadata but the field list the cache lacks (one call), goes on in the revision stream
-    from the token, reads that item on its own and stores its change; the metadata cache
-    stays as stored, the field list added."""
+    the token past a person's change to an item named in `retry`: the next run reads the
+    metadata again (the cache does not say which types' states it asked, so it cannot tell
+    whether Epic's were: `MetadataBookmark.covers`), goes on in the revision stream from the
+    token, reads that item on its own and stores its change (its Dependency links, read by
+    default: one batch call); the metadata cache is what it was, with the field list and the
+    types asked."""
     config = ado_config(ado)
     assert sync(config).status == "success"
+    first = [c for c in _ado_calls(ado) if c[0] != "OPTIONS" and "ResourceAreas" not in c[1]]
+    first_metadata = first[: first.index(("POST", REPORTING))]  # the route discovery aside
     today = _ado_today(_bookmarks(store, "sandbox-ado", "azure_devops", ("metadata", "work_items")))
     ds = ado.dataset
     item = next(i for i in ds.items() if i.state == "Active" and "Resolved" in ds.states(i.type))
@@ -256,12 +263,18 @@ def test_ado_bookmarks_without_version_resume_and_read_a_skipped_item_again(
     assert (summary.status, summary.items_updated) == ("success", 1), summary.errors
     revisions = f"{ADO_API}/workItems/{item.id}/revisions"
     fields = "/contoso/_apis/wit/fields"
-    assert _ado_calls(ado) == [("GET", fields), ("POST", REPORTING), ("GET", revisions)]
+    batch = f"{ADO_API}/workItemsBatch"
+    calls = _ado_calls(ado)
+    metadata = calls[: calls.index(("POST", REPORTING))]
+    assert ("GET", fields) in metadata and metadata == first_metadata
+    assert calls[len(metadata) :] == [("POST", REPORTING), ("GET", revisions), ("POST", batch)]
     after = _bookmarks(store, "sandbox-ado", "azure_devops", ("metadata", "work_items"))
     assert after["metadata"] == {
         **today["metadata"],
+        "fetched_at": after["metadata"]["fetched_at"],  # read again
         "version": 1,
         "fields": sorted(f.reference_name for f in ado.api.process.fields),
+        "types": list(config.work_item_types),
     }
     assert after["work_items"] == {
         "version": 1,

@@ -77,7 +77,7 @@ F_STATE_CHANGE = "Microsoft.VSTS.Common.StateChangeDate"
 WORK_ITEM_TYPES = ("User Story", "Bug", "Task", "Feature")
 _TYPE_WEIGHTS = (50, 20, 25, 5)
 _FULL_STATES = ("New", "Active", "Resolved", "Closed", "Removed")
-STATES_BY_TYPE: dict[str, tuple[str, ...]] = {
+STATES_BY_TYPE: dict[str, tuple[str, ...]] = {  # the Agile process's types (Epic: none generated)
     "User Story": _FULL_STATES,
     "Bug": _FULL_STATES,
     "Feature": _FULL_STATES,
