@@ -468,7 +468,10 @@ class IssuesStream(Stream):
             status_map=self.config.status_map,
             team_for_project=self.state.team_for_project(self.config.team_by),
             bot_account_id=self.config.writeback.ignored_account(self.state.account_id),
-            link_types=tuple(self.config.dependency_link_types),
+            link_types=tuple(t.name for t in self.config.dependency_link_types),
+            waiting_outward=tuple(
+                t.name for t in self.config.dependency_link_types if t.outward == "depends_on"
+            ),
         )
         yield from self._changed_issues(previous, crawl, issue_ctx, context)
         yield from self._skipped_before(crawl, issue_ctx, context)

@@ -246,7 +246,7 @@ def configs_for(settings: Settings, connector: str | None) -> ConnectorSelection
                     highlight=False,
                     markup=False,
                 )
-            return ConnectorSelection(chosen, [])
+            return ConnectorSelection(_with_portfolio(settings, chosen), [])
         invalid = loaded.invalid_named(connector)
         if invalid is not None:
             print_invalid(invalid)
@@ -263,7 +263,17 @@ def configs_for(settings: Settings, connector: str | None) -> ConnectorSelection
             markup=False,
         )
         raise typer.Exit(EXIT_INVALID_CONFIG)
-    return ConnectorSelection(loaded.configs, loaded.invalid)
+    return ConnectorSelection(_with_portfolio(settings, loaded.configs), loaded.invalid)
+
+
+def _with_portfolio(settings: Settings, configs: list[ConnectorConfig]) -> list[ConnectorConfig]:
+    """The configs with portfolio.yaml's tracker settings where their files set none
+    (`pmo_sync.portfolio.connector_settings`); an error in portfolio.yaml is exit 2."""
+    from pmo_sync.portfolio.connector_settings import with_portfolio
+
+    applied, errors = with_portfolio(settings.config_dir, configs)
+    exit_on_config_errors(errors)
+    return applied
 
 
 def kpi_config(settings: Settings) -> KpiConfig:
