@@ -13,21 +13,27 @@ The portfolio facts (docs/portfolio-facts.md) follow the original columns, so a
 spreadsheet built on the older export keeps its column positions: the level, the
 parent's key, priority and rank, the four dates as ISO days (``2024-03-15``), the
 releases by name, and the item's own links as ``<phrase>:<target key>``
-(``blocks:PMO-2``). In CSV, releases and links are joined by ``;`` like sprints.
+(``blocks:PMO-2``). In CSV, releases and links are joined by ``;`` like sprints. Last
+comes `delivery`, the item's team's delivery method (`scrum`, `kanban` or `traditional`:
+the tracker's board, portfolio.yaml's `delivery:` over it; `pmo_sync.portfolio.delivery`),
+empty for an item without a team.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime
 from typing import Any, Literal, TextIO
 
 from pmo_sync.common.naturalsort import natural_key
+from pmo_sync.portfolio.config import DeliveryMethod
+from pmo_sync.portfolio.delivery import team_deliveries
 from pmo_sync.store.reads import iter_stored_items_by_id, live_item_keys
 from pmo_sync.store.repository import Store
 from pmo_sync.store.results import StoredItem
+from pmo_sync.store.teams import stored_teams
 
 __all__ = ["EXPORT_FIELDS", "ExportFormat", "export_items", "item_record"]
 
@@ -57,6 +63,7 @@ EXPORT_FIELDS = (
     "target_end",
     "releases",
     "links",
+    "delivery",
 )
 _PAGE = 1000
 
@@ -67,8 +74,12 @@ def export_items(
     fmt: ExportFormat,
     source_names: Iterable[str] | None = None,
     team: str | None = None,
+    delivery: Mapping[str, DeliveryMethod] | None = None,
 ) -> int:
     """Write every live item (of `source_names` and `team`, default all) to `out`; the count.
+
+    `delivery` is portfolio.yaml's `delivery:` (team name → method) over what the trackers
+    say of each team.
 
     JSONL: one JSON object per line. CSV: a header, then one row per item,
     with `sprints` joined by ``;`` and `transitions` as a JSON string; open the
@@ -78,18 +89,25 @@ def export_items(
     if fmt not in ("jsonl", "csv"):
         raise ValueError(f"unknown export format {fmt!r}; use jsonl or csv")
     items = _in_natural_order(store, _source_ids(store, source_names), team)
+    methods = {
+        (t.source, t.team): t.method
+        for t in team_deliveries(
+            ((t.source, t.name, t.method) for t in stored_teams(store.engine)), delivery or {}
+        )
+    }
 
     count = 0
     if fmt == "jsonl":
         for item in items:
-            out.write(_json(item_record(item)) + "\n")
+            record = item_record(item, methods.get((item.source, item.team or "")))
+            out.write(_json(record) + "\n")
             count += 1
         return count
 
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EXPORT_FIELDS)
     for item in items:
-        record = item_record(item)
+        record = item_record(item, methods.get((item.source, item.team or "")))
         record["sprints"] = ";".join(record["sprints"])
         record["releases"] = ";".join(record["releases"])
         record["links"] = ";".join(record["links"])
@@ -107,8 +125,8 @@ def _in_natural_order(
     return iter_stored_items_by_id(store.engine, [item_id for item_id, _, _ in keys], _PAGE)
 
 
-def item_record(item: StoredItem) -> dict[str, Any]:
-    """The export record of one item, JSON-ready.
+def item_record(item: StoredItem, delivery: str | None = None) -> dict[str, Any]:
+    """The export record of one item, JSON-ready; `delivery` its team's delivery method.
 
     Transitions use the status names people see (the tracker's display
     value), falling back to the raw value when the tracker gave no name; a
@@ -140,6 +158,7 @@ def item_record(item: StoredItem) -> dict[str, Any]:
         "target_end": _iso_day(item.target_end),
         "releases": [r.name if r.name is not None else r.external_id for r in item.releases],
         "links": [f"{link.link_type}:{link.target_key}" for link in item.links],
+        "delivery": delivery,
     }
 
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from pmo_sync.evaluation.refresh import KpiRefresh
     from pmo_sync.governance.policy import RuleConfig
     from pmo_sync.kpi.config import KpiConfig
+    from pmo_sync.portfolio.config import PortfolioConfig
     from pmo_sync.store.repository import Store
 
 
@@ -280,6 +281,15 @@ def kpi_config(settings: Settings) -> KpiConfig:
     from pmo_sync.kpi.config import load_kpi_config
 
     config, errors = load_kpi_config(settings.config_dir)
+    exit_on_config_errors(errors)
+    return config
+
+
+def portfolio_config(settings: Settings) -> PortfolioConfig:
+    """portfolio.yaml (the defaults when there is none); an error in it is exit 2."""
+    from pmo_sync.portfolio.config import load_portfolio_config
+
+    config, errors = load_portfolio_config(settings.config_dir)
     exit_on_config_errors(errors)
     return config
 

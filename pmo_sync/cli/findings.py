@@ -16,6 +16,7 @@ from pmo_sync.cli.common import (
     note_no_policies,
     open_store_to_read,
     out,
+    portfolio_config,
 )
 from pmo_sync.cli.listing import check_connector, check_format, check_team
 
@@ -79,15 +80,17 @@ def export(
     from pmo_sync.store.teams import teams_by_source
 
     check_format(format, ("jsonl", "csv"))
-    store = open_store_to_read(load_settings())
+    settings = load_settings()
+    delivery = portfolio_config(settings).delivery  # the teams' methods over their boards'
+    store = open_store_to_read(settings)
     exit_if_nothing_synced(store)
     teams = teams_by_source(store.engine)
     check_connector(connector, teams)
     check_team(team, set().union(*teams.values()))
     names = [connector] if connector else None
     if output is None:
-        count = export_items(store, sys.stdout, format, source_names=names, team=team)  # type: ignore[arg-type]
+        count = export_items(store, sys.stdout, format, names, team, delivery)  # type: ignore[arg-type]
     else:
         with output.open("w", encoding="utf-8", newline="") as handle:
-            count = export_items(store, handle, format, source_names=names, team=team)  # type: ignore[arg-type]
+            count = export_items(store, handle, format, names, team, delivery)  # type: ignore[arg-type]
     err.print(f"exported {count} work items", highlight=False)

@@ -57,7 +57,7 @@ class ServiceConfig:
 
     An invalid connector file does not stop the others: it is left out of
     `connectors` and listed in `invalid` (for `/readyz` and `status`). What every
-    connector shares (kpis.yaml, the policies) must be valid, or there is no config:
+    connector shares (kpis.yaml, portfolio.yaml, the policies) must be valid, or there is no config:
     a reload then keeps the running one, so a bad file never replaces a working config.
     """
 

@@ -239,3 +239,23 @@ def test_the_jira_file_takes_link_types_as_names_or_with_their_outward_side() ->
         JiraLinkType(name="Dependency", outward="depends_on"),
     ]
     assert JiraConfig.model_validate(base).dependency_link_types == [JiraLinkType(name="Blocks")]
+
+
+def test_the_service_config_runs_each_connector_with_portfolio_yaml(tmp_path: Path) -> None:
+    """`serve` (and its reload) loads through `load_service_config`: the connector runs with
+    portfolio.yaml's settings, and an invalid portfolio.yaml leaves no config to run."""
+    from pmo_sync.service.cycle import load_service_config
+
+    applied(tmp_path, PORTFOLIO, jira=JIRA)
+    service, errors = load_service_config(tmp_path)
+    assert errors == [] and service is not None
+    jira = service.connectors["acme-jira"]
+    assert isinstance(jira, JiraConfig)
+    assert [t.outward for t in jira.dependency_link_types] == ["blocks", "depends_on"]
+    (tmp_path / "portfolio.yaml").write_text("delivery: {Team Beta: agile}\n", encoding="utf-8")
+    service, errors = load_service_config(tmp_path)
+    assert service is None
+    assert [str(e) for e in errors] == [
+        f"{tmp_path / 'portfolio.yaml'}: delivery.Team Beta: Input should be 'scrum', 'kanban' "
+        "or 'traditional'"
+    ]

@@ -408,6 +408,7 @@ def test_read_back_and_export_carry_the_facts(
         "target_end": "2024-04-05",
         "releases": ["1.0", "v2"],  # v2 is not stored: its external id
         "links": ["blocks:PMO-2", "is blocked by:OPS-7"],
+        "delivery": None,  # item_record alone knows no team's method
     }
 
 
