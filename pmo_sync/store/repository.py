@@ -181,7 +181,6 @@ class Store:
         """Upsert the teams' delivery methods by name; a team no longer described keeps its
         row (never deleted, like releases). A name given twice keeps the last record."""
         wanted = {record.name: record.method for record in teams}
-        counts = LoadCounts()
         with self._write(source_id) as conn:
             stored = {
                 row.name: row
@@ -204,8 +203,7 @@ class Store:
             if fresh:
                 conn.execute(insert(_teams), fresh)
             update_by_id(conn, _teams, changed)
-            counts += LoadCounts(len(fresh), len(changed), len(wanted) - len(fresh) - len(changed))
-        return counts
+        return LoadCounts(len(fresh), len(changed), len(wanted) - len(fresh) - len(changed))
 
     def apply_census(self, source_id: int, census: Census, now: datetime) -> int:
         """Mark live items missing from `census` deleted at `now`; return how many.
