@@ -206,10 +206,15 @@ def test_teams_lists_each_teams_delivery_method_and_what_says_it(cli_env: Path) 
         for name in ("Team Alpha", "Team Beta")
     ]
     (cli_env / "portfolio.yaml").write_text(
-        "delivery:\n  Team Gamma: traditional\n  team beta: kanban\n", encoding="utf-8"
+        "delivery:\n  Team Gamma: traditional\n  team beta: kanban\n  Team Deltta: scrum\n",
+        encoding="utf-8",
     )
     table = invoke("teams")
     assert table.exit_code == 0, table.stderr
+    assert table.stderr == (
+        "portfolio.yaml: delivery.Team Deltta: no synced team 'Team Deltta' "
+        "(closest: 'Team Beta')\n"
+    )
     assert [line.rstrip() for line in table.stdout.splitlines()] == [
         "connector    team        delivery     from",
         "─────────────────────────────────────────────────────",

@@ -14,6 +14,7 @@ import typer
 
 from pmo_sync.cli.common import (
     app,
+    err,
     exit_if_nothing_synced,
     load_settings,
     open_store_to_read,
@@ -33,7 +34,7 @@ def teams(
     says it (its board, portfolio.yaml's `delivery:`, or the default)."""
     from pmo_sync.cli.formats import FORMATS, narrow_table, write_csv, write_json
     from pmo_sync.cli.listing import check_format
-    from pmo_sync.portfolio.delivery import team_deliveries
+    from pmo_sync.portfolio.delivery import delivery_notices, team_deliveries
     from pmo_sync.store.teams import stored_teams
 
     check_format(format, FORMATS)
@@ -41,9 +42,10 @@ def teams(
     overrides = portfolio_config(settings).delivery
     store = open_store_to_read(settings)
     exit_if_nothing_synced(store)
-    found = team_deliveries(
-        ((t.source, t.name, t.method) for t in stored_teams(store.engine)), overrides
-    )
+    synced = stored_teams(store.engine)
+    for notice in delivery_notices(overrides, {t.name for t in synced}):
+        err.print(notice, highlight=False, markup=False)  # a typo, or a team not synced yet
+    found = team_deliveries(((t.source, t.name, t.method) for t in synced), overrides)
     records = [
         {"connector": t.source, "team": t.team, "delivery": t.method, "from": _SAID_BY[t.said_by]}
         for t in found

@@ -13,13 +13,14 @@ case, and name that team in every source that has one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import difflib
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 from pmo_sync.portfolio.config import DeliveryMethod
 
-__all__ = ["TeamDelivery", "delivery_method", "team_deliveries"]
+__all__ = ["TeamDelivery", "delivery_method", "delivery_notices", "team_deliveries"]
 
 SaidBy = Literal["portfolio.yaml", "tracker", "default"]
 _TRACKER_METHODS: dict[str, DeliveryMethod] = {"scrum": "scrum", "kanban": "kanban"}
@@ -57,3 +58,17 @@ def team_deliveries(
         TeamDelivery(source, team, *delivery_method(team, method, overrides))
         for source, team, method in teams
     ]
+
+
+def delivery_notices(
+    overrides: Mapping[str, DeliveryMethod], synced: Collection[str]
+) -> Iterator[str]:
+    """A `delivery:` name that matches no synced team (any case), with the closest one: a
+    warning, not an error, since the team may not have synced yet."""
+    folded = {name.casefold(): name for name in synced}
+    for name in overrides:
+        if name.casefold() in folded:
+            continue
+        where = f"portfolio.yaml: delivery.{name}: no synced team '{name}'"
+        close = difflib.get_close_matches(name.casefold(), list(folded), n=1, cutoff=0.0)
+        yield f"{where} (closest: '{folded[close[0]]}')" if close else f"{where} (none synced)"

@@ -16,7 +16,12 @@ from connectors.trello.streams import team_records as trello_team_records
 from pmo_sync.common.redaction import clear_secrets
 from pmo_sync.domain import TeamRecord
 from pmo_sync.portfolio.config import DeliveryMethod
-from pmo_sync.portfolio.delivery import TeamDelivery, delivery_method, team_deliveries
+from pmo_sync.portfolio.delivery import (
+    TeamDelivery,
+    delivery_method,
+    delivery_notices,
+    team_deliveries,
+)
 
 # -- Jira: the board type -------------------------------------------------------------------------
 
@@ -143,4 +148,21 @@ def test_team_deliveries_keep_the_order_and_each_source() -> None:
         TeamDelivery("jira", "Team Gamma", "traditional", "portfolio.yaml"),
         TeamDelivery("ado", "Team Gamma", "traditional", "portfolio.yaml"),
         TeamDelivery("ado", "Ops", "kanban", "default"),
+    ]
+
+
+def test_a_delivery_name_no_synced_team_has_is_a_notice_with_the_closest() -> None:
+    overrides: dict[str, DeliveryMethod] = {
+        "team gamma": "traditional",  # any case: Team Gamma
+        "Team Gama": "traditional",
+        "Finance Systems": "traditional",
+    }
+    synced = {"Team Alpha", "Team Gamma"}
+    assert list(delivery_notices(overrides, synced)) == [
+        "portfolio.yaml: delivery.Team Gama: no synced team 'Team Gama' (closest: 'Team Gamma')",
+        "portfolio.yaml: delivery.Finance Systems: no synced team 'Finance Systems' "
+        "(closest: 'Team Gamma')",
+    ]
+    assert list(delivery_notices({"Ops": "kanban"}, set())) == [
+        "portfolio.yaml: delivery.Ops: no synced team 'Ops' (none synced)"
     ]
