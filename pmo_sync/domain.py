@@ -29,6 +29,7 @@ __all__ = [
     "SprintRecord",
     "Stage",
     "StatusRecord",
+    "TeamRecord",
     "WorkItemRecord",
 ]
 
@@ -259,6 +260,21 @@ class StatusRecord:
     name: str
     category: str
     stage: Stage
+
+
+@dataclass(frozen=True, slots=True)
+class TeamRecord:
+    """A team and the delivery method its tracker says it works by: `scrum` (its board runs
+    sprints: a Jira scrum board, an Azure DevOps team with iterations, a Trello connector with
+    a sprint convention) or `kanban` (a board without sprints).
+
+    The tracker never says `traditional`: portfolio.yaml's `delivery:` names those teams, and
+    overrides what the board says (`pmo_sync.portfolio.delivery`). Loaded per source like
+    releases, by name; a team no record names has no method of its tracker's (None).
+    """
+
+    name: str
+    method: str  # scrum | kanban
 
 
 @dataclass(slots=True)

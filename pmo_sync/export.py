@@ -22,7 +22,9 @@ item (`pmo_sync.portfolio.themes.theme_of`; none when unaligned or without theme
 chain and the theme need every ancestor, which may sit in another team or page: the
 export reads the selected sources' ancestry index once (`portfolio_items`: keys, parents
 and the facts themes match, no history or text) and walks it per item, so memory is that
-index's, not the items'.
+index's, not the items'. Last comes `delivery`, the item's team's delivery method
+(`scrum`, `kanban` or `traditional`: the tracker's board, portfolio.yaml's `delivery:` over
+it; `pmo_sync.portfolio.delivery`), empty for an item without a team.
 """
 
 from __future__ import annotations
@@ -34,13 +36,15 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal, TextIO
 
 from pmo_sync.common.naturalsort import natural_key
-from pmo_sync.portfolio.config import ThemeConfig
+from pmo_sync.portfolio.config import DeliveryMethod, ThemeConfig
+from pmo_sync.portfolio.delivery import team_deliveries
 from pmo_sync.portfolio.items import ItemRef, PortfolioItem
 from pmo_sync.portfolio.stored import portfolio_items
 from pmo_sync.portfolio.themes import ancestry, theme_of
 from pmo_sync.store.reads import iter_stored_items_by_id, live_item_keys
 from pmo_sync.store.repository import Store
 from pmo_sync.store.results import StoredItem
+from pmo_sync.store.teams import stored_teams
 
 __all__ = ["EXPORT_FIELDS", "ExportFormat", "ancestry_index", "export_items", "item_record"]
 
@@ -74,6 +78,7 @@ EXPORT_FIELDS = (
     "area_path",
     "parent_chain",
     "theme",
+    "delivery",
 )
 _PAGE = 1000
 _JOINED = ("sprints", "releases", "links", "components", "parent_chain")
@@ -87,8 +92,12 @@ def export_items(
     source_names: Iterable[str] | None = None,
     team: str | None = None,
     themes: Sequence[ThemeConfig] = (),
+    delivery: Mapping[str, DeliveryMethod] | None = None,
 ) -> int:
     """Write every live item (of `source_names` and `team`, default all) to `out`; the count.
+
+    `delivery` is portfolio.yaml's `delivery:` (team name → method) over what the trackers
+    say of each team.
 
     JSONL: one JSON object per line. CSV: a header, then one row per item,
     with `sprints` (and the other lists) joined by ``;`` and `transitions` as a JSON
@@ -102,18 +111,24 @@ def export_items(
     # Every item of the sources, the team's or not: an ancestor may be another team's.
     index = ancestry_index(portfolio_items(store.engine, source_ids))
     items = _in_natural_order(store, source_ids, team)
+    methods = {
+        (t.source, t.team): t.method
+        for t in team_deliveries(
+            ((t.source, t.name, t.method) for t in stored_teams(store.engine)), delivery or {}
+        )
+    }
 
     count = 0
     if fmt == "jsonl":
         for item in items:
-            out.write(_json(_record(item, index, themes)) + "\n")
+            out.write(_json(_record(item, index, themes, methods)) + "\n")
             count += 1
         return count
 
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EXPORT_FIELDS)
     for item in items:
-        record = _record(item, index, themes)
+        record = _record(item, index, themes, methods)
         for field in _JOINED:
             record[field] = ";".join(record[field])
         record["transitions"] = _json(record["transitions"])
@@ -140,21 +155,28 @@ def ancestry_index(items: Iterable[PortfolioItem]) -> dict[ItemRef, PortfolioIte
 
 
 def _record(
-    item: StoredItem, index: Mapping[ItemRef, PortfolioItem], themes: Sequence[ThemeConfig]
+    item: StoredItem,
+    index: Mapping[ItemRef, PortfolioItem],
+    themes: Sequence[ThemeConfig],
+    methods: Mapping[tuple[str, str], str],
 ) -> dict[str, Any]:
+    delivery = methods.get((item.source, item.team or ""))
     node = index.get((item.source, item.key))
     if node is None:  # stored after the index was read (a sync ran meanwhile): no chain known
-        return item_record(item)
+        return item_record(item, delivery=delivery)
     chain = [ancestor.key for ancestor in ancestry(node, index)[1:]]
     theme = theme_of(node, index, themes)
-    return item_record(item, chain, None if theme is None else theme.name)
+    return item_record(item, chain, None if theme is None else theme.name, delivery)
 
 
 def item_record(
-    item: StoredItem, parent_chain: Sequence[str] = (), theme: str | None = None
+    item: StoredItem,
+    parent_chain: Sequence[str] = (),
+    theme: str | None = None,
+    delivery: str | None = None,
 ) -> dict[str, Any]:
-    """The export record of one item, JSON-ready, with its parent chain and theme as the
-    caller worked them out.
+    """The export record of one item, JSON-ready, with its parent chain, theme and its
+    team's delivery method as the caller worked them out.
 
     Transitions use the status names people see (the tracker's display
     value), falling back to the raw value when the tracker gave no name; a
@@ -190,6 +212,7 @@ def item_record(
         "area_path": item.area_path,
         "parent_chain": list(parent_chain),
         "theme": theme,
+        "delivery": delivery,
     }
 
 

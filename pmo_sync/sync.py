@@ -23,7 +23,14 @@ import structlog
 from connectors.base import CensusDue, Connector, ConnectorConfig, StreamContext
 from connectors.errors import ConnectorError
 from connectors.registry import connector_for_kind
-from pmo_sync.domain import Census, ItemBundle, ReleaseRecord, SprintRecord, StatusRecord
+from pmo_sync.domain import (
+    Census,
+    ItemBundle,
+    ReleaseRecord,
+    SprintRecord,
+    StatusRecord,
+    TeamRecord,
+)
 from pmo_sync.store.cycles import manual_run
 from pmo_sync.store.errors import StoreUnavailable
 from pmo_sync.store.reconvert import ReconvertResult
@@ -113,6 +120,7 @@ class _Loader:
         self.sprints: list[SprintRecord] = []
         self.statuses: list[StatusRecord] = []
         self.releases: list[ReleaseRecord] = []
+        self.teams: list[TeamRecord] = []
 
     def add(self, record: object, now: datetime) -> None:
         if isinstance(record, ItemBundle):
@@ -126,6 +134,8 @@ class _Loader:
             self.statuses.append(record)
         elif isinstance(record, ReleaseRecord):
             self.releases.append(record)
+        elif isinstance(record, TeamRecord):
+            self.teams.append(record)
         elif isinstance(record, Census):
             self.flush(now)
             stored = self.store.live_item_count(self.source_id)
@@ -160,6 +170,9 @@ class _Loader:
         if self.releases:
             self.store.load_releases(self.source_id, self.releases)
             self.releases = []
+        if self.teams:
+            self.store.load_teams(self.source_id, self.teams)
+            self.teams = []
 
 
 def sync_connector(

@@ -53,6 +53,7 @@ EXPORT_KEYS = [
     "created", "resolved", "estimate", "sprints", "transitions", "url",
     "level", "parent", "priority", "rank", "start_date", "due_date", "target_start",
     "target_end", "releases", "links", "components", "area_path", "parent_chain", "theme",
+    "delivery",
 ]  # fmt: skip
 TITLE_OF_DEF_1 = "Onboarding v2 (follow-up)"  # the sandbox's first DEF epic
 SYNC_HEADER = [
@@ -537,6 +538,8 @@ def test_export_jsonl(exported_store: Path, sandbox: JiraSandbox) -> None:
         "area_path": None,
         "parent_chain": [],
         "theme": None,
+        # Team Beta's board on the sandbox is a scrum board
+        "delivery": "scrum",
     }
 
 
@@ -551,7 +554,7 @@ def test_export_csv(exported_store: Path, sandbox: JiraSandbox) -> None:
     assert rows[101] == [
         "sandbox-jira", "DEF-1", TITLE_OF_DEF_1, "Team Beta", "epic", "To Do", "todo",
         "2026-05-24T23:37:41Z", "", "", "", "[]", f"{sandbox.url}/browse/DEF-1",
-        "epic", "", "", "", "", "", "", "", "", "", "", "", "", "",
+        "epic", "", "", "", "", "", "", "", "", "", "", "", "", "", "scrum",
     ]  # fmt: skip
     assert all(len(row) == len(EXPORT_KEYS) for row in rows)
 

@@ -191,6 +191,56 @@ def test_the_team_filters_take_the_shown_name_and_list_them_on_error() -> None:
     assert (right.exit_code, right.stdout) == (0, "no open findings\n")
 
 
+@pytest.mark.usefixtures("store")
+def test_teams_lists_each_teams_delivery_method_and_what_says_it(cli_env: Path) -> None:
+    """Jira's boards are scrum boards, Trello's connector has a sprint convention; then
+    portfolio.yaml names Gamma a traditional project and Trello's Beta a kanban team (a
+    name any case, in every source that has it: Jira's Team Beta too)."""
+    before = invoke("teams", "--format", "json")
+    assert before.exit_code == 0, before.stderr
+    assert json.loads(before.stdout) == [
+        {"connector": "acme-jira", "team": name, "delivery": "scrum", "from": "board"}
+        for name in ("Team Alpha", "Team Beta", "Team Gamma")
+    ] + [
+        {"connector": "acme-trello", "team": name, "delivery": "scrum", "from": "board"}
+        for name in ("Team Alpha", "Team Beta")
+    ]
+    (cli_env / "portfolio.yaml").write_text(
+        "delivery:\n  Team Gamma: traditional\n  team beta: kanban\n  Team Deltta: scrum\n",
+        encoding="utf-8",
+    )
+    table = invoke("teams")
+    assert table.exit_code == 0, table.stderr
+    assert table.stderr == (
+        "portfolio.yaml: delivery.Team Deltta: no synced team 'Team Deltta' "
+        "(closest: 'Team Beta')\n"
+    )
+    assert [line.rstrip() for line in table.stdout.splitlines()] == [
+        "connector    team        delivery     from",
+        "─────────────────────────────────────────────────────",
+        "acme-jira    Team Alpha  scrum        board",
+        "acme-jira    Team Beta   kanban       portfolio.yaml",
+        "acme-jira    Team Gamma  traditional  portfolio.yaml",
+        "acme-trello  Team Alpha  scrum        board",
+        "acme-trello  Team Beta   kanban       portfolio.yaml",
+    ]
+    exported = invoke("export", "--team", "Team Gamma")
+    assert {json.loads(line)["delivery"] for line in exported.stdout.splitlines()} == {
+        "traditional"
+    }
+
+
+@pytest.mark.usefixtures("store")
+def test_teams_with_an_invalid_portfolio_yaml_is_its_error(cli_env: Path) -> None:
+    (cli_env / "portfolio.yaml").write_text("delivery:\n  Team Gamma: waterfall\n")
+    result = invoke("teams")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"{cli_env / 'portfolio.yaml'}: delivery.Team Gamma: Input should be 'scrum', "
+        "'kanban' or 'traditional'\n"
+    )
+
+
 def test_findings_team_before_any_sync_says_nothing_was_synced() -> None:
     """`findings` reads the store without creating it: with nothing synced there is no
     team to check `--team` against, and the one line says what to run (exit 0)."""

@@ -24,6 +24,7 @@ from pmo_sync.domain import (
     SprintMembership,
     SprintRecord,
     Stage,
+    TeamRecord,
     WorkItemRecord,
 )
 from pmo_sync.export import ancestry_index, export_items
@@ -146,6 +147,8 @@ def store(tmp_path: Path) -> Iterator[Store]:
     store.apply_census(jira, Census(frozenset({"1", "2"})), T0 + 60 * H)  # PMO-3 deleted
     ado_7 = _item("7", "ADO-7", stage=Stage.TODO, status="New", area_path="Fabrikam\\Phoenix")
     store.load_items(ado, [ItemBundle(ado_7)], T0)
+    # jira's board says Core runs sprints; ado describes no team (kanban by default)
+    store.load_teams(jira, [TeamRecord("Core", "scrum")])
     yield store
     engine.dispose()
 
@@ -156,7 +159,7 @@ JSONL = (
     '"estimate":null,"sprints":[],"transitions":[],"url":"https://tracker.example.com/ADO-7",'
     '"level":null,"parent":null,"priority":null,"rank":null,"start_date":null,"due_date":null,'
     '"target_start":null,"target_end":null,"releases":[],"links":[],"components":[],'
-    '"area_path":"Fabrikam\\\\Phoenix","parent_chain":[],"theme":null}\n'
+    '"area_path":"Fabrikam\\\\Phoenix","parent_chain":[],"theme":null,"delivery":"kanban"}\n'
     '{"source":"jira-main","key":"PMO-1","title":"Title of PMO-1","team":"Core","type":"story",'
     '"status":"Done","stage":"done","created":"2024-03-01T09:00:00Z",'
     '"resolved":"2024-03-03T11:00:00Z","estimate":5.0,"sprints":["Sprint 1","s9"],'
@@ -166,7 +169,7 @@ JSONL = (
     '"priority":"High","rank":"0|i0000f:","start_date":null,"due_date":"2024-03-15",'
     '"target_start":null,"target_end":"2024-03-20","releases":["1.0","v9"],'
     '"links":["blocks:PMO-2","is blocked by:ADO-7"],"components":["API","Billing"],'
-    '"area_path":null,"parent_chain":[],"theme":null}\n'
+    '"area_path":null,"parent_chain":[],"theme":null,"delivery":"scrum"}\n'
     '{"source":"jira-main","key":"PMO-2","title":"Ünïcode, \\"quoted\\"","team":"Core",'
     '"type":"bug","status":"In Progress","stage":"in_progress",'
     '"created":"2024-03-01T09:00:00.250000Z","resolved":null,"estimate":null,"sprints":[],'
@@ -174,25 +177,26 @@ JSONL = (
     '"url":"https://tracker.example.com/PMO-2",'
     '"level":null,"parent":"PMO-1","priority":null,"rank":null,"start_date":null,'
     '"due_date":null,"target_start":null,"target_end":null,"releases":[],"links":[],'
-    '"components":[],"area_path":null,"parent_chain":["PMO-1"],"theme":null}\n'
+    '"components":[],"area_path":null,"parent_chain":["PMO-1"],"theme":null,'
+    '"delivery":"scrum"}\n'
 )
 
 CSV = (
     "source,key,title,team,type,status,stage,created,resolved,estimate,sprints,transitions,url,"
     "level,parent,priority,rank,start_date,due_date,target_start,target_end,releases,links,"
-    "components,area_path,parent_chain,theme\n"
+    "components,area_path,parent_chain,theme,delivery\n"
     "ado,ADO-7,Title of ADO-7,Core,story,New,todo,2024-03-01T09:00:00Z,,,,[],"
-    "https://tracker.example.com/ADO-7,,,,,,,,,,,,Fabrikam\\Phoenix,,\n"
+    "https://tracker.example.com/ADO-7,,,,,,,,,,,,Fabrikam\\Phoenix,,,kanban\n"
     "jira-main,PMO-1,Title of PMO-1,Core,story,Done,done,2024-03-01T09:00:00Z,"
     "2024-03-03T11:00:00Z,5.0,"
     'Sprint 1;s9,"[{""at"":""2024-03-01T10:00:00Z"",""from"":""To Do"",""to"":""In Progress""},'
     '{""at"":""2024-03-03T11:00:00Z"",""from"":""In Progress"",""to"":""Done""}]",'
     "https://tracker.example.com/PMO-1,story,PMO-9,High,0|i0000f:,,2024-03-15,,2024-03-20,"
-    "1.0;v9,blocks:PMO-2;is blocked by:ADO-7,API;Billing,,,\n"
+    "1.0;v9,blocks:PMO-2;is blocked by:ADO-7,API;Billing,,,,scrum\n"
     'jira-main,PMO-2,"Ünïcode, ""quoted""",Core,bug,In Progress,in_progress,'
     "2024-03-01T09:00:00.250000Z,,,,"
     '"[{""at"":""2024-03-01T12:00:00Z"",""from"":""10001"",""to"":""10002""}]",'
-    "https://tracker.example.com/PMO-2,,PMO-1,,,,,,,,,,,PMO-1,\n"
+    "https://tracker.example.com/PMO-2,,PMO-1,,,,,,,,,,,PMO-1,,scrum\n"
 )
 
 
@@ -206,6 +210,18 @@ def test_csv_export_is_exact(store: Store) -> None:
     out = io.StringIO()
     assert export_items(store, out, "csv") == 3
     assert out.getvalue() == CSV
+
+
+def test_portfolio_delivery_names_a_team_in_every_source_any_case(store: Store) -> None:
+    """`delivery: {core: traditional}` is over jira's board and ado's default alike."""
+    out = io.StringIO()
+    assert export_items(store, out, "jsonl", delivery={"core": "traditional"}) == 3
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(r["key"], r["delivery"]) for r in records] == [
+        ("ADO-7", "traditional"),
+        ("PMO-1", "traditional"),
+        ("PMO-2", "traditional"),
+    ]
 
 
 def test_export_of_chosen_sources(store: Store) -> None:

@@ -67,7 +67,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -94,7 +94,14 @@ from connectors.azure_devops.releases import release_id, release_names, release_
 from connectors.base import Stream, StreamContext
 from connectors.bookmarks import RetrySet, ids_from_json, load_bookmark, readable, with_version
 from connectors.errors import ConnectorError
-from pmo_sync.domain import Census, ItemBundle, ReleaseRecord, SprintRecord, StatusRecord
+from pmo_sync.domain import (
+    Census,
+    ItemBundle,
+    ReleaseRecord,
+    SprintRecord,
+    StatusRecord,
+    TeamRecord,
+)
 
 __all__ = [
     "AdoRunState",
@@ -106,6 +113,7 @@ __all__ = [
     "StatesStream",
     "WorkItemsBookmark",
     "WorkItemsStream",
+    "team_records",
 ]
 
 log = structlog.get_logger(__name__)
@@ -270,14 +278,14 @@ class MetadataStream(Stream):
     organisation's work item fields; cached."""
 
     name = "metadata"
-    record_type = StatusRecord
-    primary_keys = ()
+    record_type = TeamRecord
+    primary_keys = ("name",)
 
     def __init__(self, client: AdoClient, config: AzureDevOpsConfig, state: AdoRunState) -> None:
         self.client, self.config, self.state = client, config, state
         self._bookmark: MetadataBookmark | None = None
 
-    def records(self, context: StreamContext) -> Iterator[StatusRecord]:
+    def records(self, context: StreamContext) -> Iterator[TeamRecord]:
         cached = load_bookmark(MetadataBookmark.from_json, context.bookmark, self.name)
         if (
             context.full
@@ -296,7 +304,8 @@ class MetadataStream(Stream):
                 if fields is not None:
                     self._bookmark = replace(cached, fields=fields)
             self.state.fields = fields
-        return iter(())
+        # the teams as their iterations describe them, cached or read: every run, no call
+        return iter(team_records(self.state.teams))
 
     def _field_list(self) -> tuple[str, ...] | None:
         """The organisation's fields (one call): the revision stream asks only for these."""
@@ -357,6 +366,12 @@ class MetadataStream(Stream):
 
     def final_bookmark(self) -> dict[str, Any] | None:
         return self._bookmark.to_json() if self._bookmark else None
+
+
+def team_records(teams: Iterable[TeamInfo]) -> list[TeamRecord]:
+    """Each team and its delivery method: scrum when the team has iterations selected (its
+    sprints), else kanban (a team working from its board alone has none)."""
+    return [TeamRecord(t.name, "scrum" if t.iterations else "kanban") for t in teams]
 
 
 def _is_latest(fields: dict[str, Any]) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, HttpUrl, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from connectors.base import ConnectorConfig
 from connectors.jira.portfolio import DEFAULT_LINK_TYPES
@@ -12,7 +12,22 @@ from connectors.secrets import SecretRef, resolve_secret_files
 from pmo_sync.common.writeback_config import WritebackConfig
 from pmo_sync.domain import Stage
 
-__all__ = ["JiraConfig"]
+__all__ = ["JiraConfig", "JiraLinkType"]
+
+
+class JiraLinkType(BaseModel):
+    """An issue link type that is a dependency, and which end of it waits.
+
+    Jira names a link type's two phrases, not which issue waits: for "Blocks" (outward
+    "blocks") the outward issue blocks its target; for a type like "Dependency" (outward
+    "depends on", `outward: depends_on`) the outward issue is the one waiting. The store's
+    `outward` always means "blocks" (`pmo_sync.domain.LinkDirection`), so the connector
+    stores a `depends_on` type's links with their direction reversed.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(min_length=1)
+    outward: Literal["blocks", "depends_on"] = "blocks"
 
 
 class JiraConfig(ConnectorConfig):
@@ -52,9 +67,11 @@ class JiraConfig(ConnectorConfig):
     target_end_field: str | None = Field(
         default=None, description='Advanced Roadmaps\' "Target end": id or name'
     )
-    dependency_link_types: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_LINK_TYPES),
-        description="issue link type names whose links are dependencies (both directions)",
+    dependency_link_types: list[JiraLinkType] = Field(
+        default_factory=lambda: [JiraLinkType(name=name) for name in DEFAULT_LINK_TYPES],
+        description="issue link types whose links are dependencies (both directions): a name "
+        "(its outward side blocks) or {name: Dependency, outward: depends_on} for a type whose "
+        "outward side waits",
     )
     status_map: dict[str, Stage] = Field(default_factory=dict)
     team_by: Literal["board", "project"] = "board"
@@ -68,6 +85,14 @@ class JiraConfig(ConnectorConfig):
     @classmethod
     def _read_secret_files(cls, data: Any) -> Any:
         return resolve_secret_files(data, ("token",))
+
+    @field_validator("dependency_link_types", mode="before")
+    @classmethod
+    def _names_alone(cls, value: Any) -> Any:
+        """`[Blocks]` is short for `[{name: Blocks}]`, as in portfolio.yaml."""
+        if isinstance(value, list):
+            return [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
 
     @model_validator(mode="after")
     def _email_for_cloud(self) -> JiraConfig:

@@ -481,6 +481,9 @@ class IssueContext:
     bot_account_id: str | None = None  # whose edits are write-back, not activity
     link_types: tuple[str, ...] = DEFAULT_LINK_TYPES
     """The issue link types (names) that are dependencies."""
+    waiting_outward: tuple[str, ...] = ()
+    """Among them, the types whose outward issue waits (`outward: depends_on`): their
+    links are stored with the direction reversed, so `outward` always blocks."""
 
 
 def convert_issue(
@@ -553,7 +556,9 @@ def convert_issue(
         [str(s["id"]) for s in sprint_values if isinstance(s, Mapping) and "id" in s],
         [c for c in changes if c.field is ChangeField.SPRINT],
     )
-    links = issue_links(external_id, key, fields.get("issuelinks"), ctx.link_types)
+    links = issue_links(
+        external_id, key, fields.get("issuelinks"), ctx.link_types, ctx.waiting_outward
+    )
     return ItemBundle(
         item=item, changes=changes, memberships=memberships, raw=dict(raw), links=links
     )

@@ -97,30 +97,44 @@ def convert_version(raw: Mapping[str, Any], project: str | None) -> ReleaseRecor
 
 
 def issue_links(
-    external_id: str, key: str, raw_links: Any, link_types: Collection[str]
+    external_id: str,
+    key: str,
+    raw_links: Any,
+    link_types: Collection[str],
+    waiting_outward: Collection[str] = (),
 ) -> list[ItemLink]:
     """The issue's links of the dependency types (names, any case), as this issue sees them.
 
     An entry with `outwardIssue` says this issue is the outward end ("PMO-1 blocks
-    PMO-2"), one with `inwardIssue` the inward end ("is blocked by"). The target is kept
+    PMO-2"), one with `inwardIssue` the inward end ("is blocked by"). For a type named in
+    `waiting_outward` (its outward phrase says the outward issue waits: "depends on") the
+    direction is reversed, so the store's `outward` means "blocks" whatever the type: the
+    phrase stays Jira's as this issue reads it ("depends on", stored `inward`). The target is kept
     with its key and the id Jira gives even when it is outside the synced scope (another
     project): the store's (source, external id) join tells whether it is synced. An entry
     without a target key is logged and skipped.
     """
     wanted = {name.casefold() for name in link_types}
+    reversed_types = {name.casefold() for name in waiting_outward}
     links: list[ItemLink] = []
     for entry in _entries(raw_links):
         link_type = entry.get("type") or {}
-        if str(link_type.get("name", "")).casefold() not in wanted:
+        type_name = str(link_type.get("name", "")).casefold()
+        if type_name not in wanted:
             continue
-        for side, direction in (
+        for side, end in (
             ("outwardIssue", LinkDirection.OUTWARD),
             ("inwardIssue", LinkDirection.INWARD),
         ):
             target = entry.get(side)
             if target is None:
                 continue
-            phrase = str(link_type.get(direction.value) or link_type.get("name")).lower()
+            phrase = str(link_type.get(end.value) or link_type.get("name")).lower()
+            direction = end
+            if type_name in reversed_types:
+                direction = (
+                    LinkDirection.INWARD if end is LinkDirection.OUTWARD else LinkDirection.OUTWARD
+                )
             target_key = target.get("key") if isinstance(target, Mapping) else None
             if not target_key:
                 log.warning("jira_link_without_target", key=key, link=entry.get("id"))

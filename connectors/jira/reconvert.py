@@ -48,7 +48,10 @@ class JiraReconversion(Reconversion):
             field_ids=field_ids or _NO_FIELD_IDS,
             status_map=config.status_map,
             team_for_project={},
-            link_types=tuple(config.dependency_link_types),
+            link_types=tuple(t.name for t in config.dependency_link_types),
+            waiting_outward=tuple(
+                t.name for t in config.dependency_link_types if t.outward == "depends_on"
+            ),
         )
         if field_ids is None:
             self.kept = ("rank, start date and target dates (no cached Jira field ids)",)

@@ -51,6 +51,7 @@ from pmo_sync.domain import (
     ReleaseRecord,
     SprintRecord,
     StatusRecord,
+    TeamRecord,
 )
 
 __all__ = [
@@ -190,6 +191,22 @@ class JiraRunState:
     def board_name(self, board_id: str | None) -> str | None:
         return next((b.name for b in self.boards if str(b.id) == board_id), None)
 
+    def team_records(self, team_by: str) -> list[TeamRecord]:
+        """Each team the boards name, with its delivery method: scrum when a board of its
+        project runs sprints (a scrum board), else kanban (kanban and team-managed "simple"
+        boards). With `team_by: project` the team is the project key, so a project's
+        boards speak for it; a project without a board is not described (no board says)."""
+        scrum_projects = {b.project for b in self.boards if b.project and b.type == "scrum"}
+        projects = sorted({b.project for b in self.boards if b.project})
+        named = self.team_for_project(team_by) or {project: project for project in projects}
+        methods: dict[str, str] = {}
+        for project in projects:
+            if project in scrum_projects:
+                methods[named[project]] = "scrum"
+            else:
+                methods.setdefault(named[project], "kanban")
+        return [TeamRecord(team, method) for team, method in sorted(methods.items())]
+
 
 def _updated_of(raw: dict[str, Any]) -> tuple[str, datetime | None]:
     """An issue's `updated` as Jira wrote it and as an instant (None when missing or unreadable:
@@ -260,14 +277,14 @@ class SiteStream(Stream):
     """Field ids, the API user's time zone and the boards; cached, so most runs cost nothing."""
 
     name = "site"
-    record_type = StatusRecord
-    primary_keys = ()
+    record_type = TeamRecord
+    primary_keys = ("name",)
 
     def __init__(self, client: JiraClient, config: JiraConfig, state: JiraRunState) -> None:
         self.client, self.config, self.state = client, config, state
         self._bookmark: SiteBookmark | None = None
 
-    def records(self, context: StreamContext) -> Iterator[StatusRecord]:
+    def records(self, context: StreamContext) -> Iterator[TeamRecord]:
         cached = load_bookmark(SiteBookmark.from_json, context.bookmark, self.name)
         ttl = timedelta(hours=self.config.metadata_ttl_hours)
         if (
@@ -285,7 +302,8 @@ class SiteStream(Stream):
             self.state.boards = list(cached.boards)
         assert self.state.field_ids is not None
         self.client.seed_field_names(dict(self.state.field_ids.clause_names))
-        return iter(())
+        # the teams as the boards describe them, cached or read: every run, no call
+        return iter(self.state.team_records(self.config.team_by))
 
     def _newly_configured(self, cached: SiteBookmark) -> bool:
         """A field the config names that the cached ids do not resolve (the admin added
@@ -468,7 +486,10 @@ class IssuesStream(Stream):
             status_map=self.config.status_map,
             team_for_project=self.state.team_for_project(self.config.team_by),
             bot_account_id=self.config.writeback.ignored_account(self.state.account_id),
-            link_types=tuple(self.config.dependency_link_types),
+            link_types=tuple(t.name for t in self.config.dependency_link_types),
+            waiting_outward=tuple(
+                t.name for t in self.config.dependency_link_types if t.outward == "depends_on"
+            ),
         )
         yield from self._changed_issues(previous, crawl, issue_ctx, context)
         yield from self._skipped_before(crawl, issue_ctx, context)

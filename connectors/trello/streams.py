@@ -87,6 +87,7 @@ from pmo_sync.domain import (
     ReleaseRecord,
     SprintRecord,
     StatusRecord,
+    TeamRecord,
 )
 
 __all__ = [
@@ -100,6 +101,7 @@ __all__ = [
     "TrelloRunState",
     "board_info",
     "list_stage_table",
+    "team_records",
 ]
 
 log = structlog.get_logger(__name__)
@@ -611,17 +613,33 @@ class ListsStream(Stream):
         return None
 
 
+def team_records(
+    boards: Mapping[str, BoardInfo], sprint_names: Mapping[str, set[str]], config: TrelloConfig
+) -> list[TeamRecord]:
+    """Each board (a board is a team) and its delivery method: scrum when the connector file
+    configures a sprint convention (`sprints:`) or the board's cards name a sprint by the
+    default one (a "Sprint" custom field), else kanban."""
+    configured = "sprints" in config.model_fields_set
+    return [
+        TeamRecord(board.name, "scrum" if configured or sprint_names.get(board_id) else "kanban")
+        for board_id, board in boards.items()
+    ]
+
+
 class SprintsStream(Stream):
-    """Each board's sprints, dated by the config's calendar (state as of the run)."""
+    """Each board's sprints, dated by the config's calendar (state as of the run), and each
+    board as a team with its delivery method (`team_records`)."""
 
     name = "sprints"
     record_type = SprintRecord
     primary_keys = ("external_id",)
+    side_records = (TeamRecord,)
 
     def __init__(self, config: TrelloConfig, state: TrelloRunState) -> None:
         self.config, self.state = config, state
 
-    def records(self, context: StreamContext) -> Iterator[SprintRecord]:
+    def records(self, context: StreamContext) -> Iterator[SprintRecord | TeamRecord]:
+        yield from team_records(self.state.boards, self.state.sprint_names, self.config)
         for board_id, board in self.state.boards.items():
             for name in sorted(self.state.sprint_names.get(board_id, ())):
                 yield convert_sprint(board, name, self.config.sprints, context.started_at)

@@ -16,6 +16,7 @@ from pmo_sync.cli import (  # noqa: F401  (importing a module registers its comm
     sandbox,
     service,
     sync,
+    teams,
 )
 from pmo_sync.cli.common import EXIT_CONNECTOR_FAILED, EXIT_INVALID_CONFIG, app, err, out
 

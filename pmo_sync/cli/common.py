@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from pmo_sync.evaluation.refresh import KpiRefresh
     from pmo_sync.governance.policy import RuleConfig
     from pmo_sync.kpi.config import KpiConfig
+    from pmo_sync.portfolio.config import PortfolioConfig
     from pmo_sync.store.repository import Store
 
 
@@ -247,7 +248,7 @@ def configs_for(settings: Settings, connector: str | None) -> ConnectorSelection
                     highlight=False,
                     markup=False,
                 )
-            return ConnectorSelection(chosen, [])
+            return ConnectorSelection(_with_portfolio(settings, chosen), [])
         invalid = loaded.invalid_named(connector)
         if invalid is not None:
             print_invalid(invalid)
@@ -264,13 +265,32 @@ def configs_for(settings: Settings, connector: str | None) -> ConnectorSelection
             markup=False,
         )
         raise typer.Exit(EXIT_INVALID_CONFIG)
-    return ConnectorSelection(loaded.configs, loaded.invalid)
+    return ConnectorSelection(_with_portfolio(settings, loaded.configs), loaded.invalid)
+
+
+def _with_portfolio(settings: Settings, configs: list[ConnectorConfig]) -> list[ConnectorConfig]:
+    """The configs with portfolio.yaml's tracker settings where their files set none
+    (`pmo_sync.portfolio.connector_settings`); an error in portfolio.yaml is exit 2."""
+    from pmo_sync.portfolio.connector_settings import with_portfolio
+
+    applied, errors = with_portfolio(settings.config_dir, configs)
+    exit_on_config_errors(errors)
+    return applied
 
 
 def kpi_config(settings: Settings) -> KpiConfig:
     from pmo_sync.kpi.config import load_kpi_config
 
     config, errors = load_kpi_config(settings.config_dir)
+    exit_on_config_errors(errors)
+    return config
+
+
+def portfolio_config(settings: Settings) -> PortfolioConfig:
+    """portfolio.yaml (the defaults when there is none); an error in it is exit 2."""
+    from pmo_sync.portfolio.config import load_portfolio_config
+
+    config, errors = load_portfolio_config(settings.config_dir)
     exit_on_config_errors(errors)
     return config
 

@@ -12,11 +12,11 @@ from pmo_sync.cli.common import (
     app,
     err,
     exit_if_nothing_synced,
-    exit_on_config_errors,
     load_settings,
     note_no_policies,
     open_store_to_read,
     out,
+    portfolio_config,
 )
 from pmo_sync.cli.listing import check_connector, check_format, check_team
 
@@ -77,27 +77,26 @@ def export(
 ) -> None:
     """One record per work item, with its ordered status transitions, for any BI tool.
 
-    Each item's theme comes from `<config dir>/portfolio.yaml` when there is one; a file
-    with errors names them and stops the export (exit 2) before the store is read.
+    Each item's theme and its team's delivery method come from `<config dir>/portfolio.yaml`
+    when there is one; a file with errors names them and stops the export (exit 2) before
+    the store is read.
     """
     from pmo_sync.export import export_items
-    from pmo_sync.portfolio.config import load_portfolio_config
     from pmo_sync.store.teams import teams_by_source
 
     check_format(format, ("jsonl", "csv"))
     settings = load_settings()
-    portfolio, errors = load_portfolio_config(settings.config_dir)
-    exit_on_config_errors(errors)
-    themes = portfolio.themes
+    portfolio = portfolio_config(settings)
     store = open_store_to_read(settings)
     exit_if_nothing_synced(store)
     teams = teams_by_source(store.engine)
     check_connector(connector, teams)
     check_team(team, set().union(*teams.values()))
     names = [connector] if connector else None
+    themes, delivery = portfolio.themes, portfolio.delivery
     if output is None:
-        count = export_items(store, sys.stdout, format, names, team, themes)  # type: ignore[arg-type]
+        count = export_items(store, sys.stdout, format, names, team, themes, delivery)  # type: ignore[arg-type]
     else:
         with output.open("w", encoding="utf-8", newline="") as handle:
-            count = export_items(store, handle, format, names, team, themes)  # type: ignore[arg-type]
+            count = export_items(store, handle, format, names, team, themes, delivery)  # type: ignore[arg-type]
     err.print(f"exported {count} work items", highlight=False)

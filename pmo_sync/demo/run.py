@@ -38,6 +38,7 @@ from pmo_sync.governance.policy import load_policies
 from pmo_sync.kpi.compute import kpi_values
 from pmo_sync.kpi.config import KpiConfig
 from pmo_sync.kpi.render import kpi_header
+from pmo_sync.portfolio.connector_settings import with_portfolio
 from pmo_sync.sandbox.ado import AdoDataset, AdoSandbox
 from pmo_sync.sandbox.banner import trello_connector_lines
 from pmo_sync.sandbox.jira.generator import JiraDataset
@@ -291,8 +292,10 @@ def run_demo(
                     TRELLO_TOKEN_VARIABLE: trello.token,
                 },
             )
-            if loaded.errors:
-                for error in loaded.errors:
+            # as `sync` runs them: portfolio.yaml's settings where a connector file has none
+            configs, portfolio_errors = with_portfolio(workdir / "config", loaded.configs)
+            if loaded.errors or portfolio_errors:
+                for error in [*loaded.errors, *portfolio_errors]:
                     console.print(f"[red]{escape(str(error))}[/red]")
                 return 2
             engine = make_engine(f"sqlite:///{workdir / 'pmo-sync.sqlite3'}")
@@ -302,7 +305,7 @@ def run_demo(
                 console, 1, "Sync: every item with its full history, into one SQLite store",
                 "items: work items, issues and cards; a sprint stay is an item in a sprint.",
             )  # fmt: skip
-            summaries = sync_all(loaded.configs, store)
+            summaries = sync_all(configs, store)
             sections.print_sync(console, summaries)
             sections.print_stored(console, _stored_counts(store))
             clock = max(jira.dataset.clock.now, ado.dataset.clock.now, trello.dataset.clock.now)
@@ -314,7 +317,7 @@ def run_demo(
                     "sandbox-trello", lambda: _trello_bot_comments(trello)
                 ),
             }
-            _push(console, store, loaded.configs, refresh, trackers, clock)
+            _push(console, store, configs, refresh, trackers, clock)
             _write_report(console, engine, keep)
             sections.print_next_steps(console)
         engine.dispose()

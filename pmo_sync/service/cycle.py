@@ -35,6 +35,7 @@ from pmo_sync.evaluation.refresh import refresh_kpis
 from pmo_sync.governance.policy import RuleConfig, load_policies
 from pmo_sync.kpi.compute import KpiRun, kpi_values
 from pmo_sync.kpi.config import KpiConfig, load_kpi_config
+from pmo_sync.portfolio.connector_settings import with_portfolio
 from pmo_sync.store.errors import StoreUnavailable
 from pmo_sync.store.repository import Store
 from pmo_sync.sync import RunSummary, SyncCancelled, sync_connector
@@ -56,7 +57,7 @@ class ServiceConfig:
 
     An invalid connector file does not stop the others: it is left out of
     `connectors` and listed in `invalid` (for `/readyz` and `status`). What every
-    connector shares (kpis.yaml, the policies) must be valid, or there is no config:
+    connector shares (kpis.yaml, portfolio.yaml, the policies) must be valid, or there is no config:
     a reload then keeps the running one, so a bad file never replaces a working config.
     """
 
@@ -71,12 +72,18 @@ def load_service_config(config_dir: Path) -> tuple[ServiceConfig | None, list[Co
     """The service config, or None and the errors that leave nothing to run.
 
     Those are: the config directory missing, no valid connector file (each invalid
-    file's errors, or "no connector files"), an error in kpis.yaml or a policy file.
+    file's errors, or "no connector files"), an error in kpis.yaml, portfolio.yaml or a
+    policy file. Each connector runs with portfolio.yaml's tracker settings where its own
+    file sets none (`pmo_sync.portfolio.connector_settings`).
     """
     loaded = load_connector_configs(config_dir)
     kpi, kpi_errors = load_kpi_config(config_dir)
     rules, rule_errors = load_policies(config_dir)
-    errors = [*kpi_errors, *rule_errors]
+    # portfolio.yaml's tracker settings fill what the connector files leave unset
+    configs, portfolio_errors = (
+        with_portfolio(config_dir, loaded.configs) if loaded.directory else ([], [])
+    )
+    errors = [*kpi_errors, *portfolio_errors, *rule_errors]
     if loaded.directory is None:
         errors = [*loaded.errors, *errors]
     elif loaded.no_files:
@@ -86,7 +93,7 @@ def load_service_config(config_dir: Path) -> tuple[ServiceConfig | None, list[Co
         errors = [*loaded.errors, *errors]
     if errors:
         return None, errors
-    connectors = {c.name: c for c in loaded.configs}
+    connectors = {c.name: c for c in configs}
     return ServiceConfig(connectors, kpi, list(rules), tuple(loaded.invalid)), []
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "SprintRow",
     "SyncRunRow",
     "SyncStateRow",
+    "TeamRow",
     "UTCDateTime",
     "WorkItemRow",
     "WorkflowStatusRow",
@@ -230,6 +231,23 @@ class ReleaseRow(Base):
     released: Mapped[bool] = mapped_column(Boolean, default=False)
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
     content_hash: Mapped[str] = mapped_column(String(64))
+
+
+class TeamRow(Base):
+    """A team of a source and the delivery method its tracker says (`TeamRecord`).
+
+    Keyed by (source, the tracker's team name), as items name their team; never deleted
+    (a team whose board went keeps its last method), and a team no connector described has
+    no row. portfolio.yaml's `delivery:` is applied when it is read, not stored.
+    """
+
+    __tablename__ = "teams"
+    __table_args__ = (UniqueConstraint("source_id", "name", name="uq_teams_source_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(20))
 
 
 class ItemReleaseRow(Base):

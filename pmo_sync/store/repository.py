@@ -31,6 +31,7 @@ from pmo_sync.domain import (
     SprintRecord,
     Stage,
     StatusRecord,
+    TeamRecord,
 )
 from pmo_sync.store.bulk import chunked, in_values, inserted_id, update_by_id
 from pmo_sync.store.canonical import release_row, sprint_row, status_row, utc
@@ -44,6 +45,7 @@ from pmo_sync.store.models import (
     SprintRow,
     SyncRunRow,
     SyncStateRow,
+    TeamRow,
     WorkflowStatusRow,
     WorkItemRow,
     utcnow,
@@ -73,6 +75,7 @@ _sprints: Table = SprintRow.__table__  # type: ignore[assignment]
 _sprint_items: Table = SprintItemRow.__table__  # type: ignore[assignment]
 _statuses: Table = WorkflowStatusRow.__table__  # type: ignore[assignment]
 _releases: Table = ReleaseRow.__table__  # type: ignore[assignment]
+_teams: Table = TeamRow.__table__  # type: ignore[assignment]
 _sync_state: Table = SyncStateRow.__table__  # type: ignore[assignment]
 _sync_runs: Table = SyncRunRow.__table__  # type: ignore[assignment]
 
@@ -185,6 +188,34 @@ class Store:
             rows[record.external_id] = release_row(record)
         with self._write(source_id) as conn:
             return _upsert_hashed(conn, _releases, source_id, rows)
+
+    def load_teams(self, source_id: int, teams: Sequence[TeamRecord]) -> LoadCounts:
+        """Upsert the teams' delivery methods by name; a team no longer described keeps its
+        row (never deleted, like releases). A name given twice keeps the last record."""
+        wanted = {record.name: record.method for record in teams}
+        with self._write(source_id) as conn:
+            stored = {
+                row.name: row
+                for row in conn.execute(
+                    select(_teams.c.id, _teams.c.name, _teams.c.method).where(
+                        _teams.c.source_id == source_id
+                    )
+                )
+            }
+            fresh = [
+                {"source_id": source_id, "name": name, "method": method}
+                for name, method in wanted.items()
+                if name not in stored
+            ]
+            changed = [
+                {"_id": stored[name].id, "method": method}
+                for name, method in wanted.items()
+                if name in stored and stored[name].method != method
+            ]
+            if fresh:
+                conn.execute(insert(_teams), fresh)
+            update_by_id(conn, _teams, changed)
+        return LoadCounts(len(fresh), len(changed), len(wanted) - len(fresh) - len(changed))
 
     def apply_census(self, source_id: int, census: Census, now: datetime) -> int:
         """Mark live items missing from `census` deleted at `now`; return how many.

@@ -31,7 +31,14 @@ from connectors.errors import (
 from connectors.registry import ENTRY_POINT_GROUP, connector_classes
 from connectors.writer import Writer
 from pmo_sync.common.writeback_config import WritebackConfig
-from pmo_sync.domain import Census, ItemBundle, ReleaseRecord, SprintRecord, StatusRecord
+from pmo_sync.domain import (
+    Census,
+    ItemBundle,
+    ReleaseRecord,
+    SprintRecord,
+    StatusRecord,
+    TeamRecord,
+)
 from pmo_sync.store.engine import upgrade
 from pmo_sync.store.repository import Store
 from pmo_sync.sync import RunSummary, sync_connector
@@ -50,7 +57,14 @@ __all__ = [
     "check_writeback",
 ]
 
-RECORD_TYPES: tuple[type, ...] = (ItemBundle, SprintRecord, StatusRecord, ReleaseRecord, Census)
+RECORD_TYPES: tuple[type, ...] = (
+    ItemBundle,
+    SprintRecord,
+    StatusRecord,
+    ReleaseRecord,
+    TeamRecord,
+    Census,
+)
 """What a stream may yield: the records the sync engine knows how to load."""
 
 MARKER_PROPERTY = {"key": "pmo-sync", "value": {"managed": True, "version": 1}}
@@ -347,6 +361,9 @@ def _check_record(name: str, record: Any, record_type: type, streams: Sequence[S
         target: Any = item
     elif isinstance(record, SprintRecord | StatusRecord | ReleaseRecord):
         assert record.external_id, (name, record)
+        target = record
+    elif isinstance(record, TeamRecord):
+        assert record.name and record.method in ("scrum", "kanban"), (name, record)
         target = record
     else:
         return

@@ -13,6 +13,7 @@ from connectors.azure_devops import AzureDevOpsConfig, AzureDevOpsConnector
 from pmo_sync.sandbox.ado import AdoSandbox
 from pmo_sync.store.models import SprintItemRow, WorkItemRow
 from pmo_sync.store.repository import Store
+from pmo_sync.store.teams import stored_teams
 from pmo_sync.sync import sync_connector
 
 from ..schema_helpers import dump_tables, stored_changes, stored_items
@@ -118,6 +119,17 @@ def test_full_sync_stores_every_item_state_change_and_iteration_stay_exactly(
     assert again.status == "success", again.errors
     assert again.api_calls == len(ado.requests)
     assert not [r for r in ado.requests if r.method == "OPTIONS" or "ResourceAreas" in r.path]
+
+
+def test_a_sync_stores_each_team_with_its_iterations_as_scrum(
+    ado: AdoSandbox, ado_config: Callable[..., AzureDevOpsConfig], sync, engine: Engine
+) -> None:
+    """Every sandbox team has its calendar of iterations: each is a scrum team, from the
+    metadata the sync reads anyway (the same calls as without teams)."""
+    summary = sync(ado_config(ado), full=True)
+    assert summary.status == "success", summary.errors
+    teams = {(t.name, t.method) for t in stored_teams(engine)}
+    assert teams == {(team.name, "scrum") for team in ado.dataset.teams}
 
 
 def test_incremental_sync_reads_only_what_changed_and_marks_deletions(

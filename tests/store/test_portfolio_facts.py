@@ -413,6 +413,7 @@ def test_read_back_and_export_carry_the_facts(
         "area_path": None,
         "parent_chain": [],
         "theme": None,
+        "delivery": None,  # item_record alone knows no team's method
     }
 
 

@@ -115,6 +115,44 @@ def test_configured_link_types_any_case() -> None:
     ]
 
 
+DEPENDENCY = {
+    "id": "10009", "name": "Dependency", "inward": "is needed by", "outward": "depends on"
+}  # fmt: skip
+
+
+def test_a_depends_on_type_is_stored_reversed_so_outward_always_blocks() -> None:
+    """PAY-42 "depends on" PAY-60 (outwardIssue): PAY-42 waits, so it is the inward end;
+    PAY-61 "depends on" PAY-42 (inwardIssue: "is needed by"): PAY-42 blocks it, outward.
+    The phrases stay Jira's as PAY-42 reads them; a Blocks link keeps its direction."""
+    raw = [
+        {"id": "1", "type": DEPENDENCY, "outwardIssue": ref("10060", "PAY-60")},
+        {"id": "2", "type": DEPENDENCY, "inwardIssue": ref("10061", "PAY-61")},
+        {"id": "3", "type": BLOCKS, "outwardIssue": ref("10050", "PAY-50")},
+    ]
+    links = issue_links("10042", "PAY-42", raw, ["Blocks", "dependency"], ["DEPENDENCY"])
+    assert links == [
+        ItemLink("10042", "depends on", LinkDirection.INWARD, "PAY-60", "10060"),
+        ItemLink("10042", "is needed by", LinkDirection.OUTWARD, "PAY-61", "10061"),
+        ItemLink("10042", "blocks", LinkDirection.OUTWARD, "PAY-50", "10050"),
+    ]
+    # without `waiting_outward` the type's outward end is taken to block, as for Blocks
+    assert [link.direction for link in issue_links("10042", "PAY-42", raw[:1], ["Dependency"])] == [
+        LinkDirection.OUTWARD
+    ]
+
+
+def test_the_issue_context_carries_the_reversed_types_to_the_links() -> None:
+    ctx = IssueContext(
+        base_url="https://acme.atlassian.net", field_ids=IDS, status_map={},
+        team_for_project={}, link_types=("Dependency",), waiting_outward=("Dependency",),
+    )  # fmt: skip
+    link = {"id": "1", "type": DEPENDENCY, "outwardIssue": ref("10060", "PAY-60")}
+    raw = issue(issuelinks=[link])
+    assert convert_issue(raw, [], ctx).links == [
+        ItemLink("10042", "depends on", LinkDirection.INWARD, "PAY-60", "10060")
+    ]
+
+
 def test_a_link_without_a_target_key_is_skipped_and_logged() -> None:
     raw = [
         {"id": "1", "type": BLOCKS, "outwardIssue": {"id": "10050"}},
