@@ -602,8 +602,8 @@ def test_export_gives_the_theme_portfolio_yaml_names(exported_store: Path, cli_e
 
     for row in rows[1:]:
         named = {row[1], *chain(row[1])} & {"DEF-1", "GHI-100"}
-        assert (row[-2], row[-1]) == (";".join(chain(row[1])), "Onboarding" if named else "")
-    themed = [(row[1], row[-2]) for row in rows[1:] if row[-1]]
+        assert (row[-3], row[-2]) == (";".join(chain(row[1])), "Onboarding" if named else "")
+    themed = [(row[1], row[-3]) for row in rows[1:] if row[-2]]
     assert len(themed) == 15
     assert themed[0] == ("DEF-1", "")
     assert ("DEF-49", "DEF-48;DEF-1") in themed  # a sub-task: two levels up

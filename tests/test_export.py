@@ -376,8 +376,8 @@ def test_export_gives_each_item_its_parent_chain_and_theme(tmp_path: Path) -> No
     out = io.StringIO()
     export_items(store, out, "csv", source_names=["acme-jira"])
     rows = list(csv.reader(io.StringIO(out.getvalue())))
-    assert rows[0][-2:] == ["parent_chain", "theme"]
-    assert [(row[1], row[-2], row[-1]) for row in rows[1:4]] == [
+    assert rows[0][-3:] == ["parent_chain", "theme", "delivery"]
+    assert [(row[1], row[-3], row[-2]) for row in rows[1:4]] == [
         ("ABC-1", "", ""), ("ABC-2", "ABC-1", ""), ("ABC-3", "ABC-2;ABC-1", ""),
     ]  # fmt: skip
     engine.dispose()

@@ -72,6 +72,20 @@ def test_the_shipped_example_is_valid_and_reads_as_its_comments_say(tmp_path: Pa
     assert config.dates.jira_target_end == "Target end"
 
 
+def test_the_portfolio_yaml_of_docs_teams_md_is_valid(tmp_path: Path) -> None:
+    """docs/teams.md's `delivery:` example loads as it is (its kpis.yaml examples: tests/kpi)."""
+    page = (Path(__file__).parents[2] / "docs" / "teams.md").read_text(encoding="utf-8")
+    (block,) = [
+        b.split("```")[0]
+        for b in page.split("```yaml\n")[1:]
+        if b.startswith("# config/portfolio.yaml")
+    ]
+    (tmp_path / PORTFOLIO_FILE).write_text(block, encoding="utf-8")
+    config, problems = load_portfolio_config(tmp_path, CONNECTORS)
+    assert problems == []
+    assert config.delivery == {"Team Gamma": "traditional", "Team Beta": "kanban"}
+
+
 def test_every_error_of_the_file_is_reported_at_once_at_its_key_path(tmp_path: Path) -> None:
     text = """\
 themes:

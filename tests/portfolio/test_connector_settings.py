@@ -176,14 +176,14 @@ def test_a_setting_written_as_the_default_still_wins(tmp_path: Path) -> None:
 
 def test_what_portfolio_yaml_leaves_out_changes_nothing(tmp_path: Path) -> None:
     """No file, or a file without these sections: each config is the very one loaded (Azure
-    DevOps reads no links unless told, though portfolio.yaml's default names Dependency)."""
+    DevOps keeps its own default, the Dependency links, whatever portfolio.yaml's is)."""
     for portfolio in (None, "themes: []\n"):
         directory = tmp_path / ("none" if portfolio is None else "themes")
         directory.mkdir()
         configs = applied(directory, portfolio, jira=JIRA, ado=ADO, trello=TRELLO)
         loaded = {c.name: c for c in load_connector_configs(directory).configs}
         assert configs == loaded
-        assert ado_of(configs).link_types == []
+        assert ado_of(configs).link_types == ["System.LinkTypes.Dependency"]
         assert ado_of(configs).releases is None
 
 
