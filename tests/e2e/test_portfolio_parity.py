@@ -25,13 +25,18 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from pmo_sync.sandbox.portfolio import ACT_ONE, ACT_TWO, ALL_STEPS, truth
+from pmo_sync.portfolio.delivery import team_deliveries
+from pmo_sync.sandbox.portfolio import ACT_ONE, ACT_TWO, ALL_STEPS, DELIVERY, TEAMS, truth
 from pmo_sync.store.repository import Store
+from pmo_sync.store.teams import stored_teams
 
 from ..portfolio_world import PortfolioFacts, expected
 from .portfolio_world_ado import AdoWorld
 from .portfolio_world_jira import JiraWorld
 from .portfolio_world_trello import TrelloWorld
+
+OVERRIDES = {"Team Gamma": "traditional"}
+"""portfolio.yaml's `delivery:`: no tracker says a team runs as a traditional project."""
 
 WORLDS: dict[str, Any] = {"jira": JiraWorld, "azure_devops": AdoWorld, "trello": TrelloWorld}
 
@@ -78,7 +83,18 @@ def test_the_trackers_store_the_same_portfolio_after_a_full_and_an_incremental_s
         second = {
             kind: world.facts(engine, store, truth(ALL_STEPS)) for kind, world in worlds.items()
         }
+        sources = {world.config().name for world in worlds.values()}
 
+    # Each team's delivery method, as the trackers say it and portfolio.yaml corrects it:
+    # Alpha and Beta run sprints in every tracker, Gamma is the traditional project.
+    methods = {
+        (t.source, t.team): t.method
+        for t in team_deliveries(
+            ((t.source, t.name, t.method) for t in stored_teams(engine)), OVERRIDES
+        )
+    }
+    assert {source: {team: methods[source, name] for team, name in TEAMS.items()}
+            for source in sources} == {source: DELIVERY for source in sources}  # fmt: skip
     assert _disagreements(first) == []
     assert _disagreements(second) == []
     assert first["jira"] == expected(truth(ACT_ONE))
