@@ -15,6 +15,7 @@ from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.store.models import ItemReleaseRow, WorkItemRow
 from pmo_sync.store.portfolio import (
     DateChange,
+    ItemLinks,
     StoredLink,
     StoredRelease,
     date_history,
@@ -203,3 +204,42 @@ def test_versions_that_cannot_be_read_fail_nothing(
         StoredRelease(listed.id, "D-1", "DEF", date(2026, 2, 2), None, False, False),
     ]
     assert _releases_of(engine) == {story.key: {named.id}, planned.key: {listed.id}}
+
+
+def test_a_link_to_an_issue_deleted_since_stays_by_its_key_until_the_issue_is_read_again(
+    jira_sandbox: JiraSandbox,
+    make_config: Callable[..., JiraConfig],
+    run_sync: Callable[..., RunSummary],
+    store: Store,
+    engine: Engine,
+) -> None:
+    """Jira drops a deleted issue's links from the issues it was linked to without editing
+    them, so an incremental sync cannot see the link go: the census marks the blocker
+    deleted, the waiting issue keeps its link by the blocker's key (never a failed sync, no
+    row lost), and the next read of the waiting issue (here a full sync) stores what Jira
+    shows now: no link."""
+    data = jira_sandbox.dataset
+    waiting, blocker = [i for i in data.issues if i.project_key == "ABC"][2:4]
+    data.clock.advance(minutes=5)
+    data.link(blocker.key, waiting.key)
+    config = make_config(jira_sandbox, jql=JQL)
+    assert run_sync(config, full=True).status == "success"
+    source_id = store.ensure_source(config.name, "jira", str(config.url))
+    link = StoredLink(waiting.key, "is blocked by", "inward", blocker.key, blocker.id)
+    assert item_links(engine, source_id, waiting.key).own == (link,)
+
+    data.clock.advance(minutes=30)
+    data.delete_issue(blocker.key)
+    summary = run_sync(config)
+    assert summary.status == "success", summary.errors
+    assert (summary.items_updated, summary.items_deleted) == (0, 1)
+    items = stored_items(engine)
+    assert items[blocker.id].deleted_at is not None
+    assert item_links(engine, source_id, waiting.key).own == (link,)  # kept, by its key
+    # the deleted issue's own links are not read (only live items link); the waiting
+    # issue's link still names it, and the store tells it is deleted (its row says so)
+    assert item_links(engine, source_id, blocker.key) == ItemLinks((), (link,))
+
+    summary = run_sync(config, full=True)
+    assert summary.status == "success", summary.errors
+    assert item_links(engine, source_id, waiting.key).own == ()

@@ -523,12 +523,19 @@ class JiraDataset:
             return issue
 
     def delete_issue(self, key: str) -> None:
-        """Delete an issue: it vanishes from every endpoint, leaving no trace in search."""
+        """Delete an issue: it vanishes from every endpoint, leaving no trace in search.
+
+        Its links go with it: the issues it was linked to no longer list them, and (as
+        Jira does) they are not edited for it: no history, no new `updated`, so a sync that
+        reads what changed does not see them change."""
         with self.lock:
             row = self._require_row(key)
+            gone = self._overlay.get(row) or self._generate(row)
             self.index.alive[row] = 0
             self._overlay.pop(row, None)
             self._cache.pop(row, None)
+            for other in self._overlay.values():
+                other.links[:] = [link for link in other.links if link.other_id != gone.id]
             self.version += 1
 
     def move_to_project(self, key: str, project_key: str, *, author: User | None = None) -> Issue:
