@@ -63,10 +63,13 @@ __all__ = [
     "HORIZON_DAYS",
     "EpicForecast",
     "NoThroughputError",
+    "daily_throughput_of_days",
     "daily_throughput_samples",
+    "days_to_reach",
     "epic_forecasts",
     "how_many_by",
     "how_many_shares",
+    "percentile_dates",
     "team_seed",
     "throughput_by_team",
     "when_done",
@@ -93,12 +96,22 @@ def daily_throughput_samples(
 
     Zero-filled: a day nothing finished is a sample of 0, not missing.
     """
+    return daily_throughput_of_days(
+        (moment.astimezone(zone).date() for moment in done_dates), today, history_days
+    )
+
+
+def daily_throughput_of_days(
+    done_days: Iterable[date], today: date, history_days: int
+) -> np.ndarray:
+    """`daily_throughput_samples` for done days already in the reporting zone (the portfolio's
+    items carry days, not instants)."""
     if history_days < 0:
         raise ValueError(f"history_days must be >= 0, got {history_days}")
     counts = np.zeros(history_days, dtype=np.int64)
     first = today - timedelta(days=history_days)
-    for moment in done_dates:
-        offset = (moment.astimezone(zone).date() - first).days
+    for day in done_days:
+        offset = (day - first).days
         if 0 <= offset < history_days:
             counts[offset] += 1
     return counts
@@ -443,12 +456,48 @@ def epic_forecasts(
         else:
             # Each trial finishes when its slowest team does; the teams' futures are independent.
             parts = [first_days[t, n] for t, n in plan.items()]
-            finish = np.sort(functools.reduce(np.maximum, parts[1:], parts[0]))
-            for p in percentiles:
-                day = int(finish[_needed(p, trials) - 1])
-                dates[p] = start + timedelta(days=day) if day < horizon_days else None
+            finish = functools.reduce(np.maximum, parts[1:], parts[0])
+            dates = percentile_dates(finish, start, percentiles, horizon_days)
         results[key] = replace(results[key], dates=dates)
     return [results[e.key] for e in epics]
+
+
+def percentile_dates(
+    finish: np.ndarray, start: date, percentiles: Sequence[int], horizon_days: int = HORIZON_DAYS
+) -> dict[int, date | None]:
+    """The p% dates of trials that finish on day `finish[k]` (0: the start day): the earliest
+    day by which ceil(p% x trials) of them are done, None at or beyond the horizon."""
+    _check_arguments(finish.size, percentiles)
+    ordered = np.sort(finish)
+    dates: dict[int, date | None] = {}
+    for p in percentiles:
+        day = int(ordered[_needed(p, finish.size) - 1])
+        dates[p] = start + timedelta(days=day) if day < horizon_days else None
+    return dates
+
+
+def days_to_reach(
+    samples: np.ndarray,
+    needs: Iterable[int],
+    trials: int = 10_000,
+    seed: Seed = 0,
+    horizon_days: int = HORIZON_DAYS,
+) -> dict[int, np.ndarray]:
+    """For each count in `needs` (>= 1), the day each trial's cumulative throughput first reaches
+    it (0: the start day), in trial order; `horizon_days` for a trial that does not by then.
+
+    One simulation serves every count (the futures of `when_done` for the same seed, so a
+    count's percentiles, `percentile_dates`, are `when_done`'s): what the portfolio reads
+    when a team's throughput is shared out among its requests in rank order.
+    """
+    wanted = sorted(set(needs))
+    if not wanted:
+        return {}
+    if wanted[0] < 1:
+        raise ValueError(f"needs must be >= 1, got {wanted[0]}")
+    _check(samples, trials, ())
+    _, _, below = _simulate_team(samples, trials, seed, horizon_days, (), 0, wanted)
+    return below
 
 
 def _simulate_team(

@@ -15,10 +15,13 @@ from pmo_sync.kpi.forecast import (
     EpicForecast,
     NoThroughputError,
     _days_below,
+    daily_throughput_of_days,
     daily_throughput_samples,
+    days_to_reach,
     epic_forecasts,
     how_many_by,
     how_many_shares,
+    percentile_dates,
     team_seed,
     throughput_by_team,
     when_done,
@@ -55,6 +58,13 @@ def test_samples_count_each_complete_day_before_today_zero_filled() -> None:
     # at 21:00, and 28 March 23:00 UTC is the 28th: [2, 1, 0].
     ny = daily_throughput_samples(done, TODAY, 3, ZoneInfo("America/New_York"))
     assert ny.tolist() == [2, 1, 0]
+
+
+def test_samples_of_days_count_the_days_before_today() -> None:
+    """The same window for days already in the zone: 29 March twice, 31 March once; today and
+    28 March are outside it."""
+    days = [date(2026, 3, 29), date(2026, 3, 29), date(2026, 3, 31), TODAY, date(2026, 3, 28)]
+    assert daily_throughput_of_days(days, TODAY, 3).tolist() == [2, 0, 1]
 
 
 # --- when done / how many by ----------------------------------------------------------------
@@ -133,6 +143,27 @@ def test_no_history_gives_no_forecast_and_says_why() -> None:
         when_done(3, np.zeros(4, dtype=int), TODAY)
     with pytest.raises(NoThroughputError, match="empty"):
         how_many_by(day(5), np.zeros(0, dtype=int), TODAY)
+
+
+def test_days_to_reach_are_the_futures_when_done_reads() -> None:
+    """Constant 2 a day: 3 items are reached on day 1 (2, 4), 4 on day 1, 5 on day 2, in every
+    trial. On a varied history each count's percentile dates are `when_done`'s for the seed;
+    a trial that never reaches a count by the horizon gives the horizon (read as no date)."""
+    steady = days_to_reach(np.array([2, 2]), [3, 4, 5], trials=4)
+    assert {n: d.tolist() for n, d in steady.items()} == {3: [1] * 4, 4: [1] * 4, 5: [2] * 4}
+    samples = np.array([0, 2, 1, 0, 3, 1, 0, 0, 2, 1, 1, 0, 2, 1])
+    reached = days_to_reach(samples, [10, 25], trials=1_000, seed=3)
+    for n in (10, 25):
+        expected = when_done(n, samples, TODAY, trials=1_000, seed=3)
+        assert percentile_dates(reached[n], TODAY, (50, 85, 95)) == expected
+    rare = days_to_reach(np.array([0] * 9 + [1]), [1000], trials=10, horizon_days=365)
+    assert rare[1000].tolist() == [365] * 10
+    assert percentile_dates(rare[1000], TODAY, (50,), horizon_days=365) == {50: None}
+    assert days_to_reach(samples, []) == {}
+    with pytest.raises(ValueError, match="needs must be >= 1, got 0"):
+        days_to_reach(samples, [0, 2])
+    with pytest.raises(NoThroughputError, match="nothing was finished"):
+        days_to_reach(np.zeros(5, dtype=int), [1])
 
 
 def test_beyond_the_horizon_is_none() -> None:
