@@ -531,7 +531,13 @@ def _simulate_team(
         if need_at_ranks:
             stats.append(_order_stats(block, ranks))
         if needs.size:
-            below += _days_below(block, needs)
+            # Thresholds every trial had reached by the block's first day add no day; those no
+            # trial reaches by its last add them all: only the ones between need counting.
+            first = int(np.searchsorted(needs, block[:, 0].min(), side="right"))
+            last = int(np.searchsorted(needs, block[:, -1].max(), side="right"))
+            if first < last:
+                below[:, first:last] += _days_below(block, needs[first:last])
+            below[:, last:] += block.shape[1]
         if futures.last.min() >= want_all and (
             not need_at_ranks or np.partition(futures.last, lowest)[lowest] >= need_at_ranks
         ):

@@ -147,13 +147,15 @@ def test_no_history_gives_no_forecast_and_says_why() -> None:
 
 def test_days_to_reach_are_the_futures_when_done_reads() -> None:
     """Constant 2 a day: 3 items are reached on day 1 (2, 4), 4 on day 1, 5 on day 2, in every
-    trial. On a varied history each count's percentile dates are `when_done`'s for the seed;
+    trial. On a varied history (1 a day on average) each count's percentile dates are
+    `when_done`'s for the seed, over one block of 64 days or several;
     a trial that never reaches a count by the horizon gives the horizon (read as no date)."""
     steady = days_to_reach(np.array([2, 2]), [3, 4, 5], trials=4)
     assert {n: d.tolist() for n, d in steady.items()} == {3: [1] * 4, 4: [1] * 4, 5: [2] * 4}
     samples = np.array([0, 2, 1, 0, 3, 1, 0, 0, 2, 1, 1, 0, 2, 1])
-    reached = days_to_reach(samples, [10, 25], trials=1_000, seed=3)
-    for n in (10, 25):
+    counts = (10, 25, 100, 150)  # 100 and 150 are reached in the second and third blocks of days
+    reached = days_to_reach(samples, counts, trials=1_000, seed=3)
+    for n in counts:
         expected = when_done(n, samples, TODAY, trials=1_000, seed=3)
         assert percentile_dates(reached[n], TODAY, (50, 85, 95)) == expected
     rare = days_to_reach(np.array([0] * 9 + [1]), [1000], trials=10, horizon_days=365)
