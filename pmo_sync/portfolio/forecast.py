@@ -3,7 +3,8 @@
 A request is an open item of the request levels (`portfolio.yaml`'s `requests.levels`, epics and
 features by default; initiatives where configured). Its work is its descendants at any depth
 that the KPI engine counts as throughput (`kpi.forecast.NOT_COUNTED_TYPES` left out: epics and
-subtasks) and that are not requests themselves (containers, as epics are).
+subtasks) and that are work, not containers: stories and tasks by level (or without a level),
+never a request nor an initiative, whatever type its tracker gives it.
 
 The forecast is the KPI engine's (`pmo_sync.kpi.forecast`: each team's sampled daily
 throughput, one simulation per team seeded by `team_seed`), read differently: a team's
@@ -60,6 +61,9 @@ TeamRef = tuple[str, str]
 """(source, team): a team's throughput is its own tracker's, so teams are told apart by source."""
 
 _EPSILON = 1e-9  # keeps 1 / (1/3) from rounding up to 4 in ceil(remaining / share)
+_WORK_LEVELS = frozenset({"story", "task"})
+"""The levels of work items; any other level (initiative, epic, feature, a tracker's own level
+above epics) is a container. An item without a level (a connector that gives none) is work."""
 
 
 class NoForecast(StrEnum):
@@ -180,7 +184,9 @@ def request_forecasts(
     counted = [
         item
         for item in known.values()
-        if item.item_type not in NOT_COUNTED_TYPES and item.level not in request_levels
+        if item.item_type not in NOT_COUNTED_TYPES
+        and (item.level is None or item.level in _WORK_LEVELS)
+        and item.level not in request_levels
     ]
     owned: dict[ItemRef, Counter[TeamRef | None]] = defaultdict(Counter)
     for item in counted:
@@ -363,9 +369,8 @@ def _forecast(
         return _with(base, every, today, percentiles, horizon_days)
     if request.remaining.get(None):
         count = request.remaining[None]
-        return _without(
-            base, NoForecast.NO_TEAM, (), f"{count} of its remaining items have no team"
-        )
+        told = "1 remaining item has" if count == 1 else f"{count} remaining items have"
+        return _without(base, NoForecast.NO_TEAM, (), f"{told} no team")
     idle = tuple(t for t in teams if t not in samples or not samples[t].any())
     if idle:
         return _without(

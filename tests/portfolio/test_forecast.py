@@ -314,7 +314,37 @@ def test_no_throughput_no_items_no_team_each_say_why() -> None:
     assert result["E-2"].reason is NoForecast.NO_ITEMS
     assert result["E-2"].note == "no items under it: nothing to forecast"
     assert result["E-3"].reason is NoForecast.NO_TEAM
-    assert result["E-3"].note == "1 of its remaining items have no team"
+    assert result["E-3"].note == "1 remaining item has no team"
+
+
+def test_containers_are_not_work_whatever_their_type() -> None:
+    """A Jira initiative's type is `other`, which the KPI engine's throughput would count: here
+    it is a container (its level), so Beta's done initiative is no throughput and E-1's Beta
+    story cannot be forecast; an item of no level (a type its connector does not map) is work:
+    Gamma's is, and E-2's dates are `when_done` of Gamma's 1 item in 90 days. Neither is in
+    E-1's scope."""
+    initiative = WorkItem(
+        (SRC, "I-1"), "Beta", "initiative", "other", None, Stage.DONE, created=day(-50),
+        done=day(-2),
+    )  # fmt: skip
+    unmapped = WorkItem(
+        (SRC, "U-1"), "Gamma", None, "other", None, Stage.DONE, created=day(-50), done=day(-2)
+    )
+    items = [
+        initiative,
+        unmapped,
+        request("E-1", parent=(SRC, "I-1")),
+        request("E-2"),
+        story("B-1", "Beta", "E-1"),
+        story("G-1", "Gamma", "E-2"),
+    ]
+    result = by_key(request_forecasts(items, TODAY))
+    assert result["E-1"].reason is NoForecast.NO_THROUGHPUT
+    assert result["E-1"].scope == Scope(0, 1, 0.0, 0.0, 1)
+    # Gamma's samples: 1 on day -2 (the 89th of the 90 days), 0 on the others.
+    gamma = np.zeros(90, dtype=int)
+    gamma[88] = 1
+    assert result["E-2"].dates == when_done(1, gamma, TODAY, seed=team_seed(0, "Gamma"))
 
 
 # -- scope ----------------------------------------------------------------------------------------
