@@ -335,3 +335,20 @@ def test_a_window_or_trend_that_cannot_be_is_refused() -> None:
         strategy_shares([], THEMES, LAST, FIRST)
     with pytest.raises(ValueError, match="period_days >= 1 and periods >= 0, got 0, 3"):
         strategy_shares([], THEMES, FIRST, LAST, period_days=0, periods=3)
+
+
+def test_the_default_trend_is_six_fortnights_ending_on_the_last_day() -> None:
+    # 10 March back 6 x 14 = 84 days: 17 December 2025 to 10 March 2026, oldest first.
+    answer = strategy_shares(ITEMS, THEMES, FIRST, LAST)
+    assert answer.period_days == 14
+    assert [(p.first, p.last) for p in answer.trend] == [
+        (date(2025, 12, 17), date(2025, 12, 30)),
+        (date(2025, 12, 31), date(2026, 1, 13)),
+        (date(2026, 1, 14), date(2026, 1, 27)),
+        (date(2026, 1, 28), date(2026, 2, 10)),
+        (date(2026, 2, 11), date(2026, 2, 24)),
+        (date(2026, 2, 25), mar(10)),
+    ]
+    # 25 February to 10 March: U2 done on the 25th joins the four done in March.
+    check(answer.trend[-1].unaligned.done_items, 2, 5, None)
+    check(answer.trend[-1].unaligned.done_points, 10, 18, None)  # 8 + 2 of 3 + 5 + 8 + 2
