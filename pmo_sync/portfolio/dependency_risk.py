@@ -144,6 +144,14 @@ class DependencyReport:
     def at_risk(self) -> tuple[DependencyRisk, ...]:
         return tuple(d for d in self.dependencies if d.status is DependencyStatus.AT_RISK)
 
+    def waiting_on(self, ref: ItemRef) -> tuple[DependencyRisk, ...]:
+        """What `ref` still waits on, itself or through an item below it (a request's
+        stories): the open dependencies, at risk first. What a request's sentence for
+        stakeholders names ("waiting on ABC-12 of Team Beta")."""
+        return tuple(
+            d for d in self.dependencies if d.is_open and ref in (d.waiting, d.waiting_request)
+        )
+
 
 _STATUS_ORDER = {
     DependencyStatus.AT_RISK: 0,

@@ -157,6 +157,11 @@ def test_a_portfolio_of_dependencies_by_hand() -> None:
     )
     assert [d.within_team for d in report.dependencies] == [False, True] + [False] * 5
     assert [d.blocker for d in report.at_risk()] == [ref("DEF-5"), ref("ABC-20")]
+    # what ABC-10 waits on: its story's blocker; ABC-12 its unknown and open ones; ABC-13
+    # nothing any more (both resolved)
+    assert [d.blocker for d in report.waiting_on(ref("ABC-10"))] == [ref("DEF-5")]
+    assert [d.blocker for d in report.waiting_on(ref("ABC-12"))] == [ref("XYZ-1"), ref("DEF-6")]
+    assert report.waiting_on(ref("ABC-13")) == ()
     # open = every one not resolved (at risk, unknown, open)
     assert report.team_pairs == (
         TeamPairDependencies(ALPHA, ALPHA, open=1, at_risk=1, unknown=0, resolved=0),
