@@ -321,3 +321,13 @@ def test_items_move_when_any_was_ever_in_progress() -> None:
     assert items_move([G1, G3, G8]) is False
     assert items_move([G1, replace(G3, started=d(30))]) is True
     assert items_move([]) is False
+
+
+def test_the_worked_example_shows_gamma_its_dates_and_no_flow() -> None:
+    # docs/portfolio.md's worked example: none of Gamma's items has a start day
+    gamma = [i for i in ITEMS if i.team == GAMMA]
+    assert measures_for("traditional", moves=items_move(gamma)) == (
+        "schedule_variance",
+        "milestones",
+        "date_moves",
+    )
