@@ -31,6 +31,7 @@ from pmo_sync.portfolio.schedule import (
     team_date_moves,
     team_variances,
 )
+from pmo_sync.sandbox import portfolio as script
 
 START = date(2026, 3, 1)
 TODAY_N = 45
@@ -327,6 +328,116 @@ def test_the_worked_example_shows_gamma_its_dates_and_no_flow() -> None:
     # docs/portfolio.md's worked example: none of Gamma's items has a start day
     gamma = [i for i in ITEMS if i.team == GAMMA]
     assert measures_for("traditional", moves=items_move(gamma)) == (
+        "schedule_variance",
+        "milestones",
+        "date_moves",
+    )
+
+
+# -- the scripted portfolio (pmo_sync.sandbox.portfolio), the sandboxes' ground truth ------------
+# Its Team Gamma is the traditional project: epic E4 over the milestones G1..G3. What the
+# schedule answers say of it on day 42 (the second sync), worked from the script's steps.
+
+SCRIPT_START = date(2030, 1, 7)  # a Monday; the releases' planned days are offsets from it
+SCRIPT_STAGES = {"To Do": Stage.TODO, "In Progress": Stage.IN_PROGRESS, "Done": Stage.DONE}
+
+
+def scripted(today: int) -> tuple[list[WorkItem], list[DateMove]]:
+    """The script's items and due-date moves after its steps up to day `today`, as the
+    store's reads would give them (the done day: the day of the move to Done)."""
+    steps = [step for step in script.ALL_STEPS if step.at.days <= today]
+    truth = script.truth(steps)
+    started: dict[str, int] = {}
+    done: dict[str, int] = {}
+    moves: list[DateMove] = []
+    due: dict[str, int] = {}
+    for step in steps:
+        if isinstance(step, script.Move):
+            if step.stage == "In Progress":
+                started.setdefault(step.label, step.at.days)
+            if step.stage == "Done":
+                done[step.label] = step.at.days
+        if isinstance(step, script.SetDates) and step.due is not None:
+            before = due.get(step.label)
+            if step.due != before:
+                moves.append(
+                    DateMove(
+                        ("script", step.label),
+                        "due_date",
+                        script.day(SCRIPT_START, step.at.days),
+                        script.day(SCRIPT_START, before) if before is not None else None,
+                        script.day(SCRIPT_START, step.due),
+                    )
+                )
+                due[step.label] = step.due
+
+    def on(offset: int | None) -> date | None:
+        return script.day(SCRIPT_START, offset) if offset is not None else None
+
+    items = [
+        WorkItem(
+            ref=("script", t.label),
+            team=script.TEAMS[t.team],
+            level=t.level,
+            item_type="epic" if t.level == "epic" else "story",
+            parent=("script", t.parent) if t.parent else None,
+            stage=SCRIPT_STAGES[t.stage],
+            created=SCRIPT_START,
+            started=on(started.get(t.label)),
+            done=on(done.get(t.label)) if t.stage == "Done" else None,
+            due_date=on(t.due),
+        )
+        for t in truth.items.values()
+    ]
+    return items, moves
+
+
+def s(offset: int) -> date:
+    return script.day(SCRIPT_START, offset)
+
+
+def test_the_scripted_portfolio_schedule_on_day_42() -> None:
+    items, moves = scripted(42)
+    today = s(42)
+    variances = schedule_variances(items, {}, today)
+    # Dated: E1 61, E2 50, E3 60, E4 70, G1 38, G2 56, G3 70, A5 56. Only G1 is done (day 39,
+    # due 38 after its slip): 39 - 38 = +1. The rest are open with dates after day 42 and no
+    # forecast: pending.
+    assert [(v.ref[1], v.basis, v.days) for v in variances] == [
+        ("E1", "pending", None),
+        ("E2", "pending", None),
+        ("E3", "pending", None),
+        ("E4", "pending", None),
+        ("G1", "actual", 1),
+        ("G2", "pending", None),
+        ("G3", "pending", None),
+        ("A5", "pending", None),
+    ]
+    assert team_variances(variances) == [
+        TeamVariance("Team Alpha", dated=2, measured=0, late=0, median_days=None),  # E1, A5
+        TeamVariance("Team Beta", dated=2, measured=0, late=0, median_days=None),  # E2, E3
+        TeamVariance("Team Gamma", dated=4, measured=1, late=1, median_days=1.0),
+    ]
+    # Gamma's milestones: G1..G3 (E4 has children). G1 met its date a day late; G2 (56) and
+    # G3 (70) are to come: 0 of 1 decided met.
+    (gamma,) = milestones(items, [("script", "Team Gamma")], today)
+    assert gamma.milestones == (
+        Milestone(("script", "G1"), "Team Gamma", s(38), s(39), "missed", 1),
+        Milestone(("script", "G2"), "Team Gamma", s(56), None, "pending", None),
+        Milestone(("script", "G3"), "Team Gamma", s(70), None, "pending", None),
+    )
+    assert (gamma.met, gamma.missed, gamma.pending, gamma.share_met) == (0, 1, 2, 0.0)
+    # E1: 40 -> 47 (day 15) -> 54 (day 30) -> 61 (day 36): three slips of 7. E3: 45 -> 60 on
+    # day 36: +15. G1: 30 -> 38 on day 22: +8. Every other dated item was set once.
+    assert team_date_moves(date_moves(items, moves)) == [
+        TeamDateMoves("Team Alpha", 2, 1, 3, 21, 7.0, 0, 0),
+        TeamDateMoves("Team Beta", 2, 1, 1, 15, 15.0, 0, 0),
+        TeamDateMoves("Team Gamma", 4, 1, 1, 8, 8.0, 0, 0),
+    ]
+    # G1 and G2 went through In Progress: the project's flow is shown beside its dates.
+    gamma_items = [i for i in items if i.team == "Team Gamma"]
+    assert measures_for("traditional", moves=items_move(gamma_items)) == (
+        "flow",
         "schedule_variance",
         "milestones",
         "date_moves",
