@@ -114,8 +114,8 @@ def _finish(
     if not item.is_open:
         return ("actual", item.done) if item.done is not None else ("unknown", None)
     if forecast is not None:
-        # An open item finishes today at the earliest: a forecast made on an earlier day
-        # that has passed says "late by at least this much", not "early".
+        # An open item finishes today at the earliest: a forecast day already past is
+        # stale (made on an earlier day), and would claim an early finish it cannot have.
         return "forecast", max(forecast, today)
     if target < today:
         return "overdue", today
