@@ -2,9 +2,9 @@
 
 A request is an open item of the request levels (`portfolio.yaml`'s `requests.levels`, epics and
 features by default; initiatives where configured). Its work is its descendants at any depth
-that the KPI engine counts as throughput (`kpi.forecast.NOT_COUNTED_TYPES` left out: epics and
-subtasks) and that are work, not containers: stories and tasks by level (or without a level),
-never a request nor an initiative, whatever type its tracker gives it.
+that are work (`pmo_sync.portfolio.work.is_work`: what the KPI engine counts as throughput,
+and no container: stories and tasks by level, or without a level), never a request nor an
+initiative, whatever type its tracker gives it.
 
 The forecast is the KPI engine's (`pmo_sync.kpi.forecast`: each team's sampled daily
 throughput, one simulation per team seeded by `team_seed`), read differently: a team's
@@ -38,7 +38,6 @@ import numpy as np
 from pmo_sync.common.naturalsort import natural_key
 from pmo_sync.kpi.forecast import (
     HORIZON_DAYS,
-    NOT_COUNTED_TYPES,
     daily_throughput_of_days,
     days_to_reach,
     percentile_dates,
@@ -47,6 +46,7 @@ from pmo_sync.kpi.forecast import (
 from pmo_sync.portfolio.config import DEFAULT_REQUEST_LEVELS
 from pmo_sync.portfolio.items import ItemRef
 from pmo_sync.portfolio.model import WorkItem
+from pmo_sync.portfolio.work import is_work
 
 __all__ = [
     "NoForecast",
@@ -61,9 +61,6 @@ TeamRef = tuple[str, str]
 """(source, team): a team's throughput is its own tracker's, so teams are told apart by source."""
 
 _EPSILON = 1e-9  # keeps 1 / (1/3) from rounding up to 4 in ceil(remaining / share)
-_WORK_LEVELS = frozenset({"story", "task"})
-"""The levels of work items; any other level (initiative, epic, feature, a tracker's own level
-above epics) is a container. An item without a level (a connector that gives none) is work."""
 
 
 class NoForecast(StrEnum):
@@ -182,11 +179,7 @@ def request_forecasts(
         if item.level in request_levels and not _done_by(item, today)
     }
     counted = [
-        item
-        for item in known.values()
-        if item.item_type not in NOT_COUNTED_TYPES
-        and (item.level is None or item.level in _WORK_LEVELS)
-        and item.level not in request_levels
+        item for item in known.values() if is_work(item) and item.level not in request_levels
     ]
     owned: dict[ItemRef, Counter[TeamRef | None]] = defaultdict(Counter)
     for item in counted:

@@ -17,10 +17,8 @@ the percent minus the theme's target share (percentage points; positive: above t
 A zero total gives no percent (None), never a division by zero. The same shares per
 consecutive period ending on the last day make the trend.
 
-What is work (WIP and throughput) is what the KPI engine counts as throughput: not epics and
-sub-tasks (`pmo_sync.kpi.forecast.NOT_COUNTED_TYPES`; this layer may not import the KPIs, so a
-test holds the two sets equal), and, since the portfolio knows levels where the KPIs know only
-types, nothing above the story level either (a Jira initiative's type is `other`). An item is in
+What is work (WIP and throughput) is `pmo_sync.portfolio.work.is_work`: what the KPI engine
+counts as throughput, and nothing above the story level (shared with the forecasts). An item is in
 progress on day d when it started on or before d, is not done by the end of d, and is not back
 in to-do now: the KPIs' WIP ("An item that sits behind the commitment point now is not
 committed and not WIP", docs/metrics.md 2.3), with the first start as its commitment.
@@ -40,24 +38,18 @@ from itertools import accumulate
 from pmo_sync.domain import Stage
 from pmo_sync.portfolio.config import DEFAULT_REQUEST_LEVELS, ThemeConfig
 from pmo_sync.portfolio.model import WorkItem
+from pmo_sync.portfolio.work import is_work
 
 __all__ = [
     "DEFAULT_PERIODS",
     "DEFAULT_PERIOD_DAYS",
-    "NOT_WORK_TYPES",
-    "WORK_LEVELS",
     "PeriodShares",
     "Share",
     "StrategyAnswer",
     "ThemeShares",
-    "is_work",
     "strategy_shares",
 ]
 
-NOT_WORK_TYPES = frozenset({"epic", "subtask"})
-"""The types whose completion is not a unit of delivery: the KPI engine's `NOT_COUNTED_TYPES`."""
-WORK_LEVELS = frozenset({"story", "task"})
-"""The levels of delivered work; an item with no level is judged by its type alone."""
 DEFAULT_PERIOD_DAYS = 14
 """Two weeks: a common sprint, two ISO weeks, short enough for six points in the KPIs' window."""
 DEFAULT_PERIODS = 6
@@ -121,14 +113,6 @@ class StrategyAnswer:
     trend: tuple[PeriodShares, ...]
     period_days: int
     unplanned_room: float | None
-
-
-def is_work(item: WorkItem) -> bool:
-    """Whether the item counts in WIP and throughput: a story, bug, task or other type, at a
-    level of delivered work (or none), not an epic, feature, initiative or sub-task."""
-    if item.item_type in NOT_WORK_TYPES:
-        return False
-    return item.level is None or item.level.casefold() in WORK_LEVELS
 
 
 def strategy_shares(
