@@ -8,8 +8,8 @@ module's layer. So that one setting never has two places that disagree in silenc
 sync, the service and `connectors check` run each connector with `apply_portfolio`'s
 config: a setting portfolio.yaml writes fills the connector's where its file does not set
 that setting itself; **the connector file wins** where it does. A setting portfolio.yaml
-leaves out changes nothing (its defaults are the connectors' own, and Azure DevOps reads no
-links unless told: they cost calls).
+leaves out changes nothing (the connectors keep their own defaults: Azure DevOps reads the
+Dependency links unless a file says `link_types: []`).
 
 "Set" is pydantic's `model_fields_set`: written in the file, even to the default value.
 A release convention is one setting (`iteration` or `tag`; `list` or `label`): a
