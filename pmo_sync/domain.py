@@ -225,8 +225,15 @@ class ReleaseRecord:
     project: str | None
     start_date: date | None
     release_date: date | None
+    """The one date the tracker shows: the planned day, or the ship day once released
+    where the team moves it (Jira); the config's released day, else planned, elsewhere."""
     released: bool
     archived: bool
+    planned_date: date | None = None
+    """The day the release was planned for, kept apart from `release_date` so "released on
+    time, slip in days" can be answered after it shipped: the config's `planned` day (Azure
+    DevOps, Trello); for Jira, which keeps one date, the release date last seen while the
+    version was not released. None: unknown (a Jira version first seen already released)."""
 
 
 @dataclass(frozen=True, slots=True)

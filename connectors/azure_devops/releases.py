@@ -94,7 +94,9 @@ def release_id(name: str) -> str:
 
 
 def release_record(name: str, convention: AdoReleases, project: str, today: date) -> ReleaseRecord:
-    """The release a name stands for, dated by the config (undated when it names none)."""
+    """The release a name stands for, dated by the config (undated when it names none):
+    `release_date` the released day, else the planned one; `planned_date` the planned day
+    whether or not it shipped, so a release's slip can be measured after it."""
     dates = convention.dates_of(name)
     planned = dates.planned if dates else None
     released = dates.released if dates else None
@@ -106,4 +108,5 @@ def release_record(name: str, convention: AdoReleases, project: str, today: date
         release_date=released or planned,
         released=released is not None and released <= today,
         archived=False,
+        planned_date=planned,
     )

@@ -11,6 +11,7 @@ parent that is the issue itself are logged and left unknown or dropped.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -24,7 +25,9 @@ __all__ = [
     "issue_level",
     "issue_links",
     "jira_date",
+    "noted_plan",
     "release_ids",
+    "with_plan",
 ]
 
 log = structlog.get_logger(__name__)
@@ -94,6 +97,30 @@ def convert_version(raw: Mapping[str, Any], project: str | None) -> ReleaseRecor
         released=bool(raw.get("released")),
         archived=bool(raw.get("archived")),
     )
+
+
+def with_plan(release: ReleaseRecord, plans: Mapping[str, str]) -> ReleaseRecord:
+    """The release with its planned day: Jira keeps one date per version, which teams
+    either leave as planned or move to the ship day when they release, so the plan is the
+    release date while the version is not released, and once it is, the one `plans`
+    (version id -> ISO day, what the releases bookmark kept) last saw unreleased. A version
+    first seen already released has no plan kept: unknown (None)."""
+    if not release.released:
+        return replace(release, planned_date=release.release_date)
+    kept = plans.get(release.external_id)
+    where = f"version {release.name}"
+    return replace(release, planned_date=jira_date(kept, what="planned", key=where))
+
+
+def noted_plan(plans: dict[str, str], release: ReleaseRecord) -> None:
+    """Keep an unreleased version's release date as its plan in `plans` (dropped when it has
+    none: a plan last seen undated is no plan); a released version's plan is left as kept."""
+    if release.released:
+        return
+    if release.release_date is None:
+        plans.pop(release.external_id, None)
+    else:
+        plans[release.external_id] = release.release_date.isoformat()
 
 
 def issue_links(

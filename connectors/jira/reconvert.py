@@ -7,7 +7,7 @@ asked for, migration 0012) is not known and stays as stored. The Rank, start-dat
 target fields are custom fields whose ids the site cache (`SiteBookmark`) holds: without
 that cache they stay for the next sync. The date history is taken only from a changelog
 the payload holds whole (longer ones were completed by a call, not stored). Releases are
-the issue's fix versions, with the start date the releases bookmark kept.
+the issue's fix versions, with the start date and the plan the releases bookmark kept.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from connectors.base import Reconversion, Reconverted, StoredItem
 from connectors.bookmarks import load_bookmark
 from connectors.jira.config import JiraConfig
 from connectors.jira.convert import IssueContext, JiraFieldIds, convert_issue
-from connectors.jira.portfolio import convert_version
+from connectors.jira.portfolio import convert_version, with_plan
 from connectors.jira.streams import ReleasesBookmark, ReleasesStream, SiteBookmark, SiteStream
 from pmo_sync.domain import ChangeField
 
@@ -40,9 +40,11 @@ class JiraReconversion(Reconversion):
         config: JiraConfig,
         field_ids: JiraFieldIds | None,
         starts: Mapping[str, str],
+        plans: Mapping[str, str] | None = None,
     ) -> None:
         self.field_ids = field_ids
         self.starts = dict(starts)
+        self.plans = dict(plans or {})
         self.context = IssueContext(
             base_url=str(config.url),
             field_ids=field_ids or _NO_FIELD_IDS,
@@ -94,7 +96,7 @@ class JiraReconversion(Reconversion):
         project = str((fields.get("project") or {}).get("key") or record.project)
         versions = fields.get("fixVersions")
         releases = tuple(
-            convert_version(self._with_start(v), project)
+            with_plan(convert_version(self._with_start(v), project), self.plans)
             for v in (versions if isinstance(versions, list) else [])
             if isinstance(v, Mapping) and v.get("id")
         )
@@ -110,7 +112,7 @@ class JiraReconversion(Reconversion):
 
     def _with_start(self, version: Mapping[str, Any]) -> Mapping[str, Any]:
         """A fix version with the start date the releases bookmark kept (fix versions leave
-        it out), as the releases stream completes it."""
+        it out), as the releases stream completes it (and its plan, `with_plan`)."""
         start = self.starts.get(str(version["id"]))
         if "startDate" in version or start is None:
             return version
@@ -129,4 +131,5 @@ def jira_reconversion(
         config,
         None if site is None else site.field_ids,
         {} if releases is None else releases.starts,
+        {} if releases is None else releases.plans,
     )

@@ -43,7 +43,7 @@ from connectors.jira.convert import (
     find_field_ids,
     parse_jira_datetime,
 )
-from connectors.jira.portfolio import convert_version
+from connectors.jira.portfolio import convert_version, noted_plan, with_plan
 from pmo_sync.domain import (
     Census,
     ChangeField,
@@ -779,18 +779,27 @@ class IssuesStream(Stream):
 
 @dataclass(frozen=True, slots=True)
 class ReleasesBookmark:
-    """The projects whose versions are read, and each version's start date as last read
-    (an issue's `fixVersions` leave the start date out). Version 1."""
+    """The projects whose versions are read, each version's start date as last read (an
+    issue's `fixVersions` leave the start date out), and each version's plan. Version 1
+    (`plans` added since: optional)."""
 
     VERSION: ClassVar[int] = 1
     projects: tuple[str, ...] = ()
     starts: Mapping[str, str] = field(default_factory=dict)
     """Version id -> its `startDate` (ISO day), for the versions that have one."""
+    plans: Mapping[str, str] = field(default_factory=dict)
+    """Version id -> its `releaseDate` (ISO day) as last read while it was not released:
+    the plan a version released later keeps (`connectors.jira.portfolio.with_plan`), since
+    teams often move the one date Jira keeps to the ship day."""
 
     def to_json(self) -> dict[str, Any]:
         return with_version(
             self.VERSION,
-            {"projects": list(self.projects), "starts": dict(sorted(self.starts.items()))},
+            {
+                "projects": list(self.projects),
+                "starts": dict(sorted(self.starts.items())),
+                "plans": dict(sorted(self.plans.items())),
+            },
         )
 
     @classmethod
@@ -799,6 +808,7 @@ class ReleasesBookmark:
         return cls(
             projects=tuple(str(p) for p in body.get("projects") or ()),
             starts={str(k): str(v) for k, v in (body.get("starts") or {}).items()},
+            plans={str(k): str(v) for k, v in (body.get("plans") or {}).items()},
         )
 
 
@@ -814,6 +824,11 @@ class ReleasesStream(Stream):
     planning releases for the first time. A project without fix versions costs nothing, so
     an unchanged sync makes no call here. A listing refused (a project gone, no permission)
     or a version that cannot be read is logged and skipped, never a failed sync.
+
+    Each version's plan is its release date as last read while not released, kept in the
+    bookmark (`ReleasesBookmark.plans`), so a version released later with its date moved
+    to the ship day keeps the day it was planned for; one first read already released has
+    no plan (None).
     """
 
     name = "releases"
@@ -828,6 +843,7 @@ class ReleasesStream(Stream):
         previous = load_bookmark(ReleasesBookmark.from_json, context.bookmark, self.name)
         known = previous.projects if previous and not context.full else ()
         starts = dict(previous.starts) if previous else {}
+        plans = dict(previous.plans) if previous else {}
         seen = [p for _, p in self.state.versions_in_issues if p]
         projects = tuple(sorted(set(known) | set(seen)))
         refresh = self.state.site_refreshed or context.full
@@ -840,7 +856,9 @@ class ReleasesStream(Stream):
                     starts[release.external_id] = release.start_date.isoformat()
                 else:
                     starts.pop(release.external_id, None)
-        yield from listed.values()
+        for release in listed.values():
+            noted_plan(plans, release)
+            yield with_plan(release, plans)
         found = self.state.versions_in_issues
         for version_id, where in sorted(found, key=lambda k: (k[0], k[1] or "")):
             if version_id in listed:
@@ -849,11 +867,18 @@ class ReleasesStream(Stream):
             if "startDate" not in raw and version_id in starts:
                 raw = {**raw, "startDate": starts[version_id]}
             try:
-                yield convert_version(raw, where)
+                release = convert_version(raw, where)
             except (KeyError, TypeError) as exc:
                 log.warning("jira_version_skipped", version=version_id, error=repr(exc))
-        if previous is None or projects != previous.projects or starts != previous.starts:
-            self._bookmark = ReleasesBookmark(projects, starts)
+                continue
+            noted_plan(plans, release)
+            yield with_plan(release, plans)
+        if previous is None or (projects, starts, plans) != (
+            previous.projects,
+            previous.starts,
+            previous.plans,
+        ):
+            self._bookmark = ReleasesBookmark(projects, starts, plans)
 
     def _listing(self, project: str) -> list[ReleaseRecord]:
         try:

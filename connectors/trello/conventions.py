@@ -298,7 +298,8 @@ def card_releases(
 
 def release_record(name: str, conventions: PortfolioConventions, today: date) -> ReleaseRecord:
     """A release named by the convention, dated by the config (undated: no dates, not
-    released); released once its released day has come."""
+    released); released once its released day has come. `planned_date` is the planned
+    day whether or not it shipped, so a release's slip can be measured after it."""
     dates = conventions.releases.dates_of(name)
     released = dates is not None and dates.released is not None and dates.released <= today
     return ReleaseRecord(
@@ -309,4 +310,5 @@ def release_record(name: str, conventions: PortfolioConventions, today: date) ->
         release_date=None if dates is None else (dates.released or dates.planned),
         released=released,
         archived=False,
+        planned_date=None if dates is None else dates.planned,
     )

@@ -120,7 +120,15 @@ SPRINT_COLUMNS = (
     "goal",
 )
 STATUS_COLUMNS = ("name", "category", "stage")
-RELEASE_COLUMNS = ("name", "project", "start_date", "release_date", "released", "archived")
+RELEASE_COLUMNS = (
+    "name",
+    "project",
+    "start_date",
+    "release_date",
+    "released",
+    "archived",
+    "planned_date",
+)
 
 # CHANGE_COLUMNS is what the loader diffs on; prepare_bundle spells it out.
 ChangeKey = str

@@ -230,6 +230,7 @@ class ReleaseRow(Base):
     release_date: Mapped[date | None]
     released: Mapped[bool] = mapped_column(Boolean, default=False)
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    planned_date: Mapped[date | None]  # ReleaseRecord.planned_date (migration 0016)
     content_hash: Mapped[str] = mapped_column(String(64))
 
 

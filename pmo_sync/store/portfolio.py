@@ -82,6 +82,8 @@ class StoredRelease:
     release_date: date | None
     released: bool
     archived: bool
+    planned_date: date | None = None
+    """The day it was planned for (`ReleaseRecord.planned_date`); None: unknown."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,11 +190,12 @@ def source_releases(engine: Engine, source_id: int) -> list[StoredRelease]:
                 _releases.c.release_date,
                 _releases.c.released,
                 _releases.c.archived,
+                _releases.c.planned_date,
             ).where(_releases.c.source_id == source_id)
         ).all()
     found = [
         StoredRelease(r.external_id, r.name, r.project, r.start_date, r.release_date,
-                      bool(r.released), bool(r.archived))
+                      bool(r.released), bool(r.archived), r.planned_date)
         for r in rows
     ]  # fmt: skip
     found.sort(

@@ -72,7 +72,9 @@ def _stored(raw: dict[str, Any], status: str = "", labels: tuple[str, ...] = ())
 
 def test_jira_reads_every_fact_of_a_payload_that_holds_them() -> None:
     cached = SiteBookmark(AT, "UTC", "bot", JiraFieldIds(None, None, None, rank=RANK), ())
-    releases = ReleasesBookmark(("ABC",), {"200": "2026-10-01"})
+    # 2026.3 (201) was read planned for 20 Nov while unreleased, shipped 28 Nov; 2026.2 (199)
+    # was first read already released: its plan is unknown.
+    releases = ReleasesBookmark(("ABC",), {"200": "2026-10-01"}, {"201": "2026-11-20"})
     stored = {"site": cached.to_json(), "releases": releases.to_json()}
     reconversion = JiraConnector.reconversion(_jira(), stored.get, TODAY)
     raw = _issue(
@@ -81,7 +83,11 @@ def test_jira_reads_every_fact_of_a_payload_that_holds_them() -> None:
             "priority": {"name": "High"},
             "components": [{"id": "1", "name": "Payments"}, {"id": "2", "name": "Checkout"}],
             RANK: "0|i0000f:",
-            "fixVersions": [{"id": "200", "name": "2026.4", "releaseDate": "2026-12-20"}],
+            "fixVersions": [
+                {"id": "200", "name": "2026.4", "releaseDate": "2026-12-20"},
+                {"id": "201", "name": "2026.3", "releaseDate": "2026-11-28", "released": True},
+                {"id": "199", "name": "2026.2", "releaseDate": "2026-10-30", "released": True},
+            ],
             "issuelinks": [
                 {"id": "9", "type": BLOCKS, "outwardIssue": {"id": "10002", "key": "ABC-2"}}
             ],
@@ -102,11 +108,22 @@ def test_jira_reads_every_fact_of_a_payload_that_holds_them() -> None:
             "target_end": None,
         },
         links=(ItemLink("10001", "blocks", LinkDirection.OUTWARD, "ABC-2", "10002"),),
-        release_ids=("200",),
+        release_ids=("200", "201", "199"),
         releases=(
-            ReleaseRecord(
-                "200", "2026.4", "ABC", date(2026, 10, 1), date(2026, 12, 20), False, False
+            ReleaseRecord(  # not released: the plan is its release date
+                "200",
+                "2026.4",
+                "ABC",
+                date(2026, 10, 1),
+                date(2026, 12, 20),
+                False,
+                False,
+                date(2026, 12, 20),
             ),
+            ReleaseRecord(  # released 8 days late: the bookmark's plan
+                "201", "2026.3", "ABC", None, date(2026, 11, 28), True, False, date(2026, 11, 20)
+            ),
+            ReleaseRecord("199", "2026.2", "ABC", None, date(2026, 10, 30), True, False),
         ),
         date_changes=(
             ItemChange(
@@ -181,7 +198,16 @@ def test_azure_devops_reads_the_latest_revision_and_leaves_links_and_history() -
         },
         release_ids=("2027.1",),
         releases=(
-            ReleaseRecord("2027.1", "2027.1", "Fabrikam", None, date(2027, 3, 31), False, False),
+            ReleaseRecord(
+                "2027.1",
+                "2027.1",
+                "Fabrikam",
+                None,
+                date(2027, 3, 31),
+                False,
+                False,
+                date(2027, 3, 31),
+            ),
         ),
     )  # links None: kept as stored
     assert reconversion.kept == ("dependency links and date history (not in the stored payload)",)
@@ -225,7 +251,9 @@ def test_trello_reads_the_stored_labels_and_list(
         columns=columns,
         release_ids=("2026.4", "2027.1"),
         releases=(
-            ReleaseRecord("2026.4", "2026.4", None, None, date(2026, 12, 2), True, False),
+            ReleaseRecord(
+                "2026.4", "2026.4", None, None, date(2026, 12, 2), True, False, date(2026, 11, 30)
+            ),
             ReleaseRecord("2027.1", "2027.1", None, None, None, False, False),
         ),
     )

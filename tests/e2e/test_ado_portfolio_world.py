@@ -91,13 +91,17 @@ def test_act_one_full_sync_stores_the_portfolio_the_script_wrote(
     rows = _rows(engine, [key["A1"], key["A2"], key["A3"], key["A4"], key["B1"], key["G1"]])
     assert (rows[key["B1"]].team, rows[key["B1"]].stage) == ("Team Beta", "todo")
     assert (rows[key["A3"]].team, rows[key["A3"]].stage) == ("Team Alpha", "in_progress")
-    # 2030.2 was planned for 1 February and shipped late, on 7 February (day 31); 2030.1
-    # shipped early (26 January); 2030.3 is planned for 8 March.
-    releases = {r.name: (r.release_date, r.released) for r in source_releases(engine, source)}
+    # 2030.2 was planned for 1 February (day 25) and shipped late, on 7 February (day 31);
+    # 2030.1 shipped early (26 January, planned 27 January); 2030.3 is planned for 8 March.
+    # The plans are the connector's `releases.dates` (`planned`), kept beside the ship day.
+    releases = {
+        r.name: (r.release_date, r.released, r.planned_date)
+        for r in source_releases(engine, source)
+    }
     assert releases == {
-        "2030.1": (date(2030, 1, 26), True),
-        "2030.2": (date(2030, 2, 7), True),
-        "2030.3": (date(2030, 3, 8), False),
+        "2030.1": (date(2030, 1, 26), True, date(2030, 1, 27)),
+        "2030.2": (date(2030, 2, 7), True, date(2030, 2, 1)),
+        "2030.3": (date(2030, 3, 8), False, date(2030, 3, 8)),
     }
     # Alpha's backlog: A2 above A4 by Stack Rank (A1 is done, A3 in progress).
     assert rows[key["A2"]].rank < rows[key["A4"]].rank

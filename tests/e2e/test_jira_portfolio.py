@@ -154,11 +154,14 @@ def test_a_full_then_an_incremental_sync_store_every_portfolio_fact(
     assert date_history(engine, source_id, story.key)[-1] == DateChange(
         ChangeField.DUE_DATE, again.created, date(2026, 4, 30), date(2026, 5, 20), author
     )
+    # Not released: each version's date is its plan; 2026.2 has none.
     assert source_releases(engine, source_id)[1:] == [
-        StoredRelease(old.id, "D-1", "DEF", None, date(2026, 3, 31), False, True),
-        StoredRelease(late.id, "D-2", "DEF", None, date(2026, 6, 30), False, False),
+        StoredRelease(old.id, "D-1", "DEF", None, date(2026, 3, 31), False, True,
+                      date(2026, 3, 31)),
+        StoredRelease(late.id, "D-2", "DEF", None, date(2026, 6, 30), False, False,
+                      date(2026, 6, 30)),
         StoredRelease(undated.id, "2026.2", "ABC", None, None, False, False),
-    ]
+    ]  # fmt: skip
     assert _releases_of(engine)[blocked.key] == {late.id}
     assert item_links(engine, source_id, story.key).own == (blocks,)  # unchanged, kept
 
@@ -172,6 +175,48 @@ def test_a_full_then_an_incremental_sync_store_every_portfolio_fact(
     data.set_priority(story.key, "Highest")
     run_sync(config)
     assert source_releases(engine, source_id)[0].start_date == date(2026, 1, 5)
+
+
+def test_a_version_released_late_keeps_the_plan_it_had_before_its_date_moved(
+    jira_sandbox: JiraSandbox,
+    make_config: Callable[..., JiraConfig],
+    run_sync: Callable[..., RunSummary],
+    store: Store,
+    engine: Engine,
+) -> None:
+    """Jira keeps one date per version. 2026.3 is read planned for 31 Mar, then released on
+    9 Apr with its date moved to that day (Jira's "Release" dialog): the store keeps the plan,
+    31 Mar, beside the ship day, 9 Apr (nine days late), after the incremental sync that
+    reads it again through its issue and after a full sync that lists it. 2026.1 was
+    released before any sync read it: its plan is unknown."""
+    data = jira_sandbox.dataset
+    planned = data.add_version("ABC", "2026.3", release_date=date(2026, 3, 31))
+    before = data.add_version("ABC", "2026.1", release_date=date(2026, 1, 30), released=True)
+    story = next(i for i in data.issues if i.project_key == "ABC")
+    data.clock.advance(minutes=5)
+    data.set_fix_versions(story.key, [planned.id, before.id])
+
+    config = make_config(jira_sandbox, jql=JQL)
+    assert run_sync(config, full=True).status == "success"
+    source_id = store.ensure_source(config.name, "jira", str(config.url))
+    assert source_releases(engine, source_id) == [
+        StoredRelease(before.id, "2026.1", "ABC", None, date(2026, 1, 30), True, False, None),
+        StoredRelease(planned.id, "2026.3", "ABC", None, date(2026, 3, 31), False, False,
+                      date(2026, 3, 31)),
+    ]  # fmt: skip
+    assert store.get_bookmark(source_id, "releases")["plans"] == {planned.id: "2026-03-31"}
+
+    data.clock.advance(minutes=30)
+    data.release_version(planned.id, release_date=date(2026, 4, 9))
+    data.set_priority(story.key, "High")  # the story comes again, with its fixVersions
+    assert run_sync(config).status == "success"
+    shipped = StoredRelease(
+        planned.id, "2026.3", "ABC", None, date(2026, 4, 9), True, False, date(2026, 3, 31)
+    )
+    assert source_releases(engine, source_id)[1] == shipped
+    assert run_sync(config, full=True).status == "success"  # the listing says it too
+    assert source_releases(engine, source_id)[1] == shipped
+    assert store.get_bookmark(source_id, "releases")["plans"] == {planned.id: "2026-03-31"}
 
 
 def test_versions_that_cannot_be_read_fail_nothing(

@@ -98,8 +98,13 @@ def test_act_one_full_sync_stores_the_portfolio_the_script_wrote(
     assert facts.links == {("B1", "A3"), ("G1", "B2"), ("A1", "A2")}
     # 2030.2 was planned for day 25 (1 February) and shipped on day 31: late, and out
     releases = {r.name: r for r in source_releases(engine, source)}
+    # (the plan kept beside the ship day: the connector file's `planned`, 6 days before it)
     assert releases["2030.2"] == StoredRelease(
-        "2030.2", "2030.2", None, None, date(2030, 2, 7), True, False
+        "2030.2", "2030.2", None, None, date(2030, 2, 7), True, False, date(2030, 2, 1)
+    )
+    assert (releases["2030.1"].planned_date, releases["2030.3"].planned_date) == (
+        date(2030, 1, 27),  # day 20
+        date(2030, 3, 8),  # day 60
     )
     assert (releases["2030.1"].release_date, releases["2030.1"].released) == (
         date(2030, 1, 26),  # day 19, a day before its plan

@@ -51,13 +51,19 @@ def test_a_converted_item_is_in_the_releases_its_fields_name_by_folded_name() ->
 
 def test_a_release_is_dated_by_the_config_and_released_once_its_day_has_come() -> None:
     today = date(2026, 12, 7)
+    # 2026.4: planned 1 Dec, released 4 Dec (3 days late): the release date is the ship day,
+    # the plan stays beside it; 2027.1: planned only; X: the config dates it not at all.
     assert [release_record(n, BY_TAG, "Fabrikam", today) for n in ("2026.4", "2027.1", "X")] == [
-        ReleaseRecord("2026.4", "2026.4", "Fabrikam", None, date(2026, 12, 4), True, False),
-        ReleaseRecord("2027.1", "2027.1", "Fabrikam", None, date(2027, 3, 31), False, False),
+        ReleaseRecord("2026.4", "2026.4", "Fabrikam", None, date(2026, 12, 4), True, False,
+                      planned_date=date(2026, 12, 1)),
+        ReleaseRecord("2027.1", "2027.1", "Fabrikam", None, date(2027, 3, 31), False, False,
+                      planned_date=date(2027, 3, 31)),
         ReleaseRecord("x", "X", "Fabrikam", None, None, False, False),  # a version without a date
-    ]
+    ]  # fmt: skip
     early = release_record("2026.4", BY_TAG, "Fabrikam", date(2026, 12, 3))
-    assert (early.release_date, early.released) == (date(2026, 12, 4), False)
+    assert (early.release_date, early.released, early.planned_date) == (
+        date(2026, 12, 4), False, date(2026, 12, 1),
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -3,13 +3,21 @@ checked on payloads shaped as Jira's search, changelog and project-versions answ
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
 from structlog.testing import capture_logs
 
 from connectors.jira.convert import IssueContext, JiraFieldIds, convert_issue, find_field_ids
-from connectors.jira.portfolio import convert_version, issue_level, issue_links, jira_date
+from connectors.jira.portfolio import (
+    convert_version,
+    issue_level,
+    issue_links,
+    jira_date,
+    noted_plan,
+    with_plan,
+)
 from connectors.jira.streams import ReleasesBookmark, SiteBookmark
 from pmo_sync.domain import ChangeField, ItemChange, ItemLink, LinkDirection, ReleaseRecord
 
@@ -262,6 +270,36 @@ def test_versions_as_releases() -> None:
     assert [e["event"] for e in logs] == ["jira_date_unreadable"]
 
 
+def test_a_versions_plan_is_its_date_while_unreleased_and_kept_once_released() -> None:
+    """Jira keeps one date per version. While unreleased it is the plan (noted in the
+    bookmark's plans); once released, the date may have moved to the ship day, so the plan
+    is the one noted before; a version never seen unreleased has none."""
+    plans: dict[str, str] = {"9": "2026-01-31"}
+    planned = ReleaseRecord("1", "2026.1", "PAY", None, date(2026, 2, 27), False, False)
+    noted_plan(plans, planned)
+    assert plans == {"1": "2026-02-27", "9": "2026-01-31"}
+    assert with_plan(planned, plans).planned_date == date(2026, 2, 27)
+
+    # Released on 6 Mar, its date moved to that day: 7 days late against the plan kept.
+    shipped = replace(planned, release_date=date(2026, 3, 6), released=True)
+    noted_plan(plans, shipped)
+    assert plans == {"1": "2026-02-27", "9": "2026-01-31"}  # a released version notes nothing
+    assert with_plan(shipped, plans) == replace(shipped, planned_date=date(2026, 2, 27))
+
+    # First seen released: unknown. Unreleased with its date cleared: no plan any more.
+    other = ReleaseRecord("2", "2025.4", "PAY", None, date(2025, 12, 1), True, False)
+    assert with_plan(other, plans).planned_date is None
+    noted_plan(plans, replace(planned, release_date=None))
+    assert plans == {"9": "2026-01-31"}
+    assert with_plan(replace(planned, release_date=None), plans).planned_date is None
+
+    # A kept plan that is not a day (a hand-edited bookmark) is unknown, with a warning.
+    with capture_logs() as logs:
+        garbled = with_plan(replace(other, external_id="9"), {"9": "soon"})
+    assert garbled.planned_date is None
+    assert [(e["event"], e["field"]) for e in logs] == [("jira_date_unreadable", "planned")]
+
+
 FIELDS = [
     {"id": "duedate", "name": "Due date", "custom": False, "clauseNames": ["due", "duedate"]},
     {"id": "customfield_10019", "name": "Rank", "custom": True, "clauseNames": ["rank"],
@@ -298,9 +336,14 @@ def test_find_field_ids_rank_epic_link_and_configured_dates() -> None:
 def test_the_releases_bookmark_and_an_old_site_cache() -> None:
     """The releases stream keeps the projects it reads and the start dates; a site cache
     written before Rank was looked for is used as it is until it expires."""
-    kept = ReleasesBookmark(("ABC", "DEF"), {"10100": "2026-01-05"})
+    kept = ReleasesBookmark(("ABC", "DEF"), {"10100": "2026-01-05"}, {"10101": "2026-03-31"})
     assert ReleasesBookmark.from_json(kept.to_json()) == kept
     assert ReleasesBookmark.from_json({"version": 1}) == ReleasesBookmark()
+    # written before plans were kept: none known
+    old_release = {"version": 1, "projects": ["ABC"], "starts": {"10100": "2026-01-05"}}
+    assert ReleasesBookmark.from_json(old_release) == ReleasesBookmark(
+        ("ABC",), {"10100": "2026-01-05"}, {}
+    )
     cached = SiteBookmark(
         fetched_at=datetime(2026, 12, 1, tzinfo=UTC),
         time_zone="UTC",

@@ -329,10 +329,11 @@ def test_releases_by_list_or_label_with_dates_from_the_config() -> None:
     )
     today = date(2026, 12, 7)
     assert release_record("2027.1", conventions, today) == ReleaseRecord(
-        "2027.1", "2027.1", None, None, date(2027, 1, 15), False, False
+        "2027.1", "2027.1", None, None, date(2027, 1, 15), False, False, date(2027, 1, 15)
     )
+    # Released 2 Dec, two days after the 30 Nov plan: the plan is kept beside the ship day.
     assert release_record("2026.4", conventions, today) == ReleaseRecord(
-        "2026.4", "2026.4", None, None, date(2026, 12, 2), True, False
+        "2026.4", "2026.4", None, None, date(2026, 12, 2), True, False, date(2026, 11, 30)
     )
     assert release_record("2028.1", conventions, today) == ReleaseRecord(  # undated
         "2028.1", "2028.1", None, None, None, False, False
