@@ -24,7 +24,7 @@ from pmo_sync.governance.model import Finding, PortfolioFacts, RequestFacts
 from pmo_sync.governance.policy import RuleConfig, load_policies
 from pmo_sync.portfolio.config import ThemeConfig, ThemeMatch
 from pmo_sync.portfolio.dependency_risk import dependency_risks
-from pmo_sync.portfolio.forecast import RequestForecast, Scope
+from pmo_sync.portfolio.forecast import RequestForecast, Scope, request_forecasts
 from pmo_sync.portfolio.model import DateMove, Dependency, WorkItem
 from pmo_sync.portfolio.schedule import date_moves
 from pmo_sync.portfolio.strategy import StrategyAnswer, strategy_shares
@@ -152,6 +152,30 @@ def test_a_request_without_a_forecast_or_probability_gives_no_finding() -> None:
         TODAY, requests=(RequestFacts(request), RequestFacts(request, forecast(request, None)))
     )
     assert run(rule("due_date_unlikely", params={"min_probability": 1}), facts) == []
+
+
+def test_due_date_unlikely_reads_request_forecasts_as_they_come() -> None:
+    """The facts straight from `request_forecasts`: Alpha finished one story on each of the 90
+    days before TODAY, so every sampled day gives exactly 1 and the forecast is certain. A-50
+    has 5 stories left: the first done today (10 Jan), the fifth on 14 Jan. Due 14 Jan: every
+    trial makes it, 100%, no finding; due 13 Jan: none does, 0%, a finding."""
+    history = [
+        item(f"D-{n}", level="story", stage=Stage.DONE, started=d(9, 1, 2026),
+             done=date.fromordinal(TODAY.toordinal() - n))
+        for n in range(1, 91)
+    ]  # fmt: skip
+    stories = [item(f"S-{n}", level="story", stage=Stage.TODO, parent="A-50") for n in range(5)]
+    found = {}
+    for due in (d(1, 14), d(1, 13)):
+        request = item("A-50", due=due)
+        (answer,) = request_forecasts([*history, request, *stories], TODAY, trials=200)
+        assert (answer.dates[85], answer.due_probability) == (d(1, 14), float(due == d(1, 14)))
+        facts = PortfolioFacts(TODAY, requests=(RequestFacts(request, answer),))
+        found[due] = [f.message for f in run(rule("due_date_unlikely"), facts)]
+    assert found == {
+        d(1, 14): [],
+        d(1, 13): ["A-50 is less than 50% likely to be done by its due date 2027-01-13"],
+    }
 
 
 # -- due_date_passed -------------------------------------------------------------------------------
