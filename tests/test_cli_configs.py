@@ -276,7 +276,7 @@ def test_validate_says_what_it_checked(cli_env: Path) -> None:
     result = invoke("connectors", "validate")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == (
-        f"checked 3 connector files, kpis.yaml, portfolio.yaml (none: the defaults) and 3 "
+        f"checked 3 connector files, kpis.yaml, portfolio.yaml (none: the defaults) and 4 "
         f"policy files in {cli_env}: all valid\n"
     )
     assert result.stderr == ""

@@ -8,22 +8,41 @@ then sees the team's items from the rule's `sources`. A rule limited to
 some sources skips a team with no item from them, sprint rules included.
 A team with items but no `TeamFacts` gets the default three-stage workflow
 and no sprints or percentiles; pass every team's facts.
+
+The portfolio rules run only when `PortfolioFacts` are given. A `portfolio`
+rule runs for every team its facts name (a request's, a date move's, a
+team's theme shares), with that team's settings, over what comes from the
+rule's sources; the `theme` rule runs once per theme of the portfolio's
+shares, with the settings its `overrides` give that theme.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 
-from pmo_sync.governance.model import Finding, ItemFacts, TeamFacts, finding_identity
-from pmo_sync.governance.policy import RuleConfig
-from pmo_sync.governance.rules import RULES, RuleContext
+from pmo_sync.governance.model import (
+    Finding,
+    ItemFacts,
+    PortfolioFacts,
+    TeamFacts,
+    finding_identity,
+)
+from pmo_sync.governance.policy import RuleConfig, RuleSettings
+from pmo_sync.governance.rules import (
+    RULES,
+    Hit,
+    RuleContext,
+    RuleSpec,
+    TeamPortfolio,
+    ThemeView,
+)
 from pmo_sync.kpi.model import Workflow
 
 __all__ = ["evaluate", "stage_warnings"]
 
-_SCOPE_ORDER = {"team": 0, "sprint": 1, "item": 2}
+_SCOPE_ORDER = {"theme": 0, "team": 1, "sprint": 2, "item": 3}
 
 
 def _all_teams(
@@ -45,10 +64,13 @@ def evaluate(
     items: Iterable[ItemFacts],
     teams: Mapping[str, TeamFacts],
     now: datetime,
+    portfolio: PortfolioFacts | None = None,
 ) -> list[Finding]:
-    """Every finding of every rule, sorted by team, scope (team, sprint, item), key, rule id.
+    """Every finding of every rule, sorted by team, scope (theme, team, sprint, item), key,
+    rule id.
 
-    `now` must be aware and the moment the items' metrics were computed at.
+    `now` must be aware and the moment the items' metrics were computed at;
+    `portfolio` (None: the portfolio rules give nothing) as of `now`'s day.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -63,31 +85,99 @@ def evaluate(
     findings: list[Finding] = []
     for rule in rules:
         spec = RULES[rule.rule]
-        for name in sorted(facts):
-            settings = rule.settings_for(name)
-            if settings is None or settings.mode == "off":
-                continue
-            team_items = [i for i in by_team.get(name, ()) if rule.applies_to_source(i.source)]
-            if rule.sources is not None and not team_items:
-                continue
-            for hit in spec.check(settings.params, facts[name], team_items, ctx):
-                findings.append(
-                    Finding(
-                        rule_id=rule.id,
-                        rule=rule.rule,
-                        severity=settings.severity,
-                        mode=settings.mode,
-                        scope=hit.scope,
-                        scope_key=hit.scope_key,
-                        team=hit.team,
-                        source=hit.source,
-                        message=hit.message,
-                        details=hit.details,
-                        identity=finding_identity(rule.id, hit.scope, *hit.subject),
-                    )
+        if spec.kind == "team":
+            hits = _team_hits(rule, spec, facts, by_team, ctx)
+        elif portfolio is None:
+            continue
+        elif spec.kind == "portfolio":
+            hits = _portfolio_hits(rule, spec, portfolio, ctx)
+        else:
+            hits = _theme_hits(rule, spec, portfolio, ctx)
+        for settings, hit in hits:
+            findings.append(
+                Finding(
+                    rule_id=rule.id,
+                    rule=rule.rule,
+                    severity=settings.severity,
+                    mode=settings.mode,
+                    scope=hit.scope,
+                    scope_key=hit.scope_key,
+                    team=hit.team,
+                    source=hit.source,
+                    message=hit.message,
+                    details=hit.details,
+                    identity=finding_identity(rule.id, hit.scope, *hit.subject),
                 )
+            )
     findings.sort(key=lambda f: (f.team, _SCOPE_ORDER[f.scope], f.scope_key, f.rule_id, f.identity))
     return findings
+
+
+def _settings(rule: RuleConfig, name: str) -> RuleSettings | None:
+    """The rule's settings for a team (or a theme), None where it does not run."""
+    settings = rule.settings_for(name)
+    return None if settings is None or settings.mode == "off" else settings
+
+
+def _team_hits(
+    rule: RuleConfig,
+    spec: RuleSpec,
+    facts: Mapping[str, TeamFacts],
+    by_team: Mapping[str, list[ItemFacts]],
+    ctx: RuleContext,
+) -> Iterator[tuple[RuleSettings, Hit]]:
+    for name in sorted(facts):
+        settings = _settings(rule, name)
+        if settings is None:
+            continue
+        team_items = [i for i in by_team.get(name, ()) if rule.applies_to_source(i.source)]
+        if rule.sources is not None and not team_items:
+            continue
+        for hit in spec.check(settings.params, facts[name], team_items, ctx):
+            yield settings, hit
+
+
+def _portfolio_hits(
+    rule: RuleConfig, spec: RuleSpec, portfolio: PortfolioFacts, ctx: RuleContext
+) -> Iterator[tuple[RuleSettings, Hit]]:
+    requests = defaultdict(list)
+    for request in portfolio.requests:
+        if rule.applies_to_source(request.source):
+            requests[request.request.team or ""].append(request)
+    moves = defaultdict(list)
+    for move in portfolio.date_moves:
+        if rule.applies_to_source(move.ref[0]):
+            moves[move.team or ""].append(move)
+    names = set(requests) | set(moves) | set(portfolio.team_strategy)
+    for name in sorted(names):
+        settings = _settings(rule, name)
+        if settings is None:
+            continue
+        view = TeamPortfolio(
+            team=name,
+            today=portfolio.today,
+            requests=tuple(requests.get(name, ())),
+            date_moves=tuple(moves.get(name, ())),
+            strategy=portfolio.team_strategy.get(name),
+        )
+        for hit in spec.check(settings.params, view, ctx):
+            yield settings, hit
+
+
+def _theme_hits(
+    rule: RuleConfig, spec: RuleSpec, portfolio: PortfolioFacts, ctx: RuleContext
+) -> Iterator[tuple[RuleSettings, Hit]]:
+    if portfolio.strategy is None:
+        return
+    window = portfolio.strategy.window
+    for shares in window.themes:
+        if shares.theme is None:
+            continue
+        settings = _settings(rule, shares.theme)
+        if settings is None:
+            continue
+        for hit in spec.check(settings.params, ThemeView(shares, window), ctx):
+            yield settings, hit
 
 
 def stage_warnings(rules: Sequence[RuleConfig], teams: Mapping[str, TeamFacts]) -> list[str]:
@@ -100,7 +190,7 @@ def stage_warnings(rules: Sequence[RuleConfig], teams: Mapping[str, TeamFacts]) 
     warnings = []
     for rule in rules:
         spec = RULES[rule.rule]
-        if spec.stage_names is None:
+        if spec.stage_names is None or spec.kind != "team":
             continue
         for name in sorted(teams):
             settings = rule.settings_for(name)

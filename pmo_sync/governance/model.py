@@ -16,8 +16,16 @@ are in the message, percentages rounded to whole percent.
 same rule on the same thing, so the store can keep first seen, last seen
 and resolved: a JSON array ``[rule_id, scope, *subject]`` where the subject
 is ``[source, key]`` for an item, ``[team, sprint id]`` for a sprint,
-``[team]`` or ``[team, stage]`` for a team. Severity, mode, parameters and
-the message are not part of it: retuning a rule keeps its open findings.
+``[team]`` or ``[team, stage]`` for a team, ``[theme]`` for a theme (a
+portfolio-wide finding: it belongs to no team, its `team` is ``""``), and
+``[source, key, *more]`` for an item where one item can have several findings
+of one rule (a request waiting on two blockers). Severity, mode, parameters
+and the message are not part of it: retuning a rule keeps its open findings.
+
+**Portfolio facts.** The portfolio rules read what the portfolio answers
+computed (`RequestFacts`, `PortfolioFacts`): the request forecasts, the
+dependency risks, the date moves and the theme shares, as the answers'
+own dataclasses, so the refresh fills them without translating anything.
 """
 
 from __future__ import annotations
@@ -25,12 +33,18 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pmo_sync.kpi.items import ItemMetrics
 from pmo_sync.kpi.model import ItemHistory, Workflow
 from pmo_sync.kpi.sprints import SprintMetrics
+from pmo_sync.portfolio.config import FunnelStage
+from pmo_sync.portfolio.dependency_risk import DependencyRisk
+from pmo_sync.portfolio.forecast import RequestForecast
+from pmo_sync.portfolio.model import WorkItem
+from pmo_sync.portfolio.schedule import ItemDateMoves
+from pmo_sync.portfolio.strategy import StrategyAnswer
 
 __all__ = [
     "ITEM_TYPES",
@@ -39,6 +53,8 @@ __all__ = [
     "Finding",
     "ItemFacts",
     "Mode",
+    "PortfolioFacts",
+    "RequestFacts",
     "Scope",
     "Severity",
     "TeamFacts",
@@ -47,7 +63,7 @@ __all__ = [
 
 Severity = Literal["info", "warning", "critical"]
 Mode = Literal["advisory", "enforced", "off"]
-Scope = Literal["item", "sprint", "team"]
+Scope = Literal["item", "sprint", "team", "theme"]
 
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
 """Lowest first: `SEVERITIES.index(s)` ranks a severity."""
@@ -126,6 +142,57 @@ class TeamFacts:
     sprints: tuple[SprintMetrics, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class RequestFacts:
+    """What the portfolio rules see of one request (an epic, feature or initiative).
+
+    `request` is the request as the portfolio answers read it (its ref, team, stage, due
+    date, creation day). `forecast` is its entry of `request_forecasts` (None: done, or not
+    forecast). `funnel_stage` is `portfolio.funnel.funnel_stage` of it now, and
+    `funnel_since` the day it entered that stage (None: unknown, taken as its creation day:
+    a request still in its first stage has been there since it was created).
+    `waiting_on` is `DependencyReport.waiting_on(request.ref)`: the open dependencies it
+    waits on, itself or through an item below it, every status (the rule picks the ones at
+    risk).
+    """
+
+    request: WorkItem
+    forecast: RequestForecast | None = None
+    funnel_stage: FunnelStage | None = None
+    funnel_since: date | None = None
+    waiting_on: tuple[DependencyRisk, ...] = ()
+
+    @property
+    def source(self) -> str:
+        return self.request.ref[0]
+
+    @property
+    def key(self) -> str:
+        return self.request.ref[1]
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioFacts:
+    """What the portfolio rules see beyond the team's items, as of the day `today`.
+
+    - `requests`: every request the refresh found (open or done: a done one gives no finding).
+    - `date_moves`: `portfolio.schedule.date_moves` over the **open** items, so a finding
+      about a date that kept moving resolves when the item is done.
+    - `strategy`: `strategy_shares` over every item (the portfolio's theme shares, what
+      `theme_off_target` reads); None: no portfolio.yaml themes, no theme findings.
+    - `team_strategy`: `strategy_shares` over each team's own items, by team name (what
+      `unaligned_work` reads: the team's share of work aligned to no theme).
+
+    A request, move or team with no team is under the team name ``""``.
+    """
+
+    today: date
+    requests: tuple[RequestFacts, ...] = ()
+    date_moves: tuple[ItemDateMoves, ...] = ()
+    strategy: StrategyAnswer | None = None
+    team_strategy: Mapping[str, StrategyAnswer] = field(default_factory=dict)
+
+
 def finding_identity(rule_id: str, scope: Scope, *subject: str) -> str:
     """The stable identity of a finding (see the module docstring)."""
     return json.dumps([rule_id, scope, *subject], ensure_ascii=False, separators=(",", ":"))
@@ -137,8 +204,9 @@ class Finding:
 
     `rule_id` is the policy's id, `rule` the built-in rule it runs.
     `scope_key` is what a person reads: the tracker key, the sprint name,
-    the team (``"<team> / <stage>"`` for a per-stage WIP limit). `source` is
-    None for sprint and team findings. `message` is one sentence with the
+    the team (``"<team> / <stage>"`` for a per-stage WIP limit), the theme.
+    `source` is None for sprint, team and theme findings; `team` is ``""``
+    for a theme finding (the whole portfolio's). `message` is one sentence with the
     data's numbers and the threshold, stable while the data does not change;
     `details` has every number, including those that grow with time.
     `identity` matches the same finding across runs.

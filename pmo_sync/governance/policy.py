@@ -29,6 +29,12 @@ a finding's identity follows the rule id, so moving a team between copies
 would resolve its open findings and open new ones. A second rule of the
 same kind is still fine for a *different* policy.
 
+**Portfolio rules** (`RuleSpec.kind`): a `portfolio` rule is tuned per
+team like the others. `theme_off_target` is about the whole portfolio:
+its `overrides` are keyed by theme (``Growth: {params: {max_points: 5}}``)
+and it takes no `teams`; it and `unaligned_work` read theme shares over
+every source and take no `sources`.
+
 **Modes**: `advisory` findings are listed and may be written back as a
 comment; `enforced` findings are the same but marked required
 (`Finding.required`) and are at least `warning` (an `info` severity is
@@ -171,6 +177,17 @@ class RuleConfig(BaseModel):
     def _not_empty(cls, value: tuple[str, ...] | None, info: ValidationInfo) -> Any:
         if value is not None and not value:
             raise ValueError(f"list at least one, or leave {info.field_name} out for all")
+        spec = RULES.get(info.data.get("rule", ""))
+        if value is not None and spec is not None:
+            if info.field_name == "teams" and spec.kind == "theme":
+                raise ValueError(
+                    f"{spec.name} is about the whole portfolio's themes, not a team's: "
+                    "leave teams out (overrides are per theme)"
+                )
+            if info.field_name == "sources" and not spec.by_source:
+                raise ValueError(
+                    f"{spec.name} reads theme shares over every source: leave sources out"
+                )
         return value
 
     @field_validator("params")

@@ -22,6 +22,17 @@ Words used throughout:
 
 Every message states the threshold and the data's numbers, never a number
 that grows with the clock (see `pmo_sync.governance.model`).
+
+**Portfolio rules** (`RuleSpec.kind`): the twelve above are `team` rules,
+reading a team's items. The `portfolio` rules read what the portfolio answers
+computed for one team (`TeamPortfolio`: its requests with their forecast,
+funnel stage and dependencies, its items' date moves, its theme shares), per
+team tunable the same way. `theme_off_target` is the one `theme` rule: a
+theme's share is the whole portfolio's, so it runs once per theme, its
+findings belong to no team, and its `overrides` are keyed by theme. A
+forecast (a probability, a forecast date) moves with the clock even when no
+data does, so, like an age, it is in the details and the message names the
+threshold it passed.
 """
 
 from __future__ import annotations
@@ -30,14 +41,18 @@ import bisect
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pmo_sync.governance.model import ItemFacts, Scope, TeamFacts
+from pmo_sync.governance.model import ItemFacts, RequestFacts, Scope, TeamFacts
 from pmo_sync.kpi.sprints import SprintMetrics
 from pmo_sync.kpi.timeline import stage_timeline
+from pmo_sync.portfolio.dependency_risk import DependencyRisk, DependencyStatus, Risk
+from pmo_sync.portfolio.items import ItemRef
+from pmo_sync.portfolio.schedule import ItemDateMoves
+from pmo_sync.portfolio.strategy import PeriodShares, Share, StrategyAnswer, ThemeShares
 
 __all__ = [
     "RULES",
@@ -45,6 +60,8 @@ __all__ = [
     "Params",
     "RuleContext",
     "RuleSpec",
+    "TeamPortfolio",
+    "ThemeView",
     "has_acceptance_criteria",
     "last_activity",
 ]
@@ -104,17 +121,47 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+@dataclass(frozen=True, slots=True)
+class TeamPortfolio:
+    """What a `portfolio` rule sees of one team: its requests and its open items' date moves
+    from the rule's sources, and its own theme shares (None: none computed)."""
+
+    team: str
+    today: date
+    requests: Sequence[RequestFacts] = ()
+    date_moves: Sequence[ItemDateMoves] = ()
+    strategy: StrategyAnswer | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ThemeView:
+    """What the `theme` rule sees of one theme: its shares over the portfolio's window."""
+
+    shares: ThemeShares
+    window: PeriodShares
+
+
 Check = Callable[[Any, TeamFacts, Sequence[ItemFacts], RuleContext], Iterable[Hit]]
+PortfolioCheck = Callable[[Any, TeamPortfolio, RuleContext], Iterable[Hit]]
+ThemeCheck = Callable[[Any, ThemeView, RuleContext], Iterable[Hit]]
+RuleKind = Literal["team", "portfolio", "theme"]
 
 
 @dataclass(frozen=True, slots=True)
 class RuleSpec:
+    """A built-in rule. `check` is a `Check` for a `team` rule, a `PortfolioCheck` for a
+    `portfolio` rule, a `ThemeCheck` for a `theme` rule (`kind`, module docstring).
+    `by_source` False: what the rule reads is not per source (theme shares), so a
+    policy may not limit it to some sources."""
+
     name: str
     params: type[Params]
-    check: Check
+    check: Callable[..., Iterable[Hit]]
     summary: str
     stage_names: Callable[[Any], Iterable[str]] | None = None
     """The workflow stages the parameters name, checked against each team's workflow."""
+    kind: RuleKind = "team"
+    by_source: bool = True
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -809,6 +856,370 @@ def missing_parent_epic(
         )
 
 
+# -- the portfolio rules: helpers ------------------------------------------------------------------
+
+
+def _percent(fraction: float) -> str:
+    """0.5 -> '50%', 0.125 -> '12.5%': a probability as a person says it."""
+    return f"{_num(fraction * 100)}%"
+
+
+def _times(count: int) -> str:
+    return {1: "once", 2: "twice"}.get(count, f"{count} times")
+
+
+def _request_hit(facts: RequestFacts, message: str, details: Mapping[str, float | str]) -> Hit:
+    return _ref_hit(facts.request.ref, facts.request.team, message, details)
+
+
+def _ref_hit(
+    ref: ItemRef,
+    team: str | None,
+    message: str,
+    details: Mapping[str, float | str],
+    *more: str,
+) -> Hit:
+    return Hit(
+        scope="item",
+        scope_key=ref[1],
+        subject=(ref[0], ref[1], *more),
+        team=team or "",
+        source=ref[0],
+        message=message,
+        details=dict(details),
+    )
+
+
+def _iso(day: date | None) -> str:
+    return "" if day is None else day.isoformat()
+
+
+def _open_requests(portfolio: TeamPortfolio) -> Iterator[RequestFacts]:
+    return (r for r in portfolio.requests if r.request.is_open)
+
+
+# -- due_date_unlikely -----------------------------------------------------------------------------
+
+
+class DueDateUnlikelyParams(Params):
+    min_probability: float = Field(default=0.5, gt=0, le=1)
+
+
+def due_date_unlikely(
+    params: DueDateUnlikelyParams, portfolio: TeamPortfolio, ctx: RuleContext
+) -> Iterator[Hit]:
+    """Open requests whose forecast gives them less than `min_probability` of being done by
+    their due date. A due date already passed is `due_date_passed`'s; a request with no
+    forecast (no throughput history: the forecast's reason says why) gives no finding."""
+    for facts in _open_requests(portfolio):
+        forecast, due = facts.forecast, facts.request.due_date
+        if forecast is None or due is None or due < portfolio.today:
+            continue
+        probability = forecast.due_probability
+        if probability is None or probability >= params.min_probability:
+            continue
+        message = (
+            f"{facts.key} is less than {_percent(params.min_probability)} likely to be done "
+            f"by its due date {due.isoformat()}"
+        )
+        details: dict[str, float | str] = {
+            "due_date": due.isoformat(),
+            "probability": round(probability, 4),
+            "min_probability": params.min_probability,
+        }
+        for percentile, day in sorted(forecast.dates.items()):
+            details[f"p{percentile}"] = _iso(day)
+        yield _request_hit(facts, message, details)
+
+
+# -- due_date_passed -------------------------------------------------------------------------------
+
+
+class DueDatePassedParams(Params):
+    grace_days: int = Field(default=0, ge=0)
+
+
+def due_date_passed(
+    params: DueDatePassedParams, portfolio: TeamPortfolio, ctx: RuleContext
+) -> Iterator[Hit]:
+    """Open requests more than `grace_days` days past their due date (a request due today is
+    not late: it has the day)."""
+    for facts in _open_requests(portfolio):
+        due = facts.request.due_date
+        if due is None:
+            continue
+        late = (portfolio.today - due).days
+        if late <= params.grace_days:
+            continue
+        message = f"{facts.key} was due on {due.isoformat()} and is not done"
+        yield _request_hit(
+            facts,
+            message,
+            {
+                "due_date": due.isoformat(),
+                "days_late": late,
+                "grace_days": params.grace_days,
+                "stage": facts.request.stage.value,
+            },
+        )
+
+
+# -- dependency_at_risk ----------------------------------------------------------------------------
+
+RiskName = Literal["late_for_due", "late_for_forecast", "started_before_blocker"]
+
+
+class DependencyAtRiskParams(Params):
+    risks: tuple[RiskName, ...] = Field(
+        default=("late_for_due", "late_for_forecast", "started_before_blocker"), min_length=1
+    )
+    across_teams_only: bool = False
+
+    _risks_one = field_validator("risks", mode="before")(_as_tuple)
+
+
+def _risk_words(dependency: DependencyRisk, request: ItemRef, wanted: frozenset[str]) -> list[str]:
+    """Each wanted risk of the dependency as a clause about its blocker ("it"); a date risk
+    names whose date it is (the waiting item's, else its request's)."""
+    words = []
+    for found in dependency.risks:
+        if found.risk.value not in wanted:
+            continue
+        of = (found.of or request)[1]
+        if found.risk is Risk.LATE_FOR_DUE:
+            due = f"{of}'s due date {_iso(found.against)}"
+            words.append(
+                f"it has no forecast and cannot finish by {due}"
+                if found.at_least
+                else f"it is forecast to finish after {due}"
+            )
+        elif found.risk is Risk.LATE_FOR_FORECAST:
+            words.append(
+                f"it has no forecast and cannot finish before {of} is forecast to"
+                if found.at_least
+                else f"it is forecast to finish after {of} is forecast to"
+            )
+        else:
+            words.append(f"{dependency.waiting[1]} is in progress and it has not started")
+    return words
+
+
+def dependency_at_risk(
+    params: DependencyAtRiskParams, portfolio: TeamPortfolio, ctx: RuleContext
+) -> Iterator[Hit]:
+    """One finding per dependency at risk that an open request waits on (itself or through an
+    item below it), with the kinds of risk in `risks`; `across_teams_only` leaves out the
+    dependencies within one team."""
+    wanted = frozenset(params.risks)
+    for facts in _open_requests(portfolio):
+        ref = facts.request.ref
+        for dependency in facts.waiting_on:
+            if dependency.status is not DependencyStatus.AT_RISK:
+                continue
+            if params.across_teams_only and dependency.within_team:
+                continue
+            words = _risk_words(dependency, ref, wanted)
+            if not words:
+                continue
+            blocker = dependency.blocker[1]
+            if dependency.blocker_team and dependency.blocker_team != facts.request.team:
+                blocker += f" of {dependency.blocker_team}"
+            through = "" if dependency.waiting == ref else f" (through {dependency.waiting[1]})"
+            message = f"{facts.key} waits on {blocker}{through}: {'; '.join(words)}"
+            late = [f.days for f in dependency.risks if f.days is not None]
+            yield _ref_hit(
+                ref,
+                facts.request.team,
+                message,
+                {
+                    "blocker": dependency.blocker[1],
+                    "blocker_source": dependency.blocker[0],
+                    "blocker_team": dependency.blocker_team or "",
+                    "waiting": dependency.waiting[1],
+                    "risks": ", ".join(f.risk.value for f in dependency.risks),
+                    "blocker_finish": _iso(dependency.blocker_finish),
+                    "days_late": max(late) if late else "",
+                },
+                *dependency.waiting,
+                *dependency.blocker,
+            )
+
+
+# -- intake_too_long -------------------------------------------------------------------------------
+
+
+class IntakeTooLongParams(Params):
+    days: int = Field(default=30, ge=1)
+
+
+def intake_too_long(
+    params: IntakeTooLongParams, portfolio: TeamPortfolio, ctx: RuleContext
+) -> Iterator[Hit]:
+    """Requests in the funnel's intake stage for more than `days` days (since they entered
+    it; since they were created when that is not known)."""
+    for facts in portfolio.requests:
+        if facts.funnel_stage != "intake":
+            continue
+        since = facts.funnel_since or facts.request.created
+        waited = (portfolio.today - since).days
+        if waited <= params.days:
+            continue
+        message = (
+            f"{facts.key} has been waiting in intake for more than {_plural(params.days, 'day')}"
+        )
+        yield _request_hit(
+            facts,
+            message,
+            {
+                "days_in_intake": waited,
+                "in_intake_since": since.isoformat(),
+                "limit_days": params.days,
+            },
+        )
+
+
+# -- target_date_moved -----------------------------------------------------------------------------
+
+_DATE_WORDS = {"target_end": "target end date", "due_date": "due date"}
+
+
+class TargetDateMovedParams(Params):
+    times: int = Field(default=3, ge=1)
+
+
+def target_date_moved(
+    params: TargetDateMovedParams, portfolio: TeamPortfolio, ctx: RuleContext
+) -> Iterator[Hit]:
+    """Open items whose target date (`schedule.target_of`: the target end, else the due
+    date) moved later `times` times or more; moves earlier do not offset them."""
+    for moves in portfolio.date_moves:
+        if moves.moves_later < params.times:
+            continue
+        words = _DATE_WORDS.get(moves.field, moves.field)
+        message = (
+            f"{moves.ref[1]}'s {words} has moved later {_times(moves.moves_later)}, "
+            f"{_plural(moves.days_later, 'day')} in all (threshold {params.times})"
+        )
+        yield _ref_hit(
+            moves.ref,
+            moves.team,
+            message,
+            {
+                "field": moves.field,
+                "moves_later": moves.moves_later,
+                "days_later": moves.days_later,
+                "slips": ", ".join(str(d) for d in moves.slips),
+                "net_days": moves.net_days,
+                "threshold": params.times,
+            },
+        )
+
+
+# -- theme_off_target and unaligned_work -----------------------------------------------------------
+
+Measure = Literal["wip_days", "wip", "done_items", "done_points", "requests_open"]
+_MEASURE_WORDS: dict[str, str] = {
+    "wip_days": "work in progress (item-days over the window)",
+    "wip": "items in progress now",
+    "done_items": "items done over the window",
+    "done_points": "points done over the window",
+    "requests_open": "open requests",
+}
+
+
+def _share_of(shares: ThemeShares, measure: Measure) -> Share:
+    found: Share = getattr(shares, measure)
+    return found
+
+
+def _window_details(window: PeriodShares, share: Share, measure: str) -> dict[str, float | str]:
+    return {
+        "measure": measure,
+        "amount": round(share.amount, 2),
+        "total": round(share.total, 2),
+        "percent": round(share.percent or 0.0, 1),
+        "window_first": window.first.isoformat(),
+        "window_last": window.last.isoformat(),
+    }
+
+
+class ThemeOffTargetParams(Params):
+    max_points: float = Field(default=10, ge=0, le=100)
+    measure: Measure = "wip_days"
+    direction: Literal["both", "below", "above"] = "both"
+
+
+def theme_off_target(
+    params: ThemeOffTargetParams, view: ThemeView, ctx: RuleContext
+) -> Iterator[Hit]:
+    """A theme whose share of the portfolio's work is more than `max_points` percentage
+    points off its target share (`direction`: below it, above it, or either). A theme with
+    no target, or a window with no work, gives no finding."""
+    shares = view.shares
+    share = _share_of(shares, params.measure)
+    if shares.theme is None or share.off_target is None or share.percent is None:
+        return
+    off = share.off_target
+    if abs(off) <= params.max_points:
+        return
+    side = "below" if off < 0 else "above"
+    if params.direction not in ("both", side):
+        return
+    message = (
+        f"Theme {shares.theme} has {share.percent:.0f}% of the {_MEASURE_WORDS[params.measure]}, "
+        f"{abs(off):.0f} points {side} its target of {_num(shares.target_share or 0)}% "
+        f"(limit {_num(params.max_points)} points)"
+    )
+    yield Hit(
+        scope="theme",
+        scope_key=shares.theme,
+        subject=(shares.theme,),
+        team="",
+        source=None,
+        message=message,
+        details={
+            **_window_details(view.window, share, params.measure),
+            "target_share": shares.target_share or 0.0,
+            "off_target_points": round(off, 1),
+            "limit_points": params.max_points,
+        },
+    )
+
+
+class UnalignedWorkParams(Params):
+    max_percent: float = Field(default=20, ge=0, le=100)
+    measure: Measure = "wip_days"
+
+
+def unaligned_work(
+    params: UnalignedWorkParams, portfolio: TeamPortfolio, ctx: RuleContext
+) -> Iterator[Hit]:
+    """A team whose work aligned to no theme is more than `max_percent` of its work (its own
+    theme shares' unaligned row, over the window). No work, no percentage, no finding."""
+    if portfolio.strategy is None:
+        return
+    window = portfolio.strategy.window
+    share = _share_of(window.unaligned, params.measure)
+    if share.percent is None or share.percent <= params.max_percent:
+        return
+    message = (
+        f"{portfolio.team} has {share.percent:.0f}% of its {_MEASURE_WORDS[params.measure]} "
+        f"aligned to no theme (limit {_num(params.max_percent)}%)"
+    )
+    yield Hit(
+        scope="team",
+        scope_key=portfolio.team,
+        subject=(portfolio.team,),
+        team=portfolio.team,
+        source=None,
+        message=message,
+        details={
+            **_window_details(window, share, params.measure),
+            "limit_percent": params.max_percent,
+        },
+    )
+
+
 # -- the registry ------------------------------------------------------------------------------
 
 RULES: dict[str, RuleSpec] = {
@@ -886,6 +1297,57 @@ RULES: dict[str, RuleSpec] = {
             MissingParentEpicParams,
             missing_parent_epic,
             "an item in progress has no parent epic",
+        ),
+        RuleSpec(
+            "due_date_unlikely",
+            DueDateUnlikelyParams,
+            due_date_unlikely,
+            "a request's forecast gives it less than X% of meeting its due date",
+            kind="portfolio",
+        ),
+        RuleSpec(
+            "due_date_passed",
+            DueDatePassedParams,
+            due_date_passed,
+            "a request's due date has passed and it is not done",
+            kind="portfolio",
+        ),
+        RuleSpec(
+            "dependency_at_risk",
+            DependencyAtRiskParams,
+            dependency_at_risk,
+            "a request waits on a dependency at risk",
+            kind="portfolio",
+        ),
+        RuleSpec(
+            "theme_off_target",
+            ThemeOffTargetParams,
+            theme_off_target,
+            "a theme's share of the work is more than X points off its target",
+            kind="theme",
+            by_source=False,
+        ),
+        RuleSpec(
+            "unaligned_work",
+            UnalignedWorkParams,
+            unaligned_work,
+            "a team's work aligned to no theme is above X%",
+            kind="portfolio",
+            by_source=False,
+        ),
+        RuleSpec(
+            "intake_too_long",
+            IntakeTooLongParams,
+            intake_too_long,
+            "a request waits in intake for more than N days",
+            kind="portfolio",
+        ),
+        RuleSpec(
+            "target_date_moved",
+            TargetDateMovedParams,
+            target_date_moved,
+            "an item's target date moved later N times",
+            kind="portfolio",
         ),
     )
 }

@@ -4,7 +4,9 @@ Each rule's section (`## \\`rule_name\\``) names every parameter and ends with t
 findings the rule gives on the demo's data (`pmo-sync demo --today 2026-11-20`,
 the example policies in config/policies, the user-story template turned on for
 every team); `blocked_too_long`'s comes from a sandbox Jira story flagged in
-progress for four days, as no generated item is flagged that long.
+progress for four days, as no generated item is flagged that long. The portfolio
+rules' examples are tests/governance/test_portfolio_rules.py's worked examples
+(checked there): the refresh does not fill their portfolio facts yet.
 """
 
 from __future__ import annotations
@@ -94,7 +96,7 @@ def test_the_documented_examples_are_what_the_rules_find_in_the_demo(tmp_path: P
     finally:
         engine.dispose()
     for rule, lines in examples().items():
-        if rule == "blocked_too_long":
+        if rule == "blocked_too_long" or RULES[rule].kind != "team":
             continue
         assert set(lines) <= found[rule], (rule, sorted(found[rule])[:5])
 
