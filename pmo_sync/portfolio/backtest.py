@@ -158,7 +158,9 @@ def backtest(
     """
     if 50 not in percentiles:
         raise ValueError(f"percentiles must include 50 (the error is the p50's), got {percentiles}")
-    chosen = backtest_days(items, today, days, levels) if isinstance(days, Every) else sorted(days)
+    chosen = (
+        backtest_days(items, today, days, levels) if isinstance(days, Every) else sorted(set(days))
+    )
     late = [d for d in chosen if d >= today]
     if late:
         raise ValueError(f"backtest days must be before {today}, got {late[0]}")

@@ -208,11 +208,29 @@ def test_every_steps_back_from_today_and_skips_days_with_no_open_request() -> No
     assert report.days == (day(-10), day(-5))
 
 
+def test_a_date_beyond_the_horizon_stands_for_the_horizons_first_day() -> None:
+    """A 5-day horizon on D1 = day(-63): E-2's threshold 5 is reached on day 4 (day(-59)); E-1's
+    10 and E-3's 13 are not: no dates, read as day(-63 + 5) = day(-58), passed. E-1 done day(-56)
+    missed it, E-3 (open) too, E-2 (day(-49)) missed day(-59): 0 of 3. The p50 error is E-2's
+    alone, 10 days: forecasts without a p50 date are not in it."""
+    report = backtest(world(), TODAY, [day(-63), day(-63)], horizon_days=5)
+    assert report.days == (day(-63),)  # a day given twice is replayed once
+    assert [(f.ref[1], f.dates) for f in report.forecasts] == [
+        ("E-1", {50: None, 85: None, 95: None}),
+        ("E-2", exact(-59)),
+        ("E-3", {50: None, 85: None, 95: None}),
+    ]
+    assert report.calibration[1] == Calibration(85, judged=3, covered=0, pending=0)
+    assert report.error == MedianError(1, 0, 10.0, 10.0)
+
+
 def test_days_must_be_before_the_end_of_the_data() -> None:
     with pytest.raises(ValueError, match="backtest days must be before 2030-06-01, got 2030-06-01"):
         backtest(world(), TODAY, [day(-5), day(0)])
     with pytest.raises(ValueError, match="step_days and count must be >= 1, got 0, 26"):
         backtest(world(), TODAY, Every(step_days=0))
+    with pytest.raises(ValueError, match=r"percentiles must include 50 .*, got \(85,\)"):
+        backtest(world(), TODAY, [day(-5)], percentiles=(85,))
 
 
 def _report(*calibration: Calibration, error: MedianError | None = None) -> BacktestReport:
