@@ -26,7 +26,8 @@ reporting zone (kpis.yaml's `zone`):
 The other facts are the store's columns as the connectors filled them (docs/portfolio-facts.md):
 level, type, parent (same source), estimate as points, rank, priority, the four dates, the
 names of the releases an item is planned for; the theme is portfolio.yaml's
-(`portfolio.themes.theme_of` over `portfolio.stored.portfolio_items`).
+(`portfolio.themes.theme_of`'s answer over `portfolio.stored.portfolio_items`, for all items
+at once: `themes_by_ref`).
 
 One query per table beside the KPI read's pages: the items' portfolio columns, their
 releases, the links, the date changes, the releases (and the items' theme facts when there are
@@ -36,7 +37,7 @@ themes).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, tzinfo
 from typing import Any
@@ -53,10 +54,10 @@ from pmo_sync.kpi.model import ItemHistory, Workflow
 from pmo_sync.kpi.teams import resolve_teams
 from pmo_sync.kpi.timeline import commitment_and_done
 from pmo_sync.portfolio.config import ThemeConfig
-from pmo_sync.portfolio.items import ItemRef, index_items
+from pmo_sync.portfolio.items import ItemRef, PortfolioItem, index_items
 from pmo_sync.portfolio.model import DateMove, Dependency, PortfolioRelease, WorkItem
 from pmo_sync.portfolio.stored import portfolio_items
-from pmo_sync.portfolio.themes import theme_of
+from pmo_sync.portfolio.themes import matches
 from pmo_sync.store.models import (
     ItemLinkRow,
     ItemReleaseRow,
@@ -74,6 +75,7 @@ __all__ = [
     "read_portfolio_inputs",
     "read_portfolio_releases",
     "read_work_items",
+    "themes_by_ref",
 ]
 
 _items: Table = WorkItemRow.__table__  # type: ignore[assignment]
@@ -249,13 +251,44 @@ def _themes(
     """Each item's theme name; nothing read when portfolio.yaml names no theme."""
     if not themes:
         return {}
-    index = index_items(portfolio_items(engine, source_ids))
-    named: dict[ItemRef, str] = {}
-    for ref, item in index.items():
-        theme = theme_of(item, index, themes)
-        if theme is not None:
-            named[ref] = theme.name
-    return named
+    return themes_by_ref(index_items(portfolio_items(engine, source_ids)), themes)
+
+
+def themes_by_ref(
+    items: Mapping[ItemRef, PortfolioItem], themes: Sequence[ThemeConfig]
+) -> dict[ItemRef, str]:
+    """`theme_of` for every item at once: the name of each item's theme (items without one
+    are left out).
+
+    An item's theme is its own (the first theme that matches it) or else its parent's, so
+    each item is matched once and each chain walked once, instead of every item walking
+    its whole ancestry (a store's worth of stories would match their epic and initiative
+    again and again). A walk that comes back to an item on it is a cycle where nothing
+    matched: no theme for any item on it, as `theme_of` stops there too.
+    """
+    found: dict[ItemRef, str | None] = {}
+    for start in items:
+        path: list[ItemRef] = []
+        on_path: set[ItemRef] = set()
+        ref: ItemRef | None = start
+        name: str | None = None
+        while ref is not None:
+            if ref in found:
+                name = found[ref]
+                break
+            item = items.get(ref)
+            if item is None or ref in on_path:
+                break
+            own = next((t.name for t in themes if matches(t, item)), None)
+            if own is not None:
+                found[ref] = name = own
+                break
+            path.append(ref)
+            on_path.add(ref)
+            ref = None if item.parent_key is None else (item.source, item.parent_key)
+        for walked in path:
+            found[walked] = name
+    return {ref: name for ref, name in found.items() if name is not None and ref in items}
 
 
 def read_dependencies(

@@ -26,10 +26,13 @@ from pmo_sync.evaluation.portfolio_inputs import (
     read_portfolio_inputs,
     read_portfolio_releases,
     read_work_items,
+    themes_by_ref,
 )
 from pmo_sync.kpi.config import KpiConfig
 from pmo_sync.portfolio.config import ThemeConfig, ThemeMatch
+from pmo_sync.portfolio.items import PortfolioItem, index_items
 from pmo_sync.portfolio.model import DateMove, Dependency, PortfolioRelease, WorkItem
+from pmo_sync.portfolio.themes import theme_of
 from pmo_sync.store.models import WorkItemRow
 from pmo_sync.store.repository import Store
 
@@ -254,3 +257,36 @@ def test_date_moves_releases_and_the_sources_asked_for(engine: Engine) -> None:
     nothing = read_portfolio_inputs(engine, BERLIN, source_ids=[])
     assert nothing.items == nothing.dependencies == nothing.date_moves == []
     assert nothing.releases == []
+
+
+def test_themes_by_ref_is_theme_of_for_every_item() -> None:
+    def item(key: str, parent: str | None = None, *labels: str) -> PortfolioItem:
+        return PortfolioItem("s", key, "jira", labels=labels, parent_key=parent)
+
+    index = index_items(
+        [
+            item("I", None, "growth"),
+            item("E", "I"),
+            item("S", "E"),  # growth, from I two levels up
+            item("T", "E", "reliability"),  # its own label is nearer than I's
+            item("L1", "L2"),  # a cycle where nothing matches: none
+            item("L2", "L1"),
+            item("X", "L1"),  # leads into that cycle: none
+            item("M1", "M2"),  # a cycle with a match: both reliability
+            item("M2", "M1", "reliability"),
+            item("U", "GONE"),  # a parent not stored ends the walk: none
+        ]
+    )
+    themes = [
+        ThemeConfig(name="Growth", match=ThemeMatch(labels=["growth"])),
+        ThemeConfig(name="Reliability", match=ThemeMatch(labels=["reliability"])),
+    ]
+    expected = {"I": "Growth", "E": "Growth", "S": "Growth", "T": "Reliability",
+                "M1": "Reliability", "M2": "Reliability"}  # fmt: skip
+    one_by_one = {}
+    for ref, one in index.items():
+        theme = theme_of(one, index, themes)
+        if theme is not None:
+            one_by_one[ref[1]] = theme.name
+    assert one_by_one == expected
+    assert {ref[1]: name for ref, name in themes_by_ref(index, themes).items()} == expected
