@@ -1,13 +1,13 @@
 """Benchmark the portfolio answers' inputs read from a store (`evaluation.portfolio_inputs`).
 
-Fills a store (SQLite in a temporary directory, by a child process), seeded and not measured, with
-`--items` items of one Jira-like source through `Store.load_items`, as a sync would: 20 teams,
-2% epics with the stories under them, each story with a walk To Do → In Progress → (Done) of
-2-4 status changes, a due date on every epic and a third of the stories with one to three moves,
-a "blocks" link on one item in ten (stored at both ends) and on one in a hundred to a key
-never synced, 40 releases with an item in twenty planned for one. Then it collects garbage,
-records the peak RSS so far, times `read_portfolio_inputs` with two themes and prints the
-seconds, the peak RSS over that baseline and what the inputs hold.
+Fills a store (SQLite in a temporary directory, by a child process), seeded and not measured,
+with `--items` items of one Jira-like source through `Store.load_items`, as a sync would: 20
+teams, 2% epics with the stories under them, 80% of the stories started (one status change
+and a sprint stay) and 70% of those done, a due date on every epic and on a third of the stories
+with one to three moves, a "blocks" link on one item in ten (stored at both ends) and on one in
+a hundred to a key never synced, 40 releases with an item in twenty planned for one. Then it
+collects garbage, records the peak RSS so far, times `read_portfolio_inputs` with two themes
+and prints the seconds, the peak RSS over that baseline and what the inputs hold.
 
 Run it from the repository root:
 
@@ -35,6 +35,7 @@ from pmo_sync.domain import (
     ItemLink,
     LinkDirection,
     ReleaseRecord,
+    SprintMembership,
     Stage,
     StatusRecord,
     WorkItemRecord,
@@ -115,7 +116,8 @@ def bundles(items: int, seed: int = 1) -> list[ItemBundle]:
                                   str(n - 1)))  # fmt: skip
         if n % 100 == 0:
             links.append(ItemLink(ext, "is blocked by", LinkDirection.INWARD, "OUT-1", None))
-        out.append(ItemBundle(record, changes, [], None, links=links))
+        stays = [SprintMembership(ext, f"{n % TEAMS}-{n % 26}", created, None)] if changes else []
+        out.append(ItemBundle(record, changes, stays, None, links=links))
     return out
 
 

@@ -29,9 +29,9 @@ names of the releases an item is planned for; the theme is portfolio.yaml's
 (`portfolio.themes.theme_of`'s answer over `portfolio.stored.portfolio_items`, for all items
 at once: `themes_by_ref`).
 
-One query per table beside the KPI read's pages: the items' portfolio columns, their
-releases, the links, the date changes, the releases (and the items' theme facts when there are
-themes).
+One query per table beside the KPI read's pages (read without their sprint stays): the items'
+portfolio columns, their releases, the links, the date changes, the releases (and the items'
+theme facts when there are themes).
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def read_work_items(
     theme_names = _themes(engine, themes, source_ids)
     result: list[WorkItem] = []
     for history, _ in iter_item_inputs(
-        engine, source_ids, batch, details=False, team_of=teams.team_of
+        engine, source_ids, batch, details=False, team_of=teams.team_of, stays=False
     ):
         ref = (history.source, history.key)
         row = columns[ref]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from pmo_sync.domain import (
     ChangeField,
@@ -20,6 +20,7 @@ from pmo_sync.domain import (
     ReleaseRecord,
     Stage,
 )
+from pmo_sync.evaluation.inputs import iter_item_inputs
 from pmo_sync.evaluation.portfolio_inputs import (
     read_date_moves,
     read_dependencies,
@@ -36,7 +37,7 @@ from pmo_sync.portfolio.themes import theme_of
 from pmo_sync.store.models import WorkItemRow
 from pmo_sync.store.repository import Store
 
-from ..store.records import T0, make_bundle, make_change, make_status
+from ..store.records import T0, make_bundle, make_change, make_status, make_stay
 
 SOURCE = "jira-main"
 BERLIN = KpiConfig(zone="Europe/Berlin")
@@ -290,3 +291,25 @@ def test_themes_by_ref_is_theme_of_for_every_item() -> None:
             one_by_one[ref[1]] = theme.name
     assert one_by_one == expected
     assert {ref[1]: name for ref, name in themes_by_ref(index, themes).items()} == expected
+
+
+def test_the_kpi_read_without_sprint_stays_leaves_their_query_out(engine: Engine) -> None:
+    store, source_id = _jira(engine)
+    store.load_items(source_id, [make_bundle("1", memberships=[make_stay("1", "42", T0)])], T0)
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        with_stays = [h.sprint_stays for h, _ in iter_item_inputs(engine, details=False)]
+        read_with = sum("sprint_items" in s for s in statements)
+        statements.clear()
+        without = [h.sprint_stays for h, _ in iter_item_inputs(engine, details=False, stays=False)]
+        read_without = sum("sprint_items" in s for s in statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert [len(stays) for stays in with_stays] == [1]
+    assert without == [()]
+    assert (read_with, read_without) == (1, 0)
