@@ -29,9 +29,9 @@ names of the releases an item is planned for; the theme is portfolio.yaml's
 (`portfolio.themes.theme_of`'s answer over `portfolio.stored.portfolio_items`, for all items
 at once: `themes_by_ref`).
 
-One query per table beside the KPI read's pages (read without their sprint stays): the items'
-portfolio columns, their releases, the links, the date changes, the releases (and the items'
-theme facts when there are themes).
+One query per table beside the KPI read's pages (read without their sprint stays) and the
+teams' (source, team) pairs the workflows need: the items' portfolio columns, their releases,
+the links, the date changes, the releases (and the items' theme facts when there are themes).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from datetime import date, tzinfo
 from typing import Any
 
-from sqlalchemy import Engine, Table, exists, select
+from sqlalchemy import Engine, Table, exists, func, select
 from sqlalchemy.orm import aliased
 
 from pmo_sync.domain import LinkDirection, Stage
@@ -136,10 +136,9 @@ def read_work_items(
     """Every live item as a `WorkItem`, in store order (see the module docstring)."""
     if source_ids is not None and not source_ids:
         return []
-    pairs = read_team_pairs(engine)
-    teams = resolve_teams(pairs, kpi_config)
+    teams = resolve_teams(read_team_pairs(engine), kpi_config)
     sources_of: dict[str, set[str]] = defaultdict(set)
-    for source, team in pairs:
+    for source, team in _item_team_pairs(engine):
         sources_of[teams.team_of(source, team)].add(source)
     workflows = team_workflows(sources_of, kpi_config, read_status_stages(engine))
     default = Workflow.from_categories({})
@@ -177,6 +176,20 @@ def read_work_items(
             )
         )
     return result
+
+
+def _item_team_pairs(engine: Engine) -> set[tuple[str, str]]:
+    """(source, the tracker's team) of every live item of every source: a team's workflow
+    knows the statuses of the sources its items come from, as a KPI run's does
+    (`kpi.compute._workflows`), not those of a source that only holds its sprints, and not
+    only those of the sources asked for."""
+    query = _live(
+        select(_sources.c.name, func.coalesce(_items.c.team, _items.c.project))
+        .select_from(_items.join(_sources, _sources.c.id == _items.c.source_id))
+        .distinct()
+    )
+    with engine.connect() as conn:
+        return {(row[0], row[1]) for row in conn.execute(query)}
 
 
 def _started_and_done(

@@ -29,7 +29,7 @@ from pmo_sync.evaluation.portfolio_inputs import (
     read_work_items,
     themes_by_ref,
 )
-from pmo_sync.kpi.config import KpiConfig
+from pmo_sync.kpi.config import KpiConfig, TeamSourceConfig
 from pmo_sync.portfolio.config import ThemeConfig, ThemeMatch
 from pmo_sync.portfolio.items import PortfolioItem, index_items
 from pmo_sync.portfolio.model import DateMove, Dependency, PortfolioRelease, WorkItem
@@ -37,7 +37,7 @@ from pmo_sync.portfolio.themes import theme_of
 from pmo_sync.store.models import WorkItemRow
 from pmo_sync.store.repository import Store
 
-from ..store.records import T0, make_bundle, make_change, make_status, make_stay
+from ..store.records import T0, make_bundle, make_change, make_sprint, make_status, make_stay
 
 SOURCE = "jira-main"
 BERLIN = KpiConfig(zone="Europe/Berlin")
@@ -313,3 +313,28 @@ def test_the_kpi_read_without_sprint_stays_leaves_their_query_out(engine: Engine
     assert [len(stays) for stays in with_stays] == [1]
     assert without == [()]
     assert (read_with, read_without) == (1, 0)
+
+
+def test_a_teams_workflow_knows_the_statuses_of_its_items_sources_only(engine: Engine) -> None:
+    # kpis.yaml makes one team "Core" of Jira's Core (the items) and a Trello board's Core
+    # (sprints only, no items). Jira's "Review" is in progress; the board's is done. The KPI
+    # run's workflow for Core knows the statuses of its items' sources (Jira) only, so PMO-1,
+    # in Review since 4 March, is started, not done; reading Trello's statuses too would
+    # have made it done on 4 March.
+    store, source_id = _jira(engine)
+    store.load_statuses(source_id, [*STATUSES, make_status("4", "Review", "x", Stage.IN_PROGRESS)])
+    board = store.ensure_source("trello-main", "trello", "https://trello.com")
+    store.load_statuses(board, [make_status("r", "Review", "x", Stage.DONE)])
+    store.load_sprints(board, [make_sprint("9", team="Core")])
+    review = [move("1", 1, at(4, 10), "To Do", "Review")]
+    store.load_items(source_id, [make_bundle("1", review, status="Review")], T0)
+    core = [
+        TeamSourceConfig(source=SOURCE, team="Core"),
+        TeamSourceConfig(source="trello-main", team="Core"),
+    ]
+    merged = KpiConfig(teams={"Core": core})
+
+    (item,) = read_work_items(engine, merged)
+    assert (item.team, item.stage, item.started, item.done) == (
+        "Core", Stage.IN_PROGRESS, date(2024, 3, 4), None
+    )  # fmt: skip
