@@ -52,6 +52,7 @@ __all__ = [
     "default_window",
     "gc_frozen",
     "kpi_values",
+    "team_workflows",
     "value_date",
 ]
 
@@ -115,6 +116,17 @@ def _workflows(
     sources_of: dict[str, set[str]] = defaultdict(set)
     for item in items:
         sources_of[item.team].add(item.source)
+    return team_workflows(sources_of, config, status_stages)
+
+
+def team_workflows(
+    sources_of: Mapping[str, Iterable[str]],
+    config: KpiConfig,
+    status_stages: Mapping[str, Mapping[str, Stage]],
+) -> dict[str, Workflow]:
+    """Each team's workflow (team → the sources its items come from), knowing the categories
+    of every status those sources use: the workflows a KPI run judges items by, for a reader
+    that streams items and so must know them before the first item (the portfolio inputs)."""
     workflows: dict[str, Workflow] = {}
     for team, sources in sources_of.items():
         categories: dict[str, Stage] = {}

@@ -219,10 +219,15 @@ def commitment_and_done_from_timeline(
 def commitment_and_done(
     item: ItemHistory, workflow: Workflow, restart_on_backward_move: bool = True
 ) -> tuple[datetime | None, datetime | None]:
-    """(committed at, done at) of an item — either None when it has not got there (now)."""
-    return commitment_and_done_from_timeline(
-        stage_timeline(item, workflow),
-        workflow.commitment_index,
-        workflow.done_index,
-        restart_on_backward_move,
+    """(committed at, done at) of an item — either None when it has not got there (now).
+
+    Read off the timeline's runs without building its intervals: the portfolio's inputs ask
+    this of every stored item."""
+    stages, starts = _stage_runs(item, workflow)
+    committed, done = _commitment_and_done_runs(
+        stages, workflow.commitment_index, workflow.done_index, restart_on_backward_move
+    )
+    return (
+        None if committed is None else starts[committed],
+        None if done is None else starts[done],
     )

@@ -11,6 +11,7 @@ live items count: a parent or a linking item marked deleted is not part of the p
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -19,14 +20,16 @@ import structlog
 from sqlalchemy import Connection, Engine, Table, select
 
 from pmo_sync.domain import DATE_FIELDS, ChangeField
-from pmo_sync.store.models import ItemChangeRow, ItemLinkRow, ReleaseRow, WorkItemRow
+from pmo_sync.store.models import ItemChangeRow, ItemLinkRow, ReleaseRow, SourceRow, WorkItemRow
 
 __all__ = [
     "ChainItem",
     "DateChange",
+    "ItemDateChange",
     "ItemLinks",
     "StoredLink",
     "StoredRelease",
+    "date_changes",
     "date_history",
     "item_links",
     "parent_chain",
@@ -39,6 +42,7 @@ _work_items: Table = WorkItemRow.__table__  # type: ignore[assignment]
 _item_links: Table = ItemLinkRow.__table__  # type: ignore[assignment]
 _item_changes: Table = ItemChangeRow.__table__  # type: ignore[assignment]
 _releases: Table = ReleaseRow.__table__  # type: ignore[assignment]
+_sources: Table = SourceRow.__table__  # type: ignore[assignment]
 
 _DATE_FIELD_VALUES = [f.value for f in DATE_FIELDS]
 
@@ -234,6 +238,62 @@ def date_history(engine: Engine, source_id: int, key: str) -> list[DateChange]:
         )
         for r in rows
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDateChange:
+    """One date change of a source's item: `date_history`'s `DateChange` with whose it is."""
+
+    source: str
+    """The source's name."""
+    key: str
+    change: DateChange
+
+
+def date_changes(engine: Engine, source_ids: Collection[int] | None = None) -> list[ItemDateChange]:
+    """Every live item's date changes (of `source_ids`, default all), in one query: what
+    `date_history` reads of one item, for a whole store (the portfolio's date moves).
+
+    By item (store id), then oldest first, equal times in load order; a value that is not an
+    ISO date reads as None, logged. An empty `source_ids` reads nothing.
+    """
+    if source_ids is not None and not source_ids:
+        return []
+    query = (
+        select(
+            _sources.c.name,
+            _work_items.c.key,
+            _item_changes.c.field,
+            _item_changes.c.at,
+            _item_changes.c.from_value,
+            _item_changes.c.to_value,
+            _item_changes.c.author,
+        )
+        .join(_work_items, _work_items.c.id == _item_changes.c.item_id)
+        .join(_sources, _sources.c.id == _work_items.c.source_id)
+        .where(
+            _work_items.c.deleted_at.is_(None),
+            _item_changes.c.field.in_(_DATE_FIELD_VALUES),
+        )
+        .order_by(_work_items.c.id, _item_changes.c.at, _item_changes.c.id)
+    )
+    if source_ids is not None:
+        query = query.where(_work_items.c.source_id.in_(list(source_ids)))
+    with engine.connect() as conn:
+        return [
+            ItemDateChange(
+                r.name,
+                r.key,
+                DateChange(
+                    ChangeField(r.field),
+                    r.at,
+                    _day(r.from_value, r.key),
+                    _day(r.to_value, r.key),
+                    r.author,
+                ),
+            )
+            for r in conn.execute(query)
+        ]
 
 
 def _day(value: str | None, key: str) -> date | None:
