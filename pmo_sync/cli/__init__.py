@@ -11,6 +11,7 @@ from pmo_sync.cli import (  # noqa: F401  (importing a module registers its comm
     demo,
     findings,
     kpis,
+    portfolio,
     push,
     report,
     sandbox,
