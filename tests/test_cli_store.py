@@ -540,6 +540,8 @@ def test_read_commands_work_on_a_read_only_sqlite_file_and_write_nothing(
         ["export"],
         ["status"],
         ["kpis", "--no-refresh"],
+        ["portfolio", "--format", "json"],
+        ["portfolio", "backtest", "--weeks", "4"],
     ):
         use_store(monkeypatch, f"sqlite:///{path}")
         plain = invoke(*args)
@@ -580,6 +582,8 @@ def test_read_commands_work_for_a_postgresql_user_who_may_only_select(
         assert findings.exit_code == 0 and json.loads(findings.stdout)
         assert invoke("status").exit_code == 0
         assert invoke("kpis", "--no-refresh", "--format", "json").exit_code == 0
+        portfolio = invoke("portfolio", "--format", "json")
+        assert portfolio.exit_code == 0 and json.loads(portfolio.stdout)["requests"]
         writing = invoke("sync")
         assert writing.exit_code == 3
         assert writing.stderr == (
