@@ -463,8 +463,10 @@ def backtest(
     ] = 7,
     today: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help=TODAY_HELP)] = None,
 ) -> None:
-    """How often past forecasts were met: the request forecasts replayed on past days and
-    judged against when each request was done; one line per percentile, then the p50's error."""
+    """How often past forecasts were met: one line per percentile, then the p50's error.
+
+    The request forecasts are replayed on past days and judged against when each request
+    was actually done (docs/portfolio-cli.md)."""
     from pmo_sync.portfolio.backtest import Every, calibration_lines, error_line
     from pmo_sync.portfolio.backtest import backtest as replay
 
@@ -492,8 +494,10 @@ def when(
     ] = None,
     today: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help=TODAY_HELP)] = None,
 ) -> None:
-    """Where one request is (funnel stage, what is ahead of it, what it waits on) and when it
-    will be done, in sentences."""
+    """Where one request is and when it will be done, in sentences.
+
+    Its funnel stage, its progress, what is ahead of it in rank on each of its teams, what it
+    waits on, its forecast and the sentence for stakeholders (docs/portfolio-cli.md)."""
     from pmo_sync.portfolio.funnel import funnel_stage
     from pmo_sync.portfolio.overview import item_forecasts, when_answer
     from pmo_sync.portfolio.stored import portfolio_items
