@@ -507,7 +507,7 @@ def when(
     check_connector(connector, teams_by_source(loaded.engine))
     items = loaded.inputs.items
     ref = _find(key, connector, items, loaded.levels)
-    stored = next(p for p in portfolio_items(loaded.engine) if p.ref == ref)
+    stored = next((p for p in portfolio_items(loaded.engine) if p.ref == ref), None)
     forecasts = loaded.forecasts()
     from pmo_sync.portfolio.dependency_risk import dependency_risks
 
@@ -525,14 +525,14 @@ def when(
         forecasts,
         report,
         loaded.today,
-        funnel_stage(stored, loaded.portfolio.requests.funnel),
+        funnel_stage(stored, loaded.portfolio.requests.funnel) if stored else None,
         loaded.levels,
     )
     from pmo_sync.evaluation.item_titles import read_item_text
 
     named = {ref} | {o for a in answer.ahead for o, _ in a.requests}
     text = read_item_text(loaded.engine, named)
-    _print_when(answer, text, stored.status, loaded.today)
+    _print_when(answer, text, stored.status if stored else None, loaded.today)
 
 
 def _find(key: str, connector: str | None, items: Sequence[Any], levels: Collection[str]) -> Any:

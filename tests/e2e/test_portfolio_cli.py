@@ -394,3 +394,21 @@ def test_two_connectors_sharing_a_key_need_connector_on_both_databases(
     # Each connector's teams are their own ("Team Alpha (acme-jira-2)"), so E2 queues behind
     # E1 of its own connector only.
     assert "ABC-12 (3 items)" in one.stdout
+
+
+def test_a_store_nothing_was_synced_into_says_so_and_exits_0(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read-only, like `findings`: no store file is created, and the line says what to do."""
+    (tmp_path / "config" / "connectors").mkdir(parents=True)
+    monkeypatch.setenv("PMO_SYNC_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("PMO_SYNC_DATABASE_URL", f"sqlite:///{tmp_path / 'none.sqlite3'}")
+    with cli_state_restored():
+        for args in (["portfolio"], ["portfolio", "backtest"], ["when", "ABC-1"]):
+            result = run_cli(args)
+            assert (result.exit_code, result.stdout) == (0, ""), args
+            assert result.stderr == (
+                f"store {tmp_path / 'none.sqlite3'} does not exist: nothing has been synced "
+                "there yet; run `pmo-sync sync`, or check PMO_SYNC_DATABASE_URL\n"
+            ), args
+    assert not (tmp_path / "none.sqlite3").exists()
