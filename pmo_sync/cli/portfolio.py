@@ -79,7 +79,13 @@ REQUEST_KEYS = (
     "no_forecast",
 )
 """The columns of `portfolio --format csv`, and each request's keys in the JSON."""
-_STAGES = {"intake": "intake", "approved": "approved", "in_progress": "in progress", "done": "done"}
+_STAGES = {
+    "intake": "in intake",
+    "approved": "approved",
+    "in_progress": "in progress",
+    "done": "done",
+}
+"""A funnel stage as `when` says it: `Stage: in intake`, `Stage: done`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -584,8 +590,7 @@ def _print_when(
     _say(f"{ref[1]} · {title} ({ref[0]}, {answer.level})")
     if url:
         out.print(url, highlight=False, markup=False)  # never wrapped: it stays clickable
-    stage = _STAGES.get(answer.funnel_stage or "")
-    where = f"in {stage}" if stage else "in no funnel stage"
+    where = _STAGES.get(answer.funnel_stage or "", "in no funnel stage")
     _say(f"Stage: {where} (status {status}).")
     if answer.done_on is not None:
         _say(f"Done on {answer.done_on.isoformat()}.")

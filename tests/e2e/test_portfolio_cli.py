@@ -307,6 +307,13 @@ def test_when_says_where_a_request_is_and_when_it_will_be_done(
     assert result.stdout.splitlines() == _when_e2(_forecasts(played[1]), url)
 
 
+def test_when_a_done_request_says_the_day(env: dict[str, str]) -> None:
+    # ABC-1, an epic of the generated data, was done on 2029-09-25: no forecast, no queue.
+    result = run_cli(["when", "ABC-1", *TODAY])
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout.splitlines()[2:] == ["Stage: done (status Done).", "Done on 2029-09-25."]
+
+
 def test_when_an_unknown_key_a_story_or_an_initiative_is_one_line_exit_2(
     env: dict[str, str],
 ) -> None:
