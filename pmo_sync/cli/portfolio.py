@@ -183,7 +183,8 @@ def portfolio(
     elif format == "json":
         _write_overview_json(overview, records)
     else:
-        _print_overview(overview, text, loaded.options.forecast_trials)
+        of = " of ".join(["Portfolio", *(f"{name!r}" for name in (team, theme) if name)])
+        _print_overview(overview, text, loaded.options.forecast_trials, of)
 
 
 def _check_theme(theme: str | None, config: PortfolioConfig, items: Iterable[Any]) -> None:
@@ -308,13 +309,13 @@ def _percent(value: float | None) -> str:
 
 
 def _print_overview(
-    overview: PortfolioOverview, text: Mapping[ItemRef, ItemText], trials: int
+    overview: PortfolioOverview, text: Mapping[ItemRef, ItemText], trials: int, title: str
 ) -> None:
     from pmo_sync.portfolio.overview import stakeholder_sentence
 
     lines = overview.requests
     _say(
-        f"Portfolio as of {overview.today.isoformat()}: {_count(len(lines), 'open request')}; "
+        f"{title} as of {overview.today.isoformat()}: {_count(len(lines), 'open request')}; "
         f"forecasts from {trials:,} trials of each team's throughput"
     )
     _say("")

@@ -245,6 +245,10 @@ def test_team_and_theme_narrow_it_and_wrong_names_are_one_line(env: dict[str, st
     growth = run_cli(["portfolio", *TODAY, "--theme", "growth", "--format", "csv"])
     assert [r["key"] for r in csv.DictReader(io.StringIO(growth.stdout))] == ["ABC-12", "DEF-12"]
     table = run_cli(["portfolio", *TODAY, "--team", "Team Beta"]).stdout.splitlines()
+    assert table[:2] == [
+        "Portfolio of 'Team Beta' as of 2030-02-18: 3 open requests; forecasts from",
+        "  10,000 trials of each team's throughput",
+    ]
     assert table[-2:] == [
         "Releases, 2029-08-01 to 2030-01-31 (shipped per month, oldest first)",
         "  Team Beta: 0 releases shipped (0.0 a month: 0, 0, 0, 0, 0, 0)",
