@@ -24,6 +24,7 @@ assumptions hold gives exactly the queue's dates.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -140,19 +141,26 @@ def _places(
     day d is at place k when k requests ranked above its own were waiting on d and still had
     work after it (a request whose last item was done on d too was finished first: the order
     within a day is not known, and the strict queue's is assumed)."""
+    order = _order(spans, known, rank_key)
     counts: Counter[int] = Counter()
+    ahead: dict[date, list[int]] = {}
     for on, home in done:
-        key = rank_key(known[home])
-        place = sum(
-            1
-            for other, (first, last) in spans.items()
-            if first <= on < last and rank_key(known[other]) < key
-        )
-        counts[place] += 1
+        if on not in ahead:
+            ahead[on] = sorted(order[h] for h, (first, last) in spans.items() if first <= on < last)
+        counts[bisect_left(ahead[on], order[home])] += 1
     total = sum(counts.values())
     if not total:
         return (1.0,)
     return tuple(counts[k] / total for k in range(max(counts) + 1))
+
+
+def _order(
+    spans: Mapping[ItemRef, tuple[date, date]],
+    known: Mapping[ItemRef, WorkItem],
+    rank_key: Callable[[WorkItem], tuple[object, ...]],
+) -> dict[ItemRef, int]:
+    """Each request's place in the team's whole rank order."""
+    return {home: k for k, home in enumerate(sorted(spans, key=lambda h: rank_key(known[h])))}
 
 
 def _above(
@@ -164,21 +172,18 @@ def _above(
     rank_key: Callable[[WorkItem], tuple[object, ...]],
 ) -> float:
     """Items done, a day, for requests that began after the window did and rank above a request
-    waiting since before it, ÷ the request items done a day: the share of throughput new
-    arrivals above the queue take from what already waits."""
-    if not done:
-        return 0.0
+    waiting since before it, over the request items done a day: the share of the throughput
+    that new arrivals above the queue took from what already waited."""
     waiting = [h for h, (first, last) in spans.items() if first < start <= last]
-    if not waiting:
+    if not done or not waiting:
         return 0.0
-    taken = 0
-    days_waited = 0
+    order = _order(spans, known, rank_key)
+    arrived = [(on, order[other]) for on, other in done if spans[other][0] > start]
+    end = start + timedelta(days=history_days - 1)
+    taken = days_waited = 0
     for home in waiting:
-        key = rank_key(known[home])
-        last = spans[home][1]
-        days_waited += (min(last, start + timedelta(days=history_days - 1)) - start).days + 1
-        for on, other in done:
-            if on <= last and spans[other][0] > start and rank_key(known[other]) < key:
-                taken += 1
+        place, last = order[home], spans[home][1]
+        days_waited += (min(last, end) - start).days + 1
+        taken += sum(1 for on, rank in arrived if on <= last and rank < place)
     per_day = len(done) / history_days
     return min(MAX_ABOVE, taken / days_waited / per_day)
