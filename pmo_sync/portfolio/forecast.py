@@ -17,6 +17,14 @@ maximum per trial, the teams being simulated independently); a request above oth
 share of throughput is taken out of the queue: it needs ceil(remaining / share) items of its
 teams' throughput, and the queue gets what the shares leave.
 
+The queue is then bent to how each team really worked in the history window
+(`pmo_sync.portfolio.habits`): only request work is sampled as throughput, each owner's
+remaining items grow by the team's growth factor, the queue is shared over its top requests in
+the proportions the team's work went to them, the share that went to requests arriving above
+the waiting ones is taken off, and each trial adds a closing lag drawn from those seen. Every
+habit is neutral when the history shows none of it (the strict rank queue); `learn=False`
+skips them.
+
 Everything is as of `today`, so the backtest can ask about any past day: only items created on
 or before it exist, an item done on or before it is done (later: open), and throughput is
 sampled from the days before it. docs/portfolio.md "When will each request be done" has the
@@ -162,7 +170,9 @@ def request_forecasts(
     forecasts do). `shares` maps a request to its share of its teams' throughput (0 < share
     <= 1); the shares on one team may add up to 1 at most. `seed`, `trials` and
     `history_days` are `kpis.yaml`'s `forecast` settings: a request alone at the top of its
-    team's backlog gets the dates `kpi.forecast.when_done` gives its remaining count.
+    team's backlog gets the dates `kpi.forecast.when_done` gives its remaining count when the
+    team's habits are neutral. `learn=False` forecasts the strict rank queue over all the
+    team's throughput, as if the habits were.
     """
     shares = dict(shares or {})
     for ref, share in shares.items():
