@@ -148,6 +148,7 @@ def backtest(
     history_days: int = 90,
     percentiles: Sequence[int] = (50, 85, 95),
     horizon_days: int = HORIZON_DAYS,
+    learn: bool = True,
 ) -> BacktestReport:
     """Replay the request forecasts on each of `days` (or the days an `Every` rule gives) and
     judge them against `today`, the end of the data: see the module docstring.
@@ -180,6 +181,7 @@ def backtest(
             history_days=history_days,
             percentiles=percentiles,
             horizon_days=horizon_days,
+            learn=learn,
         ):
             if forecast.reason is not None:
                 without[forecast.reason] += 1

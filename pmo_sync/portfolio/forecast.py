@@ -17,6 +17,14 @@ maximum per trial, the teams being simulated independently); a request above oth
 share of throughput is taken out of the queue: it needs ceil(remaining / share) items of its
 teams' throughput, and the queue gets what the shares leave.
 
+The queue is then bent to how each team really worked in the history window
+(`pmo_sync.portfolio.habits`): only request work is sampled as throughput, each owner's
+remaining items grow by the team's growth factor, the queue is shared over its top requests in
+the proportions the team's work went to them, the share that went to requests arriving above
+the waiting ones is taken off, and each trial adds a closing lag drawn from those seen. Every
+habit is neutral when the history shows none of it (the strict rank queue); `learn=False`
+skips them.
+
 Everything is as of `today`, so the backtest can ask about any past day: only items created on
 or before it exist, an item done on or before it is done (later: open), and throughput is
 sampled from the days before it. docs/portfolio.md "When will each request be done" has the
@@ -44,6 +52,7 @@ from pmo_sync.kpi.forecast import (
     team_seed,
 )
 from pmo_sync.portfolio.config import DEFAULT_REQUEST_LEVELS
+from pmo_sync.portfolio.habits import Habits, home_of, learn_habits
 from pmo_sync.portfolio.items import ItemRef
 from pmo_sync.portfolio.model import WorkItem
 from pmo_sync.portfolio.work import is_work
@@ -153,6 +162,7 @@ def request_forecasts(
     history_days: int = 90,
     percentiles: Sequence[int] = (50, 85, 95),
     horizon_days: int = HORIZON_DAYS,
+    learn: bool = True,
 ) -> list[RequestForecast]:
     """Every request open on `today`, by source and key (naturally): see the module docstring.
 
@@ -160,7 +170,9 @@ def request_forecasts(
     forecasts do). `shares` maps a request to its share of its teams' throughput (0 < share
     <= 1); the shares on one team may add up to 1 at most. `seed`, `trials` and
     `history_days` are `kpis.yaml`'s `forecast` settings: a request alone at the top of its
-    team's backlog gets the dates `kpi.forecast.when_done` gives its remaining count.
+    team's backlog gets the dates `kpi.forecast.when_done` gives its remaining count when the
+    team's habits are neutral. `learn=False` forecasts the strict rank queue over all the
+    team's throughput, as if the habits were.
     """
     shares = dict(shares or {})
     for ref, share in shares.items():
@@ -195,8 +207,13 @@ def request_forecasts(
         if is_open and chain:
             owned[chain[0]][team] += 1
 
-    samples = _throughput(counted, today, history_days)
-    thresholds, reach = _queues(owned, known, shares)
+    homes = [(item, home_of(item, known, lambda i: i.level in request_levels)) for item in counted]
+    if learn:
+        habits = learn_habits(homes, known, today, history_days, _rank_order)
+        samples = _throughput([i for i, home in homes if home is not None], today, history_days)
+    else:
+        habits, samples = {}, _throughput(counted, today, history_days)
+    thresholds, reach = _queues(owned, known, shares, habits)
     days = _simulate(thresholds, samples, trials, seed, horizon_days)
 
     results = []
@@ -214,6 +231,7 @@ def request_forecasts(
                 history_days,
                 percentiles,
                 horizon_days,
+                _lags(request, habits, today, trials, seed),
             )
         )
     return results
@@ -267,6 +285,7 @@ def _queues(
     owned: Mapping[ItemRef, Counter[TeamRef | None]],
     known: Mapping[ItemRef, WorkItem],
     shares: Mapping[ItemRef, float],
+    habits: Mapping[TeamRef, Habits],
 ) -> tuple[dict[tuple[ItemRef, TeamRef], int], dict[tuple[ItemRef, TeamRef], int]]:
     """Each owner's threshold on each team (the items of the team's throughput by which it is
     done; none when the shares leave the rank queue nothing), and its reach there: the items
@@ -284,20 +303,69 @@ def _queues(
             raise ValueError(
                 f"the shares of {_team_name(team)}'s requests add up to {shared:.0%}: at most 100%"
             )
-        left = 1 - shared
-        cumulative = 0
+        habit = habits.get(team, Habits())
+        left = (1 - shared) * (1 - habit.above)
+        queued: list[tuple[ItemRef, int]] = []
         for owner in sorted(owners, key=lambda o: _rank_order(known[o])):
-            count = owned[owner][team]
+            count = math.ceil(owned[owner][team] * habit.growth - _EPSILON)
             if owner in shares:
                 thresholds[owner, team] = math.ceil(count / shares[owner] - _EPSILON)
                 reach[owner, team] = count
                 continue
-            cumulative += count
-            reach[owner, team] = cumulative
-            if left <= _EPSILON:
-                continue
-            thresholds[owner, team] = math.ceil(cumulative / left - _EPSILON)
+            queued.append((owner, count))
+        for owner, done_at in _shared_out(queued, habit.weights):
+            reach[owner, team] = math.ceil(done_at - _EPSILON)
+            if shared < 1 - _EPSILON:
+                thresholds[owner, team] = math.ceil(done_at / left - _EPSILON)
     return thresholds, reach
+
+
+def _shared_out(
+    queued: Sequence[tuple[ItemRef, int]], weights: Sequence[float]
+) -> list[tuple[ItemRef, float]]:
+    """The team items done when each queued owner (in rank order, with its remaining count) is:
+    the team's throughput flows to the top len(weights) unfinished owners in the weights'
+    proportions (renormalised when fewer are left), as the team's history shared it. Weights
+    (1,) are the strict queue: owner k is done at r_1 + ... + r_k."""
+    left = [float(count) for _, count in queued]
+    done_at = [0.0] * len(queued)
+    active = list(range(len(queued)))
+    total = 0.0
+    while active:
+        top = active[: len(weights)]
+        norm = sum(weights[: len(top)])
+        rates = [w / norm for w in weights[: len(top)]] if norm > 0 else [1.0]
+        top = top[: len(rates)]
+        step = min(left[k] / rate for k, rate in zip(top, rates, strict=True) if rate > 0)
+        total += step
+        for k, rate in zip(top, rates, strict=True):
+            left[k] -= rate * step
+        finished = {k for k in top if left[k] <= _EPSILON}
+        for k in finished:
+            done_at[k] = total
+        active = [k for k in active if k not in finished]
+    return [(owner, done_at[k]) for k, (owner, _) in enumerate(queued)]
+
+
+def _lags(
+    request: _Request, habits: Mapping[TeamRef, Habits], today: date, trials: int, seed: int
+) -> np.ndarray | None:
+    """Days from the request's last item to its closing, one per trial, drawn from the closing
+    lags its teams showed (seeded by its key); less the days already waited when its work is
+    all done. None when no lag was seen."""
+    teams = {t for t in request.remaining if t is not None} or {
+        (i.ref[0], i.team) for i in request.under if i.team
+    }
+    seen = [lag for t in sorted(teams) for lag in habits.get(t, Habits()).lags]
+    if not any(seen):
+        return None
+    rng = np.random.default_rng(team_seed(seed, request.item.ref[1]))
+    lags = rng.choice(np.array(seen, dtype=np.int64), size=trials)
+    if not request.remaining:
+        ends = [i.done for i in request.under if i.done is not None and i.done <= today]
+        if ends:
+            lags = np.maximum(0, lags - (today - max(ends)).days)
+    return lags
 
 
 def _simulate(
@@ -335,6 +403,7 @@ def _forecast(
     history_days: int,
     percentiles: Sequence[int],
     horizon_days: int,
+    lags: np.ndarray | None,
 ) -> RequestForecast:
     item = request.item
     remaining_by_team = {
@@ -358,7 +427,7 @@ def _forecast(
     if not request.under:
         return _without(base, NoForecast.NO_ITEMS, (), "no items under it: nothing to forecast")
     if not request.remaining:
-        every = np.zeros(1, dtype=np.int16)  # every trial is done on the start day
+        every = np.zeros(1, dtype=np.int16) if lags is None else lags  # done today, or its lag
         return _with(base, every, today, percentiles, horizon_days)
     if request.remaining.get(None):
         count = request.remaining[None]
@@ -384,6 +453,8 @@ def _forecast(
         )
     parts = [days[t][max(thresholds[o, t] for o in request.owners[t])] for t in teams]
     finish = functools.reduce(np.maximum, parts[1:], parts[0])
+    if lags is not None:
+        finish = np.minimum(finish.astype(np.int64) + lags, horizon_days)
     return _with(base, finish, today, percentiles, horizon_days)
 
 

@@ -155,15 +155,18 @@ def test_a_request_without_a_forecast_or_probability_gives_no_finding() -> None:
 
 
 def test_due_date_unlikely_reads_request_forecasts_as_they_come() -> None:
-    """The facts straight from `request_forecasts`: Alpha finished one story on each of the 90
-    days before TODAY, so every sampled day gives exactly 1 and the forecast is certain. A-50
+    """The facts straight from `request_forecasts`: Alpha finished one story of A-0 on each of
+    the 90 days before TODAY, so every sampled day gives exactly 1 and the forecast is certain. A-50
     has 5 stories left: the first done today (10 Jan), the fifth on 14 Jan. Due 14 Jan: every
     trial makes it, 100%, no finding; due 13 Jan: none does, 0%, a finding."""
     history = [
         item(f"D-{n}", level="story", stage=Stage.DONE, started=d(9, 1, 2026),
-             done=date.fromordinal(TODAY.toordinal() - n))
+             done=date.fromordinal(TODAY.toordinal() - n), parent="A-0")
         for n in range(1, 91)
     ]  # fmt: skip
+    # Request work (A-0, done yesterday, before A-50 in the queue), so the forecast's habits are
+    # neutral: no unplanned work, no growth, no closing lag, the queue worked in order.
+    history.append(item("A-0", stage=Stage.DONE, done=date.fromordinal(TODAY.toordinal() - 1)))
     stories = [item(f"S-{n}", level="story", stage=Stage.TODO, parent="A-50") for n in range(5)]
     found = {}
     for due in (d(1, 14), d(1, 13)):

@@ -16,6 +16,12 @@ What finishes, in Alpha's order (day(n) is TODAY + n; TODAY, the end of the data
 - E-4 (rank d): created day(-10) with 40 stories, none done
 - E-5 (rank e): created day(-10) with 2 stories, done day(-3) and day(-2); E-5 done day(-2)
 
+The forecasts are the strict rank queue's (`learn=False`): the world breaks the queue's
+assumptions on purpose (filler work under no request, E-1 against the rank, E-2's growth),
+which the learnt model would read as the team's habits (`pmo_sync.portfolio.habits`); here
+the subject is the judging, worked by hand. The learnt model's replay is
+tests/portfolio/test_backtest_calibration.py's.
+
 A forecast as of D sees the items done on D as done and still gives D a whole day of
 throughput (`request_forecasts`' day 0): replayed at the end of D, a forecast is a day early in
 a world this regular (docs/portfolio.md, "what the replay found").
@@ -109,7 +115,7 @@ def test_each_past_day_forecasts_the_requests_as_they_stood_then() -> None:
     E-2 5 → day(-54); E-1 5 + 2 = 7 → day(-52); E-3 10 → day(-49).
     D3 = day(-5): E-1, E-2 done. E-3 3 → day(-3); E-4 43 → day(37); E-5 (its stories are done
     on day(-3) and day(-2), after D3: open) 45 → day(39)."""
-    report = backtest(world(), TODAY, [day(-63), day(-58), day(-5)])
+    report = backtest(world(), TODAY, [day(-63), day(-58), day(-5)], learn=False)
     assert report.days == (day(-63), day(-58), day(-5))
     assert [(f.day, f.ref[1], f.dates, f.finished) for f in report.forecasts] == [
         (day(-63), "E-1", exact(-54), day(-56)),
@@ -132,7 +138,7 @@ def test_a_forecast_is_judged_once_its_date_has_passed_whatever_the_outcome() ->
     finished: its passed dates count as missed (censored, not dropped).
     Pending: E-4 (open, day(37)) and E-5 (done day(-2), before its day(39)): both left out, the
     finished one too, so what is judged never depends on the outcome. 2 of 7: 28.6% → 29%."""
-    report = backtest(world(), TODAY, [day(-63), day(-58), day(-5)])
+    report = backtest(world(), TODAY, [day(-63), day(-58), day(-5)], learn=False)
     assert report.calibration == (
         Calibration(50, judged=7, covered=2, pending=2),
         Calibration(85, judged=7, covered=2, pending=2),
@@ -150,7 +156,7 @@ def test_the_p50_error_is_over_the_finished_judged_requests() -> None:
     D1 E-2 -49 - (-59) = 10, D2 E-1 -56 - (-52) = -4, D2 E-2 -49 - (-54) = 5: sorted
     [-4, -2, 5, 10], median (-2 + 5) / 2 = 1.5, mean absolute 21 / 4 = 5.25 (shown 5.3, halves
     up). E-3's three judged forecasts are still open: left out, counted."""
-    report = backtest(world(), TODAY, [day(-63), day(-58), day(-5)])
+    report = backtest(world(), TODAY, [day(-63), day(-58), day(-5)], learn=False)
     assert report.error == MedianError(4, 3, 1.5, 5.25)
     assert error_line(report) == (
         "p50 error: median 1.5 days late, mean absolute 5.3 days over 4 finished requests "
@@ -179,14 +185,14 @@ def test_the_end_of_the_data_decides_what_is_judged() -> None:
         )
         for i in known
     ]
-    report = backtest(as_then, cut, [day(-63), day(-58)])
+    report = backtest(as_then, cut, [day(-63), day(-58)], learn=False)
     assert report.calibration[1] == Calibration(85, judged=5, covered=2, pending=1)
 
 
 def test_requests_without_dates_are_counted_by_reason() -> None:
     """E-9 has no items: no forecast on each of the two days, counted as `no_items`."""
     items = [*world(), request("E-9", "z")]
-    report = backtest(items, TODAY, [day(-63), day(-58)])
+    report = backtest(items, TODAY, [day(-63), day(-58)], learn=False)
     assert report.without == {NoForecast.NO_ITEMS: 2}
     assert len(report.forecasts) == 6
 
@@ -204,7 +210,7 @@ def test_every_steps_back_from_today_and_skips_days_with_no_open_request() -> No
         day(-14),
         day(-7),
     ]
-    report = backtest(world(), TODAY, Every(step_days=5, count=2))
+    report = backtest(world(), TODAY, Every(step_days=5, count=2), learn=False)
     assert report.days == (day(-10), day(-5))
 
 
@@ -213,7 +219,7 @@ def test_a_date_beyond_the_horizon_stands_for_the_horizons_first_day() -> None:
     10 and E-3's 13 are not: no dates, read as day(-63 + 5) = day(-58), passed. E-1 done day(-56)
     missed it, E-3 (open) too, E-2 (day(-49)) missed day(-59): 0 of 3. The p50 error is E-2's
     alone, 10 days: forecasts without a p50 date are not in it."""
-    report = backtest(world(), TODAY, [day(-63), day(-63)], horizon_days=5)
+    report = backtest(world(), TODAY, [day(-63), day(-63)], horizon_days=5, learn=False)
     assert report.days == (day(-63),)  # a day given twice is replayed once
     assert [(f.ref[1], f.dates) for f in report.forecasts] == [
         ("E-1", {50: None, 85: None, 95: None}),
@@ -279,5 +285,5 @@ def test_the_error_line_says_early_late_or_on_the_day() -> None:
 
 def test_a_forecast_pairs_its_dates_with_the_finish() -> None:
     """The report keeps each pairing, so a caller can list the misses."""
-    report = backtest(world(), TODAY, [day(-58)])
+    report = backtest(world(), TODAY, [day(-58)], learn=False)
     assert report.forecasts[0] == BacktestForecast(day(-58), (SRC, "E-1"), exact(-52), day(-56))

@@ -64,13 +64,17 @@ def story(
 
 
 def history(team: str, per_day: list[int]) -> list[WorkItem]:
-    """Done stories under no request: `per_day[i]` finished on day(-90 + i), cycling over the
-    90 days before today (so [1] is 1 a day, [0, 2] alternates 0 and 2)."""
+    """Done stories: `per_day[i]` finished on day(-90 + i), cycling over the 90 days before today
+    (so [1] is 1 a day, [0, 2] alternates 0 and 2), all under one request `<team>-H` ranked
+    above every other and done the day its last story was: the world the queue assumes, so
+    every habit the forecast learns from it is neutral (all request work, at the top of the
+    queue, no growth, no closing lag, nothing arriving above: `pmo_sync.portfolio.habits`)."""
     done = []
     for i in range(90):
         for n in range(per_day[i % len(per_day)]):
-            done.append(story(f"{team}-H{i}-{n}", team, None, done=day(-90 + i)))
-    return done
+            done.append(story(f"{team}-H{i}-{n}", team, f"{team}-H", done=day(-90 + i)))
+    last = max(s.done for s in done if s.done is not None)
+    return [request(f"{team}-H", rank="0", done=last), *done]
 
 
 def by_key(forecasts: list[RequestForecast]) -> dict[str, RequestForecast]:
@@ -95,10 +99,11 @@ def test_the_lower_ranked_request_finishes_after_what_is_above_it() -> None:
         *(story(f"S-{i}", "Alpha", "E-1") for i in (1, 2, 3)),
         story("S-4", "Alpha", "E-2"),
         story("S-5", "Alpha", "E-2"),
-        story("S-6", "Alpha", "E-2", done=day(-3)),  # in the history too: Alpha made 2 that day
+        # Done before the 90 days of history: work on E-2 while E-1 waited would be work out of
+        # rank order, which the forecast would learn (pmo_sync.portfolio.habits).
+        story("S-6", "Alpha", "E-2", done=day(-95)),
         *history("Alpha", [1]),
     ]
-    items = [i for i in items if i.ref[1] != "Alpha-H87-0"]  # keep exactly 1 a day
     result = by_key(request_forecasts(items, TODAY))
     assert result["E-1"].dates == exact(day(2))
     assert result["E-1"].ahead_by_team == {(SRC, "Alpha"): 0}
@@ -321,18 +326,20 @@ def test_containers_are_not_work_whatever_their_type() -> None:
     """A Jira initiative's type is `other`, which the KPI engine's throughput would count: here
     it is a container (its level), so Beta's done initiative is no throughput and E-1's Beta
     story cannot be forecast; an item of no level (a type its connector does not map) is work:
-    Gamma's is, and E-2's dates are `when_done` of Gamma's 1 item in 90 days. Neither is in
-    E-1's scope."""
+    Gamma's is (under the done E-0), and E-2's dates are `when_done` of Gamma's 1 item in 90
+    days. Neither is in E-1's scope."""
     initiative = WorkItem(
         (SRC, "I-1"), "Beta", "initiative", "other", None, Stage.DONE, created=day(-50),
         done=day(-2),
     )  # fmt: skip
     unmapped = WorkItem(
-        (SRC, "U-1"), "Gamma", None, "other", None, Stage.DONE, created=day(-50), done=day(-2)
-    )
+        (SRC, "U-1"), "Gamma", None, "other", (SRC, "E-0"), Stage.DONE, created=day(-100),
+        done=day(-2),
+    )  # fmt: skip
     items = [
         initiative,
         unmapped,
+        request("E-0", done=day(-2)),  # request work, so it is the queue's throughput
         request("E-1", parent=(SRC, "I-1")),
         request("E-2"),
         story("B-1", "Beta", "E-1"),
@@ -398,7 +405,11 @@ def test_as_of_a_past_day_only_what_was_known_then_counts() -> None:
         story("S-3", "Alpha", "E-1", created=day(-11), done=day(-6)),
         story("S-4", "Alpha", "E-1", created=day(-8), done=day(-6)),
         story("S-5", "Alpha", "E-0", created=day(-9)),
-        *(story(f"H-{i}", "Alpha", None, done=day(-100 + i)) for i in range(100) if i != 88),
+        # Alpha's other work, under E-8 (done day -10) then E-9 (created day -9), ranked first.
+        request("E-8", rank="0", done=day(-10)),
+        request("E-9", rank="0", created=day(-9), done=day(-1)),
+        *(story(f"H-{i}", "Alpha", "E-8", done=day(-100 + i)) for i in range(91) if i != 88),
+        *(story(f"H-{i}", "Alpha", "E-9", done=day(-100 + i)) for i in range(91, 100)),
     ]
     (then,) = request_forecasts(items, day(-10))
     assert then.ref == (SRC, "E-1")
