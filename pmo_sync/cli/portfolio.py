@@ -608,8 +608,8 @@ def _print_when(
             continue
         names = ", ".join(f"{o[1]} ({_count(n, 'item')})" for o, n in ahead.requests)
         _say(
-            f"Ahead of it on {team}: {_count(ahead.items, 'item')} of higher-ranked "
-            f"requests come first: {names}."
+            f"Ahead of it in rank on {team}: {_count(ahead.items, 'item')} of "
+            f"higher-ranked requests: {names}."
         )
     for d in answer.waiting_on:
         risks = "; ".join(_risk_words(d, r) for r in d.risks)

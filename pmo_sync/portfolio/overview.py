@@ -238,11 +238,15 @@ def _request_teams(
 
 @dataclass(frozen=True, slots=True)
 class Ahead:
-    """On one team, the requests whose items the team finishes before this request's."""
+    """On one team, the requests ranked above this one, whose items the team takes first.
+
+    How much of them the team finishes before this request is the forecast's business (its
+    `ahead_by_team`: a team that learnt to work on several requests at once does not finish
+    the ones above first, `portfolio.habits`); this is what the rank says is ahead."""
 
     team: TeamRef
     items: int
-    """The items ahead: the forecast's `ahead_by_team`."""
+    """The remaining items of the requests ahead on this team."""
     requests: tuple[tuple[ItemRef, int], ...]
     """Each request ahead with its remaining items on the team, in rank order."""
 
@@ -333,7 +337,7 @@ def _ahead(
         result.append(
             Ahead(
                 team,
-                forecast.ahead_by_team.get(team, 0),
+                sum(owned[team][o] for o in before),
                 tuple((o, owned[team][o]) for o in before),
             )
         )

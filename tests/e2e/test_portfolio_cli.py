@@ -269,7 +269,13 @@ def _when_e2(f: dict[str, RequestForecast], url: str) -> list[str]:
     p85 = e2.dates[85]
     assert p85 is not None
     late = (p85 - date(2030, 2, 26)).days
-    g2_late = (f["GHI-11"].dates[85] - date(2030, 2, 26)).days  # type: ignore[operator]
+    g2_p85 = f["GHI-11"].dates[85]
+    assert g2_p85 is not None
+    g2_late = (g2_p85 - date(2030, 2, 26)).days
+    # B4 (DEF-17) is judged by its request E2's p85: G2 finishing after it is a second risk.
+    after_b4 = (
+        f"; {(g2_p85 - p85).days} days after DEF-17's forecast (p85) {p85}" if g2_p85 > p85 else ""
+    )
     return [
         "DEF-12 · Saved payment methods (acme-jira, epic)",
         f"{url}/browse/DEF-12",
@@ -277,7 +283,7 @@ def _when_e2(f: dict[str, RequestForecast], url: str) -> list[str]:
         "Progress: 0 of 3 items done.",
         # Alpha's backlog: E1's three open stories (A2, A4, A5) rank before E2's A3.
         *_wrapped(
-            "  Ahead of it on Team Alpha: 3 items of higher-ranked requests come first: "
+            "  Ahead of it in rank on Team Alpha: 3 items of higher-ranked requests: "
             "ABC-12 (3 items).",
             2,
         ),
@@ -290,7 +296,7 @@ def _when_e2(f: dict[str, RequestForecast], url: str) -> list[str]:
         ),
         *_wrapped(
             f"  Waiting on GHI-13 of Team Gamma (at risk: {g2_late} days after DEF-12's due "
-            "date 2030-02-26).",
+            f"date 2030-02-26{after_b4}).",
             2,
         ),
         f"Forecast: p50 {_iso(e2, 50)}, p85 {p85}, p95 {_iso(e2, 95)}.",

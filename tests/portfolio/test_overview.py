@@ -87,18 +87,33 @@ def epic(key: str, rank: str | None, parent: str | None, due: date | None, theme
 
 
 def history(team: str, prefix: str) -> list[WorkItem]:
-    """One item done on each of the 10 days before today: throughput exactly 1 a day."""
-    return [
+    """One item done on each of the 10 days before today: throughput exactly 1 a day, all
+    under one request done the day its last story was and ranked above every other: the
+    world the rank queue assumes, so every habit the forecast learns is neutral
+    (`pmo_sync.portfolio.habits`)."""
+    done = [
         story(
             f"{prefix}-{100 + n}",
             team,
-            None,
+            f"{prefix}-H",
             Stage.DONE,
             started=TODAY - timedelta(days=n),
             done=TODAY - timedelta(days=n),
         )
         for n in range(1, 11)
     ]
+    request = WorkItem(
+        ref=ref(f"{prefix}-H"),
+        team=None,
+        level="epic",
+        item_type="epic",
+        parent=None,
+        stage=Stage.DONE,
+        created=date(2030, 1, 1),
+        done=TODAY - timedelta(days=1),
+        rank="0",
+    )
+    return [request, *done]
 
 
 def portfolio() -> list[WorkItem]:
