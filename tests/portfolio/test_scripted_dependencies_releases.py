@@ -12,17 +12,14 @@ from datetime import date, timedelta
 
 from pmo_sync.domain import Stage
 from pmo_sync.portfolio.dependency_risk import (
-    DependencyRisk,
-    DependencyStatus,
-    Resolution,
-    Risk,
-    RiskFinding,
     TeamPairDependencies,
     dependency_risks,
 )
 from pmo_sync.portfolio.model import Dependency, PortfolioRelease, WorkItem
 from pmo_sync.portfolio.releases import MonthReleases, ReleaseOutcome, release_delivery
 from pmo_sync.sandbox import portfolio as script
+
+from ..scripted_answers import dependencies_on_day_42
 
 START = date(2030, 1, 7)
 SOURCE = "sandbox"
@@ -80,49 +77,7 @@ def test_the_scripted_dependencies_on_day_42() -> None:
     # B1 → A3: 55 - 50 = 5 days late for E2; A3 in progress (day 10), B1 still to do.
     # G2 → B4: 56 - 50 = 6 days late for E2; G2 is in progress, B4 to do.
     # G1 was done on day 39, A1 on day 12: resolved.
-    e2_due = RiskFinding(Risk.LATE_FOR_DUE, 5, day(50), ref("E2"))
-    assert report.dependencies == (
-        DependencyRisk(
-            ref("B1"),
-            ref("A3"),
-            BETA,
-            ALPHA,
-            DependencyStatus.AT_RISK,
-            risks=(e2_due, RiskFinding(Risk.STARTED_BEFORE_BLOCKER)),
-            blocker_finish=day(55),
-            waiting_request=ref("E2"),
-        ),
-        DependencyRisk(
-            ref("G2"),
-            ref("B4"),
-            GAMMA,
-            BETA,
-            DependencyStatus.AT_RISK,
-            risks=(RiskFinding(Risk.LATE_FOR_DUE, 6, day(50), ref("E2")),),
-            blocker_finish=day(56),
-            waiting_request=ref("E2"),
-        ),
-        DependencyRisk(
-            ref("A1"),
-            ref("A2"),
-            ALPHA,
-            ALPHA,
-            DependencyStatus.RESOLVED,
-            resolution=Resolution.BLOCKER_DONE,
-            blocker_finish=day(12),
-            waiting_request=ref("E1"),
-        ),
-        DependencyRisk(
-            ref("G1"),
-            ref("B2"),
-            GAMMA,
-            BETA,
-            DependencyStatus.RESOLVED,
-            resolution=Resolution.BLOCKER_DONE,
-            blocker_finish=day(39),
-            waiting_request=ref("E3"),
-        ),
-    )
+    assert report.dependencies == dependencies_on_day_42(ref, day)
     assert report.team_pairs == (
         TeamPairDependencies(ALPHA, ALPHA, open=0, at_risk=0, unknown=0, resolved=1),
         TeamPairDependencies(BETA, ALPHA, open=1, at_risk=1, unknown=0, resolved=0),
