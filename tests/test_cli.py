@@ -679,8 +679,12 @@ def test_demo_shows_each_section_and_the_next_steps_and_leaves_nothing_behind() 
       1000, lists, custom fields and cards of each, the token's member and boards);
     - the Azure DevOps teams' last sprints are planned at their start (sandbox/ado/life.py):
       say/do 100 %, 80 %, 100 % and mostly 60-110 % before, with carry-over;
-    - governance: the 19 rules of config/policies (the 7 of portfolio.yaml find nothing: the
-      refresh does not fill their portfolio facts yet); write-back: each push, then nothing."""
+    - KPIs: the values include each open epic's request forecast (15 open epics, 4 values
+      each: remaining items, p50 and p85 dates, due probability: 60 values);
+    - governance: the 19 rules of config/policies; of portfolio.yaml's 7, only intake-too-long
+      finds anything (2 Jira epics in To Do for more than 30 days since created: no due dates,
+      links or themes in the sandboxes for the others to judge); write-back: each push, then
+      nothing."""
     cwd = Path.cwd()
     result = invoke("demo", "--today", "2026-11-20")
     assert result.exit_code == 0

@@ -18,6 +18,7 @@ from pmo_sync.cli.common import (
     open_store_to_read,
     out,
     policy_rules,
+    portfolio_config,
     print_team_notices,
 )
 from pmo_sync.cli.listing import check_connector, check_format, check_team
@@ -69,7 +70,13 @@ def kpis(
         exit_if_nothing_synced(store)
         teams_of = teams_by_source(store.engine)
         check_connector(connector, teams_of)
-        run = refresh_kpis(store.engine, config, rules=policy_rules(settings), since=start)
+        run = refresh_kpis(
+            store.engine,
+            config,
+            rules=policy_rules(settings),
+            since=start,
+            portfolio=portfolio_config(settings),
+        )
         print_team_notices(run)
         identities = run.teams
         values = list(kpi_values(run.run))
