@@ -48,7 +48,6 @@ def kpis(
 
     from pmo_sync.evaluation.inputs import read_team_pairs
     from pmo_sync.evaluation.refresh import refresh_kpis
-    from pmo_sync.kpi.compute import kpi_values
     from pmo_sync.kpi.render import kpi_header, print_kpi_table, write_csv, write_json
     from pmo_sync.kpi.teams import resolve_teams
     from pmo_sync.store.kpis import read_kpi_values
@@ -79,7 +78,7 @@ def kpis(
         )
         print_team_notices(run)
         identities = run.teams
-        values = list(kpi_values(run.run))
+        values = list(run.values())
         header = kpi_header(run.run.now, run.saved.seen, config.day_counting)
     else:
         store = open_store_to_read(settings)

@@ -44,7 +44,7 @@ from pmo_sync.store.findings import FindingChanges, save_findings
 from pmo_sync.store.kpis import KpiValue, save_kpi_values
 from pmo_sync.store.results import LoadCounts
 
-__all__ = ["KpiRefresh", "item_facts", "refresh_kpis"]
+__all__ = ["KpiRefresh", "item_facts", "refresh_kpis", "stored_values"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,10 @@ class KpiRefresh:
     """Which team each source's team is, and the notices about shared or unknown names."""
     portfolio: PortfolioAnswers | None = None
     """The portfolio answers (None: the store holds no item at a request level)."""
+
+    def values(self) -> Iterator[KpiValue]:
+        """Every value the refresh kept: the run's and the open requests' forecasts."""
+        return stored_values(self.run, self.portfolio)
 
 
 def item_facts(history: ItemHistory, details: ItemDetails, metrics: ItemMetrics) -> ItemFacts:
@@ -121,16 +125,19 @@ def _compute(
     return _Computed(inputs, sprints, run, teams, answers)
 
 
-def _values(done: _Computed) -> Iterator[KpiValue]:
-    """The run's values and, with requests, each open request's forecast."""
-    yield from kpi_values(done.run)
-    if done.portfolio is not None:
-        refs = [(h.source, h.key) for h, _ in done.inputs]
+def stored_values(run: KpiRun, portfolio: PortfolioAnswers | None) -> Iterator[KpiValue]:
+    """The run's values and, with requests, each open request's forecast, named as the
+    items' values name the request (`run.item_scope_keys`)."""
+    yield from kpi_values(run)
+    if portfolio is not None:
+        refs = [
+            (source, m.key) for source, m in zip(run.item_sources, run.flow.metrics, strict=True)
+        ]
         yield from request_values(
-            done.portfolio.forecasts,
-            done.run.end,
-            dict(zip(refs, done.run.item_scope_keys, strict=True)),
-            {(h.source, h.key): h.team for h, _ in done.inputs},
+            portfolio.forecasts,
+            run.end,
+            dict(zip(refs, run.item_scope_keys, strict=True)),
+            {ref: m.team for ref, m in zip(refs, run.flow.metrics, strict=True)},
         )
 
 
@@ -201,7 +208,7 @@ def refresh_kpis(
         portfolio=portfolio or PortfolioConfig(),
     )
     with gc_frozen():
-        saved = save_kpi_values(engine, _values(done), now)
+        saved = save_kpi_values(engine, stored_values(done.run, done.portfolio), now)
     if rules is None:
         return KpiRefresh(done.run, saved, teams=done.teams, portfolio=done.portfolio)
     findings = _findings(rules, done)

@@ -86,6 +86,10 @@ def test_the_refresh_keeps_request_forecasts_and_judges_the_portfolio(
     refreshed = refresh_kpis(engine, KpiConfig(), rules=RULES, now=NOW, portfolio=PORTFOLIO)
 
     stored = [v for v in read_kpi_values(engine, scopes=["request"])]
+    # What the refresh says it kept (what `kpis` prints) is what the store holds.
+    assert sorted(v.key for v in refreshed.values() if v.scope == "request") == sorted(
+        v.key for v in stored
+    )
     by_label: dict[str, dict[str, Any]] = {}
     windows: set[str] = set()
     teams: dict[str, str | None] = {}
