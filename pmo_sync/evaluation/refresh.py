@@ -5,6 +5,11 @@ the governance rules judge, so both see the same `now` and the same data.
 Every item and sprint is read with its team as identified (`pmo_sync.kpi.teams`):
 two sources' "Team Alpha" stay two teams unless kpis.yaml's `teams:` merges them,
 and the notices saying so travel with the result for the command to print.
+
+When the store holds requests, the portfolio answers are computed after the KPIs, as of the
+same day (`evaluation.portfolio_facts`): the rules judge them as `PortfolioFacts`, and the open
+requests' forecasts are kept with the KPI values (docs/portfolio.md, "The portfolio answers in
+the KPI refresh").
 """
 
 from __future__ import annotations
