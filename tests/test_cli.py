@@ -679,8 +679,12 @@ def test_demo_shows_each_section_and_the_next_steps_and_leaves_nothing_behind() 
       1000, lists, custom fields and cards of each, the token's member and boards);
     - the Azure DevOps teams' last sprints are planned at their start (sandbox/ado/life.py):
       say/do 100 %, 80 %, 100 % and mostly 60-110 % before, with carry-over;
-    - governance: the 19 rules of config/policies (the 7 of portfolio.yaml find nothing: the
-      refresh does not fill their portfolio facts yet); write-back: each push, then nothing."""
+    - KPIs: the values include each open epic's request forecast (15 open epics, 4 values
+      each: remaining items, p50 and p85 dates, due probability: 60 values);
+    - governance: the 19 rules of config/policies; of portfolio.yaml's 7, only intake-too-long
+      finds anything (2 Jira epics in To Do for more than 30 days since created: no due dates,
+      links or themes in the sandboxes for the others to judge); write-back: each push, then
+      nothing."""
     cwd = Path.cwd()
     result = invoke("demo", "--today", "2026-11-20")
     assert result.exit_code == 0
@@ -828,7 +832,8 @@ def test_kpis_json_lists_every_value_with_the_pinned_keys(exported_store: Path) 
     rows = json.loads(result.stdout)
     assert all(list(row) == ["scope", "scope_key", "metric", "window", "value"] for row in rows)
     scopes = {row["scope"] for row in rows}
-    assert scopes == {"item", "team", "sprint", "epic", "portfolio"}
+    # the sandbox's open epics are requests: their forecasts are kept too
+    assert scopes == {"item", "team", "sprint", "epic", "request", "portfolio"}
     item_metrics = {row["metric"] for row in rows if row["scope"] == "item"}
     assert {"cycle_time_days", "lead_time_days", "wip_age_days"} <= item_metrics
     teams = {row["scope_key"] for row in rows if row["scope"] == "team"}
@@ -843,7 +848,7 @@ def test_kpis_team_filter_csv_and_errors(exported_store: Path, cli_env: Path) ->
     lines = result.stdout.splitlines()
     assert lines[0] == "scope,scope_key,metric,window,value"
     rows = list(csv.reader(lines[1:]))
-    assert rows and all(r[0] in ("item", "team", "sprint", "epic") for r in rows)
+    assert rows and all(r[0] in ("item", "team", "sprint", "epic", "request") for r in rows)
     assert {r[1] for r in rows if r[0] == "team"} == {"Team Beta"}
     assert any(r[3].startswith("2026-10-01/") for r in rows if r[2] == "done_in_window")
     unknown = invoke("kpis", "--team", "Team Omega")

@@ -384,7 +384,8 @@ def test_kpis_at_160_columns_print_the_tables(
 
 def test_kpis_connector_keeps_its_teams_and_names_are_checked(governed: Path) -> None:
     mine = json.loads(invoke("kpis", "--connector", "sandbox-jira", "--format", "json").stdout)
-    assert {row["scope"] for row in mine} == {"item", "team", "sprint", "epic"}  # no portfolio
+    # no portfolio; the epics' request forecasts are the team's
+    assert {row["scope"] for row in mine} == {"item", "team", "sprint", "epic", "request"}
     teams = {row["scope_key"] for row in mine if row["scope"] == "team"}
     assert teams == {"Team Alpha", "Team Beta", "Team Gamma"}
     for args, message in [

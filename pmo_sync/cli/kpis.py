@@ -18,6 +18,7 @@ from pmo_sync.cli.common import (
     open_store_to_read,
     out,
     policy_rules,
+    portfolio_config,
     print_team_notices,
 )
 from pmo_sync.cli.listing import check_connector, check_format, check_team
@@ -47,7 +48,6 @@ def kpis(
 
     from pmo_sync.evaluation.inputs import read_team_pairs
     from pmo_sync.evaluation.refresh import refresh_kpis
-    from pmo_sync.kpi.compute import kpi_values
     from pmo_sync.kpi.render import kpi_header, print_kpi_table, write_csv, write_json
     from pmo_sync.kpi.teams import resolve_teams
     from pmo_sync.store.kpis import read_kpi_values
@@ -69,10 +69,16 @@ def kpis(
         exit_if_nothing_synced(store)
         teams_of = teams_by_source(store.engine)
         check_connector(connector, teams_of)
-        run = refresh_kpis(store.engine, config, rules=policy_rules(settings), since=start)
+        run = refresh_kpis(
+            store.engine,
+            config,
+            rules=policy_rules(settings),
+            since=start,
+            portfolio=portfolio_config(settings),
+        )
         print_team_notices(run)
         identities = run.teams
-        values = list(kpi_values(run.run))
+        values = list(run.values())
         header = kpi_header(run.run.now, run.saved.seen, config.day_counting)
     else:
         store = open_store_to_read(settings)

@@ -15,6 +15,7 @@ from pmo_sync.cli.common import (
     open_store,
     out,
     policy_rules,
+    portfolio_config,
     print_team_notices,
 )
 
@@ -39,8 +40,9 @@ def push(
     settings = load_settings()
     selection = configs_for(settings, connector)
     kpis, rules = kpi_config(settings), policy_rules(settings, say_if_none=False)
+    portfolio = portfolio_config(settings)
     store = open_store(settings)
-    refresh = refresh_kpis(store.engine, kpis, rules=rules)
+    refresh = refresh_kpis(store.engine, kpis, rules=rules, portfolio=portfolio)
     print_team_notices(refresh)
     failed = False
     for config in stepping(

@@ -15,6 +15,7 @@ from pmo_sync.cli.common import (
     open_store,
     out,
     policy_rules,
+    portfolio_config,
     print_refresh,
 )
 
@@ -35,6 +36,7 @@ def sync(
     settings = load_settings()
     selection = configs_for(settings, connector)
     kpis, rules = kpi_config(settings), policy_rules(settings)  # checked before any sync
+    portfolio = portfolio_config(settings)
     store = open_store(settings)
     with sync_progress(err, enabled=err.is_interactive) as progress:
         summaries = sync_all(selection.configs, store, full=full, progress=progress)
@@ -42,6 +44,6 @@ def sync(
     if any(s.ok for s in summaries):
         from pmo_sync.evaluation.refresh import refresh_kpis
 
-        print_refresh(refresh_kpis(store.engine, kpis, rules=rules))
+        print_refresh(refresh_kpis(store.engine, kpis, rules=rules, portfolio=portfolio))
     selection.report_skipped()
     raise typer.Exit(selection.exit_code(failed=any(not s.ok for s in summaries)))

@@ -38,6 +38,7 @@ from pmo_sync.governance.policy import load_policies
 from pmo_sync.kpi.compute import kpi_values
 from pmo_sync.kpi.config import KpiConfig
 from pmo_sync.kpi.render import kpi_header
+from pmo_sync.portfolio.config import load_portfolio_config
 from pmo_sync.portfolio.connector_settings import with_portfolio
 from pmo_sync.sandbox.ado import AdoDataset, AdoSandbox
 from pmo_sync.sandbox.banner import trello_connector_lines
@@ -407,8 +408,11 @@ def _refresh(console: Console, store: Store, config_dir: Path, now: datetime) ->
     rules, errors = load_policies(config_dir)
     for error in errors:
         console.print(f"[red]{escape(str(error))}[/red]")
+    portfolio, portfolio_errors = load_portfolio_config(config_dir)
+    for error in portfolio_errors:
+        console.print(f"[red]{escape(str(error))}[/red]")
     config = KpiConfig()
-    refresh = refresh_kpis(store.engine, config, rules=rules, now=now)
+    refresh = refresh_kpis(store.engine, config, rules=rules, now=now, portfolio=portfolio)
     values = list(kpi_values(refresh.run))
     header = kpi_header(now, refresh.saved.seen, config.day_counting)
     sections.print_flow(console, values, config.forecast.trials, header)

@@ -5,11 +5,16 @@ the governance rules judge, so both see the same `now` and the same data.
 Every item and sprint is read with its team as identified (`pmo_sync.kpi.teams`):
 two sources' "Team Alpha" stay two teams unless kpis.yaml's `teams:` merges them,
 and the notices saying so travel with the result for the command to print.
+
+When the store holds requests, the portfolio answers are computed after the KPIs, as of the
+same day (`evaluation.portfolio_facts`): the rules judge them as `PortfolioFacts`, and the open
+requests' forecasts are kept with the KPI values (docs/portfolio.md, "The portfolio answers in
+the KPI refresh").
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
@@ -23,6 +28,13 @@ from pmo_sync.evaluation.inputs import (
     read_team_pairs,
 )
 from pmo_sync.evaluation.policy_teams import policy_team_notices
+from pmo_sync.evaluation.portfolio_facts import (
+    PortfolioAnswers,
+    has_requests,
+    portfolio_answers,
+    request_values,
+)
+from pmo_sync.evaluation.portfolio_inputs import read_portfolio_inputs
 from pmo_sync.governance.engine import evaluate
 from pmo_sync.governance.facts import link_parents, team_facts
 from pmo_sync.governance.model import Finding, ItemFacts
@@ -32,11 +44,12 @@ from pmo_sync.kpi.config import KpiConfig
 from pmo_sync.kpi.items import ItemMetrics
 from pmo_sync.kpi.model import ItemHistory, SprintInfo
 from pmo_sync.kpi.teams import TeamIdentities, resolve_teams
+from pmo_sync.portfolio.config import PortfolioConfig
 from pmo_sync.store.findings import FindingChanges, save_findings
-from pmo_sync.store.kpis import save_kpi_values
+from pmo_sync.store.kpis import KpiValue, save_kpi_values
 from pmo_sync.store.results import LoadCounts
 
-__all__ = ["KpiRefresh", "item_facts", "refresh_kpis"]
+__all__ = ["KpiRefresh", "item_facts", "refresh_kpis", "stored_values"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +60,12 @@ class KpiRefresh:
     finding_changes: FindingChanges | None = None
     teams: TeamIdentities = field(default_factory=TeamIdentities)
     """Which team each source's team is, and the notices about shared or unknown names."""
+    portfolio: PortfolioAnswers | None = None
+    """The portfolio answers (None: the store holds no item at a request level)."""
+
+    def values(self) -> Iterator[KpiValue]:
+        """Every value the refresh kept: the run's and the open requests' forecasts."""
+        return stored_values(self.run, self.portfolio)
 
 
 def item_facts(history: ItemHistory, details: ItemDetails, metrics: ItemMetrics) -> ItemFacts:
@@ -75,25 +94,56 @@ class _Computed:
     sprints: list[SprintInfo]
     run: KpiRun
     teams: TeamIdentities
+    portfolio: PortfolioAnswers | None
 
 
 def _compute(
-    engine: Engine, config: KpiConfig, *, details: bool, now: datetime, since: date | None
+    engine: Engine,
+    config: KpiConfig,
+    *,
+    details: bool,
+    now: datetime,
+    since: date | None,
+    portfolio: PortfolioConfig,
 ) -> _Computed:
-    """The store's items (with their details when findings are wanted), sprints, and the run."""
+    """The store's items (with their details when findings are wanted), sprints, the run, and
+    the portfolio answers as of the run's last day when the store has requests."""
     teams = resolve_teams(read_team_pairs(engine), config)
     inputs = list(iter_item_inputs(engine, details=details, team_of=teams.team_of))
     sprints = read_sprints(engine, team_of=teams.team_of)
+    stages = read_status_stages(engine)
     with gc_frozen():
-        run = compute_kpis(
-            [history for history, _ in inputs],
-            sprints,
-            config,
-            read_status_stages(engine),
-            now,
-            since,
+        run = compute_kpis([history for history, _ in inputs], sprints, config, stages, now, since)
+    answers = None
+    if has_requests(engine, portfolio.requests.request_levels):
+        read = read_portfolio_inputs(engine, config, portfolio.themes)
+        answers = portfolio_answers(
+            read.items,
+            read.dependencies,
+            read.date_moves,
+            {(h.source, h.key): h for h, _ in inputs},
+            portfolio,
+            stages,
+            run.zone,
+            (run.start, run.end),
         )
-    return _Computed(inputs, sprints, run, teams)
+    return _Computed(inputs, sprints, run, teams, answers)
+
+
+def stored_values(run: KpiRun, portfolio: PortfolioAnswers | None) -> Iterator[KpiValue]:
+    """The run's values and, with requests, each open request's forecast, named as the
+    items' values name the request (`run.item_scope_keys`)."""
+    yield from kpi_values(run)
+    if portfolio is not None:
+        refs = [
+            (source, m.key) for source, m in zip(run.item_sources, run.flow.metrics, strict=True)
+        ]
+        yield from request_values(
+            portfolio.forecasts,
+            run.end,
+            dict(zip(refs, run.item_scope_keys, strict=True)),
+            {ref: m.team for ref, m in zip(refs, run.flow.metrics, strict=True)},
+        )
 
 
 def evaluate_store(
@@ -103,28 +153,37 @@ def evaluate_store(
     rules: Sequence[RuleConfig],
     now: datetime | None = None,
     since: date | None = None,
+    portfolio: PortfolioConfig | None = None,
 ) -> tuple[KpiRun, list[Finding]]:
     """Every KPI and finding as of `now`, from the store, without saving anything.
 
     What `pmo-sync status` plans pending write-backs from; `refresh_kpis` is this
     plus the saves.
     """
-    done = _compute(engine, config, details=True, now=now or datetime.now(UTC), since=since)
-    return done.run, _findings(rules, done.inputs, done.run, done.sprints)
+    done = _compute(
+        engine,
+        config,
+        details=True,
+        now=now or datetime.now(UTC),
+        since=since,
+        portfolio=portfolio or PortfolioConfig(),
+    )
+    return done.run, _findings(rules, done)
 
 
-def _findings(
-    rules: Sequence[RuleConfig],
-    inputs: list[tuple[ItemHistory, ItemDetails | None]],
-    run: KpiRun,
-    sprints: list[SprintInfo],
-) -> list[Finding]:
+def _findings(rules: Sequence[RuleConfig], done: _Computed) -> list[Finding]:
     facts = [
         item_facts(history, details, metrics)
-        for (history, details), metrics in zip(inputs, run.flow.metrics, strict=True)
+        for (history, details), metrics in zip(done.inputs, done.run.flow.metrics, strict=True)
         if details is not None
     ]
-    return evaluate(rules, link_parents(facts), team_facts(run, sprints), run.now)
+    return evaluate(
+        rules,
+        link_parents(facts),
+        team_facts(done.run, done.sprints),
+        done.run.now,
+        None if done.portfolio is None else done.portfolio.facts,
+    )
 
 
 def refresh_kpis(
@@ -134,20 +193,31 @@ def refresh_kpis(
     rules: Sequence[RuleConfig] | None = None,
     now: datetime | None = None,
     since: date | None = None,
+    portfolio: PortfolioConfig | None = None,
 ) -> KpiRefresh:
     """Recompute every KPI (and, given rules, every finding) from the store, and keep them.
 
     Unchanged KPI values are not rewritten. Findings are saved only when
-    `rules` is given (an empty list resolves every open finding).
+    `rules` is given (an empty list resolves every open finding). When the store
+    holds requests (items at portfolio.yaml's request levels; `portfolio` None: the
+    defaults, epics and features), the portfolio answers are computed too: the open
+    requests' forecasts are kept with the KPIs, and the portfolio rules judge them.
     """
     now = now or datetime.now(UTC)
-    done = _compute(engine, config, details=rules is not None, now=now, since=since)
+    done = _compute(
+        engine,
+        config,
+        details=rules is not None,
+        now=now,
+        since=since,
+        portfolio=portfolio or PortfolioConfig(),
+    )
     with gc_frozen():
-        saved = save_kpi_values(engine, kpi_values(done.run), now)
+        saved = save_kpi_values(engine, stored_values(done.run, done.portfolio), now)
     if rules is None:
-        return KpiRefresh(done.run, saved, teams=done.teams)
-    findings = _findings(rules, done.inputs, done.run, done.sprints)
+        return KpiRefresh(done.run, saved, teams=done.teams, portfolio=done.portfolio)
+    findings = _findings(rules, done)
     changes = save_findings(engine, findings, now)
     stale = tuple(policy_team_notices(rules, done.teams.names))
     teams = replace(done.teams, notices=(*done.teams.notices, *stale))
-    return KpiRefresh(done.run, saved, findings, changes, teams)
+    return KpiRefresh(done.run, saved, findings, changes, teams, done.portfolio)

@@ -35,6 +35,7 @@ from pmo_sync.evaluation.refresh import refresh_kpis
 from pmo_sync.governance.policy import RuleConfig, load_policies
 from pmo_sync.kpi.compute import KpiRun, kpi_values
 from pmo_sync.kpi.config import KpiConfig, load_kpi_config
+from pmo_sync.portfolio.config import PortfolioConfig, load_portfolio_config
 from pmo_sync.portfolio.connector_settings import with_portfolio
 from pmo_sync.store.errors import StoreUnavailable
 from pmo_sync.store.repository import Store
@@ -66,6 +67,8 @@ class ServiceConfig:
     rules: Sequence[RuleConfig]
     invalid: Sequence[InvalidFile] = ()
     """The connector files skipped, each with its errors: never run, always reported."""
+    portfolio: PortfolioConfig = field(default_factory=PortfolioConfig)
+    """portfolio.yaml: which items are requests, the funnel, the themes the refresh judges."""
 
 
 def load_service_config(config_dir: Path) -> tuple[ServiceConfig | None, list[ConfigError]]:
@@ -94,7 +97,8 @@ def load_service_config(config_dir: Path) -> tuple[ServiceConfig | None, list[Co
     if errors:
         return None, errors
     connectors = {c.name: c for c in configs}
-    return ServiceConfig(connectors, kpi, list(rules), tuple(loaded.invalid)), []
+    portfolio, _ = load_portfolio_config(config_dir)  # its errors stopped us above
+    return ServiceConfig(connectors, kpi, list(rules), tuple(loaded.invalid), portfolio), []
 
 
 @dataclass(slots=True)
@@ -200,7 +204,13 @@ def _run(
         return
     result.stage = "kpis"
     with kpi_lock():
-        refresh = refresh_kpis(store.engine, service.kpi, rules=list(service.rules), now=now)
+        refresh = refresh_kpis(
+            store.engine,
+            service.kpi,
+            rules=list(service.rules),
+            now=now,
+            portfolio=service.portfolio,
+        )
     log_new_notices(refresh.teams.notices)
     result.kpi_values_changed = refresh.saved.inserted + refresh.saved.updated
     result.findings_open = len(refresh.findings)

@@ -84,7 +84,9 @@ def connector_statuses(
     pushing = [c for c in pushing if c.writeback.enabled]  # type: ignore[attr-defined]
     pending: dict[str, int] = {}
     if pushing:
-        run, findings = evaluate_store(engine, service.kpi, rules=list(service.rules), now=now)
+        run, findings = evaluate_store(
+            engine, service.kpi, rules=list(service.rules), now=now, portfolio=service.portfolio
+        )
         for config in pushing:
             writeback = config.writeback  # type: ignore[attr-defined]
             wanted = desired_state(

@@ -642,7 +642,7 @@ def _read_back(engine: Engine, labels: dict[str, str], sprint_name: str) -> Outc
     values: dict[ValueKey, float | None] = {}
     others: dict[ValueKey, float | None] = {}
     for v in read_kpi_values(engine):
-        if v.scope in ("item", "epic"):
+        if v.scope in ("item", "epic", "request"):
             key = labels[v.scope_key]
         elif v.scope == "sprint":
             if v.scope_key != sprint_name:
@@ -892,6 +892,8 @@ def test_hand_worked_kpis_and_findings(
     wip = out.series("team", TEAM, "wip_day")
     assert [wip[day(d)] for d in range(-7, 14)] == WIP
     assert out.get("epic", "EPIC", "remaining_items", "current") == 3  # E, J, L
+    # The epic is a request (portfolio.yaml's default levels): its forecast is kept too.
+    assert out.get("request", "EPIC", "remaining_items", "current") == 3
 
     # The sprint, and its burn charts.
     for metric, value in SPRINT_VALUES.items():
