@@ -9,7 +9,8 @@ and the notices saying so travel with the result for the command to print.
 When the store holds requests, the portfolio answers are computed after the KPIs, as of the
 same day (`evaluation.portfolio_facts`): the rules judge them as `PortfolioFacts`, and the open
 requests' forecasts are kept with the KPI values (docs/portfolio.md, "The portfolio answers in
-the KPI refresh").
+the KPI refresh"), and each forecast that moved is added to its dated history
+(`pmo_sync.store.forecast_history`).
 """
 
 from __future__ import annotations
@@ -46,10 +47,11 @@ from pmo_sync.kpi.model import ItemHistory, SprintInfo
 from pmo_sync.kpi.teams import TeamIdentities, resolve_teams
 from pmo_sync.portfolio.config import PortfolioConfig
 from pmo_sync.store.findings import FindingChanges, save_findings
+from pmo_sync.store.forecast_history import ForecastPoint, save_forecasts
 from pmo_sync.store.kpis import KpiValue, save_kpi_values
 from pmo_sync.store.results import LoadCounts
 
-__all__ = ["KpiRefresh", "item_facts", "refresh_kpis", "stored_values"]
+__all__ = ["KpiRefresh", "forecast_points", "item_facts", "refresh_kpis", "stored_values"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +148,26 @@ def stored_values(run: KpiRun, portfolio: PortfolioAnswers | None) -> Iterator[K
         )
 
 
+def forecast_points(
+    portfolio: PortfolioAnswers, today: date
+) -> Iterator[tuple[str, str, ForecastPoint]]:
+    """Each open request's forecast as a dated history point (table `request_forecasts`)."""
+    for f in portfolio.forecasts:
+        yield (
+            f.ref[0],
+            f.ref[1],
+            ForecastPoint(
+                today,
+                f.dates.get(50),
+                f.dates.get(85),
+                f.dates.get(95),
+                f.due_date,
+                f.due_probability,
+                f.scope.items_remaining,
+            ),
+        )
+
+
 def evaluate_store(
     engine: Engine,
     config: KpiConfig,
@@ -201,7 +223,8 @@ def refresh_kpis(
     `rules` is given (an empty list resolves every open finding). When the store
     holds requests (items at portfolio.yaml's request levels; `portfolio` None: the
     defaults, epics and features), the portfolio answers are computed too: the open
-    requests' forecasts are kept with the KPIs, and the portfolio rules judge them.
+    requests' forecasts are kept with the KPIs (and in their history when they moved), and
+    the portfolio rules judge them.
     """
     now = now or datetime.now(UTC)
     done = _compute(
@@ -214,6 +237,8 @@ def refresh_kpis(
     )
     with gc_frozen():
         saved = save_kpi_values(engine, stored_values(done.run, done.portfolio), now)
+    if done.portfolio is not None:
+        save_forecasts(engine, forecast_points(done.portfolio, done.run.end))
     if rules is None:
         return KpiRefresh(done.run, saved, teams=done.teams, portfolio=done.portfolio)
     findings = _findings(rules, done)

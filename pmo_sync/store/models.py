@@ -38,6 +38,7 @@ __all__ = [
     "KpiValueRow",
     "RawRecordRow",
     "ReleaseRow",
+    "RequestForecastRow",
     "ServiceCycleRow",
     "SourceRow",
     "SprintItemRow",
@@ -435,6 +436,32 @@ class KpiValueRow(Base):
     window: Mapped[str] = mapped_column(String(40))
     value: Mapped[float | None] = mapped_column(Float)
     computed_at: Mapped[datetime]
+
+
+class RequestForecastRow(Base):
+    """One open request's forecast as a refresh made it on `made_on` (migration 0017).
+
+    `kpi_values` keeps only the latest forecast; this keeps its history so a slip is
+    visible (issue 17). A row is added only when the forecast differs from the request's
+    latest row, so a day whose forecast did not move adds nothing, and there is at most
+    one row per request per day (`pmo_sync.store.forecast_history`).
+    """
+
+    __tablename__ = "request_forecasts"
+    __table_args__ = (
+        UniqueConstraint("source_id", "key", "made_on", name="uq_request_forecasts_day"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(100))
+    made_on: Mapped[date]
+    p50: Mapped[date | None]
+    p85: Mapped[date | None]
+    p95: Mapped[date | None]
+    due_date: Mapped[date | None]
+    due_probability: Mapped[float | None] = mapped_column(Float)
+    remaining: Mapped[int] = mapped_column(Integer)
 
 
 class FindingRow(Base):
