@@ -539,7 +539,10 @@ def when(
 
     named = {ref} | {o for a in answer.ahead for o, _ in a.requests}
     text = read_item_text(loaded.engine, named)
-    _print_when(answer, text, stored.status if stored else None, loaded.today)
+    from pmo_sync.store.forecast_history import forecast_histories, forecast_move
+
+    move = forecast_move(forecast_histories(loaded.engine, ref).get(ref, []))
+    _print_when(answer, text, stored.status if stored else None, loaded.today, move)
 
 
 def _find(key: str, connector: str | None, items: Sequence[Any], levels: Collection[str]) -> Any:
@@ -582,8 +585,14 @@ def _request_hint(item: Any, by_ref: Mapping[ItemRef, Any], levels: Collection[s
 
 
 def _print_when(
-    answer: WhenAnswer, text: Mapping[ItemRef, ItemText], status: str | None, today: date
+    answer: WhenAnswer,
+    text: Mapping[ItemRef, ItemText],
+    status: str | None,
+    today: date,
+    move: str | None = None,
 ) -> None:
+    """The answer in sentences; `move` is how its stored forecast history moved (None: it
+    did not, or there is no history yet)."""
     from pmo_sync.portfolio.overview import stakeholder_sentence
 
     ref = answer.ref
@@ -623,4 +632,6 @@ def _print_when(
     if f.reason is None:
         dates = ", ".join(f"p{p} {_iso(day) or 'beyond the horizon'}" for p, day in f.dates.items())
         _say(f"Forecast: {dates}.")
+    if move is not None:
+        _say(f"History: {move}.")
     _say(f"In short: {stakeholder_sentence(f, answer.waiting_on)}.")

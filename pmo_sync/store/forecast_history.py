@@ -114,14 +114,20 @@ def forecast_history(engine: Engine, source_id: int, key: str) -> list[ForecastP
     return [_point(r) for r in rows]
 
 
-def forecast_histories(engine: Engine) -> dict[tuple[str, str], list[ForecastPoint]]:
-    """Every request's forecasts in one query: (source name, key) → oldest first."""
+def forecast_histories(
+    engine: Engine, ref: tuple[str, str] | None = None
+) -> dict[tuple[str, str], list[ForecastPoint]]:
+    """Every request's forecasts in one query (the dashboard's read), or only `ref`'s
+    (source name, key: how the portfolio names a request): (source name, key) → oldest first."""
+    query = (
+        select(_sources.c.name.label("source"), _history)
+        .join(_sources, _sources.c.id == _history.c.source_id)
+        .order_by(_sources.c.name, _history.c.key, _history.c.made_on)
+    )
+    if ref is not None:
+        query = query.where(_sources.c.name == ref[0], _history.c.key == ref[1])
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(_sources.c.name.label("source"), _history)
-            .join(_sources, _sources.c.id == _history.c.source_id)
-            .order_by(_sources.c.name, _history.c.key, _history.c.made_on)
-        ).all()
+        rows = conn.execute(query).all()
     result: dict[tuple[str, str], list[ForecastPoint]] = {}
     for r in rows:
         result.setdefault((r.source, r.key), []).append(_point(r))

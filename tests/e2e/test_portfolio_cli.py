@@ -37,6 +37,8 @@ from pmo_sync.portfolio.config import ThemeConfig, ThemeMatch
 from pmo_sync.portfolio.forecast import RequestForecast, request_forecasts
 from pmo_sync.sandbox import portfolio as script
 from pmo_sync.store.engine import make_engine, upgrade
+from pmo_sync.store.forecast_history import ForecastPoint, save_forecasts
+from pmo_sync.store.models import RequestForecastRow
 from pmo_sync.store.repository import Store
 from pmo_sync.sync import sync_connector
 
@@ -315,6 +317,31 @@ def test_when_says_where_a_request_is_and_when_it_will_be_done(
     assert (result.exit_code, result.stderr) == (0, "")
     url = result.stdout.splitlines()[1].removesuffix("/browse/DEF-12")
     assert result.stdout.splitlines() == _when_e2(_forecasts(played[1]), url)
+
+
+def test_when_says_how_the_stored_forecast_moved(env: dict[str, str], played: Any) -> None:
+    # Two refreshes kept DEF-12's forecast: p85 2 March on 10 Feb, 9 March on 17 Feb (the
+    # rows are written here; the played store was never refreshed). `when` prints the move of
+    # p85 from the oldest row to the latest, since the oldest's day, before "In short"; the
+    # rest is as without a history. The rows are removed after: the store is the module's.
+    def row(made_on: date, p85: date) -> tuple[str, str, ForecastPoint]:
+        return ("acme-jira", "DEF-12", ForecastPoint(made_on, None, p85, None, None, None, 3))
+
+    engine = make_engine(played[1])
+    try:
+        kept = [row(date(2030, 2, 10), date(2030, 3, 2)), row(date(2030, 2, 17), date(2030, 3, 9))]
+        assert save_forecasts(engine, kept) == 2
+        result = run_cli(["when", "DEF-12", *TODAY])
+    finally:
+        with engine.begin() as conn:
+            conn.execute(RequestForecastRow.__table__.delete())
+        engine.dispose()
+    assert (result.exit_code, result.stderr) == (0, "")
+    url = result.stdout.splitlines()[1].removesuffix("/browse/DEF-12")
+    expected = _when_e2(_forecasts(played[1]), url)
+    short = next(i for i, line in enumerate(expected) if line.startswith("In short"))
+    history = "History: p85 moved from 2030-03-02 to 2030-03-09 since 2030-02-10."
+    assert result.stdout.splitlines() == [*expected[:short], history, *expected[short:]]
 
 
 def test_when_a_done_request_says_the_day(env: dict[str, str]) -> None:

@@ -89,6 +89,11 @@ def test_a_row_is_added_only_when_the_forecast_moved(engine: Engine) -> None:
         ("ado-main", "E-1"): [ForecastPoint(d(2, 20), None, None, None, d(3, 1), 0.4, 3)],
         ("jira-main", "E-1"): forecast_history(engine, jira, "E-1"),
     }
+    # Or one request's, by source name and key as the portfolio names it.
+    assert forecast_histories(engine, ("ado-main", "E-1")) == {
+        ("ado-main", "E-1"): [ForecastPoint(d(2, 20), None, None, None, d(3, 1), 0.4, 3)]
+    }
+    assert forecast_histories(engine, ("ado-main", "E-9")) == {}
 
 
 def test_the_move_is_the_p85_from_the_oldest_row_to_the_latest() -> None:
