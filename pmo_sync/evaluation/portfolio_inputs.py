@@ -57,7 +57,7 @@ from pmo_sync.portfolio.config import ThemeConfig
 from pmo_sync.portfolio.items import ItemRef, PortfolioItem, index_items
 from pmo_sync.portfolio.model import DateMove, Dependency, PortfolioRelease, WorkItem
 from pmo_sync.portfolio.stored import portfolio_items
-from pmo_sync.portfolio.themes import matches
+from pmo_sync.portfolio.themes import facts_matched, matches
 from pmo_sync.store.models import (
     ItemLinkRow,
     ItemReleaseRow,
@@ -261,10 +261,12 @@ def _item_release_names(
 def _themes(
     engine: Engine, themes: Sequence[ThemeConfig], source_ids: Collection[int] | None
 ) -> dict[ItemRef, str]:
-    """Each item's theme name; nothing read when portfolio.yaml names no theme."""
+    """Each item's theme name; nothing read when portfolio.yaml names no theme, and of the
+    facts a theme can match only those its themes do (`themes.facts_matched`)."""
     if not themes:
         return {}
-    return themes_by_ref(index_items(portfolio_items(engine, source_ids)), themes)
+    read = portfolio_items(engine, source_ids, facts_matched(themes))
+    return themes_by_ref(index_items(read), themes)
 
 
 def themes_by_ref(
