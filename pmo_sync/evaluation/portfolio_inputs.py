@@ -280,8 +280,15 @@ def themes_by_ref(
     its whole ancestry (a store's worth of stories would match their epic and initiative
     again and again). A walk that comes back to an item on it is a cycle where nothing
     matched: no theme for any item on it, as `theme_of` stops there too.
+
+    Unless a theme names keys, an item's own theme depends only on its source, kind and
+    matched facts, which few combinations share across a store: each combination is
+    matched once (`by_facts`), not each item.
     """
     found: dict[ItemRef, str | None] = {}
+    by_facts: dict[tuple[Any, ...], str | None] | None = (
+        None if any(t.match.keys for t in themes) else {}
+    )
     for start in items:
         path: list[ItemRef] = []
         on_path: set[ItemRef] = set()
@@ -294,7 +301,7 @@ def themes_by_ref(
             item = items.get(ref)
             if item is None or ref in on_path:
                 break
-            own = next((t.name for t in themes if matches(t, item)), None)
+            own = _own_theme(item, themes, by_facts)
             if own is not None:
                 found[ref] = name = own
                 break
@@ -304,6 +311,24 @@ def themes_by_ref(
         for walked in path:
             found[walked] = name
     return {ref: name for ref, name in found.items() if name is not None and ref in items}
+
+
+def _own_theme(
+    item: PortfolioItem,
+    themes: Sequence[ThemeConfig],
+    by_facts: dict[tuple[Any, ...], str | None] | None,
+) -> str | None:
+    """The first theme that matches the item itself; `by_facts` (None when a theme names
+    keys, which every item differs by) remembers the answer per combination of facts."""
+    if by_facts is None:
+        return next((t.name for t in themes if matches(t, item)), None)
+    facts = (
+        item.source, item.kind, item.labels, item.components, item.area_path, item.board,
+        item.board_id,
+    )  # fmt: skip
+    if facts not in by_facts:
+        by_facts[facts] = next((t.name for t in themes if matches(t, item)), None)
+    return by_facts[facts]
 
 
 def read_dependencies(
