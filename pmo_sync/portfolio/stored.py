@@ -117,26 +117,33 @@ def _read(engine: Engine, query: Any, source_ids: Collection[int] | None) -> lis
 
 
 def _portfolio_item(row: Any) -> PortfolioItem:
-    board = board_id = None
-    if row.kind == TRELLO:
-        if row.team is not None:
-            board, board_id = _shared(row.project), _shared(row.board_id)
+    """One row of `_base_query` and its board id, unpacked by position (a store's worth of
+    rows: attribute access by name per column costs more than the item itself)."""
+    (name, kind, key, labels, components, area_path, project, team, level, raw_type, status,
+     stage, parent_key, board_id) = row  # fmt: skip
+    board = None
+    if kind == TRELLO:
+        if team is not None:
+            board, board_id = _shared(project), _shared(board_id)
         else:  # the connector could not name the board: its id is the project
-            board_id = _shared(row.project)
+            board_id = _shared(project)
+    else:
+        board_id = None
+    intern = sys.intern
     return PortfolioItem(
-        source=_shared(row.name),
-        key=row.key,
-        kind=_shared(row.kind),
-        labels=tuple(_shared(label) for label in row.labels or ()),
-        components=tuple(_shared(name) for name in row.components or ()),
-        area_path=_shared(row.area_path),
+        source=intern(name),
+        key=key,
+        kind=intern(kind),
+        labels=tuple(map(intern, labels)) if labels else (),
+        components=tuple(map(intern, components)) if components else (),
+        area_path=_shared(area_path),
         board=board,
         board_id=board_id,
-        level=_shared(row.level),
-        item_type=_shared(row.raw_type),
-        status=_shared(row.status),
-        status_category=_shared(row.stage),
-        parent_key=row.parent_key,
+        level=_shared(level),
+        item_type=_shared(raw_type),
+        status=_shared(status),
+        status_category=_shared(stage),
+        parent_key=parent_key,
     )
 
 
