@@ -123,7 +123,7 @@ def iter_item_inputs(
     last_id = 0
     while True:
         with engine.connect() as conn:
-            columns = [
+            columns = [  # the first eleven in this order: `_history` reads them by position
                 _items.c.id,
                 _items.c.external_id,
                 _items.c.key,
@@ -246,24 +246,26 @@ def _history(row: Any, changes: Any, stays: Any, team_of: TeamOf) -> ItemHistory
             flags.append(FlagChange(at, to_value == "true"))
         else:
             estimates.append(EstimateChange(at, _float(from_value), _float(to_value)))
-    initial = statuses[0].from_status if statuses and statuses[0].from_status else row.status
+    # the page's first eleven columns, by position (`iter_item_inputs`)
+    _, _, key, team, project, item_type, created, status, estimate, parent_key, source = row[:11]
+    initial = statuses[0].from_status if statuses and statuses[0].from_status else status
     return ItemHistory(
-        key=row.key,
-        source=row.source,
-        team=team_of(row.source, row.team or row.project),
-        item_type=row.item_type,
-        created=row.created,
+        key=key,
+        source=source,
+        team=team_of(source, team or project),
+        item_type=item_type,
+        created=created,
         initial_status=initial,
         status_changes=tuple(statuses),
         flag_changes=tuple(flags),
-        estimate=row.estimate,
+        estimate=estimate,
         estimate_changes=tuple(estimates),
         sprint_stays=tuple(
-            SprintStay(sprint_key(row.source, s.sprint_external_id), s.added_at, s.removed_at)
+            SprintStay(sprint_key(source, s.sprint_external_id), s.added_at, s.removed_at)
             for s in stays
         ),
-        parent_key=row.parent_key,
-        status=row.status,
+        parent_key=parent_key,
+        status=status,
     )
 
 
