@@ -23,10 +23,10 @@ import sys
 from collections.abc import Collection
 from typing import Any, overload
 
-from sqlalchemy import Engine, Table, and_, func, select
+from sqlalchemy import Engine, Table, and_, func, null, select
 
 from pmo_sync.portfolio.items import PortfolioItem
-from pmo_sync.portfolio.themes import TRELLO
+from pmo_sync.portfolio.themes import THEME_FACTS, TRELLO
 from pmo_sync.store.models import SourceRow, SprintRow, WorkItemRow
 
 __all__ = ["portfolio_items"]
@@ -37,16 +37,29 @@ _sprints: Table = SprintRow.__table__  # type: ignore[assignment]
 
 
 def portfolio_items(
-    engine: Engine, source_ids: Collection[int] | None = None
+    engine: Engine,
+    source_ids: Collection[int] | None = None,
+    facts: Collection[str] = THEME_FACTS,
 ) -> list[PortfolioItem]:
     """Every live item (of `source_ids`, default all) as a `PortfolioItem`, by store id.
 
     One query. An empty `source_ids` reads nothing. The values that repeat from item to
     item (source, kind, status, stage, level, type, board) are interned, so a store's worth
     costs about its keys and labels.
+
+    `facts` names the `THEME_FACTS` read (default all); the others are left empty (no
+    labels, no components, no area path; without `board` a Trello card's board id is not
+    looked up in the sprints, None unless the card's project holds it), so a theme read
+    asks only for what its themes match on (`themes.facts_matched`): decoding every item's
+    labels and components from JSON, and the join to the sprints for Trello boards, are
+    most of this read's time.
     """
     if source_ids is not None and not source_ids:
         return []
+    wanted = frozenset(facts)
+    if "board" not in wanted:
+        query = _base_query(wanted).add_columns(null().label("board_id"))
+        return _read(engine, query.where(_items.c.deleted_at.is_(None)), source_ids)
     boards = (
         select(
             _sprints.c.source_id,
@@ -58,23 +71,8 @@ def portfolio_items(
         .subquery()
     )
     query = (
-        select(
-            _sources.c.name,
-            _sources.c.kind,
-            _items.c.key,
-            _items.c.labels,
-            _items.c.components,
-            _items.c.area_path,
-            _items.c.project,
-            _items.c.team,
-            _items.c.level,
-            _items.c.raw_type,
-            _items.c.status,
-            _items.c.stage,
-            _items.c.parent_key,
-            boards.c.board_id,
-        )
-        .join(_sources, _sources.c.id == _items.c.source_id)
+        _base_query(wanted)
+        .add_columns(boards.c.board_id)
         .outerjoin(
             boards,
             and_(
@@ -84,35 +82,68 @@ def portfolio_items(
             ),
         )
         .where(_items.c.deleted_at.is_(None))
-        .order_by(_items.c.id)
     )
+    return _read(engine, query, source_ids)
+
+
+def _base_query(wanted: frozenset[str]) -> Any:
+    """The items' columns, a fact not `wanted` as a NULL of its name (read as empty)."""
+
+    def column(name: str, fact: str) -> Any:
+        return _items.c[name] if fact in wanted else null().label(name)
+
+    return select(
+        _sources.c.name,
+        _sources.c.kind,
+        _items.c.key,
+        column("labels", "labels"),
+        column("components", "components"),
+        column("area_path", "area_path"),
+        _items.c.project,
+        _items.c.team,
+        _items.c.level,
+        _items.c.raw_type,
+        _items.c.status,
+        _items.c.stage,
+        _items.c.parent_key,
+    ).join(_sources, _sources.c.id == _items.c.source_id)
+
+
+def _read(engine: Engine, query: Any, source_ids: Collection[int] | None) -> list[PortfolioItem]:
     if source_ids is not None:
         query = query.where(_items.c.source_id.in_(list(source_ids)))
     with engine.connect() as conn:
-        return [_portfolio_item(row) for row in conn.execute(query)]
+        return [_portfolio_item(row) for row in conn.execute(query.order_by(_items.c.id))]
 
 
 def _portfolio_item(row: Any) -> PortfolioItem:
-    board = board_id = None
-    if row.kind == TRELLO:
-        if row.team is not None:
-            board, board_id = _shared(row.project), _shared(row.board_id)
+    """One row of `_base_query` and its board id, unpacked by position (a store's worth of
+    rows: attribute access by name per column costs more than the item itself)."""
+    (name, kind, key, labels, components, area_path, project, team, level, raw_type, status,
+     stage, parent_key, board_id) = row  # fmt: skip
+    board = None
+    if kind == TRELLO:
+        if team is not None:
+            board, board_id = _shared(project), _shared(board_id)
         else:  # the connector could not name the board: its id is the project
-            board_id = _shared(row.project)
+            board_id = _shared(project)
+    else:
+        board_id = None
+    intern = sys.intern
     return PortfolioItem(
-        source=_shared(row.name),
-        key=row.key,
-        kind=_shared(row.kind),
-        labels=tuple(_shared(label) for label in row.labels or ()),
-        components=tuple(_shared(name) for name in row.components or ()),
-        area_path=_shared(row.area_path),
+        source=intern(name),
+        key=key,
+        kind=intern(kind),
+        labels=tuple(map(intern, labels)) if labels else (),
+        components=tuple(map(intern, components)) if components else (),
+        area_path=_shared(area_path),
         board=board,
         board_id=board_id,
-        level=_shared(row.level),
-        item_type=_shared(row.raw_type),
-        status=_shared(row.status),
-        status_category=_shared(row.stage),
-        parent_key=row.parent_key,
+        level=_shared(level),
+        item_type=_shared(raw_type),
+        status=_shared(status),
+        status_category=_shared(stage),
+        parent_key=parent_key,
     )
 
 

@@ -14,9 +14,31 @@ from collections.abc import Mapping, Sequence
 from pmo_sync.portfolio.config import ThemeConfig
 from pmo_sync.portfolio.items import ItemRef, PortfolioItem
 
-__all__ = ["ancestry", "matches", "theme_of"]
+__all__ = ["THEME_FACTS", "ancestry", "facts_matched", "matches", "theme_of"]
 
 TRELLO = "trello"
+
+THEME_FACTS: frozenset[str] = frozenset({"labels", "components", "area_path", "board"})
+"""The stored facts of an item a theme can match beside its source, kind and key: a
+store read for themes reads only those `facts_matched` names (`portfolio.stored`)."""
+
+
+def facts_matched(themes: Sequence[ThemeConfig]) -> frozenset[str]:
+    """The `THEME_FACTS` these themes look at; `matches` reads no other (an empty list of
+    wanted labels never looks at an item's labels), so an item read without the rest
+    matches exactly as one read whole. Labels serve both `labels` and `trello_labels`."""
+    wanted: set[str] = set()
+    for theme in themes:
+        match = theme.match
+        if match.labels or match.trello_labels:
+            wanted.add("labels")
+        if match.components:
+            wanted.add("components")
+        if match.area_paths:
+            wanted.add("area_path")
+        if match.boards:
+            wanted.add("board")
+    return frozenset(wanted)
 
 
 def theme_of(
