@@ -541,7 +541,7 @@ def when(
     text = read_item_text(loaded.engine, named)
     from pmo_sync.store.forecast_history import forecast_histories, forecast_move
 
-    move = forecast_move(forecast_histories(loaded.engine, ref).get(ref, []))
+    move = forecast_move(forecast_histories(loaded.engine, ref).get(ref, []), loaded.today)
     _print_when(answer, text, stored.status if stored else None, loaded.today, move)
 
 

@@ -134,13 +134,16 @@ def forecast_histories(
     return result
 
 
-def forecast_move(history: list[ForecastPoint]) -> str | None:
+def forecast_move(history: list[ForecastPoint], until: date | None = None) -> str | None:
     """The p85 date's move over the history, in words; None when it never moved.
 
     From the oldest row's p85 to the latest's, since the oldest row's day:
     ``p85 moved from 2030-03-02 to 2030-03-09 since 2030-02-20``. p85 is the date the
-    stakeholder sentence promises; a date beyond the horizon reads so.
+    stakeholder sentence promises; a date beyond the horizon reads so. With `until`, only
+    the rows made on or before that day count (`when KEY --today` asks as of a past day).
     """
+    if until is not None:
+        history = [point for point in history if point.made_on <= until]
     if len(history) < 2 or history[0].p85 == history[-1].p85:
         return None
     first, last = history[0], history[-1]

@@ -102,6 +102,11 @@ def test_the_move_is_the_p85_from_the_oldest_row_to_the_latest() -> None:
     assert forecast_move([point(d(2, 20), d(3, 2))]) is None
     slipped = [point(d(2, 20), d(3, 2)), point(d(2, 22), d(3, 9)), point(d(2, 24), d(3, 5))]
     assert forecast_move(slipped) == "p85 moved from 2030-03-02 to 2030-03-05 since 2030-02-20"
+    # As of 22 Feb (`when --today`), the 24 Feb row is not yet made: 2 → 9 March.
+    assert forecast_move(slipped, d(2, 22)) == (
+        "p85 moved from 2030-03-02 to 2030-03-09 since 2030-02-20"
+    )
+    assert forecast_move(slipped, d(2, 21)) is None  # one row by then
     back = [*slipped, point(d(2, 25), d(3, 2), 1)]
     assert forecast_move(back) is None
     lost = [point(d(2, 20), d(3, 2)), point(d(2, 21), None)]
