@@ -32,6 +32,7 @@ from pmo_sync.portfolio.forecast import RequestForecast, request_forecasts
 from pmo_sync.portfolio.funnel import funnel_stage
 from pmo_sync.portfolio.items import ItemRef, PortfolioItem
 from pmo_sync.portfolio.model import DateMove, Dependency, WorkItem
+from pmo_sync.portfolio.overview import item_forecasts
 from pmo_sync.portfolio.schedule import date_moves
 from pmo_sync.portfolio.strategy import StrategyAnswer, strategy_shares
 from pmo_sync.store.kpis import KpiValue
@@ -108,43 +109,6 @@ def funnel_since(
     return now, local_date(since, zone)
 
 
-def _request_of(
-    item: WorkItem, items: Mapping[ItemRef, WorkItem], levels: Collection[str]
-) -> ItemRef | None:
-    """The item itself or its nearest ancestor at a request level (a cycle stops the walk)."""
-    seen: set[ItemRef] = set()
-    current: WorkItem | None = item
-    while current is not None and current.ref not in seen:
-        if current.level in levels:
-            return current.ref
-        seen.add(current.ref)
-        current = items.get(current.parent) if current.parent is not None else None
-    return None
-
-
-def item_forecasts(
-    items: Iterable[WorkItem],
-    forecasts: Mapping[ItemRef, RequestForecast],
-    levels: Collection[str],
-    percentile: int = 85,
-) -> dict[ItemRef, date]:
-    """Each open item's forecast done day: its request's (itself or its nearest request
-    ancestor) date at `percentile`. An item is done, at the latest, when its request is, so
-    a blocking story is judged on its epic's p85 (docs/portfolio.md, dependencies). Items
-    under no forecast request, or whose request has no date, are left out."""
-    by_ref = {item.ref: item for item in items}
-    out: dict[ItemRef, date] = {}
-    for item in by_ref.values():
-        if not item.is_open:
-            continue
-        request = _request_of(item, by_ref, levels)
-        forecast = forecasts.get(request) if request is not None else None
-        day = forecast.dates.get(percentile) if forecast is not None else None
-        if day is not None:
-            out[item.ref] = day
-    return out
-
-
 @dataclass(frozen=True, slots=True)
 class PortfolioAnswers:
     """What the refresh computed: the rules' facts and the forecasts it keeps."""
@@ -175,7 +139,7 @@ def portfolio_answers(
     by_request = {f.ref: f for f in forecasts}
     by_ref = {item.ref: item for item in items}
     report = dependency_risks(
-        dependencies, by_ref, item_forecasts(items, by_request, levels), today, levels
+        dependencies, by_ref, item_forecasts(items, forecasts, today), today, levels
     )
     requests = []
     for item in items:

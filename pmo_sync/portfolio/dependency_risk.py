@@ -23,7 +23,7 @@ from enum import StrEnum
 
 from pmo_sync.domain import Stage
 from pmo_sync.portfolio.items import ItemRef
-from pmo_sync.portfolio.model import Dependency, WorkItem
+from pmo_sync.portfolio.model import Dependency, WorkItem, ancestors
 
 __all__ = [
     "DEFAULT_REQUEST_LEVELS",
@@ -262,16 +262,11 @@ def _first_with(
 def _request_of(
     item: WorkItem, items: Mapping[ItemRef, WorkItem], levels: Collection[str]
 ) -> WorkItem | None:
-    """The item itself or its nearest ancestor at a request level; the walk stops at a
-    parent not among the items and at one already seen (a cycle)."""
-    seen: set[ItemRef] = set()
-    current: WorkItem | None = item
-    while current is not None and current.ref not in seen:
-        if current.level in levels:
-            return current
-        seen.add(current.ref)
-        current = items.get(current.parent) if current.parent is not None else None
-    return None
+    """The item itself or its nearest ancestor at a request level; the walk
+    (`model.ancestors`) stops at a parent not among the items and at a cycle."""
+    if item.level in levels:
+        return item
+    return next((items[r] for r in ancestors(item, items) if items[r].level in levels), None)
 
 
 def _team_pairs(judged: Iterable[DependencyRisk]) -> tuple[TeamPairDependencies, ...]:

@@ -54,7 +54,7 @@ from pmo_sync.kpi.forecast import (
 from pmo_sync.portfolio.config import DEFAULT_REQUEST_LEVELS
 from pmo_sync.portfolio.habits import Habits, home_of, learn_habits
 from pmo_sync.portfolio.items import ItemRef
-from pmo_sync.portfolio.model import WorkItem
+from pmo_sync.portfolio.model import WorkItem, ancestors
 from pmo_sync.portfolio.work import is_work
 
 __all__ = [
@@ -63,6 +63,7 @@ __all__ = [
     "Scope",
     "ScopeDay",
     "TeamRef",
+    "queue_order",
     "request_forecasts",
 ]
 
@@ -209,7 +210,7 @@ def request_forecasts(
 
     homes = [(item, home_of(item, known, lambda i: i.level in request_levels)) for item in counted]
     if learn:
-        habits = learn_habits(homes, known, today, history_days, _rank_order)
+        habits = learn_habits(homes, known, today, history_days, queue_order)
         samples = _throughput([i for i, home in homes if home is not None], today, history_days)
     else:
         habits, samples = {}, _throughput(counted, today, history_days)
@@ -248,17 +249,9 @@ def _team_of(item: WorkItem) -> TeamRef | None:
 def _open_requests_above(
     item: WorkItem, known: Mapping[ItemRef, WorkItem], requests: Mapping[ItemRef, _Request]
 ) -> list[ItemRef]:
-    """The open requests among the item's ancestors, nearest first (the first owns it). The
-    walk ends at a parent not known on the day and before a parent already seen (a cycle)."""
-    chain: list[ItemRef] = []
-    seen = {item.ref}
-    parent = item.parent
-    while parent is not None and parent in known and parent not in seen:
-        seen.add(parent)
-        if parent in requests:
-            chain.append(parent)
-        parent = known[parent].parent
-    return chain
+    """The open requests among the item's ancestors, nearest first (the first owns it); the
+    walk (`model.ancestors`) ends at a parent not known on the day and at a cycle."""
+    return [parent for parent in ancestors(item, known) if parent in requests]
 
 
 def _throughput(
@@ -276,8 +269,9 @@ def _throughput(
     }
 
 
-def _rank_order(item: WorkItem) -> tuple[bool, str, tuple[tuple[int, int | str], ...], str]:
-    """Ranked before unranked, by rank; then by key naturally (and source, for a tie)."""
+def queue_order(item: WorkItem) -> tuple[bool, str, tuple[tuple[int, int | str], ...], str]:
+    """A team's queue of requests: ranked before unranked, by rank; then by key naturally
+    (and source, for a tie). `overview.when_answer` names what is ahead in the same order."""
     return (item.rank is None, item.rank or "", natural_key(item.ref[1]), item.ref[0])
 
 
@@ -306,7 +300,7 @@ def _queues(
         habit = habits.get(team, Habits())
         left = (1 - shared) * (1 - habit.above)
         queued: list[tuple[ItemRef, int]] = []
-        for owner in sorted(owners, key=lambda o: _rank_order(known[o])):
+        for owner in sorted(owners, key=lambda o: queue_order(known[o])):
             count = math.ceil(owned[owner][team] * habit.growth - _EPSILON)
             if owner in shares:
                 thresholds[owner, team] = math.ceil(count / shares[owner] - _EPSILON)

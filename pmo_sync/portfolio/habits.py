@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from pmo_sync.portfolio.items import ItemRef
-from pmo_sync.portfolio.model import WorkItem
+from pmo_sync.portfolio.model import WorkItem, ancestors
 
 __all__ = ["GROWTH_WEEK_DAYS", "Habits", "home_of", "learn_habits"]
 
@@ -64,14 +64,7 @@ def home_of(
     item: WorkItem, known: Mapping[ItemRef, WorkItem], is_request: Callable[[WorkItem], bool]
 ) -> ItemRef | None:
     """The nearest request above the item, open or done (cycles and unknown parents end it)."""
-    seen = {item.ref}
-    parent = item.parent
-    while parent is not None and parent in known and parent not in seen:
-        seen.add(parent)
-        if is_request(known[parent]):
-            return parent
-        parent = known[parent].parent
-    return None
+    return next((parent for parent in ancestors(item, known) if is_request(known[parent])), None)
 
 
 def learn_habits(

@@ -11,13 +11,14 @@ key is unique within its source.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 
 from pmo_sync.domain import Stage
 from pmo_sync.portfolio.items import ItemRef
 
-__all__ = ["DateMove", "Dependency", "PortfolioRelease", "WorkItem"]
+__all__ = ["DateMove", "Dependency", "PortfolioRelease", "WorkItem", "ancestors"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,3 +99,16 @@ class PortfolioRelease:
     project: str | None
     planned: date | None
     released_on: date | None
+
+
+def ancestors(item: WorkItem, by_ref: Mapping[ItemRef, WorkItem]) -> Iterator[ItemRef]:
+    """The item's parents up the chain, nearest first. The walk ends at a parent not among
+    `by_ref` (out of scope, deleted, or not yet created on the day asked about) and before a
+    parent already seen, so a cycle in the tracker's data never loops. Lazy: a caller that
+    wants the nearest match stops there."""
+    seen = {item.ref}
+    parent = item.parent
+    while parent is not None and parent in by_ref and parent not in seen:
+        seen.add(parent)
+        yield parent
+        parent = by_ref[parent].parent

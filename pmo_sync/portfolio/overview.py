@@ -25,9 +25,9 @@ from datetime import date, timedelta
 from pmo_sync.common.naturalsort import natural_key
 from pmo_sync.portfolio.config import DEFAULT_REQUEST_LEVELS, ThemeConfig
 from pmo_sync.portfolio.dependency_risk import DependencyReport, DependencyRisk, dependency_risks
-from pmo_sync.portfolio.forecast import RequestForecast, TeamRef
+from pmo_sync.portfolio.forecast import RequestForecast, TeamRef, queue_order
 from pmo_sync.portfolio.items import ItemRef
-from pmo_sync.portfolio.model import Dependency, PortfolioRelease, WorkItem
+from pmo_sync.portfolio.model import Dependency, PortfolioRelease, WorkItem, ancestors
 from pmo_sync.portfolio.releases import ReleaseReport, release_delivery
 from pmo_sync.portfolio.strategy import DEFAULT_PERIOD_DAYS, StrategyAnswer, strategy_shares
 from pmo_sync.portfolio.work import is_work
@@ -92,9 +92,10 @@ def item_forecasts(
     dated = {f.ref: day for f in forecasts if (day := f.dates.get(percentile)) is not None}
     result = dict(dated)
     for item in by_ref.values():
-        if item.ref in result or (item.done is not None and item.done <= today):
+        done = item.done <= today if item.done is not None else not item.is_open
+        if item.ref in result or done:
             continue
-        for ancestor in _ancestors(item, by_ref):
+        for ancestor in ancestors(item, by_ref):
             if ancestor in dated:
                 result[item.ref] = dated[ancestor]
                 break
@@ -199,20 +200,8 @@ def _of_team(report: DependencyReport, team: str | None) -> DependencyReport:
     )
 
 
-def _ancestors(item: WorkItem, by_ref: Mapping[ItemRef, WorkItem]) -> list[ItemRef]:
-    """The item's parents up the chain, nearest first; stops at an unknown one or a cycle."""
-    chain: list[ItemRef] = []
-    seen = {item.ref}
-    parent = item.parent
-    while parent is not None and parent in by_ref and parent not in seen:
-        seen.add(parent)
-        chain.append(parent)
-        parent = by_ref[parent].parent
-    return chain
-
-
 def _initiative(request: WorkItem, by_ref: Mapping[ItemRef, WorkItem]) -> ItemRef | None:
-    for ref in (request.ref, *_ancestors(request, by_ref)):
+    for ref in (request.ref, *ancestors(request, by_ref)):
         if (by_ref[ref].level or "").casefold() == INITIATIVE:
             return ref
     return None
@@ -227,7 +216,7 @@ def _request_teams(
     for item in items:
         if item.team is None or not is_work(item) or item.level in wanted:
             continue
-        for ref in _ancestors(item, by_ref):
+        for ref in ancestors(item, by_ref):
             if by_ref[ref].level in wanted:
                 teams[ref].add(item.team)
     return teams
@@ -293,11 +282,6 @@ def when_answer(
     )
 
 
-def _rank_order(item: WorkItem) -> tuple[bool, str, tuple[tuple[int, int | str], ...], str]:
-    """The forecast's queue order: ranked before unranked, by rank, then key naturally."""
-    return (item.rank is None, item.rank or "", natural_key(item.ref[1]), item.ref[0])
-
-
 def _ahead(
     forecast: RequestForecast,
     items: Sequence[WorkItem],
@@ -317,7 +301,7 @@ def _ahead(
         if not (is_work(item) and item.level not in levels and open_on(item) and item.team):
             continue
         requests = [
-            r for r in _ancestors(item, by_ref) if by_ref[r].level in levels and open_on(by_ref[r])
+            r for r in ancestors(item, by_ref) if by_ref[r].level in levels and open_on(by_ref[r])
         ]
         if not requests:
             continue
@@ -329,10 +313,10 @@ def _ahead(
     for team in forecast.remaining_by_team:
         if forecast.share is not None or not mine[team]:
             continue
-        last = max(_rank_order(by_ref[o]) for o in mine[team])
+        last = max(queue_order(by_ref[o]) for o in mine[team])
         before = sorted(
-            (o for o in owned[team] if o not in mine[team] and _rank_order(by_ref[o]) < last),
-            key=lambda o: _rank_order(by_ref[o]),
+            (o for o in owned[team] if o not in mine[team] and queue_order(by_ref[o]) < last),
+            key=lambda o: queue_order(by_ref[o]),
         )
         result.append(
             Ahead(

@@ -15,7 +15,6 @@ from pmo_sync.domain import Stage
 from pmo_sync.evaluation.portfolio_facts import (
     funnel_since,
     has_requests,
-    item_forecasts,
     request_values,
 )
 from pmo_sync.evaluation.refresh import refresh_kpis
@@ -25,6 +24,7 @@ from pmo_sync.kpi.model import ItemHistory, StatusChange
 from pmo_sync.portfolio.config import FunnelConfig, FunnelStageConfig
 from pmo_sync.portfolio.forecast import RequestForecast, Scope
 from pmo_sync.portfolio.model import WorkItem
+from pmo_sync.portfolio.overview import item_forecasts
 
 UTC_ZONE = ZoneInfo("UTC")
 STAGES = {
@@ -133,7 +133,7 @@ def test_each_open_item_is_forecast_on_its_requests_p85() -> None:
         ("jira", "E-1"): forecast("E-1", {50: date(2030, 3, 2), 85: date(2030, 3, 10)}, 0.4),
         ("jira", "E-2"): forecast("E-2", {50: None, 85: None}, None),
     }
-    assert item_forecasts(items, forecasts, ("epic",)) == {
+    assert item_forecasts(items, forecasts.values(), date(2030, 2, 20)) == {
         ("jira", "E-1"): date(2030, 3, 10),
         ("jira", "S-1"): date(2030, 3, 10),
         ("jira", "T-1"): date(2030, 3, 10),
