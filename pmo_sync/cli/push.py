@@ -54,7 +54,12 @@ def push(
             continue
         with manual_run(store.engine, config.name, "push", enabled=not dry_run) as run:
             summary = push_connector(
-                config, store.engine, refresh.run, refresh.findings, dry_run=dry_run
+                config,
+                store.engine,
+                refresh.run,
+                refresh.findings,
+                portfolio=refresh.portfolio.facts if refresh.portfolio else None,
+                dry_run=dry_run,
             )
             run.ok, run.errors = summary.ok, list(summary.errors)
             run.api_calls, run.pushed, run.push_failed = (

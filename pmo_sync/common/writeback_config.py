@@ -13,7 +13,8 @@ Example (in a Jira connector file)::
       fields:
         cycle_time_days: customfield_10050      # a field id ...
         team_cycle_time_p85_days: Team p85 (days)  # ... or a field name
-        forecast_done_p85_date: Forecast (p85)
+        forecast_done_p85_date: Forecast (p85)   # on each open request
+        due_date_probability: Due date likelihood (%)
       comments: true
       on_clear: delete
       service_account: pmo-bot@example.com
@@ -40,7 +41,7 @@ __all__ = [
     "WritebackItems",
 ]
 
-MetricKind = Literal["item", "team", "epic"]
+MetricKind = Literal["item", "team", "request"]
 OnClear = Literal["delete", "resolve"]
 WritebackItems = Literal["open", "all"]
 
@@ -52,8 +53,9 @@ class MetricSpec:
     """One write-back metric: where its value comes from, how it reads in a dry run.
 
     `kind` says whose value it is: the item's own (`item`), its team's
-    (`team`, written on each open item of the team) or its epic forecast
-    (`epic`, written on open epics only). `open_only` metrics are not
+    (`team`, written on each open item of the team) or its request's forecast
+    from the portfolio answers (`request`, written on open requests only: the
+    items at portfolio.yaml's request levels). `open_only` metrics are not
     rewritten once an item is done: they describe work in progress, so the
     last value stays as a record instead of being churned.
     """
@@ -70,9 +72,10 @@ METRICS: dict[str, MetricSpec] = {
     "flow_efficiency": MetricSpec("Flow efficiency", "item"),
     "blocked_days": MetricSpec("Blocked (days)", "item"),
     "team_cycle_time_p85_days": MetricSpec("Team cycle time p85 (days)", "team", open_only=True),
-    "forecast_done_p50_date": MetricSpec("Forecast done (p50)", "epic", open_only=True),
-    "forecast_done_p85_date": MetricSpec("Forecast done (p85)", "epic", open_only=True),
-    "forecast_done_p95_date": MetricSpec("Forecast done (p95)", "epic", open_only=True),
+    "forecast_done_p50_date": MetricSpec("Forecast done (p50)", "request", open_only=True),
+    "forecast_done_p85_date": MetricSpec("Forecast done (p85)", "request", open_only=True),
+    "forecast_done_p95_date": MetricSpec("Forecast done (p95)", "request", open_only=True),
+    "due_date_probability": MetricSpec("Due date likelihood (%)", "request", open_only=True),
 }
 """Every write-back metric, in the order fields are planned and described."""
 

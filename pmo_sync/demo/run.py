@@ -435,8 +435,13 @@ def _push(
     example: tuple[str, str] | None = None
     for config in configs:
         tracker = trackers[config.name]
-        first = push_connector(config, store.engine, refresh.run, refresh.findings, now=now)
-        again = push_connector(config, store.engine, refresh.run, refresh.findings, now=now)
+        answers = refresh.portfolio.facts if refresh.portfolio else None
+        first = push_connector(
+            config, store.engine, refresh.run, refresh.findings, portfolio=answers, now=now
+        )
+        again = push_connector(
+            config, store.engine, refresh.run, refresh.findings, portfolio=answers, now=now
+        )
         comments = tracker.bot_comments()
         pushes.append(
             WriteBack(config.name, first.done, len(comments), first.api_calls, first.failed,

@@ -43,6 +43,7 @@ __all__ = [
     "portfolio_overview",
     "stakeholder_sentence",
     "when_answer",
+    "whole_percent",
 ]
 
 INITIATIVE = "initiative"
@@ -328,15 +329,19 @@ def _ahead(
     return tuple(result)
 
 
-def _percent(probability: float) -> str:
-    """A probability as a whole percent, halves up; 100% only when certain, 0% only when
-    impossible (0.996 reads 99%)."""
+def whole_percent(probability: float) -> int:
+    """A probability as a whole percent, halves up; 100 only when certain, 0 only when
+    impossible (0.996 is 99). The sentence and the write-back field say the same number."""
     percent = int(probability * 100 + 0.5)
     if percent == 100 and probability < 1:
-        return "99%"
+        return 99
     if percent == 0 and probability > 0:
-        return "1%"
-    return f"{percent}%"
+        return 1
+    return percent
+
+
+def _percent(probability: float) -> str:
+    return f"{whole_percent(probability)}%"
 
 
 def stakeholder_sentence(

@@ -219,7 +219,12 @@ def _run(
     writeback = getattr(config, "writeback", None)
     if writeback is not None and writeback.enabled:
         result.push = push_connector(
-            config, store.engine, refresh.run, refresh.findings, now=now or datetime.now(UTC)
+            config,
+            store.engine,
+            refresh.run,
+            refresh.findings,
+            portfolio=refresh.portfolio.facts if refresh.portfolio else None,
+            now=now or datetime.now(UTC),
         )
         result.push_errors.extend([*result.push.refusals, *result.push.errors])
     result.stage = "done"

@@ -14,6 +14,20 @@ Format (Jira REST v2 wiki markup that reads as plain text)::
 
     Managed by pmo-sync: edited in place when these findings change, deleted when ...
 
+An open request (an item at portfolio.yaml's request levels) also carries its
+stakeholder sentence (`pmo_sync.portfolio.overview.stakeholder_sentence`), on its
+own line above its findings, so the comment is there with no finding at all::
+
+    [pmo-sync] ABC-12
+    When: 85% likely done by 2027-01-20; due 2027-01-15: 62% likely by then; waiting on DEF-3
+    1 governance finding:
+    - warning: ABC-12 waits on DEF-3: ... (rule dependency-at-risk)
+
+    Managed by pmo-sync: edited in place when its forecast or findings change, deleted when ...
+
+The sentence holds the forecast's dates and percent, never today's date, so the
+text changes only when the forecast does.
+
 The marker starts the first line, verbatim, so the transport can find the
 comment again by `is_bot_comment` when the ledger does not know it (lost
 ledger, a write whose answer never came back). Text from the data (keys,
@@ -46,6 +60,18 @@ _FOOTER = {
     "resolve": (
         "Managed by pmo-sync: edited in place when these findings change, "
         "marked resolved when they are all resolved. Changes made here by hand are overwritten."
+    ),
+}
+_REQUEST_FOOTER = {
+    "delete": (
+        "Managed by pmo-sync: edited in place when its forecast or findings change, "
+        "deleted when it is done and no finding remains. Changes made here by hand are "
+        "overwritten."
+    ),
+    "resolve": (
+        "Managed by pmo-sync: edited in place when its forecast or findings change, "
+        "marked resolved when it is done and no finding remains. Changes made here by hand "
+        "are overwritten."
     ),
 }
 _RESOLVED_FOOTER = "Managed by pmo-sync: edited in place if new findings appear."
@@ -96,18 +122,28 @@ def render_comment(
     marker: str = DEFAULT_MARKER,
     *,
     on_clear: OnClear = "delete",
+    when: str | None = None,
 ) -> str | None:
-    """The bot comment for item `key` listing `findings`, or None when there are none.
+    """The bot comment for item `key`: its `when` sentence and its `findings`; None when it
+    has neither.
 
     One line per finding, worst first then by rule id; an enforced rule's
-    finding says "required". `on_clear` only changes the footer's promise
-    of what happens when the findings clear. Findings with mode ``off`` are
-    left out (the engine does not produce them; a hand-built list might).
+    finding says "required". `when` is an open request's stakeholder
+    sentence: with it the comment opens with ``When: <sentence>`` and lives as
+    long as the request is open, findings or not (see the module docstring).
+    `on_clear` only changes the footer's promise of what happens when the
+    findings clear. Findings with mode ``off`` are left out (the engine does
+    not produce them; a hand-built list might).
     """
     shown = sorted((f for f in findings if f.mode != "off"), key=_rank)
+    count = f"{len(shown)} governance finding" + ("" if len(shown) == 1 else "s")
+    if when is not None:
+        lines = [f"{marker} {escape_wiki(key)}", f"When: {escape_wiki(when)}"]
+        if shown:
+            lines += [f"{count}:", *(_line(f) for f in shown)]
+        return "\n".join([*lines, "", _REQUEST_FOOTER[on_clear]])
     if not shown:
         return None
-    count = f"{len(shown)} governance finding" + ("" if len(shown) == 1 else "s")
     lines = [f"{marker} {count} on {escape_wiki(key)}:", *(_line(f) for f in shown)]
     return "\n".join([*lines, "", _FOOTER[on_clear]])
 

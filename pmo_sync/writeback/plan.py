@@ -3,9 +3,9 @@
 Three pure steps, so a dry run and a real push plan exactly the same changes
 and every decision is testable without a tracker:
 
-1. `desired_state(run, findings, config, source, item_sources=...)`: for
-   every item of one source, the field values and the bot comment it should
-   carry now.
+1. `desired_state(run, findings, config, source, item_sources=...,
+   portfolio=...)`: for every item of one source, the field values and the
+   bot comment it should carry now.
 2. `plan(desired, ledger, config, source=...)`: the actions that take the
    tracker from what the ledger says was pushed to the desired state. A
    value equal to the one pushed is not written again; that is what makes a
@@ -18,12 +18,27 @@ and every decision is testable without a tracker:
 Decisions:
 
 - **Rounding.** Day counts to 1 decimal, flow efficiency (a ratio) to 2,
-  half up; forecast dates as ISO ``YYYY-MM-DD`` strings. Coarse enough that
-  a value does not change on every run, fine enough to be useful.
+  half up; forecast dates as ISO ``YYYY-MM-DD`` strings; the due date
+  probability as a whole percent (an int, halves up, 100 only when certain
+  and 0 only when impossible: `overview.whole_percent`, the number the
+  stakeholder sentence says). Coarse enough that a value does not change on
+  every run, fine enough to be useful. The request forecast is seeded (one
+  generator per team, `kpi.forecast.team_seed`): the same store on the same
+  day gives the same trials to the bit, so a push repeated within a day never
+  sees a Monte Carlo wobble; a value moves when a day passes or the data
+  does, and then only if its rounded value does.
+- **Request forecasts.** The forecast fields (p50, p85, p95 dates and the
+  due date probability) and the stakeholder sentence come from the
+  portfolio answers the KPI refresh computed (`PortfolioFacts`: each request
+  with its rank-queue forecast and what it waits on), for every item at a
+  request level of any tracker: the refresh's `portfolio.facts`, passed by
+  each caller. An item at no request level gets none of them (they are not
+  managed there); without the answers (None: the store holds no request)
+  no forecast field is planned at all.
 - **Clearing.** A metric with no value (WIP age of a done item, a forecast
   beyond the horizon) clears its field only if pmo-sync had written a value
   there; a field pmo-sync never wrote is never touched.
-- **Done items.** A done item's `open_only` metrics (team p85, epic
+- **Done items.** A done item's `open_only` metrics (team p85, request
   forecasts) are left at their last value; its item metrics (cycle and lead
   time, flow efficiency, blocked days) are written, WIP age is cleared.
   With ``items: open`` only items done inside the KPI reporting window get
@@ -34,9 +49,11 @@ Decisions:
   there. The old field is left as it is: it may belong to someone else now.
 - **Unconfigured metrics.** A metric removed from `fields` is no longer
   planned; its ledger rows are ignored and its fields keep their values.
-- **Comments.** One per item. Created when findings appear, updated in
+- **Comments.** One per item. Created when findings appear (or, on an open
+  request, with its stakeholder sentence, findings or not), updated in
   place (same comment id) when their text changes, and when they clear
-  either deleted or replaced by `resolved_comment` (`on_clear`). An item
+  (and the request is done) either deleted or replaced by
+  `resolved_comment` (`on_clear`). An item
   that left the source's scope (deleted, moved out of the JQL) has its
   comment deleted whatever `on_clear` says: nothing was resolved. With
   ``comments: false`` the comments pmo-sync had posted are deleted.
@@ -50,18 +67,21 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from pmo_sync.common.naturalsort import natural_key
 from pmo_sync.common.writeback_config import METRICS, WritebackConfig
-from pmo_sync.governance.model import Finding
+from pmo_sync.governance.model import Finding, PortfolioFacts, RequestFacts
 from pmo_sync.kpi.compute import KpiRun
 from pmo_sync.kpi.days import local_date
-from pmo_sync.kpi.forecast import EpicForecast
 from pmo_sync.kpi.items import ItemMetrics
+from pmo_sync.portfolio.dependency_risk import DependencyRisk
+from pmo_sync.portfolio.forecast import RequestForecast
+from pmo_sync.portfolio.overview import stakeholder_sentence, whole_percent
 from pmo_sync.store.ledger import LedgerEntry, LedgerKey, LedgerUpdate
 from pmo_sync.writeback.comment import render_comment, resolved_comment
 
@@ -161,31 +181,30 @@ def _item_value(metric: str, m: ItemMetrics) -> FieldValue:
     raise ValueError(f"not an item metric: {metric!r}")
 
 
-def _epic_forecasts(
-    run: KpiRun, item_sources: Sequence[str]
-) -> tuple[dict[str, EpicForecast], set[str]]:
-    """The forecast of each epic key, and the keys whose forecast cannot be told apart.
+def _request_value(metric: str, forecast: RequestForecast) -> FieldValue:
+    """An open request's forecast field: a p-date as ISO (None beyond the horizon or without
+    a forecast), the due date probability as a whole percent (None without a due date)."""
+    if metric == "due_date_probability":
+        if forecast.due_date is None or forecast.due_probability is None:
+            return None
+        return whole_percent(forecast.due_probability)
+    percentile = int(metric.removeprefix("forecast_done_p").removesuffix("_date"))
+    return _iso(forecast.dates.get(percentile))
 
-    `EpicForecast` knows only the key. A key that is an epic in two sources
-    (or forecast twice) is ambiguous: its fields are left alone rather than
-    risk writing one tracker's forecast into the other.
-    """
-    forecasts = {e.epic_key: e for e in run.epics}
-    repeated = {k for k, n in Counter(e.epic_key for e in run.epics).items() if n > 1}
-    owners: dict[str, set[str]] = defaultdict(set)
-    for m, source in zip(run.flow.metrics, item_sources, strict=True):
-        if m.item_type == "epic":
-            owners[m.key].add(source)
-    repeated |= {k for k, sources in owners.items() if len(sources) > 1}
-    return forecasts, repeated
+
+def _request_fields(forecast: RequestForecast, config: WritebackConfig) -> dict[str, FieldValue]:
+    return {
+        metric: _request_value(metric, forecast)
+        for metric in config.fields
+        if METRICS[metric].kind == "request"
+    }
 
 
 def _fields(
     m: ItemMetrics,
     run: KpiRun,
     config: WritebackConfig,
-    forecasts: Mapping[str, EpicForecast],
-    ambiguous: set[str],
+    request: RequestFacts | None,
 ) -> dict[str, FieldValue]:
     done_on = local_date(m.done_at, run.zone) if m.done_at is not None else None
     done = done_on is not None
@@ -202,11 +221,26 @@ def _fields(
             summary = run.flow.teams.get(m.team)
             p85 = summary.cycle_time_percentiles.get(85) if summary is not None else None
             values[metric] = _rounded(p85, 1)
-        elif m.item_type == "epic" and m.key not in ambiguous:
-            forecast = forecasts.get(m.key)
-            percentile = int(metric.removeprefix("forecast_done_p").removesuffix("_date"))
-            values[metric] = _iso(forecast.dates.get(percentile)) if forecast else None
+        elif request is not None and request.forecast is not None:
+            values[metric] = _request_value(metric, request.forecast)
     return values
+
+
+def _blockers(waiting_on: Sequence[DependencyRisk]) -> tuple[DependencyRisk, ...]:
+    """What the sentence names, each blocker once, by source and key naturally: the sentence
+    does not say a dependency's status, so a status change (open to at risk) or a second
+    story waiting on the same blocker must not reorder or repeat it and edit the comment."""
+    first: dict[tuple[str, str], DependencyRisk] = {}
+    for risk in waiting_on:
+        first.setdefault(risk.blocker, risk)
+    return tuple(first[ref] for ref in sorted(first, key=lambda ref: (ref[0], natural_key(ref[1]))))
+
+
+def _open_requests(portfolio: PortfolioFacts | None, source: str) -> dict[str, RequestFacts]:
+    """The requests of `source` the answers forecast (those open today), by key."""
+    if portfolio is None:
+        return {}
+    return {r.key: r for r in portfolio.requests if r.source == source and r.forecast is not None}
 
 
 def desired_state(
@@ -216,6 +250,7 @@ def desired_state(
     source: str,
     *,
     item_sources: Sequence[str],
+    portfolio: PortfolioFacts | None = None,
 ) -> list[DesiredItem]:
     """Every item of `source` with the fields and comment it should carry, by key.
 
@@ -223,9 +258,14 @@ def desired_state(
     `KpiRun` does not carry it and a key alone cannot tell two trackers'
     items apart. Every item of the source is returned, with or without
     anything to write, so `plan` can tell an item whose findings cleared
-    from one that left the scope; an item with findings but not in the run
-    is returned with its comment only. Only item findings of `source` with
-    a mode other than ``off`` become comment lines.
+    from one that left the scope; an item with findings (or an open request)
+    but not in the run is returned with its comment and request fields only.
+    Only item findings of `source` with a mode other than ``off`` become
+    comment lines.
+
+    `portfolio` is the refresh's portfolio answers (`KpiRefresh.portfolio.facts`): each
+    open request of `source` gets its forecast fields and its stakeholder sentence from
+    them; None: no request field and no sentence (the module docstring says why).
 
     Refuses a disabled config: planning it would read as "no comments
     wanted" and delete every comment pmo-sync posted.
@@ -240,12 +280,18 @@ def desired_state(
     for f in findings:
         if f.scope == "item" and f.source == source and f.mode != "off":
             by_key[f.scope_key].append(f)
-    forecasts, ambiguous = _epic_forecasts(run, item_sources)
+    requests = _open_requests(portfolio, source)
 
     def comment(key: str) -> str | None:
         if not config.comments:
             return None
-        return render_comment(key, by_key.get(key, ()), config.marker, on_clear=config.on_clear)
+        request = requests.get(key)
+        when = None
+        if request is not None and request.forecast is not None:
+            when = stakeholder_sentence(request.forecast, _blockers(request.waiting_on))
+        return render_comment(
+            key, by_key.get(key, ()), config.marker, on_clear=config.on_clear, when=when
+        )
 
     items: dict[str, DesiredItem] = {}
     for m, item_source in zip(run.flow.metrics, item_sources, strict=True):
@@ -253,10 +299,12 @@ def desired_state(
             continue
         if m.key in items:
             raise ValueError(f"{source}: item {m.key} appears twice in the run")
-        fields = _fields(m, run, config, forecasts, ambiguous)
+        fields = _fields(m, run, config, requests.get(m.key))
         items[m.key] = DesiredItem(source, m.key, fields, comment(m.key))
-    for key in by_key.keys() - items.keys():
-        items[key] = DesiredItem(source, key, {}, comment(key))
+    for key in (by_key.keys() | requests.keys()) - items.keys():
+        forecast = requests[key].forecast if key in requests else None
+        fields = _request_fields(forecast, config) if forecast is not None else {}
+        items[key] = DesiredItem(source, key, fields, comment(key))
     return [items[k] for k in sorted(items, key=_key_order)]
 
 

@@ -88,7 +88,7 @@ from connectors.errors import (
 )
 from connectors.registry import connector_for_kind
 from pmo_sync.common.writeback_config import WritebackConfig
-from pmo_sync.governance.model import Finding
+from pmo_sync.governance.model import Finding, PortfolioFacts
 from pmo_sync.kpi.compute import KpiRun
 from pmo_sync.store.ledger import forget_item, load_ledger, record_ledger_update
 from pmo_sync.store.reads import item_places, item_revisions
@@ -493,13 +493,17 @@ def push_connector(
     run: KpiRun,
     findings: Sequence[Finding],
     *,
+    portfolio: PortfolioFacts | None = None,
     dry_run: bool = False,
     now: datetime | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> PushSummary:
     """Push one connector's KPI fields and bot comments; never raises for a tracker's failure.
 
-    `sleep` waits between the tries of a failing look-up (tests pass one that does not).
+    `portfolio` is the same refresh's portfolio answers (`KpiRefresh.portfolio.facts`): the
+    requests' forecast fields and stakeholder sentences come from them; None (a store with
+    no request) plans neither. `sleep` waits between the tries of a failing look-up (tests
+    pass one that does not).
     """
     now = now or datetime.now(UTC)
     summary = PushSummary(config.name, dry_run)
@@ -507,7 +511,14 @@ def push_connector(
     if writeback is None or not writeback.enabled:
         return summary
     actions = plan(
-        desired_state(run, findings, writeback, config.name, item_sources=run.item_sources),
+        desired_state(
+            run,
+            findings,
+            writeback,
+            config.name,
+            item_sources=run.item_sources,
+            portfolio=portfolio,
+        ),
         load_ledger(engine, config.name),
         writeback,
         source=config.name,

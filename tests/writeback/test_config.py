@@ -70,6 +70,7 @@ def test_every_supported_metric() -> None:
         "forecast_done_p50_date",
         "forecast_done_p85_date",
         "forecast_done_p95_date",
+        "due_date_probability",
     ]
 
 
@@ -83,7 +84,8 @@ def test_an_unknown_metric_suggests_the_closest() -> None:
 def test_an_unknown_metric_with_nothing_close_lists_the_known_ones() -> None:
     assert errors({"fields": {"velocity": "customfield_1", "wip_age": "customfield_2"}}) == [
         "connectors/jira.yaml: writeback.fields: unknown metric 'velocity' (known: "
-        "blocked_days, cycle_time_days, flow_efficiency, forecast_done_p50_date, "
+        "blocked_days, cycle_time_days, due_date_probability, flow_efficiency, "
+        "forecast_done_p50_date, "
         "forecast_done_p85_date, forecast_done_p95_date, lead_time_days, "
         "team_cycle_time_p85_days, wip_age_days); "
         "unknown metric 'wip_age' (did you mean 'wip_age_days'?)"

@@ -6,10 +6,12 @@ reporting window starts Monday 15 December 2025):
 - A-1 story, In Progress on the 2nd, Done on the 6th: cycle 5, lead 6 days.
 - A-2 story, In Progress since the 10th: WIP age 3 days.
 - A-3 story, never started.
-- A-10 epic of the three, never started; its forecast is hand-set (`EPIC`).
+- A-10 epic of the three, never started.
 
-One done item: the team's p85 cycle time is 5.0. A fake transport runs each
-plan and records each success with `apply_result`, as `pmo-sync push` will.
+One done item: the team's p85 cycle time is 5.0. The requests' forecast fields and sentence
+come from the portfolio answers, not passed here (tests/writeback/test_request_writeback.py).
+A fake transport runs each plan and records each success with `apply_result`, as `pmo-sync
+push` will.
 """
 
 from __future__ import annotations
@@ -17,8 +19,7 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -27,7 +28,6 @@ from pmo_sync.domain import Stage
 from pmo_sync.governance.model import Finding, Severity, finding_identity
 from pmo_sync.kpi.compute import KpiRun, compute_kpis
 from pmo_sync.kpi.config import KpiConfig
-from pmo_sync.kpi.forecast import EpicForecast
 from pmo_sync.kpi.model import ItemHistory, StatusChange
 from pmo_sync.writeback.comment import render_comment, resolved_comment
 from pmo_sync.writeback.plan import (
@@ -58,9 +58,6 @@ from pmo_sync.writeback.plan import (
 NOW = datetime(2026, 3, 12, 12, tzinfo=UTC)
 STATUSES = {"To Do": Stage.TODO, "In Progress": Stage.IN_PROGRESS, "Done": Stage.DONE}
 STAGES = {"bench": STATUSES, "other": STATUSES}
-EPIC = EpicForecast(
-    "A-10", 2, {"Alpha": 2}, 1.0, {50: date(2026, 4, 1), 85: date(2026, 4, 20), 95: None}
-)
 CONFIG = WritebackConfig(
     enabled=True,
     fields={
@@ -106,8 +103,7 @@ ITEMS = [A1, A2, A3, A10]
 
 @functools.cache
 def _run(items: tuple[ItemHistory, ...], now: datetime) -> KpiRun:
-    run = compute_kpis(items, [], KpiConfig(), STAGES, now)
-    return replace(run, epics=[EPIC])  # the forecast by hand: exact dates, not a simulation
+    return compute_kpis(items, [], KpiConfig(), STAGES, now)
 
 
 def run_of(items: Sequence[ItemHistory], now: datetime = NOW) -> KpiRun:
@@ -191,7 +187,8 @@ def first_push(config: WritebackConfig = CONFIG) -> tuple[FakeTracker, Ledger]:
 
 
 def test_desired_state_is_exact() -> None:
-    """Done A-1: item metrics only (p85 is open-only). Open items: the team's p85. Epic: date."""
+    """Done A-1: item metrics only (p85 is open-only). Open items: the team's p85. No
+    portfolio answers: no forecast field, even on the epic."""
     assert desired() == [
         DesiredItem("bench", "A-1", {"cycle_time_days": 5.0, "wip_age_days": None}, None),
         DesiredItem(
@@ -212,7 +209,6 @@ def test_desired_state_is_exact() -> None:
                 "cycle_time_days": None,
                 "wip_age_days": None,
                 "team_cycle_time_p85_days": 5.0,
-                "forecast_done_p85_date": "2026-04-20",
             },
         ),
     ]
@@ -233,13 +229,6 @@ def test_desired_state_keeps_to_its_source_even_when_keys_collide() -> None:
             {"cycle_time_days": None, "wip_age_days": 11.0, "team_cycle_time_p85_days": 5.0},
         )
     ]
-
-
-def test_an_epic_key_in_two_sources_gets_no_forecast() -> None:
-    """`EpicForecast` knows only a key: which tracker's A-10 it is cannot be told, so neither."""
-    twin = item("A-10", at(1), source="other", item_type="epic", parent=None)
-    got = {d.key: d for d in desired([*ITEMS, twin], [])}
-    assert "forecast_done_p85_date" not in got["A-10"].fields
 
 
 def test_items_open_leaves_work_done_before_the_window_alone() -> None:
@@ -301,10 +290,7 @@ def test_first_run_sets_fields_and_adds_the_comment() -> None:
         SetFields(
             "bench",
             "A-10",
-            (
-                FieldChange("team_cycle_time_p85_days", "customfield_3", 5.0, first=True),
-                FieldChange("forecast_done_p85_date", "customfield_4", "2026-04-20", first=True),
-            ),
+            (FieldChange("team_cycle_time_p85_days", "customfield_3", 5.0, first=True),),
         ),
     ]
     assert actions[1].values == {"customfield_2": 3.0, "customfield_3": 5.0}  # type: ignore[union-attr]
@@ -324,8 +310,7 @@ def test_dry_run_lines_are_exact() -> None:
         "    Managed by pmo-sync: edited in place when these findings change, deleted when they"
         " are all resolved. Changes made here by hand are overwritten.\n"
         "A-3: set Team cycle time p85 (days) [customfield_3] = 5.0 (new)\n"
-        "A-10: set Team cycle time p85 (days) [customfield_3] = 5.0 (new); "
-        "set Forecast done (p85) [customfield_4] = 2026-04-20 (new)"
+        "A-10: set Team cycle time p85 (days) [customfield_3] = 5.0 (new)"
     )
 
 
@@ -342,7 +327,7 @@ def test_the_ledger_after_a_first_push() -> None:
         value_json="3.0",
         tracker_field="customfield_2",
     )
-    assert len(ledger) == 7  # 6 fields + 1 comment; nothing for values never written
+    assert len(ledger) == 6  # 5 fields + 1 comment; nothing for values never written
     assert value_hash(3.0) == value_hash(3.0) != value_hash(3.1)
     assert canonical_json({"b": 1, "a": "é"}) == '{"a":"é","b":1}'
 
