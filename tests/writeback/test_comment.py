@@ -112,3 +112,30 @@ def test_bot_comments_are_recognised_by_a_leading_marker_only() -> None:
     assert is_bot_comment(resolved_comment("ABC-12"))
     assert not is_bot_comment("As the [pmo-sync] comment says, ...")
     assert not is_bot_comment(text, marker="[other-bot]")
+
+
+def test_a_requests_sentence_opens_the_comment_with_or_without_findings() -> None:
+    """The sentence is a line of its own above the findings; alone it still makes a comment;
+    markup in it (a team called ``*Core*``, a ``{code}`` note) is escaped like a finding."""
+    when = "85% likely done by 2027-01-20; due 2027-01-15: 62% likely by then"
+    assert render_comment("ABC-12", [STALE], when=when, on_clear="resolve") == (
+        "[pmo-sync] ABC-12\n"
+        "When: 85% likely done by 2027-01-20; due 2027-01-15: 62% likely by then\n"
+        "1 governance finding:\n"
+        "- warning: ABC-12 has been in progress with no update for more than 5 days"
+        " (rule stale)\n"
+        "\n"
+        "Managed by pmo-sync: edited in place when its forecast or findings change, marked"
+        " resolved when it is done and no finding remains. Changes made here by hand are"
+        " overwritten."
+    )
+    alone = render_comment("ABC-12", [], when=f"{when}; waiting on DEF-3 of *Core* {{code}}")
+    assert alone == (
+        "[pmo-sync] ABC-12\n"
+        "When: 85% likely done by 2027-01-20; due 2027-01-15: 62% likely by then;"
+        " waiting on DEF-3 of \\*Core\\* \\{code\\}\n"
+        "\n"
+        "Managed by pmo-sync: edited in place when its forecast or findings change, deleted"
+        " when it is done and no finding remains. Changes made here by hand are overwritten."
+    )
+    assert is_bot_comment(alone)
