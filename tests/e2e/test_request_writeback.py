@@ -7,10 +7,10 @@ What the script fixes, so the test can say it exactly: E2 (Team Beta) was due on
 0 and its sentence says "0% likely by then"; it waits on B1 (Team Beta, through A3) and G2
 (Team Gamma, through B4), so its sentence names both, DEF before GHI; it has three findings
 (two dependencies at risk, its due date passed), listed under the sentence. I2 (Team Beta's
-initiative) has no due date and waits on nothing (B1 and G2 block stories of E2, its nearest request):
-no likelihood, and a sentence with its date alone. The dates are the
-forecast's (a seeded Monte Carlo of the sandbox's generated throughput): the test reads them
-from the refresh's answers and checks that the tracker holds exactly those, as ISO days.
+initiative) has no due date and waits on nothing (B1 and G2 block stories of E2, their nearest
+request): no likelihood, and a sentence with its date alone. The dates are the forecast's (a
+seeded Monte Carlo of the sandbox's generated throughput): the test reads them from the
+refresh's answers and checks that the tracker holds exactly those, as ISO days.
 """
 
 from __future__ import annotations
