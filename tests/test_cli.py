@@ -684,7 +684,8 @@ def test_demo_shows_each_section_and_the_next_steps_and_leaves_nothing_behind() 
     - governance: the 19 rules of config/policies; of portfolio.yaml's 7, only intake-too-long
       finds anything (2 Jira epics in To Do for more than 30 days since created: no due dates,
       links or themes in the sandboxes for the others to judge); write-back: each push, then
-      nothing."""
+      nothing; the open epics of Azure DevOps (5) and Jira (8, and the 2 with findings) get
+      their stakeholder sentence in their comment; Trello's sandbox has none open."""
     cwd = Path.cwd()
     result = invoke("demo", "--today", "2026-11-20")
     assert result.exit_code == 0

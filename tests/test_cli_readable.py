@@ -448,8 +448,9 @@ def test_healthcheck_asks_the_configured_host_and_port(monkeypatch: pytest.Monke
 def test_push_at_80_columns_and_its_progress_on_a_terminal_only(
     cli_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """push prints one line per change and per connector (nothing to cut); on a terminal a
-    `push 0/1 sandbox-jira` line shows while it works and is gone after, logs above it."""
+    """push prints one line per change (a comment's body indented under its line) and per
+    connector (nothing to cut); on a terminal a `push 0/1 sandbox-jira` line shows while it
+    works and is gone after, logs above it."""
     at_width(80, monkeypatch)
     with JiraSandbox(token=base.SECRET, issues_per_project=5) as sandbox:
         write_connector(
@@ -464,7 +465,9 @@ def test_push_at_80_columns_and_its_progress_on_a_terminal_only(
         assert preview.exit_code == 0, preview.stderr
         planned = preview.stdout.splitlines()
         assert re.fullmatch(r"sandbox-jira: would make \d+ change\(s\)", planned[-1])
-        assert all(re.match(r"[A-Z]+-\d+: ", line) for line in planned[:-1])
+        # an action's line; a comment's body (an open epic's sentence) indented under it
+        assert all(re.match(r"[A-Z]+-\d+: |    \S|$", line) for line in planned[:-1])
+        assert re.match(r"[A-Z]+-\d+: ", planned[0])
         assert "…" not in preview.stdout and "records" not in preview.stderr
         monkeypatch.setattr(cli.err, "_force_terminal", True)
         monkeypatch.setattr(cli.err, "is_interactive", True)

@@ -311,7 +311,8 @@ def print_write_back(
 ) -> None:
     section(
         console, 5, "Write-back: KPI fields on every item, one bot comment per item",
-        "with findings; pushed twice, the second push finds nothing to change.",
+        "with findings or open request (when it will be done); pushed twice,",
+        "the second push finds nothing to change.",
     )  # fmt: skip
     table = _table("connector", "changes", "comments", "API calls", "failed", "again")
     for p in pushes:

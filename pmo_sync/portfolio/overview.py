@@ -348,20 +348,26 @@ def stakeholder_sentence(
     forecast: RequestForecast,
     waiting_on: Sequence[DependencyRisk] = (),
     percentile: int = RISK_PERCENTILE,
+    *,
+    today: date | None = None,
 ) -> str:
     """When it will be done, in one sentence: `85% likely done by 2027-01-20; due 2027-01-15:
     62% likely by then; waiting on ABC-12 of Team Beta`. Without a forecast, why; a date
-    beyond the horizon reads "not within the forecast's horizon"."""
+    beyond the horizon reads "not within the forecast's horizon". With `today`, a date on or
+    before it reads "today" (its work is done or nearly, and it is not closed yet): the
+    sentence of a request left open then stays the same from day to day (the bot comment
+    is not edited daily for it)."""
     parts = []
     if forecast.reason is not None:
         parts.append(f"no forecast: {forecast.note}")
     else:
         by = forecast.dates.get(percentile)
-        parts.append(
-            f"{percentile}% likely done by {by.isoformat()}"
-            if by is not None
-            else f"not {percentile}% likely done within the forecast's horizon"
-        )
+        if by is None:
+            parts.append(f"not {percentile}% likely done within the forecast's horizon")
+        elif today is not None and by <= today:
+            parts.append(f"{percentile}% likely done by today")
+        else:
+            parts.append(f"{percentile}% likely done by {by.isoformat()}")
     if forecast.due_date is not None:
         due = f"due {forecast.due_date.isoformat()}"
         if forecast.due_probability is not None:

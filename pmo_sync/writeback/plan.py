@@ -281,6 +281,7 @@ def desired_state(
         if f.scope == "item" and f.source == source and f.mode != "off":
             by_key[f.scope_key].append(f)
     requests = _open_requests(portfolio, source)
+    today = portfolio.today if portfolio is not None else None
 
     def comment(key: str) -> str | None:
         if not config.comments:
@@ -288,7 +289,9 @@ def desired_state(
         request = requests.get(key)
         when = None
         if request is not None and request.forecast is not None:
-            when = stakeholder_sentence(request.forecast, _blockers(request.waiting_on))
+            when = stakeholder_sentence(
+                request.forecast, _blockers(request.waiting_on), today=today
+            )
         return render_comment(
             key, by_key.get(key, ()), config.marker, on_clear=config.on_clear, when=when
         )

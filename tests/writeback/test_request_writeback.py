@@ -465,3 +465,25 @@ def test_a_done_request_with_on_clear_resolve_gets_the_resolved_note() -> None:
         "[pmo-sync] All governance findings on A-10 are resolved.\n\n"
         "Managed by pmo-sync: edited in place if new findings appear.",
     )
+
+
+def test_a_forecast_of_today_reads_today_so_the_comment_stays_from_day_to_day() -> None:
+    """A-10's work is done but A-10 is not closed: its p85 is the answers' today, 12 March,
+    and the next day 13 March. The field follows the date (a request late for its own
+    forecast); the sentence says "today" both days, so the comment is not edited."""
+    ledger = first_push()
+    today = answers(request(forecast(p85=date(2026, 3, 12)), ()))
+    push(plan(desired(today), ledger, CONFIG, source="bench"), ledger)
+    assert desired(today)[3].comment == comment(
+        "When: 85% likely done by today; due 2026-04-15: 63% likely by then"
+    )
+    tomorrow = replace(
+        answers(request(forecast(p85=date(2026, 3, 13)), ())), today=date(2026, 3, 13)
+    )
+    assert plan(desired(tomorrow), ledger, CONFIG, source="bench") == [
+        SetFields(
+            "bench",
+            "A-10",
+            (FieldChange("forecast_done_p85_date", "customfield_4", "2026-03-13", "2026-03-12"),),
+        )
+    ]
