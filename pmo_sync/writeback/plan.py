@@ -27,6 +27,17 @@ Decisions:
   day gives the same trials to the bit, so a push repeated within a day never
   sees a Monte Carlo wobble; a value moves when a day passes or the data
   does, and then only if its rounded value does.
+- **Steady forecasts.** A new day re-samples the throughput history (the
+  window moves), so a far forecast date jitters by days and a likelihood by
+  a point or two with nothing new done (measured on the scripted portfolio:
+  a p85 300 days out moved by up to 11 days, back and forth, from one day
+  to the next). Rewriting that daily would edit every request's comment
+  every day for nothing, so a value already written is kept while the new
+  one is within the noise (`steady_forecast`): a date within 1/20 of the
+  days from today to it (at least 1 day: 5 days for one 100 days out), a
+  likelihood within `PROBABILITY_BAND` points (0 and 100 always written,
+  either way). The sentence is built from the same kept values, so field
+  and comment say the same; a real slip passes the band and is written.
 - **Request forecasts.** The forecast fields (p50, p85, p95 dates and the
   due date probability) and the stakeholder sentence come from the
   portfolio answers the KPI refresh computed (`PortfolioFacts`: each request
@@ -69,7 +80,7 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -87,7 +98,9 @@ from pmo_sync.writeback.comment import render_comment, resolved_comment
 
 __all__ = [
     "COMMENT_TARGET",
+    "DATE_BAND_DIVISOR",
     "PENDING",
+    "PROBABILITY_BAND",
     "Action",
     "AddComment",
     "DeleteComment",
@@ -108,11 +121,17 @@ __all__ = [
     "plan",
     "reconcile_add",
     "reconcile_delete",
+    "steady_forecast",
     "value_hash",
 ]
 
 FieldValue = float | str | None
 """A write-back value: a number, an ISO date, or None (no value: clear if pmo-sync wrote one)."""
+DATE_BAND_DIVISOR = 20
+"""A written forecast date is kept while the new one is within 1/20 of the days from today
+to it (at least 1 day): the day-to-day sampling noise of a date grows with its distance."""
+PROBABILITY_BAND = 2
+"""A written due date likelihood is kept while the new one is within this many points."""
 COMMENT_TARGET = "comment"
 PENDING = "pending"
 """A ledger row's `value_hash` while its write is in flight (see `intent`): never a sha256."""
@@ -192,6 +211,53 @@ def _request_value(metric: str, forecast: RequestForecast) -> FieldValue:
     return _iso(forecast.dates.get(percentile))
 
 
+def steady_forecast(
+    forecast: RequestForecast, today: date, written: Mapping[str, object]
+) -> RequestForecast:
+    """`forecast` with the values already written (`written`: metric → the value the ledger
+    says its field holds) where the new ones differ by noise only; see the module docstring.
+
+    A date is kept while it is within ``max(1, days from today to it // DATE_BAND_DIVISOR)``
+    days of the new one; a likelihood while within `PROBABILITY_BAND` points of the new whole
+    percent, unless either is 0 or 100 (impossible and certain are always said).
+    """
+    dates = dict(forecast.dates)
+    for percentile, day in forecast.dates.items():
+        was = written.get(f"forecast_done_p{percentile}_date")
+        if day is None or not isinstance(was, str):
+            continue
+        kept = date.fromisoformat(was)
+        band = max(1, (kept - today).days // DATE_BAND_DIVISOR)
+        if abs((day - kept).days) <= band:
+            dates[percentile] = kept
+    probability = forecast.due_probability
+    was = written.get("due_date_probability")
+    if probability is not None and isinstance(was, int) and not isinstance(was, bool):
+        now = whole_percent(probability)
+        ends = (0, 100)
+        if now not in ends and was not in ends and abs(now - was) <= PROBABILITY_BAND:
+            probability = was / 100
+    return replace(forecast, dates=dates, due_probability=probability)
+
+
+def _written(
+    source: str,
+    key: str,
+    config: WritebackConfig,
+    ledger: Mapping[LedgerKey, LedgerEntry],
+) -> dict[str, object]:
+    """The request metrics' values the ledger says their configured fields hold (not a row
+    in flight, not one for a field the metric is no longer mapped to)."""
+    written: dict[str, object] = {}
+    for metric, tracker_field in config.fields.items():
+        entry = ledger.get((source, key, field_target(metric)))
+        if METRICS[metric].kind != "request" or entry is None or entry.value_hash == PENDING:
+            continue
+        if entry.tracker_field == tracker_field:
+            written[metric] = entry.value
+    return written
+
+
 def _request_fields(forecast: RequestForecast, config: WritebackConfig) -> dict[str, FieldValue]:
     return {
         metric: _request_value(metric, forecast)
@@ -251,6 +317,7 @@ def desired_state(
     *,
     item_sources: Sequence[str],
     portfolio: PortfolioFacts | None = None,
+    ledger: Mapping[LedgerKey, LedgerEntry] | None = None,
 ) -> list[DesiredItem]:
     """Every item of `source` with the fields and comment it should carry, by key.
 
@@ -265,7 +332,9 @@ def desired_state(
 
     `portfolio` is the refresh's portfolio answers (`KpiRefresh.portfolio.facts`): each
     open request of `source` gets its forecast fields and its stakeholder sentence from
-    them; None: no request field and no sentence (the module docstring says why).
+    them; None: no request field and no sentence (the module docstring says why). `ledger`
+    is what was pushed (the one `plan` gets): a forecast value already written is kept
+    while the new one differs by noise only (`steady_forecast`).
 
     Refuses a disabled config: planning it would read as "no comments
     wanted" and delete every comment pmo-sync posted.
@@ -282,6 +351,16 @@ def desired_state(
             by_key[f.scope_key].append(f)
     requests = _open_requests(portfolio, source)
     today = portfolio.today if portfolio is not None else None
+    if today is not None:
+        pushed = ledger or {}
+        requests = {
+            key: replace(
+                r,
+                forecast=steady_forecast(r.forecast, today, _written(source, key, config, pushed)),
+            )
+            for key, r in requests.items()
+            if r.forecast is not None
+        }
 
     def comment(key: str) -> str | None:
         if not config.comments:

@@ -510,19 +510,17 @@ def push_connector(
     writeback = getattr(config, "writeback", None)
     if writeback is None or not writeback.enabled:
         return summary
-    actions = plan(
-        desired_state(
-            run,
-            findings,
-            writeback,
-            config.name,
-            item_sources=run.item_sources,
-            portfolio=portfolio,
-        ),
-        load_ledger(engine, config.name),
+    ledger = load_ledger(engine, config.name)
+    desired = desired_state(
+        run,
+        findings,
         writeback,
-        source=config.name,
+        config.name,
+        item_sources=run.item_sources,
+        portfolio=portfolio,
+        ledger=ledger,
     )
+    actions = plan(desired, ledger, writeback, source=config.name)
     summary.planned = len(actions)
     if dry_run or not actions:  # nothing to write: not a single call
         summary.lines = [action.describe() for action in actions]

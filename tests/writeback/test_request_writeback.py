@@ -31,6 +31,7 @@ from pmo_sync.portfolio.dependency_risk import DependencyRisk, DependencyStatus,
 from pmo_sync.portfolio.forecast import NoForecast, RequestForecast, Scope
 from pmo_sync.portfolio.model import WorkItem
 from pmo_sync.writeback.plan import (
+    Action,
     AddComment,
     DeleteComment,
     DesiredItem,
@@ -192,6 +193,7 @@ def desired(
     findings: Sequence[Finding] = (),
     config: WritebackConfig = CONFIG,
     source: str = "bench",
+    ledger: Ledger | None = None,
 ) -> list[DesiredItem]:
     return desired_state(
         run_of(items),
@@ -200,7 +202,20 @@ def desired(
         source,
         item_sources=[i.source for i in items],
         portfolio=portfolio,
+        ledger=ledger,
     )
+
+
+def replan(
+    portfolio: PortfolioFacts | None,
+    ledger: Ledger,
+    items: tuple[ItemHistory, ...] = ITEMS,
+    findings: Sequence[Finding] = (),
+    config: WritebackConfig = CONFIG,
+) -> list[Action]:
+    """The plan `push_connector` makes: the desired state against the ledger, and the plan."""
+    got = desired(portfolio, items, findings, config, ledger=ledger)
+    return plan(got, ledger, config, source="bench")
 
 
 def push(actions: Sequence[object], ledger: Ledger) -> None:
@@ -213,7 +228,7 @@ def push(actions: Sequence[object], ledger: Ledger) -> None:
 
 def first_push(config: WritebackConfig = CONFIG) -> Ledger:
     ledger: Ledger = {}
-    push(plan(desired(answers(), config=config), ledger, config, source="bench"), ledger)
+    push(replan(answers(), ledger, config=config), ledger)
     return ledger
 
 
@@ -377,19 +392,19 @@ def test_the_same_answers_plan_nothing_and_so_does_a_wobble_inside_the_percent()
     0.625 -> 0.6281 (0.31 points, still 63%) and whose blockers came in another order and
     status: nothing either."""
     ledger = first_push()
-    assert plan(desired(answers()), ledger, CONFIG, source="bench") == []
+    assert replan(answers(), ledger) == []
     reordered = (
         waits("B-7", "A-3", DependencyStatus.AT_RISK),
         waits("B-12", "A-2", DependencyStatus.OPEN),
     )
     wobble = answers(request(forecast(probability=0.6281), reordered))
-    assert plan(desired(wobble), ledger, CONFIG, source="bench") == []
+    assert replan(wobble, ledger) == []
 
 
 def test_a_moved_p85_changes_one_field_and_updates_the_comment_in_place() -> None:
     ledger = first_push()
     later = answers(request(forecast(p85=date(2026, 4, 24))))
-    actions = plan(desired(later), ledger, CONFIG, source="bench")
+    actions = replan(later, ledger)
     assert actions == [
         SetFields(
             "bench",
@@ -407,12 +422,12 @@ def test_a_moved_p85_changes_one_field_and_updates_the_comment_in_place() -> Non
         ),
     ]
     push(actions, ledger)
-    assert plan(desired(later), ledger, CONFIG, source="bench") == []
+    assert replan(later, ledger) == []
 
 
 def test_a_due_date_removed_clears_the_probability_it_had_written() -> None:
     ledger = first_push()
-    actions = plan(desired(answers(request(forecast(due=None)))), ledger, CONFIG, source="bench")
+    actions = replan(answers(request(forecast(due=None))), ledger)
     assert [a.describe().split("\n")[0] for a in actions] == [
         "A-10: clear Due date likelihood (%) [customfield_6] (was 63)",
         "A-10: update comment 10001",
@@ -426,7 +441,7 @@ def test_a_done_request_keeps_its_fields_and_its_sentence_goes() -> None:
     ledger = first_push()
     items = (A1, A2, A3, A10_DONE)
     done = answers(request(None))
-    actions = plan(desired(done, items), ledger, CONFIG, source="bench")
+    actions = replan(done, ledger, items)
     assert actions == [
         SetFields(
             "bench", "A-10", (FieldChange("cycle_time_days", "customfield_1", 8.0, first=True),)
@@ -440,7 +455,7 @@ def test_a_done_request_with_findings_keeps_them_without_the_sentence() -> None:
     ledger = first_push()
     items = (A1, A2, A3, A10_DONE)
     stale = finding("A-10", "stale")
-    actions = plan(desired(answers(request(None)), items, [stale]), ledger, CONFIG, source="bench")
+    actions = replan(answers(request(None)), ledger, items, [stale])
     assert actions[1] == UpdateComment(
         "bench",
         "A-10",
@@ -455,9 +470,7 @@ def test_a_done_request_with_on_clear_resolve_gets_the_resolved_note() -> None:
     config = CONFIG.model_copy(update={"on_clear": "resolve"})
     ledger = first_push(config)
     items = (A1, A2, A3, A10_DONE)
-    actions = plan(
-        desired(answers(request(None)), items, config=config), ledger, config, source="bench"
-    )
+    actions = replan(answers(request(None)), ledger, items, config=config)
     assert actions[1] == UpdateComment(
         "bench",
         "A-10",
@@ -469,21 +482,60 @@ def test_a_done_request_with_on_clear_resolve_gets_the_resolved_note() -> None:
 
 def test_a_forecast_of_today_reads_today_so_the_comment_stays_from_day_to_day() -> None:
     """A-10's work is done but A-10 is not closed: its p85 is the answers' today, 12 March,
-    and the next day 13 March. The field follows the date (a request late for its own
-    forecast); the sentence says "today" both days, so the comment is not edited."""
+    then 13 March the next day (kept: 1 day is within the band), then 14 March (2 days:
+    written). The sentence says "today" every day, so the comment is not edited."""
     ledger = first_push()
-    today = answers(request(forecast(p85=date(2026, 3, 12)), ()))
-    push(plan(desired(today), ledger, CONFIG, source="bench"), ledger)
-    assert desired(today)[3].comment == comment(
+    march = [date(2026, 3, d) for d in (12, 13, 14)]
+    days = [replace(answers(request(forecast(p85=d), ())), today=d) for d in march]
+    push(replan(days[0], ledger), ledger)
+    assert desired(days[0], ledger=ledger)[3].comment == comment(
         "When: 85% likely done by today; due 2026-04-15: 63% likely by then"
     )
-    tomorrow = replace(
-        answers(request(forecast(p85=date(2026, 3, 13)), ())), today=date(2026, 3, 13)
-    )
-    assert plan(desired(tomorrow), ledger, CONFIG, source="bench") == [
+    assert replan(days[1], ledger) == []
+    assert replan(days[2], ledger) == [
         SetFields(
             "bench",
             "A-10",
-            (FieldChange("forecast_done_p85_date", "customfield_4", "2026-03-13", "2026-03-12"),),
+            (FieldChange("forecast_done_p85_date", "customfield_4", "2026-03-14", "2026-03-12"),),
         )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("p85", "probability", "written"),
+    [
+        # 39 days out (20 April): the band is 1 day.
+        (date(2026, 4, 21), 0.625, []),
+        (date(2026, 4, 22), 0.625, ["forecast_done_p85_date"]),
+        # 63% written: 61% and 65% are kept, 60% and 66% written, 0% always.
+        (date(2026, 4, 20), 0.61, []),
+        (date(2026, 4, 20), 0.65, []),
+        (date(2026, 4, 20), 0.60, ["due_date_probability"]),
+        (date(2026, 4, 20), 0.66, ["due_date_probability"]),
+        (date(2026, 4, 20), 0.0, ["due_date_probability"]),
+    ],
+)
+def test_a_forecast_moved_by_noise_only_keeps_what_was_written(
+    p85: date, probability: float, written: list[str]
+) -> None:
+    ledger = first_push()
+    actions = replan(answers(request(forecast(p85=p85, probability=probability))), ledger)
+    changed = [c.metric for a in actions if isinstance(a, SetFields) for c in a.changes]
+    assert changed == written
+    assert len(actions) == (2 if written else 0)  # the field and the comment, or nothing
+
+
+def test_a_far_date_is_kept_within_a_twentieth_of_its_distance() -> None:
+    """p85 written on 28 December, 291 days out: the band is 291 // 20 = 14 days. 11 January
+    (14 days later) is kept, in the comment too; 12 January (15) is written."""
+    far = date(2026, 12, 28)
+    ledger: Ledger = {}
+    push(replan(answers(request(forecast(p85=far), ())), ledger), ledger)
+    kept = answers(request(forecast(p85=date(2027, 1, 11)), ()))
+    assert replan(kept, ledger) == []
+    assert desired(kept, ledger=ledger)[3].fields["forecast_done_p85_date"] == "2026-12-28"
+    moved = replan(answers(request(forecast(p85=date(2027, 1, 12)), ())), ledger)
+    assert [a.describe().split("\n")[0] for a in moved] == [
+        "A-10: set Forecast done (p85) [customfield_4] = 2027-01-12 (was 2026-12-28)",
+        "A-10: update comment 10001",
     ]
