@@ -38,6 +38,9 @@ Decisions:
   likelihood within `PROBABILITY_BAND` points (0 and 100 always written,
   either way). The sentence is built from the same kept values, so field
   and comment say the same; a real slip passes the band and is written.
+  What was written is the field's ledger row, or, for a metric with no
+  field, what the sentence said (`DesiredItem.said`, kept as the comment
+  row's `value_json`), so a comment-only config is as steady.
 - **Request forecasts.** The forecast fields (p50, p85, p95 dates and the
   due date probability) and the stakeholder sentence come from the
   portfolio answers the KPI refresh computed (`PortfolioFacts`: each request
@@ -70,7 +73,8 @@ Decisions:
   ``comments: false`` the comments pmo-sync had posted are deleted.
 - **Ledger values.** Each field row keeps the value's hash and its JSON,
   so a dry run says what the field held ("was 3.0"); comment rows keep the
-  body's hash and the tracker's comment id, not the body.
+  body's hash and the tracker's comment id, not the body, and for a
+  request what its sentence said (the p85 date and likelihood, as JSON).
 """
 
 from __future__ import annotations
@@ -132,6 +136,8 @@ DATE_BAND_DIVISOR = 20
 to it (at least 1 day): the day-to-day sampling noise of a date grows with its distance."""
 PROBABILITY_BAND = 2
 """A written due date likelihood is kept while the new one is within this many points."""
+SAID = ("forecast_done_p85_date", "due_date_probability")
+"""The values a request's sentence says, kept with its comment (`DesiredItem.said`)."""
 COMMENT_TARGET = "comment"
 PENDING = "pending"
 """A ledger row's `value_hash` while its write is in flight (see `intent`): never a sha256."""
@@ -165,12 +171,16 @@ class DesiredItem:
     metric left out is not managed for this item (it keeps whatever it has),
     a metric mapped to None is cleared if pmo-sync wrote it before.
     `comment` is the bot comment's body, None when the item should have none.
+    `said` is what an open request's sentence in it says (its p85 date and due date
+    likelihood, by metric), kept with the comment's ledger row: the next day's sentence
+    holds them while the forecast moves by noise only, even with no field configured.
     """
 
     source: str
     key: str
     fields: Mapping[str, FieldValue] = field(default_factory=dict)
     comment: str | None = None
+    said: Mapping[str, FieldValue] = field(default_factory=dict)
 
 
 def _rounded(value: float | None, places: int) -> float | None:
@@ -247,8 +257,14 @@ def _written(
     ledger: Mapping[LedgerKey, LedgerEntry],
 ) -> dict[str, object]:
     """The request metrics' values the ledger says their configured fields hold (not a row
-    in flight, not one for a field the metric is no longer mapped to)."""
+    in flight, not one for a field the metric is no longer mapped to); for a metric with no
+    such field, what the comment's sentence last said (`DesiredItem.said`)."""
     written: dict[str, object] = {}
+    comment = ledger.get((source, key, COMMENT_TARGET))
+    if comment is not None and comment.value_hash != PENDING and comment.value_json:
+        said = comment.value
+        if isinstance(said, dict):
+            written.update(said)
     for metric, tracker_field in config.fields.items():
         entry = ledger.get((source, key, field_target(metric)))
         if METRICS[metric].kind != "request" or entry is None or entry.value_hash == PENDING:
@@ -375,6 +391,12 @@ def desired_state(
             key, by_key.get(key, ()), config.marker, on_clear=config.on_clear, when=when
         )
 
+    def said(key: str) -> dict[str, FieldValue]:
+        request = requests.get(key)
+        if not config.comments or request is None or request.forecast is None:
+            return {}
+        return {metric: _request_value(metric, request.forecast) for metric in SAID}
+
     items: dict[str, DesiredItem] = {}
     for m, item_source in zip(run.flow.metrics, item_sources, strict=True):
         if item_source != source:
@@ -382,11 +404,11 @@ def desired_state(
         if m.key in items:
             raise ValueError(f"{source}: item {m.key} appears twice in the run")
         fields = _fields(m, run, config, requests.get(m.key))
-        items[m.key] = DesiredItem(source, m.key, fields, comment(m.key))
+        items[m.key] = DesiredItem(source, m.key, fields, comment(m.key), said(m.key))
     for key in (by_key.keys() | requests.keys()) - items.keys():
         forecast = requests[key].forecast if key in requests else None
         fields = _request_fields(forecast, config) if forecast is not None else {}
-        items[key] = DesiredItem(source, key, fields, comment(key))
+        items[key] = DesiredItem(source, key, fields, comment(key), said(key))
     return [items[k] for k in sorted(items, key=_key_order)]
 
 
@@ -458,6 +480,8 @@ class AddComment:
     source: str
     key: str
     body: str
+    said: str | None = None
+    """The canonical JSON of `DesiredItem.said`, recorded with the comment (None: nothing)."""
 
     def describe(self) -> str:
         """The action's line, then the exact body indented by four spaces."""
@@ -470,6 +494,8 @@ class UpdateComment:
     key: str
     comment_id: str
     body: str
+    said: str | None = None
+    """As `AddComment.said`."""
 
     def describe(self) -> str:
         """The action's line, then the exact new body indented by four spaces."""
@@ -534,6 +560,7 @@ def _comment_action(
     entry: LedgerEntry | None,
     present: bool,
     config: WritebackConfig,
+    said: str | None = None,
 ) -> Action | None:
     if entry is not None and entry.comment_id is None:
         if entry.value_hash == PENDING and body is None:
@@ -541,13 +568,13 @@ def _comment_action(
         entry = None  # a row without an id cannot be edited: plan as if there were none
     resolve = present and config.comments and config.on_clear == "resolve"
     if body is None and entry is not None and resolve:
-        body = resolved_comment(key, config.marker)
+        body, said = resolved_comment(key, config.marker), None
     if body is None:
         return DeleteComment(source, key, entry.comment_id) if entry is not None else None
     if entry is None or entry.comment_id is None:  # (a row without an id became None above)
-        return AddComment(source, key, body)
+        return AddComment(source, key, body, said)
     if entry.value_hash != value_hash(body):  # PENDING never equals: written again
-        return UpdateComment(source, key, entry.comment_id, body)
+        return UpdateComment(source, key, entry.comment_id, body, said)
     return None
 
 
@@ -579,7 +606,8 @@ def plan(
         if changes:
             actions.append((order, 0, SetFields(source, item.key, tuple(changes))))
         entry = ledger.get((source, item.key, COMMENT_TARGET))
-        action = _comment_action(source, item.key, item.comment, entry, True, config)
+        said = canonical_json(dict(item.said)) if item.said else None
+        action = _comment_action(source, item.key, item.comment, entry, True, config, said)
         if action is not None:
             actions.append((order, 1, action))
     for (entry_source, key, target), entry in ledger.items():
@@ -610,7 +638,7 @@ def reconcile_add(action: AddComment, found: Sequence[tuple[str, str]]) -> list[
         return (0, int(pair[0])) if pair[0].isdigit() else (1, pair[0])
 
     ordered = sorted(found, key=oldest)
-    keep = UpdateComment(action.source, action.key, ordered[0][0], action.body)
+    keep = UpdateComment(action.source, action.key, ordered[0][0], action.body, action.said)
     return [keep, *(DeleteComment(action.source, action.key, cid) for cid, _ in ordered[1:])]
 
 
@@ -727,6 +755,11 @@ def apply_result(action: Action, outcome: Outcome) -> LedgerUpdate:
     else:
         comment_id = action.comment_id
     entry = LedgerEntry(
-        action.source, action.key, COMMENT_TARGET, value_hash(action.body), comment_id=comment_id
+        action.source,
+        action.key,
+        COMMENT_TARGET,
+        value_hash(action.body),
+        comment_id=comment_id,
+        value_json=action.said,
     )
     return LedgerUpdate(put=(entry,))

@@ -459,7 +459,7 @@ class _Push:
             if outcome.gone and isinstance(step, UpdateComment):
                 # The comment is gone (a person deleted it, or a delete's answer was lost):
                 # the findings still want it, so it is added now, not one run later.
-                self._action(AddComment(step.source, step.key, step.body))
+                self._action(AddComment(step.source, step.key, step.body, step.said))
                 continue
             if outcome.ok or outcome.gone:
                 self.summary.done += 1

@@ -67,6 +67,8 @@ SENTENCE = (
     "85% likely done by 2026-04-20; due 2026-04-15: 63% likely by then;"
     " waiting on B-7 of Team Beta, B-12 of Team Beta"
 )
+SAID = {"forecast_done_p85_date": "2026-04-20", "due_date_probability": 63}
+"""What A-10's sentence says, kept with its comment."""
 Ledger = dict[LedgerKey, LedgerEntry]
 
 
@@ -258,6 +260,7 @@ def test_an_open_request_gets_its_forecast_fields_and_its_sentence() -> None:
                 "due_date_probability": 63,
             },
             f"[pmo-sync] A-10\nWhen: {SENTENCE}\n\n{FOOTER}",
+            SAID,
         ),
     ]
 
@@ -355,6 +358,7 @@ def test_an_open_request_not_in_the_run_still_gets_its_fields_and_sentence() -> 
             "due_date_probability": 63,
         },
         f"[pmo-sync] A-10\nWhen: {SENTENCE}\n\n{FOOTER}",
+        SAID,
     )
 
 
@@ -419,6 +423,7 @@ def test_a_moved_p85_changes_one_field_and_updates_the_comment_in_place() -> Non
                 "When: 85% likely done by 2026-04-24; due 2026-04-15: 63% likely by then;"
                 " waiting on B-7 of Team Beta, B-12 of Team Beta"
             ),
+            '{"due_date_probability":63,"forecast_done_p85_date":"2026-04-24"}',
         ),
     ]
     push(actions, ledger)
@@ -539,3 +544,24 @@ def test_a_far_date_is_kept_within_a_twentieth_of_its_distance() -> None:
         "A-10: set Forecast done (p85) [customfield_4] = 2027-01-12 (was 2026-12-28)",
         "A-10: update comment 10001",
     ]
+
+
+def test_with_comments_only_the_sentence_holds_what_it_said() -> None:
+    """No forecast field configured: the comment's ledger row keeps what its sentence said
+    (p85 20 April, 63%), so 21 April and 64% the next day edit nothing; 22 April does."""
+    config = WritebackConfig(enabled=True, fields={"cycle_time_days": "customfield_1"})
+    ledger = first_push(config)
+    assert ledger[("bench", "A-10", "comment")].value_json == (
+        '{"due_date_probability":63,"forecast_done_p85_date":"2026-04-20"}'
+    )
+    noise = answers(request(forecast(p85=date(2026, 4, 21), probability=0.64)))
+    assert replan(noise, ledger, config=config) == []
+    assert desired(noise, config=config, ledger=ledger)[3].comment == comment(f"When: {SENTENCE}")
+    slipped = replan(answers(request(forecast(p85=date(2026, 4, 22)))), ledger, config=config)
+    assert [a.describe().split("\n")[:2] for a in slipped] == [
+        [
+            "A-10: update comment 10001",
+            "    [pmo-sync] A-10",
+        ]
+    ]
+    assert "85% likely done by 2026-04-22; due 2026-04-15: 63% likely" in slipped[0].describe()
