@@ -460,7 +460,9 @@ def _portfolio(console: Console, engine: Engine, config_dir: Path, now: datetime
     options = config.options()
     today = local_date(now, options.zone)
     levels = portfolio.requests.request_levels
-    inputs = read_portfolio_inputs(engine, config, portfolio.themes)
+    inputs = read_portfolio_inputs(
+        engine, config, portfolio.themes, request_types=portfolio.requests.request_types
+    )
     forecasts = request_forecasts(
         inputs.items, today, levels=levels, trials=options.forecast_trials,
         seed=options.forecast_seed, history_days=options.forecast_history_days,
