@@ -1,0 +1,223 @@
+"""The portfolio answers the request and strategy pages show: the path `pmo-sync portfolio`
+and `pmo-sync when KEY` take (`pmo_sync.cli.portfolio`), so a page says what the command says.
+
+The store is read as the answers' plain data (`evaluation.portfolio_inputs`) with kpis.yaml
+(zone, workflows, teams, the forecast's trials, seed and history) and portfolio.yaml (themes,
+request levels, funnel, delivery methods); every open request is forecast as of the page's
+day (`portfolio.forecast.request_forecasts`); the pages then put the pure answers together
+(`portfolio.overview.portfolio_overview`, `when_answer`, `dependency_risks` on the p85, the
+schedule answers). Nothing is written.
+
+The forecasts are a Monte Carlo run over every request at once (10,000 trials by default),
+too much to redo for each page a reader opens: `RequestReads` keeps the last computation
+and reuses it while the day and the store's sync runs are the same (one small query says
+whether a sync finished since). A new sync or a new day computes again, once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import Engine, Table, func, select
+
+from pmo_sync.evaluation.item_titles import read_item_text
+from pmo_sync.evaluation.portfolio_inputs import PortfolioInputs, read_portfolio_inputs
+from pmo_sync.governance.rules import DueDateUnlikelyParams
+from pmo_sync.kpi.config import KpiConfig
+from pmo_sync.portfolio.config import FunnelStage, PortfolioConfig
+from pmo_sync.portfolio.delivery import TeamDelivery, team_deliveries
+from pmo_sync.portfolio.dependency_risk import DependencyReport, dependency_risks
+from pmo_sync.portfolio.forecast import RequestForecast, request_forecasts
+from pmo_sync.portfolio.funnel import funnel_stage
+from pmo_sync.portfolio.items import ItemRef
+from pmo_sync.portfolio.model import WorkItem
+from pmo_sync.portfolio.overview import (
+    PortfolioOverview,
+    WhenAnswer,
+    item_forecasts,
+    portfolio_overview,
+    when_answer,
+)
+from pmo_sync.portfolio.stored import portfolio_items
+from pmo_sync.store.forecast_history import ForecastPoint, forecast_histories
+from pmo_sync.store.models import SyncRunRow
+from pmo_sync.store.teams import stored_teams
+
+__all__ = [
+    "AT_RISK_BELOW",
+    "Computed",
+    "PortfolioSettings",
+    "RequestReads",
+    "StoredRequest",
+]
+
+_runs: Table = SyncRunRow.__table__  # type: ignore[assignment]
+
+AT_RISK_BELOW = DueDateUnlikelyParams().min_probability
+"""A request less likely than this to meet its due date is marked at risk: the default of
+the portfolio rule `due_date_unlikely` (docs/governance.md), so the page and the finding
+agree unless a policy tunes the rule."""
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioSettings:
+    """What the answers read beside the store: kpis.yaml and portfolio.yaml, as loaded by
+    the command that serves the pages (the defaults: no file at all)."""
+
+    kpis: KpiConfig = field(default_factory=KpiConfig)
+    portfolio: PortfolioConfig = field(default_factory=PortfolioConfig)
+
+    @property
+    def levels(self) -> tuple[str, ...]:
+        return tuple(self.portfolio.requests.request_levels)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRequest:
+    """A request's status in its tracker and its funnel stage (portfolio.yaml's funnel)."""
+
+    status: str | None
+    funnel_stage: FunnelStage | None
+
+
+@dataclass(frozen=True, slots=True)
+class Computed:
+    """Every answer of one day over one store state, computed once and shared by the pages."""
+
+    today: date
+    inputs: PortfolioInputs
+    forecasts: tuple[RequestForecast, ...]
+    dependencies: DependencyReport
+    """Every dependency judged on the p85 (as `when` judges them), before any filter."""
+    requests: Mapping[ItemRef, StoredRequest]
+    """Every item at a request level (open or done), by ref."""
+    deliveries: tuple[TeamDelivery, ...]
+    overviews: dict[tuple[str | None, str | None], PortfolioOverview] = field(
+        default_factory=dict, compare=False
+    )
+    """`RequestReads.overview`'s answers kept per (team, theme): the pages of one day ask
+    for the same few again."""
+
+    @property
+    def by_ref(self) -> dict[ItemRef, WorkItem]:
+        return {item.ref: item for item in self.inputs.items}
+
+    @property
+    def team_names(self) -> list[str]:
+        """The teams of the items, as `--team` takes them."""
+        return sorted({item.team for item in self.inputs.items if item.team})
+
+
+class RequestReads:
+    """The portfolio answers of one store for the pages; see the module docstring."""
+
+    def __init__(self, engine: Engine, settings: PortfolioSettings | None = None) -> None:
+        self.engine = engine
+        self.settings = settings or PortfolioSettings()
+        self._lock = threading.Lock()
+        self._kept: tuple[tuple[date, object], Computed] | None = None
+
+    def _store_state(self) -> object:
+        """What changes when a sync writes: the count of sync runs and the last one's end."""
+        with self.engine.connect() as conn:
+            count, last = conn.execute(select(func.count(), func.max(_runs.c.finished_at))).one()
+        return (int(count), last)
+
+    def computed(self, today: date) -> Computed:
+        """The answers as of `today`, computed once per day and store state."""
+        key = (today, self._store_state())
+        with self._lock:
+            if self._kept is not None and self._kept[0] == key:
+                return self._kept[1]
+            result = self._compute(today)
+            self._kept = (key, result)
+            return result
+
+    def _compute(self, today: date) -> Computed:
+        settings = self.settings
+        options = settings.kpis.options()
+        inputs = read_portfolio_inputs(self.engine, settings.kpis, settings.portfolio.themes)
+        levels = settings.levels
+        forecasts = request_forecasts(
+            inputs.items,
+            today,
+            levels=levels,
+            trials=options.forecast_trials,
+            seed=options.forecast_seed,
+            history_days=options.forecast_history_days,
+        )
+        by_ref = {item.ref: item for item in inputs.items}
+        report = dependency_risks(
+            inputs.dependencies,
+            by_ref,
+            item_forecasts(inputs.items, forecasts, today),
+            today,
+            levels,
+        )
+        funnel = settings.portfolio.requests.funnel
+        wanted = {ref for ref, item in by_ref.items() if item.level in levels}
+        requests = {
+            p.ref: StoredRequest(p.status, funnel_stage(p, funnel))
+            for p in portfolio_items(self.engine, facts=())
+            if p.ref in wanted
+        }
+        teams = team_deliveries(
+            ((t.source, t.name, t.method) for t in stored_teams(self.engine)),
+            settings.portfolio.delivery,
+        )
+        return Computed(today, inputs, tuple(forecasts), report, requests, tuple(teams))
+
+    def overview(
+        self, computed: Computed, *, team: str | None = None, theme: str | None = None
+    ) -> PortfolioOverview:
+        """`pmo-sync portfolio [--team T] [--theme T]`'s answer."""
+        kept = computed.overviews.get((team, theme))
+        if kept is not None:
+            return kept
+        inputs = computed.inputs
+        answer = portfolio_overview(
+            inputs.items,
+            computed.forecasts,
+            inputs.dependencies,
+            inputs.releases,
+            self.settings.portfolio.themes,
+            computed.today,
+            levels=self.settings.levels,
+            team=team,
+            theme=theme,
+        )
+        computed.overviews[team, theme] = answer
+        return answer
+
+    def when(self, computed: Computed, ref: ItemRef) -> WhenAnswer:
+        """`pmo-sync when KEY`'s answer for a request of the store."""
+        stored = computed.requests.get(ref)
+        return when_answer(
+            ref,
+            computed.inputs.items,
+            computed.forecasts,
+            computed.dependencies,
+            computed.today,
+            stored.funnel_stage if stored else None,
+            self.settings.levels,
+        )
+
+    def text(self, refs: Collection[ItemRef]) -> dict[ItemRef, tuple[str, str]]:
+        """Each item's (title, url) in its tracker."""
+        return dict(read_item_text(self.engine, refs))
+
+    def history(self, ref: ItemRef) -> list[ForecastPoint]:
+        """The request's kept forecasts (table request_forecasts), oldest first."""
+        return forecast_histories(self.engine, ref).get(ref, [])
+
+    def find(self, computed: Computed, source: str, key: str) -> ItemRef | None:
+        """The request `key` of connector `source` (the key in any case), if it is one."""
+        if (source, key) in computed.requests:
+            return (source, key)
+        folded = key.casefold()
+        return next(
+            (r for r in computed.requests if r[0] == source and r[1].casefold() == folded), None
+        )
