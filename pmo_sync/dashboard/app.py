@@ -29,7 +29,7 @@ from pmo_sync.dashboard.pages.team import build_team
 from pmo_sync.dashboard.reads import DashboardReads
 from pmo_sync.dashboard.reads_flow import FlowReads
 from pmo_sync.dashboard.reads_portfolio import FilterChoices, PortfolioReads
-from pmo_sync.dashboard.reads_requests import PortfolioSettings, RequestReads
+from pmo_sync.dashboard.reads_requests import RequestReads, SettingsSource
 from pmo_sync.dashboard.security import CONTENT_SECURITY_POLICY, add_security_headers
 
 __all__ = ["create_app"]
@@ -47,13 +47,13 @@ def create_app(
     auth: DashboardAuth | None = None,
     extra: Iterable[Blueprint] = (),
     today: Today = _utc_today,
-    settings: PortfolioSettings | None = None,
+    settings: SettingsSource | None = None,
 ) -> Flask:
     """The application; `auth=None` serves the pages to anyone who reaches the port (loopback).
 
-    `settings` are kpis.yaml and portfolio.yaml as the serving command loaded them: the
-    requests and strategy pages answer with them as `pmo-sync portfolio` does (None: the
-    defaults, as with neither file)."""
+    `settings` are kpis.yaml and portfolio.yaml as the serving command loaded them (or a
+    function returning the current ones): the requests and strategy pages answer with them
+    as `pmo-sync portfolio` does (None: the defaults, as with neither file)."""
     app = Flask(__name__)
     app.config["JSON_SORT_KEYS"] = False
     reads = DashboardReads(engine)

@@ -17,7 +17,7 @@ whether a sync finished since). A new sync or a new day computes again, once.
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -51,6 +51,7 @@ __all__ = [
     "Computed",
     "PortfolioSettings",
     "RequestReads",
+    "SettingsSource",
     "StoredRequest",
 ]
 
@@ -111,14 +112,23 @@ class Computed:
         return sorted({item.team for item in self.inputs.items if item.team})
 
 
+SettingsSource = PortfolioSettings | Callable[[], PortfolioSettings]
+"""The settings, or how to get the current ones (the service's, which a reload replaces)."""
+
+
 class RequestReads:
     """The portfolio answers of one store for the pages; see the module docstring."""
 
-    def __init__(self, engine: Engine, settings: PortfolioSettings | None = None) -> None:
+    def __init__(self, engine: Engine, settings: SettingsSource | None = None) -> None:
         self.engine = engine
-        self.settings = settings or PortfolioSettings()
+        self._settings = settings or PortfolioSettings()
         self._lock = threading.Lock()
-        self._kept: tuple[tuple[date, object], Computed] | None = None
+        self._kept: tuple[tuple[object, ...], Computed] | None = None
+
+    @property
+    def settings(self) -> PortfolioSettings:
+        source = self._settings
+        return source if isinstance(source, PortfolioSettings) else source()
 
     def _store_state(self) -> object:
         """What changes when a sync writes: the count of sync runs and the last one's end."""
@@ -127,17 +137,17 @@ class RequestReads:
         return (int(count), last)
 
     def computed(self, today: date) -> Computed:
-        """The answers as of `today`, computed once per day and store state."""
-        key = (today, self._store_state())
+        """The answers as of `today`, computed once per day, store state and settings."""
+        settings = self.settings
+        key = (today, self._store_state(), id(settings.kpis), id(settings.portfolio))
         with self._lock:
             if self._kept is not None and self._kept[0] == key:
                 return self._kept[1]
-            result = self._compute(today)
+            result = self._compute(today, settings)
             self._kept = (key, result)
             return result
 
-    def _compute(self, today: date) -> Computed:
-        settings = self.settings
+    def _compute(self, today: date, settings: PortfolioSettings) -> Computed:
         options = settings.kpis.options()
         inputs = read_portfolio_inputs(self.engine, settings.kpis, settings.portfolio.themes)
         levels = settings.levels
