@@ -145,6 +145,7 @@ class RequestsPage:
     teams: tuple[str, ...]
     unknown_team: bool
     unknown_theme: bool
+    unknown_source: bool
     at_risk_below: float = AT_RISK_BELOW
 
     @property
@@ -189,19 +190,17 @@ def build_requests(
     reads: RequestReads, computed: Computed, filters: Filters, theme: str | None
 ) -> RequestsPage:
     """Every open request by initiative, narrowed as `portfolio --team --theme` narrows it
-    (and to one connector by the source filter). An unknown team or theme is said and not
-    applied, as the other pages do with an unknown filter."""
+    (and to one connector by the source filter). An unknown team, theme or source is said
+    and not applied, as the other pages do with an unknown filter."""
     teams = computed.team_names
     themes = theme_names(reads, computed)
     known_team = filters.team if filters.team in teams else None
     folded = {t.casefold(): t for t in themes}
     known_theme = folded.get(theme.casefold()) if theme else None
+    sources = {source for source, _ in computed.requests}
+    source = filters.source if filters.source in sources else None
     overview = reads.overview(computed, team=known_team, theme=known_theme)
-    lines = [
-        line
-        for line in overview.requests
-        if filters.source is None or line.ref[0] == filters.source
-    ]
+    lines = [line for line in overview.requests if source is None or line.ref[0] == source]
     refs = {line.ref for line in lines} | {line.initiative for line in lines if line.initiative}
     text = reads.text(refs)
     groups: list[RequestGroup] = []
@@ -227,6 +226,7 @@ def build_requests(
         teams=tuple(teams),
         unknown_team=bool(filters.team) and known_team is None,
         unknown_theme=bool(theme) and known_theme is None,
+        unknown_source=bool(filters.source) and source is None,
     )
 
 

@@ -89,7 +89,8 @@ class TeamSchedule:
     milestones_pending: int | None
     milestones_share_met: float | None
     moved_later: int
-    """Its open items whose target date was moved later at least once."""
+    """Its items (open or done) whose target date was moved later at least once."""
+    moves_later: int
     days_later: int
 
 
@@ -184,8 +185,7 @@ def _schedule(
     today = computed.today
     forecasts = item_forecasts(items, computed.forecasts, today)
     variances = {v.team: v for v in team_variances(schedule_variances(items, forecasts, today))}
-    open_items = [i for i in items if i.is_open]
-    moves = {m.team: m for m in team_date_moves(date_moves(open_items, computed.inputs.date_moves))}
+    moves = {m.team: m for m in team_date_moves(date_moves(items, computed.inputs.date_moves))}
     traditional = [(d.source, d.team) for d in computed.deliveries if d.method == "traditional"]
     met = {(m.source, m.team): m for m in milestones(items, traditional, today)}
     moving: dict[str, bool] = defaultdict(bool)
@@ -224,6 +224,7 @@ def _schedule(
                 milestones_pending=m.pending if m else None,
                 milestones_share_met=m.share_met if m else None,
                 moved_later=moved.items_moved_later if moved else 0,
+                moves_later=moved.moves_later if moved else 0,
                 days_later=moved.days_later if moved else 0,
             )
         )
