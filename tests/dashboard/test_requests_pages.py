@@ -245,6 +245,7 @@ def test_a_request_page_says_what_when_says(
 
 
 def test_the_history_chart_draws_the_kept_forecasts_and_the_due_date(client: FlaskClient) -> None:
+    """The kept rows have p85 only (no p50: nothing to draw for it) and the due date."""
     import json
 
     page = _get(client, "/requests/acme-jira/DEF-12")
@@ -254,11 +255,10 @@ def test_the_history_chart_draws_the_kept_forecasts_and_the_due_date(client: Fla
         )  # type: ignore[index]
     )
     assert [(t["name"], t["x"], t["y"]) for t in figure["data"]] == [
-        ("p50", ["2030-02-10", "2030-02-17"], [None, None]),
         ("p85", ["2030-02-10", "2030-02-17"], ["2030-03-02", "2030-03-09"]),
         ("due date", ["2030-02-10", "2030-02-17"], ["2030-02-26", "2030-02-26"]),
     ]
-    assert 'data-chart-kind="forecast-history" data-series="3" data-points="6"' in page
+    assert 'data-chart-kind="forecast-history" data-series="2" data-points="4"' in page
 
 
 def test_a_done_request_an_unknown_key_and_a_story(client: FlaskClient) -> None:

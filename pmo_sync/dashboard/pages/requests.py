@@ -327,13 +327,21 @@ def _dependency_row(d: DependencyRisk, text: Text) -> DependencyRow:
 
 
 def history_chart(chart_id: str, points: Sequence[ForecastPoint], due: date | None) -> Chart:
-    """p50 and p85 as each kept forecast said them, over the days they were made; the due
-    date as a flat line across the same days."""
+    """p50 and p85 as each kept forecast said them, over the days they were made (a
+    percentile no row has is left out: nothing to draw); the due date as a flat line across
+    the same days."""
     return forecast_history_chart(
         chart_id,
         "Forecast over time",
         [p.made_on.isoformat() for p in points],
-        {50: [_iso(p.p50) for p in points], 85: [_iso(p.p85) for p in points]},
+        {
+            percentile: days
+            for percentile, days in (
+                (50, [_iso(p.p50) for p in points]),
+                (85, [_iso(p.p85) for p in points]),
+            )
+            if any(days)
+        },
         _iso(due),
         description="Each point is the forecast a KPI refresh kept that day (a new row only "
         "when it moved); the dashed line is the due date.",
