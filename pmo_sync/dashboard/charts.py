@@ -402,21 +402,28 @@ def theme_share_chart(
     description: str = "",
 ) -> Chart:
     """Each theme's shares (grouped bars, one trace a measure, in percent) and its target
-    share as a marker on the same axis; a theme without a target has no marker."""
+    share as a marker on the same axis; a theme without a target has no marker (and with
+    no target at all there is no marker series: nothing to draw)."""
     data: list[dict[str, Any]] = [
         {"type": "bar", "name": s.name, "x": list(themes), "y": list(s.y)} for s in shares
     ]
-    data.append(
-        {
-            "type": "scatter",
-            "mode": "markers",
-            "name": "target",
-            "x": list(themes),
-            "y": list(targets),
-            "marker": {"symbol": "line-ew-open", "size": 36, "line": {"width": 3, "color": "#222"}},
-            "hovertemplate": "%{x}: target %{y}%<extra></extra>",
-        }
-    )
+    if any(t is not None for t in targets):
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": "target",
+                "x": list(themes),
+                "y": list(targets),
+                "marker": {
+                    "symbol": "line-ew-open",
+                    "size": 36,
+                    "color": "#222",
+                    "line": {"width": 3},
+                },
+                "hovertemplate": "%{x}: target %{y}%<extra></extra>",
+            }
+        )
     layout = _layout(
         title,
         height=300,

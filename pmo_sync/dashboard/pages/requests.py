@@ -362,9 +362,9 @@ def build_request(reads: RequestReads, computed: Computed, ref: ItemRef) -> Requ
     f = answer.forecast
     open_now = answer.done_on is None and f is not None
     sentence = stakeholder_sentence(f, answer.waiting_on) if open_now and f else None
-    chart = None
-    if history:
-        chart = history_chart("forecast-history", history, item.due_date)
+    chart = history_chart("forecast-history", history, item.due_date) if history else None
+    if chart is not None and not chart.series_count:
+        chart = None  # kept rows without a date (no forecast) and no due date: nothing to draw
     return RequestPage(
         source=ref[0],
         key=ref[1],

@@ -141,8 +141,12 @@ def _theme_chart(rows: tuple[ThemeRow, ...]) -> Chart | None:
             Series("open requests", names, [r.requests_open.percent for r in rows]),
         ],
         [r.target for r in rows],
-        description="Bars: the theme's share of the work over the window; the black mark: "
-        "its target share in portfolio.yaml.",
+        description="Bars: the theme's share of the work over the window"
+        + (
+            "; the black mark: its target share in portfolio.yaml."
+            if any(r.target is not None for r in rows)
+            else " (portfolio.yaml sets no target share)."
+        ),
     )
 
 
