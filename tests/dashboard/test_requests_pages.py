@@ -242,6 +242,8 @@ def test_a_request_page_says_what_when_says(
     ]
     # The epic page of the same key is linked, with its connector.
     assert 'href="/epics/DEF-12?source=acme-jira"' in page
+    epic = _get(client, "/epics/DEF-12?source=acme-jira")
+    assert '<a href="/requests/acme-jira/DEF-12" data-request-link>' in epic
 
 
 def test_the_history_chart_draws_the_kept_forecasts_and_the_due_date(client: FlaskClient) -> None:
@@ -324,7 +326,7 @@ def test_the_strategy_page_shows_themes_pairs_releases_and_schedule(
     )
     assert at_risk == [("DEF-14", "ABC-15", str(e2_p85)), ("GHI-13", "DEF-17", str(e4_p85))]
     # Releases August to January, as the command prints them.
-    assert _cells(_table(page, "releases"), "data-team") == {
+    assert _cells(_table(page, "releases"), "data-release-team") == {
         "Team Alpha": ["1 release shipped (0.2 a month: 0, 0, 0, 0, 0, 1)"],
         "Team Beta": ["0 releases shipped (0.0 a month: 0, 0, 0, 0, 0, 0)"],
         "All teams": ["1 release shipped (0.2 a month: 0, 0, 0, 0, 0, 1)"],
@@ -333,7 +335,7 @@ def test_the_strategy_page_shows_themes_pairs_releases_and_schedule(
     # 39) missed; G2 (day 56) and G3 (day 70) pending. Its dated items G1 (+1, done), G2, G3
     # and E4 (by E4's p85): the median is E4's p85 minus day 70 (2030-03-18). The target
     # moves: E1 40 → 47 → 54 → 61 (Alpha), E3 45 → 60 (Beta), G1 30 → 38 (Gamma).
-    schedule = _cells(_table(page, "schedule"), "data-team")
+    schedule = _cells(_table(page, "schedule"), "data-schedule-team")
     assert list(schedule) == ["Team Gamma", "Team Alpha", "Team Beta"]
     gamma = schedule["Team Gamma"]
     assert gamma[0] == "traditional"
@@ -353,11 +355,14 @@ def test_the_strategy_page_shows_themes_pairs_releases_and_schedule(
 
 def test_the_team_filter_narrows_the_strategy_page(client: FlaskClient) -> None:
     page = _main(_get(client, "/portfolio/strategy?team=Team+Beta"))
-    assert list(_cells(_table(page, "releases"), "data-team")) == ["Team Beta"]
-    assert list(_cells(_table(page, "schedule"), "data-team")) == ["Team Beta"]
+    assert list(_cells(_table(page, "releases"), "data-release-team")) == ["Team Beta"]
+    assert list(_cells(_table(page, "schedule"), "data-schedule-team")) == ["Team Beta"]
     blockers = re.findall(r'<tr data-blocker="([^"]+)"', _table(page, "dependencies-at-risk"))
     assert blockers == ["DEF-14", "GHI-13"]  # Beta blocks one, waits on the other
     assert "No team is called “Nobody”" in _text(_get(client, "/portfolio/strategy?team=Nobody"))
+    gamma = _main(_get(client, "/portfolio/strategy?team=Team+Gamma"))
+    assert _cells(_table(gamma, "releases"), "data-release-team") == {}  # no "All teams"
+    assert "No release planned for Team Gamma's items." in _text(gamma)
 
 
 def test_the_answers_are_computed_once_per_day_and_store_state(

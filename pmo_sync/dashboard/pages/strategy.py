@@ -258,7 +258,7 @@ def build_strategy(
         )  # fmt: skip
     releases = overview.releases
     words = [(row.team or NO_TEAM, delivery_words(row)) for row in releases.teams]
-    if len(releases.teams) != 1:
+    if team is None and len(releases.teams) != 1:  # one team's page: that team alone
         words.append(("All teams", delivery_words(releases.portfolio)))
     return StrategyPage(
         filters=filters,
