@@ -12,22 +12,31 @@ them, and the pages must show exactly those.
 from __future__ import annotations
 
 import html as htmllib
+import importlib.util
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
 
 from pmo_sync.dashboard.app import create_app
-from pmo_sync.dashboard.reads_requests import AT_RISK_BELOW, PortfolioSettings
+from pmo_sync.dashboard.reads_requests import AT_RISK_BELOW, PortfolioSettings, QueueIndex
 from pmo_sync.dashboard.report import build_report, request_pages
-from pmo_sync.portfolio.forecast import RequestForecast
+from pmo_sync.evaluation.portfolio_inputs import read_portfolio_inputs
+from pmo_sync.kpi.config import KpiConfig
+from pmo_sync.portfolio.config import DEFAULT_REQUEST_LEVELS
+from pmo_sync.portfolio.dependency_risk import dependency_risks
+from pmo_sync.portfolio.forecast import RequestForecast, request_forecasts
+from pmo_sync.portfolio.model import WorkItem
+from pmo_sync.portfolio.overview import item_forecasts, when_answer
 from pmo_sync.store.engine import make_engine
 
 from .scripted_portfolio import DAY_42, PORTFOLIO, ScriptedStore, forecasts, iso, pct
 
 SETTINGS = PortfolioSettings(portfolio=PORTFOLIO)
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "portfolio_forecast.py"
 DASH = "\u2013"
 """What a page shows for no value."""
 
@@ -415,3 +424,42 @@ def test_the_report_holds_the_requests_strategy_and_one_page_per_open_request(
     article = written.html[start : written.html.index("</article>", start)]
     assert f"85% likely done by {iso(e2, 85)}; due 2030-02-26: {pct(e2)} likely by then" in article
     assert "/epics/" not in article  # the file holds no page per epic
+
+
+# -- the queue index: when_answer's walk, once for every request ---------------------------------
+
+
+def _when_both(items: list[WorkItem], today: date, trials: int) -> list[tuple[object, object]]:
+    """(`RequestReads`'s ahead, `when_answer`'s ahead) for every request of `items`."""
+    forecasts = request_forecasts(items, today, trials=trials)
+    by_ref = {item.ref: item for item in items}
+    report = dependency_risks([], by_ref, item_forecasts(items, forecasts, today), today)
+    index = QueueIndex(items, by_ref, today, DEFAULT_REQUEST_LEVELS)
+    return [
+        (index.ahead(f), when_answer(f.ref, items, forecasts, report, today, None).ahead)
+        for f in forecasts
+    ]
+
+
+def test_the_queue_index_says_what_when_answer_says_for_every_request(
+    scripted_store: ScriptedStore,
+) -> None:
+    """On the scripted store (E2 behind E1 on Alpha, first on Beta) and on the forecast
+    bench's synthetic portfolio (60 requests over 20 teams, a fifth on two teams), the
+    index and `when_answer` name the same requests ahead, with the same items."""
+    engine = make_engine(scripted_store.url, read_only=True)
+    try:
+        items = read_portfolio_inputs(engine, KpiConfig(), PORTFOLIO.themes).items
+    finally:
+        engine.dispose()
+    scripted = _when_both(items, DAY_42, 1000)
+    assert len(scripted) == 5 and all(mine == theirs for mine, theirs in scripted)
+    assert sum(len(theirs) for _, theirs in scripted) >= 5  # not vacuous: every team's queue
+    spec = importlib.util.spec_from_file_location("forecast_bench", BENCH)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    synthetic = _when_both(bench.portfolio(3000, 60), bench.TODAY, 100)
+    assert len(synthetic) > 50
+    assert [mine for mine, _ in synthetic] == [theirs for _, theirs in synthetic]
+    assert sum(1 for _, theirs in synthetic for a in theirs if a.requests) > 20
