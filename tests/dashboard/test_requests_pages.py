@@ -15,8 +15,9 @@ import html as htmllib
 import importlib.util
 import re
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -24,6 +25,7 @@ from flask.testing import FlaskClient
 from pmo_sync.dashboard.app import create_app
 from pmo_sync.dashboard.reads_requests import AT_RISK_BELOW, PortfolioSettings, QueueIndex
 from pmo_sync.dashboard.report import build_report, request_pages
+from pmo_sync.domain import Stage
 from pmo_sync.evaluation.portfolio_inputs import read_portfolio_inputs
 from pmo_sync.kpi.config import KpiConfig
 from pmo_sync.portfolio.config import DEFAULT_REQUEST_LEVELS
@@ -463,3 +465,39 @@ def test_the_queue_index_says_what_when_answer_says_for_every_request(
     assert len(synthetic) > 50
     assert [mine for mine, _ in synthetic] == [theirs for _, theirs in synthetic]
     assert sum(1 for _, theirs in synthetic for a in theirs if a.requests) > 20
+
+
+def test_a_request_nesting_another_queues_behind_its_last_own_owner() -> None:
+    """Team T's backlog by rank: E1 (a), E2 (b), E3 (c), F1 (d), a feature under E2. E2's
+    open stories belong to E2 (S3) and to F1 (S2), so E2 is done when F1's part is: ahead
+    of it are E1's and E3's stories (2), not E1's alone, as `when_answer` says."""
+    day = date(2030, 6, 3)
+
+    def item(key: str, level: str, parent: str | None, rank: str | None, **dates: Any) -> WorkItem:
+        done = dates.get("done")
+        return WorkItem(
+            ("s", key), "T", level, level if level != "feature" else "other",
+            ("s", parent) if parent else None, Stage.DONE if done else Stage.TODO,
+            created=date(2030, 1, 1), done=done, rank=rank,
+        )  # fmt: skip
+
+    items = [
+        item("E1", "epic", None, "a"),
+        item("E2", "epic", None, "b"),
+        item("E3", "epic", None, "c"),
+        item("F1", "feature", "E2", "d"),
+        item("S1", "story", "E1", "a1"),
+        item("S2", "story", "F1", "d1"),
+        item("S3", "story", "E2", "b1"),
+        item("S4", "story", "E3", "c1"),
+        *(
+            item(f"D{n}", "story", "E1", None, done=day - timedelta(days=n))
+            for n in range(1, 30, 3)
+        ),
+    ]
+    both = dict(zip(("E1", "E2", "E3", "F1"), _when_both(items, day, 100), strict=True))
+    assert all(mine == theirs for mine, theirs in both.values())
+    [ahead] = both["E2"][1]
+    assert (ahead.team, ahead.items, ahead.requests) == (
+        ("s", "T"), 2, ((("s", "E1"), 1), (("s", "E3"), 1))
+    )  # fmt: skip
