@@ -18,7 +18,7 @@ from pmo_sync.dashboard.reads_requests import AT_RISK_BELOW, Computed, RequestRe
 from pmo_sync.portfolio.dependency_risk import DependencyRisk, Risk, RiskFinding
 from pmo_sync.portfolio.forecast import RequestForecast
 from pmo_sync.portfolio.items import ItemRef
-from pmo_sync.portfolio.overview import RequestLine, stakeholder_sentence
+from pmo_sync.portfolio.overview import stakeholder_sentence
 from pmo_sync.portfolio.releases import ReleaseDelivery
 from pmo_sync.store.forecast_history import ForecastPoint, forecast_move
 
@@ -33,6 +33,7 @@ __all__ = [
     "build_request",
     "build_requests",
     "percent",
+    "request_row",
     "risk_words",
 ]
 
@@ -157,30 +158,37 @@ class RequestsPage:
         return sum(1 for g in self.groups for r in g.rows if r.at_risk)
 
 
-def _row(line: RequestLine, text: Text, today: date) -> RequestRow:
-    f = line.forecast
-    title, url = text.get(f.ref, ("", ""))
+def request_row(
+    f: RequestForecast,
+    text: tuple[str, str],
+    teams: tuple[str, ...],
+    theme: str | None,
+    today: date,
+) -> RequestRow:
+    """One request's row from its forecast, (title, url), teams and theme."""
+    dated = f.reason is None
     return RequestRow(
         source=f.ref[0],
         key=f.ref[1],
-        title=title,
-        url=url,
+        title=text[0],
+        url=text[1],
         level=f.level,
-        theme=line.theme,
-        teams=line.teams,
+        theme=theme,
+        teams=teams,
         items_done=f.scope.items_done,
         items=f.scope.items,
-        p50=_iso(f.dates.get(50)) if f.reason is None else None,
-        p85=_iso(f.dates.get(85)) if f.reason is None else None,
-        p95=_iso(f.dates.get(95)) if f.reason is None else None,
+        p50=_iso(f.dates.get(50)) if dated else None,
+        p85=_iso(f.dates.get(85)) if dated else None,
+        p95=_iso(f.dates.get(95)) if dated else None,
         due=_iso(f.due_date),
         probability=f.due_probability,
-        reason=f.note if f.reason is not None else None,
+        reason=None if dated else f.note,
         overdue=f.due_date is not None and f.due_date < today,
     )
 
 
 def theme_names(reads: RequestReads, computed: Computed) -> tuple[str, ...]:
+    """The themes the filter offers: portfolio.yaml's in its order, then any an item names."""
     configured = [t.name for t in reads.settings.portfolio.themes]
     named = sorted({i.theme for i in computed.inputs.items if i.theme} - set(configured))
     return (*configured, *named)
@@ -214,7 +222,10 @@ def build_requests(
         last = groups[-1]
         groups[-1] = RequestGroup(
             last.key, last.source, last.title, last.url,
-            (*last.rows, _row(line, text, computed.today)),
+            (*last.rows, request_row(
+                line.forecast, text.get(line.ref, ("", "")), line.teams, line.theme,
+                computed.today,
+            )),
         )  # fmt: skip
     return RequestsPage(
         filters=filters,
@@ -285,18 +296,11 @@ class RequestPage:
 
     @property
     def row(self) -> RequestRow | None:
+        """The forecast as the requests page's row (None: done, or not open)."""
         f = self.forecast
         if f is None:
             return None
-        return RequestRow(
-            self.source, self.key, self.title, self.url, self.level, self.theme, self.teams,
-            f.scope.items_done, f.scope.items,
-            _iso(f.dates.get(50)) if f.reason is None else None,
-            _iso(f.dates.get(85)) if f.reason is None else None,
-            _iso(f.dates.get(95)) if f.reason is None else None,
-            _iso(f.due_date), f.due_probability, f.note if f.reason is not None else None,
-            f.due_date is not None and f.due_date < self.today,
-        )  # fmt: skip
+        return request_row(f, (self.title, self.url), self.teams, self.theme, self.today)
 
     @property
     def dates(self) -> tuple[tuple[int, str], ...]:
