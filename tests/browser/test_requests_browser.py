@@ -121,6 +121,7 @@ def test_the_strategy_page_draws_themes_and_releases(browser: Browser, served: s
     charts = browser.open(served + "/portfolio/strategy")
     assert [(c.kind, c.names) for c in charts] == [
         ("themes", ["in progress (item-days)", "items done", "open requests", "target"]),
+        ("run", ["Growth", "Reliability", "No theme"]),
         ("releases", ["Team Alpha", "Team Beta"]),
     ]
     _drawn(charts)
@@ -134,7 +135,7 @@ def test_the_strategy_page_draws_themes_and_releases(browser: Browser, served: s
         ["Team Gamma", "Team Beta", "1 (1 at risk)"],
     ]
     _choose(browser, "team", "Team Beta", "team=")
-    assert [c.names for c in browser.charts()][1] == ["Team Beta"]
+    assert [c.names for c in browser.charts()][2] == ["Team Beta"]
     _only_here(browser, served)
 
 

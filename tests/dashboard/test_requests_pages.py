@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html as htmllib
 import importlib.util
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -259,8 +260,6 @@ def test_a_request_page_says_what_when_says(
 
 def test_the_history_chart_draws_the_kept_forecasts_and_the_due_date(client: FlaskClient) -> None:
     """The kept rows have p85 only (no p50: nothing to draw for it) and the due date."""
-    import json
-
     page = _get(client, "/requests/acme-jira/DEF-12")
     figure = json.loads(
         htmllib.unescape(
@@ -362,6 +361,17 @@ def test_the_strategy_page_shows_themes_pairs_releases_and_schedule(
     # The theme chart's bars are the table's shares, the marks the targets.
     assert 'data-chart-kind="themes" data-series="4" data-points="12"' in page
     assert 'data-chart-kind="releases" data-series="2" data-points="12"' in page
+    # The trend: six periods of 14 days ending on day 42. Before the script's first day
+    # (2030-01-07) every item in progress was the generated data's, aligned to no theme.
+    block = _between(page, 'data-figure-for="theme-trend">', "</script>")
+    trend = json.loads(htmllib.unescape(block.split(">", 1)[1]))["data"]
+    assert [t["name"] for t in trend] == ["Growth", "Reliability", "No theme"]
+    assert trend[0]["x"] == [
+        "2029-12-10", "2029-12-24", "2030-01-07", "2030-01-21", "2030-02-04", "2030-02-18"
+    ]  # fmt: skip
+    assert [t["y"][:3] for t in trend] == [[0.0] * 3, [0.0] * 3, [100.0] * 3]
+    assert all(abs(sum(t["y"][i] for t in trend) - 100) < 1e-9 for i in range(6))
+    assert trend[0]["y"][3] > 0 and trend[1]["y"][3] > 0  # the script's epics started
 
 
 def test_the_team_filter_narrows_the_strategy_page(client: FlaskClient) -> None:

@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
-from pmo_sync.dashboard.charts import Chart, Series, bar_chart, theme_share_chart
+from pmo_sync.dashboard.charts import Chart, Series, bar_chart, run_chart, theme_share_chart
 from pmo_sync.dashboard.filters import Filters
 from pmo_sync.dashboard.pages.requests import DependencyRow, delivery_words, risk_words
 from pmo_sync.dashboard.reads import DashboardReads, by_metric
@@ -104,6 +104,7 @@ class StrategyPage:
     themes: tuple[ThemeRow, ...]
     unplanned_room: float | None
     theme_chart: Chart | None
+    trend_chart: Chart | None
     matrix: DependencyMatrix
     at_risk: tuple[DependencyRow, ...]
     releases: ReleaseReport
@@ -147,6 +148,29 @@ def _theme_chart(rows: tuple[ThemeRow, ...]) -> Chart | None:
             if any(r.target is not None for r in rows)
             else " (portfolio.yaml sets no target share)."
         ),
+    )
+
+
+def _trend_chart(strategy: StrategyAnswer) -> Chart | None:
+    """Each theme's share of the work in progress (item-days) in each period of the window,
+    oldest first: whether the work is moving towards the targets."""
+    periods = strategy.trend
+    if not periods or all(row.wip_days.total == 0 for p in periods for row in p.themes):
+        return None
+    days = [p.last.isoformat() for p in periods]
+    names = [row.theme for row in periods[-1].themes]
+    series = []
+    for name in names:
+        shares = [next((r.wip_days.percent for r in p.themes if r.theme == name), None)
+                  for p in periods]  # fmt: skip
+        series.append(Series(name if name is not None else "No theme", days, shares))
+    return run_chart(
+        "theme-trend",
+        f"Share of the work in progress, every {strategy.period_days} days",
+        series,
+        y_title="% of item-days",
+        description="Each point: a theme's share of the item-days in progress over the "
+        f"{strategy.period_days} days ending that day.",
     )
 
 
@@ -269,6 +293,7 @@ def build_strategy(
         themes=themes,
         unplanned_room=overview.strategy.unplanned_room,
         theme_chart=_theme_chart(themes),
+        trend_chart=_trend_chart(overview.strategy),
         matrix=_matrix(overview.dependencies),
         at_risk=tuple(rows),
         releases=releases,
