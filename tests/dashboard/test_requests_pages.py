@@ -258,6 +258,35 @@ def test_a_request_page_says_what_when_says(
     assert '<a href="/requests/acme-jira/DEF-12" data-request-link>' in epic
 
 
+def _blocks(page: str) -> list[list[str]]:
+    return [
+        [_text(cell) for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, flags=re.S)]
+        for row in re.findall(r"<tr data-waiting=.*?</tr>", _table(page, "blocks"), flags=re.S)
+    ]
+
+
+def test_a_request_page_says_what_waits_on_it(
+    client: FlaskClient, expected: dict[str, RequestForecast]
+) -> None:
+    """G2 (GHI-13, E4's milestone) blocks B4 (DEF-17, E2's): E4's page names it, at risk in
+    `when DEF-12`'s words; E2's own B1 blocks its own A3; E1's A1 → A2 is resolved."""
+    e2_p85, e4_p85 = expected["DEF-12"].dates[85], expected["GHI-11"].dates[85]
+    assert e2_p85 is not None and e4_p85 is not None
+    late = (e4_p85 - date(2030, 2, 26)).days
+    after = f"; {(e4_p85 - e2_p85).days} days after DEF-17's forecast (p85) {e2_p85}"
+    e4 = _get(client, "/requests/acme-jira/GHI-11")
+    assert _blocks(e4) == [
+        ["DEF-17 Card expiry reminders", "Team Beta", "DEF-12", "GHI-13", "at risk",
+         f"{late} days after DEF-12's due date 2030-02-26" + (after if e4_p85 > e2_p85 else "")],
+    ]  # fmt: skip
+    assert 'href="/requests/acme-jira/DEF-12"' in _table(e4, "blocks")
+    assert [row[:4] for row in _blocks(_get(client, "/requests/acme-jira/DEF-12"))] == [
+        ["ABC-15 Offer saved cards at checkout", "Team Alpha", "DEF-12", "DEF-14"]
+    ]
+    e1 = _get(client, "/requests/acme-jira/ABC-12")
+    assert _blocks(e1) == [] and "Nothing waits on it." in _table(e1, "blocks")
+
+
 def test_the_history_chart_draws_the_kept_forecasts_and_the_due_date(client: FlaskClient) -> None:
     """The kept rows have p85 only (no p50: nothing to draw for it) and the due date."""
     page = _get(client, "/requests/acme-jira/DEF-12")

@@ -18,6 +18,7 @@ from pmo_sync.dashboard.reads_requests import AT_RISK_BELOW, Computed, RequestRe
 from pmo_sync.portfolio.dependency_risk import DependencyRisk, Risk, RiskFinding
 from pmo_sync.portfolio.forecast import RequestForecast
 from pmo_sync.portfolio.items import ItemRef
+from pmo_sync.portfolio.model import ancestors
 from pmo_sync.portfolio.overview import stakeholder_sentence
 from pmo_sync.portfolio.releases import ReleaseDelivery
 from pmo_sync.store.forecast_history import ForecastPoint, forecast_move
@@ -25,6 +26,7 @@ from pmo_sync.store.forecast_history import ForecastPoint, forecast_move
 __all__ = [
     "FUNNEL_WORDS",
     "AheadRow",
+    "BlockedRow",
     "DependencyRow",
     "RequestGroup",
     "RequestPage",
@@ -272,6 +274,22 @@ class DependencyRow:
 
 
 @dataclass(frozen=True, slots=True)
+class BlockedRow:
+    """An open dependency whose blocker is the request or an item under it: who waits."""
+
+    waiting: str
+    waiting_source: str
+    waiting_title: str
+    waiting_team: str | None
+    waiting_request: str | None
+    """The waiting item's request's key (it, or its nearest request), linking to its page."""
+    blocker: str
+    status: str
+    state: str
+    risks: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class RequestPage:
     source: str
     key: str
@@ -289,6 +307,8 @@ class RequestPage:
     """How the kept forecast's p85 moved (None: it did not, or no history)."""
     ahead: tuple[AheadRow, ...]
     waiting_on: tuple[DependencyRow, ...]
+    blocks: tuple[BlockedRow, ...]
+    """What waits on it: the open dependencies its items block, at risk first."""
     history: tuple[ForecastPoint, ...]
     history_chart: Chart | None
     teams: tuple[str, ...]
@@ -357,8 +377,16 @@ def build_request(reads: RequestReads, computed: Computed, ref: ItemRef) -> Requ
     answer = reads.when(computed, ref)
     item = computed.by_ref[ref]
     stored = computed.requests.get(ref)
+    by_ref = computed.by_ref
+    blocking = [
+        d
+        for d in computed.dependencies.dependencies
+        if d.is_open
+        and d.blocker in by_ref
+        and (d.blocker == ref or ref in ancestors(by_ref[d.blocker], by_ref))
+    ]
     named = {ref} | {o for a in answer.ahead for o, _ in a.requests}
-    named |= {d.blocker for d in answer.waiting_on}
+    named |= {d.blocker for d in answer.waiting_on} | {d.waiting for d in blocking}
     text = reads.text(named)
     title, url = text.get(ref, ("", ""))
     history = tuple(p for p in reads.history(ref) if p.made_on <= computed.today)
@@ -391,6 +419,20 @@ def build_request(reads: RequestReads, computed: Computed, ref: ItemRef) -> Requ
             for a in answer.ahead
         ),
         waiting_on=tuple(_dependency_row(d, text) for d in answer.waiting_on),
+        blocks=tuple(
+            BlockedRow(
+                waiting=d.waiting[1],
+                waiting_source=d.waiting[0],
+                waiting_title=text.get(d.waiting, ("", ""))[0],
+                waiting_team=d.waiting_team,
+                waiting_request=d.waiting_request[1] if d.waiting_request else None,
+                blocker=d.blocker[1],
+                status=d.status.value,
+                state=_STATE.get(d.status.value, "not at risk"),
+                risks=tuple(risk_words(d, r) for r in d.risks),
+            )
+            for d in blocking
+        ),
         history=history,
         history_chart=chart,
         teams=line.teams if line else ((item.team,) if item.team else ()),
