@@ -36,7 +36,7 @@ from pmo_sync.governance.rules import DueDateUnlikelyParams
 from pmo_sync.kpi.config import KpiConfig
 from pmo_sync.portfolio.config import FunnelStage, PortfolioConfig
 from pmo_sync.portfolio.delivery import TeamDelivery, team_deliveries
-from pmo_sync.portfolio.dependency_risk import DependencyReport, dependency_risks
+from pmo_sync.portfolio.dependency_risk import DependencyReport, DependencyRisk, dependency_risks
 from pmo_sync.portfolio.forecast import RequestForecast, TeamRef, queue_order, request_forecasts
 from pmo_sync.portfolio.funnel import funnel_stage
 from pmo_sync.portfolio.items import ItemRef
@@ -107,6 +107,9 @@ class Computed:
     deliveries: tuple[TeamDelivery, ...]
     by_ref: Mapping[ItemRef, WorkItem]
     queues: QueueIndex
+    waiting_for: Mapping[ItemRef, tuple[DependencyRisk, ...]]
+    """Item → the open dependencies whose blocker is it or an item under it: what waits on
+    it (one pass over the dependencies, not one a page)."""
     overviews: dict[tuple[str | None, str | None], PortfolioOverview] = field(
         default_factory=dict, compare=False
     )
@@ -186,9 +189,15 @@ class RequestReads:
             settings.portfolio.delivery,
         )
         queues = QueueIndex(inputs.items, by_ref, today, levels)
+        waiting_for: dict[ItemRef, list[DependencyRisk]] = defaultdict(list)
+        for d in report.dependencies:
+            if d.is_open and d.blocker in by_ref:
+                for above in (d.blocker, *ancestors(by_ref[d.blocker], by_ref)):
+                    waiting_for[above].append(d)
         return Computed(
-            today, inputs, tuple(forecasts), report, requests, tuple(teams), by_ref, queues
-        )
+            today, inputs, tuple(forecasts), report, requests, tuple(teams), by_ref, queues,
+            {ref: tuple(found) for ref, found in waiting_for.items()},
+        )  # fmt: skip
 
     def overview(
         self, computed: Computed, *, team: str | None = None, theme: str | None = None

@@ -18,7 +18,6 @@ from pmo_sync.dashboard.reads_requests import AT_RISK_BELOW, Computed, RequestRe
 from pmo_sync.portfolio.dependency_risk import DependencyRisk, Risk, RiskFinding
 from pmo_sync.portfolio.forecast import RequestForecast
 from pmo_sync.portfolio.items import ItemRef
-from pmo_sync.portfolio.model import ancestors
 from pmo_sync.portfolio.overview import stakeholder_sentence
 from pmo_sync.portfolio.releases import ReleaseDelivery
 from pmo_sync.store.forecast_history import ForecastPoint, forecast_move
@@ -377,14 +376,7 @@ def build_request(reads: RequestReads, computed: Computed, ref: ItemRef) -> Requ
     answer = reads.when(computed, ref)
     item = computed.by_ref[ref]
     stored = computed.requests.get(ref)
-    by_ref = computed.by_ref
-    blocking = [
-        d
-        for d in computed.dependencies.dependencies
-        if d.is_open
-        and d.blocker in by_ref
-        and (d.blocker == ref or ref in ancestors(by_ref[d.blocker], by_ref))
-    ]
+    blocking = computed.waiting_for.get(ref, ())
     named = {ref} | {o for a in answer.ahead for o, _ in a.requests}
     named |= {d.blocker for d in answer.waiting_on} | {d.waiting for d in blocking}
     text = reads.text(named)
