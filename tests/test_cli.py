@@ -681,10 +681,13 @@ def test_demo_shows_each_section_and_the_next_steps_and_leaves_nothing_behind() 
       say/do 100 %, 80 %, 100 % and mostly 60-110 % before, with carry-over;
     - KPIs: the values include each open epic's request forecast (15 open epics, 4 values
       each: remaining items, p50 and p85 dates, due probability: 60 values);
-    - governance: the 19 rules of config/policies; of portfolio.yaml's 7, only intake-too-long
-      finds anything (2 Jira epics in To Do for more than 30 days since created: no due dates,
-      links or themes in the sandboxes for the others to judge); write-back: each push, then
-      nothing."""
+    - governance: the 19 rules of config/policies; of portfolio.yaml's 7, intake-too-long (2
+      Jira epics in To Do for more than 30 days since created), and, with the demo's
+      portfolio.yaml themes, unaligned-work (8 teams) and theme-off-target (3 themes) find
+      something: the generated work carries no theme yet;
+    - the portfolio section: the 15 open requests, the least likely by their due date first
+      (none has a due date yet: by p85), the backtest's lines over 26 weekly replays;
+    - write-back: each push, then nothing."""
     cwd = Path.cwd()
     result = invoke("demo", "--today", "2026-11-20")
     assert result.exit_code == 0
@@ -750,7 +753,7 @@ def test_demo_keep_leaves_its_config_and_store(tmp_path: Path) -> None:
     ]
     assert lines[-2:] == ["", f"kept the demo's config and store in {keep}"]
     report = keep / "pmo-sync-report.html"
-    view = lines.index("6. The portfolio view: the teams' KPIs, trends, findings and freshness")
+    view = lines.index("7. The portfolio view: the teams' KPIs, trends, findings and freshness")
     assert lines[view + 2 : view + 6] == [
         f"   report: {report} (23 pages)",  # 19, the requests, strategy and 2 open epics
         "   the same pages served by a dashboard on the demo's store, in a shell:",
@@ -768,6 +771,7 @@ def test_demo_keep_leaves_its_config_and_store(tmp_path: Path) -> None:
         "config/policies/flow.yaml",
         "config/policies/portfolio.yaml",
         "config/policies/scrum.yaml",
+        "config/portfolio.yaml",
         "pmo-sync-report.html",
         "pmo-sync.sqlite3",
     ]

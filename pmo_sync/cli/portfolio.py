@@ -125,7 +125,9 @@ def _load(today: datetime | None) -> _Loaded:
     exit_if_nothing_synced(store)
     options = kpis.options()
     day = today.date() if today is not None else local_date(datetime.now(UTC), options.zone)
-    inputs = read_portfolio_inputs(store.engine, kpis, portfolio.themes)
+    inputs = read_portfolio_inputs(
+        store.engine, kpis, portfolio.themes, request_types=portfolio.requests.request_types
+    )
     return _Loaded(store.engine, inputs, portfolio, options, day)
 
 

@@ -32,14 +32,21 @@ from pmo_sync.dashboard.app import create_app
 from pmo_sync.dashboard.report import build_report
 from pmo_sync.dashboard.server import WebServer
 from pmo_sync.demo import sections
+from pmo_sync.demo.portfolio_section import print_portfolio_answers
 from pmo_sync.demo.sections import WriteBack
+from pmo_sync.evaluation.item_titles import read_item_text
+from pmo_sync.evaluation.portfolio_inputs import read_portfolio_inputs
 from pmo_sync.evaluation.refresh import KpiRefresh, refresh_kpis
 from pmo_sync.governance.policy import load_policies
 from pmo_sync.kpi.compute import kpi_values
 from pmo_sync.kpi.config import KpiConfig
+from pmo_sync.kpi.days import local_date
 from pmo_sync.kpi.render import kpi_header
+from pmo_sync.portfolio.backtest import Every, backtest, calibration_lines
 from pmo_sync.portfolio.config import load_portfolio_config
 from pmo_sync.portfolio.connector_settings import with_portfolio
+from pmo_sync.portfolio.forecast import request_forecasts
+from pmo_sync.portfolio.overview import portfolio_overview
 from pmo_sync.sandbox.ado import AdoDataset, AdoSandbox
 from pmo_sync.sandbox.banner import trello_connector_lines
 from pmo_sync.sandbox.jira.generator import JiraDataset
@@ -171,6 +178,28 @@ def _write_config(
     )
 
 
+DEMO_THEMES = {"Growth": 45, "Reliability": 35, "Compliance": 20}
+"""The sandboxes' strategic themes and their target shares of the capacity (percent)."""
+
+
+def _write_portfolio_yaml(config_dir: Path, ado: AdoSandbox) -> None:
+    """portfolio.yaml as a PMO writes it for the three sandboxes: each theme found the way each
+    tracker's teams keep it (Jira: a component; Azure DevOps: an area path under the project;
+    Trello: a label of the theme's name)."""
+    project = ado.dataset.project.name
+    lines = ["# Written by `pmo-sync demo`: the sandboxes' strategic themes.", "themes:"]
+    for theme, share in DEMO_THEMES.items():
+        lines += [
+            f"  {theme}:",
+            f"    target_share: {share}",
+            "    match:",
+            f"      components: [{theme}]",
+            f"      area_paths: ['{project}\\{theme}']",
+            f"      trello_labels: [{theme}]",
+        ]
+    (config_dir / "portfolio.yaml").write_text("\n".join([*lines, ""]), encoding="utf-8")
+
+
 EXAMPLE_POLICIES = Path(__file__).resolve().parents[2] / "config" / "policies"
 DEMO_FIELDS = {
     "cycle_time_days": "Cycle time (days)",
@@ -282,6 +311,7 @@ def run_demo(
         ):
             _print_header(console, jira, ado, trello, now)
             _write_config(workdir / "config", jira, ado, trello)
+            _write_portfolio_yaml(workdir / "config", ado)
             _provision_sandbox_fields(jira, trello)
             _copy_example_policies(workdir / "config")
             loaded = _load_with_tokens(
@@ -311,6 +341,7 @@ def run_demo(
             sections.print_stored(console, _stored_counts(store))
             clock = max(jira.dataset.clock.now, ado.dataset.clock.now, trello.dataset.clock.now)
             refresh = _refresh(console, store, workdir / "config", clock)
+            _portfolio(console, store.engine, workdir / "config", clock)
             trackers = {
                 "sandbox-jira": DemoTracker("sandbox-jira", lambda: _jira_bot_comments(jira)),
                 "sandbox-ado": DemoTracker("sandbox-ado", lambda: _ado_bot_comments(ado)),
@@ -420,6 +451,37 @@ def _refresh(console: Console, store: Store, config_dir: Path, now: datetime) ->
     findings = list(read_findings(store.engine))
     sections.print_governance(console, len(rules), "the example policies", findings)
     return refresh
+
+
+def _portfolio(console: Console, engine: Engine, config_dir: Path, now: datetime) -> None:
+    """`pmo-sync portfolio` and `pmo-sync portfolio backtest` on the demo's store, summarised."""
+    portfolio, _ = load_portfolio_config(config_dir)  # its errors were printed by `_refresh`
+    config = KpiConfig()
+    options = config.options()
+    today = local_date(now, options.zone)
+    levels = portfolio.requests.request_levels
+    inputs = read_portfolio_inputs(
+        engine, config, portfolio.themes, request_types=portfolio.requests.request_types
+    )
+    forecasts = request_forecasts(
+        inputs.items, today, levels=levels, trials=options.forecast_trials,
+        seed=options.forecast_seed, history_days=options.forecast_history_days,
+    )  # fmt: skip
+    overview = portfolio_overview(
+        inputs.items, forecasts, inputs.dependencies, inputs.releases, portfolio.themes, today,
+        levels=levels,
+    )  # fmt: skip
+    replayed = backtest(
+        inputs.items, today, Every(step_days=7, count=26), levels=levels,
+        seed=options.forecast_seed, history_days=options.forecast_history_days,
+    )  # fmt: skip
+    titles = {
+        ref: title
+        for ref, (title, _url) in read_item_text(
+            engine, [line.forecast.ref for line in overview.requests]
+        ).items()
+    }
+    print_portfolio_answers(console, 5, overview, titles, calibration_lines(replayed))
 
 
 def _push(

@@ -310,7 +310,7 @@ def print_write_back(
     console: Console, pushes: Sequence[WriteBack], example: tuple[str, str] | None
 ) -> None:
     section(
-        console, 5, "Write-back: KPI fields on every item, one bot comment per item",
+        console, 6, "Write-back: KPI fields on every item, one bot comment per item",
         "with findings; pushed twice, the second push finds nothing to change.",
     )  # fmt: skip
     table = _table("connector", "changes", "comments", "API calls", "failed", "again")
@@ -327,7 +327,7 @@ def print_write_back(
             console.print(f"   | {line}" if line else "   |", highlight=False, markup=False)
 
 
-# -- 6. next steps --------------------------------------------------------------------------
+# -- 7. the portfolio view, 8. next steps ---------------------------------------------------------
 
 
 def dashboard_lines(store_dir: Path | None) -> list[str]:
@@ -346,7 +346,7 @@ def print_portfolio_view(
 ) -> None:
     """Where the report file is, and how to see the same pages served."""
     section(
-        console, 6, "The portfolio view: the teams' KPIs, trends, findings and freshness",
+        console, 7, "The portfolio view: the teams' KPIs, trends, findings and freshness",
         "as one HTML file that opens offline (scripts, styles and data inside):",
     )  # fmt: skip
     count = f"{pages} page" + ("" if pages == 1 else "s")
@@ -366,7 +366,7 @@ def print_portfolio_view(
 
 def print_next_steps(console: Console) -> None:
     section(
-        console, 7, "Next: your own tracker",
+        console, 8, "Next: your own tracker",
         f"copy an example from {EXAMPLE_CONFIGS}/ (acme-jira.yaml,",
         "contoso-ado.yaml, acme-trello.yaml), set its url and projects or boards;",
         "then, in a shell:",

@@ -19,7 +19,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, tzinfo
 
-from sqlalchemy import Engine, Table, exists, select
+from sqlalchemy import Engine, Table, exists, func, or_, select
 
 from pmo_sync.domain import Stage
 from pmo_sync.governance.model import PortfolioFacts, RequestFacts
@@ -53,16 +53,22 @@ REQUEST_PERCENTILES = (50, 85)
 """The forecast dates kept per request: the coin toss and the date a PMO plans with."""
 
 
-def has_requests(engine: Engine, request_levels: Collection[str]) -> bool:
-    """Whether any live item sits at a request level: one EXISTS query, so a store without
-    requests skips the portfolio read and every answer."""
-    if not request_levels:
+def has_requests(
+    engine: Engine, request_levels: Collection[str], request_types: Collection[str] = ()
+) -> bool:
+    """Whether any live item sits at a request level or is of a request type (casefolded
+    names, `RequestsConfig.request_types`): one EXISTS query, so a store without requests
+    skips the portfolio read and every answer."""
+    if not request_levels and not request_types:
         return False
     query = select(
         exists().where(
             _items.c.deleted_at.is_(None),
             ~(_items.c.archived & (_items.c.stage != Stage.DONE.value)),
-            _items.c.level.in_(list(request_levels)),
+            or_(
+                _items.c.level.in_(list(request_levels)),
+                func.lower(_items.c.raw_type).in_(list(request_types)),
+            ),
         )
     )
     with engine.connect() as conn:

@@ -108,14 +108,16 @@ def read_portfolio_inputs(
     kpi_config: KpiConfig,
     themes: Sequence[ThemeConfig] = (),
     source_ids: Collection[int] | None = None,
+    request_types: Collection[str] = (),
 ) -> PortfolioInputs:
     """The store as the portfolio answers' plain data (`source_ids`: default every source).
 
     `kpi_config` says the workflows, the teams' identities and the reporting zone (kpis.yaml);
-    `themes` are portfolio.yaml's. The store holds one state, the last sync's: the answers
-    take `today` themselves (the request forecast reads an earlier day off these same items).
+    `themes` and `request_types` (`RequestsConfig.request_types`) are portfolio.yaml's. The
+    store holds one state, the last sync's: the answers take `today` themselves (the request
+    forecast reads an earlier day off these same items).
     """
-    items = read_work_items(engine, kpi_config, themes, source_ids)
+    items = read_work_items(engine, kpi_config, themes, source_ids, request_types=request_types)
     refs = {item.ref for item in items}
     zone = kpi_config.options().zone
     return PortfolioInputs(
@@ -132,8 +134,13 @@ def read_work_items(
     themes: Sequence[ThemeConfig] = (),
     source_ids: Collection[int] | None = None,
     batch: int = 2000,
+    *,
+    request_types: Collection[str] = (),
 ) -> list[WorkItem]:
-    """Every live item as a `WorkItem`, in store order (see the module docstring)."""
+    """Every live item as a `WorkItem`, in store order (see the module docstring). An item
+    whose tracker type (`raw_type`, any case) is one of `request_types` (casefolded) has that
+    type's name as its level: portfolio.yaml's `requests.types` make it a request whatever
+    level its tracker puts it at (`RequestsConfig.request_levels` lists those names)."""
     if source_ids is not None and not source_ids:
         return []
     teams = resolve_teams(read_team_pairs(engine), kpi_config)
@@ -151,7 +158,9 @@ def read_work_items(
         engine, source_ids, batch, details=False, team_of=teams.team_of, stays=False
     ):
         ref = (history.source, history.key)
-        level, rank, priority, start_date, due_date, target_start, target_end = columns[ref]
+        level, rank, priority, start_date, due_date, target_start, target_end, kind = columns[ref]
+        if request_types and kind.casefold() in request_types:
+            level = kind.casefold()
         started, done = _started_and_done(history, workflows.get(history.team, default), zone)
         result.append(
             WorkItem(
@@ -219,8 +228,8 @@ def _portfolio_columns(
     engine: Engine, source_ids: Collection[int] | None
 ) -> dict[ItemRef, tuple[Any, ...]]:
     """The live items' columns the KPI read leaves out, by ref, as plain tuples (level, rank,
-    priority, the four dates); one query. Tuples, because a Row's attributes by name cost
-    more than the rest of the item's build at 100k items."""
+    priority, the four dates, the tracker's type name); one query. Tuples, because a Row's
+    attributes by name cost more than the rest of the item's build at 100k items."""
     query = select(
         _sources.c.name,
         _items.c.key,
@@ -231,6 +240,7 @@ def _portfolio_columns(
         _items.c.due_date,
         _items.c.target_start,
         _items.c.target_end,
+        _items.c.raw_type,
     ).join(_sources, _sources.c.id == _items.c.source_id)
     with engine.connect() as conn:
         return {

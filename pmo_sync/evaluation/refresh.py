@@ -117,8 +117,11 @@ def _compute(
     with gc_frozen():
         run = compute_kpis([history for history, _ in inputs], sprints, config, stages, now, since)
     answers = None
-    if has_requests(engine, portfolio.requests.request_levels):
-        read = read_portfolio_inputs(engine, config, portfolio.themes)
+    requests = portfolio.requests
+    if has_requests(engine, requests.request_levels, requests.request_types):
+        read = read_portfolio_inputs(
+            engine, config, portfolio.themes, request_types=requests.request_types
+        )
         answers = portfolio_answers(
             read.items,
             read.dependencies,

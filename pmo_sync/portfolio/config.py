@@ -158,10 +158,21 @@ class RequestsConfig(_Model):
         return None if value is None else [level.casefold() for level in value]
 
     @property
+    def request_types(self) -> tuple[str, ...]:
+        """`types`, casefolded: a tracker's own type names compared ignoring case."""
+        return tuple(dict.fromkeys(t.casefold() for t in self.types))
+
+    @property
     def request_levels(self) -> tuple[str, ...]:
+        """The levels the answers take as requests: `levels` (default: epic and feature, unless
+        `types` alone is given), then each of `types`. The store-to-answers edge
+        (`evaluation.portfolio_inputs`) gives an item of a request type its type's name as its
+        level, so every answer, which reads levels, takes it as a request."""
         if self.levels is not None:
-            return tuple(self.levels)
-        return () if self.types else DEFAULT_REQUEST_LEVELS
+            base = tuple(self.levels)
+        else:
+            base = () if self.types else DEFAULT_REQUEST_LEVELS
+        return base + tuple(t for t in self.request_types if t not in base)
 
 
 # --- dependencies -------------------------------------------------------------------------------

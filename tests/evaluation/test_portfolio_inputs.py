@@ -21,6 +21,7 @@ from pmo_sync.domain import (
     Stage,
 )
 from pmo_sync.evaluation.inputs import iter_item_inputs
+from pmo_sync.evaluation.portfolio_facts import has_requests
 from pmo_sync.evaluation.portfolio_inputs import (
     read_date_moves,
     read_dependencies,
@@ -180,6 +181,28 @@ def test_items_carry_the_kpis_started_and_done_days_and_the_stored_facts(engine:
         "PMO-5": (Stage.DONE, date(2024, 3, 1), date(2024, 3, 1), 3.0, None),
         "PMO-10": (Stage.TODO, None, None, None, "Growth"),
     }
+
+
+def test_an_item_of_a_request_type_is_a_request_at_its_types_level(engine: Engine) -> None:
+    """portfolio.yaml's `requests.types: [Business Request]`: PMO-7, a Business Request Jira
+    keeps at the story level, reads at the level "business request" (which `request_levels`
+    lists), so the answers take it as a request; the story PMO-8 under it stays a story. Without
+    the types it is the story its tracker says."""
+    store, source_id = _jira(engine)
+    request = make_bundle("7", raw_type="Business Request", level="story")
+    story = make_bundle("8", level="story", parent_key="PMO-7")
+    store.load_items(source_id, [request, story], T0)
+    assert has_requests(engine, ("epic", "feature")) is False
+    assert has_requests(engine, (), ("business request",)) is True
+    assert has_requests(engine, (), ("change request",)) is False
+
+    read = read_work_items(engine, KpiConfig(), request_types=("business request",))
+    assert {item.ref[1]: item.level for item in read} == {
+        "PMO-7": "business request",
+        "PMO-8": "story",
+    }
+    plain = read_work_items(engine, KpiConfig())
+    assert {item.ref[1]: item.level for item in plain} == {"PMO-7": "story", "PMO-8": "story"}
 
 
 def test_dependencies_are_read_both_ways_once_with_what_is_known_of_the_blocker(

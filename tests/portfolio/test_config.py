@@ -198,7 +198,9 @@ dependencies:
 """
     assert errors(tmp_path, text) == []
     config, _ = load_portfolio_config(tmp_path, CONNECTORS)
-    assert config.requests.request_levels == ()  # types alone: only those types
+    # types alone: only those types, each a level of its own at the store's edge
+    assert config.requests.request_types == ("business request",)
+    assert config.requests.request_levels == ("business request",)
     assert config.dependencies.azure_devops == [
         "System.LinkTypes.Dependency",
         "System.LinkTypes.Related",
@@ -207,6 +209,11 @@ dependencies:
     assert errors(tmp_path, "requests: {levels: [Initiative, Portfolio Theme]}\n") == []
     config, _ = load_portfolio_config(tmp_path, CONNECTORS)
     assert config.requests.request_levels == ("initiative", "portfolio theme")
+    text = "requests: {levels: [epic], types: [Change Request, change request, Epic]}\n"
+    assert errors(tmp_path, text) == []
+    config, _ = load_portfolio_config(tmp_path, CONNECTORS)
+    assert config.requests.request_types == ("change request", "epic")
+    assert config.requests.request_levels == ("epic", "change request")
 
 
 def test_wrong_types_and_connectors_read_from_the_connector_files(tmp_path: Path) -> None:
