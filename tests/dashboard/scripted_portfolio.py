@@ -20,6 +20,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from pmo_sync.evaluation.portfolio_inputs import read_portfolio_inputs
 from pmo_sync.kpi.config import KpiConfig
@@ -53,19 +54,26 @@ class ScriptedStore:
     """The sandbox Jira's base URL the items' links start with (it is stopped by now)."""
 
 
+def fill(engine: Engine) -> tuple[dict[str, str], str]:
+    """The script played and synced twice into `engine`'s (migrated) store, DEF-12's two
+    kept forecasts beside; the labels' keys and the tracker's URL."""
+    with JiraWorld() as world:
+        world.play(script.ACT_ONE)
+        assert world.sync(Store(engine), full=True).status == "success"
+        world.play(script.ACT_TWO)
+        assert world.sync(Store(engine), full=False).status == "success"
+        keys, tracker = dict(world.keys), world.sandbox.url
+    assert save_forecasts(engine, [("acme-jira", "DEF-12", p) for p in HISTORY]) == 2
+    return keys, tracker
+
+
 def build(directory: Path) -> ScriptedStore:
-    """The script played and synced twice into a SQLite store in `directory`."""
+    """The script in a SQLite store in `directory`."""
     url = f"sqlite:///{directory / 'scripted.sqlite3'}"
     engine = make_engine(url)
     try:
         upgrade(engine)
-        with JiraWorld() as world:
-            world.play(script.ACT_ONE)
-            assert world.sync(Store(engine), full=True).status == "success"
-            world.play(script.ACT_TWO)
-            assert world.sync(Store(engine), full=False).status == "success"
-            keys, tracker = dict(world.keys), world.sandbox.url
-        assert save_forecasts(engine, [("acme-jira", "DEF-12", p) for p in HISTORY]) == 2
+        keys, tracker = fill(engine)
     finally:
         engine.dispose()
     return ScriptedStore(url, keys, tracker)

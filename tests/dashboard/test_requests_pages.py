@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import Engine
 
 from pmo_sync.dashboard.app import create_app
 from pmo_sync.dashboard.reads_requests import AT_RISK_BELOW, PortfolioSettings, QueueIndex
@@ -36,7 +37,7 @@ from pmo_sync.portfolio.model import WorkItem
 from pmo_sync.portfolio.overview import item_forecasts, when_answer
 from pmo_sync.store.engine import make_engine
 
-from .scripted_portfolio import DAY_42, PORTFOLIO, ScriptedStore, forecasts, iso, pct
+from .scripted_portfolio import DAY_42, PORTFOLIO, ScriptedStore, fill, forecasts, iso, pct
 
 SETTINGS = PortfolioSettings(portfolio=PORTFOLIO)
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "portfolio_forecast.py"
@@ -196,6 +197,21 @@ def test_team_theme_and_source_narrow_it_as_the_command_does(client: FlaskClient
         page = _get(client, url)
         assert notice in _text(page), url
         assert len(_keys(page)) == 5, url  # fmt: skip
+
+
+def test_the_pages_answer_alike_on_both_databases(
+    engine: Engine, expected: dict[str, RequestForecast]
+) -> None:
+    """The script synced into SQLite and PostgreSQL alike: the same requests, the same
+    sentence for DEF-12 (the forecasts are the module's store's, the same script's)."""
+    fill(engine)
+    client = create_app(engine, today=lambda: DAY_42, settings=SETTINGS).test_client()
+    assert _keys(_get(client, "/requests")) == ["ABC-12", "DEF-12", "DEF-13", "GHI-11", "DEF-1"]
+    e2 = expected["DEF-12"]
+    page = _get(client, "/requests/acme-jira/DEF-12")
+    assert f"85% likely done by {iso(e2, 85)}; due 2030-02-26: {pct(e2)} likely by then" in page
+    assert "History: p85 moved from 2030-03-02 to 2030-03-09 since 2030-02-10." in _text(page)
+    assert 'data-open="1" data-at-risk="1"' in _get(client, "/portfolio/strategy")
 
 
 # -- /requests/<source>/<key> ---------------------------------------------------------------------
