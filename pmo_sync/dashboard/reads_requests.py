@@ -110,6 +110,9 @@ class Computed:
     waiting_for: Mapping[ItemRef, tuple[DependencyRisk, ...]]
     """Item → the open dependencies whose blocker is it or an item under it: what waits on
     it (one pass over the dependencies, not one a page)."""
+    waiting_on: Mapping[ItemRef, tuple[DependencyRisk, ...]]
+    """Item → `dependencies.waiting_on(item)`, for every item at once (5,000 links scanned
+    once, not once a request page)."""
     overviews: dict[tuple[str | None, str | None], PortfolioOverview] = field(
         default_factory=dict, compare=False
     )
@@ -194,9 +197,15 @@ class RequestReads:
             if d.is_open and d.blocker in by_ref:
                 for above in (d.blocker, *ancestors(by_ref[d.blocker], by_ref)):
                     waiting_for[above].append(d)
+        waiting_on: dict[ItemRef, list[DependencyRisk]] = defaultdict(list)
+        for d in report.dependencies:  # DependencyReport.waiting_on's test, for every ref
+            if d.is_open:
+                for ref in {d.waiting, d.waiting_request} - {None}:
+                    waiting_on[ref].append(d)  # type: ignore[index]
         return Computed(
             today, inputs, tuple(forecasts), report, requests, tuple(teams), by_ref, queues,
             {ref: tuple(found) for ref, found in waiting_for.items()},
+            {ref: tuple(found) for ref, found in waiting_on.items()},
         )  # fmt: skip
 
     def overview(
@@ -234,7 +243,7 @@ class RequestReads:
             done_on=item.done if item.done is not None and item.done <= today else None,
             forecast=forecast,
             ahead=computed.queues.ahead(forecast) if forecast is not None else (),
-            waiting_on=computed.dependencies.waiting_on(ref),
+            waiting_on=computed.waiting_on.get(ref, ()),
         )
 
     def text(self, refs: Collection[ItemRef]) -> dict[ItemRef, tuple[str, str]]:

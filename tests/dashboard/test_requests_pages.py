@@ -431,6 +431,27 @@ def test_the_team_filter_narrows_the_strategy_page(client: FlaskClient) -> None:
     assert "No release planned for Team Gamma's items." in _text(gamma)
 
 
+def test_the_kept_answers_say_what_when_answer_says_of_every_request(
+    scripted_store: ScriptedStore,
+) -> None:
+    """`RequestReads.when` (from the day's indexes) equals `when_answer` for every request,
+    open or done: what waits, what is ahead, the stage."""
+    engine = make_engine(scripted_store.url, read_only=True)
+    try:
+        reads = create_app(engine, settings=SETTINGS).extensions["pmo_sync.requests"]
+        computed = reads.computed(DAY_42)
+        items = computed.inputs.items
+        for ref, stored in computed.requests.items():
+            assert reads.when(computed, ref) == when_answer(
+                ref, items, computed.forecasts, computed.dependencies, DAY_42,
+                stored.funnel_stage, SETTINGS.levels,
+            ), ref  # fmt: skip
+        waiting = {ref: len(reads.when(computed, ref).waiting_on) for ref in computed.requests}
+        assert waiting[("acme-jira", "DEF-12")] == 2 and len(computed.requests) > 5
+    finally:
+        engine.dispose()
+
+
 def test_the_answers_are_computed_once_per_day_and_store_state(
     scripted_store: ScriptedStore,
 ) -> None:
