@@ -162,7 +162,13 @@ class RequestReads:
 
     def _compute(self, today: date, settings: PortfolioSettings) -> Computed:
         options = settings.kpis.options()
-        inputs = read_portfolio_inputs(self.engine, settings.kpis, settings.portfolio.themes)
+        requests_config = settings.portfolio.requests
+        inputs = read_portfolio_inputs(
+            self.engine,
+            settings.kpis,
+            settings.portfolio.themes,
+            request_types=requests_config.request_types,
+        )
         levels = settings.levels
         forecasts = request_forecasts(
             inputs.items,
@@ -180,7 +186,7 @@ class RequestReads:
             today,
             levels,
         )
-        funnel = settings.portfolio.requests.funnel
+        funnel = requests_config.funnel
         wanted = {ref for ref, item in by_ref.items() if item.level in levels}
         requests = {
             p.ref: StoredRequest(p.status, funnel_stage(p, funnel))

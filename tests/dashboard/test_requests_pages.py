@@ -11,8 +11,10 @@ them, and the pages must show exactly those.
 
 from __future__ import annotations
 
+import csv
 import html as htmllib
 import importlib.util
+import io
 import json
 import re
 from collections.abc import Iterator
@@ -30,13 +32,14 @@ from pmo_sync.dashboard.report import build_report, request_pages
 from pmo_sync.domain import Stage
 from pmo_sync.evaluation.portfolio_inputs import read_portfolio_inputs
 from pmo_sync.kpi.config import KpiConfig
-from pmo_sync.portfolio.config import DEFAULT_REQUEST_LEVELS
+from pmo_sync.portfolio.config import DEFAULT_REQUEST_LEVELS, load_portfolio_config
 from pmo_sync.portfolio.dependency_risk import dependency_risks
 from pmo_sync.portfolio.forecast import RequestForecast, request_forecasts
 from pmo_sync.portfolio.model import WorkItem
 from pmo_sync.portfolio.overview import item_forecasts, when_answer
 from pmo_sync.store.engine import make_engine
 
+from ..cli_support import cli_state_restored, run_cli
 from .scripted_portfolio import DAY_42, PORTFOLIO, ScriptedStore, fill, forecasts, iso, pct
 
 SETTINGS = PortfolioSettings(portfolio=PORTFOLIO)
@@ -577,3 +580,33 @@ def test_a_request_nesting_another_queues_behind_its_last_own_owner() -> None:
     assert (ahead.team, ahead.items, ahead.requests) == (
         ("s", "T"), 2, ((("s", "E1"), 1), (("s", "E3"), 1))
     )  # fmt: skip
+
+
+def test_request_types_make_the_requests_the_command_lists(
+    scripted_store: ScriptedStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """portfolio.yaml's `requests: {types: [Story]}` makes the stories the requests: the page
+    lists the ones `pmo-sync portfolio --format csv` lists, in its order, with its dates."""
+    config = tmp_path / "config"
+    (config / "connectors").mkdir(parents=True)
+    (config / "portfolio.yaml").write_text("requests:\n  types: [Story]\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PMO_SYNC_CONFIG_DIR", str(config))
+    monkeypatch.setenv("PMO_SYNC_DATABASE_URL", scripted_store.url)
+    monkeypatch.setenv("PMO_SYNC_LOG_LEVEL", "WARNING")
+    with cli_state_restored():
+        result = run_cli(["portfolio", "--today", "2030-02-18", "--format", "csv"])
+    assert (result.exit_code, result.stderr) == (0, "")
+    listed = [(r["key"], r["p85"]) for r in csv.DictReader(io.StringIO(result.stdout))]
+    assert listed and all(key.startswith(("ABC-", "DEF-", "GHI-")) for key, _ in listed)
+    portfolio, errors = load_portfolio_config(config)
+    assert errors == []
+    engine = make_engine(scripted_store.url, read_only=True)
+    try:
+        settings = PortfolioSettings(portfolio=portfolio)
+        client = create_app(engine, today=lambda: DAY_42, settings=settings).test_client()
+        rows = _request_rows(_get(client, "/requests"))
+    finally:
+        engine.dispose()
+    assert [(r["key"], r.get("p85", "")) for r in rows] == [(key, p85 or "") for key, p85 in listed]
+    assert "DEF-12" not in {key for key, _ in listed}  # the epics are not requests now
