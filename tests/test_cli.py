@@ -703,10 +703,12 @@ def test_demo_shows_each_section_and_the_next_steps_and_leaves_nothing_behind() 
         assert [p.name for p in report.parent.iterdir()] == [report.name]
         html = report.read_text(encoding="utf-8")
         pages = re.findall(r'<article class="report-page" id="([^"]+)"', html)
-        # the portfolio, each team's page (3 Jira, 3 Azure DevOps, 2 Trello) and, for the
+        # the portfolio, the requests, the strategy and one page per open request (the 15
+        # open epics), each team's page (3 Jira, 3 Azure DevOps, 2 Trello) and, for the
         # 8 teams that all run sprints, their sprints page; then the epics and governance
-        assert len(re.findall(r"<tr data-team=", html)) == 8
-        assert pages[0] == "portfolio" and len(pages) == 19
+        assert len(re.findall(r"<tr data-team=", html[: html.index('id="requests"')])) == 8
+        assert pages[:3] == ["portfolio", "requests", "strategy"] and len(pages) == 36
+        assert sum(p.startswith("request_page-") for p in pages) == 15
         assert pages[-2:] == ["epics", "governance"]
         assert sum(p.startswith("team-") for p in pages) == 8
         assert sum(p.startswith("sprints-") for p in pages) == 8
@@ -755,7 +757,7 @@ def test_demo_keep_leaves_its_config_and_store(tmp_path: Path) -> None:
     report = keep / "pmo-sync-report.html"
     view = lines.index("7. The portfolio view: the teams' KPIs, trends, findings and freshness")
     assert lines[view + 2 : view + 6] == [
-        f"   report: {report} (19 pages)",
+        f"   report: {report} (23 pages)",  # 19, the requests, strategy and 2 open epics
         "   the same pages served by a dashboard on the demo's store, in a shell:",
         f"   PMO_SYNC_DATABASE_URL=sqlite:///{keep}/pmo-sync.sqlite3 pmo-sync dashboard",
         "   or `pmo-sync demo --serve`: the demo serves them until Ctrl-C.",

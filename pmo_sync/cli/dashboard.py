@@ -21,18 +21,21 @@ from pmo_sync.cli.common import (
     EXIT_INVALID_CONFIG,
     app,
     err,
+    kpi_config,
     load_settings,
     open_store_to_read,
     out,
+    portfolio_config,
 )
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from pmo_sync.dashboard.auth import DashboardAuth
+    from pmo_sync.dashboard.reads_requests import PortfolioSettings
     from pmo_sync.settings import Settings
 
-__all__ = ["dashboard", "dashboard_access"]
+__all__ = ["answers_settings", "dashboard", "dashboard_access"]
 
 
 def dashboard_access(
@@ -84,19 +87,34 @@ def dashboard(
     host = host if host is not None else settings.http_host
     port = port if port is not None else settings.http_port
     auth = dashboard_access(settings, host, probes_only_setting=False)
+    answers = answers_settings(settings)  # an error in kpis.yaml or portfolio.yaml: exit 2
     store = open_store_to_read(settings)  # a store failure: PmoSyncGroup's line and exit code
     try:
-        raise typer.Exit(_serve_pages(store.engine, auth, host, port))
+        raise typer.Exit(_serve_pages(store.engine, auth, host, port, answers))
     finally:
         store.engine.dispose()
 
 
-def _serve_pages(engine: Engine, auth: DashboardAuth | None, host: str, port: int) -> int:
+def answers_settings(settings: Settings) -> PortfolioSettings:
+    """kpis.yaml and portfolio.yaml for the portfolio answers' pages, as `pmo-sync portfolio`
+    reads them (an error in either: its lines and exit 2)."""
+    from pmo_sync.dashboard.reads_requests import PortfolioSettings
+
+    return PortfolioSettings(kpi_config(settings), portfolio_config(settings))
+
+
+def _serve_pages(
+    engine: Engine,
+    auth: DashboardAuth | None,
+    host: str,
+    port: int,
+    answers: PortfolioSettings | None = None,
+) -> int:
     from pmo_sync.dashboard.app import create_app
     from pmo_sync.dashboard.server import WebServer
 
     try:
-        server = WebServer(create_app(engine, auth=auth), host, port)
+        server = WebServer(create_app(engine, auth=auth, settings=answers), host, port)
     except OSError as exc:  # the port is taken, the address is not this machine's
         err.print(
             f"error: cannot listen on {host}:{port}: {exc.strerror or exc}",

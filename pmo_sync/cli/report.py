@@ -51,10 +51,14 @@ def report(
     if output is None:
         err.print("report needs -o FILE: where to write it", markup=False)
         raise typer.Exit(EXIT_INVALID_CONFIG)
-    store = open_store_to_read(load_settings())
+    from pmo_sync.cli.dashboard import answers_settings
+
+    settings = load_settings()
+    answers = answers_settings(settings)
+    store = open_store_to_read(settings)
     exit_if_nothing_synced(store)
     check_team(team, DashboardReads(store.engine).team_names())
-    written = build_report(store.engine, team=team)
+    written = build_report(store.engine, team=team, settings=answers)
     try:
         output.write_text(written.html, encoding="utf-8")
     except OSError as exc:

@@ -22,11 +22,14 @@ from pmo_sync.dashboard.formatting import format_days, format_moment
 from pmo_sync.dashboard.pages.epics import build_epic, build_epics
 from pmo_sync.dashboard.pages.governance import NO_TEAM, build_governance
 from pmo_sync.dashboard.pages.portfolio import SEVERITIES_SHOWN, build_portfolio
+from pmo_sync.dashboard.pages.requests import build_request, build_requests, percent
 from pmo_sync.dashboard.pages.sprints import build_sprints
+from pmo_sync.dashboard.pages.strategy import build_strategy
 from pmo_sync.dashboard.pages.team import build_team
 from pmo_sync.dashboard.reads import DashboardReads
 from pmo_sync.dashboard.reads_flow import FlowReads
 from pmo_sync.dashboard.reads_portfolio import FilterChoices, PortfolioReads
+from pmo_sync.dashboard.reads_requests import RequestReads, SettingsSource
 from pmo_sync.dashboard.security import CONTENT_SECURITY_POLICY, add_security_headers
 
 __all__ = ["create_app"]
@@ -44,12 +47,19 @@ def create_app(
     auth: DashboardAuth | None = None,
     extra: Iterable[Blueprint] = (),
     today: Today = _utc_today,
+    settings: SettingsSource | None = None,
 ) -> Flask:
-    """The application; `auth=None` serves the pages to anyone who reaches the port (loopback)."""
+    """The application; `auth=None` serves the pages to anyone who reaches the port (loopback).
+
+    `settings` are kpis.yaml and portfolio.yaml as the serving command loaded them (or a
+    function returning the current ones): the requests and strategy pages answer with them
+    as `pmo-sync portfolio` does (None: the defaults, as with neither file)."""
     app = Flask(__name__)
     app.config["JSON_SORT_KEYS"] = False
     reads = DashboardReads(engine)
     portfolio_reads = PortfolioReads(engine)
+    request_reads = RequestReads(engine, settings)
+    app.extensions["pmo_sync.requests"] = request_reads
     open_paths = {"/healthz", "/readyz", "/metrics"}
 
     for blueprint in extra:
@@ -113,6 +123,38 @@ def create_app(
         if page is None:
             return render_template("epic.html", page=None, key=key), 404
         return render_template("epic.html", page=page, key=key)
+
+    def _answers_choices(teams: list[str]) -> FilterChoices:
+        """The filter bar of the portfolio answers' pages: their teams (the items', as
+        `portfolio --team` takes them), known before any KPI refresh."""
+        return FilterChoices(lambda: teams, portfolio_reads.source_names)
+
+    @app.get("/requests")
+    def requests() -> str:
+        filters = Filters.from_args(request.args)
+        computed = request_reads.computed(reads.as_of() or today())
+        page = build_requests(request_reads, computed, filters, request.args.get("theme"))
+        return render_template(
+            "requests.html", page=page, filter_choices=_answers_choices(computed.team_names)
+        )
+
+    @app.get("/requests/<source>/<path:key>")
+    def request_page(source: str, key: str) -> tuple[str, int] | str:
+        computed = request_reads.computed(reads.as_of() or today())
+        ref = request_reads.find(computed, source, key)
+        if ref is None:
+            return render_template("request.html", page=None, source=source, key=key), 404
+        page = build_request(request_reads, computed, ref)
+        return render_template("request.html", page=page, percent=percent)
+
+    @app.get("/portfolio/strategy")
+    def strategy() -> str:
+        filters = Filters.from_args(request.args)
+        computed = request_reads.computed(reads.as_of() or today())
+        page = build_strategy(request_reads, computed, reads, filters)
+        return render_template(
+            "strategy.html", page=page, filter_choices=_answers_choices(computed.team_names)
+        )
 
     @app.get("/governance")
     def governance() -> str:

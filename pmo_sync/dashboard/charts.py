@@ -21,9 +21,11 @@ __all__ = [
     "burn_chart",
     "cfd_chart",
     "distribution_chart",
+    "forecast_history_chart",
     "run_chart",
     "scatter_chart",
     "sparkline",
+    "theme_share_chart",
     "velocity_chart",
 ]
 
@@ -341,3 +343,92 @@ def velocity_chart(
         yaxis={"title": {"text": "points"}, "rangemode": "tozero"},
     )
     return _chart(chart_id, "velocity", title, data, layout, description)
+
+
+# -- the portfolio pages' chart kinds -------------------------------------------------------------
+
+
+def forecast_history_chart(
+    chart_id: str,
+    title: str,
+    days: Sequence[str],
+    dates: dict[int, Sequence[str | None]],
+    due: str | None,
+    *,
+    description: str = "",
+) -> Chart:
+    """A request's forecast over time: one line a percentile (the date it said, on the day
+    it said it; a gap where it was beyond the horizon), the due date as a dashed flat line."""
+    data: list[dict[str, Any]] = [
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": f"p{p}",
+            "x": list(days),
+            "y": list(values),
+            "line": {"color": _PERCENTILE_COLOURS.get(p, "#777"), "shape": "hv"},
+            "hovertemplate": f"%{{x}}: p{p} %{{y}}<extra></extra>",
+        }
+        for p, values in sorted(dates.items())
+    ]
+    if due is not None and days:
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": "due date",
+                "x": [days[0], days[-1]] if len(days) > 1 else [days[0]],
+                "y": [due, due] if len(days) > 1 else [due],
+                "line": {"dash": "dash", "width": 1.5, "color": "#555"},
+                "hovertemplate": f"due {due}<extra></extra>",
+            }
+        )
+    layout = _layout(
+        title,
+        height=300,
+        xaxis={"type": "date", "title": {"text": "forecast made on"}},
+        yaxis={"type": "date", "title": {"text": "done by"}},
+    )
+    return _chart(chart_id, "forecast-history", title, data, layout, description)
+
+
+def theme_share_chart(
+    chart_id: str,
+    title: str,
+    themes: Sequence[str],
+    shares: Sequence[Series],
+    targets: Sequence[float | None],
+    *,
+    description: str = "",
+) -> Chart:
+    """Each theme's shares (grouped bars, one trace a measure, in percent) and its target
+    share as a marker on the same axis; a theme without a target has no marker (and with
+    no target at all there is no marker series: nothing to draw)."""
+    data: list[dict[str, Any]] = [
+        {"type": "bar", "name": s.name, "x": list(themes), "y": list(s.y)} for s in shares
+    ]
+    if any(t is not None for t in targets):
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": "target",
+                "x": list(themes),
+                "y": list(targets),
+                "marker": {
+                    "symbol": "line-ew-open",
+                    "size": 36,
+                    "color": "#222",
+                    "line": {"width": 3},
+                },
+                "hovertemplate": "%{x}: target %{y}%<extra></extra>",
+            }
+        )
+    layout = _layout(
+        title,
+        height=300,
+        barmode="group",
+        xaxis={"type": "category"},
+        yaxis={"title": {"text": "% of the work"}, "rangemode": "tozero", "ticksuffix": "%"},
+    )
+    return _chart(chart_id, "themes", title, data, layout, description)

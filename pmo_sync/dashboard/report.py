@@ -37,11 +37,14 @@ from pmo_sync.dashboard.formatting import format_moment
 from pmo_sync.dashboard.pages.epics import build_epics
 from pmo_sync.dashboard.pages.governance import NO_TEAM, build_governance
 from pmo_sync.dashboard.pages.portfolio import build_portfolio
+from pmo_sync.dashboard.pages.requests import build_request, build_requests, percent
 from pmo_sync.dashboard.pages.sprints import build_sprints
+from pmo_sync.dashboard.pages.strategy import build_strategy
 from pmo_sync.dashboard.pages.team import build_team
 from pmo_sync.dashboard.reads import DashboardReads
 from pmo_sync.dashboard.reads_flow import FlowReads
 from pmo_sync.dashboard.reads_portfolio import PortfolioReads
+from pmo_sync.dashboard.reads_requests import RequestReads, SettingsSource
 
 __all__ = [
     "REPORT_PAGES",
@@ -52,6 +55,7 @@ __all__ = [
     "anchor",
     "build_report",
     "report_csp",
+    "request_pages",
 ]
 
 
@@ -152,6 +156,8 @@ class ReportContext:
     today: date
     filters: Filters
     template_context: Mapping[str, Any]
+    answers: RequestReads | None = None
+    """The portfolio answers (`pmo-sync portfolio`'s), for the requests and strategy pages."""
 
     @property
     def teams(self) -> list[str]:
@@ -214,8 +220,32 @@ def epics_and_governance_pages(report: ReportContext) -> list[ReportArticle]:
     ]  # fmt: skip
 
 
+def request_pages(report: ReportContext) -> list[ReportArticle]:
+    """The requests page, the strategy page, then one page per open request listed (of the
+    report's team when it has one): each request's page is what a stakeholder is sent."""
+    answers = report.answers or RequestReads(report.reads.engine)
+    computed = answers.computed(report.today)
+    requests = build_requests(answers, computed, report.filters, None)
+    strategy = build_strategy(answers, computed, report.reads, report.filters)
+    articles = [
+        report.article("Requests", "requests.html", "requests", page=requests),
+        report.article("Strategy", "strategy.html", "strategy", page=strategy),
+    ]
+    for group in requests.groups:
+        for row in group.rows:
+            page = build_request(answers, computed, (row.source, row.key))
+            articles.append(
+                report.article(
+                    f"{row.key} {row.title}", "request.html", "request_page",
+                    {"source": row.source, "key": row.key}, page=page, percent=percent,
+                )
+            )  # fmt: skip
+    return articles
+
+
 REPORT_PAGES: tuple[PageRenderer, ...] = (
     portfolio_pages,
+    request_pages,
     team_pages,
     epics_and_governance_pages,
 )
@@ -234,9 +264,13 @@ def build_report(
     team: str | None = None,
     now: datetime | None = None,
     pages: Sequence[PageRenderer] = REPORT_PAGES,
+    settings: SettingsSource | None = None,
 ) -> Report:
-    """The whole file: every page of `pages` (with `team`, only that team's) as one document."""
-    app = create_app(engine)
+    """The whole file: every page of `pages` (with `team`, only that team's) as one document.
+
+    `settings` are kpis.yaml and portfolio.yaml for the portfolio answers' pages (None: the
+    defaults), as `create_app` takes them."""
+    app = create_app(engine, settings=settings)
     reads = DashboardReads(engine)
     written = now or datetime.now(UTC)
     assets = inline_assets()
@@ -256,6 +290,7 @@ def build_report(
                 "generated": f"report written at {format_moment(written)}",
                 "csp": assets.csp,
             },
+            answers=app.extensions["pmo_sync.requests"],
         )
         articles = [article for render in pages for article in render(context)]
         html = render_template("report.html", articles=articles, **context.template_context)

@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 
 from pmo_sync.dashboard.app import create_app
 from pmo_sync.dashboard.auth import DashboardAuth
+from pmo_sync.dashboard.reads_requests import PortfolioSettings
 from pmo_sync.dashboard.server import WebServer
 from pmo_sync.service.http import probes_app, status_blueprint
 from pmo_sync.service.locks import ReplicaGuardError, replica_guard_for
@@ -59,6 +60,15 @@ def run_service(
         engine.dispose()
 
 
+def _answers(service: Service) -> PortfolioSettings:
+    """The running config's kpis.yaml and portfolio.yaml, for the portfolio answers' pages
+    (a reload replaces them; before the first load, the defaults)."""
+    config = service.config
+    if config is None:
+        return PortfolioSettings()
+    return PortfolioSettings(config.kpi, config.portfolio)
+
+
 def _serve(
     settings: Settings, engine: Engine, host: str, port: int, auth: DashboardAuth | None
 ) -> int:
@@ -84,7 +94,7 @@ def _serve(
     app = (
         probes_app(status)
         if pages_engine is None
-        else create_app(pages_engine, auth=auth, extra=[status])
+        else create_app(pages_engine, auth=auth, extra=[status], settings=lambda: _answers(service))
     )
     try:
         server = WebServer(app, host, port)

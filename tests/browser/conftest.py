@@ -22,10 +22,11 @@ from pmo_sync.dashboard.app import create_app
 from pmo_sync.dashboard.server import WebServer
 from pmo_sync.store.engine import make_engine
 
+from ..dashboard.scripted_portfolio import scripted_store
 from ..dashboard_support import SANDBOX_DAY, SandboxStore, sandbox_engine, sandbox_store
 from .browsing import Browser
 
-__all__ = ["SANDBOX_DAY", "SandboxStore", "sandbox_engine", "sandbox_store"]
+__all__ = ["SANDBOX_DAY", "SandboxStore", "sandbox_engine", "sandbox_store", "scripted_store"]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
