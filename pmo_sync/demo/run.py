@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -29,6 +29,7 @@ from sqlalchemy import Engine
 from connectors.base import ConnectorConfig
 from pmo_sync.config import ConfigLoad, load_connector_configs
 from pmo_sync.dashboard.app import create_app
+from pmo_sync.dashboard.reads_requests import PortfolioSettings
 from pmo_sync.dashboard.report import build_report
 from pmo_sync.dashboard.server import WebServer
 from pmo_sync.demo import sections
@@ -350,7 +351,8 @@ def run_demo(
                 ),
             }
             _push(console, store, configs, refresh, trackers, clock)
-            _write_report(console, engine, keep)
+            answers = PortfolioSettings(KpiConfig(), load_portfolio_config(workdir / "config")[0])
+            _write_report(console, engine, keep, answers, clock)
             sections.print_next_steps(console)
         engine.dispose()
         if keep is not None:
@@ -358,27 +360,48 @@ def run_demo(
             console.print(f"kept the demo's config and store in {keep}", highlight=False)
         code = 0 if all(s.ok for s in summaries) else 1
         if serve_port is not None and not _serve(
-            console, workdir / "pmo-sync.sqlite3", serve_port, until or _until_interrupted
+            console,
+            workdir / "pmo-sync.sqlite3",
+            serve_port,
+            until or _until_interrupted,
+            answers,
+            clock.date(),
         ):
             code = 2
     return code
 
 
-def _write_report(console: Console, engine: Engine, keep: Path | None) -> None:
-    """The portfolio as one file: in the kept directory, else in a temporary one left in place."""
+def _write_report(
+    console: Console,
+    engine: Engine,
+    keep: Path | None,
+    answers: PortfolioSettings,
+    now: datetime,
+) -> None:
+    """The portfolio as one file: in the kept directory, else in a temporary one left in place.
+    Its pages answer with the demo's portfolio.yaml, as of the sandboxes' clock (`--today`)."""
     directory = keep if keep is not None else Path(tempfile.mkdtemp(prefix="pmo-sync-report-"))
-    report = build_report(engine)
+    report = build_report(engine, now=now, settings=answers)
     path = directory / REPORT_FILE
     path.write_text(report.html, encoding="utf-8")
     sections.print_portfolio_view(console, path, report.pages, keep)
 
 
-def _serve(console: Console, store: Path, port: int, until: Callable[[str], None]) -> bool:
+def _serve(
+    console: Console,
+    store: Path,
+    port: int,
+    until: Callable[[str], None],
+    answers: PortfolioSettings,
+    today: date,
+) -> bool:
     """The dashboard on the demo's store, read-only, on loopback, until `until` returns;
-    False (said in one line) when the port cannot be had."""
+    False (said in one line) when the port cannot be had. Its pages answer as the report's
+    do: the demo's portfolio.yaml, the sandboxes' day."""
     engine = make_engine(f"sqlite:///{store}", read_only=True)
     try:
-        server = WebServer(create_app(engine), "127.0.0.1", port)
+        app = create_app(engine, settings=answers, today=lambda: today)
+        server = WebServer(app, "127.0.0.1", port)
     except OSError as exc:
         engine.dispose()
         console.print(
