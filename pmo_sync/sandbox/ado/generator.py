@@ -1014,7 +1014,7 @@ def _slips(rng: random.Random, due: int, created: int, finish: int) -> list[Chan
     slips: list[Change] = []
     when = created
     for _ in range(2):
-        if due >= finish or rng.random() < 0.3:
+        if due >= finish or rng.random() < 0.5:
             break
         when = max(when + _MS_DAY, due - int(rng.uniform(1, 5) * _MS_DAY))
         due += max(7 * _MS_DAY, int((finish - due) * rng.uniform(0.5, 1.2)))

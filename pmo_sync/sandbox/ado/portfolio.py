@@ -34,7 +34,8 @@ from datetime import date, datetime
 from typing import Any
 
 from pmo_sync.sandbox.ado.generator import RELEASE_TAG as GENERATED_RELEASE_TAG
-from pmo_sync.sandbox.ado.generator import AdoDataset, Person
+from pmo_sync.sandbox.ado.generator import AdoDataset, Person, theme_area
+from pmo_sync.sandbox.ado.teamwork import THEMES
 from pmo_sync.sandbox.portfolio import (
     RELEASES,
     TEAMS,
@@ -55,6 +56,7 @@ __all__ = [
     "RELEASE_TAG",
     "AdoPortfolioPlayer",
     "generated_portfolio_block",
+    "generated_themes",
     "priority_of",
     "release_config",
 ]
@@ -109,6 +111,18 @@ def generated_portfolio_block(dataset: AdoDataset) -> dict[str, Any]:
         dates[release.name] = dated
     releases: dict[str, Any] = {"tag": GENERATED_RELEASE_TAG, "dates": dates}
     return {"levels": dict(GENERATED_LEVELS), "releases": releases} if dates else {}
+
+
+def generated_themes(dataset: AdoDataset) -> list[dict[str, Any]]:
+    """portfolio.yaml's `themes:` entries for a generated organisation: each theme is the area
+    below every team's area that is named after it (`Fabrikam\\Phoenix\\Growth`, ...)."""
+    return [
+        {
+            "name": theme,
+            "match": {"area_paths": [theme_area(team, theme) for team in dataset.teams]},
+        }
+        for theme in THEMES
+    ]
 
 
 def _picked(start: date, offset: int) -> str:

@@ -26,8 +26,8 @@ PMO would describe the teams' half year:
   or none (15%): its area path is the team's with the theme below it (`Fabrikam\\Phoenix\\Growth`),
   so the team still owns it and its children, who stay in the team's own area, inherit the theme
   through their parent.
-- **Initiatives.** A few Epics (one per 75 items), each in one theme, created in the first month;
-  45% of the Features of that theme created after it are under it (`System.Parent`).
+- **Initiatives.** A few Epics (one per 75 items), each in one theme, created in the first ten
+  days; 60% of the Features of that theme created after it are under it (`System.Parent`).
 - **Dependencies.** One per 40 items: a child waiting on a child of another team planned a
   sprint or three earlier (so usually done before the waiting one starts), and two still open at
   the end (neither planned yet).
@@ -76,13 +76,14 @@ _FIRST_REQUESTS = 3  # waiting in each team's backlog when the history begins
 _CHILDREN = (3, 10)  # a request's first breakdown
 _GROWTH = (0, 0, 0, 1, 1, 2)  # children added once it started
 _MAX_CHILDREN = 12
+_GROWTH_ROOM = 0.1  # of a team's request items, kept for the children added once started
 _BUG_CHILD = 0.2
 _JUMP = 1 / 7  # a new request ranked at the top of the backlog
 _IN_RANK = 0.8  # a pick goes to the first ready child in rank order
 _PLANNING_DAYS = 3  # a sprint is planned this long before it starts
 _DATED = 0.8
 _INITIATIVE_EVERY = 75
-_UNDER_INITIATIVE = 0.45
+_UNDER_INITIATIVE = 0.6
 _LINK_EVERY = 40
 _OPEN_LINKS = 2
 _RELEASE_EVERY = 2  # sprints
@@ -208,7 +209,7 @@ def plan_teamwork(
         return _numbered(free, [], [], [], [], names)
     initiatives = [
         Initiative(
-            Head(rng.randrange(len(teams)), "Epic", start_ms + int(rng.uniform(0.1, 30) * _MS_DAY),
+            Head(rng.randrange(len(teams)), "Epic", start_ms + int(rng.uniform(0.1, 10) * _MS_DAY),
                  role="initiative"),
             rng.choices(THEMES, _THEME_WEIGHTS)[0],
         )
@@ -226,6 +227,8 @@ def plan_teamwork(
     for request in requests:
         heads.append(request.head)
         heads.extend(request.children)
+    if len(heads) > size:
+        raise ValueError(f"{size} items are too few for the teams' first requests")
     while len(heads) < size:
         heads.append(_free(rng, len(teams), start_ms, now_ms, _UNPLANNED_TYPES, _UNPLANNED_WEIGHTS))
     plan = _numbered(heads, requests, initiatives, [], _releases(rng, teams, now_ms), names)
@@ -274,23 +277,24 @@ def _team_requests(
     initiatives: Sequence[Initiative],
 ) -> list[Request]:
     """One team's Features and their children, planned sprint by sprint in rank order."""
-    mean_size = 1 + sum(_CHILDREN) / 2 + sum(_GROWTH) / len(_GROWTH)
-    count = max(_FIRST_REQUESTS + 1, round(budget / mean_size))
+    sizes: list[int] = []
+    first = budget - round(budget * _GROWTH_ROOM)
+    while True:  # the breakdowns the team's share of the items allows, room left for growth
+        size = rng.randint(*_CHILDREN)
+        left = first - sum(sizes) - len(sizes) - 1
+        if left < _CHILDREN[0] and len(sizes) >= _FIRST_REQUESTS:
+            break
+        sizes.append(max(_CHILDREN[0], min(size, left)))
     span = now_ms - 12 * _MS_DAY - (start_ms + 10 * _MS_DAY)
-    gap = span / max(1, count - _FIRST_REQUESTS)
+    gap = span / max(1, len(sizes) - _FIRST_REQUESTS)
     requests: list[Request] = []
-    t = start_ms + 10 * _MS_DAY
-    used = 0
-    for n in range(count):
+    t = start_ms + 10 * _MS_DAY - int(gap / 2)
+    for n, size in enumerate(sizes):
         if n < _FIRST_REQUESTS:
             created = start_ms + int(rng.uniform(0.05, 3) * _MS_DAY)
         else:
             t += int(gap * rng.uniform(0.5, 1.5))
             created = min(t, now_ms - 3 * _MS_DAY)
-        size = rng.randint(*_CHILDREN)
-        if used + 1 + size > budget and n > 0:
-            break
-        used += 1 + size
         theme = None if rng.random() < _UNTHEMED else rng.choices(THEMES, _THEME_WEIGHTS)[0]
         request = Request(Head(k, "Feature", created, role="request"), 0.0, theme)
         for _ in range(size):
@@ -300,7 +304,8 @@ def _team_requests(
             if above:
                 rng.choice(above).requests.append(request)
         requests.append(request)
-    _rank_and_plan(rng, k, team, requests, start_ms, now_ms, budget - used)
+    spare = budget - sum(sizes) - len(sizes)
+    _rank_and_plan(rng, k, team, requests, start_ms, now_ms, spare)
     return requests
 
 
@@ -418,7 +423,7 @@ def _dependencies(
             continue
         at = max(waiting.created_ms, other.created_ms) + int(rng.uniform(1, 30) * _MS_HOUR)
         links.append(_link(other, waiting, min(at, now_ms - 2 * _MS_HOUR)))
-        used |= {blocker.id, waiting.id}
+        used |= {other.id, waiting.id}
     return sorted(links, key=lambda d: d.at_ms)
 
 
