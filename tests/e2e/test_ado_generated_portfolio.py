@@ -7,7 +7,7 @@ request, releases by tag with the dates of the connector file), and read with th
 `pmo-sync portfolio backtest` replays them (every week for 26 weeks, 1,000 trials, the KPI
 options' seed and history): issue 17 asks that the p85 date be met by 70% to 95% of the
 forecasts judged. Measured: 77 of 93 (82.8%); p50 79 of 113, p95 64 of 75. Seeds 1, 2 and 3
-gave 82%, 91% and 85% (docs/sandbox.md, "The generated portfolio").
+gave 82%, 91% and 85% (docs/sandbox-ado.md).
 """
 
 from __future__ import annotations
