@@ -456,7 +456,7 @@ class AdoDataset:
     def _outcome_ms(self, item_id: int) -> tuple[int | None, int | None]:
         with self.lock:
             if item_id not in self._outcomes:
-                self._simulate(item_id)
+                self._outcomes[item_id] = _outcome_of(_life(self, item_id)[3])
             return self._outcomes[item_id]
 
     @property
@@ -856,27 +856,51 @@ def theme_area(team: Team, theme: str | None) -> str:
     return f"{team.area_path}\\{theme}" if theme else team.area_path
 
 
+_Life = tuple[WorkItem, random.Random, tuple[Person, ...], list[Change]]
+"""An item at its creation, the generator that draws its revisions' authors, and its changes."""
+
+
 def _simulate(ds: AdoDataset, item_id: int) -> WorkItem:
     """One item's life, deterministic in (seed, id): created as the plan says (`teamwork.py`),
     then worked as its team plans sprints (`life.plan_life`); a request's and an initiative's
-    life follows from the items below them."""
+    life follows from the items below them. Records the item's outcome (`AdoDataset.outcome`)."""
+    item, rng, members, changes = _life(ds, item_id)
+    for ms, change in changes:
+        link = change.pop(_LINK, None)
+        if link is not None:
+            item.links.append(link)
+            change["System.RelatedLinkCount"] = len(item.links)
+        ds._apply(item, change, rng.choice(members), ms)
+    ds._outcomes[item_id] = _outcome_of(changes)
+    return item
+
+
+def _life(ds: AdoDataset, item_id: int) -> _Life:
+    """The item's creation and its changes in time order, no revision made yet: what an
+    outcome needs, at a fraction of the revisions' cost."""
     head = ds.teamwork.head(item_id)
     if head.role == "request":
         request = ds.teamwork.request(item_id)
         assert request is not None
-        item = _simulate_request(ds, head, request)
+        item, rng, members, changes = _request_life(ds, head, request)
     elif head.role == "initiative":
-        item = _simulate_initiative(ds, head)
+        item, rng, members, changes = _initiative_life(ds, head)
     else:
-        item = _simulate_work(ds, head)
-    start = next((t.at for t in item.transitions if t.to_state != "New"), None)
-    last = item.transitions[-1]
-    done = last.at if last.to_state in ("Closed", "Removed") else None
-    ds._outcomes[item_id] = (
-        to_ms(start) if start is not None else None,
-        to_ms(done) if done is not None else None,
-    )
-    return item
+        item, rng, members, changes = _work_life(ds, head)
+    return item, rng, members, in_order(changes, head.created_ms, ds._now_ms)
+
+
+def _outcome_of(changes: list[Change]) -> tuple[int | None, int | None]:
+    """(first left New, last became Closed or Removed if it is so at the end), as the item's
+    transitions record them: a change to the state it is in is no transition."""
+    state, start, since = "New", None, None
+    for ms, change in changes:
+        new = change.get("System.State")
+        if new is not None and new != state:
+            state, since = new, ms
+            if start is None and new != "New":
+                start = ms
+    return start, since if state in ("Closed", "Removed") else None
 
 
 def _new_item(
@@ -896,23 +920,7 @@ def _new_item(
     return item, members
 
 
-def _play(
-    ds: AdoDataset,
-    item: WorkItem,
-    rng: random.Random,
-    members: tuple[Person, ...],
-    changes: list[Change],
-) -> None:
-    """Apply the changes as revisions, in time order; a link change carries its link."""
-    for ms, change in in_order(changes, item.revisions[0].changed_ms, ds._now_ms):
-        link = change.pop(_LINK, None)
-        if link is not None:
-            item.links.append(link)
-            change["System.RelatedLinkCount"] = len(item.links)
-        ds._apply(item, change, rng.choice(members), ms)
-
-
-_LINK = "__link__"  # a change's pseudo-field: the link it adds (`_play`)
+_LINK = "__link__"  # a change's pseudo-field: the link it adds (`_simulate`)
 _LAG_DAYS = (0, 0, 0, 1, 1, 2, 3)  # from a request's last item done to the request closed
 STACK_RANK = "Microsoft.VSTS.Common.StackRank"
 TARGET_DATE = "Microsoft.VSTS.Scheduling.TargetDate"
@@ -928,7 +936,7 @@ _INITIATIVE_NAMES = {
 }
 
 
-def _simulate_work(ds: AdoDataset, head: Head) -> WorkItem:
+def _work_life(ds: AdoDataset, head: Head) -> _Life:
     """A story, bug or task: a request's child (planned in rank order) or free work."""
     rng = random.Random(f"{ds.seed}:item:{head.id}")
     wtype = head.work_item_type
@@ -972,11 +980,10 @@ def _simulate_work(ds: AdoDataset, head: Head) -> WorkItem:
         if state == "Closed" and release is not None and release.ship_ms is not None:
             tag = RELEASE_TAG.format(name=release.name)
             extra.append((release.ship_ms + rng.randrange(60) * 60_000, {"System.Tags": tag}))
-    _play(ds, item, rng, members, [*changes, *extra])
-    return item
+    return item, rng, members, [*changes, *extra]
 
 
-def _simulate_request(ds: AdoDataset, head: Head, request: Request) -> WorkItem:
+def _request_life(ds: AdoDataset, head: Head, request: Request) -> _Life:
     """A Feature: Active when its first child starts, Closed 0-3 days after its last child is
     done (open while any is not); its Target Date moved later when the work runs past it."""
     rng = random.Random(f"{ds.seed}:item:{head.id}")
@@ -1004,8 +1011,7 @@ def _simulate_request(ds: AdoDataset, head: Head, request: Request) -> WorkItem:
         changes.append((closed, {"System.State": "Closed"}))
     if request.due_ms is not None:
         changes.extend(_slips(rng, request.due_ms, head.created_ms, closed or ds._now_ms))
-    _play(ds, item, rng, members, changes)
-    return item
+    return item, rng, members, changes
 
 
 def _slips(rng: random.Random, due: int, created: int, finish: int) -> list[Change]:
@@ -1023,7 +1029,7 @@ def _slips(rng: random.Random, due: int, created: int, finish: int) -> list[Chan
     return slips
 
 
-def _simulate_initiative(ds: AdoDataset, head: Head) -> WorkItem:
+def _initiative_life(ds: AdoDataset, head: Head) -> _Life:
     """An Epic: Active when its first Feature is, Closed 1-5 days after its last Feature is
     done (while it has one not done, or none yet, it stays open)."""
     initiative = ds.teamwork.initiative(head.id)
@@ -1043,8 +1049,7 @@ def _simulate_initiative(ds: AdoDataset, head: Head) -> WorkItem:
             last = max(d for _, d in outcomes if d is not None)
             done = max(last + int(rng.uniform(1, 5) * _MS_DAY), active + _MS_HOUR)
             changes.append((done, {"System.State": "Closed"}))
-    _play(ds, item, rng, members, changes)
-    return item
+    return item, rng, members, changes
 
 
 def _midnight(ms: int) -> str:

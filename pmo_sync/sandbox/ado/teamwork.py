@@ -180,17 +180,24 @@ class Teamwork:
     releases: list[Release]
     team_names: tuple[str, ...]
 
+    _by_id: dict[int, Request | Initiative] = field(default_factory=dict)
+
     def head(self, item_id: int) -> Head:
         return self.heads[item_id - 1]
 
     def request(self, item_id: int) -> Request | None:
-        return self._requests_by_id().get(item_id)
+        found = self._index().get(item_id)
+        return found if isinstance(found, Request) else None
 
     def initiative(self, item_id: int) -> Initiative | None:
-        return next((i for i in self.initiatives if i.head.id == item_id), None)
+        found = self._index().get(item_id)
+        return found if isinstance(found, Initiative) else None
 
-    def _requests_by_id(self) -> dict[int, Request]:
-        return {r.head.id: r for r in self.requests}
+    def _index(self) -> dict[int, Request | Initiative]:
+        if not self._by_id and (self.requests or self.initiatives):
+            self._by_id = {r.head.id: r for r in self.requests}
+            self._by_id.update((i.head.id, i) for i in self.initiatives)
+        return self._by_id
 
     def releases_of(self, team: int) -> list[Release]:
         return [r for r in self.releases if r.team == team]
@@ -337,6 +344,7 @@ def _rank_and_plan(
     events += [(ms, 1, s) for s, ms in plannings]
     events.sort()
     ranked: list[Request] = []
+    left = {id(r): len(r.children) for r in requests}  # children not planned yet
     top, bottom = RANK_STEP, 0.0
     for ms, kind, index in events:
         if kind == 0:
@@ -350,17 +358,12 @@ def _rank_and_plan(
             ranked.append(request)
             ranked.sort(key=lambda r: r.rank)
             if rng.random() < _DATED:
-                ahead = sum(
-                    1
-                    for r in ranked
-                    if r.rank < request.rank
-                    for c in r.children
-                    if c.join_index is None
-                )
+                ahead = sum(left[id(r)] for r in ranked if r.rank < request.rank)
                 days = (ahead + len(request.children)) / pace * 14 + 7
                 due = request.head.created_ms + int(days * _MS_DAY)
                 request.due_ms = due - due % _MS_DAY
             continue
+        ranked = [r for r in ranked if left[id(r)]]
         ready = [
             (r, c)
             for r in ranked
@@ -373,6 +376,7 @@ def _rank_and_plan(
             pick = 0 if len(ready) == 1 or rng.random() < _IN_RANK else rng.randrange(1, len(ready))
             request, child = ready.pop(pick)
             child.join_index = index
+            left[id(request)] -= 1
             if request.first_pick is None:
                 request.first_pick = index
                 for _ in range(rng.choice(_GROWTH)):
@@ -381,6 +385,7 @@ def _rank_and_plan(
                     born = ms + int(rng.uniform(3, 24) * _MS_DAY)
                     if born < now_ms - 2 * _MS_HOUR:
                         request.children.append(_child(rng, k, born))
+                        left[id(request)] += 1
                         spare -= 1
 
 
@@ -395,19 +400,24 @@ def _dependencies(
     used: set[int] = set()
     waiting_pool = [c for c in children if c.join_index is not None and c.join_index >= 2]
     rng.shuffle(waiting_pool)
+    planned: dict[tuple[int, int], list[Head]] = {}  # (sprint, team) -> children planned in it
+    for c in children:
+        if c.join_index is not None:
+            planned.setdefault((c.join_index, c.team), []).append(c)
     for waiting in waiting_pool:
         if len(links) >= wanted - _OPEN_LINKS:
             break
         assert waiting.join_index is not None
         join_ms = teams[waiting.team].sprints[waiting.join_index].start_ms
-        blockers = [
-            c for c in children
-            if c.team != waiting.team and c.id not in used and c.join_index is not None
-            and 1 <= waiting.join_index - c.join_index <= 3
-        ]  # fmt: skip
-        if waiting.id in used or not blockers:
+        pools = [
+            planned.get((sprint, team), [])
+            for sprint in range(waiting.join_index - 3, waiting.join_index)
+            for team in range(len(teams))
+            if team != waiting.team
+        ]
+        blocker = _draw(rng, pools, used)
+        if waiting.id in used or blocker is None:
             continue
-        blocker = rng.choice(blockers)
         at = max(waiting.created_ms, blocker.created_ms) + int(rng.uniform(1, 30) * _MS_HOUR)
         if at >= min(join_ms, now_ms) - _MS_HOUR:
             continue
@@ -425,6 +435,21 @@ def _dependencies(
         links.append(_link(other, waiting, min(at, now_ms - 2 * _MS_HOUR)))
         used |= {other.id, waiting.id}
     return sorted(links, key=lambda d: d.at_ms)
+
+
+def _draw(rng: random.Random, pools: Sequence[Sequence[Head]], used: set[int]) -> Head | None:
+    """A child drawn evenly from the pools, not yet in a dependency (a few tries: the pools are
+    large and few are used)."""
+    total = sum(len(pool) for pool in pools)
+    for _ in range(5 if total else 0):
+        n = rng.randrange(total)
+        for pool in pools:
+            if n < len(pool):
+                if pool[n].id not in used:
+                    return pool[n]
+                break
+            n -= len(pool)
+    return None
 
 
 SUCCESSOR = "System.LinkTypes.Dependency-Forward"
