@@ -3,13 +3,17 @@
 `AdoDataset.generate(seed=7, size=300)` always builds the same organisation
 "contoso" with one project "Fabrikam", three teams (each with an area path and a
 calendar of 2-week iterations: 12 past, the current one, 2 future) and `size` work
-items (User Story / Bug / Task / Feature) with six months of history as a Scrum
-team makes it (`life.py`): items join a sprint at or before its start, most are
-closed within it, the rest carry over into the next one; now and then urgent work
+items with six months of history. From 60 items on they are a portfolio (`teamwork.py`,
+docs/sandbox-ado.md): Features (the requests, in theme areas below the teams' areas) broken
+down into User Stories and Bugs that the teams plan in rank order, Epics above some
+Features, dependencies across teams, releases by tag, and unplanned work; fewer items
+are User Stories, Bugs, Tasks and Features each on its own. A Story, Bug or Task lives
+as a Scrum team makes it (`life.py`): items join a sprint at or before its start, most
+are closed within it, the rest carry over into the next one; now and then urgent work
 joins a sprint under way or an item leaves it. The mess stays: backward moves,
 reopenings, review bounces, skipped states, removals, Story Points changes and
-missing estimates, reassignments. The process has Epics too (an Agile project's portfolio
-level): never generated, created by a test or the scripted portfolio (`portfolio.py`).
+missing estimates, reassignments. A Feature's and an Epic's states follow from the items
+below them.
 
 Every work item is a list of full-field revisions (rev 1 = creation; each change is
 a new rev with System.Rev / ChangedDate / ChangedBy). The ground truth connector
@@ -46,6 +50,7 @@ from pmo_sync.sandbox.ado.life import (
     plan_life,
 )
 from pmo_sync.sandbox.ado.teamwork import (
+    FREE_TYPES,
     THEMES,
     Head,
     Request,
@@ -84,14 +89,13 @@ PAST_SPRINTS = 12
 FUTURE_SPRINTS = 2
 F_POINTS = "Microsoft.VSTS.Scheduling.StoryPoints"
 F_STATE_CHANGE = "Microsoft.VSTS.Common.StateChangeDate"
-WORK_ITEM_TYPES = ("User Story", "Bug", "Task", "Feature")
-_TYPE_WEIGHTS = (50, 20, 25, 5)
+WORK_ITEM_TYPES = FREE_TYPES  # a dataset below PORTFOLIO_MIN_SIZE: no Epic
 _FULL_STATES = ("New", "Active", "Resolved", "Closed", "Removed")
 STATES_BY_TYPE: dict[str, tuple[str, ...]] = {  # the Agile process's types (Epic: none generated)
     "User Story": _FULL_STATES,
     "Bug": _FULL_STATES,
     "Feature": _FULL_STATES,
-    "Epic": _FULL_STATES,  # never generated (`WORK_ITEM_TYPES`); a portfolio creates them
+    "Epic": _FULL_STATES,  # generated as initiatives from PORTFOLIO_MIN_SIZE items on
     "Task": ("New", "Active", "Closed", "Removed"),  # Agile tasks have no Resolved
 }
 STATE_CATEGORY = {
@@ -273,7 +277,8 @@ class WorkItem:
     deleted_ms: int | None = None
     links: list[tuple[str, int]] = field(default_factory=list)
     """The item's typed links to other items now, `(rel, target id)` (`AdoDataset.link`): served
-    as `relations` by `workitemsbatch` with `$expand: relations`. Generated items have none."""
+    as `relations` by `workitemsbatch` with `$expand: relations`. Generated items have the
+    dependencies `teamwork.py` plans."""
 
     @property
     def fields(self) -> dict[str, Any]:

@@ -31,9 +31,10 @@ PMO would describe the teams' half year:
 - **Dependencies.** One per 40 items: a child waiting on a child of another team planned a
   sprint or three earlier (so usually done before the waiting one starts), and two still open at
   the end (neither planned yet).
-- **Releases.** Each team ships every four weeks, on the Friday its second sprint closes; one
-  release in four ships 2-6 days late. A Story or Bug closed by then is tagged `Release {name}`
-  on the shipping day (`generator.py`); the dates are the connector's (`release_dates`).
+- **Releases.** Each team ships on the last day of every second sprint (every four weeks); one
+  release in four ships 2-6 days late; the next one is planned. A Story or Bug closed by then is
+  tagged `Release {name}` on the shipping day (`generator.py`); the dates are the connector
+  file's (`portfolio.generated_portfolio_block`).
 
 Items get ids in creation order, as Azure DevOps numbers them. Below `PORTFOLIO_MIN_SIZE` items
 there is no portfolio: every item lives on its own, as the small datasets of the connector's
@@ -464,8 +465,8 @@ def _link(blocker: Head, waiting: Head, at: int) -> Dependency:
 
 
 def _releases(rng: random.Random, teams: Sequence[TeamSprints], now_ms: int) -> list[Release]:
-    """Every `_RELEASE_EVERY` sprints a release per team on the sprint's last working day; one in
-    four of those past ships late; the next one planned."""
+    """Every `_RELEASE_EVERY` sprints a release per team on the sprint's last day; one in four
+    of those past ships late; the next one planned."""
     releases: list[Release] = []
     now_day = datetime.fromtimestamp(now_ms / 1000, UTC).date()
     for k, team in enumerate(teams):
