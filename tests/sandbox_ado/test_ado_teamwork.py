@@ -125,16 +125,22 @@ def test_each_team_has_two_to_five_requests_open_every_week(dataset):
         assert min(weekly) >= 2 and max(weekly) <= 5, (dataset.teams[team].name, weekly)
 
 
-def test_themes_are_the_area_below_the_team_on_the_request(dataset):
+def test_themes_are_the_area_under_the_project_on_the_request_in_the_teams_part(dataset):
+    """A theme is an area under the project (`Fabrikam\\Growth`); each team owns its part of
+    it (`Fabrikam\\Growth\\Phoenix`, in its team field values), where its themed requests are."""
     areas = Counter(
         dataset.item(r.head.id).fields["System.AreaPath"] for r in dataset.teamwork.requests
     )
     assert areas == {
-        "Fabrikam\\Atlas\\Growth": 5, "Fabrikam\\Orion\\Growth": 5, "Fabrikam\\Phoenix\\Growth": 3,
-        "Fabrikam\\Atlas\\Reliability": 4, "Fabrikam\\Phoenix\\Reliability": 3,
-        "Fabrikam\\Orion\\Reliability": 3, "Fabrikam\\Phoenix\\Compliance": 3,
-        "Fabrikam\\Atlas\\Compliance": 1, "Fabrikam\\Phoenix": 3,
+        "Fabrikam\\Growth\\Atlas": 5, "Fabrikam\\Growth\\Orion": 5, "Fabrikam\\Growth\\Phoenix": 3,
+        "Fabrikam\\Reliability\\Atlas": 4, "Fabrikam\\Reliability\\Phoenix": 3,
+        "Fabrikam\\Reliability\\Orion": 3, "Fabrikam\\Compliance\\Phoenix": 3,
+        "Fabrikam\\Compliance\\Atlas": 1, "Fabrikam\\Phoenix": 3,
     }  # fmt: skip
+    assert dataset.teams[0].area_paths == (
+        "Fabrikam\\Phoenix", "Fabrikam\\Growth\\Phoenix", "Fabrikam\\Reliability\\Phoenix",
+        "Fabrikam\\Compliance\\Phoenix",
+    )  # fmt: skip
     for request in dataset.teamwork.requests:  # children stay in their team's own area
         team = dataset.teams[request.head.team]
         assert {dataset.item(c.id).fields["System.AreaPath"] for c in request.children} == {
@@ -142,17 +148,14 @@ def test_themes_are_the_area_below_the_team_on_the_request(dataset):
         }
     for initiative in dataset.teamwork.initiatives:
         area = dataset.item(initiative.head.id).fields["System.AreaPath"]
-        assert area.endswith("\\" + initiative.theme)
+        assert area.split("\\")[1] == initiative.theme
         for request in initiative.requests:
             assert request.theme == initiative.theme
-    assert generated_themes(dataset)[0] == {
-        "name": "Growth",
-        "match": {
-            "area_paths": [
-                "Fabrikam\\Phoenix\\Growth", "Fabrikam\\Atlas\\Growth", "Fabrikam\\Orion\\Growth",
-            ]
-        },
-    }  # fmt: skip
+    assert generated_themes(dataset) == [
+        {"name": "Growth", "match": {"area_paths": ["Fabrikam\\Growth"]}},
+        {"name": "Reliability", "match": {"area_paths": ["Fabrikam\\Reliability"]}},
+        {"name": "Compliance", "match": {"area_paths": ["Fabrikam\\Compliance"]}},
+    ]
 
 
 def test_due_dates_are_set_at_creation_and_some_move_later(dataset):

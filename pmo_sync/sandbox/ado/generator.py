@@ -51,6 +51,7 @@ from pmo_sync.sandbox.ado.life import (
 )
 from pmo_sync.sandbox.ado.teamwork import (
     FREE_TYPES,
+    PORTFOLIO_MIN_SIZE,
     THEMES,
     Head,
     Request,
@@ -216,6 +217,14 @@ class Team:
     area_path: str
     members: tuple[Person, ...]
     iterations: tuple[Iteration, ...]
+    theme_areas: tuple[str, ...] = ()
+    """The team's part of each theme's area (`Fabrikam\\Growth\\Phoenix`): the team owns these
+    areas too (its team field values), so a request filed under a theme is still the team's."""
+
+    @property
+    def area_paths(self) -> tuple[str, ...]:
+        """Every area the team owns, its own first (the default), each with the areas below."""
+        return (self.area_path, *self.theme_areas)
 
     def iteration_at(self, when: datetime) -> Iteration | None:
         return next((it for it in self.iterations if it.contains(when)), None)
@@ -389,6 +398,9 @@ class AdoDataset:
                     area_path=f"{PROJECT}\\{name}",
                     members=self.people[k * per_team : (k + 1) * per_team],
                     iterations=tuple(its),
+                    theme_areas=tuple(f"{PROJECT}\\{theme}\\{name}" for theme in THEMES)
+                    if size >= PORTFOLIO_MIN_SIZE
+                    else (),
                 )
             )
         self.teams = tuple(teams)
@@ -400,9 +412,8 @@ class AdoDataset:
             for t in self.teams
         )
         self._iterations = {it.path.lower(): it for t in self.teams for it in t.iterations}
-        self._areas = {PROJECT.lower()} | {
-            path.lower() for t in self.teams for path in (t.area_path, *theme_areas(t))
-        }
+        self._areas = {PROJECT.lower()} | {p.lower() for t in self.teams for p in t.area_paths}
+        self._areas |= {p.rpartition("\\")[0].lower() for t in self.teams for p in t.theme_areas}
         self._teamwork: Teamwork | None = None
         self._outcomes: dict[int, tuple[int | None, int | None]] = {}
         self._window_start = to_ms(now) - WINDOW_DAYS * _MS_DAY
@@ -851,14 +862,12 @@ def _base_fields(
     }
 
 
-def theme_areas(team: Team) -> tuple[str, ...]:
-    """The theme areas below a team's area path (`Fabrikam\\Phoenix\\Growth`, ...)."""
-    return tuple(theme_area(team, theme) for theme in THEMES)
-
-
 def theme_area(team: Team, theme: str | None) -> str:
-    """Where a request of the theme lives: below its team's area, so the team owns it."""
-    return f"{team.area_path}\\{theme}" if theme else team.area_path
+    """Where a request of the theme lives: the team's part of the theme's area (the team owns
+    it), or the team's own area without a theme."""
+    if theme is None:
+        return team.area_path
+    return next(p for p in team.theme_areas if p.split("\\")[1] == theme)
 
 
 _Life = tuple[WorkItem, random.Random, tuple[Person, ...], list[Change]]

@@ -34,7 +34,7 @@ from datetime import date, datetime
 from typing import Any
 
 from pmo_sync.sandbox.ado.generator import RELEASE_TAG as GENERATED_RELEASE_TAG
-from pmo_sync.sandbox.ado.generator import AdoDataset, Person, theme_area
+from pmo_sync.sandbox.ado.generator import AdoDataset, Person
 from pmo_sync.sandbox.ado.teamwork import THEMES
 from pmo_sync.sandbox.portfolio import (
     RELEASES,
@@ -102,7 +102,7 @@ def generated_portfolio_block(dataset: AdoDataset) -> dict[str, Any]:
     """The connector file's keys a generated organisation's portfolio needs (`teamwork.py`): the
     levels (Epic an initiative, Feature the request) and the releases, named by the tag
     `Release {name}` and dated here, since Azure DevOps keeps no release dates. Dependency links
-    are read by default; themes are portfolio.yaml's (`area_paths`, docs/sandbox.md)."""
+    are read by default; themes are portfolio.yaml's (`generated_themes`, docs/sandbox-ado.md)."""
     dates: dict[str, dict[str, str]] = {}
     for release in dataset.teamwork.releases:
         dated = {"planned": release.planned.isoformat()}
@@ -114,15 +114,11 @@ def generated_portfolio_block(dataset: AdoDataset) -> dict[str, Any]:
 
 
 def generated_themes(dataset: AdoDataset) -> list[dict[str, Any]]:
-    """portfolio.yaml's `themes:` entries for a generated organisation: each theme is the area
-    below every team's area that is named after it (`Fabrikam\\Phoenix\\Growth`, ...)."""
-    return [
-        {
-            "name": theme,
-            "match": {"area_paths": [theme_area(team, theme) for team in dataset.teams]},
-        }
-        for theme in THEMES
-    ]
+    """portfolio.yaml's `themes:` entries for a generated organisation: each theme is an area
+    under the project (`Fabrikam\\Growth`), each team owning its part of it
+    (`Fabrikam\\Growth\\Phoenix`)."""
+    project = dataset.project.name
+    return [{"name": theme, "match": {"area_paths": [f"{project}\\{theme}"]}} for theme in THEMES]
 
 
 def _picked(start: date, offset: int) -> str:

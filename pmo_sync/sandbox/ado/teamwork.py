@@ -23,9 +23,10 @@ PMO would describe the teams' half year:
   the children ranked above it and its own, spread over the team's sprints, plus a week of
   margin. The generator moves a date later (once or twice) when the work runs past it.
 - **Themes.** Each Feature is in one of three themes, Growth, Reliability, Compliance (45/35/20%),
-  or none (15%): its area path is the team's with the theme below it (`Fabrikam\\Phoenix\\Growth`),
-  so the team still owns it and its children, who stay in the team's own area, inherit the theme
-  through their parent.
+  or none (15%): a theme is an area under the project, each team owning its part of it, and a
+  themed Feature is filed in its team's part (`Fabrikam\\Growth\\Phoenix`, `generator.py`), so
+  the team still owns it; its children, in the team's own area, inherit the theme through
+  their parent.
 - **Initiatives.** A few Epics (one per 75 items), each in one theme, created in the first ten
   days; 60% of the Features of that theme created after it are under it (`System.Parent`).
 - **Dependencies.** One per 40 items: a child waiting on a child of another team planned a
