@@ -672,23 +672,31 @@ def demo_text(stdout: str) -> str:
 def test_demo_shows_each_section_and_the_next_steps_and_leaves_nothing_behind() -> None:
     """The whole output, as of the pinned 2026-11-20 (the generators' DEFAULT_NOW), is
     tests/fixtures/demo/demo-2026-11-20.txt. Where its figures come from:
-    - sync: Azure DevOps 21 calls (the 1698 revisions of 300 planned items are two pages
+    - sync: Azure DevOps 21 calls (the 1876 revisions of 300 planned items are two pages
       of 1000 of the reporting stream; the Dependency links of the 300 items, read by
       default, two workitemsbatch calls of 200; Epic's states, a default type), Jira 13,
       Trello 13 (200 cards of which 4 were deleted, two boards' actions in 7 pages of
       1000, lists, custom fields and cards of each, the token's member and boards);
-    - the Azure DevOps teams' last sprints are planned at their start (sandbox/ado/life.py):
-      say/do 100 %, 80 %, 100 % and mostly 60-110 % before, with carry-over;
-    - KPIs: the values include each open epic's request forecast (15 open epics, 4 values
-      each: remaining items, p50 and p85 dates, due probability: 60 values);
+    - the Azure DevOps teams' last sprints are planned at their start (sandbox/ado/life.py),
+      their Features' children in rank order (sandbox/ado/teamwork.py): say/do 100 %, 72 %,
+      56 % and mostly 60-110 % before, with carry-over;
+    - KPIs: the values include each open request's forecast (24 open requests: Jira's 10
+      epics, Azure DevOps's 10 Features and 4 Epics; 4 values each: remaining items, p50 and
+      p85 dates, due probability: 96 values);
     - governance: the 19 rules of config/policies; of portfolio.yaml's 7, intake-too-long (2
-      Jira epics in To Do for more than 30 days since created), and, with the demo's
-      portfolio.yaml themes, unaligned-work (8 teams) and theme-off-target (3 themes) find
-      something: the generated work carries no theme yet;
-    - the portfolio section: the 15 open requests, the least likely by their due date first
-      (none has a due date yet: by p85), the backtest's lines over 26 weekly replays;
-    - write-back: each push, then nothing; the open epics of Azure DevOps (5) and Jira (8,
-      and the 2 with findings) get their stakeholder sentence in their comment; Trello's
+      Jira epics and 1 Azure DevOps Feature in To Do for more than 30 days since created),
+      with the demo's portfolio.yaml themes unaligned-work (8 teams: Jira's and Trello's
+      generated work carries no theme yet, a fifth of Azure DevOps's is unplanned) and
+      theme-off-target (3 themes), and on the Azure DevOps portfolio (docs/sandbox-ado.md)
+      due-date-unlikely (7 Features), due-date-passed (2) and dependency-at-risk (2: the
+      Features whose children wait on the two open dependencies);
+    - the portfolio section: the 24 open requests, the least likely by their due date first
+      (Azure DevOps's Features are dated, some already late; the others by p85), the
+      dependencies across Azure DevOps's teams, the backtest's lines over 26 weekly replays
+      (Jira's and Trello's epics still close at random; Azure DevOps's alone meet their p85
+      83% of the time: tests/e2e/test_ado_generated_portfolio.py);
+    - write-back: each push, then nothing; the open requests of Azure DevOps (14) and Jira
+      (8, and the 2 with findings) get their stakeholder sentence in their comment; Trello's
       sandbox has none open."""
     cwd = Path.cwd()
     result = invoke("demo", "--today", "2026-11-20")

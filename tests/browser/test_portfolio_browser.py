@@ -33,8 +33,12 @@ def stored(sandbox_store: SandboxStore) -> dict[str, dict[str, list[tuple[str, A
     return team_values(kpis_json(sandbox_store))
 
 
-def _days(value: float) -> str:
-    return f"{value:.1f} d"
+def _days(value: float, shown: str | None = None) -> str:
+    """The page's figure for a stored value the JSON gives rounded to two decimals: the value at
+    one decimal, or, when the JSON's value is a tie (16.05: the store's may be 16.0499...), the
+    page's own figure if it is either neighbour."""
+    near = {f"{value - 0.005:.1f} d", f"{value + 0.005:.1f} d"}
+    return shown if shown in near and len(near) == 2 else f"{value:.1f} d"
 
 
 def test_every_sparkline_is_drawn_with_the_stored_series(
@@ -79,9 +83,10 @@ def test_the_figures_shown_are_the_kpis_json_values(
             shown[metric] = dash if value is None else str(value)
         for metric in ("cycle_time_p85_days", "wip_age_max_days"):
             [(_, value)] = metrics.get(metric, [(None, None)])
-            shown[metric] = dash if value is None else _days(value)
+            shown[metric] = dash if value is None else _days(value, cells.get(metric))
         assert {metric: cells[metric] for metric in shown} == shown, team
-    assert any(cells["wip_age_max_days"] == dash for cells in rows.values())  # a team with no WIP
+    # Every sandbox team has WIP now that the Azure DevOps teams work a portfolio, so no cell
+    # shows the dash here (the loop above would expect it for a value the store lacks).
     assert all(cells["items"] != dash for cells in rows.values())
 
 

@@ -92,9 +92,10 @@ def test_dependencies_keep_both_ends_and_releases_are_tags(
     }
 
 
-def test_the_epic_type_exists_but_is_never_generated() -> None:
-    """An Agile project has Epics: the sandbox creates one and serves its states; the
-    generated dataset stays as it was (User Story, Bug, Task, Feature)."""
+def test_the_epic_type_exists_and_a_small_dataset_generates_none() -> None:
+    """An Agile project has Epics: the sandbox creates one and serves its states; a dataset
+    too small for a portfolio (`teamwork.PORTFOLIO_MIN_SIZE`) holds User Stories, Bugs, Tasks
+    and Features only."""
     assert "Epic" not in WORK_ITEM_TYPES
     data = AdoDataset.generate(size=40)
     assert {i.type for i in data.items()} <= set(WORK_ITEM_TYPES)

@@ -378,7 +378,7 @@ class AdoApi:
         }
 
     def _team_field_values(self, project: str | None, team_name: str | None) -> ApiResponse:
-        """The team's area path (with its children): what its backlog and boards show."""
+        """The team's area paths (with their children): what its backlog and boards show."""
         if project is None:
             raise AdoError(404, "", "A project is required.")
         team = self._team(team_name)
@@ -387,7 +387,7 @@ class AdoApi:
         return ApiResponse(200, {
             "defaultValue": team.area_path,
             "field": {"referenceName": "System.AreaPath", "url": field_url},
-            "values": [{"value": team.area_path, "includeChildren": True}],
+            "values": [{"value": path, "includeChildren": True} for path in team.area_paths],
             "url": f"{team_url}/_apis/work/teamsettings/teamfieldvalues",
         })  # fmt: skip
 

@@ -3,13 +3,17 @@
 `AdoDataset.generate(seed=7, size=300)` always builds the same organisation
 "contoso" with one project "Fabrikam", three teams (each with an area path and a
 calendar of 2-week iterations: 12 past, the current one, 2 future) and `size` work
-items (User Story / Bug / Task / Feature) with six months of history as a Scrum
-team makes it (`life.py`): items join a sprint at or before its start, most are
-closed within it, the rest carry over into the next one; now and then urgent work
+items with six months of history. From 60 items on they are a portfolio (`teamwork.py`,
+docs/sandbox-ado.md): Features (the requests, in theme areas below the teams' areas) broken
+down into User Stories and Bugs that the teams plan in rank order, Epics above some
+Features, dependencies across teams, releases by tag, and unplanned work; fewer items
+are User Stories, Bugs, Tasks and Features each on its own. A Story, Bug or Task lives
+as a Scrum team makes it (`life.py`): items join a sprint at or before its start, most
+are closed within it, the rest carry over into the next one; now and then urgent work
 joins a sprint under way or an item leaves it. The mess stays: backward moves,
 reopenings, review bounces, skipped states, removals, Story Points changes and
-missing estimates, reassignments. The process has Epics too (an Agile project's portfolio
-level): never generated, created by a test or the scripted portfolio (`portfolio.py`).
+missing estimates, reassignments. A Feature's and an Epic's states follow from the items
+below them.
 
 Every work item is a list of full-field revisions (rev 1 = creation; each change is
 a new rev with System.Rev / ChangedDate / ChangedBy). The ground truth connector
@@ -39,9 +43,21 @@ from typing import Any
 from pmo_sync.sandbox.ado.life import (
     DONE_IN_SPRINT,
     POINT_VALUES,
+    Change,
     ItemPlan,
     SprintWindow,
+    in_order,
     plan_life,
+)
+from pmo_sync.sandbox.ado.teamwork import (
+    FREE_TYPES,
+    PORTFOLIO_MIN_SIZE,
+    THEMES,
+    Head,
+    Request,
+    TeamSprints,
+    Teamwork,
+    plan_teamwork,
 )
 from pmo_sync.sandbox.clock import Clock
 
@@ -74,14 +90,13 @@ PAST_SPRINTS = 12
 FUTURE_SPRINTS = 2
 F_POINTS = "Microsoft.VSTS.Scheduling.StoryPoints"
 F_STATE_CHANGE = "Microsoft.VSTS.Common.StateChangeDate"
-WORK_ITEM_TYPES = ("User Story", "Bug", "Task", "Feature")
-_TYPE_WEIGHTS = (50, 20, 25, 5)
+WORK_ITEM_TYPES = FREE_TYPES  # a dataset below PORTFOLIO_MIN_SIZE: no Epic
 _FULL_STATES = ("New", "Active", "Resolved", "Closed", "Removed")
 STATES_BY_TYPE: dict[str, tuple[str, ...]] = {  # the Agile process's types (Epic: none generated)
     "User Story": _FULL_STATES,
     "Bug": _FULL_STATES,
     "Feature": _FULL_STATES,
-    "Epic": _FULL_STATES,  # never generated (`WORK_ITEM_TYPES`); a portfolio creates them
+    "Epic": _FULL_STATES,  # generated as initiatives from PORTFOLIO_MIN_SIZE items on
     "Task": ("New", "Active", "Closed", "Removed"),  # Agile tasks have no Resolved
 }
 STATE_CATEGORY = {
@@ -108,6 +123,8 @@ _REASONS = {
     ("New", "Active"): "Implementation halted",
 }
 MAX_DATE = "9999-01-01T00:00:00Z"
+RELEASE_TAG = "Release {name}"
+"""The tag naming a generated release (the connector's `releases: {tag: "Release {name}"}`)."""
 _MS_DAY = 86_400_000
 _MS_HOUR = 3_600_000
 _LRU_SIZE = 2048
@@ -200,6 +217,14 @@ class Team:
     area_path: str
     members: tuple[Person, ...]
     iterations: tuple[Iteration, ...]
+    theme_areas: tuple[str, ...] = ()
+    """The team's part of each theme's area (`Fabrikam\\Growth\\Phoenix`): the team owns these
+    areas too (its team field values), so a request filed under a theme is still the team's."""
+
+    @property
+    def area_paths(self) -> tuple[str, ...]:
+        """Every area the team owns, its own first (the default), each with the areas below."""
+        return (self.area_path, *self.theme_areas)
 
     def iteration_at(self, when: datetime) -> Iteration | None:
         return next((it for it in self.iterations if it.contains(when)), None)
@@ -261,7 +286,8 @@ class WorkItem:
     deleted_ms: int | None = None
     links: list[tuple[str, int]] = field(default_factory=list)
     """The item's typed links to other items now, `(rel, target id)` (`AdoDataset.link`): served
-    as `relations` by `workitemsbatch` with `$expand: relations`. Generated items have none."""
+    as `relations` by `workitemsbatch` with `$expand: relations`. Generated items have the
+    dependencies `teamwork.py` plans."""
 
     @property
     def fields(self) -> dict[str, Any]:
@@ -372,6 +398,9 @@ class AdoDataset:
                     area_path=f"{PROJECT}\\{name}",
                     members=self.people[k * per_team : (k + 1) * per_team],
                     iterations=tuple(its),
+                    theme_areas=tuple(f"{PROJECT}\\{theme}\\{name}" for theme in THEMES)
+                    if size >= PORTFOLIO_MIN_SIZE
+                    else (),
                 )
             )
         self.teams = tuple(teams)
@@ -383,6 +412,10 @@ class AdoDataset:
             for t in self.teams
         )
         self._iterations = {it.path.lower(): it for t in self.teams for it in t.iterations}
+        self._areas = {PROJECT.lower()} | {p.lower() for t in self.teams for p in t.area_paths}
+        self._areas |= {p.rpartition("\\")[0].lower() for t in self.teams for p in t.theme_areas}
+        self._teamwork: Teamwork | None = None
+        self._outcomes: dict[int, tuple[int | None, int | None]] = {}
         self._window_start = to_ms(now) - WINDOW_DAYS * _MS_DAY
         self._now_ms = to_ms(now)
         self._cache: OrderedDict[int, WorkItem] = OrderedDict()
@@ -407,6 +440,40 @@ class AdoDataset:
         return cls(seed=seed, size=size, now=now, team_names=tuple(teams))
 
     # -- look-ups ----------------------------------------------------------------------
+
+    @property
+    def teamwork(self) -> Teamwork:
+        """The organisation's layout (`teamwork.plan_teamwork`), planned once: which items are
+        requests, initiatives and their children, ranks, themes, dependencies, releases."""
+        if self._teamwork is None:
+            with self.lock:
+                if self._teamwork is None:
+                    self._teamwork = plan_teamwork(
+                        self.seed,
+                        self.size,
+                        self._now_ms,
+                        self._window_start,
+                        [
+                            TeamSprints(t.name, windows)
+                            for t, windows in zip(self.teams, self._sprint_windows, strict=True)
+                        ],
+                    )
+        return self._teamwork
+
+    def outcome(self, item_id: int) -> tuple[datetime | None, datetime | None]:
+        """A generated item's ground truth, as generated (mutations aside): when it first left
+        New (started), and when it last became Closed or Removed if it is so now (done)."""
+        start, done = self._outcome_ms(item_id)
+        return (
+            from_ms(start) if start is not None else None,
+            from_ms(done) if done is not None else None,
+        )
+
+    def _outcome_ms(self, item_id: int) -> tuple[int | None, int | None]:
+        with self.lock:
+            if item_id not in self._outcomes:
+                self._outcomes[item_id] = _outcome_of(_life(self, item_id)[3])
+            return self._outcomes[item_id]
 
     @property
     def api_identity(self) -> Person:
@@ -692,10 +759,12 @@ class AdoDataset:
             ):
                 raise AdoError(400, "TF401347", f"Invalid tree name given for work item "
                                    f"{item.id}, field 'System.IterationPath'.")  # fmt: skip
-            if name == "System.AreaPath" and value is not None:
-                known = {PROJECT.lower()} | {t.area_path.lower() for t in self.teams}
-                if str(value).lower() not in known:
-                    raise AdoError(400, "TF401347", f"Invalid tree name given for work item "
+            if (
+                name == "System.AreaPath"
+                and value is not None
+                and str(value).lower() not in self._areas
+            ):
+                raise AdoError(400, "TF401347", f"Invalid tree name given for work item "
                                    f"{item.id}, field 'System.AreaPath'.")  # fmt: skip
             if name == F_POINTS and value is not None and not isinstance(value, int | float):
                 raise AdoError(400, "TF401326", f"Invalid field value {value!r} for Story Points.")
@@ -751,7 +820,7 @@ class AdoDataset:
             entries: list[tuple[int, int, int]] = []
             changed = array("q")
             for i in range(1, self.size + 1):
-                item = self._overlay.get(i) or self._simulate(i)
+                item = self._overlay.get(i) or self._cache.get(i) or self._simulate(i)
                 changed.append(item.changed_ms)
                 entries.extend((r.changed_ms, i, r.rev) for r in item.revisions)
             entries.sort()
@@ -793,40 +862,210 @@ def _base_fields(
     }
 
 
+def theme_area(team: Team, theme: str | None) -> str:
+    """Where a request of the theme lives: the team's part of the theme's area (the team owns
+    it), or the team's own area without a theme."""
+    if theme is None:
+        return team.area_path
+    return next(p for p in team.theme_areas if p.split("\\")[1] == theme)
+
+
+_Life = tuple[WorkItem, random.Random, tuple[Person, ...], list[Change]]
+"""An item at its creation, the generator that draws its revisions' authors, and its changes."""
+
+
 def _simulate(ds: AdoDataset, item_id: int) -> WorkItem:
-    """One item's life, deterministic in (seed, id): created, then worked as its team
-    plans sprints (`life.plan_life`)."""
-    rng = random.Random(f"{ds.seed}:item:{item_id}")
-    team_index = rng.randrange(len(ds.teams))
-    team = ds.teams[team_index]
+    """One item's life, deterministic in (seed, id): created as the plan says (`teamwork.py`),
+    then worked as its team plans sprints (`life.plan_life`); a request's and an initiative's
+    life follows from the items below them. Records the item's outcome (`AdoDataset.outcome`)."""
+    item, rng, members, changes = _life(ds, item_id)
+    for ms, change in changes:
+        link = change.pop(_LINK, None)
+        if link is not None:
+            item.links.append(link)
+            change["System.RelatedLinkCount"] = len(item.links)
+        ds._apply(item, change, rng.choice(members), ms)
+    ds._outcomes[item_id] = _outcome_of(changes)
+    return item
+
+
+def _life(ds: AdoDataset, item_id: int) -> _Life:
+    """The item's creation and its changes in time order, no revision made yet: what an
+    outcome needs, at a fraction of the revisions' cost."""
+    head = ds.teamwork.head(item_id)
+    if head.role == "request":
+        request = ds.teamwork.request(item_id)
+        assert request is not None
+        item, rng, members, changes = _request_life(ds, head, request)
+    elif head.role == "initiative":
+        item, rng, members, changes = _initiative_life(ds, head)
+    else:
+        item, rng, members, changes = _work_life(ds, head)
+    return item, rng, members, in_order(changes, head.created_ms, ds._now_ms)
+
+
+def _outcome_of(changes: list[Change]) -> tuple[int | None, int | None]:
+    """(first left New, last became Closed or Removed if it is so at the end), as the item's
+    transitions record them: a change to the state it is in is no transition."""
+    state, start, since = "New", None, None
+    for ms, change in changes:
+        new = change.get("System.State")
+        if new is not None and new != state:
+            state, since = new, ms
+            if start is None and new != "New":
+                start = ms
+    return start, since if state in ("Closed", "Removed") else None
+
+
+def _new_item(
+    ds: AdoDataset, head: Head, rng: random.Random, title: str, area: str | None = None
+) -> tuple[WorkItem, tuple[Person, ...]]:
+    team = ds.teams[head.team]
     members = team.members or ds.people
-    wtype = rng.choices(WORK_ITEM_TYPES, _TYPE_WEIGHTS)[0]
-    now_ms = ds._now_ms
-    created = ds._window_start + int(rng.random() * (now_ms - ds._window_start - 2 * _MS_HOUR))
-    created += rng.randrange(1000)  # millisecond noise: 0-3 fraction digits on the wire
     author = rng.choice(members)
-    title = f"{rng.choice(_TITLE_VERBS)} {rng.choice(_TITLE_NOUNS)} #{item_id}"
-    fields = _base_fields(item_id, wtype, title, team, author, created)
+    fields = _base_fields(head.id, head.work_item_type, title, team, author, head.created_ms)
+    if area is not None:
+        fields["System.AreaPath"] = area
+    if head.parent is not None:
+        fields["System.Parent"] = head.parent
+    item = WorkItem(id=head.id, revisions=[Revision(1, head.created_ms, fields)])
+    item.transitions.append(StateTransition(from_ms(head.created_ms), None, "New", 1))
+    item.iteration_changes.append((from_ms(head.created_ms), None))
+    return item, members
+
+
+_LINK = "__link__"  # a change's pseudo-field: the link it adds (`_simulate`)
+_LAG_DAYS = (0, 0, 0, 1, 1, 2, 3)  # from a request's last item done to the request closed
+STACK_RANK = "Microsoft.VSTS.Common.StackRank"
+TARGET_DATE = "Microsoft.VSTS.Scheduling.TargetDate"
+_REQUEST_NAMES = (
+    "Self-service onboarding", "Checkout redesign", "Audit trail export", "Single sign-on",
+    "Data retention rules", "Faster search", "Partner API", "Invoice automation",
+    "Disaster recovery drill", "Mobile offline mode", "Usage analytics", "Consent management",
+)  # fmt: skip
+_INITIATIVE_NAMES = {
+    "Growth": "Grow self-service revenue",
+    "Reliability": "Keep the platform up",
+    "Compliance": "Meet the audit requirements",
+}
+
+
+def _work_life(ds: AdoDataset, head: Head) -> _Life:
+    """A story, bug or task: a request's child (planned in rank order) or free work."""
+    rng = random.Random(f"{ds.seed}:item:{head.id}")
+    wtype = head.work_item_type
+    title = f"{rng.choice(_TITLE_VERBS)} {rng.choice(_TITLE_NOUNS)} #{head.id}"
+    item, members = _new_item(ds, head, rng, title)
+    fields = item.revisions[0].fields
     fields["Microsoft.VSTS.Common.Priority"] = rng.choice((1, 2, 2, 3, 4))
     if wtype in ("User Story", "Bug") and rng.random() < 0.75:
         fields[F_POINTS] = rng.choice(POINT_VALUES)
     if rng.random() < 0.7:
         fields["System.AssignedTo"] = rng.choice(members).ref
-    item = WorkItem(id=item_id, revisions=[Revision(1, created, fields)])
-    item.transitions.append(StateTransition(from_ms(created), None, "New", 1))
-    item.iteration_changes.append((from_ms(created), None))
     plan = ItemPlan(
         work_item_type=wtype,
         states=STATES_BY_TYPE[wtype],
-        created_ms=created,
-        now_ms=now_ms,
+        created_ms=head.created_ms,
+        now_ms=ds._now_ms,
         backlog_path=PROJECT,
-        sprints=ds._sprint_windows[team_index],
-        done_in_sprint=DONE_IN_SPRINT[team_index % len(DONE_IN_SPRINT)],
+        sprints=ds._sprint_windows[head.team],
+        done_in_sprint=DONE_IN_SPRINT[head.team % len(DONE_IN_SPRINT)],
         estimated=F_POINTS in fields,
         title=title,
         people=tuple(m.ref for m in members),
+        join_index=head.join_index,
+        child=head.role == "child",
     )
-    for ms, changes in plan_life(rng, plan):
-        ds._apply(item, changes, rng.choice(members), ms)
-    return item
+    changes = plan_life(rng, plan)
+    extra: list[Change] = [(ms, {_LINK: (rel, other)}) for rel, other, ms in head.links]
+    if wtype in ("User Story", "Bug"):
+        state, since = next(
+            ((c["System.State"], t) for t, c in reversed(changes) if "System.State" in c),
+            ("New", head.created_ms),
+        )
+        release = next(
+            (
+                r
+                for r in ds.teamwork.releases_of(head.team)
+                if r.ship_ms is not None and r.ship_ms >= since
+            ),
+            None,
+        )
+        if state == "Closed" and release is not None and release.ship_ms is not None:
+            tag = RELEASE_TAG.format(name=release.name)
+            extra.append((release.ship_ms + rng.randrange(60) * 60_000, {"System.Tags": tag}))
+    return item, rng, members, [*changes, *extra]
+
+
+def _request_life(ds: AdoDataset, head: Head, request: Request) -> _Life:
+    """A Feature: Active when its first child starts, Closed 0-3 days after its last child is
+    done (open while any is not); its Target Date moved later when the work runs past it."""
+    rng = random.Random(f"{ds.seed}:item:{head.id}")
+    team = ds.teams[head.team]
+    title = f"{rng.choice(_REQUEST_NAMES)} #{head.id}"
+    item, members = _new_item(ds, head, rng, title, theme_area(team, request.theme))
+    fields = item.revisions[0].fields
+    fields["Microsoft.VSTS.Common.Priority"] = rng.choice((1, 2, 2, 3))
+    fields[STACK_RANK] = request.rank
+    if request.due_ms is not None:
+        fields[TARGET_DATE] = _midnight(request.due_ms)
+    if rng.random() < 0.7:
+        fields["System.AssignedTo"] = rng.choice(members).ref
+    outcomes = [ds._outcome_ms(child.id) for child in request.children]
+    changes: list[Change] = []
+    starts = [s for s, _ in outcomes if s is not None]
+    active = min(starts) + int(rng.uniform(1, 90) * 60_000) if starts else None
+    if active is not None:
+        changes.append((active, {"System.State": "Active"}))
+    closed = None
+    if active is not None and outcomes and all(d is not None for _, d in outcomes):
+        last = max(d for _, d in outcomes if d is not None)
+        lag = rng.choice(_LAG_DAYS) * _MS_DAY + int(rng.uniform(0.5, 6) * _MS_HOUR)
+        closed = max(last + lag, active + _MS_HOUR)
+        changes.append((closed, {"System.State": "Closed"}))
+    if request.due_ms is not None:
+        changes.extend(_slips(rng, request.due_ms, head.created_ms, closed or ds._now_ms))
+    return item, rng, members, changes
+
+
+def _slips(rng: random.Random, due: int, created: int, finish: int) -> list[Change]:
+    """A date the work runs past is moved later, once or twice, days before it comes; or
+    left as it was (a late request whose date nobody moved)."""
+    slips: list[Change] = []
+    when = created
+    for _ in range(2):
+        if due >= finish or rng.random() < 0.5:
+            break
+        when = max(when + _MS_DAY, due - int(rng.uniform(1, 5) * _MS_DAY))
+        due += max(7 * _MS_DAY, int((finish - due) * rng.uniform(0.5, 1.2)))
+        due -= due % _MS_DAY
+        slips.append((when, {TARGET_DATE: _midnight(due)}))
+    return slips
+
+
+def _initiative_life(ds: AdoDataset, head: Head) -> _Life:
+    """An Epic: Active when its first Feature is, Closed 1-5 days after its last Feature is
+    done (while it has one not done, or none yet, it stays open)."""
+    initiative = ds.teamwork.initiative(head.id)
+    assert initiative is not None
+    rng = random.Random(f"{ds.seed}:item:{head.id}")
+    team = ds.teams[head.team]
+    title = f"{_INITIATIVE_NAMES[initiative.theme]} #{head.id}"
+    item, members = _new_item(ds, head, rng, title, theme_area(team, initiative.theme))
+    item.revisions[0].fields["Microsoft.VSTS.Common.Priority"] = 1
+    outcomes = [ds._outcome_ms(r.head.id) for r in initiative.requests]
+    changes: list[Change] = []
+    starts = [s for s, _ in outcomes if s is not None]
+    if starts:
+        active = min(starts) + int(rng.uniform(1, 90) * 60_000)
+        changes.append((active, {"System.State": "Active"}))
+        if all(d is not None for _, d in outcomes):
+            last = max(d for _, d in outcomes if d is not None)
+            done = max(last + int(rng.uniform(1, 5) * _MS_DAY), active + _MS_HOUR)
+            changes.append((done, {"System.State": "Closed"}))
+    return item, rng, members, changes
+
+
+def _midnight(ms: int) -> str:
+    """A day as Azure DevOps saves a date picked in a UTC organisation: its midnight."""
+    return format_ts(ms - ms % _MS_DAY)

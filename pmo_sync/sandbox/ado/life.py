@@ -23,7 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DONE_IN_SPRINT", "POINTS", "POINT_VALUES", "ItemPlan", "SprintWindow", "plan_life"]
+__all__ = [
+    "DONE_IN_SPRINT", "POINTS", "POINT_VALUES", "ItemPlan", "SprintWindow", "in_order", "plan_life",
+]  # fmt: skip
 
 # The share of the items a team commits to that it closes within the sprint, by team
 # position (Phoenix, Atlas, Orion by default): one steady team, one average, one that
@@ -64,6 +66,12 @@ class ItemPlan:
     estimated: bool
     title: str
     people: tuple[str, ...]  # the team's members as System.AssignedTo holds them
+    join_index: int | None = None
+    """A request's child: the sprint its team planned it into (`teamwork.py`); None: not yet."""
+    child: bool = False
+    """A request's child: planned by the team in rank order (`join_index`), never taken out
+    of its sprint, and given up (Removed) rather than left in the backlog after three
+    carry-overs, so its request is not left open by an item nobody will work."""
 
 
 Change = tuple[int, dict[str, Any]]
@@ -88,6 +96,12 @@ def _feature(rng: random.Random, plan: ItemPlan) -> list[Change]:
 
 
 def _sprint_work(rng: random.Random, plan: ItemPlan) -> list[Change]:
+    if plan.child:
+        if plan.join_index is None:
+            return []
+        start = plan.sprints[plan.join_index].start_ms
+        join = max(start - int(rng.uniform(2, 72) * _MS_HOUR), plan.created_ms + _MS_HOUR)
+        return _in_sprints(rng, plan, plan.join_index, min(join, start), urgent=False)
     current = next((s for s in plan.sprints if s.start_ms <= plan.created_ms < s.close_ms), None)
     roll = rng.random()
     if current is not None and roll < _URGENT and current.close_ms - plan.created_ms > _MS_DAY:
@@ -137,7 +151,7 @@ def _in_sprints(
             state = "Active"
         else:
             t = begin
-        if rng.random() < _DESCOPED:
+        if not plan.child and rng.random() < _DESCOPED:
             t = t + int(rng.uniform(0.1, 0.5) * (sprint.close_ms - t))
             back: dict[str, Any] = {"System.IterationPath": plan.backlog_path}
             if rng.random() < 0.5:
@@ -161,7 +175,7 @@ def _in_sprints(
         changes.append((max(join, sprint.close_ms + _MS_MINUTE), moved))
     if index + 1 < len(plan.sprints):  # given up after carrying over too often
         give_up = plan.sprints[index].close_ms + int(rng.uniform(1, 30) * _MS_HOUR)
-        state_after = "Removed" if rng.random() < 0.3 else "New"
+        state_after = "Removed" if plan.child or rng.random() < 0.3 else "New"
         changes.append((give_up, {"System.IterationPath": plan.backlog_path,
                                   "System.State": state_after}))  # fmt: skip
     return changes
@@ -220,13 +234,17 @@ def _has_points(plan: ItemPlan) -> bool:
 
 
 def _ordered(changes: list[Change], plan: ItemPlan) -> list[Change]:
+    return in_order(changes, plan.created_ms, plan.now_ms)
+
+
+def in_order(changes: Sequence[Change], created_ms: int, now_ms: int) -> list[Change]:
     """In time order (a stable sort keeps a state path's order), each at least a second
     after the one before, none at or after a minute before now."""
     out: list[Change] = []
-    previous = plan.created_ms
+    previous = created_ms
     for t, change in sorted(changes, key=lambda c: c[0]):
         t = max(t, previous + 1000)
-        if t >= plan.now_ms - _MS_MINUTE:
+        if t >= now_ms - _MS_MINUTE:
             break
         out.append((t, change))
         previous = t

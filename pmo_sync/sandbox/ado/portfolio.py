@@ -33,7 +33,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from pmo_sync.sandbox.ado.generator import RELEASE_TAG as GENERATED_RELEASE_TAG
 from pmo_sync.sandbox.ado.generator import AdoDataset, Person
+from pmo_sync.sandbox.ado.teamwork import THEMES
 from pmo_sync.sandbox.portfolio import (
     RELEASES,
     TEAMS,
@@ -49,9 +51,12 @@ from pmo_sync.sandbox.portfolio import (
 )
 
 __all__ = [
+    "GENERATED_LEVELS",
     "LEVEL_TYPE",
     "RELEASE_TAG",
     "AdoPortfolioPlayer",
+    "generated_portfolio_block",
+    "generated_themes",
     "priority_of",
     "release_config",
 ]
@@ -86,6 +91,34 @@ def release_config(start: date) -> dict[str, Any]:
             dated["released"] = day(start, release.released).isoformat()
         dates[release.name] = dated
     return {"tag": RELEASE_TAG, "dates": dates}
+
+
+GENERATED_LEVELS = {"Epic": "initiative", "Feature": "epic"}
+"""The generated organisation's levels, as the scripted portfolio's: Epics are initiatives above
+the requests, Features the requests (`teamwork.py`)."""
+
+
+def generated_portfolio_block(dataset: AdoDataset) -> dict[str, Any]:
+    """The connector file's keys a generated organisation's portfolio needs (`teamwork.py`): the
+    levels (Epic an initiative, Feature the request) and the releases, named by the tag
+    `Release {name}` and dated here, since Azure DevOps keeps no release dates. Dependency links
+    are read by default; themes are portfolio.yaml's (`generated_themes`, docs/sandbox-ado.md)."""
+    dates: dict[str, dict[str, str]] = {}
+    for release in dataset.teamwork.releases:
+        dated = {"planned": release.planned.isoformat()}
+        if release.released is not None:
+            dated["released"] = release.released.isoformat()
+        dates[release.name] = dated
+    releases: dict[str, Any] = {"tag": GENERATED_RELEASE_TAG, "dates": dates}
+    return {"levels": dict(GENERATED_LEVELS), "releases": releases} if dates else {}
+
+
+def generated_themes(dataset: AdoDataset) -> list[dict[str, Any]]:
+    """portfolio.yaml's `themes:` entries for a generated organisation: each theme is an area
+    under the project (`Fabrikam\\Growth`), each team owning its part of it
+    (`Fabrikam\\Growth\\Phoenix`)."""
+    project = dataset.project.name
+    return [{"name": theme, "match": {"area_paths": [f"{project}\\{theme}"]}} for theme in THEMES]
 
 
 def _picked(start: date, offset: int) -> str:
