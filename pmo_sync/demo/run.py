@@ -21,7 +21,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
+import yaml
 from rich.console import Console
 from rich.markup import escape
 from sqlalchemy import Engine
@@ -49,6 +51,7 @@ from pmo_sync.portfolio.connector_settings import with_portfolio
 from pmo_sync.portfolio.forecast import request_forecasts
 from pmo_sync.portfolio.overview import portfolio_overview
 from pmo_sync.sandbox.ado import AdoDataset, AdoSandbox
+from pmo_sync.sandbox.ado.portfolio import generated_portfolio_block as ado_portfolio_block
 from pmo_sync.sandbox.banner import trello_connector_lines
 from pmo_sync.sandbox.jira.generator import JiraDataset
 from pmo_sync.sandbox.jira.server import JiraSandbox
@@ -129,6 +132,13 @@ def _trello_config(trello: TrelloSandbox) -> list[str]:
     ]
 
 
+def _block_lines(comment: str, block: Mapping[str, Any]) -> list[str]:
+    """A connector file's keys from a sandbox's generated portfolio, under a comment."""
+    if not block:
+        return []
+    return [f"# {comment}", *yaml.safe_dump(dict(block), sort_keys=False).splitlines()]
+
+
 def _write_config(
     config_dir: Path, jira: JiraSandbox, ado: AdoSandbox, trello: TrelloSandbox
 ) -> None:
@@ -147,6 +157,11 @@ def _write_config(
                 f"organization_url: {ado.url}",
                 f"token: ${{{ADO_TOKEN_VARIABLE}}}",
                 f"project: {ado.dataset.project.name}",
+                *_block_lines(
+                    "the generated portfolio: Epics are initiatives, Features the requests;"
+                    " releases are tags",
+                    ado_portfolio_block(ado.dataset),
+                ),
                 "writeback:",
                 "  enabled: true",
                 "  comments: true",
