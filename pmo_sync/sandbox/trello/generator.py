@@ -211,7 +211,8 @@ _CHILD_PATH_WEIGHTS = (45, 15, 13, 6, 12, 9, 0, 0)
 EPIC_LABEL = "Epic"
 INITIATIVE_LABEL = "Initiative"
 THEMES = ("Growth", "Reliability", "Compliance")
-_THEME_WEIGHTS = (38, 30, 17, 15)  # the last: no theme (about 45/35/20% of the themed ones)
+_THEME_BAG = (8, 6, 3, 3)  # of every 20 requests (a shuffled bag per board): Growth 8,
+# Reliability 6, Compliance 3 (47/35/18% of the themed ones) and 3 with none (15%)
 _THEME_COLORS = {"Growth": "lime", "Reliability": "sky", "Compliance": "black"}
 DEPENDS_ON = "Depends on"
 RELEASE_LABEL = "Release {name}"
@@ -220,7 +221,7 @@ _UNPLANNED_SHARE = 0.14  # work with no request
 _GROWTH_SHARE = 0.07  # a card added to a request already under way (scope growth)
 _AHEAD_SHARE = 0.1  # a child of the second request in the queue (worked out of rank)
 _QUEUE_AHEAD = 2  # requests waiting, planned, besides the one being filled
-_DEPENDENCY_SHARE = 0.025  # cards that wait on a card of another board
+_DEPENDENCY_SHARE = 0.035  # cards that wait on a card of another board
 _RELEASED_SHARE = 0.9  # done work put in the team's next release
 _INITIATIVE_EVERY = 4  # about one initiative per this many requests
 _ATTACH_SEQ = 0x200000  # generated attachments' ids: the action's seq with this bit
@@ -870,6 +871,7 @@ class TrelloDataset:
             filled: deque[tuple[int, int]] = deque()  # (request, when its planned scope was full)
             initiative: list[int] | None = None  # [number, epics wanted, epics so far]
             waiting: list[int] = []
+            bag: list[str] = []
             for n in numbers:
                 if n == HEAVY_CARD:
                     continue
@@ -878,7 +880,7 @@ class TrelloDataset:
                     if initiative is None and rng.random() < 1 / _INITIATIVE_EVERY:
                         initiative = [n, rng.randint(2, 3), 0]
                         self._role[n - 1] = ROLE_INITIATIVE
-                        self._theme[n] = self._pick_theme(rng)
+                        self._theme[n] = self._pick_theme(rng, bag)
                         self._children[n] = []
                         continue
                     self._role[n - 1] = ROLE_REQUEST
@@ -888,15 +890,13 @@ class TrelloDataset:
                     days = ahead / rate + rng.uniform(5, 12)
                     due_day = created + int(days * _MS_DAY)
                     self._due_plan[n] = due_day - due_day % _MS_DAY + 17 * _MS_HOUR
+                    self._theme[n] = self._pick_theme(rng, bag)
                     if initiative is not None:
                         self._parent[n - 1] = initiative[0]
                         self._children[initiative[0]].append(n)
-                        self._theme[n] = self._theme[initiative[0]]
                         initiative[2] += 1
                         if initiative[2] >= initiative[1]:
                             initiative = None
-                    else:
-                        self._theme[n] = self._pick_theme(rng)
                     queue.append([n, planned, 0])
                     continue
                 roll = rng.random()
@@ -924,12 +924,17 @@ class TrelloDataset:
                     and rng.random() < _DEPENDENCY_SHARE
                 ):
                     waiting.append(n)
-            for n in waiting:
-                self._waiting[n] = n == waiting[-1]  # the board's last one waits still
+            for n in waiting:  # the last month's wait on cards still open at the end
+                self._waiting[n] = self._now_ms - self._head_created[n - 1] < 30 * _MS_DAY
 
     @staticmethod
-    def _pick_theme(rng: random.Random) -> str:
-        return rng.choices((*THEMES, ""), _THEME_WEIGHTS)[0]
+    def _pick_theme(rng: random.Random, bag: list[str]) -> str:
+        """The next theme from the board's bag ("" for none), refilled and shuffled when
+        empty: the mix holds over every 20 requests, not only on average."""
+        if not bag:
+            bag.extend(t for t, k in zip((*THEMES, ""), _THEME_BAG, strict=True) for _ in range(k))
+            rng.shuffle(bag)
+        return bag.pop()
 
     def _card_name(self, n: int) -> str:
         if self._role[n - 1] in (ROLE_REQUEST, ROLE_INITIATIVE):
@@ -2067,7 +2072,7 @@ class TrelloDataset:
     def _blocker_of(self, n: int) -> int:
         """The card waiting card `n` depends on (0: none found): a card of another board made
         2 to 25 days before it, done within a day of its creation (so usually before it
-        starts), or, for a board's last waiting card, one still open at the end."""
+        starts), or, for a card made in the last 30 days, one still open at the end."""
         if n in self._blockers:
             return self._blockers[n]
         created, board = self._head_created[n - 1], self._head_board[n - 1]
