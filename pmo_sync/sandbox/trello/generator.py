@@ -4,9 +4,10 @@
 workspace: one board per team ("Team Alpha", "Team Beta"), each with the lists
 Backlog / To Do / Doing / Review / Done, an unusual "Blocked by vendor" list (the
 "unknown list" a status mapping has to cope with) and an archived "Ideas (old)"
-list; six labels; a "Story Points" number custom field and a "Sprint" dropdown
-(list) custom field whose options are two-week sprints ("Sprint 11" ... "Sprint
-20"). Over a 90-day window cards move forwards and backwards between lists,
+list; six labels (with the portfolio, "Epic", "Initiative", the three themes and the
+board's release labels too); a "Story Points" number custom field and a "Sprint" dropdown
+(list) custom field whose options are two-week sprints ("Sprint 5" ... "Sprint
+20"). Over a 180-day window cards move forwards and backwards between lists,
 detour through "Blocked by vendor", are estimated and re-estimated, are carried
 over from sprint to sprint, get comments and members, are copied (copyCard),
 moved to the other board (moveCardFromBoard + moveCardToBoard), archived and
@@ -24,6 +25,17 @@ creation, as Trello's are. The sandbox puts the milliseconds in the next 2 bytes
 so id order is exactly time order (Trello's `before`/`since` compare ids) and a
 date converts to a boundary id; the last 6 bytes name the card and the action's
 place in its history, so an action is found from its id without a table.
+
+The portfolio (`portfolio=True`, the default; docs/sandbox-trello.md): each board's cards are
+requests ("Epic" label, a theme label, a due date), initiatives above some of them, their
+children (the request's link attached) and unplanned work, decided from the head table alone
+(`_plan_portfolio`). The team breaks down one request at a time with two more planned, so it
+works them in rank (= creation) order; a request's card goes to Doing when its first child
+starts and to Done after its last is done (`_RequestLife`, from the children as generated).
+A few cards wait on another board's ("Depends on: <url>" attached), and done work gets the
+board's next release label ("Release Alpha 1.3"; the dates are the connector file's,
+`trello.portfolio.generated_portfolio_block`). Ground truth: `role`, `parent_number`,
+`children_numbers`, `theme_of`, `dependencies`, `releases`, `started_ms`, `finished_ms`.
 
 Like the other sandboxes, cards are simulated one at a time from (seed, number)
 behind an LRU: only a small head table (board, creation time, idShort, copy
@@ -1382,7 +1394,7 @@ class TrelloDataset:
         """Set a card's start and/or due date (None clears it) as Trello does: one
         updateCard whose `old` holds each date that changed and whose `card` the new value;
         None when neither changes. A card never given one has neither (the generated
-        dataset sets none)."""
+        dataset sets only its requests' due dates)."""
         with self.lock:
             self._ensure_index()
             card = self._editable(card_ref)
