@@ -269,7 +269,11 @@ def test_done_work_ships_in_the_boards_releases(
         for r in releases
         if r.released_ms is not None and r.released_ms != r.planned_ms
     ]
-    assert late == [("Beta 1.1", date(2026, 7, 3), date(2026, 7, 9))]
+    assert late == [
+        ("Beta 1.0", date(2026, 6, 9), date(2026, 6, 15)),
+        ("Beta 1.5", date(2026, 9, 25), date(2026, 9, 28)),
+        ("Beta 1.7", date(2026, 11, 6), date(2026, 11, 9)),
+    ]
     assert [r.name for r in releases if r.released_ms is None] == ["Alpha 1.8", "Beta 1.8"]
     shipped: Counter[str] = Counter()
     unreleased_done = 0
@@ -292,8 +296,8 @@ def test_done_work_ships_in_the_boards_releases(
     assert dict(sorted(shipped.items())) == {
         "Alpha 1.1": 3, "Alpha 1.2": 6, "Alpha 1.3": 17, "Alpha 1.4": 10, "Alpha 1.5": 9,
         "Alpha 1.6": 10, "Alpha 1.7": 13, "Alpha 1.8": 8,
-        "Beta 1.0": 3, "Beta 1.1": 12, "Beta 1.2": 6, "Beta 1.3": 4, "Beta 1.4": 10,
-        "Beta 1.5": 8, "Beta 1.6": 6, "Beta 1.7": 7, "Beta 1.8": 7,
+        "Beta 1.0": 4, "Beta 1.1": 8, "Beta 1.2": 9, "Beta 1.3": 4, "Beta 1.4": 10,
+        "Beta 1.5": 8, "Beta 1.6": 8, "Beta 1.7": 8, "Beta 1.8": 4,
     }  # fmt: skip
 
 
@@ -306,7 +310,7 @@ def test_the_connector_block_names_the_conventions_and_dates_the_releases(
     assert block["releases"]["label"] == "Release {name}"
     dates = block["releases"]["dates"]
     assert len(dates) == 18
-    assert dates["Beta 1.1"] == {"planned": "2026-07-03", "released": "2026-07-09"}
+    assert dates["Beta 1.0"] == {"planned": "2026-06-09", "released": "2026-06-15"}
     assert dates["Alpha 1.8"] == {"planned": "2026-11-23"}
     plain = TrelloDataset.generate(seed=7, cards_per_board=100, portfolio=False)
     assert generated_portfolio_block(plain) == {}

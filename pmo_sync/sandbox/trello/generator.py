@@ -850,14 +850,14 @@ class TrelloDataset:
 
     def _release_calendar(self, index: int, board_id: str, name: str) -> tuple[PlannedRelease, ...]:
         """A release every two to four weeks from the window's third week on, up to the
-        first one planned after now; about one in four shipped a few days late."""
+        first one planned after now; about one in three shipped a few days late."""
         rng = random.Random(f"{self.seed}:releases:{index}")
         tail = name.split()[-1] if name.split() else f"Board{index}"
         day0 = self._window_start - self._window_start % _MS_DAY
         planned = day0 + rng.randint(12, 24) * _MS_DAY + 15 * _MS_HOUR
         found: list[PlannedRelease] = []
         while True:
-            late = 0 if rng.random() < 0.75 else rng.randint(1, 6) * _MS_DAY
+            late = 0 if rng.random() < 0.67 else rng.randint(1, 6) * _MS_DAY
             released = planned + late if planned + late <= self._now_ms - _MS_HOUR else None
             found.append(PlannedRelease(f"{tail} 1.{len(found)}", board_id, planned, released))
             if planned > self._now_ms:
