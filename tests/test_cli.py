@@ -675,16 +675,17 @@ def test_demo_shows_each_section_and_the_next_steps_and_leaves_nothing_behind() 
     - sync: Azure DevOps 21 calls (the 1698 revisions of 300 planned items are two pages
       of 1000 of the reporting stream; the Dependency links of the 300 items, read by
       default, two workitemsbatch calls of 200; Epic's states, a default type), Jira 13,
-      Trello 13 (200 cards of which 4 were deleted, two boards' actions in 7 pages of
+      Trello 13 (200 cards of which 3 were deleted, the two boards' actions in pages of
       1000, lists, custom fields and cards of each, the token's member and boards);
     - the Azure DevOps teams' last sprints are planned at their start (sandbox/ado/life.py):
       say/do 100 %, 80 %, 100 % and mostly 60-110 % before, with carry-over;
-    - KPIs: the values include each open epic's request forecast (15 open epics, 4 values
-      each: remaining items, p50 and p85 dates, due probability: 60 values);
-    - governance: the 19 rules of config/policies; of portfolio.yaml's 7, only intake-too-long
-      finds anything (2 Jira epics in To Do for more than 30 days since created: no due dates,
-      links or themes in the sandboxes for the others to judge); write-back: each push, then
-      nothing."""
+    - KPIs: the values include each open request's forecast (Jira's and Azure DevOps' open
+      epics, and Trello's generated requests and initiatives: docs/sandbox-trello.md);
+    - governance: the 19 rules of config/policies; of portfolio.yaml's 7, intake-too-long
+      finds 2 Jira epics in To Do for more than 30 days since created, due-date-unlikely 3 of
+      the Trello sandbox's epics (the only sandbox with due dates), portfolio-alignment 3;
+      no team is over the wip-limit any more (Trello's boards hold six months now, so fewer
+      cards are in progress at once); write-back: each push, then nothing."""
     cwd = Path.cwd()
     result = invoke("demo", "--today", "2026-11-20")
     assert result.exit_code == 0
@@ -744,7 +745,7 @@ def test_demo_keep_leaves_its_config_and_store(tmp_path: Path) -> None:
         "─" * 50,
         "sandbox-ado     success     30         19      S.S",  # Epic's states, 1 batch
         "sandbox-jira    success     30         11      S.S",
-        "sandbox-trello  success     19         11      S.S",
+        "sandbox-trello  success     20         11      S.S",
     ]
     assert lines[-2:] == ["", f"kept the demo's config and store in {keep}"]
     report = keep / "pmo-sync-report.html"
@@ -775,7 +776,7 @@ def test_demo_keep_leaves_its_config_and_store(tmp_path: Path) -> None:
     assert stored_counts(f"sqlite:///{keep / 'pmo-sync.sqlite3'}") == {
         "sandbox-ado": 30,
         "sandbox-jira": 30,
-        "sandbox-trello": 19,
+        "sandbox-trello": 20,
     }
     trello = (keep / "config" / "connectors" / "sandbox-trello.yaml").read_text(encoding="utf-8")
     assert "token: ${PMO_SYNC_DEMO_TRELLO_TOKEN}" in trello.splitlines()
