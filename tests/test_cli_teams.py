@@ -1,8 +1,8 @@
 """`pmo-sync` with two trackers that both have a "Team Alpha": kept apart, said once, mappable.
 
 The sandbox Jira (boards Team Alpha, Team Beta, Team Gamma: 100 issues each)
-and a sandbox Trello whose boards are Team Alpha (106 cards after moves and
-copies) and Team Beta (88), synced by the CLI into one SQLite store.
+and a sandbox Trello whose boards are Team Alpha (108 cards after moves and
+copies) and Team Beta (89), synced by the CLI into one SQLite store.
 """
 
 from __future__ import annotations
@@ -154,9 +154,9 @@ def test_sync_keeps_the_two_team_alphas_apart_and_says_so_once(cli_env: Path) ->
     assert notices(kpis.stderr) == SHARED
     assert team_items(kpis.stdout) == {
         "Team Alpha (acme-jira)": 100,
-        "Team Alpha (acme-trello)": 106,
+        "Team Alpha (acme-trello)": 108,
         "Team Beta (acme-jira)": 100,
-        "Team Beta (acme-trello)": 88,
+        "Team Beta (acme-trello)": 89,
         "Team Gamma": 100,
     }
 
@@ -180,7 +180,7 @@ def test_the_team_filters_take_the_shown_name_and_list_them_on_error() -> None:
     right = invoke("kpis", "--team", "Team Alpha (acme-trello)", "--format", "json")
     assert right.exit_code == 0
     rows = json.loads(right.stdout)
-    assert team_items(right.stdout) == {"Team Alpha (acme-trello)": 106}
+    assert team_items(right.stdout) == {"Team Alpha (acme-trello)": 108}
     assert {row["scope_key"] for row in rows if row["scope"] == "sprint"} >= {
         "Sprint 18 (Team Alpha (acme-trello))"
     }
@@ -263,9 +263,9 @@ def test_the_yaml_of_the_notice_merges_them(cli_env: Path) -> None:
     assert result.exit_code == 0
     assert notices(result.stderr) == []
     assert team_items(result.stdout) == {
-        "Team Alpha": 206,
+        "Team Alpha": 208,
         "Jira Beta": 100,
-        "Team Beta": 88,
+        "Team Beta": 89,
         "Team Gamma": 100,
     }
 
@@ -291,7 +291,7 @@ def test_a_team_name_that_matches_no_synced_team_is_a_warning_naming_the_closest
         "(closest: 'Team Alpha')",
         "kpis.yaml: workflows.Team Gama: no synced team 'Team Gama' (closest: 'Team Gamma')",
     ]
-    assert team_items(result.stdout) == {"Platform": 106}
+    assert team_items(result.stdout) == {"Platform": 108}
 
 
 def test_every_kpis_yaml_error_at_once_with_its_key_path(cli_env: Path) -> None:

@@ -19,7 +19,7 @@ Trello has no per-field history. So:
   the lists, custom fields and cards are read again, and each card named by a
   new action made by someone other than pmo-sync's own member is re-converted:
   from the new actions alone when they include its creation, else from its own
-  full action list (one call per such card; a card with 1,349 actions: two).
+  full action list (one call per such card; a card with 1,410 actions: two).
   pmo-sync's write-back (custom field values, its comment) therefore costs the
   next sync nothing. A renamed list or custom field (`updateList`,
   `updateCustomField`) makes the board's history be read again in full, since

@@ -56,6 +56,9 @@ from pmo_sync.sandbox.banner import trello_connector_lines
 from pmo_sync.sandbox.jira.generator import JiraDataset
 from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.sandbox.trello import TrelloDataset, TrelloSandbox
+from pmo_sync.sandbox.trello.portfolio import (
+    generated_portfolio_block as trello_portfolio_block,
+)
 from pmo_sync.store.engine import make_engine, upgrade
 from pmo_sync.store.findings import read_findings
 from pmo_sync.store.repository import Store
@@ -123,6 +126,10 @@ def _trello_config(trello: TrelloSandbox) -> list[str]:
             key_variable=TRELLO_KEY_VARIABLE,
             token_variable=TRELLO_TOKEN_VARIABLE,
         ),
+        *_block_lines(
+            "the generated portfolio's conventions: levels and releases by label, links",
+            {"portfolio": trello_portfolio_block(trello.dataset)},
+        ),
         "writeback:",
         "  enabled: true",
         "  comments: true",
@@ -134,7 +141,7 @@ def _trello_config(trello: TrelloSandbox) -> list[str]:
 
 def _block_lines(comment: str, block: Mapping[str, Any]) -> list[str]:
     """A connector file's keys from a sandbox's generated portfolio, under a comment."""
-    if not block:
+    if not any(block.values()):
         return []
     return [f"# {comment}", *yaml.safe_dump(dict(block), sort_keys=False).splitlines()]
 

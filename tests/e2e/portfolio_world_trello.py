@@ -59,8 +59,8 @@ class TrelloWorld:
 
     def __init__(self) -> None:
         tag = uuid.uuid4().hex[:12]  # credentials of its own: the client paces per key
-        dataset = TrelloDataset.generate(
-            seed=16, cards_per_board=CARDS_PER_BOARD, now=START, boards=BOARDS
+        dataset = TrelloDataset.generate(  # plain cards: the script's portfolio is the only one
+            seed=16, cards_per_board=CARDS_PER_BOARD, now=START, boards=BOARDS, portfolio=False
         )
         self.sandbox = TrelloSandbox(dataset, key=f"key-{tag}", token=f"token-{tag}")
         self.player = TrelloPortfolioPlayer(dataset, START)

@@ -235,7 +235,7 @@ def _trello(stack: ExitStack, monkeypatch: pytest.MonkeyPatch, more: bool) -> Tr
     # credentials of its own: the client paces each key and token process-wide
     tag = uuid.uuid4().hex[:12]
     sandbox = stack.enter_context(
-        TrelloSandbox(cards_per_board=15 if more else 10, key=f"key-{tag}", token=f"token-{tag}")
+        TrelloSandbox(cards_per_board=20 if more else 10, key=f"key-{tag}", token=f"token-{tag}")
     )
     key_variable, token_variable = f"PMO_SYNC_TEST_KEY_{tag}", f"PMO_SYNC_TEST_TOKEN_{tag}"
     monkeypatch.setenv(key_variable, sandbox.key)

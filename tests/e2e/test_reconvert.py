@@ -308,8 +308,8 @@ def test_without_the_site_cache_jira_keeps_the_custom_field_facts_for_the_next_s
 @pytest.fixture
 def trello() -> Iterator[TrelloSandbox]:
     tag = uuid.uuid4().hex[:12]
-    dataset = TrelloDataset.generate(
-        seed=16, cards_per_board=12, boards=("Team Alpha", "Team Beta")
+    dataset = TrelloDataset.generate(  # without its own portfolio: the test makes one
+        seed=16, cards_per_board=12, boards=("Team Alpha", "Team Beta"), portfolio=False
     )
     with TrelloSandbox(dataset, key=f"key-{tag}", token=f"token-{tag}") as sandbox:
         yield sandbox

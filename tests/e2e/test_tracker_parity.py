@@ -82,7 +82,7 @@ LABELS = ("EPIC", "A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "K", "L")
 OTHER_SPRINTS = {
     "jira": {f"ABC Sprint {n}" for n in range(1, 15)},
     "azure_devops": {f"Sprint {n}" for n in (*range(1, 14), 15)},
-    "trello": {f"Sprint {n}" for n in (*range(11, 19), 20)},
+    "trello": {f"Sprint {n}" for n in (*range(5, 19), 20)},
 }
 
 JIRA_STATUS = {"To Do": "To Do", "In Progress": "In Progress", "In Review": "In Review",

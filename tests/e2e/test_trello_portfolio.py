@@ -1,10 +1,11 @@
 """The portfolio facts of Trello cards, synced from the sandbox and checked row by row.
 
-The sandbox's generated cards have no dates, dependencies or releases (its dataset is the
-ground truth of many tests and does not change): this test gives a few cards of its own
-workspace (three boards, two in scope) start and due dates that slip, a parent, "Depends on"
-card links (one to a board out of scope), a priority and a release label, through the
-sandbox's own writes (each one the action Trello would log), then syncs and reads the store.
+The sandbox is generated without its portfolio (`portfolio=False`: no epics, dates,
+dependencies or releases of its own, so every fact below is this test's). The test gives a
+few cards of its workspace (three boards, two in scope) start and due dates that slip, a
+parent, "Depends on" card links (one to a board out of scope), a priority and a release
+label, through the sandbox's own writes (each one the action Trello would log), then syncs
+and reads the store.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ BOARDS = ("Team Alpha", "Team Beta", "Team Gamma")  # Gamma is out of the config
 @pytest.fixture
 def trello() -> Iterator[TrelloSandbox]:
     tag = uuid.uuid4().hex[:12]
-    dataset = TrelloDataset.generate(seed=16, cards_per_board=12, boards=BOARDS)
+    dataset = TrelloDataset.generate(seed=16, cards_per_board=12, boards=BOARDS, portfolio=False)
     with TrelloSandbox(dataset, key=f"key-{tag}", token=f"token-{tag}") as sandbox:
         yield sandbox
 

@@ -72,7 +72,9 @@ def test_history_profile(dataset: TrelloDataset) -> None:
     ]
     assert unarchived
     assert any(len({v for _, v in c.sprint_changes}) > 2 for c in cards)  # carried over
-    assert any(c.sprint_changes and c.sprint_changes[-1][1] is None for c in cards)  # removed
+    # taken out of a sprint (sent back to the backlog; over six months every one of them was
+    # planned into a later sprint again before the end)
+    assert sum(any(v is None for _, v in c.sprint_changes) for c in cards) == 17
     assert any(len(c.estimate_changes) > 1 for c in cards)  # re-estimated
     assert any(not c.estimate_changes for c in cards)  # never estimated
     assert len({a.creator.id for c in cards for a in c.comments}) > 3
@@ -112,7 +114,7 @@ def test_ground_truth_agrees_with_the_actions(dataset: TrelloDataset) -> None:
 
 def test_sprints_follow_the_calendar(dataset: TrelloDataset) -> None:
     names = [s.name for s in dataset.sprints]
-    assert names == [f"Sprint {n}" for n in range(11, 21)]
+    assert names == [f"Sprint {n}" for n in range(5, 21)]
     current = dataset.sprint_at(dataset.clock.now)
     assert current is not None and current.name == "Sprint 18"
     for card in dataset.cards():
@@ -172,7 +174,8 @@ def test_checklists_are_written_with_some_cards_and_checked_off_as_they_move_on(
 
 def test_checklists_move_no_other_date(monkeypatch: pytest.MonkeyPatch) -> None:
     """Checklists draw from a generator of their own and come milliseconds after what they
-    follow: without them every other action of every card is the same, at the same time."""
+    follow: without them every other action of every card is the same, at the same time (the
+    portfolio's links and release labels too: they come 40 ms after what they follow)."""
     from pmo_sync.sandbox.trello import generator
 
     def actions(ds: TrelloDataset) -> dict[int, list[tuple[str, int]]]:

@@ -410,7 +410,9 @@ def test_a_card_placed_in_its_list_logs_an_update_card_with_old_pos(fresh, fresh
     its backlog: the listing's order follows, and the board's log holds an updateCard whose
     `old` is the previous position (what an incremental sync sees)."""
     ds = fresh.dataset
-    some = open_card(fresh)
+    done = ds.boards[0].list_named(DONE).id
+    open_cards = [c for c in ds.cards(ds.boards[0]) if not c.closed and c.list_id != done]
+    some = max(open_cards, key=lambda c: sum(o.list_id == c.list_id for o in open_cards))
     in_list = sorted(
         (c for c in ds.cards(some.board_id) if c.list_id == some.list_id and not c.closed),
         key=lambda c: c.pos,

@@ -139,7 +139,7 @@ def test_trello_a_field_missing_on_one_board_is_skipped_there_with_one_line(
     config_dir: Path, monkeypatch: pytest.MonkeyPatch, invoke: Invoke
 ) -> None:
     tag = uuid.uuid4().hex[:12]
-    with TrelloSandbox(cards_per_board=30, key=f"key-{tag}", token=f"token-{tag}") as trello:
+    with TrelloSandbox(cards_per_board=50, key=f"key-{tag}", token=f"token-{tag}") as trello:
         alpha, beta = trello.dataset.boards
         for board in (alpha, beta):
             trello.dataset.create_custom_field(board, CYCLE, "number")

@@ -4,9 +4,10 @@
 workspace: one board per team ("Team Alpha", "Team Beta"), each with the lists
 Backlog / To Do / Doing / Review / Done, an unusual "Blocked by vendor" list (the
 "unknown list" a status mapping has to cope with) and an archived "Ideas (old)"
-list; six labels; a "Story Points" number custom field and a "Sprint" dropdown
-(list) custom field whose options are two-week sprints ("Sprint 11" ... "Sprint
-20"). Over a 90-day window cards move forwards and backwards between lists,
+list; six labels (with the portfolio, "Epic", "Initiative", the three themes and the
+board's release labels too); a "Story Points" number custom field and a "Sprint" dropdown
+(list) custom field whose options are two-week sprints ("Sprint 5" ... "Sprint
+20"). Over a 180-day window cards move forwards and backwards between lists,
 detour through "Blocked by vendor", are estimated and re-estimated, are carried
 over from sprint to sprint, get comments and members, are copied (copyCard),
 moved to the other board (moveCardFromBoard + moveCardToBoard), archived and
@@ -24,6 +25,17 @@ creation, as Trello's are. The sandbox puts the milliseconds in the next 2 bytes
 so id order is exactly time order (Trello's `before`/`since` compare ids) and a
 date converts to a boundary id; the last 6 bytes name the card and the action's
 place in its history, so an action is found from its id without a table.
+
+The portfolio (`portfolio=True`, the default; docs/sandbox-trello.md): each board's cards are
+requests ("Epic" label, a theme label, a due date), initiatives above some of them, their
+children (the request's link attached) and unplanned work, decided from the head table alone
+(`_plan_portfolio`). The team breaks down one request at a time with two more planned, so it
+works them in rank (= creation) order; a request's card goes to Doing when its first child
+starts and to Done after its last is done (`_RequestLife`, from the children as generated).
+A few cards wait on another board's ("Depends on: <url>" attached), and done work gets the
+board's next release label ("Release Alpha 1.3"; the dates are the connector file's,
+`trello.portfolio.generated_portfolio_block`). Ground truth: `role`, `parent_number`,
+`children_numbers`, `theme_of`, `dependencies`, `releases`, `started_ms`, `finished_ms`.
 
 Like the other sandboxes, cards are simulated one at a time from (seed, number)
 behind an LRU: only a small head table (board, creation time, idShort, copy
@@ -49,7 +61,7 @@ import random
 import re
 import threading
 from array import array
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -62,12 +74,21 @@ __all__ = [
     "BACKLOG",
     "BOARD_NAMES",
     "DEFAULT_NOW",
+    "DEPENDS_ON",
     "DOING",
     "DONE",
+    "EPIC_LABEL",
     "FIELD_POINTS",
     "FIELD_SPRINT",
     "HEAVY_CARD",
+    "INITIATIVE_LABEL",
+    "RELEASE_LABEL",
     "REVIEW",
+    "ROLE_CHILD",
+    "ROLE_INITIATIVE",
+    "ROLE_PLAIN",
+    "ROLE_REQUEST",
+    "THEMES",
     "TODO",
     "VENDOR_LIST",
     "Action",
@@ -83,6 +104,7 @@ __all__ = [
     "ListMove",
     "Member",
     "Option",
+    "PlannedRelease",
     "Sprint",
     "TrelloDataset",
     "TrelloError",
@@ -95,9 +117,9 @@ __all__ = [
 ]
 
 DEFAULT_NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-WINDOW_DAYS = 90
+WINDOW_DAYS = 180
 SPRINT_DAYS = 14
-PAST_SPRINTS = 7  # sprints before the current one: the first covers the window's start
+PAST_SPRINTS = 13  # sprints before the current one: the first covers the window's start
 FUTURE_SPRINTS = 2
 CURRENT_SPRINT_NUMBER = 18
 BOARD_NAMES = ("Team Alpha", "Team Beta")
@@ -194,6 +216,45 @@ _PATHS: dict[str, tuple[str, ...]] = {
     "idle": (),
 }
 _PATH_WEIGHTS = (40, 14, 12, 6, 10, 8, 4, 10)
+# A request's children: planned work is never left idle in the backlog nor stuck for good.
+_CHILD_PATH_WEIGHTS = (45, 15, 13, 6, 12, 9, 0, 0)
+
+# -- the generated portfolio (module docstring, "The portfolio") -----------------------------
+EPIC_LABEL = "Epic"
+INITIATIVE_LABEL = "Initiative"
+THEMES = ("Growth", "Reliability", "Compliance")
+_THEME_BAG = (8, 6, 3, 3)  # of every 20 requests (a shuffled bag per board): Growth 8,
+# Reliability 6, Compliance 3 (47/35/18% of the themed ones) and 3 with none (15%)
+_THEME_COLORS = {"Growth": "lime", "Reliability": "sky", "Compliance": "black"}
+DEPENDS_ON = "Depends on"
+RELEASE_LABEL = "Release {name}"
+ROLE_PLAIN, ROLE_REQUEST, ROLE_CHILD, ROLE_INITIATIVE = 0, 1, 2, 3
+_UNPLANNED_SHARE = 0.14  # work with no request
+_GROWTH_SHARE = 0.07  # a card added to a request already under way (scope growth)
+_AHEAD_SHARE = 0.1  # a child of the second request in the queue (worked out of rank)
+_QUEUE_AHEAD = 2  # requests waiting, planned, besides the one being filled
+_DEPENDENCY_SHARE = 0.035  # cards that wait on a card of another board
+_RELEASED_SHARE = 0.9  # done work put in the team's next release
+_INITIATIVE_EVERY = 4  # about one initiative per this many requests
+_ATTACH_SEQ = 0x200000  # generated attachments' ids: the action's seq with this bit
+_LINK_MS = 40  # a generated link or release label: this many ms after what it follows, past
+# the checklists' actions (1 ms apart, 9 at most), so they move no date of the card's
+_EPIC_NAMES = {
+    "Growth": (
+        "Self-serve onboarding", "Referral programme", "Annual plans checkout",
+        "Marketplace listing", "Usage-based pricing", "Partner API",
+    ),
+    "Reliability": (
+        "Zero-downtime deploys", "Database failover", "Search index rebuild",
+        "Alerting overhaul", "Queue back-pressure", "Capacity for peak season",
+    ),
+    "Compliance": (
+        "SOC 2 evidence", "GDPR data export", "Audit trail retention",
+        "Access reviews", "Encryption at rest",
+    ),
+    "": ("Design system refresh", "Mobile offline mode", "Reporting v2", "Localisation"),
+}  # fmt: skip
+_INITIATIVE_NAMES = ("Win the mid-market", "Five nines", "Certified by Q2", "Platform 2027")
 
 
 class TrelloError(Exception):
@@ -359,6 +420,27 @@ class Sprint:
     @property
     def end(self) -> datetime:
         return from_ms(self.end_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRelease:
+    """One of a board's releases: its label is `RELEASE_LABEL` with the name; Trello keeps no
+    dates, so the connector file's `portfolio.releases.dates` carries them
+    (`generated_portfolio_block`). `released_ms` is None while it is not out."""
+
+    name: str
+    board_id: str
+    planned_ms: int
+    released_ms: int | None
+
+    @property
+    def label(self) -> str:
+        return RELEASE_LABEL.replace("{name}", self.name)
+
+    @property
+    def cut_ms(self) -> int:
+        """Work done before this instant ships in it (or in an earlier release)."""
+        return self.released_ms if self.released_ms is not None else self.planned_ms
 
 
 @dataclass(slots=True)
@@ -555,6 +637,7 @@ class TrelloDataset:
         cards_per_board: int,
         now: datetime,
         board_names: tuple[str, ...],
+        portfolio: bool = True,
     ) -> None:
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
@@ -575,11 +658,23 @@ class TrelloDataset:
         self._replaying = False
         self.sprints = self._sprint_calendar()
         per_team = max(1, len(self.people) // len(board_names))
+        self._with_portfolio = portfolio
+        self._releases: dict[str, tuple[PlannedRelease, ...]] = {}
         self.boards = tuple(self._board(b, name, per_team) for b, name in enumerate(board_names))
         self._boards_by_id = {b.id: b for b in self.boards}
         self._members_by_id = {m.id: m for m in (*self.people, self.bot)}
         self._generated = cards_per_board * len(self.boards)
         self._heads()
+        self.portfolio = portfolio
+        self._role = array("b", bytes(self._generated))
+        self._parent = array("l", [0]) * self._generated
+        self._children: dict[int, list[int]] = {}
+        self._theme: dict[int, str] = {}
+        self._due_plan: dict[int, int] = {}
+        self._waiting: dict[int, bool] = {}  # card → whether its blocker is still open at the end
+        self._blockers: dict[int, int] = {}  # card → the card it waits on, once simulated
+        if portfolio:
+            self._plan_portfolio()
         self._cache: OrderedDict[int, Card] = OrderedDict()
         self._overlay: dict[int, Card] = {}
         self._next_n = self._generated + 1
@@ -596,9 +691,18 @@ class TrelloDataset:
         cards_per_board: int = 150,
         now: datetime = DEFAULT_NOW,
         boards: tuple[str, ...] = BOARD_NAMES,
+        portfolio: bool = True,
     ) -> TrelloDataset:
-        """The same arguments give the same workspace. Cards are simulated lazily."""
-        return cls(seed=seed, cards_per_board=cards_per_board, now=now, board_names=tuple(boards))
+        """The same arguments give the same workspace. Cards are simulated lazily.
+        `portfolio=False` leaves out the requests, themes, dependencies and releases (every
+        card is plain work, as before they were generated)."""
+        return cls(
+            seed=seed,
+            cards_per_board=cards_per_board,
+            now=now,
+            board_names=tuple(boards),
+            portfolio=portfolio,
+        )
 
     # -- construction ------------------------------------------------------------------------
 
@@ -647,6 +751,18 @@ class TrelloDataset:
             Label(self._entity(_K_LABEL, ms + (k + 20) * _MS_SECOND), board_id, text, color)
             for k, (color, text) in enumerate(_LABELS)
         ]
+        releases: tuple[PlannedRelease, ...] = ()
+        if self._with_portfolio:
+            extra: list[tuple[str | None, str]] = [(None, EPIC_LABEL), (None, INITIATIVE_LABEL)]
+            extra += [(_THEME_COLORS[t], t) for t in THEMES]
+            releases = self._release_calendar(index, board_id, name)
+            extra += [("pink", r.label) for r in releases]
+            at = ms + (len(labels) + 20) * _MS_SECOND
+            labels += [
+                Label(self._entity(_K_LABEL, at + k * _MS_SECOND), board_id, text, color)
+                for k, (color, text) in enumerate(extra)
+            ]
+        self._releases[board_id] = releases
         fields_ms = ms + _MS_DAY
         points = CustomField(
             id=self._entity(_K_FIELD, fields_ms),
@@ -732,11 +848,160 @@ class TrelloDataset:
             "shortLink": _short_link(self.seed, "card", n),
         }
 
+    def _release_calendar(self, index: int, board_id: str, name: str) -> tuple[PlannedRelease, ...]:
+        """A release every two to four weeks from the window's third week on, up to the
+        first one planned after now; about one in three shipped a few days late."""
+        rng = random.Random(f"{self.seed}:releases:{index}")
+        tail = name.split()[-1] if name.split() else f"Board{index}"
+        day0 = self._window_start - self._window_start % _MS_DAY
+        planned = day0 + rng.randint(12, 24) * _MS_DAY + 15 * _MS_HOUR
+        found: list[PlannedRelease] = []
+        while True:
+            late = 0 if rng.random() < 0.67 else rng.randint(1, 6) * _MS_DAY
+            released = planned + late if planned + late <= self._now_ms - _MS_HOUR else None
+            found.append(PlannedRelease(f"{tail} 1.{len(found)}", board_id, planned, released))
+            if planned > self._now_ms:
+                return tuple(found)
+            planned += rng.randint(14, 28) * _MS_DAY
+
+    def _plan_portfolio(self) -> None:
+        """Who is what, decided from the head table alone (no card is simulated): per board,
+        in creation order, the team keeps `_QUEUE_AHEAD` requests planned beyond the one it
+        fills; new cards are children of the request being filled (some of the next one's:
+        worked out of rank; some of one already under way: scope growth) or unplanned work.
+        Now and then a new request comes with an initiative above it. The dates each request
+        is done by are its children's, found when it is simulated (`_Portfolio`)."""
+        sources = set(self._head_copy) - {0}
+        span_days = max(1.0, (self._now_ms - self._window_start) / _MS_DAY - 2)
+        by_board: list[list[int]] = [[] for _ in self.boards]
+        for n, b in enumerate(self._head_board, start=1):
+            by_board[b].append(n)
+        for b, numbers in enumerate(by_board):
+            rng = random.Random(f"{self.seed}:portfolio:{b}")
+            rate = max(0.05, len(numbers) / span_days * (1 - _UNPLANNED_SHARE - 0.14))
+            queue: list[list[int]] = []  # [request, planned children, assigned], in rank order
+            filled: deque[tuple[int, int]] = deque()  # (request, when its planned scope was full)
+            initiative: list[int] | None = None  # [number, epics wanted, epics so far]
+            waiting: list[int] = []
+            bag: list[str] = []
+            for n in numbers:
+                if n == HEAVY_CARD:
+                    continue
+                created = self._head_created[n - 1]
+                if self._head_copy[n - 1] == 0 and n not in sources and len(queue) <= _QUEUE_AHEAD:
+                    if initiative is None and rng.random() < 1 / _INITIATIVE_EVERY:
+                        initiative = [n, rng.randint(2, 3), 0]
+                        self._role[n - 1] = ROLE_INITIATIVE
+                        self._theme[n] = self._pick_theme(rng, bag)
+                        self._children[n] = []
+                        continue
+                    self._role[n - 1] = ROLE_REQUEST
+                    self._children[n] = []
+                    planned = rng.randint(3, 12)
+                    ahead = sum(max(0, q[1] - q[2]) for q in queue) + planned
+                    days = ahead / rate + rng.uniform(5, 12)
+                    due_day = created + int(days * _MS_DAY)
+                    self._due_plan[n] = due_day - due_day % _MS_DAY + 17 * _MS_HOUR
+                    self._theme[n] = self._pick_theme(rng, bag)
+                    if initiative is not None:
+                        self._parent[n - 1] = initiative[0]
+                        self._children[initiative[0]].append(n)
+                        initiative[2] += 1
+                        if initiative[2] >= initiative[1]:
+                            initiative = None
+                    queue.append([n, planned, 0])
+                    continue
+                roll = rng.random()
+                while filled and created - filled[0][1] >= 14 * _MS_DAY:
+                    filled.popleft()
+                target = 0
+                if roll < _UNPLANNED_SHARE:
+                    pass
+                elif roll < _UNPLANNED_SHARE + _GROWTH_SHARE and filled:
+                    target = rng.choice(filled)[0]
+                elif queue:
+                    entry = queue[1] if len(queue) > 1 and rng.random() < _AHEAD_SHARE else queue[0]
+                    target = entry[0]
+                    entry[2] += 1
+                    if entry[2] >= entry[1]:
+                        queue.remove(entry)
+                        filled.append((target, created))
+                if target:
+                    self._role[n - 1] = ROLE_CHILD
+                    self._parent[n - 1] = target
+                    self._children[target].append(n)
+                if (
+                    len(self.boards) > 1
+                    and created - self._window_start > 20 * _MS_DAY
+                    and rng.random() < _DEPENDENCY_SHARE
+                ):
+                    waiting.append(n)
+            for n in waiting:  # the last month's wait on cards still open at the end
+                self._waiting[n] = self._now_ms - self._head_created[n - 1] < 30 * _MS_DAY
+
+    @staticmethod
+    def _pick_theme(rng: random.Random, bag: list[str]) -> str:
+        """The next theme from the board's bag ("" for none), refilled and shuffled when
+        empty: the mix holds over every 20 requests, not only on average."""
+        if not bag:
+            bag.extend(t for t, k in zip((*THEMES, ""), _THEME_BAG, strict=True) for _ in range(k))
+            rng.shuffle(bag)
+        return bag.pop()
+
     def _card_name(self, n: int) -> str:
+        if self._role[n - 1] in (ROLE_REQUEST, ROLE_INITIATIVE):
+            rng = random.Random(f"{self.seed}:name:{n}")
+            if self._role[n - 1] == ROLE_INITIATIVE:
+                return rng.choice(_INITIATIVE_NAMES)
+            return rng.choice(_EPIC_NAMES[self._theme[n]])
         while self._head_copy[n - 1]:
             n = self._head_copy[n - 1]  # a copy starts with its source's name
         rng = random.Random(f"{self.seed}:name:{n}")
         return f"{rng.choice(_VERBS)} {rng.choice(_NOUNS)}"
+
+    # -- the generated portfolio's ground truth ----------------------------------------------
+
+    @property
+    def releases(self) -> tuple[PlannedRelease, ...]:
+        """Every board's releases, board by board, in date order."""
+        return tuple(r for b in self.boards for r in self._releases[b.id])
+
+    def role(self, n: int) -> int:
+        """Card `n`'s part in the portfolio: ROLE_PLAIN (no request above it: unplanned
+        work, or every card of a dataset without the portfolio), ROLE_REQUEST (an epic),
+        ROLE_CHILD (work under a request) or ROLE_INITIATIVE."""
+        return self._role[n - 1] if 1 <= n <= self._generated else ROLE_PLAIN
+
+    def parent_number(self, n: int) -> int | None:
+        """The generated card `n` was made under (its request; a request's initiative)."""
+        found = self._parent[n - 1] if 1 <= n <= self._generated else 0
+        return found or None
+
+    def children_numbers(self, n: int) -> tuple[int, ...]:
+        """The generated cards made under request (or initiative) `n`, in creation order."""
+        return tuple(self._children.get(n, ()))
+
+    def request_numbers(self, *, initiatives: bool = False) -> tuple[int, ...]:
+        """Every generated request (with `initiatives`, the initiatives too), by number."""
+        roles = {ROLE_REQUEST, ROLE_INITIATIVE} if initiatives else {ROLE_REQUEST}
+        return tuple(n for n in range(1, self._generated + 1) if self._role[n - 1] in roles)
+
+    def theme_of(self, n: int) -> str | None:
+        """A generated request's or initiative's theme label (None: it has none)."""
+        return self._theme.get(n) or None
+
+    def dependencies(self) -> list[tuple[int, int]]:
+        """(waiting card, blocker card) for every generated "Depends on" link, by number."""
+        return [(n, self._blocker_of(n)) for n in sorted(self._waiting) if self._blocker_of(n)]
+
+    def started_ms(self, card: Card) -> int | None:
+        """When a card's work started (first move past "To Do"), None if it did not."""
+        return _started_ms(self, card)
+
+    def finished_ms(self, card: Card) -> int | None:
+        """When a card was first moved to "Done" (or deleted, when never done); None while
+        neither happened."""
+        return _finished_ms(self, card)
 
     # -- look-ups ------------------------------------------------------------------------------
 
@@ -1084,18 +1349,7 @@ class TrelloDataset:
                 raise TrelloError(400, "invalid value for idLabel")
             if (label.id in card.label_ids) == on:
                 return None
-            if on:
-                card.label_ids.append(label.id)
-            else:
-                card.label_ids.remove(label.id)
-            data = {
-                "card": _card_ref(card),
-                "board": _board_ref(board),
-                "label": {"id": label.id, "name": label.name, "color": label.color},
-                "text": label.name,
-            }
-            kind = "addLabelToCard" if on else "removeLabelFromCard"
-            return self._append(card, kind, self._write_ms(card), self.member(by), data)
+            return self._do_label(card, label, on, self._write_ms(card), self.member(by))
 
     def attach_card(
         self,
@@ -1140,11 +1394,11 @@ class TrelloDataset:
         """Set a card's start and/or due date (None clears it) as Trello does: one
         updateCard whose `old` holds each date that changed and whose `card` the new value;
         None when neither changes. A card never given one has neither (the generated
-        dataset sets none)."""
+        dataset sets only its requests' due dates)."""
         with self.lock:
             self._ensure_index()
             card = self._editable(card_ref)
-            old: dict[str, str | None] = {}
+            new: dict[str, str | None] = {}
             for key, value in (("start", start), ("due", due)):
                 if value is _KEEP:
                     continue
@@ -1152,14 +1406,10 @@ class TrelloDataset:
                     raise TypeError(f"{key}: a datetime or None, not {value!r}")
                 text = None if value is None else format_date(to_ms(value))
                 if text != getattr(card, key):
-                    old[key] = getattr(card, key)
-                    setattr(card, key, text)
-            if not old:
+                    new[key] = text
+            if not new:
                 return None
-            data = self._refs(card)
-            data["card"] = {**data["card"], **{k: getattr(card, k) for k in old}}
-            data["old"] = old
-            return self._append(card, "updateCard", self._write_ms(card), self.member(by), data)
+            return self._do_dates(card, new, self._write_ms(card), self.member(by))
 
     def add_checklist(
         self,
@@ -1793,16 +2043,127 @@ class TrelloDataset:
             created_ms=created,
             last_ms=created - 1,
         )
-        k = rng.choice((0, 0, 1, 1, 2))
-        card.label_ids = [x.id for x in rng.sample(board.labels, k)]
+        role = self._role[n - 1]
+        if role in (ROLE_REQUEST, ROLE_INITIATIVE):
+            names = (EPIC_LABEL if role == ROLE_REQUEST else INITIATIVE_LABEL, self._theme[n])
+            card.label_ids = [x.id for x in board.labels if x.name in names and x.name]
+            card.list_id = self._open_list(board, TODO).id
+        else:
+            k = rng.choice((0, 0, 1, 1, 2))
+            card.label_ids = [x.id for x in rng.sample(board.labels[: len(_LABELS)], k)]
         # A card dropped from the LRU is simulated again: its actions are in the boards'
-        # logs already (only the index build and new writes add to them).
-        self._replaying = self._indexed
+        # logs already (only the index build and new writes add to them). A request's
+        # simulation simulates its children first (nested), so the flag is restored.
+        saved, self._replaying = self._replaying, self._indexed
         try:
-            _Life(self, card, rng).run(self._head_copy[n - 1])
+            if role in (ROLE_REQUEST, ROLE_INITIATIVE):
+                _RequestLife(self, card).run()
+            else:
+                _Life(self, card, rng).run(self._head_copy[n - 1])
         finally:
-            self._replaying = False
+            self._replaying = saved
         return card
+
+    # -- internals: the generated portfolio ------------------------------------------------------
+
+    def _generated_card(self, n: int) -> Card:
+        """Card `n` as generated (never the overlay's edited copy): what a request's dates
+        and a dependency's choice are made from, so edits never change them."""
+        cached = self._cache.get(n)
+        if cached is not None:
+            return cached
+        card = self._simulate(n)
+        self._cache[n] = card
+        if len(self._cache) > _LRU_SIZE:
+            self._cache.popitem(last=False)
+        return card
+
+    def _generated_ref(self, n: int) -> dict[str, Any]:
+        return {"id": self._head_ref(n)["id"], "shortLink": _short_link(self.seed, "card", n)}
+
+    def _blocker_of(self, n: int) -> int:
+        """The card waiting card `n` depends on (0: none found): a card of another board made
+        2 to 25 days before it, done within a day of its creation (so usually before it
+        starts), or, for a card made in the last 30 days, one still open at the end."""
+        if n in self._blockers:
+            return self._blockers[n]
+        created, board = self._head_created[n - 1], self._head_board[n - 1]
+        still_open = self._waiting[n]
+        candidates: list[int] = []
+        for m in range(n - 1, 0, -1):
+            at = self._head_created[m - 1]
+            if at < created - 25 * _MS_DAY or len(candidates) >= 30:
+                break
+            if (
+                at <= created - 2 * _MS_DAY
+                and m != HEAVY_CARD
+                and self._head_board[m - 1] != board
+                and self._role[m - 1] in (ROLE_PLAIN, ROLE_CHILD)
+            ):
+                candidates.append(m)
+        random.Random(f"{self.seed}:blocker:{n}").shuffle(candidates)
+        found = 0
+        for m in candidates:
+            other = self._generated_card(m)
+            if other.deleted or self._boards_by_id[other.board_id].index == board:
+                continue
+            done = _finished_ms(self, other)
+            if (done is None) if still_open else (done is not None and done < created + _MS_DAY):
+                found = m
+                break
+        self._blockers[n] = found
+        return found
+
+    def _release_at(self, board_id: str, ms: int) -> PlannedRelease | None:
+        """The board's release that work done at `ms` ships in: the first not out by then."""
+        return next((r for r in self._releases.get(board_id, ()) if r.cut_ms >= ms), None)
+
+    def _do_attach(
+        self, card: Card, target: dict[str, Any], name: str | None, ms: int, by: Member
+    ) -> Action:
+        """A card link attached (addAttachmentToCard); a generated card's attachment id is
+        made from the action's place, so a re-simulated card gets the same one."""
+        url = f"https://trello.com/c/{target['shortLink']}"
+        seq = len(card.actions) + 1
+        attachment = {
+            "id": object_id(ms, card.n, _ATTACH_SEQ | seq, self._salt),
+            "name": name or url,
+            "url": url,
+            "date": format_date(ms),
+            "idMember": by.id,
+        }
+        card.attachments.append(attachment)
+        data = {
+            "card": _card_ref(card),
+            "board": _board_ref(self._boards_by_id[card.board_id]),
+            "attachment": {k: attachment[k] for k in ("id", "name", "url")},
+        }
+        return self._append(card, "addAttachmentToCard", ms, by, data)
+
+    def _do_label(self, card: Card, label: Label, on: bool, ms: int, by: Member) -> Action:
+        if on:
+            card.label_ids.append(label.id)
+        else:
+            card.label_ids.remove(label.id)
+        data = {
+            "card": _card_ref(card),
+            "board": _board_ref(self._boards_by_id[card.board_id]),
+            "label": {"id": label.id, "name": label.name, "color": label.color},
+            "text": label.name,
+        }
+        kind = "addLabelToCard" if on else "removeLabelFromCard"
+        return self._append(card, kind, ms, by, data)
+
+    def _do_dates(self, card: Card, new: dict[str, str | None], ms: int, by: Member) -> Action:
+        """One updateCard for the dates in `new` (each one that changes)."""
+        old = {}
+        for key, text in new.items():
+            old[key] = getattr(card, key)
+            setattr(card, key, text)
+        data = self._refs(card)
+        data["card"] = {**data["card"], **{k: getattr(card, k) for k in old}}
+        data["old"] = old
+        return self._append(card, "updateCard", ms, by, data)
 
 
 def _card_ref(card: Card, **extra: Any) -> dict[str, Any]:
@@ -1886,6 +2247,8 @@ class _Life:
             self.ds._do_move(self.card, target, self.t, self.who())
             if name in (REVIEW, DONE):
                 self.tick(done=name == DONE)
+            if name == DONE:
+                self.release()
 
     def checklists(self) -> None:
         """Written with the card (a few ms after it): an "Acceptance criteria" checklist on
@@ -1906,6 +2269,37 @@ class _Life:
             for text in texts:
                 ms += 1
                 ds._do_add_check_item(card, checklist, text, False, ms, who)
+
+    def links(self) -> None:
+        """Written with the card, after its checklists (a few ms, no choice drawn): its
+        request's link (the parent) and, for a card that waits on another board's, a
+        "Depends on: <url>" link to it."""
+        ds, card = self.ds, self.card
+        by = self.board.team[0]
+        parent = ds._parent[card.n - 1]
+        if parent:
+            ms = max(self.t + _LINK_MS, card.last_ms + 1)
+            ds._do_attach(card, ds._generated_ref(parent), None, ms, by)
+        if card.n in ds._waiting:
+            blocker = ds._blocker_of(card.n)
+            if blocker:
+                ref = ds._generated_ref(blocker)
+                name = f"{DEPENDS_ON}: https://trello.com/c/{ref['shortLink']}"
+                ds._do_attach(card, ref, name, max(self.t + _LINK_MS + 1, card.last_ms + 1), by)
+
+    def release(self) -> None:
+        """Done work goes in the board's next release (most of it): its label, a few ms after
+        the move to Done."""
+        ds, card = self.ds, self.card
+        if not ds.portfolio or card.n == HEAVY_CARD:
+            return
+        if random.Random(f"{ds.seed}:release:{card.n}").random() >= _RELEASED_SHARE:
+            return
+        found = ds._release_at(card.board_id, self.t)
+        label = found and next((x for x in self.board.labels if x.name == found.label), None)
+        if label and label.id not in card.label_ids:
+            ms = max(self.t + _LINK_MS, card.last_ms + 1)
+            ds._do_label(card, label, True, ms, self.board.team[0])
 
     def who_of_lists(self) -> Member:
         return self.lists_rng.choice(self.board.team)
@@ -1954,9 +2348,11 @@ class _Life:
             self.heavy()
             return
         self.checklists()
+        self.links()
         if rng.random() < 0.75 and self.wait(8 * _MS_HOUR):
             self.set_points(rng.choice(POINT_VALUES))
-        variant = rng.choices(list(_PATHS), _PATH_WEIGHTS)[0]
+        child = ds._role[card.n - 1] == ROLE_CHILD
+        variant = rng.choices(list(_PATHS), _CHILD_PATH_WEIGHTS if child else _PATH_WEIGHTS)[0]
         path = list(_PATHS[variant])
         if path and path[0] == self.list_name:
             path.pop(0)
@@ -2048,6 +2444,92 @@ class _Life:
             else:
                 self.move(DOING)
         self.carry(self.end)
+
+
+_STARTED = frozenset({DOING, VENDOR_LIST, REVIEW, DONE})
+
+
+def _started_ms(ds: TrelloDataset, card: Card) -> int | None:
+    """When a card's work started: its first move into a list past "To Do"."""
+    for move in card.list_moves:
+        found = ds.trello_list(move.to_list)
+        if found is not None and found.name in _STARTED:
+            return to_ms(move.at)
+    return None
+
+
+def _finished_ms(ds: TrelloDataset, card: Card) -> int | None:
+    """When a card stopped being work to do: its first move into "Done", or its deletion
+    when it was never done; None while neither happened."""
+    for move in card.list_moves:
+        found = ds.trello_list(move.to_list)
+        if found is not None and found.name == DONE:
+            return to_ms(move.at)
+    return card.deleted_ms
+
+
+class _RequestLife:
+    """A generated request's (or initiative's) card: made in "To Do" with its level's and
+    theme's labels, its initiative's link attached, a due date; to "Doing" when its first
+    child starts, to "Done" the same day to a few days after its last child is done; its due
+    date moved later once or twice, now and then, when it was going to be missed."""
+
+    def __init__(self, ds: TrelloDataset, card: Card) -> None:
+        self.ds = ds
+        self.card = card
+        self.rng = random.Random(f"{ds.seed}:request:{card.n}")
+        self.end = ds._now_ms - _MS_HOUR
+
+    def run(self) -> None:
+        ds, card, rng = self.ds, self.card, self.rng
+        board = ds._boards_by_id[card.board_id]
+        who = rng.choice(board.team)
+        ds._do_create(card, ds._list_of(card), card.created_ms, who)
+        parent = ds._parent[card.n - 1]
+        if parent:
+            ds._do_attach(card, ds._generated_ref(parent), None, card.last_ms + 1, who)
+        due = ds._due_plan.get(card.n)
+        if due is not None:
+            at = card.last_ms + rng.randint(2, 30) * _MS_MINUTE
+            ds._do_dates(card, {"due": format_date(due)}, at, who)
+        kids = [ds._generated_card(m) for m in ds._children[card.n]]
+        kids = [k for k in kids if not (k.deleted and _started_ms(ds, k) is None)]
+        starts = [ms for ms in (_started_ms(ds, k) for k in kids) if ms is not None]
+        finishes = [_finished_ms(ds, k) for k in kids]
+        events: list[tuple[int, str, int]] = []
+        done_at = None
+        if kids and all(ms is not None for ms in finishes):
+            last = max(ms for ms in finishes if ms is not None)
+            lag = rng.randint(1, 6) * _MS_HOUR
+            if rng.random() >= 0.55:
+                lag += rng.randint(1, 4) * _MS_DAY
+            if last + lag < self.end:
+                done_at = last + lag
+                events.append((done_at, DONE, 0))
+        if starts:
+            begin = min(starts) + rng.randint(5, 90) * _MS_MINUTE
+            if done_at is not None:
+                begin = min(begin, done_at - _MS_MINUTE)
+            if begin < self.end:
+                events.append((begin, DOING, 0))
+        slips = 0
+        while due is not None and due < (done_at or self.end) and slips < 2:
+            if rng.random() >= 0.55:
+                break
+            at = due - rng.randint(1, 4) * _MS_DAY + rng.randint(0, 6) * _MS_HOUR
+            if at <= card.last_ms + _MS_HOUR:
+                break
+            due += rng.randint(7, 14) * _MS_DAY
+            events.append((at, "due", due))
+            slips += 1
+        events.sort(key=lambda e: (e[0], e[1] == DONE))
+        for at, what, value in events:
+            ms = max(at, card.last_ms + _MS_SECOND)
+            by = rng.choice(board.team)
+            if what == "due":
+                ds._do_dates(card, {"due": format_date(value)}, ms, by)
+            else:
+                ds._do_move(card, ds._open_list(board, what), ms, by)
 
 
 def _neighbour(rng: random.Random, points: float | None) -> float:

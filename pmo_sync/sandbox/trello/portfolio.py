@@ -42,7 +42,19 @@ from pmo_sync.sandbox.portfolio import (
     Team,
     day,
 )
-from pmo_sync.sandbox.trello.generator import DOING, DONE, TODO, Board, Member, TrelloDataset
+from pmo_sync.sandbox.trello.generator import (
+    DEPENDS_ON,
+    DOING,
+    DONE,
+    EPIC_LABEL,
+    INITIATIVE_LABEL,
+    RELEASE_LABEL,
+    TODO,
+    Board,
+    Member,
+    TrelloDataset,
+    from_ms,
+)
 
 __all__ = [
     "DEPENDS_ON_PREFIX",
@@ -51,15 +63,16 @@ __all__ = [
     "PRIORITY_PREFIX",
     "RELEASE_PATTERN",
     "TrelloPortfolioPlayer",
+    "generated_portfolio_block",
     "portfolio_block",
     "priority_of",
 ]
 
-LEVEL_LABELS = {"initiative": "Initiative", "epic": "Epic"}
+LEVEL_LABELS = {"initiative": INITIATIVE_LABEL, "epic": EPIC_LABEL}
 PRIORITY_PREFIX = "Priority: "
 PRIORITY_NAMES = {1: "Highest", 2: "High", 3: "Medium", 4: "Low"}
-RELEASE_PATTERN = "Release {name}"
-DEPENDS_ON_PREFIX = "Depends on"
+RELEASE_PATTERN = RELEASE_LABEL
+DEPENDS_ON_PREFIX = DEPENDS_ON
 LISTS = {"To Do": TODO, "In Progress": DOING, "Done": DONE}
 START_TIME = time(9, 0, tzinfo=UTC)
 DUE_TIME = time(17, 0, tzinfo=UTC)
@@ -86,6 +99,26 @@ def portfolio_block(start: date) -> dict[str, Any]:
     return {
         "levels": {label: level for level, label in LEVEL_LABELS.items()},
         "priority": {"from": "label", "prefix": PRIORITY_PREFIX},
+        "dependencies": {"attachment_prefix": DEPENDS_ON_PREFIX},
+        "releases": {"label": RELEASE_PATTERN, "dates": dates},
+    }
+
+
+def generated_portfolio_block(dataset: TrelloDataset) -> dict[str, Any]:
+    """The connector file's `portfolio:` block for a generated dataset's conventions (the
+    player's: levels by label, "Depends on" links, "Release {name}" labels) with its boards'
+    releases dated (Trello keeps no release dates); empty for a dataset generated without
+    the portfolio. The themes are labels: portfolio.yaml matches them with
+    `trello_labels: [Growth]` and so on."""
+    if not dataset.portfolio:
+        return {}
+    dates: dict[str, dict[str, str]] = {}
+    for release in dataset.releases:
+        dates[release.name] = {"planned": from_ms(release.planned_ms).date().isoformat()}
+        if release.released_ms is not None:
+            dates[release.name]["released"] = from_ms(release.released_ms).date().isoformat()
+    return {
+        "levels": {label: level for level, label in LEVEL_LABELS.items()},
         "dependencies": {"attachment_prefix": DEPENDS_ON_PREFIX},
         "releases": {"label": RELEASE_PATTERN, "dates": dates},
     }
