@@ -461,12 +461,19 @@ def _releases(
 
 
 def plan_backlog(
-    seed: object, keys: Sequence[str], count: int, window_start: int, now: int
+    seed: object,
+    keys: Sequence[str],
+    count: int,
+    window_start: int,
+    now: int,
+    *,
+    releases: bool = True,
 ) -> Backlog:
-    """Every project's plan, its releases and the links between projects."""
+    """Every project's plan, its releases (none when `releases` is False) and the links
+    between projects."""
     slots: list[list[Slot]] = []
     requests: dict[tuple[int, int], RequestPlan] = {}
-    releases: list[list[ReleasePlan]] = []
+    shipped: list[list[ReleasePlan]] = []
     next_version = FIRST_GENERATED_VERSION
     work_days = max(1, round((now - window_start) / DAY * 5 / 7))
     for p, key in enumerate(keys):
@@ -476,10 +483,10 @@ def plan_backlog(
         pace = sum(len(e.children) for e in epics) / work_days
         for epic, number in zip(epics, numbers, strict=True):
             requests[p, number] = _request(rng, epic, number, project_slots, pace, now)
-        project_releases = _releases(seed, key, next_version, window_start, now)
+        project_releases = _releases(seed, key, next_version, window_start, now) if releases else []
         next_version += len(project_releases)
-        releases.append(project_releases)
-    backlog = Backlog(slots, requests, releases)
+        shipped.append(project_releases)
+    backlog = Backlog(slots, requests, shipped)
     _plan_links(backlog, random.Random(f"{seed}:links"), len(keys) * count, window_start, now)
     return backlog
 

@@ -216,8 +216,13 @@ class JiraDataset:
         projects: Sequence[str] = ("ABC", "DEF", "GHI"),
         issues_per_project: int = 100,
         now: datetime = DEFAULT_NOW,
+        *,
+        releases: bool = True,
     ) -> JiraDataset:
-        """Build the site and index every issue; the same arguments give the same site."""
+        """Build the site and index every issue; the same arguments give the same site.
+
+        `releases=False` makes no versions (and so no fix versions): a site whose releases
+        a test makes itself, e.g. the scripted portfolio's, or one about reading versions."""
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         keys = tuple(projects)
@@ -236,7 +241,9 @@ class JiraDataset:
             )
             for p, project in enumerate(site.projects)
         ]
-        backlog = plan_backlog(seed, keys, issues_per_project, window_start, now_s)
+        backlog = plan_backlog(
+            seed, keys, issues_per_project, window_start, now_s, releases=releases
+        )
         sim = IssueSimulator(
             seed,
             plans,
