@@ -11,6 +11,7 @@ p85 by 81% of 111, p95 by 93% of 91 (seeds 1, 2 and 3 of the same generator gave
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 
 from sqlalchemy import Engine
@@ -19,7 +20,9 @@ from connectors.jira import JiraConfig
 from pmo_sync.evaluation.portfolio_inputs import read_portfolio_inputs
 from pmo_sync.kpi.config import KpiConfig
 from pmo_sync.portfolio.backtest import Every, backtest, calibration_lines, error_line
+from pmo_sync.portfolio.config import ThemeConfig, ThemeMatch
 from pmo_sync.sandbox.jira.generator import DEFAULT_NOW
+from pmo_sync.sandbox.jira.portfolio import generated_portfolio_block
 from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.sync import RunSummary
 
@@ -53,3 +56,27 @@ def test_the_p85_of_the_sandbox_epics_is_met_between_70_and_95_percent_of_the_ti
         "p85: 81% of 111 forecasts finished by their p85 date",
         "p95: 93% of 91 forecasts finished by their p95 date",
     ], lines
+
+
+def test_the_themes_reach_the_store_as_components_and_children_inherit_them(
+    jira_sandbox: JiraSandbox,
+    make_config: Callable[..., JiraConfig],
+    run_sync: Callable[..., RunSummary],
+    engine: Engine,
+) -> None:
+    """portfolio.yaml's `{match: {components: [Growth]}}` (and the two others) gives each
+    generated epic its component's theme and each child its epic's; the connector file needs
+    no `portfolio:` block for it (`generated_portfolio_block` is empty)."""
+    assert generated_portfolio_block(jira_sandbox.dataset) == {}
+    assert run_sync(make_config(jira_sandbox), full=True).status == "success"
+    themes = [
+        ThemeConfig(name=name, match=ThemeMatch(components=[name]))
+        for name in ("Growth", "Reliability", "Compliance")
+    ]
+    items = {i.ref[1]: i for i in read_portfolio_inputs(engine, KpiConfig(), themes).items}
+    requests = jira_sandbox.dataset.generated_requests()
+    assert Counter(items[r.key].theme for r in requests) == {
+        "Growth": 14, "Reliability": 10, "Compliance": 4, None: 2,
+    }  # fmt: skip
+    for request in requests:
+        assert {items[k].theme for k in request.children} == {request.theme}, request.key
