@@ -55,7 +55,7 @@ EXPORT_KEYS = [
     "target_end", "releases", "links", "components", "area_path", "parent_chain", "theme",
     "delivery",
 ]  # fmt: skip
-TITLE_OF_DEF_1 = "Onboarding v2 (follow-up)"  # the sandbox's first DEF epic
+TITLE_OF_DEF_1 = "Data retention"  # the sandbox's first DEF epic
 SYNC_HEADER = [
     "connector", "status", "items seen", "inserted", "updated", "unchanged", "deleted",
     "API calls", "rate-limit waits", "seconds",
@@ -397,7 +397,7 @@ def test_sync_loads_everything_then_nothing_new(cli_env: Path, sandbox: JiraSand
     assert first.exit_code == 0
     assert first.stdout.splitlines()[0] == "sync"
     assert sync_rows(first.stdout) == [
-        ["sandbox-jira", "success", "300", "300", "0", "0", "0", "13", "0"]
+        ["sandbox-jira", "success", "300", "300", "0", "0", "0", "16", "0"]
     ]
     seen = len(sandbox.requests)
     again = invoke("sync")
@@ -422,7 +422,7 @@ def test_sync_goes_on_after_a_failing_connector(cli_env: Path, sandbox: JiraSand
     result = invoke("sync")
     assert result.exit_code == 1
     assert sync_rows(result.stdout) == [
-        ["sandbox-jira", "success", "300", "300", "0", "0", "0", "13", "0"],
+        ["sandbox-jira", "success", "300", "300", "0", "0", "0", "16", "0"],
         ["wrong-token", "failed", "0", "0", "0", "0", "0", "1", "0"],
     ]
     after_table = result.stdout.split("└", 1)[1].splitlines()[1:]
@@ -454,7 +454,7 @@ def test_sync_full_rereads_everything(cli_env: Path, sandbox: JiraSandbox) -> No
     assert result.exit_code == 0
     # every issue read again and recognised unchanged; site metadata refreshed too
     assert sync_rows(result.stdout) == [
-        ["sandbox-jira", "success", "300", "0", "0", "300", "0", "14", "0"]
+        ["sandbox-jira", "success", "300", "0", "0", "300", "0", "17", "0"]
     ]
     assert stored_counts(database_url()) == {"sandbox-jira": 300}
 
@@ -512,29 +512,33 @@ def test_export_jsonl(exported_store: Path, sandbox: JiraSandbox) -> None:
         "title": TITLE_OF_DEF_1,
         "team": "Team Beta",
         "type": "epic",
-        "status": "To Do",
-        "stage": "todo",
-        "created": "2026-05-24T23:37:41Z",
-        "resolved": None,
+        "status": "Done",
+        "stage": "done",
+        "created": "2026-05-29T16:25:21Z",
+        "resolved": "2026-08-07T21:54:53Z",
         "estimate": None,
         "sprints": [],
-        "transitions": [],
+        # in progress when its first child started, done when its last child was
+        "transitions": [
+            {"at": "2026-06-04T14:19:11Z", "from": "To Do", "to": "In Progress"},
+            {"at": "2026-08-07T21:54:53Z", "from": "In Progress", "to": "Done"},
+        ],
         "url": f"{sandbox.url}/browse/DEF-1",
         # The portfolio facts: the sandbox's epic type is hierarchy level 1, so its level;
-        # the generated issues hold no parent, priority, rank, dates, releases or links yet
+        # a generated epic has a rank and (mostly) a due date, no priority, release or link
         "level": "epic",
         "parent": None,
         "priority": None,
-        "rank": None,
+        "rank": "0|i00008:",
         "start_date": None,
-        "due_date": None,
+        "due_date": "2026-06-27",
         "target_start": None,
         "target_end": None,
         "releases": [],
         "links": [],
-        # what a theme matches and the theme: no components (the sandbox serves none), no
+        # what a theme matches and the theme: its component (the generated theme), no
         # parent, and no portfolio.yaml in this config
-        "components": [],
+        "components": ["Growth"],
         "area_path": None,
         "parent_chain": [],
         "theme": None,
@@ -552,9 +556,12 @@ def test_export_csv(exported_store: Path, sandbox: JiraSandbox) -> None:
     assert rows[0] == EXPORT_KEYS
     assert len(rows) == 301
     assert rows[101] == [
-        "sandbox-jira", "DEF-1", TITLE_OF_DEF_1, "Team Beta", "epic", "To Do", "todo",
-        "2026-05-24T23:37:41Z", "", "", "", "[]", f"{sandbox.url}/browse/DEF-1",
-        "epic", "", "", "", "", "", "", "", "", "", "", "", "", "", "scrum",
+        "sandbox-jira", "DEF-1", TITLE_OF_DEF_1, "Team Beta", "epic", "Done", "done",
+        "2026-05-29T16:25:21Z", "2026-08-07T21:54:53Z", "", "",
+        '[{"at":"2026-06-04T14:19:11Z","from":"To Do","to":"In Progress"},'
+        '{"at":"2026-08-07T21:54:53Z","from":"In Progress","to":"Done"}]',
+        f"{sandbox.url}/browse/DEF-1", "epic", "", "", "0|i00008:", "", "2026-06-27", "", "",
+        "", "", "Growth", "", "", "", "scrum",
     ]  # fmt: skip
     assert all(len(row) == len(EXPORT_KEYS) for row in rows)
 
@@ -582,7 +589,7 @@ def test_export_refuses_an_unknown_format_and_connector(exported_store: Path) ->
 
 def test_export_gives_the_theme_portfolio_yaml_names(exported_store: Path, cli_env: Path) -> None:
     (cli_env / "portfolio.yaml").write_text(
-        "themes:\n  Onboarding:\n    target_share: 30\n    match: {keys: [def-1, GHI-100]}\n",
+        "themes:\n  Onboarding:\n    target_share: 30\n    match: {keys: [def-13, GHI-100]}\n",
         encoding="utf-8",
     )
     result = invoke("export", "--format", "csv")
@@ -601,12 +608,12 @@ def test_export_gives_the_theme_portfolio_yaml_names(exported_store: Path, cli_e
         return found
 
     for row in rows[1:]:
-        named = {row[1], *chain(row[1])} & {"DEF-1", "GHI-100"}
+        named = {row[1], *chain(row[1])} & {"DEF-13", "GHI-100"}
         assert (row[-3], row[-2]) == (";".join(chain(row[1])), "Onboarding" if named else "")
     themed = [(row[1], row[-3]) for row in rows[1:] if row[-2]]
-    assert len(themed) == 15
-    assert themed[0] == ("DEF-1", "")
-    assert ("DEF-49", "DEF-48;DEF-1") in themed  # a sub-task: two levels up
+    assert len(themed) == 10  # DEF-13, its 7 stories, a sub-task, GHI-100
+    assert themed[0] == ("DEF-13", "")
+    assert ("DEF-18", "DEF-14;DEF-13") in themed  # a sub-task: two levels up
     assert themed[-1] == ("GHI-100", "")
 
 

@@ -233,7 +233,7 @@ def test_sync_summary_at_80_columns_is_a_few_lines_per_connector(
         "sync",
         "sandbox-jira: success",
         "  300 items seen: 300 inserted, 0 updated, 0 unchanged, 0 deleted",
-        "  13 API calls, rate-limit waits 0, N s",
+        "  16 API calls, rate-limit waits 0, N s",
         "wrong-token: failed",
         "  0 items seen: 0 inserted, 0 updated, 0 unchanged, 0 deleted",
         "  1 API calls, rate-limit waits 0, N s",
@@ -253,7 +253,7 @@ def test_sync_summary_at_160_columns_is_the_table(
     result = invoke("sync")
     assert result.exit_code == 0
     assert base.sync_rows(result.stdout) == [
-        ["sandbox-jira", "success", "300", "300", "0", "0", "0", "13", "0"]
+        ["sandbox-jira", "success", "300", "300", "0", "0", "0", "16", "0"]
     ]
     assert "…" not in result.stdout
 

@@ -35,9 +35,10 @@ Everything is seeded by (seed, project key), so the same arguments give the same
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import math
 import random
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -275,44 +276,59 @@ def _plan_project(
     pace = 1.06 * children_total / work_days
     pending_growth = [(e, g) for e in range(len(epics)) for g in range(epics[e].growth)]
     growth_delay = {(e, g): rng.uniform(2, 21) * DAY for (e, g) in pending_growth}
-    waiting: dict[int, list[int]] = defaultdict(list)  # epic -> child events not started
-    for epic in epics:
-        waiting[epic.number_hint] = list(epic.children)
+    grown: set[tuple[int, int]] = set()
+    growth_due: list[tuple[float, int, int]] = []  # heap: (when it may be added, epic, k)
+    waiting: dict[int, list[int]] = {}  # epic -> its child events not started, oldest first
+    ranked: list[tuple[int, int]] = []  # (rank value, epic) of the admitted epics waiting
+    admitted = 0  # epics are admitted to the queue in creation order
     day = window_start - window_start % DAY
     while day < now:
         noon = day + 17 * HOUR  # about noon in New York
         if _weekday(noon) < 5:
-            for e, g in list(pending_growth):
+            ready = []
+            while growth_due and growth_due[0][0] <= noon:
+                ready.append(heapq.heappop(growth_due))
+            for due, e, g in sorted(ready, key=lambda r: (r[1], r[2])):
                 epic = epics[e]
-                if epic.first_start is not None and noon >= epic.first_start + growth_delay[e, g]:
-                    at = work_time(day + rng.randint(13 * HOUR, 21 * HOUR), rng)
-                    if at < now - HOUR:
-                        epic.children.append(len(events))
-                        epic.grown_at.append(at)
-                        waiting[e].append(len(events))
-                        events.append(_Event(at, _pick(rng, _CHILD_TYPES), "child", epic=e))
-                        pending_growth.remove((e, g))
+                at = work_time(day + rng.randint(13 * HOUR, 21 * HOUR), rng)
+                if at >= now - HOUR:
+                    heapq.heappush(growth_due, (due, e, g))  # tried again the next day
+                    continue
+                epic.children.append(len(events))
+                epic.grown_at.append(at)
+                if e not in waiting:
+                    waiting[e] = []
+                    if e < admitted:
+                        bisect.insort(ranked, (epic.rank_value, e))
+                waiting[e].append(len(events))
+                events.append(_Event(at, _pick(rng, _CHILD_TYPES), "child", epic=e))
+                grown.add((e, g))
             for _ in range(_poisson(rng, pace)):
                 at = day + rng.randint(13 * HOUR, 22 * HOUR)  # 08:00-17:00 New York, roughly
-                queue = sorted(
-                    (e for e in waiting if any(events[c].created < at - HOUR for c in waiting[e])),
-                    key=lambda e: (_rank_at(epics[e], at), e),
-                )
+                cutoff = at - HOUR
+                while admitted < len(epics) and epics[admitted].created < cutoff:
+                    waiting[admitted] = list(epics[admitted].children)
+                    bisect.insort(ranked, (epics[admitted].rank_value, admitted))
+                    admitted += 1
+                queue = _top_of_queue(ranked, waiting, epics, events, at)
                 if not queue:
                     break
                 weights = _PICKS[: len(queue)]
                 place = rng.choices(range(len(weights)), weights)[0]
                 e = queue[place]
-                child = next(c for c in waiting[e] if events[c].created < at - HOUR)
                 if at >= now:
                     break
-                waiting[e].remove(child)
+                child = waiting[e].pop(0)
                 if not waiting[e]:
                     del waiting[e]
+                    ranked.remove((epics[e].rank_value, e))
                 events[child].start = at
                 if epics[e].first_start is None:
                     epics[e].first_start = at
+                    for g in range(epics[e].growth):
+                        heapq.heappush(growth_due, (at + growth_delay[e, g], e, g))
         day += DAY
+    pending_growth = [p for p in pending_growth if p not in grown]
     # Growth never reached (its epic not started by now) is part of the breakdown after all.
     for e, _g in pending_growth:
         epic = epics[e]
@@ -363,9 +379,28 @@ def _plan_project(
     return slots, epics, epic_numbers
 
 
-def _rank_at(epic: _Epic, at: int) -> int:
-    """The epic's rank value at `at`: a jumping epic sits at the bottom until it jumps."""
-    return epic.rank_value if epic.jumped_at is None or at >= epic.jumped_at else _bottom(epic)
+def _top_of_queue(
+    ranked: list[tuple[int, int]],
+    waiting: dict[int, list[int]],
+    epics: list[_Epic],
+    events: list[_Event],
+    at: int,
+) -> list[int]:
+    """The first three epics in rank order at `at` with a child made an hour before it; an
+    urgent epic not yet ranked to the top sits at the bottom (in the order they were made)."""
+    top: list[int] = []
+    later: list[int] = []
+    for _, e in ranked:
+        if events[waiting[e][0]].created >= at - HOUR:
+            continue
+        jumped_at = epics[e].jumped_at
+        if jumped_at is not None and at < jumped_at:
+            later.append(e)
+            continue
+        top.append(e)
+        if len(top) == len(_PICKS):
+            return top
+    return (top + sorted(later))[: len(_PICKS)]
 
 
 def _bottom(epic: _Epic) -> int:
@@ -503,6 +538,7 @@ def _plan_links(
         if slot.role == "child"
     ]
     started = [c for c in children if c[2].start is not None]
+    by_start = sorted((slot.start, p, j) for p, j, slot in started if slot.start is not None)
     wanted = total // 40
     used: set[tuple[int, int]] = set()
     pairs: list[tuple[tuple[int, int], tuple[int, int], int]] = []
@@ -513,14 +549,13 @@ def _plan_links(
         assert wslot.start is not None
         if wslot.start < window_start + 30 * DAY or (wp, wj) in used:
             continue
-        blockers = [
-            (p, j, s)
-            for p, j, s in started
-            if p != wp
-            and (p, j) not in used
-            and s.start is not None
-            and wslot.start - 40 * DAY <= s.start <= wslot.start - 10 * DAY
-        ]
+        lo = bisect.bisect_left(by_start, (wslot.start - 40 * DAY,))
+        hi = bisect.bisect_right(by_start, (wslot.start - 10 * DAY, len(backlog.slots)))
+        blockers = sorted(
+            (p, j, backlog.slots[p][j])
+            for _, p, j in by_start[lo:hi]
+            if p != wp and (p, j) not in used
+        )
         if not blockers:
             continue
         bp, bj, bslot = rng.choice(blockers)
