@@ -348,7 +348,7 @@ def test_kpis_at_80_columns_print_measure_value_lines_and_sprint_lines(
         "net flow (same weeks): -9 +9 +9 +9",
         "oldest WIP: 999.9 d",
         "forecast: 99 open items done by: p99 9999-99-99  p99 9999-99-99  p99 9999-99-99",
-        "forecast: items done 9999-99-99/9999-99-99: p99 99  p99 9  p99 9",
+        "forecast: items done 9999-99-99/9999-99-99: p99 9  p99 9  p99 9",
     ]
     sprints = lines[lines.index("Team Alpha — last sprints (points), items in brackets") + 1 :]
     assert sprints[:2] == [
