@@ -4,10 +4,10 @@ Each rule's section (`## \\`rule_name\\``) names every parameter and ends with t
 findings the rule gives on the demo's data (`pmo-sync demo --today 2026-11-20`,
 the example policies in config/policies, the user-story template turned on for
 every team); `blocked_too_long`'s comes from a sandbox Jira story flagged in
-progress for four days, as no generated item is flagged that long. The portfolio
+progress for four days (with the generated stories flagged in progress already,
+which four days later are blocked longer than three days too). The portfolio
 rules' examples are tests/governance/test_portfolio_rules.py's worked examples
-(checked there): on the demo's data only intake_too_long finds anything (no due
-dates, links or themes in the sandboxes).
+(checked there).
 """
 
 from __future__ import annotations
