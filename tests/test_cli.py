@@ -750,7 +750,7 @@ def test_demo_keep_leaves_its_config_and_store(tmp_path: Path) -> None:
         "connector       status   items  API calls  seconds",
         "─" * 50,
         "sandbox-ado     success     30         19      S.S",  # Epic's states, 1 batch
-        "sandbox-jira    success     30         11      S.S",
+        "sandbox-jira    success     30         13      S.S",  # DEF and GHI name versions
         "sandbox-trello  success     19         11      S.S",
     ]
     assert lines[-2:] == ["", f"kept the demo's config and store in {keep}"]
