@@ -8,15 +8,17 @@ follow this plan, and an epic's status follows its children's (`IssueSimulator`)
 
 How the plan works a team, the way real teams work a backlog of epics:
 
-- **Epics arrive over the window**, evenly spread with some jitter, each broken down at once
-  into 3 to 9 children (created within hours of it), and half of them grow later: 1 to 3
-  more children added after the first one started (scope growth), 3 to 12 in all.
+- **Epics arrive over the window**, each made up to five weeks before its turn in an even
+  spread (an intake queue ahead of the work), broken down at once into 3 to 9 children
+  (made within hours of it); half of them grow later: 1 to 3 more children added after the
+  first one started (scope growth), 3 to 12 in all.
 - **Rank**: each new epic joins the bottom of the team's backlog; about one in seven is urgent
   and is ranked to the top the day it is made ("Ranked higher" in its changelog).
-- **The team pulls work**: on each working day it starts a Poisson number of children, at the
-  team's pace (its children over the window); each is taken from the top-ranked epic that has
-  one waiting 65% of the time, the second 25%, the third 10% (work out of rank), and in the
-  epic the oldest child first.
+- **The team pulls work**: on each working day it starts children at the team's pace (its
+  children over the window, each day's share drawn between 30% and 170% of it and the
+  fractions carried to the next day: a steady team, not a lottery); each is taken from the
+  top-ranked epic that has one waiting 50% of the time, the second 30%, the third 20% (work
+  out of rank), and in the epic the oldest child first.
 - **Unplanned work** (about 17% of the issues: bugs, tasks with no epic) and sub-tasks keep the
   sprint life they always had; a sub-task whose story is started starts a little after it.
 - **Themes**: an epic carries one component, Growth, Reliability or Compliance (45/35/20%),
@@ -24,8 +26,9 @@ How the plan works a team, the way real teams work a backlog of epics:
 - **Due dates**: most epics get one when created, at a plausible date (the plan's finish,
   give or take 30%); an epic running later than its date has it moved later once or twice.
 - **Dependencies**: a few "Blocks" links between children of different projects (one per 40
-  issues), the blocker started well before the waiting item starts, and, on sites big enough,
-  one link whose two items are both still waiting.
+  issues), the blocker started well before the waiting item starts, and, on sites of 200
+  issues or more, one link whose waiting item has not started by the end, its blocker not
+  started either (or, when every other team's child has started, the one started last).
 - **Releases**: each project ships a version every 2 to 4 weeks; one in four ships 1 to 6 days
   late; the next one is planned and not released. A done child or unplanned item (not Won't Do)
   is put into the first version released after it was done, at that release.
@@ -37,7 +40,6 @@ from __future__ import annotations
 
 import bisect
 import heapq
-import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -61,9 +63,11 @@ __all__ = [
 THEMES = ("Growth", "Reliability", "Compliance")
 """The strategic themes, as component names on the epics."""
 _THEME_WEIGHTS = (0.45 * 0.85, 0.35 * 0.85, 0.20 * 0.85, 0.15)
-_PICKS = (0.65, 0.25, 0.10)
+_PICKS = (0.5, 0.3, 0.2)
 """The share of starts that go to the first, second and third epic in rank order."""
 _JUMP = 1 / 7
+_AHEAD_DAYS = 35
+"""An epic is made up to this many days before its turn in the even spread would come."""
 _UNPLANNED_SHARE = 0.17
 _SUBTASK_SHARE = 0.06
 _CHILD_TYPES = (("Story", 0.8), ("Task", 0.92), ("Bug", 1.01))
@@ -171,16 +175,6 @@ def lexorank(value: int) -> str:
     return f"0|{digits:0>6}:"
 
 
-def _poisson(rng: random.Random, mean: float) -> int:
-    """Knuth's method: fine for the small means of a team's day."""
-    limit, k, p = math.exp(-mean), 0, 1.0
-    while True:
-        p *= rng.random()
-        if p <= limit:
-            return k
-        k += 1
-
-
 def _pick(rng: random.Random, table: Sequence[tuple[str, float]]) -> str:
     r = rng.random()
     return next(name for name, limit in table if r < limit)
@@ -240,7 +234,10 @@ def _plan_project(
     epics: list[_Epic] = []
     next_rank, jumps = 0, 0
     for e, (initial, growth) in enumerate(sizes):
-        t = work_time(window_start + int((e + rng.uniform(0.05, 0.9)) * span / len(sizes)), rng)
+        # Made some weeks before the team is due to reach it: an intake queue ahead of the work.
+        due_to_start = window_start + int((e + rng.uniform(0.05, 0.9)) * span / len(sizes))
+        ahead = int(rng.uniform(0, _AHEAD_DAYS) * DAY)
+        t = work_time(max(window_start + e * HOUR, due_to_start - ahead), rng)
         theme_r = rng.random()
         theme = None
         acc = 0.0
@@ -280,7 +277,9 @@ def _plan_project(
     growth_due: list[tuple[float, int, int]] = []  # heap: (when it may be added, epic, k)
     waiting: dict[int, list[int]] = {}  # epic -> its child events not started, oldest first
     ranked: list[tuple[int, int]] = []  # (rank value, epic) of the admitted epics waiting
-    admitted = 0  # epics are admitted to the queue in creation order
+    by_created = sorted(range(len(epics)), key=lambda e: (epics[e].created, e))
+    admitted = 0  # how many of `by_created` are in the queue: epics join it once made
+    credit = 0.0  # the team's pace, carried from day to day: a steady team, not a lottery
     day = window_start - window_start % DAY
     while day < now:
         noon = day + 17 * HOUR  # about noon in New York
@@ -298,17 +297,20 @@ def _plan_project(
                 epic.grown_at.append(at)
                 if e not in waiting:
                     waiting[e] = []
-                    if e < admitted:
-                        bisect.insort(ranked, (epic.rank_value, e))
+                    bisect.insort(ranked, (epic.rank_value, e))  # started, so admitted
                 waiting[e].append(len(events))
                 events.append(_Event(at, _pick(rng, _CHILD_TYPES), "child", epic=e))
                 grown.add((e, g))
-            for _ in range(_poisson(rng, pace)):
+            credit += pace * rng.uniform(0.3, 1.7)
+            starts = int(credit)
+            credit -= starts
+            for _ in range(starts):
                 at = day + rng.randint(13 * HOUR, 22 * HOUR)  # 08:00-17:00 New York, roughly
                 cutoff = at - HOUR
-                while admitted < len(epics) and epics[admitted].created < cutoff:
-                    waiting[admitted] = list(epics[admitted].children)
-                    bisect.insort(ranked, (epics[admitted].rank_value, admitted))
+                while admitted < len(epics) and epics[by_created[admitted]].created < cutoff:
+                    new = by_created[admitted]
+                    waiting[new] = list(epics[new].children)
+                    bisect.insort(ranked, (epics[new].rank_value, new))
                     admitted += 1
                 queue = _top_of_queue(ranked, waiting, epics, events, at)
                 if not queue:
@@ -568,11 +570,15 @@ def _plan_links(
         pairs.append(((bp, bj), (wp, wj), made))
         used |= {(bp, bj), (wp, wj)}
     if total >= 200:
+        # One link whose waiting child has not started by the end, on another team's child
+        # not started either, else on the one that team started last.
         waiting = [c for c in children if c[2].start is None and (c[0], c[1]) not in used]
         for wp, wj, wslot in waiting:
-            other = [c for c in waiting if c[0] != wp]
-            if other:
-                bp, bj, bslot = other[0]
+            others = [c for c in children if c[0] != wp and (c[0], c[1]) not in used]
+            if others:
+                bp, bj, bslot = min(
+                    others, key=lambda c: (c[2].start is not None, -(c[2].start or 0), c[0], c[1])
+                )
                 made = min(now - HOUR, max(bslot.created, wslot.created) + rng.randint(HOUR, DAY))
                 pairs.append(((bp, bj), (wp, wj), made))
                 break
