@@ -514,13 +514,13 @@ def test_export_jsonl(exported_store: Path, sandbox: JiraSandbox) -> None:
         "type": "epic",
         "status": "Done",
         "stage": "done",
-        "created": "2026-05-29T16:25:21Z",
+        "created": "2026-05-26T03:12:40Z",
         "resolved": "2026-08-07T21:54:53Z",
         "estimate": None,
         "sprints": [],
         # in progress when its first child started, done when its last child was
         "transitions": [
-            {"at": "2026-06-04T14:19:11Z", "from": "To Do", "to": "In Progress"},
+            {"at": "2026-05-26T14:49:52Z", "from": "To Do", "to": "In Progress"},
             {"at": "2026-08-07T21:54:53Z", "from": "In Progress", "to": "Done"},
         ],
         "url": f"{sandbox.url}/browse/DEF-1",
@@ -538,7 +538,7 @@ def test_export_jsonl(exported_store: Path, sandbox: JiraSandbox) -> None:
         "links": [],
         # what a theme matches and the theme: its component (the generated theme), no
         # parent, and no portfolio.yaml in this config
-        "components": ["Growth"],
+        "components": ["Compliance"],
         "area_path": None,
         "parent_chain": [],
         "theme": None,
@@ -557,11 +557,11 @@ def test_export_csv(exported_store: Path, sandbox: JiraSandbox) -> None:
     assert len(rows) == 301
     assert rows[101] == [
         "sandbox-jira", "DEF-1", TITLE_OF_DEF_1, "Team Beta", "epic", "Done", "done",
-        "2026-05-29T16:25:21Z", "2026-08-07T21:54:53Z", "", "",
-        '[{"at":"2026-06-04T14:19:11Z","from":"To Do","to":"In Progress"},'
+        "2026-05-26T03:12:40Z", "2026-08-07T21:54:53Z", "", "",
+        '[{"at":"2026-05-26T14:49:52Z","from":"To Do","to":"In Progress"},'
         '{"at":"2026-08-07T21:54:53Z","from":"In Progress","to":"Done"}]',
         f"{sandbox.url}/browse/DEF-1", "epic", "", "", "0|i00008:", "", "2026-06-27", "", "",
-        "", "", "Growth", "", "", "", "scrum",
+        "", "", "Compliance", "", "", "", "scrum",
     ]  # fmt: skip
     assert all(len(row) == len(EXPORT_KEYS) for row in rows)
 
@@ -589,7 +589,7 @@ def test_export_refuses_an_unknown_format_and_connector(exported_store: Path) ->
 
 def test_export_gives_the_theme_portfolio_yaml_names(exported_store: Path, cli_env: Path) -> None:
     (cli_env / "portfolio.yaml").write_text(
-        "themes:\n  Onboarding:\n    target_share: 30\n    match: {keys: [def-13, GHI-100]}\n",
+        "themes:\n  Onboarding:\n    target_share: 30\n    match: {keys: [def-1, GHI-100]}\n",
         encoding="utf-8",
     )
     result = invoke("export", "--format", "csv")
@@ -608,12 +608,12 @@ def test_export_gives_the_theme_portfolio_yaml_names(exported_store: Path, cli_e
         return found
 
     for row in rows[1:]:
-        named = {row[1], *chain(row[1])} & {"DEF-13", "GHI-100"}
+        named = {row[1], *chain(row[1])} & {"DEF-1", "GHI-100"}
         assert (row[-3], row[-2]) == (";".join(chain(row[1])), "Onboarding" if named else "")
     themed = [(row[1], row[-3]) for row in rows[1:] if row[-2]]
-    assert len(themed) == 10  # DEF-13, its 7 stories, a sub-task, GHI-100
-    assert themed[0] == ("DEF-13", "")
-    assert ("DEF-18", "DEF-14;DEF-13") in themed  # a sub-task: two levels up
+    assert len(themed) == 13  # DEF-1, its 10 children, a sub-task, GHI-100
+    assert themed[0] == ("DEF-1", "")
+    assert ("DEF-18", "DEF-16;DEF-1") in themed  # a sub-task: two levels up
     assert themed[-1] == ("GHI-100", "")
 
 
