@@ -67,6 +67,8 @@ _PICKS = (0.5, 0.3, 0.2)
 """The share of starts that go to the first, second and third epic in rank order."""
 _JUMP = 1 / 7
 _AHEAD_DAYS = 35
+_BEYOND_DAYS = 7
+"""The even spread of turns runs this many days past now, so a team ends with work waiting."""
 """An epic is made up to this many days before its turn in the even spread would come."""
 _UNPLANNED_SHARE = 0.17
 _SUBTASK_SHARE = 0.06
@@ -229,7 +231,7 @@ def _plan_project(
         sizes.append((initial, size - initial))
         budget -= 1 + size
     unplanned = count - subtasks - sum(1 + a + b for a, b in sizes)
-    span = now - window_start - 14 * DAY
+    span = now - window_start + _BEYOND_DAYS * DAY  # the last turns come after now: a backlog
     events: list[_Event] = []
     epics: list[_Epic] = []
     next_rank, jumps = 0, 0
@@ -237,7 +239,8 @@ def _plan_project(
         # Made some weeks before the team is due to reach it: an intake queue ahead of the work.
         due_to_start = window_start + int((e + rng.uniform(0.05, 0.9)) * span / len(sizes))
         ahead = int(rng.uniform(0, _AHEAD_DAYS) * DAY)
-        t = work_time(max(window_start + e * HOUR, due_to_start - ahead), rng)
+        made = min(due_to_start - ahead, now - int(rng.uniform(1, 6) * DAY))
+        t = work_time(max(window_start + e * HOUR, made), rng)
         theme_r = rng.random()
         theme = None
         acc = 0.0
