@@ -33,15 +33,16 @@ def _requests(dataset: JiraDataset) -> list[tuple[GeneratedRequest, Issue, list[
 
 
 def test_the_requests_their_themes_and_sizes(dataset: JiraDataset) -> None:
-    """30 epics (9, 9 and 12), each with 3 to 12 children, 46 of the 200 children added after
-    their epic started; the themes as components, about 45/35/20% and a few with none."""
+    """30 epics (9, 9 and 12), each with 3 to 12 children, 43 of the 200 children added after
+    their epic started; the themes as components (45/35/20% of those with one is the plan's
+    draw: seed 7's 30 epics drew more Compliance than Growth) and a few with none."""
     requests = dataset.generated_requests()
     assert Counter(r.key.split("-")[0] for r in requests) == {"ABC": 9, "DEF": 9, "GHI": 12}
     assert Counter(r.theme for r in requests) == {
-        "Growth": 13, "Reliability": 8, "Compliance": 6, None: 3,
+        "Compliance": 10, "Growth": 9, "Reliability": 6, None: 5,
     }  # fmt: skip
     assert all(3 <= len(r.children) <= 12 for r in requests)
-    assert (sum(len(r.children) for r in requests), sum(r.grown for r in requests)) == (200, 46)
+    assert (sum(len(r.children) for r in requests), sum(r.grown for r in requests)) == (200, 43)
     for request in requests:
         epic = dataset.issue(request.key)
         assert epic.issue_type.name == "Epic"
@@ -85,13 +86,13 @@ def test_an_epic_is_in_progress_from_its_first_child_and_done_after_its_last(
             assert (epic.status.name, epic.resolution_date) == ("Done", last + lag), request.key
         else:
             assert epic.status.name == "In Progress", request.key
-    assert statuses == {"Done": 26, "In Progress": 4}
+    assert statuses == {"Done": 23, "In Progress": 7}
 
 
 def test_children_are_started_mostly_in_rank_order(dataset: JiraDataset) -> None:
     """A child is started out of rank when an epic of its team ranked above its own (rank as
-    it is now) had a child waiting (made an hour before): 41 of the 190 started children,
-    22%, were (the plan takes the top epic's child 50% of the time, the second's 30%, the
+    it is now) had a child waiting (made an hour before): 52 of the 183 started children,
+    28%, were (the plan takes the top epic's child 50% of the time, the second's 30%, the
     third's 20%: fewer are out of rank, since often only one epic has a child waiting)."""
     by_project: dict[str, list[tuple[GeneratedRequest, list[Issue]]]] = {}
     for request, _, children in _requests(dataset):
@@ -108,16 +109,16 @@ def test_children_are_started_mostly_in_rank_order(dataset: JiraDataset) -> None
                     other.rank < request.rank and any(_waiting(c, at) for c in others)
                     for other, others in requests
                 )
-    assert (started, out_of_rank) == (190, 41)
+    assert (started, out_of_rank) == (183, 52)
 
 
 def test_due_dates_are_set_when_made_and_some_slip(dataset: JiraDataset) -> None:
-    """21 of 30 epics got a due date when made (no history: an initial value); 4 moved it later
+    """22 of 30 epics got a due date when made (no history: an initial value); 3 moved it later
     once, each move one changelog history from the team's lead, always to a later day."""
     requests = dataset.generated_requests()
     dated = [r for r in requests if r.due is not None]
     moved = [r for r in dated if r.due_moves]
-    assert (len(dated), len(moved), sum(len(r.due_moves) for r in moved)) == (21, 4, 4)
+    assert (len(dated), len(moved), sum(len(r.due_moves) for r in moved)) == (22, 3, 3)
     for request in dated:
         epic = dataset.issue(request.key)
         changes = epic.due_date_changes
@@ -136,8 +137,7 @@ def test_due_dates_are_set_when_made_and_some_slip(dataset: JiraDataset) -> None
 def test_links_across_teams_are_made_before_the_waiting_item_starts(dataset: JiraDataset) -> None:
     """8 "Blocks" links, each between children of two projects, on both issues; made before
     the waiting item started; the blocker started first, and each was done before its waiting
-    item started. The last link's waiting item (ABC-74) has not started by the end: every
-    other team's child has started, so it waits on the one started last (GHI-98)."""
+    item started. One link's two items (DEF-86 blocks ABC-82) have both not started."""
     links = dataset.generated_links()
     assert len(links) == 8
     done_first = 0
@@ -155,12 +155,13 @@ def test_links_across_teams_are_made_before_the_waiting_item_starts(dataset: Jir
         start = _start(waiting)
         if start is None:
             not_started.append((link.id, blocker.key, waiting.key))
+            assert _start(blocker) is None
             continue
         blocker_start = _start(blocker)
         assert link.made < start and blocker_start is not None and blocker_start < start
         finished = blocker.resolution_date
         done_first += finished is not None and finished < start
-    assert (done_first, not_started) == (7, [("20007", "GHI-98", "ABC-74")])
+    assert (done_first, not_started) == (7, [("20006", "DEF-86", "ABC-82")])
 
 
 def test_releases_ship_every_few_weeks_with_the_work_done_before_them(
@@ -198,4 +199,4 @@ def test_releases_ship_every_few_weeks_with_the_work_done_before_them(
             assert issue.status.name == "Done" and issue.resolution_date is not None
             assert version.released and version.release_date is not None
             assert issue.resolution_date.date() <= version.release_date, issue.key
-    assert in_versions == 204
+    assert in_versions == 194
