@@ -514,14 +514,14 @@ def test_export_jsonl(exported_store: Path, sandbox: JiraSandbox) -> None:
         "type": "epic",
         "status": "Done",
         "stage": "done",
-        "created": "2026-05-26T03:12:40Z",
-        "resolved": "2026-08-07T21:54:53Z",
+        "created": "2026-05-26T18:57:05Z",
+        "resolved": "2026-07-31T21:54:53Z",
         "estimate": None,
         "sprints": [],
         # in progress when its first child started, done when its last child was
         "transitions": [
-            {"at": "2026-05-26T14:49:52Z", "from": "To Do", "to": "In Progress"},
-            {"at": "2026-08-07T21:54:53Z", "from": "In Progress", "to": "Done"},
+            {"at": "2026-05-27T17:20:23Z", "from": "To Do", "to": "In Progress"},
+            {"at": "2026-07-31T21:54:53Z", "from": "In Progress", "to": "Done"},
         ],
         "url": f"{sandbox.url}/browse/DEF-1",
         # The portfolio facts: the sandbox's epic type is hierarchy level 1, so its level;
@@ -531,7 +531,7 @@ def test_export_jsonl(exported_store: Path, sandbox: JiraSandbox) -> None:
         "priority": None,
         "rank": "0|i00008:",
         "start_date": None,
-        "due_date": "2026-06-27",
+        "due_date": "2026-06-17",
         "target_start": None,
         "target_end": None,
         "releases": [],
@@ -557,10 +557,10 @@ def test_export_csv(exported_store: Path, sandbox: JiraSandbox) -> None:
     assert len(rows) == 301
     assert rows[101] == [
         "sandbox-jira", "DEF-1", TITLE_OF_DEF_1, "Team Beta", "epic", "Done", "done",
-        "2026-05-26T03:12:40Z", "2026-08-07T21:54:53Z", "", "",
-        '[{"at":"2026-05-26T14:49:52Z","from":"To Do","to":"In Progress"},'
-        '{"at":"2026-08-07T21:54:53Z","from":"In Progress","to":"Done"}]',
-        f"{sandbox.url}/browse/DEF-1", "epic", "", "", "0|i00008:", "", "2026-06-27", "", "",
+        "2026-05-26T18:57:05Z", "2026-07-31T21:54:53Z", "", "",
+        '[{"at":"2026-05-27T17:20:23Z","from":"To Do","to":"In Progress"},'
+        '{"at":"2026-07-31T21:54:53Z","from":"In Progress","to":"Done"}]',
+        f"{sandbox.url}/browse/DEF-1", "epic", "", "", "0|i00008:", "", "2026-06-17", "", "",
         "", "", "Compliance", "", "", "", "scrum",
     ]  # fmt: skip
     assert all(len(row) == len(EXPORT_KEYS) for row in rows)
@@ -611,10 +611,10 @@ def test_export_gives_the_theme_portfolio_yaml_names(exported_store: Path, cli_e
         named = {row[1], *chain(row[1])} & {"DEF-1", "GHI-100"}
         assert (row[-3], row[-2]) == (";".join(chain(row[1])), "Onboarding" if named else "")
     themed = [(row[1], row[-3]) for row in rows[1:] if row[-2]]
-    assert len(themed) == 13  # DEF-1, its 10 children, a sub-task, GHI-100
+    assert len(themed) == 14  # DEF-1, its 10 children, 2 sub-tasks, GHI-100
     assert themed[0] == ("DEF-1", "")
-    assert ("DEF-18", "DEF-16;DEF-1") in themed  # a sub-task: two levels up
-    assert themed[-1] == ("GHI-100", "")
+    assert ("DEF-15", "DEF-9;DEF-1") in themed  # a sub-task: two levels up
+    assert themed[-1] == ("GHI-100", "GHI-95")  # a story of the epic GHI-95
 
 
 def test_export_stops_at_a_broken_portfolio_yaml(exported_store: Path, cli_env: Path) -> None:

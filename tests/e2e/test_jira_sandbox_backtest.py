@@ -5,9 +5,9 @@ the default kpis.yaml's seed and history).
 
 Its epics are worked as a team works them (`pmo_sync.sandbox.jira.backlog`): children taken
 mostly in rank order, some out of it, unplanned work beside, scope added after the start,
-epics closed some hours after their last child. Measured: p50 met by 66% of 131 forecasts,
-p85 by 78% of 115, p95 by 85% of 104 (seeds 1, 2, 3 and 4 of the same generator gave p85
-79%, 88%, 75% and 79% of 112 to 134 each, measured with the same replay)."""
+epics closed some hours after their last child. Measured: p50 met by 62% of 124 forecasts,
+p85 by 77% of 112, p95 by 78% of 101 (seeds 1, 2, 3 and 4 of the same generator gave p85
+85%, 77%, 80% and 95% of 91 to 127 each, measured with the same replay)."""
 
 from __future__ import annotations
 
@@ -52,9 +52,9 @@ def test_the_p85_of_the_sandbox_epics_is_met_between_70_and_95_percent_of_the_ti
     assert p85.judged >= 40, lines
     assert p85.share is not None and 0.70 <= p85.share <= 0.95, lines
     assert lines.splitlines()[:3] == [
-        "p50: 66% of 131 forecasts finished by their p50 date",
-        "p85: 78% of 115 forecasts finished by their p85 date",
-        "p95: 85% of 104 forecasts finished by their p95 date",
+        "p50: 62% of 124 forecasts finished by their p50 date",
+        "p85: 77% of 112 forecasts finished by their p85 date",
+        "p95: 78% of 101 forecasts finished by their p95 date",
     ], lines
 
 
@@ -76,7 +76,7 @@ def test_the_themes_reach_the_store_as_components_and_children_inherit_them(
     items = {i.ref[1]: i for i in read_portfolio_inputs(engine, KpiConfig(), themes).items}
     requests = jira_sandbox.dataset.generated_requests()
     assert Counter(items[r.key].theme for r in requests) == {
-        "Growth": 13, "Reliability": 8, "Compliance": 6, None: 3,
+        "Compliance": 10, "Growth": 9, "Reliability": 6, None: 5,
     }  # fmt: skip
     for request in requests:
         assert {items[k].theme for k in request.children} == {request.theme}, request.key
