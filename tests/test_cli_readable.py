@@ -105,46 +105,43 @@ def first_seen(team: str) -> str:
 # -- findings ------------------------------------------------------------------------------
 
 
-def alpha_card_lines(url: str, since: str, *message: str) -> list[str]:
-    """Team Alpha's findings (the sandbox's seed 7): an item's, whose `message` shows as the
-    width makes it, and the team's own (a team finding names no item)."""
+def gamma_card_lines(url: str, since: str, *message: str) -> list[str]:
+    """Team Gamma's findings (the sandbox's seed 7): an item's, whose long `message` shows as
+    the width makes it, and the team's own (a team finding names no item)."""
     return [
-        "Team Alpha — 2 finding(s)",
-        f"critical · estimate-committed · since {since}",
-        "  ABC-74 · Support report scheduler on mobile · sandbox-jira",
+        "Team Gamma — 2 finding(s)",
+        f"warning · acceptance-criteria · since {since}",
+        "  GHI-96 · Allow invoice PDF behind a feature flag · sandbox-jira",
         *message,
-        f"  {url}/browse/ABC-74",
+        f"  {url}/browse/GHI-96",
         f"warning · wip-limit · since {since}",
-        "  Team Alpha",
-        "  Team Alpha has 4 items in progress (limit 3)",
+        "  Team Gamma",
+        "  Team Gamma has 4 items in progress (limit 3)",
         "",
     ]
 
 
-def test_findings_on_a_narrow_terminal_wrap_and_name_the_item_title_connector_and_link(
+def test_findings_at_80_columns_wrap_and_name_the_item_title_connector_and_link(
     governed: Path,
     sandbox: JiraSandbox,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """At 60 columns the message wraps under its indent (the sandbox's findings all fit in 80
-    columns); at 80 every line of every team's findings fits, none cut with an ellipsis."""
-    at_width(60, monkeypatch)
-    since = first_seen("Team Alpha")
-    result = invoke("findings", "--team", "Team Alpha")
+    at_width(80, monkeypatch)
+    since = first_seen("Team Gamma")
+    result = invoke("findings", "--team", "Team Gamma")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.splitlines() == alpha_card_lines(
+    assert result.stdout.splitlines() == gamma_card_lines(
         sandbox.url,
         since,
-        "  ABC-74 has no estimate but is in the active sprint ABC",
-        "    Sprint 14",
+        "  GHI-96 has no acceptance criteria (looked in the description's 'acceptance",
+        "    criteria' (or 'AC') section)",
     )
-    at_width(80, monkeypatch)
     every = invoke("findings").stdout
     assert "…" not in every
     assert all(len(line) <= 80 for line in every.splitlines())
     # a team's finding has no item: it is named by the team (and the stage)
     assert "warning · wip-limit · since " + since in every.splitlines()
-    assert "  Team Alpha has 4 items in progress (limit 3)" in every.splitlines()
+    assert "  Team Gamma has 4 items in progress (limit 3)" in every.splitlines()
 
 
 def test_findings_at_160_columns_keep_each_message_on_one_line(
@@ -153,11 +150,14 @@ def test_findings_at_160_columns_keep_each_message_on_one_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     at_width(160, monkeypatch)
-    since = first_seen("Team Alpha")
-    result = invoke("findings", "--team", "Team Alpha")
+    since = first_seen("Team Gamma")
+    result = invoke("findings", "--team", "Team Gamma")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.splitlines() == alpha_card_lines(
-        sandbox.url, since, "  ABC-74 has no estimate but is in the active sprint ABC Sprint 14"
+    assert result.stdout.splitlines() == gamma_card_lines(
+        sandbox.url,
+        since,
+        "  GHI-96 has no acceptance criteria (looked in the description's 'acceptance criteria' "
+        "(or 'AC') section)",
     )
 
 
@@ -165,15 +165,15 @@ def test_findings_json_and_csv_carry_key_title_team_source_and_url(
     governed: Path,
     sandbox: JiraSandbox,
 ) -> None:
-    rows = json.loads(invoke("findings", "--team", "Team Alpha", "--format", "json").stdout)
+    rows = json.loads(invoke("findings", "--team", "Team Gamma", "--format", "json").stdout)
     assert [
         (r["scope_key"], r["title"], r["team"], r["source"], r["url"], r["rule_id"]) for r in rows
     ] == [
-        ("ABC-74", "Support report scheduler on mobile", "Team Alpha", "sandbox-jira",
-         f"{sandbox.url}/browse/ABC-74", "estimate-committed"),
-        ("Team Alpha", None, "Team Alpha", None, None, "wip-limit"),
+        ("GHI-96", "Allow invoice PDF behind a feature flag", "Team Gamma", "sandbox-jira",
+         f"{sandbox.url}/browse/GHI-96", "acceptance-criteria"),
+        ("Team Gamma", None, "Team Gamma", None, None, "wip-limit"),
     ]  # fmt: skip
-    result = invoke("findings", "--team", "Team Alpha", "--format", "csv")
+    result = invoke("findings", "--team", "Team Gamma", "--format", "csv")
     assert result.exit_code == 0
     table = list(csv.reader(io.StringIO(result.stdout)))
     assert table[0] == [
@@ -181,14 +181,15 @@ def test_findings_json_and_csv_carry_key_title_team_source_and_url(
         "url", "message", "first_seen", "last_seen", "resolved_at",
     ]  # fmt: skip
     assert table[1][:11] == [
-        "Team Alpha", "estimate-committed", "missing_estimate", "critical", "advisory", "item",
-        "ABC-74", "Support report scheduler on mobile", "sandbox-jira",
-        f"{sandbox.url}/browse/ABC-74",
-        "ABC-74 has no estimate but is in the active sprint ABC Sprint 14",
+        "Team Gamma", "acceptance-criteria", "missing_acceptance_criteria", "warning",
+        "advisory", "item", "GHI-96", "Allow invoice PDF behind a feature flag", "sandbox-jira",
+        f"{sandbox.url}/browse/GHI-96",
+        "GHI-96 has no acceptance criteria (looked in the description's 'acceptance criteria' "
+        "(or 'AC') section)",
     ]  # fmt: skip
     assert table[2][:11] == [
-        "Team Alpha", "wip-limit", "wip_limit", "warning", "advisory", "team", "Team Alpha", "",
-        "", "", "Team Alpha has 4 items in progress (limit 3)",
+        "Team Gamma", "wip-limit", "wip_limit", "warning", "advisory", "team", "Team Gamma", "",
+        "", "", "Team Gamma has 4 items in progress (limit 3)",
     ]  # fmt: skip
     assert len(table) == 3
 
@@ -301,7 +302,7 @@ def test_sync_progress_on_a_terminal_keeps_every_log_line_whole_and_is_gone_at_t
     monkeypatch.setattr(cli.err, "is_interactive", True)
     result = invoke("sync")
     assert result.exit_code == 0
-    assert "sandbox-jira · issues: 346 records" in result.stderr  # the progress was shown
+    assert "sandbox-jira · issues: 347 records" in result.stderr  # the progress was shown
     logged = [json.loads(line) for line in log_lines(terminal_screen(result.stderr))]
     assert [(e["event"], e["connector"]) for e in logged] == [
         ("sync_started", "sandbox-jira"),
@@ -341,22 +342,22 @@ def test_kpis_at_80_columns_print_measure_value_lines_and_sprint_lines(
     assert window is not None
     assert [re.sub(r"\d", "9", line) for line in lines[2:10]] == [
         "items: 999 (99 done in the window, 9 in progress now)",
-        "cycle time: p99 9.9 d  p99 9.9 d  p99 99.9 d  p99 99.9 d",
+        "cycle time: p99 9.9 d  p99 99.9 d  p99 99.9 d  p99 99.9 d",
         "lead time: p99 99.9 d  p99 99.9 d  p99 99.9 d  p99 99.9 d",
         "throughput (last 9 weeks): 9 9 9 9 items/week",
-        "net flow (same weeks): -9 +9 +9 +9",
+        "net flow (same weeks): +9 +9 +9 +9",
         "oldest WIP: 99.9 d",
         "forecast: 99 open items done by: p99 9999-99-99  p99 9999-99-99  p99 9999-99-99",
         "forecast: items done 9999-99-99/9999-99-99: p99 9  p99 9  p99 9",
     ]
     sprints = lines[lines.index("Team Alpha — last sprints (points), items in brackets") + 1 :]
     assert sprints[:2] == [
-        "ABC Sprint 11 (closed): committed 31 (5), added 22 (4), removed 0 (0), completed",
-        "    45 (7), carried over 8 (2), say/do 145%, velocity 30.0",
+        "ABC Sprint 11 (closed): committed 21 (2), added 28 (5), removed 0 (0), completed",
+        "    34 (4), carried over 17 (3), say/do 162%, velocity 20.0",
     ]
     assert sprints[6:8] == [
-        "ABC Sprint 14 (active): committed 21 (6), added 2 (2), removed 0 (0), completed",
-        "    5 (3), carried over 0 (0), say/do 24%, velocity -",
+        "ABC Sprint 14 (active): committed 21 (4), added 16 (2), removed 0 (0), completed",
+        "    18 (2), carried over 0 (0), say/do 86%, velocity -",
     ]
     assert "…" not in result.stdout
     assert all(len(line) <= 80 for line in lines[1:])  # the header is one message
@@ -376,7 +377,7 @@ def test_kpis_at_160_columns_print_the_tables(
         "say/do", "velocity",
     ]  # fmt: skip
     assert base.table_rows(result.stdout, after="Team Alpha — last sprints (points)")[0] == [
-        "ABC Sprint 11", "closed", "31 (5)", "22 (4)", "0 (0)", "45 (7)", "8 (2)", "145%", "30.0",
+        "ABC Sprint 11", "closed", "21 (2)", "28 (5)", "0 (0)", "34 (4)", "17 (3)", "162%", "20.0",
     ]  # fmt: skip
     assert "…" not in result.stdout
 
