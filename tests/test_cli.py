@@ -681,17 +681,17 @@ def test_demo_shows_each_section_and_the_next_steps_and_leaves_nothing_behind() 
     tests/fixtures/demo/demo-2026-11-20.txt. Where its figures come from:
     - sync: Azure DevOps 21 calls (the 1698 revisions of 300 planned items are two pages
       of 1000 of the reporting stream; the Dependency links of the 300 items, read by
-      default, two workitemsbatch calls of 200; Epic's states, a default type), Jira 13,
+      default, two workitemsbatch calls of 200; Epic's states, a default type), Jira 16
+      (the versions of its three projects, whose done work ships in releases, among them),
       Trello 13 (200 cards of which 4 were deleted, two boards' actions in 7 pages of
       1000, lists, custom fields and cards of each, the token's member and boards);
     - the Azure DevOps teams' last sprints are planned at their start (sandbox/ado/life.py):
       say/do 100 %, 80 %, 100 % and mostly 60-110 % before, with carry-over;
-    - KPIs: the values include each open epic's request forecast (15 open epics, 4 values
-      each: remaining items, p50 and p85 dates, due probability: 60 values);
-    - governance: the 19 rules of config/policies; of portfolio.yaml's 7, only intake-too-long
-      finds anything (2 Jira epics in To Do for more than 30 days since created: no due dates,
-      links or themes in the sandboxes for the others to judge); write-back: each push, then
-      nothing."""
+    - KPIs: the values include each open epic's request forecast (4 values each:
+      remaining items, p50 and p85 dates, due probability);
+    - governance: the 19 rules of config/policies; of portfolio.yaml's 7, due-date-unlikely
+      finds 4 Jira epics unlikely to be done by their due dates (the sandbox Jira's epics have
+      due dates, docs/sandbox-jira.md); write-back: each push, then nothing."""
     cwd = Path.cwd()
     result = invoke("demo", "--today", "2026-11-20")
     assert result.exit_code == 0
@@ -750,7 +750,7 @@ def test_demo_keep_leaves_its_config_and_store(tmp_path: Path) -> None:
         "connector       status   items  API calls  seconds",
         "─" * 50,
         "sandbox-ado     success     30         19      S.S",  # Epic's states, 1 batch
-        "sandbox-jira    success     30         13      S.S",  # DEF and GHI name versions
+        "sandbox-jira    success     30         14      S.S",  # + each project's versions
         "sandbox-trello  success     19         11      S.S",
     ]
     assert lines[-2:] == ["", f"kept the demo's config and store in {keep}"]
