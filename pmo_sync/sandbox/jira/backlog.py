@@ -151,6 +151,9 @@ class Backlog:
     slots: list[list[Slot]]
     requests: dict[tuple[int, int], RequestPlan]
     releases: list[list[ReleasePlan]]
+    facts: bool = True
+    """Whether the epics carry the portfolio facts (themes, ranks, due dates) and the links and
+    releases are made; False: none of those, and no epic (`plan_backlog(portfolio=False)`)."""
     links: dict[tuple[int, int], list[LinkEnd]] = field(default_factory=dict)
     link_pairs: list[tuple[str, tuple[int, int], tuple[int, int], int]] = field(
         default_factory=list
@@ -215,15 +218,16 @@ class _Event:
 
 
 def _plan_project(
-    seed: object, key: str, count: int, window_start: int, now: int
+    seed: object, key: str, count: int, window_start: int, now: int, epics_too: bool = True
 ) -> tuple[list[Slot], list[_Epic], list[int]]:
-    """One project's slots, its epics, and each epic's slot number (by epic order)."""
+    """One project's slots, its epics, and each epic's slot number (by epic order); with
+    `epics_too` False no epic at all: every item is unplanned work (or its sub-task)."""
     rng = random.Random(f"{seed}:{key}:backlog")
     subtasks = round(count * _SUBTASK_SHARE)
     unplanned_target = round(count * _UNPLANNED_SHARE)
     budget = count - subtasks - unplanned_target
     sizes: list[tuple[int, int]] = []
-    while budget >= 4:
+    while budget >= 4 and epics_too:
         initial = rng.randint(3, 9)
         growth = rng.choice((0, 0, 0, 1, 2, 3))
         size = min(initial + growth, budget - 1)
@@ -508,26 +512,32 @@ def plan_backlog(
     now: int,
     *,
     releases: bool = True,
+    portfolio: bool = True,
 ) -> Backlog:
     """Every project's plan, its releases (none when `releases` is False) and the links
-    between projects."""
+    between projects; `portfolio=False`: no portfolio at all (no epic, theme, rank, due date,
+    link or release: every item is unplanned work or its sub-task)."""
     slots: list[list[Slot]] = []
     requests: dict[tuple[int, int], RequestPlan] = {}
     shipped: list[list[ReleasePlan]] = []
     next_version = FIRST_GENERATED_VERSION
     work_days = max(1, round((now - window_start) / DAY * 5 / 7))
     for p, key in enumerate(keys):
-        project_slots, epics, numbers = _plan_project(seed, key, count, window_start, now)
+        project_slots, epics, numbers = _plan_project(
+            seed, key, count, window_start, now, epics_too=portfolio
+        )
         slots.append(project_slots)
         rng = random.Random(f"{seed}:{key}:requests")
         pace = sum(len(e.children) for e in epics) / work_days
         for epic, number in zip(epics, numbers, strict=True):
             requests[p, number] = _request(rng, epic, number, project_slots, pace, now)
-        project_releases = _releases(seed, key, next_version, window_start, now) if releases else []
+        made = releases and portfolio
+        project_releases = _releases(seed, key, next_version, window_start, now) if made else []
         next_version += len(project_releases)
         shipped.append(project_releases)
-    backlog = Backlog(slots, requests, shipped)
-    _plan_links(backlog, random.Random(f"{seed}:links"), len(keys) * count, window_start, now)
+    backlog = Backlog(slots, requests, shipped, facts=portfolio)
+    if portfolio:
+        _plan_links(backlog, random.Random(f"{seed}:links"), len(keys) * count, window_start, now)
     return backlog
 
 

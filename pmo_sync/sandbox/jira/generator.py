@@ -218,11 +218,15 @@ class JiraDataset:
         now: datetime = DEFAULT_NOW,
         *,
         releases: bool = True,
+        portfolio: bool = True,
     ) -> JiraDataset:
         """Build the site and index every issue; the same arguments give the same site.
 
         `releases=False` makes no versions (and so no fix versions): a site whose releases
-        a test makes itself, e.g. the scripted portfolio's, or one about reading versions."""
+        a test makes itself, e.g. one about reading versions. `portfolio=False` makes no
+        portfolio at all (no epic, theme, rank, due date, link or release: unplanned work and
+        its sub-tasks only): the site beside the scripted portfolio, whose answers are the
+        script's alone."""
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         keys = tuple(projects)
@@ -242,7 +246,13 @@ class JiraDataset:
             for p, project in enumerate(site.projects)
         ]
         backlog = plan_backlog(
-            seed, keys, issues_per_project, window_start, now_s, releases=releases
+            seed,
+            keys,
+            issues_per_project,
+            window_start,
+            now_s,
+            releases=releases,
+            portfolio=portfolio,
         )
         sim = IssueSimulator(
             seed,

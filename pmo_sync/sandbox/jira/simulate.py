@@ -317,13 +317,14 @@ class _Life:
         rng, issue, lead = self.rng, self.issue, self.plan.members[0]
         if rng.random() < 0.6:
             issue.assignee = rng.choice(self.plan.members)
-        issue.components = [request.theme] if request.theme else []
-        issue.rank = request.first_rank
-        issue.due_date = request.due
-        if request.jumped_at is not None:
-            self.add(request.jumped_at, [SetRank(request.rank)], lead)
-        for at, day in request.due_moves:
-            self.add(at, [SetDueDate(day)], lead)
+        if self.sim.backlog.facts:
+            issue.components = [request.theme] if request.theme else []
+            issue.rank = request.first_rank
+            issue.due_date = request.due
+            if request.jumped_at is not None:
+                self.add(request.jumped_at, [SetRank(request.rank)], lead)
+            for at, day in request.due_moves:
+                self.add(at, [SetDueDate(day)], lead)
         if first_start is not None:
             self.add(first_start + rng.randint(60, 2 * HOUR), [SetStatus(IN_PROGRESS)])
         if last_done is not None:
