@@ -200,3 +200,24 @@ def test_releases_ship_every_few_weeks_with_the_work_done_before_them(
             assert version.released and version.release_date is not None
             assert issue.resolution_date.date() <= version.release_date, issue.key
     assert in_versions == 194
+
+
+def test_a_site_without_its_portfolio_and_one_without_releases() -> None:
+    """`portfolio=False`: unplanned work and its sub-tasks only, no portfolio fact (the site
+    beside the scripted portfolio); `releases=False`: the same work as the default site, no
+    version and no fix version."""
+    bare = JiraDataset.generate(portfolio=False)
+    issues = list(bare.issues)
+    assert len(issues) == 300
+    assert {i.issue_type.name for i in issues} == {"Story", "Bug", "Task", "Sub-task"}
+    assert bare.generated_requests() == [] and bare.generated_links() == []
+    assert all(not bare.versions(p.key) for p in bare.projects)
+    assert not any(
+        i.components or i.rank or i.due_date or i.links or i.fix_version_ids for i in issues
+    )
+    unreleased = JiraDataset.generate(releases=False)
+    assert unreleased.generated_version_ids == frozenset()
+    assert not any(i.fix_version_ids for i in unreleased.issues)
+    assert [r.key for r in unreleased.generated_requests()] == [
+        r.key for r in JiraDataset.generate().generated_requests()
+    ]
