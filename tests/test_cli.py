@@ -55,7 +55,7 @@ EXPORT_KEYS = [
     "target_end", "releases", "links", "components", "area_path", "parent_chain", "theme",
     "delivery",
 ]  # fmt: skip
-TITLE_OF_DEF_1 = "Onboarding v2 (follow-up)"  # the sandbox's first DEF epic
+TITLE_OF_DEF_1 = "Data retention"  # the sandbox's first DEF epic
 SYNC_HEADER = [
     "connector", "status", "items seen", "inserted", "updated", "unchanged", "deleted",
     "API calls", "rate-limit waits", "seconds",
@@ -397,7 +397,7 @@ def test_sync_loads_everything_then_nothing_new(cli_env: Path, sandbox: JiraSand
     assert first.exit_code == 0
     assert first.stdout.splitlines()[0] == "sync"
     assert sync_rows(first.stdout) == [
-        ["sandbox-jira", "success", "300", "300", "0", "0", "0", "13", "0"]
+        ["sandbox-jira", "success", "300", "300", "0", "0", "0", "16", "0"]
     ]
     seen = len(sandbox.requests)
     again = invoke("sync")
@@ -422,7 +422,7 @@ def test_sync_goes_on_after_a_failing_connector(cli_env: Path, sandbox: JiraSand
     result = invoke("sync")
     assert result.exit_code == 1
     assert sync_rows(result.stdout) == [
-        ["sandbox-jira", "success", "300", "300", "0", "0", "0", "13", "0"],
+        ["sandbox-jira", "success", "300", "300", "0", "0", "0", "16", "0"],
         ["wrong-token", "failed", "0", "0", "0", "0", "0", "1", "0"],
     ]
     after_table = result.stdout.split("└", 1)[1].splitlines()[1:]
@@ -454,7 +454,7 @@ def test_sync_full_rereads_everything(cli_env: Path, sandbox: JiraSandbox) -> No
     assert result.exit_code == 0
     # every issue read again and recognised unchanged; site metadata refreshed too
     assert sync_rows(result.stdout) == [
-        ["sandbox-jira", "success", "300", "0", "0", "300", "0", "14", "0"]
+        ["sandbox-jira", "success", "300", "0", "0", "300", "0", "17", "0"]
     ]
     assert stored_counts(database_url()) == {"sandbox-jira": 300}
 
@@ -512,29 +512,33 @@ def test_export_jsonl(exported_store: Path, sandbox: JiraSandbox) -> None:
         "title": TITLE_OF_DEF_1,
         "team": "Team Beta",
         "type": "epic",
-        "status": "To Do",
-        "stage": "todo",
-        "created": "2026-05-24T23:37:41Z",
-        "resolved": None,
+        "status": "Done",
+        "stage": "done",
+        "created": "2026-05-26T18:57:05Z",
+        "resolved": "2026-07-31T21:54:53Z",
         "estimate": None,
         "sprints": [],
-        "transitions": [],
+        # in progress when its first child started, done when its last child was
+        "transitions": [
+            {"at": "2026-05-27T17:20:23Z", "from": "To Do", "to": "In Progress"},
+            {"at": "2026-07-31T21:54:53Z", "from": "In Progress", "to": "Done"},
+        ],
         "url": f"{sandbox.url}/browse/DEF-1",
         # The portfolio facts: the sandbox's epic type is hierarchy level 1, so its level;
-        # the generated issues hold no parent, priority, rank, dates, releases or links yet
+        # a generated epic has a rank and (mostly) a due date, no priority, release or link
         "level": "epic",
         "parent": None,
         "priority": None,
-        "rank": None,
+        "rank": "0|i00008:",
         "start_date": None,
-        "due_date": None,
+        "due_date": "2026-06-17",
         "target_start": None,
         "target_end": None,
         "releases": [],
         "links": [],
-        # what a theme matches and the theme: no components (the sandbox serves none), no
+        # what a theme matches and the theme: its component (the generated theme), no
         # parent, and no portfolio.yaml in this config
-        "components": [],
+        "components": ["Compliance"],
         "area_path": None,
         "parent_chain": [],
         "theme": None,
@@ -552,9 +556,12 @@ def test_export_csv(exported_store: Path, sandbox: JiraSandbox) -> None:
     assert rows[0] == EXPORT_KEYS
     assert len(rows) == 301
     assert rows[101] == [
-        "sandbox-jira", "DEF-1", TITLE_OF_DEF_1, "Team Beta", "epic", "To Do", "todo",
-        "2026-05-24T23:37:41Z", "", "", "", "[]", f"{sandbox.url}/browse/DEF-1",
-        "epic", "", "", "", "", "", "", "", "", "", "", "", "", "", "scrum",
+        "sandbox-jira", "DEF-1", TITLE_OF_DEF_1, "Team Beta", "epic", "Done", "done",
+        "2026-05-26T18:57:05Z", "2026-07-31T21:54:53Z", "", "",
+        '[{"at":"2026-05-27T17:20:23Z","from":"To Do","to":"In Progress"},'
+        '{"at":"2026-07-31T21:54:53Z","from":"In Progress","to":"Done"}]',
+        f"{sandbox.url}/browse/DEF-1", "epic", "", "", "0|i00008:", "", "2026-06-17", "", "",
+        "", "", "Compliance", "", "", "", "scrum",
     ]  # fmt: skip
     assert all(len(row) == len(EXPORT_KEYS) for row in rows)
 
@@ -604,10 +611,10 @@ def test_export_gives_the_theme_portfolio_yaml_names(exported_store: Path, cli_e
         named = {row[1], *chain(row[1])} & {"DEF-1", "GHI-100"}
         assert (row[-3], row[-2]) == (";".join(chain(row[1])), "Onboarding" if named else "")
     themed = [(row[1], row[-3]) for row in rows[1:] if row[-2]]
-    assert len(themed) == 15
+    assert len(themed) == 14  # DEF-1, its 10 children, 2 sub-tasks, GHI-100
     assert themed[0] == ("DEF-1", "")
-    assert ("DEF-49", "DEF-48;DEF-1") in themed  # a sub-task: two levels up
-    assert themed[-1] == ("GHI-100", "")
+    assert ("DEF-15", "DEF-9;DEF-1") in themed  # a sub-task: two levels up
+    assert themed[-1] == ("GHI-100", "GHI-95")  # a story of the epic GHI-95
 
 
 def test_export_stops_at_a_broken_portfolio_yaml(exported_store: Path, cli_env: Path) -> None:
@@ -672,32 +679,24 @@ def demo_text(stdout: str) -> str:
 def test_demo_shows_each_section_and_the_next_steps_and_leaves_nothing_behind() -> None:
     """The whole output, as of the pinned 2026-11-20 (the generators' DEFAULT_NOW), is
     tests/fixtures/demo/demo-2026-11-20.txt. Where its figures come from:
-    - sync: Azure DevOps 21 calls (the 1876 revisions of 300 planned items are two pages
-      of 1000 of the reporting stream; the Dependency links of the 300 items, read by
-      default, two workitemsbatch calls of 200; Epic's states, a default type), Jira 13,
-      Trello 13 (200 cards of which 3 were deleted, the two boards' actions in pages of
-      1000, lists, custom fields and cards of each, the token's member and boards);
-    - the Azure DevOps teams' last sprints are planned at their start (sandbox/ado/life.py),
-      their Features' children in rank order (sandbox/ado/teamwork.py): say/do 100 %, 72 %,
-      56 % and mostly 60-110 % before, with carry-over;
-    - KPIs: the values include each open request's forecast (24 open requests: Jira's 10
-      epics, Azure DevOps's 10 Features and 4 Epics; 4 values each: remaining items, p50 and
-      p85 dates, due probability: 96 values);
-    - governance: the 19 rules of config/policies; of portfolio.yaml's 7, intake-too-long (2
-      Jira epics and 1 Azure DevOps Feature in To Do for more than 30 days since created),
-      with the demo's portfolio.yaml themes unaligned-work (8 teams: Jira's and Trello's
-      generated work carries no theme yet, a fifth of Azure DevOps's is unplanned) and
-      theme-off-target (3 themes), and on the Azure DevOps portfolio (docs/sandbox-ado.md)
-      due-date-unlikely (7 Features), due-date-passed (2) and dependency-at-risk (2: the
-      Features whose children wait on the two open dependencies);
-    - the portfolio section: the 24 open requests, the least likely by their due date first
-      (Azure DevOps's Features are dated, some already late; the others by p85), the
-      dependencies across Azure DevOps's teams, the backtest's lines over 26 weekly replays
-      (Jira's and Trello's epics still close at random; Azure DevOps's alone meet their p85
-      83% of the time: tests/e2e/test_ado_generated_portfolio.py);
-    - write-back: each push, then nothing; the open requests of Azure DevOps (14) and Jira
-      (8, and the 2 with findings) get their stakeholder sentence in their comment; Trello's
-      sandbox has none open."""
+    - sync: Azure DevOps 21 calls (the revisions of 300 planned items are two pages of 1000
+      of the reporting stream; the Dependency links of the 300 items, read by default, two
+      workitemsbatch calls of 200; Epic's states, a default type), Jira 16 (the versions of
+      its three projects among them), Trello 13 (200 cards of which 3 were deleted, the two
+      boards' actions in pages of 1000, lists, custom fields and cards of each, the token's
+      member and boards);
+    - every sandbox generates a portfolio (docs/sandbox-jira.md, sandbox-ado.md,
+      sandbox-trello.md): requests worked in rank order through their children, themes,
+      due dates that slip, dependencies across teams, releases; the demo's connector files
+      carry the Azure DevOps and Trello blocks and its portfolio.yaml the three themes;
+    - governance: the 19 rules of config/policies, the portfolio's among them finding
+      requests unlikely by their due date or past it, dependencies at risk, work of no
+      theme, a theme off its target share, a request long in intake;
+    - the portfolio section: the 23 open requests, the least likely by their due date first,
+      and the backtest over the three sandboxes' histories (26 weekly replays: the p85 met
+      by 81% of 262 forecasts);
+    - write-back: each push, then nothing; the example comment is an open request's, with
+      its sentence for stakeholders above its finding."""
     cwd = Path.cwd()
     result = invoke("demo", "--today", "2026-11-20")
     assert result.exit_code == 0
@@ -711,12 +710,12 @@ def test_demo_shows_each_section_and_the_next_steps_and_leaves_nothing_behind() 
         assert [p.name for p in report.parent.iterdir()] == [report.name]
         html = report.read_text(encoding="utf-8")
         pages = re.findall(r'<article class="report-page" id="([^"]+)"', html)
-        # the portfolio, the requests, the strategy and one page per open request (the 15
-        # open epics), each team's page (3 Jira, 3 Azure DevOps, 2 Trello) and, for the
+        # the portfolio, the requests, the strategy and one page per open request (the 23
+        # of section 5), each team's page (3 Jira, 3 Azure DevOps, 2 Trello) and, for the
         # 8 teams that all run sprints, their sprints page; then the epics and governance
         assert len(re.findall(r"<tr data-team=", html[: html.index('id="requests"')])) == 8
-        assert pages[:3] == ["portfolio", "requests", "strategy"] and len(pages) == 36
-        assert sum(p.startswith("request_page-") for p in pages) == 15
+        assert pages[:3] == ["portfolio", "requests", "strategy"] and len(pages) == 44
+        assert sum(p.startswith("request_page-") for p in pages) == 23
         assert pages[-2:] == ["epics", "governance"]
         assert sum(p.startswith("team-") for p in pages) == 8
         assert sum(p.startswith("sprints-") for p in pages) == 8
@@ -758,7 +757,7 @@ def test_demo_keep_leaves_its_config_and_store(tmp_path: Path) -> None:
         "connector       status   items  API calls  seconds",
         "─" * 50,
         "sandbox-ado     success     30         19      S.S",  # Epic's states, 1 batch
-        "sandbox-jira    success     30         11      S.S",
+        "sandbox-jira    success     30         14      S.S",  # + each project's versions
         "sandbox-trello  success     20         11      S.S",
     ]
     assert lines[-2:] == ["", f"kept the demo's config and store in {keep}"]

@@ -180,7 +180,7 @@ def test_push_to_an_unreachable_jira_is_one_line(
     lines = [line for line in result.stderr.splitlines() if not line.startswith("{")]  # no log
     assert lines == [
         "acme-jira: push stopped: could not read the field list (GET /field): cannot reach "
-        f"Jira at {url} (connection refused): {UNREACHABLE}; 5 action(s) left for the next run"
+        f"Jira at {url} (connection refused): {UNREACHABLE}; 3 action(s) left for the next run"
     ]
     _no_retry_noise(result.stderr)
 

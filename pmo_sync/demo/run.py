@@ -539,7 +539,7 @@ def _push(
 ) -> None:
     """Write-back into each sandbox, then once more to show nothing is written twice."""
     pushes = []
-    example: tuple[str, str] | None = None
+    candidates: list[tuple[str, str]] = []
     for config in configs:
         tracker = trackers[config.name]
         answers = refresh.portfolio.facts if refresh.portfolio else None
@@ -554,6 +554,10 @@ def _push(
             WriteBack(config.name, first.done, len(comments), first.api_calls, first.failed,
                       again.done, again.api_calls)
         )  # fmt: skip
-        if example is None and comments:
-            example = comments[0]
+        # The example a stakeholder reads: an open request's comment, its sentence and its
+        # findings, if any tracker has one with both; else the first comment.
+        candidates.extend(comments)
+    example = max(
+        candidates, key=lambda c: ("\nWhen: " in c[1], "governance finding" in c[1]), default=None
+    )
     sections.print_write_back(console, pushes, example)

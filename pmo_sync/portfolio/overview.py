@@ -356,7 +356,7 @@ def stakeholder_sentence(
     beyond the horizon reads "not within the forecast's horizon". With `today`, a date on or
     before it reads "today" (its work is done or nearly, and it is not closed yet): the
     sentence of a request left open then stays the same from day to day (the bot comment
-    is not edited daily for it)."""
+    is not edited daily for it); a due date before it reads "due 2027-01-15, passed"."""
     parts = []
     if forecast.reason is not None:
         parts.append(f"no forecast: {forecast.note}")
@@ -370,7 +370,9 @@ def stakeholder_sentence(
             parts.append(f"{percentile}% likely done by {by.isoformat()}")
     if forecast.due_date is not None:
         due = f"due {forecast.due_date.isoformat()}"
-        if forecast.due_probability is not None:
+        if today is not None and forecast.due_date < today:
+            due += ", passed"  # not "0% likely by then": it is no longer a chance
+        elif forecast.due_probability is not None:
             due += f": {_percent(forecast.due_probability)} likely by then"
         parts.append(due)
     if waiting_on:

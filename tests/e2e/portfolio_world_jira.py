@@ -47,7 +47,8 @@ __all__ = ["ISSUES_PER_PROJECT", "START", "JiraWorld"]
 START = datetime(2030, 1, 7, tzinfo=UTC)
 """The portfolio's first day (a Monday), 00:00 UTC: the sandbox is generated at this moment."""
 ISSUES_PER_PROJECT = 10
-"""The generated issues beside the portfolio's: a few, so the sync is quick."""
+"""The generated issues beside the portfolio's: a few, so the sync is quick, generated with no
+portfolio (no epic, rank, due date, theme, link or release: the answers are the script's)."""
 
 
 class JiraWorld:
@@ -57,7 +58,7 @@ class JiraWorld:
 
     def __init__(self) -> None:
         self.sandbox = JiraSandbox(
-            JiraDataset.generate(issues_per_project=ISSUES_PER_PROJECT, now=START)
+            JiraDataset.generate(issues_per_project=ISSUES_PER_PROJECT, now=START, portfolio=False)
         )
         self.player = JiraPortfolioPlayer(self.sandbox.dataset, START)
         self.played: list[Step] = []

@@ -6,8 +6,7 @@ the example policies in config/policies, the user-story template turned on for
 every team); `blocked_too_long`'s comes from a sandbox Jira story flagged in
 progress for four days, as no generated item is flagged that long. The portfolio
 rules' examples are tests/governance/test_portfolio_rules.py's worked examples
-(checked there): on the demo's data only intake_too_long finds anything (no due
-dates, links or themes in the sandboxes).
+(checked there).
 """
 
 from __future__ import annotations

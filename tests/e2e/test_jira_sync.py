@@ -124,8 +124,10 @@ def test_full_sync_makes_only_the_calls_it_needs(
     engine: Engine,
 ) -> None:
     """Issue pages + board and sprint pages + one bulk changelog per page with a truncated
-    changelog, plus the site metadata cached for a day (fields, /myself). A first sync needs
-    no census: nothing was stored that could have been deleted."""
+    changelog, plus the site metadata cached for a day (fields, /myself), plus the versions
+    of each project whose issues name a fix version (all three: their done work ships in
+    releases). A first sync needs no census: nothing was stored that could have been
+    deleted."""
     summary = run_sync(make_config(jira_sandbox), full=True)
     issues = list(jira_sandbox.dataset.issues)
     pages = [issues[i : i + 100] for i in range(0, len(issues), 100)]
@@ -141,6 +143,7 @@ def test_full_sync_makes_only_the_calls_it_needs(
         "sprints": len(scrum_boards),  # kanban boards are not asked
         "/rest/api/2/field": 1,
         "/rest/api/2/myself": 1,
+        **{f"/rest/api/2/project/{key}/versions": 1 for key in ("ABC", "DEF", "GHI")},
     }
     assert summary.api_calls == sum(calls.values()) == len(jira_sandbox.requests)
     with engine.connect() as conn:

@@ -113,17 +113,16 @@ def test_a_comment_deleted_by_a_person_comes_back_with_its_next_change(
     the update finding it gone adds it again in the same push."""
     cycle()
     data = writeback_sandbox.dataset
-    key = next(
-        k
-        for k in _bot_comments(writeback_sandbox)
-        if data.issue(k).status.name == "In Progress" and data.issue(k).assignee is not None
-    )
+    key = next(k for k in _bot_comments(writeback_sandbox) if data.issue(k).status.name == "To Do")
     comment = next(c for c in data.comments(key) if c.author_id == writeback_sandbox.account_id)
     data.delete_comment(comment.id)
     assert cycle().planned == 0
     data.clock.advance(minutes=1)
-    data.assign(key, None)  # a new finding: the comment must change
+    data.assign(key, None)
+    data.transition(key, "In Progress")  # in progress with no assignee: the comment changes
     changed = cycle()
-    assert (changed.planned, changed.done, changed.failed) == (1, 1, 0)  # gone: added again
+    # two writes: its WIP age field (now in progress) and its comment (gone: added again)
+    assert (changed.planned, changed.done, changed.failed) == (2, 2, 0)
+    assert data.field_value(key, data.custom_fields[1].id) == 1.0
     assert _bot_comments(writeback_sandbox)[key] == 1
     assert cycle().planned == 0

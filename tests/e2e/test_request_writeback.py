@@ -4,9 +4,10 @@ refresh: the scripted portfolio (tests/e2e/test_portfolio_refresh.py says what i
 
 What the script fixes, so the test can say it exactly: E2 (Team Beta) was due on day 50,
 2030-02-26, two days before today, so no trial finishes it by then: its due date likelihood is
-0 and its sentence says "0% likely by then"; it waits on B1 (Team Beta, through A3) and G2
-(Team Gamma, through B4), so its sentence names both, DEF before GHI; it has three findings
-(two dependencies at risk, its due date passed), listed under the sentence. I2 (Team Beta's
+0 and its sentence says "due 2030-02-26, passed" (no longer a chance); it waits on B1 (Team
+Beta, through A3) and G2 (Team Gamma, through B4), so its sentence names both, DEF before
+GHI; it has three findings (two dependencies at risk, its due date passed), listed under the
+sentence. I2 (Team Beta's
 initiative) has no due date and waits on nothing (B1 and G2 block stories of E2, their nearest
 request): no likelihood, and a sentence with its date alone. The dates are the forecast's (a
 seeded Monte Carlo of the sandbox's generated throughput): the test reads them from the
@@ -129,7 +130,7 @@ def test_a_refresh_and_push_writes_the_forecast_and_the_sentence_then_nothing(
         "\n".join(
             [
                 f"[pmo-sync] {e2}",
-                f"When: 85% likely done by {e2_p85}; due 2030-02-26: 0% likely by then;"
+                f"When: 85% likely done by {e2_p85}; due 2030-02-26, passed;"
                 f" waiting on {keys['B1']} of {beta}, {keys['G2']} of {gamma}",
                 "3 governance findings:",
                 f"- warning: {e2} waits on {keys['B1']} (through {keys['A3']}): it is forecast"

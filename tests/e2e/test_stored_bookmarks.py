@@ -163,7 +163,10 @@ def test_jira_first_release_bookmarks_refresh_the_site_cache_only(
     assert (summary.status, summary.items_seen) == ("success", 0), summary.errors
     paths = [r.path for r in jira_sandbox.requests]
     assert MYSELF in paths  # the site cache, read again
-    assert paths[-2:] == [SEARCH, COUNT]
+    # the search, then the versions of the projects whose issues name one (the generated
+    # releases: all three, read again with the site), then the count
+    versions = [f"/rest/api/2/project/{key}/versions" for key in ("ABC", "DEF", "GHI")]
+    assert paths[-5:] == [SEARCH, *versions, COUNT]
     assert ["updated >=" in jql for jql in _jira_searches(jira_sandbox)] == [True]
     after = _bookmarks(store, "sandbox-jira", "jira", ("site", "issues"))
     assert after["site"]["version"] == 1 and after["site"]["account_id"]

@@ -247,6 +247,12 @@ def test_when_names_what_is_ahead_on_each_team_and_what_it_waits_on() -> None:
         "waiting on B-1 of Team Beta"
     )
     assert stakeholder_sentence(e3.forecast) == "85% likely done by 2030-04-06"  # type: ignore[arg-type]
+    # Asked the day after E-2's due date (its p85 day), the sentence says the due date passed
+    # rather than "0%", and "today" for the p85.
+    after = date(2030, 4, 4)
+    assert stakeholder_sentence(e2.forecast, e2.waiting_on, today=after) == (  # type: ignore[arg-type]
+        "85% likely done by today; due 2030-04-03, passed; waiting on B-1 of Team Beta"
+    )
 
 
 def test_when_a_request_is_done_and_the_sentence_without_a_forecast() -> None:

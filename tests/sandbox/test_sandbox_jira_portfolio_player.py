@@ -60,6 +60,7 @@ def test_act_one_is_played_by_team_members_with_releases_shipping_on_their_day()
             (v.name, v.release_date, v.released)
             for key in ("ABC", "DEF")
             for v in data.versions(key)
+            if v.id not in data.generated_version_ids
         ]
 
     assert state() == [

@@ -64,7 +64,11 @@ def test_transition_estimate_and_sprint_moves(fresh: JiraSandbox, fresh_client: 
     issue = next(
         i
         for i in ds.issues
-        if i.key.startswith("DEF") and i.status.name == "To Do" and i.issue_type.name == "Story"
+        if i.key.startswith("DEF")
+        and i.status.name == "To Do"
+        and i.issue_type.name in ("Story", "Bug", "Task")
+        and not i.sprint_ids
+        and i.points != 8
     )
     key = issue.key
     before = len(issue.histories)

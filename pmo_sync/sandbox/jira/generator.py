@@ -30,6 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, overload
 
 from pmo_sync.sandbox.clock import Clock
+from pmo_sync.sandbox.jira.backlog import Backlog, RequestPlan, plan_backlog
 from pmo_sync.sandbox.jira.editor import (
     CarryOver,
     IssueEditor,
@@ -84,6 +85,8 @@ __all__ = [
     "DEFAULT_NOW",
     "FIRST_CUSTOM_FIELD",
     "SYSTEM_EDIT_FIELDS",
+    "GeneratedLink",
+    "GeneratedRequest",
     "IssueSequence",
     "JiraDataset",
 ]
@@ -98,6 +101,38 @@ FIRST_VERSION_ID = 10100
 FIRST_LINK_ID = 20000
 # Fields on every project's edit screen (and writable through PUT /issue).
 SYSTEM_EDIT_FIELDS = ("summary", "description", "labels", "assignee", FIELD_POINTS)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GeneratedRequest:
+    """Ground truth of one generated epic: what its team's plan made of it."""
+
+    key: str
+    children: tuple[str, ...]
+    """Its children's keys, oldest first."""
+    grown: int
+    """How many children were added after its first child started (scope growth)."""
+    theme: str | None
+    """Its component (Growth, Reliability, Compliance) or None."""
+    rank: str
+    jumped: bool
+    """Whether it was ranked to the top after it was made (an urgent epic)."""
+    due: date | None
+    """The due date it was made with."""
+    due_moves: tuple[date, ...]
+    """Each later due date it was moved to, oldest first."""
+    lag_hours: int
+    """Hours from its last child done to it done (0: within the minute)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GeneratedLink:
+    """Ground truth of one generated "Blocks" link."""
+
+    id: str
+    blocker: str
+    waiting: str
+    made: datetime
 
 
 class IssueSequence(Sequence[Issue]):
@@ -139,8 +174,11 @@ class JiraDataset:
         simulator: IssueSimulator,
         index: IssueIndex,
         issues_per_project: int,
+        backlog: Backlog | None = None,
     ) -> None:
         self.seed = seed
+        self.backlog = backlog
+        """The plan the issues were generated from (None for a dataset built by hand)."""
         self.generated_at = now
         self.clock = Clock(now)
         self.projects = projects
@@ -178,8 +216,17 @@ class JiraDataset:
         projects: Sequence[str] = ("ABC", "DEF", "GHI"),
         issues_per_project: int = 100,
         now: datetime = DEFAULT_NOW,
+        *,
+        releases: bool = True,
+        portfolio: bool = True,
     ) -> JiraDataset:
-        """Build the site and index every issue; the same arguments give the same site."""
+        """Build the site and index every issue; the same arguments give the same site.
+
+        `releases=False` makes no versions (and so no fix versions): a site whose releases
+        a test makes itself, e.g. one about reading versions. `portfolio=False` makes no
+        portfolio at all (no epic, theme, rank, due date, link or release: unplanned work and
+        its sub-tasks only): the site beside the scripted portfolio, whose answers are the
+        script's alone."""
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         keys = tuple(projects)
@@ -198,8 +245,23 @@ class JiraDataset:
             )
             for p, project in enumerate(site.projects)
         ]
+        backlog = plan_backlog(
+            seed,
+            keys,
+            issues_per_project,
+            window_start,
+            now_s,
+            releases=releases,
+            portfolio=portfolio,
+        )
         sim = IssueSimulator(
-            seed, plans, {s.id: s for s in sprints}, window_start, now_s, window_start - DAY
+            seed,
+            plans,
+            {s.id: s for s in sprints},
+            window_start,
+            now_s,
+            window_start - DAY,
+            backlog,
         )
         index = IssueIndex()
         dataset = cls(
@@ -212,12 +274,63 @@ class JiraDataset:
             simulator=sim,
             index=index,
             issues_per_project=issues_per_project,
+            backlog=backlog,
         )
+        dataset._versions = dict(sim.versions)
+        dataset._next_link = FIRST_LINK_ID + len(backlog.link_pairs)
+        sim.preparing = True
         for j in range(issues_per_project):
             for p in range(len(keys)):
-                issue = sim.simulate(p, j)
+                issue = sim.take_prepared(p, j) or sim.simulate(p, j)
                 index.append(p, j + 1, issue, dataset._open_sprint(issue))
+        sim.preparing = False
         return dataset
+
+    # -- the generated portfolio's ground truth ---------------------------------------
+
+    def generated_requests(self) -> list[GeneratedRequest]:
+        """Every generated epic's plan, by project then number."""
+        if self.backlog is None:
+            return []
+        return [
+            self._generated_request(p, request)
+            for (p, _), request in sorted(self.backlog.requests.items())
+        ]
+
+    def _generated_request(self, p: int, request: RequestPlan) -> GeneratedRequest:
+        key = self.projects[p].key
+        return GeneratedRequest(
+            key=f"{key}-{request.number + 1}",
+            children=tuple(f"{key}-{c + 1}" for c in request.children),
+            grown=request.grown,
+            theme=request.theme,
+            rank=request.rank,
+            jumped=request.jumped_at is not None,
+            due=request.due,
+            due_moves=tuple(day for _, day in request.due_moves),
+            lag_hours=request.lag,
+        )
+
+    def generated_links(self) -> list[GeneratedLink]:
+        """Every generated "Blocks" link, in id order."""
+        if self.backlog is None:
+            return []
+        return [
+            GeneratedLink(
+                link_id,
+                f"{self.projects[b[0]].key}-{b[1] + 1}",
+                f"{self.projects[w[0]].key}-{w[1] + 1}",
+                from_epoch(made),
+            )
+            for link_id, b, w, made in self.backlog.link_pairs
+        ]
+
+    @property
+    def generated_version_ids(self) -> frozenset[str]:
+        """The ids of the generated versions (releases), whatever was made since."""
+        if self.backlog is None:
+            return frozenset()
+        return frozenset(r.version.id for rs in self.backlog.releases for r in rs)
 
     # -- look-ups ------------------------------------------------------------------
 

@@ -365,6 +365,9 @@ class Issue:
     fix_version_ids: list[str] = field(default_factory=list)
     links: list[IssueLink] = field(default_factory=list)
     due_date_changes: list[DateChange] = field(default_factory=list)
+    components: list[str] = field(default_factory=list)
+    """Component names (the generated epics carry their theme as one); no changelog: set
+    when the issue is made."""
 
     @property
     def has_acceptance_criteria(self) -> bool:

@@ -29,6 +29,7 @@ How the script's terms become Jira's, the way a PMO runs a portfolio on Jira Pre
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from pmo_sync.sandbox.jira.generator import JiraDataset
 from pmo_sync.sandbox.jira.model import User
@@ -53,6 +54,7 @@ __all__ = [
     "PROJECTS",
     "START_DATE_FIELD",
     "JiraPortfolioPlayer",
+    "generated_portfolio_block",
     "lexorank",
     "priority_of",
 ]
@@ -67,6 +69,16 @@ _PRIORITY_OF = {name: number for number, name in PRIORITY_NAMES.items()}
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 _FIRST_RANK = int("i00000", 36)  # where a new site's LexoRanks start (`0|i00000:`)
 _RANK_STEP = 8
+
+
+def generated_portfolio_block(dataset: JiraDataset) -> dict[str, Any]:
+    """The connector file's `portfolio:` block for a generated site: none is needed, so an
+    empty dict. Jira keeps every fact of the generated portfolio where the connector reads
+    it by default: the epics' themes as components (portfolio.yaml matches them with
+    `components: [Growth]`), due dates in `duedate`, ranks in Rank, releases as versions with
+    their release dates, dependencies as "Blocks" links (the default link type)."""
+    del dataset  # the same for every generated site
+    return {}
 
 
 def priority_of(stored: str | None) -> int | None:

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from pmo_sync.sandbox.jira.adf import body_text, plain_doc
+from pmo_sync.sandbox.jira.backlog import THEMES
 from pmo_sync.sandbox.jira.fields import type_for
 from pmo_sync.sandbox.jira.generator import JiraDataset
 from pmo_sync.sandbox.jira.model import (
@@ -66,6 +67,7 @@ ISSUE_FIELDS = (
     "assignee",
     "reporter",
     "labels",
+    "components",
     "parent",
     "description",
     "duedate",
@@ -79,7 +81,9 @@ ISSUE_FIELDS = (
 )
 # Shown only where the issue has them: the generated issues have none (unlike a real site,
 # where every issue has a priority and a rank), so their JSON stays what it always was.
-PORTFOLIO_FIELDS = frozenset({"duedate", "priority", "fixVersions", "issuelinks", FIELD_RANK})
+PORTFOLIO_FIELDS = frozenset(
+    {"components", "duedate", "priority", "fixVersions", "issuelinks", FIELD_RANK}
+)
 _KEY_FIELDS = {"key", "issuekey"}
 
 
@@ -288,6 +292,12 @@ def field_catalog(custom_fields: Sequence[CustomField] = ()) -> list[dict[str, A
         system("reporter", "Reporter", {"type": "user", "system": "reporter"}, ["reporter"]),
         system(
             "labels", "Labels", {"type": "array", "items": "string", "system": "labels"}, ["labels"]
+        ),
+        system(
+            "components",
+            "Components",
+            {"type": "array", "items": "component", "system": "components"},
+            ["component"],
         ),
         system("parent", "Parent", {"type": "issuelink", "system": "parent"}, ["parent"]),
         system(
@@ -566,6 +576,14 @@ class Renderer:
             "id": pid,
         }
 
+    def component(self, project_key: str, name: str) -> dict[str, Any]:
+        """A component as an issue's `components` shows it; its id is stable per project
+        and name (ten ids a project, the themes first)."""
+        position = self.ds.project_index(project_key) or 0
+        offset = THEMES.index(name) if name in THEMES else 9
+        cid = str(10000 + 10 * position + offset)
+        return {"self": f"{self.api}/component/{cid}", "id": cid, "name": name}
+
     def version(self, version: Version, *, listed: bool = False) -> dict[str, Any]:
         """A version as an issue's `fixVersions` shows it, or (`listed`) as
         `GET /project/{key}/versions` does, with its project and start date."""
@@ -667,6 +685,8 @@ class Renderer:
                 if not issue.sprint_ids:
                     return None
                 return [self.sprint_field(self.ds.sprint(s)) for s in issue.sprint_ids]
+            case "components":
+                return [self.component(issue.project_key, name) for name in issue.components]
             case "duedate":
                 return issue.due_date.isoformat() if issue.due_date else None
             case "priority":

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from pmo_sync.sandbox.jira.backlog import Backlog, RequestPlan
 from pmo_sync.sandbox.jira.editor import (
     AddSprint,
     CarryOver,
@@ -33,8 +34,18 @@ from pmo_sync.sandbox.jira.editor import (
     SetStatus,
     SetSummary,
 )
-from pmo_sync.sandbox.jira.model import ISSUE_TYPES, Issue, Project, Sprint, SprintStay, User
+from pmo_sync.sandbox.jira.model import (
+    ISSUE_TYPES,
+    Issue,
+    IssueLink,
+    Project,
+    Sprint,
+    SprintStay,
+    User,
+    Version,
+)
 from pmo_sync.sandbox.jira.model import status_by_name as _status
+from pmo_sync.sandbox.jira.planning import AddLink, SetDueDate, SetFixVersions, SetRank
 from pmo_sync.sandbox.jira.site import SprintSlot
 from pmo_sync.sandbox.jira.text import (
     LABELS,
@@ -43,13 +54,19 @@ from pmo_sync.sandbox.jira.text import (
     edited_summary,
     summary_for,
 )
-from pmo_sync.sandbox.jira.timeline import DAY, HOUR, from_epoch, late_evening, work_time
+from pmo_sync.sandbox.jira.timeline import (
+    DAY,
+    HOUR,
+    from_epoch,
+    late_evening,
+    to_epoch,
+    work_time,
+)
 
 __all__ = ["HEAVY_NOISE", "IssueSimulator", "ProjectPlan"]
 
 POINTS = (1.0, 2.0, 3.0, 5.0, 8.0, 13.0)
 HEAVY_NOISE = 125  # noise edits alone push these issues past 120 histories
-EPIC_EVERY = 25
 
 TODO, IN_PROGRESS, IN_REVIEW = "To Do", "In Progress", "In Review"
 DONE, WONT_DO = "Done", "Won't Do"
@@ -124,8 +141,10 @@ class IssueSimulator:
         window_start: int,
         now: int,
         id_epoch: int,
+        backlog: Backlog,
     ) -> None:
         self.seed = seed
+        self.backlog = backlog
         self.plans = plans
         self.sprints = sprints
         self.window_start = window_start
@@ -133,47 +152,51 @@ class IssueSimulator:
         self.id_epoch = id_epoch
         # Sprint states as generated: replay must not see later close/start mutations.
         self._open_at_generation = {sid for sid, s in sprints.items() if s.state != "closed"}
+        self.versions: dict[str, Version] = {
+            r.version.id: r.version for releases in backlog.releases for r in releases
+        }
+        # An epic's life follows its children's: (first start, last done if all are done),
+        # read from their simulation once and kept (a few numbers per epic).
+        self._request_facts: dict[tuple[int, int], tuple[int | None, int | None]] = {}
+        # Children simulated for their epic during generation, handed to the generation
+        # loop when their own row comes (`take_prepared`) so none is simulated twice.
+        self.preparing = False
+        self._prepared: dict[tuple[int, int], Issue] = {}
 
     def row(self, p: int, j: int) -> int:
         """Row (and id - 10001) of an issue: ids interleave projects in creation order."""
         return j * len(self.plans) + p
 
-    # -- issue types and hierarchy, computable without simulating ----------------
-
-    def _base_type(self, p: int, j: int) -> tuple[str, float]:
-        if j % EPIC_EVERY == 0:
-            return "Epic", 0.0
-        rng = random.Random(f"{self.seed}:{self.plans[p].project.key}:{j}:type")
-        r = rng.random()
-        name = "Bug" if r < 0.15 else "Task" if r < 0.25 else "Sub-task" if r < 0.31 else "Story"
-        return name, rng.random()
-
     def issue_type(self, p: int, j: int) -> tuple[str, int | None]:
         """(type name, parent's 0-based number or None) of issue j of project p."""
-        name, r = self._base_type(p, j)
-        if name == "Sub-task":
-            for back in range(j - 1, max(-1, j - 9), -1):
-                if self._base_type(p, back)[0] == "Story":
-                    return name, back
-            return "Task", None
-        if name == "Story" and r < 0.45 and j > 0:
-            epics_before = (j - 1) // EPIC_EVERY
-            pick = max(0, epics_before - int(r * 100) % 3)
-            return name, pick * EPIC_EVERY
-        return name, None
+        slot = self.backlog.slot(p, j)
+        return slot.kind, slot.parent
 
-    def created_at(self, rng: random.Random, p: int, j: int) -> int:
-        """Creation time inside the issue's own slice of the window, so keys follow time."""
-        plan = self.plans[p]
-        step = (self.now - 2 * HOUR - self.window_start) / plan.issue_count
-        lo = self.window_start + int(j * step)
-        hi = max(lo + 1, self.window_start + int((j + 1) * step) - 1)
-        t = lo
-        for _ in range(4):
-            t = rng.randint(lo, hi)
-            if work_time(t, rng, odd=0.08) == t:
-                break
-        return t
+    def take_prepared(self, p: int, j: int) -> Issue | None:
+        """The issue simulated ahead for its epic, if it was (once: it is then forgotten)."""
+        return self._prepared.pop((p, j), None)
+
+    def request_facts(self, p: int, j: int) -> tuple[int | None, int | None]:
+        """(first child's start, last child's done when every child is done) of epic j."""
+        facts = self._request_facts.get((p, j))
+        if facts is None:
+            request = self.backlog.requests[p, j]
+            starts: list[int] = []
+            dones: list[int] = []
+            for c in request.children:
+                child = self._prepared.get((p, c))
+                if child is None:
+                    child = self.simulate(p, c)
+                    if self.preparing:
+                        self._prepared[p, c] = child
+                if child.status_transitions:
+                    starts.append(to_epoch(child.status_transitions[0].at))
+                if child.status.is_done and child.resolution_date is not None:
+                    dones.append(to_epoch(child.resolution_date))
+            all_done = len(dones) == len(request.children)
+            facts = (min(starts) if starts else None, max(dones) if all_done else None)
+            self._request_facts[p, j] = facts
+        return facts
 
     # -- the simulation ------------------------------------------------------------
 
@@ -182,8 +205,9 @@ class IssueSimulator:
         plan = self.plans[p]
         key = plan.project.key
         rng = random.Random(f"{self.seed}:{key}:{j}")
-        type_name, parent_j = self.issue_type(p, j)
-        created = self.created_at(rng, p, j)
+        slot = self.backlog.slot(p, j)
+        type_name, parent_j = slot.kind, slot.parent
+        created = slot.created
         summary = summary_for(rng, type_name)
         parent_row = self.row(p, parent_j) if parent_j is not None else None
         issue = Issue(
@@ -209,12 +233,20 @@ class IssueSimulator:
         # overflows every page size the API has.
         heavy = ((j % 50 == 7 and j < 100) or j % 500 == 257) and created < self.now - 30 * DAY
         life = _Life(self, plan, rng, issue, created)
-        if type_name == "Epic":
-            life.epic()
+        request = self.backlog.requests.get((p, j))
+        if request is not None:
+            life.epic(request, *self.request_facts(p, j))
         elif type_name == "Sub-task":
-            life.subtask()
+            parent_role = self.backlog.slot(p, parent_j).role if parent_j is not None else ""
+            life.subtask(slot.start, planned=parent_role == "child")
         else:
-            life.work_item(heavy)
+            life.work_item(heavy, slot.role == "child", slot.start)
+        for end in self.backlog.links.get((p, j), ()):
+            op_, oj = end.other
+            other_key = f"{self.plans[op_].project.key}-{oj + 1}"
+            other_id = str(10001 + self.row(op_, oj))
+            link = IssueLink(end.link_id, "Blocks", end.direction, other_id, other_key)
+            life.add(end.at, [AddLink(link)], plan.members[0])
         life.noise(HEAVY_NOISE if heavy else rng.choice((0, 0, 1, 1, 2, 3)), heavy)
         life.replay(
             IssueEditor(
@@ -223,6 +255,7 @@ class IssueSimulator:
                 self.row(p, j),
                 self.id_epoch,
                 is_open_sprint=self._open_at_generation.__contains__,
+                versions=self.versions,
             )
         )
         return issue
@@ -278,26 +311,44 @@ class _Life:
 
     # the kinds of issue
 
-    def epic(self) -> None:
-        rng = self.rng
+    def epic(self, request: RequestPlan, first_start: int | None, last_done: int | None) -> None:
+        """An epic as its team works it: its theme, rank and due date from when it is made, in
+        progress when its first child starts, done its lag after its last child is done."""
+        rng, issue, lead = self.rng, self.issue, self.plan.members[0]
         if rng.random() < 0.6:
-            self.issue.assignee = rng.choice(self.plan.members)
-        if rng.random() < 0.7:
-            t = self.after(self.created, 24, 24 * 20)
-            self.add(t, [SetStatus(IN_PROGRESS)])
-            if rng.random() < 0.5:
-                self.add(self.after(t, 24 * 20, 24 * 90), [SetStatus(DONE)])
+            issue.assignee = rng.choice(self.plan.members)
+        if self.sim.backlog.facts:
+            issue.components = [request.theme] if request.theme else []
+            issue.rank = request.first_rank
+            issue.due_date = request.due
+            if request.jumped_at is not None:
+                self.add(request.jumped_at, [SetRank(request.rank)], lead)
+            for at, day in request.due_moves:
+                self.add(at, [SetDueDate(day)], lead)
+        if first_start is not None:
+            self.add(first_start + rng.randint(60, 2 * HOUR), [SetStatus(IN_PROGRESS)])
+        if last_done is not None:
+            done = last_done + 60 if request.lag == 0 else last_done + request.lag * HOUR
+            self.add(max(done, last_done + 60), [SetStatus(DONE)])
 
-    def subtask(self) -> None:
+    def subtask(self, start: int | None, *, planned: bool) -> None:
+        """A sub-task of an epic's child starts when the plan says (after its story); one of
+        unplanned work lives as it always did, some hours after it is made."""
         rng = self.rng
-        if rng.random() < 0.85:
+        if planned and start is None:
+            return
+        if start is not None or rng.random() < 0.85:
             worker = rng.choice(self.plan.members)
-            t = self.after(self.created, 2, 48)
+            t = start if start is not None else self.after(self.created, 2, 48)
             self.add(t, [SetAssignee(worker), SetStatus(IN_PROGRESS)], worker)
             if rng.random() < 0.85:
                 self.add(self.after(t, 4, 72), [SetStatus(DONE)], worker)
 
-    def work_item(self, heavy: bool) -> None:
+    def work_item(self, heavy: bool, child: bool, planned_start: int | None) -> None:
+        """A story, task or bug. An epic's child starts when the team's plan takes it up
+        (`planned_start`; None: still waiting at the end), in the sprint that holds that
+        moment; unplanned work is planned and started by its own dice, as it always was.
+        Either way the path after the start is messy (backward moves, reopenings, ...)."""
         rng, plan, issue = self.rng, self.plan, self.issue
         cal = plan.calendar
         members = plan.members
@@ -305,6 +356,11 @@ class _Life:
         flow = not cal or (not heavy and plan.has_kanban and rng.random() < 0.4)
         r = rng.random()
         variant = "heavy" if heavy else next(v for limit, v in _VARIANTS if r < limit)
+        if child:
+            if planned_start is None:
+                variant = "never"
+            elif variant == "never":
+                variant = "normal"
         # Most never-started items sit in the backlog; a few linger in sprint after sprint.
         backlog_only = variant == "never" and rng.random() < 0.75
 
@@ -321,7 +377,11 @@ class _Life:
         # -- into a sprint (or not) --
         entry: tuple[int, int] | None = None
         first_k: int | None = None
-        if not flow and not backlog_only:
+        if child and planned_start is not None and not flow:
+            entry = self._plan_child(planned_start, heavy)
+            flow = entry is None
+            first_k = None if entry is None else entry[0]
+        elif not flow and not backlog_only:
             k0 = self._sprint_index_at(self.created)
             u = 0.5 if heavy else rng.random()
             if k0 >= 0 and self.created < cal[k0].end and u < 0.2:
@@ -347,7 +407,7 @@ class _Life:
                 first_k = entry[0]
 
         # -- sometimes taken out of the sprint again, back to the backlog --
-        if entry is not None and not heavy and rng.random() < 0.08:
+        if entry is not None and not heavy and not child and rng.random() < 0.08:
             k, added = entry
             slot = cal[k]
             if not slot.future:
@@ -381,13 +441,19 @@ class _Life:
 
         # -- work --
         start: int | None = None
-        if variant != "never":
+        if child:
+            start = planned_start
+        elif variant != "never":
             if flow:
                 start = self.after(self.created, 2, 24 * 15)
             elif entry is not None and not cal[entry[0]].future:
                 start = self.after(max(entry[1], cal[entry[0]].start), 1, 24 * 6)
         if start is not None and start < self.now:
-            self._work(variant, start, late_points)
+            final, finished = self._work(variant, start, late_points)
+            release = self.sim.backlog.release_after(self.plan.index, finished)
+            if final == DONE and release is not None and finished < self.now:
+                assert release.released_at is not None
+                self.add(release.released_at, [SetFixVersions((release.version,))], planner)
 
         # -- carry-over at each sprint close, if still in it and not done --
         if first_k is not None:
@@ -402,7 +468,39 @@ class _Life:
                     order=0,
                 )
 
-    def _work(self, variant: str, start: int, late_points: float | None) -> None:
+    def _plan_child(self, start: int, heavy: bool) -> tuple[int, int] | None:
+        """Put a child into the sprint that holds its start: planned before that sprint
+        began, or (made during it) added to it, or made straight into it. Now and then it
+        was planned a sprint earlier and taken out again. None: before the first sprint."""
+        rng, cal, planner = self.rng, self.plan.calendar, self.plan.members[0]
+        k = self._sprint_index_at(start)
+        if k < 0:
+            return None
+        slot = cal[k]
+        if self.created >= slot.start:
+            if rng.random() < 0.3 and not heavy:
+                self.issue.sprint_ids = [slot.sprint_id]  # made in the sprint: no history
+                self.issue.sprint_stays.append(SprintStay(slot.sprint_id, self.issue.created, None))
+                return (k, self.created)
+            added = self.created + rng.randint(60, max(61, (start - self.created) // 2))
+            self.add(added, [AddSprint(slot.sprint_id)], planner, order=1)
+            return (k, added)
+        if k > 0 and rng.random() < 0.08 and self.created < cal[k - 1].start - 3 * HOUR:
+            early = self._planning_time(k - 1, self.created)
+            if early is not None:
+                removed = self.after(max(early, cal[k - 1].start), 4, 96)
+                if removed < cal[k - 1].end and removed < min(start, self.now):
+                    sid = cal[k - 1].sprint_id
+                    self.add(early, [AddSprint(sid)], planner, order=1)
+                    self.add(removed, [RemoveSprint(sid)], planner, order=1)
+        planned = self._planning_time(k, self.created)
+        if planned is None or planned >= start:
+            planned = self.created + max(60, (start - self.created) // 2)
+        self.add(planned, [AddSprint(slot.sprint_id)], planner, order=1)
+        return (k, planned)
+
+    def _work(self, variant: str, start: int, late_points: float | None) -> tuple[str, int]:
+        """Play the item's path from `start`; (its final status, when it was reached)."""
         rng, issue, members = self.rng, self.issue, self.plan.members
         if variant == "heavy":
             path: tuple[str, ...] = (
@@ -437,6 +535,7 @@ class _Life:
             other = rng.choice([m for m in members if m != worker])
             self.add(t_assign, [SetAssignee(other)], other)
             worker = other
+        return prev, t
 
     def noise(self, count: int, heavy: bool) -> None:
         """Edits that change nothing a metric cares about: labels, summary, description."""
