@@ -163,7 +163,9 @@ def test_push_to_an_unreachable_jira_is_one_line(
     lookups: list[tuple[str, int]],
 ) -> None:
     """Synced while up, then down: the push says so in one line, after one attempt (the
-    push's own look-up retries, `pmo_sync.writeback.service`, skip a tracker not reached)."""
+    push's own look-up retries, `pmo_sync.writeback.service`, skip a tracker not reached).
+    Its first action is an open epic's comment (its sentence for stakeholders), so the first
+    look-up is the API user the comments are posted as."""
     with JiraSandbox(issues_per_project=5, token=SECRET) as sandbox:
         url = sandbox.url
         write_config(
@@ -179,8 +181,8 @@ def test_push_to_an_unreachable_jira_is_one_line(
     assert [p for _, p in lookups[before:]].count(port) == 1  # one attempt, no retry
     lines = [line for line in result.stderr.splitlines() if not line.startswith("{")]  # no log
     assert lines == [
-        "acme-jira: push stopped: could not read the field list (GET /field): cannot reach "
-        f"Jira at {url} (connection refused): {UNREACHABLE}; 3 action(s) left for the next run"
+        "acme-jira: push stopped: could not read the API user (GET /myself): cannot reach "
+        f"Jira at {url} (connection refused): {UNREACHABLE}; 5 action(s) left for the next run"
     ]
     _no_retry_noise(result.stderr)
 

@@ -5,7 +5,8 @@ Jira and synced by the real connector (act one, a full sync on day 35; act two, 
 incremental one on day 42), so the pages answer on day 42 (2030-02-18) what `pmo-sync
 portfolio` and `pmo-sync when` print there. Jira's keys for the script's labels: I1 ABC-11,
 I2 DEF-11, E1 ABC-12, E2 DEF-12, E3 DEF-13, E4 GHI-11, A3 ABC-15, B1 DEF-14, G1 GHI-12,
-G2 GHI-13, B4 DEF-17; DEF-1 is an epic of the generated data.
+G2 GHI-13, B4 DEF-17; ABC-17 an epic made and done beside the script (the generated issues
+hold no request: `JiraWorld`).
 
 Two forecasts of DEF-12 are kept in its history, as two KPI refreshes would have kept them
 (p85 2 March on 10 Feb, 9 March on 17 Feb: the rows `when` test writes), so its page has a
@@ -59,6 +60,12 @@ def fill(engine: Engine) -> tuple[dict[str, str], str]:
     kept forecasts beside; the labels' keys and the tracker's URL."""
     with JiraWorld() as world:
         world.play(script.ACT_ONE)
+        # ABC-17, a request done beside the script before its first sync, as the CLI test
+        # makes it (tests/e2e/test_portfolio_cli.py): its page says the day it was done
+        data = world.sandbox.dataset
+        done = data.create_issue("ABC", "Performance budget", issue_type="Epic")
+        data.clock.advance(minutes=5)
+        data.transition(done.key, "Done")
         assert world.sync(Store(engine), full=True).status == "success"
         world.play(script.ACT_TWO)
         assert world.sync(Store(engine), full=False).status == "success"

@@ -121,12 +121,11 @@ def _keys(page: str) -> list[str]:
 def test_the_requests_are_the_portfolio_commands_by_initiative(
     client: FlaskClient, expected: dict[str, RequestForecast]
 ) -> None:
-    """The five open requests under their initiatives, with the CLI's dates and chances."""
+    """The four open requests under their initiatives, with the CLI's dates and chances."""
     page = _get(client, "/requests")
     assert _groups(page) == [
         ("ABC-11 · Grow checkout conversion", ["ABC-12", "DEF-12"]),
         ("DEF-11 · Keep the platform reliable", ["DEF-13", "GHI-11"]),
-        ("No initiative", ["DEF-1"]),
     ]
     rows = {row["key"]: row for row in _request_rows(page)}
     facts = {  # key: title, teams, theme, done/total, due
@@ -136,7 +135,6 @@ def test_the_requests_are_the_portfolio_commands_by_initiative(
         "DEF-13": ("Zero-downtime deploys", "Team Beta", "Reliability", "1/2", "2030-03-08"),
         "GHI-11": ("Move to the new data centre", "Team Gamma", "Reliability", "1/3",
                    "2030-03-18"),
-        "DEF-1": ("Performance budget", "Team Beta", DASH, "1/1", DASH),
     }  # fmt: skip
     for key, (title, teams, theme, progress, due) in facts.items():
         row, f = rows[key], expected[key]
@@ -154,9 +152,13 @@ def test_the_requests_are_the_portfolio_commands_by_initiative(
         risky = f.due_probability < AT_RISK_BELOW  # none is overdue on day 42
         assert row["due_probability"] == (f"at risk · {pct(f)}" if risky else pct(f)), key
         assert row["at_risk"] == ("yes" if risky else "no"), key
-    at_risk = sum(1 for f in expected.values() if (f.due_probability or 1) < AT_RISK_BELOW)
+    at_risk = sum(
+        1
+        for f in expected.values()
+        if f.due_probability is not None and f.due_probability < AT_RISK_BELOW
+    )
     assert _text(re.search(r"<p data-summary>(.*?)</p>", page, flags=re.S)[1]).startswith(  # type: ignore[index]
-        f"5 open requests as of 2030-02-18; {at_risk} at risk (less than 50% likely by the due "
+        f"4 open requests as of 2030-02-18; {at_risk} at risk (less than 50% likely by the due "
         "date, or overdue). Forecasts from 10,000 trials"
     )
     # Every request links to its own page.
@@ -165,7 +167,7 @@ def test_the_requests_are_the_portfolio_commands_by_initiative(
 
 
 def test_team_theme_and_source_narrow_it_as_the_command_does(client: FlaskClient) -> None:
-    assert _keys(_get(client, "/requests?team=Team+Beta")) == ["DEF-12", "DEF-13", "DEF-1"]
+    assert _keys(_get(client, "/requests?team=Team+Beta")) == ["DEF-12", "DEF-13"]
     assert _keys(_get(client, "/requests?theme=growth")) == ["ABC-12", "DEF-12"]  # any case
     assert _keys(_get(client, "/requests?theme=Growth&team=Team+Beta")) == ["DEF-12"]
     assert _keys(_get(client, "/requests?source=acme-jira&theme=Reliability")) == [
@@ -199,7 +201,7 @@ def test_team_theme_and_source_narrow_it_as_the_command_does(client: FlaskClient
     ):
         page = _get(client, url)
         assert notice in _text(page), url
-        assert len(_keys(page)) == 5, url  # fmt: skip
+        assert len(_keys(page)) == 4, url  # fmt: skip
 
 
 def test_the_pages_answer_alike_on_both_databases(
@@ -209,7 +211,7 @@ def test_the_pages_answer_alike_on_both_databases(
     sentence for DEF-12 (the forecasts are the module's store's, the same script's)."""
     fill(engine)
     client = create_app(engine, today=lambda: DAY_42, settings=SETTINGS).test_client()
-    assert _keys(_get(client, "/requests")) == ["ABC-12", "DEF-12", "DEF-13", "GHI-11", "DEF-1"]
+    assert _keys(_get(client, "/requests")) == ["ABC-12", "DEF-12", "DEF-13", "GHI-11"]
     e2 = expected["DEF-12"]
     page = _get(client, "/requests/acme-jira/DEF-12")
     assert f"85% likely done by {iso(e2, 85)}; due 2030-02-26: {pct(e2)} likely by then" in page
@@ -322,11 +324,12 @@ def test_the_history_chart_draws_the_kept_forecasts_and_the_due_date(client: Fla
 
 
 def test_a_done_request_an_unknown_key_and_a_story(client: FlaskClient) -> None:
-    """ABC-1 (generated, done 2029-09-25) says its day; a key in any case finds its request;
-    an unknown key or a story (not a request) is a 404 that says so, its text escaped."""
-    done = _text(_main(_get(client, "/requests/acme-jira/ABC-1")))
-    assert "Done on 2029-09-25." in done and "Stage done (status Done)" in done
-    assert "data-sentence" not in _get(client, "/requests/acme-jira/ABC-1")
+    """ABC-17 (made beside the script, done on day 30) says its day; a key in any case finds
+    its request; an unknown key or a story (not a request) is a 404 that says so, its text
+    escaped."""
+    done = _text(_main(_get(client, "/requests/acme-jira/ABC-17")))
+    assert "Done on 2030-02-06." in done and "Stage done (status Done)" in done
+    assert "data-sentence" not in _get(client, "/requests/acme-jira/ABC-17")
     lower = _main(_get(client, "/requests/acme-jira/def-12"))
     assert '<h1 data-request="DEF-12">' in lower
     for url, key in (
@@ -355,11 +358,12 @@ def test_the_strategy_page_shows_themes_pairs_releases_and_schedule(
 ) -> None:
     page = _main(_get(client, "/portfolio/strategy"))
     themes = _cells(_table(page, "themes"), "data-theme")
-    # Open requests on day 42: Growth E1, E2 (2 of 5: 40%, 20 points under its 60%),
-    # Reliability E3, E4 (40%, 10 over its 30%), no theme DEF-1 (20%).
+    # Open requests on day 42: Growth E1, E2 (2 of 4: 50%, 10 points under its 60%),
+    # Reliability E3, E4 (50%, 20 over its 30%), none without a theme (the generated issues
+    # beside the script hold no request: `JiraWorld`).
     assert [cells[0] for cells in themes.values()] == ["60%", "30%", "no target"]
     assert [cells[3] for cells in themes.values()] == [
-        "40% (-20 points)", "40% (+10 points)", "20%"
+        "50% (-10 points)", "50% (+20 points)", "0%"
     ]  # fmt: skip
     assert list(themes) == ["Growth", "Reliability", "No theme"]
     assert "The targets leave 10% to no theme." in _text(page)
@@ -450,7 +454,7 @@ def test_the_kept_answers_say_what_when_answer_says_of_every_request(
                 stored.funnel_stage, SETTINGS.levels,
             ), ref  # fmt: skip
         waiting = {ref: len(reads.when(computed, ref).waiting_on) for ref in computed.requests}
-        assert waiting[("acme-jira", "DEF-12")] == 2 and len(computed.requests) > 5
+        assert waiting[("acme-jira", "DEF-12")] == 2 and len(computed.requests) == 5
     finally:
         engine.dispose()
 
@@ -494,9 +498,9 @@ def test_the_report_holds_the_requests_strategy_and_one_page_per_open_request(
     assert ids == [
         "requests",
         "strategy",
-        *(f"request_page-acme-jira-{k}" for k in ("ABC-12", "DEF-12", "DEF-13", "GHI-11", "DEF-1")),
+        *(f"request_page-acme-jira-{k}" for k in ("ABC-12", "DEF-12", "DEF-13", "GHI-11")),
     ]
-    assert written.pages == 7
+    assert written.pages == 6
     # Links between the pages are the file's anchors; the sentence is the served page's.
     assert 'href="#request_page-acme-jira-DEF-12"' in written.html
     assert 'href="/requests' not in written.html
@@ -534,7 +538,7 @@ def test_the_queue_index_says_what_when_answer_says_for_every_request(
     finally:
         engine.dispose()
     scripted = _when_both(items, DAY_42, 1000)
-    assert len(scripted) == 5 and all(mine == theirs for mine, theirs in scripted)
+    assert len(scripted) == 4 and all(mine == theirs for mine, theirs in scripted)
     assert sum(len(theirs) for _, theirs in scripted) >= 5  # not vacuous: every team's queue
     spec = importlib.util.spec_from_file_location("forecast_bench", BENCH)
     assert spec is not None and spec.loader is not None
@@ -599,7 +603,7 @@ def test_request_types_make_the_requests_the_command_lists(
         result = run_cli(["portfolio", "--today", "2030-02-18", "--format", "csv"])
     assert (result.exit_code, result.stderr) == (0, "")
     listed = [(r["key"], r["p85"]) for r in csv.DictReader(io.StringIO(result.stdout))]
-    assert [key for key, _ in listed] == ["DEF-3", "GHI-10"]
+    assert [key for key, _ in listed] == ["DEF-1", "DEF-7", "DEF-8"]
     portfolio, errors = load_portfolio_config(config)
     assert errors == []
     engine = make_engine(scripted_store.url, read_only=True)
