@@ -764,7 +764,7 @@ def test_demo_keep_leaves_its_config_and_store(tmp_path: Path) -> None:
     report = keep / "pmo-sync-report.html"
     view = lines.index("7. The portfolio view: the teams' KPIs, trends, findings and freshness")
     assert lines[view + 2 : view + 6] == [
-        f"   report: {report} (23 pages)",  # 19, the requests, strategy and 2 open epics
+        f"   report: {report} (27 pages)",  # 19, the requests, strategy and 6 open requests
         "   the same pages served by a dashboard on the demo's store, in a shell:",
         f"   PMO_SYNC_DATABASE_URL=sqlite:///{keep}/pmo-sync.sqlite3 pmo-sync dashboard",
         "   or `pmo-sync demo --serve`: the demo serves them until Ctrl-C.",

@@ -21,9 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
 
-import yaml
 from rich.console import Console
 from rich.markup import escape
 from sqlalchemy import Engine
@@ -51,14 +49,10 @@ from pmo_sync.portfolio.connector_settings import with_portfolio
 from pmo_sync.portfolio.forecast import request_forecasts
 from pmo_sync.portfolio.overview import portfolio_overview
 from pmo_sync.sandbox.ado import AdoDataset, AdoSandbox
-from pmo_sync.sandbox.ado.portfolio import generated_portfolio_block as ado_portfolio_block
-from pmo_sync.sandbox.banner import trello_connector_lines
+from pmo_sync.sandbox.banner import ado_portfolio_lines, trello_connector_lines
 from pmo_sync.sandbox.jira.generator import JiraDataset
 from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.sandbox.trello import TrelloDataset, TrelloSandbox
-from pmo_sync.sandbox.trello.portfolio import (
-    generated_portfolio_block as trello_portfolio_block,
-)
 from pmo_sync.store.engine import make_engine, upgrade
 from pmo_sync.store.findings import read_findings
 from pmo_sync.store.repository import Store
@@ -126,10 +120,6 @@ def _trello_config(trello: TrelloSandbox) -> list[str]:
             key_variable=TRELLO_KEY_VARIABLE,
             token_variable=TRELLO_TOKEN_VARIABLE,
         ),
-        *_block_lines(
-            "the generated portfolio's conventions: levels and releases by label, links",
-            {"portfolio": trello_portfolio_block(trello.dataset)},
-        ),
         "writeback:",
         "  enabled: true",
         "  comments: true",
@@ -137,13 +127,6 @@ def _trello_config(trello: TrelloSandbox) -> list[str]:
         *(f"    {metric}: {name}" for metric, name in DEMO_FIELDS.items()),
         "",
     ]
-
-
-def _block_lines(comment: str, block: Mapping[str, Any]) -> list[str]:
-    """A connector file's keys from a sandbox's generated portfolio, under a comment."""
-    if not any(block.values()):
-        return []
-    return [f"# {comment}", *yaml.safe_dump(dict(block), sort_keys=False).splitlines()]
 
 
 def _write_config(
@@ -164,11 +147,7 @@ def _write_config(
                 f"organization_url: {ado.url}",
                 f"token: ${{{ADO_TOKEN_VARIABLE}}}",
                 f"project: {ado.dataset.project.name}",
-                *_block_lines(
-                    "the generated portfolio: Epics are initiatives, Features the requests;"
-                    " releases are tags",
-                    ado_portfolio_block(ado.dataset),
-                ),
+                *ado_portfolio_lines(ado),
                 "writeback:",
                 "  enabled: true",
                 "  comments: true",

@@ -8,15 +8,46 @@ with the commands that follow. Pure: the text only, from a started sandbox.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
+import yaml
+
+from pmo_sync.sandbox.ado.portfolio import generated_portfolio_block as ado_portfolio_block
 from pmo_sync.sandbox.ado.server import AdoSandbox
 from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.sandbox.trello.generator import VENDOR_LIST
+from pmo_sync.sandbox.trello.portfolio import (
+    generated_portfolio_block as trello_portfolio_block,
+)
 from pmo_sync.sandbox.trello.server import TrelloSandbox
 
-__all__ = ["ado_banner", "jira_banner", "trello_banner", "trello_connector_lines"]
+__all__ = [
+    "ado_banner",
+    "ado_portfolio_lines",
+    "block_lines",
+    "jira_banner",
+    "trello_banner",
+    "trello_connector_lines",
+]
+
+
+def block_lines(comment: str, block: Mapping[str, Any]) -> list[str]:
+    """A connector file's keys for a sandbox's generated portfolio, under a comment; none when
+    the sandbox was generated without one."""
+    if not any(block.values()):
+        return []
+    return [f"# {comment}", *yaml.safe_dump(dict(block), sort_keys=False).splitlines()]
+
+
+def ado_portfolio_lines(ado: AdoSandbox) -> list[str]:
+    """The Azure DevOps keys of the generated portfolio: Epic the initiative, Feature the
+    request, the releases' tags and dates (docs/sandbox-ado.md)."""
+    return block_lines(
+        "the generated portfolio: Epics are initiatives, Features the requests; releases are tags",
+        ado_portfolio_block(ado.dataset),
+    )
 
 
 def _header(tracker: str, url: str, data: str, now: datetime) -> list[str]:
@@ -82,6 +113,7 @@ def ado_banner(ado: AdoSandbox, *, seed: object) -> str:
                     f"organization_url: {ado.url}",
                     "token: ${SANDBOX_ADO_PAT}",
                     f"project: {data.project.name}",
+                    *ado_portfolio_lines(ado),
                 ],
                 [("SANDBOX_ADO_PAT", ado.pat)],
             ),
@@ -94,7 +126,9 @@ def trello_connector_lines(
 ) -> list[str]:
     """A connector file for the sandbox's boards. Trello keeps no sprint dates: the cadence
     comes from the board's current sprint, as a team would write it down once; the
-    sandbox's unusual list ("Blocked by vendor") is mapped to a stage."""
+    sandbox's unusual list ("Blocked by vendor") is mapped to a stage; the generated
+    portfolio's conventions (levels and releases by label, "Depends on" links, the releases'
+    dates) are its `portfolio:` block (docs/sandbox-trello.md)."""
     data = trello.dataset
     current = data.sprint_at(data.clock.now) or data.sprints[-1]
     days = (current.end - current.start).days
@@ -111,6 +145,10 @@ def trello_connector_lines(
         "  from: custom_field",
         "  name: Sprint",
         f"  cadence: {{sprint: {current.name}, starts: {current.start.date()}, days: {days}}}",
+        *block_lines(
+            "the generated portfolio's conventions: levels and releases by label, links",
+            {"portfolio": trello_portfolio_block(data)},
+        ),
     ]
 
 

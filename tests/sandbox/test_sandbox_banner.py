@@ -64,7 +64,8 @@ def test_the_trello_banner_gives_a_connector_file_that_loads(
     with TrelloSandbox(dataset) as trello:
         lines = trello_banner(trello, seed=7).splitlines()
         url, root = trello.url, trello.root_url
-    assert lines == [
+    then = lines.index("then:")
+    assert lines[:17] == [
         f"sandbox Trello on {url} (Ctrl-C stops it)",
         "  data      seed 7, 3 cards per board, up to 2026-11-20 12:00 UTC",
         "  boards    Team Alpha, Team Beta",
@@ -82,6 +83,18 @@ def test_the_trello_banner_gives_a_connector_file_that_loads(
         "    from: custom_field",
         "    name: Sprint",
         "    cadence: {sprint: Sprint 18, starts: 2026-11-16, days: 14}",  # the current one
+    ]
+    # The generated portfolio's conventions (docs/sandbox-trello.md), its releases dated.
+    assert lines[17:24] == [
+        "  # the generated portfolio's conventions: levels and releases by label, links",
+        "  portfolio:",
+        "    levels:",
+        "      Initiative: initiative",
+        "      Epic: epic",
+        "    dependencies:",
+        "      attachment_prefix: Depends on",
+    ]
+    assert lines[then:] == [
         "then:",
         "  export SANDBOX_TRELLO_KEY=sandbox-key",
         "  export SANDBOX_TRELLO_TOKEN=sandbox-token",
@@ -89,7 +102,7 @@ def test_the_trello_banner_gives_a_connector_file_that_loads(
         "  pmo-sync sync",
     ]
     (tmp_path / "connectors").mkdir()
-    file = "\n".join(line[2:] for line in lines[5:17]) + "\n"
+    file = "\n".join(line[2:] for line in lines[5:then]) + "\n"
     (tmp_path / "connectors" / "sandbox-trello.yaml").write_text(file, encoding="utf-8")
     monkeypatch.setenv("SANDBOX_TRELLO_KEY", "sandbox-key")
     monkeypatch.setenv("SANDBOX_TRELLO_TOKEN", "sandbox-token")
