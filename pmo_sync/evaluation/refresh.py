@@ -38,7 +38,7 @@ from pmo_sync.evaluation.portfolio_facts import (
 from pmo_sync.evaluation.portfolio_inputs import read_portfolio_inputs
 from pmo_sync.governance.engine import evaluate
 from pmo_sync.governance.facts import link_parents, team_facts
-from pmo_sync.governance.model import Finding, ItemFacts
+from pmo_sync.governance.model import Finding, ItemFacts, PortfolioFacts
 from pmo_sync.governance.policy import RuleConfig
 from pmo_sync.kpi.compute import KpiRun, compute_kpis, gc_frozen, kpi_values
 from pmo_sync.kpi.config import KpiConfig
@@ -182,9 +182,27 @@ def evaluate_store(
 ) -> tuple[KpiRun, list[Finding]]:
     """Every KPI and finding as of `now`, from the store, without saving anything.
 
-    What `pmo-sync status` plans pending write-backs from; `refresh_kpis` is this
-    plus the saves.
+    `refresh_kpis` is this plus the saves; `evaluate_store_for_push` adds the portfolio
+    answers a push plans from.
     """
+    run, findings, _portfolio = evaluate_store_for_push(
+        engine, config, rules=rules, now=now, since=since, portfolio=portfolio
+    )
+    return run, findings
+
+
+def evaluate_store_for_push(
+    engine: Engine,
+    config: KpiConfig,
+    *,
+    rules: Sequence[RuleConfig],
+    now: datetime | None = None,
+    since: date | None = None,
+    portfolio: PortfolioConfig | None = None,
+) -> tuple[KpiRun, list[Finding], PortfolioFacts | None]:
+    """`evaluate_store` and the portfolio answers' facts (None: the store holds no request):
+    what `pmo-sync status` plans pending write-backs from, as a push would
+    (`push_connector`'s `portfolio`: the open requests' forecast fields and sentences)."""
     done = _compute(
         engine,
         config,
@@ -193,7 +211,8 @@ def evaluate_store(
         since=since,
         portfolio=portfolio or PortfolioConfig(),
     )
-    return done.run, _findings(rules, done)
+    facts = None if done.portfolio is None else done.portfolio.facts
+    return done.run, _findings(rules, done), facts
 
 
 def _findings(rules: Sequence[RuleConfig], done: _Computed) -> list[Finding]:

@@ -75,7 +75,7 @@ def connector_statuses(
     engine: Engine, service: ServiceConfig, *, now: datetime | None = None
 ) -> list[ConnectorStatus]:
     from connectors.base import describe_schedule
-    from pmo_sync.evaluation.refresh import evaluate_store
+    from pmo_sync.evaluation.refresh import evaluate_store_for_push
 
     now = now or datetime.now(UTC)
     latest = latest_cycles(engine, kinds=EVERY_RUN)
@@ -84,17 +84,24 @@ def connector_statuses(
     pushing = [c for c in pushing if c.writeback.enabled]  # type: ignore[attr-defined]
     pending: dict[str, int] = {}
     if pushing:
-        run, findings = evaluate_store(
+        run, findings, answers = evaluate_store_for_push(
             engine, service.kpi, rules=list(service.rules), now=now, portfolio=service.portfolio
         )
         for config in pushing:
             writeback = config.writeback  # type: ignore[attr-defined]
+            ledger = load_ledger(engine, config.name)
+            # planned as `push_connector` plans: with the portfolio answers (the open
+            # requests' forecast fields and sentences) and the ledger (kept forecasts)
             wanted = desired_state(
-                run, findings, writeback, config.name, item_sources=run.item_sources
+                run,
+                findings,
+                writeback,
+                config.name,
+                item_sources=run.item_sources,
+                portfolio=answers,
+                ledger=ledger,
             )
-            pending[config.name] = len(
-                plan(wanted, load_ledger(engine, config.name), writeback, source=config.name)
-            )
+            pending[config.name] = len(plan(wanted, ledger, writeback, source=config.name))
     result: list[ConnectorStatus] = []
     for name, config in sorted(service.connectors.items()):
         last, good = latest.get(name, (None, None))

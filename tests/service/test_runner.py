@@ -85,7 +85,9 @@ def test_a_failed_write_back_is_reported_but_leaves_the_connector_ready(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No KPI field exists in this tracker: every push stops at its first field write (the
-    actions before it, here one item's bot comment, are made), the sync is fine."""
+    actions before it are made: here two bot comments, open epic ABC-1's stakeholder sentence,
+    which every open request gets even without a finding, and ABC-2's finding), the sync is
+    fine."""
     with JiraSandbox(issues_per_project=5) as bare:
         monkeypatch.setenv(TOKEN_VARIABLE, bare.token)
         write_jira_config(tmp_path / "config", bare.url, bare.email, seconds=1, name="bare")
@@ -104,5 +106,8 @@ def test_a_failed_write_back_is_reported_but_leaves_the_connector_ready(
         for c in issue.comments
         if c.author.account_id == bare.account_id
     ]
-    assert cycles[0].push_failed > 0 and cycles[0].pushed == len(bot_comments) == 1
+    assert cycles[0].push_failed > 0 and cycles[0].pushed == len(bot_comments) == 2
+    keys = {issue.id: issue.key for issue in bare.dataset.issues}
+    assert sorted(keys[c.issue_id] for c in bot_comments) == ["ABC-1", "ABC-2"]
+    assert "\nWhen: " in next(c.body for c in bot_comments if keys[c.issue_id] == "ABC-1")
     assert "no field named 'Cycle time (days)'" in cycles[0].errors[0]

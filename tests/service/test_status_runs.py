@@ -140,10 +140,18 @@ def test_status_shows_an_invalid_file_as_a_row_and_fits_80_columns(
     body = lines[: lines.index(f"typo: {typo}: jql: field required")]
     assert max(len(line) for line in body) <= 80
     when = lines[3].split()[3:5]  # MM-DD HH:MM
+    # 8 to push, what a push would make: five field values, ABC-2's finding comment and the
+    # stakeholder-sentence comments of the open epics ABC-1 and GHI-1 (every open request
+    # gets one), planned with the portfolio answers as `push_connector` plans them
     assert [line.split() for line in body[3:]] == [
-        ["acme", "by", "hand", *when, "sync", "(manual)", "success", "-", "7"],
+        ["acme", "by", "hand", *when, "sync", "(manual)", "success", "-", "8"],
         ["typo", "-", "-", "invalid", "-", "off"],
     ]
+    dry_run = _run("push", "--dry-run", "--connector", "acme")
+    assert dry_run.exit_code == 0, dry_run.stderr
+    assert "acme: would make 8 change(s)" in dry_run.stdout
+    added = [line.split(":")[0] for line in dry_run.stdout.splitlines() if ": add comment" in line]
+    assert added == ["ABC-1", "ABC-2", "GHI-1"]
 
 
 def test_status_names_a_file_that_reuses_a_connectors_name_by_its_file(
