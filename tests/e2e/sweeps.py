@@ -128,9 +128,15 @@ def _jira(monkeypatch: pytest.MonkeyPatch) -> World:
 
 
 def _ado(monkeypatch: pytest.MonkeyPatch) -> World:
-    """One team's area (Phoenix: 20 work items, the fewest with an Active story to resolve
-    now that its sprints are planned: 12 had none) and its iterations."""
-    sandbox = AdoSandbox(AdoDataset.generate(size=20, teams=("Phoenix",)), wiql_cap=100).start()
+    """One team's area (Phoenix: 21 work items) and its iterations.
+
+    Below the generator's `PORTFOLIO_MIN_SIZE` (60: pmo_sync/sandbox/ado/teamwork.py) there is
+    no portfolio, each item lives on its own, which keeps the sweep small. The move needs an
+    Active item whose type has a Resolved state: since the generator makes portfolios, its small
+    datasets draw differently and 20 items hold none (ids 19 and 20 were Active stories; now 19
+    is a closed Bug, 20 a New story), so the world is 21 items, whose Bug 20 and Story 21 are
+    Active (the first, Bug 20, is resolved)."""
+    sandbox = AdoSandbox(AdoDataset.generate(size=21, teams=("Phoenix",)), wiql_cap=100).start()
     monkeypatch.setenv("PMO_SYNC_SWEEP_ADO_TOKEN", sandbox.pat)
     config = AzureDevOpsConfig.model_validate(
         {"name": "sweep-ado", "kind": "azure_devops", "organization_url": sandbox.url,
@@ -143,6 +149,7 @@ def _ado(monkeypatch: pytest.MonkeyPatch) -> World:
         by = ds.people[0]
         items = list(ds.items())
         active = [i for i in items if i.state == "Active" and "Resolved" in ds.states(i.type)]
+        assert active, "no Active item to resolve: pick a size that holds one"
         moved = active[0]
         edited = next(i for i in items if i is not moved and i.type == "User Story")
         gone = next(i for i in items if i not in (moved, edited))

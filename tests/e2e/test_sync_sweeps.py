@@ -4,7 +4,7 @@ request in turn, then one clean sync, leaves the store equal to the tracker's tr
 For each tracker (Jira, Azure DevOps, Trello) on each database (SQLite, PostgreSQL):
 
 1. a small world (tests/e2e/sweeps.py: Jira one project of 8 issues and its board's sprints;
-   Azure DevOps one team's 20 work items and its iterations; Trello two boards of 4 cards, one
+   Azure DevOps one team's 21 work items and its iterations; Trello two boards of 4 cards, one
    the heavy card, sprints by the config's calendar) is synced once; the store is saved;
 2. people change the tracker: an item is deleted, one created, one re-estimated, one moved to
    another status;
