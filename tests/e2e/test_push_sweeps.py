@@ -8,15 +8,20 @@ For each tracker (Jira, Azure DevOps, Trello) on each database (SQLite, PostgreS
    team's 14 work items; Trello one board of 5 cards, the heavy card on the other) gets four
    new stories in progress, A and B without an estimate (a finding each), C and D estimated;
    one service cycle syncs, computes the KPIs and findings, and pushes (the WIP age and cycle
-   time fields, a bot comment on each item with findings);
+   time fields, a bot comment on each item with findings, and on each open request of the
+   generated portfolio (epics, features, Trello cards labelled Epic) its "When:" comment:
+   docs/write-back.md, "Requests");
 2. people change the tracker: A loses its assignee (its comment must be updated), B gets an
    estimate (its comment deleted), C loses its assignee (a comment added), D is done (its WIP
    age cleared, its cycle time set); the next cycle's sync and KPI refresh run, and the
    tracker and the store are saved there, just before its push;
-3. that push is run once unbroken from there (the dry pass): it must plan exactly those four
-   actions and make them (the tracker then shows what the plan says: the reference); its
-   requests (as the tracker saw them: Jira 8, Azure DevOps 6, Trello 9), its HTTP answers and
-   its store commits (4: one ledger write per action) are counted;
+3. that push is run once unbroken from there (the dry pass), with the refresh's portfolio
+   answers as the service's cycle passes them (without them it would plan to delete the
+   requests' comments): it must plan exactly those four actions (the requests' comments and
+   forecasts are unchanged, so nothing for them) and make them (the tracker then shows what
+   the plan says: the reference); its requests (as the tracker saw them: Jira 8, Azure DevOps
+   7, Trello 9), its HTTP answers and its store commits (8: each action's ledger rows marked in
+   flight before its write, then recorded) are counted;
 4. **kills**: from the saved state, the push dies (tests/e2e/killpoints.py: nothing after the
    point happens, not even a `finally`) at answer k (the tracker carried request k out and
    the process died before reading the answer: a lost answer), before request k, or as the
@@ -36,10 +41,10 @@ tracker. Every point is swept, then one assertion lists each failing point (trac
 database, the point, the request or commit at it) with what differs.
 
 Which points (`test_a_push_killed_or_failing_at_any_point_doubles_nothing_and_loses_nothing`):
-on SQLite every answer, every request and every commit (Jira 20 kill points, Azure DevOps
-16, Trello 22) and every fault kind at every request (Jira 32, Azure DevOps 24, Trello 36).
+on SQLite every answer, every request and every commit (Jira 24 kill points, Azure DevOps
+22, Trello 26) and every fault kind at every request (Jira 32, Azure DevOps 28, Trello 36).
 On PostgreSQL, a deterministic subset: one kill point per state a kill can leave (the writes
-the tracker carried out, the commits the store made: Jira 9, Azure DevOps 8, Trello 8; the
+the tracker carried out, the commits the store made: Jira 13, Azure DevOps 12, Trello 12; the
 other points leave one of those states exactly, so they repeat its experiment), and the
 fault kinds in turn, one a write request (Jira 5, Azure DevOps 4, Trello 4: a fault
 exercises the connector and the push, not the database, and a write is where a lost answer
@@ -51,8 +56,9 @@ on SQLite: it sweeps the plan against the ledger, the same on both databases) ki
 as the answer to each of its four writes arrives (the write made, the ledger not told), then
 a person takes that item's change back before the next cycle (A and C assigned again, B's
 estimate cleared again, D back in progress): the two clean cycles must leave the tracker
-showing what the KPIs and findings then say (`unlike_desired`), as they do after the push
-unbroken and the same change taken back.
+showing what the KPIs, findings and portfolio answers then say (`_unlike_desired`: each open
+request's "When:" comment included), as they do after the push unbroken and the same change
+taken back.
 """
 
 from __future__ import annotations
@@ -69,7 +75,8 @@ import pytest
 from sqlalchemy import Engine
 
 from connectors.base import ConnectorConfig
-from pmo_sync.evaluation.refresh import KpiRefresh
+from pmo_sync.evaluation.refresh import KpiRefresh, refresh_kpis
+from pmo_sync.governance.model import PortfolioFacts
 from pmo_sync.sandbox.harness import Fault, RecordedRequest
 from pmo_sync.store.ledger import load_ledger
 from pmo_sync.writeback.plan import (
@@ -81,10 +88,10 @@ from pmo_sync.writeback.plan import (
     desired_state,
     plan,
 )
-from pmo_sync.writeback.service import PushSummary
+from pmo_sync.writeback.service import PushSummary, push_connector
 
 from ..schema_helpers import migrated_engine
-from .cycles import push, sync_and_refresh
+from .cycles import sync_and_refresh
 from .killpoints import KillSwitch, SimulatedKill, kill_switch
 from .push_worlds import (
     KPIS,
@@ -95,11 +102,12 @@ from .push_worlds import (
     StoreState,
     TrackerState,
     View,
+    _same_value,
+    _shown,
     audit,
     cycle,
     doubled,
     push_world,
-    unlike_desired,
     view,
 )
 
@@ -150,21 +158,39 @@ class Sweep:
         self.store.restore()
         self.w.sandbox.reset_log()
 
+    @property
+    def portfolio(self) -> PortfolioFacts | None:
+        """The refresh's portfolio answers, as the service's cycle passes them to the push:
+        without them a push would plan to delete the open requests' "When:" comments the
+        first cycle posted (docs/write-back.md, "Requests")."""
+        answers = self.refresh.portfolio
+        return answers.facts if answers is not None else None
+
     def plan(self) -> list[Action]:
-        """The actions the push plans (nothing sent)."""
+        """The actions the push plans (nothing sent), planned as `push_connector` plans them."""
         writeback = self.w.config.writeback  # type: ignore[attr-defined]
         run, source = self.refresh.run, self.w.source
+        ledger = load_ledger(self.engine, source)
         desired = desired_state(
-            run, self.refresh.findings, writeback, source, item_sources=run.item_sources
+            run,
+            self.refresh.findings,
+            writeback,
+            source,
+            item_sources=run.item_sources,
+            portfolio=self.portfolio,
+            ledger=ledger,
         )
-        return plan(desired, load_ledger(self.engine, source), writeback, source=source)
+        return plan(desired, ledger, writeback, source=source)
 
     def push(self, config: ConnectorConfig | None = None) -> PushSummary:
-        return push(
+        """The push of what the refresh computed, as the service's cycle makes it."""
+        return push_connector(
             config or self.w.config,
             self.engine,
-            self.refresh,
-            self.w.now,
+            self.refresh.run,
+            self.refresh.findings,
+            portfolio=self.portfolio,
+            now=self.w.now,
             sleep=lambda seconds: None,
         )
 
@@ -201,11 +227,53 @@ class Sweep:
         if then is None:
             problems += [f"the tracker: {d}" for d in view(w).differences(self.reference)]
         else:
-            problems += [f"the tracker: {d}" for d in unlike_desired(w, self.engine)]
+            problems += [f"the tracker: {d}" for d in _unlike_desired(w, self.engine)]
         problems += [f"the audit: {d}" for d in audit(w, self.engine)]
         if not problems:
             return None
         return f"{w.tracker} on {self.database}, {point}:\n    " + "\n    ".join(problems)
+
+
+def _unlike_desired(w: PushWorld, engine: Engine) -> list[str]:
+    """`push_worlds.unlike_desired` with the open requests in: what the tracker shows of
+    pmo-sync's writes that the desired state a cycle's push plans from does not say (the
+    KPIs, the findings and the portfolio answers computed from the store now, the kept
+    forecasts read from the ledger), one line each. Without the portfolio answers every open
+    request's "When:" comment, which each cycle posts (docs/write-back.md, "Requests"), would
+    read as one its findings do not call for."""
+    refresh = refresh_kpis(engine, KPIS, rules=w.rules, now=w.now)
+    writeback = w.config.writeback  # type: ignore[attr-defined]
+    run = refresh.run
+    desired = desired_state(
+        run,
+        refresh.findings,
+        writeback,
+        w.source,
+        item_sources=run.item_sources,
+        portfolio=refresh.portfolio.facts if refresh.portfolio is not None else None,
+        ledger=load_ledger(engine, w.source),
+    )
+    shown = view(w)
+    found: list[str] = []
+    for item in desired:
+        for metric, value in item.fields.items():
+            name = writeback.fields[metric]
+            held = shown.fields.get((item.key, name))
+            if not _same_value(held, value):
+                found.append(f"field {name!r} of {item.key}: {held!r}, the KPIs say {value!r}")
+        texts = shown.comments.get(item.key, [])
+        if texts != ([item.comment] if item.comment else []):
+            found.append(
+                f"{item.key} carries {len(texts)} bot comment(s) {_shown(texts)}, its findings "
+                + (f"say {_shown([item.comment])}" if item.comment else "are none")
+            )
+    wanted = {item.key for item in desired}
+    found += [
+        f"{key} carries {len(texts)} bot comment(s) {_shown(texts)}, and is not in scope"
+        for key, texts in sorted(shown.comments.items())
+        if key not in wanted
+    ]
+    return found
 
 
 def _expected(actions: list[Action], before: View) -> View:
@@ -255,6 +323,7 @@ def _sweep(
             )  # fmt: skip
             sweep.actions = actions = sweep.plan()
             # the push to sweep: an update, a delete, an add and a field write, nothing else
+            # (the open requests' "When:" comments the first cycle posted stay as they are)
             assert sorted((type(a).__name__, a.key) for a in actions) == sorted(
                 [("UpdateComment", w.a), ("DeleteComment", w.b), ("AddComment", w.c),
                  ("SetFields", w.d)]
@@ -423,8 +492,9 @@ def test_a_write_made_unrecorded_then_taken_back_leaves_what_the_findings_say(
     fields) is carried out and its answer lost (the process killed as it arrives), so the
     ledger still says what was there before; then, before the next cycle, a person takes that
     item's change back (A and C assigned again, B's estimate cleared again, D back in
-    progress). The two clean cycles must leave the tracker showing what the KPIs and findings
-    then say, as they do after the push unbroken.
+    progress). The two clean cycles must leave the tracker showing what the KPIs, findings and
+    portfolio answers then say (the open requests' "When:" comments too), as they do after the
+    push unbroken.
 
     On SQLite only: what is swept is the plan against the ledger, the same on every database
     (the main sweep crosses every commit on both)."""
