@@ -37,6 +37,7 @@ from pmo_sync.cli.common import (
     portfolio_config,
 )
 from pmo_sync.cli.listing import check_connector, check_format, check_team, one_of
+from pmo_sync.portfolio.words import delivery_words, risk_words
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -45,11 +46,10 @@ if TYPE_CHECKING:
     from pmo_sync.evaluation.portfolio_inputs import PortfolioInputs
     from pmo_sync.kpi.config import KpiOptions
     from pmo_sync.portfolio.config import PortfolioConfig
-    from pmo_sync.portfolio.dependency_risk import DependencyRisk, RiskFinding
+    from pmo_sync.portfolio.dependency_risk import DependencyRisk
     from pmo_sync.portfolio.forecast import RequestForecast
     from pmo_sync.portfolio.items import ItemRef
     from pmo_sync.portfolio.overview import PortfolioOverview, RequestLine, WhenAnswer
-    from pmo_sync.portfolio.releases import ReleaseDelivery
     from pmo_sync.portfolio.strategy import Share
 
 portfolio_app = typer.Typer(
@@ -384,19 +384,6 @@ def _print_strategy(overview: PortfolioOverview) -> None:
         )
 
 
-def _risk_words(d: DependencyRisk, risk: RiskFinding) -> str:
-    from pmo_sync.portfolio.dependency_risk import Risk
-
-    if risk.risk is Risk.STARTED_BEFORE_BLOCKER:
-        return f"{d.waiting[1]} is in progress while {d.blocker[1]} has not started"
-    whose = risk.of[1] if risk.of is not None else d.waiting[1]
-    what = "due date" if risk.risk is Risk.LATE_FOR_DUE else "forecast (p85)"
-    days = _count(risk.days or 0, "day")
-    if risk.at_least:
-        return f"not forecast: at least {days} after {whose}'s {what} {_iso(risk.against)}"
-    return f"{days} after {whose}'s {what} {_iso(risk.against)}"
-
-
 def _team(name: str | None) -> str:
     return name if name is not None else "no team"
 
@@ -416,7 +403,7 @@ def _print_dependencies(overview: PortfolioOverview) -> None:
             2,
         )
         for risk in d.risks:
-            _say(_risk_words(d, risk), 4)
+            _say(risk_words(d, risk), 4)
     pairs = [p for p in report.team_pairs if p.open]
     if pairs:
         _say("Open dependencies per team pair (blocker's team → waiting team)", 2)
@@ -428,24 +415,6 @@ def _print_dependencies(overview: PortfolioOverview) -> None:
             )
 
 
-def _delivery(row: ReleaseDelivery) -> str:
-    said = [
-        f"{_count(len(row.shipped), 'release')} shipped ({row.per_month:.1f} a month: "
-        + ", ".join(str(m.released) for m in row.monthly)
-        + ")"
-    ]
-    if row.on_time_share is not None:
-        said.append(f"{row.on_time_share * 100:.0f}% on time")
-    if row.median_slip_days is not None:
-        said.append(f"median slip {row.median_slip_days:g} days")
-    if row.overdue:
-        said.append(
-            "overdue: "
-            + ", ".join(f"{r.name} ({_count(r.slip_days or 0, 'day')} late)" for r in row.overdue)
-        )
-    return "; ".join(said)
-
-
 def _print_releases(overview: PortfolioOverview) -> None:
     report = overview.releases
     _say("")
@@ -454,9 +423,9 @@ def _print_releases(overview: PortfolioOverview) -> None:
         "(shipped per month, oldest first)"
     )
     for row in report.teams:
-        _say(f"{_team(row.team)}: {_delivery(row)}", 2)
+        _say(f"{_team(row.team)}: {delivery_words(row)}", 2)
     if len(report.teams) != 1:
-        _say(f"All teams: {_delivery(report.portfolio)}", 2)
+        _say(f"All teams: {delivery_words(report.portfolio)}", 2)
 
 
 # --- pmo-sync portfolio backtest ----------------------------------------------------------------
@@ -623,7 +592,7 @@ def _print_when(
             f"higher-ranked requests: {names}."
         )
     for d in answer.waiting_on:
-        risks = "; ".join(_risk_words(d, r) for r in d.risks)
+        risks = "; ".join(risk_words(d, r) for r in d.risks)
         status_words = {"at_risk": "at risk", "unknown": "outside the synced scope"}
         state = status_words.get(d.status.value, "not at risk")
         _say(

@@ -22,7 +22,7 @@ from pmo_sync.dashboard.formatting import format_days, format_moment
 from pmo_sync.dashboard.pages.epics import build_epic, build_epics
 from pmo_sync.dashboard.pages.governance import NO_TEAM, build_governance
 from pmo_sync.dashboard.pages.portfolio import SEVERITIES_SHOWN, build_portfolio
-from pmo_sync.dashboard.pages.requests import build_request, build_requests, percent
+from pmo_sync.dashboard.pages.requests import build_request, build_requests
 from pmo_sync.dashboard.pages.sprints import build_sprints
 from pmo_sync.dashboard.pages.strategy import build_strategy
 from pmo_sync.dashboard.pages.team import build_team
@@ -31,6 +31,7 @@ from pmo_sync.dashboard.reads_flow import FlowReads
 from pmo_sync.dashboard.reads_portfolio import FilterChoices, PortfolioReads
 from pmo_sync.dashboard.reads_requests import RequestReads, SettingsSource
 from pmo_sync.dashboard.security import CONTENT_SECURITY_POLICY, add_security_headers
+from pmo_sync.portfolio.words import percent
 
 __all__ = ["create_app"]
 

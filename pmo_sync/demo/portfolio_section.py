@@ -22,6 +22,7 @@ from pmo_sync.demo.sections import _table, section
 from pmo_sync.portfolio.dependency_risk import DependencyStatus
 from pmo_sync.portfolio.items import ItemRef
 from pmo_sync.portfolio.overview import PortfolioOverview, RequestLine
+from pmo_sync.portfolio.words import percent
 
 __all__ = ["RequestRow", "portfolio_lines", "print_portfolio_answers", "request_rows"]
 
@@ -56,12 +57,6 @@ def _short(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _whole_percent(p: float) -> str:
-    """A probability as the portfolio prints it: halves up, never 0% or 100% unless certain."""
-    whole = int(p * 100 + 0.5)
-    return f"{99 if whole == 100 and p < 1 else 1 if whole == 0 and p > 0 else whole}%"
-
-
 def request_rows(
     overview: PortfolioOverview, titles: Mapping[ItemRef, str], limit: int = SHOWN_REQUESTS
 ) -> list[RequestRow]:
@@ -79,7 +74,7 @@ def request_rows(
                 done=f"{f.scope.items_done}/{f.scope.items}",
                 p85=p85.isoformat() if p85 is not None else ("later" if f.reason is None else "-"),
                 due=f.due_date.isoformat() if f.due_date is not None else "-",
-                chance=_whole_percent(f.due_probability) if f.due_probability is not None else "-",
+                chance=percent(f.due_probability) if f.due_probability is not None else "-",
             )
         )
     return rows

@@ -15,11 +15,11 @@ from datetime import date
 from pmo_sync.dashboard.charts import Chart, forecast_history_chart
 from pmo_sync.dashboard.filters import Filters
 from pmo_sync.dashboard.reads_requests import AT_RISK_BELOW, Computed, RequestReads
-from pmo_sync.portfolio.dependency_risk import DependencyRisk, Risk, RiskFinding
+from pmo_sync.portfolio.dependency_risk import DependencyRisk
 from pmo_sync.portfolio.forecast import RequestForecast
 from pmo_sync.portfolio.items import ItemRef
 from pmo_sync.portfolio.overview import stakeholder_sentence
-from pmo_sync.portfolio.releases import ReleaseDelivery
+from pmo_sync.portfolio.words import percent, risk_words
 from pmo_sync.store.forecast_history import ForecastPoint, forecast_move
 
 __all__ = [
@@ -33,9 +33,7 @@ __all__ = [
     "RequestsPage",
     "build_request",
     "build_requests",
-    "percent",
     "request_row",
-    "risk_words",
 ]
 
 Text = Mapping[ItemRef, tuple[str, str]]
@@ -49,35 +47,8 @@ FUNNEL_WORDS = {
 """A funnel stage as `when` says it."""
 
 
-def percent(probability: float) -> str:
-    """A probability as a whole percent, halves up, as `when` and the CLI table say it: 100%
-    only when certain, 0% only when impossible (0.996 reads 99%)."""
-    whole = int(probability * 100 + 0.5)
-    if whole == 100 and probability < 1:
-        return "99%"
-    if whole == 0 and probability > 0:
-        return "1%"
-    return f"{whole}%"
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 def _iso(day: date | None) -> str | None:
     return None if day is None else day.isoformat()
-
-
-def risk_words(d: DependencyRisk, risk: RiskFinding) -> str:
-    """One risk of a dependency in `pmo-sync when`'s words."""
-    if risk.risk is Risk.STARTED_BEFORE_BLOCKER:
-        return f"{d.waiting[1]} is in progress while {d.blocker[1]} has not started"
-    whose = risk.of[1] if risk.of is not None else d.waiting[1]
-    what = "due date" if risk.risk is Risk.LATE_FOR_DUE else "forecast (p85)"
-    days = _count(risk.days or 0, "day")
-    if risk.at_least:
-        return f"not forecast: at least {days} after {whose}'s {what} {_iso(risk.against)}"
-    return f"{days} after {whose}'s {what} {_iso(risk.against)}"
 
 
 # -- /requests ------------------------------------------------------------------------------------
@@ -430,22 +401,3 @@ def build_request(reads: RequestReads, computed: Computed, ref: ItemRef) -> Requ
         teams=line.teams if line else ((item.team,) if item.team else ()),
         theme=item.theme,
     )
-
-
-def delivery_words(row: ReleaseDelivery) -> str:
-    """A team's release delivery in the words `pmo-sync portfolio` prints."""
-    said = [
-        f"{_count(len(row.shipped), 'release')} shipped ({row.per_month:.1f} a month: "
-        + ", ".join(str(m.released) for m in row.monthly)
-        + ")"
-    ]
-    if row.on_time_share is not None:
-        said.append(f"{row.on_time_share * 100:.0f}% on time")
-    if row.median_slip_days is not None:
-        said.append(f"median slip {row.median_slip_days:g} days")
-    if row.overdue:
-        said.append(
-            "overdue: "
-            + ", ".join(f"{r.name} ({_count(r.slip_days or 0, 'day')} late)" for r in row.overdue)
-        )
-    return "; ".join(said)

@@ -14,7 +14,7 @@ from datetime import date
 
 from pmo_sync.dashboard.charts import Chart, Series, bar_chart, run_chart, theme_share_chart
 from pmo_sync.dashboard.filters import Filters
-from pmo_sync.dashboard.pages.requests import DependencyRow, delivery_words, risk_words
+from pmo_sync.dashboard.pages.requests import DependencyRow
 from pmo_sync.dashboard.reads import DashboardReads, by_metric
 from pmo_sync.dashboard.reads_requests import Computed, RequestReads
 from pmo_sync.portfolio.dependency_risk import DependencyReport
@@ -30,6 +30,7 @@ from pmo_sync.portfolio.schedule import (
     team_variances,
 )
 from pmo_sync.portfolio.strategy import Share, StrategyAnswer
+from pmo_sync.portfolio.words import delivery_words, risk_words
 from pmo_sync.store.kpis import KpiValue
 
 __all__ = [
