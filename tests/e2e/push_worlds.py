@@ -67,6 +67,7 @@ from pmo_sync.sandbox.jira.generator import JiraDataset
 from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.sandbox.trello import TrelloDataset, TrelloSandbox
 from pmo_sync.service.cycle import CycleResult, ServiceConfig, run_cycle
+from pmo_sync.store.ledger import load_ledger
 from pmo_sync.store.models import Base
 from pmo_sync.store.repository import Store
 from pmo_sync.writeback.plan import desired_state
@@ -786,13 +787,21 @@ def view(w: PushWorld) -> View:
 
 def unlike_desired(w: PushWorld, engine: Engine) -> list[str]:
     """What the tracker shows of pmo-sync's writes that the desired state does not say, one
-    line each: the KPIs and findings computed from the store now (as a cycle does), each
-    managed field's value (None: empty) and each item's one bot comment (None: none)."""
+    line each: the KPIs, findings and portfolio answers computed from the store now (as a
+    cycle does), planned as `push_connector` plans them (the ledger's kept forecasts too),
+    each managed field's value (None: empty) and each item's one bot comment (None: none;
+    an open request's carries its sentence)."""
     refresh = refresh_kpis(engine, KPIS, rules=w.rules, now=w.now)
     writeback = w.config.writeback  # type: ignore[attr-defined]
     run = refresh.run
     desired = desired_state(
-        run, refresh.findings, writeback, w.source, item_sources=run.item_sources
+        run,
+        refresh.findings,
+        writeback,
+        w.source,
+        item_sources=run.item_sources,
+        portfolio=refresh.portfolio.facts if refresh.portfolio is not None else None,
+        ledger=load_ledger(engine, w.source),
     )
     shown = view(w)
     found: list[str] = []

@@ -56,9 +56,9 @@ on SQLite: it sweeps the plan against the ledger, the same on both databases) ki
 as the answer to each of its four writes arrives (the write made, the ledger not told), then
 a person takes that item's change back before the next cycle (A and C assigned again, B's
 estimate cleared again, D back in progress): the two clean cycles must leave the tracker
-showing what the KPIs, findings and portfolio answers then say (`_unlike_desired`: each open
-request's "When:" comment included), as they do after the push unbroken and the same change
-taken back.
+showing what the KPIs, findings and portfolio answers then say (`push_worlds.unlike_desired`:
+each open request's "When:" comment included), as they do after the push unbroken and the same
+change taken back.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ import pytest
 from sqlalchemy import Engine
 
 from connectors.base import ConnectorConfig
-from pmo_sync.evaluation.refresh import KpiRefresh, refresh_kpis
+from pmo_sync.evaluation.refresh import KpiRefresh
 from pmo_sync.governance.model import PortfolioFacts
 from pmo_sync.sandbox.harness import Fault, RecordedRequest
 from pmo_sync.store.ledger import load_ledger
@@ -102,12 +102,11 @@ from .push_worlds import (
     StoreState,
     TrackerState,
     View,
-    _same_value,
-    _shown,
     audit,
     cycle,
     doubled,
     push_world,
+    unlike_desired,
     view,
 )
 
@@ -227,53 +226,11 @@ class Sweep:
         if then is None:
             problems += [f"the tracker: {d}" for d in view(w).differences(self.reference)]
         else:
-            problems += [f"the tracker: {d}" for d in _unlike_desired(w, self.engine)]
+            problems += [f"the tracker: {d}" for d in unlike_desired(w, self.engine)]
         problems += [f"the audit: {d}" for d in audit(w, self.engine)]
         if not problems:
             return None
         return f"{w.tracker} on {self.database}, {point}:\n    " + "\n    ".join(problems)
-
-
-def _unlike_desired(w: PushWorld, engine: Engine) -> list[str]:
-    """`push_worlds.unlike_desired` with the open requests in: what the tracker shows of
-    pmo-sync's writes that the desired state a cycle's push plans from does not say (the
-    KPIs, the findings and the portfolio answers computed from the store now, the kept
-    forecasts read from the ledger), one line each. Without the portfolio answers every open
-    request's "When:" comment, which each cycle posts (docs/write-back.md, "Requests"), would
-    read as one its findings do not call for."""
-    refresh = refresh_kpis(engine, KPIS, rules=w.rules, now=w.now)
-    writeback = w.config.writeback  # type: ignore[attr-defined]
-    run = refresh.run
-    desired = desired_state(
-        run,
-        refresh.findings,
-        writeback,
-        w.source,
-        item_sources=run.item_sources,
-        portfolio=refresh.portfolio.facts if refresh.portfolio is not None else None,
-        ledger=load_ledger(engine, w.source),
-    )
-    shown = view(w)
-    found: list[str] = []
-    for item in desired:
-        for metric, value in item.fields.items():
-            name = writeback.fields[metric]
-            held = shown.fields.get((item.key, name))
-            if not _same_value(held, value):
-                found.append(f"field {name!r} of {item.key}: {held!r}, the KPIs say {value!r}")
-        texts = shown.comments.get(item.key, [])
-        if texts != ([item.comment] if item.comment else []):
-            found.append(
-                f"{item.key} carries {len(texts)} bot comment(s) {_shown(texts)}, its findings "
-                + (f"say {_shown([item.comment])}" if item.comment else "are none")
-            )
-    wanted = {item.key for item in desired}
-    found += [
-        f"{key} carries {len(texts)} bot comment(s) {_shown(texts)}, and is not in scope"
-        for key, texts in sorted(shown.comments.items())
-        if key not in wanted
-    ]
-    return found
 
 
 def _expected(actions: list[Action], before: View) -> View:
