@@ -27,12 +27,10 @@ from pmo_sync.evaluation.portfolio_inputs import read_portfolio_inputs
 from pmo_sync.kpi.config import KpiConfig
 from pmo_sync.portfolio.config import PortfolioConfig, ThemeConfig, ThemeMatch
 from pmo_sync.portfolio.forecast import RequestForecast, request_forecasts
-from pmo_sync.sandbox import portfolio as script
 from pmo_sync.store.engine import make_engine, upgrade
 from pmo_sync.store.forecast_history import ForecastPoint, save_forecasts
-from pmo_sync.store.repository import Store
 
-from ..e2e.portfolio_world_jira import JiraWorld
+from ..e2e.portfolio_world_jira import play_into
 
 DAY_42 = date(2030, 2, 18)
 THEMES = [
@@ -58,18 +56,7 @@ class ScriptedStore:
 def fill(engine: Engine) -> tuple[dict[str, str], str]:
     """The script played and synced twice into `engine`'s (migrated) store, DEF-12's two
     kept forecasts beside; the labels' keys and the tracker's URL."""
-    with JiraWorld() as world:
-        world.play(script.ACT_ONE)
-        # ABC-17, a request done beside the script before its first sync, as the CLI test
-        # makes it (tests/e2e/test_portfolio_cli.py): its page says the day it was done
-        data = world.sandbox.dataset
-        done = data.create_issue("ABC", "Performance budget", issue_type="Epic")
-        data.clock.advance(minutes=5)
-        data.transition(done.key, "Done")
-        assert world.sync(Store(engine), full=True).status == "success"
-        world.play(script.ACT_TWO)
-        assert world.sync(Store(engine), full=False).status == "success"
-        keys, tracker = dict(world.keys), world.sandbox.url
+    keys, tracker = play_into(engine)
     assert save_forecasts(engine, [("acme-jira", "DEF-12", p) for p in HISTORY]) == 2
     return keys, tracker
 

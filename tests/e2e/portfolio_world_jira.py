@@ -30,6 +30,7 @@ from pmo_sync.sandbox.jira.portfolio import START_DATE_FIELD, JiraPortfolioPlaye
 from pmo_sync.sandbox.jira.server import JiraSandbox
 from pmo_sync.sandbox.portfolio import (
     ACT_ONE,
+    ACT_TWO,
     FIRST_SYNC_DAY,
     SECOND_SYNC_DAY,
     PortfolioTruth,
@@ -42,7 +43,7 @@ from pmo_sync.sync import RunSummary, sync_connector
 
 from ..portfolio_world import PortfolioFacts, read_portfolio
 
-__all__ = ["ISSUES_PER_PROJECT", "START", "JiraWorld"]
+__all__ = ["ISSUES_PER_PROJECT", "START", "JiraWorld", "play_into"]
 
 START = datetime(2030, 1, 7, tzinfo=UTC)
 """The portfolio's first day (a Monday), 00:00 UTC: the sandbox is generated at this moment."""
@@ -134,3 +135,21 @@ class JiraWorld:
         return read_portfolio(
             engine, self.source_id(store), self.keys, START.date(), priority_of, truth
         )
+
+
+def play_into(engine: Engine) -> tuple[dict[str, str], str]:
+    """The whole script into a sandbox Jira, synced into `engine`'s (migrated) store as the
+    portfolio commands' and pages' tests read it: act one, then ABC-17, an epic made and done
+    beside the script (the generated issues hold no request: `when` and the request page say
+    the day it was done), a full sync on day 35; act two and an incremental sync on day 42.
+    The labels' keys and the tracker's URL (the sandbox is stopped by then)."""
+    with JiraWorld() as world:
+        world.play(ACT_ONE)
+        data = world.sandbox.dataset
+        done = data.create_issue("ABC", "Performance budget", issue_type="Epic")
+        data.clock.advance(minutes=5)
+        data.transition(done.key, "Done")
+        assert world.sync(Store(engine), full=True).status == "success"
+        world.play(ACT_TWO)
+        assert world.sync(Store(engine), full=False).status == "success"
+        return dict(world.keys), world.sandbox.url

@@ -44,7 +44,7 @@ from pmo_sync.store.repository import Store
 from pmo_sync.sync import sync_connector
 
 from ..cli_support import cli_state_restored, run_cli
-from .portfolio_world_jira import JiraWorld
+from .portfolio_world_jira import JiraWorld, play_into
 
 DAY_42 = date(2030, 2, 18)
 TODAY = ("--today", "2030-02-18")
@@ -59,22 +59,6 @@ THEMES = [
 ]
 
 
-def _play(engine: Engine) -> dict[str, str]:
-    """The whole script into a sandbox Jira, synced twice into `engine`'s store; the keys."""
-    with JiraWorld() as world:
-        world.play(script.ACT_ONE)
-        # a request done before the script's first sync, beside it (the world's generated
-        # issues hold none): `when` says the day it was done
-        data = world.sandbox.dataset
-        done = data.create_issue("ABC", "Performance budget", issue_type="Epic")
-        data.clock.advance(minutes=5)
-        data.transition(done.key, "Done")
-        assert world.sync(Store(engine), full=True).status == "success"
-        world.play(script.ACT_TWO)
-        assert world.sync(Store(engine), full=False).status == "success"
-        return dict(world.keys)
-
-
 @pytest.fixture(scope="module")
 def played(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str, dict[str, str]]]:
     """A SQLite store of the script and a config dir with its themes, made once."""
@@ -82,7 +66,7 @@ def played(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str
     url = f"sqlite:///{root / 'store.sqlite3'}"
     engine = make_engine(url)
     upgrade(engine)
-    keys = _play(engine)
+    keys, _ = play_into(engine)
     engine.dispose()
     config = root / "config"
     (config / "connectors").mkdir(parents=True)
