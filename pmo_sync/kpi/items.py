@@ -8,13 +8,18 @@ and `timeline` for the commitment and done points):
   `KpiOptions.day_counting` in `KpiOptions.zone`. None until done.
 - **lead time** = created → done (Azure DevOps ``LeadTimeDays``; Vacanti calls
   the whole-system time "lead time" too), same counting. None until done.
-- **WIP age** = commitment → `now` for a committed item not yet done, same
-  counting (ActionableAgile's aging chart: started today = age 1 inclusively).
+- **WIP age** = commitment → the item's clock (below) for a committed item not yet done,
+  same counting (ActionableAgile's aging chart: started today = age 1 inclusively).
+- **the clock of an open item** is the start of the reporting day (local midnight in
+  `KpiOptions.zone`), or the item's last status or flag change when that came later:
+  what depends on the clock alone (WIP age, the time in the current stage, blocked and
+  wait time so far) moves once a day, not at every refresh, so a refresh with nothing
+  changed rewrites nothing (issue 18). A done item's metrics end at its done point.
 - **time in stage**, **blocked**, **wait** and **active** time are *elapsed*
   fractional days whatever the day counting: they are parts of one span and
   must add up, which calendar-day counting cannot do (two stages visited on
   one day would each count 1 inclusive day). They cover created → done for a
-  done item and created → `now` for an open one, so for a done item
+  done item and created → its clock for an open one, so for a done item
   ``sum(time_in_stage_days) == lead time in fractional days``.
 - **blocked** = the union of flagged time (Jira's "Flagged" impediment) and
   time in `Workflow.blocked_stages`.
@@ -38,13 +43,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
+from functools import lru_cache
 
 from pmo_sync.kpi.days import SECONDS_PER_DAY, span_days
 from pmo_sync.kpi.model import FlagChange, ItemHistory, KpiOptions, Workflow
 from pmo_sync.kpi.timeline import StageInterval, _commitment_and_done_runs, _stage_runs
 
-__all__ = ["ItemMetrics", "item_metrics", "item_metrics_from_timeline"]
+__all__ = ["ItemMetrics", "day_start", "item_metrics", "item_metrics_from_timeline", "open_clock"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +119,25 @@ def _tables(workflow: Workflow) -> _Tables:
     return tables
 
 
+@lru_cache(maxsize=16)
+def day_start(now: datetime, zone: tzinfo) -> datetime:
+    """Local midnight of `now`'s day in the reporting zone (aware, in that zone)."""
+    local = now.astimezone(zone)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def open_clock(
+    item: ItemHistory, last_run_start: datetime, now: datetime, zone: tzinfo
+) -> datetime:
+    """The moment an open item's clock-dependent metrics are measured at (module docstring):
+    the start of `now`'s day, or the item's last status or flag change if later (never
+    after `now`)."""
+    clock = max(day_start(now, zone), last_run_start)
+    if item.flag_changes:
+        clock = max(clock, item.flag_changes[-1].at)
+    return min(clock, now)
+
+
 def _flagged_spans(
     changes: Sequence[FlagChange], created: datetime, horizon: float
 ) -> list[tuple[float, float]]:
@@ -169,6 +194,8 @@ def _metrics_from_runs(
     committed = None if committed_run is None else starts[committed_run]
     done = None if done_run is None else starts[done_run]
     created = item.created
+    if done is None:
+        now = open_clock(item, starts[-1], now, options.zone)
     horizon = max(((now if done is None else done) - created).total_seconds(), 0.0)
 
     # Seconds since creation at each run boundary, the last run ending at the horizon.
@@ -246,8 +273,9 @@ def item_metrics(
 ) -> ItemMetrics:
     """An item's flow metrics as of `now` (aware; at or after its last change).
 
-    `now` ends the time breakdown and the WIP age of an item not done yet; a
-    done item's metrics do not depend on it. One pass over the status changes.
+    `now`'s day (its start, or the item's last change that day: `open_clock`) ends the time
+    breakdown and the WIP age of an item not done yet; a done item's metrics do not depend
+    on it. One pass over the status changes.
     """
     stages, starts = _stage_runs(item, workflow)
     return _metrics_from_runs(item, stages, starts, workflow, options, now)

@@ -71,12 +71,13 @@ def test_item_values_are_exact() -> None:
         ("item", "A-1", "lead_time_days", "current"): 6.0,
         ("item", "A-1", "flow_efficiency", "current"): 0.8,
         ("item", "A-2", "wip_age_days", "current"): 3.0,
-        # elapsed days per stage, up to done or now, all at 12:00
+        # elapsed days per stage, all moves at 12:00, up to done or, for the open
+        # to the start of the 12th (an open item's clock: the day's start)
         ("item", "A-1", "time_in_stage_days:To Do", "current"): 1.0,
         ("item", "A-1", "time_in_stage_days:In Progress", "current"): 4.0,
         ("item", "A-2", "time_in_stage_days:To Do", "current"): 7.0,
-        ("item", "A-2", "time_in_stage_days:In Progress", "current"): 2.0,
-        ("item", "A-3", "time_in_stage_days:To Do", "current"): 8.0,
+        ("item", "A-2", "time_in_stage_days:In Progress", "current"): 1.5,
+        ("item", "A-3", "time_in_stage_days:To Do", "current"): 7.5,
     }
 
 

@@ -340,7 +340,8 @@ def test_transition_at_2330_west_of_utc_counts_on_the_local_day() -> None:
 
 def test_item_never_started() -> None:
     """Created the 1st 12:00, still To Do on the 20th 12:00: no commitment, no cycle, lead,
-    age or efficiency; 19 days in To Do, all of it waiting."""
+    age or efficiency; 18.5 days in To Do (to the start of the 20th, the open item's clock),
+    all of it waiting."""
     m = metrics(history(), now=at(20))
     assert (m.committed_at, m.done_at) == (None, None)
     assert (m.cycle_time_days, m.lead_time_days, m.wip_age_days, m.flow_efficiency) == (
@@ -349,8 +350,8 @@ def test_item_never_started() -> None:
         None,
         None,
     )
-    assert m.time_in_stage_days == {"To Do": 19, "In Progress": 0, "In Review": 0, "Done": 0}
-    assert (m.wait_days, m.active_days, m.in_progress, m.is_done) == (19, 0, False, False)
+    assert m.time_in_stage_days == {"To Do": 18.5, "In Progress": 0, "In Review": 0, "Done": 0}
+    assert (m.wait_days, m.active_days, m.in_progress, m.is_done) == (18.5, 0, False, False)
 
 
 def test_item_created_in_progress_or_done() -> None:
@@ -367,18 +368,41 @@ def test_item_created_in_progress_or_done() -> None:
 
 def test_wip_age_follows_the_day_counting_and_zone() -> None:
     """Committed 2 Mar 14:00 UTC, now 4 Mar 04:30 UTC (3 Mar 23:30 New York): age inclusive
-    2 in New York and 3 in UTC, exclusive 1 / 2, fractional 38.5 h / 24."""
+    2 in New York and 3 in UTC, exclusive 1 / 2, fractional to the open item's clock, the
+    start of 4 Mar UTC: 34 h / 24."""
     item = history((at(2, 14), "In Progress"))
     now = at(4, 4, 30)
     assert metrics(item, zone=NEW_YORK, now=now).wip_age_days == 2
     assert metrics(item, zone=UTC_ZONE, now=now).wip_age_days == 3
     assert metrics(item, "exclusive", NEW_YORK, now=now).wip_age_days == 1
-    assert metrics(item, "fractional", now=now).wip_age_days == pytest.approx(38.5 / 24)
+    assert metrics(item, "fractional", now=now).wip_age_days == pytest.approx(34 / 24)
     assert metrics(item, now=now).stage == "In Progress"
 
 
+def test_an_open_items_clock_is_the_start_of_its_day_or_its_last_change() -> None:
+    """Clock-dependent metrics move once a day: In Progress since 2 Mar 12:00, measured
+    anywhere on 5 Mar, count to 5 Mar 00:00 (2.5 d in progress); moved to In Review at
+    5 Mar 09:00, they count to that move (2.875 d in progress, 0 in review) until 6 Mar;
+    a flag raised at 5 Mar 10:00 is the last change (the clock is 10:00: 1 h in review,
+    none of it blocked yet).
+    In New York the day starts at 05:00 UTC."""
+    item = history((at(2), "In Progress"))
+    for now in (at(5, 0), at(5, 8), at(5, 23, 59)):
+        m = metrics(item, "fractional", now=now)
+        assert (m.time_in_stage_days["In Progress"], m.wip_age_days) == (2.5, 2.5)
+    moved = history((at(2), "In Progress"), (at(5, 9), "In Review"))
+    m = metrics(moved, "fractional", now=at(5, 20))
+    assert (m.time_in_stage_days["In Progress"], m.time_in_stage_days["In Review"]) == (2.875, 0)
+    flagged = replace(moved, flag_changes=(FlagChange(at(5, 10), True),))
+    m = metrics(flagged, "fractional", now=at(5, 20))
+    assert m.time_in_stage_days["In Review"] == pytest.approx(1 / 24)
+    assert m.blocked_days == 0
+    m = metrics(item, "fractional", zone=NEW_YORK, now=at(5, 20))
+    assert m.wip_age_days == pytest.approx((3 * 24 - 12 + 5) / 24)
+
+
 def test_time_in_stage_of_an_open_item_runs_to_now() -> None:
-    """To Do 1st→2nd, In Progress 2nd→ (now) 5th 00:00 = 2.5 d."""
+    """To Do 1st→2nd, In Progress 2nd→ (now, the start of a day) 5th 00:00 = 2.5 d."""
     m = metrics(history((at(2), "In Progress")), now=at(5, 0))
     assert m.time_in_stage_days == {"To Do": 1, "In Progress": 2.5, "In Review": 0, "Done": 0}
     assert (m.wait_days, m.active_days) == (1, 2.5)

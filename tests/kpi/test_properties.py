@@ -153,7 +153,11 @@ def test_item_invariants(case: tuple[Workflow, ItemHistory, KpiOptions, datetime
         assert m.cycle_time_days is None and m.lead_time_days is None
         assert m.flow_efficiency is None
         assert (m.wip_age_days is not None) == (m.committed_at is not None)
-        span = max((now - item.created).total_seconds() / 86400, 0)
+        # an open item's clock: its day's start in the zone, or its last change if later
+        midnight = now.astimezone(opts.zone).replace(hour=0, minute=0, second=0, microsecond=0)
+        last = [timeline[-1].start, *(f.at for f in item.flag_changes[-1:])]
+        clock = min(max(midnight, *last), now)
+        span = max((clock - item.created).total_seconds() / 86400, 0)
 
     # Time in stages sums to the lead time (done) or the age since creation (open), in
     # elapsed days; so do blocked + wait + active, each of them non-negative.
