@@ -28,6 +28,7 @@ from pmo_sync.evaluation.inputs import (
     read_status_stages,
     read_team_pairs,
 )
+from pmo_sync.evaluation.marks import RefreshMark, current_mark, keep_mark
 from pmo_sync.evaluation.policy_teams import policy_team_notices
 from pmo_sync.evaluation.portfolio_facts import (
     PortfolioAnswers,
@@ -64,6 +65,8 @@ class KpiRefresh:
     """Which team each source's team is, and the notices about shared or unknown names."""
     portfolio: PortfolioAnswers | None = None
     """The portfolio answers (None: the store holds no item at a request level)."""
+    mark: RefreshMark | None = None
+    """What this refresh computed from (`pmo_sync.evaluation.marks`), kept once all is saved."""
 
     def values(self) -> Iterator[KpiValue]:
         """Every value the refresh kept: the run's and the open requests' forecasts."""
@@ -117,6 +120,7 @@ def _compute(
     with gc_frozen():
         run = compute_kpis([history for history, _ in inputs], sprints, config, stages, now, since)
     answers = None
+    options = config.options()
     requests = portfolio.requests
     if has_requests(engine, requests.request_levels, requests.request_types):
         read = read_portfolio_inputs(
@@ -131,6 +135,9 @@ def _compute(
             stages,
             run.zone,
             (run.start, run.end),
+            trials=options.forecast_trials,
+            seed=options.forecast_seed,
+            history_days=options.forecast_history_days,
         )
     return _Computed(inputs, sprints, run, teams, answers)
 
@@ -249,22 +256,27 @@ def refresh_kpis(
     the portfolio rules judge them.
     """
     now = now or datetime.now(UTC)
+    portfolio = portfolio or PortfolioConfig()
+    # read before any data: a sync landing meanwhile leaves this mark behind (marks.py)
+    mark = current_mark(engine, config, rules=rules, portfolio=portfolio, since=since, now=now)
     done = _compute(
         engine,
         config,
         details=rules is not None,
         now=now,
         since=since,
-        portfolio=portfolio or PortfolioConfig(),
+        portfolio=portfolio,
     )
     with gc_frozen():
         saved = save_kpi_values(engine, stored_values(done.run, done.portfolio), now)
     if done.portfolio is not None:
         save_forecasts(engine, forecast_points(done.portfolio, done.run.end))
     if rules is None:
-        return KpiRefresh(done.run, saved, teams=done.teams, portfolio=done.portfolio)
+        keep_mark(engine, mark, now)
+        return KpiRefresh(done.run, saved, teams=done.teams, portfolio=done.portfolio, mark=mark)
     findings = _findings(rules, done)
     changes = save_findings(engine, findings, now)
+    keep_mark(engine, mark, now)
     stale = tuple(policy_team_notices(rules, done.teams.names))
     teams = replace(done.teams, notices=(*done.teams.notices, *stale))
-    return KpiRefresh(done.run, saved, findings, changes, teams, done.portfolio)
+    return KpiRefresh(done.run, saved, findings, changes, teams, done.portfolio, mark)

@@ -12,6 +12,12 @@ reported (and retried by the next cycle) but does not make the connector
 unhealthy: its sync works. A failed sync skips the KPI refresh and the push:
 nothing new came in, and pushing values computed before a failed read would
 only repeat the last cycle's.
+
+A cycle whose sync left the store as the last refresh saw it, on the same day and with the
+same configuration (`pmo_sync.evaluation.marks`), after a push of this connector that
+wrote everything it planned from that refresh (`PushedMarks`), computes and pushes nothing:
+what it would store and write is already there (issue 18). A push with failures, refusals
+or errors is planned again by the next cycle, as before.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from connectors.base import ConnectorConfig
 from connectors.registry import connector_for_kind
 from pmo_sync.common.configfiles import DIRECTORY_FIELD, ConfigError
 from pmo_sync.config import EXAMPLES_DIR, InvalidFile, load_connector_configs
+from pmo_sync.evaluation.marks import RefreshMark, canonical_digest, current_mark, is_current
 from pmo_sync.evaluation.refresh import refresh_kpis
 from pmo_sync.governance.policy import RuleConfig, load_policies
 from pmo_sync.kpi.compute import KpiRun, kpi_values
@@ -42,7 +49,7 @@ from pmo_sync.store.repository import Store
 from pmo_sync.sync import RunSummary, SyncCancelled, sync_connector
 from pmo_sync.writeback.service import PushSummary, push_connector
 
-__all__ = ["CycleResult", "ServiceConfig", "load_service_config", "run_cycle"]
+__all__ = ["CycleResult", "PushedMarks", "ServiceConfig", "load_service_config", "run_cycle"]
 
 log = structlog.get_logger(__name__)
 _KPI_THREADS = threading.Lock()
@@ -101,6 +108,33 @@ def load_service_config(config_dir: Path) -> tuple[ServiceConfig | None, list[Co
     return ServiceConfig(connectors, kpi, list(rules), tuple(loaded.invalid), portfolio), []
 
 
+class PushedMarks:
+    """Per connector, the refresh mark (and write-back settings) its last clean push wrote.
+
+    Kept in the service's memory: a restarted service, or another replica, recomputes once
+    and plans a push that finds nothing to write.
+    """
+
+    def __init__(self) -> None:
+        self._marks: dict[str, tuple[RefreshMark, str]] = {}
+        self._lock = threading.Lock()
+
+    def clean(self, connector: str, mark: RefreshMark, settings: str) -> bool:
+        with self._lock:
+            return self._marks.get(connector) == (mark, settings)
+
+    def record(self, connector: str, mark: RefreshMark | None, settings: str) -> None:
+        with self._lock:
+            if mark is None:
+                self._marks.pop(connector, None)
+            else:
+                self._marks[connector] = (mark, settings)
+
+    def forget(self, connector: str) -> None:
+        with self._lock:
+            self._marks.pop(connector, None)
+
+
 @dataclass(slots=True)
 class CycleResult:
     """How one cycle went; `stage` is where it stopped (`done` when it went all the way)."""
@@ -113,6 +147,9 @@ class CycleResult:
     sync: RunSummary | None = None
     push: PushSummary | None = None
     kpi_values_changed: int = 0
+    kpis_unchanged: bool = False
+    """Nothing changed since the refresh this connector last pushed cleanly: no recompute,
+    no push (`PushedMarks`)."""
     findings_open: int = 0
     team_kpis: dict[tuple[str, str], float] = field(default_factory=dict)
     """(team or ``portfolio``, metric) → value, for the metrics gauges."""
@@ -144,6 +181,7 @@ def run_cycle(
     now: datetime | None = None,
     stop: threading.Event | None = None,
     kpi_lock: Callable[[], AbstractContextManager[object]] | None = None,
+    pushed: PushedMarks | None = None,
 ) -> CycleResult:
     """Sync `config`'s tracker, recompute KPIs and findings, push its write-back.
 
@@ -151,7 +189,8 @@ def run_cycle(
     time the KPIs are computed. `stop` set (shutdown) abandons the sync between
     records and skips the rest. `kpi_lock` makes the guard that serialises the
     portfolio-wide KPI refresh (between the cycles of one process, and with
-    `serve` between replicas). Never raises for a tracker's or a store's failure.
+    `serve` between replicas). `pushed` (the service's) lets a cycle that would recompute
+    and push nothing new skip both. Never raises for a tracker's or a store's failure.
     """
     run_id = run_id or new_run_id(config.name)
     result = CycleResult(config.name, run_id, datetime.now(UTC))
@@ -159,7 +198,16 @@ def run_cycle(
     with structlog.contextvars.bound_contextvars(run_id=run_id, connector=config.name):
         log.info("cycle_started")
         try:
-            _run(config, service, store, result, now, stop, kpi_lock or _process_kpi_lock)
+            _run(
+                config,
+                service,
+                store,
+                result,
+                now,
+                stop,
+                kpi_lock or _process_kpi_lock,
+                pushed,
+            )
         except StoreUnavailable as exc:  # a lost store: its one line, the next cycle retries
             result.errors.append(f"{result.stage}: {exc.message}")
             log.error("cycle_store_unavailable", stage=result.stage, error=exc.message)
@@ -175,6 +223,7 @@ def run_cycle(
                 duration_s=round(time.monotonic() - started, 3),
                 errors=len(result.errors),
                 push_errors=len(result.push_errors),
+                kpis_unchanged=result.kpis_unchanged,
             )
     return result
 
@@ -187,6 +236,7 @@ def _run(
     now: datetime | None,
     stop: threading.Event | None,
     kpi_lock: Callable[[], AbstractContextManager[object]],
+    pushed: PushedMarks | None,
 ) -> None:
     def check_stop(*_: object) -> None:
         if stop is not None and stop.is_set():
@@ -203,6 +253,21 @@ def _run(
         result.errors.append("stopped by shutdown after the sync")
         return
     result.stage = "kpis"
+    writeback = getattr(config, "writeback", None)
+    settings = canonical_digest(writeback)
+    if pushed is not None:
+        mark = current_mark(
+            store.engine,
+            service.kpi,
+            rules=list(service.rules),
+            portfolio=service.portfolio,
+            since=None,
+            now=now or datetime.now(UTC),
+        )
+        if pushed.clean(config.name, mark, settings) and is_current(store.engine, mark):
+            result.kpis_unchanged = True
+            result.stage = "done"
+            return
     with kpi_lock():
         refresh = refresh_kpis(
             store.engine,
@@ -216,8 +281,9 @@ def _run(
     result.findings_open = len(refresh.findings)
     result.team_kpis = team_gauges(refresh.run)
     result.stage = "push"
-    writeback = getattr(config, "writeback", None)
     if writeback is not None and writeback.enabled:
+        if pushed is not None:
+            pushed.forget(config.name)  # until this push is known clean
         result.push = push_connector(
             config,
             store.engine,
@@ -227,7 +293,17 @@ def _run(
             now=now or datetime.now(UTC),
         )
         result.push_errors.extend([*result.push.refusals, *result.push.errors])
+    if pushed is not None and not result.push_errors and _push_clean(result.push):
+        pushed.record(config.name, refresh.mark, settings)
     result.stage = "done"
+
+
+def _push_clean(push: PushSummary | None) -> bool:
+    """Nothing left for the next push to retry: no failed, deferred or skipped write (an item
+    found gone is not retried: the next sync marks it deleted, a change of its own)."""
+    if push is None:
+        return True
+    return not (push.failed or push.deferred or push.skipped or push.errors or push.refusals)
 
 
 _NOTICED: set[str] = set()

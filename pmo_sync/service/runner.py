@@ -48,6 +48,7 @@ from connectors.base import ConnectorConfig, Schedule
 from pmo_sync.common.configfiles import ConfigError
 from pmo_sync.service.cycle import (
     CycleResult,
+    PushedMarks,
     ServiceConfig,
     load_service_config,
     new_run_id,
@@ -126,6 +127,8 @@ class Service:
         self.states: dict[str, ConnectorState] = {}
         self._locks = locks_for(engine)
         self._kpi_lock = threading.Lock()
+        self._pushed = PushedMarks()
+        """What each connector last pushed cleanly: a cycle with nothing new skips its work."""
         self._config: ServiceConfig | None = None
         self._kept: set[str] = set()
         """Connectors whose file turned invalid on a reload: still running the previous one."""
@@ -273,6 +276,7 @@ class Service:
                 now=self.kpi_clock() if self.kpi_clock else None,
                 stop=self.stopping,
                 kpi_lock=self._kpi_guard,
+                pushed=self._pushed,
             )
         finally:
             state.running = False

@@ -37,6 +37,7 @@ __all__ = [
     "ItemReleaseRow",
     "KpiValueRow",
     "RawRecordRow",
+    "RefreshMarkRow",
     "ReleaseRow",
     "RequestForecastRow",
     "ServiceCycleRow",
@@ -105,6 +106,9 @@ class SourceRow(Base):
     converted_version: Mapped[int | None] = mapped_column(Integer, default=None)
     """The re-conversion its stored items have been through (`pmo_sync.store.reconvert`
     `CONVERSION_VERSION`); None: not yet (a source stored before migration 0014)."""
+    data_version: Mapped[int] = mapped_column(Integer, server_default="0")
+    """Bumped by database triggers whenever a row of its items, sprints, statuses, releases or
+    teams is written (migration 0018): the refresh's cheap "did anything change?"."""
 
 
 class WorkItemRow(Base):
@@ -436,6 +440,26 @@ class KpiValueRow(Base):
     window: Mapped[str] = mapped_column(String(40))
     value: Mapped[float | None] = mapped_column(Float)
     computed_at: Mapped[datetime]
+
+
+class RefreshMarkRow(Base):
+    """What the last complete refresh of one kind (`name`: ``kpis``) saw (migration 0018).
+
+    The sources' data versions, the reporting day and a digest of the configuration: when all
+    three are the same again, nothing the refresh would compute can differ
+    (`pmo_sync.evaluation.marks`).
+    """
+
+    __tablename__ = "refresh_marks"
+    __table_args__ = (UniqueConstraint("name", name="uq_refresh_marks_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(40))
+    day: Mapped[date]
+    data_versions: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """Source id (as text: JSON keys) → its `data_version`."""
+    config_digest: Mapped[str] = mapped_column(String(64))
+    made_at: Mapped[datetime]
 
 
 class RequestForecastRow(Base):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from pmo_sync.governance.policy import load_policies
 from pmo_sync.kpi.config import KpiConfig
 from pmo_sync.logging import configure_logging
 from pmo_sync.sandbox.jira.server import JiraSandbox
-from pmo_sync.service.cycle import ServiceConfig, load_service_config, run_cycle
+from pmo_sync.service.cycle import PushedMarks, ServiceConfig, load_service_config, run_cycle
 from pmo_sync.store.repository import Store
 
 from .serve_helpers import FIELDS, POLICY, TOKEN_VARIABLE, provision_kpi_fields
@@ -133,3 +134,48 @@ def test_the_service_config_is_loaded_whole_or_not_at_all(
     service, errors = load_service_config(tmp_path)
     assert service is None
     assert len(errors) == 1 and str(errors[0]).startswith(str(tmp_path / "policies" / "bad.yaml"))
+
+
+def test_a_cycle_with_nothing_new_computes_and_pushes_nothing(
+    jira: JiraSandbox, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 18: with the service's pushed marks, a cycle whose sync loaded nothing, on the
+    day and with the configuration of the refresh its connector last pushed cleanly, stops
+    after the sync: no values rewritten, no push (not even its planning). A change in the
+    tracker, the next day or another configuration computes and pushes again."""
+    config = _config(jira, monkeypatch, jira.token)
+    service = _service(config, tmp_path)
+    store = Store(engine)
+    marks = PushedMarks()
+    clock = jira.dataset.clock
+
+    first = run_cycle(config, service, store, now=clock.now, pushed=marks)
+    assert first.ok and not first.kpis_unchanged, first.errors
+    assert first.push is not None and first.push.done > 0
+    # the push's own writes moved the issues' `updated` stamps: the next sync stores them,
+    # but the refresh reads the last activity, which leaves the bot's writes out
+    idle = run_cycle(config, service, store, now=clock.advance(minutes=30), pushed=marks)
+    assert idle.ok and idle.kpis_unchanged and idle.stage == "done"
+    assert idle.sync is not None and (idle.sync.items_inserted, idle.sync.items_updated) == (0, 0)
+    assert (idle.push, idle.kpi_values_changed, idle.findings_open) == (None, 0, 0)
+    # without the marks (a cycle by hand, a restarted service) the same cycle recomputes
+    again = run_cycle(config, service, store, now=clock.now)
+    assert not again.kpis_unchanged and again.kpi_values_changed == 0
+    assert again.push is not None and again.push.planned == 0
+
+    key = next(i.key for i in jira.dataset.issues if i.status.name == "To Do")
+    jira.dataset.transition(key, "In Progress")
+    changed = run_cycle(config, service, store, now=clock.advance(minutes=30), pushed=marks)
+    assert changed.ok and not changed.kpis_unchanged
+    assert changed.sync is not None and changed.sync.items_updated == 1
+    assert changed.kpi_values_changed > 0 and changed.push is not None
+    assert run_cycle(config, service, store, now=clock.now, pushed=marks).kpis_unchanged
+
+    tomorrow = clock.now.replace(hour=0, minute=5) + timedelta(days=1)
+    next_day = run_cycle(config, service, store, now=clock.set(tomorrow), pushed=marks)
+    assert next_day.ok and not next_day.kpis_unchanged and next_day.kpi_values_changed > 0
+    assert run_cycle(config, service, store, now=clock.now, pushed=marks).kpis_unchanged
+
+    other = replace(service, kpi=KpiConfig(day_counting="exclusive"))
+    reconfigured = run_cycle(config, other, store, now=clock.now, pushed=marks)
+    assert not reconfigured.kpis_unchanged and reconfigured.kpi_values_changed > 0

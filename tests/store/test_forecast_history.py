@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, inspect, select, text
 
 from pmo_sync.store.engine import make_engine, upgrade
 from pmo_sync.store.forecast_history import (
@@ -119,7 +119,14 @@ def test_0017_adds_the_history_table_to_a_store_at_0016(store_url: str) -> None:
     engine = make_engine(store_url)
     try:
         upgrade(engine, "0016")
-        source = Store(engine).ensure_source("jira-main", "jira", None)
+        with engine.begin() as conn:  # as a pmo-sync of 0016 stored it (no data_version yet)
+            conn.execute(
+                text(
+                    "INSERT INTO sources (name, kind, created_at) "
+                    "VALUES ('jira-main', 'jira', '2026-12-01 00:00:00')"
+                )
+            )
+            source = conn.execute(text("SELECT id FROM sources")).scalar_one()
         assert "request_forecasts" not in inspect(engine).get_table_names()
         upgrade(engine)
         columns = {c["name"] for c in inspect(engine).get_columns("request_forecasts")}
