@@ -132,16 +132,23 @@ def portfolio_answers(
     stages: Mapping[str, Mapping[str, Stage]],
     zone: tzinfo,
     window: tuple[date, date],
+    *,
     trials: int = 10_000,
+    seed: int = 0,
+    history_days: int = 90,
 ) -> PortfolioAnswers:
     """Every portfolio answer the rules read, as of `window`'s last day (today).
 
     `histories` are the items' KPI histories (for the funnel's since-when); a request without
-    one gets its stage from nothing (None, None). Strategy shares only with themes.
+    one gets its stage from nothing (None, None). Strategy shares only with themes. `trials`,
+    `seed` and `history_days` are kpis.yaml's `forecast:` (`KpiOptions`), as `pmo-sync
+    portfolio` and the pages forecast with them: the same answers everywhere.
     """
     first, today = window
     levels = config.requests.request_levels
-    forecasts = request_forecasts(items, today, levels=levels, trials=trials)
+    forecasts = request_forecasts(
+        items, today, levels=levels, trials=trials, seed=seed, history_days=history_days
+    )
     by_request = {f.ref: f for f in forecasts}
     by_ref = {item.ref: item for item in items}
     report = dependency_risks(
