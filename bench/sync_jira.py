@@ -10,7 +10,8 @@ For each size N the bench
    issue pages (ceil(N/100)) + board pages (one listing per project) + sprint pages
    (one per 50 sprints of each scrum board) + one bulk-changelog call per issue page
    holding a truncated changelog (more than 20 histories) + 2 metadata calls
-   (`/field`, `/myself`); a first sync into an empty store needs no census count;
+   (`/field`, `/myself`) + one versions call per project (the releases); a first sync into
+   an empty store needs no census count;
 3. runs the sync in a fresh Python subprocess (so sizes cannot contaminate each other
    and the sandbox's memory is not counted) against a fresh store: a temporary SQLite
    file, or a fresh schema of `--database-url` (PostgreSQL), dropped afterwards. The
@@ -30,6 +31,7 @@ Run it from the repository root:
     python bench/sync_jira.py --sizes 10000 \\
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
     python bench/sync_jira.py --sizes 10000 100000 --tracemalloc --top 15
+    python bench/sync_jira.py --sizes 100000 --cycles        # then an idle service cycle
 
 Peak memory must not grow with the number of issues: the sync streams pages and
 loads them in batches, so the peak RSS delta of 100k should be close to that of 10k.
@@ -80,6 +82,7 @@ ENDPOINTS = (
     ("myself", "/myself"),
     ("count", "/search/approximate-count"),
     ("status", "/status"),
+    ("versions", "/versions"),
 )
 
 
@@ -208,6 +211,7 @@ def run_worker(options: dict[str, Any], result_path: Path) -> None:
     full_peak_mb = _maxrss_mb()
     sqlite_highwater_mb = _sqlite_highwater_mb()
     incremental = run(False, False)
+    cycles = service_cycles(config, store) if options.get("cycles") else None
     engine.dispose()
     result_path.write_text(
         json.dumps(
@@ -218,9 +222,41 @@ def run_worker(options: dict[str, Any], result_path: Path) -> None:
                 "sqlite_highwater_mb": sqlite_highwater_mb,
                 "full": full,
                 "incremental": incremental,
+                "cycles": cycles,
             }
         )
     )
+
+
+def service_cycles(config: Any, store: Any) -> list[dict[str, Any]]:
+    """`--cycles`: two service cycles as `serve` runs them (`run_cycle` with the service's
+    pushed marks; the example policies; no write-back configured): the first refreshes the
+    KPIs and findings of the synced store, the second finds nothing new (issue 18)."""
+    from pmo_sync.governance.policy import load_policies
+    from pmo_sync.kpi.config import KpiConfig
+    from pmo_sync.service.cycle import PushedMarks, ServiceConfig, run_cycle
+
+    rules, errors = load_policies(Path(__file__).resolve().parents[1] / "config")
+    if errors:
+        raise RuntimeError(f"the example policies do not load: {errors}")
+    service = ServiceConfig({config.name: config}, KpiConfig(), rules)
+    marks = PushedMarks()
+    measured = []
+    for _ in range(2):
+        started = time.perf_counter()
+        result = run_cycle(config, service, store, pushed=marks)
+        measured.append(
+            {
+                "seconds": time.perf_counter() - started,
+                "ok": result.ok,
+                "errors": result.errors[:3],
+                "unchanged": result.kpis_unchanged,
+                "api_calls": result.sync.api_calls if result.sync else 0,
+                "values_rewritten": result.kpi_values_changed,
+                "peak_rss_mb": _maxrss_mb(),
+            }
+        )
+    return measured
 
 
 # -- the orchestrating process ------------------------------------------------------------------
@@ -257,6 +293,8 @@ def api_minimum(seed: int, issues_per_project: int) -> dict[str, int]:
         "sprints": sprint_pages,
         "field": 1,
         "myself": 1,
+        # the releases (issue 17): each project's versions, one unpaged call per project
+        "versions": len(PROJECTS),
     }
 
 
@@ -292,6 +330,7 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
                 "tracemalloc": args.tracemalloc,
                 "top": args.top,
                 "frames": args.frames,
+                "cycles": args.cycles,
             }
             result = run_worker_process(Path(__file__), options, tmpdir / "result.json")
         finally:
@@ -369,6 +408,14 @@ def print_results(results: list[dict[str, Any]], tracemalloc_on: bool) -> None:
                 f"peak RSS after the incremental sync {r['peak_rss_after_incremental_mb']:.1f} MB"
             )
         print("    " + "; ".join(notes))
+        for n, cycle in enumerate(r.get("cycles") or (), start=1):
+            print(
+                f"    service cycle {n}: {cycle['seconds']:.2f} s, "
+                + ("nothing new (no refresh, no push)" if cycle["unchanged"] else "refreshed")
+                + f", {cycle['api_calls']} sync calls, {cycle['values_rewritten']:,} values "
+                f"rewritten, peak RSS {cycle['peak_rss_mb']:.0f} MB"
+                + ("" if cycle["ok"] else f", FAILED: {cycle['errors']}")
+            )
         if "top" in full:
             print(f"    top allocations at the traced peak ({full['snapshot_mb']:.1f} MB traced):")
             for stat in full["top"]:
@@ -390,6 +437,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--frames", type=int, default=1, help="tracemalloc traceback depth")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--cycles",
+        action="store_true",
+        help="then two service cycles: the first refreshes, the second finds nothing new",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
