@@ -69,16 +69,17 @@ def save_kpi_values(engine: Engine, values: Iterable[KpiValue], now: datetime) -
             )
         )
         gone: list[int] = []
-        for row in stored:
-            key = (row.metric, row.scope, row.scope_key, row.window)
-            want = desired.pop(key, None)
+        take = desired.pop
+        # plain tuples and the exact comparison first: this loop runs once per stored value
+        for row_id, metric, scope, scope_key, window, value, team in stored.tuples():
+            want = take((metric, scope, scope_key, window), None)
             if want is None:
-                gone.append(row.id)
-            elif _same(want.value, row.value) and want.team == row.team:
+                gone.append(row_id)
+            elif (want.value == value or _same(want.value, value)) and want.team == team:
                 unchanged += 1
             else:
                 updated.append(
-                    {"_id": row.id, "value": want.value, "team": want.team, "computed_at": now}
+                    {"_id": row_id, "value": want.value, "team": want.team, "computed_at": now}
                 )
         inserted = [
             {

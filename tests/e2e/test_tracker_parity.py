@@ -687,8 +687,10 @@ def _read_back(engine: Engine, labels: dict[str, str], sprint_name: str) -> Outc
 
 H = 24.0  # hours in a day: stage times below are hours / H
 ITEMS: dict[str, dict[str, float]] = {
-    # EPIC: created T(-7,9) = -159, never started: To Do until NOW = T(13,12) = 324: 483 h.
-    "EPIC": {"time_in_stage_days:To Do": 483 / H},
+    # Open items count to their clock: the start of NOW's day, T(13,0) = 312 (no item changed
+    # on day 13), not NOW = T(13,12) = 324 (docs/metrics.md 4.3).
+    # EPIC: created T(-7,9) = -159, never started: To Do until T(13,0) = 312: 471 h.
+    "EPIC": {"time_in_stage_days:To Do": 471 / H},
     # A: created T(-7,10) = -158; In Progress T(0,10) = 10; In Review T(2,15) = 63; Done
     # T(3,11) = 83. To Do 168 h, In Progress 53 h, In Review 20 h; lead 241 h, active 53 h.
     # Cycle: day 0..3 = 4 days; lead: day -7..3 = 11 days.
@@ -714,34 +716,34 @@ ITEMS: dict[str, dict[str, float]] = {
     "D": {"cycle_time_days": 13, "lead_time_days": 20, "flow_efficiency": 196 / 453,
           "time_in_stage_days:To Do": 166 / H, "time_in_stage_days:In Progress": 196 / H,
           "time_in_stage_days:Done": 45 / H, "time_in_stage_days:In Review": 46 / H},
-    # E: created -154; In Progress T(2,11) = 59, still at NOW (324): To Do 213, In Progress
-    # 265. WIP age day 2..13 = 12.
+    # E: created -154; In Progress T(2,11) = 59, still at the clock (312): To Do 213, In
+    # Progress 253. WIP age day 2..13 = 12.
     "E": {"wip_age_days": 12, "time_in_stage_days:To Do": 213 / H,
-          "time_in_stage_days:In Progress": 265 / H},
-    # F: created -153; In Progress T(9,11) = 227: To Do 380, In Progress 97. Age 9..13 = 5.
+          "time_in_stage_days:In Progress": 253 / H},
+    # F: created -153; In Progress T(9,11) = 227: To Do 380, In Progress 85. Age 9..13 = 5.
     "F": {"wip_age_days": 5, "time_in_stage_days:To Do": 380 / H,
-          "time_in_stage_days:In Progress": 97 / H},
+          "time_in_stage_days:In Progress": 85 / H},
     # G: created T(-6,9) = -135; In Progress T(3,10) = 82; In Review T(6,11) = 155; Done
     # T(6,17) = 161. To Do 217, In Progress 73, In Review 6; lead 296. Cycle 3..6 = 4; lead 13.
     "G": {"cycle_time_days": 4, "lead_time_days": 13, "flow_efficiency": 73 / 296,
           "time_in_stage_days:To Do": 217 / H, "time_in_stage_days:In Progress": 73 / H,
           "time_in_stage_days:In Review": 6 / H},
-    # H: created -152; In Progress T(9,9) = 225: To Do 377, In Progress 99. Age 5.
+    # H: created -152; In Progress T(9,9) = 225: To Do 377, In Progress 87. Age 5.
     "H": {"wip_age_days": 5, "time_in_stage_days:To Do": 377 / H,
-          "time_in_stage_days:In Progress": 99 / H},
-    # I: created T(8,9) = 201; In Progress T(8,11) = 203: To Do 2, In Progress 121; flagged
-    # since T(9,10) = 226: blocked 98 h so far. Age 8..13 = 6.
-    "I": {"wip_age_days": 6, "blocked_days": 98 / H, "time_in_stage_days:To Do": 2 / H,
-          "time_in_stage_days:In Progress": 121 / H},
-    # J: created T(10,9) = 249; In Progress T(10,10) = 250: To Do 1, In Progress 74. Age 4.
+          "time_in_stage_days:In Progress": 87 / H},
+    # I: created T(8,9) = 201; In Progress T(8,11) = 203: To Do 2, In Progress 109; flagged
+    # since T(9,10) = 226: blocked 86 h so far. Age 8..13 = 6.
+    "I": {"wip_age_days": 6, "blocked_days": 86 / H, "time_in_stage_days:To Do": 2 / H,
+          "time_in_stage_days:In Progress": 109 / H},
+    # J: created T(10,9) = 249; In Progress T(10,10) = 250: To Do 1, In Progress 62. Age 4.
     "J": {"wip_age_days": 4, "time_in_stage_days:To Do": 1 / H,
-          "time_in_stage_days:In Progress": 74 / H},
+          "time_in_stage_days:In Progress": 62 / H},
     # K: created T(-5,9) = -111; In Progress T(-4,10) = -86; Done T(-3,15) = -57. To Do 25,
     # In Progress 29; lead 54 h. Cycle -4..-3 = 2; lead -5..-3 = 3.
     "K": {"cycle_time_days": 2, "lead_time_days": 3, "flow_efficiency": 29 / 54,
           "time_in_stage_days:To Do": 25 / H, "time_in_stage_days:In Progress": 29 / H},
-    # L: created T(-7,17) = -151, never started: 475 h in To Do.
-    "L": {"time_in_stage_days:To Do": 475 / H},
+    # L: created T(-7,17) = -151, never started: 463 h in To Do.
+    "L": {"time_in_stage_days:To Do": 463 / H},
 }  # fmt: skip
 
 WINDOW = f"{day(-77)}/{day(13)}"  # twelve whole weeks before NOW's week, and that week so far

@@ -250,8 +250,11 @@ def test_deleted_and_archived_cards_are_marked_with_only_the_calls_needed(
     assert summary.api_calls == 7
 
     after = dump_tables(engine)
-    for table in ("sources", "item_changes", "sprints", "sprint_items", "workflow_statuses"):
+    for table in ("item_changes", "sprints", "sprint_items", "workflow_statuses"):
         assert after[table] == before[table], table
+    # the source as it was, but for its data version: the two items written moved it
+    [source_before], [source_after] = before["sources"], after["sources"]
+    assert source_after[:-1] == source_before[:-1] and source_after[-1] > source_before[-1]
     old, new = _rows(before, "work_items"), _rows(after, "work_items")
     by_card = {row["external_id"]: key for key, row in old.items()}
     gone, closed = by_card[deleted.id], by_card[archived.id]
