@@ -30,11 +30,8 @@ from pmo_sync.kpi.forecast import (
     NoThroughputError,
     daily_throughput_samples,
     epic_forecasts,
-    how_many_by,
-    how_many_shares,
+    team_outlook,
     team_seed,
-    when_done,
-    when_done_shares,
 )
 from pmo_sync.kpi.items import ItemMetrics
 from pmo_sync.kpi.model import ItemHistory, KpiOptions, SprintInfo, Workflow
@@ -139,17 +136,33 @@ def team_workflows(
 def _team_forecast(
     team: str, open_items: int, samples: object, today: date, options: KpiOptions
 ) -> TeamForecast:
+    """The team's four answers from one simulation (`team_outlook`: the same numbers as
+    `when_done`, `how_many_by` and their `_shares`, which would each simulate it again)."""
     by_date = today + timedelta(days=FORECAST_AHEAD_DAYS - 1)
     seed = team_seed(options.forecast_seed, team)
     trials = options.forecast_trials
     try:
-        dates = when_done(open_items, samples, today, trials, seed, FORECAST_PERCENTILES)  # type: ignore[arg-type]
-        counts = how_many_by(by_date, samples, today, trials, seed, FORECAST_PERCENTILES)  # type: ignore[arg-type]
-        done_shares = when_done_shares(open_items, samples, today, trials, seed)  # type: ignore[arg-type]
-        count_shares = how_many_shares(by_date, samples, today, trials, seed)  # type: ignore[arg-type]
+        outlook = team_outlook(
+            open_items,
+            by_date,
+            samples,  # type: ignore[arg-type]
+            today,
+            trials,
+            seed,
+            FORECAST_PERCENTILES,
+        )
     except NoThroughputError as exc:
         return TeamForecast(team, open_items, {}, by_date, {}, note=str(exc))
-    return TeamForecast(team, open_items, dates, by_date, counts, None, done_shares, count_shares)
+    return TeamForecast(
+        team,
+        open_items,
+        outlook.when_done,
+        by_date,
+        outlook.how_many,
+        None,
+        outlook.done_shares,
+        outlook.count_shares,
+    )
 
 
 def compute_kpis(
