@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from operator import attrgetter
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 from pmo_sync.kpi.days import date_range, week_start
 from pmo_sync.kpi.items import ItemMetrics, _metrics_from_runs
@@ -93,15 +94,18 @@ class _WindowDays:
     in every zone, Python's offsets being under 24 hours - and one a day after
     the midnight ending the window `last + 1`; only the moments between are
     converted. Every count, WIP, arrival and CFD series is the same as with
-    the exact day numbers.
+    the exact day numbers. A moment already in the zone (UTC moments, as the
+    store gives them, when reporting in UTC) needs no conversion either:
+    `native` is that zone.
     """
 
-    __slots__ = ("first", "high", "last", "low", "zone")
+    __slots__ = ("first", "high", "last", "low", "native", "zone")
 
     def __init__(self, start: date, end: date, zone: tzinfo) -> None:
         self.first, self.last, self.zone = start.toordinal(), end.toordinal(), zone
         self.low = datetime.combine(start, time(), UTC) - timedelta(days=1)
         self.high = datetime.combine(end, time(), UTC) + timedelta(days=2)
+        self.native = _native_zone(zone)
 
     def ordinal(self, moment: datetime | None) -> int | None:
         """The moment's local day number, or the eve or morrow of the window for one outside."""
@@ -111,7 +115,21 @@ class _WindowDays:
             return self.first - 1
         if moment >= self.high:
             return self.last + 1
+        if moment.tzinfo is self.native:
+            return moment.toordinal()
         return moment.astimezone(self.zone).toordinal()
+
+
+_UTC_KEYS = frozenset({"UTC", "Etc/UTC"})
+
+
+def _native_zone(zone: tzinfo) -> tzinfo:
+    """The tzinfo whose moments' own dates are their dates in `zone`: `datetime.UTC` for the
+    IANA UTC zone (no offset, ever), else `zone` itself (`astimezone` to its own zone changes
+    nothing)."""
+    if isinstance(zone, ZoneInfo) and zone.key in _UTC_KEYS:
+        return UTC
+    return zone
 
 
 def _count_days(ordinals: Iterable[int | None], start: date, end: date) -> list[int]:
@@ -317,7 +335,7 @@ class CumulativeFlowBuilder:
         self._n = max((end - start).days + 1, 0)
         self._diff = [[0] * (self._n + 1) for _ in self.stages]
         window = _WindowDays(start, end, zone)
-        self._low, self._high = window.low, window.high
+        self._low, self._high, self._native = window.low, window.high, window.native
 
     def add(self, timeline: Sequence[StageInterval]) -> None:
         """Count one item (its `stage_timeline`)."""
@@ -326,7 +344,7 @@ class CumulativeFlowBuilder:
 
     def _add_runs(self, stages: Sequence[int], starts: Sequence[datetime]) -> None:
         zone, first, n, diff = self.zone, self._first, self._n, self._diff
-        low, high = self._low, self._high
+        low, high, native = self._low, self._high, self._native
         # Run i covers the days [day of start i, day of start i + 1); the last run is
         # open, so it lasts to the end of the window. Days are relative to `start`; a
         # start surely outside the window is not converted (`_WindowDays`): -1 and n
@@ -336,6 +354,8 @@ class CumulativeFlowBuilder:
             if moment < low
             else n
             if moment >= high
+            else moment.toordinal() - first
+            if moment.tzinfo is native
             else moment.astimezone(zone).toordinal() - first
             for moment in starts
         ]

@@ -276,9 +276,10 @@ def test_team_series_invariants(
     st.sampled_from(
         [*ZONES, ZoneInfo("Pacific/Kiritimati"), ZoneInfo("Etc/GMT+12"), ZoneInfo("Pacific/Apia")]
     ),
+    st.booleans(),
 )
 def test_window_days_clip_as_the_exact_local_day(
-    minutes: int, start_offset: int, length: int, zone: ZoneInfo
+    minutes: int, start_offset: int, length: int, zone: ZoneInfo, in_zone: bool
 ) -> None:
     """A moment's day number from `_WindowDays` (not converted when a day clear of the
     window) is its exact local day wherever the series can tell them apart: inside the window,
@@ -286,6 +287,8 @@ def test_window_days_clip_as_the_exact_local_day(
     start = BASE.date() + timedelta(days=start_offset)
     end = start + timedelta(days=length)
     moment = BASE + timedelta(minutes=minutes)
+    if in_zone:  # a moment already in the reporting zone is read as it is
+        moment = moment.astimezone(zone)
     window = _WindowDays(start, end, zone)
     first, last = start.toordinal(), end.toordinal()
     exact = local_date(moment, zone).toordinal()
