@@ -254,7 +254,7 @@ def sprint_metrics(
         return found
 
     return [
-        _one_sprint(sprint, by_sprint[sprint.id], timeline, options.zone, now)
+        _one_sprint(sprint, by_sprint[sprint.id], timeline, options.zone, now, timelines)
         for sprint in sprint_list
     ]
 
@@ -316,7 +316,11 @@ def _one_sprint(
     timeline: _Lines,
     zone: ZoneInfo,
     now: datetime,
+    built: dict[int, _Timeline] | None = None,
 ) -> SprintMetrics:
+    """One started sprint's metrics (`_future` for the others). `built` holds the timelines
+    `timeline` made so far: a dictionary lookup costs less than the call."""
+    built = {} if built is None else built
     start = sprint.start
     if sprint.state == "future" or start is None or start > now:
         return _future(sprint, members, timeline, now)
@@ -350,7 +354,7 @@ def _one_sprint(
                 if not joins:
                     continue  # removed before the start, or added after the close
                 entry = min(joins)
-        line = timeline(index)
+        line = built.get(index) or timeline(index)
         flips, initially_done = line.done_flips, line.initially_done
         if initially_done ^ bool(bisect_right(flips, entry) & 1) if flips else initially_done:
             done_outside += 1
@@ -398,11 +402,21 @@ def _one_sprint(
 
         # Burn-chart events: the item's (scope, done) contribution changes only
         # at its own membership, estimate and done moments inside (S, C].
-        moments = line.breakpoints(start, close) if est_times or flips else []
-        for stay in stays:
-            for t in (stay.added_at, stay.removed_at):
-                if t is not None and start < t <= close:
-                    moments.append(t)
+        moments: list[datetime] = []  # what `_Timeline.breakpoints` gives, and the stays'
+        if est_times:
+            moments += est_times[bisect_right(est_times, start) : bisect_right(est_times, close)]
+        if flips:
+            moments += flips[bisect_right(flips, start) : bisect_right(flips, close)]
+        if single:
+            if start < added <= close:
+                moments.append(added)
+            if removed is not None and start < removed <= close:
+                moments.append(removed)
+        else:
+            for stay in stays:
+                for t in (stay.added_at, stay.removed_at):
+                    if t is not None and start < t <= close:
+                        moments.append(t)
         scope_now = entry_points if in_start else 0.0  # entry is S: the points at S
         done_now = 0.0  # not done at entry, checked above
         scope0 += scope_now
