@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -133,14 +134,11 @@ def _native_zone(zone: tzinfo) -> tzinfo:
 
 
 def _count_days(ordinals: Iterable[int | None], start: date, end: date) -> list[int]:
-    """How many of the day numbers fall on each day of [start, end]."""
+    """How many of the day numbers fall on each day of [start, end] (tallied by `Counter`,
+    in C: a summary counts every item's done and commitment days)."""
     first = start.toordinal()
-    counts = [0] * max((end - start).days + 1, 0)
-    n = len(counts)
-    for day in ordinals:
-        if day is not None and 0 <= day - first < n:
-            counts[day - first] += 1
-    return counts
+    tally = Counter(ordinals)
+    return [tally.get(first + i, 0) for i in range(max((end - start).days + 1, 0))]
 
 
 def _daily(counts: list[int], start: date) -> list[tuple[date, int]]:
@@ -469,14 +467,18 @@ def _summary(
     in_range = [
         m for m, d in zip(metrics, done, strict=True) if d is not None and first <= d <= last
     ]
+    # Each count once (the net flow is arrivals - departures of the same counts); the day
+    # numbers are None exactly where the moments are.
     done_counts = _count_days(done, start, end)
+    arrivals = _weekly(_count_days(committed, start, end), start)
+    departures = _weekly(done_counts, start)
     return FlowSummary(
         team=team,
         start=start,
         end=end,
         items=len(metrics),
-        done=sum(1 for m in metrics if m.done_at is not None),
-        wip=sum(1 for m in metrics if m.in_progress),
+        done=len(done) - done.count(None),
+        wip=sum(1 for c, d in zip(committed, done, strict=True) if c is not None and d is None),
         done_in_range=len(in_range),
         cycle_time_percentiles=percentiles(
             (m.cycle_time_days for m in in_range if m.cycle_time_days is not None),
@@ -487,10 +489,12 @@ def _summary(
             options.percentiles,
         ),
         throughput_per_day=_daily(done_counts, start),
-        throughput_per_week=_weekly(done_counts, start),
+        throughput_per_week=departures,
         wip_per_day=_daily(_wip(committed, done, start, end), start),
-        arrivals_per_week=_weekly(_count_days(committed, start, end), start),
-        net_flow_per_week=_net_flow(committed, done, start, end),
+        arrivals_per_week=arrivals,
+        net_flow_per_week=[
+            (week, a - d) for (week, a), (_, d) in zip(arrivals, departures, strict=True)
+        ],
         wip_ages=wip_ages(metrics),
         cumulative_flow=cumulative,
     )
