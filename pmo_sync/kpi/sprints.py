@@ -243,7 +243,11 @@ def sprint_metrics(
             members = by_sprint.get(stay.sprint_id)
             empty = stay.removed_at is not None and stay.removed_at <= stay.added_at
             if members is not None and not empty:  # an empty stay is never a membership
-                members.setdefault(index, []).append(stay)
+                stays = members.get(index)
+                if stays is None:
+                    members[index] = [stay]
+                else:
+                    stays.append(stay)
     is_done = _DoneStatuses(workflow)
     timelines: dict[int, _Timeline] = {}
 
@@ -420,9 +424,17 @@ def _one_sprint(
         scope_now = entry_points if in_start else 0.0  # entry is S: the points at S
         done_now = 0.0  # not done at entry, checked above
         scope0 += scope_now
-        if not moments:
-            continue
-        for t in sorted(set(moments)) if len(moments) > 1 else moments:
+        if not moments or (not est_times and not est_values[0]):
+            continue  # nothing moves, or it never has points: every moment gives (0, 0)
+        if len(moments) == 2:  # the usual pair (done, and left at the close): no set
+            first, second = moments
+            if second < first:
+                moments = [second, first]
+            elif second == first:
+                moments = [first]
+        elif len(moments) > 2:
+            moments = sorted(set(moments))
+        for t in moments:
             if added <= t and (removed is None or t < removed) if single else _member(stays, t):
                 value = est_values[bisect_right(est_times, t)] if est_times else est_values[0]
                 scope_t = 0.0 if value is None else value
