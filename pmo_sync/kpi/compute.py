@@ -28,7 +28,7 @@ from pmo_sync.kpi.forecast import (
     NOT_COUNTED_TYPES,
     EpicForecast,
     NoThroughputError,
-    daily_throughput_samples,
+    daily_throughput_of_days,
     epic_forecasts,
     team_outlook,
     team_seed,
@@ -36,7 +36,7 @@ from pmo_sync.kpi.forecast import (
 from pmo_sync.kpi.items import ItemMetrics
 from pmo_sync.kpi.model import ItemHistory, KpiOptions, SprintInfo, Workflow
 from pmo_sync.kpi.sprints import SprintMetrics, sprint_metrics, velocity
-from pmo_sync.kpi.team import FlowReport, FlowSummary, flow_report
+from pmo_sync.kpi.team import FlowReport, FlowSummary, _native_zone, flow_report
 from pmo_sync.kpi.timeline import with_status_categories
 from pmo_sync.store.kpis import KpiValue
 
@@ -291,16 +291,19 @@ def _throughput_samples(
     Epics and sub-tasks are not counted (their completion is not a unit of
     delivery); a team with countable items but none done gets all-zero samples.
     """
-    done: dict[str, list[datetime]] = {}
+    done: dict[str, list[date]] = {}
+    zone = options.zone
+    native = _native_zone(zone)  # a moment already in the zone is on its own date
     for item, m in zip(items, metrics, strict=True):
         if item.item_type in NOT_COUNTED_TYPES:
             continue
-        moments = done.setdefault(item.team, [])
-        if m.done_at is not None:
-            moments.append(m.done_at)
+        days = done.setdefault(item.team, [])
+        at = m.done_at
+        if at is not None:
+            days.append(at.date() if at.tzinfo is native else at.astimezone(zone).date())
     return {
-        team: daily_throughput_samples(moments, today, options.forecast_history_days, options.zone)
-        for team, moments in sorted(done.items())
+        team: daily_throughput_of_days(days, today, options.forecast_history_days)
+        for team, days in sorted(done.items())
     }
 
 
