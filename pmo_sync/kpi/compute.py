@@ -28,18 +28,15 @@ from pmo_sync.kpi.forecast import (
     NOT_COUNTED_TYPES,
     EpicForecast,
     NoThroughputError,
-    daily_throughput_samples,
+    daily_throughput_of_days,
     epic_forecasts,
-    how_many_by,
-    how_many_shares,
+    team_outlook,
     team_seed,
-    when_done,
-    when_done_shares,
 )
 from pmo_sync.kpi.items import ItemMetrics
 from pmo_sync.kpi.model import ItemHistory, KpiOptions, SprintInfo, Workflow
 from pmo_sync.kpi.sprints import SprintMetrics, sprint_metrics, velocity
-from pmo_sync.kpi.team import FlowReport, FlowSummary, flow_report
+from pmo_sync.kpi.team import FlowReport, FlowSummary, _native_zone, flow_report
 from pmo_sync.kpi.timeline import with_status_categories
 from pmo_sync.store.kpis import KpiValue
 
@@ -139,17 +136,33 @@ def team_workflows(
 def _team_forecast(
     team: str, open_items: int, samples: object, today: date, options: KpiOptions
 ) -> TeamForecast:
+    """The team's four answers from one simulation (`team_outlook`: the same numbers as
+    `when_done`, `how_many_by` and their `_shares`, which would each simulate it again)."""
     by_date = today + timedelta(days=FORECAST_AHEAD_DAYS - 1)
     seed = team_seed(options.forecast_seed, team)
     trials = options.forecast_trials
     try:
-        dates = when_done(open_items, samples, today, trials, seed, FORECAST_PERCENTILES)  # type: ignore[arg-type]
-        counts = how_many_by(by_date, samples, today, trials, seed, FORECAST_PERCENTILES)  # type: ignore[arg-type]
-        done_shares = when_done_shares(open_items, samples, today, trials, seed)  # type: ignore[arg-type]
-        count_shares = how_many_shares(by_date, samples, today, trials, seed)  # type: ignore[arg-type]
+        outlook = team_outlook(
+            open_items,
+            by_date,
+            samples,  # type: ignore[arg-type]
+            today,
+            trials,
+            seed,
+            FORECAST_PERCENTILES,
+        )
     except NoThroughputError as exc:
         return TeamForecast(team, open_items, {}, by_date, {}, note=str(exc))
-    return TeamForecast(team, open_items, dates, by_date, counts, None, done_shares, count_shares)
+    return TeamForecast(
+        team,
+        open_items,
+        outlook.when_done,
+        by_date,
+        outlook.how_many,
+        None,
+        outlook.done_shares,
+        outlook.count_shares,
+    )
 
 
 def compute_kpis(
@@ -278,16 +291,19 @@ def _throughput_samples(
     Epics and sub-tasks are not counted (their completion is not a unit of
     delivery); a team with countable items but none done gets all-zero samples.
     """
-    done: dict[str, list[datetime]] = {}
+    done: dict[str, list[date]] = {}
+    zone = options.zone
+    native = _native_zone(zone)  # a moment already in the zone is on its own date
     for item, m in zip(items, metrics, strict=True):
         if item.item_type in NOT_COUNTED_TYPES:
             continue
-        moments = done.setdefault(item.team, [])
-        if m.done_at is not None:
-            moments.append(m.done_at)
+        days = done.setdefault(item.team, [])
+        at = m.done_at
+        if at is not None:
+            days.append(at.date() if at.tzinfo is native else at.astimezone(zone).date())
     return {
-        team: daily_throughput_samples(moments, today, options.forecast_history_days, options.zone)
-        for team, moments in sorted(done.items())
+        team: daily_throughput_of_days(days, today, options.forecast_history_days)
+        for team, days in sorted(done.items())
     }
 
 
@@ -305,24 +321,40 @@ def _interval(first: date, last: date) -> str:
 
 
 def _item_values(run: KpiRun) -> Iterator[KpiValue]:
+    """Each item's own values: half a million at 100k items, so the loop is kept lean (no
+    per-item list of pairs; `_rounded` skips `round` for whole numbers of days)."""
     stage_metrics: dict[str, str] = {}
+    value = KpiValue
     for key, m in zip(run.item_scope_keys, run.flow.metrics, strict=True):
-        pairs: list[tuple[str, float | None]] = [
-            ("cycle_time_days", m.cycle_time_days),
-            ("lead_time_days", m.lead_time_days),
-            ("wip_age_days", m.wip_age_days),
-            ("flow_efficiency", m.flow_efficiency),
-            ("blocked_days", m.blocked_days if m.blocked_days > 0 else None),
-        ]
-        for metric, value in pairs:
-            if value is not None:
-                yield KpiValue("item", key, metric, "current", round(value, 6), m.team)
+        team = m.team
+        days = m.cycle_time_days
+        if days is not None:
+            yield value("item", key, "cycle_time_days", "current", _rounded(days), team)
+        days = m.lead_time_days
+        if days is not None:
+            yield value("item", key, "lead_time_days", "current", _rounded(days), team)
+        days = m.wip_age_days
+        if days is not None:
+            yield value("item", key, "wip_age_days", "current", _rounded(days), team)
+        share = m.flow_efficiency
+        if share is not None:
+            yield value("item", key, "flow_efficiency", "current", round(share, 6), team)
+        if m.blocked_days > 0:
+            yield value("item", key, "blocked_days", "current", round(m.blocked_days, 6), team)
         for stage, days in m.time_in_stage_days.items():
             if days > 0:
                 metric = stage_metrics.get(stage) or stage_metrics.setdefault(
                     stage, f"time_in_stage_days:{stage}"
                 )
-                yield KpiValue("item", key, metric, "current", round(days, 6), m.team)
+                yield value("item", key, metric, "current", round(days, 6), team)
+
+
+def _rounded(days: float) -> float:
+    """`round(days, 6)`, which is `days` itself for a whole number (calendar-day counting gives
+    those); `is_integer` costs a tenth of `round`."""
+    if days.__class__ is float and days.is_integer():
+        return days
+    return round(days, 6)
 
 
 def _flow_values(scope: str, key: str, team: str | None, s: FlowSummary) -> Iterator[KpiValue]:

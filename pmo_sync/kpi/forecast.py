@@ -63,6 +63,7 @@ __all__ = [
     "HORIZON_DAYS",
     "EpicForecast",
     "NoThroughputError",
+    "TeamOutlook",
     "daily_throughput_of_days",
     "daily_throughput_samples",
     "days_to_reach",
@@ -70,6 +71,7 @@ __all__ = [
     "how_many_by",
     "how_many_shares",
     "percentile_dates",
+    "team_outlook",
     "team_seed",
     "throughput_by_team",
     "when_done",
@@ -306,6 +308,87 @@ def how_many_shares(
         return {0: 1.0}
     tally = np.bincount(counts)
     return {n: round(int(count) / trials, 6) for n, count in enumerate(tally) if count}
+
+
+@dataclass(frozen=True, slots=True)
+class TeamOutlook:
+    """A team's four forecast answers from one simulation (`team_outlook`)."""
+
+    when_done: dict[int, date | None]
+    how_many: dict[int, int]
+    done_shares: dict[date, float]
+    count_shares: dict[int, float]
+
+
+def team_outlook(
+    remaining: int,
+    target: date,
+    samples: np.ndarray,
+    start: date,
+    trials: int = 10_000,
+    seed: Seed = 0,
+    percentiles: Sequence[int] = (50, 85, 95),
+    horizon_days: int = HORIZON_DAYS,
+) -> TeamOutlook:
+    """`when_done`, `how_many_by`, `when_done_shares` and `how_many_shares` for one seed, from
+    one simulation: exactly the four answers, for a quarter of the draws.
+
+    The four functions draw the same futures for the same seed (`_Futures`, block by block),
+    so one pass keeps what each reads: the days each trial spends below `remaining` (the
+    shares of `when_done_shares`, whose sorted trial ``ceil(p% x trials) - 1`` is the first
+    day on which that many trials are done: `when_done`'s p% date) and each trial's count at
+    `target` (the tally of `how_many_shares`, sorted and read at ``trials - ceil(p% x trials)``
+    as `how_many_by` does). The KPI run asks all four of every team: simulating each once
+    instead of four times is most of a 10k-item run. Raises as they do (`NoThroughputError`
+    when there is nothing to sample, whatever `remaining`).
+    """
+    if remaining < 0:
+        raise ValueError(f"remaining must be >= 0, got {remaining}")
+    _check(samples, trials, percentiles)
+    needed = {p: _needed(p, trials) for p in percentiles}
+    count_days = (target - start).days + 1  # the target's day number + 1; <= 0: before start
+    futures = _Futures(samples, trials, seed)
+    before = np.zeros(trials, dtype=np.int64)  # days each trial spent below `remaining`
+    counting_done = remaining > 0  # still reading days below `remaining`
+    counts: np.ndarray | None = None
+    while counting_done or (count_days > 0 and counts is None):
+        offset = futures.days
+        if counting_done and offset >= horizon_days:
+            counting_done = False
+            continue
+        block = futures.grow()
+        if count_days > 0 and counts is None and futures.days >= count_days:
+            counts = block[:, count_days - 1 - offset].copy()
+        if counting_done:
+            before += (block[:, : horizon_days - offset] < remaining).sum(axis=1)
+            if futures.last.min() >= remaining:
+                counting_done = False
+
+    if remaining == 0:
+        dates: dict[int, date | None] = dict.fromkeys(percentiles, start)
+        done_shares = {start: 1.0}
+    else:
+        simulated = min(futures.days, horizon_days)
+        ordered = np.sort(before)
+        dates = {}
+        for p in percentiles:
+            day = int(ordered[needed[p] - 1])
+            dates[p] = start + timedelta(days=day) if day < horizon_days else None
+        tally = np.bincount(before[before < simulated])
+        done_shares = {
+            start + timedelta(days=day): round(int(count) / trials, 6)
+            for day, count in enumerate(tally)
+            if count
+        }
+    if counts is None:
+        how_many = dict.fromkeys(percentiles, 0)
+        count_shares = {0: 1.0}
+    else:
+        outcomes = np.sort(counts)
+        how_many = {p: int(outcomes[trials - needed[p]]) for p in percentiles}
+        per_count = np.bincount(counts)
+        count_shares = {n: round(int(c) / trials, 6) for n, c in enumerate(per_count) if c}
+    return TeamOutlook(dates, how_many, done_shares, count_shares)
 
 
 def team_seed(seed: int, team: str) -> tuple[int, int]:

@@ -62,6 +62,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 from pmo_sync.kpi.model import ItemHistory, KpiOptions, SprintInfo, SprintStay, Workflow
@@ -242,7 +243,11 @@ def sprint_metrics(
             members = by_sprint.get(stay.sprint_id)
             empty = stay.removed_at is not None and stay.removed_at <= stay.added_at
             if members is not None and not empty:  # an empty stay is never a membership
-                members.setdefault(index, []).append(stay)
+                stays = members.get(index)
+                if stays is None:
+                    members[index] = [stay]
+                else:
+                    stays.append(stay)
     is_done = _DoneStatuses(workflow)
     timelines: dict[int, _Timeline] = {}
 
@@ -253,7 +258,7 @@ def sprint_metrics(
         return found
 
     return [
-        _one_sprint(sprint, by_sprint[sprint.id], timeline, options.zone, now)
+        _one_sprint(sprint, by_sprint[sprint.id], timeline, options.zone, now, timelines)
         for sprint in sprint_list
     ]
 
@@ -315,7 +320,11 @@ def _one_sprint(
     timeline: _Lines,
     zone: ZoneInfo,
     now: datetime,
+    built: dict[int, _Timeline] | None = None,
 ) -> SprintMetrics:
+    """One started sprint's metrics (`_future` for the others). `built` holds the timelines
+    `timeline` made so far: a dictionary lookup costs less than the call."""
+    built = {} if built is None else built
     start = sprint.start
     if sprint.state == "future" or start is None or start > now:
         return _future(sprint, members, timeline, now)
@@ -329,32 +338,55 @@ def _one_sprint(
     scope0 = 0.0
 
     for index, stays in members.items():
-        in_start = _member(stays, start)
-        if in_start:
-            entry = start
-        else:
-            joins = [s.added_at for s in stays if start < s.added_at <= close]
-            if not joins:
+        # The hottest loop of a KPI run (one pass per item per sprint it was in): the
+        # timeline's lookups are inlined, and the usual single stay is read directly.
+        single = len(stays) == 1
+        if single:
+            added, removed = stays[0].added_at, stays[0].removed_at
+            if added <= start and (removed is None or start < removed):
+                in_start, entry = True, start
+            elif start < added <= close:
+                in_start, entry = False, added
+            else:
                 continue  # removed before the start, or added after the close
-            entry = min(joins)
-        line = timeline(index)
-        if line.done(entry):
+        else:
+            in_start = _member(stays, start)
+            if in_start:
+                entry = start
+            else:
+                joins = [s.added_at for s in stays if start < s.added_at <= close]
+                if not joins:
+                    continue  # removed before the start, or added after the close
+                entry = min(joins)
+        line = built.get(index) or timeline(index)
+        flips, initially_done = line.done_flips, line.initially_done
+        if initially_done ^ bool(bisect_right(flips, entry) & 1) if flips else initially_done:
             done_outside += 1
             continue
-        in_end = _member(stays, close)
-        if in_end:
-            leave = close
+        if single:
+            in_end = added <= close and (removed is None or close < removed)
+            # not in at C: its one stay ended inside (entry, C] (empty stays are dropped)
+            leave = removed if removed is not None and not in_end else close
         else:
-            leave = max(
-                s.removed_at
-                for s in stays
-                if s.removed_at is not None and entry < s.removed_at <= close
-            )
-        entry_estimate = line.estimate(entry)
+            in_end = _member(stays, close)
+            if in_end:
+                leave = close
+            else:
+                leave = max(
+                    s.removed_at
+                    for s in stays
+                    if s.removed_at is not None and entry < s.removed_at <= close
+                )
+        est_times, est_values = line.est_times, line.est_values
+        if est_times:
+            entry_estimate = est_values[bisect_right(est_times, entry)]
+            leave_estimate = est_values[bisect_right(est_times, leave)]
+        else:
+            entry_estimate = leave_estimate = est_values[0]
         if entry_estimate is None:
             unestimated += 1
         entry_points = 0.0 if entry_estimate is None else entry_estimate
-        leave_points = line.points(leave)
+        leave_points = 0.0 if leave_estimate is None else leave_estimate
         delta_p += leave_points - entry_points
         if in_start:
             committed_n += 1
@@ -365,7 +397,7 @@ def _one_sprint(
         if not in_end:
             removed_n += 1
             removed_p += leave_points
-        elif line.done(close):
+        elif initially_done ^ bool(bisect_right(flips, close) & 1) if flips else initially_done:
             completed_n += 1
             completed_p += leave_points
         else:
@@ -374,22 +406,49 @@ def _one_sprint(
 
         # Burn-chart events: the item's (scope, done) contribution changes only
         # at its own membership, estimate and done moments inside (S, C].
-        moments = line.breakpoints(start, close)
-        for stay in stays:
-            for t in (stay.added_at, stay.removed_at):
-                if t is not None and start < t <= close:
-                    moments.append(t)
-        scope_now = line.points(start) if in_start else 0.0
+        moments: list[datetime] = []  # what `_Timeline.breakpoints` gives, and the stays'
+        if est_times:
+            moments += est_times[bisect_right(est_times, start) : bisect_right(est_times, close)]
+        if flips:
+            moments += flips[bisect_right(flips, start) : bisect_right(flips, close)]
+        if single:
+            if start < added <= close:
+                moments.append(added)
+            if removed is not None and start < removed <= close:
+                moments.append(removed)
+        else:
+            for stay in stays:
+                for t in (stay.added_at, stay.removed_at):
+                    if t is not None and start < t <= close:
+                        moments.append(t)
+        scope_now = entry_points if in_start else 0.0  # entry is S: the points at S
         done_now = 0.0  # not done at entry, checked above
         scope0 += scope_now
-        for t in sorted(set(moments)):
-            scope_t = line.points(t) if _member(stays, t) else 0.0
-            done_t = scope_t if line.done(t) else 0.0
+        if not moments or (not est_times and not est_values[0]):
+            continue  # nothing moves, or it never has points: every moment gives (0, 0)
+        if len(moments) == 2:  # the usual pair (done, and left at the close): no set
+            first, second = moments
+            if second < first:
+                moments = [second, first]
+            elif second == first:
+                moments = [first]
+        elif len(moments) > 2:
+            moments = sorted(set(moments))
+        for t in moments:
+            if added <= t and (removed is None or t < removed) if single else _member(stays, t):
+                value = est_values[bisect_right(est_times, t)] if est_times else est_values[0]
+                scope_t = 0.0 if value is None else value
+            else:
+                scope_t = 0.0
+            if initially_done ^ bool(bisect_right(flips, t) & 1) if flips else initially_done:
+                done_t = scope_t
+            else:
+                done_t = 0.0
             if scope_t != scope_now or done_t != done_now:
                 events.append((t, scope_t - scope_now, done_t - done_now))
                 scope_now, done_now = scope_t, done_t
 
-    events.sort(key=lambda e: e[0])
+    events.sort(key=itemgetter(0))
     burndown: list[tuple[date, float]] = []
     burnup: list[tuple[date, float, float]] = []
     scope, done, cursor = scope0, 0.0, 0

@@ -40,11 +40,14 @@ Definitions:
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from operator import attrgetter
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 from pmo_sync.kpi.days import date_range, week_start
 from pmo_sync.kpi.items import ItemMetrics, _metrics_from_runs
@@ -80,15 +83,62 @@ def _ordinal(moment: datetime | None, zone: tzinfo) -> int | None:
     return moment.astimezone(zone).toordinal()
 
 
+class _WindowDays:
+    """Local day numbers of moments, for series over the window [start, end] only.
+
+    Converting a moment to the reporting zone (`astimezone`) is the cost of a
+    day number, and most moments of a year of history fall long before a
+    twelve-week window. Every series clips them: a day before the window
+    counts as its first day's eve, a day after it as the day after its end.
+    So a moment a whole day before the window's first midnight (UTC) is
+    given `first - 1` without converting - its local day is before the window
+    in every zone, Python's offsets being under 24 hours - and one a day after
+    the midnight ending the window `last + 1`; only the moments between are
+    converted. Every count, WIP, arrival and CFD series is the same as with
+    the exact day numbers. A moment already in the zone (UTC moments, as the
+    store gives them, when reporting in UTC) needs no conversion either:
+    `native` is that zone.
+    """
+
+    __slots__ = ("first", "high", "last", "low", "native", "zone")
+
+    def __init__(self, start: date, end: date, zone: tzinfo) -> None:
+        self.first, self.last, self.zone = start.toordinal(), end.toordinal(), zone
+        self.low = datetime.combine(start, time(), UTC) - timedelta(days=1)
+        self.high = datetime.combine(end, time(), UTC) + timedelta(days=2)
+        self.native = _native_zone(zone)
+
+    def ordinal(self, moment: datetime | None) -> int | None:
+        """The moment's local day number, or the eve or morrow of the window for one outside."""
+        if moment is None:
+            return None
+        if moment < self.low:
+            return self.first - 1
+        if moment >= self.high:
+            return self.last + 1
+        if moment.tzinfo is self.native:
+            return moment.toordinal()
+        return moment.astimezone(self.zone).toordinal()
+
+
+_UTC_KEYS = frozenset({"UTC", "Etc/UTC"})
+
+
+def _native_zone(zone: tzinfo) -> tzinfo:
+    """The tzinfo whose moments' own dates are their dates in `zone`: `datetime.UTC` for the
+    IANA UTC zone (no offset, ever), else `zone` itself (`astimezone` to its own zone changes
+    nothing)."""
+    if isinstance(zone, ZoneInfo) and zone.key in _UTC_KEYS:
+        return UTC
+    return zone
+
+
 def _count_days(ordinals: Iterable[int | None], start: date, end: date) -> list[int]:
-    """How many of the day numbers fall on each day of [start, end]."""
+    """How many of the day numbers fall on each day of [start, end] (tallied by `Counter`,
+    in C: a summary counts every item's done and commitment days)."""
     first = start.toordinal()
-    counts = [0] * max((end - start).days + 1, 0)
-    n = len(counts)
-    for day in ordinals:
-        if day is not None and 0 <= day - first < n:
-            counts[day - first] += 1
-    return counts
+    tally = Counter(ordinals)
+    return [tally.get(first + i, 0) for i in range(max((end - start).days + 1, 0))]
 
 
 def _daily(counts: list[int], start: date) -> list[tuple[date, int]]:
@@ -282,6 +332,8 @@ class CumulativeFlowBuilder:
         self._first = start.toordinal()
         self._n = max((end - start).days + 1, 0)
         self._diff = [[0] * (self._n + 1) for _ in self.stages]
+        window = _WindowDays(start, end, zone)
+        self._low, self._high, self._native = window.low, window.high, window.native
 
     def add(self, timeline: Sequence[StageInterval]) -> None:
         """Count one item (its `stage_timeline`)."""
@@ -290,9 +342,21 @@ class CumulativeFlowBuilder:
 
     def _add_runs(self, stages: Sequence[int], starts: Sequence[datetime]) -> None:
         zone, first, n, diff = self.zone, self._first, self._n, self._diff
+        low, high, native = self._low, self._high, self._native
         # Run i covers the days [day of start i, day of start i + 1); the last run is
-        # open, so it lasts to the end of the window. Days are relative to `start`.
-        days = [moment.astimezone(zone).toordinal() - first for moment in starts]
+        # open, so it lasts to the end of the window. Days are relative to `start`; a
+        # start surely outside the window is not converted (`_WindowDays`): -1 and n
+        # clip as its exact day would.
+        days = [
+            -1
+            if moment < low
+            else n
+            if moment >= high
+            else moment.toordinal() - first
+            if moment.tzinfo is native
+            else moment.astimezone(zone).toordinal() - first
+            for moment in starts
+        ]
         days.append(n)
         for stage, lo, hi in zip(stages, days, days[1:]):  # noqa: B905 - one longer
             if lo < 0:
@@ -303,6 +367,21 @@ class CumulativeFlowBuilder:
                 row = diff[stage]
                 row[lo] += 1
                 row[hi] -= 1
+
+    def _add_ordered_runs(self, stages: Sequence[int], starts: Sequence[datetime]) -> None:
+        """`_add_runs` for starts that never decrease (`timeline._stage_runs` clamps them): the
+        runs begun a day before the window all count from its first day, so one binary
+        search finds them and only the later ones are looked at."""
+        early = bisect_left(starts, self._low)
+        if early == len(starts):  # the whole history before the window: in its last stage
+            if self._n > 0:
+                row = self._diff[stages[-1]]
+                row[0] += 1
+                row[self._n] -= 1
+            return
+        if early > 1:  # the runs ended before the window add nothing
+            stages, starts = stages[early - 1 :], starts[early - 1 :]
+        self._add_runs(stages, starts)
 
     def result(self) -> CumulativeFlow:
         days = tuple(date_range(self.start, self.end))
@@ -365,20 +444,41 @@ def summarize(
     cumulative: CumulativeFlow | None = None,
 ) -> FlowSummary:
     """Every team series over one set of item metrics (one team's, or all teams')."""
-    zone = options.zone
-    committed, done = _ordinals(metrics, zone)
+    window = _WindowDays(start, end, options.zone)
+    day = window.ordinal
+    committed = [day(m.committed_at) for m in metrics]
+    done = [day(m.done_at) for m in metrics]
+    return _summary(metrics, committed, done, start, end, options, team, cumulative)
+
+
+def _summary(
+    metrics: Sequence[ItemMetrics],
+    committed: list[int | None],
+    done: list[int | None],
+    start: date,
+    end: date,
+    options: KpiOptions,
+    team: str,
+    cumulative: CumulativeFlow | None,
+) -> FlowSummary:
+    """`summarize` on the metrics' commitment and done days (`_WindowDays.ordinal`), which
+    `flow_report` finds once per item for its team and the portfolio."""
     first, last = start.toordinal(), end.toordinal()
     in_range = [
         m for m, d in zip(metrics, done, strict=True) if d is not None and first <= d <= last
     ]
+    # Each count once (the net flow is arrivals - departures of the same counts); the day
+    # numbers are None exactly where the moments are.
     done_counts = _count_days(done, start, end)
+    arrivals = _weekly(_count_days(committed, start, end), start)
+    departures = _weekly(done_counts, start)
     return FlowSummary(
         team=team,
         start=start,
         end=end,
         items=len(metrics),
-        done=sum(1 for m in metrics if m.done_at is not None),
-        wip=sum(1 for m in metrics if m.in_progress),
+        done=len(done) - done.count(None),
+        wip=sum(1 for c, d in zip(committed, done, strict=True) if c is not None and d is None),
         done_in_range=len(in_range),
         cycle_time_percentiles=percentiles(
             (m.cycle_time_days for m in in_range if m.cycle_time_days is not None),
@@ -389,10 +489,12 @@ def summarize(
             options.percentiles,
         ),
         throughput_per_day=_daily(done_counts, start),
-        throughput_per_week=_weekly(done_counts, start),
+        throughput_per_week=departures,
         wip_per_day=_daily(_wip(committed, done, start, end), start),
-        arrivals_per_week=_weekly(_count_days(committed, start, end), start),
-        net_flow_per_week=_net_flow(committed, done, start, end),
+        arrivals_per_week=arrivals,
+        net_flow_per_week=[
+            (week, a - d) for (week, a), (_, d) in zip(arrivals, departures, strict=True)
+        ],
         wip_ages=wip_ages(metrics),
         cumulative_flow=cumulative,
     )
@@ -427,26 +529,37 @@ def flow_report(
     lookup = workflow_for.__getitem__ if isinstance(workflow_for, Mapping) else workflow_for
     workflows: dict[str, Workflow] = {}
     builders: dict[str, CumulativeFlowBuilder] = {}
-    by_team: dict[str, list[ItemMetrics]] = {}
+    by_team: dict[str, tuple[list[ItemMetrics], list[int | None], list[int | None]]] = {}
     all_metrics: list[ItemMetrics] = []
+    all_committed: list[int | None] = []
+    all_done: list[int | None] = []
+    day = _WindowDays(start, end, options.zone).ordinal
     for item in items:
         team = item.team
         workflow = workflows.get(team)
         if workflow is None:
             workflow = workflows[team] = lookup(team)
             builders[team] = CumulativeFlowBuilder(workflow, start, end, options.zone)
-            by_team[team] = []
+            by_team[team] = ([], [], [])
         stages, starts = _stage_runs(item, workflow)
         metrics = _metrics_from_runs(item, stages, starts, workflow, options, now)
-        builders[team]._add_runs(stages, starts)
-        by_team[team].append(metrics)
+        builders[team]._add_ordered_runs(stages, starts)
+        committed, done = day(metrics.committed_at), day(metrics.done_at)
+        team_metrics, team_committed, team_done = by_team[team]
+        team_metrics.append(metrics)
+        team_committed.append(committed)
+        team_done.append(done)
         all_metrics.append(metrics)
+        all_committed.append(committed)
+        all_done.append(done)
     teams = {
-        team: summarize(by_team[team], start, end, options, team, builders[team].result())
+        team: _summary(*by_team[team], start, end, options, team, builders[team].result())
         for team in sorted(by_team)
     }
     return FlowReport(
         metrics=all_metrics,
         teams=teams,
-        portfolio=summarize(all_metrics, start, end, options),
+        portfolio=_summary(
+            all_metrics, all_committed, all_done, start, end, options, "portfolio", None
+        ),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -22,6 +23,7 @@ from pmo_sync.kpi.forecast import (
     how_many_by,
     how_many_shares,
     percentile_dates,
+    team_outlook,
     team_seed,
     throughput_by_team,
     when_done,
@@ -214,6 +216,48 @@ def test_forecasts_are_reproducible_monotonic_and_agree(
     counts = how_many_by(day(remaining), samples, TODAY, trials, seed, ps)
     assert counts[95] <= counts[85] <= counts[50]
     assert counts == how_many_by(day(remaining), samples, TODAY, trials, seed, ps)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.integers(min_value=0, max_value=6), min_size=1, max_size=30),
+    st.integers(min_value=0, max_value=300),
+    st.integers(min_value=-5, max_value=200),
+    st.integers(min_value=0, max_value=2**32),
+    st.sampled_from([(50, 85, 95), (1, 70, 100), (95,)]),
+    st.integers(min_value=1, max_value=400),
+    st.sampled_from([1, 7, 300]),
+)
+def test_one_outlook_answers_exactly_what_the_four_forecasts_answer(
+    raw: list[int],
+    remaining: int,
+    target_day: int,
+    seed: int,
+    ps: tuple[int, ...],
+    horizon: int,
+    trials: int,
+) -> None:
+    """`team_outlook` (one simulation) equals `when_done`, `how_many_by`, `when_done_shares` and
+    `how_many_shares` (four) for every input: remaining 0, targets before the start and past
+    the first block, horizons mid-block, trials that never finish, no throughput at all."""
+    samples = np.array(raw)
+    target = day(target_day)
+    args = (samples, TODAY, trials, seed)
+    try:
+        expected = (
+            when_done(remaining, *args, ps, horizon),
+            how_many_by(target, *args, ps),
+            when_done_shares(remaining, *args, horizon),
+            how_many_shares(target, *args),
+        )
+    except NoThroughputError as exc:
+        with pytest.raises(NoThroughputError, match=re.escape(str(exc))):
+            team_outlook(remaining, target, *args, ps, horizon)
+        return
+    outlook = team_outlook(remaining, target, *args, ps, horizon)
+    found = (outlook.when_done, outlook.how_many, outlook.done_shares, outlook.count_shares)
+    assert found == expected
+    assert [list(part) for part in found] == [list(part) for part in expected]  # same order
 
 
 # --- per team and per epic ------------------------------------------------------------------

@@ -28,6 +28,7 @@ from pmo_sync.kpi.model import (
     WorkflowStage,
 )
 from pmo_sync.kpi.team import (
+    _WindowDays,
     arrivals_per_day,
     cumulative_flow,
     daily_wip,
@@ -269,6 +270,35 @@ def test_team_series_invariants(
             zone,
         )
         assert summary.cumulative_flow == team_cfd
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.integers(-4 * 24 * 60, 20 * 24 * 60),
+    st.integers(-3, 6),
+    st.integers(-1, 5),
+    st.sampled_from(
+        [*ZONES, ZoneInfo("Pacific/Kiritimati"), ZoneInfo("Etc/GMT+12"), ZoneInfo("Pacific/Apia")]
+    ),
+    st.booleans(),
+)
+def test_window_days_clip_as_the_exact_local_day(
+    minutes: int, start_offset: int, length: int, zone: ZoneInfo, in_zone: bool
+) -> None:
+    """A moment's day number from `_WindowDays` (not converted when a day clear of the
+    window) is its exact local day wherever the series can tell them apart: inside the window,
+    or as the window's eve or morrow for a day before or after it."""
+    start = BASE.date() + timedelta(days=start_offset)
+    end = start + timedelta(days=length)
+    moment = BASE + timedelta(minutes=minutes)
+    if in_zone:  # a moment already in the reporting zone is read as it is
+        moment = moment.astimezone(zone)
+    window = _WindowDays(start, end, zone)
+    first, last = start.toordinal(), end.toordinal()
+    exact = local_date(moment, zone).toordinal()
+    found = window.ordinal(moment)
+    assert found is not None and window.ordinal(None) is None
+    assert min(max(found, first - 1), last + 1) == min(max(exact, first - 1), last + 1)
 
 
 @settings(max_examples=200, deadline=None)
