@@ -71,7 +71,7 @@ def save_kpi_values(engine: Engine, values: Iterable[KpiValue], now: datetime) -
         gone: list[int] = []
         take = desired.pop
         # plain tuples and the exact comparison first: this loop runs once per stored value
-        for row_id, metric, scope, scope_key, window, value, team in stored.tuples():
+        for row_id, metric, scope, scope_key, window, value, team in stored:
             want = take((metric, scope, scope_key, window), None)
             if want is None:
                 gone.append(row_id)

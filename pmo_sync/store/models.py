@@ -79,6 +79,30 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
 
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        """On SQLite, the stored text straight to an aware UTC datetime in one C call.
+
+        SQLite keeps `YYYY-MM-DD HH:MM:SS.ffffff` (UTC by `process_bind_param`); the generic
+        path parses it to a naive datetime and then replaces its zone, two steps that were a
+        fifth of reading a million item changes for the KPI refresh (issue 18). Text in any
+        other form takes the generic path.
+        """
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        generic = super().result_processor(dialect, coltype)
+
+        def process(value: Any) -> datetime | None:
+            if value is None:
+                return None
+            if type(value) is str:
+                try:
+                    return datetime.fromisoformat(value + "+00:00")
+                except ValueError:
+                    pass
+            return generic(value) if generic is not None else value
+
+        return process
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
