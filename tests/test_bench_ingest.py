@@ -24,7 +24,7 @@ def test_the_bench_replays_each_tracker_and_its_stores_compare_equal(tmp_path: P
     first = replay("first")
     for tracker in ("jira", "ado", "trello"):
         row = re.compile(
-            rf"^{tracker} +[\d,]+ +\d+\.\d\d +[\d,]+( +\d+\.\d\d){{3}}( +\d+\.\d){{2}} +\d+\.\d\d$",
+            rf"^{tracker} +[\d,]+ +\d+\.\d\d +[\d,]+( +\d+\.\d\d){{4}}( +\d+\.\d){{2}} +\d+\.\d\d$",
             re.MULTILINE,
         )
         assert row.search(first), first
