@@ -84,19 +84,32 @@ ACCEPTANCE_CRITERIA_FIELD = "Microsoft.VSTS.Common.AcceptanceCriteria"
 
 
 def parse_ado_datetime(value: Any) -> datetime | None:
-    """Azure DevOps writes 0 to 7 fraction digits and a Z: compare as datetimes, never strings."""
+    """Azure DevOps writes 0 to 7 fraction digits and a Z: compare as datetimes, never strings.
+
+    Python 3.11's `fromisoformat` reads all of them (a seventh digit cut, as below) and the
+    Z: the text goes to it first, as it came; only what it refuses is rewritten.
+    """
     if value is None or value == "":
         return None
+    try:
+        parsed = datetime.fromisoformat(value if isinstance(value, str) else str(value))
+    except ValueError:
+        parsed = _rewritten_ado_datetime(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _rewritten_ado_datetime(value: Any) -> datetime:
+    """The fraction padded or cut to six digits, the Z as +00:00: what `fromisoformat`
+    needed before Python 3.11, kept for what it still refuses."""
     text = str(value).replace("Z", "+00:00")
     if "." in text:
         head, rest = text.split(".", 1)
         digits = "".join(c for c in rest if c.isdigit())
         zone = rest[len(digits) :]
         text = f"{head}.{(digits + '000000')[:6]}{zone}"
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return datetime.fromisoformat(text)
 
 
 def _person(value: Any) -> str | None:

@@ -9,10 +9,10 @@ state at creation is rebuilt backwards from the first change of each field
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from typing import Any
 
 import structlog
@@ -244,16 +244,18 @@ def find_field_ids(
 
 
 def parse_jira_datetime(value: Any) -> datetime | None:
-    """Jira writes `2026-01-05T10:12:00.000+0000`; bulk changelog writes epoch numbers."""
+    """Jira writes `2026-01-05T10:12:00.000+0000`; bulk changelog writes epoch numbers.
+
+    Python 3.11's `fromisoformat` reads the `+0000` offset and a `Z` itself: the text goes
+    to it as it came (rewriting the offset with a regular expression first cost a tenth of
+    a full sync's conversion, for a quarter of a million timestamps per 10,000 issues).
+    """
     if value is None or value == "":
         return None
     if isinstance(value, int | float):
         seconds = value / 1000 if value > 100_000_000_000 else value
         return datetime.fromtimestamp(seconds, UTC)
-    text = str(value)
-    if re.search(r"[+-]\d{4}$", text):
-        text = text[:-2] + ":" + text[-2:]
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    parsed = datetime.fromisoformat(value if isinstance(value, str) else str(value))
     if parsed.tzinfo is None:
         raise ValueError(f"Jira timestamp without a zone: {value!r}")
     return parsed.astimezone(UTC)
@@ -330,7 +332,11 @@ def _history_order(history: Mapping[str, Any]) -> tuple[datetime, int]:
     return created, int(raw_id) if raw_id.isdigit() else 0
 
 
-def _change_field(item: Mapping[str, Any], ids: JiraFieldIds) -> ChangeField | None:
+def _change_field(
+    item: Mapping[str, Any], ids: JiraFieldIds, dates: Mapping[str, ChangeField]
+) -> ChangeField | None:
+    """The change field a changelog item goes to; `dates` is `ids.date_field_ids()`, built
+    once per issue rather than once per changelog item."""
     field_id = item.get("fieldId")
     name = str(item.get("field", "")).lower()
     if field_id == "status" or (field_id is None and name == "status"):
@@ -345,7 +351,6 @@ def _change_field(item: Mapping[str, Any], ids: JiraFieldIds) -> ChangeField | N
         return ChangeField.ESTIMATE
     if (ids.flagged and field_id == ids.flagged) or (field_id is None and name == "flagged"):
         return ChangeField.FLAGGED
-    dates = ids.date_field_ids()
     if field_id is not None:
         return dates.get(str(field_id))
     return ChangeField.DUE_DATE if name == "duedate" else None
@@ -389,12 +394,14 @@ def item_changes(
 ) -> list[ItemChange]:
     """The changes that matter, oldest first; one per (history, field)."""
     changes: list[ItemChange] = []
-    for history in sorted(histories, key=_history_order):
-        at, _ = _history_order(history)
+    # Each history's order key once (its timestamp parsed once), sorted stably on it.
+    ordered = sorted(((_history_order(h), h) for h in histories), key=itemgetter(0))
+    dates = ids.date_field_ids()
+    for (at, _), history in ordered:
         author = (history.get("author") or {}).get("accountId")
         seen: dict[ChangeField, int] = {}
         for item in history.get("items", []):
-            kind = _change_field(item, ids)
+            kind = _change_field(item, ids, dates)
             if kind is None:
                 continue
             n = seen.get(kind, 0)

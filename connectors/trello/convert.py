@@ -101,10 +101,11 @@ UNMAPPED = "unmapped"
 
 
 def parse_trello_datetime(value: Any) -> datetime | None:
-    """Trello writes ISO 8601 with milliseconds and a Z."""
+    """Trello writes ISO 8601 with milliseconds and a Z (Python 3.11's `fromisoformat` reads
+    the Z itself)."""
     if value is None or value == "":
         return None
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    parsed = datetime.fromisoformat(value if isinstance(value, str) else str(value))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)

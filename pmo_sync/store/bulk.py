@@ -7,13 +7,16 @@ dominate the run time.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
     CursorResult,
+    Dialect,
     Table,
     bindparam,
     delete,
@@ -27,6 +30,7 @@ __all__ = [
     "chunked",
     "delete_ids",
     "in_values",
+    "insert_rows",
     "inserted_id",
     "update_by_id",
 ]
@@ -96,6 +100,9 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     """
     if not rows:
         return
+    if conn.dialect.name == "sqlite":
+        insert_rows(conn, table, rows)
+        return
     if conn.dialect.name != "postgresql" or conn.dialect.driver != "psycopg":
         conn.execute(insert(table), rows)
         return
@@ -110,3 +117,68 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     with dbapi_connection.cursor() as cursor, cursor.copy(sql) as copy:
         for row in rows:
             copy.write_row([row[c] for c in columns])
+
+
+def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows that share their keys with one executemany; on SQLite straight through
+    the driver when the rows give every column but the id.
+
+    SQLAlchemy's executemany builds a parameter dict per row and runs each value's bind
+    processor through it: a fifth of a full sync's time. Here each column's processor is
+    looked up once (the type's own, so what reaches SQLite is byte for byte what
+    SQLAlchemy would send; UTC datetimes by `_sqlite_utc`, the same text without the
+    detour) and the rows go to the driver as tuples. Rows that leave a column out (its
+    default is SQLAlchemy's to fill) and other databases take `insert(table)` as before.
+    """
+    if not rows:
+        return
+    columns = list(rows[0])
+    wanted = {c.key for c in table.columns if not c.primary_key}
+    if conn.dialect.name != "sqlite" or set(columns) != wanted:
+        conn.execute(insert(table), rows)
+        return
+    compiled = insert(table).compile(dialect=conn.dialect, column_keys=columns)
+    order = list(compiled.positiontup or ())  # the statement's own order: the table's
+    if sorted(order) != sorted(columns):
+        conn.execute(insert(table), rows)
+        return
+    processed = [
+        (index, process)
+        for index, col in enumerate(order)
+        if (process := _sqlite_processor(table.c[col], conn.dialect)) is not None
+    ]
+    values = itemgetter(*order) if len(order) > 1 else lambda row: (row[order[0]],)
+    params: list[tuple[Any, ...]] = []
+    for row in rows:
+        found = values(row)
+        if processed:
+            listed = list(found)
+            for index, process in processed:
+                listed[index] = process(listed[index])
+            found = tuple(listed)
+        params.append(found)
+    conn.exec_driver_sql(str(compiled), params)
+
+
+def _sqlite_processor(column: ColumnElement[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """What SQLAlchemy would turn a value of `column` into for SQLite (None: itself). Called
+    for None too: a JSON column writes it as `null`."""
+    from pmo_sync.store.models import UTCDateTime
+
+    if isinstance(column.type, UTCDateTime):
+        return _sqlite_utc
+    processor: Callable[[Any], Any] | None = column.type._cached_bind_processor(dialect)
+    return processor
+
+
+def _sqlite_utc(value: datetime | None) -> str | None:
+    """`UTCDateTime` then SQLite's DATETIME, in one step: the UTC wall time as
+    `YYYY-MM-DD HH:MM:SS.ffffff`, None as NULL (a naive datetime is refused, as `UTCDateTime`
+    does)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r} reached the store; convert to UTC first")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")

@@ -26,12 +26,19 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import Enum
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import structlog
 
-from pmo_sync.domain import ItemBundle, LinkDirection, ReleaseRecord, SprintRecord, StatusRecord
+from pmo_sync.domain import (
+    ItemBundle,
+    LinkDirection,
+    ReleaseRecord,
+    SprintRecord,
+    StatusRecord,
+    WorkItemRecord,
+)
 
 __all__ = [
     "BOOKKEEPING_COLUMNS",
@@ -139,7 +146,10 @@ LinkKey = tuple[str, str, str]
 
 def utc(value: datetime, what: str) -> datetime:
     """`value` in UTC; a naive datetime is a connector bug and is refused."""
-    if value.tzinfo is None:
+    tzinfo = value.tzinfo
+    if tzinfo is UTC:  # what connectors emit: no conversion to make
+        return value
+    if tzinfo is None:
         raise ValueError(f"naive datetime {value!r} in {what}; connectors must emit UTC")
     return value.astimezone(UTC)
 
@@ -184,6 +194,19 @@ class PreparedBundle:
     """Sorted, each once."""
 
 
+_ITEM_VALUES = attrgetter(*ITEM_COLUMNS)
+_AS_STORED = frozenset({str, int, float, bool, type(None)})
+"""Types `_plain` returns unchanged: the most of an item's values, kept without the call."""
+
+
+def _item_columns(record: WorkItemRecord, what: str) -> dict[str, Any]:
+    """`ITEM_COLUMNS` of `record`, each `_plain` (the types it would leave alone skip it)."""
+    return {
+        col: value if type(value) in _AS_STORED else _plain(value, what)
+        for col, value in zip(ITEM_COLUMNS, _ITEM_VALUES(record), strict=True)
+    }
+
+
 def prepare_bundle(bundle: ItemBundle) -> PreparedBundle:
     """Normalise a bundle, check it is self-consistent, and hash it.
 
@@ -197,7 +220,7 @@ def prepare_bundle(bundle: ItemBundle) -> PreparedBundle:
     record = bundle.item
     ext = record.external_id
     what = f"item {ext}"
-    item = {col: _plain(getattr(record, col), what) for col in ITEM_COLUMNS}
+    item = _item_columns(record, what)
     for col in DATE_COLUMNS:
         if isinstance(item[col], datetime):
             raise ValueError(f"{col} of {what} is a datetime; the date columns hold days")
