@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -55,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import kpis as synthetic
 import pages
-from sandbox_process import peak_rss_mb, pg_schema, with_search_path
+from sandbox_process import peak_rss_mb, pg_schema, run_worker_process, with_search_path
 
 BUILD_VERSION = 1  # bump when the generated store changes, so cached stores are rebuilt
 STEPS = ("full", "nothing changed", "5 changed")
@@ -212,24 +211,11 @@ def measure_step(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _worker(kind: str, options: dict[str, Any]) -> dict[str, Any]:
+    """`build_store` or `measure_step` in a fresh interpreter (`run_worker_process`)."""
     with tempfile.TemporaryDirectory(prefix="pmo-bench-refresh-") as tmp:
-        result_path = Path(tmp) / "result.json"
-        worker = subprocess.run(
-            [
-                sys.executable,
-                str(Path(__file__).resolve()),
-                "--worker",
-                kind,
-                json.dumps(options),
-                "--result",
-                str(result_path),
-            ],
-            stdin=subprocess.DEVNULL,
-            check=False,
+        return run_worker_process(
+            Path(__file__), {**options, "kind": kind}, Path(tmp) / "result.json"
         )
-        if worker.returncode != 0 or not result_path.exists():
-            raise RuntimeError(f"the {kind} subprocess failed (exit {worker.returncode})")
-        return json.loads(result_path.read_text())
 
 
 def _cached(size: int, args: argparse.Namespace) -> Path:
@@ -325,10 +311,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
-    args, rest = parser.parse_known_args(argv)
+    args = parser.parse_args(argv)
     if args.worker:
-        options = json.loads(rest[0])
-        result = build_store(options) if args.worker == "build" else measure_step(options)
+        options = json.loads(args.worker)
+        result = build_store(options) if options["kind"] == "build" else measure_step(options)
         Path(args.result).write_text(json.dumps(result))
         return 0
     results: list[dict[str, Any]] = []
