@@ -123,12 +123,9 @@ class PushedMarks:
         with self._lock:
             return self._marks.get(connector) == (mark, settings)
 
-    def record(self, connector: str, mark: RefreshMark | None, settings: str) -> None:
+    def record(self, connector: str, mark: RefreshMark, settings: str) -> None:
         with self._lock:
-            if mark is None:
-                self._marks.pop(connector, None)
-            else:
-                self._marks[connector] = (mark, settings)
+            self._marks[connector] = (mark, settings)
 
     def forget(self, connector: str) -> None:
         with self._lock:
@@ -293,7 +290,7 @@ def _run(
             now=now or datetime.now(UTC),
         )
         result.push_errors.extend([*result.push.refusals, *result.push.errors])
-    if pushed is not None and not result.push_errors and _push_clean(result.push):
+    if pushed is not None and refresh.mark is not None and _push_clean(result.push):
         pushed.record(config.name, refresh.mark, settings)
     result.stage = "done"
 
