@@ -13,7 +13,7 @@ the team as identified, from the pairs `read_team_pairs` lists).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,7 +29,7 @@ from pmo_sync.kpi.model import (
     SprintStay,
     StatusChange,
 )
-from pmo_sync.store.bulk import in_values
+from pmo_sync.store.bulk import chunked, in_values
 from pmo_sync.store.models import (
     ItemChangeRow,
     SourceRow,
@@ -44,6 +44,8 @@ __all__ = [
     "TeamOf",
     "iter_item_histories",
     "iter_item_inputs",
+    "iter_item_rows",
+    "read_item_stamps",
     "read_sprints",
     "read_status_stages",
     "read_team_pairs",
@@ -120,8 +122,33 @@ def iter_item_inputs(
 
     Without `stays` the sprint stays are not read (the histories have none): a reader that
     needs only the status history (the portfolio's inputs) saves a query a page."""
+    for _id, history, item_details in iter_item_rows(
+        engine, source_ids, batch, details=details, team_of=team_of, stays=stays
+    ):
+        yield history, item_details
+
+
+def iter_item_rows(
+    engine: Engine,
+    source_ids: Collection[int] | None = None,
+    batch: int = 2000,
+    *,
+    details: bool = True,
+    team_of: TeamOf = _same_team,
+    stays: bool = True,
+    ids: Sequence[int] | None = None,
+) -> Iterator[tuple[int, ItemHistory, ItemDetails | None]]:
+    """`iter_item_inputs` with each item's store id. With `ids` (ascending) only those items
+    are read, those still live: what a refresh that keeps the rest
+    (`pmo_sync.evaluation.kept`) must read again."""
     last_id = 0
+    chunks = None if ids is None else chunked(ids, batch)
     while True:
+        wanted: Sequence[int] | None = None
+        if chunks is not None:
+            wanted = next(chunks, None)
+            if wanted is None:
+                return
         with engine.connect() as conn:
             columns = [  # the first eleven in this order: `_history` reads them by position
                 _items.c.id,
@@ -152,31 +179,48 @@ def iter_item_inputs(
                 ]
             joined = _items.join(_sources, _sources.c.id == _items.c.source_id)
             query = (
-                select(*columns)
-                .select_from(joined)
-                .where(
-                    _items.c.id > last_id,
-                    _items.c.deleted_at.is_(None),
-                    # archived unfinished: off the board, neither in progress nor done
-                    ~(_items.c.archived & (_items.c.stage != Stage.DONE.value)),
-                )
+                _live(select(*columns).select_from(joined).where(_items.c.id > last_id))
                 .order_by(_items.c.id)
                 .limit(batch)
             )
             if source_ids is not None:
                 query = query.where(_items.c.source_id.in_(list(source_ids)))
+            if wanted is not None:
+                query = query.where(in_values(_items.c.id, wanted))
             page = conn.execute(query).all()
             if not page:
-                return
-            ids = [row.id for row in page]
-            changes = _changes_by_item(conn, ids)
-            stays_of = _stays_by_item(conn, ids) if stays else {}
+                if wanted is None:
+                    return
+                continue  # every item of this chunk is gone
+            page_ids = [row.id for row in page]
+            changes = _changes_by_item(conn, page_ids)
+            stays_of = _stays_by_item(conn, page_ids) if stays else {}
         for row in page:
             history = _history(row, changes.get(row.id, ()), stays_of.get(row.id, ()), team_of)
-            yield history, (_details(row) if details else None)
-        if len(page) < batch:
+            yield row.id, history, (_details(row) if details else None)
+        if wanted is None and len(page) < batch:
             return
-        last_id = ids[-1]
+        last_id = page_ids[-1]
+
+
+def _live(query: Any) -> Any:
+    """Items the KPIs see: not deleted, and not archived unless done (an archived unfinished
+    item is off the board, neither in progress nor done)."""
+    return query.where(
+        _items.c.deleted_at.is_(None),
+        ~(_items.c.archived & (_items.c.stage != Stage.DONE.value)),
+    )
+
+
+def read_item_stamps(engine: Engine) -> list[tuple[int, str, datetime]]:
+    """(id, content hash, updated) of every item `iter_item_inputs` reads, in id order: one
+    narrow read that tells a refresh which items changed since it last read them (the hash
+    covers everything an input holds but `updated`, a bookkeeping column every write moves)."""
+    query = _live(select(_items.c.id, _items.c.content_hash, _items.c.updated)).order_by(
+        _items.c.id
+    )
+    with engine.connect() as conn:
+        return [(row[0], row[1], row[2]) for row in conn.execute(query)]
 
 
 def _details(row: Any) -> ItemDetails:

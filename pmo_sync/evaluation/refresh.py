@@ -23,11 +23,11 @@ from sqlalchemy import Engine
 
 from pmo_sync.evaluation.inputs import (
     ItemDetails,
-    iter_item_inputs,
     read_sprints,
     read_status_stages,
     read_team_pairs,
 )
+from pmo_sync.evaluation.kept import KeptState, read_inputs
 from pmo_sync.evaluation.marks import RefreshMark, current_mark, keep_mark
 from pmo_sync.evaluation.policy_teams import policy_team_notices
 from pmo_sync.evaluation.portfolio_facts import (
@@ -110,11 +110,19 @@ def _compute(
     now: datetime,
     since: date | None,
     portfolio: PortfolioConfig,
+    kept: KeptState | None = None,
 ) -> _Computed:
     """The store's items (with their details when findings are wanted), sprints, the run, and
-    the portfolio answers as of the run's last day when the store has requests."""
+    the portfolio answers as of the run's last day when the store has requests. With `kept`
+    (a service's), only the items that changed since its last refresh are read."""
     teams = resolve_teams(read_team_pairs(engine), config)
-    inputs = list(iter_item_inputs(engine, details=details, team_of=teams.team_of))
+    inputs = read_inputs(
+        engine,
+        None if kept is None else kept.inputs,
+        details=details,
+        team_of=teams.team_of,
+        shown=teams.shown,
+    ).inputs
     sprints = read_sprints(engine, team_of=teams.team_of)
     stages = read_status_stages(engine)
     with gc_frozen():
@@ -245,8 +253,12 @@ def refresh_kpis(
     now: datetime | None = None,
     since: date | None = None,
     portfolio: PortfolioConfig | None = None,
+    kept: KeptState | None = None,
 ) -> KpiRefresh:
     """Recompute every KPI (and, given rules, every finding) from the store, and keep them.
+
+    `kept` is what a service keeps between its refreshes (`pmo_sync.evaluation.kept`): the
+    result is the same, read in proportion to what changed.
 
     Unchanged KPI values are not rewritten. Findings are saved only when
     `rules` is given (an empty list resolves every open finding). When the store
@@ -266,6 +278,7 @@ def refresh_kpis(
         now=now,
         since=since,
         portfolio=portfolio,
+        kept=kept,
     )
     with gc_frozen():
         saved = save_kpi_values(engine, stored_values(done.run, done.portfolio), now)

@@ -37,6 +37,7 @@ from connectors.base import ConnectorConfig
 from connectors.registry import connector_for_kind
 from pmo_sync.common.configfiles import DIRECTORY_FIELD, ConfigError
 from pmo_sync.config import EXAMPLES_DIR, InvalidFile, load_connector_configs
+from pmo_sync.evaluation.kept import KeptState
 from pmo_sync.evaluation.marks import RefreshMark, canonical_digest, current_mark, is_current
 from pmo_sync.evaluation.refresh import refresh_kpis
 from pmo_sync.governance.policy import RuleConfig, load_policies
@@ -179,6 +180,7 @@ def run_cycle(
     stop: threading.Event | None = None,
     kpi_lock: Callable[[], AbstractContextManager[object]] | None = None,
     pushed: PushedMarks | None = None,
+    kept: KeptState | None = None,
 ) -> CycleResult:
     """Sync `config`'s tracker, recompute KPIs and findings, push its write-back.
 
@@ -187,7 +189,9 @@ def run_cycle(
     records and skips the rest. `kpi_lock` makes the guard that serialises the
     portfolio-wide KPI refresh (between the cycles of one process, and with
     `serve` between replicas). `pushed` (the service's) lets a cycle that would recompute
-    and push nothing new skip both. Never raises for a tracker's or a store's failure.
+    and push nothing new skip both; `kept` (the service's, used under `kpi_lock`) lets the
+    refresh read only the items that changed since the last one. Never raises for a
+    tracker's or a store's failure.
     """
     run_id = run_id or new_run_id(config.name)
     result = CycleResult(config.name, run_id, datetime.now(UTC))
@@ -204,6 +208,7 @@ def run_cycle(
                 stop,
                 kpi_lock or _process_kpi_lock,
                 pushed,
+                kept,
             )
         except StoreUnavailable as exc:  # a lost store: its one line, the next cycle retries
             result.errors.append(f"{result.stage}: {exc.message}")
@@ -234,6 +239,7 @@ def _run(
     stop: threading.Event | None,
     kpi_lock: Callable[[], AbstractContextManager[object]],
     pushed: PushedMarks | None,
+    kept: KeptState | None,
 ) -> None:
     def check_stop(*_: object) -> None:
         if stop is not None and stop.is_set():
@@ -272,6 +278,7 @@ def _run(
             rules=list(service.rules),
             now=now,
             portfolio=service.portfolio,
+            kept=kept,
         )
     log_new_notices(refresh.teams.notices)
     result.kpi_values_changed = refresh.saved.inserted + refresh.saved.updated

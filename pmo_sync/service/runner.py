@@ -46,6 +46,7 @@ from sqlalchemy import Engine, text
 
 from connectors.base import ConnectorConfig, Schedule
 from pmo_sync.common.configfiles import ConfigError
+from pmo_sync.evaluation.kept import KeptState
 from pmo_sync.service.cycle import (
     CycleResult,
     PushedMarks,
@@ -129,6 +130,8 @@ class Service:
         self._kpi_lock = threading.Lock()
         self._pushed = PushedMarks()
         """What each connector last pushed cleanly: a cycle with nothing new skips its work."""
+        self._kept_refresh = KeptState()
+        """What the last refresh read (under the KPI lock): the next reads what changed."""
         self._config: ServiceConfig | None = None
         self._kept: set[str] = set()
         """Connectors whose file turned invalid on a reload: still running the previous one."""
@@ -277,6 +280,7 @@ class Service:
                 stop=self.stopping,
                 kpi_lock=self._kpi_guard,
                 pushed=self._pushed,
+                kept=self._kept_refresh,
             )
         finally:
             state.running = False
