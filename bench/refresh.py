@@ -20,6 +20,10 @@ For each size N the bench
    - **5 changed**: five open items moved to Done (a status change each, loaded through
      `Store.load_items` as an incremental sync would, not timed), then the refresh two hours
      after NOW;
+   - **5 changed, kept**: as the service runs it (`pmo_sync.evaluation.kept`): a refresh that
+     keeps what it read (not timed), the same five items reopened (loaded as a sync would,
+     not timed), then the refresh a minute later with what the first kept; its peak memory is
+     the service's, holding what it keeps;
 
    each reports the refresh's wall seconds, the stored values it rewrote (inserted + updated +
    deleted rows of `kpi_values`), the findings opened or resolved, and the process's peak RSS
@@ -31,6 +35,7 @@ Run it from the repository root:
     python bench/refresh.py --sizes 10000 100000
     python bench/refresh.py --sizes 10000 --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
     python bench/refresh.py --sizes 100000 --profile changed   # cProfile of one step, top 25
+    python bench/refresh.py --sizes 100000 --profile "5 changed, kept"
     python bench/refresh.py --sizes 300 --trials 200           # a quick look (the smoke test)
 
 The issue's targets (issue 18): at 100,000 items a refresh after 5 changed items in at most
@@ -57,7 +62,7 @@ import pages
 from sandbox_process import peak_rss_mb, pg_schema, run_worker_process, with_search_path
 
 BUILD_VERSION = 1  # bump when the generated store changes, so cached stores are rebuilt
-STEPS = ("full", "nothing changed", "5 changed")
+STEPS = ("full", "nothing changed", "5 changed", "5 changed, kept")
 CHANGED_ITEMS = 5
 
 
@@ -130,12 +135,41 @@ def changed_bundles(bundles: list[Any], moment: Any) -> list[Any]:
     return moved
 
 
-def _load_changes(engine: Any, path: Path, moment: Any) -> list[str]:
+def reopened_bundles(bundles: list[Any], moment: Any) -> list[Any]:
+    """The items `changed_bundles` moved to Done, reopened at `moment` (back to the status
+    they left, a status change each): a second change of theirs, for the kept step, which
+    needs items that change after its first refresh."""
+    from dataclasses import replace
+
+    from pmo_sync.domain import ChangeField, ItemBundle, ItemChange, Stage
+
+    reopened = []
+    for b in bundles:
+        back = b.changes[-1].from_value
+        change = ItemChange(
+            b.item.key, f"bench-reopen-{b.item.key}", ChangeField.STATUS, moment, "Done", back
+        )
+        item = replace(
+            b.item,
+            status=back,
+            status_category="indeterminate",
+            stage=Stage.IN_PROGRESS,
+            updated=moment,
+            resolved=None,
+            last_activity=moment,
+        )
+        reopened.append(ItemBundle(item, [*b.changes, change], list(b.memberships)))
+    return reopened
+
+
+def _load_changes(engine: Any, path: Path, moment: Any, *, reopen: bool = False) -> list[str]:
     import pickle
 
     from pmo_sync.store.repository import Store
 
     bundles = pickle.loads(path.read_bytes())
+    if reopen:
+        bundles = reopened_bundles(bundles, moment)
     store = Store(engine, clock=lambda: moment)
     source_id = store.ensure_source(pages.SOURCE_NAME, "jira", pages.BASE_URL)
     store.load_items(source_id, bundles, moment)
@@ -153,6 +187,7 @@ def _value_rows(engine: Any) -> int:
 
 def measure_step(options: dict[str, Any]) -> dict[str, Any]:
     """One step in this fresh process: prepare (not timed), refresh (timed), count."""
+    from pmo_sync.evaluation.kept import KeptState
     from pmo_sync.evaluation.refresh import refresh_kpis
     from pmo_sync.governance.policy import load_policies
     from pmo_sync.store.engine import make_engine
@@ -165,11 +200,22 @@ def measure_step(options: dict[str, Any]) -> dict[str, Any]:
     hours = STEPS.index(step)
     now = synthetic.NOW + timedelta(hours=hours)
     changed: list[str] = []
+    config = synthetic.kpi_config()
+    if options.get("trials"):
+        forecast = config.forecast.model_copy(update={"trials": int(options["trials"])})
+        config = config.model_copy(update={"forecast": forecast})
+    kept = None
     try:
+        baseline = peak_rss_mb()
         if step == "5 changed":
             changed = _load_changes(engine, Path(options["changes"]), now)
+        elif step == "5 changed, kept":
+            # as the service runs it: its last refresh kept what it read, then a sync landed
+            kept = KeptState()
+            refresh_kpis(engine, config, rules=rules, now=now, kept=kept)
+            changed = _load_changes(engine, Path(options["changes"]), now, reopen=True)
+            now += timedelta(minutes=1)
         before = _value_rows(engine)
-        baseline = peak_rss_mb()
         profiler = None
         if options.get("profile"):
             import cProfile
@@ -177,11 +223,7 @@ def measure_step(options: dict[str, Any]) -> dict[str, Any]:
             profiler = cProfile.Profile()
             profiler.enable()
         started = time.perf_counter()
-        config = synthetic.kpi_config()
-        if options.get("trials"):
-            forecast = config.forecast.model_copy(update={"trials": int(options["trials"])})
-            config = config.model_copy(update={"forecast": forecast})
-        refreshed = refresh_kpis(engine, config, rules=rules, now=now)
+        refreshed = refresh_kpis(engine, config, rules=rules, now=now, kept=kept)
         seconds = time.perf_counter() - started
         if profiler is not None:
             import pstats
@@ -262,7 +304,7 @@ def bench_size(size: int, args: argparse.Namespace, tmp: Path) -> list[dict[str,
     try:
         for step in STEPS:
             print(f"{size:,} items: {step} ...", file=sys.stderr, flush=True)
-            profile = args.profile == step.split()[-1] or args.profile == step
+            profile = args.profile == step or (args.profile == "changed" and step == "5 changed")
             options = {
                 "url": url,
                 "step": step,
@@ -291,9 +333,11 @@ def print_results(results: list[dict[str, Any]], store: str) -> None:
             f"{r['values']:>9,} {r['findings_moved']:>9,} {r['peak_rss_mb']:>6.0f} MB "
             f"{r['over_baseline_mb']:>6.0f} MB"
         )
-    changed = [r for r in results if r["changed"]]
-    for r in changed:
-        print(f"\n{r['items']:,} items, changed: {', '.join(r['changed'])}")
+    shown: set[int] = set()
+    for r in results:  # the kept step reopens the items the step before moved to Done
+        if r["changed"] and r["items"] not in shown:
+            shown.add(r["items"])
+            print(f"\n{r['items']:,} items, changed: {', '.join(r['changed'])}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -304,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rebuild", action="store_true", help="build the cached store again")
     parser.add_argument("--cache-dir", help="where the built SQLite stores are kept (temp dir)")
     parser.add_argument(
-        "--profile", choices=["full", "changed", "nothing changed"], help="cProfile one step"
+        "--profile", choices=[*STEPS, "changed"], help="cProfile one step ('changed': 5 changed)"
     )
     parser.add_argument(
         "--trials", type=int, help="Monte Carlo trials (kpis.yaml forecast.trials; 10,000)"
