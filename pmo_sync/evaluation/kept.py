@@ -36,6 +36,7 @@ from pmo_sync.evaluation.inputs import (
     read_item_stamps,
 )
 from pmo_sync.kpi.model import ItemHistory
+from pmo_sync.kpi.team import FlowMemo
 from pmo_sync.store.models import SourceRow
 
 __all__ = ["InputsRead", "KeptInputs", "KeptState", "read_inputs"]
@@ -79,6 +80,8 @@ class KeptState:
     service's KPI lock)."""
 
     inputs: KeptInputs = field(default_factory=KeptInputs)
+    flow: FlowMemo = field(default_factory=FlowMemo)
+    """Each item's flow metrics, taken again for the unchanged items (`kpi.team.FlowMemo`)."""
 
 
 @dataclass(frozen=True, slots=True)

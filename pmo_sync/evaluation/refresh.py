@@ -126,7 +126,15 @@ def _compute(
     sprints = read_sprints(engine, team_of=teams.team_of)
     stages = read_status_stages(engine)
     with gc_frozen():
-        run = compute_kpis([history for history, _ in inputs], sprints, config, stages, now, since)
+        run = compute_kpis(
+            [history for history, _ in inputs],
+            sprints,
+            config,
+            stages,
+            now,
+            since,
+            None if kept is None else kept.flow,
+        )
     answers = None
     options = config.options()
     requests = portfolio.requests

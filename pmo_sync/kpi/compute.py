@@ -36,7 +36,7 @@ from pmo_sync.kpi.forecast import (
 from pmo_sync.kpi.items import ItemMetrics
 from pmo_sync.kpi.model import ItemHistory, KpiOptions, SprintInfo, Workflow
 from pmo_sync.kpi.sprints import SprintMetrics, sprint_metrics, velocity
-from pmo_sync.kpi.team import FlowReport, FlowSummary, _native_zone, flow_report
+from pmo_sync.kpi.team import FlowMemo, FlowReport, FlowSummary, _native_zone, flow_report
 from pmo_sync.kpi.timeline import with_status_categories
 from pmo_sync.store.kpis import KpiValue
 
@@ -172,12 +172,16 @@ def compute_kpis(
     status_stages: Mapping[str, Mapping[str, Stage]],
     now: datetime,
     since: date | None = None,
+    memo: FlowMemo | None = None,
 ) -> KpiRun:
-    """Every metric, for every team, the portfolio, every sprint and every open epic."""
+    """Every metric, for every team, the portfolio, every sprint and every open epic.
+
+    `memo` (a service's) carries each item's flow metrics from one run to the next
+    (`team.FlowMemo`): the same run, with the unchanged items' metrics taken again."""
     options = config.options()
     item_list = list(items)
     with gc_frozen():
-        return _compute(item_list, sprints, config, options, status_stages, now, since)
+        return _compute(item_list, sprints, config, options, status_stages, now, since, memo)
 
 
 @contextmanager
@@ -218,6 +222,7 @@ def _compute(
     status_stages: Mapping[str, Mapping[str, Stage]],
     now: datetime,
     since: date | None,
+    memo: FlowMemo | None = None,
 ) -> KpiRun:
     today = local_date(now, options.zone)
     start, end = default_window(today)
@@ -225,7 +230,9 @@ def _compute(
         start = min(since, end)
     workflows = _workflows(items, config, status_stages)
     default = Workflow.from_categories({})
-    flow = flow_report(items, lambda team: workflows.get(team, default), options, now, start, end)
+    flow = flow_report(
+        items, lambda team: workflows.get(team, default), options, now, start, end, memo
+    )
 
     by_team: dict[str, list[ItemHistory]] = defaultdict(list)
     for item in items:

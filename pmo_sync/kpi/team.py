@@ -50,13 +50,14 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from pmo_sync.kpi.days import date_range, week_start
-from pmo_sync.kpi.items import ItemMetrics, _metrics_from_runs
+from pmo_sync.kpi.items import ItemMetrics, _metrics_from_runs, open_clock
 from pmo_sync.kpi.model import ItemHistory, KpiOptions, Workflow
 from pmo_sync.kpi.timeline import StageInterval, _stage_runs
 
 __all__ = [
     "CumulativeFlow",
     "CumulativeFlowBuilder",
+    "FlowMemo",
     "FlowReport",
     "FlowSummary",
     "WipAge",
@@ -510,6 +511,38 @@ class FlowReport:
     portfolio: FlowSummary | None = None
 
 
+@dataclass(slots=True)
+class _ItemFlow:
+    """One item's timeline runs and metrics, and the clock they were measured at (None: done,
+    measured at its done moment whatever the clock)."""
+
+    item: ItemHistory
+    stages: list[int]
+    starts: list[datetime]
+    clock: datetime | None
+    metrics: ItemMetrics
+
+
+@dataclass(slots=True)
+class FlowMemo:
+    """What the last `flow_report` computed per item, for the next one to reuse.
+
+    A long-running service computes the flow every cycle over the same items, most of them
+    unchanged: the very same `ItemHistory` objects, since its refresh keeps what it read
+    (`pmo_sync.evaluation.kept`). An item's runs and metrics are a function of the item, its
+    team's workflow, the options and, for an item not done, the moment its clock reads
+    (`items.open_clock`: the start of the day or its last change that day). So an entry is
+    taken again when the item is the same object, its team's workflow and the options are
+    equal to last time's, and (not done) its clock reads the same moment; an open item whose
+    clock moved is measured again from its kept runs. Entries hold their item, so an `id`
+    cannot be reused while its entry is here.
+    """
+
+    options: KpiOptions | None = None
+    workflows: dict[str, Workflow] = field(default_factory=dict)
+    items: dict[int, _ItemFlow] = field(default_factory=dict)
+
+
 def flow_report(
     items: Iterable[ItemHistory],
     workflow_for: Mapping[str, Workflow] | Callable[[str], Workflow],
@@ -517,6 +550,7 @@ def flow_report(
     now: datetime,
     start: date,
     end: date,
+    memo: FlowMemo | None = None,
 ) -> FlowReport:
     """The whole flow computation in one pass over the items.
 
@@ -524,7 +558,9 @@ def flow_report(
     its team's CFD; nothing holds the timelines afterwards, so memory is the
     per-item metrics plus O(teams x stages x days) for the diagrams.
     `workflow_for` gives a team's workflow (a mapping or a function of the
-    team name).
+    team name). With `memo` (a service's), what the last report computed of
+    an unchanged item is taken again (`FlowMemo`), and the memo then holds this
+    report's items.
     """
     lookup = workflow_for.__getitem__ if isinstance(workflow_for, Mapping) else workflow_for
     workflows: dict[str, Workflow] = {}
@@ -534,6 +570,12 @@ def flow_report(
     all_committed: list[int | None] = []
     all_done: list[int | None] = []
     day = _WindowDays(start, end, options.zone).ordinal
+    kept: dict[int, _ItemFlow] = {}
+    same_workflow: dict[str, bool] = {}
+    if memo is not None and memo.options == options:
+        kept = memo.items
+    fresh: dict[int, _ItemFlow] = {}
+    zone = options.zone
     for item in items:
         team = item.team
         workflow = workflows.get(team)
@@ -541,8 +583,29 @@ def flow_report(
             workflow = workflows[team] = lookup(team)
             builders[team] = CumulativeFlowBuilder(workflow, start, end, options.zone)
             by_team[team] = ([], [], [])
-        stages, starts = _stage_runs(item, workflow)
-        metrics = _metrics_from_runs(item, stages, starts, workflow, options, now)
+            if memo is not None:
+                same_workflow[team] = memo.workflows.get(team) == workflow
+        if memo is None:
+            stages, starts = _stage_runs(item, workflow)
+            metrics = _metrics_from_runs(item, stages, starts, workflow, options, now)
+        else:
+            entry = kept.get(id(item)) if same_workflow[team] else None
+            if entry is None or entry.item is not item:
+                stages, starts = _stage_runs(item, workflow)
+                metrics = _metrics_from_runs(item, stages, starts, workflow, options, now)
+                clock = (
+                    None if metrics.done_at is not None else open_clock(item, starts[-1], now, zone)
+                )
+                entry = _ItemFlow(item, stages, starts, clock, metrics)
+            elif entry.clock is not None:
+                clock = open_clock(item, entry.starts[-1], now, zone)
+                if clock != entry.clock:
+                    metrics = _metrics_from_runs(
+                        item, entry.stages, entry.starts, workflow, options, now
+                    )
+                    entry = _ItemFlow(item, entry.stages, entry.starts, clock, metrics)
+            fresh[id(item)] = entry
+            stages, starts, metrics = entry.stages, entry.starts, entry.metrics
         builders[team]._add_ordered_runs(stages, starts)
         committed, done = day(metrics.committed_at), day(metrics.done_at)
         team_metrics, team_committed, team_done = by_team[team]
@@ -552,6 +615,8 @@ def flow_report(
         all_metrics.append(metrics)
         all_committed.append(committed)
         all_done.append(done)
+    if memo is not None:
+        memo.options, memo.workflows, memo.items = options, workflows, fresh
     teams = {
         team: _summary(*by_team[team], start, end, options, team, builders[team].result())
         for team in sorted(by_team)

@@ -14,8 +14,9 @@ import pytest
 
 from pmo_sync.domain import Stage
 from pmo_sync.kpi.items import ItemMetrics, item_metrics
-from pmo_sync.kpi.model import ItemHistory, KpiOptions, StatusChange, Workflow
+from pmo_sync.kpi.model import ItemHistory, KpiOptions, StatusChange, Workflow, WorkflowStage
 from pmo_sync.kpi.team import (
+    FlowMemo,
     WipAge,
     arrival_rate_per_week,
     arrivals_per_day,
@@ -268,3 +269,50 @@ def test_flow_report_keeps_the_first_commitment_when_asked() -> None:
         report = flow_report(CFD_ITEMS, {"Alpha": WORKFLOW}, options, NOW, d(1), d(3))
         arrivals = arrivals_per_day(report.metrics, d(1), d(3), UTC_ZONE)
         assert values(arrivals) == expected
+
+
+def test_a_memo_gives_the_report_a_fresh_computation_gives_across_days_workflows_options() -> None:
+    """`FlowMemo`: the unchanged items' metrics are taken again, the open ones' clocks move
+    with the day, and a workflow or options change recomputes what they touch."""
+    review = Workflow(
+        stages=tuple(
+            WorkflowStage(name, frozenset({name}), category)
+            for name, category in (
+                ("To Do", Stage.TODO),
+                ("In Progress", Stage.IN_PROGRESS),
+                ("Review", Stage.IN_PROGRESS),
+                ("Done", Stage.DONE),
+            )
+        ),
+        commitment_stage="In Progress",
+        done_stage="Done",
+        wait_stages=frozenset({"Review"}),
+    )
+    beta = [flow("G", at(2), team="Beta"), history("H", (at(3), "Review"), team="Beta")]
+    items = [*ALPHA, *beta]
+    memo = FlowMemo()
+    steps = [
+        (NOW, {"Alpha": WORKFLOW, "Beta": WORKFLOW}, KpiOptions()),
+        (at(10, 18), {"Alpha": WORKFLOW, "Beta": WORKFLOW}, KpiOptions()),  # same day
+        (at(11, 9), {"Alpha": WORKFLOW, "Beta": WORKFLOW}, KpiOptions()),  # the next day
+        (at(11, 9), {"Alpha": WORKFLOW, "Beta": review}, KpiOptions()),  # Beta's board
+        (at(11, 9), {"Alpha": WORKFLOW, "Beta": review}, KpiOptions(zone=NEW_YORK)),
+        (at(11, 9), {"Alpha": WORKFLOW, "Beta": review}, KpiOptions(day_counting="exclusive")),
+    ]
+    ages, reviewing, cycles = [], [], []
+    for now, workflows, options in steps:
+        kept = flow_report(items, workflows, options, now, d(1), d(11), memo)
+        fresh = flow_report(items, workflows, options, now, d(1), d(11))
+        assert kept == fresh
+        ages.append(kept.metrics[1].wip_age_days)  # B, open since 3 Mar
+        reviewing.append((kept.metrics[-1].stage, kept.metrics[-1].wait_days))  # H: Review
+        cycles.append(kept.metrics[0].cycle_time_days)  # A, done: 2 to 5 Mar
+        assert {id(entry.item) for entry in memo.items.values()} == {id(i) for i in items}
+    assert ages == [8.0, 8.0, 9.0, 9.0, 9.0, 8.0]
+    assert cycles == [4.0, 4.0, 4.0, 4.0, 4.0, 3.0]
+    # H waited in To Do from 1 Feb 12:00 to 3 Mar 12:00 (30 days); Review is a stage, and a
+    # wait, on Beta's second board only: 3 Mar 12:00 to the start of 11 Mar (UTC: 7.5 days;
+    # New York's midnight is 04:00 UTC: 4 hours more)
+    first = ("In Progress", 30.0)
+    then = [("Review", 37.5), ("Review", 37.5 + 4 / 24), ("Review", 37.5)]
+    assert reviewing == [first, first, first, *then]
