@@ -37,6 +37,7 @@ from pmo_sync.evaluation.inputs import (
 )
 from pmo_sync.kpi.model import ItemHistory
 from pmo_sync.kpi.team import FlowMemo
+from pmo_sync.store.kpis import KeptValues
 from pmo_sync.store.models import SourceRow
 
 __all__ = ["InputsRead", "KeptInputs", "KeptState", "read_inputs"]
@@ -82,6 +83,9 @@ class KeptState:
     inputs: KeptInputs = field(default_factory=KeptInputs)
     flow: FlowMemo = field(default_factory=FlowMemo)
     """Each item's flow metrics, taken again for the unchanged items (`kpi.team.FlowMemo`)."""
+    values: KeptValues = field(default_factory=KeptValues)
+    """A digest per scope of the values last saved: only moved scopes are read and written
+    (`store.kpis.KeptValues`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -289,7 +289,12 @@ def refresh_kpis(
         kept=kept,
     )
     with gc_frozen():
-        saved = save_kpi_values(engine, stored_values(done.run, done.portfolio), now)
+        saved = save_kpi_values(
+            engine,
+            stored_values(done.run, done.portfolio),
+            now,
+            None if kept is None else kept.values,
+        )
     if done.portfolio is not None:
         save_forecasts(engine, forecast_points(done.portfolio, done.run.end))
     if rules is None:

@@ -50,6 +50,7 @@ __all__ = [
     "UTCDateTime",
     "WorkItemRow",
     "WorkflowStatusRow",
+    "WriteMarkRow",
     "WritebackLedgerRow",
 ]
 
@@ -464,6 +465,17 @@ class KpiValueRow(Base):
     window: Mapped[str] = mapped_column(String(40))
     value: Mapped[float | None] = mapped_column(Float)
     computed_at: Mapped[datetime]
+
+
+class WriteMarkRow(Base):
+    """The token the last save of a table (`name`: ``kpi_values``) wrote with it (migration
+    0019): a copy of the table kept with this token is the table as it is."""
+
+    __tablename__ = "write_marks"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))
+    written_at: Mapped[datetime]
 
 
 class RefreshMarkRow(Base):

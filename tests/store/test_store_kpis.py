@@ -44,3 +44,70 @@ def test_saving_the_same_values_again_writes_nothing(engine: Engine) -> None:
     save_kpi_values(engine, values, T1)
     counts = save_kpi_values(engine, values, T2)
     assert (counts.inserted, counts.updated, counts.unchanged) == (0, 0, 28)
+
+
+def _selects_of_kpi_values(engine: Engine) -> list[str]:
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "kpi_values" in statement:
+            seen.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", record)
+    return seen
+
+
+def test_a_kept_save_reads_and_writes_only_the_scopes_that_moved(engine: Engine) -> None:
+    from pmo_sync.store.kpis import KeptValues
+
+    items = [
+        KpiValue("item", f"ABC-{n}", "lead_time_days", "current", float(n), "A") for n in (1, 2, 3)
+    ]
+    team = [KpiValue("team", "A", "wip", f"2026-11-{d:02d}", float(d), "A") for d in (18, 19, 20)]
+    kept = KeptValues()
+    counts = save_kpi_values(engine, [*items, *team], T1, kept)
+    assert (counts.inserted, counts.updated, counts.unchanged) == (6, 0, 0)
+    assert kept.token is not None and len(kept.digests) == 4
+
+    selects = _selects_of_kpi_values(engine)
+    moved = [
+        KpiValue("item", "ABC-1", "lead_time_days", "current", 1.0, "A"),
+        KpiValue("item", "ABC-2", "lead_time_days", "current", 7.5, "A"),  # changed
+        # ABC-3 is gone; ABC-4 is new
+        KpiValue("item", "ABC-4", "lead_time_days", "current", 4.0, "A"),
+        *team,
+    ]
+    counts = save_kpi_values(engine, moved, T2, kept)
+    assert (counts.inserted, counts.updated, counts.unchanged) == (1, 1, 4)
+    # one read of the moved scopes' rows by their keys, none of the whole table
+    assert len(selects) == 1 and "scope_key IN" in selects[0], selects
+    assert sorted((v.scope_key, v.metric, v.window, v.value) for v in read_kpi_values(engine)) == [
+        ("A", "wip", "2026-11-18", 18.0),
+        ("A", "wip", "2026-11-19", 19.0),
+        ("A", "wip", "2026-11-20", 20.0),
+        ("ABC-1", "lead_time_days", "current", 1.0),
+        ("ABC-2", "lead_time_days", "current", 7.5),
+        ("ABC-4", "lead_time_days", "current", 4.0),
+    ]
+
+
+def test_a_kept_save_after_another_save_reads_the_whole_table_again(engine: Engine) -> None:
+    """Another process's save (a CLI refresh) writes another token: the kept digests no
+    longer describe the table, so the next kept save compares every stored value."""
+    from pmo_sync.store.kpis import KeptValues
+
+    values = [KpiValue("team", "A", "wip", f"2026-11-{d:02d}", float(d), "A") for d in (18, 19)]
+    kept = KeptValues()
+    save_kpi_values(engine, values, T1, kept)
+    other = [*values, KpiValue("team", "B", "wip", "2026-11-19", 5.0, "B")]
+    save_kpi_values(engine, other, T2)  # no kept copy: a new token
+    counts = save_kpi_values(engine, values, T2, kept)  # the same values as its last save
+    assert (counts.inserted, counts.updated, counts.unchanged) == (0, 0, 2)
+    assert [v.scope_key for v in read_kpi_values(engine)] == ["A", "A"]  # B's value removed
+    # and now the copy holds again: nothing moved, nothing read but the write mark
+    selects = _selects_of_kpi_values(engine)
+    counts = save_kpi_values(engine, values, T2, kept)
+    assert (counts.inserted, counts.updated, counts.unchanged) == (0, 0, 2)
+    assert selects == []
