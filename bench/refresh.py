@@ -36,6 +36,7 @@ Run it from the repository root:
     python bench/refresh.py --sizes 10000 --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
     python bench/refresh.py --sizes 100000 --profile changed   # cProfile of one step, top 25
     python bench/refresh.py --sizes 100000 --profile "5 changed, kept"
+    python bench/refresh.py --sizes 100000 --steps "5 changed" "5 changed, kept"
     python bench/refresh.py --sizes 300 --trials 200           # a quick look (the smoke test)
 
 The issue's targets (issue 18): at 100,000 items a refresh after 5 changed items in at most
@@ -302,7 +303,7 @@ def bench_size(size: int, args: argparse.Namespace, tmp: Path) -> list[dict[str,
         url = f"sqlite:///{copy}"
     results = []
     try:
-        for step in STEPS:
+        for step in args.steps or STEPS:
             print(f"{size:,} items: {step} ...", file=sys.stderr, flush=True)
             profile = args.profile == step or (args.profile == "changed" and step == "5 changed")
             options = {
@@ -352,6 +353,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--trials", type=int, help="Monte Carlo trials (kpis.yaml forecast.trials; 10,000)"
+    )
+    parser.add_argument(
+        "--steps",
+        nargs="+",
+        choices=STEPS,
+        help="only these steps (each needs the one before "
+        "it to have run on the cached store: '5 changed, kept' reopens what '5 changed' closed)",
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
