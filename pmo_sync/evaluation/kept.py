@@ -35,8 +35,8 @@ from pmo_sync.evaluation.inputs import (
     iter_item_rows,
     read_item_stamps,
 )
+from pmo_sync.kpi.compute import RunMemo
 from pmo_sync.kpi.model import ItemHistory
-from pmo_sync.kpi.team import FlowMemo
 from pmo_sync.store.kpis import KeptValues
 from pmo_sync.store.models import SourceRow
 
@@ -81,8 +81,9 @@ class KeptState:
     service's KPI lock)."""
 
     inputs: KeptInputs = field(default_factory=KeptInputs)
-    flow: FlowMemo = field(default_factory=FlowMemo)
-    """Each item's flow metrics, taken again for the unchanged items (`kpi.team.FlowMemo`)."""
+    run: RunMemo = field(default_factory=RunMemo)
+    """Each item's flow metrics and each settled sprint's, taken again where nothing they
+    depend on changed (`kpi.compute.RunMemo`)."""
     values: KeptValues = field(default_factory=KeptValues)
     """A digest per scope of the values last saved: only moved scopes are read and written
     (`store.kpis.KeptValues`)."""

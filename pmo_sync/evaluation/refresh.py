@@ -133,7 +133,7 @@ def _compute(
             stages,
             now,
             since,
-            None if kept is None else kept.flow,
+            None if kept is None else kept.run,
         )
     answers = None
     options = config.options()

@@ -35,7 +35,7 @@ from pmo_sync.kpi.forecast import (
 )
 from pmo_sync.kpi.items import ItemMetrics
 from pmo_sync.kpi.model import ItemHistory, KpiOptions, SprintInfo, Workflow
-from pmo_sync.kpi.sprints import SprintMetrics, sprint_metrics, velocity
+from pmo_sync.kpi.sprints import SprintMemo, SprintMetrics, sprint_metrics, velocity
 from pmo_sync.kpi.team import FlowMemo, FlowReport, FlowSummary, _native_zone, flow_report
 from pmo_sync.kpi.timeline import with_status_categories
 from pmo_sync.store.kpis import KpiValue
@@ -43,6 +43,7 @@ from pmo_sync.store.kpis import KpiValue
 __all__ = [
     "FORECAST_PERCENTILES",
     "KpiRun",
+    "RunMemo",
     "TeamForecast",
     "compute_kpis",
     "date_value",
@@ -86,6 +87,16 @@ class TeamForecast:
     """Share of trials done on each day: the distribution `when_done` is read from."""
     count_shares: dict[int, float] = field(default_factory=dict)
     """Share of trials finishing each count by `by_date`: the distribution of `how_many`."""
+
+
+@dataclass(slots=True)
+class RunMemo:
+    """What one KPI run computed that the next can take again when its inputs did not
+    change: each item's flow metrics (`team.FlowMemo`) and each settled sprint's metrics
+    (`sprints.SprintMemo`). A service keeps one (`pmo_sync.evaluation.kept`)."""
+
+    flow: FlowMemo = field(default_factory=FlowMemo)
+    sprints: SprintMemo = field(default_factory=SprintMemo)
 
 
 @dataclass(slots=True)
@@ -172,12 +183,13 @@ def compute_kpis(
     status_stages: Mapping[str, Mapping[str, Stage]],
     now: datetime,
     since: date | None = None,
-    memo: FlowMemo | None = None,
+    memo: RunMemo | None = None,
 ) -> KpiRun:
     """Every metric, for every team, the portfolio, every sprint and every open epic.
 
-    `memo` (a service's) carries each item's flow metrics from one run to the next
-    (`team.FlowMemo`): the same run, with the unchanged items' metrics taken again."""
+    `memo` (a service's) carries each item's flow metrics and each settled sprint's metrics
+    from one run to the next (`RunMemo`): the same run, with what did not change taken
+    again."""
     options = config.options()
     item_list = list(items)
     with gc_frozen():
@@ -222,7 +234,7 @@ def _compute(
     status_stages: Mapping[str, Mapping[str, Stage]],
     now: datetime,
     since: date | None,
-    memo: FlowMemo | None = None,
+    memo: RunMemo | None = None,
 ) -> KpiRun:
     today = local_date(now, options.zone)
     start, end = default_window(today)
@@ -231,7 +243,13 @@ def _compute(
     workflows = _workflows(items, config, status_stages)
     default = Workflow.from_categories({})
     flow = flow_report(
-        items, lambda team: workflows.get(team, default), options, now, start, end, memo
+        items,
+        lambda team: workflows.get(team, default),
+        options,
+        now,
+        start,
+        end,
+        None if memo is None else memo.flow,
     )
 
     by_team: dict[str, list[ItemHistory]] = defaultdict(list)
@@ -254,7 +272,14 @@ def _compute(
     for team in sorted(set(by_team) | set(sprints_by_team)):
         workflow = workflows.get(team, default)
         team_items = by_team.get(team, [])
-        results = sprint_metrics(sprints_by_team.get(team, []), team_items, workflow, options, now)
+        results = sprint_metrics(
+            sprints_by_team.get(team, []),
+            team_items,
+            workflow,
+            options,
+            now,
+            None if memo is None else memo.sprints,
+        )
         sprint_results.extend(results)
         velocities.update(velocity(results, options.velocity_window))
         if team in samples:

@@ -60,14 +60,14 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 from pmo_sync.kpi.model import ItemHistory, KpiOptions, SprintInfo, SprintStay, Workflow
 
-__all__ = ["SprintMetrics", "sprint_metrics", "velocity"]
+__all__ = ["SprintMemo", "SprintMetrics", "sprint_metrics", "velocity"]
 
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -227,12 +227,14 @@ def sprint_metrics(
     workflow: Workflow,
     options: KpiOptions,
     now: datetime,
+    memo: SprintMemo | None = None,
 ) -> list[SprintMetrics]:
     """Every sprint's metrics, in the order given (see the module docstring).
 
     Items are linked to sprints only through their `sprint_stays`; stays in
     sprints not given are ignored. `now` (aware) measures active sprints and
-    the scope of future ones.
+    the scope of future ones. With `memo` (a service's), a settled sprint whose
+    members did not change takes its last metrics again (`SprintMemo`).
     """
     sprint_list = list(sprints)
     wanted = {s.id for s in sprint_list}
@@ -257,10 +259,64 @@ def sprint_metrics(
             found = timelines[index] = _Timeline(item_list[index], is_done)
         return found
 
-    return [
-        _one_sprint(sprint, by_sprint[sprint.id], timeline, options.zone, now, timelines)
-        for sprint in sprint_list
-    ]
+    results = []
+    for sprint in sprint_list:
+        members = by_sprint[sprint.id]
+        if memo is None or not _settled(sprint, now):
+            results.append(_one_sprint(sprint, members, timeline, options.zone, now, timelines))
+            continue
+        items = tuple(item_list[index] for index in members)
+        entry = memo.sprints.get(sprint.id)
+        if (
+            entry is None
+            or entry.sprint != sprint
+            or entry.workflow != workflow
+            or entry.zone != options.zone
+            or len(entry.items) != len(items)
+            or any(a is not b for a, b in zip(entry.items, items, strict=True))
+        ):
+            metrics = _one_sprint(sprint, members, timeline, options.zone, now, timelines)
+            entry = _SprintEntry(sprint, workflow, options.zone, items, metrics)
+            memo.sprints[sprint.id] = entry
+        results.append(entry.metrics)
+    return results
+
+
+def _settled(sprint: SprintInfo, now: datetime) -> bool:
+    """A closed sprint whose start and close are past `now`: its metrics are measured at its
+    close, whatever the clock reads (`SprintMemo`)."""
+    close = sprint.completed or sprint.end
+    return (
+        sprint.state == "closed"
+        and sprint.start is not None
+        and close is not None
+        and sprint.start <= now
+        and close <= now
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _SprintEntry:
+    sprint: SprintInfo
+    workflow: Workflow
+    zone: ZoneInfo
+    items: tuple[ItemHistory, ...]
+    metrics: SprintMetrics
+
+
+@dataclass(slots=True)
+class SprintMemo:
+    """The metrics of each settled sprint (closed, closed before the clock), for the next run.
+
+    A closed sprint is measured at its close: its metrics are a function of the sprint, its
+    members (each item's history, stays included), the workflow and the zone, not of the
+    clock. A service computes them every cycle over the same `ItemHistory` objects (its
+    refresh keeps what it read, `pmo_sync.evaluation.kept`): when the sprint, workflow and
+    zone are equal and every member is the very same object as last time, the kept metrics
+    are the ones a computation would give. Active and future sprints are always measured.
+    """
+
+    sprints: dict[str, _SprintEntry] = field(default_factory=dict)
 
 
 _Lines = Callable[[int], _Timeline]

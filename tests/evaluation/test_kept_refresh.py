@@ -188,6 +188,7 @@ class _Tracker:
         for n in range(16):
             item = self._new(f"{n}", rng.choice(("story", "story", "bug", "task")), TEAMS[n % 2])
             item.parent = rng.choice(("E0", "E1", None))
+            self._plan(item)
             self._walk(item, rng.randint(0, 3))
         self.load(list(self.items))
 
@@ -196,6 +197,19 @@ class _Tracker:
         item = _Item(ext, team, item_type, created, updated=created)
         self.items[ext] = item
         return item
+
+    def _plan(self, item: _Item) -> None:
+        """Most items join the sprint under way when they are created (sprints are two weeks
+        from START), and some carry over into the next."""
+        if self.rng.random() < 0.2:
+            return
+        sprint = min((item.created - START).days // 14, 5)
+        start = START + timedelta(days=14 * sprint)
+        if self.rng.random() < 0.3 and sprint < 5:
+            item.stays.append((f"{item.team}-{sprint}", item.created, start + timedelta(days=14)))
+            sprint += 1
+            start += timedelta(days=14)
+        item.stays.append((f"{item.team}-{sprint}", max(start, item.created), None))
 
     def _walk(self, item: _Item, steps: int) -> None:
         """Move the item `steps` statuses along (now and then backwards), flag and
@@ -234,6 +248,19 @@ class _Tracker:
         item.moves.append((at, FLOW[min(index + 1, 3)] if index < 3 else "In Progress"))
         item.updated = at
         self.load([item.ext])
+
+    def backdate(self) -> None:
+        """History rewritten in the tracker (an import, a fixed workflow): an item done in a
+        sprint that has closed since was done a day earlier (its burndown moves)."""
+        done = sorted(
+            e for e, i in self.items.items() if i.stays and i.status == "Done" and len(i.moves) > 1
+        )
+        if done:
+            item = self.items[self.rng.choice(done)]
+            at, status = item.moves[-1]
+            earlier = max(at - timedelta(days=1), item.moves[-2][0] + timedelta(minutes=1))
+            item.moves[-1] = (earlier, status)
+            self.load([item.ext])
 
     def flag(self) -> None:
         item = self.pick()
@@ -310,6 +337,7 @@ class _Tracker:
 
 CHANGES = (
     "move",
+    "backdate",
     "flag",
     "estimate",
     "describe",
