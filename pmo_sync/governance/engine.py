@@ -130,9 +130,13 @@ def _team_hits(
         settings = _settings(rule, name)
         if settings is None:
             continue
-        team_items = [i for i in by_team.get(name, ()) if rule.applies_to_source(i.source)]
-        if rule.sources is not None and not team_items:
-            continue
+        every = by_team.get(name, [])
+        if rule.sources is None:  # the rule's on every source: the team's items as they are
+            team_items = every
+        else:
+            team_items = [i for i in every if i.history.source in rule.sources]
+            if not team_items:
+                continue
         for hit in spec.check(settings.params, facts[name], team_items, ctx):
             yield settings, hit
 
