@@ -36,6 +36,7 @@ from pmo_sync.evaluation.inputs import (
     read_item_stamps,
 )
 from pmo_sync.kpi.compute import RunMemo
+from pmo_sync.kpi.items import ItemMetrics
 from pmo_sync.kpi.model import ItemHistory
 from pmo_sync.store.kpis import KeptValues
 from pmo_sync.store.models import SourceRow
@@ -87,6 +88,9 @@ class KeptState:
     values: KeptValues = field(default_factory=KeptValues)
     """A digest per scope of the values last saved: only moved scopes are read and written
     (`store.kpis.KeptValues`)."""
+    saved_items: dict[str, ItemMetrics] = field(default_factory=dict)
+    """Each item's metrics as last saved, by scope key: the very same metrics object again
+    means the same values, which the next save need not even build."""
 
 
 @dataclass(frozen=True, slots=True)

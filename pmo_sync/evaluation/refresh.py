@@ -15,7 +15,7 @@ the KPI refresh"), and each forecast that moved is added to its dated history
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
@@ -49,7 +49,7 @@ from pmo_sync.kpi.teams import TeamIdentities, resolve_teams
 from pmo_sync.portfolio.config import PortfolioConfig
 from pmo_sync.store.findings import FindingChanges, save_findings
 from pmo_sync.store.forecast_history import ForecastPoint, save_forecasts
-from pmo_sync.store.kpis import KpiValue, save_kpi_values
+from pmo_sync.store.kpis import KeptValuesStale, KpiValue, save_kpi_values
 from pmo_sync.store.results import LoadCounts
 
 __all__ = ["KpiRefresh", "forecast_points", "item_facts", "refresh_kpis", "stored_values"]
@@ -158,10 +158,13 @@ def _compute(
     return _Computed(inputs, sprints, run, teams, answers)
 
 
-def stored_values(run: KpiRun, portfolio: PortfolioAnswers | None) -> Iterator[KpiValue]:
+def stored_values(
+    run: KpiRun, portfolio: PortfolioAnswers | None, skip_items: Collection[str] = ()
+) -> Iterator[KpiValue]:
     """The run's values and, with requests, each open request's forecast, named as the
-    items' values name the request (`run.item_scope_keys`)."""
-    yield from kpi_values(run)
+    items' values name the request (`run.item_scope_keys`); none of the items whose scope
+    keys are in `skip_items`."""
+    yield from kpi_values(run, skip_items)
     if portfolio is not None:
         refs = [
             (source, m.key) for source, m in zip(run.item_sources, run.flow.metrics, strict=True)
@@ -253,6 +256,36 @@ def _findings(rules: Sequence[RuleConfig], done: _Computed) -> list[Finding]:
     )
 
 
+def _save_values(
+    engine: Engine, done: _Computed, now: datetime, kept: KeptState | None
+) -> LoadCounts:
+    """Save the run's values; with `kept`, an item whose metrics are the very ones last saved
+    under the same key (`RunMemo` hands unchanged items the same metrics object) is not even
+    turned into values: its stored values are as they are, unless another save came between
+    (`KeptValuesStale`: then every value is given)."""
+    run, portfolio = done.run, done.portfolio
+    if kept is None:
+        return save_kpi_values(engine, stored_values(run, portfolio), now)
+    last = kept.saved_items
+    same = {
+        key
+        for key, metrics in zip(run.item_scope_keys, run.flow.metrics, strict=True)
+        if last.get(key) is metrics
+    }
+    try:
+        saved = save_kpi_values(
+            engine,
+            stored_values(run, portfolio, same),
+            now,
+            kept.values,
+            [("item", key) for key in same],
+        )
+    except KeptValuesStale:
+        saved = save_kpi_values(engine, stored_values(run, portfolio), now, kept.values)
+    kept.saved_items = dict(zip(run.item_scope_keys, run.flow.metrics, strict=True))
+    return saved
+
+
 def refresh_kpis(
     engine: Engine,
     config: KpiConfig,
@@ -289,12 +322,7 @@ def refresh_kpis(
         kept=kept,
     )
     with gc_frozen():
-        saved = save_kpi_values(
-            engine,
-            stored_values(done.run, done.portfolio),
-            now,
-            None if kept is None else kept.values,
-        )
+        saved = _save_values(engine, done, now, kept)
     if done.portfolio is not None:
         save_forecasts(engine, forecast_points(done.portfolio, done.run.end))
     if rules is None:

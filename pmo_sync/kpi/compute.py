@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -352,12 +352,15 @@ def _interval(first: date, last: date) -> str:
     return f"{first.isoformat()}/{last.isoformat()}"
 
 
-def _item_values(run: KpiRun) -> Iterator[KpiValue]:
+def _item_values(run: KpiRun, skip: Collection[str] = ()) -> Iterator[KpiValue]:
     """Each item's own values: half a million at 100k items, so the loop is kept lean (no
-    per-item list of pairs; `_rounded` skips `round` for whole numbers of days)."""
+    per-item list of pairs; `_rounded` skips `round` for whole numbers of days). The items
+    whose scope keys are in `skip` are left out."""
     stage_metrics: dict[str, str] = {}
     value = KpiValue
     for key, m in zip(run.item_scope_keys, run.flow.metrics, strict=True):
+        if skip and key in skip:
+            continue
         team = m.team
         days = m.cycle_time_days
         if days is not None:
@@ -515,10 +518,12 @@ def _epic_values(
             yield KpiValue("epic", epic.epic_key, f"forecast_done_p{p}_date", window, value, team)
 
 
-def kpi_values(run: KpiRun) -> Iterator[KpiValue]:
-    """Every value of the run, as the store keeps them (dates as days since 1970-01-01)."""
+def kpi_values(run: KpiRun, skip_items: Collection[str] = ()) -> Iterator[KpiValue]:
+    """Every value of the run, as the store keeps them (dates as days since 1970-01-01);
+    none of the items whose scope keys are in `skip_items` (values a caller knows are
+    stored as they are: `pmo_sync.evaluation.refresh`)."""
     today = run.end
-    yield from _item_values(run)
+    yield from _item_values(run, skip_items)
     for team, summary in run.flow.teams.items():
         yield from _flow_values("team", team, team, summary)
     if run.flow.portfolio is not None:

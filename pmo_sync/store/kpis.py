@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,7 +24,7 @@ from pmo_sync.store.engine import write_transaction
 from pmo_sync.store.models import KpiValueRow, WriteMarkRow
 from pmo_sync.store.results import LoadCounts
 
-__all__ = ["KeptValues", "KpiValue", "read_kpi_values", "save_kpi_values"]
+__all__ = ["KeptValues", "KeptValuesStale", "KpiValue", "read_kpi_values", "save_kpi_values"]
 
 _kpi: Table = KpiValueRow.__table__  # type: ignore[assignment]
 _marks: Table = WriteMarkRow.__table__  # type: ignore[assignment]
@@ -69,28 +69,40 @@ class KeptValues:
     """
 
     token: str | None = None
-    digests: dict[Scope, int] = field(default_factory=dict)
+    digests: dict[Scope, tuple[int, int]] = field(default_factory=dict)
+    """Scope → (digest of its values, how many)."""
+
+
+class KeptValuesStale(Exception):
+    """A save was told some scopes hold what the last kept save stored, but another save
+    came between: the caller must give every value (`save_kpi_values`)."""
 
 
 _KPI_VALUES = "kpi_values"
 
 
-def _digests(desired: dict[tuple[str, str, str, str], KpiValue]) -> dict[Scope, int]:
+def _digests(desired: dict[tuple[str, str, str, str], KpiValue]) -> dict[Scope, tuple[int, int]]:
     groups: dict[Scope, list[tuple[str, str, float | None, str | None]]] = defaultdict(list)
     for v in desired.values():
         groups[v.scope, v.scope_key].append((v.metric, v.window, v.value, v.team))
-    return {scope: hash(tuple(values)) for scope, values in groups.items()}
+    return {scope: (hash(tuple(values)), len(values)) for scope, values in groups.items()}
 
 
 def save_kpi_values(
-    engine: Engine, values: Iterable[KpiValue], now: datetime, kept: KeptValues | None = None
+    engine: Engine,
+    values: Iterable[KpiValue],
+    now: datetime,
+    kept: KeptValues | None = None,
+    same_scopes: Collection[Scope] = (),
 ) -> LoadCounts:
     """Make the stored values exactly `values`; returns inserted / updated / unchanged counts.
 
     With `kept` (what this process's last save kept, `KeptValues`), only the scopes whose
     values moved since are read and written, when the table is still as that save left it;
     `kept` then describes this save. Without it, or when another save came between, every
-    stored value is read and compared."""
+    stored value is read and compared. `same_scopes` (with `kept`) are scopes whose values
+    the caller knows are the ones it last saved and leaves out of `values`; should another
+    save have come between, `KeptValuesStale` is raised and nothing is written."""
     desired: dict[tuple[str, str, str, str], KpiValue] = {}
     for value in values:
         desired[value.key] = value
@@ -102,12 +114,18 @@ def save_kpi_values(
         token = conn.execute(
             select(_marks.c.token).where(_marks.c.name == _KPI_VALUES).with_for_update()
         ).scalar()
-        if kept is not None and kept.token is not None and kept.token == token:
+        current = kept is not None and kept.token is not None and kept.token == token
+        if same_scopes and not current:
+            raise KeptValuesStale
+        if kept is not None and current:
+            for scope in same_scopes:  # a scope the last save stored nothing of has no digest
+                if scope in kept.digests:
+                    digests[scope] = kept.digests[scope]
             moved = {
                 scope for scope, digest in digests.items() if kept.digests.get(scope) != digest
             }
             moved.update(scope for scope in kept.digests if scope not in digests)
-            unchanged = sum(1 for v in desired.values() if (v.scope, v.scope_key) not in moved)
+            unchanged = sum(n for scope, (_, n) in digests.items() if scope not in moved)
             desired = {k: v for k, v in desired.items() if (v.scope, v.scope_key) in moved}
             stored: Iterable[Any] = _stored_of(conn, moved)
         else:

@@ -328,6 +328,10 @@ class _Tracker:
             item.stays.append((sprint, self.now - timedelta(hours=2), None))
             self.load([item.ext])
 
+    def cli_refresh(self) -> None:
+        """`pmo-sync kpis` run beside the service: a save the service's copy knows nothing of."""
+        refresh_kpis(self.store.engine, CONFIG, rules=RULES, now=self.now)
+
     def next_day(self) -> None:
         self.now += timedelta(days=1)
 
@@ -347,6 +351,7 @@ CHANGES = (
     "revive",
     "archive",
     "join_sprint",
+    "cli_refresh",
     "next_day",
     "later",
 )

@@ -111,3 +111,27 @@ def test_a_kept_save_after_another_save_reads_the_whole_table_again(engine: Engi
     counts = save_kpi_values(engine, values, T2, kept)
     assert (counts.inserted, counts.updated, counts.unchanged) == (0, 0, 2)
     assert selects == []
+
+
+def test_scopes_known_unchanged_are_left_out_unless_another_save_came_between(
+    engine: Engine,
+) -> None:
+    """`same_scopes`: the caller leaves out values it knows are stored as it last saved them;
+    should another save have come between, nothing is written and `KeptValuesStale` says so
+    (the refresh then gives every value)."""
+    import pytest
+
+    from pmo_sync.store.kpis import KeptValues, KeptValuesStale
+
+    one = KpiValue("item", "ABC-1", "lead_time_days", "current", 1.0, "A")
+    two = KpiValue("item", "ABC-2", "lead_time_days", "current", 2.0, "A")
+    kept = KeptValues()
+    save_kpi_values(engine, [one, two], T1, kept)
+    moved = KpiValue("item", "ABC-2", "lead_time_days", "current", 3.0, "A")
+    counts = save_kpi_values(engine, [moved], T2, kept, [("item", "ABC-1")])
+    assert (counts.inserted, counts.updated, counts.unchanged) == (0, 1, 1)
+    assert [v.value for v in read_kpi_values(engine)] == [1.0, 3.0]
+    save_kpi_values(engine, [one], T2)  # another process's save: ABC-2's value removed
+    with pytest.raises(KeptValuesStale):
+        save_kpi_values(engine, [moved], T2, kept, [("item", "ABC-1")])
+    assert [v.value for v in read_kpi_values(engine)] == [1.0]  # nothing written
