@@ -377,7 +377,7 @@ def _assert_same_as_full(engine: Engine, kept: KeptState, now: datetime) -> None
 
 @pytest.mark.slow
 @settings(
-    max_examples=4,
+    max_examples=3,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     # no shrinking: an example is a dozen refreshes, and the seed and the changes it prints
