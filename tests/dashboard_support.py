@@ -17,7 +17,7 @@ import io
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -60,29 +60,39 @@ def sandbox_store(tmp_path_factory: pytest.TempPathFactory) -> SandboxStore:
     each conftest importing this fixture has its own, both get the first one's store).
 
     The demo's pipeline at a pinned day gives the same store every time, so it runs once a
-    run: under pytest-xdist the first worker to ask builds it in the run's shared temp
-    directory (under a file lock) and every worker, that one too, reads a copy of its own."""
+    run (`built_once`)."""
     if _built:
         return _built[0]
-    directory = tmp_path_factory.mktemp("dashboard-store")
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        shared = tmp_path_factory.getbasetemp().parent / "dashboard-store-shared"
-        shared.mkdir(exist_ok=True)
-        with (shared / ".lock").open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                if not (shared / "built").exists():
-                    _build(shared / "store")
-                    (shared / "built").touch()
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-        shutil.copytree(shared / "store", directory, dirs_exist_ok=True)
-    else:
-        _build(directory)
+    directory = built_once(tmp_path_factory, "dashboard-store", _build)
     _built.append(
         SandboxStore(directory, f"sqlite:///{directory / 'pmo-sync.sqlite3'}", SANDBOX_DAY)
     )
     return _built[0]
+
+
+def built_once(
+    tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]
+) -> Path:
+    """A directory of this process's own holding what `build(directory)` writes, built once a
+    run: under pytest-xdist the first worker to ask builds it in the run's shared temp
+    directory (under a file lock) and every worker, that one too, gets a copy of it; `build`
+    must write the same whichever worker runs it. Without xdist it is built in place."""
+    directory = tmp_path_factory.mktemp(name)
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        build(directory)
+        return directory
+    shared = tmp_path_factory.getbasetemp().parent / f"{name}-shared"
+    shared.mkdir(exist_ok=True)
+    with (shared / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not (shared / "built").exists():
+                build(shared / "built-files")
+                (shared / "built").touch()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    shutil.copytree(shared / "built-files", directory, dirs_exist_ok=True)
+    return directory
 
 
 def _build(directory: Path) -> None:
