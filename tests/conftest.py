@@ -55,6 +55,15 @@ def _pg_unreachable_reason() -> str | None:
     return _pg_status[0]
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The `slow` tests first, in their order, then the rest in theirs: pytest-xdist deals the
+    first quarter of the run out in turn and the rest as workers free up, so the long tests
+    are spread over the workers from the start and the run ends on short ones, not on one
+    worker finishing a sweep while the other waits."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
     """A URL of an empty database: a temp SQLite file, or a fresh PostgreSQL schema."""

@@ -12,9 +12,12 @@ figures the pages must show, as `pmo-sync kpis --format json --no-refresh` gives
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
-from collections.abc import Iterator
+import os
+import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -54,10 +57,45 @@ _built: list[SandboxStore] = []
 @pytest.fixture(scope="session")
 def sandbox_store(tmp_path_factory: pytest.TempPathFactory) -> SandboxStore:
     """The three sandboxes synced, refreshed and pushed into one SQLite store (once a session:
-    each conftest importing this fixture has its own, both get the first one's store)."""
+    each conftest importing this fixture has its own, both get the first one's store).
+
+    The demo's pipeline at a pinned day gives the same store every time, so it runs once a
+    run (`built_once`)."""
     if _built:
         return _built[0]
-    directory = tmp_path_factory.mktemp("dashboard-store")
+    directory = built_once(tmp_path_factory, "dashboard-store", _build)
+    _built.append(
+        SandboxStore(directory, f"sqlite:///{directory / 'pmo-sync.sqlite3'}", SANDBOX_DAY)
+    )
+    return _built[0]
+
+
+def built_once(
+    tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]
+) -> Path:
+    """A directory of this process's own holding what `build(directory)` writes, built once a
+    run: under pytest-xdist the first worker to ask builds it in the run's shared temp
+    directory (under a file lock) and every worker, that one too, gets a copy of it; `build`
+    must write the same whichever worker runs it. Without xdist it is built in place."""
+    directory = tmp_path_factory.mktemp(name)
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        build(directory)
+        return directory
+    shared = tmp_path_factory.getbasetemp().parent / f"{name}-shared"
+    shared.mkdir(exist_ok=True)
+    with (shared / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not (shared / "built").exists():
+                build(shared / "built-files")
+                (shared / "built").touch()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    shutil.copytree(shared / "built-files", directory, dirs_exist_ok=True)
+    return directory
+
+
+def _build(directory: Path) -> None:
     console = Console(file=io.StringIO(), width=120)
     code = run_demo(
         console,
@@ -66,10 +104,6 @@ def sandbox_store(tmp_path_factory: pytest.TempPathFactory) -> SandboxStore:
         issues_per_project=ISSUES_PER_PROJECT,
     )
     assert code == 0, console.file.getvalue()  # type: ignore[attr-defined]
-    _built.append(
-        SandboxStore(directory, f"sqlite:///{directory / 'pmo-sync.sqlite3'}", SANDBOX_DAY)
-    )
-    return _built[0]
 
 
 @pytest.fixture

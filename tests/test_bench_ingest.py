@@ -7,10 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "ingest_replay.py"
 COMPARE = BENCH.with_name("compare_stores.py")
 
 
+@pytest.mark.slow  # three sandboxes served, recorded and replayed twice, each in a process
 def test_the_bench_replays_each_tracker_and_its_stores_compare_equal(tmp_path: Path) -> None:
     def replay(stores: str) -> str:
         run = subprocess.run(

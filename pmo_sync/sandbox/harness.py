@@ -223,11 +223,21 @@ class _RequestHeaders(Mapping[str, str]):
         return len(self._message)
 
 
+_ACCEPT_TIMEOUT_S = 0.5
+
+
 class _Server(ThreadingHTTPServer):
     """The stdlib server, quiet about clients that hang up: a client that timed out, or a
     test's simulated kill, resets its connection, which is no error of the sandbox's."""
 
     daemon_threads = True
+
+    def server_activate(self) -> None:
+        super().server_activate()
+        # serve_forever accepts once select() says a connection waits; were it gone by then, a
+        # blocking accept() would wait for the next one and hold shutdown() (a test's
+        # teardown) until one came. With a timeout it gives up, as on any accept error.
+        self.socket.settimeout(_ACCEPT_TIMEOUT_S)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], ConnectionError):

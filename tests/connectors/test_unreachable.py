@@ -14,6 +14,7 @@ take the resolver's whole timeout).
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import uuid
@@ -88,7 +89,8 @@ class Listener:
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(16)
         self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-        threading.Thread(target=self._serve, daemon=True).start()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
 
     def _serve(self) -> None:
         while True:
@@ -110,6 +112,12 @@ class Listener:
                 self._open.append(conn)
 
     def close(self) -> None:
+        """Stop accepting (the thread blocked in accept() is woken and ends) and close
+        everything: a listening socket merely closed under a thread still in accept() would
+        leave that thread behind, and its descriptor's number to the next socket made."""
+        with contextlib.suppress(OSError):  # not listening any more
+            self._sock.shutdown(socket.SHUT_RDWR)
+        self._thread.join(timeout=5)
         self._sock.close()
         for conn in self._open:
             conn.close()

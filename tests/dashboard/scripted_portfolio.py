@@ -16,6 +16,7 @@ Reliability 30%) with Team Gamma run as a traditional project, as the script say
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -30,6 +31,7 @@ from pmo_sync.portfolio.forecast import RequestForecast, request_forecasts
 from pmo_sync.store.engine import make_engine, upgrade
 from pmo_sync.store.forecast_history import ForecastPoint, save_forecasts
 
+from ..dashboard_support import built_once
 from ..e2e.portfolio_world_jira import play_into
 
 DAY_42 = date(2030, 2, 18)
@@ -63,6 +65,7 @@ def fill(engine: Engine) -> tuple[dict[str, str], str]:
 
 def build(directory: Path) -> ScriptedStore:
     """The script in a SQLite store in `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{directory / 'scripted.sqlite3'}"
     engine = make_engine(url)
     try:
@@ -70,6 +73,7 @@ def build(directory: Path) -> ScriptedStore:
         keys, tracker = fill(engine)
     finally:
         engine.dispose()
+    (directory / "scripted.json").write_text(json.dumps({"keys": keys, "tracker": tracker}))
     return ScriptedStore(url, keys, tracker)
 
 
@@ -78,10 +82,14 @@ _built: list[ScriptedStore] = []
 
 @pytest.fixture(scope="session")
 def scripted_store(tmp_path_factory: pytest.TempPathFactory) -> ScriptedStore:
-    """The scripted store, built once a session (each conftest importing this fixture gets
-    the first one's store)."""
+    """The scripted store, built once a run (`dashboard_support.built_once`: each conftest
+    importing this fixture gets the first one's store; the sandbox it was synced from, and so
+    the items' links, are the building worker's)."""
     if not _built:
-        _built.append(build(tmp_path_factory.mktemp("scripted-portfolio")))
+        directory = built_once(tmp_path_factory, "scripted-portfolio", build)
+        kept = json.loads((directory / "scripted.json").read_text())
+        url = f"sqlite:///{directory / 'scripted.sqlite3'}"
+        _built.append(ScriptedStore(url, kept["keys"], kept["tracker"]))
     return _built[0]
 
 

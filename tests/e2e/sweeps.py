@@ -357,8 +357,11 @@ _WRITE = re.compile(r"^\s*(INSERT INTO|UPDATE|DELETE FROM)\s+\"?(\w+)", re.I)
 class WriteLog:
     """For each commit on an engine, the tables its transaction wrote (INSERT/UPDATE/DELETE)."""
 
-    def __init__(self) -> None:
+    def __init__(self, answers: Callable[[], int] | None = None) -> None:
         self.commits: list[list[str]] = []
+        self.answered: list[int] = []
+        """With `answers` (the HTTP answers had so far), how many each commit came after."""
+        self._answers = answers
         self._pending: list[str] = []
 
     def _statement(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -368,6 +371,8 @@ class WriteLog:
 
     def _commit(self, conn: Any) -> None:
         self.commits.append(self._pending)
+        if self._answers is not None:
+            self.answered.append(self._answers())
         self._pending = []
 
     def _rollback(self, conn: Any) -> None:
