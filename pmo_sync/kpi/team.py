@@ -543,6 +543,31 @@ class FlowMemo:
     items: dict[int, _ItemFlow] = field(default_factory=dict)
 
 
+def _item_flow(
+    last: _ItemFlow | None,
+    item: ItemHistory,
+    workflow: Workflow,
+    options: KpiOptions,
+    now: datetime,
+) -> _ItemFlow:
+    """The item's runs and metrics: `last` (the memo's entry, kept only when the workflow and
+    options are last time's) as it is when it is this item and its clock reads the same,
+    measured again from its runs when only the clock moved, computed afresh otherwise."""
+    if last is None or last.item is not item:
+        stages, starts = _stage_runs(item, workflow)
+        metrics = _metrics_from_runs(item, stages, starts, workflow, options, now)
+        done = metrics.done_at is not None
+        clock = None if done else open_clock(item, starts[-1], now, options.zone)
+        return _ItemFlow(item, stages, starts, clock, metrics)
+    if last.clock is None:  # done: measured at its done moment
+        return last
+    clock = open_clock(item, last.starts[-1], now, options.zone)
+    if clock == last.clock:
+        return last
+    metrics = _metrics_from_runs(item, last.stages, last.starts, workflow, options, now)
+    return _ItemFlow(item, last.stages, last.starts, clock, metrics)
+
+
 def flow_report(
     items: Iterable[ItemHistory],
     workflow_for: Mapping[str, Workflow] | Callable[[str], Workflow],
@@ -575,7 +600,6 @@ def flow_report(
     if memo is not None and memo.options == options:
         kept = memo.items
     fresh: dict[int, _ItemFlow] = {}
-    zone = options.zone
     for item in items:
         team = item.team
         workflow = workflows.get(team)
@@ -589,22 +613,8 @@ def flow_report(
             stages, starts = _stage_runs(item, workflow)
             metrics = _metrics_from_runs(item, stages, starts, workflow, options, now)
         else:
-            entry = kept.get(id(item)) if same_workflow[team] else None
-            if entry is None or entry.item is not item:
-                stages, starts = _stage_runs(item, workflow)
-                metrics = _metrics_from_runs(item, stages, starts, workflow, options, now)
-                clock = (
-                    None if metrics.done_at is not None else open_clock(item, starts[-1], now, zone)
-                )
-                entry = _ItemFlow(item, stages, starts, clock, metrics)
-            elif entry.clock is not None:
-                clock = open_clock(item, entry.starts[-1], now, zone)
-                if clock != entry.clock:
-                    metrics = _metrics_from_runs(
-                        item, entry.stages, entry.starts, workflow, options, now
-                    )
-                    entry = _ItemFlow(item, entry.stages, entry.starts, clock, metrics)
-            fresh[id(item)] = entry
+            last = kept.get(id(item)) if same_workflow[team] else None
+            entry = fresh[id(item)] = _item_flow(last, item, workflow, options, now)
             stages, starts, metrics = entry.stages, entry.starts, entry.metrics
         builders[team]._add_ordered_runs(stages, starts)
         committed, done = day(metrics.committed_at), day(metrics.done_at)
