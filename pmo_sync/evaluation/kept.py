@@ -22,7 +22,7 @@ service runs its cycles one after another).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -137,7 +137,9 @@ def read_inputs(
     ]
     fresh = {
         item_id: (history, item_details)
-        for item_id, history, item_details in _read(engine, stale, details=details, team_of=team_of)
+        for item_id, history, item_details in iter_item_rows(
+            engine, details=details, team_of=team_of, ids=stale
+        )
     }
     stale_ids = set(stale)
     items: dict[int, _Kept] = {}
@@ -157,11 +159,3 @@ def read_inputs(
     kept.basis = basis
     kept.details = details
     return InputsRead(inputs, len(fresh), len(inputs) - len(fresh))
-
-
-def _read(
-    engine: Engine, ids: list[int], *, details: bool, team_of: TeamOf
-) -> Iterator[tuple[int, ItemHistory, ItemDetails | None]]:
-    if not ids:
-        return iter(())
-    return iter_item_rows(engine, details=details, team_of=team_of, ids=ids)
