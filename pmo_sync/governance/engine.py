@@ -134,7 +134,7 @@ def _team_hits(
         if rule.sources is None:  # the rule's on every source: the team's items as they are
             team_items = every
         else:
-            team_items = [i for i in every if i.history.source in rule.sources]
+            team_items = [i for i in every if rule.applies_to_source(i.history.source)]
             if not team_items:
                 continue
         for hit in spec.check(settings.params, facts[name], team_items, ctx):
