@@ -102,65 +102,52 @@ def build_store(options: dict[str, Any]) -> dict[str, Any]:
     return {"changes": sum(len(b.changes) for b in bundles)}
 
 
-def changed_bundles(bundles: list[Any], moment: Any) -> list[Any]:
-    """`CHANGED_ITEMS` open stories moved to Done at `moment`: their bundles as an incremental
-    sync would bring them (the whole history, one status change more)."""
+def _status_moved(bundle: Any, moment: Any, change_id: str, status: str, stage: Any) -> Any:
+    """`bundle` as a sync brings it after one status change at `moment` (the whole history,
+    one change more)."""
     from dataclasses import replace
 
     from pmo_sync.domain import ChangeField, ItemBundle, ItemChange, Stage
 
+    record = bundle.item
+    change = ItemChange(record.key, change_id, ChangeField.STATUS, moment, record.status, status)
+    moved = replace(
+        record,
+        status=status,
+        status_category="done" if stage == Stage.DONE else "indeterminate",
+        stage=stage,
+        updated=moment,
+        resolved=moment if stage == Stage.DONE else None,
+        last_activity=moment,
+    )
+    return ItemBundle(moved, [*bundle.changes, change], list(bundle.memberships))
+
+
+def changed_bundles(bundles: list[Any], moment: Any) -> list[Any]:
+    """`CHANGED_ITEMS` open stories moved to Done at `moment`: their bundles as an incremental
+    sync would bring them (the whole history, one status change more)."""
+    from pmo_sync.domain import Stage
+
     chosen = [
         b for b in bundles if b.item.stage == Stage.IN_PROGRESS and b.item.item_type == "story"
     ][:CHANGED_ITEMS]
-    moved = []
-    for bundle in chosen:
-        record = bundle.item
-        change = ItemChange(
-            record.key,
-            f"bench-done-{record.key}",
-            ChangeField.STATUS,
-            moment,
-            record.status,
-            "Done",
-        )
-        done = replace(
-            record,
-            status="Done",
-            status_category="done",
-            stage=Stage.DONE,
-            updated=moment,
-            resolved=moment,
-            last_activity=moment,
-        )
-        moved.append(ItemBundle(done, [*bundle.changes, change], list(bundle.memberships)))
-    return moved
+    return [
+        _status_moved(b, moment, f"bench-done-{b.item.key}", "Done", Stage.DONE) for b in chosen
+    ]
 
 
 def reopened_bundles(bundles: list[Any], moment: Any) -> list[Any]:
     """The items `changed_bundles` moved to Done, reopened at `moment` (back to the status
     they left, a status change each): a second change of theirs, for the kept step, which
     needs items that change after its first refresh."""
-    from dataclasses import replace
+    from pmo_sync.domain import Stage
 
-    from pmo_sync.domain import ChangeField, ItemBundle, ItemChange, Stage
-
-    reopened = []
-    for b in bundles:
-        back = b.changes[-1].from_value
-        change = ItemChange(
-            b.item.key, f"bench-reopen-{b.item.key}", ChangeField.STATUS, moment, "Done", back
+    return [
+        _status_moved(
+            b, moment, f"bench-reopen-{b.item.key}", b.changes[-1].from_value, Stage.IN_PROGRESS
         )
-        item = replace(
-            b.item,
-            status=back,
-            status_category="indeterminate",
-            stage=Stage.IN_PROGRESS,
-            updated=moment,
-            resolved=None,
-            last_activity=moment,
-        )
-        reopened.append(ItemBundle(item, [*b.changes, change], list(b.memberships)))
-    return reopened
+        for b in bundles
+    ]
 
 
 def _load_changes(engine: Any, path: Path, moment: Any, *, reopen: bool = False) -> list[str]:
