@@ -35,10 +35,12 @@ from pmo_sync.domain import (
     StatusRecord,
     WorkItemRecord,
 )
-from pmo_sync.evaluation.kept import KeptState
+from pmo_sync.evaluation.inputs import read_team_pairs
+from pmo_sync.evaluation.kept import KeptState, read_inputs
 from pmo_sync.evaluation.refresh import evaluate_store_for_push, refresh_kpis, stored_values
 from pmo_sync.governance.policy import RuleConfig, load_policies
 from pmo_sync.kpi.config import KpiConfig
+from pmo_sync.kpi.teams import resolve_teams
 from pmo_sync.store.kpis import read_kpi_values
 from pmo_sync.store.models import Base, WorkItemRow
 from pmo_sync.store.repository import Store
@@ -410,10 +412,6 @@ def tracker(engine: Engine) -> Iterator[_Tracker]:
 
 def _read(engine: Engine, kept: KeptState, now: datetime, config: KpiConfig) -> tuple[int, int]:
     """How many items a kept refresh read from the store, and how many it kept."""
-    from pmo_sync.evaluation.inputs import read_team_pairs
-    from pmo_sync.evaluation.kept import read_inputs
-    from pmo_sync.kpi.teams import resolve_teams
-
     teams = resolve_teams(read_team_pairs(engine), config)
     done = read_inputs(engine, kept.inputs, details=True, team_of=teams.team_of, shown=teams.shown)
     return done.read, done.kept

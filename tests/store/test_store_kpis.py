@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import Engine
 
-from pmo_sync.store.kpis import KpiValue, read_kpi_values, save_kpi_values
+from pmo_sync.store.kpis import (
+    KeptValues,
+    KeptValuesStale,
+    KpiValue,
+    read_kpi_values,
+    save_kpi_values,
+)
+
+from .records import WriteLog
 
 T1 = datetime(2026, 11, 20, 12, tzinfo=UTC)
 T2 = datetime(2026, 11, 21, 12, tzinfo=UTC)
@@ -46,22 +55,18 @@ def test_saving_the_same_values_again_writes_nothing(engine: Engine) -> None:
     assert (counts.inserted, counts.updated, counts.unchanged) == (0, 0, 28)
 
 
-def _selects_of_kpi_values(engine: Engine) -> list[str]:
-    from sqlalchemy import event
-
-    seen: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "kpi_values" in statement:
-            seen.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", record)
-    return seen
+def _selects_of_kpi_values(log: WriteLog) -> list[str]:
+    """The SELECTs of `kpi_values` the log holds, white space folded."""
+    return [
+        " ".join(s.split())
+        for s in log.statements
+        if s.lstrip().upper().startswith("SELECT") and "kpi_values" in s
+    ]
 
 
-def test_a_kept_save_reads_and_writes_only_the_scopes_that_moved(engine: Engine) -> None:
-    from pmo_sync.store.kpis import KeptValues
-
+def test_a_kept_save_reads_and_writes_only_the_scopes_that_moved(
+    engine: Engine, write_log: WriteLog
+) -> None:
     items = [
         KpiValue("item", f"ABC-{n}", "lead_time_days", "current", float(n), "A") for n in (1, 2, 3)
     ]
@@ -71,7 +76,7 @@ def test_a_kept_save_reads_and_writes_only_the_scopes_that_moved(engine: Engine)
     assert (counts.inserted, counts.updated, counts.unchanged) == (6, 0, 0)
     assert kept.token is not None and len(kept.digests) == 4
 
-    selects = _selects_of_kpi_values(engine)
+    write_log.clear()
     moved = [
         KpiValue("item", "ABC-1", "lead_time_days", "current", 1.0, "A"),
         KpiValue("item", "ABC-2", "lead_time_days", "current", 7.5, "A"),  # changed
@@ -82,6 +87,7 @@ def test_a_kept_save_reads_and_writes_only_the_scopes_that_moved(engine: Engine)
     counts = save_kpi_values(engine, moved, T2, kept)
     assert (counts.inserted, counts.updated, counts.unchanged) == (1, 1, 4)
     # one read of the moved scopes' rows by their keys, none of the whole table
+    selects = _selects_of_kpi_values(write_log)
     assert len(selects) == 1 and "scope_key IN" in selects[0], selects
     assert sorted((v.scope_key, v.metric, v.window, v.value) for v in read_kpi_values(engine)) == [
         ("A", "wip", "2026-11-18", 18.0),
@@ -93,11 +99,11 @@ def test_a_kept_save_reads_and_writes_only_the_scopes_that_moved(engine: Engine)
     ]
 
 
-def test_a_kept_save_after_another_save_reads_the_whole_table_again(engine: Engine) -> None:
+def test_a_kept_save_after_another_save_reads_the_whole_table_again(
+    engine: Engine, write_log: WriteLog
+) -> None:
     """Another process's save (a CLI refresh) writes another token: the kept digests no
     longer describe the table, so the next kept save compares every stored value."""
-    from pmo_sync.store.kpis import KeptValues
-
     values = [KpiValue("team", "A", "wip", f"2026-11-{d:02d}", float(d), "A") for d in (18, 19)]
     kept = KeptValues()
     save_kpi_values(engine, values, T1, kept)
@@ -107,10 +113,10 @@ def test_a_kept_save_after_another_save_reads_the_whole_table_again(engine: Engi
     assert (counts.inserted, counts.updated, counts.unchanged) == (0, 0, 2)
     assert [v.scope_key for v in read_kpi_values(engine)] == ["A", "A"]  # B's value removed
     # and now the copy holds again: nothing moved, nothing read but the write mark
-    selects = _selects_of_kpi_values(engine)
+    write_log.clear()
     counts = save_kpi_values(engine, values, T2, kept)
     assert (counts.inserted, counts.updated, counts.unchanged) == (0, 0, 2)
-    assert selects == []
+    assert _selects_of_kpi_values(write_log) == []
 
 
 def test_scopes_known_unchanged_are_left_out_unless_another_save_came_between(
@@ -119,10 +125,6 @@ def test_scopes_known_unchanged_are_left_out_unless_another_save_came_between(
     """`same_scopes`: the caller leaves out values it knows are stored as it last saved them;
     should another save have come between, nothing is written and `KeptValuesStale` says so
     (the refresh then gives every value)."""
-    import pytest
-
-    from pmo_sync.store.kpis import KeptValues, KeptValuesStale
-
     one = KpiValue("item", "ABC-1", "lead_time_days", "current", 1.0, "A")
     two = KpiValue("item", "ABC-2", "lead_time_days", "current", 2.0, "A")
     kept = KeptValues()
